@@ -1,0 +1,37 @@
+# The two entry points: `make demo` and `make test` (each sets everything up first).
+BUILD ?= build/release
+ASAN_BUILD ?= build/asan
+JOBS ?= $(shell nproc)
+
+.PHONY: setup build build-asan demo test test-unit test-asan bench format clean
+
+setup:
+	./scripts/setup.sh
+
+build: setup
+	cmake --preset release >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: setup
+	cmake --preset asan >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	./scripts/demo.sh $(BUILD)/sparkplane
+
+test: build build-asan
+	./scripts/check_includes.sh
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+bench: build
+	./bench/run.sh $(BUILD)
+
+format:
+	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything Sparkplane needs on a fresh Debian 12 machine, idempotently:
+# build tools and C++ libraries (apt), and a project-local Python virtualenv with PyPI pyspark
+# (Spark's jars, bin/ and sbin/) unless SPARK_HOME is already set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsodium-dev libcurl4-openssl-dev libzstd-dev zstd
+  python3-venv procps curl clang-format
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Spark from PyPI into .venv (shared by `make demo` and the tests).
+if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  if ! .venv/bin/python -c 'import pyspark' 2>/dev/null; then
+    echo "setup: installing pyspark 4.3.0 into .venv (about 500 MB)"
+    .venv/bin/pip install -q --disable-pip-version-check pyspark==4.3.0
+  fi
+fi
+echo "setup: ok"

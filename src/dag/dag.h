@@ -1,0 +1,99 @@
+// The DAG model: what a YAML file under the dags folder declares, after loading and validation.
+// A Dag is immutable once loaded; the scheduler holds shared_ptr<const Dag> and a reload swaps
+// the pointer, so runs in flight keep the definition they started with.
+//
+// Task-type specific fields (e.g. `command` for bash, `application` for spark_submit) are kept
+// as JSON in TaskSpec::fields with their source positions, validated by the task type's
+// Validate() and rendered (templates) just before a try starts.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "dag/cron.h"
+
+namespace sp::dag {
+
+// Where a value came from, for located errors ("dags/a.yaml:12:5").
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based; 0 = unknown
+  std::string ToString() const;  // "file:line:column" (omits unknown parts)
+};
+
+enum class TriggerRule {
+  kAllSuccess,
+  kAllFailed,
+  kAllDone,
+  kOneSuccess,
+  kOneFailed,
+  kNoneFailed,
+  kNoneSkipped,
+};
+const char* TriggerRuleName(TriggerRule r);  // "all_success"
+std::optional<TriggerRule> ParseTriggerRule(const std::string& s);
+
+// Airflow-like setup/teardown: a teardown runs once any of its setup upstreams ran, whatever
+// happened in between, and is ignored when the run's final state is decided.
+enum class TaskRole { kNormal, kSetup, kTeardown };
+
+struct RetryPolicy {
+  int retries = 0;                  // extra tries after the first
+  Millis retry_delay = Millis(0);   // delay before try n+1
+  bool exponential_backoff = false; // delay * 2^(try-1), capped by max_retry_delay
+  Millis max_retry_delay = Millis(24 * 3600 * 1000);
+
+  // Delay before the try after `failed_try` (1-based).
+  Millis DelayAfter(int failed_try) const;
+};
+
+struct TaskSpec {
+  std::string id;
+  std::string type;  // "bash", "spark_submit", ...
+  std::vector<std::string> depends_on;
+  TriggerRule trigger_rule = TriggerRule::kAllSuccess;
+  TaskRole role = TaskRole::kNormal;
+  RetryPolicy retry;
+  std::optional<Millis> execution_timeout;
+  std::map<std::string, std::string> env;  // values are templates
+  nlohmann::json fields = nlohmann::json::object();  // type-specific fields, unrendered
+  // Source position of each type-specific field (key -> location), for the task type's errors.
+  std::map<std::string, SourceLocation> field_locations;
+  SourceLocation location;  // of the task's mapping
+};
+
+struct Param {
+  nlohmann::json default_value;  // null when the param has no default
+  std::string description;
+};
+
+struct Dag {
+  std::string id;
+  std::string description;
+  std::optional<Schedule> schedule;  // none = manual only
+  std::optional<Time> start_date;
+  std::optional<Time> end_date;
+  bool catchup = false;
+  int max_active_runs = 16;
+  std::map<std::string, Param> params;
+  std::vector<std::string> tags;
+  std::vector<TaskSpec> tasks;  // in topological order after validation
+
+  std::string file;         // path of the YAML file it came from
+  std::string fingerprint;  // hash of the file's bytes; a change means reload
+
+  const TaskSpec* FindTask(const std::string& task_id) const;
+  // Direct downstream ids of `task_id`.
+  std::vector<std::string> Downstream(const std::string& task_id) const;
+};
+
+using DagPtr = std::shared_ptr<const Dag>;
+
+}  // namespace sp::dag

@@ -1,0 +1,108 @@
+// ProcessSupervisor: starts child processes, each in its own session/process group, and tells
+// the owner when they exit. Every child process of the server goes through it: task tries,
+// Spark daemons, spark-submit drivers.
+//
+// Handle-before-start: a Spawn with `gated = true` forks a child that blocks before exec until
+// Release(pid) is called. The caller records the handle (pid + kernel start time) durably in
+// between; if the server dies first, the child sees its gate close and exits without running
+// anything. So a recorded handle always exists before user code runs, and user code never runs
+// without one.
+//
+// Exit callbacks run on the supervisor's reaper thread; keep them short (post to a loop).
+// Only this class reaps children, and only its own (by pid), so other code's children are safe.
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace sp::executor {
+
+struct SpawnSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  // Environment: the server's own environment plus these overrides (or only these when
+  // inherit_env is false).
+  std::map<std::string, std::string> env;
+  bool inherit_env = true;
+  std::string cwd;          // empty = the server's cwd
+  std::string output_path;  // stdout+stderr appended here; empty = /dev/null
+  std::string stderr_path;  // when set, stderr goes here instead of output_path
+  bool gated = false;       // see the header comment
+};
+
+// Identifies a process across server restarts: a pid alone can be reused.
+struct ProcessHandle {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;  // field 22 of /proc/PID/stat
+
+  nlohmann::json ToJson() const;
+  static Result<ProcessHandle> FromJson(const nlohmann::json& j);
+};
+
+struct ExitInfo {
+  int exit_code = 0;  // the process's exit status, or 128 + signal number (as shells report)
+  std::optional<int> signal;
+};
+
+enum class ProcessLiveness { kRunning, kGone, kNotOurs };
+
+// Checks whether the process a handle names still exists and is the same process (start time).
+ProcessLiveness CheckProcess(const ProcessHandle& h);
+
+// Sends `sig` to the process group led by `pid` (our children are group leaders).
+Status SignalGroup(pid_t pid, int sig);
+
+class ProcessSupervisor {
+ public:
+  using ExitCallback = std::function<void(const ExitInfo&)>;
+
+  ProcessSupervisor();
+  ~ProcessSupervisor();  // kills (SIGKILL, group) children still running, joins the reaper
+  ProcessSupervisor(const ProcessSupervisor&) = delete;
+  ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
+
+  // Starts a child. `on_exit` is called once, on the reaper thread, when it exits.
+  // Errors: argv[0] not found or not executable (FailedPrecondition, names the program),
+  // output file not writable, fork failure (Unavailable).
+  Result<ProcessHandle> Spawn(const SpawnSpec& spec, ExitCallback on_exit);
+
+  // Lets a gated child exec. NotFound if the pid is not a gated child of ours.
+  Status Release(pid_t pid);
+
+  // SIGTERM to the child's group now, SIGKILL to the group after `grace` if it still runs.
+  void Terminate(pid_t pid, Millis grace);
+
+  // Same for a process that is not our child (recovered from a handle after a restart).
+  // Blocks up to `grace` waiting for it to go.
+  static void TerminateForeign(const ProcessHandle& h, Millis grace);
+
+  size_t RunningCount() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Runs a command to completion and captures its stdout+stderr (for short helper commands such
+// as `java -version` or building a jar). Kills the group on timeout (DeadlineExceeded).
+struct CommandOutput {
+  int exit_code = 0;
+  std::string output;
+};
+Result<CommandOutput> RunCommand(const std::vector<std::string>& argv, Millis timeout,
+                                 const std::map<std::string, std::string>& env = {});
+
+}  // namespace sp::executor

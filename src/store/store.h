@@ -1,0 +1,78 @@
+// Store: the durable metadata seam. The scheduler depends only on this interface so that a
+// PostgreSQL implementation can follow SqliteStore without touching it.
+//
+// Writes go through Commit(Mutation): every change in a Mutation is applied in one transaction,
+// all or nothing; this is how a scheduler Plan becomes durable before any effect runs.
+// Reads return copies.
+//
+// Thread safety: implementations are safe to call from several threads (the scheduler's loop
+// writes; the CLI/API threads read).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/records.h"
+
+namespace sp::store {
+
+// A batch of writes applied atomically. Upserts are by natural key:
+// DagRecord by dag_id, DagRun by id, TaskInstance by (run_id, task_id),
+// ClusterRecord by name, ConnectionRecord by conn_id.
+struct Mutation {
+  std::vector<DagRecord> dags;
+  std::vector<std::string> delete_dags;  // dag ids whose files disappeared (runs are kept)
+  std::vector<DagRun> runs;
+  std::vector<TaskInstance> task_instances;
+  std::vector<StateEvent> events;
+  std::vector<ClusterRecord> clusters;
+  std::vector<ConnectionRecord> connections;
+  std::vector<std::string> delete_connections;
+
+  bool empty() const {
+    return dags.empty() && delete_dags.empty() && runs.empty() && task_instances.empty() &&
+           events.empty() && clusters.empty() && connections.empty() &&
+           delete_connections.empty();
+  }
+};
+
+struct RunFilter {
+  std::optional<std::string> dag_id;
+  std::optional<RunState> state;
+  bool only_active = false;  // queued or running
+  int limit = 100;           // newest first
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status Commit(const Mutation& m) = 0;
+
+  virtual Result<std::vector<DagRecord>> ListDags() = 0;
+  virtual Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) = 0;
+
+  virtual Result<std::vector<DagRun>> ListRuns(const RunFilter& filter) = 0;
+  virtual Result<std::optional<DagRun>> GetRun(int64_t id) = 0;
+  virtual Result<std::optional<DagRun>> FindRun(const std::string& dag_id,
+                                                const std::string& run_id) = 0;
+  virtual Result<std::vector<TaskInstance>> ListTaskInstances(int64_t run_id) = 0;
+  virtual Result<std::vector<StateEvent>> ListEvents(int64_t run_id) = 0;
+
+  // The largest id ever used for a DagRun (0 if none), so ids keep growing after a restart.
+  virtual Result<int64_t> MaxRunId() = 0;
+
+  virtual Result<std::vector<ClusterRecord>> ListClusters(bool include_deleted) = 0;
+  virtual Result<std::vector<ConnectionRecord>> ListConnections() = 0;
+  virtual Result<std::optional<ConnectionRecord>> GetConnection(const std::string& conn_id) = 0;
+};
+
+// Opens (creating if needed) the SQLite database at `path` in WAL mode and migrates it forward.
+// A database written by a newer version is refused with FailedPrecondition.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace sp::store

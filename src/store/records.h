@@ -63,6 +63,8 @@ struct DagRun {
   std::optional<Time> started_at;
   std::optional<Time> ended_at;
   std::string note;  // why it ended that way ("cancelled by user", "task t failed")
+  // Set by a cancel: no new non-teardown task starts, running ones are stopped, teardowns run.
+  bool cancel_requested = false;
 };
 
 struct TaskInstance {

@@ -1,0 +1,486 @@
+// Tests for SqliteStore's reads and writes: round trips of every record type with optional fields
+// set and unset, upserts, atomic commits, error codes, and the ListRuns filters.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+#include "store/store_test_util.h"
+
+// RunFilter is written with designated initializers ({.only_active = true}); GCC 12 warns about
+// the members left to their defaults, which is the point of those defaults.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace sp::store {
+namespace {
+
+using ::sp::store::testing::Event;
+using ::sp::store::testing::ExecRaw;
+using ::sp::store::testing::Fields;
+using ::sp::store::testing::FullDag;
+using ::sp::store::testing::FullRun;
+using ::sp::store::testing::FullTaskInstance;
+using ::sp::store::testing::StatusIs;
+using ::sp::store::testing::T;
+using ::sp::store::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.File("sparkplane.db");
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(path_);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(opened).value();
+  }
+
+  // Commits `m`, failing the test (not aborting it) when the store refuses.
+  void MustCommit(const Mutation& m) {
+    Status s = store_->Commit(m);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  void AddRuns(std::initializer_list<DagRun> runs) {
+    Mutation m;
+    m.runs = runs;
+    MustCommit(m);
+  }
+
+  std::vector<int64_t> RunIds(const RunFilter& filter) {
+    Result<std::vector<DagRun>> runs = store_->ListRuns(filter);
+    EXPECT_TRUE(runs.ok()) << runs.status();
+    std::vector<int64_t> ids;
+    if (runs.ok()) {
+      for (const DagRun& r : *runs) ids.push_back(r.id);
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, DagRoundTripsWithOptionalFieldsSetAndUnset) {
+  DagRecord full = FullDag("etl");
+  DagRecord bare;
+  bare.dag_id = "bare";
+  Mutation m;
+  m.dags = {full, bare};
+  MustCommit(m);
+
+  Result<std::optional<DagRecord>> got = store_->GetDag("etl");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(full));
+
+  Result<std::vector<DagRecord>> all = store_->ListDags();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(Fields((*all)[0]), Fields(bare));  // ordered by dag_id
+  EXPECT_EQ((*all)[0].last_scheduled_logical_date, std::nullopt);
+  EXPECT_EQ(Fields((*all)[1]), Fields(full));
+
+  Result<std::optional<DagRecord>> missing = store_->GetDag("nope");
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_F(SqliteStoreTest, RunRoundTripsWithOptionalFieldsSetAndUnset) {
+  DagRun full = FullRun(7, "etl", RunState::kFailed);
+  DagRun bare;
+  bare.id = 8;
+  bare.dag_id = "etl";
+  bare.run_id = "manual__bare";
+  DagRun null_conf = FullRun(9, "etl", RunState::kRunning);
+  null_conf.conf = nullptr;
+  AddRuns({full, bare, null_conf});
+
+  Result<std::optional<DagRun>> got = store_->GetRun(7);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(full));
+
+  got = store_->GetRun(8);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(bare));
+  EXPECT_EQ((*got)->started_at, std::nullopt);
+  EXPECT_EQ((*got)->ended_at, std::nullopt);
+  EXPECT_EQ((*got)->conf, nlohmann::json::object());
+
+  got = store_->GetRun(9);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_TRUE((*got)->conf.is_null());
+
+  got = store_->GetRun(10);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST_F(SqliteStoreTest, TaskInstanceRoundTripsWithOptionalFieldsSetAndUnset) {
+  AddRuns({FullRun(1, "etl", RunState::kRunning)});
+  TaskInstance full = FullTaskInstance(1, "load");
+  TaskInstance bare;
+  bare.run_id = 1;
+  bare.task_id = "extract";
+  Mutation m;
+  m.task_instances = {full, bare};
+  MustCommit(m);
+
+  Result<std::vector<TaskInstance>> tis = store_->ListTaskInstances(1);
+  ASSERT_TRUE(tis.ok()) << tis.status();
+  ASSERT_EQ(tis->size(), 2u);
+  EXPECT_EQ(Fields((*tis)[0]), Fields(bare));  // ordered by task_id
+  EXPECT_TRUE((*tis)[0].handle.is_null());
+  EXPECT_EQ((*tis)[0].exit_code, std::nullopt);
+  EXPECT_EQ((*tis)[0].next_try_at, std::nullopt);
+  EXPECT_EQ(Fields((*tis)[1]), Fields(full));
+
+  Result<std::vector<TaskInstance>> other = store_->ListTaskInstances(2);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_THAT(*other, IsEmpty());
+}
+
+TEST_F(SqliteStoreTest, EventsAreAppendedAndListedInOrder) {
+  AddRuns({FullRun(1, "etl", RunState::kRunning), FullRun(2, "etl", RunState::kRunning)});
+  Mutation m;
+  m.events = {Event(1, "", "queued", "running", 10), Event(1, "t", "none", "queued", 11),
+              Event(2, "t", "none", "queued", 12)};
+  MustCommit(m);
+  Mutation again;
+  again.events = {Event(1, "t", "none", "queued", 11)};  // an identical event is a new entry
+  MustCommit(again);
+
+  Result<std::vector<StateEvent>> events = store_->ListEvents(1);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ(Fields((*events)[0]), Fields(m.events[0]));
+  EXPECT_EQ(Fields((*events)[1]), Fields(m.events[1]));
+  EXPECT_EQ(Fields((*events)[2]), Fields(m.events[1]));
+}
+
+TEST_F(SqliteStoreTest, ClusterRoundTripsAndDeletedOnesAreHiddenByDefault) {
+  ClusterRecord ready;
+  ready.name = "spark-1";
+  ready.backend = "kubernetes";
+  ready.run_id = 5;
+  ready.state = "ready";
+  ready.handle = {{"namespace", "spark"}, {"pods", {"a", "b"}}};
+  ready.created_at = T(1000);
+  ClusterRecord deleted = ready;
+  deleted.name = "spark-0";
+  deleted.backend = "local";
+  deleted.run_id = 0;
+  deleted.state = "deleted";
+  deleted.handle = nullptr;
+  deleted.created_at = T(500);
+  deleted.deleted_at = T(900);
+  Mutation m;
+  m.clusters = {ready, deleted};
+  MustCommit(m);
+
+  Result<std::vector<ClusterRecord>> live = store_->ListClusters(/*include_deleted=*/false);
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ(Fields((*live)[0]), Fields(ready));
+  EXPECT_EQ((*live)[0].deleted_at, std::nullopt);
+
+  Result<std::vector<ClusterRecord>> all = store_->ListClusters(/*include_deleted=*/true);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(Fields((*all)[0]), Fields(deleted));  // ordered by created_at
+  EXPECT_EQ(Fields((*all)[1]), Fields(ready));
+}
+
+TEST_F(SqliteStoreTest, ConnectionRoundTripsIncludingBinarySealedFields) {
+  ConnectionRecord full;
+  full.conn_id = "warehouse";
+  full.conn_type = "postgres";
+  full.host = "db.internal";
+  full.port = 5432;
+  full.schema = "analytics";
+  full.login = "etl";
+  full.password_sealed = std::string("\x00\xff\x01sealed\x00", 10);
+  full.extras = {{"sslmode", "require"}};
+  full.extras_sealed = std::string("\x80\x81\x00", 3);
+  full.created_by_run = 12;
+  ConnectionRecord bare;
+  bare.conn_id = "bare";
+  Mutation m;
+  m.connections = {full, bare};
+  MustCommit(m);
+
+  Result<std::optional<ConnectionRecord>> got = store_->GetConnection("warehouse");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(full));
+
+  Result<std::vector<ConnectionRecord>> all = store_->ListConnections();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(Fields((*all)[0]), Fields(bare));
+  EXPECT_EQ((*all)[0].password_sealed, "");
+  EXPECT_EQ(Fields((*all)[1]), Fields(full));
+
+  Mutation del;
+  del.delete_connections = {"warehouse", "never-existed"};
+  MustCommit(del);
+  got = store_->GetConnection("warehouse");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST_F(SqliteStoreTest, UpsertsOverwriteByNaturalKey) {
+  Mutation first;
+  first.dags = {FullDag("etl")};
+  first.runs = {FullRun(1, "etl", RunState::kQueued)};
+  first.task_instances = {FullTaskInstance(1, "t")};
+  ClusterRecord c;
+  c.name = "spark-1";
+  c.state = "creating";
+  first.clusters = {c};
+  ConnectionRecord conn;
+  conn.conn_id = "db";
+  conn.host = "old";
+  first.connections = {conn};
+  MustCommit(first);
+
+  Mutation second;
+  DagRecord dag = FullDag("etl");
+  dag.paused = false;
+  dag.last_scheduled_logical_date.reset();
+  second.dags = {dag};
+  DagRun run = FullRun(1, "etl", RunState::kSuccess);
+  run.ended_at.reset();
+  run.note = "done";
+  run.cancel_requested = false;
+  second.runs = {run};
+  TaskInstance ti = FullTaskInstance(1, "t");
+  ti.state = TaskState::kSuccess;
+  ti.exit_code = 0;
+  ti.handle = nullptr;
+  ti.next_try_at.reset();
+  second.task_instances = {ti};
+  c.state = "ready";
+  c.deleted_at = T(5);
+  second.clusters = {c};
+  conn.host = "new";
+  second.connections = {conn};
+  MustCommit(second);
+
+  Result<std::vector<DagRecord>> dags = store_->ListDags();
+  ASSERT_TRUE(dags.ok()) << dags.status();
+  ASSERT_EQ(dags->size(), 1u);
+  EXPECT_EQ(Fields((*dags)[0]), Fields(dag));
+
+  Result<std::vector<DagRun>> runs = store_->ListRuns({});
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(Fields((*runs)[0]), Fields(run));
+
+  Result<std::vector<TaskInstance>> tis = store_->ListTaskInstances(1);
+  ASSERT_TRUE(tis.ok()) << tis.status();
+  ASSERT_EQ(tis->size(), 1u);
+  EXPECT_EQ(Fields((*tis)[0]), Fields(ti));
+
+  Result<std::vector<ClusterRecord>> clusters = store_->ListClusters(true);
+  ASSERT_TRUE(clusters.ok()) << clusters.status();
+  ASSERT_EQ(clusters->size(), 1u);
+  EXPECT_EQ(Fields((*clusters)[0]), Fields(c));
+
+  Result<std::vector<ConnectionRecord>> conns = store_->ListConnections();
+  ASSERT_TRUE(conns.ok()) << conns.status();
+  ASSERT_EQ(conns->size(), 1u);
+  EXPECT_EQ((*conns)[0].host, "new");
+}
+
+TEST_F(SqliteStoreTest, DeletingADagKeepsItsRunsAndTaskInstances) {
+  Mutation m;
+  m.dags = {FullDag("etl")};
+  m.runs = {FullRun(1, "etl", RunState::kSuccess)};
+  m.task_instances = {FullTaskInstance(1, "t")};
+  MustCommit(m);
+
+  Mutation del;
+  del.delete_dags = {"etl"};
+  MustCommit(del);
+
+  Result<std::optional<DagRecord>> dag = store_->GetDag("etl");
+  ASSERT_TRUE(dag.ok()) << dag.status();
+  EXPECT_FALSE(dag->has_value());
+  EXPECT_THAT(RunIds({.dag_id = "etl"}), ElementsAre(1));
+  Result<std::vector<TaskInstance>> tis = store_->ListTaskInstances(1);
+  ASSERT_TRUE(tis.ok()) << tis.status();
+  EXPECT_EQ(tis->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, CommitIsAllOrNothing) {
+  Mutation m;
+  m.dags = {FullDag("etl")};
+  m.runs = {FullRun(1, "etl", RunState::kRunning)};
+  m.task_instances = {FullTaskInstance(1, "ok"), FullTaskInstance(99, "orphan")};
+  m.events = {Event(1, "ok", "none", "queued", 1)};
+  ConnectionRecord conn;
+  conn.conn_id = "db";
+  m.connections = {conn};
+
+  Status s = store_->Commit(m);
+  EXPECT_THAT(s, StatusIs(StatusCode::kInternal,
+                          AllOf(HasSubstr("task instance 'orphan' of run 99"),
+                                HasSubstr("FOREIGN KEY constraint failed"))));
+
+  Result<std::vector<DagRecord>> dags = store_->ListDags();
+  ASSERT_TRUE(dags.ok()) << dags.status();
+  EXPECT_THAT(*dags, IsEmpty());
+  EXPECT_THAT(RunIds({}), IsEmpty());
+  Result<std::vector<TaskInstance>> tis = store_->ListTaskInstances(1);
+  ASSERT_TRUE(tis.ok()) << tis.status();
+  EXPECT_THAT(*tis, IsEmpty());
+  Result<std::vector<StateEvent>> events = store_->ListEvents(1);
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_THAT(*events, IsEmpty());
+  Result<std::vector<ConnectionRecord>> conns = store_->ListConnections();
+  ASSERT_TRUE(conns.ok()) << conns.status();
+  EXPECT_THAT(*conns, IsEmpty());
+
+  // The store is usable after the failed commit.
+  m.task_instances.pop_back();
+  MustCommit(m);
+  EXPECT_THAT(RunIds({}), ElementsAre(1));
+}
+
+TEST_F(SqliteStoreTest, RunIdTakenByAnotherRunOfTheDagIsAlreadyExists) {
+  DagRun first = FullRun(1, "etl", RunState::kSuccess);
+  AddRuns({first});
+  DagRun clash = FullRun(2, "etl", RunState::kQueued);
+  clash.run_id = first.run_id;
+  Mutation m;
+  m.runs = {clash};
+  EXPECT_THAT(store_->Commit(m),
+              StatusIs(StatusCode::kAlreadyExists,
+                       HasSubstr("dag 'etl' already has a run 'manual__1' with another id")));
+
+  DagRun other_dag = clash;
+  other_dag.dag_id = "other";  // the same run id in another DAG is fine
+  m.runs = {other_dag};
+  MustCommit(m);
+}
+
+TEST_F(SqliteStoreTest, RunWithoutIdIsRejected) {
+  Mutation m;
+  m.runs = {FullRun(0, "etl", RunState::kQueued)};
+  EXPECT_THAT(store_->Commit(m),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("run id must be > 0, got 0")));
+}
+
+TEST_F(SqliteStoreTest, EmptyCommitSucceeds) { MustCommit(Mutation{}); }
+
+TEST_F(SqliteStoreTest, ListRunsIsNewestFirstAndHonoursFiltersAndLimit) {
+  AddRuns({FullRun(1, "a", RunState::kSuccess), FullRun(2, "b", RunState::kRunning),
+           FullRun(3, "a", RunState::kQueued), FullRun(4, "a", RunState::kRunning),
+           FullRun(5, "b", RunState::kFailed), FullRun(6, "a", RunState::kCancelled)});
+
+  EXPECT_THAT(RunIds({}), ElementsAre(6, 5, 4, 3, 2, 1));
+  EXPECT_THAT(RunIds({.limit = 2}), ElementsAre(6, 5));
+  EXPECT_THAT(RunIds({.limit = 0}), ElementsAre(6, 5, 4, 3, 2, 1));  // no limit
+  EXPECT_THAT(RunIds({.dag_id = "a"}), ElementsAre(6, 4, 3, 1));
+  EXPECT_THAT(RunIds({.dag_id = "a", .limit = 3}), ElementsAre(6, 4, 3));
+  EXPECT_THAT(RunIds({.state = RunState::kRunning}), ElementsAre(4, 2));
+  EXPECT_THAT(RunIds({.dag_id = "b", .state = RunState::kRunning}), ElementsAre(2));
+  EXPECT_THAT(RunIds({.only_active = true}), ElementsAre(4, 3, 2));
+  EXPECT_THAT(RunIds({.dag_id = "a", .only_active = true}), ElementsAre(4, 3));
+  EXPECT_THAT(RunIds({.only_active = true, .limit = 1}), ElementsAre(4));
+  EXPECT_THAT(RunIds({.state = RunState::kSuccess, .only_active = true}), IsEmpty());
+  EXPECT_THAT(RunIds({.dag_id = "zzz"}), IsEmpty());
+}
+
+TEST_F(SqliteStoreTest, ListRunsOfActiveRunsUsesAnIndex) {
+  for (const RunFilter& filter : {RunFilter{.only_active = true},
+                                  RunFilter{.dag_id = "a", .only_active = true},
+                                  RunFilter{.state = RunState::kRunning},
+                                  RunFilter{.dag_id = "a"}}) {
+    Result<std::string> plan = store_->ExplainListRuns(filter);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_THAT(*plan, HasSubstr("SEARCH dag_runs USING INDEX")) << *plan;
+    EXPECT_THAT(*plan, Not(HasSubstr("SCAN dag_runs"))) << *plan;
+  }
+}
+
+TEST_F(SqliteStoreTest, FindRunLooksUpByDagAndRunId) {
+  AddRuns({FullRun(1, "a", RunState::kSuccess), FullRun(2, "b", RunState::kSuccess)});
+  Result<std::optional<DagRun>> found = store_->FindRun("b", "manual__2");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, 2);
+
+  for (const auto& [dag, run] : {std::pair{"a", "manual__2"}, std::pair{"c", "manual__1"}}) {
+    Result<std::optional<DagRun>> missing = store_->FindRun(dag, run);
+    ASSERT_TRUE(missing.ok()) << missing.status();
+    EXPECT_FALSE(missing->has_value()) << dag << " " << run;
+  }
+}
+
+TEST_F(SqliteStoreTest, MaxRunIdIsZeroWhenEmptyThenTheLargestId) {
+  Result<int64_t> max = store_->MaxRunId();
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(*max, 0);
+  AddRuns({FullRun(41, "a", RunState::kSuccess), FullRun(7, "a", RunState::kSuccess)});
+  max = store_->MaxRunId();
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(*max, 41);
+}
+
+TEST_F(SqliteStoreTest, InvalidUtf8InJsonIsStoredWithoutThrowing) {
+  DagRun run = FullRun(1, "a", RunState::kQueued);
+  run.conf = {{"bad", std::string("\xff\xfe", 2)}};
+  AddRuns({run});
+  Result<std::optional<DagRun>> got = store_->GetRun(1);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_TRUE((*got)->conf.contains("bad"));
+}
+
+TEST_F(SqliteStoreTest, CorruptJsonInTheDatabaseIsAnInternalErrorNotACrash) {
+  AddRuns({FullRun(1, "a", RunState::kQueued)});
+  store_.reset();
+  ExecRaw(path_, "UPDATE dag_runs SET conf = '{not json' WHERE id = 1");
+  Result<std::unique_ptr<SqliteStore>> reopened = SqliteStore::Open(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_THAT((*reopened)->GetRun(1).status(),
+              StatusIs(StatusCode::kInternal,
+                       AllOf(HasSubstr("get run"), HasSubstr("column 'conf'"))));
+}
+
+TEST_F(SqliteStoreTest, UnknownStateNameInTheDatabaseIsAnInternalError) {
+  AddRuns({FullRun(1, "a", RunState::kQueued)});
+  store_.reset();
+  ExecRaw(path_, "UPDATE dag_runs SET state = 'paused' WHERE id = 1");
+  Result<std::unique_ptr<SqliteStore>> reopened = SqliteStore::Open(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_THAT((*reopened)->ListRuns({}).status(),
+              StatusIs(StatusCode::kInternal, HasSubstr("unknown run state 'paused'")));
+}
+
+TEST(SqliteStoreInMemoryTest, InMemoryDatabaseWorksThroughTheStoreInterface) {
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  Mutation m;
+  m.runs = {FullRun(3, "a", RunState::kQueued)};
+  m.task_instances = {FullTaskInstance(3, "t")};
+  ASSERT_TRUE((*store)->Commit(m).ok());
+  Result<int64_t> max = (*store)->MaxRunId();
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(*max, 3);
+}
+
+}  // namespace
+}  // namespace sp::store

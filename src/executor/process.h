@@ -8,7 +8,11 @@
 // anything. So a recorded handle always exists before user code runs, and user code never runs
 // without one.
 //
-// Exit callbacks run on the supervisor's reaper thread; keep them short (post to a loop).
+// Exit callbacks run on the supervisor's reaper thread; keep them short (post to a loop). A
+// callback may run before Spawn returns (a non-gated child that exits at once). Children still
+// running when the supervisor is destroyed are killed and reaped without their callbacks.
+// A gated child that cannot exec after Release exits with 127; the reason is appended to its
+// output file.
 // Only this class reaps children, and only its own (by pid), so other code's children are safe.
 //
 // Thread safety: all methods may be called from any thread.
@@ -90,6 +94,10 @@ class ProcessSupervisor {
   static void TerminateForeign(const ProcessHandle& h, Millis grace);
 
   size_t RunningCount() const;
+
+  // True while `h` names a child of ours that has not been reaped yet (pid and, when non-zero,
+  // start_ticks match). Lets a caller choose between Terminate and TerminateForeign.
+  bool IsChild(const ProcessHandle& h) const;
 
  private:
   struct State;

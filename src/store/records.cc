@@ -56,12 +56,22 @@ std::optional<Enum> ParseName(const std::array<std::pair<Enum, const char*>, N>&
 
 }  // namespace
 
-const char* RunStateName(RunState s) { return NameOf(kRunStateNames, s); }
-const char* RunTypeName(RunType t) { return NameOf(kRunTypeNames, t); }
-const char* TaskStateName(TaskState s) { return NameOf(kTaskStateNames, s); }
+const char* RunStateName(RunState s) {
+  return NameOf(kRunStateNames, s);
+}
+const char* RunTypeName(RunType t) {
+  return NameOf(kRunTypeNames, t);
+}
+const char* TaskStateName(TaskState s) {
+  return NameOf(kTaskStateNames, s);
+}
 
-std::optional<RunState> ParseRunState(const std::string& s) { return ParseName(kRunStateNames, s); }
-std::optional<RunType> ParseRunType(const std::string& s) { return ParseName(kRunTypeNames, s); }
+std::optional<RunState> ParseRunState(const std::string& s) {
+  return ParseName(kRunStateNames, s);
+}
+std::optional<RunType> ParseRunType(const std::string& s) {
+  return ParseName(kRunTypeNames, s);
+}
 std::optional<TaskState> ParseTaskState(const std::string& s) {
   return ParseName(kTaskStateNames, s);
 }
@@ -96,6 +106,8 @@ bool IsTerminal(TaskState s) {
   return false;
 }
 
-bool IsActive(TaskState s) { return s == TaskState::kQueued || s == TaskState::kRunning; }
+bool IsActive(TaskState s) {
+  return s == TaskState::kQueued || s == TaskState::kRunning;
+}
 
 }  // namespace sp::store

@@ -11,8 +11,8 @@ namespace {
 
 TEST(RecordsTest, RunStateNamesRoundTrip) {
   const std::vector<std::pair<RunState, std::string>> cases = {
-      {RunState::kQueued, "queued"},   {RunState::kRunning, "running"},
-      {RunState::kSuccess, "success"}, {RunState::kFailed, "failed"},
+      {RunState::kQueued, "queued"},       {RunState::kRunning, "running"},
+      {RunState::kSuccess, "success"},     {RunState::kFailed, "failed"},
       {RunState::kCancelled, "cancelled"},
   };
   for (const auto& [state, name] : cases) {
@@ -77,10 +77,10 @@ TEST(RecordsTest, TaskStatePredicates) {
     bool active;
   };
   const std::vector<Case> cases = {
-      {TaskState::kNone, false, false},          {TaskState::kScheduled, false, false},
-      {TaskState::kQueued, false, true},         {TaskState::kRunning, false, true},
-      {TaskState::kSuccess, true, false},        {TaskState::kFailed, true, false},
-      {TaskState::kUpForRetry, false, false},    {TaskState::kUpstreamFailed, true, false},
+      {TaskState::kNone, false, false},       {TaskState::kScheduled, false, false},
+      {TaskState::kQueued, false, true},      {TaskState::kRunning, false, true},
+      {TaskState::kSuccess, true, false},     {TaskState::kFailed, true, false},
+      {TaskState::kUpForRetry, false, false}, {TaskState::kUpstreamFailed, true, false},
       {TaskState::kSkipped, true, false},
   };
   for (const Case& c : cases) {

@@ -116,10 +116,11 @@ TEST(SqliteConcurrencyTest, ReportsCommitLatencyOfOneTaskInstancePlusOneEvent) {
   std::sort(micros.begin(), micros.end());
   double sum = 0;
   for (double us : micros) sum += us;
-  std::printf("[ timing   ] commit(1 task instance + 1 event), %d commits: mean %.1f us, "
-              "p50 %.1f us, p99 %.1f us, max %.1f us\n",
-              kCommits, sum / kCommits, micros[kCommits / 2], micros[kCommits * 99 / 100],
-              micros.back());
+  std::printf(
+      "[ timing   ] commit(1 task instance + 1 event), %d commits: mean %.1f us, p50 %.1f us, "
+      "p90 %.1f us, p99 %.1f us, max %.1f us\n",
+      kCommits, sum / kCommits, micros[kCommits / 2], micros[kCommits * 9 / 10],
+      micros[kCommits * 99 / 100], micros.back());
   RecordProperty("commit_p50_us", std::to_string(micros[kCommits / 2]));
   RecordProperty("commit_p99_us", std::to_string(micros[kCommits * 99 / 100]));
 }

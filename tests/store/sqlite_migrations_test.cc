@@ -1,7 +1,5 @@
 // Tests for the SQLite store's schema versioning, durability across reopen, connection settings
 // and the mapping of SQLite errors to Status codes.
-#include "store/sqlite/migrations.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +8,7 @@
 #include <string>
 
 #include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store_test_util.h"
 
@@ -50,9 +49,10 @@ TEST(SqliteMigrationsTest, FreshDatabaseGetsTheLatestVersionInWalMode) {
   // WAL mode is persistent in the file; journal_mode answers "wal" as text, so compare that way.
   EXPECT_EQ(QueryRawInt(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"),
             1);
-  EXPECT_EQ(QueryRawInt(path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
-                              "('dags','dag_runs','task_instances','state_events','clusters',"
-                              "'connections')"),
+  EXPECT_EQ(QueryRawInt(path,
+                        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                        "('dags','dag_runs','task_instances','state_events','clusters',"
+                        "'connections')"),
             6);
 }
 
@@ -143,7 +143,8 @@ TEST(SqliteMigrationsTest, MissingDirectoryIsAFailedPrecondition) {
 
 // Synthetic steps for testing the upgrade machinery itself, independent of the real schema.
 constexpr sqlite::Migration kStepOne = {1, "create t", "CREATE TABLE t (x INTEGER);"};
-constexpr sqlite::Migration kStepTwo = {2, "add t.y", "ALTER TABLE t ADD COLUMN y INTEGER DEFAULT 7;"};
+constexpr sqlite::Migration kStepTwo = {2, "add t.y",
+                                        "ALTER TABLE t ADD COLUMN y INTEGER DEFAULT 7;"};
 constexpr sqlite::Migration kBrokenStepTwo = {
     2, "add t.z then fail", "ALTER TABLE t ADD COLUMN z INTEGER; SELECT * FROM no_such_table;"};
 

@@ -334,9 +334,9 @@ TEST_F(SqliteStoreTest, CommitIsAllOrNothing) {
   m.connections = {conn};
 
   Status s = store_->Commit(m);
-  EXPECT_THAT(s, StatusIs(StatusCode::kInternal,
-                          AllOf(HasSubstr("task instance 'orphan' of run 99"),
-                                HasSubstr("FOREIGN KEY constraint failed"))));
+  EXPECT_THAT(s,
+              StatusIs(StatusCode::kInternal, AllOf(HasSubstr("task instance 'orphan' of run 99"),
+                                                    HasSubstr("FOREIGN KEY constraint failed"))));
 
   Result<std::vector<DagRecord>> dags = store_->ListDags();
   ASSERT_TRUE(dags.ok()) << dags.status();
@@ -382,7 +382,9 @@ TEST_F(SqliteStoreTest, RunWithoutIdIsRejected) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("run id must be > 0, got 0")));
 }
 
-TEST_F(SqliteStoreTest, EmptyCommitSucceeds) { MustCommit(Mutation{}); }
+TEST_F(SqliteStoreTest, EmptyCommitSucceeds) {
+  MustCommit(Mutation{});
+}
 
 TEST_F(SqliteStoreTest, ListRunsIsNewestFirstAndHonoursFiltersAndLimit) {
   AddRuns({FullRun(1, "a", RunState::kSuccess), FullRun(2, "b", RunState::kRunning),
@@ -404,10 +406,9 @@ TEST_F(SqliteStoreTest, ListRunsIsNewestFirstAndHonoursFiltersAndLimit) {
 }
 
 TEST_F(SqliteStoreTest, ListRunsOfActiveRunsUsesAnIndex) {
-  for (const RunFilter& filter : {RunFilter{.only_active = true},
-                                  RunFilter{.dag_id = "a", .only_active = true},
-                                  RunFilter{.state = RunState::kRunning},
-                                  RunFilter{.dag_id = "a"}}) {
+  for (const RunFilter& filter :
+       {RunFilter{.only_active = true}, RunFilter{.dag_id = "a", .only_active = true},
+        RunFilter{.state = RunState::kRunning}, RunFilter{.dag_id = "a"}}) {
     Result<std::string> plan = store_->ExplainListRuns(filter);
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_THAT(*plan, HasSubstr("SEARCH dag_runs USING INDEX")) << *plan;
@@ -455,9 +456,9 @@ TEST_F(SqliteStoreTest, CorruptJsonInTheDatabaseIsAnInternalErrorNotACrash) {
   ExecRaw(path_, "UPDATE dag_runs SET conf = '{not json' WHERE id = 1");
   Result<std::unique_ptr<SqliteStore>> reopened = SqliteStore::Open(path_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
-  EXPECT_THAT((*reopened)->GetRun(1).status(),
-              StatusIs(StatusCode::kInternal,
-                       AllOf(HasSubstr("get run"), HasSubstr("column 'conf'"))));
+  EXPECT_THAT(
+      (*reopened)->GetRun(1).status(),
+      StatusIs(StatusCode::kInternal, AllOf(HasSubstr("get run"), HasSubstr("column 'conf'"))));
 }
 
 TEST_F(SqliteStoreTest, UnknownStateNameInTheDatabaseIsAnInternalError) {

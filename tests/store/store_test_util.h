@@ -49,7 +49,9 @@ MATCHER_P2(StatusIs, code, message_matcher,
          ::testing::ExplainMatchResult(message_matcher, arg.message(), result_listener);
 }
 
-inline Time T(int64_t unix_millis) { return FromUnixMillis(unix_millis); }
+inline Time T(int64_t unix_millis) {
+  return FromUnixMillis(unix_millis);
+}
 
 inline DagRecord FullDag(const std::string& dag_id) {
   DagRecord d;
@@ -121,9 +123,8 @@ inline auto Fields(const DagRun& r) {
                   r.note, r.cancel_requested);
 }
 inline auto Fields(const TaskInstance& t) {
-  return std::tie(t.run_id, t.task_id, t.state, t.try_number, t.max_tries, t.started_at,
-                  t.ended_at, t.next_try_at, t.exit_code, t.outputs, t.log_path, t.handle,
-                  t.reason);
+  return std::tie(t.run_id, t.task_id, t.state, t.try_number, t.max_tries, t.started_at, t.ended_at,
+                  t.next_try_at, t.exit_code, t.outputs, t.log_path, t.handle, t.reason);
 }
 inline auto Fields(const StateEvent& e) {
   return std::tie(e.run_id, e.task_id, e.try_number, e.from_state, e.to_state, e.reason, e.at);

@@ -57,16 +57,16 @@ void Statement::BindInt64(int index, int64_t value) {
 }
 
 void Statement::BindText(int index, std::string_view value) {
-  int rc = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8);
+  int rc =
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }
 
 void Statement::BindBlob(int index, std::string_view value) {
   // A zero-length blob bound from a null pointer would read back as NULL; bind an empty one.
-  int rc = value.empty() ? sqlite3_bind_zeroblob(stmt_, index, 0)
-                         : sqlite3_bind_blob64(stmt_, index, value.data(), value.size(),
-                                               SQLITE_TRANSIENT);
+  int rc = value.empty()
+               ? sqlite3_bind_zeroblob(stmt_, index, 0)
+               : sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT);
   if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }
 
@@ -106,8 +106,8 @@ void Statement::BindJson(int index, const nlohmann::json& value) {
 
 Result<bool> Statement::Step() {
   if (bind_rc_ != SQLITE_OK) {
-    return StatusFromSqlite(bind_rc_, std::string("cannot bind a parameter of: ") +
-                                          sqlite3_sql(stmt_));
+    return StatusFromSqlite(bind_rc_,
+                            std::string("cannot bind a parameter of: ") + sqlite3_sql(stmt_));
   }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -127,7 +127,9 @@ bool Statement::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
-int64_t Statement::ColumnInt64(int column) const { return sqlite3_column_int64(stmt_, column); }
+int64_t Statement::ColumnInt64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
 
 std::string Statement::ColumnText(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_, column);
@@ -189,8 +191,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
   std::string journal = row ? mode.ColumnText(0) : "";
   if (journal != "wal" && journal != "memory") {
     return FailedPreconditionError("database '" + path +
-                                   "' cannot use write-ahead logging (journal mode is '" +
-                                   journal + "'); put it on a local file system");
+                                   "' cannot use write-ahead logging (journal mode is '" + journal +
+                                   "'); put it on a local file system");
   }
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   ASSIGN_OR_RETURN(int64_t fk, conn->QueryInt("PRAGMA foreign_keys"));
@@ -238,6 +240,8 @@ Result<int64_t> Connection::QueryInt(const std::string& sql) {
   return stmt.ColumnInt64(0);
 }
 
-bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+bool Connection::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 }  // namespace sp::store::sqlite

@@ -109,14 +109,18 @@ Status NewerThanCode(int version, int latest) {
 
 }  // namespace
 
-std::span<const Migration> Migrations() { return kMigrations; }
+std::span<const Migration> Migrations() {
+  return kMigrations;
+}
 
 Result<int> ReadSchemaVersion(Connection& conn) {
   ASSIGN_OR_RETURN(int64_t version, conn.QueryInt("PRAGMA user_version"));
   return static_cast<int>(version);
 }
 
-Status Migrate(Connection& conn) { return Migrate(conn, kMigrations); }
+Status Migrate(Connection& conn) {
+  return Migrate(conn, kMigrations);
+}
 
 Status Migrate(Connection& conn, std::span<const Migration> steps) {
   const int latest = static_cast<int>(steps.size());

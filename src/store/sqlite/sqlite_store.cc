@@ -1,6 +1,9 @@
-// SqliteStore: Store on SQLite (see sqlite_store.h for the threading model and the choices it
-// makes). Each record type has an Upsert* writer and a Read* row decoder next to each other so
-// that the column order is written in one place per table.
+// SqliteStore: Store on SQLite. Each record type has an Upsert* writer and a Read* row decoder
+// next to each other so that the column order is written in one place per table.
+//
+// Thread safety: one sqlite3 connection (opened NOMUTEX) guarded by mu_; every public method holds
+// mu_ for its whole duration, so reads never interleave with a Commit and cached statements are
+// never used by two threads. See sqlite_store.h for why one connection is enough.
 #include "store/sqlite/sqlite_store.h"
 
 #include <utility>
@@ -14,7 +17,9 @@ namespace {
 using sqlite::Connection;
 using sqlite::Statement;
 
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+std::string Quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // ---- dags
 
@@ -204,8 +209,8 @@ Result<TaskInstance> ReadTaskInstance(const Statement& row) {
   ti.task_id = row.ColumnText(1);
   std::string state = row.ColumnText(2);
   std::optional<TaskState> parsed = ParseTaskState(state);
-  if (!parsed) return InternalError("task " + Quoted(ti.task_id) + " has unknown state " +
-                                    Quoted(state));
+  if (!parsed)
+    return InternalError("task " + Quoted(ti.task_id) + " has unknown state " + Quoted(state));
   ti.state = *parsed;
   ti.try_number = static_cast<int>(row.ColumnInt64(3));
   ti.max_tries = static_cast<int>(row.ColumnInt64(4));
@@ -222,8 +227,7 @@ Result<TaskInstance> ReadTaskInstance(const Statement& row) {
 
 // ---- state_events
 
-constexpr char kEventColumns[] =
-    "run_id, task_id, try_number, from_state, to_state, reason, at";
+constexpr char kEventColumns[] = "run_id, task_id, try_number, from_state, to_state, reason, at";
 
 Status InsertEvent(Connection& conn, const StateEvent& e) {
   ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(R"sql(
@@ -387,8 +391,8 @@ Status SqliteStore::ApplyLocked(const Mutation& m) {
   }
   for (const TaskInstance& ti : m.task_instances) {
     if (Status s = UpsertTaskInstance(conn, ti); !s.ok()) {
-      return s.With("task instance " + Quoted(ti.task_id) + " of run " +
-                    std::to_string(ti.run_id) + " (the run must exist)");
+      return s.With("task instance " + Quoted(ti.task_id) + " of run " + std::to_string(ti.run_id) +
+                    " (the run must exist)");
     }
   }
   for (const StateEvent& e : m.events) {

@@ -1,0 +1,306 @@
+// Event-log summaries; see history.h for the status rule and the metrics source.
+#include "spark/history.h"
+
+#include <algorithm>
+#include <set>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "spark/internal/json_fields.h"
+
+namespace sp::spark {
+namespace {
+
+using nlohmann::json;
+using internal::GetInt;
+using internal::GetObject;
+using internal::GetString;
+using internal::Has;
+
+constexpr std::string_view kEventPrefix = "{\"Event\":\"";
+constexpr size_t kMaxReasonChars = 300;
+
+enum class Kind {
+  kIgnored,
+  kLogStart,
+  kAppStart,
+  kAppEnd,
+  kJobStart,
+  kJobEnd,
+  kStageCompleted,
+  kTaskEnd,
+  kExecutorAdded,
+  kExecutorRemoved,
+};
+
+Kind KindOf(std::string_view event) {
+  if (event.substr(0, 13) != "SparkListener") return Kind::kIgnored;
+  std::string_view e = event.substr(13);
+  if (e == "TaskEnd") return Kind::kTaskEnd;
+  if (e == "JobStart") return Kind::kJobStart;
+  if (e == "JobEnd") return Kind::kJobEnd;
+  if (e == "StageCompleted") return Kind::kStageCompleted;
+  if (e == "ExecutorAdded") return Kind::kExecutorAdded;
+  if (e == "ExecutorRemoved") return Kind::kExecutorRemoved;
+  if (e == "ApplicationStart") return Kind::kAppStart;
+  if (e == "ApplicationEnd") return Kind::kAppEnd;
+  if (e == "LogStart") return Kind::kLogStart;
+  return Kind::kIgnored;
+}
+
+std::string Shorten(std::string s) {
+  if (size_t nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+  if (s.size() > kMaxReasonChars) {
+    s.resize(kMaxReasonChars);
+    s += "...";
+  }
+  return s;
+}
+
+// Accumulates one application's summary, event by event.
+class Summarizer {
+ public:
+  explicit Summarizer(const EventLogLocation& log) {
+    s_.app_id = log.app_id;
+    s_.log_path = log.path;
+    s_.codec = log.codec;
+    s_.log_in_progress = log.in_progress;
+    s_.log_bytes = log.size_bytes;
+  }
+
+  void Line(std::string_view line) {
+    if (line.empty()) return;
+    Kind kind;
+    json event;
+    // Spark writes "Event" first; read it from the prefix and parse only what is needed.
+    if (line.substr(0, kEventPrefix.size()) == kEventPrefix) {
+      std::string_view rest = line.substr(kEventPrefix.size());
+      size_t quote = rest.find('"');
+      if (quote == std::string_view::npos) {
+        ++s_.malformed_lines;
+        return;
+      }
+      ++events_seen_;
+      kind = KindOf(rest.substr(0, quote));
+      if (kind == Kind::kIgnored) return;
+      event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    } else {
+      event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (event.is_discarded() || !event.is_object()) {
+        ++s_.malformed_lines;
+        return;
+      }
+      std::string name = GetString(event, "Event");
+      if (name.empty()) {
+        ++s_.malformed_lines;
+        return;
+      }
+      ++events_seen_;
+      kind = KindOf(name);
+      if (kind == Kind::kIgnored) return;
+    }
+    if (event.is_discarded() || !event.is_object()) {
+      ++s_.malformed_lines;
+      return;
+    }
+    Apply(kind, event);
+  }
+
+  // Lines that named an event; zero in a non-empty, finished file means it is not an event log.
+  int64_t events_seen() const { return events_seen_; }
+
+  AppSummary Finish() {
+    s_.jobs_running = static_cast<int>(running_jobs_.size());
+    if (s_.end_ms > 0) {
+      s_.duration_ms = s_.start_ms > 0 ? s_.end_ms - s_.start_ms : 0;
+      if (s_.exit_code.value_or(0) != 0) {
+        s_.status = AppStatus::kFailed;
+        s_.status_reason = "driver exit code " + std::to_string(*s_.exit_code);
+      } else if (s_.jobs_failed > 0) {
+        s_.status = AppStatus::kFailed;
+        s_.status_reason = std::to_string(s_.jobs_failed) + " job(s) failed; first: " +
+                           first_job_failure_;
+      } else {
+        s_.status = AppStatus::kSucceeded;
+      }
+    } else {
+      s_.duration_ms = s_.start_ms > 0 && last_event_ms_ > s_.start_ms
+                           ? last_event_ms_ - s_.start_ms
+                           : 0;
+      if (s_.log_in_progress) {
+        s_.status = AppStatus::kRunning;
+        s_.status_reason =
+            "no ApplicationEnd yet and the log is marked in progress (driver running, or killed "
+            "without a shutdown hook)";
+      } else {
+        s_.status = AppStatus::kIncomplete;
+        s_.status_reason = "the log ends without ApplicationEnd";
+      }
+    }
+    return std::move(s_);
+  }
+
+ private:
+  void Seen(int64_t t) { last_event_ms_ = std::max(last_event_ms_, t); }
+
+  void Apply(Kind kind, const json& e) {
+    switch (kind) {
+      case Kind::kIgnored:
+        break;
+      case Kind::kLogStart:
+        s_.spark_version = GetString(e, "Spark Version");
+        break;
+      case Kind::kAppStart:
+        s_.name = GetString(e, "App Name");
+        if (std::string id = GetString(e, "App ID"); !id.empty()) s_.app_id = id;
+        s_.user = GetString(e, "User");
+        s_.start_ms = GetInt(e, "Timestamp");
+        Seen(s_.start_ms);
+        break;
+      case Kind::kAppEnd:
+        s_.end_ms = GetInt(e, "Timestamp");
+        if (const json* code = internal::Field(e, "ExitCode");
+            code != nullptr && code->is_number_integer()) {
+          s_.exit_code = static_cast<int>(code->get<int64_t>());
+        }
+        Seen(s_.end_ms);
+        break;
+      case Kind::kJobStart:
+        running_jobs_.insert(GetInt(e, "Job ID", -1));
+        Seen(GetInt(e, "Submission Time"));
+        break;
+      case Kind::kJobEnd: {
+        running_jobs_.erase(GetInt(e, "Job ID", -1));
+        Seen(GetInt(e, "Completion Time"));
+        const json& result = GetObject(e, "Job Result");
+        if (GetString(result, "Result") == "JobSucceeded") {
+          ++s_.jobs_succeeded;
+        } else {
+          ++s_.jobs_failed;
+          if (first_job_failure_.empty()) {
+            first_job_failure_ =
+                "job " + std::to_string(GetInt(e, "Job ID", -1)) + ": " +
+                Shorten(GetString(GetObject(result, "Exception"), "Message", "no message"));
+          }
+        }
+        break;
+      }
+      case Kind::kStageCompleted: {
+        const json& info = GetObject(e, "Stage Info");
+        Seen(GetInt(info, "Completion Time"));
+        if (Has(info, "Failure Reason")) {
+          ++s_.stages_failed;
+        } else {
+          ++s_.stages_completed;
+        }
+        break;
+      }
+      case Kind::kTaskEnd:
+        TaskEnd(e);
+        break;
+      case Kind::kExecutorAdded:
+        ++s_.executors_added;
+        Seen(GetInt(e, "Timestamp"));
+        break;
+      case Kind::kExecutorRemoved:
+        ++s_.executors_removed;
+        Seen(GetInt(e, "Timestamp"));
+        break;
+    }
+  }
+
+  void TaskEnd(const json& e) {
+    std::string reason = GetString(GetObject(e, "Task End Reason"), "Reason");
+    if (reason == "Success") {
+      ++s_.tasks_succeeded;
+    } else if (reason == "TaskKilled") {
+      ++s_.tasks_killed;
+    } else {
+      ++s_.tasks_failed;
+    }
+    Seen(GetInt(GetObject(e, "Task Info"), "Finish Time"));
+    const json& m = GetObject(e, "Task Metrics");
+    const json& input = GetObject(m, "Input Metrics");
+    s_.input_bytes += GetInt(input, "Bytes Read");
+    s_.input_records += GetInt(input, "Records Read");
+    const json& output = GetObject(m, "Output Metrics");
+    s_.output_bytes += GetInt(output, "Bytes Written");
+    s_.output_records += GetInt(output, "Records Written");
+    const json& read = GetObject(m, "Shuffle Read Metrics");
+    s_.shuffle_read_bytes += GetInt(read, "Remote Bytes Read") + GetInt(read, "Local Bytes Read");
+    s_.shuffle_write_bytes += GetInt(GetObject(m, "Shuffle Write Metrics"), "Shuffle Bytes Written");
+  }
+
+  AppSummary s_;
+  std::set<int64_t> running_jobs_;
+  std::string first_job_failure_;
+  int64_t last_event_ms_ = 0;
+  int64_t events_seen_ = 0;
+};
+
+}  // namespace
+
+const char* AppStatusName(AppStatus status) {
+  switch (status) {
+    case AppStatus::kSucceeded: return "succeeded";
+    case AppStatus::kFailed: return "failed";
+    case AppStatus::kRunning: return "running";
+    case AppStatus::kIncomplete: return "incomplete";
+    case AppStatus::kUnreadable: return "unreadable";
+  }
+  return "unknown";
+}
+
+Result<AppSummary> SummarizeEventLog(const EventLogLocation& log) {
+  Summarizer summarizer(log);
+  Status st;
+  try {  // nlohmann is used without exceptions here; this is the boundary's safety net
+    st = ForEachEventLine(log, [&](std::string_view line) {
+      summarizer.Line(line);
+      return OkStatus();
+    });
+  } catch (const std::exception& e) {
+    return InternalError("summarizing " + log.path + ": " + e.what());
+  }
+  if (!st.ok()) return st.With("Spark app " + log.app_id);
+  if (summarizer.events_seen() == 0 && log.size_bytes > 0 && !log.in_progress) {
+    return FailedPreconditionError(log.path + " is not a Spark event log (no line names an event)");
+  }
+  return summarizer.Finish();
+}
+
+Result<AppSummary> SummarizeApplication(const std::string& history_dir,
+                                        const std::string& app_id) {
+  ASSIGN_OR_RETURN(EventLogLocation log, FindEventLog(history_dir, app_id));
+  return SummarizeEventLog(log);
+}
+
+Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir) {
+  ASSIGN_OR_RETURN(std::vector<EventLogLocation> logs, ScanEventLogs(history_dir));
+  std::vector<AppSummary> apps;
+  apps.reserve(logs.size());
+  for (const EventLogLocation& log : logs) {
+    Result<AppSummary> summary = SummarizeEventLog(log);
+    if (summary.ok()) {
+      apps.push_back(std::move(summary).value());
+      continue;
+    }
+    AppSummary unreadable;
+    unreadable.app_id = log.app_id;
+    unreadable.status = AppStatus::kUnreadable;
+    unreadable.error = summary.status().message();
+    unreadable.status_reason = unreadable.error;
+    unreadable.log_path = log.path;
+    unreadable.codec = log.codec;
+    unreadable.log_in_progress = log.in_progress;
+    unreadable.log_bytes = log.size_bytes;
+    apps.push_back(std::move(unreadable));
+  }
+  std::sort(apps.begin(), apps.end(), [](const AppSummary& a, const AppSummary& b) {
+    return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.app_id < b.app_id;
+  });
+  return apps;
+}
+
+}  // namespace sp::spark

@@ -1,0 +1,43 @@
+// Type-checked field access on nlohmann::json objects that never throws: Spark's JSON (master
+// /json/, event logs) is external input, and nlohmann's value()/get() throw on type mismatch.
+// A missing or mistyped field yields the fallback. Private to spark/.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace sp::spark::internal {
+
+// The member `key` of `j` when `j` is an object that has it, else nullptr.
+inline const nlohmann::json* Field(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+inline std::string GetString(const nlohmann::json& j, const char* key,
+                             const std::string& fallback = "") {
+  const nlohmann::json* f = Field(j, key);
+  return f != nullptr && f->is_string() ? f->get_ref<const std::string&>() : fallback;
+}
+
+inline int64_t GetInt(const nlohmann::json& j, const char* key, int64_t fallback = 0) {
+  const nlohmann::json* f = Field(j, key);
+  if (f == nullptr) return fallback;
+  if (f->is_number_integer()) return f->get<int64_t>();
+  if (f->is_number_float()) return static_cast<int64_t>(f->get<double>());
+  return fallback;
+}
+
+inline bool Has(const nlohmann::json& j, const char* key) { return Field(j, key) != nullptr; }
+
+// The member `key` when it is an object, else an empty object.
+inline const nlohmann::json& GetObject(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json* const kEmpty = new nlohmann::json(nlohmann::json::object());
+  const nlohmann::json* f = Field(j, key);
+  return f != nullptr && f->is_object() ? *f : *kEmpty;
+}
+
+}  // namespace sp::spark::internal

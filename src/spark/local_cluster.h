@@ -1,0 +1,179 @@
+// LocalCluster: an on-demand Spark standalone cluster (one Master, N Workers) on this machine's
+// loopback, run as child processes of the server through executor::ProcessSupervisor.
+//
+// Layout: everything lives in <clusters_root>/<name>/
+//   master.log, worker-<i>.log   the daemons' stdout+stderr (kept after Stop for debugging)
+//   work/worker-<i>/             the worker's --work-dir (app jars, executor stdout/stderr)
+//   local/worker-<i>/            the worker's SPARK_LOCAL_DIRS (executor block-manager dirs)
+// Stop removes work/ and local/ (and, with DirCleanup::kRemoveAll, the whole dir).
+//
+// Start (spark-facts §2, §3, §11, §12):
+//   - daemons via `$SPARK_HOME/bin/spark-class <Master|Worker> --host 127.0.0.1 --port 0
+//     --webui-port 0`, each in its own process group, env SPARK_LOCAL_IP=127.0.0.1. Port 0 lets
+//     the kernel pick, so two clusters never race for a port; the chosen ports are read from
+//     master.log ("Starting Spark master at spark://...", "... 'MasterUI' on port N").
+//   - SPARK_MASTER_OPTS: -Dspark.master.rest.enabled=false and
+//     -Dspark.deploy.appIdPattern=<app_id_prefix>-%s-%04d, so app ids are unique across
+//     clusters (two fresh masters would both hand out app-<second>-0000).
+//   - workers start as soon as the master's RPC URL is in its log (they boot for seconds
+//     anyway), not after the master is ALIVE.
+//   - ready = GET /json/ answers status ALIVE and aliveworkers >= N, polled every
+//     poll_interval until ready_timeout. A daemon that exits fails the start at once. Errors
+//     carry the last lines of master.log and the worker logs. A failed start stops what it
+//     started.
+// Handle before effect: every daemon is spawned gated; `on_handle` (when set) receives the
+// updated handle and must return once it is durable; only then does the daemon run. So a
+// restarted server always knows every daemon that may be running and can TearDown() the
+// cluster from the handle alone (the daemons are then not its children).
+// Event logging and spark.local.dir of drivers are the submitter's business (submit.h).
+//
+// Ownership: the cluster borrows the ProcessSupervisor and Clock, which must outlive it. The
+// destructor stops the cluster if Stop() was not called.
+// Thread safety: all methods may be called from any thread; Scale and Stop are serialized.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "executor/process.h"
+#include "spark/master_client.h"
+
+namespace sp::spark {
+
+struct LocalClusterWorker {
+  int index = 0;  // 1-based, never reused within a cluster
+  executor::ProcessHandle process;
+};
+
+// What a restarted server needs to find or tear down a cluster. Serializable.
+struct LocalClusterHandle {
+  std::string name;
+  std::string dir;
+  std::string master_url;  // spark://127.0.0.1:PORT (empty until the master logged it)
+  std::string ui_url;      // http://127.0.0.1:PORT (empty until known)
+  std::string app_id_prefix;
+  executor::ProcessHandle master;
+  std::vector<LocalClusterWorker> workers;
+
+  nlohmann::json ToJson() const;
+  // InvalidArgument naming the bad field.
+  static Result<LocalClusterHandle> FromJson(const nlohmann::json& j);
+};
+
+struct LocalClusterSpec {
+  std::string name;           // [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 chars
+  std::string clusters_root;  // absolute; the cluster's dir is <clusters_root>/<name>
+  std::string spark_home;
+  int workers = 1;             // >= 0
+  int worker_cores = 2;        // cores each worker offers
+  std::string worker_memory = "2g";  // memory each worker offers to executors (>= 1g: the
+                                     // default executor asks for 1g)
+  Millis ready_timeout = Millis(120000);
+  Millis poll_interval = Millis(150);
+  Millis stop_grace = Millis(10000);  // used by the destructor and failed starts
+  // App ids become "<app_id_prefix>-YYYYMMDDHHMMSS-NNNN"; empty = "app-<name>".
+  std::string app_id_prefix;
+  // Extra environment for every daemon (e.g. JAVA_HOME, PYSPARK_PYTHON).
+  std::map<std::string, std::string> env;
+  // Extra -Dkey=value daemon settings (no whitespace in keys or values).
+  std::map<std::string, std::string> master_conf;
+  std::map<std::string, std::string> worker_conf;
+  // Called with the updated handle before each new daemon runs and after daemons are removed;
+  // returns once the handle is durable. An error aborts the operation (the daemon never runs).
+  std::function<Status(const LocalClusterHandle&)> on_handle;
+};
+
+// What Stop does with the cluster dir after the daemons are gone.
+enum class DirCleanup {
+  kKeepLogs,   // remove work/ and local/, keep the dir with the daemon logs
+  kRemoveAll,  // remove the whole cluster dir
+};
+
+class LocalCluster {
+ public:
+  // Starts the cluster and waits until it is ready (see the header comment). Errors:
+  // InvalidArgument (spec), AlreadyExists (the dir exists), FailedPrecondition (Spark missing,
+  // a daemon exited), DeadlineExceeded (not ready in time), Cancelled (`stop` requested).
+  static Result<std::unique_ptr<LocalCluster>> Start(LocalClusterSpec spec,
+                                                     executor::ProcessSupervisor& processes,
+                                                     const Clock& clock,
+                                                     std::stop_token stop = {});
+
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  LocalClusterHandle handle() const;
+  std::string master_url() const;
+  std::string ui_url() const;
+  const std::string& dir() const { return dir_; }
+  int worker_count() const;
+  // Start() call to ready.
+  Millis startup_time() const { return startup_time_; }
+
+  // The master's current /json/.
+  Result<MasterStatus> FetchStatus() const;
+
+  // Adds or removes workers (highest index first) and waits until the master counts exactly
+  // `workers` alive ones. A failed scale-up stops the workers it added.
+  Status Scale(int workers, std::stop_token stop = {});
+
+  // SIGTERM to the workers, waits for them, then the master; SIGKILL after `grace`. Then
+  // cleans the dir. Idempotent; an error means a daemon could not be confirmed gone.
+  Status Stop(Millis grace = Millis(10000), DirCleanup cleanup = DirCleanup::kKeepLogs);
+
+  // Tears down a cluster from its handle after a server restart: terminates the recorded
+  // daemons that are still the same processes (pid + start time), then cleans the dir.
+  static Status TearDown(const LocalClusterHandle& handle, Millis grace = Millis(10000),
+                         DirCleanup cleanup = DirCleanup::kKeepLogs);
+
+  // "<name>" is usable as a cluster name.
+  static Status ValidateName(const std::string& name);
+
+ private:
+  struct ExitBook;
+  enum class WorkerCount { kAtLeast, kAtMost };
+
+  LocalCluster(LocalClusterSpec spec, executor::ProcessSupervisor& processes, const Clock& clock);
+
+  // Methods named *Locked run with op_mu_ held (one start/scale/stop at a time).
+  Status StartLocked(std::stop_token stop);
+  // Spawns a gated daemon, records it in the handle (worker_index 0 = the master), makes the
+  // handle durable through on_handle, then lets it run.
+  Result<executor::ProcessHandle> SpawnDaemon(const std::string& role, int worker_index,
+                                              std::vector<std::string> argv,
+                                              std::map<std::string, std::string> env);
+  Status SpawnWorker(int index);
+  Status WaitForMasterLog(Time deadline, std::stop_token stop);
+  Status WaitUntilWorkers(int want, WorkerCount mode, Time deadline, std::stop_token stop);
+  Status CheckDaemonsAlive() const;
+  Status StopWorkerLocked(const LocalClusterWorker& worker, Millis grace);
+  Status StopLocked(Millis grace, DirCleanup cleanup);
+  Status NotifyHandle();
+  std::string LogTails() const;
+  Status WithLogs(const Status& s) const;
+
+  const LocalClusterSpec spec_;
+  executor::ProcessSupervisor& processes_;
+  const Clock& clock_;
+  const std::string dir_;
+  std::shared_ptr<ExitBook> exits_;
+
+  std::mutex op_mu_;          // held for a whole Start/Scale/Stop
+  mutable std::mutex mu_;     // guards the fields below; held briefly, never during waits
+  LocalClusterHandle handle_;
+  int next_worker_index_ = 1;
+  bool stopped_ = false;
+  Millis startup_time_{0};
+};
+
+}  // namespace sp::spark

@@ -1,0 +1,198 @@
+// Application summaries from the hand-written history fixtures (tests/data/spark/history/):
+// statuses, counts and metrics; a zstd copy made here must summarise identically.
+#include "spark/history.h"
+
+#include <zstd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "spark/spark_test_util.h"
+
+namespace sp::spark {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::StatusIs;
+
+constexpr int64_t kT0 = 1795680000000;
+
+std::string HistoryDir() { return testing::DataDir() + "/history"; }
+
+AppSummary Summary(const std::string& app_id, const std::string& dir = HistoryDir()) {
+  Result<AppSummary> s = SummarizeApplication(dir, app_id);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *s : AppSummary{};
+}
+
+TEST(HistoryTest, SucceededAppCountsAndMetrics) {
+  AppSummary s = Summary("app-20261126100000-0000");
+  EXPECT_EQ(s.app_id, "app-20261126100000-0000");
+  EXPECT_EQ(s.name, "wordcount");
+  EXPECT_EQ(s.user, "alice");
+  EXPECT_EQ(s.spark_version, "4.3.0");
+  EXPECT_EQ(s.status, AppStatus::kSucceeded) << s.status_reason;
+  EXPECT_EQ(s.exit_code, 0);
+  EXPECT_EQ(s.start_ms, kT0);
+  EXPECT_EQ(s.end_ms, kT0 + 12345);
+  EXPECT_EQ(s.duration_ms, 12345);
+  EXPECT_EQ(s.jobs_succeeded, 2);
+  EXPECT_EQ(s.jobs_failed, 0);
+  EXPECT_EQ(s.jobs_running, 0);
+  EXPECT_EQ(s.stages_completed, 3);
+  EXPECT_EQ(s.stages_failed, 0);
+  EXPECT_EQ(s.tasks_succeeded, 4);
+  EXPECT_EQ(s.tasks_failed, 1);
+  EXPECT_EQ(s.tasks_killed, 1);
+  EXPECT_EQ(s.executors_added, 1);
+  EXPECT_EQ(s.executors_removed, 1);
+  // From TaskEnd "Task Metrics" (all attempts); the stage accumulables (999999) are not used.
+  EXPECT_EQ(s.input_bytes, 1500);
+  EXPECT_EQ(s.input_records, 15);
+  EXPECT_EQ(s.output_bytes, 64);
+  EXPECT_EQ(s.output_records, 2);
+  EXPECT_EQ(s.shuffle_read_bytes, 7 + 3 + 120 + 180);
+  EXPECT_EQ(s.shuffle_write_bytes, 300);
+  EXPECT_EQ(s.malformed_lines, 0);
+  EXPECT_FALSE(s.log_in_progress);
+  EXPECT_EQ(s.codec, EventLogCodec::kNone);
+}
+
+TEST(HistoryTest, InProgressFileIsRunningAndToleratesCutLine) {
+  AppSummary s = Summary("app-20261126100100-0001");
+  EXPECT_EQ(s.status, AppStatus::kRunning);
+  EXPECT_THAT(s.status_reason, HasSubstr("in progress"));
+  EXPECT_TRUE(s.log_in_progress);
+  EXPECT_EQ(s.end_ms, 0);
+  EXPECT_EQ(s.duration_ms, 3000);  // last event seen - start
+  EXPECT_EQ(s.jobs_running, 1);
+  EXPECT_EQ(s.tasks_succeeded, 1);
+  EXPECT_EQ(s.input_bytes, 42);
+  EXPECT_EQ(s.malformed_lines, 1);
+}
+
+TEST(HistoryTest, RollingDirWithFailedJob) {
+  AppSummary s = Summary("app-20261126100200-0002");
+  EXPECT_EQ(s.status, AppStatus::kFailed);
+  EXPECT_THAT(s.status_reason,
+              HasSubstr("1 job(s) failed; first: job 1: Job aborted due to stage failure"));
+  EXPECT_THAT(s.status_reason, Not(HasSubstr("Traceback")));  // first line only
+  EXPECT_EQ(s.jobs_succeeded, 1);
+  EXPECT_EQ(s.jobs_failed, 1);
+  EXPECT_EQ(s.jobs_running, 0);  // JobStart in events_2, JobEnd in events_10: numeric order
+  EXPECT_EQ(s.stages_failed, 1);
+  EXPECT_EQ(s.tasks_succeeded, 1);
+  EXPECT_EQ(s.tasks_failed, 2);
+  EXPECT_EQ(s.shuffle_write_bytes, 10);
+  EXPECT_EQ(s.duration_ms, 5000);
+}
+
+TEST(HistoryTest, RollingDirInProgress) {
+  AppSummary s = Summary("app-20261126100300-0003");
+  EXPECT_EQ(s.status, AppStatus::kRunning);
+  EXPECT_EQ(s.jobs_running, 1);
+}
+
+TEST(HistoryTest, CutShortLogIsIncomplete) {
+  AppSummary s = Summary("app-20261126095900-0005");
+  EXPECT_EQ(s.status, AppStatus::kIncomplete);
+  EXPECT_THAT(s.status_reason, HasSubstr("without ApplicationEnd"));
+}
+
+TEST(HistoryTest, NonZeroExitCodeIsFailed) {
+  AppSummary s = Summary("app-20261126100600-0006");
+  EXPECT_EQ(s.status, AppStatus::kFailed);
+  EXPECT_EQ(s.exit_code, 3);
+  EXPECT_EQ(s.status_reason, "driver exit code 3");
+  EXPECT_EQ(s.jobs_succeeded, 1);
+}
+
+TEST(HistoryTest, Lz4IsAClearError) {
+  EXPECT_THAT(SummarizeApplication(HistoryDir(), "app-20261126100400-0004"),
+              StatusIs(StatusCode::kFailedPrecondition,
+                       HasSubstr("compressed with lz4, which Sparkplane cannot read")));
+}
+
+TEST(HistoryTest, UnknownAppIsNotFound) {
+  EXPECT_THAT(SummarizeApplication(HistoryDir(), "app-20990101000000-0000"),
+              StatusIs(StatusCode::kNotFound, HasSubstr("app-20990101000000-0000")));
+}
+
+TEST(HistoryTest, ListSortedByStartWithUnreadableEntries) {
+  Result<std::vector<AppSummary>> apps = ListApplications(HistoryDir());
+  ASSERT_TRUE(apps.ok()) << apps.status();
+  std::vector<std::string> order;
+  std::vector<std::string> statuses;
+  for (const AppSummary& a : *apps) {
+    order.push_back(a.app_id);
+    statuses.push_back(AppStatusName(a.status));
+  }
+  EXPECT_THAT(order, ElementsAre("app-20261126100400-0004", "app-20261126095900-0005",
+                                 "app-20261126100000-0000", "app-20261126100100-0001",
+                                 "app-20261126100200-0002", "app-20261126100300-0003",
+                                 "app-20261126100600-0006"));
+  EXPECT_THAT(statuses, ElementsAre("unreadable", "incomplete", "succeeded", "running", "failed",
+                                    "running", "failed"));
+  EXPECT_THAT((*apps)[0].error, HasSubstr("lz4"));
+}
+
+TEST(HistoryTest, NonEventFileIsUnreadable) {
+  testing::ScratchDir dir;
+  testing::WriteText(dir / "notes.txt", "hello\nworld\n");
+  Result<std::vector<AppSummary>> apps = ListApplications(dir.path());
+  ASSERT_TRUE(apps.ok()) << apps.status();
+  ASSERT_EQ(apps->size(), 1u);
+  EXPECT_EQ((*apps)[0].status, AppStatus::kUnreadable);
+  EXPECT_THAT((*apps)[0].error, HasSubstr("is not a Spark event log"));
+}
+
+std::string ZstdCompress(const std::string& text) {
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 3);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+TEST(HistoryTest, ZstdCopiesSummariseLikePlain) {
+  testing::ScratchDir dir;
+  // Single file.
+  testing::WriteText(dir / "app-20261126100000-0000.zstd",
+                     ZstdCompress(testing::ReadText(HistoryDir() + "/app-20261126100000-0000")));
+  // Rolling dir with every part compressed.
+  std::string src = HistoryDir() + "/eventlog_v2_app-20261126100200-0002";
+  std::string dst = dir / "eventlog_v2_app-20261126100200-0002";
+  fs::create_directories(dst);
+  for (const auto& e : fs::directory_iterator(src)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("events_", 0) == 0) {
+      testing::WriteText(dst + "/" + name + ".zstd", ZstdCompress(testing::ReadText(e.path())));
+    } else {
+      fs::copy_file(e.path(), dst + "/" + name);
+    }
+  }
+  for (const char* id : {"app-20261126100000-0000", "app-20261126100200-0002"}) {
+    SCOPED_TRACE(id);
+    AppSummary plain = Summary(id);
+    AppSummary z = Summary(id, dir.path());
+    EXPECT_EQ(z.codec, EventLogCodec::kZstd);
+    EXPECT_EQ(z.status, plain.status);
+    EXPECT_EQ(z.status_reason, plain.status_reason);
+    EXPECT_EQ(z.duration_ms, plain.duration_ms);
+    EXPECT_EQ(z.jobs_succeeded, plain.jobs_succeeded);
+    EXPECT_EQ(z.jobs_failed, plain.jobs_failed);
+    EXPECT_EQ(z.tasks_succeeded, plain.tasks_succeeded);
+    EXPECT_EQ(z.tasks_failed, plain.tasks_failed);
+    EXPECT_EQ(z.input_bytes, plain.input_bytes);
+    EXPECT_EQ(z.shuffle_read_bytes, plain.shuffle_read_bytes);
+    EXPECT_EQ(z.shuffle_write_bytes, plain.shuffle_write_bytes);
+  }
+}
+
+}  // namespace
+}  // namespace sp::spark

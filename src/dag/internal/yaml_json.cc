@@ -1,0 +1,168 @@
+// YAML -> JSON conversion with YAML 1.2 core-schema typing; see yaml_json.h.
+#include "dag/internal/yaml_json.h"
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sp::dag::internal {
+namespace {
+
+constexpr std::string_view kIntTag = "tag:yaml.org,2002:int";
+constexpr std::string_view kFloatTag = "tag:yaml.org,2002:float";
+constexpr std::string_view kBoolTag = "tag:yaml.org,2002:bool";
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+std::optional<nlohmann::json> AsInt(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  bool negative = false;
+  std::string_view body = s;
+  if (body.front() == '+' || body.front() == '-') {
+    negative = body.front() == '-';
+    body.remove_prefix(1);
+  }
+  int base = 10;
+  if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'o')) {
+    if (negative || s.front() == '+') return std::nullopt;  // the core schema has no signed hex
+    base = body[1] == 'x' ? 16 : 8;
+    body.remove_prefix(2);
+  }
+  if (body.empty()) return std::nullopt;
+  uint64_t magnitude = 0;
+  auto [ptr, ec] = std::from_chars(body.data(), body.data() + body.size(), magnitude, base);
+  if (ec != std::errc() || ptr != body.data() + body.size()) return std::nullopt;
+  if (negative) {
+    if (magnitude > uint64_t{1} << 63) return std::nullopt;
+    return nlohmann::json(static_cast<int64_t>(0 - magnitude));
+  }
+  if (magnitude <= static_cast<uint64_t>(INT64_MAX)) {
+    return nlohmann::json(static_cast<int64_t>(magnitude));
+  }
+  return nlohmann::json(magnitude);
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?  (infinities and NaN have no JSON form)
+std::optional<nlohmann::json> AsFloat(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t int_digits = 0, frac_digits = 0;
+  while (i < s.size() && IsDigit(s[i])) ++i, ++int_digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && frac_digits == 0) return std::nullopt;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++exp_digits;
+    if (exp_digits == 0) return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  double v = 0;
+  const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
+  auto [ptr, ec] = std::from_chars(begin, s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return nlohmann::json(v);
+}
+
+std::optional<bool> AsBool(std::string_view s) {
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+SourceLocation LocationOf(const YAML::Mark& mark, const std::string& file) {
+  SourceLocation loc;
+  loc.file = file;
+  if (mark.line >= 0) {
+    loc.line = mark.line + 1;
+    loc.column = mark.column + 1;
+  }
+  return loc;
+}
+
+nlohmann::json ScalarToJson(const YAML::Node& scalar) {
+  const std::string& text = scalar.Scalar();
+  const std::string& tag = scalar.Tag();
+  if (tag == "?") {
+    if (auto b = AsBool(text)) return *b;
+    if (auto i = AsInt(text)) return *i;
+    if (auto f = AsFloat(text)) return *f;
+    return text;
+  }
+  if (tag == kIntTag) {
+    if (auto i = AsInt(text)) return *i;
+  } else if (tag == kFloatTag) {
+    if (auto f = AsFloat(text)) return *f;
+    if (auto i = AsInt(text)) return static_cast<double>(i->get<int64_t>());
+  } else if (tag == kBoolTag) {
+    if (auto b = AsBool(text)) return *b;
+  }
+  // "!" (quoted), !!str and unknown tags: the text as is.
+  return text;
+}
+
+std::string DescribeNode(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "nothing";
+  }
+}
+
+nlohmann::json YamlToJson(const YAML::Node& node, const std::string& file, const std::string& field,
+                          std::vector<DagError>* errors, std::vector<TemplateSite>* sites) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      nlohmann::json v = ScalarToJson(node);
+      if (sites != nullptr && v.is_string() &&
+          v.get_ref<const std::string&>().find("{{") != std::string::npos) {
+        sites->push_back(TemplateSite{v.get<std::string>(), LocationOf(node.Mark(), file), field});
+      }
+      return v;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json arr = nlohmann::json::array();
+      size_t i = 0;
+      for (const YAML::Node& item : node) {
+        arr.push_back(YamlToJson(item, file, field + "[" + std::to_string(i++) + "]", errors, sites));
+      }
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json obj = nlohmann::json::object();
+      for (const auto& kv : node) {
+        const YAML::Node& key = kv.first;
+        if (!key.IsScalar()) {
+          errors->push_back(DagError{LocationOf(key.Mark(), file), field,
+                                     "mapping keys must be strings; got " + DescribeNode(key)});
+          continue;
+        }
+        const std::string& name = key.Scalar();
+        const std::string sub = field.empty() ? name : field + "." + name;
+        if (obj.contains(name)) {
+          errors->push_back(
+              DagError{LocationOf(key.Mark(), file), sub, "duplicate key '" + name + "'"});
+          continue;
+        }
+        obj[name] = YamlToJson(kv.second, file, sub, errors, sites);
+      }
+      return obj;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace sp::dag::internal

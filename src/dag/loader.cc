@@ -1,0 +1,919 @@
+// Loading DAG files: YAML text -> validated Dag, collecting every problem as a located DagError
+// instead of stopping at the first. The flow is parse (yaml-cpp) -> read top-level fields and
+// tasks -> resolve dependencies, order tasks, find cycles -> check template references against
+// params and upstream tasks -> let the task types validate their own fields.
+//
+// yaml-cpp throws; every exception is caught here and becomes an error of the file.
+#include "dag/loader.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include <yaml-cpp/yaml.h>
+
+#include "dag/cron.h"
+#include "dag/internal/civil_time.h"
+#include "dag/internal/fingerprint.h"
+#include "dag/internal/task_graph.h"
+#include "dag/internal/yaml_json.h"
+#include "dag/template.h"
+
+namespace sp::dag {
+
+std::string DagError::ToString() const {
+  std::string out = location.ToString();
+  if (!field.empty()) out += (out.empty() ? "" : ": ") + field;
+  return out + (out.empty() ? "" : ": ") + message;
+}
+
+namespace {
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Optimal string alignment distance (Levenshtein plus adjacent transpositions, so "tabel" is
+// one edit from "table"), case-insensitive.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<size_t> prev2(m + 1), prev(m + 1), cur(m + 1);
+  for (size_t j = 0; j <= m; ++j) prev[j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= m; ++j) {
+      const size_t cost = Lower(a[i - 1]) == Lower(b[j - 1]) ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && Lower(a[i - 1]) == Lower(b[j - 2]) &&
+          Lower(a[i - 2]) == Lower(b[j - 1])) {
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+      }
+    }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[m];
+}
+
+}  // namespace
+
+std::string NearestName(const std::string& name, const std::vector<std::string>& candidates) {
+  // Allow about one typo per four characters, so short names do not match everything.
+  const size_t limit = name.size() <= 4 ? 1 : name.size() <= 8 ? 2 : 3;
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const std::string& c : candidates) {
+    if (c == name) continue;
+    const size_t longer = std::max(c.size(), name.size());
+    const size_t shorter = std::min(c.size(), name.size());
+    if (longer - shorter >= best_distance) continue;  // cannot beat the best
+    const size_t d = EditDistance(name, c);
+    if (d < best_distance && d < c.size()) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+namespace {
+
+using internal::DescribeNode;
+using internal::TemplateSite;
+
+constexpr std::array<std::string_view, 11> kTopLevelFields = {
+    "id",      "description",     "schedule", "start_date", "end_date",     "catchup",
+    "max_active_runs", "tags",   "params",   "default_task", "tasks"};
+// Task fields every type has; the rest belong to the type.
+constexpr std::array<std::string_view, 12> kCommonTaskFields = {
+    "id",         "type",          "depends_on",
+    "trigger_rule", "retries",     "retry_delay",
+    "retry_exponential_backoff",   "max_retry_delay",
+    "execution_timeout",           "env",
+    "setup",      "teardown"};
+// The common fields default_task may set.
+constexpr std::array<std::string_view, 7> kDefaultableFields = {
+    "retries",         "retry_delay",       "retry_exponential_backoff", "max_retry_delay",
+    "execution_timeout", "env",             "trigger_rule"};
+
+template <size_t N>
+std::vector<std::string> Names(const std::array<std::string_view, N>& names) {
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+template <size_t N>
+bool Contains(const std::array<std::string_view, N>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::string DidYouMean(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string near = NearestName(name, candidates);
+  return near.empty() ? "" : "; did you mean '" + near + "'?";
+}
+
+bool IsIdChar(char c, bool allow_dot) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || (allow_dot && c == '.');
+}
+
+bool IsValidId(std::string_view id, bool allow_dot) {
+  return !id.empty() &&
+         std::all_of(id.begin(), id.end(), [&](char c) { return IsIdChar(c, allow_dot); });
+}
+
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+struct EnvValue {
+  std::string value;
+  SourceLocation location;
+  std::string field;
+};
+
+// The common fields that default_task and a task may both set; unset = not written.
+struct CommonFields {
+  std::optional<int> retries;
+  std::optional<Millis> retry_delay;
+  std::optional<bool> exponential_backoff;
+  std::optional<Millis> max_retry_delay;
+  std::optional<Millis> execution_timeout;
+  std::optional<TriggerRule> trigger_rule;
+  std::map<std::string, EnvValue> env;
+};
+
+struct TaskDraft {
+  TaskSpec spec;
+  std::string field;  // "tasks[3]"
+  bool has_id = false;
+  bool duplicate = false;  // repeats an earlier task's id; left out of the graph
+  bool type_known = false;
+  bool setup = false;
+  bool teardown = false;
+  CommonFields common;
+  struct Dependency {
+    std::string id;
+    SourceLocation location;
+  };
+  std::vector<Dependency> dependencies;  // as written, duplicates removed
+  std::string depends_on_field;
+  std::vector<int> upstreams;  // resolved task indexes
+  std::vector<TemplateSite> sites;  // strings with "{{" in type-specific fields
+};
+
+// One mapping entry with a scalar key.
+struct Entry {
+  std::string key;
+  SourceLocation key_location;
+  YAML::Node value;
+};
+
+class DagFileParser {
+ public:
+  DagFileParser(std::string path, const TaskTypeChecker& checker)
+      : path_(std::move(path)), checker_(checker) {}
+
+  LoadedFile Load(const std::string& text) {
+    LoadedFile out;
+    out.path = path_;
+    try {
+      std::vector<YAML::Node> docs = YAML::LoadAll(text);
+      if (docs.empty() || docs[0].IsNull()) {
+        Error(FileLocation(), "", "the file is empty; expected a mapping with 'id' and 'tasks'");
+      } else {
+        if (docs.size() > 1) {
+          Error(FileLocation(), "",
+                "the file has " + std::to_string(docs.size()) +
+                    " YAML documents; expected one DAG per file");
+        }
+        ParseDag(docs[0], text);
+      }
+    } catch (const YAML::Exception& e) {
+      // yaml-cpp's ParserException carries the position of the syntax error.
+      errors_.push_back(DagError{internal::LocationOf(e.mark, path_), "",
+                                 "YAML syntax error: " + e.msg});
+    } catch (const std::exception& e) {
+      errors_.push_back(DagError{FileLocation(), "", std::string("cannot load: ") + e.what()});
+    }
+    FinishErrors();
+    out.errors = std::move(errors_);
+    if (out.errors.empty()) out.dag = std::move(dag_);
+    return out;
+  }
+
+ private:
+  SourceLocation FileLocation() const { return SourceLocation{path_, 0, 0}; }
+  SourceLocation Loc(const YAML::Node& n) const { return internal::LocationOf(n.Mark(), path_); }
+  // Where a value is: its own mark, or its key's for an empty value (whose mark points past it).
+  SourceLocation ValueLoc(const Entry& e) const {
+    return e.value.IsNull() || e.value.Mark().line < 0 ? e.key_location : Loc(e.value);
+  }
+
+  void Error(const SourceLocation& loc, std::string field, std::string message) {
+    errors_.push_back(DagError{loc, std::move(field), std::move(message)});
+  }
+
+  // Errors in file order, each once (a default_task problem may show up for several tasks).
+  void FinishErrors() {
+    std::set<std::string> seen;
+    std::vector<DagError> unique;
+    for (DagError& e : errors_) {
+      if (seen.insert(e.ToString()).second) unique.push_back(std::move(e));
+    }
+    std::stable_sort(unique.begin(), unique.end(), [](const DagError& a, const DagError& b) {
+      return std::pair(a.location.line, a.location.column) <
+             std::pair(b.location.line, b.location.column);
+    });
+    errors_ = std::move(unique);
+  }
+
+  // The entries of a mapping; reports non-scalar and repeated keys. False if `node` is not a
+  // mapping (reported as "expected <what>").
+  bool Entries(const YAML::Node& node, const SourceLocation& loc, const std::string& field,
+               const std::string& what, std::vector<Entry>* out) {
+    if (!node.IsMap()) {
+      Error(loc, field, "expected " + what + "; got " + DescribeNode(node));
+      return false;
+    }
+    std::unordered_map<std::string, int> first_line;
+    for (const auto& kv : node) {
+      const YAML::Node& key = kv.first;
+      if (!key.IsScalar()) {
+        Error(Loc(key), field, "keys must be strings; got " + DescribeNode(key));
+        continue;
+      }
+      Entry e{key.Scalar(), Loc(key), kv.second};
+      auto [pos, inserted] = first_line.emplace(e.key, e.key_location.line);
+      if (!inserted) {
+        Error(e.key_location, Sub(field, e.key),
+              "duplicate key '" + e.key + "' (first at line " + std::to_string(pos->second) + ")");
+        continue;
+      }
+      out->push_back(std::move(e));
+    }
+    return true;
+  }
+
+  static std::string Sub(const std::string& parent, const std::string& key) {
+    return parent.empty() ? key : parent + "." + key;
+  }
+
+  // ---- typed values; each reports its own error and returns nullopt on failure ----
+
+  std::optional<std::string> GetString(const Entry& e, const std::string& field) {
+    if (!e.value.IsScalar()) {
+      Error(ValueLoc(e), field, "expected a string; got " + DescribeNode(e.value));
+      return std::nullopt;
+    }
+    return e.value.Scalar();
+  }
+
+  std::optional<bool> GetBool(const Entry& e, const std::string& field) {
+    if (e.value.IsScalar()) {
+      std::string v = e.value.Scalar();
+      std::transform(v.begin(), v.end(), v.begin(), Lower);
+      if (v == "true" || v == "yes" || v == "on") return true;
+      if (v == "false" || v == "no" || v == "off") return false;
+    }
+    Error(ValueLoc(e), field, "expected true or false; got " + DescribeNode(e.value));
+    return std::nullopt;
+  }
+
+  std::optional<int> GetInt(const Entry& e, const std::string& field, int min) {
+    if (e.value.IsScalar()) {
+      const std::string& s = e.value.Scalar();
+      int v = 0;
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec == std::errc() && ptr == s.data() + s.size() && !s.empty()) {
+        if (v >= min) return v;
+        Error(ValueLoc(e), field,
+              "must be at least " + std::to_string(min) + "; got " + std::to_string(v));
+        return std::nullopt;
+      }
+    }
+    Error(ValueLoc(e), field, "expected an integer; got " + DescribeNode(e.value));
+    return std::nullopt;
+  }
+
+  std::optional<Millis> GetDuration(const Entry& e, const std::string& field, bool allow_zero) {
+    if (!e.value.IsScalar()) {
+      Error(ValueLoc(e), field,
+            "expected a duration such as 30s, 5m, 1h; got " + DescribeNode(e.value));
+      return std::nullopt;
+    }
+    Result<Millis> d = ParseDuration(e.value.Scalar());
+    if (!d.ok()) {
+      Error(ValueLoc(e), field, d.status().message());
+      return std::nullopt;
+    }
+    if (!allow_zero && d->count() == 0) {
+      Error(ValueLoc(e), field, "must be longer than 0s");
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::optional<Time> GetTime(const Entry& e, const std::string& field) {
+    if (e.value.IsScalar()) {
+      if (std::optional<Time> t = internal::ParseDateTime(e.value.Scalar())) return t;
+    }
+    Error(ValueLoc(e), field,
+          "expected a date such as 2026-01-01 or an RFC 3339 time such as "
+          "2026-01-01T02:00:00Z; got " +
+              DescribeNode(e.value));
+    return std::nullopt;
+  }
+
+  // A single string or a list of strings; each with its location.
+  std::vector<std::pair<std::string, SourceLocation>> GetStringList(const Entry& e,
+                                                                    const std::string& field) {
+    std::vector<std::pair<std::string, SourceLocation>> out;
+    if (e.value.IsNull()) return out;
+    if (e.value.IsScalar()) {
+      out.emplace_back(e.value.Scalar(), ValueLoc(e));
+      return out;
+    }
+    if (!e.value.IsSequence()) {
+      Error(ValueLoc(e), field, "expected a string or a list of strings; got " +
+                                    DescribeNode(e.value));
+      return out;
+    }
+    size_t i = 0;
+    for (const YAML::Node& item : e.value) {
+      const std::string item_field = field + "[" + std::to_string(i++) + "]";
+      if (!item.IsScalar()) {
+        Error(Loc(item), item_field, "expected a string; got " + DescribeNode(item));
+        continue;
+      }
+      out.emplace_back(item.Scalar(), Loc(item));
+    }
+    return out;
+  }
+
+  std::optional<TriggerRule> GetTriggerRule(const Entry& e, const std::string& field) {
+    std::optional<std::string> s = GetString(e, field);
+    if (!s) return std::nullopt;
+    if (std::optional<TriggerRule> rule = ParseTriggerRule(*s)) return rule;
+    const std::vector<std::string> names = {"all_success", "all_failed",  "all_done",
+                                            "one_success", "one_failed",  "none_failed",
+                                            "none_skipped"};
+    Error(ValueLoc(e), field,
+          "unknown trigger rule '" + *s + "'" + DidYouMean(*s, names) +
+              " (expected one of " + JoinNames(names) + ")");
+    return std::nullopt;
+  }
+
+  void GetEnv(const Entry& e, const std::string& field, std::map<std::string, EnvValue>* env) {
+    std::vector<Entry> entries;
+    if (e.value.IsNull()) return;
+    if (!Entries(e.value, ValueLoc(e), field, "a mapping of variable names to values", &entries)) {
+      return;
+    }
+    for (const Entry& var : entries) {
+      const std::string var_field = field + "." + var.key;
+      if (!IsEnvName(var.key)) {
+        Error(var.key_location, var_field,
+              "invalid environment variable name '" + var.key +
+                  "'; use letters, digits and '_', not starting with a digit");
+        continue;
+      }
+      if (!var.value.IsScalar()) {
+        Error(ValueLoc(var), var_field,
+              "expected a string, number or bool; got " + DescribeNode(var.value));
+        continue;
+      }
+      (*env)[var.key] = EnvValue{var.value.Scalar(), ValueLoc(var), var_field};
+    }
+  }
+
+  // Handles `e` if it is one of the fields default_task may set; false otherwise.
+  bool ParseCommonField(const Entry& e, const std::string& field, CommonFields* c) {
+    const std::string& k = e.key;
+    if (!Contains(kDefaultableFields, k)) return false;
+    if (e.value.IsNull() && k != "env") return true;  // written but empty: same as unset
+    if (k == "retries") {
+      c->retries = GetInt(e, field, 0);
+    } else if (k == "retry_delay") {
+      c->retry_delay = GetDuration(e, field, /*allow_zero=*/true);
+    } else if (k == "retry_exponential_backoff") {
+      c->exponential_backoff = GetBool(e, field);
+    } else if (k == "max_retry_delay") {
+      c->max_retry_delay = GetDuration(e, field, /*allow_zero=*/false);
+    } else if (k == "execution_timeout") {
+      c->execution_timeout = GetDuration(e, field, /*allow_zero=*/false);
+    } else if (k == "trigger_rule") {
+      c->trigger_rule = GetTriggerRule(e, field);
+    } else if (k == "env") {
+      GetEnv(e, field, &c->env);
+    }
+    return true;
+  }
+
+  // ---- the DAG ----
+
+  void ParseDag(const YAML::Node& root, const std::string& text) {
+    auto dag = std::make_shared<Dag>();
+    dag->file = path_;
+    dag->fingerprint = internal::Fingerprint(text);
+
+    std::vector<Entry> entries;
+    if (!Entries(root, Loc(root), "", "a mapping with 'id' and 'tasks' at the top of the file",
+                 &entries)) {
+      return;
+    }
+    const Entry* schedule_entry = nullptr;
+    const Entry* start_entry = nullptr;
+    const Entry* end_entry = nullptr;
+    const Entry* tasks_entry = nullptr;
+    bool has_id = false;
+    for (const Entry& e : entries) {
+      const std::string& k = e.key;
+      if (k == "id") {
+        has_id = true;
+        if (std::optional<std::string> id = GetString(e, k)) {
+          if (!IsValidId(*id, /*allow_dot=*/true)) {
+            Error(ValueLoc(e), k,
+                  "invalid DAG id '" + *id + "'; use letters, digits, '_', '.' and '-'");
+          }
+          dag->id = *id;
+        }
+      } else if (k == "description") {
+        if (!e.value.IsNull()) dag->description = GetString(e, k).value_or("");
+      } else if (k == "schedule") {
+        schedule_entry = &e;
+        if (!e.value.IsNull()) {
+          if (std::optional<std::string> s = GetString(e, k)) {
+            Result<Schedule> schedule = Schedule::Parse(*s);
+            if (schedule.ok()) {
+              dag->schedule = std::move(schedule).value();
+            } else {
+              Error(ValueLoc(e), k, schedule.status().message());
+            }
+          }
+        }
+      } else if (k == "start_date") {
+        start_entry = &e;
+        if (!e.value.IsNull()) dag->start_date = GetTime(e, k);
+      } else if (k == "end_date") {
+        end_entry = &e;
+        if (!e.value.IsNull()) dag->end_date = GetTime(e, k);
+      } else if (k == "catchup") {
+        if (!e.value.IsNull()) dag->catchup = GetBool(e, k).value_or(false);
+      } else if (k == "max_active_runs") {
+        if (!e.value.IsNull()) dag->max_active_runs = GetInt(e, k, 1).value_or(1);
+      } else if (k == "tags") {
+        for (auto& [tag, loc] : GetStringList(e, k)) dag->tags.push_back(std::move(tag));
+      } else if (k == "params") {
+        ParseParams(e, dag.get());
+      } else if (k == "default_task") {
+        ParseDefaults(e);
+      } else if (k == "tasks") {
+        tasks_entry = &e;
+      } else {
+        Error(e.key_location, k,
+              "unknown field '" + k + "'" + DidYouMean(k, Names(kTopLevelFields)) +
+                  " (expected one of " + JoinNames(Names(kTopLevelFields)) + ")");
+      }
+    }
+
+    if (!has_id) Error(Loc(root), "id", "missing required field 'id' (the DAG's name)");
+    if (dag->schedule && !dag->schedule->is_once() && !start_entry) {
+      Error(ValueLoc(*schedule_entry), "start_date",
+            "missing 'start_date', required with a cron schedule (the first data interval "
+            "starts there)");
+    }
+    if (dag->start_date && dag->end_date && *dag->end_date < *dag->start_date) {
+      Error(ValueLoc(*end_entry), "end_date",
+            "end_date " + FormatTime(*dag->end_date) + " is before start_date " +
+                FormatTime(*dag->start_date));
+    }
+
+    if (tasks_entry == nullptr) {
+      Error(Loc(root), "tasks", "missing required field 'tasks' (a list of tasks)");
+    } else if (!tasks_entry->value.IsSequence()) {
+      Error(ValueLoc(*tasks_entry), "tasks",
+            "expected a list of tasks; got " + DescribeNode(tasks_entry->value));
+    } else if (tasks_entry->value.size() == 0) {
+      Error(ValueLoc(*tasks_entry), "tasks", "a DAG needs at least one task");
+    } else {
+      int index = 0;
+      for (const YAML::Node& task : tasks_entry->value) ParseTask(task, index++);
+    }
+
+    ResolveDependencies();
+    internal::TaskOrder order = OrderTasks();
+    CheckTemplates(*dag);
+    ValidateTypeFields();
+
+    if (!errors_.empty()) return;
+    dag->tasks.reserve(order.order.size());
+    for (int i : order.order) dag->tasks.push_back(std::move(tasks_[i].spec));
+    dag_ = std::move(dag);
+  }
+
+  void ParseParams(const Entry& e, Dag* dag) {
+    std::vector<Entry> entries;
+    if (e.value.IsNull()) return;
+    if (!Entries(e.value, ValueLoc(e), "params", "a mapping of param names to defaults",
+                 &entries)) {
+      return;
+    }
+    for (const Entry& p : entries) {
+      const std::string field = "params." + p.key;
+      if (!IsValidId(p.key, /*allow_dot=*/false)) {
+        Error(p.key_location, field,
+              "invalid param name '" + p.key + "'; use letters, digits, '_' and '-'");
+        continue;
+      }
+      Param param;
+      // {default: x, description: y} declares a param; any other value is the default itself.
+      if (p.value.IsMap() && (p.value["default"] || p.value["description"])) {
+        std::vector<Entry> spec;
+        Entries(p.value, ValueLoc(p), field, "a mapping", &spec);
+        for (const Entry& s : spec) {
+          if (s.key == "default") {
+            param.default_value = internal::YamlToJson(s.value, path_, field + ".default",
+                                                       &errors_, nullptr);
+          } else if (s.key == "description") {
+            param.description = GetString(s, field + ".description").value_or("");
+          } else {
+            Error(s.key_location, field + "." + s.key,
+                  "unknown field '" + s.key + "' in a param declaration" +
+                      DidYouMean(s.key, {"default", "description"}) +
+                      " (expected default, description)");
+          }
+        }
+      } else {
+        param.default_value = internal::YamlToJson(p.value, path_, field, &errors_, nullptr);
+      }
+      dag->params[p.key] = std::move(param);
+    }
+  }
+
+  void ParseDefaults(const Entry& e) {
+    std::vector<Entry> entries;
+    if (e.value.IsNull()) return;
+    if (!Entries(e.value, ValueLoc(e), "default_task", "a mapping of task field defaults",
+                 &entries)) {
+      return;
+    }
+    for (const Entry& d : entries) {
+      const std::string field = "default_task." + d.key;
+      if (ParseCommonField(d, field, &defaults_)) continue;
+      if (Contains(kCommonTaskFields, d.key)) {
+        Error(d.key_location, field,
+              "'" + d.key + "' cannot be set in default_task (allowed: " +
+                  JoinNames(Names(kDefaultableFields)) + ")");
+      } else {
+        Error(d.key_location, field,
+              "unknown field '" + d.key + "' in default_task" +
+                  DidYouMean(d.key, Names(kDefaultableFields)) + " (allowed: " +
+                  JoinNames(Names(kDefaultableFields)) + ")");
+      }
+    }
+  }
+
+  // ---- tasks ----
+
+  const std::vector<std::string>& FieldNamesOf(const std::string& type) {
+    auto it = type_fields_.find(type);
+    if (it == type_fields_.end()) {
+      std::vector<std::string> names;
+      if (checker_.field_names) names = checker_.field_names(type);
+      it = type_fields_.emplace(type, std::move(names)).first;
+    }
+    return it->second;
+  }
+
+  void ParseTask(const YAML::Node& node, int index) {
+    TaskDraft t;
+    t.field = "tasks[" + std::to_string(index) + "]";
+    t.spec.location = Loc(node);
+    std::vector<Entry> entries;
+    if (!Entries(node, Loc(node), t.field, "a task (a mapping with 'id' and 'type')", &entries)) {
+      tasks_.push_back(std::move(t));
+      return;
+    }
+    std::vector<const Entry*> type_fields;
+    bool has_type = false;
+    for (const Entry& e : entries) {
+      const std::string field = t.field + "." + e.key;
+      if (ParseCommonField(e, field, &t.common)) continue;
+      if (e.key == "id") {
+        if (std::optional<std::string> id = GetString(e, field)) {
+          t.has_id = true;
+          t.spec.id = *id;
+          if (!IsValidId(*id, /*allow_dot=*/false)) {
+            Error(ValueLoc(e), field,
+                  "invalid task id '" + *id + "'; use letters, digits, '_' and '-'");
+          }
+        }
+      } else if (e.key == "type") {
+        has_type = true;
+        if (std::optional<std::string> type = GetString(e, field)) {
+          t.spec.type = *type;
+          if (checker_.types.empty()) {
+            t.type_known = true;  // no checker: every type is accepted
+          } else if (std::find(checker_.types.begin(), checker_.types.end(), *type) !=
+                     checker_.types.end()) {
+            t.type_known = true;
+          } else {
+            Error(ValueLoc(e), field,
+                  "unknown task type '" + *type + "'" + DidYouMean(*type, checker_.types) +
+                      " (known types: " + JoinNames(checker_.types) + ")");
+          }
+        }
+      } else if (e.key == "depends_on") {
+        t.depends_on_field = field;
+        std::set<std::string> seen;
+        for (auto& [dep, loc] : GetStringList(e, field)) {
+          if (seen.insert(dep).second) t.dependencies.push_back({std::move(dep), loc});
+        }
+      } else if (e.key == "setup") {
+        if (!e.value.IsNull()) t.setup = GetBool(e, field).value_or(false);
+      } else if (e.key == "teardown") {
+        if (!e.value.IsNull()) t.teardown = GetBool(e, field).value_or(false);
+      } else {
+        type_fields.push_back(&e);
+      }
+    }
+    if (!t.has_id && std::none_of(entries.begin(), entries.end(),
+                                  [](const Entry& e) { return e.key == "id"; })) {
+      Error(t.spec.location, t.field + ".id", "missing required field 'id'");
+    }
+    if (!has_type) {
+      Error(t.spec.location, t.field + ".type",
+            "missing required field 'type'" +
+                (checker_.types.empty() ? "" : " (one of " + JoinNames(checker_.types) + ")"));
+    }
+    if (t.setup && t.teardown) {
+      Error(t.spec.location, t.field,
+            "a task cannot be both setup and teardown; set only one of them");
+    }
+
+    // Type-specific fields: checked by name only when the type is known to the checker.
+    const bool check_names = t.type_known && !checker_.types.empty();
+    const std::vector<std::string>* allowed = check_names ? &FieldNamesOf(t.spec.type) : nullptr;
+    for (const Entry* e : type_fields) {
+      const std::string field = t.field + "." + e->key;
+      if (allowed != nullptr &&
+          std::find(allowed->begin(), allowed->end(), e->key) == allowed->end()) {
+        std::vector<std::string> candidates = *allowed;
+        candidates.insert(candidates.end(), kCommonTaskFields.begin(), kCommonTaskFields.end());
+        Error(e->key_location, field,
+              "unknown field '" + e->key + "' for task type '" + t.spec.type + "'" +
+                  DidYouMean(e->key, candidates) + " (fields of '" + t.spec.type +
+                  "': " + JoinNames(*allowed) + ")");
+        continue;
+      }
+      t.spec.fields[e->key] = internal::YamlToJson(e->value, path_, field, &errors_, &t.sites);
+      t.spec.field_locations[e->key] = e->key_location;
+    }
+
+    ApplyCommonFields(&t);
+    tasks_.push_back(std::move(t));
+  }
+
+  // The task's own common fields win over default_task's; env is merged key by key.
+  void ApplyCommonFields(TaskDraft* t) {
+    const CommonFields& own = t->common;
+    const CommonFields& def = defaults_;
+    RetryPolicy& r = t->spec.retry;
+    r.retries = own.retries.value_or(def.retries.value_or(r.retries));
+    r.retry_delay = own.retry_delay.value_or(def.retry_delay.value_or(r.retry_delay));
+    r.exponential_backoff =
+        own.exponential_backoff.value_or(def.exponential_backoff.value_or(r.exponential_backoff));
+    r.max_retry_delay = own.max_retry_delay.value_or(def.max_retry_delay.value_or(r.max_retry_delay));
+    t->spec.execution_timeout = own.execution_timeout ? own.execution_timeout : def.execution_timeout;
+    t->spec.role = t->setup ? TaskRole::kSetup : t->teardown ? TaskRole::kTeardown : TaskRole::kNormal;
+    // A teardown runs whatever happened upstream unless its own trigger_rule says otherwise.
+    if (own.trigger_rule) {
+      t->spec.trigger_rule = *own.trigger_rule;
+    } else if (t->spec.role == TaskRole::kTeardown) {
+      t->spec.trigger_rule = TriggerRule::kAllDone;
+    } else if (def.trigger_rule) {
+      t->spec.trigger_rule = *def.trigger_rule;
+    }
+    std::map<std::string, EnvValue> env = def.env;
+    for (const auto& [k, v] : own.env) env[k] = v;
+    for (auto& [k, v] : env) {
+      t->spec.env[k] = v.value;
+      if (v.value.find("{{") != std::string::npos) {
+        t->sites.push_back(TemplateSite{v.value, v.location, v.field});
+      }
+    }
+  }
+
+  // ---- graph ----
+
+  void ResolveDependencies() {
+    std::unordered_map<std::string, int> by_id;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+      TaskDraft& t = tasks_[i];
+      if (!t.has_id) continue;
+      auto [it, inserted] = by_id.emplace(t.spec.id, static_cast<int>(i));
+      if (!inserted) {
+        const TaskDraft& first = tasks_[it->second];
+        t.duplicate = true;
+        Error(t.spec.location, t.field + ".id",
+              "duplicate task id '" + t.spec.id + "': defined at line " +
+                  std::to_string(first.spec.location.line) + " (" + first.field +
+                  ") and again at line " + std::to_string(t.spec.location.line));
+        continue;
+      }
+      ids.push_back(t.spec.id);
+    }
+    for (TaskDraft& t : tasks_) {
+      if (t.duplicate) continue;
+      for (const TaskDraft::Dependency& dep : t.dependencies) {
+        if (t.has_id && dep.id == t.spec.id) {
+          Error(dep.location, t.depends_on_field, "task '" + t.spec.id + "' depends on itself");
+          continue;
+        }
+        auto it = by_id.find(dep.id);
+        if (it == by_id.end()) {
+          Error(dep.location, t.depends_on_field,
+                "unknown task '" + dep.id + "' in depends_on" + DidYouMean(dep.id, ids));
+          continue;
+        }
+        t.spec.depends_on.push_back(dep.id);
+        t.upstreams.push_back(it->second);
+      }
+    }
+    task_index_ = std::move(by_id);
+  }
+
+  internal::TaskOrder OrderTasks() {
+    std::vector<std::vector<int>> upstreams(tasks_.size());
+    for (size_t i = 0; i < tasks_.size(); ++i) upstreams[i] = tasks_[i].upstreams;
+    internal::TaskOrder order = internal::SortTasks(upstreams);
+    for (const std::vector<int>& cycle : order.cycles) {
+      std::string path;
+      for (int i : cycle) path += (path.empty() ? "" : " -> ") + tasks_[i].spec.id;
+      const TaskDraft& first = tasks_[cycle.front()];
+      Error(first.spec.location, first.depends_on_field.empty() ? first.field : first.depends_on_field,
+            "dependency cycle: " + path);
+    }
+    return order;
+  }
+
+  // Whether `upstream` is reachable from task `task` through depends_on (memoized per task).
+  bool IsUpstream(int task, int upstream) {
+    auto it = upstream_sets_.find(task);
+    if (it == upstream_sets_.end()) {
+      std::vector<char> seen(tasks_.size(), 0);
+      std::vector<int> stack = tasks_[task].upstreams;
+      while (!stack.empty()) {
+        int u = stack.back();
+        stack.pop_back();
+        if (seen[u]) continue;
+        seen[u] = 1;
+        for (int v : tasks_[u].upstreams) {
+          if (!seen[v]) stack.push_back(v);
+        }
+      }
+      it = upstream_sets_.emplace(task, std::move(seen)).first;
+    }
+    return it->second[upstream] != 0;
+  }
+
+  // ---- templates ----
+
+  void CheckTemplates(const Dag& dag) {
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+      TaskDraft& t = tasks_[i];
+      if (t.duplicate) continue;
+      for (const TemplateSite& site : t.sites) {
+        Result<std::vector<TemplateRef>> refs = ParseTemplate(site.text);
+        if (!refs.ok()) {
+          Error(site.location, site.field, refs.status().message());
+          continue;
+        }
+        for (const TemplateRef& ref : *refs) {
+          std::string problem = CheckReference(ref.path, static_cast<int>(i), dag);
+          if (!problem.empty()) Error(site.location, site.field, problem);
+        }
+      }
+    }
+  }
+
+  // "" when `path` may be used by task `task`; otherwise what is wrong with it.
+  std::string CheckReference(const std::string& path, int task, const Dag& dag) {
+    const std::vector<std::string>& builtins = BuiltinTemplateVariables();
+    if (std::find(builtins.begin(), builtins.end(), path) != builtins.end()) return "";
+    const std::string quoted = "'{{ " + path + " }}'";
+    std::vector<std::string_view> parts;
+    for (size_t start = 0;;) {
+      size_t dot = path.find('.', start);
+      parts.emplace_back(path.data() + start, (dot == std::string::npos ? path.size() : dot) - start);
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    if (parts[0] == "params") {
+      if (parts.size() < 2) return quoted + " must name a param, such as '{{ params.NAME }}'";
+      const std::string name(parts[1]);
+      if (dag.params.count(name)) return "";
+      std::vector<std::string> declared;
+      for (const auto& [k, v] : dag.params) declared.push_back(k);
+      return "unknown param '" + name + "' in " + quoted + DidYouMean(name, declared) +
+             " (params must be declared under 'params'" +
+             (declared.empty() ? "" : "; declared: " + JoinNames(declared)) + ")";
+    }
+    if (parts[0] == "tasks") {
+      if (parts.size() < 4 || parts[2] != "outputs") {
+        return quoted + " must have the form '{{ tasks.TASK_ID.outputs.KEY }}'";
+      }
+      const std::string id(parts[1]);
+      auto it = task_index_.find(id);
+      if (it == task_index_.end()) {
+        std::vector<std::string> ids;
+        for (const TaskDraft& t : tasks_) {
+          if (t.has_id && !t.duplicate) ids.push_back(t.spec.id);
+        }
+        return "unknown task '" + id + "' in " + quoted + DidYouMean(id, ids);
+      }
+      if (it->second == task) return "task '" + id + "' cannot read its own outputs in " + quoted;
+      if (!IsUpstream(task, it->second)) {
+        return quoted + " reads the outputs of '" + id + "', which is not upstream of '" +
+               tasks_[task].spec.id + "'; add '" + id + "' to depends_on";
+      }
+      return "";
+    }
+    std::vector<std::string> candidates = builtins;
+    for (const auto& [k, v] : dag.params) candidates.push_back("params." + k);
+    return "unknown template variable '" + path + "'" + DidYouMean(path, candidates) +
+           " (available: " + JoinNames(builtins) + ", params.NAME, tasks.TASK_ID.outputs.KEY)";
+  }
+
+  // ---- type-specific validation ----
+
+  void ValidateTypeFields() {
+    if (!checker_.validate || checker_.types.empty()) return;
+    for (const TaskDraft& t : tasks_) {
+      if (!t.type_known || t.duplicate) continue;
+      std::vector<DagError> found;
+      checker_.validate(t.spec, &found);
+      for (DagError& e : found) {
+        // Task types know fields by name only; place their errors within this task.
+        if (e.location.file.empty()) e.location.file = path_;
+        if (e.location.line == 0) {
+          auto it = t.spec.field_locations.find(e.field);
+          e.location = it != t.spec.field_locations.end() ? it->second : t.spec.location;
+        }
+        if (e.field.rfind("tasks[", 0) != 0) {
+          e.field = e.field.empty() ? t.field : t.field + "." + e.field;
+        }
+        errors_.push_back(std::move(e));
+      }
+    }
+  }
+
+  std::string path_;
+  const TaskTypeChecker& checker_;
+  std::vector<DagError> errors_;
+  std::shared_ptr<Dag> dag_;
+  CommonFields defaults_;
+  std::vector<TaskDraft> tasks_;  // in file order
+  std::unordered_map<std::string, int> task_index_;  // id -> first task with it
+  std::unordered_map<int, std::vector<char>> upstream_sets_;
+  std::unordered_map<std::string, std::vector<std::string>> type_fields_;
+};
+
+}  // namespace
+
+LoadedFile LoadDagText(const std::string& text, const std::string& path,
+                       const TaskTypeChecker& checker) {
+  return DagFileParser(path, checker).Load(text);
+}
+
+LoadedFile LoadDagFile(const std::string& path, const TaskTypeChecker& checker) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  if (in.is_open()) buf << in.rdbuf();
+  if (!in.is_open() || in.bad()) {
+    LoadedFile out;
+    out.path = path;
+    out.errors.push_back(DagError{SourceLocation{path, 0, 0}, "",
+                                  "cannot read the file: " + std::string(std::strerror(errno))});
+    return out;
+  }
+  return LoadDagText(buf.str(), path, checker);
+}
+
+}  // namespace sp::dag

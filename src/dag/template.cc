@@ -1,0 +1,177 @@
+// Template references ("{{ params.table }}") in DAG strings: parsing, rendering against a JSON
+// context, and the list of built-in variables. No expressions or filters: a reference is a
+// dotted path, and a missing path is an error rather than an empty string.
+#include "dag/template.h"
+
+#include <string_view>
+
+namespace sp::dag {
+namespace {
+
+bool IsIdentifierChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// "a.b.c": non-empty identifiers separated by single dots.
+bool IsDottedPath(std::string_view path) {
+  if (path.empty()) return false;
+  bool after_dot = true;
+  for (char c : path) {
+    if (c == '.') {
+      if (after_dot) return false;
+      after_dot = true;
+    } else if (IsIdentifierChar(c)) {
+      after_dot = false;
+    } else {
+      return false;
+    }
+  }
+  return !after_dot;
+}
+
+// One occurrence with the extent of its "{{ ... }}" in the text.
+struct Span {
+  TemplateRef ref;
+  size_t end = 0;  // one past "}}"
+};
+
+Result<std::vector<Span>> ParseSpans(const std::string& text) {
+  std::vector<Span> spans;
+  size_t pos = 0;
+  while ((pos = text.find("{{", pos)) != std::string::npos) {
+    const size_t close = text.find("}}", pos + 2);
+    if (close == std::string::npos) {
+      return InvalidArgumentError("unclosed '{{' at offset " + std::to_string(pos) +
+                                  "; expected '{{ name }}'");
+    }
+    size_t b = pos + 2, e = close;
+    while (b < e && IsBlank(text[b])) ++b;
+    while (e > b && IsBlank(text[e - 1])) --e;
+    std::string_view expr(text.data() + b, e - b);
+    if (expr.empty()) {
+      return InvalidArgumentError("empty template expression '{{}}' at offset " +
+                                  std::to_string(pos) + "; expected a name such as '{{ ds }}'");
+    }
+    if (!IsDottedPath(expr)) {
+      return InvalidArgumentError(
+          "malformed template expression '" + text.substr(pos, close + 2 - pos) + "' at offset " +
+          std::to_string(pos) +
+          "; expected a dotted name of letters, digits, '_' and '-' such as '{{ params.table }}'");
+    }
+    spans.push_back(Span{TemplateRef{std::string(expr), pos}, close + 2});
+    pos = close + 2;
+  }
+  return spans;
+}
+
+// Looks `path` up in `context`. At each level the longest run of remaining segments that is a
+// key wins, so both nested ({"dag": {"id": ...}}) and flat ({"dag.id": ...}) contexts work.
+const nlohmann::json* Lookup(const nlohmann::json& context, const std::string& path) {
+  std::vector<std::string_view> segments;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    segments.emplace_back(path.data() + start,
+                          (dot == std::string::npos ? path.size() : dot) - start);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  const nlohmann::json* node = &context;
+  size_t i = 0;
+  while (i < segments.size()) {
+    if (!node->is_object()) return nullptr;
+    bool found = false;
+    for (size_t n = segments.size() - i; n >= 1; --n) {
+      const char* first = segments[i].data();
+      const char* last = segments[i + n - 1].data() + segments[i + n - 1].size();
+      auto it = node->find(std::string(first, last));
+      if (it != node->end()) {
+        node = &*it;
+        i += n;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return nullptr;
+  }
+  return node;
+}
+
+Status RenderInto(const nlohmann::json& value, const nlohmann::json& context,
+                  const std::string& where, nlohmann::json* out) {
+  if (value.is_string()) {
+    Result<std::string> rendered = RenderTemplate(value.get_ref<const std::string&>(), context);
+    if (!rendered.ok()) return where.empty() ? rendered.status() : rendered.status().With(where);
+    *out = std::move(rendered).value();
+    return OkStatus();
+  }
+  if (value.is_object()) {
+    *out = nlohmann::json::object();
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      RETURN_IF_ERROR(RenderInto(it.value(), context, where.empty() ? it.key() : where + "." + it.key(),
+                                 &(*out)[it.key()]));
+    }
+    return OkStatus();
+  }
+  if (value.is_array()) {
+    *out = nlohmann::json::array();
+    for (size_t i = 0; i < value.size(); ++i) {
+      out->push_back(nullptr);
+      RETURN_IF_ERROR(
+          RenderInto(value[i], context, where + "[" + std::to_string(i) + "]", &out->back()));
+    }
+    return OkStatus();
+  }
+  *out = value;
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::vector<TemplateRef>> ParseTemplate(const std::string& text) {
+  ASSIGN_OR_RETURN(std::vector<Span> spans, ParseSpans(text));
+  std::vector<TemplateRef> refs;
+  refs.reserve(spans.size());
+  for (Span& s : spans) refs.push_back(std::move(s.ref));
+  return refs;
+}
+
+Result<std::string> RenderTemplate(const std::string& text, const nlohmann::json& context) {
+  if (text.find("{{") == std::string::npos) return text;
+  ASSIGN_OR_RETURN(std::vector<Span> spans, ParseSpans(text));
+  std::string out;
+  out.reserve(text.size());
+  size_t copied = 0;
+  for (const Span& s : spans) {
+    const nlohmann::json* v = Lookup(context, s.ref.path);
+    if (v == nullptr) return NotFoundError("unknown template variable '" + s.ref.path + "'");
+    out.append(text, copied, s.ref.offset - copied);
+    if (v->is_string()) {
+      out += v->get_ref<const std::string&>();
+    } else {
+      out += v->dump();
+    }
+    copied = s.end;
+  }
+  out.append(text, copied, std::string::npos);
+  return out;
+}
+
+Result<nlohmann::json> RenderJson(const nlohmann::json& value, const nlohmann::json& context) {
+  nlohmann::json out;
+  RETURN_IF_ERROR(RenderInto(value, context, "", &out));
+  return out;
+}
+
+const std::vector<std::string>& BuiltinTemplateVariables() {
+  static const std::vector<std::string> kVariables = {
+      "ds",      "ds_nodash", "ts",     "logical_date", "data_interval_start", "data_interval_end",
+      "run_id",  "dag.id",    "task.id", "try_number",
+  };
+  return kVariables;
+}
+
+}  // namespace sp::dag

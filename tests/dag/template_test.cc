@@ -1,0 +1,130 @@
+// Tests of template parsing and rendering ("{{ params.table }}").
+#include "dag/template.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace sp::dag {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+TEST(ParseTemplateTest, FindsReferencesWithOffsets) {
+  Result<std::vector<TemplateRef>> refs =
+      ParseTemplate("load {{ params.table }} on {{ds}} to {{  tasks.a.outputs.url  }}");
+  ASSERT_TRUE(refs.ok()) << refs.status();
+  ASSERT_EQ(refs->size(), 3u);
+  EXPECT_EQ((*refs)[0].path, "params.table");
+  EXPECT_EQ((*refs)[0].offset, 5u);
+  EXPECT_EQ((*refs)[1].path, "ds");
+  EXPECT_EQ((*refs)[1].offset, 27u);
+  EXPECT_EQ((*refs)[2].path, "tasks.a.outputs.url");
+}
+
+TEST(ParseTemplateTest, TextWithoutReferencesHasNone) {
+  EXPECT_TRUE(ParseTemplate("plain } { text }}")->empty());
+  EXPECT_TRUE(ParseTemplate("")->empty());
+}
+
+TEST(ParseTemplateTest, IdentifiersMayHoldDashesAndDigits) {
+  Result<std::vector<TemplateRef>> refs = ParseTemplate("{{ tasks.create-cluster_2.outputs.x1 }}");
+  ASSERT_TRUE(refs.ok()) << refs.status();
+  EXPECT_EQ((*refs)[0].path, "tasks.create-cluster_2.outputs.x1");
+}
+
+TEST(ParseTemplateTest, RejectsUnclosedEmptyAndMalformed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"echo {{ ds", "unclosed '{{' at offset 5"},
+      {"a {{ }} b", "empty template expression '{{}}' at offset 2"},
+      {"{{ a b }}", "malformed template expression '{{ a b }}' at offset 0"},
+      {"x{{ a..b }}", "malformed template expression '{{ a..b }}' at offset 1"},
+      {"{{ .a }}", "malformed"},
+      {"{{ a. }}", "malformed"},
+      {"{{ a | upper }}", "malformed"},
+  };
+  for (const auto& [text, want] : cases) {
+    Result<std::vector<TemplateRef>> refs = ParseTemplate(text);
+    ASSERT_FALSE(refs.ok()) << text;
+    EXPECT_EQ(refs.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(refs.status().message(), HasSubstr(want)) << text;
+  }
+}
+
+json Context() {
+  return json{{"ds", "2026-01-01"},
+              {"try_number", 2},
+              {"dag", {{"id", "pipeline"}}},
+              {"params", {{"table", "events"}, {"full", true}, {"limit", 10}}},
+              {"tasks", {{"create", {{"outputs", {{"master_url", "spark://h:7077"}}}}}}}};
+}
+
+TEST(RenderTemplateTest, InsertsStringsAsIsAndOtherValuesAsJson) {
+  EXPECT_EQ(*RenderTemplate("load {{ params.table }} for {{ds}}", Context()),
+            "load events for 2026-01-01");
+  EXPECT_EQ(*RenderTemplate("try {{ try_number }} full={{params.full}} n={{ params.limit }}",
+                            Context()),
+            "try 2 full=true n=10");
+  EXPECT_EQ(*RenderTemplate("{{ tasks.create.outputs.master_url }}", Context()), "spark://h:7077");
+  EXPECT_EQ(*RenderTemplate("no templates }}", Context()), "no templates }}");
+  EXPECT_EQ(*RenderTemplate("{{ds}}{{ds}}", Context()), "2026-01-012026-01-01");
+}
+
+TEST(RenderTemplateTest, AcceptsFlatDottedKeys) {
+  EXPECT_EQ(*RenderTemplate("{{ dag.id }}/{{ task.id }}", json{{"dag.id", "d"}, {"task.id", "t"}}),
+            "d/t");
+}
+
+TEST(RenderTemplateTest, UnknownVariableIsNotFound) {
+  for (const char* text : {"{{ params.x }}", "a {{ params.table.x }}"}) {
+    Result<std::string> r = RenderTemplate(text, Context());
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  }
+  EXPECT_EQ(RenderTemplate("{{ params.x }}", Context()).status().message(),
+            "unknown template variable 'params.x'");
+}
+
+TEST(RenderTemplateTest, SyntaxErrorsAreInvalidArgument) {
+  EXPECT_EQ(RenderTemplate("{{ ds", Context()).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(RenderJsonTest, RendersEveryNestedString) {
+  json value = json::parse(R"({
+    "command": "spark-submit --table {{ params.table }}",
+    "args": ["{{ ds }}", 3, true, null, {"deep": ["{{ dag.id }}"]}],
+    "conf": {"spark.master": "{{ tasks.create.outputs.master_url }}", "spark.cores": 4}
+  })");
+  Result<json> r = RenderJson(value, Context());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, json::parse(R"({
+    "command": "spark-submit --table events",
+    "args": ["2026-01-01", 3, true, null, {"deep": ["pipeline"]}],
+    "conf": {"spark.master": "spark://h:7077", "spark.cores": 4}
+  })"));
+}
+
+TEST(RenderJsonTest, ErrorsSayWhereTheStringWas) {
+  json value = {{"conf", {{"spark.x", json::array({"ok", "{{ params.nope }}"})}}}};
+  Result<json> r = RenderJson(value, Context());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(r.status().message(), "conf.spark.x[1]: unknown template variable 'params.nope'");
+}
+
+TEST(RenderJsonTest, LeavesNonStringsAlone) {
+  EXPECT_EQ(*RenderJson(json(42), json::object()), json(42));
+  EXPECT_EQ(*RenderJson(json::object(), json::object()), json::object());
+}
+
+TEST(BuiltinTemplateVariablesTest, ListsTheDocumentedVariables) {
+  const std::vector<std::string>& vars = BuiltinTemplateVariables();
+  for (const char* v : {"ds", "ds_nodash", "ts", "logical_date", "data_interval_start",
+                        "data_interval_end", "run_id", "dag.id", "task.id", "try_number"}) {
+    EXPECT_THAT(vars, Contains(v));
+  }
+}
+
+}  // namespace
+}  // namespace sp::dag

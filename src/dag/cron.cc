@@ -42,10 +42,8 @@ constexpr const char* kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "
 
 // Day-of-week accepts 7 as Sunday; it is folded onto 0 after parsing.
 constexpr FieldSpec kFields[5] = {
-    {"minute", 0, 59, nullptr, 0},
-    {"hour", 0, 23, nullptr, 0},
-    {"day-of-month", 1, 31, nullptr, 0},
-    {"month", 1, 12, kMonthNames, 12},
+    {"minute", 0, 59, nullptr, 0},       {"hour", 0, 23, nullptr, 0},
+    {"day-of-month", 1, 31, nullptr, 0}, {"month", 1, 12, kMonthNames, 12},
     {"day-of-week", 0, 7, kDayNames, 7},
 };
 
@@ -54,8 +52,8 @@ struct Preset {
   const char* expression;  // nullptr for @once
 };
 constexpr Preset kPresets[] = {
-    {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},    {"@weekly", "0 0 * * 0"},
-    {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},   {"@annually", "0 0 1 1 *"},
+    {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},  {"@weekly", "0 0 * * 0"},
+    {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},
     {"@once", nullptr},
 };
 
@@ -79,7 +77,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
 
 class FieldParser {
  public:
-  FieldParser(int index, const std::string& text) : index_(index), spec_(kFields[index]), text_(text) {}
+  FieldParser(int index, const std::string& text)
+      : index_(index), spec_(kFields[index]), text_(text) {}
 
   // Sets bits min..max of `bits` (indexes are the values themselves).
   Status Parse(std::string_view field, std::vector<bool>* bits) const {
@@ -115,9 +114,11 @@ class FieldParser {
         return spec_.min + i;
       }
     }
-    std::string expected = "a number " + std::to_string(spec_.min) + "-" + std::to_string(spec_.max);
+    std::string expected =
+        "a number " + std::to_string(spec_.min) + "-" + std::to_string(spec_.max);
     if (spec_.name_count > 0) {
-      expected += " or a name " + std::string(spec_.names[0]) + "-" + spec_.names[spec_.name_count - 1];
+      expected +=
+          " or a name " + std::string(spec_.names[0]) + "-" + spec_.names[spec_.name_count - 1];
     }
     return Error("'" + std::string(s) + "' is not " + expected);
   }
@@ -285,7 +286,8 @@ std::optional<Time> Schedule::Next(Time t) const {
     if (!months_[date.month]) {
       // Skip to the first day of the next month.
       days += DaysInMonth(date.year, date.month) - date.day + 1;
-      date = {date.month == 12 ? date.year + 1 : date.year, date.month == 12 ? 1 : date.month + 1, 1};
+      date = {date.month == 12 ? date.year + 1 : date.year, date.month == 12 ? 1 : date.month + 1,
+              1};
       hour = minute = 0;
       continue;
     }
@@ -303,7 +305,8 @@ std::optional<Time> Schedule::Next(Time t) const {
     while (hour < 24) {
       while (minute < 60 && !minutes_[minute]) ++minute;
       if (minute < 60) {
-        return Time(Millis(days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute));
+        return Time(
+            Millis(days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute));
       }
       minute = 0;
       do {
@@ -353,7 +356,8 @@ std::optional<Time> Schedule::PrevOrEqual(Time t) const {
     while (hour >= 0) {
       while (minute >= 0 && !minutes_[minute]) --minute;
       if (minute >= 0) {
-        return Time(Millis(days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute));
+        return Time(
+            Millis(days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute));
       }
       minute = 59;
       do {

@@ -6,6 +6,8 @@
 // yaml-cpp throws; every exception is caught here and becomes an error of the file.
 #include "dag/loader.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -17,8 +19,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
-
-#include <yaml-cpp/yaml.h>
 
 #include "dag/cron.h"
 #include "dag/internal/civil_time.h"
@@ -37,7 +37,9 @@ std::string DagError::ToString() const {
 
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Optimal string alignment distance (Levenshtein plus adjacent transpositions, so "tabel" is
 // one edit from "table"), case-insensitive.
@@ -88,19 +90,25 @@ using internal::DescribeNode;
 using internal::TemplateSite;
 
 constexpr std::array<std::string_view, 11> kTopLevelFields = {
-    "id",      "description",     "schedule", "start_date", "end_date",     "catchup",
-    "max_active_runs", "tags",   "params",   "default_task", "tasks"};
+    "id",   "description", "schedule",     "start_date", "end_date", "catchup", "max_active_runs",
+    "tags", "params",      "default_task", "tasks"};
 // Task fields every type has; the rest belong to the type.
-constexpr std::array<std::string_view, 12> kCommonTaskFields = {
-    "id",         "type",          "depends_on",
-    "trigger_rule", "retries",     "retry_delay",
-    "retry_exponential_backoff",   "max_retry_delay",
-    "execution_timeout",           "env",
-    "setup",      "teardown"};
+constexpr std::array<std::string_view, 12> kCommonTaskFields = {"id",
+                                                                "type",
+                                                                "depends_on",
+                                                                "trigger_rule",
+                                                                "retries",
+                                                                "retry_delay",
+                                                                "retry_exponential_backoff",
+                                                                "max_retry_delay",
+                                                                "execution_timeout",
+                                                                "env",
+                                                                "setup",
+                                                                "teardown"};
 // The common fields default_task may set.
 constexpr std::array<std::string_view, 7> kDefaultableFields = {
-    "retries",         "retry_delay",       "retry_exponential_backoff", "max_retry_delay",
-    "execution_timeout", "env",             "trigger_rule"};
+    "retries", "retry_delay", "retry_exponential_backoff", "max_retry_delay", "execution_timeout",
+    "env",     "trigger_rule"};
 
 template <size_t N>
 std::vector<std::string> Names(const std::array<std::string_view, N>& names) {
@@ -123,14 +131,18 @@ std::string DidYouMean(const std::string& name, const std::vector<std::string>& 
   return near.empty() ? "" : "; did you mean '" + near + "'?";
 }
 
-bool IsIdChar(char c, bool allow_dot) {
+// DAG ids may contain dots; task ids and param names may not, since templates address them
+// as dotted paths (tasks.ID.outputs.KEY, params.NAME).
+enum class NameKind { kDagId, kDottedPathSegment };
+
+bool IsNameChar(char c, NameKind kind) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-' || (allow_dot && c == '.');
+         c == '-' || (kind == NameKind::kDagId && c == '.');
 }
 
-bool IsValidId(std::string_view id, bool allow_dot) {
+bool IsValidName(std::string_view id, NameKind kind) {
   return !id.empty() &&
-         std::all_of(id.begin(), id.end(), [&](char c) { return IsIdChar(c, allow_dot); });
+         std::all_of(id.begin(), id.end(), [&](char c) { return IsNameChar(c, kind); });
 }
 
 bool IsEnvName(std::string_view name) {
@@ -139,6 +151,8 @@ bool IsEnvName(std::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   });
 }
+
+enum class ZeroDuration { kAllowed, kRejected };
 
 struct EnvValue {
   std::string value;
@@ -172,7 +186,7 @@ struct TaskDraft {
   };
   std::vector<Dependency> dependencies;  // as written, duplicates removed
   std::string depends_on_field;
-  std::vector<int> upstreams;  // resolved task indexes
+  std::vector<int> upstreams;       // resolved task indexes
   std::vector<TemplateSite> sites;  // strings with "{{" in type-specific fields
 };
 
@@ -205,8 +219,8 @@ class DagFileParser {
       }
     } catch (const YAML::Exception& e) {
       // yaml-cpp's ParserException carries the position of the syntax error.
-      errors_.push_back(DagError{internal::LocationOf(e.mark, path_), "",
-                                 "YAML syntax error: " + e.msg});
+      errors_.push_back(
+          DagError{internal::LocationOf(e.mark, path_), "", "YAML syntax error: " + e.msg});
     } catch (const std::exception& e) {
       errors_.push_back(DagError{FileLocation(), "", std::string("cannot load: ") + e.what()});
     }
@@ -310,7 +324,7 @@ class DagFileParser {
     return std::nullopt;
   }
 
-  std::optional<Millis> GetDuration(const Entry& e, const std::string& field, bool allow_zero) {
+  std::optional<Millis> GetDuration(const Entry& e, const std::string& field, ZeroDuration zero) {
     if (!e.value.IsScalar()) {
       Error(ValueLoc(e), field,
             "expected a duration such as 30s, 5m, 1h; got " + DescribeNode(e.value));
@@ -321,7 +335,7 @@ class DagFileParser {
       Error(ValueLoc(e), field, d.status().message());
       return std::nullopt;
     }
-    if (!allow_zero && d->count() == 0) {
+    if (zero == ZeroDuration::kRejected && d->count() == 0) {
       Error(ValueLoc(e), field, "must be longer than 0s");
       return std::nullopt;
     }
@@ -349,8 +363,8 @@ class DagFileParser {
       return out;
     }
     if (!e.value.IsSequence()) {
-      Error(ValueLoc(e), field, "expected a string or a list of strings; got " +
-                                    DescribeNode(e.value));
+      Error(ValueLoc(e), field,
+            "expected a string or a list of strings; got " + DescribeNode(e.value));
       return out;
     }
     size_t i = 0;
@@ -369,12 +383,12 @@ class DagFileParser {
     std::optional<std::string> s = GetString(e, field);
     if (!s) return std::nullopt;
     if (std::optional<TriggerRule> rule = ParseTriggerRule(*s)) return rule;
-    const std::vector<std::string> names = {"all_success", "all_failed",  "all_done",
-                                            "one_success", "one_failed",  "none_failed",
+    const std::vector<std::string> names = {"all_success", "all_failed", "all_done",
+                                            "one_success", "one_failed", "none_failed",
                                             "none_skipped"};
     Error(ValueLoc(e), field,
-          "unknown trigger rule '" + *s + "'" + DidYouMean(*s, names) +
-              " (expected one of " + JoinNames(names) + ")");
+          "unknown trigger rule '" + *s + "'" + DidYouMean(*s, names) + " (expected one of " +
+              JoinNames(names) + ")");
     return std::nullopt;
   }
 
@@ -409,13 +423,13 @@ class DagFileParser {
     if (k == "retries") {
       c->retries = GetInt(e, field, 0);
     } else if (k == "retry_delay") {
-      c->retry_delay = GetDuration(e, field, /*allow_zero=*/true);
+      c->retry_delay = GetDuration(e, field, ZeroDuration::kAllowed);
     } else if (k == "retry_exponential_backoff") {
       c->exponential_backoff = GetBool(e, field);
     } else if (k == "max_retry_delay") {
-      c->max_retry_delay = GetDuration(e, field, /*allow_zero=*/false);
+      c->max_retry_delay = GetDuration(e, field, ZeroDuration::kRejected);
     } else if (k == "execution_timeout") {
-      c->execution_timeout = GetDuration(e, field, /*allow_zero=*/false);
+      c->execution_timeout = GetDuration(e, field, ZeroDuration::kRejected);
     } else if (k == "trigger_rule") {
       c->trigger_rule = GetTriggerRule(e, field);
     } else if (k == "env") {
@@ -446,7 +460,7 @@ class DagFileParser {
       if (k == "id") {
         has_id = true;
         if (std::optional<std::string> id = GetString(e, k)) {
-          if (!IsValidId(*id, /*allow_dot=*/true)) {
+          if (!IsValidName(*id, NameKind::kDagId)) {
             Error(ValueLoc(e), k,
                   "invalid DAG id '" + *id + "'; use letters, digits, '_', '.' and '-'");
           }
@@ -535,7 +549,7 @@ class DagFileParser {
     }
     for (const Entry& p : entries) {
       const std::string field = "params." + p.key;
-      if (!IsValidId(p.key, /*allow_dot=*/false)) {
+      if (!IsValidName(p.key, NameKind::kDottedPathSegment)) {
         Error(p.key_location, field,
               "invalid param name '" + p.key + "'; use letters, digits, '_' and '-'");
         continue;
@@ -547,8 +561,8 @@ class DagFileParser {
         Entries(p.value, ValueLoc(p), field, "a mapping", &spec);
         for (const Entry& s : spec) {
           if (s.key == "default") {
-            param.default_value = internal::YamlToJson(s.value, path_, field + ".default",
-                                                       &errors_, nullptr);
+            param.default_value =
+                internal::YamlToJson(s.value, path_, field + ".default", &errors_, nullptr);
           } else if (s.key == "description") {
             param.description = GetString(s, field + ".description").value_or("");
           } else {
@@ -582,8 +596,8 @@ class DagFileParser {
       } else {
         Error(d.key_location, field,
               "unknown field '" + d.key + "' in default_task" +
-                  DidYouMean(d.key, Names(kDefaultableFields)) + " (allowed: " +
-                  JoinNames(Names(kDefaultableFields)) + ")");
+                  DidYouMean(d.key, Names(kDefaultableFields)) +
+                  " (allowed: " + JoinNames(Names(kDefaultableFields)) + ")");
       }
     }
   }
@@ -618,7 +632,7 @@ class DagFileParser {
         if (std::optional<std::string> id = GetString(e, field)) {
           t.has_id = true;
           t.spec.id = *id;
-          if (!IsValidId(*id, /*allow_dot=*/false)) {
+          if (!IsValidName(*id, NameKind::kDottedPathSegment)) {
             Error(ValueLoc(e), field,
                   "invalid task id '" + *id + "'; use letters, digits, '_' and '-'");
           }
@@ -666,8 +680,9 @@ class DagFileParser {
             "a task cannot be both setup and teardown; set only one of them");
     }
 
-    // Type-specific fields: checked by name only when the type is known to the checker.
-    const bool check_names = t.type_known && !checker_.types.empty();
+    // Type-specific fields: checked by name only when the checker knows the type's fields.
+    const bool check_names =
+        t.type_known && !checker_.types.empty() && static_cast<bool>(checker_.field_names);
     const std::vector<std::string>* allowed = check_names ? &FieldNamesOf(t.spec.type) : nullptr;
     for (const Entry* e : type_fields) {
       const std::string field = t.field + "." + e->key;
@@ -698,9 +713,13 @@ class DagFileParser {
     r.retry_delay = own.retry_delay.value_or(def.retry_delay.value_or(r.retry_delay));
     r.exponential_backoff =
         own.exponential_backoff.value_or(def.exponential_backoff.value_or(r.exponential_backoff));
-    r.max_retry_delay = own.max_retry_delay.value_or(def.max_retry_delay.value_or(r.max_retry_delay));
-    t->spec.execution_timeout = own.execution_timeout ? own.execution_timeout : def.execution_timeout;
-    t->spec.role = t->setup ? TaskRole::kSetup : t->teardown ? TaskRole::kTeardown : TaskRole::kNormal;
+    r.max_retry_delay =
+        own.max_retry_delay.value_or(def.max_retry_delay.value_or(r.max_retry_delay));
+    t->spec.execution_timeout =
+        own.execution_timeout ? own.execution_timeout : def.execution_timeout;
+    t->spec.role = t->setup      ? TaskRole::kSetup
+                   : t->teardown ? TaskRole::kTeardown
+                                 : TaskRole::kNormal;
     // A teardown runs whatever happened upstream unless its own trigger_rule says otherwise.
     if (own.trigger_rule) {
       t->spec.trigger_rule = *own.trigger_rule;
@@ -767,7 +786,8 @@ class DagFileParser {
       std::string path;
       for (int i : cycle) path += (path.empty() ? "" : " -> ") + tasks_[i].spec.id;
       const TaskDraft& first = tasks_[cycle.front()];
-      Error(first.spec.location, first.depends_on_field.empty() ? first.field : first.depends_on_field,
+      Error(first.spec.location,
+            first.depends_on_field.empty() ? first.field : first.depends_on_field,
             "dependency cycle: " + path);
     }
     return order;
@@ -821,7 +841,8 @@ class DagFileParser {
     std::vector<std::string_view> parts;
     for (size_t start = 0;;) {
       size_t dot = path.find('.', start);
-      parts.emplace_back(path.data() + start, (dot == std::string::npos ? path.size() : dot) - start);
+      parts.emplace_back(path.data() + start,
+                         (dot == std::string::npos ? path.size() : dot) - start);
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
@@ -889,7 +910,7 @@ class DagFileParser {
   std::vector<DagError> errors_;
   std::shared_ptr<Dag> dag_;
   CommonFields defaults_;
-  std::vector<TaskDraft> tasks_;  // in file order
+  std::vector<TaskDraft> tasks_;                     // in file order
   std::unordered_map<std::string, int> task_index_;  // id -> first task with it
   std::unordered_map<int, std::vector<char>> upstream_sets_;
   std::unordered_map<std::string, std::vector<std::string>> type_fields_;

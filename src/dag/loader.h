@@ -27,6 +27,8 @@ struct DagError {
 };
 
 // Type-specific checks, supplied by the operators registry so dag/ does not depend on it.
+// An empty checker (no types) accepts every type and field, for tests and tools that load DAGs
+// without the registry.
 struct TaskTypeChecker {
   // Known type names (for "unknown type, did you mean").
   std::vector<std::string> types;

@@ -13,7 +13,9 @@ bool IsIdentifierChar(char c) {
          c == '-';
 }
 
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // "a.b.c": non-empty identifiers separated by single dots.
 bool IsDottedPath(std::string_view path) {
@@ -111,7 +113,8 @@ Status RenderInto(const nlohmann::json& value, const nlohmann::json& context,
   if (value.is_object()) {
     *out = nlohmann::json::object();
     for (auto it = value.begin(); it != value.end(); ++it) {
-      RETURN_IF_ERROR(RenderInto(it.value(), context, where.empty() ? it.key() : where + "." + it.key(),
+      RETURN_IF_ERROR(RenderInto(it.value(), context,
+                                 where.empty() ? it.key() : where + "." + it.key(),
                                  &(*out)[it.key()]));
     }
     return OkStatus();
@@ -168,8 +171,8 @@ Result<nlohmann::json> RenderJson(const nlohmann::json& value, const nlohmann::j
 
 const std::vector<std::string>& BuiltinTemplateVariables() {
   static const std::vector<std::string> kVariables = {
-      "ds",      "ds_nodash", "ts",     "logical_date", "data_interval_start", "data_interval_end",
-      "run_id",  "dag.id",    "task.id", "try_number",
+      "ds",     "ds_nodash", "ts",      "logical_date", "data_interval_start", "data_interval_end",
+      "run_id", "dag.id",    "task.id", "try_number",
   };
   return kVariables;
 }

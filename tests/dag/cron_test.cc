@@ -69,9 +69,9 @@ TEST(ScheduleTest, NextFireTimes) {
       {"0 0 29 2 *", "2096-02-29T00:00:00Z", "2104-02-29T00:00:00Z"},
       {"0 0 29 2 *", "1999-01-01T00:00:00Z", "2000-02-29T00:00:00Z"},  // 2000 is a leap year
       // Vixie's rule: day-of-month and day-of-week both restricted -> either matches.
-      {"0 0 13 * 5", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},   // Friday the 2nd
-      {"0 0 13 * 5", "2026-01-09T00:00:00Z", "2026-01-13T00:00:00Z"},   // Tuesday the 13th
-      {"0 0 13 * 5", "2026-01-13T00:00:00Z", "2026-01-16T00:00:00Z"},   // Friday the 16th
+      {"0 0 13 * 5", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},  // Friday the 2nd
+      {"0 0 13 * 5", "2026-01-09T00:00:00Z", "2026-01-13T00:00:00Z"},  // Tuesday the 13th
+      {"0 0 13 * 5", "2026-01-13T00:00:00Z", "2026-01-16T00:00:00Z"},  // Friday the 16th
       // ... but a field starting with '*' is unrestricted, so both must match: an odd day
       // that is a Monday.
       {"0 0 */2 * 1", "2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z"},
@@ -217,9 +217,15 @@ struct DurationCase {
 
 TEST(DurationTest, ParsesUnitsAndPlainSeconds) {
   const DurationCase cases[] = {
-      {"250ms", 250},         {"30s", 30'000},         {"5m", 300'000},
-      {"1h30m", 5'400'000},   {"2d", 172'800'000},     {"90", 90'000},
-      {"0", 0},               {"0s", 0},               {" 10s ", 10'000},
+      {"250ms", 250},
+      {"30s", 30'000},
+      {"5m", 300'000},
+      {"1h30m", 5'400'000},
+      {"2d", 172'800'000},
+      {"90", 90'000},
+      {"0", 0},
+      {"0s", 0},
+      {" 10s ", 10'000},
       {"1d2h3m4s5ms", 93'784'005},
   };
   for (const DurationCase& c : cases) {
@@ -247,8 +253,7 @@ TEST(DurationTest, RejectsBadDurationsWithAReason) {
     Result<Millis> d = ParseDuration(c.schedule);
     ASSERT_FALSE(d.ok()) << c.schedule;
     EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_THAT(d.status().message(),
-                AllOf(HasSubstr(c.want), HasSubstr("such as 30s, 5m, 1h30m")))
+    EXPECT_THAT(d.status().message(), AllOf(HasSubstr(c.want), HasSubstr("such as 30s, 5m, 1h30m")))
         << c.schedule;
   }
 }

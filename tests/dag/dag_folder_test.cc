@@ -2,13 +2,12 @@
 // resolving duplicate DAG ids across files. Each test works in its own temporary folder.
 #include "dag/dag_folder.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "dag/fake_task_types.h"
 

@@ -21,9 +21,9 @@ TEST(SourceLocationTest, OmitsUnknownParts) {
 
 TEST(TriggerRuleTest, NamesRoundTrip) {
   const std::vector<std::pair<TriggerRule, std::string>> cases = {
-      {TriggerRule::kAllSuccess, "all_success"}, {TriggerRule::kAllFailed, "all_failed"},
-      {TriggerRule::kAllDone, "all_done"},       {TriggerRule::kOneSuccess, "one_success"},
-      {TriggerRule::kOneFailed, "one_failed"},   {TriggerRule::kNoneFailed, "none_failed"},
+      {TriggerRule::kAllSuccess, "all_success"},   {TriggerRule::kAllFailed, "all_failed"},
+      {TriggerRule::kAllDone, "all_done"},         {TriggerRule::kOneSuccess, "one_success"},
+      {TriggerRule::kOneFailed, "one_failed"},     {TriggerRule::kNoneFailed, "none_failed"},
       {TriggerRule::kNoneSkipped, "none_skipped"},
   };
   for (const auto& [rule, name] : cases) {
@@ -56,7 +56,7 @@ TEST(RetryPolicyTest, ExponentialDoublesUntilTheCap) {
   EXPECT_EQ(p.DelayAfter(4), Millis(8'000));
   EXPECT_EQ(p.DelayAfter(5), Millis(10'000));
   EXPECT_EQ(p.DelayAfter(1000), Millis(10'000));  // no overflow
-  EXPECT_EQ(p.DelayAfter(0), Millis(1'000));       // treated as the first try
+  EXPECT_EQ(p.DelayAfter(0), Millis(1'000));      // treated as the first try
 }
 
 TEST(RetryPolicyTest, ExponentialWithZeroDelayStaysZero) {

@@ -5,13 +5,13 @@
 //   # expect: <substring of one expected error, matched against DagError::ToString()>
 // with one or more `expect` lines, or `# expect: OK` for a file that must load cleanly.
 // Loaded with the fake "bash" task type (fields command, shell, cwd; command required).
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "dag/fake_task_types.h"
 #include "dag/loader.h"
@@ -92,10 +92,9 @@ TEST_P(DagValidationTest, ReportsTheExpectedErrors) {
   }
   EXPECT_EQ(loaded.dag, nullptr);
   for (const std::string& want : c.expects) {
-    const bool found = std::any_of(loaded.errors.begin(), loaded.errors.end(),
-                                   [&](const DagError& e) {
-                                     return e.ToString().find(want) != std::string::npos;
-                                   });
+    const bool found = std::any_of(
+        loaded.errors.begin(), loaded.errors.end(),
+        [&](const DagError& e) { return e.ToString().find(want) != std::string::npos; });
     EXPECT_TRUE(found) << "no error contains: " << want << "\ngot:" << all;
   }
 }

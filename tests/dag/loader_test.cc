@@ -3,11 +3,11 @@
 // tests/data/dag_validation/ (see dag_validation_test.cc).
 #include "dag/loader.h"
 
-#include <chrono>
-#include <iostream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
 
 #include "dag/fake_task_types.h"
 #include "dag/internal/civil_time.h"
@@ -114,8 +114,8 @@ TEST(LoaderTest, AppliesDefaultsAndTaskOverrides) {
   EXPECT_FALSE(load.retry.exponential_backoff);
   EXPECT_EQ(load.trigger_rule, TriggerRule::kAllSuccess);
   EXPECT_EQ(load.execution_timeout, std::nullopt);
-  EXPECT_THAT(load.env, ElementsAre(Pair("OVERRIDDEN", "mine"), Pair("PORT", "8080"),
-                                    Pair("SHARED", "one")));
+  EXPECT_THAT(load.env,
+              ElementsAre(Pair("OVERRIDDEN", "mine"), Pair("PORT", "8080"), Pair("SHARED", "one")));
 
   const TaskSpec& extract = *f.dag->FindTask("extract");
   EXPECT_EQ(extract.retry.retries, 5);
@@ -139,8 +139,8 @@ TEST(LoaderTest, KeepsYamlTypingInTypeSpecificFields) {
   LoadedFile f = LoadDagText(kFullDag, "dags/spark.yaml", fakes::FakeBashChecker());
   ASSERT_TRUE(f.errors.empty()) << Errors(f);
   const TaskSpec& load = *f.dag->FindTask("load");
-  EXPECT_EQ(load.fields.at("shell"), json(42));   // plain scalar -> number
-  EXPECT_EQ(load.fields.at("cwd"), json("42"));   // quoted -> string
+  EXPECT_EQ(load.fields.at("shell"), json(42));  // plain scalar -> number
+  EXPECT_EQ(load.fields.at("cwd"), json("42"));  // quoted -> string
   EXPECT_EQ(load.fields.at("command"),
             json("load {{ params.table }} {{ tasks.extract.outputs.path }}"));  // unrendered
   EXPECT_EQ(f.dag->FindTask("extract")->fields.at("shell"),
@@ -202,9 +202,9 @@ TEST(LoaderTest, ManualDagsNeedNoStartDate) {
   ASSERT_TRUE(f.errors.empty()) << Errors(f);
   EXPECT_FALSE(f.dag->schedule.has_value());
   EXPECT_EQ(f.dag->max_active_runs, 16);
-  LoadedFile once = LoadDagText(
-      "id: x\nschedule: '@once'\ntasks:\n  - {id: a, type: bash, command: b}\n", "x.yaml",
-      fakes::FakeBashChecker());
+  LoadedFile once =
+      LoadDagText("id: x\nschedule: '@once'\ntasks:\n  - {id: a, type: bash, command: b}\n",
+                  "x.yaml", fakes::FakeBashChecker());
   ASSERT_TRUE(once.errors.empty()) << Errors(once);
   EXPECT_TRUE(once.dag->schedule->is_once());
 }
@@ -234,12 +234,14 @@ tasks:
   EXPECT_EQ(f.dag, nullptr);
   std::vector<std::string> got;
   for (const DagError& e : f.errors) got.push_back(e.ToString());
-  EXPECT_THAT(got, ElementsAre(
-      HasSubstr("bad.yaml:2:1: schedul: unknown field 'schedul'; did you mean 'schedule'?"),
-      "bad.yaml:4:5: tasks[0]: missing required field 'command' for a bash task",
-      "bad.yaml:6:14: tasks[0].retries: expected an integer; got 'many'",
-      HasSubstr("bad.yaml:8:11: tasks[1].type: unknown task type 'bsh'; did you mean 'bash'?"),
-      "bad.yaml:9:18: tasks[1].depends_on: unknown task 'c' in depends_on"));
+  EXPECT_THAT(
+      got,
+      ElementsAre(
+          HasSubstr("bad.yaml:2:1: schedul: unknown field 'schedul'; did you mean 'schedule'?"),
+          "bad.yaml:4:5: tasks[0]: missing required field 'command' for a bash task",
+          "bad.yaml:6:14: tasks[0].retries: expected an integer; got 'many'",
+          HasSubstr("bad.yaml:8:11: tasks[1].type: unknown task type 'bsh'; did you mean 'bash'?"),
+          "bad.yaml:9:18: tasks[1].depends_on: unknown task 'c' in depends_on"));
 }
 
 TEST(LoaderTest, ReportsYamlSyntaxErrorsWithLineAndColumn) {
@@ -269,7 +271,7 @@ TEST(NearestNameTest, SuggestsCloseNamesOnly) {
   const std::vector<std::string> fields = {"command", "shell", "cwd", "retries", "retry_delay"};
   EXPECT_EQ(NearestName("comand", fields), "command");
   EXPECT_EQ(NearestName("Command", fields), "command");
-  EXPECT_EQ(NearestName("retires", fields), "retries");   // transposition
+  EXPECT_EQ(NearestName("retires", fields), "retries");  // transposition
   EXPECT_EQ(NearestName("retry_dely", fields), "retry_delay");
   EXPECT_EQ(NearestName("cdw", fields), "cwd");
   EXPECT_EQ(NearestName("image", fields), "");

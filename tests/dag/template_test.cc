@@ -63,9 +63,9 @@ json Context() {
 TEST(RenderTemplateTest, InsertsStringsAsIsAndOtherValuesAsJson) {
   EXPECT_EQ(*RenderTemplate("load {{ params.table }} for {{ds}}", Context()),
             "load events for 2026-01-01");
-  EXPECT_EQ(*RenderTemplate("try {{ try_number }} full={{params.full}} n={{ params.limit }}",
-                            Context()),
-            "try 2 full=true n=10");
+  EXPECT_EQ(
+      *RenderTemplate("try {{ try_number }} full={{params.full}} n={{ params.limit }}", Context()),
+      "try 2 full=true n=10");
   EXPECT_EQ(*RenderTemplate("{{ tasks.create.outputs.master_url }}", Context()), "spark://h:7077");
   EXPECT_EQ(*RenderTemplate("no templates }}", Context()), "no templates }}");
   EXPECT_EQ(*RenderTemplate("{{ds}}{{ds}}", Context()), "2026-01-012026-01-01");

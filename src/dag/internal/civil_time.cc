@@ -6,9 +6,9 @@ namespace sp::dag::internal {
 int64_t DaysFromCivil(int64_t year, int month, int day) {
   year -= month <= 2;
   const int64_t era = FloorDiv(year, 400);
-  const int64_t yoe = year - era * 400;                                   // [0, 399]
+  const int64_t yoe = year - era * 400;                                          // [0, 399]
   const int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;  // [0, 365]
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;              // [0, 146096]
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                     // [0, 146096]
   return era * 146097 + doe - 719468;
 }
 
@@ -69,8 +69,8 @@ bool Expect(std::string_view s, size_t* pos, char c) {
 std::optional<Time> ParseDateTime(std::string_view s) {
   size_t pos = 0;
   int year, month, day;
-  if (!ReadDigits(s, &pos, 4, &year) || !Expect(s, &pos, '-') ||
-      !ReadDigits(s, &pos, 2, &month) || !Expect(s, &pos, '-') || !ReadDigits(s, &pos, 2, &day)) {
+  if (!ReadDigits(s, &pos, 4, &year) || !Expect(s, &pos, '-') || !ReadDigits(s, &pos, 2, &month) ||
+      !Expect(s, &pos, '-') || !ReadDigits(s, &pos, 2, &day)) {
     return std::nullopt;
   }
   if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return std::nullopt;

@@ -13,7 +13,9 @@ constexpr std::string_view kIntTag = "tag:yaml.org,2002:int";
 constexpr std::string_view kFloatTag = "tag:yaml.org,2002:float";
 constexpr std::string_view kBoolTag = "tag:yaml.org,2002:bool";
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::optional<nlohmann::json> AsInt(std::string_view s) {
   if (s.empty()) return std::nullopt;
@@ -136,7 +138,8 @@ nlohmann::json YamlToJson(const YAML::Node& node, const std::string& file, const
       nlohmann::json arr = nlohmann::json::array();
       size_t i = 0;
       for (const YAML::Node& item : node) {
-        arr.push_back(YamlToJson(item, file, field + "[" + std::to_string(i++) + "]", errors, sites));
+        arr.push_back(
+            YamlToJson(item, file, field + "[" + std::to_string(i++) + "]", errors, sites));
       }
       return arr;
     }

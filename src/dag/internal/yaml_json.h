@@ -6,11 +6,11 @@
 // Thread safety: pure functions.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
+#include <string>
+#include <vector>
 
 #include "dag/dag.h"
 #include "dag/loader.h"

@@ -410,9 +410,9 @@ Status LocalCluster::WaitForMasterLog(Time deadline, std::stop_token stop) {
     RETURN_IF_ERROR(CheckDaemonsAlive());
     if (stop.stop_requested()) return CancelledError("cancelled while the master was starting");
     if (clock_.Now() >= deadline) {
-      return DeadlineExceededError("the master did not log its " +
-                                   std::string(url.empty() ? "URL" : "web UI port") + " within " +
-                                   FormatSeconds(spec_.ready_timeout));
+      return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) +
+                                   " (the master has not logged its " +
+                                   (url.empty() ? "URL" : "web UI port") + " yet)");
     }
     exits_->Pause(spec_.poll_interval, stop);
   }
@@ -444,7 +444,7 @@ Status LocalCluster::WaitUntilWorkers(int want, WorkerCount mode, Time deadline,
     RETURN_IF_ERROR(CheckDaemonsAlive());
     if (stop.stop_requested()) return CancelledError("cancelled (" + last + ")");
     if (clock_.Now() >= deadline) {
-      return DeadlineExceededError("not ready after " + FormatSeconds(spec_.ready_timeout) +
+      return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) +
                                    " (" + last + ")");
     }
     exits_->Pause(spec_.poll_interval, stop);

@@ -1,0 +1,152 @@
+// Argument parsing (CLI11) and dispatch to the subcommands in commands.h.
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace sp::cli {
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Sparkplane: Spark jobs on on-demand clusters, scheduled from YAML DAGs."};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer(
+      "Examples:\n"
+      "  sparkplane server --data-dir ./data\n"
+      "  sparkplane dags validate examples/dags\n"
+      "  sparkplane dags test spark_pipeline --conf '{\"rows\": 1000}'\n"
+      "  sparkplane runs list --dag spark_pipeline --json");
+  GlobalOptions g;
+  app.add_option("--data-dir", g.config.data_dir,
+                 "Data directory (env SPARKPLANE_DATA_DIR; default ~/sparkplane)");
+  app.add_option("--dags-folder", g.config.dags_folder,
+                 "Folder of DAG files (env SPARKPLANE_DAGS_FOLDER; default <data-dir>/dags)");
+  app.add_option("--config", g.config.config_file,
+                 "Config file (env SPARKPLANE_CONFIG; default <data-dir>/sparkplane.yaml)");
+  app.add_flag("--json", g.json, "Print JSON instead of tables");
+  int rc = 0;
+
+  auto* server = app.add_subcommand("server", "Run the scheduler (long-running)");
+  server->footer("Example:\n  sparkplane server --data-dir /var/lib/sparkplane");
+  server->callback([&] { rc = ServerCommand(g); });
+
+  // dags
+  auto* dags = app.add_subcommand("dags", "List, show, validate, trigger and test DAGs");
+  dags->require_subcommand(1);
+  dags->fallthrough();
+  dags->add_subcommand("list", "List DAGs with their schedule and paused state")
+      ->callback([&] { rc = DagsList(g); });
+
+  std::string dag_id, conf, logical_date, run_id, start, end, dir;
+  bool dot = false, dry_run = false;
+  int n = 1;
+  auto* show = dags->add_subcommand("show", "Show a DAG's settings and tasks");
+  show->add_option("DAG_ID", dag_id, "DAG id")->required();
+  show->add_flag("--dot", dot, "Print the task graph in Graphviz dot format");
+  show->footer("Example:\n  sparkplane dags show spark_pipeline --dot | dot -Tpng > dag.png");
+  show->callback([&] { rc = DagsShow(g, dag_id, dot); });
+
+  auto* validate = dags->add_subcommand("validate", "Check every DAG file; exit 1 on any error");
+  validate->add_option("DIR", dir, "Folder to check (default: the dags folder)");
+  validate->footer("Example:\n  sparkplane dags validate examples/dags");
+  validate->callback([&] { rc = DagsValidate(g, dir); });
+
+  auto* trigger = dags->add_subcommand("trigger", "Create a manual run");
+  trigger->add_option("DAG_ID", dag_id, "DAG id")->required();
+  trigger->add_option("--conf,-c", conf, "JSON object overriding params");
+  trigger->add_option("--logical-date,-e", logical_date, "Logical date (default: now)");
+  trigger->add_option("--run-id,-r", run_id, "Run id (default: manual__<logical date>)");
+  trigger->footer("Example:\n  sparkplane dags trigger spark_pipeline --conf '{\"rows\": 5000}'");
+  trigger->callback([&] { rc = DagsTrigger(g, dag_id, conf, logical_date, run_id); });
+
+  auto* pause = dags->add_subcommand("pause", "Stop creating scheduled runs of a DAG");
+  pause->add_option("DAG_ID", dag_id, "DAG id")->required();
+  pause->callback([&] { rc = DagsPause(g, dag_id, true); });
+  auto* unpause = dags->add_subcommand("unpause", "Resume scheduled runs of a DAG");
+  unpause->add_option("DAG_ID", dag_id, "DAG id")->required();
+  unpause->callback([&] { rc = DagsPause(g, dag_id, false); });
+
+  auto* test = dags->add_subcommand(
+      "test", "Run one run in this process to completion, streaming task logs; exit 0 on success");
+  test->add_option("DAG_ID", dag_id, "DAG id")->required();
+  test->add_option("--conf,-c", conf, "JSON object overriding params");
+  test->add_option("--logical-date,-e", logical_date, "Logical date (default: now)");
+  test->footer("Example:\n  sparkplane dags test hello --conf '{\"name\": \"world\"}'");
+  test->callback([&] { rc = DagsTest(g, dag_id, conf, logical_date); });
+
+  auto* backfill = dags->add_subcommand("backfill", "Create runs for past schedule intervals");
+  backfill->add_option("DAG_ID", dag_id, "DAG id")->required();
+  backfill->add_option("--start-date,-s", start, "First logical date (inclusive)")->required();
+  backfill->add_option("--end-date,-E", end, "Last logical date (inclusive)")->required();
+  backfill->add_option("--conf,-c", conf, "JSON object overriding params");
+  backfill->add_flag("--dry-run", dry_run, "Print the runs that would be created");
+  backfill->footer(
+      "Example:\n  sparkplane dags backfill nightly -s 2026-11-01 -E 2026-11-07 --dry-run");
+  backfill->callback([&] { rc = DagsBackfill(g, dag_id, start, end, conf, dry_run); });
+
+  auto* next = dags->add_subcommand("next-execution", "Print the next scheduled logical dates");
+  next->add_option("DAG_ID", dag_id, "DAG id")->required();
+  next->add_option("-n,--num-executions", n, "How many (default 1)");
+  next->footer("Example:\n  sparkplane dags next-execution nightly -n 5");
+  next->callback([&] { rc = DagsNextExecution(g, dag_id, n); });
+
+  // runs
+  auto* runs = app.add_subcommand("runs", "List, show and cancel DAG runs");
+  runs->require_subcommand(1);
+  runs->fallthrough();
+  std::string state;
+  int limit = 50;
+  std::vector<std::string> run_args;
+  auto* rlist = runs->add_subcommand("list", "List runs, newest first");
+  rlist->add_option("--dag,-d", dag_id, "Only runs of this DAG");
+  rlist->add_option("--state", state, "Only runs in this state (queued, running, success, ...)");
+  rlist->add_option("--limit", limit, "At most this many (default 50)");
+  rlist->footer("Example:\n  sparkplane runs list --dag spark_pipeline --state failed");
+  rlist->callback([&] { rc = RunsList(g, dag_id, state, limit); });
+  auto* rshow = runs->add_subcommand("show", "Show a run and its task instances");
+  rshow->add_option("RUN", run_args, "KEY, or DAG_ID RUN_ID (RUN_ID may be 'latest')")
+      ->required()->expected(1, 2);
+  rshow->footer("Example:\n  sparkplane runs show spark_pipeline latest");
+  rshow->callback([&] { rc = RunsShow(g, run_args); });
+  auto* rcancel = runs->add_subcommand("cancel", "Cancel a run (teardown tasks still run)");
+  rcancel->add_option("RUN", run_args, "KEY, or DAG_ID RUN_ID")->required()->expected(1, 2);
+  rcancel->callback([&] { rc = RunsCancel(g, run_args); });
+
+  // tasks
+  auto* tasks = app.add_subcommand("tasks", "Task instances of a run: list, logs, clear, mark");
+  tasks->require_subcommand(1);
+  tasks->fallthrough();
+  std::vector<std::string> task_args;
+  int try_number = 0;
+  bool downstream = false;
+  auto* tlist = tasks->add_subcommand("list", "Task instances of a run, and why they wait");
+  tlist->add_option("RUN", run_args, "KEY, or DAG_ID RUN_ID")->required()->expected(1, 2);
+  tlist->callback([&] { rc = TasksList(g, run_args); });
+  auto* tlogs = tasks->add_subcommand("logs", "Print a task's log");
+  tlogs->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
+      ->required()->expected(2, 3);
+  tlogs->add_option("--try", try_number, "Try number (default: the latest)");
+  tlogs->footer("Example:\n  sparkplane tasks logs spark_pipeline latest spark_application");
+  tlogs->callback([&] { rc = TasksLogs(g, task_args, try_number); });
+  auto* tclear = tasks->add_subcommand("clear", "Clear tasks so they run again");
+  tclear->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID... (or KEY TASK_ID...)")
+      ->required()->expected(2, -1);
+  tclear->add_flag("--downstream,-d", downstream, "Also clear downstream tasks");
+  tclear->footer("Example:\n  sparkplane tasks clear spark_pipeline latest spark_application -d");
+  tclear->callback([&] { rc = TasksClear(g, task_args, downstream); });
+  auto* tmark = tasks->add_subcommand("mark", "Mark a task success or failed");
+  tmark->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
+      ->required()->expected(2, 3);
+  tmark->add_option("--state", state, "success or failed")->required();
+  tmark->callback([&] { rc = TasksMark(g, task_args, state); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}
+
+}  // namespace sp::cli

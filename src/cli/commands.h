@@ -1,0 +1,65 @@
+// The subcommands of `sparkplane`, one function each. Each returns the process exit code and
+// prints user errors to stderr as "sparkplane: error: ..." (no stack traces).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/config.h"
+#include "cli/runtime.h"
+
+namespace sp::cli {
+
+struct GlobalOptions {
+  ConfigFlags config;
+  bool json = false;
+};
+
+// Prints "sparkplane: error: <message>" and returns 1.
+int Fail(const Status& s);
+int Fail(const std::string& message);
+
+// Sends a command to the running server, or applies it offline when no server runs
+// (no task is launched offline; the server does that when it starts).
+Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request);
+
+// Finds a run from "KEY" or "DAG RUN_ID" (RUN_ID may be "latest").
+Result<store::DagRun> ResolveRun(store::Store& store, const std::vector<std::string>& args);
+
+int ServerCommand(const GlobalOptions& g);
+
+int DagsList(const GlobalOptions& g);
+int DagsShow(const GlobalOptions& g, const std::string& dag_id, bool dot);
+int DagsValidate(const GlobalOptions& g, const std::string& dir);
+int DagsTrigger(const GlobalOptions& g, const std::string& dag_id, const std::string& conf,
+                const std::string& logical_date, const std::string& run_id);
+int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused);
+int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::string& conf,
+             const std::string& logical_date);
+int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::string& start,
+                 const std::string& end, const std::string& conf, bool dry_run);
+int DagsNextExecution(const GlobalOptions& g, const std::string& dag_id, int n);
+
+int RunsList(const GlobalOptions& g, const std::string& dag_id, const std::string& state,
+             int limit);
+int RunsShow(const GlobalOptions& g, const std::vector<std::string>& run);
+int RunsCancel(const GlobalOptions& g, const std::vector<std::string>& run);
+
+int TasksList(const GlobalOptions& g, const std::vector<std::string>& run);
+int TasksLogs(const GlobalOptions& g, const std::vector<std::string>& args, int try_number);
+int TasksClear(const GlobalOptions& g, const std::vector<std::string>& args, bool downstream);
+int TasksMark(const GlobalOptions& g, const std::vector<std::string>& args,
+              const std::string& state);
+
+// Shared formatting.
+std::string FormatOptionalTime(const std::optional<Time>& t);
+std::string FormatDurationBetween(const std::optional<Time>& a, const std::optional<Time>& b);
+Result<nlohmann::json> ParseConf(const std::string& conf);
+Result<Time> ParseDateArg(const std::string& s, const char* what);
+nlohmann::json RunToJson(const store::DagRun& r);
+nlohmann::json TaskInstanceToJson(const store::TaskInstance& ti);
+
+}  // namespace sp::cli

@@ -1,0 +1,151 @@
+// Helpers shared by the subcommands: errors, the command path to the server, run lookup and
+// formatting.
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "api/control_socket.h"
+#include "cli/commands.h"
+#include "dag/cron.h"
+#include "scheduler/scheduler.h"
+
+namespace sp::cli {
+
+int Fail(const Status& s) { return Fail(s.message()); }
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "sparkplane: error: %s\n", message.c_str());
+  return 1;
+}
+
+Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
+  Result<nlohmann::json> sent =
+      api::SendControlRequest(rt.config.SocketPath(), request, Millis(60000));
+  if (sent.ok() || sent.status().code() != StatusCode::kUnavailable) return sent;
+
+  // No server: apply the command here, holding the server lock so none starts meanwhile.
+  int lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    if (lock >= 0) ::close(lock);
+    return UnavailableError("a server holds " + rt.config.LockPath() +
+                            " but does not answer on " + rt.config.SocketPath());
+  }
+  scheduler::SchedulerOptions opts;
+  opts.dags_folder = rt.config.dags_folder;
+  opts.parallelism = 0;  // offline: decide and record, never launch
+  opts.create_scheduled_runs = false;
+  opts.recover_tries = false;
+  rt.logger = std::make_unique<Logger>(rt.clock, LogLevel::kError);
+  rt.services.logger = rt.logger.get();
+  scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
+  Result<nlohmann::json> out = nlohmann::json();
+  Status started = sched.Start();
+  if (!started.ok()) {
+    out = started;
+  } else {
+    Result<scheduler::Event> ev = api::ParseControlRequest(request);
+    out = ev.ok() ? api::ControlResponse(sched.Execute(*ev)) : api::ControlResponse(ev.status());
+  }
+  ::close(lock);
+  return out;
+}
+
+Result<store::DagRun> ResolveRun(store::Store& store, const std::vector<std::string>& args) {
+  if (args.size() == 1) {
+    char* end = nullptr;
+    long long key = std::strtoll(args[0].c_str(), &end, 10);
+    if (*end != '\0' || key <= 0) {
+      return InvalidArgumentError("expected a run KEY (a number) or DAG_ID RUN_ID; got '" +
+                                  args[0] + "'");
+    }
+    ASSIGN_OR_RETURN(std::optional<store::DagRun> r, store.GetRun(key));
+    if (!r) return NotFoundError("no run with key " + args[0]);
+    return *r;
+  }
+  if (args.size() != 2) return InvalidArgumentError("expected KEY or DAG_ID RUN_ID");
+  if (args[1] == "latest") {
+    store::RunFilter f;
+    f.dag_id = args[0];
+    f.limit = 1;
+    ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, store.ListRuns(f));
+    if (runs.empty()) return NotFoundError("DAG '" + args[0] + "' has no runs");
+    return runs[0];
+  }
+  ASSIGN_OR_RETURN(std::optional<store::DagRun> r, store.FindRun(args[0], args[1]));
+  if (!r) return NotFoundError("DAG '" + args[0] + "' has no run '" + args[1] + "'");
+  return *r;
+}
+
+std::string FormatOptionalTime(const std::optional<Time>& t) { return t ? FormatTime(*t) : "-"; }
+
+std::string FormatDurationBetween(const std::optional<Time>& a, const std::optional<Time>& b) {
+  if (!a || !b) return "-";
+  Millis d = *b - *a;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+Result<nlohmann::json> ParseConf(const std::string& conf) {
+  if (conf.empty()) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(conf, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return InvalidArgumentError("--conf must be a JSON object, e.g. '{\"rows\": 100}'; got " + conf);
+  }
+  return j;
+}
+
+Result<Time> ParseDateArg(const std::string& s, const char* what) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end && (*end == '\0' || std::string(end) == "Z")) {
+    return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
+  }
+  tm = {};
+  end = strptime(s.c_str(), "%Y-%m-%d", &tm);
+  if (end && *end == '\0') return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
+  return InvalidArgumentError(std::string(what) +
+                              ": expected a UTC date such as 2026-11-26 or 2026-11-26T02:00:00Z; "
+                              "got '" + s + "'");
+}
+
+nlohmann::json RunToJson(const store::DagRun& r) {
+  auto t = [](const std::optional<Time>& x) -> nlohmann::json {
+    return x ? nlohmann::json(FormatTime(*x)) : nlohmann::json(nullptr);
+  };
+  return {{"key", r.id},
+          {"dag_id", r.dag_id},
+          {"run_id", r.run_id},
+          {"type", store::RunTypeName(r.type)},
+          {"state", store::RunStateName(r.state)},
+          {"logical_date", FormatTime(r.logical_date)},
+          {"data_interval_start", FormatTime(r.data_interval_start)},
+          {"data_interval_end", FormatTime(r.data_interval_end)},
+          {"conf", r.conf},
+          {"created_at", FormatTime(r.created_at)},
+          {"started_at", t(r.started_at)},
+          {"ended_at", t(r.ended_at)},
+          {"note", r.note}};
+}
+
+nlohmann::json TaskInstanceToJson(const store::TaskInstance& ti) {
+  auto t = [](const std::optional<Time>& x) -> nlohmann::json {
+    return x ? nlohmann::json(FormatTime(*x)) : nlohmann::json(nullptr);
+  };
+  return {{"task_id", ti.task_id},
+          {"state", store::TaskStateName(ti.state)},
+          {"try_number", ti.try_number},
+          {"max_tries", ti.max_tries},
+          {"started_at", t(ti.started_at)},
+          {"ended_at", t(ti.ended_at)},
+          {"next_try_at", t(ti.next_try_at)},
+          {"exit_code", ti.exit_code ? nlohmann::json(*ti.exit_code) : nlohmann::json(nullptr)},
+          {"outputs", ti.outputs},
+          {"log_path", ti.log_path},
+          {"reason", ti.reason}};
+}
+
+}  // namespace sp::cli

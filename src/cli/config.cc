@@ -1,0 +1,150 @@
+#include "cli/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <yaml-cpp/yaml.h>
+
+namespace sp::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string FirstNonEmpty(std::initializer_list<std::string> values) {
+  for (const std::string& v : values) {
+    if (!v.empty()) return v;
+  }
+  return "";
+}
+
+std::string Absolute(const std::string& p) {
+  if (p.empty()) return p;
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  return ec ? p : abs.lexically_normal().string();
+}
+
+// Finds the pyspark package inside a virtualenv next to the running binary's source tree
+// (<repo>/.venv), which is where scripts/setup.sh installs Spark.
+void FindBundledSpark(Config* c) {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path()) {
+    fs::path venv = dir / ".venv";
+    if (!fs::exists(venv / "bin" / "python", ec)) continue;
+    for (const auto& entry : fs::directory_iterator(venv / "lib", ec)) {
+      fs::path pyspark = entry.path() / "site-packages" / "pyspark";
+      if (fs::exists(pyspark / "bin" / "spark-submit", ec)) {
+        if (c->spark_home.empty()) c->spark_home = pyspark.string();
+        if (c->python.empty()) c->python = (venv / "bin" / "python").string();
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Result<Config> ResolveConfig(const ConfigFlags& flags) {
+  Config c;
+  std::string home = Env("HOME").empty() ? "/tmp" : Env("HOME");
+  c.data_dir = Absolute(FirstNonEmpty({flags.data_dir, Env("SPARKPLANE_DATA_DIR")}));
+  std::string config_file = FirstNonEmpty({flags.config_file, Env("SPARKPLANE_CONFIG")});
+  bool explicit_config = !config_file.empty();
+
+  YAML::Node file;
+  std::string data_dir_for_file = c.data_dir.empty() ? home + "/sparkplane" : c.data_dir;
+  if (config_file.empty()) config_file = data_dir_for_file + "/sparkplane.yaml";
+  std::error_code ec;
+  if (fs::exists(config_file, ec)) {
+    try {
+      file = YAML::LoadFile(config_file);
+    } catch (const YAML::Exception& e) {
+      return InvalidArgumentError(config_file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                  std::to_string(e.mark.column + 1) + ": " + e.msg);
+    }
+    c.config_file = config_file;
+  } else if (explicit_config) {
+    return NotFoundError("config file " + config_file + " does not exist");
+  }
+
+  auto get = [&](const char* key) -> Result<std::string> {
+    if (!file || !file.IsMap() || !file[key]) return std::string();
+    YAML::Node n = file[key];
+    if (!n.IsScalar()) {
+      return InvalidArgumentError(config_file + ":" + std::to_string(n.Mark().line + 1) + ": " +
+                                  key + ": expected a single value");
+    }
+    return n.as<std::string>();
+  };
+  if (file && file.IsMap()) {
+    static const char* kKnown[] = {"data_dir", "dags_folder", "parallelism", "spark_home",
+                                   "python", "secret_key_file", "default_cluster_backend",
+                                   "log_level"};
+    for (const auto& kv : file) {
+      std::string k = kv.first.as<std::string>();
+      bool known = false;
+      for (const char* n : kKnown) known |= k == n;
+      if (!known) {
+        return InvalidArgumentError(config_file + ":" + std::to_string(kv.first.Mark().line + 1) +
+                                    ": unknown setting '" + k + "'");
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(std::string f_data, get("data_dir"));
+  ASSIGN_OR_RETURN(std::string f_dags, get("dags_folder"));
+  ASSIGN_OR_RETURN(std::string f_par, get("parallelism"));
+  ASSIGN_OR_RETURN(std::string f_spark, get("spark_home"));
+  ASSIGN_OR_RETURN(std::string f_python, get("python"));
+  ASSIGN_OR_RETURN(std::string f_key, get("secret_key_file"));
+  ASSIGN_OR_RETURN(std::string f_backend, get("default_cluster_backend"));
+  ASSIGN_OR_RETURN(std::string f_level, get("log_level"));
+
+  if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));
+  c.dags_folder = Absolute(FirstNonEmpty(
+      {flags.dags_folder, Env("SPARKPLANE_DAGS_FOLDER"), f_dags, c.data_dir + "/dags"}));
+  std::string par = FirstNonEmpty({Env("SPARKPLANE_PARALLELISM"), f_par});
+  if (!par.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(par.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > 100000) {
+      return InvalidArgumentError("parallelism: expected a positive integer; got '" + par + "'");
+    }
+    c.parallelism = static_cast<int>(v);
+  }
+  c.spark_home = FirstNonEmpty({Env("SPARK_HOME"), f_spark});
+  c.python = FirstNonEmpty({Env("PYSPARK_PYTHON"), f_python});
+  FindBundledSpark(&c);
+  c.secret_key_file = Absolute(FirstNonEmpty(
+      {Env("SPARKPLANE_SECRET_KEY_FILE"), f_key, c.data_dir + "/secret.key"}));
+  if (!f_backend.empty()) c.default_cluster_backend = f_backend;
+  std::string level = FirstNonEmpty({Env("SPARKPLANE_LOG_LEVEL"), f_level});
+  if (level == "debug") c.log_level = LogLevel::kDebug;
+  else if (level == "warn") c.log_level = LogLevel::kWarn;
+  else if (level == "error") c.log_level = LogLevel::kError;
+  else if (level.empty() || level == "info") c.log_level = LogLevel::kInfo;
+  else return InvalidArgumentError("log_level: expected debug, info, warn or error; got '" + level + "'");
+  return c;
+}
+
+Status EnsureDataDirs(const Config& c) {
+  for (const std::string& d : {c.data_dir + "/apps", c.data_dir + "/history/spark",
+                               c.SchedulerDir() + "/logs", c.data_dir + "/clusters"}) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec) return FailedPreconditionError("cannot create " + d + ": " + ec.message());
+  }
+  std::error_code ec;
+  if (c.dags_folder.rfind(c.data_dir, 0) == 0) fs::create_directories(c.dags_folder, ec);
+  return OkStatus();
+}
+
+}  // namespace sp::cli

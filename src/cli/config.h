@@ -1,0 +1,52 @@
+// Config: where the data lives and how the server behaves, resolved from (highest first)
+// command-line flags, environment variables, a YAML config file, and defaults:
+//
+//   --data-dir     SPARKPLANE_DATA_DIR     data_dir      default ~/sparkplane
+//   --dags-folder  SPARKPLANE_DAGS_FOLDER  dags_folder   default <data_dir>/dags
+//   --config       SPARKPLANE_CONFIG       (the file)    default <data_dir>/sparkplane.yaml
+//                  SPARKPLANE_PARALLELISM  parallelism   default 32
+//                  SPARK_HOME              spark_home    default <repo>/.venv pyspark if found
+//                  SPARKPLANE_SECRET_KEY_FILE secret_key_file default <data_dir>/secret.key
+//                                          default_cluster_backend  default local
+//                                          log_level     default info
+// The data directory follows the reference design's volumes: apps/, dags/, history/spark/
+// (Spark event logs), history/scheduler/ (database and task logs); created on first use.
+#pragma once
+
+#include <string>
+
+#include "common/log.h"
+#include "common/status.h"
+
+namespace sp::cli {
+
+struct Config {
+  std::string data_dir;
+  std::string dags_folder;
+  std::string config_file;
+  int parallelism = 32;
+  std::string spark_home;
+  std::string python;
+  std::string secret_key_file;
+  std::string default_cluster_backend = "local";
+  LogLevel log_level = LogLevel::kInfo;
+
+  std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }
+  std::string DatabasePath() const { return SchedulerDir() + "/sparkplane.db"; }
+  std::string SocketPath() const { return SchedulerDir() + "/sparkplane.sock"; }
+  std::string LockPath() const { return SchedulerDir() + "/server.lock"; }
+};
+
+struct ConfigFlags {
+  std::string data_dir;
+  std::string dags_folder;
+  std::string config_file;
+};
+
+// Resolves the configuration; a bad config file is an error located at file:line.
+Result<Config> ResolveConfig(const ConfigFlags& flags);
+
+// Creates the data directory layout (idempotent).
+Status EnsureDataDirs(const Config& config);
+
+}  // namespace sp::cli

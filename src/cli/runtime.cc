@@ -1,0 +1,25 @@
+#include "cli/runtime.h"
+
+namespace sp::cli {
+
+Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags) {
+  auto rt = std::make_unique<Runtime>();
+  ASSIGN_OR_RETURN(rt->config, ResolveConfig(flags));
+  RETURN_IF_ERROR(EnsureDataDirs(rt->config));
+  rt->logger = std::make_unique<Logger>(rt->clock, rt->config.log_level);
+  ASSIGN_OR_RETURN(rt->store, store::OpenSqliteStore(rt->config.DatabasePath()));
+  rt->processes = std::make_unique<executor::ProcessSupervisor>();
+  rt->services.clock = &rt->clock;
+  rt->services.logger = rt->logger.get();
+  rt->services.processes = rt->processes.get();
+  rt->services.store = rt->store.get();
+  rt->services.config.data_dir = rt->config.data_dir;
+  rt->services.config.spark_home = rt->config.spark_home;
+  rt->services.config.python = rt->config.python;
+  rt->services.config.default_cluster_backend = rt->config.default_cluster_backend;
+  rt->services.config.secret_key_path = rt->config.secret_key_file;
+  rt->registry = operators::BuildRegistry(&rt->services);
+  return rt;
+}
+
+}  // namespace sp::cli

@@ -1,0 +1,29 @@
+// Runtime: the objects a command needs (config, clock, logger, store, process supervisor, task
+// types), built once per invocation and torn down in reverse order.
+#pragma once
+
+#include <memory>
+
+#include "cli/config.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "executor/process.h"
+#include "operators/registry.h"
+#include "store/store.h"
+
+namespace sp::cli {
+
+struct Runtime {
+  Config config;
+  RealClock clock;
+  std::unique_ptr<Logger> logger;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<executor::ProcessSupervisor> processes;
+  operators::Services services;
+  std::unique_ptr<operators::TaskTypeRegistry> registry;
+};
+
+// Resolves config, creates the data directories and opens the store.
+Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags);
+
+}  // namespace sp::cli

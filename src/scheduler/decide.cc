@@ -1,0 +1,828 @@
+// Decide: see decide.h. Everything here is a pure computation over the Snapshot; changes are
+// collected in an overlay (Working) so an event costs time proportional to what it touches, not
+// to the size of the snapshot.
+#include "scheduler/decide.h"
+
+#include <algorithm>
+#include <set>
+
+#include "dag/loader.h"
+#include "scheduler/deps/max_active_runs_dep.h"
+#include "scheduler/deps/not_in_retry_period_dep.h"
+#include "scheduler/deps/parallelism_slot_dep.h"
+#include "scheduler/deps/trigger_rule_dep.h"
+
+namespace sp::scheduler {
+namespace {
+
+using store::DagRun;
+using store::RunState;
+using store::TaskInstance;
+using store::TaskState;
+
+constexpr size_t kMaxRunsPerPass = 100;  // schedule catch-up is spread over several passes
+constexpr size_t kMaxBackfillRuns = 10000;
+
+// The overlay: reads fall through to the snapshot, writes are copied in on first touch.
+class Working {
+ public:
+  Working(const Snapshot& s, Time now, Plan& plan)
+      : snap_(s), now_(now), plan_(plan), active_(s.active_tries) {}
+
+  Time now() const { return now_; }
+  Plan& plan() { return plan_; }
+  int& active() { return active_; }
+
+  bool HasRun(int64_t key) const { return snap_.runs.count(key) || new_runs_.count(key); }
+  const RunView& View(int64_t key) const {
+    auto it = new_runs_.find(key);
+    return it != new_runs_.end() ? it->second : snap_.runs.at(key);
+  }
+  const DagRun& Run(int64_t key) const {
+    auto it = runs_.find(key);
+    return it != runs_.end() ? it->second : View(key).run;
+  }
+  DagRun& MutableRun(int64_t key) {
+    if (auto it = new_runs_.find(key); it != new_runs_.end()) return it->second.run;
+    auto [it, inserted] = runs_.try_emplace(key, snap_.runs.at(key).run);
+    return it->second;
+  }
+  const TaskInstance& Ti(int64_t run, const std::string& task) const {
+    if (auto it = tis_.find({run, task}); it != tis_.end()) return it->second;
+    return View(run).tis.at(task);
+  }
+  TaskInstance& MutableTi(int64_t run, const std::string& task) {
+    if (auto it = new_runs_.find(run); it != new_runs_.end()) return it->second.tis.at(task);
+    auto [it, inserted] = tis_.try_emplace({run, task}, snap_.runs.at(run).tis.at(task));
+    return it->second;
+  }
+  // All run keys, snapshot and new, ascending.
+  std::vector<int64_t> RunKeys() const {
+    std::vector<int64_t> keys;
+    for (const auto& [k, v] : snap_.runs) keys.push_back(k);
+    for (const auto& [k, v] : new_runs_) keys.push_back(k);
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+  void AddRun(RunView view) {
+    plan_.created_runs.push_back(view.run.id);
+    new_runs_.emplace(view.run.id, std::move(view));
+  }
+
+  const DagEntry* Dag(const std::string& id) const {
+    if (auto it = dags_.find(id); it != dags_.end()) return &it->second;
+    auto it = snap_.dags.find(id);
+    return it == snap_.dags.end() ? nullptr : &it->second;
+  }
+  store::DagRecord& MutableDagRecord(const std::string& id) {
+    auto [it, inserted] = dags_.try_emplace(id, snap_.dags.at(id));
+    return it->second.record;
+  }
+  const std::map<std::string, DagEntry>& snapshot_dags() const { return snap_.dags; }
+
+  bool Cancelling(const TryKey& k) const {
+    return snap_.cancelling.count(k) > 0 || stopping_.count(k) > 0;
+  }
+  void Stop(int64_t run, const std::string& task, int try_number, const std::string& reason) {
+    TryKey k{run, task, try_number};
+    if (Cancelling(k)) return;
+    stopping_.insert(k);
+    plan_.stops.push_back({run, task, try_number, reason});
+  }
+
+  void Transition(int64_t run, const std::string& task, TaskState to, const std::string& reason) {
+    TaskInstance& ti = MutableTi(run, task);
+    if (ti.state == to && ti.reason == reason) return;
+    bool was_active = store::IsActive(ti.state);
+    plan_.events.push_back({run, task, ti.try_number, store::TaskStateName(ti.state),
+                            store::TaskStateName(to), reason, now_});
+    ti.state = to;
+    ti.reason = reason;
+    if (was_active && !store::IsActive(to)) --active_;
+    if (!was_active && store::IsActive(to)) ++active_;
+  }
+  void RunTransition(int64_t run, RunState to, const std::string& reason) {
+    DagRun& r = MutableRun(run);
+    plan_.events.push_back(
+        {run, "", 0, store::RunStateName(r.state), store::RunStateName(to), reason, now_});
+    r.state = to;
+  }
+  void Wake(Time t) {
+    if (!plan_.next_wakeup || t < *plan_.next_wakeup) plan_.next_wakeup = t;
+  }
+
+  // Moves the overlay into the plan, in a deterministic order.
+  void Flush() {
+    for (auto& [k, r] : runs_) plan_.runs.push_back(r);
+    for (auto& [k, ti] : tis_) plan_.task_instances.push_back(ti);
+    for (auto& [k, view] : new_runs_) {
+      plan_.runs.push_back(view.run);
+      for (auto& [id, ti] : view.tis) plan_.task_instances.push_back(ti);
+    }
+    for (auto& [id, e] : dags_) plan_.dags.push_back(e.record);
+  }
+
+ private:
+  const Snapshot& snap_;
+  Time now_;
+  Plan& plan_;
+  int active_;
+  std::map<int64_t, DagRun> runs_;
+  std::map<std::pair<int64_t, std::string>, TaskInstance> tis_;
+  std::map<int64_t, RunView> new_runs_;
+  std::map<std::string, DagEntry> dags_;
+  std::set<TryKey> stopping_;
+};
+
+Plan Refuse(Status s) {
+  Plan p;
+  p.refused = std::move(s);
+  return p;
+}
+
+std::vector<std::string> Keys(const std::map<std::string, DagEntry>& m) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : m) out.push_back(k);
+  return out;
+}
+
+std::string DidYouMean(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string near = dag::NearestName(name, candidates);
+  return near.empty() ? "" : "; did you mean '" + near + "'?";
+}
+
+// Checks a trigger's conf against the DAG's params.
+Status CheckConf(const dag::Dag& d, const nlohmann::json& conf) {
+  if (conf.is_null()) return CheckConf(d, nlohmann::json::object());
+  if (!conf.is_object()) return InvalidArgumentError("conf must be a JSON object");
+  std::vector<std::string> names;
+  for (const auto& [k, v] : d.params) names.push_back(k);
+  for (const auto& [k, v] : conf.items()) {
+    if (!d.params.count(k)) {
+      std::string declared;
+      for (const auto& n : names) declared += (declared.empty() ? "" : ", ") + n;
+      return InvalidArgumentError("conf key '" + k + "' is not a param of DAG '" + d.id + "'" +
+                                  DidYouMean(k, names) + " (declared params: " +
+                                  (declared.empty() ? "none" : declared) + ")");
+    }
+  }
+  for (const auto& [k, p] : d.params) {
+    if (p.default_value.is_null() && !conf.contains(k)) {
+      return InvalidArgumentError("param '" + k + "' of DAG '" + d.id +
+                                  "' has no default; pass it in conf");
+    }
+  }
+  return OkStatus();
+}
+
+RunView NewRun(const dag::DagPtr& d, int64_t key, store::RunType type, const std::string& run_id,
+               Time logical, dag::DataInterval interval, const nlohmann::json& conf, Time now) {
+  RunView v;
+  v.dag = d;
+  v.run.id = key;
+  v.run.dag_id = d->id;
+  v.run.run_id = run_id;
+  v.run.type = type;
+  v.run.logical_date = logical;
+  v.run.data_interval_start = interval.start;
+  v.run.data_interval_end = interval.end;
+  v.run.conf = conf;
+  v.run.state = RunState::kQueued;
+  v.run.created_at = now;
+  for (const dag::TaskSpec& t : d->tasks) {
+    TaskInstance ti;
+    ti.run_id = key;
+    ti.task_id = t.id;
+    ti.max_tries = t.retry.retries + 1;
+    v.tis.emplace(t.id, std::move(ti));
+  }
+  return v;
+}
+
+bool RunIdTaken(const Working& w, const std::string& dag_id, const std::string& run_id) {
+  for (int64_t k : w.RunKeys()) {
+    const DagRun& r = w.Run(k);
+    if (r.dag_id == dag_id && r.run_id == run_id) return true;
+  }
+  return false;
+}
+
+int ActiveRunsOf(const Working& w, const std::string& dag_id, bool running_only) {
+  int n = 0;
+  for (int64_t k : w.RunKeys()) {
+    const DagRun& r = w.Run(k);
+    if (r.dag_id != dag_id || store::IsTerminal(r.state)) continue;
+    if (!running_only || r.state == RunState::kRunning) ++n;
+  }
+  return n;
+}
+
+// ---- event handlers ------------------------------------------------------------------------
+
+Status OnTrigger(Working& w, const TriggerRun& e, RunKeySource& keys) {
+  const DagEntry* entry = w.Dag(e.dag_id);
+  if (!entry || !entry->dag) {
+    return NotFoundError("unknown DAG '" + e.dag_id + "'" +
+                         DidYouMean(e.dag_id, Keys(w.snapshot_dags())));
+  }
+  RETURN_IF_ERROR(CheckConf(*entry->dag, e.conf));
+  Time logical = e.logical_date.value_or(w.now());
+  std::string run_id = e.run_id.empty() ? MakeRunId(e.type, logical) : e.run_id;
+  if (RunIdTaken(w, e.dag_id, run_id)) {
+    return AlreadyExistsError("DAG '" + e.dag_id + "' already has an active run '" + run_id + "'");
+  }
+  w.AddRun(NewRun(entry->dag, keys.Next(), e.type, run_id, logical, {logical, logical},
+                  e.conf.is_null() ? nlohmann::json::object() : e.conf, w.now()));
+  return OkStatus();
+}
+
+Status OnBackfill(Working& w, const Backfill& e, RunKeySource& keys) {
+  const DagEntry* entry = w.Dag(e.dag_id);
+  if (!entry || !entry->dag) {
+    return NotFoundError("unknown DAG '" + e.dag_id + "'" +
+                         DidYouMean(e.dag_id, Keys(w.snapshot_dags())));
+  }
+  const dag::Dag& d = *entry->dag;
+  if (!d.schedule || d.schedule->is_once()) {
+    return FailedPreconditionError("DAG '" + d.id + "' has no cron schedule to backfill");
+  }
+  if (e.to < e.from) return InvalidArgumentError("backfill end is before its start");
+  RETURN_IF_ERROR(CheckConf(d, e.conf));
+  auto intervals = IntervalsBetween(*d.schedule, e.from, e.to, kMaxBackfillRuns + 1);
+  if (intervals.size() > kMaxBackfillRuns) {
+    return InvalidArgumentError("backfill would create more than " +
+                                std::to_string(kMaxBackfillRuns) + " runs; narrow the range");
+  }
+  if (intervals.empty()) {
+    return InvalidArgumentError("no schedule interval of DAG '" + d.id + "' starts between " +
+                                FormatTime(e.from) + " and " + FormatTime(e.to));
+  }
+  for (const dag::DataInterval& iv : intervals) {
+    std::string run_id = MakeRunId(store::RunType::kBackfill, iv.start);
+    if (RunIdTaken(w, d.id, run_id)) continue;
+    w.AddRun(NewRun(entry->dag, keys.Next(), store::RunType::kBackfill, run_id, iv.start, iv,
+                    e.conf, w.now()));
+  }
+  return OkStatus();
+}
+
+Status RequireRun(const Working& w, int64_t run) {
+  if (!w.HasRun(run)) return NotFoundError("run " + std::to_string(run) + " is not loaded");
+  if (!w.View(run).dag) {
+    return FailedPreconditionError("the DAG of run " + std::to_string(run) +
+                                   " is not loaded (its file is missing or broken)");
+  }
+  return OkStatus();
+}
+
+Status OnCancel(Working& w, const CancelRun& e) {
+  if (!w.HasRun(e.run) || store::IsTerminal(w.Run(e.run).state)) {
+    return FailedPreconditionError("run " + std::to_string(e.run) + " is not active");
+  }
+  DagRun& r = w.MutableRun(e.run);
+  if (r.cancel_requested) return OkStatus();
+  r.cancel_requested = true;
+  r.note = e.reason;
+  w.plan().events.push_back({e.run, "", 0, store::RunStateName(r.state), "cancelling", e.reason,
+                             w.now()});
+  const RunView& v = w.View(e.run);
+  if (!v.dag) return OkStatus();
+  for (const dag::TaskSpec& t : v.dag->tasks) {
+    if (t.role == dag::TaskRole::kTeardown) continue;
+    const TaskInstance& ti = w.Ti(e.run, t.id);
+    if (store::IsActive(ti.state)) {
+      w.Stop(e.run, t.id, ti.try_number, "run cancelled");
+    } else if (!store::IsTerminal(ti.state)) {
+      w.Transition(e.run, t.id, TaskState::kSkipped, "run cancelled");
+    }
+  }
+  return OkStatus();
+}
+
+void CollectClosure(const dag::Dag& d, const std::string& id, bool downstream,
+                    std::set<std::string>* out) {
+  if (!out->insert(id).second) return;
+  if (downstream) {
+    for (const std::string& down : d.Downstream(id)) CollectClosure(d, down, true, out);
+  }
+}
+
+// Setup tasks upstream of `id` (transitively) and teardowns downstream of those setups: clearing
+// a task inside a setup/teardown span re-runs the span, as a user expects (the cluster the task
+// needs is created again and deleted again).
+void AddSetupTeardownSpan(const dag::Dag& d, const std::string& id, std::set<std::string>* out) {
+  std::vector<std::string> stack{id};
+  std::set<std::string> seen;
+  while (!stack.empty()) {
+    std::string cur = stack.back();
+    stack.pop_back();
+    if (!seen.insert(cur).second) continue;
+    const dag::TaskSpec* t = d.FindTask(cur);
+    if (!t) continue;
+    for (const std::string& up : t->depends_on) {
+      const dag::TaskSpec* ut = d.FindTask(up);
+      if (ut && ut->role == dag::TaskRole::kSetup) {
+        out->insert(up);
+        for (const std::string& down : d.Downstream(up)) {
+          const dag::TaskSpec* dt = d.FindTask(down);
+          if (dt && dt->role == dag::TaskRole::kTeardown) out->insert(down);
+        }
+      }
+      stack.push_back(up);
+    }
+  }
+}
+
+Status OnClear(Working& w, const ClearTasks& e) {
+  RETURN_IF_ERROR(RequireRun(w, e.run));
+  const dag::Dag& d = *w.View(e.run).dag;
+  std::set<std::string> targets;
+  for (const std::string& id : e.tasks) {
+    if (!d.FindTask(id)) {
+      std::vector<std::string> ids;
+      for (const auto& t : d.tasks) ids.push_back(t.id);
+      return NotFoundError("DAG '" + d.id + "' has no task '" + id + "'" + DidYouMean(id, ids));
+    }
+    CollectClosure(d, id, e.include_downstream, &targets);
+  }
+  std::set<std::string> spans;
+  for (const std::string& id : targets) AddSetupTeardownSpan(d, id, &spans);
+  targets.insert(spans.begin(), spans.end());
+  for (const std::string& id : targets) {
+    if (store::IsActive(w.Ti(e.run, id).state)) {
+      return FailedPreconditionError("task '" + id + "' is running; wait for it or cancel the run");
+    }
+  }
+  for (const std::string& id : targets) {
+    const dag::TaskSpec* t = d.FindTask(id);
+    w.Transition(e.run, id, TaskState::kNone, "cleared by user");
+    TaskInstance& ti = w.MutableTi(e.run, id);
+    ti.max_tries = ti.try_number + t->retry.retries + 1;
+    ti.exit_code.reset();
+    ti.outputs = nlohmann::json::object();
+    ti.handle = nullptr;
+    ti.next_try_at.reset();
+    ti.started_at.reset();
+    ti.ended_at.reset();
+  }
+  DagRun& r = w.MutableRun(e.run);
+  if (store::IsTerminal(r.state)) {
+    w.RunTransition(e.run, RunState::kQueued, "tasks cleared by user");
+    r.ended_at.reset();
+    r.cancel_requested = false;
+    r.note.clear();
+  }
+  return OkStatus();
+}
+
+Status OnMark(Working& w, const MarkTask& e) {
+  RETURN_IF_ERROR(RequireRun(w, e.run));
+  if (e.state != TaskState::kSuccess && e.state != TaskState::kFailed) {
+    return InvalidArgumentError("a task can only be marked success or failed");
+  }
+  const dag::Dag& d = *w.View(e.run).dag;
+  if (!d.FindTask(e.task)) return NotFoundError("DAG '" + d.id + "' has no task '" + e.task + "'");
+  const TaskInstance& ti = w.Ti(e.run, e.task);
+  std::string reason = std::string("marked ") + store::TaskStateName(e.state) + " by user";
+  if (store::IsActive(ti.state)) w.Stop(e.run, e.task, ti.try_number, reason);
+  w.Transition(e.run, e.task, e.state, reason);
+  w.MutableTi(e.run, e.task).ended_at = w.now();
+  if (store::IsTerminal(w.Run(e.run).state)) {
+    w.RunTransition(e.run, RunState::kRunning, "task marked by user");  // final state recomputed
+  }
+  return OkStatus();
+}
+
+void OnStarted(Working& w, const TaskStarted& e) {
+  if (!w.HasRun(e.run)) return;
+  const RunView& v = w.View(e.run);
+  if (!v.tis.count(e.task)) return;
+  const TaskInstance& ti = w.Ti(e.run, e.task);
+  if (ti.try_number != e.try_number || ti.state != TaskState::kQueued) return;  // stale
+  w.Transition(e.run, e.task, TaskState::kRunning, "started");
+  TaskInstance& m = w.MutableTi(e.run, e.task);
+  m.handle = e.handle;
+  m.started_at = w.now();
+}
+
+void OnFinished(Working& w, const TaskFinished& e) {
+  if (!w.HasRun(e.run)) return;
+  const RunView& v = w.View(e.run);
+  if (!v.tis.count(e.task)) return;
+  const TaskInstance& ti = w.Ti(e.run, e.task);
+  if (ti.try_number != e.try_number || !store::IsActive(ti.state)) return;  // stale or marked
+  const DagRun& run = w.Run(e.run);
+  const operators::TaskResult& res = e.result;
+  std::string reason = res.message;
+  if (reason.empty()) {
+    reason = res.success ? "succeeded" : "exit code " + std::to_string(res.exit_code);
+  }
+  if (res.success) {
+    w.Transition(e.run, e.task, TaskState::kSuccess, reason);
+  } else {
+    const dag::TaskSpec* spec = v.dag ? v.dag->FindTask(e.task) : nullptr;
+    bool user_stop = run.cancel_requested;
+    bool can_retry = spec && res.retryable && !user_stop && ti.try_number < ti.max_tries;
+    if (can_retry) {
+      Time next = w.now() + spec->retry.DelayAfter(ti.try_number);
+      w.Transition(e.run, e.task, TaskState::kUpForRetry,
+                   reason + "; retry " + std::to_string(ti.try_number + 1) + " of " +
+                       std::to_string(ti.max_tries) + " at " + FormatTime(next));
+      w.MutableTi(e.run, e.task).next_try_at = next;
+    } else {
+      w.Transition(e.run, e.task, TaskState::kFailed, reason);
+    }
+  }
+  TaskInstance& m = w.MutableTi(e.run, e.task);
+  m.exit_code = res.exit_code >= 0 ? std::optional<int>(res.exit_code) : std::nullopt;
+  m.outputs = res.outputs.is_object() ? res.outputs : nlohmann::json::object();
+  m.ended_at = w.now();
+  m.handle = nullptr;
+}
+
+Status OnSetPaused(Working& w, const SetPaused& e) {
+  if (!w.Dag(e.dag_id)) {
+    return NotFoundError("unknown DAG '" + e.dag_id + "'" +
+                         DidYouMean(e.dag_id, Keys(w.snapshot_dags())));
+  }
+  w.MutableDagRecord(e.dag_id).paused = e.paused;
+  return OkStatus();
+}
+
+// ---- the scheduling pass -------------------------------------------------------------------
+
+void CreateScheduledRuns(Working& w, RunKeySource& keys) {
+  for (const auto& [id, snap_entry] : w.snapshot_dags()) {
+    const DagEntry& entry = *w.Dag(id);
+    const dag::DagPtr& d = entry.dag;
+    if (!d || entry.record.paused || !d->schedule) continue;
+    const dag::Schedule& sched = *d->schedule;
+    std::optional<Time> last = w.Dag(id)->record.last_scheduled_logical_date;
+    if (sched.is_once()) {
+      if (last) continue;
+      Time logical = d->start_date.value_or(w.now());
+      if (logical > w.now()) {
+        w.Wake(logical);
+        continue;
+      }
+      w.AddRun(NewRun(d, keys.Next(), store::RunType::kScheduled,
+                      MakeRunId(store::RunType::kScheduled, logical), logical, {logical, logical},
+                      nlohmann::json::object(), w.now()));
+      w.MutableDagRecord(id).last_scheduled_logical_date = logical;
+      continue;
+    }
+    for (size_t created = 0; created < kMaxRunsPerPass; ++created) {
+      std::optional<dag::DataInterval> iv;
+      if (last) {
+        std::optional<Time> start = sched.Next(*last);
+        if (start) iv = sched.IntervalStartingAtOrAfter(*start);
+      } else {
+        iv = sched.IntervalStartingAtOrAfter(d->start_date.value_or(w.now()));
+      }
+      if (!iv) break;
+      if (!d->catchup) {
+        // Jump to the latest complete interval: older ones are not run without catchup.
+        std::optional<Time> end = sched.PrevOrEqual(w.now());
+        if (end) {
+          std::optional<Time> start = sched.PrevOrEqual(*end - Millis(1));
+          if (start && *start > iv->start) iv = dag::DataInterval{*start, *end};
+        }
+      }
+      if (d->end_date && iv->start > *d->end_date) break;
+      if (iv->end > w.now()) {
+        w.Wake(iv->end);
+        break;
+      }
+      if (ActiveRunsOf(w, id, /*running_only=*/false) >= d->max_active_runs) break;
+      std::string run_id = MakeRunId(store::RunType::kScheduled, iv->start);
+      w.MutableDagRecord(id).last_scheduled_logical_date = iv->start;
+      last = iv->start;
+      if (RunIdTaken(w, id, run_id)) continue;
+      w.AddRun(NewRun(d, keys.Next(), store::RunType::kScheduled, run_id, iv->start, *iv,
+                      nlohmann::json::object(), w.now()));
+    }
+  }
+}
+
+void StartQueuedRuns(Working& w) {
+  std::map<std::string, std::vector<int64_t>> queued;  // dag -> run keys
+  for (int64_t k : w.RunKeys()) {
+    if (w.Run(k).state == RunState::kQueued) queued[w.Run(k).dag_id].push_back(k);
+  }
+  for (auto& [dag_id, runs] : queued) {
+    std::sort(runs.begin(), runs.end(), [&](int64_t a, int64_t b) {
+      return std::make_pair(w.Run(a).logical_date, a) < std::make_pair(w.Run(b).logical_date, b);
+    });
+    const dag::DagPtr& d = w.View(runs.front()).dag;
+    int limit = d ? d->max_active_runs : 1;
+    int running = ActiveRunsOf(w, dag_id, /*running_only=*/true);
+    for (int64_t k : runs) {
+      if (!MaxActiveRunsDep::Evaluate(running, limit).passed) break;
+      w.RunTransition(k, RunState::kRunning, "started");
+      DagRun& r = w.MutableRun(k);
+      if (!r.started_at) r.started_at = w.now();
+      ++running;
+    }
+  }
+}
+
+std::vector<UpstreamState> Upstreams(const Working& w, int64_t run, const dag::Dag& d,
+                                     const dag::TaskSpec& t) {
+  std::vector<UpstreamState> ups;
+  ups.reserve(t.depends_on.size());
+  for (const std::string& up : t.depends_on) {
+    const dag::TaskSpec* ut = d.FindTask(up);
+    ups.push_back({up, w.Ti(run, up).state, ut && ut->role == dag::TaskRole::kSetup});
+  }
+  return ups;
+}
+
+std::string LogPath(const DagRun& r, const std::string& task, int try_number) {
+  return "logs/" + r.dag_id + "/" + r.run_id + "/" + task + "/" + std::to_string(try_number) +
+         ".log";
+}
+
+// Advances one running run's task instances; returns the ones ready to launch.
+void AdvanceRun(Working& w, int64_t run, std::vector<std::pair<int64_t, std::string>>* ready) {
+  const RunView& v = w.View(run);
+  const dag::Dag& d = *v.dag;
+  const bool cancelling = w.Run(run).cancel_requested;
+  for (const dag::TaskSpec& t : d.tasks) {
+    const TaskInstance& ti = w.Ti(run, t.id);
+    switch (ti.state) {
+      case TaskState::kNone: {
+        if (cancelling && t.role != dag::TaskRole::kTeardown) {
+          w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
+          break;
+        }
+        TriggerDecision dec = TriggerRuleDep::Evaluate(t.trigger_rule, t.role, Upstreams(w, run, d, t));
+        if (dec.verdict == TriggerVerdict::kRun) {
+          w.Transition(run, t.id, TaskState::kScheduled, dec.status.reason);
+        } else if (dec.verdict == TriggerVerdict::kSkip) {
+          w.Transition(run, t.id, TaskState::kSkipped, dec.status.reason);
+        } else if (dec.verdict == TriggerVerdict::kUpstreamFailed) {
+          w.Transition(run, t.id, TaskState::kUpstreamFailed, dec.status.reason);
+        }
+        break;
+      }
+      case TaskState::kUpForRetry: {
+        if (cancelling) {
+          w.Transition(run, t.id, TaskState::kFailed, "run cancelled");
+          break;
+        }
+        DepStatus retry = NotInRetryPeriodDep::Evaluate(ti, w.now());
+        if (retry.passed) {
+          w.Transition(run, t.id, TaskState::kScheduled, "retry period over");
+        } else {
+          w.Wake(*ti.next_try_at);
+        }
+        break;
+      }
+      case TaskState::kRunning: {
+        if (t.execution_timeout && ti.started_at) {
+          Time deadline = *ti.started_at + *t.execution_timeout;
+          if (w.now() >= deadline) {
+            w.Stop(run, t.id, ti.try_number,
+                   "timed out after " + dag::FormatDuration(*t.execution_timeout));
+          } else {
+            w.Wake(deadline);
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (w.Ti(run, t.id).state == TaskState::kScheduled) {
+      if (cancelling && t.role != dag::TaskRole::kTeardown) {
+        w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
+      } else {
+        ready->push_back({run, t.id});
+      }
+    }
+  }
+}
+
+void FinishRunIfDone(Working& w, int64_t run) {
+  const RunView& v = w.View(run);
+  const dag::Dag& d = *v.dag;
+  for (const dag::TaskSpec& t : d.tasks) {
+    if (!store::IsTerminal(w.Ti(run, t.id).state)) return;
+  }
+  std::string failed_leaf;
+  for (const dag::TaskSpec& t : d.tasks) {
+    if (t.role == dag::TaskRole::kTeardown) continue;
+    bool leaf = true;
+    for (const std::string& down : d.Downstream(t.id)) {
+      const dag::TaskSpec* dt = d.FindTask(down);
+      if (dt && dt->role != dag::TaskRole::kTeardown) leaf = false;
+    }
+    TaskState s = w.Ti(run, t.id).state;
+    if (leaf && (s == TaskState::kFailed || s == TaskState::kUpstreamFailed)) {
+      failed_leaf = t.id;
+      break;
+    }
+  }
+  DagRun& r = w.MutableRun(run);
+  if (r.cancel_requested) {
+    w.RunTransition(run, RunState::kCancelled, r.note.empty() ? "cancelled" : r.note);
+  } else if (!failed_leaf.empty()) {
+    r.note = "task '" + failed_leaf + "' " + store::TaskStateName(w.Ti(run, failed_leaf).state);
+    w.RunTransition(run, RunState::kFailed, r.note);
+  } else {
+    r.note.clear();
+    w.RunTransition(run, RunState::kSuccess, "all tasks done");
+  }
+  w.MutableRun(run).ended_at = w.now();
+}
+
+// A run whose DAG definition is gone cannot go on: stop what it can and fail it.
+void FailOrphanRun(Working& w, int64_t run) {
+  bool active = false;
+  for (const auto& [id, ti0] : w.View(run).tis) {
+    const TaskInstance& ti = w.Ti(run, id);
+    if (store::IsActive(ti.state)) {
+      active = true;
+      w.Stop(run, id, ti.try_number, "DAG definition missing");
+    } else if (!store::IsTerminal(ti.state)) {
+      w.Transition(run, id, TaskState::kSkipped, "DAG definition missing");
+    }
+  }
+  if (active) return;
+  w.MutableRun(run).note = "DAG definition missing (file removed or broken)";
+  w.RunTransition(run, RunState::kFailed, "DAG definition missing");
+  w.MutableRun(run).ended_at = w.now();
+}
+
+void SchedulingPass(Working& w, RunKeySource& keys, int parallelism, bool create_runs) {
+  if (create_runs) CreateScheduledRuns(w, keys);
+  // A run that finishes frees a max_active_runs slot for a queued one: repeat until stable.
+  for (int round = 0; round < 8; ++round) {
+    StartQueuedRuns(w);
+    std::vector<std::pair<int64_t, std::string>> ready;
+    for (int64_t k : w.RunKeys()) {
+      if (w.Run(k).state != RunState::kRunning) continue;
+      if (!w.View(k).dag) {
+        FailOrphanRun(w, k);
+        continue;
+      }
+      AdvanceRun(w, k, &ready);
+    }
+    for (const auto& [run, task] : ready) {
+      if (!ParallelismSlotDep::Evaluate(w.active(), parallelism).passed) break;
+      TaskInstance& ti = w.MutableTi(run, task);
+      ti.try_number += 1;
+      ti.log_path = LogPath(w.Run(run), task, ti.try_number);
+      ti.started_at.reset();
+      ti.ended_at.reset();
+      ti.exit_code.reset();
+      ti.next_try_at.reset();
+      ti.handle = nullptr;
+      w.Transition(run, task, TaskState::kQueued,
+                   "launching try " + std::to_string(ti.try_number) + " of " +
+                       std::to_string(ti.max_tries));
+      w.plan().launches.push_back({run, task, ti.try_number});
+    }
+    bool finished_any = false;
+    for (int64_t k : w.RunKeys()) {
+      if (w.Run(k).state != RunState::kRunning || !w.View(k).dag) continue;
+      FinishRunIfDone(w, k);
+      finished_any |= store::IsTerminal(w.Run(k).state);
+    }
+    if (!finished_any) break;
+  }
+}
+
+}  // namespace
+
+Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource& keys) {
+  Plan plan;
+  Working w(snapshot, now, plan);
+  Status st = std::visit(
+      [&](const auto& e) -> Status {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, Tick>) return OkStatus();
+        if constexpr (std::is_same_v<E, TaskStarted>) return OnStarted(w, e), OkStatus();
+        if constexpr (std::is_same_v<E, TaskFinished>) return OnFinished(w, e), OkStatus();
+        if constexpr (std::is_same_v<E, TriggerRun>) return OnTrigger(w, e, keys);
+        if constexpr (std::is_same_v<E, Backfill>) return OnBackfill(w, e, keys);
+        if constexpr (std::is_same_v<E, CancelRun>) return OnCancel(w, e);
+        if constexpr (std::is_same_v<E, ClearTasks>) return OnClear(w, e);
+        if constexpr (std::is_same_v<E, MarkTask>) return OnMark(w, e);
+        if constexpr (std::is_same_v<E, SetPaused>) return OnSetPaused(w, e);
+        return OkStatus();
+      },
+      event);
+  if (!st.ok()) return Refuse(st);
+  SchedulingPass(w, keys, snapshot.parallelism, snapshot.create_scheduled_runs);
+  w.Flush();
+  return plan;
+}
+
+std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot) {
+  for (const store::DagRecord& r : plan.dags) snapshot->dags[r.dag_id].record = r;
+  for (int64_t key : plan.created_runs) snapshot->runs.emplace(key, RunView{});
+  for (const DagRun& r : plan.runs) {
+    RunView& view = snapshot->runs[r.id];
+    if (!view.dag) {
+      auto dit = snapshot->dags.find(r.dag_id);
+      if (dit != snapshot->dags.end()) view.dag = dit->second.dag;
+    }
+    view.run = r;
+  }
+  for (const TaskInstance& ti : plan.task_instances) {
+    auto rit = snapshot->runs.find(ti.run_id);
+    if (rit == snapshot->runs.end()) continue;
+    auto [it, inserted] = rit->second.tis.try_emplace(ti.task_id, ti);
+    bool was_active = !inserted && store::IsActive(it->second.state);
+    if (!inserted) it->second = ti;
+    if (was_active && !store::IsActive(ti.state)) --snapshot->active_tries;
+    if (!was_active && store::IsActive(ti.state)) ++snapshot->active_tries;
+    if (!store::IsActive(ti.state)) {
+      snapshot->cancelling.erase(TryKey{ti.run_id, ti.task_id, ti.try_number});
+    }
+  }
+  for (const StopTry& s : plan.stops) snapshot->cancelling.insert({s.run, s.task, s.try_number});
+  std::vector<DagRun> finished;
+  for (const DagRun& r : plan.runs) {
+    if (!store::IsTerminal(r.state)) continue;
+    auto it = snapshot->runs.find(r.id);
+    if (it == snapshot->runs.end()) continue;
+    for (const auto& [task, ti] : it->second.tis) {
+      if (store::IsActive(ti.state)) --snapshot->active_tries;
+    }
+    snapshot->runs.erase(it);
+    finished.push_back(r);
+  }
+  return finished;
+}
+
+std::string MakeRunId(store::RunType type, Time logical_date) {
+  return std::string(store::RunTypeName(type)) + "__" + FormatTime(logical_date);
+}
+
+std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, Time from, Time to,
+                                                size_t limit) {
+  std::vector<dag::DataInterval> out;
+  std::optional<dag::DataInterval> iv = schedule.IntervalStartingAtOrAfter(from);
+  while (iv && iv->start <= to && out.size() < limit) {
+    out.push_back(*iv);
+    std::optional<Time> next = schedule.Next(iv->start);
+    if (!next) break;
+    iv = schedule.IntervalStartingAtOrAfter(*next);
+  }
+  return out;
+}
+
+std::vector<dag::DataInterval> NextIntervals(const dag::Dag& d, std::optional<Time> last_logical,
+                                             size_t n) {
+  std::vector<dag::DataInterval> out;
+  if (!d.schedule || d.schedule->is_once()) return out;
+  std::optional<dag::DataInterval> iv;
+  if (last_logical) {
+    std::optional<Time> start = d.schedule->Next(*last_logical);
+    if (start) iv = d.schedule->IntervalStartingAtOrAfter(*start);
+  } else if (d.start_date) {
+    iv = d.schedule->IntervalStartingAtOrAfter(*d.start_date);
+  }
+  while (iv && out.size() < n) {
+    if (d.end_date && iv->start > *d.end_date) break;
+    out.push_back(*iv);
+    std::optional<Time> next = d.schedule->Next(iv->start);
+    if (!next) break;
+    iv = d.schedule->IntervalStartingAtOrAfter(*next);
+  }
+  return out;
+}
+
+std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const std::string& task,
+                                   Time now) {
+  std::vector<DepStatus> out;
+  auto rit = snapshot.runs.find(run);
+  if (rit == snapshot.runs.end() || !rit->second.dag) return out;
+  const RunView& v = rit->second;
+  const dag::TaskSpec* t = v.dag->FindTask(task);
+  auto tit = v.tis.find(task);
+  if (!t || tit == v.tis.end()) return out;
+  const TaskInstance& ti = tit->second;
+  if (v.run.state == RunState::kQueued) {
+    int running = 0;
+    for (const auto& [k, other] : snapshot.runs) {
+      if (other.run.dag_id == v.run.dag_id && other.run.state == RunState::kRunning) ++running;
+    }
+    out.push_back(MaxActiveRunsDep::Evaluate(running, v.dag->max_active_runs));
+  }
+  std::vector<UpstreamState> ups;
+  for (const std::string& up : t->depends_on) {
+    const dag::TaskSpec* ut = v.dag->FindTask(up);
+    auto uit = v.tis.find(up);
+    ups.push_back({up, uit == v.tis.end() ? TaskState::kNone : uit->second.state,
+                   ut && ut->role == dag::TaskRole::kSetup});
+  }
+  out.push_back(TriggerRuleDep::Evaluate(t->trigger_rule, t->role, ups).status);
+  out.push_back(NotInRetryPeriodDep::Evaluate(ti, now));
+  out.push_back(ParallelismSlotDep::Evaluate(snapshot.active_tries, snapshot.parallelism));
+  return out;
+}
+
+}  // namespace sp::scheduler

@@ -1,0 +1,62 @@
+// Decide: the scheduler's brain, a pure function.
+//
+//   Plan Decide(const Snapshot&, const Event&, Time now, RunKeySource& keys)
+//
+// No clock reads, no store writes, no processes: given the same inputs it returns the same Plan,
+// which makes scheduling testable with table files and crash recovery simple (a Plan is either
+// committed whole or not at all). Besides handling the event itself, every call makes a
+// scheduling pass: it starts queued runs (MaxActiveRunsDep), moves task instances forward
+// (TriggerRuleDep, NotInRetryPeriodDep, ParallelismSlotDep), stops timed-out tries, finishes
+// runs whose tasks are all done, and computes the next wakeup.
+//
+// Run outcome: when every task instance is terminal the run is success unless a non-teardown
+// leaf (ignoring teardown tasks) failed or was upstream_failed; a cancelled run ends cancelled.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scheduler/deps/dep.h"
+#include "scheduler/event.h"
+#include "scheduler/plan.h"
+#include "scheduler/snapshot.h"
+
+namespace sp::scheduler {
+
+// Hands out run keys; the only "id generation" Decide does, injected so tests control it.
+class RunKeySource {
+ public:
+  explicit RunKeySource(int64_t last_used) : last_(last_used) {}
+  int64_t Next() { return ++last_; }
+  int64_t last() const { return last_; }
+
+ private:
+  int64_t last_;
+};
+
+Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource& keys);
+
+// Folds a committed Plan into the snapshot (new runs, changed runs and task instances, the
+// active-try count, tries being stopped). Runs that reached a terminal state leave the snapshot
+// and are returned.
+std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot);
+
+// The logical dates a backfill (or catchup) over [from, to] would create, oldest first; shared
+// by Decide and `dags backfill --dry-run`.
+std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, Time from, Time to,
+                                                size_t limit);
+
+// The next `n` data intervals the schedule will create runs for, after `last_logical` (or from
+// the DAG's start date). For `dags next-execution`.
+std::vector<dag::DataInterval> NextIntervals(const dag::Dag& dag,
+                                             std::optional<Time> last_logical, size_t n);
+
+// Why a task instance is not running yet: each dep's status (for `tasks list`).
+std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const std::string& task,
+                                   Time now);
+
+// "scheduled__2026-11-26T00:00:00Z"
+std::string MakeRunId(store::RunType type, Time logical_date);
+
+}  // namespace sp::scheduler

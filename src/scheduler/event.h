@@ -1,0 +1,78 @@
+// Events: everything that can make the scheduler decide something. Timers, task ends and user
+// commands all arrive as one of these, on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "operators/task_type.h"
+#include "store/records.h"
+
+namespace sp::scheduler {
+
+// Time passed: schedules, retry periods and timeouts are due.
+struct Tick {};
+
+// A try recorded its handle: it counts as started (queued -> running).
+struct TaskStarted {
+  int64_t run = 0;
+  std::string task;
+  int try_number = 0;
+  nlohmann::json handle;
+};
+
+struct TaskFinished {
+  int64_t run = 0;
+  std::string task;
+  int try_number = 0;
+  operators::TaskResult result;
+};
+
+struct TriggerRun {
+  std::string dag_id;
+  nlohmann::json conf = nlohmann::json::object();
+  std::optional<Time> logical_date;  // default: now
+  store::RunType type = store::RunType::kManual;
+  std::string run_id;  // default: "<type>__<logical date>"
+};
+
+// Creates runs for every schedule interval whose logical date is in [from, to].
+struct Backfill {
+  std::string dag_id;
+  Time from{};
+  Time to{};
+  nlohmann::json conf = nlohmann::json::object();
+};
+
+struct CancelRun {
+  int64_t run = 0;
+  std::string reason = "cancelled by user";
+};
+
+struct ClearTasks {
+  int64_t run = 0;
+  std::vector<std::string> tasks;
+  bool include_downstream = false;
+};
+
+struct MarkTask {
+  int64_t run = 0;
+  std::string task;
+  store::TaskState state = store::TaskState::kSuccess;  // success or failed
+};
+
+struct SetPaused {
+  std::string dag_id;
+  bool paused = true;
+};
+
+using Event = std::variant<Tick, TaskStarted, TaskFinished, TriggerRun, Backfill, CancelRun,
+                           ClearTasks, MarkTask, SetPaused>;
+
+}  // namespace sp::scheduler

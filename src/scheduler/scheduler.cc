@@ -1,0 +1,496 @@
+// Scheduler loop, Apply and effects: see scheduler.h.
+#include "scheduler/scheduler.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+
+#include "dag/template.h"
+
+namespace sp::scheduler {
+
+namespace fs = std::filesystem;
+using store::TaskInstance;
+using store::TaskState;
+
+// One try's context handed to its TaskType. Complete() may come from any thread.
+class Scheduler::TryContext : public operators::TaskContext {
+ public:
+  TryContext(Scheduler* owner, TryKey key, dag::DagPtr dag) : owner_(owner), key_(std::move(key)),
+                                                              dag_(std::move(dag)) {}
+
+  void Init(const store::DagRun& run, const dag::TaskSpec* spec, nlohmann::json fields,
+            std::map<std::string, std::string> env, std::string log_path,
+            const operators::Services* services) {
+    dag_id_ = run.dag_id;
+    run_id_ = run.run_id;
+    run_key_ = run.id;
+    task_id_ = spec->id;
+    try_number_ = key_.try_number;
+    spec_ = spec;
+    fields_ = std::move(fields);
+    env_ = std::move(env);
+    log_path_ = std::move(log_path);
+    services_ = services;
+  }
+
+  Status SaveHandle(const nlohmann::json& handle) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handle_ = handle;
+    }
+    if (owner_->OnLoopThread()) return owner_->SaveHandleOnLoop(key_, handle);
+    auto done = std::make_shared<std::promise<Status>>();
+    std::future<Status> f = done->get_future();
+    {
+      std::lock_guard<std::mutex> lock(owner_->mu_);
+      if (owner_->stopping_) return UnavailableError("the scheduler is stopping");
+      owner_->queue_.push_back(
+          {std::nullopt, [this, done, handle] { done->set_value(owner_->SaveHandleOnLoop(key_, handle)); }});
+    }
+    owner_->cv_.notify_one();
+    return f.get();
+  }
+
+  void Complete(operators::TaskResult result) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (completed_) return;
+      completed_ = true;
+    }
+    owner_->Post(TaskFinished{key_.run, key_.task, key_.try_number, std::move(result)});
+  }
+
+  nlohmann::json handle() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return handle_;
+  }
+  const TryKey& key() const { return key_; }
+
+ private:
+  Scheduler* owner_;
+  TryKey key_;
+  dag::DagPtr dag_;  // keeps spec_ alive
+  mutable std::mutex mu_;
+  bool completed_ = false;
+  nlohmann::json handle_;
+};
+
+Scheduler::Scheduler(operators::Services* services, const operators::TaskTypeRegistry* registry,
+                     SchedulerOptions options)
+    : services_(services),
+      registry_(registry),
+      options_(std::move(options)),
+      folder_(options_.dags_folder, registry->Checker()) {
+  snapshot_.parallelism = options_.parallelism;
+  snapshot_.create_scheduled_runs = options_.create_scheduled_runs;
+}
+
+Scheduler::~Scheduler() {
+  Stop();
+  Join();
+}
+
+bool Scheduler::OnLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+
+void Scheduler::SetRunFinishedObserver(std::function<void(const store::DagRun&)> fn) {
+  run_finished_ = std::move(fn);
+}
+void Scheduler::SetDagsLoadedObserver(std::function<void(const std::vector<dag::LoadedFile>&)> fn) {
+  dags_loaded_ = std::move(fn);
+}
+
+// ---- start and recovery --------------------------------------------------------------------
+
+Status Scheduler::Start() {
+  loop_thread_ = std::this_thread::get_id();
+  ASSIGN_OR_RETURN(int64_t max_key, services_->store->MaxRunId());
+  keys_ = RunKeySource(max_key);
+  ASSIGN_OR_RETURN(std::vector<store::DagRecord> records, services_->store->ListDags());
+  for (store::DagRecord& r : records) snapshot_.dags[r.dag_id].record = std::move(r);
+  RETURN_IF_ERROR(RescanDags());
+  if (options_.load_active_runs) RETURN_IF_ERROR(LoadActiveRuns());
+  next_wakeup_ = services_->clock->Now();
+  return OkStatus();
+}
+
+Status Scheduler::RescanDags() {
+  dag::FolderChanges changes = folder_.Rescan();
+  next_rescan_ = services_->clock->Now() + options_.dag_rescan_interval;
+  if (!changes.any()) return OkStatus();
+  store::Mutation m;
+  for (const dag::DagPtr& d : changes.added_or_changed) {
+    DagEntry& e = snapshot_.dags[d->id];
+    bool is_new = e.record.dag_id.empty();
+    e.dag = d;
+    e.record.dag_id = d->id;
+    e.record.file = d->file;
+    e.record.fingerprint = d->fingerprint;
+    m.dags.push_back(e.record);
+    services_->logger->Info("dags", std::string(is_new ? "loaded" : "reloaded") + " DAG '" +
+                                        d->id + "' from " + d->file);
+  }
+  for (const std::string& id : changes.removed_dag_ids) {
+    snapshot_.dags.erase(id);
+    m.delete_dags.push_back(id);
+    services_->logger->Info("dags", "DAG '" + id + "' removed (its file is gone or broken)");
+  }
+  std::vector<dag::LoadedFile> files = folder_.Files();
+  for (const dag::LoadedFile& f : files) {
+    for (const dag::DagError& e : f.errors) services_->logger->Warn("dags", e.ToString());
+  }
+  if (dags_loaded_) dags_loaded_(files);
+  // A schedule may now be due: decide again.
+  next_wakeup_ = services_->clock->Now();
+  return CommitWithRetry(m);
+}
+
+Status Scheduler::LoadActiveRuns() {
+  store::RunFilter filter;
+  filter.only_active = true;
+  filter.limit = 1000000;
+  ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, services_->store->ListRuns(filter));
+  store::Mutation fixes;
+  for (store::DagRun& run : runs) {
+    RunView view;
+    auto dit = snapshot_.dags.find(run.dag_id);
+    if (dit != snapshot_.dags.end()) view.dag = dit->second.dag;
+    ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run.id));
+    for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
+    if (view.dag) {
+      // Tasks added to the DAG since the run was created join it; removed ones are ignored.
+      for (const dag::TaskSpec& t : view.dag->tasks) {
+        if (view.tis.count(t.id)) continue;
+        TaskInstance ti;
+        ti.run_id = run.id;
+        ti.task_id = t.id;
+        ti.max_tries = t.retry.retries + 1;
+        fixes.task_instances.push_back(ti);
+        view.tis[t.id] = ti;
+      }
+      for (auto it = view.tis.begin(); it != view.tis.end();) {
+        it = view.dag->FindTask(it->first) ? std::next(it) : view.tis.erase(it);
+      }
+    }
+    view.run = std::move(run);
+    int64_t key = view.run.id;
+    snapshot_.runs.emplace(key, std::move(view));
+  }
+  Time now = services_->clock->Now();
+  for (auto& [key, view] : snapshot_.runs) {
+    for (auto& [task_id, ti] : view.tis) {
+      if (!store::IsActive(ti.state)) continue;
+      if (ti.handle.is_null()) {
+        // Never started (no handle): schedule it again without spending a try.
+        fixes.events.push_back({key, task_id, ti.try_number, store::TaskStateName(ti.state),
+                                "scheduled", "server restarted before the try started", now});
+        ti.state = TaskState::kScheduled;
+        ti.try_number = std::max(0, ti.try_number - 1);
+        ti.reason = "server restarted before the try started";
+        fixes.task_instances.push_back(ti);
+        continue;
+      }
+      ++snapshot_.active_tries;
+    }
+  }
+  RETURN_IF_ERROR(CommitWithRetry(fixes));
+  if (!options_.recover_tries) return OkStatus();
+  for (auto& [key, view] : snapshot_.runs) {
+    for (auto& [task_id, ti] : view.tis) {
+      if (store::IsActive(ti.state)) RecoverTry(view, ti);
+    }
+  }
+  if (!snapshot_.runs.empty()) {
+    services_->logger->Info("scheduler", "recovered " + std::to_string(snapshot_.runs.size()) +
+                                             " active runs, " +
+                                             std::to_string(snapshot_.active_tries) + " tries in flight");
+  }
+  return OkStatus();
+}
+
+void Scheduler::RecoverTry(RunView& view, TaskInstance& ti) {
+  TryKey key{view.run.id, ti.task_id, ti.try_number};
+  const dag::TaskSpec* spec = view.dag ? view.dag->FindTask(ti.task_id) : nullptr;
+  operators::TaskType* type = spec ? registry_->Find(spec->type) : nullptr;
+  if (!type) {
+    Post(TaskFinished{key.run, key.task, key.try_number,
+                      {false, -1, nlohmann::json::object(),
+                       "lost on restart: the task's definition is gone", true}});
+    return;
+  }
+  auto ctx = MakeContext(view, *spec, ti, spec->fields, {});
+  live_[key] = ctx;
+  services_->logger->Info("scheduler", "recovering " + view.run.dag_id + "/" + view.run.run_id +
+                                           "/" + ti.task_id + " try " +
+                                           std::to_string(ti.try_number));
+  type->Recover(ctx, ti.handle);
+}
+
+// ---- the loop ------------------------------------------------------------------------------
+
+void Scheduler::Post(Event event) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back({std::move(event), nullptr});
+  }
+  cv_.notify_one();
+}
+
+Result<CommandResult> Scheduler::Submit(Event event) {
+  auto done = std::make_shared<std::promise<Result<CommandResult>>>();
+  std::future<Result<CommandResult>> f = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return UnavailableError("the scheduler is stopping");
+    queue_.push_back({std::nullopt, [this, done, event = std::move(event)] {
+                        CommandResult result;
+                        Status s = Process(event, &result);
+                        if (s.ok()) {
+                          done->set_value(std::move(result));
+                        } else {
+                          done->set_value(s);
+                        }
+                      }});
+  }
+  cv_.notify_one();
+  return f.get();
+}
+
+Result<CommandResult> Scheduler::Execute(const Event& event) {
+  CommandResult result;
+  RETURN_IF_ERROR(Process(event, &result));
+  return result;
+}
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Scheduler::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::RunInBackground() {
+  std::promise<void> started;
+  std::future<void> f = started.get_future();
+  thread_ = std::thread([this, &started] {
+    loop_thread_ = std::this_thread::get_id();
+    started.set_value();
+    RunLoop();
+  });
+  f.wait();
+}
+
+void Scheduler::Run() {
+  loop_thread_ = std::this_thread::get_id();
+  RunLoop();
+}
+
+void Scheduler::RunLoop() {
+  for (;;) {
+    std::deque<Queued> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      Time now = services_->clock->Now();
+      Time wake = std::min(next_wakeup_.value_or(now + Millis(60000)), next_rescan_);
+      if (queue_.empty() && !stopping_ && wake > now) {
+        cv_.wait_for(lock, std::chrono::milliseconds((wake - now).count()),
+                     [&] { return !queue_.empty() || stopping_; });
+      }
+      if (stopping_) {
+        // Commands waiting on a future must not hang.
+        for (Queued& q : queue_) {
+          if (q.closure) q.closure();
+        }
+        queue_.clear();
+        return;
+      }
+      batch.swap(queue_);
+    }
+    for (Queued& q : batch) {
+      if (q.closure) {
+        q.closure();
+      } else if (q.event) {
+        Status s = Process(*q.event, nullptr);
+        if (!s.ok() && s.code() != StatusCode::kNotFound) {
+          services_->logger->Error("scheduler", s.ToString());
+        }
+      }
+    }
+    Time now = services_->clock->Now();
+    if (now >= next_rescan_) {
+      Status s = RescanDags();
+      if (!s.ok()) services_->logger->Error("dags", s.ToString());
+    }
+    if (next_wakeup_ && now >= *next_wakeup_) {
+      next_wakeup_.reset();
+      std::vector<Event> retry;
+      retry.swap(retry_events_);
+      for (Event& e : retry) Process(e, nullptr).IgnoreError();
+      Status s = Process(Tick{}, nullptr);
+      if (!s.ok()) services_->logger->Error("scheduler", s.ToString());
+    }
+  }
+}
+
+Status Scheduler::Process(const Event& event, CommandResult* result) {
+  // A command about a finished run needs that run in the snapshot first.
+  int64_t run = 0;
+  if (auto* c = std::get_if<ClearTasks>(&event)) run = c->run;
+  if (auto* m = std::get_if<MarkTask>(&event)) run = m->run;
+  if (run != 0 && !snapshot_.runs.count(run)) {
+    ASSIGN_OR_RETURN(std::optional<store::DagRun> r, services_->store->GetRun(run));
+    if (!r) return NotFoundError("no run with key " + std::to_string(run));
+    RunView view;
+    auto dit = snapshot_.dags.find(r->dag_id);
+    if (dit != snapshot_.dags.end()) view.dag = dit->second.dag;
+    ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run));
+    for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
+    view.run = std::move(*r);
+    snapshot_.runs.emplace(run, std::move(view));
+  }
+  Plan plan = Decide(snapshot_, event, services_->clock->Now(), keys_);
+  if (!plan.refused.ok()) {
+    if (run != 0 && store::IsTerminal(snapshot_.runs.at(run).run.state)) snapshot_.runs.erase(run);
+    return plan.refused;
+  }
+  Status s = Apply(plan);
+  if (!s.ok()) {
+    if (std::holds_alternative<TaskFinished>(event) || std::holds_alternative<TaskStarted>(event)) {
+      retry_events_.push_back(event);  // must not be lost: retried on the next tick
+      next_wakeup_ = services_->clock->Now() + Millis(1000);
+    }
+    return s;
+  }
+  if (result) result->created_runs = plan.created_runs;
+  return OkStatus();
+}
+
+Status Scheduler::CommitWithRetry(const store::Mutation& m) {
+  if (m.empty()) return OkStatus();
+  Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    s = services_->store->Commit(m);
+    if (s.ok()) {
+      ++commits_;
+      return s;
+    }
+    if (s.code() != StatusCode::kAborted) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
+  }
+  return s.With("committing scheduler state");
+}
+
+Status Scheduler::Apply(const Plan& plan) {
+  store::Mutation m;
+  m.dags = plan.dags;
+  m.runs = plan.runs;
+  m.task_instances = plan.task_instances;
+  m.events = plan.events;
+  RETURN_IF_ERROR(CommitWithRetry(m));
+  UpdateSnapshot(plan);
+  next_wakeup_ = plan.next_wakeup;
+  // Effects run only now that the plan is durable.
+  for (const StopTry& stop : plan.stops) StopTryEffect(stop);
+  for (const LaunchTry& launch : plan.launches) Launch(launch);
+  return OkStatus();
+}
+
+void Scheduler::UpdateSnapshot(const Plan& plan) {
+  std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
+  for (const TaskInstance& ti : plan.task_instances) {
+    if (!store::IsActive(ti.state)) live_.erase(TryKey{ti.run_id, ti.task_id, ti.try_number});
+  }
+  if (run_finished_) {
+    for (const store::DagRun& r : finished) run_finished_(r);
+  }
+}
+
+// ---- effects -------------------------------------------------------------------------------
+
+nlohmann::json Scheduler::TemplateContext(const RunView& view, const std::string& task,
+                                          int try_number) {
+  const store::DagRun& r = view.run;
+  nlohmann::json params = nlohmann::json::object();
+  if (view.dag) {
+    for (const auto& [name, p] : view.dag->params) params[name] = p.default_value;
+  }
+  if (r.conf.is_object()) {
+    for (const auto& [k, v] : r.conf.items()) params[k] = v;
+  }
+  nlohmann::json tasks = nlohmann::json::object();
+  for (const auto& [id, ti] : view.tis) tasks[id] = {{"outputs", ti.outputs}};
+  std::string ds = FormatDate(r.logical_date);
+  std::string ds_nodash = ds;
+  ds_nodash.erase(std::remove(ds_nodash.begin(), ds_nodash.end(), '-'), ds_nodash.end());
+  return {{"ds", ds},
+          {"ds_nodash", ds_nodash},
+          {"ts", FormatTime(r.logical_date)},
+          {"logical_date", FormatTime(r.logical_date)},
+          {"data_interval_start", FormatTime(r.data_interval_start)},
+          {"data_interval_end", FormatTime(r.data_interval_end)},
+          {"run_id", r.run_id},
+          {"dag", {{"id", r.dag_id}}},
+          {"task", {{"id", task}}},
+          {"try_number", try_number},
+          {"params", params},
+          {"tasks", tasks}};
+}
+
+std::shared_ptr<Scheduler::TryContext> Scheduler::MakeContext(
+    const RunView& view, const dag::TaskSpec& spec, const TaskInstance& ti, nlohmann::json fields,
+    std::map<std::string, std::string> env) {
+  TryKey key{view.run.id, ti.task_id, ti.try_number};
+  auto ctx = std::make_shared<TryContext>(this, key, view.dag);
+  ctx->Init(view.run, &spec, std::move(fields), std::move(env),
+            services_->config.SchedulerDir() + "/" + ti.log_path, services_);
+  return ctx;
+}
+
+void Scheduler::Launch(const LaunchTry& launch) {
+  auto rit = snapshot_.runs.find(launch.run);
+  if (rit == snapshot_.runs.end()) return;
+  const RunView& view = rit->second;
+  const TaskInstance& ti = view.tis.at(launch.task);
+  const dag::TaskSpec* spec = view.dag ? view.dag->FindTask(launch.task) : nullptr;
+  operators::TaskType* type = spec ? registry_->Find(spec->type) : nullptr;
+  auto fail = [&](const std::string& why) {
+    Post(TaskFinished{launch.run, launch.task, launch.try_number,
+                      {false, -1, nlohmann::json::object(), why, false}});
+  };
+  if (!type) return fail("unknown task type");
+  nlohmann::json context = TemplateContext(view, launch.task, launch.try_number);
+  Result<nlohmann::json> fields = dag::RenderJson(spec->fields, context);
+  if (!fields.ok()) return fail("template error: " + fields.status().message());
+  std::map<std::string, std::string> env;
+  for (const auto& [k, v] : spec->env) {
+    Result<std::string> rendered = dag::RenderTemplate(v, context);
+    if (!rendered.ok()) return fail("template error in env " + k + ": " + rendered.status().message());
+    env[k] = *rendered;
+  }
+  auto ctx = MakeContext(view, *spec, ti, std::move(*fields), std::move(env));
+  std::error_code ec;
+  fs::create_directories(fs::path(ctx->log_path()).parent_path(), ec);
+  live_[ctx->key()] = ctx;
+  type->Start(ctx);
+}
+
+void Scheduler::StopTryEffect(const StopTry& stop) {
+  auto it = live_.find(TryKey{stop.run, stop.task, stop.try_number});
+  if (it == live_.end()) return;
+  std::shared_ptr<TryContext> ctx = it->second;
+  ctx->AppendLog("[sparkplane] stopping: " + stop.reason);
+  const dag::TaskSpec& spec = ctx->spec();
+  operators::TaskType* type = registry_->Find(spec.type);
+  if (type) type->Cancel(ctx, ctx->handle(), options_.stop_grace);
+}
+
+Status Scheduler::SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle) {
+  return Process(TaskStarted{key.run, key.task, key.try_number, handle}, nullptr);
+}
+
+}  // namespace sp::scheduler

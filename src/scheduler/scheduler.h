@@ -1,0 +1,137 @@
+// Scheduler: the event loop that owns all run state. One thread runs the loop; everything else
+// (task completions from the process reaper, commands from the CLI/API) enters through Post()
+// or Submit(). For each event the loop calls the pure Decide(), commits the Plan in one store
+// transaction (Apply), updates its Snapshot and only then carries out the Plan's effects:
+// launching tries through their TaskType and stopping them.
+//
+// Start() loads the DAG folder and every active run from the store and recovers tries that were
+// in flight when a previous server died: a try with a handle is handed to its TaskType's
+// Recover(); a queued try without a handle never started, so it is scheduled again without
+// counting as a try.
+//
+// Thread safety: Post/Submit/Stop are thread-safe; everything else runs on the loop thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dag/dag_folder.h"
+#include "operators/registry.h"
+#include "operators/task_type.h"
+#include "scheduler/decide.h"
+#include "scheduler/event.h"
+#include "scheduler/snapshot.h"
+#include "store/store.h"
+
+namespace sp::scheduler {
+
+struct SchedulerOptions {
+  std::string dags_folder;
+  int parallelism = 32;
+  Millis dag_rescan_interval = Millis(2000);
+  Millis stop_grace = Millis(10000);  // SIGTERM -> SIGKILL for cancelled or timed-out tries
+  // False in `dags test` and for offline commands: no runs are created from schedules.
+  bool create_scheduled_runs = true;
+  // False for offline commands and `dags test`: other runs' tries are not touched.
+  bool recover_tries = true;
+  // False for `dags test`: only the test's own run is loaded.
+  bool load_active_runs = true;
+};
+
+// The outcome of a command (trigger, cancel, ...) submitted to the loop.
+struct CommandResult {
+  std::vector<int64_t> created_runs;
+};
+
+class Scheduler {
+ public:
+  Scheduler(operators::Services* services, const operators::TaskTypeRegistry* registry,
+            SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Loads DAGs and active runs, recovers in-flight tries. Call once, before Run().
+  Status Start();
+
+  // Runs the loop on the calling thread until Stop().
+  void Run();
+  // Runs the loop on a new thread.
+  void RunInBackground();
+  // Asks the loop to end. Running tries are left alone (a restart recovers them).
+  void Stop();
+  void Join();
+
+  // Queues an event; returns at once.
+  void Post(Event event);
+  // Queues a command and waits until it has been decided and committed.
+  Result<CommandResult> Submit(Event event);
+  // Decides and applies a command at once; loop thread only (or before the loop runs).
+  Result<CommandResult> Execute(const Event& event);
+
+  // Called on the loop thread whenever a run reaches a terminal state.
+  void SetRunFinishedObserver(std::function<void(const store::DagRun&)> fn);
+  // Called on the loop thread after each DAG folder rescan with every file's result.
+  void SetDagsLoadedObserver(std::function<void(const std::vector<dag::LoadedFile>&)> fn);
+
+  // Loop-thread only (tests, `dags test`).
+  const Snapshot& snapshot() const { return snapshot_; }
+  const dag::DagFolder& dag_folder() const { return folder_; }
+  size_t live_tries() const { return live_.size(); }
+  int64_t commits() const { return commits_; }
+
+ private:
+  class TryContext;
+  struct Queued {
+    std::optional<Event> event;
+    std::function<void()> closure;
+  };
+
+  Status Process(const Event& event, CommandResult* result);
+  Status Apply(const Plan& plan);
+  Status CommitWithRetry(const store::Mutation& m);
+  void UpdateSnapshot(const Plan& plan);
+  void Launch(const LaunchTry& launch);
+  void StopTryEffect(const StopTry& stop);
+  Status RescanDags();
+  Status LoadActiveRuns();
+  Status SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle);
+  void RecoverTry(RunView& view, store::TaskInstance& ti);
+  nlohmann::json TemplateContext(const RunView& view, const std::string& task, int try_number);
+  std::shared_ptr<TryContext> MakeContext(const RunView& view, const dag::TaskSpec& spec,
+                                          const store::TaskInstance& ti, nlohmann::json fields,
+                                          std::map<std::string, std::string> env);
+  void RunLoop();
+  bool OnLoopThread() const;
+
+  operators::Services* services_;
+  const operators::TaskTypeRegistry* registry_;
+  SchedulerOptions options_;
+  dag::DagFolder folder_;
+  Snapshot snapshot_;
+  RunKeySource keys_{0};
+  std::optional<Time> next_wakeup_;
+  Time next_rescan_{};
+  std::map<TryKey, std::shared_ptr<TryContext>> live_;
+  std::function<void(const store::DagRun&)> run_finished_;
+  std::function<void(const std::vector<dag::LoadedFile>&)> dags_loaded_;
+  int64_t commits_ = 0;
+  std::vector<Event> retry_events_;  // events whose commit failed; retried on the next tick
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Queued> queue_;
+  bool stopping_ = false;
+  std::thread::id loop_thread_;
+  std::thread thread_;
+};
+
+}  // namespace sp::scheduler

@@ -1,0 +1,409 @@
+// Decide: snapshot + event -> Plan, with the plan folded back into the snapshot the way the
+// scheduler does after a commit. No clock, no store, no processes.
+#include "scheduler/decide.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace sp::scheduler {
+namespace {
+
+using store::RunState;
+using store::TaskState;
+using ::testing::HasSubstr;
+
+Time At(const char* iso) {
+  std::tm tm{};
+  strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm);
+  return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
+}
+
+dag::TaskSpec Task(const std::string& id, std::vector<std::string> deps = {},
+                   dag::TaskRole role = dag::TaskRole::kNormal) {
+  dag::TaskSpec t;
+  t.id = id;
+  t.type = "bash";
+  t.depends_on = std::move(deps);
+  t.role = role;
+  t.fields = {{"command", "true"}};
+  return t;
+}
+
+std::shared_ptr<dag::Dag> Dag(const std::string& id, std::vector<dag::TaskSpec> tasks) {
+  auto d = std::make_shared<dag::Dag>();
+  d->id = id;
+  d->tasks = std::move(tasks);
+  return d;
+}
+
+class Harness {
+ public:
+  explicit Harness(Time now) : now(now) {}
+
+  void AddDag(std::shared_ptr<dag::Dag> d, bool paused = false) {
+    DagEntry e;
+    e.dag = d;
+    e.record.dag_id = d->id;
+    e.record.paused = paused;
+    snap.dags[d->id] = e;
+  }
+
+  Plan Step(const Event& e) {
+    Plan p = Decide(snap, e, now, keys);
+    if (!p.refused.ok()) return p;
+    for (const auto& r : p.runs) runs[r.id] = r;
+    for (const auto& ti : p.task_instances) tis[{ti.run_id, ti.task_id}] = ti;
+    FoldPlan(p, &snap);
+    return p;
+  }
+  int64_t Trigger(const std::string& dag_id, nlohmann::json conf = nlohmann::json::object()) {
+    Plan p = Step(TriggerRun{dag_id, conf});
+    EXPECT_TRUE(p.refused.ok()) << p.refused;
+    return p.created_runs.empty() ? 0 : p.created_runs[0];
+  }
+  void Finish(int64_t run, const std::string& task, bool ok, bool retryable = true) {
+    operators::TaskResult r;
+    r.success = ok;
+    r.exit_code = ok ? 0 : 1;
+    r.retryable = retryable;
+    Step(TaskFinished{run, task, Ti(run, task).try_number, r});
+  }
+  // Starts every queued try (as the scheduler does when a handle is saved).
+  void StartQueued() {
+    std::vector<std::pair<int64_t, std::string>> q;
+    for (auto& [k, v] : snap.runs)
+      for (auto& [id, ti] : v.tis)
+        if (ti.state == TaskState::kQueued) q.push_back({k, id});
+    for (auto& [k, id] : q) Step(TaskStarted{k, id, Ti(k, id).try_number, {{"pid", 1}}});
+  }
+  const store::TaskInstance& Ti(int64_t run, const std::string& task) {
+    return tis.at({run, task});
+  }
+  TaskState State(int64_t run, const std::string& task) { return Ti(run, task).state; }
+
+  Snapshot snap;
+  RunKeySource keys{0};
+  Time now;
+  std::map<int64_t, store::DagRun> runs;
+  std::map<std::pair<int64_t, std::string>, store::TaskInstance> tis;
+};
+
+TEST(DecideTest, TriggerCreatesRunAndLaunchesRoots) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a"), Task("b", {"a"})}));
+  Plan p = h.Step(TriggerRun{"d"});
+  ASSERT_TRUE(p.refused.ok());
+  ASSERT_EQ(p.created_runs.size(), 1u);
+  int64_t run = p.created_runs[0];
+  EXPECT_EQ(h.runs[run].run_id, "manual__2026-11-26T10:00:00Z");
+  EXPECT_EQ(h.runs[run].state, RunState::kRunning);
+  ASSERT_EQ(p.launches.size(), 1u);
+  EXPECT_EQ(p.launches[0].task, "a");
+  EXPECT_EQ(p.launches[0].try_number, 1);
+  EXPECT_EQ(h.State(run, "a"), TaskState::kQueued);
+  EXPECT_EQ(h.Ti(run, "a").log_path, "logs/d/manual__2026-11-26T10:00:00Z/a/1.log");
+  EXPECT_EQ(h.State(run, "b"), TaskState::kNone);
+}
+
+TEST(DecideTest, DownstreamLaunchesInTheSamePlanAsUpstreamEnd) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a"), Task("b", {"a"})}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  h.Finish(run, "a", true);
+  EXPECT_EQ(h.State(run, "a"), TaskState::kSuccess);
+  EXPECT_EQ(h.State(run, "b"), TaskState::kQueued);
+  h.StartQueued();
+  h.Finish(run, "b", true);
+  EXPECT_EQ(h.runs[run].state, RunState::kSuccess);
+  EXPECT_TRUE(h.snap.runs.empty());
+  EXPECT_EQ(h.snap.active_tries, 0);
+}
+
+TEST(DecideTest, UnknownDagAndBadConfAreRefusedWithHints) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto d = Dag("spark_pipeline", {Task("a")});
+  d->params["table"] = {nlohmann::json("events"), ""};
+  d->params["date"] = {nlohmann::json(nullptr), ""};
+  h.AddDag(d);
+  Plan p = h.Step(TriggerRun{"spark_pipelin"});
+  EXPECT_EQ(p.refused.code(), StatusCode::kNotFound);
+  EXPECT_THAT(p.refused.message(), HasSubstr("did you mean 'spark_pipeline'"));
+  p = h.Step(TriggerRun{"spark_pipeline", {{"tabel", "x"}, {"date", "d"}}});
+  EXPECT_EQ(p.refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.refused.message(), HasSubstr("conf key 'tabel' is not a param"));
+  EXPECT_THAT(p.refused.message(), HasSubstr("did you mean 'table'"));
+  p = h.Step(TriggerRun{"spark_pipeline", {{"table", "x"}}});
+  EXPECT_THAT(p.refused.message(), HasSubstr("param 'date'"));
+  EXPECT_TRUE(h.snap.runs.empty());
+}
+
+TEST(DecideTest, RetryWaitsForDelayWithExponentialBackoff) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto t = Task("a");
+  t.retry.retries = 2;
+  t.retry.retry_delay = Millis(10000);
+  t.retry.exponential_backoff = true;
+  h.AddDag(Dag("d", {t}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  h.Finish(run, "a", false);
+  EXPECT_EQ(h.State(run, "a"), TaskState::kUpForRetry);
+  EXPECT_EQ(*h.Ti(run, "a").next_try_at, h.now + Millis(10000));
+  Plan p = h.Step(Tick{});
+  EXPECT_TRUE(p.launches.empty());
+  EXPECT_EQ(*p.next_wakeup, h.now + Millis(10000));
+  h.now += Millis(10000);
+  p = h.Step(Tick{});
+  ASSERT_EQ(p.launches.size(), 1u);
+  EXPECT_EQ(p.launches[0].try_number, 2);
+  h.StartQueued();
+  h.Finish(run, "a", false);
+  EXPECT_EQ(*h.Ti(run, "a").next_try_at, h.now + Millis(20000));  // doubled
+  h.now += Millis(20000);
+  h.Step(Tick{});
+  h.StartQueued();
+  h.Finish(run, "a", false);
+  EXPECT_EQ(h.State(run, "a"), TaskState::kFailed);
+  EXPECT_EQ(h.runs[run].state, RunState::kFailed);
+  EXPECT_THAT(h.runs[run].note, HasSubstr("task 'a' failed"));
+}
+
+TEST(DecideTest, NonRetryableFailureIsNotRetried) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto t = Task("a");
+  t.retry.retries = 3;
+  h.AddDag(Dag("d", {t}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  h.Finish(run, "a", false, /*retryable=*/false);
+  EXPECT_EQ(h.State(run, "a"), TaskState::kFailed);
+}
+
+// The reference pipeline: create cluster (setup) -> submit -> delete cluster (teardown).
+std::shared_ptr<dag::Dag> Pipeline() {
+  return Dag("p", {Task("create", {}, dag::TaskRole::kSetup), Task("submit", {"create"}),
+                   Task("report", {"submit"}),
+                   Task("delete", {"create", "submit"}, dag::TaskRole::kTeardown)});
+}
+
+TEST(DecideTest, TeardownRunsAfterFailureAndRunFails) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  int64_t run = h.Trigger("p");
+  h.StartQueued();
+  h.Finish(run, "create", true);
+  h.StartQueued();
+  h.Finish(run, "submit", false);
+  EXPECT_EQ(h.State(run, "report"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kQueued);
+  h.StartQueued();
+  h.Finish(run, "delete", true);
+  EXPECT_EQ(h.runs[run].state, RunState::kFailed);
+}
+
+TEST(DecideTest, TeardownRunsWhenSetupFailsButIsIgnoredForOutcome) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  int64_t run = h.Trigger("p");
+  h.StartQueued();
+  h.Finish(run, "create", false);
+  EXPECT_EQ(h.State(run, "submit"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kQueued);  // a failed create may leave a partial cluster
+  h.StartQueued();
+  h.Finish(run, "delete", true);
+  EXPECT_EQ(h.runs[run].state, RunState::kFailed);
+}
+
+TEST(DecideTest, FailedTeardownDoesNotFailTheRun) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  int64_t run = h.Trigger("p");
+  for (const char* t : {"create", "submit", "report"}) {
+    h.StartQueued();
+    h.Finish(run, t, true);
+  }
+  h.StartQueued();
+  h.Finish(run, "delete", false);
+  EXPECT_EQ(h.runs[run].state, RunState::kSuccess);
+}
+
+TEST(DecideTest, CancelStopsRunningTriesSkipsPendingAndStillTearsDown) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  int64_t run = h.Trigger("p");
+  h.StartQueued();
+  h.Finish(run, "create", true);
+  h.StartQueued();  // submit running
+  Plan p = h.Step(CancelRun{run});
+  ASSERT_EQ(p.stops.size(), 1u);
+  EXPECT_EQ(p.stops[0].task, "submit");
+  EXPECT_EQ(h.State(run, "report"), TaskState::kSkipped);
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kNone);  // waits for submit to really stop
+  h.Finish(run, "submit", false);                         // killed: no retry when cancelled
+  EXPECT_EQ(h.State(run, "submit"), TaskState::kFailed);
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kQueued);
+  h.StartQueued();
+  h.Finish(run, "delete", true);
+  EXPECT_EQ(h.runs[run].state, RunState::kCancelled);
+}
+
+TEST(DecideTest, CancelBeforeSetupRanSkipsTeardown) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("gate"), Task("create", {"gate"}, dag::TaskRole::kSetup),
+                     Task("delete", {"create"}, dag::TaskRole::kTeardown)}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  h.Step(CancelRun{run});
+  h.Finish(run, "gate", false);
+  EXPECT_EQ(h.State(run, "create"), TaskState::kSkipped);
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kSkipped);
+  EXPECT_EQ(h.runs[run].state, RunState::kCancelled);
+}
+
+TEST(DecideTest, ExecutionTimeoutStopsTheTryOnce) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto t = Task("a");
+  t.execution_timeout = Millis(5000);
+  h.AddDag(Dag("d", {t}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  Plan p = h.Step(Tick{});
+  EXPECT_EQ(*p.next_wakeup, h.now + Millis(5000));
+  h.now += Millis(5000);
+  p = h.Step(Tick{});
+  ASSERT_EQ(p.stops.size(), 1u);
+  EXPECT_THAT(p.stops[0].reason, HasSubstr("timed out after"));
+  p = h.Step(Tick{});
+  EXPECT_TRUE(p.stops.empty());  // asked once
+}
+
+TEST(DecideTest, ParallelismLimitsTriesAcrossRuns) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.snap.parallelism = 3;
+  std::vector<dag::TaskSpec> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(Task("t" + std::to_string(i)));
+  h.AddDag(Dag("d", tasks));
+  int64_t run = h.Trigger("d");
+  EXPECT_EQ(h.snap.active_tries, 3);
+  h.StartQueued();
+  h.Finish(run, "t0", true);
+  EXPECT_EQ(h.snap.active_tries, 3);
+  EXPECT_EQ(h.State(run, "t3"), TaskState::kQueued);
+  EXPECT_EQ(h.State(run, "t4"), TaskState::kScheduled);
+}
+
+TEST(DecideTest, MaxActiveRunsQueuesRunsInLogicalDateOrder) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto d = Dag("d", {Task("a")});
+  d->max_active_runs = 1;
+  h.AddDag(d);
+  Plan p1 = h.Step(TriggerRun{"d", {}, At("2026-11-20T00:00:00")});
+  Plan p2 = h.Step(TriggerRun{"d", {}, At("2026-11-10T00:00:00")});
+  int64_t r1 = p1.created_runs[0], r2 = p2.created_runs[0];
+  EXPECT_EQ(h.runs[r1].state, RunState::kRunning);
+  EXPECT_EQ(h.runs[r2].state, RunState::kQueued);
+  h.StartQueued();
+  h.Finish(r1, "a", true);
+  EXPECT_EQ(h.runs[r2].state, RunState::kRunning);
+}
+
+TEST(DecideTest, ScheduleWithCatchupCreatesEveryMissedInterval) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("0 * * * *");
+  d->start_date = At("2026-11-26T07:00:00");
+  d->catchup = true;
+  d->max_active_runs = 16;
+  h.AddDag(d);
+  Plan p = h.Step(Tick{});
+  ASSERT_EQ(p.created_runs.size(), 3u);  // 07-08, 08-09, 09-10
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "scheduled__2026-11-26T07:00:00Z");
+  EXPECT_EQ(h.runs[p.created_runs[2]].data_interval_end, At("2026-11-26T10:00:00"));
+  EXPECT_EQ(*p.next_wakeup, At("2026-11-26T11:00:00"));
+  EXPECT_TRUE(h.Step(Tick{}).created_runs.empty());  // nothing twice
+}
+
+TEST(DecideTest, ScheduleWithoutCatchupRunsOnlyTheLatestInterval) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("0 * * * *");
+  d->start_date = At("2026-11-01T00:00:00");
+  h.AddDag(d);
+  Plan p = h.Step(Tick{});
+  ASSERT_EQ(p.created_runs.size(), 1u);
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "scheduled__2026-11-26T09:00:00Z");
+}
+
+TEST(DecideTest, PausedDagCreatesNoRuns) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("@hourly");
+  d->start_date = At("2026-11-26T00:00:00");
+  h.AddDag(d, /*paused=*/true);
+  EXPECT_TRUE(h.Step(Tick{}).created_runs.empty());
+  Plan p = h.Step(SetPaused{"d", false});
+  EXPECT_EQ(p.created_runs.size(), 1u);
+}
+
+TEST(DecideTest, BackfillCreatesOneRunPerInterval) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("@daily");
+  d->start_date = At("2026-01-01T00:00:00");
+  d->max_active_runs = 2;
+  h.AddDag(d, /*paused=*/true);
+  Plan p = h.Step(Backfill{"d", At("2026-11-01T00:00:00"), At("2026-11-05T00:00:00")});
+  ASSERT_EQ(p.created_runs.size(), 5u);
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "backfill__2026-11-01T00:00:00Z");
+  int running = 0;
+  for (int64_t k : p.created_runs) running += h.runs[k].state == RunState::kRunning;
+  EXPECT_EQ(running, 2);
+}
+
+TEST(DecideTest, ClearReRunsTaskWithItsSetupAndTeardown) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  int64_t run = h.Trigger("p");
+  for (const char* t : {"create", "submit", "report", "delete"}) {
+    h.StartQueued();
+    h.Finish(run, t, true);
+  }
+  ASSERT_EQ(h.runs[run].state, RunState::kSuccess);
+  h.snap.runs[run] = RunView{h.runs[run], h.snap.dags["p"].dag, {}};  // as the scheduler reloads it
+  for (const char* t : {"create", "submit", "report", "delete"}) h.snap.runs[run].tis[t] = h.Ti(run, t);
+  Plan p = h.Step(ClearTasks{run, {"submit"}, false});
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  EXPECT_EQ(h.runs[run].state, RunState::kRunning);
+  EXPECT_EQ(h.State(run, "create"), TaskState::kQueued);
+  EXPECT_EQ(h.Ti(run, "create").try_number, 2);
+  EXPECT_EQ(h.State(run, "report"), TaskState::kSuccess);  // not downstream-cleared
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kNone);
+}
+
+TEST(DecideTest, StaleFinishIsIgnored) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a")}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  operators::TaskResult r;
+  r.success = true;
+  Plan p = h.Step(TaskFinished{run, "a", 7, r});
+  EXPECT_TRUE(p.task_instances.empty());
+  EXPECT_EQ(h.State(run, "a"), TaskState::kRunning);
+}
+
+TEST(DecideTest, DecideIsDeterministic) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  h.Trigger("p");
+  RunKeySource k1(100), k2(100);
+  Plan a = Decide(h.snap, Tick{}, h.now, k1);
+  Plan b = Decide(h.snap, Tick{}, h.now, k2);
+  EXPECT_EQ(a.launches.size(), b.launches.size());
+  EXPECT_EQ(a.events.size(), b.events.size());
+  EXPECT_EQ(a.next_wakeup, b.next_wakeup);
+}
+
+}  // namespace
+}  // namespace sp::scheduler

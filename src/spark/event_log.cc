@@ -109,17 +109,24 @@ EventLogLocation SingleFile(const fs::path& file) {
   return log;
 }
 
-std::string Errno(int err) { return std::strerror(err); }
+std::string Errno(int err) {
+  return std::strerror(err);
+}
 
 }  // namespace
 
 const char* EventLogCodecName(EventLogCodec codec) {
   switch (codec) {
-    case EventLogCodec::kNone: return "none";
-    case EventLogCodec::kZstd: return "zstd";
-    case EventLogCodec::kLz4: return "lz4";
-    case EventLogCodec::kLzf: return "lzf";
-    case EventLogCodec::kSnappy: return "snappy";
+    case EventLogCodec::kNone:
+      return "none";
+    case EventLogCodec::kZstd:
+      return "zstd";
+    case EventLogCodec::kLz4:
+      return "lz4";
+    case EventLogCodec::kLzf:
+      return "lzf";
+    case EventLogCodec::kSnappy:
+      return "snappy";
   }
   return "unknown";
 }
@@ -262,8 +269,7 @@ Result<bool> EventLogReader::Fill() {
     ZSTD_outBuffer out{z.out.data(), z.out.size(), 0};
     size_t rc = ZSTD_decompressStream(z.ctx, &out, &z.in_buf);
     if (ZSTD_isError(rc)) {
-      return FailedPreconditionError(path_ + ": corrupt zstd data (" +
-                                     ZSTD_getErrorName(rc) + ")");
+      return FailedPreconditionError(path_ + ": corrupt zstd data (" + ZSTD_getErrorName(rc) + ")");
     }
     z.last_hint = rc;
     if (out.pos > 0) {
@@ -304,9 +310,9 @@ Status ForEachEventLine(const EventLogLocation& log,
                         const std::function<Status(std::string_view line)>& fn) {
   std::string line;
   for (const std::string& file : log.files) {
-    ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader,
-                     EventLogReader::Open(file, EventLogCodecFromFileName(
-                                                    fs::path(file).filename().string())));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<EventLogReader> reader,
+        EventLogReader::Open(file, EventLogCodecFromFileName(fs::path(file).filename().string())));
     while (true) {
       ASSIGN_OR_RETURN(bool more, reader->Next(&line));
       if (!more) break;

@@ -59,8 +59,7 @@ Result<EventLogLocation> FindEventLog(const std::string& history_dir, const std:
 class EventLogReader {
  public:
   // FailedPrecondition for unsupported codecs; NotFound/PermissionDenied when not readable.
-  static Result<std::unique_ptr<EventLogReader>> Open(const std::string& path,
-                                                      EventLogCodec codec);
+  static Result<std::unique_ptr<EventLogReader>> Open(const std::string& path, EventLogCodec codec);
   ~EventLogReader();
   EventLogReader(const EventLogReader&) = delete;
   EventLogReader& operator=(const EventLogReader&) = delete;

@@ -2,21 +2,20 @@
 #include "spark/history.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "spark/internal/json_fields.h"
 
 namespace sp::spark {
 namespace {
 
-using nlohmann::json;
 using internal::GetInt;
 using internal::GetObject;
 using internal::GetString;
 using internal::Has;
+using nlohmann::json;
 
 constexpr std::string_view kEventPrefix = "{\"Event\":\"";
 constexpr size_t kMaxReasonChars = 300;
@@ -119,15 +118,14 @@ class Summarizer {
         s_.status_reason = "driver exit code " + std::to_string(*s_.exit_code);
       } else if (s_.jobs_failed > 0) {
         s_.status = AppStatus::kFailed;
-        s_.status_reason = std::to_string(s_.jobs_failed) + " job(s) failed; first: " +
-                           first_job_failure_;
+        s_.status_reason =
+            std::to_string(s_.jobs_failed) + " job(s) failed; first: " + first_job_failure_;
       } else {
         s_.status = AppStatus::kSucceeded;
       }
     } else {
-      s_.duration_ms = s_.start_ms > 0 && last_event_ms_ > s_.start_ms
-                           ? last_event_ms_ - s_.start_ms
-                           : 0;
+      s_.duration_ms =
+          s_.start_ms > 0 && last_event_ms_ > s_.start_ms ? last_event_ms_ - s_.start_ms : 0;
       if (s_.log_in_progress) {
         s_.status = AppStatus::kRunning;
         s_.status_reason =
@@ -229,7 +227,8 @@ class Summarizer {
     s_.output_records += GetInt(output, "Records Written");
     const json& read = GetObject(m, "Shuffle Read Metrics");
     s_.shuffle_read_bytes += GetInt(read, "Remote Bytes Read") + GetInt(read, "Local Bytes Read");
-    s_.shuffle_write_bytes += GetInt(GetObject(m, "Shuffle Write Metrics"), "Shuffle Bytes Written");
+    s_.shuffle_write_bytes +=
+        GetInt(GetObject(m, "Shuffle Write Metrics"), "Shuffle Bytes Written");
   }
 
   AppSummary s_;
@@ -243,11 +242,16 @@ class Summarizer {
 
 const char* AppStatusName(AppStatus status) {
   switch (status) {
-    case AppStatus::kSucceeded: return "succeeded";
-    case AppStatus::kFailed: return "failed";
-    case AppStatus::kRunning: return "running";
-    case AppStatus::kIncomplete: return "incomplete";
-    case AppStatus::kUnreadable: return "unreadable";
+    case AppStatus::kSucceeded:
+      return "succeeded";
+    case AppStatus::kFailed:
+      return "failed";
+    case AppStatus::kRunning:
+      return "running";
+    case AppStatus::kIncomplete:
+      return "incomplete";
+    case AppStatus::kUnreadable:
+      return "unreadable";
   }
   return "unknown";
 }
@@ -270,8 +274,7 @@ Result<AppSummary> SummarizeEventLog(const EventLogLocation& log) {
   return summarizer.Finish();
 }
 
-Result<AppSummary> SummarizeApplication(const std::string& history_dir,
-                                        const std::string& app_id) {
+Result<AppSummary> SummarizeApplication(const std::string& history_dir, const std::string& app_id) {
   ASSIGN_OR_RETURN(EventLogLocation log, FindEventLog(history_dir, app_id));
   return SummarizeEventLog(log);
 }

@@ -49,12 +49,12 @@ struct AppSummary {
   int64_t end_ms = 0;       // ApplicationEnd timestamp; 0 while running
   int64_t duration_ms = 0;  // end - start, or last event time - start when not ended
   AppStatus status = AppStatus::kIncomplete;
-  std::string status_reason;      // why failed/incomplete, for users
-  std::optional<int> exit_code;   // ApplicationEnd "ExitCode" (Spark 4.x)
+  std::string status_reason;     // why failed/incomplete, for users
+  std::optional<int> exit_code;  // ApplicationEnd "ExitCode" (Spark 4.x)
 
   int jobs_succeeded = 0;
   int jobs_failed = 0;
-  int jobs_running = 0;  // started, no JobEnd
+  int jobs_running = 0;      // started, no JobEnd
   int stages_completed = 0;  // stage attempts that completed without a failure reason
   int stages_failed = 0;
   int64_t tasks_succeeded = 0;

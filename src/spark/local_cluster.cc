@@ -38,7 +38,9 @@ constexpr Millis kStatusTimeout(1000);
 constexpr Millis kKillSlack(5000);
 constexpr char kLoopback[] = "127.0.0.1";
 
-std::string WorkerRole(int index) { return "worker-" + std::to_string(index); }
+std::string WorkerRole(int index) {
+  return "worker-" + std::to_string(index);
+}
 
 std::string FormatSeconds(Millis d) {
   char buf[32];
@@ -77,7 +79,8 @@ std::string TailFile(const std::string& path, int lines) {
   if (!in) return "(no log)";
   in.seekg(0, std::ios::end);
   std::streamoff size = in.tellg();
-  std::streamoff from = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(kLogTailBytes));
+  std::streamoff from =
+      std::max<std::streamoff>(0, size - static_cast<std::streamoff>(kLogTailBytes));
   in.seekg(from);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::deque<std::string> tail;
@@ -223,7 +226,8 @@ Result<LocalClusterHandle> LocalClusterHandle::FromJson(const nlohmann::json& j)
 Status LocalCluster::ValidateName(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') ok = false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      ok = false;
   }
   if (!ok) {
     return InvalidArgumentError("cluster name '" + name +
@@ -245,7 +249,9 @@ LocalCluster::LocalCluster(LocalClusterSpec spec, executor::ProcessSupervisor& p
   handle_.app_id_prefix = spec_.app_id_prefix.empty() ? "app-" + spec_.name : spec_.app_id_prefix;
 }
 
-LocalCluster::~LocalCluster() { Stop(spec_.stop_grace).IgnoreError(); }
+LocalCluster::~LocalCluster() {
+  Stop(spec_.stop_grace).IgnoreError();
+}
 
 Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterSpec spec,
                                                           executor::ProcessSupervisor& processes,
@@ -277,10 +283,12 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterSpec spec,
   }
   RETURN_IF_ERROR(ValidateConf("master_conf", spec.master_conf));
   RETURN_IF_ERROR(ValidateConf("worker_conf", spec.worker_conf));
-  if (spec.spark_home.empty() || ::access((spec.spark_home + "/bin/spark-class").c_str(), X_OK) != 0) {
-    return FailedPreconditionError("Spark not found: set SPARK_HOME or run scripts/setup.sh (no "
-                                   "executable bin/spark-class under '" +
-                                   spec.spark_home + "')");
+  if (spec.spark_home.empty() ||
+      ::access((spec.spark_home + "/bin/spark-class").c_str(), X_OK) != 0) {
+    return FailedPreconditionError(
+        "Spark not found: set SPARK_HOME or run scripts/setup.sh (no "
+        "executable bin/spark-class under '" +
+        spec.spark_home + "')");
   }
 
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(std::move(spec), processes, clock));
@@ -407,7 +415,7 @@ Status LocalCluster::WaitForMasterLog(Time deadline, std::stop_token stop) {
       }
       if (!ui_port.empty()) return NotifyHandle();
     }
-    RETURN_IF_ERROR(CheckDaemonsAlive());
+    RETURN_IF_ERROR(CheckDaemons());
     if (stop.stop_requested()) return CancelledError("cancelled while the master was starting");
     if (clock_.Now() >= deadline) {
       return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) +
@@ -441,17 +449,17 @@ Status LocalCluster::WaitUntilWorkers(int want, WorkerCount mode, Time deadline,
     } else {
       last = status.status().message();
     }
-    RETURN_IF_ERROR(CheckDaemonsAlive());
+    RETURN_IF_ERROR(CheckDaemons());
     if (stop.stop_requested()) return CancelledError("cancelled (" + last + ")");
     if (clock_.Now() >= deadline) {
-      return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) +
-                                   " (" + last + ")");
+      return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) + " (" +
+                                   last + ")");
     }
     exits_->Pause(spec_.poll_interval, stop);
   }
 }
 
-Status LocalCluster::CheckDaemonsAlive() const {
+Status LocalCluster::CheckDaemons() const {
   std::vector<std::string> roles = {"master"};
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -459,8 +467,8 @@ Status LocalCluster::CheckDaemonsAlive() const {
   }
   for (const std::string& role : roles) {
     if (std::optional<ExitInfo> e = exits_->Find(role)) {
-      return FailedPreconditionError("the Spark " + role + " " + DescribeExit(*e) +
-                                     " (see " + dir_ + "/" + role + ".log)");
+      return FailedPreconditionError("the Spark " + role + " " + DescribeExit(*e) + " (see " +
+                                     dir_ + "/" + role + ".log)");
     }
   }
   return OkStatus();
@@ -512,7 +520,9 @@ int LocalCluster::worker_count() const {
   return static_cast<int>(handle_.workers.size());
 }
 
-Result<MasterStatus> LocalCluster::FetchStatus() const { return FetchMasterStatus(ui_url()); }
+Result<MasterStatus> LocalCluster::FetchStatus() const {
+  return FetchMasterStatus(ui_url());
+}
 
 Status LocalCluster::Scale(int workers, std::stop_token stop) {
   if (workers < 0) {
@@ -618,8 +628,7 @@ Status LocalCluster::StopLocked(Millis grace, DirCleanup cleanup) {
   return CleanDir(dir_, cleanup).With("stopping Spark cluster '" + spec_.name + "'");
 }
 
-Status LocalCluster::TearDown(const LocalClusterHandle& handle, Millis grace,
-                              DirCleanup cleanup) {
+Status LocalCluster::TearDown(const LocalClusterHandle& handle, Millis grace, DirCleanup cleanup) {
   // A corrupt handle must not make us delete an unrelated directory.
   fs::path dir = fs::path(handle.dir).lexically_normal();
   if (!dir.is_absolute() || dir.filename() != handle.name || !ValidateName(handle.name).ok()) {

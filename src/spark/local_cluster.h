@@ -27,6 +27,9 @@
 // cluster from the handle alone (the daemons are then not its children).
 // Event logging and spark.local.dir of drivers are the submitter's business (submit.h).
 //
+// Cancellation: Start and Scale block until ready or failed; to abandon one from another
+// thread, request stop on the std::stop_token passed in (Stop() waits for them to return).
+//
 // Ownership: the cluster borrows the ProcessSupervisor and Clock, which must outlive it. The
 // destructor stops the cluster if Stop() was not called.
 // Thread safety: all methods may be called from any thread; Scale and Stop are serialized.
@@ -36,11 +39,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -73,8 +75,8 @@ struct LocalClusterSpec {
   std::string name;           // [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 chars
   std::string clusters_root;  // absolute; the cluster's dir is <clusters_root>/<name>
   std::string spark_home;
-  int workers = 1;             // >= 0
-  int worker_cores = 2;        // cores each worker offers
+  int workers = 1;                   // >= 0
+  int worker_cores = 2;              // cores each worker offers
   std::string worker_memory = "2g";  // memory each worker offers to executors (>= 1g: the
                                      // default executor asks for 1g)
   Millis ready_timeout = Millis(120000);
@@ -105,8 +107,7 @@ class LocalCluster {
   // a daemon exited), DeadlineExceeded (not ready in time), Cancelled (`stop` requested).
   static Result<std::unique_ptr<LocalCluster>> Start(LocalClusterSpec spec,
                                                      executor::ProcessSupervisor& processes,
-                                                     const Clock& clock,
-                                                     std::stop_token stop = {});
+                                                     const Clock& clock, std::stop_token stop = {});
 
   ~LocalCluster();
   LocalCluster(const LocalCluster&) = delete;
@@ -122,6 +123,10 @@ class LocalCluster {
 
   // The master's current /json/.
   Result<MasterStatus> FetchStatus() const;
+
+  // OK while every daemon of the cluster runs; FailedPrecondition naming the first that exited
+  // (and how) otherwise. Cheap (no I/O): callers may poll it to notice a dead cluster.
+  Status CheckDaemons() const;
 
   // Adds or removes workers (highest index first) and waits until the master counts exactly
   // `workers` alive ones. A failed scale-up stops the workers it added.
@@ -155,7 +160,6 @@ class LocalCluster {
   Status SpawnWorker(int index);
   Status WaitForMasterLog(Time deadline, std::stop_token stop);
   Status WaitUntilWorkers(int want, WorkerCount mode, Time deadline, std::stop_token stop);
-  Status CheckDaemonsAlive() const;
   Status StopWorkerLocked(const LocalClusterWorker& worker, Millis grace);
   Status StopLocked(Millis grace, DirCleanup cleanup);
   Status NotifyHandle();
@@ -168,8 +172,8 @@ class LocalCluster {
   const std::string dir_;
   std::shared_ptr<ExitBook> exits_;
 
-  std::mutex op_mu_;          // held for a whole Start/Scale/Stop
-  mutable std::mutex mu_;     // guards the fields below; held briefly, never during waits
+  std::mutex op_mu_;       // held for a whole Start/Scale/Stop
+  mutable std::mutex mu_;  // guards the fields below; held briefly, never during waits
   LocalClusterHandle handle_;
   int next_worker_index_ = 1;
   bool stopped_ = false;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "spark/internal/json_fields.h"
@@ -13,9 +12,9 @@
 namespace sp::spark {
 namespace {
 
-using nlohmann::json;
 using internal::GetInt;
 using internal::GetString;
+using nlohmann::json;
 
 constexpr size_t kMaxBody = 16 << 20;  // a master with thousands of apps is still far below
 

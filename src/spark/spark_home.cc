@@ -89,8 +89,8 @@ Result<std::string> FindSparkHome(const std::string& root, const EnvLookup& env)
   for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {  // newest python first
     if (WhatIsMissing(*it).empty()) return Absolute(*it);
   }
-  return FailedPreconditionError(std::string(kSparkMissing) + " (looked in " +
-                                 Absolute(lib) + "/python3*/site-packages/pyspark)");
+  return FailedPreconditionError(std::string(kSparkMissing) + " (looked in " + Absolute(lib) +
+                                 "/python3*/site-packages/pyspark)");
 }
 
 Result<std::string> FindPython(const std::string& root, const std::string& spark_home,
@@ -100,8 +100,8 @@ Result<std::string> FindPython(const std::string& root, const std::string& spark
   // <venv>/lib/python3.X/site-packages/pyspark -> <venv>/bin/python
   fs::path home(spark_home);
   if (home.parent_path().filename() == "site-packages") {
-    fs::path from_home = home.parent_path().parent_path().parent_path().parent_path() /
-                         "bin/python";
+    fs::path from_home =
+        home.parent_path().parent_path().parent_path().parent_path() / "bin/python";
     if (IsExecutableFile(from_home)) return Absolute(from_home);
   }
   if (std::optional<std::string> p = env("PYSPARK_PYTHON")) {

@@ -23,9 +23,13 @@ bool HasSpace(std::string_view s) {
   return false;
 }
 
-bool IsPythonApp(std::string_view application) { return EndsWith(application, ".py"); }
+bool IsPythonApp(std::string_view application) {
+  return EndsWith(application, ".py");
+}
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string Quote(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 Status ValidateMaster(std::string_view master) {
   if (master.empty()) {
@@ -159,7 +163,8 @@ bool IsValidMemorySize(std::string_view s) {
   while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
   if (digits == 0 || s[0] == '0') return false;
   std::string unit;
-  for (char c : s.substr(digits)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : s.substr(digits))
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (unit.empty() || unit == "b") return true;
   if (unit.size() > 2) return false;
   if (std::string_view("kmgtp").find(unit[0]) == std::string_view::npos) return false;
@@ -187,8 +192,8 @@ Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
   const bool python_app = IsPythonApp(spec.application);
   if (python_app && !spec.java_class.empty()) {
     return InvalidArgumentError("java_class " + Quote(spec.java_class) +
-                                " is for JVM applications; application " +
-                                Quote(spec.application) + " is a Python file");
+                                " is for JVM applications; application " + Quote(spec.application) +
+                                " is a Python file");
   }
   if (mode == DeployMode::kCluster) {
     if (spec.master == "local" || StartsWith(spec.master, "local[")) {
@@ -214,19 +219,19 @@ Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
   RETURN_IF_ERROR(ValidatePath("event_log_dir", spec.event_log_dir));
   RETURN_IF_ERROR(ValidatePath("local_dir", spec.local_dir));
   for (const auto& [key, value] : spec.conf) RETURN_IF_ERROR(ValidateConfKey(key));
-  RETURN_IF_ERROR(CheckNoDuplicate(spec, !spec.driver_memory.empty(), "driver_memory",
-                                   "spark.driver.memory"));
+  RETURN_IF_ERROR(
+      CheckNoDuplicate(spec, !spec.driver_memory.empty(), "driver_memory", "spark.driver.memory"));
   RETURN_IF_ERROR(CheckNoDuplicate(spec, !spec.executor_memory.empty(), "executor_memory",
                                    "spark.executor.memory"));
-  RETURN_IF_ERROR(CheckNoDuplicate(spec, spec.driver_cores.has_value(), "driver_cores",
-                                   "spark.driver.cores"));
+  RETURN_IF_ERROR(
+      CheckNoDuplicate(spec, spec.driver_cores.has_value(), "driver_cores", "spark.driver.cores"));
   RETURN_IF_ERROR(CheckNoDuplicate(spec, spec.executor_cores.has_value(), "executor_cores",
                                    "spark.executor.cores"));
   RETURN_IF_ERROR(CheckNoDuplicate(spec, spec.total_executor_cores.has_value(),
                                    "total_executor_cores", "spark.cores.max"));
   RETURN_IF_ERROR(CheckNoDuplicate(spec, !spec.name.empty(), "name", "spark.app.name"));
-  RETURN_IF_ERROR(CheckNoDuplicate(spec, !spec.java_class.empty(), "java_class",
-                                   "spark.app.mainClass"));
+  RETURN_IF_ERROR(
+      CheckNoDuplicate(spec, !spec.java_class.empty(), "java_class", "spark.app.mainClass"));
 
   // Defaults first, then the user's conf on top.
   std::map<std::string, std::string> conf;
@@ -270,8 +275,7 @@ Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
     argv.insert(argv.end(), {"--executor-cores", std::to_string(*spec.executor_cores)});
   }
   if (spec.total_executor_cores) {
-    argv.insert(argv.end(),
-                {"--total-executor-cores", std::to_string(*spec.total_executor_cores)});
+    argv.insert(argv.end(), {"--total-executor-cores", std::to_string(*spec.total_executor_cores)});
   }
   for (const auto& [key, value] : conf) argv.insert(argv.end(), {"--conf", key + "=" + value});
   argv.push_back(spec.application);
@@ -290,7 +294,9 @@ std::map<std::string, std::string> BuildSubmitEnv(const SubmitSpec& spec) {
   return env;
 }
 
-std::string AppIdPattern(std::string_view prefix) { return std::string(prefix) + "-%s-%04d"; }
+std::string AppIdPattern(std::string_view prefix) {
+  return std::string(prefix) + "-%s-%04d";
+}
 
 std::optional<std::string> ExtractAppId(std::string_view line, std::string_view prefix) {
   if (size_t at = line.find(kConnectedMarker); at != std::string_view::npos) {
@@ -312,8 +318,8 @@ std::optional<std::string> ExtractAppId(std::string_view line, std::string_view 
     size_t end = 16;
     while (end < rest.size() && std::isdigit(static_cast<unsigned char>(rest[end]))) ++end;
     if (end - 16 < 4) continue;
-    if (end < rest.size() && (std::isalpha(static_cast<unsigned char>(rest[end])) ||
-                              rest[end] == '-')) {
+    if (end < rest.size() &&
+        (std::isalpha(static_cast<unsigned char>(rest[end])) || rest[end] == '-')) {
       continue;
     }
     return std::string(line.substr(at, prefix.size() + end));

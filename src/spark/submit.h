@@ -33,9 +33,9 @@ namespace sp::spark {
 enum class DeployMode { kClient, kCluster };
 
 struct SubmitSpec {
-  std::string master;       // spark://host:port, local[*], k8s://..., yarn (required)
-  std::string application;  // .py file, .jar, or a Spark-supported URL (required)
-  std::string java_class;   // --class (JVM applications only)
+  std::string master;                 // spark://host:port, local[*], k8s://..., yarn (required)
+  std::string application;            // .py file, .jar, or a Spark-supported URL (required)
+  std::string java_class;             // --class (JVM applications only)
   std::vector<std::string> py_files;  // --py-files (.zip/.egg/.py)
   std::vector<std::string> jars;      // --jars
   std::vector<std::string> files;     // --files

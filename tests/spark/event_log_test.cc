@@ -2,10 +2,9 @@
 // zstd (compressed here with libzstd: several frames, flushed blocks, a cut-off tail).
 #include "spark/event_log.h"
 
-#include <zstd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <filesystem>
 
@@ -19,7 +18,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::StatusIs;
 
-std::string HistoryDir() { return testing::DataDir() + "/history"; }
+std::string HistoryDir() {
+  return testing::DataDir() + "/history";
+}
 
 // Compresses `text` as `frames` zstd frames, flushing a block every `flush_every` bytes.
 std::string Zstd(const std::string& text, int frames = 2, size_t flush_every = 700) {

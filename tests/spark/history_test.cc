@@ -2,10 +2,9 @@
 // statuses, counts and metrics; a zstd copy made here must summarise identically.
 #include "spark/history.h"
 
-#include <zstd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <filesystem>
 
@@ -22,7 +21,9 @@ using testing::StatusIs;
 
 constexpr int64_t kT0 = 1795680000000;
 
-std::string HistoryDir() { return testing::DataDir() + "/history"; }
+std::string HistoryDir() {
+  return testing::DataDir() + "/history";
+}
 
 AppSummary Summary(const std::string& app_id, const std::string& dir = HistoryDir()) {
   Result<AppSummary> s = SummarizeApplication(dir, app_id);

@@ -38,7 +38,8 @@ class LocalClusterSpecTest : public ::testing::Test {
 TEST_F(LocalClusterSpecTest, InvalidSpecs) {
   LocalClusterSpec s = Spec();
   s.name = "bad name";
-  EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("cluster name 'bad name'")));
+  EXPECT_THAT(StartError(s),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("cluster name 'bad name'")));
   s = Spec();
   s.name = "../escape";
   EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("cluster name")));
@@ -47,19 +48,22 @@ TEST_F(LocalClusterSpecTest, InvalidSpecs) {
   EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("absolute path")));
   s = Spec();
   s.workers = -1;
-  EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("workers must be >= 0")));
+  EXPECT_THAT(StartError(s),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("workers must be >= 0")));
   s = Spec();
   s.worker_cores = 0;
   EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_cores")));
   s = Spec();
   s.worker_memory = "lots";
-  EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_memory 'lots'")));
+  EXPECT_THAT(StartError(s),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_memory 'lots'")));
   s = Spec();
   s.app_id_prefix = "app%d";
   EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("app_id_prefix")));
   s = Spec();
   s.worker_conf = {{"spark.worker.opts", "a b"}};
-  EXPECT_THAT(StartError(s), StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_conf entry")));
+  EXPECT_THAT(StartError(s),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_conf entry")));
   EXPECT_FALSE(fs::exists(dir_ / "c1"));
 }
 
@@ -86,9 +90,10 @@ TEST_F(LocalClusterSpecTest, DaemonThatExitsFailsFastWithItsLog) {
   LocalClusterSpec s = Spec();
   s.spark_home = dir_ / "spark";
   fs::create_directories(s.spark_home + "/bin");
-  testing::WriteText(s.spark_home + "/bin/spark-class",
-                     "#!/bin/sh\necho \"fake master: $* opts=$SPARK_MASTER_OPTS ip=$SPARK_LOCAL_IP\"\n"
-                     "exit 3\n");
+  testing::WriteText(
+      s.spark_home + "/bin/spark-class",
+      "#!/bin/sh\necho \"fake master: $* opts=$SPARK_MASTER_OPTS ip=$SPARK_LOCAL_IP\"\n"
+      "exit 3\n");
   fs::permissions(s.spark_home + "/bin/spark-class", fs::perms::owner_all);
   s.ready_timeout = Millis(60000);
   RealClock clock;
@@ -111,7 +116,8 @@ TEST_F(LocalClusterSpecTest, HandleIsRecordedBeforeTheDaemonRuns) {
   s.spark_home = dir_ / "spark";
   fs::create_directories(s.spark_home + "/bin");
   std::string marker = dir_ / "ran";
-  testing::WriteText(s.spark_home + "/bin/spark-class", "#!/bin/sh\ntouch " + marker + "\nexit 1\n");
+  testing::WriteText(s.spark_home + "/bin/spark-class",
+                     "#!/bin/sh\ntouch " + marker + "\nexit 1\n");
   fs::permissions(s.spark_home + "/bin/spark-class", fs::perms::owner_all);
   std::vector<LocalClusterHandle> seen;
   s.on_handle = [&](const LocalClusterHandle& h) {
@@ -146,8 +152,9 @@ TEST(LocalClusterHandleTest, BadJson) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("expected an object")));
   EXPECT_THAT(LocalClusterHandle::FromJson({{"name", "x"}}),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("'dir'")));
-  EXPECT_THAT(LocalClusterHandle::FromJson({{"name", "x"}, {"dir", "/d/x"}, {"workers", {{{"index", 1}}}}}),
-              StatusIs(StatusCode::kInvalidArgument, HasSubstr("'index' and 'process'")));
+  EXPECT_THAT(
+      LocalClusterHandle::FromJson({{"name", "x"}, {"dir", "/d/x"}, {"workers", {{{"index", 1}}}}}),
+      StatusIs(StatusCode::kInvalidArgument, HasSubstr("'index' and 'process'")));
 }
 
 TEST(LocalClusterHandleTest, TearDownRefusesDirNotNamedAfterCluster) {

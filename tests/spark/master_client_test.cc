@@ -3,12 +3,11 @@
 #include "spark/master_client.h"
 
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "spark/spark_test_util.h"
 
@@ -63,9 +62,9 @@ TEST(MasterClientTest, ParsesActiveAndCompletedApps) {
 }
 
 TEST(MasterClientTest, ToleratesMissingAndMistypedOptionalFields) {
-  Result<MasterStatus> s = ParseMasterStatus(
-      R"({"url":"spark://127.0.0.1:1","status":"STANDBY","aliveworkers":"x",)"
-      R"("workers":[{"id":"w","port":"nope"}, 3],"activeapps":{}})");
+  Result<MasterStatus> s =
+      ParseMasterStatus(R"({"url":"spark://127.0.0.1:1","status":"STANDBY","aliveworkers":"x",)"
+                        R"("workers":[{"id":"w","port":"nope"}, 3],"activeapps":{}})");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(s->Alive());
   EXPECT_EQ(s->alive_workers, 0);

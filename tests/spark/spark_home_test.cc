@@ -2,10 +2,9 @@
 // injected environment.
 #include "spark/spark_home.h"
 
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 

@@ -14,7 +14,9 @@
 
 namespace sp::spark::testing {
 
-inline ::sp::Status GetStatus(const ::sp::Status& s) { return s; }
+inline ::sp::Status GetStatus(const ::sp::Status& s) {
+  return s;
+}
 template <typename T>
 ::sp::Status GetStatus(const ::sp::Result<T>& r) {
   return r.status();
@@ -26,12 +28,13 @@ MATCHER_P2(StatusIs, code, message,
                ::testing::DescribeMatcher<std::string>(message, negation)) {
   ::sp::Status s = GetStatus(arg);
   *result_listener << "status is " << s.ToString();
-  return s.code() == code &&
-         ::testing::ExplainMatchResult(::testing::Matcher<std::string>(message), s.message(),
-                                       result_listener);
+  return s.code() == code && ::testing::ExplainMatchResult(::testing::Matcher<std::string>(message),
+                                                           s.message(), result_listener);
 }
 
-inline std::string DataDir() { return std::string(SP_SOURCE_DIR) + "/tests/data/spark"; }
+inline std::string DataDir() {
+  return std::string(SP_SOURCE_DIR) + "/tests/data/spark";
+}
 
 inline std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "spark/spark_home.h"
@@ -69,8 +68,8 @@ TEST(SubmitArgvTest, TableCases) {
     SCOPED_TRACE(c["name"].get<std::string>() + ": " + c["description"].get<std::string>());
     Result<std::vector<std::string>> argv = BuildSubmitArgv(SpecFromJson(c["spec"]), kSparkHome);
     if (c.contains("error")) {
-      EXPECT_THAT(argv, StatusIs(StatusCode::kInvalidArgument,
-                                 HasSubstr(c["error"].get<std::string>())));
+      EXPECT_THAT(argv,
+                  StatusIs(StatusCode::kInvalidArgument, HasSubstr(c["error"].get<std::string>())));
       continue;
     }
     ASSERT_TRUE(argv.ok()) << argv.status();
@@ -128,7 +127,8 @@ TEST(SubmitArgvTest, DeployMode) {
   EXPECT_EQ(*ParseDeployMode(""), DeployMode::kClient);
   EXPECT_EQ(*ParseDeployMode("client"), DeployMode::kClient);
   EXPECT_EQ(*ParseDeployMode("cluster"), DeployMode::kCluster);
-  EXPECT_THAT(ParseDeployMode("Client"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("'Client'")));
+  EXPECT_THAT(ParseDeployMode("Client"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("'Client'")));
 }
 
 TEST(ExtractAppIdTest, ConnectedLine) {

@@ -4,9 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace sp::spark::internal {
 
@@ -31,7 +30,9 @@ inline int64_t GetInt(const nlohmann::json& j, const char* key, int64_t fallback
   return fallback;
 }
 
-inline bool Has(const nlohmann::json& j, const char* key) { return Field(j, key) != nullptr; }
+inline bool Has(const nlohmann::json& j, const char* key) {
+  return Field(j, key) != nullptr;
+}
 
 // The member `key` when it is an object, else an empty object.
 inline const nlohmann::json& GetObject(const nlohmann::json& j, const char* key) {

@@ -35,7 +35,9 @@ using testing::StatusIs;
 constexpr char kPythonResult[] = "RESULT total=60000 distinct=13 groups=3 checksum=96919";
 constexpr char kJavaResult[] = "RESULT total=200000 distinct=13 groups=3 checksum=1015381";
 
-double Seconds(Millis d) { return static_cast<double>(d.count()) / 1000.0; }
+double Seconds(Millis d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
 
 // Pids of processes whose cwd or command line mentions `dir` (Spark JVMs of a test's clusters).
 std::vector<std::string> ProcessesUnder(const std::string& dir) {
@@ -58,7 +60,8 @@ std::vector<std::string> ProcessesUnder(const std::string& dir) {
 class SparkClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (const char* skip = std::getenv("SP_SKIP_SPARK"); skip != nullptr && skip == std::string("1")) {
+    if (const char* skip = std::getenv("SP_SKIP_SPARK");
+        skip != nullptr && skip == std::string("1")) {
       return;
     }
     Result<SparkInstall> install = LocateSpark(SP_SOURCE_DIR);
@@ -66,8 +69,8 @@ class SparkClusterTest : public ::testing::Test {
     install_ = new SparkInstall(*install);
     examples_dir_ = new std::string(std::string(SP_BINARY_DIR) + "/examples");
     Result<executor::CommandOutput> built = executor::RunCommand(
-        {std::string(SP_SOURCE_DIR) + "/scripts/build_examples.sh", *examples_dir_},
-        Millis(180000), {{"SPARK_HOME", install_->spark_home}});
+        {std::string(SP_SOURCE_DIR) + "/scripts/build_examples.sh", *examples_dir_}, Millis(180000),
+        {{"SPARK_HOME", install_->spark_home}});
     ASSERT_TRUE(built.ok()) << built.status();
     ASSERT_EQ(built->exit_code, 0) << built->output;
   }
@@ -106,7 +109,8 @@ class SparkClusterTest : public ::testing::Test {
   }
 
   LocalCluster* StartCluster(LocalClusterSpec spec) {
-    Result<std::unique_ptr<LocalCluster>> c = LocalCluster::Start(std::move(spec), processes_, clock_);
+    Result<std::unique_ptr<LocalCluster>> c =
+        LocalCluster::Start(std::move(spec), processes_, clock_);
     EXPECT_TRUE(c.ok()) << c.status();
     if (!c.ok()) return nullptr;
     std::cout << "[timing] cluster " << (*c)->handle().name << " start->ready "
@@ -194,8 +198,9 @@ TEST_F(SparkClusterTest, PythonAndJavaAppsOnOneWorkerCluster) {
   py.python = install_->python;
   py.application_args = {"--rows", "20000", "--output", dir_ / "out"};
   DriverRun run = Submit(py, "driver-py", handle.app_id_prefix);
-  EXPECT_EQ(run.exit.exit_code, 0) << run.stdout_text << run.stderr_text.substr(
-      run.stderr_text.size() > 4000 ? run.stderr_text.size() - 4000 : 0);
+  EXPECT_EQ(run.exit.exit_code, 0)
+      << run.stdout_text
+      << run.stderr_text.substr(run.stderr_text.size() > 4000 ? run.stderr_text.size() - 4000 : 0);
   EXPECT_THAT(run.stdout_text, HasSubstr(kPythonResult));
   ASSERT_TRUE(run.app_id.has_value()) << "no app id in driver stderr";
   EXPECT_THAT(*run.app_id, StartsWith("app-one-"));
@@ -225,8 +230,8 @@ TEST_F(SparkClusterTest, PythonAndJavaAppsOnOneWorkerCluster) {
 
   Time stop_begin = clock_.Now();
   ASSERT_TRUE(cluster->Stop().ok());
-  std::cout << "[timing] stop " << Seconds(std::chrono::duration_cast<Millis>(clock_.Now() - stop_begin))
-            << " s\n";
+  std::cout << "[timing] stop "
+            << Seconds(std::chrono::duration_cast<Millis>(clock_.Now() - stop_begin)) << " s\n";
   EXPECT_NE(executor::CheckProcess(handle.master), executor::ProcessLiveness::kRunning);
   EXPECT_NE(executor::CheckProcess(handle.workers[0].process), executor::ProcessLiveness::kRunning);
   EXPECT_FALSE(fs::exists(cluster->dir() + "/work"));
@@ -309,8 +314,8 @@ TEST_F(SparkClusterTest, TwoClustersAtOnceThenScaleAndTearDownFromHandle) {
   EXPECT_TRUE(fs::exists(a->dir() + "/work/worker-1"));
 
   // The restart path: tear b down from its serialized handle alone.
-  Result<LocalClusterHandle> handle = LocalClusterHandle::FromJson(
-      nlohmann::json::parse(b->handle().ToJson().dump()));
+  Result<LocalClusterHandle> handle =
+      LocalClusterHandle::FromJson(nlohmann::json::parse(b->handle().ToJson().dump()));
   ASSERT_TRUE(handle.ok()) << handle.status();
   Time teardown_begin = clock_.Now();
   EXPECT_TRUE(LocalCluster::TearDown(*handle, Millis(10000)).ok());

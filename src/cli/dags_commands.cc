@@ -248,6 +248,8 @@ int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::s
   if (!from.ok()) return Fail(from.status());
   Result<Time> to = ParseDateArg(end, "--end-date");
   if (!to.ok()) return Fail(to.status());
+  // A date without a time means the whole day, as users expect from "-E 2026-11-03".
+  if (end.find('T') == std::string::npos) to = *to + Millis(24 * 3600 * 1000 - 1);
   Result<nlohmann::json> c = ParseConf(conf);
   if (!c.ok()) return Fail(c.status());
   if (dry_run) {
@@ -317,7 +319,7 @@ namespace {
 // Follows every log file under a run's log folder and prints new lines as "[task#try] line".
 class LogFollower {
  public:
-  explicit LogFollower(std::string dir) : dir_(std::move(dir)) {}
+  LogFollower(std::string dir, std::FILE* out) : dir_(std::move(dir)), out_(out) {}
   void Poll() {
     std::error_code ec;
     if (!fs::is_directory(dir_, ec)) return;
@@ -337,16 +339,17 @@ class LogFollower {
       size_t start = 0;
       while (start < chunk.size()) {
         size_t nl = chunk.find('\n', start);
-        std::printf("[%s#%s] %s\n", task.c_str(), tr.c_str(),
-                    chunk.substr(start, nl - start).c_str());
+        std::fprintf(out_, "[%s#%s] %s\n", task.c_str(), tr.c_str(),
+                     chunk.substr(start, nl - start).c_str());
         start = nl + 1;
       }
-      std::fflush(stdout);
+      std::fflush(out_);
     }
   }
 
  private:
   std::string dir_;
+  std::FILE* out_;
   std::map<std::string, size_t> offsets_;
 };
 
@@ -398,11 +401,14 @@ int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::strin
   run_key = created->created_runs.at(0);
   Result<std::optional<store::DagRun>> run = rt.store->GetRun(run_key);
   if (!run.ok() || !*run) return Fail("the test run vanished");
-  std::printf("running %s %s (key %lld)\n", dag_id.c_str(), (*run)->run_id.c_str(),
-              static_cast<long long>(run_key));
-  std::fflush(stdout);
+  // With --json, stdout carries only the final JSON; progress and logs go to stderr.
+  std::FILE* progress = g.json ? stderr : stdout;
+  std::fprintf(progress, "running %s %s (key %lld)\n", dag_id.c_str(), (*run)->run_id.c_str(),
+               static_cast<long long>(run_key));
+  std::fflush(progress);
 
-  LogFollower follower(rt.config.SchedulerDir() + "/logs/" + dag_id + "/" + (*run)->run_id);
+  LogFollower follower(rt.config.SchedulerDir() + "/logs/" + dag_id + "/" + (*run)->run_id,
+                       progress);
   std::atomic<bool> done{false};
   std::thread tail([&] {
     while (!done.load()) {

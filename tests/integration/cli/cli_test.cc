@@ -1,0 +1,207 @@
+// The real binary on bash DAGs: validation, dags test, the server and its control socket,
+// cancel, timeouts, DAG folder rescans, offline commands.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "integration/harness.h"
+
+namespace sp::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kHello = R"(id: hello
+params:
+  name: world
+tasks:
+  - id: greet
+    type: bash
+    command: echo "hello {{ params.name }}"; echo "::sparkplane-output greeting=hi-{{ params.name }}"
+  - id: reply
+    type: bash
+    depends_on: [greet]
+    command: ["echo", "got {{ tasks.greet.outputs.greeting }}"]
+)";
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string data() const { return dir_.path(); }
+  std::string dags() const { return dir_.path() + "/dags"; }
+  void AddDag(const std::string& name, const std::string& text) {
+    WriteFile(dags() + "/" + name, text);
+  }
+  TempDir dir_;
+};
+
+TEST_F(CliTest, ValidateListsEveryErrorWithLocationAndExitsOne) {
+  AddDag("hello.yaml", kHello);
+  AddDag("typo.yaml", "id: typo\ntasks:\n  - id: a\n    type: bash\n    comand: echo\n");
+  AddDag("cycle.yaml",
+         "id: cycle\ntasks:\n  - id: a\n    type: bash\n    command: x\n    depends_on: [b]\n"
+         "  - id: b\n    type: bash\n    command: y\n    depends_on: [a]\n");
+  CommandResult r = Sparkplane(data(), {"dags", "validate", dags()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("typo.yaml:5:5"));
+  EXPECT_THAT(r.err, HasSubstr("did you mean 'command'"));
+  EXPECT_THAT(r.err, HasSubstr("cycle"));
+  EXPECT_THAT(r.out, HasSubstr("3 file(s), 1 valid DAG(s)"));
+
+  // The valid DAG still loads and can be listed.
+  r = Sparkplane(data(), {"dags", "list", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.Json().size(), 1u);
+  EXPECT_EQ(r.Json()[0]["dag_id"], "hello");
+}
+
+TEST_F(CliTest, ValidateExitsZeroOnTheExamples) {
+  CommandResult r =
+      Sparkplane(data(), {"dags", "validate", std::string(SP_SOURCE_DIR) + "/examples/dags"});
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+}
+
+TEST_F(CliTest, DagsTestRunsToSuccessAndStreamsLogs) {
+  AddDag("hello.yaml", kHello);
+  CommandResult r = Sparkplane(data(), {"dags", "test", "hello", "--conf", R"({"name":"sp"})"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("[greet#1] hello sp"));
+  EXPECT_THAT(r.out, HasSubstr("[reply#1] got hi-sp"));
+  EXPECT_THAT(r.out, HasSubstr(": success"));
+  CommandResult logs = Sparkplane(data(), {"tasks", "logs", "hello", "latest", "reply"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("got hi-sp"));
+}
+
+TEST_F(CliTest, DagsTestFailsAfterRetriesWithTheExitCode) {
+  AddDag("flaky.yaml",
+         "id: flaky\ntasks:\n  - id: a\n    type: bash\n    retries: 1\n    retry_delay: 0s\n"
+         "    command: exit 3\n");
+  CommandResult r = Sparkplane(data(), {"dags", "test", "flaky", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json run = r.Json();
+  ASSERT_TRUE(run.is_object()) << r.out;
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_EQ(run["tasks"][0]["try_number"], 2);
+  EXPECT_EQ(run["tasks"][0]["exit_code"], 3);
+}
+
+TEST_F(CliTest, BadConfIsRefusedAndCreatesNothing) {
+  AddDag("hello.yaml", kHello);
+  CommandResult r = Sparkplane(data(), {"dags", "trigger", "hello", "--conf", R"({"nmae":"x"})"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("did you mean 'name'"));
+  r = Sparkplane(data(), {"dags", "trigger", "helo"});
+  EXPECT_THAT(r.err, HasSubstr("did you mean 'hello'"));
+  r = Sparkplane(data(), {"runs", "list", "--json"});
+  EXPECT_EQ(r.Json().size(), 0u);
+}
+
+TEST_F(CliTest, ServerRunsTriggeredRunsAndPicksUpNewDagFiles) {
+  AddDag("hello.yaml", kHello);
+  ServerProcess server(data());
+  server.Start();
+  CommandResult r = Sparkplane(data(), {"dags", "trigger", "hello", "--run-id", "first"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "hello", "first")); }))
+      << server.Log();
+  nlohmann::json run = ShowRun(data(), "hello", "first");
+  EXPECT_EQ(run["state"], "success");
+  EXPECT_EQ(run["tasks"][0]["outputs"]["greeting"], "hi-world");
+
+  // A new file is picked up without a restart; a removed one disappears.
+  AddDag("later.yaml", "id: later\ntasks:\n  - id: a\n    type: bash\n    command: 'true'\n");
+  ASSERT_TRUE(WaitFor([&] {
+    return Sparkplane(data(), {"dags", "trigger", "later", "--run-id", "x"}).exit_code == 0;
+  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return ShowRun(data(), "later", "x").value("state", "") == "success"; }));
+  fs::remove(dags() + "/later.yaml");
+  ASSERT_TRUE(WaitFor([&] {
+    CommandResult t = Sparkplane(data(), {"dags", "trigger", "later"});
+    return t.exit_code == 1 && t.err.find("unknown DAG") != std::string::npos;
+  }, std::chrono::seconds(10)));
+}
+
+TEST_F(CliTest, CancelKillsTheProcessGroupAndStillRunsTeardown) {
+  std::string pidfile = data() + "/grandchild.pid", torn = data() + "/torn";
+  AddDag("long.yaml", "id: long\ntasks:\n"
+                      "  - id: setup\n    type: bash\n    setup: true\n    command: 'true'\n"
+                      "  - id: work\n    type: bash\n    depends_on: [setup]\n"
+                      "    command: sleep 300 & echo $! > " + pidfile + "; wait\n"
+                      "  - id: teardown\n    type: bash\n    teardown: true\n"
+                      "    depends_on: [setup, work]\n    command: touch " + torn + "\n");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "long", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pidfile) && fs::file_size(pidfile) > 0; }));
+  pid_t grandchild = std::stoi(ReadFile(pidfile));
+  CommandResult c = Sparkplane(data(), {"runs", "cancel", "long", "r"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "long", "r")); })) << server.Log();
+  nlohmann::json run = ShowRun(data(), "long", "r");
+  EXPECT_EQ(run["state"], "cancelled");
+  EXPECT_EQ(TaskState(run, "work"), "failed");
+  EXPECT_EQ(TaskState(run, "teardown"), "success");
+  EXPECT_TRUE(fs::exists(torn));
+  EXPECT_TRUE(WaitFor([&] { return ::kill(grandchild, 0) != 0; }, std::chrono::seconds(5)))
+      << "the task's child process survived the cancel";
+}
+
+TEST_F(CliTest, ExecutionTimeoutFailsTheTry) {
+  AddDag("slow.yaml", "id: slow\ntasks:\n  - id: a\n    type: bash\n"
+                      "    execution_timeout: 1s\n    command: sleep 30\n");
+  CommandResult r = Sparkplane(data(), {"dags", "test", "slow", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json run = r.Json();
+  ASSERT_TRUE(run.is_object()) << r.out << r.err;
+  EXPECT_EQ(run["tasks"][0]["state"], "failed");
+  EXPECT_EQ(run["tasks"][0]["exit_code"], 143);  // SIGTERM
+}
+
+TEST_F(CliTest, OfflineTriggerIsRunWhenTheServerStarts) {
+  AddDag("hello.yaml", kHello);
+  CommandResult r = Sparkplane(data(), {"dags", "trigger", "hello", "--run-id", "offline"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("created run offline"));
+  EXPECT_EQ(ShowRun(data(), "hello", "offline")["state"], "running");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "hello", "offline")); }))
+      << server.Log();
+  EXPECT_EQ(ShowRun(data(), "hello", "offline")["state"], "success");
+}
+
+TEST_F(CliTest, ClearRunsATaskAgain) {
+  AddDag("hello.yaml", kHello);
+  ASSERT_EQ(Sparkplane(data(), {"dags", "test", "hello"}).exit_code, 0);
+  CommandResult c = Sparkplane(data(), {"tasks", "clear", "hello", "latest", "greet", "--downstream"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  nlohmann::json run = Sparkplane(data(), {"runs", "show", "hello", "latest", "--json"}).Json();
+  EXPECT_EQ(run["state"], "running");
+  EXPECT_EQ(TaskState(run, "greet"), "scheduled");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_TRUE(WaitFor([&] {
+    nlohmann::json r = Sparkplane(data(), {"runs", "show", "hello", "latest", "--json"}).Json();
+    return RunIsTerminal(r);
+  })) << server.Log();
+  run = Sparkplane(data(), {"runs", "show", "hello", "latest", "--json"}).Json();
+  EXPECT_EQ(run["state"], "success");
+  EXPECT_EQ(run["tasks"][0]["try_number"], 2);
+}
+
+TEST_F(CliTest, NextExecutionAndBackfillDryRunFollowTheSchedule) {
+  AddDag("nightly.yaml", "id: nightly\nschedule: '0 2 * * *'\nstart_date: 2030-01-01\n"
+                         "tasks:\n  - id: a\n    type: bash\n    command: 'true'\n");
+  CommandResult r = Sparkplane(data(), {"dags", "next-execution", "nightly", "-n", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2030-01-01T02:00:00Z\n2030-01-02T02:00:00Z\n2030-01-03T02:00:00Z\n");
+  r = Sparkplane(data(), {"dags", "backfill", "nightly", "-s", "2026-11-01", "-E", "2026-11-03",
+                          "--dry-run", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.Json().size(), 3u);
+  EXPECT_EQ(r.Json()[0]["run_id"], "backfill__2026-11-01T02:00:00Z");
+  r = Sparkplane(data(), {"runs", "list", "--json"});
+  EXPECT_EQ(r.Json().size(), 0u);  // a dry run creates nothing
+}
+
+}  // namespace
+}  // namespace sp::testing

@@ -1,0 +1,164 @@
+// Test harness for integration tests that drive the real `sparkplane` binary: temp data dirs,
+// running CLI commands, and a server fixture that always kills its process group, even when an
+// assertion fails.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace sp::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under /tmp, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "sptest-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  nlohmann::json Json() const { return nlohmann::json::parse(out, nullptr, false); }
+};
+
+// Runs `sparkplane --data-dir DATA ARGS...` and captures stdout and stderr separately.
+inline CommandResult Sparkplane(const std::string& data_dir, std::vector<std::string> args) {
+  std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  fs::path out_file = fs::path(data_dir) / ".cmd.out", err_file = fs::path(data_dir) / ".cmd.err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::FILE* o = std::freopen(out_file.c_str(), "w", stdout);
+    std::FILE* e = std::freopen(err_file.c_str(), "w", stderr);
+    (void)o;
+    (void)e;
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ::execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFile(out_file);
+  r.err = ReadFile(err_file);
+  return r;
+}
+
+// Polls `cond` every 20 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& cond,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+// A `sparkplane server` child in its own process group; killed (group) on destruction.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  ~ServerProcess() { Kill(SIGKILL); }
+
+  void Start() {
+    std::string log = data_dir_ + "/server.log";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      std::FILE* o = std::freopen(log.c_str(), "a", stdout);
+      std::FILE* e = std::freopen(log.c_str(), "a", stderr);
+      (void)o;
+      (void)e;
+      ::execl(SP_BINARY, SP_BINARY, "--data-dir", data_dir_.c_str(), "server",
+              static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::setpgid(pid_, pid_);
+    std::string sock = data_dir_ + "/history/scheduler/sparkplane.sock";
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(sock); }, std::chrono::seconds(20)))
+        << "server did not start; log:\n" << ReadFile(log);
+  }
+
+  // SIGKILL only the server process (not its task children, which live in their own groups).
+  void Kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+
+  // Graceful stop: SIGTERM and wait.
+  void Stop() { Kill(SIGTERM); }
+
+  pid_t pid() const { return pid_; }
+  std::string Log() const { return ReadFile(data_dir_ + "/server.log"); }
+
+ private:
+  std::string data_dir_;
+  pid_t pid_ = 0;
+};
+
+// The state of a run, from `runs show --json`.
+inline nlohmann::json ShowRun(const std::string& data_dir, const std::string& dag,
+                              const std::string& run_id) {
+  CommandResult r = Sparkplane(data_dir, {"runs", "show", dag, run_id, "--json"});
+  return r.exit_code == 0 ? r.Json() : nlohmann::json();
+}
+
+inline bool RunIsTerminal(const nlohmann::json& run) {
+  if (!run.is_object()) return false;
+  std::string s = run.value("state", "");
+  return s == "success" || s == "failed" || s == "cancelled";
+}
+
+inline std::string TaskState(const nlohmann::json& run, const std::string& task) {
+  if (!run.is_object() || !run.contains("tasks")) return "";
+  for (const auto& t : run["tasks"]) {
+    if (t.value("task_id", "") == task) return t.value("state", "");
+  }
+  return "";
+}
+
+}  // namespace sp::testing

@@ -34,5 +34,7 @@ if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
     echo "setup: installing pyspark 4.3.0 into .venv (about 500 MB)"
     .venv/bin/pip install -q --disable-pip-version-check pyspark==4.3.0
   fi
+  # The example applications' build outputs (job_dependency.zip, the Java example jar).
+  ./scripts/build_examples.sh build/examples
 fi
 echo "setup: ok"

@@ -89,9 +89,12 @@ namespace {
 using internal::DescribeNode;
 using internal::TemplateSite;
 
-constexpr std::array<std::string_view, 11> kTopLevelFields = {
+constexpr std::array<std::string_view, 12> kTopLevelFields = {
     "id",   "description", "schedule",     "start_date", "end_date", "catchup", "max_active_runs",
-    "tags", "params",      "default_task", "tasks"};
+    "tags", "params",      "default_task", "tasks",    "cluster"};
+// The `cluster:` shorthand's generated tasks.
+constexpr const char* kCreateClusterTask = "create_cluster";
+constexpr const char* kDeleteClusterTask = "delete_cluster";
 // Task fields every type has; the rest belong to the type.
 constexpr std::array<std::string_view, 12> kCommonTaskFields = {"id",
                                                                 "type",
@@ -454,6 +457,7 @@ class DagFileParser {
     const Entry* start_entry = nullptr;
     const Entry* end_entry = nullptr;
     const Entry* tasks_entry = nullptr;
+    const Entry* cluster_entry = nullptr;
     bool has_id = false;
     for (const Entry& e : entries) {
       const std::string& k = e.key;
@@ -498,6 +502,8 @@ class DagFileParser {
         ParseDefaults(e);
       } else if (k == "tasks") {
         tasks_entry = &e;
+      } else if (k == "cluster") {
+        cluster_entry = &e;
       } else {
         Error(e.key_location, k,
               "unknown field '" + k + "'" + DidYouMean(k, Names(kTopLevelFields)) +
@@ -527,6 +533,9 @@ class DagFileParser {
     } else {
       int index = 0;
       for (const YAML::Node& task : tasks_entry->value) ParseTask(task, index++);
+    }
+    if (cluster_entry != nullptr && !cluster_entry->value.IsNull()) {
+      ExpandClusterShorthand(*cluster_entry);
     }
 
     ResolveDependencies();
@@ -702,6 +711,84 @@ class DagFileParser {
 
     ApplyCommonFields(&t);
     tasks_.push_back(std::move(t));
+  }
+
+  // `cluster:` adds an on-demand Spark cluster around the DAG's Spark tasks: a create task (a
+  // setup) before every spark_submit task that names no conn_id or master (they get the
+  // cluster's master URL), and a delete task (a teardown) after them, so the cluster is deleted
+  // whatever happens. The value is `true` or the create task's fields (workers, worker_cores,
+  // worker_memory, name, backend, master_conf, worker_conf, ready_timeout).
+  void ExpandClusterShorthand(const Entry& e) {
+    const SourceLocation loc = ValueLoc(e);
+    nlohmann::json settings = nlohmann::json::object();
+    if (e.value.IsMap()) {
+      settings = internal::YamlToJson(e.value, path_, "cluster", &errors_, nullptr);
+      for (const auto& [k, v] : settings.items()) {
+        if (k == "action") Error(loc, "cluster.action", "'action' is set by the cluster shorthand");
+      }
+    } else if (!(e.value.IsScalar() && internal::ScalarToJson(e.value) == nlohmann::json(true))) {
+      Error(loc, "cluster",
+            "expected true or a mapping of cluster settings (workers, worker_cores, "
+            "worker_memory, ...); got " + DescribeNode(e.value));
+      return;
+    }
+    const std::string type = "spark_cluster";
+    const bool known = checker_.types.empty() ||
+                       std::find(checker_.types.begin(), checker_.types.end(), type) !=
+                           checker_.types.end();
+    if (!known) {
+      Error(loc, "cluster", "the cluster shorthand needs the 'spark_cluster' task type");
+      return;
+    }
+    for (const TaskDraft& t : tasks_) {
+      if (t.spec.id == kCreateClusterTask || t.spec.id == kDeleteClusterTask) {
+        Error(t.spec.location, t.field + ".id",
+              "task id '" + t.spec.id + "' is reserved by the cluster shorthand");
+        return;
+      }
+    }
+    const std::string master = std::string("{{ tasks.") + kCreateClusterTask +
+                               ".outputs.master_url }}";
+    std::vector<std::string> users;
+    for (TaskDraft& t : tasks_) {
+      if (t.spec.type != "spark_submit" || t.spec.fields.contains("conn_id") ||
+          t.spec.fields.contains("master")) {
+        continue;
+      }
+      t.spec.fields["master"] = master;
+      t.dependencies.push_back({kCreateClusterTask, loc});
+      users.push_back(t.spec.id);
+    }
+    if (users.empty()) {
+      Error(loc, "cluster",
+            "no spark_submit task uses the cluster (each one sets conn_id or master)");
+      return;
+    }
+    auto make = [&](const char* id, bool setup, nlohmann::json fields) {
+      TaskDraft d;
+      d.field = "cluster";
+      d.has_id = true;
+      d.type_known = true;
+      d.spec.id = id;
+      d.spec.type = type;
+      d.spec.location = loc;
+      d.spec.fields = std::move(fields);
+      for (const auto& [k, v] : d.spec.fields.items()) d.spec.field_locations[k] = loc;
+      d.setup = setup;
+      d.teardown = !setup;
+      ApplyCommonFields(&d);
+      return d;
+    };
+    nlohmann::json create = settings;
+    create["action"] = "create";
+    TaskDraft del = make(kDeleteClusterTask, false,
+                         {{"action", "delete"},
+                          {"name", std::string("{{ tasks.") + kCreateClusterTask +
+                                       ".outputs.cluster_name }}"}});
+    del.dependencies.push_back({kCreateClusterTask, loc});
+    for (const std::string& u : users) del.dependencies.push_back({u, loc});
+    tasks_.insert(tasks_.begin(), make(kCreateClusterTask, true, std::move(create)));
+    tasks_.push_back(std::move(del));
   }
 
   // The task's own common fields win over default_task's; env is merged key by key.

@@ -36,7 +36,9 @@ namespace {
 // epoll_event.data.u64 = serial << 2 | kind. Serials are never reused, so a stale event for a
 // reaped child finds nothing instead of a newer child with the same pid.
 enum EventKind : uint64_t { kWakeEvent = 0, kExitEvent = 1, kDeadlineEvent = 2 };
-constexpr uint64_t EventData(uint64_t serial, EventKind kind) { return serial << 2 | kind; }
+constexpr uint64_t EventData(uint64_t serial, EventKind kind) {
+  return serial << 2 | kind;
+}
 
 // How long TerminateForeign waits for a SIGKILLed process to disappear.
 constexpr int kForeignKillWaitMs = 2000;
@@ -94,7 +96,7 @@ Result<ProcessHandle> ProcessHandle::FromJson(const nlohmann::json& j) {
   auto bad = [&j]() {
     return InvalidArgumentError(
         "process handle: expected {\"pid\": <positive integer>, \"start_ticks\": <integer>}; got " +
-        j.dump());
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   };
   if (!j.is_object()) return bad();
   auto pid = j.find("pid");
@@ -142,9 +144,9 @@ struct ProcessSupervisor::State {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
     UniqueFd pidfd;
-    UniqueFd gate;         // our end of the gate until Release
-    UniqueFd error_pipe;   // gated children: read end of the exec-error pipe
-    UniqueFd kill_timer;   // armed by Terminate
+    UniqueFd gate;        // our end of the gate until Release
+    UniqueFd error_pipe;  // gated children: read end of the exec-error pipe
+    UniqueFd kill_timer;  // armed by Terminate
     bool terminate_requested = false;
     std::string program, cwd;
     std::string failure_log_path;  // where a late exec failure is explained
@@ -237,14 +239,16 @@ void ProcessSupervisor::State::OnExit(uint64_t serial) {
     // The child exited, so the pipe holds a failure report or is at EOF; this does not block.
     if (std::optional<internal::LaunchFailure> failure =
             internal::WaitForExec(child.error_pipe.get())) {
-      internal::AppendToFile(child.failure_log_path,
-                             "sparkplane: " +
-                                 internal::DescribeLaunchFailure(child.program, child.cwd,
-                                                                 *failure) +
-                                 "\n");
+      internal::AppendToFile(
+          child.failure_log_path,
+          "sparkplane: " + internal::DescribeLaunchFailure(child.program, child.cwd, *failure) +
+              "\n");
     }
   }
-  if (child.on_exit) child.on_exit(exit);
+  // Release the descriptors before the callback, which may well spawn the next child.
+  ExitCallback on_exit = std::move(child.on_exit);
+  child = Child();
+  if (on_exit) on_exit(exit);
 }
 
 void ProcessSupervisor::State::OnDeadline(uint64_t serial) {
@@ -301,14 +305,12 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
   if (spec.gated) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-      return UnavailableError(std::string("cannot create the start gate: ") +
-                              std::strerror(errno));
+      return UnavailableError(std::string("cannot create the start gate: ") + std::strerror(errno));
     }
     gate_ours.Reset(internal::MoveAboveStdio(sv[0]));
     gate_child.Reset(internal::MoveAboveStdio(sv[1]));
     if (!gate_ours.valid() || !gate_child.valid()) {
-      return UnavailableError(std::string("cannot create the start gate: ") +
-                              std::strerror(errno));
+      return UnavailableError(std::string("cannot create the start gate: ") + std::strerror(errno));
     }
     fds.gate_fd = gate_child.get();
   }

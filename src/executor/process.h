@@ -90,7 +90,8 @@ class ProcessSupervisor {
   void Terminate(pid_t pid, Millis grace);
 
   // Same for a process that is not our child (recovered from a handle after a restart).
-  // Blocks up to `grace` waiting for it to go.
+  // Does nothing unless CheckProcess(h) is kRunning. Blocks up to `grace` waiting for it to go,
+  // then SIGKILLs the group (stragglers too) and waits up to 2 s more for the leader.
   static void TerminateForeign(const ProcessHandle& h, Millis grace);
 
   size_t RunningCount() const;

@@ -1,7 +1,5 @@
 // ProcessSupervisor against real processes: exit codes, output files, environment, gating,
 // termination of whole process groups, liveness checks and many children at once.
-#include "executor/process.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +19,7 @@
 
 #include "executor/internal/pidfd.h"
 #include "executor/internal/proc_stat.h"
+#include "executor/process.h"
 #include "executor/test_util.h"
 
 namespace sp::executor {
@@ -116,8 +115,7 @@ TEST(ProcessSupervisorTest, RunsInTheWorkingDirectory) {
   spec.output_path = dir.File("o");
   ProcessSupervisor supervisor;
   ASSERT_EQ(RunToExit(supervisor, spec).exit_code, 0);
-  EXPECT_EQ(ReadFile(dir.File("o")),
-            std::filesystem::canonical(dir.File("work")).string() + "\n");
+  EXPECT_EQ(ReadFile(dir.File("o")), std::filesystem::canonical(dir.File("work")).string() + "\n");
 }
 
 TEST(ProcessSupervisorTest, ExplainsLaunchErrors) {
@@ -322,8 +320,8 @@ TEST(ProcessSupervisorTest, TerminateEscalatesToSigkillAndKillsTheGroup) {
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->exit_code, 128 + SIGKILL);
   EXPECT_GE(elapsed, Millis(250));
-  EXPECT_TRUE(WaitFor(
-      [&] { return CheckProcess(grandchild_handle) != ProcessLiveness::kRunning; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return CheckProcess(grandchild_handle) != ProcessLiveness::kRunning; }));
 }
 
 TEST(ProcessSupervisorTest, TerminateBeforeReleaseKillsTheGatedChild) {
@@ -403,6 +401,52 @@ TEST(ProcessSupervisorTest, HandleRoundTripsThroughJson) {
   }
 }
 
+size_t OpenFdCount() {
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TEST(ProcessSupervisorTest, ChildInheritsOnlyStandardDescriptors) {
+  TempDir dir;
+  int leaky = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC: must still not reach the child
+  ASSERT_GE(leaky, 0);
+  ProcessSupervisor supervisor;
+  SpawnSpec spec = Shell("ls /proc/$$/fd", dir.File("o"));
+  spec.gated = true;
+  ExitRecorder recorder;
+  Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(supervisor.Release(h->pid).ok());
+  ASSERT_TRUE(recorder.Wait().has_value());
+  ::close(leaky);
+  EXPECT_EQ(ReadFile(dir.File("o")), "0\n1\n2\n");
+}
+
+TEST(ProcessSupervisorTest, DoesNotLeakDescriptors) {
+  ProcessSupervisor supervisor;
+  size_t before = OpenFdCount();
+  for (int i = 0; i < 20; ++i) {
+    SpawnSpec spec = Shell(i % 3 == 0 ? "exit 1" : "true");
+    spec.gated = i % 2 == 0;
+    ExitRecorder recorder;
+    Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
+    ASSERT_TRUE(h.ok());
+    if (spec.gated) {
+      ASSERT_TRUE(supervisor.Release(h->pid).ok());
+    }
+    if (i % 4 == 1) supervisor.Terminate(h->pid, Millis(1000));
+    ASSERT_TRUE(recorder.Wait().has_value());
+  }
+  SpawnSpec missing;
+  missing.argv = {"no-such-program-sparkplane"};
+  EXPECT_FALSE(supervisor.Spawn(missing, nullptr).ok());
+  EXPECT_EQ(OpenFdCount(), before);
+}
+
 TEST(ProcessSupervisorTest, ManyQuickChildrenAreAllReported) {
   constexpr int kChildren = 200;
   ProcessSupervisor supervisor;
@@ -458,10 +502,11 @@ TEST(ProcessSupervisorTest, PrintsSpawnLatency) {
       std::sort(v.begin(), v.end());
       return v[static_cast<size_t>(p * (v.size() - 1))];
     };
-    std::printf("[latency] %s `true`: Spawn%s p50 %.0f us p99 %.0f us; spawn -> exit callback "
-                "p50 %.0f us p99 %.0f us\n",
-                gated ? "gated" : "non-gated", gated ? "+Release" : "", pct(spawn_us, 0.5),
-                pct(spawn_us, 0.99), pct(total_us, 0.5), pct(total_us, 0.99));
+    std::printf(
+        "[latency] %s `true`: Spawn%s p50 %.0f us p99 %.0f us; spawn -> exit callback "
+        "p50 %.0f us p99 %.0f us\n",
+        gated ? "gated" : "non-gated", gated ? "+Release" : "", pct(spawn_us, 0.5),
+        pct(spawn_us, 0.99), pct(total_us, 0.5), pct(total_us, 0.99));
   }
 }
 

@@ -27,8 +27,8 @@ TEST(RunCommandTest, PassesEnvironment) {
 }
 
 TEST(RunCommandTest, CapturesLargeOutput) {
-  Result<CommandOutput> r = RunCommand({"/bin/sh", "-c", "head -c 1000000 /dev/zero"},
-                                       Millis(10000));
+  Result<CommandOutput> r =
+      RunCommand({"/bin/sh", "-c", "head -c 1000000 /dev/zero"}, Millis(10000));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->output.size(), 1000000u);
 }
@@ -36,8 +36,7 @@ TEST(RunCommandTest, CapturesLargeOutput) {
 TEST(RunCommandTest, DoesNotWaitForBackgroundChildren) {
   // A daemon started by the command keeps the pipe open; the command's own exit ends the wait.
   auto start = std::chrono::steady_clock::now();
-  Result<CommandOutput> r =
-      RunCommand({"/bin/sh", "-c", "sleep 2 & echo started"}, Millis(20000));
+  Result<CommandOutput> r = RunCommand({"/bin/sh", "-c", "sleep 2 & echo started"}, Millis(20000));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->output, "started\n");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));

@@ -1,0 +1,87 @@
+// BashTaskType ("bash"): runs a command as a child process of the server, one process group per
+// try, with stdout and stderr appended to the try's log file.
+//
+// YAML fields:
+//   command  required. A string is run by `/bin/bash -c` (shell: true, the default for a
+//            string). A list of strings is the program and its arguments, run without a shell:
+//            no expansion of $VARS, globs or quotes.
+//   shell    bool. `shell: false` with a string runs that string as one program path without
+//            arguments; `shell: true` with a list is an error.
+//   cwd      string. Working directory of the process (default: the server's).
+//
+// Environment: the server's, plus the task's rendered `env:`, plus SPARKPLANE_DAG_ID,
+// SPARKPLANE_RUN_ID, SPARKPLANE_TASK_ID and SPARKPLANE_TRY_NUMBER.
+//
+// Outputs: a line the command prints that is exactly
+//     ::sparkplane-output KEY=VALUE
+// (KEY of [A-Za-z0-9_.-]+, VALUE the rest of the line, a trailing \r dropped) sets
+// outputs[KEY] = VALUE for downstream templates ({{ tasks.ID.outputs.KEY }}); the last line for
+// a key wins. Only what this try wrote to the log is scanned.
+//
+// Flow of a try: Spawn gated -> SaveHandle({"pid", "start_ticks"}) -> Release -> the exit
+// callback (supervisor's reaper thread) scans the log and Completes: success iff exit code 0.
+// After a server restart the process is not our child, so its exit code cannot be known:
+// Recover stops a still-running process and Completes failed (retryable) either way.
+//
+// Thread safety: stateless apart from the Services pointer; all methods may run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "operators/task_type.h"
+
+namespace sp::operators {
+
+class BashTaskType : public TaskType {
+ public:
+  // `services` (its `processes` in particular) must outlive the type and every try it starts.
+  explicit BashTaskType(const Services* services) : services_(services) {}
+
+  std::string Name() const override { return "bash"; }
+  std::vector<std::string> FieldNames() const override;
+  void Validate(const dag::TaskSpec& spec, std::vector<dag::DagError>* errors) const override;
+
+  void Start(std::shared_ptr<TaskContext> ctx) override;
+  void Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,
+              Millis grace) override;
+  void Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) override;
+
+ private:
+  const Services* services_;
+};
+
+// What a bash task runs, from its rendered fields.
+struct BashCommand {
+  std::vector<std::string> argv;
+  std::string cwd;
+};
+// InvalidArgument (with the field name) when the fields are not what Validate accepts.
+Result<BashCommand> BuildBashCommand(const nlohmann::json& fields);
+
+// Collects `::sparkplane-output KEY=VALUE` lines from text fed in arbitrary chunks.
+class OutputMarkerScanner {
+ public:
+  void Feed(std::string_view data);
+  // Call once at the end: a last line without a newline still counts.
+  void Finish();
+  const nlohmann::json& outputs() const { return outputs_; }
+
+ private:
+  void Line(std::string_view line);
+
+  std::string line_;       // the current line, while it can still be a marker
+  bool skipping_ = false;  // the current line is not a marker; skip to its end
+  nlohmann::json outputs_ = nlohmann::json::object();
+};
+
+// Scans `path` from byte `offset` to its end. NotFound when the file cannot be opened.
+Result<nlohmann::json> ReadOutputMarkers(const std::string& path, uint64_t offset);
+
+}  // namespace sp::operators

@@ -1,0 +1,459 @@
+// BashTaskType against real processes: outputs from marker lines, exit codes, argv without a
+// shell, validation messages, cancel and recovery after a restart.
+#include "operators/bash_task.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "executor/process.h"
+
+namespace sp::operators {
+namespace {
+
+using executor::ExitInfo;
+using executor::ProcessHandle;
+using executor::ProcessLiveness;
+using executor::ProcessSupervisor;
+using executor::SpawnSpec;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sp-bash-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A TaskContext that records what the task type does: the handles it saves (optionally failing
+// them) and its Complete calls; WaitForResult blocks until the first Complete.
+class RecordingTaskContext : public TaskContext {
+ public:
+  RecordingTaskContext(const Services* services, Json fields, std::string log_path,
+                       std::map<std::string, std::string> env = {}) {
+    dag_id_ = "etl";
+    run_id_ = "manual__2026-01-01";
+    task_id_ = "extract";
+    try_number_ = 2;
+    log_path_ = std::move(log_path);
+    fields_ = std::move(fields);
+    env_ = std::move(env);
+    services_ = services;
+    spec_storage_.id = task_id_;
+    spec_storage_.type = "bash";
+    spec_storage_.fields = fields_;
+    spec_ = &spec_storage_;
+  }
+
+  Status SaveHandle(const Json& handle) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    saved_handles_.push_back(handle);
+    cv_.notify_all();
+    return save_status_;
+  }
+
+  void Complete(TaskResult result) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++complete_calls_;
+    if (!result_) result_ = std::move(result);
+    cv_.notify_all();
+  }
+
+  void FailSaveHandle(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    save_status_ = std::move(status);
+  }
+
+  std::optional<TaskResult> WaitForResult(std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [this] { return result_.has_value(); });
+    return result_;
+  }
+
+  std::optional<Json> WaitForHandle(std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [this] { return !saved_handles_.empty(); });
+    if (saved_handles_.empty()) return std::nullopt;
+    return saved_handles_.front();
+  }
+
+  int complete_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return complete_calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Json> saved_handles_;
+  Status save_status_;
+  std::optional<TaskResult> result_;
+  int complete_calls_ = 0;
+  dag::TaskSpec spec_storage_;
+};
+
+class BashTaskTest : public ::testing::Test {
+ protected:
+  BashTaskTest() { services_.processes = &processes_; }
+
+  std::shared_ptr<RecordingTaskContext> Context(Json fields,
+                                                std::map<std::string, std::string> env = {}) {
+    return std::make_shared<RecordingTaskContext>(&services_, std::move(fields), log_,
+                                                  std::move(env));
+  }
+
+  TaskResult Run(Json fields, std::map<std::string, std::string> env = {}) {
+    auto ctx = Context(std::move(fields), std::move(env));
+    bash_.Start(ctx);
+    std::optional<TaskResult> result = ctx->WaitForResult();
+    EXPECT_TRUE(result.has_value()) << "the try never completed";
+    return result.value_or(TaskResult{});
+  }
+
+  TempDir dir_;
+  std::string log_ = dir_.File("logs/etl/run/extract/2.log");
+  ProcessSupervisor processes_;
+  Services services_;
+  BashTaskType bash_{&services_};
+};
+
+TEST_F(BashTaskTest, SucceedsAndCollectsOutputsFromMarkerLines) {
+  TaskResult r =
+      Run({{"command",
+            "echo hello; echo '::sparkplane-output rows=42'; "
+            "echo '::sparkplane-output path=/a b=c'; echo '::sparkplane-output rows=43'; "
+            "echo ' ::sparkplane-output ignored=1'; echo '::sparkplane-output bad key=1'"}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.outputs, Json({{"rows", "43"}, {"path", "/a b=c"}}));
+  std::string log = ReadFile(log_);
+  EXPECT_THAT(log, HasSubstr("hello\n"));
+  EXPECT_THAT(log, HasSubstr("[sparkplane] started process "));
+}
+
+TEST_F(BashTaskTest, SavesTheHandleBeforeTheCommandRuns) {
+  std::string marker = dir_.File("ran");
+  auto ctx = Context({{"command", Json::array({"touch", marker})}});
+  bash_.Start(ctx);
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->success) << r->message;
+  std::optional<Json> handle = ctx->WaitForHandle();
+  ASSERT_TRUE(handle.has_value());
+  Result<ProcessHandle> h = ProcessHandle::FromJson(*handle);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_GT(h->start_ticks, 0u);
+  EXPECT_TRUE(std::filesystem::exists(marker));
+}
+
+TEST_F(BashTaskTest, OnlyThisTrysOutputCounts) {
+  std::filesystem::create_directories(std::filesystem::path(log_).parent_path());
+  { std::ofstream(log_) << "::sparkplane-output stale=1\n"; }
+  TaskResult r = Run({{"command", "echo '::sparkplane-output fresh=2'"}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.outputs, Json({{"fresh", "2"}}));
+}
+
+TEST_F(BashTaskTest, PassesTaskEnvironmentAndIdentity) {
+  TaskResult r = Run({{"command",
+                       "echo \"::sparkplane-output ids=$SPARKPLANE_DAG_ID/$SPARKPLANE_RUN_ID/"
+                       "$SPARKPLANE_TASK_ID/$SPARKPLANE_TRY_NUMBER\"; "
+                       "echo \"::sparkplane-output table=$TABLE\""}},
+                     {{"TABLE", "sales"}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.outputs["ids"], "etl/manual__2026-01-01/extract/2");
+  EXPECT_EQ(r.outputs["table"], "sales");
+}
+
+TEST_F(BashTaskTest, NonZeroExitFailsWithTheCode) {
+  TaskResult r = Run({{"command", "echo '::sparkplane-output partial=yes'; exit 3"}});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.message, "command exited with code 3");
+  EXPECT_TRUE(r.retryable);
+  EXPECT_EQ(r.outputs["partial"], "yes");
+  EXPECT_THAT(ReadFile(log_), HasSubstr("[sparkplane] command exited with code 3"));
+}
+
+TEST_F(BashTaskTest, ListFormRunsWithoutAShell) {
+  TaskResult r =
+      Run({{"command", Json::array({"printf", "%s|", "a string with spaces", "$HOME", "*"})}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_THAT(ReadFile(log_), HasSubstr("a string with spaces|$HOME|*|"));
+}
+
+TEST_F(BashTaskTest, ShellFalseRunsTheStringAsOneProgram) {
+  std::string script = dir_.File("my script.sh");
+  { std::ofstream(script) << "#!/bin/sh\necho '::sparkplane-output via=script'\n"; }
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  TaskResult r = Run({{"command", script}, {"shell", false}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.outputs["via"], "script");
+}
+
+TEST_F(BashTaskTest, RunsInCwd) {
+  std::filesystem::create_directories(dir_.File("work"));
+  TaskResult r =
+      Run({{"command", "echo \"::sparkplane-output cwd=$(pwd)\""}, {"cwd", dir_.File("work")}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.outputs["cwd"], std::filesystem::canonical(dir_.File("work")).string());
+}
+
+TEST_F(BashTaskTest, MissingProgramFailsWithoutRetry) {
+  TaskResult r = Run({{"command", Json::array({"no-such-program-sparkplane", "x"})}});
+  EXPECT_FALSE(r.success);
+  EXPECT_FALSE(r.retryable);
+  EXPECT_THAT(r.message, HasSubstr("program 'no-such-program-sparkplane' not found in PATH"));
+  EXPECT_THAT(ReadFile(log_), HasSubstr("not found in PATH"));
+}
+
+TEST_F(BashTaskTest, InvalidRenderedFieldsFailWithoutRetry) {
+  TaskResult r = Run({{"command", 42}});
+  EXPECT_FALSE(r.success);
+  EXPECT_FALSE(r.retryable);
+  EXPECT_THAT(r.message, HasSubstr("command: expected a shell command string"));
+}
+
+TEST_F(BashTaskTest, FailedSaveHandleKillsTheGatedChildAndFails) {
+  std::string marker = dir_.File("ran");
+  auto ctx = Context({{"command", Json::array({"touch", marker})}});
+  ctx->FailSaveHandle(UnavailableError("store is down"));
+  bash_.Start(ctx);
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(r->retryable);
+  EXPECT_THAT(r->message, HasSubstr("could not record the process handle"));
+  EXPECT_THAT(r->message, HasSubstr("store is down"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (processes_.RunningCount() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(processes_.RunningCount(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_EQ(ctx->complete_calls(), 1);
+}
+
+TEST_F(BashTaskTest, CancelStopsTheCommand) {
+  auto ctx = Context({{"command", "sleep 30"}});
+  auto start = std::chrono::steady_clock::now();
+  bash_.Start(ctx);
+  std::optional<Json> handle = ctx->WaitForHandle();
+  ASSERT_TRUE(handle.has_value());
+  bash_.Cancel(ctx, *handle, Millis(5000));
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_EQ(r->exit_code, 128 + SIGTERM);
+  EXPECT_THAT(r->message, HasSubstr("signal 15 (SIGTERM)"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(BashTaskTest, CancelStopsAProcessFromBeforeARestart) {
+  ProcessSupervisor previous_server;
+  SpawnSpec spec;
+  spec.argv = {"sleep", "30"};
+  Result<ProcessHandle> h = previous_server.Spawn(spec, nullptr);
+  ASSERT_TRUE(h.ok());
+  auto ctx = Context({{"command", "sleep 30"}});
+  bash_.Cancel(ctx, h->ToJson(), Millis(5000));
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_THAT(r->message, HasSubstr("cancelled"));
+  EXPECT_NE(executor::CheckProcess(*h), ProcessLiveness::kRunning);
+}
+
+TEST_F(BashTaskTest, RecoverOfADeadProcessFails) {
+  ProcessSupervisor previous_server;
+  SpawnSpec spec;
+  spec.argv = {"true"};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool exited = false;
+  Result<ProcessHandle> h = previous_server.Spawn(spec, [&](const ExitInfo&) {
+    std::lock_guard<std::mutex> lock(mu);
+    exited = true;
+    cv.notify_all();
+  });
+  ASSERT_TRUE(h.ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return exited; }));
+  }
+  auto ctx = Context({{"command", "true"}});
+  bash_.Recover(ctx, h->ToJson());
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(r->retryable);
+  EXPECT_EQ(r->message, "lost on restart: process " + std::to_string(h->pid) + " is gone");
+}
+
+TEST_F(BashTaskTest, RecoverStopsAProcessStillRunning) {
+  ProcessSupervisor previous_server;
+  SpawnSpec spec;
+  spec.argv = {"sleep", "30"};
+  Result<ProcessHandle> h = previous_server.Spawn(spec, nullptr);
+  ASSERT_TRUE(h.ok());
+  auto ctx = Context({{"command", "sleep 30"}});
+  bash_.Recover(ctx, h->ToJson());
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(r->retryable);
+  EXPECT_EQ(r->message, "the server restarted while the try ran; it was stopped");
+  EXPECT_NE(executor::CheckProcess(*h), ProcessLiveness::kRunning);
+}
+
+TEST_F(BashTaskTest, RecoverWithAnUnreadableHandleFails) {
+  auto ctx = Context({{"command", "true"}});
+  bash_.Recover(ctx, Json{{"pid", "x"}});
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_THAT(r->message, HasSubstr("lost on restart"));
+}
+
+struct ValidationCase {
+  const char* name;
+  const char* fields;   // JSON
+  const char* field;    // expected DagError::field
+  const char* message;  // expected substring
+};
+
+class BashValidationTest : public ::testing::TestWithParam<ValidationCase> {};
+
+TEST_P(BashValidationTest, ReportsLocatedErrors) {
+  const ValidationCase& c = GetParam();
+  dag::TaskSpec spec;
+  spec.id = "load";
+  spec.type = "bash";
+  spec.fields = Json::parse(c.fields);
+  spec.location = {"dags/etl.yaml", 10, 5};
+  spec.field_locations["command"] = {"dags/etl.yaml", 12, 7};
+  spec.field_locations["shell"] = {"dags/etl.yaml", 13, 7};
+  Services services;
+  BashTaskType bash(&services);
+  std::vector<dag::DagError> errors;
+  bash.Validate(spec, &errors);
+  ASSERT_EQ(errors.size(), 1u) << c.name;
+  EXPECT_EQ(errors[0].field, c.field);
+  EXPECT_THAT(errors[0].message, HasSubstr(c.message));
+  EXPECT_EQ(errors[0].location.file, "dags/etl.yaml");
+  std::string key = std::string(c.field).substr(std::string("tasks[load].").size());
+  key = key.substr(0, key.find('['));
+  int expected_line = key == "command" ? 12 : key == "shell" ? 13 : 10;  // cwd has no location
+  EXPECT_EQ(errors[0].location.line, expected_line) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BashValidationTest,
+    ::testing::Values(
+        ValidationCase{"missing", R"({})", "tasks[load].command",
+                       "missing required field 'command'"},
+        ValidationCase{"empty string", R"({"command": "  "})", "tasks[load].command",
+                       "must not be empty"},
+        ValidationCase{"number", R"({"command": 5})", "tasks[load].command",
+                       "expected a shell command string or a list of strings; got number 5"},
+        ValidationCase{"empty list", R"({"command": []})", "tasks[load].command",
+                       "must not be an empty list"},
+        ValidationCase{"list item", R"({"command": ["ls", 3]})", "tasks[load].command[1]",
+                       "expected a string"},
+        ValidationCase{"empty program", R"({"command": ["", "x"]})", "tasks[load].command[0]",
+                       "the program name must not be empty"},
+        ValidationCase{"shell with list", R"({"command": ["ls"], "shell": true})",
+                       "tasks[load].shell", "shell: true needs a string command"},
+        ValidationCase{"shell not bool", R"({"command": "ls", "shell": "yes"})",
+                       "tasks[load].shell", "expected true or false; got string \"yes\""},
+        ValidationCase{"cwd not string", R"({"command": "ls", "cwd": 1})", "tasks[load].cwd",
+                       "expected a directory path string"}),
+    [](const ::testing::TestParamInfo<ValidationCase>& info) {
+      std::string name = info.param.name;
+      for (char& ch : name) {
+        if (ch == ' ') ch = '_';
+      }
+      return name;
+    });
+
+TEST(BashValidFieldsTest, AcceptsValidForms) {
+  Services services;
+  BashTaskType bash(&services);
+  for (const char* fields :
+       {R"({"command": "echo {{ ds }}"})", R"({"command": ["ls", "-l"], "shell": false})",
+        R"({"command": "ls", "shell": true, "cwd": "/tmp"})"}) {
+    dag::TaskSpec spec;
+    spec.id = "t";
+    spec.fields = Json::parse(fields);
+    std::vector<dag::DagError> errors;
+    bash.Validate(spec, &errors);
+    EXPECT_TRUE(errors.empty()) << fields << ": " << errors[0].message;
+  }
+}
+
+TEST(OutputMarkerScannerTest, HandlesChunksAndOddLines) {
+  std::string text =
+      "noise ::sparkplane-output no=1\n"
+      "::sparkplane-output a=1\r\n"
+      "::sparkplane-output empty=\n"
+      "::sparkplane-output =novalue\n"
+      "::sparkplane-output key.with-dots_1=x=y\n"
+      "::sparkplane-outputx=1\n"
+      "::sparkplane-output last=no newline";
+  for (size_t chunk : {1u, 3u, 7u, 4096u}) {
+    OutputMarkerScanner scanner;
+    for (size_t i = 0; i < text.size(); i += chunk) scanner.Feed(text.substr(i, chunk));
+    scanner.Finish();
+    EXPECT_EQ(scanner.outputs(),
+              Json({{"a", "1"}, {"empty", ""}, {"key.with-dots_1", "x=y"}, {"last", "no newline"}}))
+        << "chunk " << chunk;
+  }
+}
+
+TEST(OutputMarkerScannerTest, ReplacesInvalidUtf8) {
+  OutputMarkerScanner scanner;
+  scanner.Feed("::sparkplane-output k=caf\xC3\xA9 \xFF\xC3 ok\n");
+  scanner.Finish();
+  EXPECT_EQ(scanner.outputs()["k"], "caf\xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD ok");
+  EXPECT_NO_FATAL_FAILURE(scanner.outputs().dump());
+}
+
+TEST(TaskContextTest, AppendLogCreatesTheFileAndDirectories) {
+  TempDir dir;
+  Services services;
+  RecordingTaskContext ctx(&services, Json::object(), dir.File("a/b/c.log"));
+  ctx.AppendLog("[sparkplane] one");
+  ctx.AppendLog("two");
+  EXPECT_EQ(ReadFile(dir.File("a/b/c.log")), "[sparkplane] one\ntwo\n");
+}
+
+}  // namespace
+}  // namespace sp::operators

@@ -141,6 +141,25 @@ int Main(int argc, char** argv) {
   tmark->add_option("--state", state, "success or failed")->required();
   tmark->callback([&] { rc = TasksMark(g, task_args, state); });
 
+  // history
+  auto* history = app.add_subcommand("history", "Spark application summaries from the event logs");
+  history->require_subcommand(1);
+  history->fallthrough();
+  std::string app_id;
+  history->add_subcommand("list", "Every Spark application in history/spark")
+      ->callback([&] { rc = HistoryList(g); });
+  auto* hshow = history->add_subcommand("show", "One application: jobs, stages, tasks, bytes");
+  hshow->add_option("APP_ID", app_id, "Spark application id")->required();
+  hshow->footer("Example:\n  sparkplane history show app-spark_pipeline-1-20261126071500-0000");
+  hshow->callback([&] { rc = HistoryShow(g, app_id); });
+  int hs_port = 18080;
+  std::string hs_host = "127.0.0.1";
+  auto* hs = app.add_subcommand("history-server",
+                                "Run Spark's own History Server on history/spark (foreground)");
+  hs->add_option("--port", hs_port, "UI port (default 18080)");
+  hs->add_option("--host", hs_host, "Address to bind (default 127.0.0.1)");
+  hs->callback([&] { rc = HistoryServer(g, hs_port, hs_host); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -54,6 +54,10 @@ int TasksClear(const GlobalOptions& g, const std::vector<std::string>& args, boo
 int TasksMark(const GlobalOptions& g, const std::vector<std::string>& args,
               const std::string& state);
 
+int HistoryList(const GlobalOptions& g);
+int HistoryShow(const GlobalOptions& g, const std::string& app_id);
+int HistoryServer(const GlobalOptions& g, int port, const std::string& host);
+
 // Shared formatting.
 std::string FormatOptionalTime(const std::optional<Time>& t);
 std::string FormatDurationBetween(const std::optional<Time>& a, const std::optional<Time>& b);

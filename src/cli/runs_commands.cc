@@ -7,6 +7,7 @@
 #include "cli/table.h"
 #include "dag/dag_folder.h"
 #include "scheduler/decide.h"
+#include "spark/history.h"
 
 namespace sp::cli {
 namespace {
@@ -112,6 +113,24 @@ int RunsShow(const GlobalOptions& g, const std::vector<std::string>& args) {
   if (!r.note.empty()) std::printf("  note: %s\n", r.note.c_str());
   std::printf("\n");
   PrintTaskTable(*tis);
+  // Spark tasks link to their application's summary.
+  for (const auto& ti : *tis) {
+    if (!ti.outputs.is_object() || !ti.outputs.contains("app_id")) continue;
+    std::string app = ti.outputs["app_id"].is_string() ? ti.outputs["app_id"].get<std::string>() : "";
+    Result<spark::AppSummary> sum =
+        spark::SummarizeApplication((*rt)->config.data_dir + "/history/spark", app);
+    if (sum.ok()) {
+      std::printf("\n%s: Spark application %s %s in %.1fs, jobs %d ok / %d failed, tasks %lld "
+                  "(sparkplane history show %s)",
+                  ti.task_id.c_str(), app.c_str(), spark::AppStatusName(sum->status),
+                  static_cast<double>(sum->duration_ms) / 1000.0, sum->jobs_succeeded,
+                  sum->jobs_failed, static_cast<long long>(sum->tasks_succeeded), app.c_str());
+    } else {
+      std::printf("\n%s: Spark application %s (%s)", ti.task_id.c_str(), app.c_str(),
+                  sum.status().message().c_str());
+    }
+  }
+  std::printf("\n");
   return 0;
 }
 

@@ -282,7 +282,7 @@ void BashTaskType::Validate(const dag::TaskSpec& spec, std::vector<dag::DagError
     dag::DagError e;
     auto loc = spec.field_locations.find(p.key);
     e.location = loc != spec.field_locations.end() ? loc->second : spec.location;
-    e.field = "tasks[" + spec.id + "]." + p.field;
+    e.field = p.field;  // the loader places it within the task ("tasks[2].command")
     e.message = std::move(p.message);
     errors->push_back(std::move(e));
   }

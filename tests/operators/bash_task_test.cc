@@ -369,7 +369,7 @@ TEST_P(BashValidationTest, ReportsLocatedErrors) {
   EXPECT_EQ(errors[0].field, c.field);
   EXPECT_THAT(errors[0].message, HasSubstr(c.message));
   EXPECT_EQ(errors[0].location.file, "dags/etl.yaml");
-  std::string key = std::string(c.field).substr(std::string("tasks[load].").size());
+  std::string key = c.field;
   key = key.substr(0, key.find('['));
   int expected_line = key == "command" ? 12 : key == "shell" ? 13 : 10;  // cwd has no location
   EXPECT_EQ(errors[0].location.line, expected_line) << c.name;
@@ -378,23 +378,23 @@ TEST_P(BashValidationTest, ReportsLocatedErrors) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BashValidationTest,
     ::testing::Values(
-        ValidationCase{"missing", R"({})", "tasks[load].command",
+        ValidationCase{"missing", R"({})", "command",
                        "missing required field 'command'"},
-        ValidationCase{"empty string", R"({"command": "  "})", "tasks[load].command",
+        ValidationCase{"empty string", R"({"command": "  "})", "command",
                        "must not be empty"},
-        ValidationCase{"number", R"({"command": 5})", "tasks[load].command",
+        ValidationCase{"number", R"({"command": 5})", "command",
                        "expected a shell command string or a list of strings; got number 5"},
-        ValidationCase{"empty list", R"({"command": []})", "tasks[load].command",
+        ValidationCase{"empty list", R"({"command": []})", "command",
                        "must not be an empty list"},
-        ValidationCase{"list item", R"({"command": ["ls", 3]})", "tasks[load].command[1]",
+        ValidationCase{"list item", R"({"command": ["ls", 3]})", "command[1]",
                        "expected a string"},
-        ValidationCase{"empty program", R"({"command": ["", "x"]})", "tasks[load].command[0]",
+        ValidationCase{"empty program", R"({"command": ["", "x"]})", "command[0]",
                        "the program name must not be empty"},
         ValidationCase{"shell with list", R"({"command": ["ls"], "shell": true})",
-                       "tasks[load].shell", "shell: true needs a string command"},
+                       "shell", "shell: true needs a string command"},
         ValidationCase{"shell not bool", R"({"command": "ls", "shell": "yes"})",
-                       "tasks[load].shell", "expected true or false; got string \"yes\""},
-        ValidationCase{"cwd not string", R"({"command": "ls", "cwd": 1})", "tasks[load].cwd",
+                       "shell", "expected true or false; got string \"yes\""},
+        ValidationCase{"cwd not string", R"({"command": "ls", "cwd": 1})", "cwd",
                        "expected a directory path string"}),
     [](const ::testing::TestParamInfo<ValidationCase>& info) {
       std::string name = info.param.name;

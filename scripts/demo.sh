@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make demo`: runs the example DAGs once, end to end, on on-demand local Spark clusters, then
+# prints the run table and the Spark application summaries. Exits 0 only if every run succeeded
+# and no Spark daemon was left behind.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-build/release/sparkplane}
+DATA=${SPARKPLANE_DEMO_DIR:-$PWD/.data/demo}
+
+spark_daemons() { pgrep -f 'org.apache.spark.deploy.(master.Master|worker.Worker)' | sort; }
+before=$(spark_daemons)
+
+rm -rf "$DATA"
+mkdir -p "$DATA/dags" "$DATA/apps"
+cp examples/dags/*.yaml "$DATA/dags/"
+cp examples/apps/app.py build/examples/job_dependency.zip build/examples/sparkplane-examples.jar \
+   "$DATA/apps/"
+sp() { "$BIN" --data-dir "$DATA" "$@"; }
+
+echo "== sparkplane demo: data directory $DATA"
+sp dags validate || exit 1
+sp dags list
+status=0
+for dag in hello spark_pipeline java_wordstats; do
+  echo
+  echo "== dags test $dag"
+  if ! sp dags test "$dag"; then
+    echo "demo: $dag FAILED" >&2
+    status=1
+  fi
+done
+
+echo
+echo "== runs"
+sp runs list
+echo
+echo "== Spark applications (from $DATA/history/spark)"
+sp history list
+
+after=$(spark_daemons)
+leaked=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
+if [ -n "$leaked" ]; then
+  echo "demo: Spark daemons left behind: $leaked" >&2
+  status=1
+else
+  echo
+  echo "no Spark process left behind"
+fi
+[ $status -eq 0 ] && echo "demo: all runs succeeded"
+exit $status

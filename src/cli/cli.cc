@@ -135,6 +135,14 @@ int Main(int argc, char** argv) {
   tclear->add_flag("--downstream,-d", downstream, "Also clear downstream tasks");
   tclear->footer("Example:\n  sparkplane tasks clear spark_pipeline latest spark_application -d");
   tclear->callback([&] { rc = TasksClear(g, task_args, downstream); });
+  auto* ttest = tasks->add_subcommand(
+      "test", "Run one task in this process without its upstreams; exit 0 on success");
+  ttest->add_option("DAG_ID", dag_id, "DAG id")->required();
+  ttest->add_option("TASK_ID", task_args, "Task id(s)")->required();
+  ttest->add_option("--conf,-c", conf, "JSON object overriding params");
+  ttest->add_option("--logical-date,-e", logical_date, "Logical date (default: now)");
+  ttest->footer("Example:\n  sparkplane tasks test hello greet --conf '{\"name\": \"x\"}'");
+  ttest->callback([&] { rc = DagsTest(g, dag_id, conf, logical_date, task_args); });
   auto* tmark = tasks->add_subcommand("mark", "Mark a task success or failed");
   tmark->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
       ->required()->expected(2, 3);

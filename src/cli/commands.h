@@ -37,8 +37,9 @@ int DagsValidate(const GlobalOptions& g, const std::string& dir);
 int DagsTrigger(const GlobalOptions& g, const std::string& dag_id, const std::string& conf,
                 const std::string& logical_date, const std::string& run_id);
 int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused);
+// `dags test` (all tasks) and `tasks test` (the given tasks, without their upstreams).
 int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::string& conf,
-             const std::string& logical_date);
+             const std::string& logical_date, const std::vector<std::string>& only_tasks = {});
 int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::string& start,
                  const std::string& end, const std::string& conf, bool dry_run);
 int DagsNextExecution(const GlobalOptions& g, const std::string& dag_id, int n);

@@ -356,13 +356,14 @@ class LogFollower {
 }  // namespace
 
 int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::string& conf,
-             const std::string& logical_date) {
+             const std::string& logical_date, const std::vector<std::string>& only_tasks) {
   Result<nlohmann::json> c = ParseConf(conf);
   if (!c.ok()) return Fail(c.status());
   scheduler::TriggerRun trigger;
   trigger.dag_id = dag_id;
   trigger.conf = *c;
   trigger.type = store::RunType::kTest;
+  trigger.only_tasks = only_tasks;
   if (!logical_date.empty()) {
     Result<Time> t = ParseDateArg(logical_date, "--logical-date");
     if (!t.ok()) return Fail(t.status());

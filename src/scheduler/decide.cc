@@ -47,6 +47,8 @@ class Working {
     auto [it, inserted] = runs_.try_emplace(key, snap_.runs.at(key).run);
     return it->second;
   }
+  // A run made by `tasks test` has instances for some tasks only.
+  bool HasTi(int64_t run, const std::string& task) const { return View(run).tis.count(task) > 0; }
   const TaskInstance& Ti(int64_t run, const std::string& task) const {
     if (auto it = tis_.find({run, task}); it != tis_.end()) return it->second;
     return View(run).tis.at(task);
@@ -176,7 +178,8 @@ Status CheckConf(const dag::Dag& d, const nlohmann::json& conf) {
 }
 
 RunView NewRun(const dag::DagPtr& d, int64_t key, store::RunType type, const std::string& run_id,
-               Time logical, dag::DataInterval interval, const nlohmann::json& conf, Time now) {
+               Time logical, dag::DataInterval interval, const nlohmann::json& conf, Time now,
+               const std::vector<std::string>& only_tasks = {}) {
   RunView v;
   v.dag = d;
   v.run.id = key;
@@ -190,6 +193,10 @@ RunView NewRun(const dag::DagPtr& d, int64_t key, store::RunType type, const std
   v.run.state = RunState::kQueued;
   v.run.created_at = now;
   for (const dag::TaskSpec& t : d->tasks) {
+    if (!only_tasks.empty() &&
+        std::find(only_tasks.begin(), only_tasks.end(), t.id) == only_tasks.end()) {
+      continue;
+    }
     TaskInstance ti;
     ti.run_id = key;
     ti.task_id = t.id;
@@ -226,13 +233,20 @@ Status OnTrigger(Working& w, const TriggerRun& e, RunKeySource& keys) {
                          DidYouMean(e.dag_id, Keys(w.snapshot_dags())));
   }
   RETURN_IF_ERROR(CheckConf(*entry->dag, e.conf));
+  for (const std::string& id : e.only_tasks) {
+    if (!entry->dag->FindTask(id)) {
+      std::vector<std::string> ids;
+      for (const auto& t : entry->dag->tasks) ids.push_back(t.id);
+      return NotFoundError("DAG '" + e.dag_id + "' has no task '" + id + "'" + DidYouMean(id, ids));
+    }
+  }
   Time logical = e.logical_date.value_or(w.now());
   std::string run_id = e.run_id.empty() ? MakeRunId(e.type, logical) : e.run_id;
   if (RunIdTaken(w, e.dag_id, run_id)) {
     return AlreadyExistsError("DAG '" + e.dag_id + "' already has an active run '" + run_id + "'");
   }
   w.AddRun(NewRun(entry->dag, keys.Next(), e.type, run_id, logical, {logical, logical},
-                  e.conf.is_null() ? nlohmann::json::object() : e.conf, w.now()));
+                  e.conf.is_null() ? nlohmann::json::object() : e.conf, w.now(), e.only_tasks));
   return OkStatus();
 }
 
@@ -288,7 +302,7 @@ Status OnCancel(Working& w, const CancelRun& e) {
   const RunView& v = w.View(e.run);
   if (!v.dag) return OkStatus();
   for (const dag::TaskSpec& t : v.dag->tasks) {
-    if (t.role == dag::TaskRole::kTeardown) continue;
+    if (t.role == dag::TaskRole::kTeardown || !w.HasTi(e.run, t.id)) continue;
     const TaskInstance& ti = w.Ti(e.run, t.id);
     if (store::IsActive(ti.state)) {
       w.Stop(e.run, t.id, ti.try_number, "run cancelled");
@@ -348,6 +362,9 @@ Status OnClear(Working& w, const ClearTasks& e) {
   std::set<std::string> spans;
   for (const std::string& id : targets) AddSetupTeardownSpan(d, id, &spans);
   targets.insert(spans.begin(), spans.end());
+  for (auto it = targets.begin(); it != targets.end();) {
+    it = w.HasTi(e.run, *it) ? std::next(it) : targets.erase(it);
+  }
   for (const std::string& id : targets) {
     if (store::IsActive(w.Ti(e.run, id).state)) {
       return FailedPreconditionError("task '" + id + "' is running; wait for it or cancel the run");
@@ -381,7 +398,9 @@ Status OnMark(Working& w, const MarkTask& e) {
     return InvalidArgumentError("a task can only be marked success or failed");
   }
   const dag::Dag& d = *w.View(e.run).dag;
-  if (!d.FindTask(e.task)) return NotFoundError("DAG '" + d.id + "' has no task '" + e.task + "'");
+  if (!d.FindTask(e.task) || !w.HasTi(e.run, e.task)) {
+    return NotFoundError("run " + std::to_string(e.run) + " has no task '" + e.task + "'");
+  }
   const TaskInstance& ti = w.Ti(e.run, e.task);
   std::string reason = std::string("marked ") + store::TaskStateName(e.state) + " by user";
   if (store::IsActive(ti.state)) w.Stop(e.run, e.task, ti.try_number, reason);
@@ -531,6 +550,7 @@ std::vector<UpstreamState> Upstreams(const Working& w, int64_t run, const dag::D
   std::vector<UpstreamState> ups;
   ups.reserve(t.depends_on.size());
   for (const std::string& up : t.depends_on) {
+    if (!w.HasTi(run, up)) continue;  // `tasks test` runs a task without its upstreams
     const dag::TaskSpec* ut = d.FindTask(up);
     ups.push_back({up, w.Ti(run, up).state, ut && ut->role == dag::TaskRole::kSetup});
   }
@@ -548,6 +568,7 @@ void AdvanceRun(Working& w, int64_t run, std::vector<std::pair<int64_t, std::str
   const dag::Dag& d = *v.dag;
   const bool cancelling = w.Run(run).cancel_requested;
   for (const dag::TaskSpec& t : d.tasks) {
+    if (!w.HasTi(run, t.id)) continue;
     const TaskInstance& ti = w.Ti(run, t.id);
     switch (ti.state) {
       case TaskState::kNone: {
@@ -607,15 +628,15 @@ void FinishRunIfDone(Working& w, int64_t run) {
   const RunView& v = w.View(run);
   const dag::Dag& d = *v.dag;
   for (const dag::TaskSpec& t : d.tasks) {
-    if (!store::IsTerminal(w.Ti(run, t.id).state)) return;
+    if (w.HasTi(run, t.id) && !store::IsTerminal(w.Ti(run, t.id).state)) return;
   }
   std::string failed_leaf;
   for (const dag::TaskSpec& t : d.tasks) {
-    if (t.role == dag::TaskRole::kTeardown) continue;
+    if (t.role == dag::TaskRole::kTeardown || !w.HasTi(run, t.id)) continue;
     bool leaf = true;
     for (const std::string& down : d.Downstream(t.id)) {
       const dag::TaskSpec* dt = d.FindTask(down);
-      if (dt && dt->role != dag::TaskRole::kTeardown) leaf = false;
+      if (dt && dt->role != dag::TaskRole::kTeardown && w.HasTi(run, down)) leaf = false;
     }
     TaskState s = w.Ti(run, t.id).state;
     if (leaf && (s == TaskState::kFailed || s == TaskState::kUpstreamFailed)) {

@@ -40,6 +40,8 @@ struct TriggerRun {
   std::optional<Time> logical_date;  // default: now
   store::RunType type = store::RunType::kManual;
   std::string run_id;  // default: "<type>__<logical date>"
+  // Only these tasks get instances (`tasks test`): they run without their upstreams.
+  std::vector<std::string> only_tasks;
 };
 
 // Creates runs for every schedule interval whose logical date is in [from, to].

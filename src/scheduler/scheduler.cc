@@ -157,7 +157,7 @@ Status Scheduler::LoadActiveRuns() {
     if (dit != snapshot_.dags.end()) view.dag = dit->second.dag;
     ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run.id));
     for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
-    if (view.dag) {
+    if (view.dag && run.type != store::RunType::kTest) {
       // Tasks added to the DAG since the run was created join it; removed ones are ignored.
       for (const dag::TaskSpec& t : view.dag->tasks) {
         if (view.tis.count(t.id)) continue;

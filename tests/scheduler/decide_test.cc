@@ -393,6 +393,25 @@ TEST(DecideTest, StaleFinishIsIgnored) {
   EXPECT_EQ(h.State(run, "a"), TaskState::kRunning);
 }
 
+TEST(DecideTest, OnlyTasksRunWithoutTheirUpstreams) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Pipeline());
+  TriggerRun t{"p"};
+  t.type = store::RunType::kTest;
+  t.only_tasks = {"submit"};
+  Plan p = h.Step(t);
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  int64_t run = p.created_runs[0];
+  ASSERT_EQ(p.launches.size(), 1u);
+  EXPECT_EQ(p.launches[0].task, "submit");
+  EXPECT_EQ(h.snap.runs[run].tis.size(), 1u);
+  h.StartQueued();
+  h.Finish(run, "submit", true);
+  EXPECT_EQ(h.runs[run].state, RunState::kSuccess);
+  t.only_tasks = {"sbumit"};
+  EXPECT_THAT(h.Step(t).refused.message(), HasSubstr("did you mean 'submit'"));
+}
+
 TEST(DecideTest, DecideIsDeterministic) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Pipeline());

@@ -37,4 +37,10 @@ if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
   # The example applications' build outputs (job_dependency.zip, the Java example jar).
   ./scripts/build_examples.sh build/examples
 fi
+
+# The Kubernetes test environment for `ctest -L k8s` (tests/k8s/testenv/README.md): etcd and the
+# control plane built with Go into ~/.cache/sparkplane, ~18 min cold, a no-op once cached.
+if [ "${SP_SKIP_K8S:-0}" != "1" ]; then
+  ./tests/k8s/testenv/build.sh
+fi
 echo "setup: ok"

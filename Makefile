@@ -14,7 +14,7 @@ build: setup
 
 build-asan: setup
 	cmake --preset asan >/dev/null
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target unit_tests
 
 demo: build
 	./scripts/demo.sh $(BUILD)/sparkplane

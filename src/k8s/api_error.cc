@@ -88,13 +88,20 @@ Status Forbidden(const RequestContext& c, const std::optional<ApiStatus>& s,
 
 const char* VerbName(Verb verb) {
   switch (verb) {
-    case Verb::kGet: return "get";
-    case Verb::kList: return "list";
-    case Verb::kWatch: return "watch";
-    case Verb::kCreate: return "create";
-    case Verb::kUpdate: return "update";
-    case Verb::kPatch: return "patch";
-    case Verb::kDelete: return "delete";
+    case Verb::kGet:
+      return "get";
+    case Verb::kList:
+      return "list";
+    case Verb::kWatch:
+      return "watch";
+    case Verb::kCreate:
+      return "create";
+    case Verb::kUpdate:
+      return "update";
+    case Verb::kPatch:
+      return "patch";
+    case Verb::kDelete:
+      return "delete";
   }
   return "?";
 }
@@ -134,7 +141,8 @@ Status ApiErrorToStatus(const RequestContext& c, long http_code, std::string_vie
   const std::string prefix = Prefix(c);
   std::string server_message = s ? s->message : Excerpt(body);
   auto with_server = [&](const std::string& what) {
-    return server_message.empty() ? prefix + ": " + what : prefix + ": " + what + ": " + server_message;
+    return server_message.empty() ? prefix + ": " + what
+                                  : prefix + ": " + what + ": " + server_message;
   };
   switch (http_code) {
     case 401:
@@ -171,8 +179,8 @@ Status ApiErrorToStatus(const RequestContext& c, long http_code, std::string_vie
       break;
   }
   if (http_code >= 500) {
-    return UnavailableError(
-        with_server("the API server " + c.server + " failed (HTTP " + std::to_string(http_code) + ")"));
+    return UnavailableError(with_server("the API server " + c.server + " failed (HTTP " +
+                                        std::to_string(http_code) + ")"));
   }
   return FailedPreconditionError(with_server("HTTP " + std::to_string(http_code)));
 }

@@ -17,18 +17,24 @@ constexpr ResourceType kVersionEndpoint{"v1", "version", "Version", Scope::kClus
 
 const char* PatchContentType(PatchType type) {
   switch (type) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
   }
   return "application/merge-patch+json";
 }
 
 const char* PropagationName(Propagation p) {
   switch (p) {
-    case Propagation::kBackground: return "Background";
-    case Propagation::kForeground: return "Foreground";
-    case Propagation::kOrphan: return "Orphan";
+    case Propagation::kBackground:
+      return "Background";
+    case Propagation::kForeground:
+      return "Foreground";
+    case Propagation::kOrphan:
+      return "Orphan";
   }
   return "Background";
 }
@@ -69,11 +75,16 @@ std::string KubeRequestStats::ToString() const {
 
 const char* WatchEventTypeName(WatchEventType type) {
   switch (type) {
-    case WatchEventType::kAdded: return "ADDED";
-    case WatchEventType::kModified: return "MODIFIED";
-    case WatchEventType::kDeleted: return "DELETED";
-    case WatchEventType::kBookmark: return "BOOKMARK";
-    case WatchEventType::kRelisted: return "RELISTED";
+    case WatchEventType::kAdded:
+      return "ADDED";
+    case WatchEventType::kModified:
+      return "MODIFIED";
+    case WatchEventType::kDeleted:
+      return "DELETED";
+    case WatchEventType::kBookmark:
+      return "BOOKMARK";
+    case WatchEventType::kRelisted:
+      return "RELISTED";
   }
   return "?";
 }
@@ -118,7 +129,9 @@ void KubeClient::ResetStats() {
   relists_ = 0;
 }
 
-void KubeClient::CountRequest(Verb verb) { ++requests_[static_cast<int>(verb)]; }
+void KubeClient::CountRequest(Verb verb) {
+  ++requests_[static_cast<int>(verb)];
+}
 
 Status KubeClient::Fail(Status status) {
   ++failures_;
@@ -162,15 +175,17 @@ Status KubeClient::TransportFailure(const Call& call, const internal::HttpResult
           r.curl_message.find("host name") != std::string::npos) {
         return FailedPreconditionError("TLS verification of " + server +
                                        " failed: the server's certificate is not valid for this "
-                                       "host name" + detail);
+                                       "host name" +
+                                       detail);
       }
       if (r.curl_message.find("certificate file") != std::string::npos ||
           r.curl_message.find("private key") != std::string::npos ||
           r.curl_message.find("client cert") != std::string::npos ||
           r.curl_message.find("unable to use") != std::string::npos) {
-        return FailedPreconditionError("TLS with " + server + " failed: the client certificate "
-                                       "or key of " + config_.CredentialSource() +
-                                       " cannot be used" + detail);
+        return FailedPreconditionError("TLS with " + server +
+                                       " failed: the client certificate "
+                                       "or key of " +
+                                       config_.CredentialSource() + " cannot be used" + detail);
       }
       if (r.curl_message.find("CA") != std::string::npos &&
           r.curl_message.find("error setting certificate") != std::string::npos) {
@@ -249,9 +264,8 @@ Result<KubeClient::Response> KubeClient::Send(const Call& call, bool allow_not_f
       Millis wait = r.retry_after ? std::min(*r.retry_after, options_.retry.max_retry_after)
                                   : Backoff(attempt);
       if (options_.logger != nullptr) {
-        options_.logger->Info("k8s", std::string(VerbName(call.verb)) + " " +
-                                         call.ref.Describe() + ": HTTP " +
-                                         std::to_string(r.status) + "; retrying in " +
+        options_.logger->Info("k8s", std::string(VerbName(call.verb)) + " " + call.ref.Describe() +
+                                         ": HTTP " + std::to_string(r.status) + "; retrying in " +
                                          std::to_string(wait.count()) + " ms");
       }
       Sleep(wait, nullptr);
@@ -259,8 +273,8 @@ Result<KubeClient::Response> KubeClient::Send(const Call& call, bool allow_not_f
     }
     Status status = ApiErrorToStatus(Context(call), r.status, r.body);
     if (retryable) {
-      status = Status(status.code(),
-                      status.message() + " (" + std::to_string(attempt) + " attempts)");
+      status =
+          Status(status.code(), status.message() + " (" + std::to_string(attempt) + " attempts)");
     }
     if (status.code() == StatusCode::kAlreadyExists && maybe_applied) {
       status = Status(status.code(), status.message() +
@@ -293,7 +307,8 @@ Result<json> KubeClient::Create(const ResourceRef& ref, json object) {
   call.ref = ref;
   call.ref.name = StringAt(object, "metadata", "name");
   call.method = "POST";
-  call.path_and_query = ref.CollectionPath() + Query().Add("fieldManager", options_.field_manager).Encode();
+  call.path_and_query =
+      ref.CollectionPath() + Query().Add("fieldManager", options_.field_manager).Encode();
   call.content_type = "application/json";
   call.body = object.dump();
   return SendForObject(call);

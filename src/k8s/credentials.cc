@@ -28,7 +28,8 @@ std::string ExecInfo(const KubeConfig& config) {
     if (config.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
     spec["cluster"] = cluster;
   }
-  json info = {{"apiVersion", config.exec->api_version}, {"kind", "ExecCredential"}, {"spec", spec}};
+  json info = {
+      {"apiVersion", config.exec->api_version}, {"kind", "ExecCredential"}, {"spec", spec}};
   return info.dump();
 }
 
@@ -60,11 +61,13 @@ Result<ExecCredential> ParseExecCredential(std::string_view output,
   credential.client_cert_pem = StringField(*status, "clientCertificateData");
   credential.client_key_pem = StringField(*status, "clientKeyData");
   if (credential.client_cert_pem.empty() != credential.client_key_pem.empty()) {
-    return FailedPreconditionError(name + " printed only one of clientCertificateData and "
+    return FailedPreconditionError(name +
+                                   " printed only one of clientCertificateData and "
                                    "clientKeyData; both are needed");
   }
   if (credential.token.empty() && credential.client_cert_pem.empty()) {
-    return FailedPreconditionError(name + " printed an ExecCredential with neither status.token "
+    return FailedPreconditionError(name +
+                                   " printed an ExecCredential with neither status.token "
                                    "nor status.clientCertificateData/clientKeyData");
   }
   std::string expiration = StringField(*status, "expirationTimestamp");

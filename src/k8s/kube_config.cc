@@ -155,7 +155,8 @@ class KubeconfigParser {
     if (context_name.empty()) {
       ASSIGN_OR_RETURN(context_name, String(root, "current-context"));
       if (context_name.empty()) {
-        return FailedPreconditionError(path_ + ": no current-context is set and no context was "
+        return FailedPreconditionError(path_ +
+                                       ": no current-context is set and no context was "
                                        "given (contexts: " +
                                        QuotedList(Names(contexts)) + ")");
       }
@@ -163,8 +164,8 @@ class KubeconfigParser {
     const Entry* context = Find(contexts, context_name);
     if (context == nullptr) {
       std::string where = options_.context.empty() ? Where(root["current-context"]) : path_;
-      return NotFoundError(where + ": context \"" + context_name + "\" is not defined (contexts: " +
-                           QuotedList(Names(contexts)) + ")" +
+      return NotFoundError(where + ": context \"" + context_name +
+                           "\" is not defined (contexts: " + QuotedList(Names(contexts)) + ")" +
                            DidYouMean(context_name, Names(contexts)));
     }
     config.context = context_name;
@@ -185,10 +186,10 @@ class KubeconfigParser {
     }
     const Entry* cluster = Find(clusters, config.cluster);
     if (cluster == nullptr) {
-      return Error(ctx["cluster"], "context \"" + context_name + "\" names cluster \"" +
-                                       config.cluster + "\", which is not defined (clusters: " +
-                                       QuotedList(Names(clusters)) + ")" +
-                                       DidYouMean(config.cluster, Names(clusters)));
+      return Error(ctx["cluster"],
+                   "context \"" + context_name + "\" names cluster \"" + config.cluster +
+                       "\", which is not defined (clusters: " + QuotedList(Names(clusters)) + ")" +
+                       DidYouMean(config.cluster, Names(clusters)));
     }
     RETURN_IF_ERROR(ReadCluster(*cluster, &config));
 
@@ -196,10 +197,10 @@ class KubeconfigParser {
     if (!config.user.empty()) {
       const Entry* user = Find(users, config.user);
       if (user == nullptr) {
-        return Error(ctx["user"], "context \"" + context_name + "\" names user \"" + config.user +
-                                      "\", which is not defined (users: " +
-                                      QuotedList(Names(users)) + ")" +
-                                      DidYouMean(config.user, Names(users)));
+        return Error(ctx["user"],
+                     "context \"" + context_name + "\" names user \"" + config.user +
+                         "\", which is not defined (users: " + QuotedList(Names(users)) + ")" +
+                         DidYouMean(config.user, Names(users)));
       }
       RETURN_IF_ERROR(ReadUser(*user, &config));
     }
@@ -226,8 +227,9 @@ class KubeconfigParser {
     ASSIGN_OR_RETURN(config->insecure_skip_tls_verify, Bool(c, "insecure-skip-tls-verify"));
     ASSIGN_OR_RETURN(std::string proxy, String(c, "proxy-url"));
     if (!proxy.empty()) {
-      return Error(c["proxy-url"], "'proxy-url' is not supported by Sparkplane; set HTTPS_PROXY "
-                                   "in the environment instead");
+      return Error(c["proxy-url"],
+                   "'proxy-url' is not supported by Sparkplane; set HTTPS_PROXY "
+                   "in the environment instead");
     }
     return OkStatus();
   }
@@ -255,10 +257,10 @@ class KubeconfigParser {
     bool has_cert = !config->client_cert_data.empty() || !config->client_cert_file.empty();
     bool has_key = !config->client_key_data.empty() || !config->client_key_file.empty();
     if (has_cert != has_key) {
-      return Error(u, "user \"" + entry.name + "\" has a client " +
-                          (has_cert ? "certificate but no client key" :
-                                      "key but no client certificate") +
-                          " (set both client-certificate[-data] and client-key[-data])");
+      return Error(
+          u, "user \"" + entry.name + "\" has a client " +
+                 (has_cert ? "certificate but no client key" : "key but no client certificate") +
+                 " (set both client-certificate[-data] and client-key[-data])");
     }
     const YAML::Node exec = u["exec"];
     if (exec.IsDefined() && !exec.IsNull()) {
@@ -272,7 +274,8 @@ class KubeconfigParser {
     if (!exec.IsMap()) return Error(exec, "'exec' of user \"" + user + "\" must be a mapping");
     ExecPluginConfig plugin;
     ASSIGN_OR_RETURN(plugin.command, String(exec, "command"));
-    if (plugin.command.empty()) return Error(exec, "'exec' of user \"" + user + "\" has no command");
+    if (plugin.command.empty())
+      return Error(exec, "'exec' of user \"" + user + "\" has no command");
     // As in client-go: a command with a slash is a path relative to the kubeconfig; a bare
     // name is looked up on PATH when it runs.
     if (plugin.command.find('/') != std::string::npos) plugin.command = Resolve(plugin.command);
@@ -280,9 +283,12 @@ class KubeconfigParser {
     if (plugin.api_version != "client.authentication.k8s.io/v1" &&
         plugin.api_version != "client.authentication.k8s.io/v1beta1") {
       const YAML::Node at = exec["apiVersion"].IsDefined() ? exec["apiVersion"] : exec;
-      return Error(at, "exec plugin of user \"" + user + "\": apiVersion must be "
+      return Error(at,
+                   "exec plugin of user \"" + user +
+                       "\": apiVersion must be "
                        "client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1, "
-                       "not \"" + plugin.api_version + "\"");
+                       "not \"" +
+                       plugin.api_version + "\"");
     }
     const YAML::Node args = exec["args"];
     if (args.IsDefined() && !args.IsNull()) {
@@ -328,8 +334,10 @@ std::string Located(const KubeConfig& c, const std::string& kind, const std::str
 
 std::string KubeConfig::CaSource() const {
   if (insecure_skip_tls_verify) return "no CA (insecure-skip-tls-verify of " + source + ")";
-  if (!ca_file.empty()) return "certificate-authority " + ca_file + " (" + Located(*this, "cluster", cluster) + ")";
-  if (!ca_data.empty()) return "certificate-authority-data of " + Located(*this, "cluster", cluster);
+  if (!ca_file.empty())
+    return "certificate-authority " + ca_file + " (" + Located(*this, "cluster", cluster) + ")";
+  if (!ca_data.empty())
+    return "certificate-authority-data of " + Located(*this, "cluster", cluster);
   return "the system's CA store (no certificate-authority in " + source + ")";
 }
 

@@ -66,9 +66,13 @@ std::string ResourceRef::Describe() const {
   return d;
 }
 
-std::string EscapeQueryValue(std::string_view value) { return PercentEncode(value); }
+std::string EscapeQueryValue(std::string_view value) {
+  return PercentEncode(value);
+}
 
-std::string EscapePathSegment(std::string_view segment) { return PercentEncode(segment); }
+std::string EscapePathSegment(std::string_view segment) {
+  return PercentEncode(segment);
+}
 
 Query& Query::Add(std::string key, std::string value) {
   if (!value.empty()) params_.emplace_back(std::move(key), std::move(value));

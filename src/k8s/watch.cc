@@ -94,7 +94,8 @@ class KubeClient::WatchSession {
         continue;
       }
       Call call = WatchCall();
-      if (r.error == internal::TransportError::kTls || r.error == internal::TransportError::kOther) {
+      if (r.error == internal::TransportError::kTls ||
+          r.error == internal::TransportError::kOther) {
         return client_->Fail(client_->TransportFailure(call, r, 1));
       }
       if (r.error != internal::TransportError::kNone) {  // unreachable / reset / timed out
@@ -107,8 +108,8 @@ class KubeClient::WatchSession {
         continue;
       }
       if (r.status == 429 || r.status >= 500) {
-        RETURN_IF_ERROR(Failed(&failures, ApiErrorToStatus(client_->Context(call), r.status, r.body),
-                               r.retry_after));
+        RETURN_IF_ERROR(Failed(
+            &failures, ApiErrorToStatus(client_->Context(call), r.status, r.body), r.retry_after));
         continue;
       }
       return client_->Fail(ApiErrorToStatus(client_->Context(call), r.status, r.body));
@@ -119,9 +120,9 @@ class KubeClient::WatchSession {
   struct Stream {
     std::string pending;  // an incomplete line
     int events = 0;
-    bool stop = false;    // the handler asked to stop
-    bool gone = false;    // an ERROR event with code 410
-    Status error;         // an ERROR event (not 410) or a malformed line
+    bool stop = false;  // the handler asked to stop
+    bool gone = false;  // an ERROR event with code 410
+    Status error;       // an ERROR event (not 410) or a malformed line
   };
 
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->cancelled(); }
@@ -137,7 +138,8 @@ class KubeClient::WatchSession {
     ++*failures;
     if (options_.max_consecutive_failures > 0 && *failures >= options_.max_consecutive_failures) {
       return client_->Fail(Status(why.code(), why.message() + " (watch gave up after " +
-                                                  std::to_string(*failures) + " failures in a row)"));
+                                                  std::to_string(*failures) +
+                                                  " failures in a row)"));
     }
     Millis wait = retry_after ? std::min(*retry_after, client_->options_.retry.max_retry_after)
                               : client_->Backoff(*failures);
@@ -165,15 +167,15 @@ class KubeClient::WatchSession {
     call.verb = Verb::kWatch;
     call.ref = ref_;
     call.method = "GET";
-    call.path_and_query = ref_.CollectionPath() + Query()
-                                                      .Add("watch", "1")
-                                                      .Add("resourceVersion", rv_)
-                                                      .Add("allowWatchBookmarks", "true")
-                                                      .Add("timeoutSeconds",
-                                                           std::to_string(options_.timeout_seconds))
-                                                      .Add("labelSelector", options_.label_selector)
-                                                      .Add("fieldSelector", options_.field_selector)
-                                                      .Encode();
+    call.path_and_query =
+        ref_.CollectionPath() + Query()
+                                    .Add("watch", "1")
+                                    .Add("resourceVersion", rv_)
+                                    .Add("allowWatchBookmarks", "true")
+                                    .Add("timeoutSeconds", std::to_string(options_.timeout_seconds))
+                                    .Add("labelSelector", options_.label_selector)
+                                    .Add("fieldSelector", options_.field_selector)
+                                    .Encode();
     return call;
   }
 

@@ -13,14 +13,19 @@
 namespace sp::k8s {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 const std::map<std::string, ResourceType>& TypesByPlural() {
-  static const auto* types = new std::map<std::string, ResourceType>{
-      {"pods", kPods},           {"services", kServices},     {"configmaps", kConfigMaps},
-      {"secrets", kSecrets},     {"namespaces", kNamespaces}, {"deployments", kDeployments},
-      {"roles", kRoles},         {"networkpolicies", kNetworkPolicies}};
+  static const auto* types =
+      new std::map<std::string, ResourceType>{{"pods", kPods},
+                                              {"services", kServices},
+                                              {"configmaps", kConfigMaps},
+                                              {"secrets", kSecrets},
+                                              {"namespaces", kNamespaces},
+                                              {"deployments", kDeployments},
+                                              {"roles", kRoles},
+                                              {"networkpolicies", kNetworkPolicies}};
   return *types;
 }
 
@@ -34,8 +39,7 @@ Verb VerbFromName(const std::string& name) {
 
 TEST(ApiErrorTest, CasesFromDataFiles) {
   int cases = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(testing::DataDir() + "/status")) {
+  for (const auto& entry : std::filesystem::directory_iterator(testing::DataDir() + "/status")) {
     if (entry.path().extension() != ".json") continue;
     ++cases;
     json c = json::parse(testing::ReadText(entry.path().string()), nullptr, false);

@@ -23,7 +23,9 @@ using testing::WriteText;
 
 constexpr char kV1[] = "client.authentication.k8s.io/v1";
 
-Time At(const char* rfc3339) { return *internal::ParseRfc3339(rfc3339); }
+Time At(const char* rfc3339) {
+  return *internal::ParseRfc3339(rfc3339);
+}
 
 class ExecPluginTest : public ::testing::Test {
  protected:
@@ -116,10 +118,9 @@ JSON
 }
 
 TEST_F(ExecPluginTest, FailureQuotesStderrButNeverStdout) {
-  CredentialProvider provider(
-      ConfigWithPlugin("echo '{\"status\":{\"token\":\"leaked-secret\"}}'\n"
-                       "echo 'error: you must log in first' >&2\nexit 3\n"),
-      clock_);
+  CredentialProvider provider(ConfigWithPlugin("echo '{\"status\":{\"token\":\"leaked-secret\"}}'\n"
+                                               "echo 'error: you must log in first' >&2\nexit 3\n"),
+                              clock_);
   Result<AuthMaterial> auth = provider.Get();
   EXPECT_THAT(auth, StatusIs(StatusCode::kFailedPrecondition,
                              AllOf(HasSubstr("user \"u\" in " + (dir_ / "kubeconfig")),
@@ -131,10 +132,10 @@ TEST_F(ExecPluginTest, FailureQuotesStderrButNeverStdout) {
 TEST_F(ExecPluginTest, MissingCommandShowsTheInstallHint) {
   KubeConfig config = ConfigWithPlugin("");
   config.exec->command = dir_ / "no-such-plugin";
-  EXPECT_THAT(CredentialProvider(config, clock_).Get(),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr("no-such-plugin\" was not found"),
-                             HasSubstr("(see the wiki)"))));
+  EXPECT_THAT(
+      CredentialProvider(config, clock_).Get(),
+      StatusIs(StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("no-such-plugin\" was not found"), HasSubstr("(see the wiki)"))));
   config.exec->command = "sp-no-such-plugin-on-path";
   EXPECT_THAT(CredentialProvider(config, clock_).Get(),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("was not found on PATH")));
@@ -144,8 +145,8 @@ TEST_F(ExecPluginTest, Timeout) {
   CredentialProvider::Options options;
   options.exec_timeout = Millis(100);
   CredentialProvider provider(ConfigWithPlugin("exec sleep 10\n"), clock_, options);
-  EXPECT_THAT(provider.Get(), StatusIs(StatusCode::kFailedPrecondition,
-                                       HasSubstr("did not finish within 100 ms")));
+  EXPECT_THAT(provider.Get(),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("did not finish within 100 ms")));
 }
 
 TEST(ParseExecCredentialTest, RejectsMalformedOutputWithoutQuotingIt) {
@@ -170,9 +171,9 @@ TEST(ParseExecCredentialTest, RejectsMalformedOutputWithoutQuotingIt) {
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("neither status.token")));
   EXPECT_THAT(parse(head + R"("status":{"clientKeyData":"k"}})"),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("both are needed")));
-  EXPECT_THAT(parse(head + R"("status":{"token":"x","expirationTimestamp":"tomorrow"}})"),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       HasSubstr("invalid status.expirationTimestamp")));
+  EXPECT_THAT(
+      parse(head + R"("status":{"token":"x","expirationTimestamp":"tomorrow"}})"),
+      StatusIs(StatusCode::kFailedPrecondition, HasSubstr("invalid status.expirationTimestamp")));
   Result<ExecCredential> ok = parse(
       head + R"("status":{"token":"x","expirationTimestamp":"2030-01-01T01:00:00.5+01:00"}})");
   ASSERT_TRUE(ok.ok()) << ok.status();

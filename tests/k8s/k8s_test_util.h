@@ -15,7 +15,9 @@
 
 namespace sp::k8s::testing {
 
-inline ::sp::Status GetStatus(const ::sp::Status& s) { return s; }
+inline ::sp::Status GetStatus(const ::sp::Status& s) {
+  return s;
+}
 template <typename T>
 ::sp::Status GetStatus(const ::sp::Result<T>& r) {
   return r.status();
@@ -31,7 +33,9 @@ MATCHER_P2(StatusIs, code, message,
                                                            s.message(), result_listener);
 }
 
-inline std::string DataDir() { return std::string(SP_SOURCE_DIR) + "/tests/data/k8s"; }
+inline std::string DataDir() {
+  return std::string(SP_SOURCE_DIR) + "/tests/data/k8s";
+}
 
 inline std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

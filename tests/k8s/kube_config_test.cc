@@ -94,8 +94,8 @@ TEST_F(KubeConfigTest, ExplicitContextAndNamespaceOverride) {
   EXPECT_EQ(c->token, "s3cr3t-token");
   EXPECT_EQ(c->default_namespace, "team-b");
   // Messages describe the credential, never show it.
-  EXPECT_THAT(c->CredentialSource(), AllOf(HasSubstr("bearer token of user \"robot\""),
-                                           Not(HasSubstr("s3cr3t"))));
+  EXPECT_THAT(c->CredentialSource(),
+              AllOf(HasSubstr("bearer token of user \"robot\""), Not(HasSubstr("s3cr3t"))));
 }
 
 TEST_F(KubeConfigTest, NamespaceDefaultsToDefault) {
@@ -114,12 +114,15 @@ clusters:
   cluster:
     server: https://10.0.0.1:6443
     certificate-authority: pki/ca.crt
-    certificate-authority-data: )" + ca + R"(
+    certificate-authority-data: )" +
+                              ca + R"(
 users:
 - name: u
   user:
-    client-certificate-data: )" + cert + R"(
-    client-key-data: )" + key + R"(
+    client-certificate-data: )" +
+                              cert + R"(
+    client-key-data: )" + key +
+                              R"(
 contexts:
 - name: c
   context: {cluster: k, user: u}
@@ -185,28 +188,29 @@ TEST_F(KubeConfigTest, MissingFile) {
 }
 
 TEST_F(KubeConfigTest, BadYamlIsLocated) {
-  EXPECT_THAT(Load("current-context: c\nclusters:\n- name: k\n  cluster: {server: x}}\nusers: []\n"),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(Path() + ":4:"), HasSubstr("invalid YAML"))));
+  EXPECT_THAT(
+      Load("current-context: c\nclusters:\n- name: k\n  cluster: {server: x}}\nusers: []\n"),
+      StatusIs(StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr(Path() + ":4:"), HasSubstr("invalid YAML"))));
   EXPECT_THAT(Load("- just\n- a list\n"),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("must be a YAML mapping")));
   EXPECT_THAT(Load(""), StatusIs(StatusCode::kFailedPrecondition, HasSubstr("is empty")));
 }
 
 TEST_F(KubeConfigTest, UnknownContextSuggestsTheNearestName) {
-  EXPECT_THAT(Load(kTwoContexts, KubeConfigOptions{"kind-dve", ""}),
-              StatusIs(StatusCode::kNotFound,
-                       AllOf(HasSubstr("context \"kind-dve\" is not defined"),
-                             HasSubstr("(contexts: \"kind-dev\", \"prod\")"),
-                             HasSubstr("did you mean \"kind-dev\"?"))));
+  EXPECT_THAT(
+      Load(kTwoContexts, KubeConfigOptions{"kind-dve", ""}),
+      StatusIs(StatusCode::kNotFound, AllOf(HasSubstr("context \"kind-dve\" is not defined"),
+                                            HasSubstr("(contexts: \"kind-dev\", \"prod\")"),
+                                            HasSubstr("did you mean \"kind-dev\"?"))));
 }
 
 TEST_F(KubeConfigTest, UnknownCurrentContextPointsAtItsLine) {
   std::string text = kTwoContexts;
   text.replace(text.find("current-context: kind-dev"), 25, "current-context: prdo");
-  EXPECT_THAT(Load(text), StatusIs(StatusCode::kNotFound,
-                                   AllOf(HasSubstr(Path() + ":3:18: context \"prdo\""),
-                                         HasSubstr("did you mean \"prod\"?"))));
+  EXPECT_THAT(Load(text),
+              StatusIs(StatusCode::kNotFound, AllOf(HasSubstr(Path() + ":3:18: context \"prdo\""),
+                                                    HasSubstr("did you mean \"prod\"?"))));
 }
 
 TEST_F(KubeConfigTest, NoCurrentContextListsTheContexts) {
@@ -246,27 +250,30 @@ TEST_F(KubeConfigTest, MissingReferencedFileIsLocated) {
 }
 
 TEST_F(KubeConfigTest, EntryErrors) {
-  const std::string head = "current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n";
-  EXPECT_THAT(Load(head + "clusters: [{name: k, cluster: {}}]\nusers: [{name: u}]\n"),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(Path() + ":3:"), HasSubstr("cluster \"k\" has no 'server'"))));
+  const std::string head =
+      "current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n";
+  EXPECT_THAT(
+      Load(head + "clusters: [{name: k, cluster: {}}]\nusers: [{name: u}]\n"),
+      StatusIs(StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr(Path() + ":3:"), HasSubstr("cluster \"k\" has no 'server'"))));
   EXPECT_THAT(Load(head + "clusters: [{name: k, cluster: {server: h:1}}]\nusers: [{name: u}]\n"),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("must start with https://")));
   const std::string cluster = "clusters: [{name: k, cluster: {server: \"https://h:1\"}}]\n";
-  EXPECT_THAT(Load(head + cluster + "users: [{name: u, user: {client-certificate: pki/admin.crt}}]\n"),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       HasSubstr("has a client certificate but no client key")));
+  EXPECT_THAT(
+      Load(head + cluster + "users: [{name: u, user: {client-certificate: pki/admin.crt}}]\n"),
+      StatusIs(StatusCode::kFailedPrecondition,
+               HasSubstr("has a client certificate but no client key")));
   EXPECT_THAT(Load(head + cluster + "users: [{name: u, user: {client-key-data: '!!notb64'}}]\n"),
               StatusIs(StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr(Path() + ":4:"),
                              HasSubstr("'client-key-data' is not valid base64"))));
-  EXPECT_THAT(Load(head + cluster + "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n"),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       HasSubstr("'auth-provider' is not supported")));
   EXPECT_THAT(
-      Load(head + cluster +
-           "users: [{name: u, user: {exec: {command: x, apiVersion: client.authentication.k8s.io/v1alpha1}}}]\n"),
-      StatusIs(StatusCode::kFailedPrecondition, HasSubstr("apiVersion must be")));
+      Load(head + cluster + "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n"),
+      StatusIs(StatusCode::kFailedPrecondition, HasSubstr("'auth-provider' is not supported")));
+  EXPECT_THAT(Load(head + cluster +
+                   "users: [{name: u, user: {exec: {command: x, apiVersion: "
+                   "client.authentication.k8s.io/v1alpha1}}}]\n"),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("apiVersion must be")));
   EXPECT_THAT(Load(head + cluster + "users: [{name: u, user: {token: [a, b]}}]\n"),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("'token' must be a string")));
   EXPECT_THAT(Load(head + "clusters: {k: 1}\n"),
@@ -312,8 +319,8 @@ TEST_F(InClusterConfigTest, ReadsTheServiceAccountMount) {
 TEST_F(InClusterConfigTest, NamesWhatIsMissing) {
   InClusterOptions o = Options();
   o.service_host = "";
-  EXPECT_THAT(LoadInClusterConfig(o), StatusIs(StatusCode::kFailedPrecondition,
-                                               HasSubstr("KUBERNETES_SERVICE_HOST")));
+  EXPECT_THAT(LoadInClusterConfig(o),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("KUBERNETES_SERVICE_HOST")));
   EXPECT_THAT(LoadInClusterConfig(Options()),
               StatusIs(StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr(dir_ / "sa/token"), HasSubstr("does not exist"))));

@@ -114,16 +114,15 @@ Result<std::string> RunExecPlugin(const ExecPluginConfig& plugin, const std::str
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
   pid_t pid = -1;
   bool search_path = plugin.command.find('/') == std::string::npos;
-  int rc = search_path
-               ? ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data())
-               : ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  int rc = search_path ? ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data())
+                       : ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   out_write.Reset();
   err_write.Reset();
   if (rc != 0) {
     if (rc == ENOENT) {
-      return FailedPreconditionError(name + " was not found" +
-                                     (search_path ? " on PATH" : "") + hint);
+      return FailedPreconditionError(name + " was not found" + (search_path ? " on PATH" : "") +
+                                     hint);
     }
     return FailedPreconditionError(name + " could not be started: " + std::strerror(rc) + hint);
   }

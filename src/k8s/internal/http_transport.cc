@@ -47,7 +47,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
                                  [](unsigned char c) { return std::isspace(c); }),
                   value.end());
       // Seconds only; the HTTP-date form is not used by the API server.
-      if (!value.empty() && std::all_of(value.begin(), value.end(), ::isdigit) && value.size() < 7) {
+      if (!value.empty() && std::all_of(value.begin(), value.end(), ::isdigit) &&
+          value.size() < 7) {
         ex->result->retry_after = Millis(std::stol(value) * 1000);
       }
     }
@@ -172,7 +173,8 @@ HttpResult HttpTransport::Perform(const HttpRequest& request, const AuthMaterial
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a threaded server
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent_.c_str());

@@ -1,6 +1,9 @@
 #include "operators/registry.h"
 
 #include "operators/bash_task.h"
+#include "operators/connection_task.h"
+#include "operators/spark_cluster_task.h"
+#include "operators/spark_submit_task.h"
 
 namespace sp::operators {
 
@@ -36,6 +39,9 @@ dag::TaskTypeChecker TaskTypeRegistry::Checker() const {
 std::unique_ptr<TaskTypeRegistry> BuildRegistry(const Services* services) {
   auto r = std::make_unique<TaskTypeRegistry>();
   r->Register(std::make_unique<BashTaskType>(services));
+  r->Register(std::make_unique<SparkClusterTaskType>(services));
+  r->Register(std::make_unique<ConnectionTaskType>(services));
+  r->Register(std::make_unique<SparkSubmitTaskType>(services));
   return r;
 }
 

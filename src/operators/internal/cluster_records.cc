@@ -1,0 +1,61 @@
+// Cluster record helpers; see cluster_records.h.
+#include "operators/internal/cluster_records.h"
+
+namespace sp::operators::internal {
+
+bool MayBeRunning(const store::ClusterRecord& record) {
+  return record.state == kClusterCreating || record.state == kClusterReady ||
+         record.state == kClusterDeleting;
+}
+
+Result<std::optional<store::ClusterRecord>> FindClusterRecord(store::Store& store,
+                                                              const std::string& name) {
+  ASSIGN_OR_RETURN(std::vector<store::ClusterRecord> all,
+                   store.ListClusters(/*include_deleted=*/true));
+  for (store::ClusterRecord& r : all) {
+    if (r.name == name) return std::optional<store::ClusterRecord>(std::move(r));
+  }
+  return std::optional<store::ClusterRecord>();
+}
+
+Result<std::optional<store::ClusterRecord>> FindClusterByMasterUrl(store::Store& store,
+                                                                   const std::string& master_url) {
+  ASSIGN_OR_RETURN(std::vector<store::ClusterRecord> all,
+                   store.ListClusters(/*include_deleted=*/false));
+  for (store::ClusterRecord& r : all) {
+    auto url = r.handle.is_object() ? r.handle.find("master_url") : r.handle.end();
+    if (r.handle.is_object() && url != r.handle.end() && url->is_string() &&
+        url->get_ref<const std::string&>() == master_url) {
+      return std::optional<store::ClusterRecord>(std::move(r));
+    }
+  }
+  return std::optional<store::ClusterRecord>();
+}
+
+Status TearDownCluster(const store::ClusterRecord& record, Millis grace,
+                       spark::DirCleanup cleanup) {
+  if (record.backend != kLocalBackend) {
+    return FailedPreconditionError("cluster '" + record.name + "' has backend '" +
+                                   record.backend +
+                                   "', which this server cannot tear down (known backends: " +
+                                   kLocalBackend + ")");
+  }
+  if (record.handle.is_null() || (record.handle.is_object() && record.handle.empty())) {
+    return OkStatus();  // recorded before anything was started
+  }
+  Result<spark::LocalClusterHandle> handle = spark::LocalClusterHandle::FromJson(record.handle);
+  if (!handle.ok()) {
+    return FailedPreconditionError("cluster '" + record.name +
+                                   "': its recorded handle is unreadable (" +
+                                   handle.status().message() + ")");
+  }
+  return spark::LocalCluster::TearDown(*handle, grace, cleanup);
+}
+
+Status CommitCluster(store::Store& store, const store::ClusterRecord& record) {
+  store::Mutation m;
+  m.clusters.push_back(record);
+  return store.Commit(m).With("recording cluster '" + record.name + "'");
+}
+
+}  // namespace sp::operators::internal

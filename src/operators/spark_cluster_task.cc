@@ -1,0 +1,735 @@
+// SparkClusterTaskType; see spark_cluster_task.h.
+#include "operators/spark_cluster_task.h"
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include "executor/process.h"
+#include "operators/internal/cluster_records.h"
+#include "operators/internal/fields.h"
+#include "operators/internal/results.h"
+#include "spark/local_cluster.h"
+#include "spark/submit.h"
+#include "store/store.h"
+
+namespace sp::operators {
+
+namespace {
+
+namespace fs = std::filesystem;
+using internal::FieldPhase;
+using internal::FieldReader;
+using internal::Log;
+
+constexpr int64_t kMaxWorkers = 256;
+
+std::string Plural(int64_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string Seconds(Millis d) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+bool HasSpace(const std::string& s) {
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c))) return true;
+  }
+  return false;
+}
+
+// The try's handle: which action on which cluster, and the cluster's own handle.
+nlohmann::json TryHandle(const std::string& action, const std::string& name,
+                         const nlohmann::json& local) {
+  nlohmann::json h = {{"action", action}, {"cluster", name}, {"backend", internal::kLocalBackend}};
+  if (!local.is_null()) h["local"] = local;
+  return h;
+}
+
+std::string HandleString(const nlohmann::json& handle, const char* key) {
+  if (!handle.is_object()) return "";
+  auto it = handle.find(key);
+  return it != handle.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// Reads master_conf / worker_conf: settings passed to the daemons as -Dkey=value.
+std::map<std::string, std::string> ReadDaemonConf(FieldReader& r, const std::string& key) {
+  std::optional<std::map<std::string, std::string>> conf = r.StringMap(key);
+  if (!conf) return {};
+  for (const auto& [name, value] : *conf) {
+    if (name.empty() || HasSpace(name) || name.find('=') != std::string::npos) {
+      r.Problem(key, key + "." + name, "setting names must be non-empty and hold no spaces or '='");
+    }
+    bool deferred = r.phase() == FieldPhase::kUnrendered && internal::IsTemplated(value);
+    if (!deferred && (value.empty() || HasSpace(value))) {
+      r.Problem(key, key + "." + name,
+                "values must be non-empty and hold no spaces (they are passed to the daemons "
+                "as -D" + name + "=VALUE)");
+    }
+  }
+  return *conf;
+}
+
+nlohmann::json ClusterOutputs(const spark::LocalCluster& cluster) {
+  spark::LocalClusterHandle h = cluster.handle();
+  return {{"cluster_name", h.name},
+          {"master_url", h.master_url},
+          {"master_ui_url", h.ui_url},
+          {"workers", static_cast<int64_t>(h.workers.size())}};
+}
+
+}  // namespace
+
+// The fields of one try, read by Validate (unrendered) and Start (rendered).
+struct SparkClusterTaskType::Plan {
+  std::string action = "create";
+  std::string name;     // "" = DefaultClusterName
+  std::string backend;  // "" = the configured default
+  int workers = 1;
+  int worker_cores = 1;
+  std::string worker_memory = "1g";
+  std::map<std::string, std::string> master_conf;
+  std::map<std::string, std::string> worker_conf;
+  Millis ready_timeout{120000};
+
+  static Plan Read(FieldReader& r) {
+    Plan p;
+    if (auto a = r.Choice("action", {"create", "scale", "delete"})) p.action = *a;
+    if (auto n = r.String("name")) {
+      if (Status s = spark::LocalCluster::ValidateName(*n); !s.ok()) {
+        r.Problem("name", s.message());
+      }
+      p.name = *n;
+    }
+    if (auto b = r.String("backend")) {
+      if (*b != internal::kLocalBackend) {
+        r.Problem("backend", "unknown cluster backend '" + *b + "'; known backends: " +
+                                 internal::kLocalBackend);
+      }
+      p.backend = *b;
+    }
+    if (p.action == "scale" && !r.Deferred("action") && !r.Has("workers")) {
+      r.Problem("workers", "missing required field 'workers': scale needs the number of workers "
+                           "the cluster should have");
+    }
+    if (auto w = r.Int("workers", 0, kMaxWorkers)) p.workers = static_cast<int>(*w);
+    if (auto c = r.Int("worker_cores", 1, 1024)) p.worker_cores = static_cast<int>(*c);
+    if (auto m = r.String("worker_memory")) {
+      if (!spark::IsValidMemorySize(*m)) {
+        r.Problem("worker_memory",
+                  "expected a JVM memory size such as 1g or 1536m; got '" + *m + "'");
+      }
+      p.worker_memory = *m;
+    }
+    p.master_conf = ReadDaemonConf(r, "master_conf");
+    p.worker_conf = ReadDaemonConf(r, "worker_conf");
+    if (auto t = r.Duration("ready_timeout")) p.ready_timeout = *t;
+    return p;
+  }
+};
+
+// One in-flight try.
+struct SparkClusterTaskType::Op {
+  std::string action;
+  std::string cluster;
+  std::stop_source stop;
+};
+
+// One cluster started by this server process. `local` is used only by the try holding the
+// cluster's name (busy_), or by the destructor.
+struct SparkClusterTaskType::Cluster {
+  std::mutex mu;
+  store::ClusterRecord record;          // as last committed (guarded by mu)
+  std::shared_ptr<TaskContext> op_ctx;  // the try whose handle mirrors the cluster's (mu)
+  std::string op_action;                // its action (mu)
+  std::unique_ptr<spark::LocalCluster> local;
+};
+
+// Holds a cluster name for one try; releases it when destroyed.
+class SparkClusterTaskType::NameLease {
+ public:
+  NameLease(SparkClusterTaskType* type, std::string name) : type_(type), name_(std::move(name)) {}
+  ~NameLease() { type_->ReleaseName(name_); }
+  NameLease(const NameLease&) = delete;
+  NameLease& operator=(const NameLease&) = delete;
+
+ private:
+  SparkClusterTaskType* type_;
+  std::string name_;
+};
+
+std::string DefaultClusterName(const std::string& dag_id, int64_t run_key) {
+  std::string suffix = "-" + std::to_string(run_key);
+  std::string base;
+  for (char c : dag_id) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    base += ok ? c : '-';
+  }
+  if (base.empty() || !std::isalnum(static_cast<unsigned char>(base[0]))) base = "c" + base;
+  size_t room = 64 - suffix.size();
+  if (base.size() > room) base.resize(room);
+  return base + suffix;
+}
+
+SparkClusterTaskType::~SparkClusterTaskType() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [ctx, op] : ops_) op->stop.request_stop();
+  }
+  // threads_ (declared last) is destroyed first and waits for the work; then live_ goes and
+  // each LocalCluster's destructor stops its daemons.
+}
+
+std::vector<std::string> SparkClusterTaskType::FieldNames() const {
+  return {"action",      "name",        "workers", "worker_cores", "worker_memory",
+          "master_conf", "worker_conf", "backend", "ready_timeout"};
+}
+
+void SparkClusterTaskType::Validate(const dag::TaskSpec& spec,
+                                    std::vector<dag::DagError>* errors) const {
+  FieldReader r(spec.fields, FieldPhase::kUnrendered);
+  Plan::Read(r);
+  internal::AppendDagErrors(spec, r.problems(), errors);
+}
+
+std::vector<std::string> SparkClusterTaskType::LiveClusters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, c] : live_) names.push_back(name);
+  return names;
+}
+
+std::shared_ptr<SparkClusterTaskType::Op> SparkClusterTaskType::AddOp(
+    const std::shared_ptr<TaskContext>& ctx, const std::string& action,
+    const std::string& cluster) {
+  auto op = std::make_shared<Op>();
+  op->action = action;
+  op->cluster = cluster;
+  std::lock_guard<std::mutex> lock(mu_);
+  ops_[ctx.get()] = op;
+  return op;
+}
+
+void SparkClusterTaskType::RemoveOp(const TaskContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ops_.erase(ctx);
+}
+
+void SparkClusterTaskType::RunOp(const std::shared_ptr<TaskContext>& ctx,
+                                 std::function<void()> work) {
+  bool started = threads_.Run([this, ctx, work = std::move(work)] {
+    work();
+    RemoveOp(ctx.get());
+  });
+  if (!started) {
+    RemoveOp(ctx.get());
+    internal::Fail(ctx, "could not start a thread for the cluster operation", /*retryable=*/true);
+  }
+}
+
+bool SparkClusterTaskType::AcquireName(const std::string& name, std::stop_token stop) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!name_free_.wait(lock, stop, [&] { return busy_.count(name) == 0; })) return false;
+  busy_.insert(name);
+  return true;
+}
+
+void SparkClusterTaskType::ReleaseName(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_.erase(name);
+  }
+  name_free_.notify_all();
+}
+
+std::shared_ptr<SparkClusterTaskType::Cluster> SparkClusterTaskType::FindLive(
+    const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(name);
+  return it == live_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<SparkClusterTaskType::Cluster> SparkClusterTaskType::TakeLive(
+    const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(name);
+  if (it == live_.end()) return nullptr;
+  std::shared_ptr<Cluster> c = std::move(it->second);
+  live_.erase(it);
+  return c;
+}
+
+void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
+  FieldReader r(ctx->fields(), FieldPhase::kRendered);
+  Plan plan = Plan::Read(r);
+  if (!r.ok()) {
+    internal::Fail(ctx, "invalid spark_cluster task: " + r.FirstProblem(), /*retryable=*/false);
+    return;
+  }
+  if (plan.name.empty()) plan.name = DefaultClusterName(ctx->dag_id(), ctx->run_key());
+  if (plan.backend.empty()) plan.backend = services_->config.default_cluster_backend;
+  if (plan.backend != internal::kLocalBackend) {
+    internal::Fail(ctx,
+                   "unknown cluster backend '" + plan.backend + "' (the configured default); " +
+                       "known backends: " + internal::kLocalBackend,
+                   /*retryable=*/false);
+    return;
+  }
+  if (services_->store == nullptr || services_->processes == nullptr ||
+      services_->clock == nullptr) {
+    internal::Fail(ctx, "the server has no store, process supervisor or clock for clusters",
+                   /*retryable=*/false);
+    return;
+  }
+  if (plan.action == "create" && services_->config.spark_home.empty()) {
+    internal::Fail(ctx,
+                   "Spark not found: set spark_home in the configuration or SPARK_HOME, or run "
+                   "scripts/setup.sh",
+                   /*retryable=*/false);
+    return;
+  }
+  std::shared_ptr<Op> op = AddOp(ctx, plan.action, plan.name);
+  RunOp(ctx, [this, ctx, op, plan] {
+    if (plan.action == "create") {
+      Create(ctx, op, plan);
+    } else if (plan.action == "scale") {
+      Scale(ctx, op, plan);
+    } else {
+      Delete(ctx, plan.name);
+    }
+  });
+}
+
+void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
+                                  const std::shared_ptr<Op>& op, const Plan& plan) {
+  const std::string& name = plan.name;
+  std::stop_token stop = op->stop.get_token();
+  if (!AcquireName(name, stop)) {
+    internal::Fail(ctx, "cancelled while another task was working on cluster '" + name + "'",
+                   /*retryable=*/true);
+    return;
+  }
+  NameLease lease(this, name);
+  store::Store& store = *services_->store;
+
+  // What the name stands for now.
+  Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
+  if (!existing.ok()) {
+    internal::Fail(ctx, "could not read the cluster records: " + existing.status().message(),
+                   /*retryable=*/true);
+    return;
+  }
+  std::shared_ptr<Cluster> stale = TakeLive(name);
+  if (*existing && internal::MayBeRunning(**existing)) {
+    if (stale) {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_[name] = stale;
+    }
+    const store::ClusterRecord& r = **existing;
+    internal::Fail(ctx,
+                   "Spark cluster '" + name + "' already exists (state " + r.state +
+                       ", created by run " + std::to_string(r.run_id) +
+                       "); delete it first (a spark_cluster task with action: delete) or give "
+                       "another name",
+                   /*retryable=*/false);
+    return;
+  }
+  stale.reset();  // its record says deleted or failed: its daemons are gone
+  if (*existing) {
+    // A failed or deleted cluster of this name: make sure nothing of it runs, and clear its dir
+    // (LocalCluster refuses an existing one).
+    Status cleared = internal::TearDownCluster(**existing, internal::kClusterStopGrace,
+                                               spark::DirCleanup::kRemoveAll);
+    if (!cleared.ok()) {
+      internal::Fail(ctx,
+                     "could not clear what is left of the previous cluster '" + name +
+                         "': " + cleared.message(),
+                     /*retryable=*/true);
+      return;
+    }
+  }
+
+  // The record and the try's handle, before any daemon.
+  std::error_code ec;
+  std::string root = fs::absolute(services_->config.ClustersDir(), ec).lexically_normal().string();
+  spark::LocalClusterHandle initial;
+  initial.name = name;
+  initial.dir = (fs::path(root) / name).string();
+  initial.app_id_prefix = "app-" + name;
+  auto cluster = std::make_shared<Cluster>();
+  cluster->record.name = name;
+  cluster->record.backend = internal::kLocalBackend;
+  cluster->record.run_id = ctx->run_key();
+  cluster->record.state = internal::kClusterCreating;
+  cluster->record.handle = initial.ToJson();
+  cluster->record.created_at = services_->clock->Now();
+  if (Status s = internal::CommitCluster(store, cluster->record); !s.ok()) {
+    internal::Fail(ctx, "could not record the cluster, so it was not started: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  if (Status s = ctx->SaveHandle(TryHandle("create", name, initial.ToJson())); !s.ok()) {
+    cluster->record.state = internal::kClusterFailed;
+    internal::CommitCluster(store, cluster->record).IgnoreError();
+    internal::Fail(ctx,
+                   "could not record the try's handle, so the cluster was not started: " +
+                       s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(cluster->mu);
+    cluster->op_ctx = ctx;
+    cluster->op_action = "create";
+  }
+
+  spark::LocalClusterSpec spec;
+  spec.name = name;
+  spec.clusters_root = root;
+  spec.spark_home = services_->config.spark_home;
+  spec.workers = plan.workers;
+  spec.worker_cores = plan.worker_cores;
+  spec.worker_memory = plan.worker_memory;
+  spec.ready_timeout = plan.ready_timeout;
+  spec.stop_grace = internal::kClusterStopGrace;
+  spec.app_id_prefix = initial.app_id_prefix;
+  if (!services_->config.python.empty()) spec.env["PYSPARK_PYTHON"] = services_->config.python;
+  spec.master_conf = plan.master_conf;
+  spec.worker_conf = plan.worker_conf;
+  store::Store* store_ptr = &store;
+  std::weak_ptr<Cluster> weak = cluster;
+  spec.on_handle = [store_ptr, weak](const spark::LocalClusterHandle& h) -> Status {
+    std::shared_ptr<Cluster> c = weak.lock();
+    if (!c) return OkStatus();
+    store::ClusterRecord record;
+    std::shared_ptr<TaskContext> try_ctx;
+    std::string action;
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      c->record.handle = h.ToJson();
+      record = c->record;
+      try_ctx = c->op_ctx;
+      action = c->op_action;
+    }
+    RETURN_IF_ERROR(internal::CommitCluster(*store_ptr, record));
+    if (try_ctx) RETURN_IF_ERROR(try_ctx->SaveHandle(TryHandle(action, h.name, h.ToJson())));
+    return OkStatus();
+  };
+
+  Log(*ctx, "creating Spark cluster '" + name + "' (backend local, " +
+                Plural(plan.workers, "worker") + " with " + Plural(plan.worker_cores, "core") +
+                " and " + plan.worker_memory + " each) in " + initial.dir);
+  Result<std::unique_ptr<spark::LocalCluster>> started =
+      spark::LocalCluster::Start(std::move(spec), *services_->processes, *services_->clock, stop);
+  store::ClusterRecord record;
+  {
+    std::lock_guard<std::mutex> lock(cluster->mu);
+    cluster->op_ctx.reset();
+    if (started.ok()) {
+      cluster->local = std::move(started).value();
+      cluster->record.handle = cluster->local->handle().ToJson();
+      cluster->record.state = internal::kClusterReady;
+    } else {
+      cluster->record.state = internal::kClusterFailed;
+    }
+    record = cluster->record;
+  }
+  if (!cluster->local) {
+    Status failed = started.status();
+    if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
+    bool retryable = failed.code() != StatusCode::kInvalidArgument &&
+                     failed.code() != StatusCode::kAlreadyExists;
+    internal::Fail(ctx, "could not create Spark cluster '" + name + "': " + failed.message(),
+                   retryable);
+    return;
+  }
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
+    Status stopped = cluster->local->Stop(internal::kClusterStopGrace);
+    record.state = stopped.ok() ? internal::kClusterFailed : internal::kClusterReady;
+    internal::CommitCluster(store, record).IgnoreError();
+    internal::Fail(ctx,
+                   "Spark cluster '" + name +
+                       "' started but could not be recorded as ready, so it was stopped: " +
+                       s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  nlohmann::json outputs = ClusterOutputs(*cluster->local);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_[name] = cluster;
+  }
+  std::string url = outputs["master_url"].get<std::string>();
+  Log(*ctx, "Spark cluster '" + name + "' is ready at " + url + " (web UI " +
+                outputs["master_ui_url"].get<std::string>() + ") after " +
+                Seconds(cluster->local->startup_time()));
+  ctx->Complete(
+      internal::Succeeded(std::move(outputs), "Spark cluster '" + name + "' ready at " + url));
+}
+
+void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
+                                 const std::shared_ptr<Op>& op, const Plan& plan) {
+  const std::string& name = plan.name;
+  std::stop_token stop = op->stop.get_token();
+  if (!AcquireName(name, stop)) {
+    internal::Fail(ctx, "cancelled while another task was working on cluster '" + name + "'",
+                   /*retryable=*/true);
+    return;
+  }
+  NameLease lease(this, name);
+  store::Store& store = *services_->store;
+  std::shared_ptr<Cluster> cluster = FindLive(name);
+  if (!cluster) {
+    Result<std::optional<store::ClusterRecord>> existing =
+        internal::FindClusterRecord(store, name);
+    if (existing.ok() && *existing && internal::MayBeRunning(**existing)) {
+      internal::Fail(ctx,
+                     "Spark cluster '" + name + "' (state " + (*existing)->state +
+                         ") was not started by this server process (it predates a restart), "
+                         "so it cannot be scaled; delete it and create it again",
+                     /*retryable=*/false);
+      return;
+    }
+    std::string near = dag::NearestName(name, LiveClusters());
+    internal::Fail(ctx,
+                   "no running Spark cluster named '" + name + "' to scale" +
+                       (near.empty() ? "" : "; did you mean '" + near + "'?"),
+                   /*retryable=*/false);
+    return;
+  }
+  if (Status alive = cluster->local->CheckDaemons(); !alive.ok()) {
+    internal::Fail(ctx, "Spark cluster '" + name + "' cannot be scaled: " + alive.message(),
+                   /*retryable=*/false);
+    return;
+  }
+  int before = cluster->local->worker_count();
+  if (Status s = ctx->SaveHandle(TryHandle("scale", name, cluster->local->handle().ToJson()));
+      !s.ok()) {
+    internal::Fail(ctx, "could not record the try's handle, so nothing was changed: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(cluster->mu);
+    cluster->op_ctx = ctx;
+    cluster->op_action = "scale";
+  }
+  Log(*ctx, "scaling Spark cluster '" + name + "' from " + Plural(before, "worker") + " to " +
+                std::to_string(plan.workers));
+  Status scaled = cluster->local->Scale(plan.workers, stop);
+  store::ClusterRecord record;
+  {
+    std::lock_guard<std::mutex> lock(cluster->mu);
+    cluster->op_ctx.reset();
+    cluster->record.handle = cluster->local->handle().ToJson();
+    record = cluster->record;
+  }
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
+  if (!scaled.ok()) {
+    bool retryable = scaled.code() != StatusCode::kInvalidArgument;
+    internal::Fail(ctx, "could not scale Spark cluster '" + name + "': " + scaled.message(),
+                   retryable);
+    return;
+  }
+  nlohmann::json outputs = ClusterOutputs(*cluster->local);
+  Log(*ctx, "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker"));
+  ctx->Complete(internal::Succeeded(std::move(outputs), "Spark cluster '" + name + "' has " +
+                                                            Plural(plan.workers, "worker")));
+}
+
+void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
+                                  const std::string& name) {
+  store::Store& store = *services_->store;
+  nlohmann::json outputs = {{"cluster_name", name}};
+  if (Status s = ctx->SaveHandle(TryHandle("delete", name, nullptr)); !s.ok()) {
+    internal::Fail(ctx, "could not record the try's handle, so nothing was deleted: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  // A create still starting this cluster gives up first; the delete then finds what it left.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [other, op] : ops_) {
+      if (op->cluster == name && op->action == "create") op->stop.request_stop();
+    }
+  }
+  (void)AcquireName(name, std::stop_token());  // a delete is never interrupted
+  NameLease lease(this, name);
+
+  std::shared_ptr<Cluster> cluster = TakeLive(name);
+  Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
+  auto put_back = [&] {
+    if (!cluster) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    live_[name] = cluster;
+  };
+  if (!existing.ok()) {
+    put_back();
+    internal::Fail(ctx, "could not read the cluster records: " + existing.status().message(),
+                   /*retryable=*/true);
+    return;
+  }
+  if (!cluster && !*existing) {
+    Log(*ctx, "no Spark cluster named '" + name + "'; nothing to delete");
+    ctx->Complete(internal::Succeeded(std::move(outputs), "no cluster '" + name + "' to delete"));
+    return;
+  }
+  if (!cluster && (*existing)->state == internal::kClusterDeleted) {
+    Log(*ctx, "Spark cluster '" + name + "' was already deleted");
+    ctx->Complete(internal::Succeeded(std::move(outputs), "cluster '" + name + "' already deleted"));
+    return;
+  }
+  store::ClusterRecord record;
+  if (*existing) {
+    record = **existing;
+  } else {
+    std::lock_guard<std::mutex> lock(cluster->mu);
+    record = cluster->record;
+  }
+  if (cluster) {
+    std::lock_guard<std::mutex> lock(cluster->mu);
+    record.handle = cluster->local->handle().ToJson();
+  }
+  record.state = internal::kClusterDeleting;
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
+    put_back();
+    internal::Fail(ctx, "could not mark Spark cluster '" + name + "' as deleting: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  Log(*ctx, "deleting Spark cluster '" + name + "'");
+  Status stopped = cluster ? cluster->local->Stop(internal::kClusterStopGrace)
+                           : internal::TearDownCluster(record, internal::kClusterStopGrace,
+                                                       spark::DirCleanup::kKeepLogs);
+  if (!stopped.ok()) {
+    put_back();
+    internal::Fail(ctx, "could not delete Spark cluster '" + name + "': " + stopped.message(),
+                   internal::IsRetryable(stopped));
+    return;
+  }
+  record.state = internal::kClusterDeleted;
+  record.deleted_at = services_->clock->Now();
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
+    internal::Fail(ctx,
+                   "Spark cluster '" + name + "' was stopped but could not be marked deleted: " +
+                       s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  Log(*ctx, "deleted Spark cluster '" + name + "'");
+  ctx->Complete(internal::Succeeded(std::move(outputs), "deleted Spark cluster '" + name + "'"));
+}
+
+void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,
+                                  Millis grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = ops_.find(ctx.get());
+    if (it != ops_.end()) {
+      const Op& op = *it->second;
+      if (op.action == "delete") {
+        Log(*ctx, "cancel requested; the delete of cluster '" + op.cluster +
+                      "' goes on so the cluster is not left half-stopped");
+      } else {
+        Log(*ctx, "cancel requested; stopping the " + op.action + " of cluster '" + op.cluster +
+                      "'");
+        it->second->stop.request_stop();
+      }
+      return;  // the try's thread completes it
+    }
+  }
+  // No work of ours runs for this try (e.g. it dates from before a restart).
+  std::string action = HandleString(handle, "action");
+  std::string name = HandleString(handle, "cluster");
+  if (action == "create" && !name.empty()) {
+    nlohmann::json local = handle.is_object() && handle.contains("local") ? handle["local"]
+                                                                          : nlohmann::json();
+    RunOp(ctx, [this, ctx, name, local] {
+      TearDownCreate(ctx, name, local, TearDownReason::kCancelled);
+    });
+    return;
+  }
+  ctx->Complete(internal::Failed("cancelled", /*retryable=*/true));
+}
+
+void SparkClusterTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) {
+  std::string action = HandleString(handle, "action");
+  std::string name = HandleString(handle, "cluster");
+  if (name.empty() || (action != "create" && action != "scale" && action != "delete")) {
+    internal::Fail(ctx,
+                   "lost on restart: the saved handle is unreadable (" +
+                       handle.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ")",
+                   /*retryable=*/true);
+    return;
+  }
+  if (services_->store == nullptr) {
+    internal::Fail(ctx, "lost on restart: no store", /*retryable=*/true);
+    return;
+  }
+  if (action == "scale") {
+    internal::Fail(ctx,
+                   "lost on restart: scaling Spark cluster '" + name +
+                       "' was interrupted; the cluster stays until it is deleted",
+                   /*retryable=*/true);
+    return;
+  }
+  AddOp(ctx, action, name);
+  if (action == "delete") {
+    Log(*ctx, "the server restarted during the delete of cluster '" + name + "'; deleting again");
+    RunOp(ctx, [this, ctx, name] { Delete(ctx, name); });
+    return;
+  }
+  nlohmann::json local = handle.contains("local") ? handle["local"] : nlohmann::json();
+  RunOp(ctx, [this, ctx, name, local] {
+    TearDownCreate(ctx, name, local, TearDownReason::kRestarted);
+  });
+}
+
+void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ctx,
+                                          const std::string& name,
+                                          const nlohmann::json& local_handle,
+                                          TearDownReason reason) {
+  (void)AcquireName(name, std::stop_token());
+  NameLease lease(this, name);
+  store::Store& store = *services_->store;
+  const bool restarted = reason == TearDownReason::kRestarted;
+  Log(*ctx, std::string(restarted ? "the server restarted" : "cancelled") + " while Spark cluster '" +
+                name + "' was being created; tearing it down");
+  // The record's handle is committed before the try's, so it is never older; the try's handle
+  // still counts when the record belongs to another run (the name was reused).
+  std::vector<store::ClusterRecord> targets;
+  Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
+  bool own_record = existing.ok() && *existing && (*existing)->run_id == ctx->run_key() &&
+                    (*existing)->state != internal::kClusterDeleted;
+  if (own_record) targets.push_back(**existing);
+  if (!local_handle.is_null()) {
+    store::ClusterRecord from_try;
+    from_try.name = name;
+    from_try.backend = internal::kLocalBackend;
+    from_try.handle = local_handle;
+    targets.push_back(from_try);
+  }
+  std::shared_ptr<Cluster> live = own_record ? TakeLive(name) : nullptr;
+  Status torn = live ? live->local->Stop(internal::kClusterStopGrace) : OkStatus();
+  for (const store::ClusterRecord& t : targets) {
+    Status s = internal::TearDownCluster(t, internal::kClusterStopGrace,
+                                         spark::DirCleanup::kKeepLogs);
+    if (torn.ok()) torn = s;
+  }
+  if (own_record) {
+    store::ClusterRecord record = **existing;
+    record.state = internal::kClusterFailed;
+    if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
+  }
+  std::string message = std::string(restarted ? "lost on restart" : "cancelled") +
+                        ": Spark cluster '" + name + "' was being created; " +
+                        (torn.ok() ? "it was torn down" : "tearing it down failed: " + torn.message());
+  internal::Fail(ctx, message, /*retryable=*/true);
+}
+
+}  // namespace sp::operators

@@ -1,0 +1,127 @@
+// SparkClusterTaskType ("spark_cluster"): creates, scales and deletes on-demand Spark standalone
+// clusters for a run. The only backend so far is "local" (spark::LocalCluster: a master and N
+// workers as child processes of the server, on loopback).
+//
+// YAML fields (strings may be templates; values are checked again after rendering):
+//   action         create (default) | scale | delete
+//   name           cluster name, 1-64 of [A-Za-z0-9_.-]. Default "<dag_id>-<run key>" made safe
+//                  (DefaultClusterName), so it is unique per run and a later task of the same
+//                  run (scale, delete) finds it without naming it
+//   workers        integer >= 0 (default 1); required for scale (the new worker count)
+//   worker_cores   integer >= 1 (default 1): cores each worker offers
+//   worker_memory  JVM size such as 1g, 1536m (default 1g): memory each worker offers
+//   master_conf, worker_conf   mappings of Spark settings for the daemons (-Dkey=value)
+//   backend        default RuntimeConfig::default_cluster_backend; only "local" exists
+//   ready_timeout  duration (default 120s): how long create and scale wait for the cluster
+// Outputs (create, scale): cluster_name, master_url (spark://127.0.0.1:P), master_ui_url,
+// workers. delete: cluster_name.
+//
+// create: the ClusterRecord (state creating, run_id = the run's key, the handle) is committed
+// and the try's handle saved ({"action", "cluster", "backend", "local": LocalClusterHandle})
+// before any daemon starts; LocalCluster::Start runs on a thread of the type's own, and every
+// handle update (a daemon about to run, the URLs once known) is made durable in both the record
+// and the try's handle before the daemon runs. Ready: record state ready, success. Failed or
+// cancelled: LocalCluster has stopped what started, record state failed, the try fails with the
+// daemons' log tails. A name that a record says may still be running (creating, ready,
+// deleting) is a conflict (failure without retry); a failed or deleted cluster's old dir is
+// removed, so a retry of create can reuse its name.
+// scale: only for a cluster this server process started (a live LocalCluster); after a
+// restart the daemons are not our children and a scale fails without retry.
+// delete: idempotent. A live cluster is stopped through its LocalCluster; any other is torn
+// down from its record's handle. Record state deleting, then deleted with deleted_at. A create
+// still running for the same name is cancelled first. Daemon logs are kept in the dir.
+//
+// Cancel: create and scale are told to stop (std::stop_source); their thread then fails the
+// try. A delete is not interrupted (a half-stopped cluster helps no one); it ends by itself
+// within the stop grace.
+// Recover after a restart: a create try's cluster is torn down from its handle (the record's,
+// which is never older) and the try fails as retryable, even when the cluster had become ready:
+// its daemons are no longer children of this server (no exit notices, no scale), and a retry
+// starts a clean cluster in ~10 s. A delete is run again (idempotent). A scale try fails as
+// retryable; the cluster keeps running until deleted or reaped (cluster_reaper.h).
+//
+// Ownership and threads: live clusters are kept by name here so scale and delete of the same
+// server process can use them; the destructor requests every in-flight create/scale to stop,
+// waits for the work threads, then stops the live clusters (LocalCluster's destructor). Tries
+// on one cluster name run one at a time. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "operators/internal/task_threads.h"
+#include "operators/task_type.h"
+
+namespace sp::operators {
+
+class SparkClusterTaskType : public TaskType {
+ public:
+  // `services` (store, processes, clock) must outlive the type.
+  explicit SparkClusterTaskType(const Services* services) : services_(services) {}
+  ~SparkClusterTaskType() override;
+
+  std::string Name() const override { return "spark_cluster"; }
+  std::vector<std::string> FieldNames() const override;
+  void Validate(const dag::TaskSpec& spec, std::vector<dag::DagError>* errors) const override;
+
+  void Start(std::shared_ptr<TaskContext> ctx) override;
+  void Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,
+              Millis grace) override;
+  void Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) override;
+
+  // Names of the clusters this server process started and has not deleted.
+  std::vector<std::string> LiveClusters() const;
+
+ private:
+  struct Op;
+  struct Cluster;
+  struct Plan;
+  class NameLease;
+
+  std::shared_ptr<Op> AddOp(const std::shared_ptr<TaskContext>& ctx, const std::string& action,
+                            const std::string& cluster);
+  void RemoveOp(const TaskContext* ctx);
+  // Runs `work` on a thread of the type's own, removing the op afterwards.
+  void RunOp(const std::shared_ptr<TaskContext>& ctx, std::function<void()> work);
+
+  void Create(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Op>& op,
+              const Plan& plan);
+  void Scale(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Op>& op,
+             const Plan& plan);
+  void Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name);
+  enum class TearDownReason { kRestarted, kCancelled };
+  // Tears down what a create try of an earlier server process may have started, then fails
+  // the try (retryable).
+  void TearDownCreate(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
+                      const nlohmann::json& local_handle, TearDownReason reason);
+
+  // Waits until no other try works on `name` and claims it. False when `stop` came first.
+  bool AcquireName(const std::string& name, std::stop_token stop);
+  void ReleaseName(const std::string& name);
+  std::shared_ptr<Cluster> FindLive(const std::string& name) const;
+  std::shared_ptr<Cluster> TakeLive(const std::string& name);
+
+  const Services* services_;
+  mutable std::mutex mu_;
+  std::condition_variable_any name_free_;
+  std::map<const TaskContext*, std::shared_ptr<Op>> ops_;  // in-flight tries
+  std::set<std::string> busy_;                             // names a try works on
+  std::map<std::string, std::shared_ptr<Cluster>> live_;   // started here, not deleted
+  internal::TaskThreads threads_;                          // last: destroyed first
+};
+
+// "<dag_id>-<run_key>" with characters a cluster name cannot hold replaced by '-', a leading
+// non-alphanumeric prefixed with 'c', and the dag part shortened to fit 64 characters.
+std::string DefaultClusterName(const std::string& dag_id, int64_t run_key);
+
+}  // namespace sp::operators

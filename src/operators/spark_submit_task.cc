@@ -1,0 +1,669 @@
+// SparkSubmitTaskType; see spark_submit_task.h.
+#include "operators/spark_submit_task.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+#include "operators/connections.h"
+#include "operators/internal/cluster_records.h"
+#include "operators/internal/fields.h"
+#include "operators/internal/results.h"
+#include "spark/submit.h"
+#include "store/store.h"
+
+namespace sp::operators {
+
+namespace {
+
+namespace fs = std::filesystem;
+using executor::ExitInfo;
+using executor::ProcessHandle;
+using executor::ProcessLiveness;
+using executor::ProcessSupervisor;
+using internal::FieldPhase;
+using internal::FieldReader;
+using internal::ListForm;
+using internal::Log;
+
+constexpr Millis kReachTimeout{2000};
+// How long a driver found running after a restart gets between SIGTERM and SIGKILL.
+constexpr Millis kRecoveryGrace{10000};
+constexpr size_t kMaxErrorLine = 500;
+constexpr char kDefaultAppIdPrefix[] = "app";
+constexpr std::string_view kTraceback = "Traceback (most recent call last):";
+
+// First-class fields and the --conf keys that mean the same (spark/submit.cc refuses both).
+constexpr std::pair<const char*, const char*> kConfTwins[] = {
+    {"driver_memory", "spark.driver.memory"},
+    {"executor_memory", "spark.executor.memory"},
+    {"driver_cores", "spark.driver.cores"},
+    {"executor_cores", "spark.executor.cores"},
+    {"total_executor_cores", "spark.cores.max"},
+    {"name", "spark.app.name"},
+    {"java_class", "spark.app.mainClass"},
+};
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+bool IsKnownMaster(const std::string& m) {
+  bool known = StartsWith(m, "spark://") || m == "local" || StartsWith(m, "local[") ||
+               StartsWith(m, "k8s://") || m == "yarn";
+  return known && std::none_of(m.begin(), m.end(), [](char c) {
+           return std::isspace(static_cast<unsigned char>(c));
+         });
+}
+
+// Conf keys whose values are not printed in the try's log.
+bool LooksSecret(const std::string& key) {
+  std::string k = key;
+  std::transform(k.begin(), k.end(), k.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* word : {"secret", "password", "token", "credential", "access.key"}) {
+    if (k.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The argv for the log: --conf values of secret-looking keys masked.
+std::string DescribeArgv(const std::vector<std::string>& argv) {
+  std::string out;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && argv[i - 1] == "--conf") {
+      size_t eq = arg.find('=');
+      if (eq != std::string::npos && LooksSecret(arg.substr(0, eq))) {
+        arg = arg.substr(0, eq + 1) + kMaskedSecret;
+      }
+    }
+    if (!out.empty()) out += ' ';
+    out += arg;
+  }
+  return out;
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+bool HasScheme(const std::string& path) {
+  return path.find("://") != std::string::npos || StartsWith(path, "local:");
+}
+
+// An application or dependency path as spark-submit should see it: URLs as they are, relative
+// local paths under the apps dir.
+std::string ResolvePath(const std::string& path, const std::string& apps_dir) {
+  if (HasScheme(path)) return path;
+  if (StartsWith(path, "file:")) return path;
+  if (!path.empty() && path.front() == '/') return path;
+  return (fs::path(apps_dir) / path).lexically_normal().string();
+}
+
+// The local file a (resolved) path names, without a "#alias" fragment; "" for URLs.
+std::string LocalFile(const std::string& resolved) {
+  if (HasScheme(resolved)) return "";
+  std::string p = resolved;
+  if (StartsWith(p, "file:")) {
+    p = p.substr(5);
+    while (StartsWith(p, "//")) p = p.substr(1);
+  }
+  if (size_t hash = p.find('#'); hash != std::string::npos) p = p.substr(0, hash);
+  return p;
+}
+
+struct SubmitPlan {
+  spark::SubmitSpec spec;
+  std::string conn_id;
+
+  static SubmitPlan Read(FieldReader& r) {
+    SubmitPlan p;
+    spark::SubmitSpec& s = p.spec;
+    const bool has_conn = r.Has("conn_id");
+    const bool has_master = r.Has("master");
+    if (has_conn && has_master) {
+      r.Problem("master", "give either conn_id or master, not both");
+    } else if (!has_conn && !has_master) {
+      r.Problem("conn_id",
+                "missing 'conn_id' or 'master': the Spark master to submit to (a connection id, "
+                "or a URL such as spark://127.0.0.1:7077)");
+    }
+    if (auto v = r.String("conn_id")) {
+      if (Status st = ValidateConnId(*v); !st.ok()) r.Problem("conn_id", st.message());
+      p.conn_id = *v;
+    }
+    if (auto v = r.String("master")) {
+      if (!IsKnownMaster(*v)) {
+        r.Problem("master", "expected spark://HOST:PORT, local, local[N], k8s://URL or yarn; got '" +
+                                *v + "'");
+      }
+      s.master = *v;
+    }
+    if (auto v = r.RequiredString("application", "the .py file or .jar to run")) {
+      s.application = *v;
+    }
+    if (auto v = r.String("java_class")) s.java_class = *v;
+    if (auto v = r.StringList("py_files", ListForm::kCommaSeparated)) s.py_files = *v;
+    if (auto v = r.StringList("jars", ListForm::kCommaSeparated)) s.jars = *v;
+    if (auto v = r.StringList("files", ListForm::kCommaSeparated)) s.files = *v;
+    if (auto v = r.StringList("archives", ListForm::kCommaSeparated)) s.archives = *v;
+    if (auto v = r.StringList("packages", ListForm::kCommaSeparated)) s.packages = *v;
+    if (auto v = r.StringMap("conf")) {
+      for (const auto& [key, value] : *v) {
+        if (r.phase() == FieldPhase::kUnrendered && internal::IsTemplated(key)) continue;
+        if (!StartsWith(key, "spark.") || key.size() == 6) {
+          std::string hint = StartsWith(key, "spark") ? "" : " (did you mean 'spark." + key + "'?)";
+          r.Problem("conf", "conf." + key,
+                    "keys must start with 'spark.'; spark-submit ignores other keys" + hint);
+        }
+      }
+      s.conf = *v;
+    }
+    for (const char* field : {"driver_memory", "executor_memory"}) {
+      if (auto v = r.String(field)) {
+        if (!spark::IsValidMemorySize(*v)) {
+          r.Problem(field, "expected a JVM memory size such as 512m or 2g; got '" + *v + "'");
+        }
+        (std::string(field) == "driver_memory" ? s.driver_memory : s.executor_memory) = *v;
+      }
+    }
+    if (auto v = r.Int("driver_cores", 1, 4096)) s.driver_cores = static_cast<int>(*v);
+    if (auto v = r.Int("executor_cores", 1, 4096)) s.executor_cores = static_cast<int>(*v);
+    if (auto v = r.Int("total_executor_cores", 1, 1 << 20)) {
+      s.total_executor_cores = static_cast<int>(*v);
+    }
+    if (auto v = r.String("name")) s.name = *v;
+    if (auto v = r.StringList("application_args", ListForm::kSingleItem)) s.application_args = *v;
+    if (auto v = r.Choice("deploy_mode", {"client", "cluster"})) s.deploy_mode = *v;
+    if (auto v = r.StringMap("env")) {
+      for (const auto& [key, value] : *v) {
+        if (key.empty() || key.find('=') != std::string::npos) {
+          r.Problem("env", "env." + key, "variable names must be non-empty and hold no '='");
+        }
+      }
+      s.env = *v;
+    }
+    if (r.Has("conf") && !r.Deferred("conf")) {
+      for (const auto& [field, key] : kConfTwins) {
+        if (r.Has(field) && s.conf.count(key) != 0) {
+          r.Problem(field, std::string("both ") + field + " and conf " + key +
+                               " are set; keep one");
+        }
+      }
+    }
+    return p;
+  }
+};
+
+// One HOST:PORT of a spark:// master URL.
+struct Endpoint {
+  std::string host;
+  std::string port;
+};
+
+std::vector<Endpoint> MasterEndpoints(const std::string& master) {
+  std::vector<Endpoint> out;
+  std::string rest = master.substr(std::string("spark://").size());
+  size_t begin = 0;
+  while (begin <= rest.size()) {
+    size_t comma = rest.find(',', begin);
+    std::string item = rest.substr(begin, comma == std::string::npos ? std::string::npos
+                                                                      : comma - begin);
+    if (size_t slash = item.find('/'); slash != std::string::npos) item = item.substr(0, slash);
+    Endpoint e;
+    if (!item.empty() && item.front() == '[') {
+      size_t close = item.find(']');
+      e.host = item.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+      if (close != std::string::npos && close + 1 < item.size() && item[close + 1] == ':') {
+        e.port = item.substr(close + 2);
+      }
+    } else if (size_t colon = item.rfind(':'); colon != std::string::npos) {
+      e.host = item.substr(0, colon);
+      e.port = item.substr(colon + 1);
+    } else {
+      e.host = item;
+    }
+    if (e.port.empty()) e.port = "7077";
+    if (!e.host.empty()) out.push_back(e);
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return out;
+}
+
+// OK when host:port accepts a TCP connection within `timeout`; else why not.
+Status TcpConnect(const Endpoint& e, Millis timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(e.host.c_str(), e.port.c_str(), &hints, &found);
+  if (rc != 0) {
+    return UnavailableError("cannot resolve host '" + e.host + "': " + ::gai_strerror(rc));
+  }
+  std::string why = "no address";
+  Status result = UnavailableError(why);
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int c = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    int err = c == 0 ? 0 : errno;
+    if (c != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int n;
+      do {
+        n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      } while (n < 0 && errno == EINTR);
+      if (n == 0) {
+        err = ETIMEDOUT;
+      } else if (n < 0) {
+        err = errno;
+      } else {
+        socklen_t len = sizeof(err);
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      }
+    }
+    ::close(fd);
+    if (err == 0) {
+      result = OkStatus();
+      break;
+    }
+    result = UnavailableError(err == ETIMEDOUT ? "no answer within " +
+                                                     std::to_string(timeout.count() / 1000) + " s"
+                                               : std::string(::strerror(err)));
+  }
+  ::freeaddrinfo(found);
+  return result;
+}
+
+std::string Trimmed(std::string line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) {
+    line.pop_back();
+  }
+  if (line.size() > kMaxErrorLine) line = line.substr(0, kMaxErrorLine - 3) + "...";
+  return line;
+}
+
+std::string ExitText(const ExitInfo& exit) {
+  if (exit.signal) {
+    const char* name = ::sigabbrev_np(*exit.signal);
+    return "spark-submit was killed by signal " + std::to_string(*exit.signal) +
+           (name != nullptr ? std::string(" (SIG") + name + ")" : "");
+  }
+  if (exit.exit_code < 0) return "spark-submit ended but its exit status could not be collected";
+  return "spark-submit exited with code " + std::to_string(exit.exit_code);
+}
+
+void RemoveDir(const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+std::string HandleLocalDir(const nlohmann::json& handle) {
+  if (!handle.is_object()) return "";
+  auto it = handle.find("local_dir");
+  return it != handle.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+// One try, from Start until its driver's exit is handled.
+struct SparkSubmitTaskType::Try {
+  std::mutex mu;
+  bool cancelled = false;  // guarded by mu
+  pid_t pid = 0;           // guarded by mu; set once the driver is released
+  std::atomic<bool> abandoned{false};  // Launch completed the try itself: the exit stays quiet
+  std::string local_dir;
+  std::string master;
+  std::string app_id_prefix = kDefaultAppIdPrefix;
+  uint64_t log_offset = 0;
+};
+
+DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
+                             const std::string& app_id_prefix) {
+  DriverLogFacts facts;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return facts;
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string exception_line, error_line;
+  std::optional<std::string> default_id;
+  bool in_traceback = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!facts.app_id) {
+      facts.app_id = spark::ExtractAppId(line, app_id_prefix);
+      if (!default_id && app_id_prefix != kDefaultAppIdPrefix) {
+        default_id = spark::ExtractAppId(line, kDefaultAppIdPrefix);
+      }
+    }
+    if (line == kTraceback) {
+      in_traceback = true;
+      continue;
+    }
+    if (in_traceback) {
+      if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) continue;  // frames and code
+      if (!line.empty()) exception_line = line;
+      in_traceback = false;
+      continue;
+    }
+    if (line.find(" ERROR ") != std::string::npos) error_line = line;
+  }
+  if (!facts.app_id) facts.app_id = default_id;
+  facts.error_line = Trimmed(!exception_line.empty() ? exception_line : error_line);
+  return facts;
+}
+
+Status CheckMasterReachable(const std::string& master, Millis timeout) {
+  if (!StartsWith(master, "spark://")) return OkStatus();
+  std::vector<Endpoint> endpoints = MasterEndpoints(master);
+  if (endpoints.empty()) {
+    return FailedPreconditionError("Spark master " + master + " names no HOST:PORT");
+  }
+  std::string reasons;
+  for (const Endpoint& e : endpoints) {
+    Status s = TcpConnect(e, timeout);
+    if (s.ok()) return OkStatus();
+    reasons += (reasons.empty() ? "" : "; ") + e.host + ":" + e.port + ": " + s.message();
+  }
+  return FailedPreconditionError("Spark master " + master + " is not reachable (" + reasons +
+                                 "); is the cluster up?");
+}
+
+std::vector<std::string> SparkSubmitTaskType::FieldNames() const {
+  return {"conn_id",     "master",          "application",     "java_class",
+          "py_files",    "jars",            "files",           "archives",
+          "packages",    "conf",            "driver_memory",   "executor_memory",
+          "driver_cores", "executor_cores", "total_executor_cores", "name",
+          "application_args", "deploy_mode", "env"};
+}
+
+void SparkSubmitTaskType::Validate(const dag::TaskSpec& spec,
+                                   std::vector<dag::DagError>* errors) const {
+  FieldReader r(spec.fields, FieldPhase::kUnrendered);
+  SubmitPlan::Read(r);
+  internal::AppendDagErrors(spec, r.problems(), errors);
+}
+
+void SparkSubmitTaskType::RemoveTry(const TaskContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tries_.erase(ctx);
+}
+
+void SparkSubmitTaskType::Start(std::shared_ptr<TaskContext> ctx) {
+  auto t = std::make_shared<Try>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tries_[ctx.get()] = t;
+  }
+  if (!threads_.Run([this, ctx, t] { Launch(ctx, t); })) {
+    RemoveTry(ctx.get());
+    internal::Fail(ctx, "could not start a thread to launch spark-submit", /*retryable=*/true);
+  }
+}
+
+void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
+                                 const std::shared_ptr<Try>& t) {
+  const RuntimeConfig& config = services_->config;
+  auto fail = [&](const std::string& message, bool retryable) {
+    RemoveTry(ctx.get());
+    RemoveDir(t->local_dir);
+    internal::Fail(ctx, message, retryable);
+  };
+  FieldReader r(ctx->fields(), FieldPhase::kRendered);
+  SubmitPlan plan = SubmitPlan::Read(r);
+  if (!r.ok()) return fail("invalid spark_submit task: " + r.FirstProblem(), false);
+  if (config.spark_home.empty()) {
+    return fail(
+        "Spark not found: set spark_home in the configuration or SPARK_HOME, or run "
+        "scripts/setup.sh",
+        false);
+  }
+  if (services_->processes == nullptr) return fail("the server has no process supervisor", false);
+  spark::SubmitSpec& spec = plan.spec;
+
+  // The master, from the connection when one is named.
+  if (!plan.conn_id.empty()) {
+    if (services_->store == nullptr) return fail("no store to look up connections in", false);
+    Result<std::optional<store::ConnectionRecord>> conn =
+        services_->store->GetConnection(plan.conn_id);
+    if (!conn.ok()) {
+      return fail("could not read connection '" + plan.conn_id + "': " + conn.status().message(),
+                  true);
+    }
+    if (!*conn) return fail(UnknownConnectionError(*services_->store, plan.conn_id).message(), false);
+    Result<std::string> master = SparkMasterUrl(**conn);
+    if (!master.ok()) return fail(master.status().message(), false);
+    spec.master = *master;
+    Log(*ctx, "connection '" + plan.conn_id + "' names master " + spec.master);
+  }
+  t->master = spec.master;
+
+  // Local files must exist (relative paths live in the apps dir).
+  const std::string apps = config.AppsDir();
+  spec.application = ResolvePath(spec.application, apps);
+  if (std::string f = LocalFile(spec.application); !f.empty() && !fs::is_regular_file(f)) {
+    return fail("application file not found: " + f +
+                    " (relative paths are resolved against " + apps + ")",
+                false);
+  }
+  struct NamedList {
+    const char* field;
+    std::vector<std::string>* items;
+  };
+  for (NamedList list : {NamedList{"py_files", &spec.py_files}, NamedList{"jars", &spec.jars},
+                         NamedList{"files", &spec.files}, NamedList{"archives", &spec.archives}}) {
+    for (std::string& item : *list.items) {
+      item = ResolvePath(item, apps);
+      if (std::string f = LocalFile(item); !f.empty() && !fs::exists(f)) {
+        return fail(std::string(list.field) + " file not found: " + f +
+                        " (relative paths are resolved against " + apps + ")",
+                    false);
+      }
+    }
+  }
+
+  // Per-try scratch dir, the shared event-log dir and the python.
+  std::error_code ec;
+  fs::path data = fs::absolute(config.data_dir, ec);
+  t->local_dir = (data / "tmp" / ctx->dag_id() / std::to_string(ctx->run_key()) / ctx->task_id() /
+                  std::to_string(ctx->try_number()))
+                     .lexically_normal()
+                     .string();
+  spec.local_dir = t->local_dir;
+  spec.event_log_dir = fs::absolute(config.SparkHistoryDir(), ec).lexically_normal().string();
+  spec.python = config.python;
+  for (const auto& [key, value] : ctx->env()) spec.env.emplace(key, value);  // field env wins
+
+  Result<std::vector<std::string>> argv = spark::BuildSubmitArgv(spec, config.spark_home);
+  if (!argv.ok()) return fail("invalid spark_submit task: " + argv.status().message(), false);
+
+  if (Status reach = CheckMasterReachable(spec.master, kReachTimeout); !reach.ok()) {
+    return fail(reach.message(), false);
+  }
+  if (services_->store != nullptr) {
+    Result<std::optional<store::ClusterRecord>> cluster =
+        internal::FindClusterByMasterUrl(*services_->store, spec.master);
+    if (cluster.ok() && *cluster && (*cluster)->handle.is_object()) {
+      auto prefix = (*cluster)->handle.find("app_id_prefix");
+      if (prefix != (*cluster)->handle.end() && prefix->is_string() &&
+          !prefix->get_ref<const std::string&>().empty()) {
+        t->app_id_prefix = prefix->get<std::string>();
+      }
+    }
+  }
+  for (const std::string& dir : {t->local_dir, spec.event_log_dir}) {
+    fs::create_directories(dir, ec);
+    if (ec) return fail("cannot create " + dir + ": " + ec.message(), true);
+  }
+
+  executor::SpawnSpec s;
+  s.argv = *argv;
+  s.env = spark::BuildSubmitEnv(spec);
+  s.env["SPARK_HOME"] = config.spark_home;
+  s.env["SPARKPLANE_DAG_ID"] = ctx->dag_id();
+  s.env["SPARKPLANE_RUN_ID"] = ctx->run_id();
+  s.env["SPARKPLANE_TASK_ID"] = ctx->task_id();
+  s.env["SPARKPLANE_TRY_NUMBER"] = std::to_string(ctx->try_number());
+  s.cwd = t->local_dir;
+  s.output_path = ctx->log_path();
+  s.gated = true;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    if (t->cancelled) return fail("cancelled before spark-submit started", true);
+  }
+  Log(*ctx, "running " + DescribeArgv(*argv));
+  t->log_offset = FileSize(ctx->log_path());
+  ProcessSupervisor* processes = services_->processes;
+  Result<ProcessHandle> handle = processes->Spawn(s, [this, ctx, t](const ExitInfo& exit) {
+    if (t->abandoned.load()) return;
+    // The log scan reads the whole driver output: not on the supervisor's reaper thread.
+    if (!threads_.Run([this, ctx, t, exit] { Finish(ctx, t, exit); })) Finish(ctx, t, exit);
+  });
+  if (!handle.ok()) {
+    return fail("could not start spark-submit: " + handle.status().message(),
+                internal::IsRetryable(handle.status()));
+  }
+  nlohmann::json saved_handle = handle->ToJson();
+  saved_handle["local_dir"] = t->local_dir;
+  saved_handle["master"] = spec.master;
+  Status saved = ctx->SaveHandle(saved_handle);
+  bool cancelled = false;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    cancelled = t->cancelled;
+    if (saved.ok() && !cancelled) t->pid = handle->pid;
+  }
+  if (!saved.ok() || cancelled) {
+    // The driver is still at its gate: it has run nothing.
+    t->abandoned.store(true);
+    processes->Terminate(handle->pid, Millis(0));
+    return fail(cancelled ? "cancelled before spark-submit started"
+                          : "could not record the driver's handle, so spark-submit was not "
+                            "started: " + saved.ToString(),
+                true);
+  }
+  Log(*ctx, "started spark-submit (pid " + std::to_string(handle->pid) + ")");
+  if (Status released = processes->Release(handle->pid); !released.ok()) {
+    Log(*ctx, released.message());  // it died at its gate; the exit callback completes the try
+  }
+}
+
+void SparkSubmitTaskType::Finish(const std::shared_ptr<TaskContext>& ctx,
+                                 const std::shared_ptr<Try>& t, const ExitInfo& exit) {
+  DriverLogFacts facts = ScanDriverLog(ctx->log_path(), t->log_offset, t->app_id_prefix);
+  RemoveDir(t->local_dir);
+  bool cancelled;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    cancelled = t->cancelled;
+  }
+  RemoveTry(ctx.get());
+  TaskResult result;
+  result.success = exit.exit_code == 0;
+  result.exit_code = exit.exit_code;
+  if (facts.app_id) result.outputs["app_id"] = *facts.app_id;
+  result.outputs["master"] = t->master;
+  std::string app = facts.app_id ? "application " + *facts.app_id : "no application id found";
+  if (result.success) {
+    result.message = (facts.app_id ? "application " + *facts.app_id : std::string("spark-submit")) +
+                     " succeeded";
+  } else {
+    result.message = ExitText(exit) + " (" + app + ")";
+    if (cancelled) result.message += " after a cancel";
+    if (!facts.error_line.empty()) result.message += ": " + facts.error_line;
+  }
+  Log(*ctx, result.success ? ExitText(exit) + " (" + app + ")" : result.message);
+  ctx->Complete(std::move(result));
+}
+
+void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,
+                                 Millis grace) {
+  std::shared_ptr<Try> t;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tries_.find(ctx.get());
+    if (it != tries_.end()) t = it->second;
+  }
+  ProcessSupervisor* processes = services_->processes;
+  if (t) {
+    pid_t pid;
+    {
+      std::lock_guard<std::mutex> lock(t->mu);
+      t->cancelled = true;
+      pid = t->pid;
+    }
+    if (pid > 0) {
+      Log(*ctx, "stopping spark-submit (pid " + std::to_string(pid) + ")");
+      processes->Terminate(pid, grace);  // the exit completes the try
+    }
+    // Before the driver started, Launch sees the flag and completes the try.
+    return;
+  }
+  Result<ProcessHandle> h = ProcessHandle::FromJson(handle);
+  if (!h.ok()) {
+    ctx->Complete(internal::Failed("cancelled before spark-submit started", /*retryable=*/true));
+    return;
+  }
+  ProcessHandle foreign = *h;
+  std::string local_dir = HandleLocalDir(handle);
+  bool ran = threads_.Run([ctx, foreign, grace, local_dir] {
+    ProcessSupervisor::TerminateForeign(foreign, grace);
+    RemoveDir(local_dir);
+    internal::Fail(ctx, "cancelled; spark-submit (pid " + std::to_string(foreign.pid) +
+                            ") was stopped",
+                   /*retryable=*/true);
+  });
+  if (!ran) ctx->Complete(internal::Failed("cancelled", /*retryable=*/true));
+}
+
+void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) {
+  Result<ProcessHandle> h = ProcessHandle::FromJson(handle);
+  if (!h.ok()) {
+    internal::Fail(ctx,
+                   "lost on restart: the saved handle is unreadable (" + h.status().message() + ")",
+                   /*retryable=*/true);
+    return;
+  }
+  std::string local_dir = HandleLocalDir(handle);
+  if (executor::CheckProcess(*h) != ProcessLiveness::kRunning) {
+    RemoveDir(local_dir);
+    internal::Fail(ctx, "lost on restart: spark-submit (pid " + std::to_string(h->pid) +
+                            ") is gone",
+                   /*retryable=*/true);
+    return;
+  }
+  // Its exit code would be unknowable (it is not our child), so it is stopped, and the try
+  // completes only once it is gone so a retry never overlaps it.
+  ProcessHandle running = *h;
+  bool ran = threads_.Run([ctx, running, local_dir] {
+    Log(*ctx, "the server restarted while spark-submit (pid " + std::to_string(running.pid) +
+                  ") ran; stopping it");
+    ProcessSupervisor::TerminateForeign(running, kRecoveryGrace);
+    RemoveDir(local_dir);
+    ctx->Complete(internal::Failed("the server restarted while the driver ran; it was stopped",
+                                   /*retryable=*/true));
+  });
+  if (!ran) {
+    ProcessSupervisor::TerminateForeign(running, kRecoveryGrace);
+    ctx->Complete(internal::Failed("the server restarted while the driver ran; it was stopped",
+                                   /*retryable=*/true));
+  }
+}
+
+}  // namespace sp::operators

@@ -1,0 +1,107 @@
+// SparkSubmitTaskType ("spark_submit"): runs one Spark application with `spark-submit` as a
+// child process of the server (client mode by default), one process group per try, stdout and
+// stderr appended to the try's log.
+//
+// YAML fields (strings may be templates; values are checked again after rendering):
+//   conn_id | master      exactly one: a connection of type spark (connections.h), or a master
+//                         URL (spark://HOST:PORT, local, local[N], k8s://URL, yarn)
+//   application           required: a .py file or a .jar; a relative path is resolved against
+//                         <data>/apps (RuntimeConfig::AppsDir)
+//   java_class            --class, for JVM applications
+//   py_files, jars, files, archives, packages   lists (or one comma-separated string);
+//                         relative local paths are resolved against <data>/apps too
+//   conf                  mapping of Spark settings (keys start with "spark.")
+//   driver_memory, executor_memory              JVM sizes such as 512m, 2g
+//   driver_cores, executor_cores, total_executor_cores   positive integers
+//   name                  --name
+//   application_args      list of arguments after the application (one string = one argument)
+//   deploy_mode           client (default) | cluster
+//   env                   environment for spark-submit (on top of the task's `env:`)
+// These map onto spark::SubmitSpec; spark.eventLog.dir is RuntimeConfig::SparkHistoryDir()
+// (created when missing), spark.local.dir a per-try dir <data>/tmp/<dag>/<run key>/<task>/<try>
+// (also the driver's working directory, so relative paths an application writes land there;
+// removed after the try), the PySpark python RuntimeConfig::python.
+//
+// Before launching (Start; any of these fails the try without retry, nothing is launched):
+// rendered fields invalid, application or a local py_files/jars/files/archives file missing
+// (the message names the path), conn_id unknown (with "did you mean"), a spark:// master not
+// accepting TCP connections within 2 s, or spark-submit options spark::BuildSubmitArgv refuses.
+// These checks run on a thread of the type's own, not on the caller's.
+//
+// Launch (as bash): gated spawn of the argv (never a shell), SaveHandle({"pid", "start_ticks",
+// "local_dir", "master"}), then Release. On exit: the app id is read from what this try wrote to
+// the log (spark::ExtractAppId, with the app id prefix of our local cluster whose master_url is
+// the master, else Spark's default "app"); outputs: app_id (when found), master. Success iff
+// exit code 0; a failure's message has the app id and the last Python exception line (the end
+// of the last traceback) or else the last log4j ERROR line.
+// Cancel: SIGTERM to the driver's process group, SIGKILL after the grace (the exit then
+// completes the try). Recover after a restart: a surviving driver is stopped and the try fails
+// as retryable (its exit code cannot be known), as for bash.
+//
+// Thread safety: all methods may run concurrently. The destructor waits for the work threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "executor/process.h"
+#include "operators/internal/task_threads.h"
+#include "operators/task_type.h"
+
+namespace sp::operators {
+
+class SparkSubmitTaskType : public TaskType {
+ public:
+  // `services` (store, processes, config) must outlive the type and every try it starts.
+  explicit SparkSubmitTaskType(const Services* services) : services_(services) {}
+  ~SparkSubmitTaskType() override = default;
+
+  std::string Name() const override { return "spark_submit"; }
+  std::vector<std::string> FieldNames() const override;
+  void Validate(const dag::TaskSpec& spec, std::vector<dag::DagError>* errors) const override;
+
+  void Start(std::shared_ptr<TaskContext> ctx) override;
+  void Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,
+              Millis grace) override;
+  void Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) override;
+
+ private:
+  struct Try;
+
+  void Launch(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Try>& t);
+  void Finish(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Try>& t,
+              const executor::ExitInfo& exit);
+  void RemoveTry(const TaskContext* ctx);
+
+  const Services* services_;
+  std::mutex mu_;
+  std::map<const TaskContext*, std::shared_ptr<Try>> tries_;  // started, not yet finished
+  internal::TaskThreads threads_;                             // last: destroyed first
+};
+
+// What a finished driver's output says.
+struct DriverLogFacts {
+  std::optional<std::string> app_id;
+  // The last Python exception line (e.g. "RuntimeError: boom", the end of the last
+  // "Traceback (most recent call last):" block), else the last log4j " ERROR " line; "" if none.
+  std::string error_line;
+};
+
+// Scans `path` from byte `offset` to its end. `app_id_prefix` as for spark::ExtractAppId; ids
+// with Spark's default prefix "app" are found too.
+DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
+                             const std::string& app_id_prefix);
+
+// OK when `master` is not a spark:// URL, or when one of its HOST:PORT entries accepts a TCP
+// connection within `timeout`. FailedPrecondition otherwise, naming the master and the reason
+// (refused, timed out, unknown host).
+Status CheckMasterReachable(const std::string& master, Millis timeout);
+
+}  // namespace sp::operators

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs every benchmark against an already built tree and prints Markdown (the tables of
+# docs/BENCHMARKS.md). Builds nothing: `make bench` builds first.
+#
+#   bench/run.sh BUILD_DIR            e.g. bench/run.sh build/release
+#
+# Environment: BENCH_REPEAT (end-to-end repetitions, default 3; Google Benchmark repetitions
+# too), BENCH_ONLY (comma list of end-to-end benchmarks: fanout,chain,latency,validate,server),
+# BENCH_SKIP_GBENCH=1 (only the end-to-end part).
+#
+# Benchmarks are not tests: a slow result is printed as MISS and never changes the exit status.
+# The status is non-zero only when a benchmark could not run (missing binary, crash).
+set -u
+
+build=${1:?usage: bench/run.sh BUILD_DIR}
+repeat=${BENCH_REPEAT:-3}
+only=${BENCH_ONLY:-}
+status=0
+
+need() {
+  if [[ ! -x "$build/$1" ]]; then
+    echo "bench/run.sh: $build/$1 is missing; build first (make bench)" >&2
+    exit 2
+  fi
+}
+need sparkplane
+need bench/sp_stamp
+need bench/sp_bench_e2e
+for b in decide store dag_folder scheduler spawn; do need "bench/sp_bench_$b"; done
+
+echo "# Sparkplane benchmarks"
+echo
+echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$(dirname "$0")/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
+echo "- load average at start (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- build: $build ($(grep -m1 '^CMAKE_BUILD_TYPE:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2 || echo '?'))"
+echo
+
+echo "## End to end"
+echo
+e2e_args=(--sparkplane "$build/sparkplane" --stamp "$build/bench/sp_stamp" --repeat "$repeat")
+[[ -n "$only" ]] && e2e_args+=(--only "$only")
+"$build/bench/sp_bench_e2e" "${e2e_args[@]}" || status=1
+
+if [[ "${BENCH_SKIP_GBENCH:-0}" == 1 ]]; then
+  exit $status
+fi
+
+echo "## In process (Google Benchmark, median of $repeat repetitions)"
+echo
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/spbench-run-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+for b in decide store dag_folder scheduler spawn; do
+  echo "running sp_bench_$b ..." >&2
+  if ! "$build/bench/sp_bench_$b" --benchmark_repetitions="$repeat" \
+      --benchmark_report_aggregates_only=true --benchmark_out="$tmp/$b.json" \
+      --benchmark_out_format=json >"$tmp/$b.txt" 2>&1; then
+    echo "sp_bench_$b failed:" >&2
+    tail -20 "$tmp/$b.txt" >&2
+    status=1
+  fi
+done
+
+if command -v jq >/dev/null; then
+  # The one in-process benchmark with a target: parsing and validating 1,000 files.
+  cold=$(jq -r '.benchmarks[] | select(.run_name=="BM_DagFolderRescan_Cold/1000" and .aggregate_name=="median") | .real_time' "$tmp/dag_folder.json" 2>/dev/null)
+  if [[ -n "$cold" ]]; then
+    verdict=$(awk -v t="$cold" 'BEGIN { print (t <= 1000 ? "pass" : "MISS") }')
+    echo "| Target | Goal | Measured | Result | Load avg |"
+    echo "|---|---|---|---|---|"
+    printf '| 1,000 DAG files parsed + validated (DagFolder::Rescan, in process) | <= 1000 ms | %.0f ms | %s | %s |\n' \
+      "$cold" "$verdict" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+  fi
+  echo "| Benchmark | Time (real) | CPU | Counters |"
+  echo "|---|---|---|---|"
+  for b in decide store dag_folder scheduler spawn; do
+    [[ -s "$tmp/$b.json" ]] || continue
+    jq -r '
+      def r: if . >= 100 then (. | round | tostring) else ((. * 100 | round) / 100 | tostring) end;
+      .benchmarks[] | select(.aggregate_name == "median") |
+      [ ( ["items_per_second", "tasks_per_s", "cpu_us_per_task", "cpu_us", "launches", "tis_changed", "commits_per_task",
+           "p50_us", "p90_us", "p99_us"][] as $k | select(has($k)) | "\($k)=\(.[$k] | r)" ) ]
+        as $c |
+      "| \(.run_name) | \(.real_time | r) \(.time_unit) | \(.cpu_time | r) \(.time_unit) | \($c | join(", ")) |"
+    ' "$tmp/$b.json"
+  done
+  echo
+else
+  echo "(jq not found: raw Google Benchmark output follows)"
+  echo
+  for b in decide store dag_folder scheduler spawn; do echo '```'; cat "$tmp/$b.txt"; echo '```'; done
+fi
+echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $status

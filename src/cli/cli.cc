@@ -149,6 +149,48 @@ int Main(int argc, char** argv) {
   tmark->add_option("--state", state, "success or failed")->required();
   tmark->callback([&] { rc = TasksMark(g, task_args, state); });
 
+  // connections
+  auto* conns = app.add_subcommand("connections", "Named endpoints and credentials for tasks");
+  conns->require_subcommand(1);
+  conns->fallthrough();
+  ConnectionArgs ca;
+  bool reveal = false;
+  auto* cadd = conns->add_subcommand("add", "Add or replace a connection");
+  cadd->add_option("CONN_ID", ca.conn_id, "Connection id")->required();
+  cadd->add_option("--uri", ca.uri, "TYPE://[LOGIN[:PASSWORD]@]HOST[:PORT][/SCHEMA][?K=V]");
+  cadd->add_option("--conn-type", ca.conn_type, "Type, e.g. spark");
+  cadd->add_option("--host", ca.host, "Host");
+  cadd->add_option("--port", ca.port, "Port");
+  cadd->add_option("--schema", ca.schema, "Schema");
+  cadd->add_option("--login", ca.login, "Login");
+  cadd->add_option("--password", ca.password, "Password (stored encrypted)");
+  cadd->add_option("--extras", ca.extras, "JSON object of extra settings");
+  cadd->add_option("--secret-extra", ca.secret_extras, "An extras key whose value is secret");
+  cadd->footer("Examples:\n  sparkplane connections add spark_remote --uri spark://10.0.0.5:7077\n"
+               "  sparkplane connections add warehouse --conn-type postgres --host db --port 5432 "
+               "--login etl --password \"$PW\"");
+  cadd->callback([&] { rc = ConnectionsAdd(g, ca); });
+  conns->add_subcommand("list", "List connections (secrets masked)")
+      ->callback([&] { rc = ConnectionsList(g); });
+  auto* cget = conns->add_subcommand("get", "Show one connection");
+  cget->add_option("CONN_ID", ca.conn_id, "Connection id")->required();
+  cget->add_flag("--reveal", reveal, "Print secrets in clear (needs the secret key)");
+  cget->callback([&] { rc = ConnectionsGet(g, ca.conn_id, reveal); });
+  auto* cdel = conns->add_subcommand("delete", "Delete a connection");
+  cdel->add_option("CONN_ID", ca.conn_id, "Connection id")->required();
+  cdel->callback([&] { rc = ConnectionsDelete(g, ca.conn_id); });
+  conns->add_subcommand("keygen", "Write a new secret key for connection secrets")
+      ->callback([&] { rc = ConnectionsKeygen(g); });
+
+  // cluster
+  auto* cluster = app.add_subcommand("cluster", "On-demand Spark clusters Sparkplane created");
+  cluster->require_subcommand(1);
+  cluster->fallthrough();
+  bool all_clusters = false;
+  auto* clist = cluster->add_subcommand("list", "Clusters that are not deleted (--all: every one)");
+  clist->add_flag("--all", all_clusters, "Include deleted clusters");
+  clist->callback([&] { rc = ClusterList(g, all_clusters); });
+
   // history
   auto* history = app.add_subcommand("history", "Spark application summaries from the event logs");
   history->require_subcommand(1);

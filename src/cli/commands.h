@@ -55,6 +55,18 @@ int TasksClear(const GlobalOptions& g, const std::vector<std::string>& args, boo
 int TasksMark(const GlobalOptions& g, const std::vector<std::string>& args,
               const std::string& state);
 
+struct ConnectionArgs {
+  std::string conn_id, uri, conn_type, host, schema, login, password, extras;
+  int port = 0;
+  std::vector<std::string> secret_extras;
+};
+int ConnectionsAdd(const GlobalOptions& g, const ConnectionArgs& a);
+int ConnectionsList(const GlobalOptions& g);
+int ConnectionsGet(const GlobalOptions& g, const std::string& conn_id, bool reveal);
+int ConnectionsDelete(const GlobalOptions& g, const std::string& conn_id);
+int ConnectionsKeygen(const GlobalOptions& g);
+int ClusterList(const GlobalOptions& g, bool all);
+
 int HistoryList(const GlobalOptions& g);
 int HistoryShow(const GlobalOptions& g, const std::string& app_id);
 int HistoryServer(const GlobalOptions& g, int port, const std::string& host);

@@ -7,6 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "dag/cron.h"
+
 namespace sp::cli {
 namespace fs = std::filesystem;
 namespace {
@@ -88,7 +90,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   if (file && file.IsMap()) {
     static const char* kKnown[] = {"data_dir", "dags_folder", "parallelism", "spark_home",
                                    "python", "secret_key_file", "default_cluster_backend",
-                                   "log_level"};
+                                   "log_level", "cluster_reap_interval"};
     for (const auto& kv : file) {
       std::string k = kv.first.as<std::string>();
       bool known = false;
@@ -107,6 +109,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_key, get("secret_key_file"));
   ASSIGN_OR_RETURN(std::string f_backend, get("default_cluster_backend"));
   ASSIGN_OR_RETURN(std::string f_level, get("log_level"));
+  ASSIGN_OR_RETURN(std::string f_reap, get("cluster_reap_interval"));
 
   if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));
   c.dags_folder = Absolute(FirstNonEmpty(
@@ -126,6 +129,15 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   c.secret_key_file = Absolute(FirstNonEmpty(
       {Env("SPARKPLANE_SECRET_KEY_FILE"), f_key, c.data_dir + "/secret.key"}));
   if (!f_backend.empty()) c.default_cluster_backend = f_backend;
+  std::string reap = FirstNonEmpty({Env("SPARKPLANE_CLUSTER_REAP_INTERVAL"), f_reap});
+  if (!reap.empty()) {
+    Result<Millis> d = dag::ParseDuration(reap);
+    if (!d.ok() || d->count() <= 0) {
+      return InvalidArgumentError("cluster_reap_interval: expected a duration such as 30s; got '" +
+                                  reap + "'");
+    }
+    c.cluster_reap_interval = *d;
+  }
   std::string level = FirstNonEmpty({Env("SPARKPLANE_LOG_LEVEL"), f_level});
   if (level == "debug") c.log_level = LogLevel::kDebug;
   else if (level == "warn") c.log_level = LogLevel::kWarn;

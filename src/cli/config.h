@@ -9,6 +9,7 @@
 //                  SPARKPLANE_SECRET_KEY_FILE secret_key_file default <data_dir>/secret.key
 //                                          default_cluster_backend  default local
 //                                          log_level     default info
+//                 SPARKPLANE_CLUSTER_REAP_INTERVAL cluster_reap_interval default 30s
 // The data directory follows the reference design's volumes: apps/, dags/, history/spark/
 // (Spark event logs), history/scheduler/ (database and task logs); created on first use.
 #pragma once
@@ -30,6 +31,8 @@ struct Config {
   std::string secret_key_file;
   std::string default_cluster_backend = "local";
   LogLevel log_level = LogLevel::kInfo;
+  // How often the server tears down clusters whose run is over (a crash, a missing delete).
+  Millis cluster_reap_interval = Millis(30000);
 
   std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }
   std::string DatabasePath() const { return SchedulerDir() + "/sparkplane.db"; }

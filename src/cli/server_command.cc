@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "api/control_socket.h"
 #include "cli/commands.h"
+#include "operators/cluster_reaper.h"
 #include "scheduler/scheduler.h"
 
 namespace sp::cli {
@@ -46,6 +49,25 @@ int ServerCommand(const GlobalOptions& g) {
   s = control.Start();
   if (!s.ok()) return Fail(s);
 
+  // No cluster outlives its run: reap orphans at start and periodically, off the loop thread.
+  std::mutex reaper_mu;
+  std::condition_variable reaper_cv;
+  bool stopping = false;
+  std::thread reaper([&] {
+    auto run_is_active = [&](int64_t key) {
+      Result<std::optional<store::DagRun>> r = rt.store->GetRun(key);
+      return !r.ok() || (*r && !store::IsTerminal((*r)->state));  // unsure = keep the cluster
+    };
+    std::unique_lock<std::mutex> lock(reaper_mu);
+    while (!stopping) {
+      lock.unlock();
+      Status reaped = operators::ReapOrphanClusters(rt.services, run_is_active);
+      if (!reaped.ok()) rt.logger->Warn("clusters", reaped.ToString());
+      lock.lock();
+      reaper_cv.wait_for(lock, rt.config.cluster_reap_interval, [&] { return stopping; });
+    }
+  });
+
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -64,6 +86,12 @@ int ServerCommand(const GlobalOptions& g) {
                                 rt.config.SocketPath());
   sched.Run();
   control.Stop();
+  {
+    std::lock_guard<std::mutex> lock(reaper_mu);
+    stopping = true;
+  }
+  reaper_cv.notify_all();
+  reaper.join();
   rt.logger->Info("server", "stopped");
   ::close(lock);
   return 0;

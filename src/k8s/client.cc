@@ -250,8 +250,9 @@ Result<KubeClient::Response> KubeClient::Send(const Call& call, bool allow_not_f
       }
       return Fail(TransportFailure(call, r, attempt));
     }
-    if (r.status >= 200 && r.status < 300) return Response{r.status, std::move(r.body)};
-    if (r.status == 404 && allow_not_found) return Response{r.status, std::move(r.body)};
+    if ((r.status >= 200 && r.status < 300) || (r.status == 404 && allow_not_found)) {
+      return Response{r.status, std::move(r.body), maybe_applied};
+    }
     if (r.status == 401 && !refreshed && credentials_.Refreshable()) {
       credentials_.Invalidate();  // an expired exec credential or a rotated token file
       refreshed = true;
@@ -434,7 +435,8 @@ Result<bool> KubeClient::Delete(const ResourceRef& ref, const DeleteOptions& opt
   call.content_type = "application/json";
   call.body = body.dump();
   ASSIGN_OR_RETURN(Response response, Send(call, /*allow_not_found=*/true));
-  return response.status != 404;
+  // A 404 after an attempt that failed in transit most likely means that attempt deleted it.
+  return response.status != 404 || response.maybe_applied;
 }
 
 Result<json> KubeClient::ServerVersion() {

@@ -175,7 +175,8 @@ class KubeClient {
   // Patch of the status subresource (what controllers do; tests use it to fake one).
   Result<nlohmann::json> PatchStatus(const ResourceRef& ref, PatchType type,
                                      const nlohmann::json& patch);
-  // True if the object existed (deletion started), false if it was already gone.
+  // True if the object existed (deletion started), false if it was already gone. A 404 after
+  // an attempt that failed in transit counts as existed (that attempt most likely deleted it).
   Result<bool> Delete(const ResourceRef& ref, const DeleteOptions& options = {});
   // Streams events of the collection of `ref` until the handler returns kStop (OK), the
   // cancel fires (Cancelled), or an error that retrying cannot fix (the mapped Status).
@@ -199,6 +200,7 @@ class KubeClient {
   struct Response {
     long status = 0;
     std::string body;
+    bool maybe_applied = false;  // an earlier, failed attempt of this write may have taken effect
   };
   class WatchSession;
 

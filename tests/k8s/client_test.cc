@@ -303,6 +303,17 @@ TEST_F(KubeClientTest, DroppedConnectionIsRetriedAndFlagsAPossiblyAppliedCreate)
   EXPECT_EQ(server.requests().size(), 2u);
 }
 
+TEST_F(KubeClientTest, DeleteThatMayHaveLandedBeforeADropCountsAsExisting) {
+  ScriptedHttpServer server(ScriptedHttpServer::Sequence({
+      ScriptedResponse::Drop(),
+      ScriptedResponse::Json(404, StatusBody(404, "NotFound", "configmaps \"c\" not found")),
+  }));
+  auto client = Client(server.url());
+  Result<bool> existed = client->Delete(Ref(kConfigMaps, "ns", "c"));
+  ASSERT_TRUE(existed.ok()) << existed.status();
+  EXPECT_TRUE(*existed);
+}
+
 TEST_F(KubeClientTest, Refreshes401CredentialsOnceThroughTheExecPlugin) {
   testing::ScratchDir dir;
   testing::WriteText(dir / "plugin.sh", R"(#!/bin/sh

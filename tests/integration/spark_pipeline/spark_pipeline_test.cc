@@ -1,0 +1,255 @@
+// The whole product with real Spark (label `spark`): the sparkplane binary runs the example DAGs
+// on on-demand local standalone clusters (real masters, workers, spark-submit, event logs).
+// Each test checks the run's outcome and that no Spark daemon of its clusters is left.
+#include <signal.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "integration/harness.h"
+
+namespace sp::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Every pid in a cluster handle (master and workers), wherever it sits in the JSON.
+void CollectPids(const nlohmann::json& j, std::vector<int>* out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (k == "pid" && v.is_number_integer()) out->push_back(v.get<int>());
+      CollectPids(v, out);
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) CollectPids(v, out);
+  }
+}
+
+class SparkPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string src = SP_SOURCE_DIR;
+    std::string built = std::string(SP_SOURCE_DIR) + "/build/examples";
+    ASSERT_TRUE(fs::exists(built + "/job_dependency.zip"))
+        << "run scripts/setup.sh first (it builds the example zip and jar)";
+    fs::create_directories(apps());
+    fs::copy_file(src + "/examples/apps/app.py", apps() + "/app.py");
+    fs::copy_file(built + "/job_dependency.zip", apps() + "/job_dependency.zip");
+    fs::copy_file(built + "/sparkplane-examples.jar", apps() + "/sparkplane-examples.jar");
+    for (const char* dag : {"spark_pipeline.yaml", "java_wordstats.yaml"}) {
+      fs::create_directories(data() + "/dags");
+      fs::copy_file(src + "/examples/dags/" + dag, data() + "/dags/" + dag);
+    }
+  }
+
+  // Fails the test if any daemon recorded for any cluster of this data dir still runs.
+  void ExpectNoClusterLeft() {
+    CommandResult r = Sparkplane(data(), {"cluster", "list", "--all", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& c : r.Json()) {
+      EXPECT_EQ(c["state"], "deleted") << c.dump(2);
+      std::vector<int> pids;
+      CollectPids(c["handle"], &pids);
+      for (int pid : pids) {
+        EXPECT_TRUE(WaitFor([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(20)))
+            << "Spark daemon " << pid << " of cluster " << c["name"] << " is still running";
+      }
+    }
+  }
+
+  void AddDag(const std::string& name, const std::string& text) {
+    WriteFile(data() + "/dags/" + name, text);
+  }
+  std::string data() const { return dir_.path(); }
+  std::string apps() const { return dir_.path() + "/apps"; }
+  TempDir dir_;
+};
+
+TEST_F(SparkPipelineTest, ReferencePipelineRunsPySparkWithPyFilesAndTearsDown) {
+  CommandResult r = Sparkplane(data(), {"dags", "test", "spark_pipeline", "--conf", R"({"rows": 3000})"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("RESULT total=9000"));  // app.py: 3 words per row
+  nlohmann::json run = ShowRun(data(), "spark_pipeline", "latest");
+  for (const char* t : {"create_cluster", "create_connection", "spark_application",
+                        "delete_connection", "delete_cluster"}) {
+    EXPECT_EQ(TaskState(run, t), "success") << t;
+  }
+  std::string app_id;
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] == "spark_application") app_id = t["outputs"].value("app_id", "");
+  }
+  ASSERT_FALSE(app_id.empty()) << run.dump(2);
+  CommandResult h = Sparkplane(data(), {"history", "show", app_id, "--json"});
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_EQ(h.Json()["status"], "succeeded");
+  EXPECT_GT(h.Json()["jobs"]["succeeded"].get<int>(), 0);
+  EXPECT_EQ(Sparkplane(data(), {"connections", "list", "--json"}).Json().size(), 0u);
+  ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, JavaJobWithClusterShorthand) {
+  CommandResult r = Sparkplane(data(), {"dags", "test", "java_wordstats"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("RESULT total=200000"));
+  ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, FailingAppIsRetriedAndTheClusterStillDeleted) {
+  AddDag("failing.yaml", R"(id: failing
+cluster: {workers: 1, worker_cores: 1, worker_memory: 1g}
+tasks:
+  - id: app
+    type: spark_submit
+    application: app.py
+    py_files: [job_dependency.zip]
+    application_args: ["--rows", "500", "--fail"]
+    executor_memory: 512m
+    retries: 1
+    retry_delay: 0s
+)");
+  CommandResult r = Sparkplane(data(), {"dags", "test", "failing", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json run = r.Json();
+  ASSERT_TRUE(run.is_object()) << r.out << r.err;
+  EXPECT_EQ(run["state"], "failed");
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] == "app") {
+      EXPECT_EQ(t["state"], "failed");
+      EXPECT_EQ(t["try_number"], 2);
+      EXPECT_EQ(t["exit_code"], 1);
+    }
+    if (t["task_id"] == "delete_cluster") EXPECT_EQ(t["state"], "success");
+  }
+  ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, BadInputsFailBeforeLaunchingAnything) {
+  AddDag("bad.yaml", R"(id: bad
+tasks:
+  - id: missing_app
+    type: spark_submit
+    master: spark://127.0.0.1:1
+    application: no_such_app.py
+  - id: unknown_conn
+    type: spark_submit
+    conn_id: spark_remot
+    application: app.py
+  - id: unreachable
+    type: spark_submit
+    master: spark://127.0.0.1:1
+    application: app.py
+)");
+  ASSERT_EQ(Sparkplane(data(), {"connections", "add", "spark_remote", "--uri",
+                                "spark://127.0.0.1:1"}).exit_code, 0);
+  CommandResult r = Sparkplane(data(), {"dags", "test", "bad", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json run = r.Json();
+  ASSERT_TRUE(run.is_object()) << r.out << r.err;
+  std::map<std::string, std::string> reasons;
+  for (const auto& t : run["tasks"]) {
+    EXPECT_EQ(t["state"], "failed") << t.dump();
+    EXPECT_TRUE(t["exit_code"].is_null()) << "a process was launched: " << t.dump();
+    reasons[t["task_id"]] = t["reason"];
+  }
+  EXPECT_THAT(reasons["missing_app"], HasSubstr("no_such_app.py"));
+  EXPECT_THAT(reasons["unknown_conn"], HasSubstr("did you mean 'spark_remote'"));
+  EXPECT_THAT(reasons["unreachable"], HasSubstr("127.0.0.1:1"));
+
+  // A bad conf value is a load-time error, located in the file.
+  AddDag("badconf.yaml", "id: badconf\ntasks:\n  - id: a\n    type: spark_submit\n"
+                         "    master: local\n    application: app.py\n"
+                         "    executor_memory: lots\n");
+  CommandResult v = Sparkplane(data(), {"dags", "validate"});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_THAT(v.err, HasSubstr("badconf.yaml:7"));
+}
+
+TEST_F(SparkPipelineTest, CancelMidJobKillsTheDriverAndDeletesTheCluster) {
+  AddDag("long.yaml", R"(id: long
+cluster: {workers: 1, worker_cores: 1, worker_memory: 1g}
+tasks:
+  - id: app
+    type: spark_submit
+    application: app.py
+    py_files: [job_dependency.zip]
+    application_args: ["--rows", "50000000", "--partitions", "64"]
+    executor_memory: 512m
+)");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "long", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return TaskState(ShowRun(data(), "long", "r"), "app") == "running"; },
+                      std::chrono::seconds(180)))
+      << server.Log();
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // let the driver get going
+  ASSERT_EQ(Sparkplane(data(), {"runs", "cancel", "long", "r"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "long", "r")); },
+                      std::chrono::seconds(120)))
+      << server.Log();
+  nlohmann::json run = ShowRun(data(), "long", "r");
+  EXPECT_EQ(run["state"], "cancelled");
+  EXPECT_EQ(TaskState(run, "app"), "failed");
+  EXPECT_EQ(TaskState(run, "delete_cluster"), "success");
+  ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, ServerKilledMidJobRecoversAndFinishesByPolicy) {
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "spark_pipeline", "--run-id", "r", "--conf",
+                                R"({"rows": 2000})"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return TaskState(ShowRun(data(), "spark_pipeline", "r"), "spark_application") == "running";
+  }, std::chrono::seconds(180))) << server.Log();
+  server.Kill(SIGKILL);
+
+  ServerProcess restarted(data());
+  restarted.Start();
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "spark_pipeline", "r")); },
+                      std::chrono::seconds(300)))
+      << restarted.Log();
+  nlohmann::json run = ShowRun(data(), "spark_pipeline", "r");
+  // spark_application has one retry: the interrupted try fails, the retry runs on the same
+  // cluster (its daemons outlived the server) and succeeds; the teardowns delete everything.
+  EXPECT_EQ(run["state"], "success") << run.dump(2);
+  EXPECT_EQ(TaskState(run, "delete_cluster"), "success");
+  ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, OrphanClusterIsReapedWhenItsRunIsOver) {
+  // A DAG that forgets to delete its cluster: the server's reaper does it.
+  AddDag("forgetful.yaml", "id: forgetful\ntasks:\n  - id: create\n    type: spark_cluster\n"
+                           "    action: create\n    workers: 1\n    worker_cores: 1\n");
+  WriteFile(data() + "/sparkplane.yaml", "cluster_reap_interval: 1s\n");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "forgetful", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "forgetful", "r")); },
+                      std::chrono::seconds(180)))
+      << server.Log();
+  EXPECT_EQ(ShowRun(data(), "forgetful", "r")["state"], "success");
+  ASSERT_TRUE(WaitFor([&] {
+    return Sparkplane(data(), {"cluster", "list", "--json"}).Json().empty();
+  }, std::chrono::seconds(60))) << server.Log();
+  ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, TwoRunsAtOnceGetTwoClusters) {
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "java_wordstats", "--run-id", "a"}).exit_code, 0);
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "java_wordstats", "--run-id", "b"}).exit_code, 0);
+  for (const char* id : {"a", "b"}) {
+    ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "java_wordstats", id)); },
+                        std::chrono::seconds(400)))
+        << id << "\n" << server.Log();
+    EXPECT_EQ(ShowRun(data(), "java_wordstats", id)["state"], "success") << id;
+  }
+  CommandResult all = Sparkplane(data(), {"cluster", "list", "--all", "--json"});
+  ASSERT_EQ(all.Json().size(), 2u);
+  EXPECT_NE(all.Json()[0]["name"], all.Json()[1]["name"]);
+  ExpectNoClusterLeft();
+}
+
+}  // namespace
+}  // namespace sp::testing

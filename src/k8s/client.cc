@@ -52,6 +52,21 @@ void FillTypeMeta(const ResourceType& type, json* object) {
   if (!object->contains("kind")) (*object)["kind"] = std::string(type.kind);
 }
 
+// A caller's mistake in addressing, caught before a request: a namespaced type needs a
+// namespace (only list and watch may span all namespaces), single-object verbs need a name.
+Status CheckRef(const char* verb, const ResourceRef& ref, bool needs_name) {
+  if (ref.type.namespaced() && ref.namespace_name.empty()) {
+    return InvalidArgumentError(std::string(verb) + " " + ref.type.QualifiedName() +
+                                ": no namespace given (KubeClient::default_namespace() is the "
+                                "kubeconfig's)");
+  }
+  if (needs_name && ref.name.empty()) {
+    return InvalidArgumentError(std::string(verb) + " " + ref.Describe() +
+                                ": no object name given");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 uint64_t KubeRequestStats::Total() const {
@@ -298,6 +313,7 @@ Result<json> KubeClient::SendForObject(const Call& call) {
 }
 
 Result<json> KubeClient::Create(const ResourceRef& ref, json object) {
+  if (Status bad = CheckRef("create", ref, /*needs_name=*/false); !bad.ok()) return Fail(bad);
   if (!object.is_object()) {
     return Fail(InvalidArgumentError("create " + ref.type.QualifiedName() +
                                      ": the object must be a JSON object"));
@@ -316,9 +332,7 @@ Result<json> KubeClient::Create(const ResourceRef& ref, json object) {
 }
 
 Result<json> KubeClient::Get(const ResourceRef& ref) {
-  if (ref.name.empty()) {
-    return Fail(InvalidArgumentError("get " + ref.Describe() + ": no object name given"));
-  }
+  if (Status bad = CheckRef("get", ref, /*needs_name=*/true); !bad.ok()) return Fail(bad);
   Call call;
   call.verb = Verb::kGet;
   call.ref = ref;
@@ -370,9 +384,10 @@ Result<ObjectList> KubeClient::ListAll(const ResourceRef& ref, const ListOptions
 
 Result<json> KubeClient::ServerSideApply(const ResourceRef& ref, json object,
                                          ApplyConflicts conflicts) {
-  if (!object.is_object() || ref.name.empty()) {
-    return Fail(InvalidArgumentError("apply " + ref.Describe() +
-                                     ": needs an object name and a JSON object"));
+  if (Status bad = CheckRef("apply", ref, /*needs_name=*/true); !bad.ok()) return Fail(bad);
+  if (!object.is_object()) {
+    return Fail(
+        InvalidArgumentError("apply " + ref.Describe() + ": the object must be a JSON object"));
   }
   FillTypeMeta(ref.type, &object);
   json& metadata = object["metadata"];
@@ -396,6 +411,7 @@ Result<json> KubeClient::ServerSideApply(const ResourceRef& ref, json object,
 }
 
 Result<json> KubeClient::Patch(const ResourceRef& ref, PatchType type, const json& patch) {
+  if (Status bad = CheckRef("patch", ref, /*needs_name=*/true); !bad.ok()) return Fail(bad);
   Call call;
   call.verb = Verb::kPatch;
   call.ref = ref;
@@ -407,6 +423,7 @@ Result<json> KubeClient::Patch(const ResourceRef& ref, PatchType type, const jso
 }
 
 Result<json> KubeClient::PatchStatus(const ResourceRef& ref, PatchType type, const json& patch) {
+  if (Status bad = CheckRef("patch", ref, /*needs_name=*/true); !bad.ok()) return Fail(bad);
   Call call;
   call.verb = Verb::kPatch;
   call.ref = ref;
@@ -420,9 +437,7 @@ Result<json> KubeClient::PatchStatus(const ResourceRef& ref, PatchType type, con
 }
 
 Result<bool> KubeClient::Delete(const ResourceRef& ref, const DeleteOptions& options) {
-  if (ref.name.empty()) {
-    return Fail(InvalidArgumentError("delete " + ref.Describe() + ": no object name given"));
-  }
+  if (Status bad = CheckRef("delete", ref, /*needs_name=*/true); !bad.ok()) return Fail(bad);
   json body = {{"apiVersion", "v1"},
                {"kind", "DeleteOptions"},
                {"propagationPolicy", PropagationName(options.propagation)}};

@@ -22,9 +22,11 @@ std::string ExecInfo(const KubeConfig& config) {
   json spec = {{"interactive", false}};
   if (config.exec->provide_cluster_info) {
     json cluster = {{"server", config.server}};
-    if (!config.ca_data.empty()) {
-      cluster["certificate-authority-data"] = internal::Base64Encode(config.ca_data);
+    std::string ca = config.ca_data;
+    if (ca.empty() && !config.ca_file.empty()) {
+      ca = internal::ReadFileText(config.ca_file, "CA").value_or("");
     }
+    if (!ca.empty()) cluster["certificate-authority-data"] = internal::Base64Encode(ca);
     if (config.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
     spec["cluster"] = cluster;
   }

@@ -9,8 +9,9 @@
 // \"kind\", which is not defined ...; did you mean \"kind-dev\"?").
 //
 // Not supported (rejected with a message, never silently ignored when they would change who we
-// are): auth-provider plugins, username/password, impersonation; merging several files from a
-// $KUBECONFIG list (the first existing file is used).
+// are): auth-provider plugins, username/password, impersonation, proxy-url. Ignored:
+// tls-server-name (the certificate must match the server URL's host), extensions, preferences;
+// several files in $KUBECONFIG are not merged (the first existing file is used).
 //
 // Thread safety: values; the functions are reentrant.
 #pragma once

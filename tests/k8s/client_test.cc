@@ -194,6 +194,19 @@ TEST_F(KubeClientTest, ListEscapesSelectorsAndListAllFollowsContinue) {
   EXPECT_TRUE(r[1].HasQuery("continue=tok%2B%2F%3D"));
 }
 
+TEST_F(KubeClientTest, AddressingMistakesFailBeforeARequest) {
+  ScriptedHttpServer server(ScriptedHttpServer::Sequence({}));
+  auto client = Client(server.url());
+  EXPECT_THAT(client->Get(Ref(kDeployments, "", "m")),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("get deployments.apps: no namespace given")));
+  EXPECT_THAT(client->Delete(Ref(kDeployments, "ns")),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("no object name given")));
+  EXPECT_THAT(client->Create(Ref(kPods, ""), json::object()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("no namespace given")));
+  EXPECT_TRUE(server.requests().empty());
+}
+
 // --- retries --------------------------------------------------------------------------------
 
 TEST_F(KubeClientTest, RetriesServerErrorsWithJitteredExponentialBackoff) {

@@ -22,6 +22,7 @@
 
 namespace sp::operators {
 
-Status ReapOrphanClusters(const Services& services, std::function<bool(int64_t run_key)> run_is_active);
+Status ReapOrphanClusters(const Services& services,
+                          std::function<bool(int64_t run_key)> run_is_active);
 
 }  // namespace sp::operators

@@ -29,8 +29,8 @@ struct ConnectionPlan {
 ConnectionPlan ReadPlan(FieldReader& r) {
   ConnectionPlan p;
   if (std::optional<std::string> a = r.Choice("action", {"create", "delete"})) p.action = *a;
-  if (std::optional<std::string> id = r.RequiredString(
-          "conn_id", "the connection's name, which other tasks give as conn_id")) {
+  if (std::optional<std::string> id =
+          r.RequiredString("conn_id", "the connection's name, which other tasks give as conn_id")) {
     if (Status s = ValidateConnId(*id); !s.ok()) r.Problem("conn_id", s.message());
     p.input.conn_id = *id;
   }
@@ -75,16 +75,17 @@ ConnectionPlan ReadPlan(FieldReader& r) {
       r.StringList("secret_extras", ListForm::kCommaSeparated);
   if (secret) p.input.secret_extras = *secret;
   // Names can be checked once both lists are known (not templates).
-  bool extras_known = !r.Deferred("extras") && (!r.Has("extras") || extras.has_value()) &&
-                      !r.Deferred("uri");
+  bool extras_known =
+      !r.Deferred("extras") && (!r.Has("extras") || extras.has_value()) && !r.Deferred("uri");
   if (secret && extras_known) {
     for (size_t i = 0; i < secret->size(); ++i) {
       const std::string& name = (*secret)[i];
       if (r.phase() == FieldPhase::kUnrendered && internal::IsTemplated(name)) continue;
       if (p.input.extras.count(name) == 0) {
         r.Problem("secret_extras", "secret_extras[" + std::to_string(i) + "]",
-                  "'" + name + "' is not one of the extras; list the names of extras whose "
-                               "values are secret");
+                  "'" + name +
+                      "' is not one of the extras; list the names of extras whose "
+                      "values are secret");
       }
     }
   }
@@ -94,8 +95,8 @@ ConnectionPlan ReadPlan(FieldReader& r) {
 }  // namespace
 
 std::vector<std::string> ConnectionTaskType::FieldNames() const {
-  return {"action", "conn_id", "conn_type", "host",          "port", "schema",
-          "login",  "password", "extras",   "secret_extras", "uri"};
+  return {"action", "conn_id",  "conn_type", "host",          "port", "schema",
+          "login",  "password", "extras",    "secret_extras", "uri"};
 }
 
 void ConnectionTaskType::Validate(const dag::TaskSpec& spec,
@@ -133,16 +134,15 @@ void ConnectionTaskType::Start(std::shared_ptr<TaskContext> ctx) {
     ctx->Complete(internal::Succeeded(std::move(outputs), ""));
     return;
   }
-  Result<store::ConnectionRecord> saved =
-      AddConnection(*store, plan.input, SecretKeySource{services_->config.secret_key_path},
-                    ctx->run_key());
+  Result<store::ConnectionRecord> saved = AddConnection(
+      *store, plan.input, SecretKeySource{services_->config.secret_key_path}, ctx->run_key());
   if (!saved.ok()) {
     internal::Fail(ctx, "could not save connection '" + id + "': " + saved.status().message(),
                    internal::IsRetryable(saved.status()));
     return;
   }
-  internal::Log(*ctx, "saved connection '" + id + "': " +
-                          DescribeConnection(HiddenConnection(*saved)));
+  internal::Log(*ctx,
+                "saved connection '" + id + "': " + DescribeConnection(HiddenConnection(*saved)));
   outputs["conn_type"] = saved->conn_type;
   outputs["host"] = saved->host;
   outputs["port"] = saved->port;

@@ -176,9 +176,9 @@ Result<ConnectionInput> ParseConnectionUri(std::string_view uri) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::optional<std::string> key = PercentDecode(pair.substr(0, eq), PlusIs::kSpace);
-    std::optional<std::string> value =
-        eq == std::string_view::npos ? std::optional<std::string>("")
-                                     : PercentDecode(pair.substr(eq + 1), PlusIs::kSpace);
+    std::optional<std::string> value = eq == std::string_view::npos
+                                           ? std::optional<std::string>("")
+                                           : PercentDecode(pair.substr(eq + 1), PlusIs::kSpace);
     if (!key || !value || key->empty()) return bad("a malformed KEY=VALUE in the query");
     in.extras[*key] = *value;
   }
@@ -219,8 +219,7 @@ Status ValidateConnectionInput(const ConnectionInput& input) {
 }
 
 Result<store::ConnectionRecord> AddConnection(store::Store& store, const ConnectionInput& input,
-                                              const SecretKeySource& key,
-                                              int64_t created_by_run) {
+                                              const SecretKeySource& key, int64_t created_by_run) {
   RETURN_IF_ERROR(ValidateConnectionInput(input));
   store::ConnectionRecord r;
   r.conn_id = input.conn_id;
@@ -244,9 +243,9 @@ Result<store::ConnectionRecord> AddConnection(store::Store& store, const Connect
       ASSIGN_OR_RETURN(r.password_sealed, box->Seal(input.password));
     }
     if (!secret.empty()) {
-      ASSIGN_OR_RETURN(r.extras_sealed,
-                       box->Seal(secret.dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace)));
+      ASSIGN_OR_RETURN(
+          r.extras_sealed,
+          box->Seal(secret.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     }
   }
   store::Mutation m;
@@ -351,8 +350,9 @@ Status UnknownConnectionError(store::Store& store, const std::string& conn_id) {
   if (!near.empty()) {
     message += "; did you mean " + Quoted(near) + "?";
   } else if (ids.empty()) {
-    message += " (there are no connections; add one with a `connection` task or "
-               "`sparkplane connections add`)";
+    message +=
+        " (there are no connections; add one with a `connection` task or "
+        "`sparkplane connections add`)";
   }
   return NotFoundError(message);
 }
@@ -383,8 +383,8 @@ Result<std::string> SparkMasterUrl(const store::ConnectionRecord& record) {
     if (!has_port && record.port > 0) return host + ":" + std::to_string(record.port);
     return host;
   }
-  std::string h = host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]"
-                                                                              : host;
+  std::string h =
+      host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
   return "spark://" + h + ":" + std::to_string(record.port > 0 ? record.port : 7077);
 }
 

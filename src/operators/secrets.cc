@@ -78,8 +78,7 @@ Result<SecretBox> SecretBox::Load(const SecretKeySource& source) {
     if (std::optional<std::string> hex = source.env(kSecretKeyEnv); hex && !hex->empty()) {
       Result<SecretBox> box = FromHex(*hex);
       if (!box.ok()) {
-        return FailedPreconditionError(std::string(kSecretKeyEnv) + ": " +
-                                       box.status().message());
+        return FailedPreconditionError(std::string(kSecretKeyEnv) + ": " + box.status().message());
       }
       return box;
     }
@@ -143,8 +142,7 @@ Result<std::string> SecretBox::Open(std::string_view sealed) const {
   std::string plain(len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
   if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
                                  raw.data() + crypto_secretbox_NONCEBYTES,
-                                 len - crypto_secretbox_NONCEBYTES, raw.data(),
-                                 key_.data()) != 0) {
+                                 len - crypto_secretbox_NONCEBYTES, raw.data(), key_.data()) != 0) {
     return FailedPreconditionError(
         "cannot decrypt a sealed secret: it was sealed with another secret key (or altered)");
   }
@@ -187,14 +185,15 @@ Status GenerateKeyFile(const std::string& path) {
     ssize_t n = ::write(fd, hex.data() + done, hex.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      status = FailedPreconditionError("cannot write the secret key file " + path + ": " +
-                                       ErrnoText());
+      status =
+          FailedPreconditionError("cannot write the secret key file " + path + ": " + ErrnoText());
       break;
     }
     done += static_cast<size_t>(n);
   }
   if (status.ok() && ::fsync(fd) != 0) {
-    status = FailedPreconditionError("cannot sync the secret key file " + path + ": " + ErrnoText());
+    status =
+        FailedPreconditionError("cannot sync the secret key file " + path + ": " + ErrnoText());
   }
   ::close(fd);
   sodium_memzero(hex.data(), hex.size());

@@ -69,7 +69,8 @@ std::map<std::string, std::string> ReadDaemonConf(FieldReader& r, const std::str
     if (!deferred && (value.empty() || HasSpace(value))) {
       r.Problem(key, key + "." + name,
                 "values must be non-empty and hold no spaces (they are passed to the daemons "
-                "as -D" + name + "=VALUE)");
+                "as -D" +
+                    name + "=VALUE)");
     }
   }
   return *conf;
@@ -108,14 +109,15 @@ struct SparkClusterTaskType::Plan {
     }
     if (auto b = r.String("backend")) {
       if (*b != internal::kLocalBackend) {
-        r.Problem("backend", "unknown cluster backend '" + *b + "'; known backends: " +
-                                 internal::kLocalBackend);
+        r.Problem("backend", "unknown cluster backend '" + *b +
+                                 "'; known backends: " + internal::kLocalBackend);
       }
       p.backend = *b;
     }
     if (p.action == "scale" && !r.Deferred("action") && !r.Has("workers")) {
-      r.Problem("workers", "missing required field 'workers': scale needs the number of workers "
-                           "the cluster should have");
+      r.Problem("workers",
+                "missing required field 'workers': scale needs the number of workers "
+                "the cluster should have");
     }
     if (auto w = r.Int("workers", 0, kMaxWorkers)) p.workers = static_cast<int>(*w);
     if (auto c = r.Int("worker_cores", 1, 1024)) p.worker_cores = static_cast<int>(*c);
@@ -181,8 +183,32 @@ SparkClusterTaskType::~SparkClusterTaskType() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [ctx, op] : ops_) op->stop.request_stop();
   }
-  // threads_ (declared last) is destroyed first and waits for the work; then live_ goes and
-  // each LocalCluster's destructor stops its daemons.
+  threads_.WaitIdle();
+  // The server is going away, and its process supervisor with the daemons (they are its
+  // children). Stop them here, in order, and say so in their records: a run that goes on after
+  // a restart then learns that its cluster is gone instead of finding it "ready".
+  std::map<std::string, std::shared_ptr<Cluster>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live.swap(live_);
+  }
+  for (auto& [name, cluster] : live) {
+    Status stopped = cluster->local->Stop(internal::kClusterStopGrace);
+    store::ClusterRecord record;
+    {
+      std::lock_guard<std::mutex> lock(cluster->mu);
+      record = cluster->record;
+    }
+    record.state = stopped.ok() ? internal::kClusterFailed : record.state;
+    if (services_->store != nullptr) {
+      internal::CommitCluster(*services_->store, record).IgnoreError();
+    }
+    if (services_->logger != nullptr) {
+      services_->logger->Info("clusters", "stopped Spark cluster '" + name +
+                                              "' as the server stops" +
+                                              (stopped.ok() ? "" : ": " + stopped.message()));
+    }
+  }
 }
 
 std::vector<std::string> SparkClusterTaskType::FieldNames() const {
@@ -376,10 +402,9 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
   if (Status s = ctx->SaveHandle(TryHandle("create", name, initial.ToJson())); !s.ok()) {
     cluster->record.state = internal::kClusterFailed;
     internal::CommitCluster(store, cluster->record).IgnoreError();
-    internal::Fail(ctx,
-                   "could not record the try's handle, so the cluster was not started: " +
-                       s.message(),
-                   /*retryable=*/true);
+    internal::Fail(
+        ctx, "could not record the try's handle, so the cluster was not started: " + s.message(),
+        /*retryable=*/true);
     return;
   }
   {
@@ -452,11 +477,11 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
     Status stopped = cluster->local->Stop(internal::kClusterStopGrace);
     record.state = stopped.ok() ? internal::kClusterFailed : internal::kClusterReady;
     internal::CommitCluster(store, record).IgnoreError();
-    internal::Fail(ctx,
-                   "Spark cluster '" + name +
-                       "' started but could not be recorded as ready, so it was stopped: " +
-                       s.message(),
-                   /*retryable=*/true);
+    internal::Fail(
+        ctx,
+        "Spark cluster '" + name +
+            "' started but could not be recorded as ready, so it was stopped: " + s.message(),
+        /*retryable=*/true);
     return;
   }
   nlohmann::json outputs = ClusterOutputs(*cluster->local);
@@ -485,8 +510,7 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
   store::Store& store = *services_->store;
   std::shared_ptr<Cluster> cluster = FindLive(name);
   if (!cluster) {
-    Result<std::optional<store::ClusterRecord>> existing =
-        internal::FindClusterRecord(store, name);
+    Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
     if (existing.ok() && *existing && internal::MayBeRunning(**existing)) {
       internal::Fail(ctx,
                      "Spark cluster '" + name + "' (state " + (*existing)->state +
@@ -538,8 +562,8 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
   }
   nlohmann::json outputs = ClusterOutputs(*cluster->local);
   Log(*ctx, "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker"));
-  ctx->Complete(internal::Succeeded(std::move(outputs), "Spark cluster '" + name + "' has " +
-                                                            Plural(plan.workers, "worker")));
+  ctx->Complete(internal::Succeeded(
+      std::move(outputs), "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker")));
 }
 
 void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
@@ -581,7 +605,8 @@ void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
   }
   if (!cluster && (*existing)->state == internal::kClusterDeleted) {
     Log(*ctx, "Spark cluster '" + name + "' was already deleted");
-    ctx->Complete(internal::Succeeded(std::move(outputs), "cluster '" + name + "' already deleted"));
+    ctx->Complete(
+        internal::Succeeded(std::move(outputs), "cluster '" + name + "' already deleted"));
     return;
   }
   store::ClusterRecord record;
@@ -615,10 +640,10 @@ void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
   record.state = internal::kClusterDeleted;
   record.deleted_at = services_->clock->Now();
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
-    internal::Fail(ctx,
-                   "Spark cluster '" + name + "' was stopped but could not be marked deleted: " +
-                       s.message(),
-                   /*retryable=*/true);
+    internal::Fail(
+        ctx,
+        "Spark cluster '" + name + "' was stopped but could not be marked deleted: " + s.message(),
+        /*retryable=*/true);
     return;
   }
   Log(*ctx, "deleted Spark cluster '" + name + "'");
@@ -636,8 +661,8 @@ void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohma
         Log(*ctx, "cancel requested; the delete of cluster '" + op.cluster +
                       "' goes on so the cluster is not left half-stopped");
       } else {
-        Log(*ctx, "cancel requested; stopping the " + op.action + " of cluster '" + op.cluster +
-                      "'");
+        Log(*ctx,
+            "cancel requested; stopping the " + op.action + " of cluster '" + op.cluster + "'");
         it->second->stop.request_stop();
       }
       return;  // the try's thread completes it
@@ -647,8 +672,8 @@ void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohma
   std::string action = HandleString(handle, "action");
   std::string name = HandleString(handle, "cluster");
   if (action == "create" && !name.empty()) {
-    nlohmann::json local = handle.is_object() && handle.contains("local") ? handle["local"]
-                                                                          : nlohmann::json();
+    nlohmann::json local =
+        handle.is_object() && handle.contains("local") ? handle["local"] : nlohmann::json();
     RunOp(ctx, [this, ctx, name, local] {
       TearDownCreate(ctx, name, local, TearDownReason::kCancelled);
     });
@@ -685,9 +710,8 @@ void SparkClusterTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohm
     return;
   }
   nlohmann::json local = handle.contains("local") ? handle["local"] : nlohmann::json();
-  RunOp(ctx, [this, ctx, name, local] {
-    TearDownCreate(ctx, name, local, TearDownReason::kRestarted);
-  });
+  RunOp(ctx,
+        [this, ctx, name, local] { TearDownCreate(ctx, name, local, TearDownReason::kRestarted); });
 }
 
 void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ctx,
@@ -698,8 +722,8 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
   NameLease lease(this, name);
   store::Store& store = *services_->store;
   const bool restarted = reason == TearDownReason::kRestarted;
-  Log(*ctx, std::string(restarted ? "the server restarted" : "cancelled") + " while Spark cluster '" +
-                name + "' was being created; tearing it down");
+  Log(*ctx, std::string(restarted ? "the server restarted" : "cancelled") +
+                " while Spark cluster '" + name + "' was being created; tearing it down");
   // The record's handle is committed before the try's, so it is never older; the try's handle
   // still counts when the record belongs to another run (the name was reused).
   std::vector<store::ClusterRecord> targets;
@@ -717,8 +741,8 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
   std::shared_ptr<Cluster> live = own_record ? TakeLive(name) : nullptr;
   Status torn = live ? live->local->Stop(internal::kClusterStopGrace) : OkStatus();
   for (const store::ClusterRecord& t : targets) {
-    Status s = internal::TearDownCluster(t, internal::kClusterStopGrace,
-                                         spark::DirCleanup::kKeepLogs);
+    Status s =
+        internal::TearDownCluster(t, internal::kClusterStopGrace, spark::DirCleanup::kKeepLogs);
     if (torn.ok()) torn = s;
   }
   if (own_record) {
@@ -726,9 +750,10 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
     record.state = internal::kClusterFailed;
     if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
   }
-  std::string message = std::string(restarted ? "lost on restart" : "cancelled") +
-                        ": Spark cluster '" + name + "' was being created; " +
-                        (torn.ok() ? "it was torn down" : "tearing it down failed: " + torn.message());
+  std::string message =
+      std::string(restarted ? "lost on restart" : "cancelled") + ": Spark cluster '" + name +
+      "' was being created; " +
+      (torn.ok() ? "it was torn down" : "tearing it down failed: " + torn.message());
   internal::Fail(ctx, message, /*retryable=*/true);
 }
 

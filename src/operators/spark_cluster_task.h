@@ -42,8 +42,9 @@
 //
 // Ownership and threads: live clusters are kept by name here so scale and delete of the same
 // server process can use them; the destructor requests every in-flight create/scale to stop,
-// waits for the work threads, then stops the live clusters (LocalCluster's destructor). Tries
-// on one cluster name run one at a time. Thread-safe.
+// waits for the work threads, then stops the live clusters and records them as failed (they
+// are children of the server's process supervisor and would not outlive it anyway). Tries on
+// one cluster name run one at a time. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -52,12 +53,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stop_token>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "operators/internal/task_threads.h"
 #include "operators/task_type.h"

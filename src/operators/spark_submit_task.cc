@@ -45,15 +45,14 @@ constexpr Millis kRecoveryGrace{10000};
 constexpr size_t kMaxErrorLine = 500;
 constexpr char kDefaultAppIdPrefix[] = "app";
 constexpr std::string_view kTraceback = "Traceback (most recent call last):";
+constexpr std::string_view kEventLogLine = "Logging events to ";
+constexpr std::string_view kRollingLogDir = "eventlog_v2_";
 
 // First-class fields and the --conf keys that mean the same (spark/submit.cc refuses both).
 constexpr std::pair<const char*, const char*> kConfTwins[] = {
-    {"driver_memory", "spark.driver.memory"},
-    {"executor_memory", "spark.executor.memory"},
-    {"driver_cores", "spark.driver.cores"},
-    {"executor_cores", "spark.executor.cores"},
-    {"total_executor_cores", "spark.cores.max"},
-    {"name", "spark.app.name"},
+    {"driver_memory", "spark.driver.memory"},    {"executor_memory", "spark.executor.memory"},
+    {"driver_cores", "spark.driver.cores"},      {"executor_cores", "spark.executor.cores"},
+    {"total_executor_cores", "spark.cores.max"}, {"name", "spark.app.name"},
     {"java_class", "spark.app.mainClass"},
 };
 
@@ -64,9 +63,8 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 bool IsKnownMaster(const std::string& m) {
   bool known = StartsWith(m, "spark://") || m == "local" || StartsWith(m, "local[") ||
                StartsWith(m, "k8s://") || m == "yarn";
-  return known && std::none_of(m.begin(), m.end(), [](char c) {
-           return std::isspace(static_cast<unsigned char>(c));
-         });
+  return known && std::none_of(m.begin(), m.end(),
+                               [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
 }
 
 // Conf keys whose values are not printed in the try's log.
@@ -149,8 +147,9 @@ struct SubmitPlan {
     }
     if (auto v = r.String("master")) {
       if (!IsKnownMaster(*v)) {
-        r.Problem("master", "expected spark://HOST:PORT, local, local[N], k8s://URL or yarn; got '" +
-                                *v + "'");
+        r.Problem(
+            "master",
+            "expected spark://HOST:PORT, local, local[N], k8s://URL or yarn; got '" + *v + "'");
       }
       s.master = *v;
     }
@@ -201,8 +200,8 @@ struct SubmitPlan {
     if (r.Has("conf") && !r.Deferred("conf")) {
       for (const auto& [field, key] : kConfTwins) {
         if (r.Has(field) && s.conf.count(key) != 0) {
-          r.Problem(field, std::string("both ") + field + " and conf " + key +
-                               " are set; keep one");
+          r.Problem(field,
+                    std::string("both ") + field + " and conf " + key + " are set; keep one");
         }
       }
     }
@@ -222,8 +221,8 @@ std::vector<Endpoint> MasterEndpoints(const std::string& master) {
   size_t begin = 0;
   while (begin <= rest.size()) {
     size_t comma = rest.find(',', begin);
-    std::string item = rest.substr(begin, comma == std::string::npos ? std::string::npos
-                                                                      : comma - begin);
+    std::string item =
+        rest.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
     if (size_t slash = item.find('/'); slash != std::string::npos) item = item.substr(0, slash);
     Endpoint e;
     if (!item.empty() && item.front() == '[') {
@@ -291,6 +290,32 @@ Status TcpConnect(const Endpoint& e, Millis timeout) {
   return result;
 }
 
+// The app id in a driver's "Logging events to file:<dir>/eventlog_v2_<id>/events_1_<id>.zstd"
+// (rolling logs, the 4.x default) or "... to file:<dir>/<id>.inprogress" line. Works in every
+// mode, local[N] included, whenever event logging is on (it always is for our tries).
+std::optional<std::string> AppIdFromEventLogLine(std::string_view line) {
+  size_t at = line.find(kEventLogLine);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view path = line.substr(at + kEventLogLine.size());
+  size_t end = 0;
+  while (end < path.size() && !std::isspace(static_cast<unsigned char>(path[end]))) ++end;
+  path = path.substr(0, end);
+  if (size_t dir = path.find(kRollingLogDir); dir != std::string_view::npos) {
+    std::string_view id = path.substr(dir + kRollingLogDir.size());
+    id = id.substr(0, id.find('/'));
+    if (!id.empty()) return std::string(id);
+    return std::nullopt;
+  }
+  std::string_view name = path.substr(path.rfind('/') + 1);
+  for (std::string_view suffix : {".inprogress", ".zstd", ".lz4", ".lzf", ".snappy"}) {
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      name.remove_suffix(suffix.size());
+    }
+  }
+  if (name.empty()) return std::nullopt;
+  return std::string(name);
+}
+
 std::string Trimmed(std::string line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) {
     line.pop_back();
@@ -326,8 +351,8 @@ std::string HandleLocalDir(const nlohmann::json& handle) {
 // One try, from Start until its driver's exit is handled.
 struct SparkSubmitTaskType::Try {
   std::mutex mu;
-  bool cancelled = false;  // guarded by mu
-  pid_t pid = 0;           // guarded by mu; set once the driver is released
+  bool cancelled = false;              // guarded by mu
+  pid_t pid = 0;                       // guarded by mu; set once the driver is released
   std::atomic<bool> abandoned{false};  // Launch completed the try itself: the exit stays quiet
   std::string local_dir;
   std::string master;
@@ -342,7 +367,7 @@ DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
   if (!in) return facts;
   in.seekg(static_cast<std::streamoff>(offset));
   std::string exception_line, error_line;
-  std::optional<std::string> default_id;
+  std::optional<std::string> default_id, event_log_id;
   bool in_traceback = false;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -351,6 +376,7 @@ DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
       if (!default_id && app_id_prefix != kDefaultAppIdPrefix) {
         default_id = spark::ExtractAppId(line, kDefaultAppIdPrefix);
       }
+      if (!event_log_id) event_log_id = AppIdFromEventLogLine(line);
     }
     if (line == kTraceback) {
       in_traceback = true;
@@ -364,6 +390,7 @@ DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
     }
     if (line.find(" ERROR ") != std::string::npos) error_line = line;
   }
+  if (!facts.app_id) facts.app_id = event_log_id;
   if (!facts.app_id) facts.app_id = default_id;
   facts.error_line = Trimmed(!exception_line.empty() ? exception_line : error_line);
   return facts;
@@ -386,11 +413,13 @@ Status CheckMasterReachable(const std::string& master, Millis timeout) {
 }
 
 std::vector<std::string> SparkSubmitTaskType::FieldNames() const {
-  return {"conn_id",     "master",          "application",     "java_class",
-          "py_files",    "jars",            "files",           "archives",
-          "packages",    "conf",            "driver_memory",   "executor_memory",
-          "driver_cores", "executor_cores", "total_executor_cores", "name",
-          "application_args", "deploy_mode", "env"};
+  return {"conn_id",      "master",           "application",
+          "java_class",   "py_files",         "jars",
+          "files",        "archives",         "packages",
+          "conf",         "driver_memory",    "executor_memory",
+          "driver_cores", "executor_cores",   "total_executor_cores",
+          "name",         "application_args", "deploy_mode",
+          "env"};
 }
 
 void SparkSubmitTaskType::Validate(const dag::TaskSpec& spec,
@@ -446,7 +475,8 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
       return fail("could not read connection '" + plan.conn_id + "': " + conn.status().message(),
                   true);
     }
-    if (!*conn) return fail(UnknownConnectionError(*services_->store, plan.conn_id).message(), false);
+    if (!*conn)
+      return fail(UnknownConnectionError(*services_->store, plan.conn_id).message(), false);
     Result<std::string> master = SparkMasterUrl(**conn);
     if (!master.ok()) return fail(master.status().message(), false);
     spec.master = *master;
@@ -458,9 +488,9 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   const std::string apps = config.AppsDir();
   spec.application = ResolvePath(spec.application, apps);
   if (std::string f = LocalFile(spec.application); !f.empty() && !fs::is_regular_file(f)) {
-    return fail("application file not found: " + f +
-                    " (relative paths are resolved against " + apps + ")",
-                false);
+    return fail(
+        "application file not found: " + f + " (relative paths are resolved against " + apps + ")",
+        false);
   }
   struct NamedList {
     const char* field;
@@ -494,7 +524,18 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   if (!argv.ok()) return fail("invalid spark_submit task: " + argv.status().message(), false);
 
   if (Status reach = CheckMasterReachable(spec.master, kReachTimeout); !reach.ok()) {
-    return fail(reach.message(), false);
+    std::string message = reach.message();
+    if (services_->store != nullptr) {
+      Result<std::vector<store::ClusterRecord>> all = services_->store->ListClusters(true);
+      for (const store::ClusterRecord& c : all.ok() ? *all : std::vector<store::ClusterRecord>{}) {
+        auto url = c.handle.is_object() ? c.handle.find("master_url") : c.handle.end();
+        if (c.handle.is_object() && url != c.handle.end() && *url == spec.master) {
+          message += " (the master of Spark cluster '" + c.name + "', state " + c.state + ")";
+          break;
+        }
+      }
+    }
+    return fail(message, false);
   }
   if (services_->store != nullptr) {
     Result<std::optional<store::ClusterRecord>> cluster =
@@ -555,7 +596,8 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
     processes->Terminate(handle->pid, Millis(0));
     return fail(cancelled ? "cancelled before spark-submit started"
                           : "could not record the driver's handle, so spark-submit was not "
-                            "started: " + saved.ToString(),
+                            "started: " +
+                                saved.ToString(),
                 true);
   }
   Log(*ctx, "started spark-submit (pid " + std::to_string(handle->pid) + ")");
@@ -625,8 +667,8 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   bool ran = threads_.Run([ctx, foreign, grace, local_dir] {
     ProcessSupervisor::TerminateForeign(foreign, grace);
     RemoveDir(local_dir);
-    internal::Fail(ctx, "cancelled; spark-submit (pid " + std::to_string(foreign.pid) +
-                            ") was stopped",
+    internal::Fail(ctx,
+                   "cancelled; spark-submit (pid " + std::to_string(foreign.pid) + ") was stopped",
                    /*retryable=*/true);
   });
   if (!ran) ctx->Complete(internal::Failed("cancelled", /*retryable=*/true));
@@ -643,8 +685,8 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
   std::string local_dir = HandleLocalDir(handle);
   if (executor::CheckProcess(*h) != ProcessLiveness::kRunning) {
     RemoveDir(local_dir);
-    internal::Fail(ctx, "lost on restart: spark-submit (pid " + std::to_string(h->pid) +
-                            ") is gone",
+    internal::Fail(ctx,
+                   "lost on restart: spark-submit (pid " + std::to_string(h->pid) + ") is gone",
                    /*retryable=*/true);
     return;
   }

@@ -30,8 +30,9 @@
 //
 // Launch (as bash): gated spawn of the argv (never a shell), SaveHandle({"pid", "start_ticks",
 // "local_dir", "master"}), then Release. On exit: the app id is read from what this try wrote to
-// the log (spark::ExtractAppId, with the app id prefix of our local cluster whose master_url is
-// the master, else Spark's default "app"); outputs: app_id (when found), master. Success iff
+// the log (ScanDriverLog: spark::ExtractAppId with the app id prefix of our local cluster whose
+// master_url is the master, else the event-log line, else Spark's default "app" prefix);
+// outputs: app_id (when found), master. Success iff
 // exit code 0; a failure's message has the app id and the last Python exception line (the end
 // of the last traceback) or else the last log4j ERROR line.
 // Cancel: SIGTERM to the driver's process group, SIGKILL after the grace (the exit then
@@ -44,11 +45,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "executor/process.h"
@@ -94,8 +94,10 @@ struct DriverLogFacts {
   std::string error_line;
 };
 
-// Scans `path` from byte `offset` to its end. `app_id_prefix` as for spark::ExtractAppId; ids
-// with Spark's default prefix "app" are found too.
+// Scans `path` from byte `offset` to its end. The app id comes from, in this order: the
+// standalone lines spark::ExtractAppId knows (with `app_id_prefix`), the driver's "Logging
+// events to .../eventlog_v2_<id>/..." line (every mode, local[N] included: its ids are
+// local-<millis>), ids with Spark's default prefix "app".
 DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
                              const std::string& app_id_prefix);
 

@@ -2,10 +2,9 @@
 // an in-memory store, secrets masked in the try's log and sealed in the store.
 #include "operators/connection_task.h"
 
-#include <stdlib.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "operators/connections.h"
 #include "operators/recording_task_context.h"
@@ -90,8 +89,8 @@ TEST_F(ConnectionTaskTest, PasswordsAreSealedAndNeverLogged) {
   EXPECT_THAT((*got)->password_sealed, Not(HasSubstr("correct-horse")));
   EXPECT_EQ((*got)->extras["token"], "***");
   EXPECT_EQ((*got)->extras["mode"], "fast");
-  Result<Connection> shown = GetConnection(*store_, "db", SecretReveal::kRevealed,
-                                           {services_.config.secret_key_path});
+  Result<Connection> shown =
+      GetConnection(*store_, "db", SecretReveal::kRevealed, {services_.config.secret_key_path});
   ASSERT_TRUE(shown.ok()) << shown.status();
   EXPECT_EQ(shown->password, "correct-horse-battery");
   EXPECT_EQ(shown->extras["token"], "tok-123-secret");
@@ -175,8 +174,8 @@ INSTANTIATE_TEST_SUITE_P(
                        "port 'x' is not a number"},
         ValidationCase{"bad port", R"({"conn_id": "a", "conn_type": "s", "port": 99999})", "port",
                        "expected an integer from 0 to 65535; got 99999"},
-        ValidationCase{"port text", R"({"conn_id": "a", "conn_type": "s", "port": "http"})",
-                       "port", "expected an integer from 0 to 65535; got string \"http\""},
+        ValidationCase{"port text", R"({"conn_id": "a", "conn_type": "s", "port": "http"})", "port",
+                       "expected an integer from 0 to 65535; got string \"http\""},
         ValidationCase{"extras not map", R"({"conn_id": "a", "conn_type": "s", "extras": [1]})",
                        "extras", "expected a mapping"},
         ValidationCase{"secret not extra",

@@ -165,9 +165,10 @@ TEST_F(ConnectionsTest, RevealWithTheWrongOrNoKeyFails) {
 
 TEST_F(ConnectionsTest, SecretsNeedAKeyButPlainConnectionsDoNot) {
   SecretKeySource none{dir_.File("missing.key"), NoEnv()};
-  EXPECT_THAT(AddConnection(*store_, Input(), none),
-              StatusIs(StatusCode::kFailedPrecondition,
-                       HasSubstr("no secret key: create one with `sparkplane connections keygen`")));
+  EXPECT_THAT(
+      AddConnection(*store_, Input(), none),
+      StatusIs(StatusCode::kFailedPrecondition,
+               HasSubstr("no secret key: create one with `sparkplane connections keygen`")));
   Result<std::vector<Connection>> listed = ListConnections(*store_);
   ASSERT_TRUE(listed.ok());
   EXPECT_THAT(*listed, IsEmpty());  // nothing half-written
@@ -243,8 +244,8 @@ TEST(SparkMasterUrlTest, FromHostPortOrUrl) {
   r.host = "local[2]";
   EXPECT_EQ(*SparkMasterUrl(r), "local[2]");
   r.conn_type = "postgres";
-  EXPECT_THAT(SparkMasterUrl(r),
-              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("needs a connection of type spark")));
+  EXPECT_THAT(SparkMasterUrl(r), StatusIs(StatusCode::kFailedPrecondition,
+                                          HasSubstr("needs a connection of type spark")));
   r.conn_type = "spark";
   r.host = "";
   EXPECT_THAT(SparkMasterUrl(r), StatusIs(StatusCode::kFailedPrecondition, HasSubstr("no host")));

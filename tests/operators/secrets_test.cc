@@ -2,10 +2,9 @@
 // key file, neither), and GenerateKeyFile (0600, refuses to overwrite).
 #include "operators/secrets.h"
 
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "operators/recording_task_context.h"
 
@@ -61,8 +60,8 @@ TEST(SecretBoxTest, WrongKeyCannotOpen) {
   ASSERT_TRUE(box.ok() && other.ok());
   Result<std::string> sealed = box->Seal("hunter2");
   ASSERT_TRUE(sealed.ok());
-  EXPECT_THAT(other->Open(*sealed),
-              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("sealed with another secret key")));
+  EXPECT_THAT(other->Open(*sealed), StatusIs(StatusCode::kFailedPrecondition,
+                                             HasSubstr("sealed with another secret key")));
 }
 
 TEST(SecretBoxTest, TamperedOrMalformedTextIsRefused) {

@@ -24,12 +24,12 @@ namespace fs = std::filesystem;
 using executor::ProcessHandle;
 using executor::ProcessLiveness;
 using executor::ProcessSupervisor;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
 using testing::ContextIdentity;
+using ::testing::HasSubstr;
 using testing::ReadFile;
 using testing::RecordingTaskContext;
 using testing::ScratchDir;
+using ::testing::SizeIs;
 using testing::WriteScript;
 using Json = nlohmann::json;
 
@@ -326,12 +326,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ValidationCase{"bad action", R"({"action": "destroy"})", "action",
                        "expected create, scale or delete; got 'destroy'"},
-        ValidationCase{"action typo", R"({"action": "delte"})", "action",
-                       "did you mean 'delete'?"},
+        ValidationCase{"action typo", R"({"action": "delte"})", "action", "did you mean 'delete'?"},
         ValidationCase{"negative workers", R"({"workers": -1})", "workers",
                        "expected an integer from 0 to 256; got -1"},
-        ValidationCase{"workers text", R"({"workers": "many"})", "workers",
-                       "got string \"many\""},
+        ValidationCase{"workers text", R"({"workers": "many"})", "workers", "got string \"many\""},
         ValidationCase{"zero cores", R"({"worker_cores": 0})", "worker_cores",
                        "expected an integer from 1 to 1024"},
         ValidationCase{"memory", R"({"worker_memory": "1.5g"})", "worker_memory",
@@ -340,8 +338,7 @@ INSTANTIATE_TEST_SUITE_P(
                        "unknown cluster backend 'kubernetes'; known backends: local"},
         ValidationCase{"timeout", R"({"ready_timeout": "soon"})", "ready_timeout",
                        "expected a duration such as 30s"},
-        ValidationCase{"name", R"({"name": "bad name!"})", "name",
-                       "expected 1-64 letters, digits"},
+        ValidationCase{"name", R"({"name": "bad name!"})", "name", "expected 1-64 letters, digits"},
         ValidationCase{"scale without workers", R"({"action": "scale"})", "workers",
                        "scale needs the number of workers"},
         ValidationCase{"conf value", R"({"master_conf": {"spark.x": "a b"}})",

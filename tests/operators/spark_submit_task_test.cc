@@ -4,13 +4,12 @@
 // ids, tracebacks) from sample text. Real submits: tests/integration/spark_operators/.
 #include "operators/spark_submit_task.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 
@@ -26,10 +25,10 @@ namespace fs = std::filesystem;
 using executor::ProcessHandle;
 using executor::ProcessLiveness;
 using executor::ProcessSupervisor;
+using testing::ContextIdentity;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using testing::ContextIdentity;
 using testing::ReadFile;
 using testing::RecordingTaskContext;
 using testing::ScratchDir;
@@ -83,16 +82,18 @@ class SparkSubmitTaskTest : public ::testing::Test {
     FakeSubmit("echo \"ARGS $*\"\nexit 0\n");
   }
 
-  void FakeSubmit(const std::string& body) { WriteScript(dir_.File("spark/bin/spark-submit"), body); }
+  void FakeSubmit(const std::string& body) {
+    WriteScript(dir_.File("spark/bin/spark-submit"), body);
+  }
 
   std::shared_ptr<RecordingTaskContext> Context(Json fields) {
     ContextIdentity id;
     id.task_id = "submit";
     id.type = "spark_submit";
     id.try_number = 2;
-    return std::make_shared<RecordingTaskContext>(&services_, std::move(fields), log_, id,
-                                                  std::map<std::string, std::string>{
-                                                      {"TASK_ENV", "from-task"}});
+    return std::make_shared<RecordingTaskContext>(
+        &services_, std::move(fields), log_, id,
+        std::map<std::string, std::string>{{"TASK_ENV", "from-task"}});
   }
 
   TaskResult Run(Json fields, std::shared_ptr<RecordingTaskContext>* out = nullptr) {
@@ -120,8 +121,9 @@ TEST_F(SparkSubmitTaskTest, RunsSparkSubmitWithTheMappedOptions) {
   TaskResult r = Run({{"master", "local[2]"},
                       {"application", "job.py"},
                       {"py_files", Json::array({"deps.zip"})},
-                      {"conf", {{"spark.sql.shuffle.partitions", 4},
-                                {"spark.hadoop.fs.s3a.secret.key", "s3-secret-value"}}},
+                      {"conf",
+                       {{"spark.sql.shuffle.partitions", 4},
+                        {"spark.hadoop.fs.s3a.secret.key", "s3-secret-value"}}},
                       {"driver_memory", "512m"},
                       {"name", "nightly"},
                       {"application_args", Json::array({"--rows", 100})},
@@ -218,8 +220,7 @@ TEST_F(SparkSubmitTaskTest, MissingApplicationLaunchesNothing) {
   TaskResult r = Run({{"master", "local"}, {"application", "missing.py"}}, &ctx);
   EXPECT_FALSE(r.success);
   EXPECT_FALSE(r.retryable);
-  EXPECT_THAT(r.message,
-              HasSubstr("application file not found: " + dir_.File("apps/missing.py")));
+  EXPECT_THAT(r.message, HasSubstr("application file not found: " + dir_.File("apps/missing.py")));
   EXPECT_THAT(ctx->handles(), IsEmpty());
   EXPECT_EQ(processes_.RunningCount(), 0u);
   EXPECT_THAT(ReadFile(log_), Not(HasSubstr("ARGS")));
@@ -228,9 +229,9 @@ TEST_F(SparkSubmitTaskTest, MissingApplicationLaunchesNothing) {
 
 TEST_F(SparkSubmitTaskTest, MissingPyFilesLaunchNothing) {
   std::shared_ptr<RecordingTaskContext> ctx;
-  TaskResult r = Run(
-      {{"master", "local"}, {"application", "job.py"}, {"py_files", "deps.zip,/nope/lib.zip"}},
-      &ctx);
+  TaskResult r =
+      Run({{"master", "local"}, {"application", "job.py"}, {"py_files", "deps.zip,/nope/lib.zip"}},
+          &ctx);
   EXPECT_FALSE(r.success);
   EXPECT_FALSE(r.retryable);
   EXPECT_THAT(r.message, HasSubstr("py_files file not found: /nope/lib.zip"));
@@ -348,7 +349,17 @@ TEST(ScanDriverLogTest, FindsTheAppIdAndTheLastException) {
             "26/01/01 00:00:04 INFO Granted executor ID app-20260101000001-0012/0 on hostPort\n");
   facts = ScanDriverLog(path, 2, "app-other");
   EXPECT_EQ(facts.app_id, "app-20260101000001-0012");  // the default prefix as a fallback
-  EXPECT_EQ(facts.error_line, "26/01/01 00:00:03 ERROR SparkContext: Error initializing SparkContext.");
+  EXPECT_EQ(facts.error_line,
+            "26/01/01 00:00:03 ERROR SparkContext: Error initializing SparkContext.");
+
+  WriteFile(path,
+            "26/11/26 07:52:51 INFO RollingEventLogFilesWriter: Logging events to "
+            "file:/h/eventlog_v2_local-1795679569249/events_1_local-1795679569249.zstd\n");
+  EXPECT_EQ(ScanDriverLog(path, 0, "app").app_id, "local-1795679569249");
+  WriteFile(path,
+            "26/11/26 07:52:51 INFO SingleEventLogFileWriter: Logging events to "
+            "file:/h/local-1795679569249.zstd.inprogress\n");
+  EXPECT_EQ(ScanDriverLog(path, 0, "app").app_id, "local-1795679569249");
 
   facts = ScanDriverLog(dir.File("none.log"), 0, "app");
   EXPECT_FALSE(facts.app_id.has_value());

@@ -35,10 +35,9 @@ Result<std::optional<store::ClusterRecord>> FindClusterByMasterUrl(store::Store&
 Status TearDownCluster(const store::ClusterRecord& record, Millis grace,
                        spark::DirCleanup cleanup) {
   if (record.backend != kLocalBackend) {
-    return FailedPreconditionError("cluster '" + record.name + "' has backend '" +
-                                   record.backend +
-                                   "', which this server cannot tear down (known backends: " +
-                                   kLocalBackend + ")");
+    return FailedPreconditionError(
+        "cluster '" + record.name + "' has backend '" + record.backend +
+        "', which this server cannot tear down (known backends: " + kLocalBackend + ")");
   }
   if (record.handle.is_null() || (record.handle.is_object() && record.handle.empty())) {
     return OkStatus();  // recorded before anything was started

@@ -44,8 +44,7 @@ Result<std::optional<store::ClusterRecord>> FindClusterByMasterUrl(store::Store&
 // time), then cleans the cluster dir as `cleanup` says. OK when nothing ran or the handle is
 // empty. FailedPrecondition for an unknown backend or an unreadable handle; Unavailable when
 // a daemon survived SIGKILL.
-Status TearDownCluster(const store::ClusterRecord& record, Millis grace,
-                       spark::DirCleanup cleanup);
+Status TearDownCluster(const store::ClusterRecord& record, Millis grace, spark::DirCleanup cleanup);
 
 // Upserts one record.
 Status CommitCluster(store::Store& store, const store::ClusterRecord& record);

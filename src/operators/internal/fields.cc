@@ -43,8 +43,8 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   size_t begin = 0;
   while (begin <= s.size()) {
     size_t comma = s.find(',', begin);
-    std::string item = s.substr(begin, comma == std::string::npos ? std::string::npos
-                                                                   : comma - begin);
+    std::string item =
+        s.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
     size_t a = item.find_first_not_of(" \t");
     size_t b = item.find_last_not_of(" \t");
     item = a == std::string::npos ? "" : item.substr(a, b - a + 1);
@@ -141,9 +141,9 @@ std::optional<int64_t> FieldReader::Int(const std::string& key, int64_t min, int
   } else if (v->is_string()) {
     value = ParseDigits(v->get<std::string>());
   }
-  std::string range = max == INT64_MAX ? "an integer >= " + std::to_string(min)
-                                       : "an integer from " + std::to_string(min) + " to " +
-                                             std::to_string(max);
+  std::string range = max == INT64_MAX
+                          ? "an integer >= " + std::to_string(min)
+                          : "an integer from " + std::to_string(min) + " to " + std::to_string(max);
   if (!value) {
     Problem(key, "expected " + range + "; got " + Describe(*v));
     return std::nullopt;

@@ -12,11 +12,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "dag/dag.h"
@@ -59,7 +58,8 @@ class FieldReader {
   // A required string: a missing or empty value is a problem ("missing required field").
   std::optional<std::string> RequiredString(const std::string& key, const std::string& hint);
   // One of `allowed` (a deferred template is accepted before rendering).
-  std::optional<std::string> Choice(const std::string& key, const std::vector<std::string>& allowed);
+  std::optional<std::string> Choice(const std::string& key,
+                                    const std::vector<std::string>& allowed);
   // An integer in [min, max]; a string of digits is accepted too (rendered templates).
   std::optional<int64_t> Int(const std::string& key, int64_t min, int64_t max);
   // A list of scalars (numbers and booleans become their text), or one string (see ListForm).

@@ -7,6 +7,10 @@
 namespace sp::operators::internal {
 
 TaskThreads::~TaskThreads() {
+  WaitIdle();
+}
+
+void TaskThreads::WaitIdle() {
   std::unique_lock<std::mutex> lock(mu_);
   idle_.wait(lock, [this] { return running_ == 0; });
 }

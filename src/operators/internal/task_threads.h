@@ -26,6 +26,9 @@ class TaskThreads {
   // work did not run and the caller must finish the try itself).
   [[nodiscard]] bool Run(std::function<void()> work);
 
+  // Blocks until no work runs (work started meanwhile is waited for too).
+  void WaitIdle();
+
   // Work started and not yet returned.
   int running() const;
 

@@ -1,13 +1,15 @@
 // KubeClient against a real kube-apiserver (tests/k8s/testenv via k8s_testenv.h): the three
 // admin kubeconfigs (file paths, inline data, bearer token), CRUD, server-side apply idempotence
-// and conflicts, a watch seeing ADDED/MODIFIED/DELETED, the messages of real 403 (a
-// ServiceAccount token with a narrow Role), 422, 401, wrong-CA and unreachable failures, a
+// and conflicts, a watch seeing ADDED/MODIFIED/DELETED, an exec credential plugin, the messages
+// of real 403 (the in-cluster config of a ServiceAccount with a narrow Role), 422, 401, wrong-CA
+// and unreachable failures, a
 // located kubeconfig error, and — last, because the controllers are slow for a while after it —
 // an API server restart in the middle of a watch, recovered by relisting on 410.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -310,14 +312,23 @@ TEST_F(KubeClientIntegrationTest, ForbiddenNamesVerbResourceNamespaceAndUser) {
       "subjects": [{"kind": "ServiceAccount", "name": "narrow", "namespace": ")" +
                                                                ns + R"("}]})"))
                   .ok());
-  KubeConfig config;
-  config.source = "test";
-  config.user = "narrow";
-  config.server = cluster().server;
-  config.ca_file = cluster().ca_file;
-  config.token = ServiceAccountToken(ns, "narrow");
-  ASSERT_FALSE(config.token.empty());
-  std::unique_ptr<KubeClient> narrow = ClientFor(config);
+  // As a pod of ServiceAccount "narrow" would see it: the in-cluster config from a
+  // service-account mount (token, ca.crt, namespace) and KUBERNETES_SERVICE_HOST/PORT.
+  ScratchDir mount;
+  std::string token = ServiceAccountToken(ns, "narrow");
+  ASSERT_FALSE(token.empty());
+  WriteText(mount / "token", token);
+  WriteText(mount / "ca.crt", ReadText(cluster().ca_file));
+  WriteText(mount / "namespace", ns);
+  InClusterOptions in_cluster;
+  in_cluster.root = mount.path();
+  in_cluster.service_host = "127.0.0.1";
+  in_cluster.service_port = std::to_string(cluster().port_base + 2);
+  Result<KubeConfig> config = LoadInClusterConfig(in_cluster);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server, cluster().server);
+  EXPECT_EQ(config->default_namespace, ns);
+  std::unique_ptr<KubeClient> narrow = ClientFor(*config);
 
   // The RBAC authorizer learns of the binding through an informer: allow it a moment.
   Result<ObjectList> allowed = narrow->List(Ref(kConfigMaps, ns));
@@ -363,6 +374,40 @@ TEST_F(KubeClientIntegrationTest, InvalidObjectListsEveryFieldCause) {
   EXPECT_THAT(r.status().message(),
               HasSubstr("spec.replicas: Invalid value: -1: must be greater than or equal to 0"));
   std::cerr << "422 message: " << r.status().message() << "\n";
+}
+
+TEST_F(KubeClientIntegrationTest, ExecPluginCredentialIsAccepted) {
+  ScratchDir dir;
+  WriteText(dir / "admin-token.sh",
+            "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+            "\"ExecCredential\",\"status\":{\"token\":\"" +
+                cluster().admin_token + "\"}}'\n");
+  ::chmod((dir / "admin-token.sh").c_str(), 0755);
+  WriteText(dir / "kubeconfig", R"(apiVersion: v1
+kind: Config
+current-context: exec
+clusters:
+- name: testenv
+  cluster:
+    server: )" + cluster().server + R"(
+    certificate-authority: )" + cluster().ca_file +
+                                    R"(
+users:
+- name: plugin-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./admin-token.sh
+      interactiveMode: Never
+contexts:
+- name: exec
+  context: {cluster: testenv, user: plugin-user, namespace: default}
+)");
+  std::unique_ptr<KubeClient> k8s = ClientFromKubeconfig(dir / "kubeconfig");
+  ASSERT_NE(k8s, nullptr);
+  Result<json> ns = k8s->Get(ClusterRef(kNamespaces, "default"));
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  EXPECT_EQ((*ns)["metadata"]["name"], "default");
 }
 
 TEST_F(KubeClientIntegrationTest, RejectedTokenIsUnauthenticated) {

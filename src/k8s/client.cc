@@ -48,6 +48,7 @@ std::string StringAt(const json& object, const char* outer, const char* inner) {
 
 // Fills apiVersion and kind from the type when the caller left them out.
 void FillTypeMeta(const ResourceType& type, json* object) {
+  if (!object->is_object()) return;
   if (!object->contains("apiVersion")) (*object)["apiVersion"] = std::string(type.api_version);
   if (!object->contains("kind")) (*object)["kind"] = std::string(type.kind);
 }
@@ -65,6 +66,11 @@ Status CheckRef(const char* verb, const ResourceRef& ref, bool needs_name) {
                                 ": no object name given");
   }
   return OkStatus();
+}
+
+// JSON text of a caller's object; invalid UTF-8 in its strings is replaced, not thrown about.
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -327,7 +333,7 @@ Result<json> KubeClient::Create(const ResourceRef& ref, json object) {
   call.path_and_query =
       ref.CollectionPath() + Query().Add("fieldManager", options_.field_manager).Encode();
   call.content_type = "application/json";
-  call.body = object.dump();
+  call.body = Dump(object);
   return SendForObject(call);
 }
 
@@ -406,7 +412,7 @@ Result<json> KubeClient::ServerSideApply(const ResourceRef& ref, json object,
                        .Add("force", conflicts == ApplyConflicts::kForce ? "true" : "")
                        .Encode();
   call.content_type = "application/apply-patch+yaml";  // JSON is YAML
-  call.body = object.dump();
+  call.body = Dump(object);
   return SendForObject(call);
 }
 
@@ -418,7 +424,7 @@ Result<json> KubeClient::Patch(const ResourceRef& ref, PatchType type, const jso
   call.method = "PATCH";
   call.path_and_query = ref.Path() + Query().Add("fieldManager", options_.field_manager).Encode();
   call.content_type = PatchContentType(type);
-  call.body = patch.dump();
+  call.body = Dump(patch);
   return SendForObject(call);
 }
 
@@ -432,7 +438,7 @@ Result<json> KubeClient::PatchStatus(const ResourceRef& ref, PatchType type, con
   call.path_and_query =
       ref.Path() + "/status" + Query().Add("fieldManager", options_.field_manager).Encode();
   call.content_type = PatchContentType(type);
-  call.body = patch.dump();
+  call.body = Dump(patch);
   return SendForObject(call);
 }
 
@@ -448,7 +454,7 @@ Result<bool> KubeClient::Delete(const ResourceRef& ref, const DeleteOptions& opt
   call.method = "DELETE";
   call.path_and_query = ref.Path();
   call.content_type = "application/json";
-  call.body = body.dump();
+  call.body = Dump(body);
   ASSIGN_OR_RETURN(Response response, Send(call, /*allow_not_found=*/true));
   // A 404 after an attempt that failed in transit most likely means that attempt deleted it.
   return response.status != 404 || response.maybe_applied;

@@ -32,7 +32,7 @@ std::string ExecInfo(const KubeConfig& config) {
   }
   json info = {
       {"apiVersion", config.exec->api_version}, {"kind", "ExecCredential"}, {"spec", spec}};
-  return info.dump();
+  return info.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace

@@ -239,7 +239,9 @@ class KubeClient::WatchSession {
         stream->gone = true;
       } else {
         long code = status && status->code > 0 ? status->code : 500;
-        stream->error = ApiErrorToStatus(client_->Context(WatchCall()), code, object.dump());
+        stream->error =
+            ApiErrorToStatus(client_->Context(WatchCall()), code,
+                             object.dump(-1, ' ', false, json::error_handler_t::replace));
       }
       return false;
     }

@@ -207,6 +207,18 @@ TEST_F(KubeClientTest, AddressingMistakesFailBeforeARequest) {
   EXPECT_TRUE(server.requests().empty());
 }
 
+TEST_F(KubeClientTest, InvalidUtf8InACallersObjectIsReplacedNotThrown) {
+  ScriptedHttpServer server(
+      ScriptedHttpServer::Sequence({ScriptedResponse::Json(201, Object("c", "1"))}));
+  auto client = Client(server.url());
+  ASSERT_TRUE(client
+                  ->Create(Ref(kConfigMaps, "ns"),
+                           {{"metadata", {{"name", "c"}}}, {"data", {{"k", "a\xff"}}}})
+                  .ok());
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_THAT(server.requests()[0].body, HasSubstr("\"k\":\"a\xEF\xBF\xBD\""));
+}
+
 // --- retries --------------------------------------------------------------------------------
 
 TEST_F(KubeClientTest, RetriesServerErrorsWithJitteredExponentialBackoff) {

@@ -301,15 +301,16 @@ void Scheduler::RunLoop() {
         cv_.wait_for(lock, std::chrono::milliseconds((wake - now).count()),
                      [&] { return !queue_.empty() || stopping_; });
       }
+      batch.swap(queue_);
       if (stopping_) {
-        // Commands waiting on a future must not hang.
-        for (Queued& q : queue_) {
+        lock.unlock();
+        // Commands and handle saves waiting on a future must not hang: run them (unlocked, as
+        // they may post). Whatever they post now is dropped; a restart recovers it.
+        for (Queued& q : batch) {
           if (q.closure) q.closure();
         }
-        queue_.clear();
         return;
       }
-      batch.swap(queue_);
     }
     for (Queued& q : batch) {
       if (q.closure) {

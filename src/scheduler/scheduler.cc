@@ -313,13 +313,19 @@ void Scheduler::RunLoop() {
       }
     }
     for (Queued& q : batch) {
-      if (q.closure) {
-        q.closure();
-      } else if (q.event) {
-        Status s = Process(*q.event, nullptr);
-        if (!s.ok() && s.code() != StatusCode::kNotFound) {
-          services_->logger->Error("scheduler", s.ToString());
+      // A library exception here is a bug: it is logged and counted, and the server goes on
+      // (the event's run is recovered by the next events or at restart).
+      try {
+        if (q.closure) {
+          q.closure();
+        } else if (q.event) {
+          Status s = Process(*q.event, nullptr);
+          if (!s.ok() && s.code() != StatusCode::kNotFound) {
+            services_->logger->Error("scheduler", s.ToString());
+          }
         }
+      } catch (const std::exception& e) {
+        SP_BUG(std::string("exception in the scheduler loop: ") + e.what());
       }
     }
     Time now = services_->clock->Now();

@@ -34,6 +34,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,13 +49,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #ifndef SP_SOURCE_DIR
 #error "k8s_testenv.h needs SP_SOURCE_DIR (the repository root) as a compile definition"
@@ -100,7 +100,8 @@ struct Output {
 // fork/exec of argv with stdout+stderr captured; `env` entries (NAME=VALUE) are added to the
 // environment. Everything is prepared before fork: the child only calls async-signal-safe
 // functions, and closes every inherited descriptor but 0-2 so that nothing (a pipe of ours, a
-// log file) leaks into the daemons up.sh starts.
+// log file) leaks into the daemons up.sh starts. The child dies with the calling thread, so
+// call it from a thread that waits for it (it always does: Run is synchronous).
 inline Output Run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
   std::vector<std::string> env_strings(env);
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
@@ -121,8 +122,13 @@ inline Output Run(const std::vector<std::string>& argv, const std::vector<std::s
   int fds[2];
   Output out;
   if (::pipe2(fds, O_CLOEXEC) != 0) return out;
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
+    // If this process is killed while up.sh runs, up.sh must not go on starting daemons that
+    // the watchdog's down.sh would miss.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     ::dup2(fds[1], 1);
@@ -251,8 +257,8 @@ class K8sTestEnv : public ::testing::Environment {
     cleanup.done = true;
     if (const char* keep = std::getenv("K8S_TESTENV_KEEP"); keep && std::string(keep) == "1") {
       std::cerr << "k8s testenv: K8S_TESTENV_KEEP=1, left running: KUBECONFIG="
-                << cluster_.kubeconfig << "; stop with tests/k8s/testenv/down.sh "
-                << cluster_.dir << " --purge\n";
+                << cluster_.kubeconfig << "; stop with tests/k8s/testenv/down.sh " << cluster_.dir
+                << " --purge\n";
       if (watchdog_fd_ >= 0 && ::write(watchdog_fd_, "keep", 4) != 4) perror("watchdog");
       CloseWatchdog();
       return;
@@ -282,9 +288,12 @@ class K8sTestEnv : public ::testing::Environment {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
     std::string script = k8s_internal::kScripts + "/down.sh";
-    const char* argv[] = {"/bin/bash", "-c",
+    const char* argv[] = {"/bin/bash",
+                          "-c",
                           "[ \"$(cat)\" = keep ] || exec /bin/bash \"$0\" \"$1\" --purge",
-                          script.c_str(), cluster_.dir.c_str(), nullptr};
+                          script.c_str(),
+                          cluster_.dir.c_str(),
+                          nullptr};
     pid_t child = ::fork();
     if (child == 0) {
       ::setsid();
@@ -310,9 +319,9 @@ class K8sTestEnv : public ::testing::Environment {
   }
 
   static long MillisSince(std::chrono::steady_clock::time_point t0) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now() - t0)
-                                 .count());
+    return static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
   }
 
   K8sCluster cluster_;
@@ -325,12 +334,14 @@ class K8sTestEnv : public ::testing::Environment {
 // GoogleTest owns the object.
 inline K8sTestEnv* const kK8sTestEnv =
     static_cast<K8sTestEnv*>(::testing::AddGlobalTestEnvironment(new K8sTestEnv));
-inline K8sTestEnv& K8sTestEnv::Get() { return *kK8sTestEnv; }
+inline K8sTestEnv& K8sTestEnv::Get() {
+  return *kK8sTestEnv;
+}
 
 enum class KubeAuth { kToken, kClientCertificate, kAnonymous };
 
 struct KubeResponse {
-  int status = 0;    // HTTP status; 0 when curl itself failed (then `body` holds its error)
+  int status = 0;  // HTTP status; 0 when curl itself failed (then `body` holds its error)
   std::string body;
   nlohmann::json Json() const { return nlohmann::json::parse(body, nullptr, false); }
 };
@@ -343,9 +354,9 @@ inline KubeResponse Kube(const K8sCluster& k8s, const std::string& method, const
                          const std::string& content_type = "application/json",
                          KubeAuth auth = KubeAuth::kToken) {
   // A curl user agent gets pretty-printed JSON; a neutral one gets what a real client gets.
-  std::vector<std::string> argv = {"curl", "-sS", "--noproxy", "*", "-A", "sparkplane-k8s-test",
-                                   "--max-time", "60", "--cacert", k8s.ca_file, "-X", method,
-                                   "-w", "\n%{http_code}"};
+  std::vector<std::string> argv = {"curl", "-sS", "--noproxy", "*", "--max-time", "60"};
+  argv.insert(argv.end(), {"-A", "sparkplane-k8s-test", "--cacert", k8s.ca_file});
+  argv.insert(argv.end(), {"-X", method, "-w", "\n%{http_code}"});
   if (auth == KubeAuth::kToken) {
     argv.insert(argv.end(), {"-H", "Authorization: Bearer " + k8s.admin_token});
   } else if (auth == KubeAuth::kClientCertificate) {
@@ -371,9 +382,7 @@ inline KubeResponse Kube(const K8sCluster& k8s, const std::string& method, const
 // the test's own.
 class K8sTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(K8sTestEnv::Get().ready()) << K8sTestEnv::Get().error();
-  }
+  void SetUp() override { ASSERT_TRUE(K8sTestEnv::Get().ready()) << K8sTestEnv::Get().error(); }
 
   void TearDown() override {
     // Background deletion: namespace teardown takes seconds and nobody waits for it.
@@ -398,14 +407,15 @@ class K8sTest : public ::testing::Test {
       name += std::isalnum(static_cast<unsigned char>(l)) ? l : '-';
     }
     name = name.substr(0, 50) + "-" + std::to_string(++counter);
-    KubeResponse r = Kube(cluster(), "POST", "/api/v1/namespaces",
-                          R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + name +
-                              R"("}})");
+    KubeResponse r =
+        Kube(cluster(), "POST", "/api/v1/namespaces",
+             R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + name + R"("}})");
     EXPECT_EQ(r.status, 201) << "creating namespace " << name << ": " << r.body;
     namespaces_.push_back(name);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (Kube(cluster(), "GET", "/api/v1/namespaces/" + name + "/serviceaccounts/default")
-               .status != 200) {
+    while (
+        Kube(cluster(), "GET", "/api/v1/namespaces/" + name + "/serviceaccounts/default").status !=
+        200) {
       if (std::chrono::steady_clock::now() > deadline) {
         ADD_FAILURE() << "namespace " << name << " got no default ServiceAccount in 30 s";
         break;

@@ -1,7 +1,8 @@
 // The test control plane itself (tests/k8s/testenv via k8s_testenv.h): it answers over TLS with
 // both admin credentials, its kubeconfigs say what the fixture says, its fake nodes are Ready,
 // and a Deployment gets Running pods on them.
-#include "integration/k8s/k8s_testenv.h"
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -9,8 +10,7 @@
 #include <string>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
+#include "integration/k8s/k8s_testenv.h"
 
 namespace sp::testing {
 namespace {
@@ -22,8 +22,8 @@ class TestenvSmokeTest : public K8sTest {};
 TEST_F(TestenvSmokeTest, ServesTlsToTokenAndClientCertificate) {
   const K8sCluster& k8s = cluster();
   EXPECT_EQ(k8s.server, "https://127.0.0.1:" + std::to_string(k8s.port_base + 2));
-  for (const std::string& f : {k8s.ca_file, k8s.admin_cert_file, k8s.admin_key_file,
-                               k8s.kubeconfig, k8s.kubeconfig_embedded, k8s.kubeconfig_token}) {
+  for (const std::string& f : {k8s.ca_file, k8s.admin_cert_file, k8s.admin_key_file, k8s.kubeconfig,
+                               k8s.kubeconfig_embedded, k8s.kubeconfig_token}) {
     EXPECT_TRUE(std::filesystem::exists(f)) << f;
   }
 
@@ -36,8 +36,8 @@ TEST_F(TestenvSmokeTest, ServesTlsToTokenAndClientCertificate) {
   EXPECT_EQ(by_cert.status, 200) << by_cert.body;
 
   // RBAC is on: without credentials a request is system:anonymous, which may read nothing.
-  KubeResponse anonymous = Kube(k8s, "GET", "/api/v1/namespaces/default", "", "application/json",
-                                KubeAuth::kAnonymous);
+  KubeResponse anonymous =
+      Kube(k8s, "GET", "/api/v1/namespaces/default", "", "application/json", KubeAuth::kAnonymous);
   EXPECT_EQ(anonymous.status, 403) << anonymous.body;
   EXPECT_THAT(anonymous.body, HasSubstr("system:anonymous"));
 }
@@ -56,15 +56,15 @@ TEST_F(TestenvSmokeTest, KubeconfigsCarryPathsOrInlineData) {
   EXPECT_THAT(embedded, HasSubstr("client-certificate-data: LS0t"));
   EXPECT_THAT(embedded, HasSubstr("client-key-data: LS0t"));
 
-  EXPECT_THAT(k8s_internal::ReadText(k8s.kubeconfig_token),
-              HasSubstr("token: " + k8s.admin_token));
+  EXPECT_THAT(k8s_internal::ReadText(k8s.kubeconfig_token), HasSubstr("token: " + k8s.admin_token));
 }
 
 TEST_F(TestenvSmokeTest, FakeNodesAreReady) {
   KubeResponse r = Kube(cluster(), "GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
   ASSERT_EQ(r.status, 200) << r.body;
+  const nlohmann::json nodes = r.Json();  // not in the for-range-init: it would dangle in C++20
   std::set<std::string> ready;
-  for (const auto& node : r.Json()["items"]) {
+  for (const auto& node : nodes["items"]) {
     for (const auto& c : node["status"]["conditions"]) {
       if (c["type"] == "Ready" && c["status"] == "True") ready.insert(node["metadata"]["name"]);
     }

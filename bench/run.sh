@@ -30,7 +30,14 @@ for b in decide store dag_folder scheduler spawn; do need "bench/sp_bench_$b"; d
 
 echo "# Sparkplane benchmarks"
 echo
-echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$(dirname "$0")/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+# The commit of the sources the build was configured from (not necessarily this checkout's).
+src=$(grep -m1 '^CMAKE_HOME_DIRECTORY:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)
+commit=$(git -C "${src:-.}" rev-parse --short HEAD 2>/dev/null || echo "unknown (sources at ${src:-?} are not a git checkout)")
+if [[ -n "$src" ]] && git -C "$src" rev-parse >/dev/null 2>&1 && [[ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+  commit="$commit + uncommitted changes"
+fi
+echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), sources: commit $commit"
+echo "- temporary files (data dirs, DAG folders, stores): ${TMPDIR:-/tmp} ($(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}'))"
 echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
 echo "- load average at start (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- build: $build ($(grep -m1 '^CMAKE_BUILD_TYPE:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2 || echo '?'))"
@@ -64,7 +71,7 @@ done
 
 if command -v jq >/dev/null; then
   # The one in-process benchmark with a target: parsing and validating 1,000 files.
-  cold=$(jq -r '.benchmarks[] | select(.run_name=="BM_DagFolderRescan_Cold/1000" and .aggregate_name=="median") | .real_time' "$tmp/dag_folder.json" 2>/dev/null)
+  cold=$(jq -r '.benchmarks[] | select((.run_name | startswith("BM_DagFolderRescan_Cold/1000")) and (.aggregate_name == "median" or .repetitions == 1)) | .real_time' "$tmp/dag_folder.json" 2>/dev/null)
   if [[ -n "$cold" ]]; then
     verdict=$(awk -v t="$cold" 'BEGIN { print (t <= 1000 ? "pass" : "MISS") }')
     echo "| Target | Goal | Measured | Result | Load avg |"
@@ -79,7 +86,7 @@ if command -v jq >/dev/null; then
     [[ -s "$tmp/$b.json" ]] || continue
     jq -r '
       def r: if . >= 100 then (. | round | tostring) else ((. * 100 | round) / 100 | tostring) end;
-      .benchmarks[] | select(.aggregate_name == "median") |
+      .benchmarks[] | select(.aggregate_name == "median" or .repetitions == 1) |
       [ ( ["items_per_second", "tasks_per_s", "cpu_us_per_task", "cpu_us", "launches", "tis_changed", "commits_per_task",
            "p50_us", "p90_us", "p99_us"][] as $k | select(has($k)) | "\($k)=\(.[$k] | r)" ) ]
         as $c |

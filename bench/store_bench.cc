@@ -52,10 +52,11 @@ store::DagRun Run(int64_t id) {
   return r;
 }
 
-// One store per process, shared by the benchmarks (the table only grows by events and runs).
+// One store per process, shared by the benchmarks (the table only grows by events and runs);
+// destroyed at exit, which removes its directory.
 SeededStore& Seeded() {
-  static SeededStore* s = [] {
-    auto* seeded = new SeededStore;
+  static std::unique_ptr<SeededStore> s = [] {
+    auto seeded = std::make_unique<SeededStore>();
     auto opened = store::OpenSqliteStore(seeded->dir.path() + "/sparkplane.db");
     if (!opened.ok()) {
       std::fprintf(stderr, "cannot open the store: %s\n", opened.status().ToString().c_str());

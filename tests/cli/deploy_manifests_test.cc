@@ -1,0 +1,355 @@
+// deploy/ and the renderer `sparkplane deploy` applies it with: the embedded copies equal the
+// files, every file parses and every object carries the labels deploy and undeploy rely on, the
+// overlays render as `kubectl kustomize` renders them, the Role is exactly what the Kubernetes
+// cluster backend needs, --namespace moves everything, and what the renderer does not support
+// is an error rather than silently dropped.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "cli/deploy_commands.h"
+#include "k8s/k8s_test_util.h"
+
+namespace sp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using sp::k8s::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAreArray;
+
+const fs::path kDeployDir = fs::path(SP_SOURCE_DIR) / "deploy";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// deploy/**/*.yaml as path (relative to deploy/) -> text.
+std::map<std::string, std::string> FilesOnDisk() {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(kDeployDir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") {
+      files[fs::relative(entry.path(), kDeployDir).generic_string()] = ReadFile(entry.path());
+    }
+  }
+  return files;
+}
+
+std::vector<json> Render(const std::string& overlay) {
+  Result<std::vector<json>> objects =
+      RenderKustomization(EmbeddedDeployFileMap(), "overlays/" + overlay);
+  EXPECT_TRUE(objects.ok()) << objects.status();
+  return objects.ok() ? *objects : std::vector<json>{};
+}
+
+std::vector<std::string> KindsAndNames(const std::vector<json>& objects) {
+  std::vector<std::string> out;
+  for (const json& o : objects) {
+    out.push_back(o["kind"].get<std::string>() + "/" + o["metadata"]["name"].get<std::string>());
+  }
+  return out;
+}
+
+const json& Find(const std::vector<json>& objects, const std::string& kind,
+                 const std::string& name) {
+  static const json kMissing;
+  for (const json& o : objects) {
+    if (o["kind"] == kind && o["metadata"]["name"] == name) return o;
+  }
+  ADD_FAILURE() << kind << "/" << name << " not rendered";
+  return kMissing;
+}
+
+std::vector<std::string> ContainerNames(const json& pod_spec, const char* key) {
+  std::vector<std::string> names;
+  for (const json& c : pod_spec.value(key, json::array())) names.push_back(c["name"]);
+  return names;
+}
+
+TEST(DeployManifestsTest, EmbeddedCopiesEqualTheFiles) {
+  std::map<std::string, std::string> disk = FilesOnDisk();
+  std::map<std::string, std::string> embedded = EmbeddedDeployFileMap();
+  ASSERT_FALSE(disk.empty()) << kDeployDir;
+  std::vector<std::string> disk_names, embedded_names;
+  for (const auto& [path, text] : disk) disk_names.push_back(path);
+  for (const auto& [path, text] : embedded) embedded_names.push_back(path);
+  EXPECT_EQ(embedded_names, disk_names) << "rebuild: the binary embeds a different file set";
+  for (const auto& [path, text] : disk) {
+    auto it = embedded.find(path);
+    if (it != embedded.end()) {
+      EXPECT_EQ(it->second, text) << "deploy/" << path << " differs";
+    }
+  }
+}
+
+TEST(DeployManifestsTest, EveryFileParsesAndEveryObjectIsLabelled) {
+  int objects = 0;
+  for (const auto& [path, text] : FilesOnDisk()) {
+    SCOPED_TRACE("deploy/" + path);
+    Result<std::vector<json>> docs = ParseYamlDocuments(text, path);
+    ASSERT_TRUE(docs.ok()) << docs.status();
+    ASSERT_FALSE(docs->empty());
+    for (const json& doc : *docs) {
+      if (doc.is_array()) continue;  // a JSON 6902 patch: a list of operations
+      ASSERT_TRUE(doc.is_object());
+      if (doc.value("kind", "") == "Kustomization") continue;
+      ++objects;
+      SCOPED_TRACE(doc.value("kind", "") + "/" + doc["metadata"].value("name", ""));
+      const json labels = doc["metadata"].value("labels", json::object());
+      EXPECT_EQ(labels.value(std::string(kManagedByLabel), ""), "sparkplane");
+      EXPECT_THAT(labels.value(std::string(kDeployLabel), ""),
+                  ::testing::AnyOf("storage", "scheduler", "history"));
+      EXPECT_EQ(labels.value("app.kubernetes.io/part-of", ""), "sparkplane");
+    }
+  }
+  EXPECT_GE(objects, 18);
+}
+
+TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
+  EXPECT_THAT(DeployOverlays(), ElementsAre("multi-node", "single-node"));
+  std::vector<json> single = Render("single-node");
+  EXPECT_THAT(KindsAndNames(single),
+              UnorderedElementsAreArray(
+                  {"ServiceAccount/sparkplane-scheduler", "Role/sparkplane-scheduler",
+                   "RoleBinding/sparkplane-scheduler", "ConfigMap/sparkplane-config",
+                   "ConfigMap/sparkplane-spark-defaults", "Deployment/sparkplane-scheduler",
+                   "Service/sparkplane-ui", "Service/sparkplane-driver",
+                   "Service/sparkplane-blockmanager", "Deployment/sparkplane-spark-history",
+                   "Service/sparkplane-spark-history", "PersistentVolume/sparkplane-state",
+                   "PersistentVolume/sparkplane-spark-history", "PersistentVolume/sparkplane-apps",
+                   "PersistentVolumeClaim/sparkplane-state",
+                   "PersistentVolumeClaim/sparkplane-spark-history",
+                   "PersistentVolumeClaim/sparkplane-apps"}));
+  for (const json& o : single) {
+    if (o["kind"] == "PersistentVolume") {
+      EXPECT_FALSE(o["metadata"].contains("namespace"));
+      EXPECT_EQ(o["spec"]["claimRef"]["namespace"], "sparkplane");
+      EXPECT_EQ(o["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    } else {
+      EXPECT_EQ(o["metadata"]["namespace"], "sparkplane") << o["metadata"]["name"];
+    }
+  }
+  EXPECT_EQ(Find(single, "PersistentVolumeClaim", "sparkplane-spark-history")["spec"]["accessModes"],
+            json::array({"ReadWriteMany"}));
+  EXPECT_EQ(Find(single, "RoleBinding", "sparkplane-scheduler")["subjects"][0]["namespace"],
+            "sparkplane");
+
+  const json& scheduler = Find(single, "Deployment", "sparkplane-scheduler");
+  EXPECT_EQ(scheduler["spec"]["replicas"], 1);
+  EXPECT_EQ(scheduler["spec"]["strategy"]["type"], "Recreate");
+  const json& pod = scheduler["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["serviceAccountName"], "sparkplane-scheduler");
+  EXPECT_THAT(ContainerNames(pod, "initContainers"),
+              ElementsAre("volume-permissions", "prepare-data-dir"));
+  const json& container = pod["containers"][0];
+  EXPECT_EQ(container["livenessProbe"]["exec"]["command"], json::array({"sparkplane", "health"}));
+  EXPECT_EQ(container["readinessProbe"]["exec"]["command"], json::array({"sparkplane", "health"}));
+  std::map<std::string, std::string> mounts;
+  for (const json& m : container["volumeMounts"]) mounts[m["name"]] = m["mountPath"];
+  EXPECT_EQ(mounts["state"], "/data");
+  EXPECT_EQ(mounts["spark-history"], "/data/history/spark");
+  EXPECT_EQ(mounts["apps"], "/data/apps");
+  bool pod_ip = false;
+  for (const json& e : container["env"]) {
+    pod_ip |= e["name"] == "POD_IP" && e["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP";
+  }
+  EXPECT_TRUE(pod_ip);
+  EXPECT_EQ(Find(single, "Service", "sparkplane-ui")["spec"]["type"], "NodePort");
+  EXPECT_EQ(Find(single, "Service", "sparkplane-driver")["spec"]["ports"][0]["port"], 7078);
+  EXPECT_EQ(Find(single, "Service", "sparkplane-blockmanager")["spec"]["ports"][0]["port"], 7079);
+  EXPECT_EQ(Find(single, "Service", "sparkplane-spark-history")["spec"]["ports"][0]["port"], 18080);
+
+  std::vector<json> multi = Render("multi-node");
+  std::vector<std::string> names = KindsAndNames(multi);
+  EXPECT_EQ(std::count_if(names.begin(), names.end(),
+                          [](const std::string& n) { return n.rfind("PersistentVolume/", 0) == 0; }),
+            0);
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"Ingress/sparkplane-ui",
+                                              "Ingress/sparkplane-spark-history"}));
+  const json& multi_pod = Find(multi, "Deployment", "sparkplane-scheduler")["spec"]["template"]["spec"];
+  EXPECT_THAT(ContainerNames(multi_pod, "initContainers"),
+              ElementsAre("prepare-data-dir", "load-dags-and-apps"));
+  EXPECT_FALSE(Find(multi, "PersistentVolumeClaim", "sparkplane-state")["spec"].contains(
+      "storageClassName"));
+}
+
+TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendUses) {
+  const std::vector<json> objects = Render("single-node");
+  const json& role = Find(objects, "Role", "sparkplane-scheduler");
+  std::set<std::string> granted;
+  for (const json& rule : role["rules"]) {
+    EXPECT_FALSE(rule.contains("resourceNames"));
+    for (const json& group : rule["apiGroups"]) {
+      for (const json& resource : rule["resources"]) {
+        for (const json& verb : rule["verbs"]) {
+          granted.insert(group.get<std::string>() + "/" + resource.get<std::string>() + ":" +
+                         verb.get<std::string>());
+        }
+      }
+    }
+  }
+  std::set<std::string> expected;
+  for (const char* r : {"/configmaps", "/services", "/secrets", "apps/deployments",
+                        "networking.k8s.io/networkpolicies"}) {
+    for (const char* v : {"create", "get", "list", "watch", "patch", "delete"}) {
+      expected.insert(std::string(r) + ":" + v);
+    }
+  }
+  for (const char* r : {"/pods", "/events", "apps/replicasets"}) {
+    for (const char* v : {"get", "list", "watch"}) expected.insert(std::string(r) + ":" + v);
+  }
+  EXPECT_EQ(granted, expected);
+}
+
+// The renderer and kubectl's kustomize (v5) agree object for object. kubectl is not needed to
+// build or run Sparkplane, so without it this check is skipped (it runs where kubectl is).
+TEST(DeployManifestsTest, RenderingEqualsKubectlKustomize) {
+  if (std::system("kubectl version --client >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "kubectl is not installed";
+  }
+  for (const std::string overlay : {"single-node", "multi-node"}) {
+    SCOPED_TRACE(overlay);
+    std::string command = "kubectl kustomize " + (kDeployDir / "overlays" / overlay).string();
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+    ASSERT_EQ(::pclose(pipe), 0) << command << "\n" << output;
+    Result<std::vector<json>> theirs = ParseYamlDocuments(output, "kubectl kustomize");
+    ASSERT_TRUE(theirs.ok()) << theirs.status();
+    std::map<std::string, json> by_name;
+    for (const json& o : *theirs) {
+      by_name[o["kind"].get<std::string>() + "/" + o["metadata"]["name"].get<std::string>()] = o;
+    }
+    std::vector<json> ours = Render(overlay);
+    EXPECT_EQ(ours.size(), theirs->size());
+    for (const json& o : ours) {
+      std::string key = o["kind"].get<std::string>() + "/" + o["metadata"]["name"].get<std::string>();
+      ASSERT_EQ(by_name.count(key), 1u) << key;
+      EXPECT_EQ(o, by_name[key]) << key << "\nours:   " << o.dump() << "\nkubectl: "
+                                 << by_name[key].dump();
+    }
+  }
+}
+
+TEST(DeployManifestsTest, ComponentsSelectObjectsInApplyOrder) {
+  Result<std::vector<DeployObject>> storage =
+      DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {"storage"}, "");
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  std::vector<std::string> kinds;
+  for (const DeployObject& d : *storage) {
+    EXPECT_EQ(d.component, "storage");
+    kinds.push_back(std::string(d.ref.type.kind));
+  }
+  EXPECT_THAT(kinds, ElementsAre("PersistentVolume", "PersistentVolume", "PersistentVolume",
+                                 "PersistentVolumeClaim", "PersistentVolumeClaim",
+                                 "PersistentVolumeClaim"));
+
+  Result<std::vector<DeployObject>> all =
+      DeployObjectsFor(EmbeddedDeployFileMap(), "multi-node", {"all"}, "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> order;
+  for (const DeployObject& d : *all) {
+    if (order.empty() || order.back() != d.ref.type.kind) order.emplace_back(d.ref.type.kind);
+    EXPECT_EQ(d.ref.namespace_name, "sparkplane");
+  }
+  EXPECT_THAT(order, ElementsAre("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service",
+                                 "PersistentVolumeClaim", "Deployment", "Ingress"));
+
+  EXPECT_THAT(DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {"histroy"}, ""),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("unknown component \"histroy\" (expected storage, scheduler, "
+                                 "history, all); did you mean \"history\"?")));
+  EXPECT_THAT(DeployObjectsFor(EmbeddedDeployFileMap(), "singlenode", {}, ""),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("unknown overlay \"singlenode\" (expected multi-node or "
+                                 "single-node); did you mean \"single-node\"?")));
+  EXPECT_THAT(DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {}, "Team_A"),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("namespace \"Team_A\" is not a valid name")));
+}
+
+TEST(DeployManifestsTest, AnotherNamespaceMovesEverythingAndKeepsVolumesApart) {
+  Result<std::vector<DeployObject>> objects =
+      DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {"all"}, "team-a");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  int volumes = 0;
+  for (const DeployObject& d : *objects) {
+    SCOPED_TRACE(d.ref.Describe());
+    if (d.ref.type.kind == "PersistentVolume") {
+      ++volumes;
+      EXPECT_EQ(d.ref.namespace_name, "");
+      EXPECT_THAT(d.ref.name, ::testing::EndsWith("-team-a"));
+      EXPECT_EQ(d.object["metadata"]["name"], d.ref.name);
+      EXPECT_EQ(d.object["spec"]["claimRef"]["namespace"], "team-a");
+      EXPECT_THAT(d.object["spec"]["hostPath"]["path"].get<std::string>(),
+                  ::testing::StartsWith("/var/lib/sparkplane-team-a/"));
+    } else {
+      EXPECT_EQ(d.ref.namespace_name, "team-a");
+      EXPECT_EQ(d.object["metadata"]["namespace"], "team-a");
+    }
+    if (d.ref.type.kind == "RoleBinding") {
+      EXPECT_EQ(d.object["subjects"][0]["namespace"], "team-a");
+    }
+  }
+  EXPECT_EQ(volumes, 3);
+}
+
+TEST(DeployManifestsTest, RendererRejectsWhatItDoesNotSupport) {
+  std::map<std::string, std::string> files = {
+      {"a/kustomization.yaml", "resources: [cm.yaml]\nimages:\n  - name: x\n    newTag: y\n"},
+      {"a/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"},
+      {"b/kustomization.yaml", "resources: [../a/cm.yaml]\npatches:\n  - path: p.yaml\n"},
+      {"b/p.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {x: y}\n"},
+      {"c/kustomization.yaml",
+       "resources: [../a/cm.yaml]\npatches:\n  - target: {kind: Secret}\n    patch: |-\n"
+       "      - op: add\n        path: /data\n        value: {}\n"},
+      {"d/kustomization.yaml", "resources: [missing.yaml]\n"},
+      {"e/kustomization.yaml",
+       "namespace: ns\nresources: [../a/cm.yaml]\npatches:\n  - target: {kind: ConfigMap}\n"
+       "    patch: |-\n      - op: add\n        path: /data\n        value: {k: v}\n"},
+  };
+  EXPECT_THAT(RenderKustomization(files, "a"),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("deploy/a/kustomization.yaml: `images` is not supported")));
+  EXPECT_THAT(RenderKustomization(files, "b"),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("deploy/b/p.yaml: only JSON 6902 patches")));
+  EXPECT_THAT(RenderKustomization(files, "c"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("matches no object")));
+  EXPECT_THAT(RenderKustomization(files, "d"),
+              StatusIs(StatusCode::kNotFound, HasSubstr("no file deploy/d/missing.yaml")));
+  Result<std::vector<json>> inline_patch = RenderKustomization(files, "e");
+  ASSERT_TRUE(inline_patch.ok()) << inline_patch.status();
+  ASSERT_EQ(inline_patch->size(), 1u);
+  EXPECT_EQ((*inline_patch)[0]["data"], json({{"k", "v"}}));
+  EXPECT_EQ((*inline_patch)[0]["metadata"]["namespace"], "ns");
+}
+
+TEST(DeployManifestsTest, YamlScalarsAreTypedAsKubernetesReadsThem) {
+  Result<std::vector<json>> docs = ParseYamlDocuments(
+      "a: 1\nb: '1'\nc: true\nd: 1.5\ne: 10Gi\nf:\ng: \"true\"\nh: 0.1.0\ni: -3\n---\n---\nx: |\n"
+      "  text\n",
+      "t.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  ASSERT_EQ(docs->size(), 2u);
+  EXPECT_EQ((*docs)[0], json::parse(R"({"a":1,"b":"1","c":true,"d":1.5,"e":"10Gi","f":null,
+                                        "g":"true","h":"0.1.0","i":-3})"));
+  EXPECT_EQ((*docs)[1]["x"], "text\n");
+  EXPECT_THAT(ParseYamlDocuments("a: [1, 2\nb: c\n", "bad.yaml"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("bad.yaml:")));
+}
+
+}  // namespace
+}  // namespace sp::cli

@@ -1,0 +1,362 @@
+// `sparkplane deploy|undeploy|services` against a real API server (k8s_testenv.h): every
+// manifest of both overlays is accepted, a server dry run stores nothing, deploying twice
+// changes nothing, the scheduler's ServiceAccount may do exactly what the Kubernetes cluster
+// backend needs and nothing else, `services` gives node URLs for the NodePorts, and undeploy
+// leaves nothing behind. The commands are called as functions with the admin kubeconfig; their
+// output is captured where the test reads it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "cli/deploy_commands.h"
+#include "integration/k8s/k8s_testenv.h"
+#include "k8s/client.h"
+#include "k8s/kube_config.h"
+
+namespace sp::cli {
+namespace {
+
+using nlohmann::json;
+using sp::testing::Kube;
+using sp::testing::KubeResponse;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr k8s::ResourceType kSelfSubjectAccessReviews{
+    "authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+    k8s::Scope::kCluster};
+
+// The collections deploy writes to, as REST paths under a namespace (or cluster-wide).
+struct Collection {
+  std::string kind;
+  std::string path;  // with {ns} for the namespace
+};
+const std::vector<Collection> kCollections = {
+    {"ServiceAccount", "/api/v1/namespaces/{ns}/serviceaccounts"},
+    {"Role", "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles"},
+    {"RoleBinding", "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"},
+    {"ConfigMap", "/api/v1/namespaces/{ns}/configmaps"},
+    {"Service", "/api/v1/namespaces/{ns}/services"},
+    {"PersistentVolume", "/api/v1/persistentvolumes"},
+    {"PersistentVolumeClaim", "/api/v1/namespaces/{ns}/persistentvolumeclaims"},
+    {"Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"},
+    {"Ingress", "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"},
+};
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+class DeployTest : public sp::testing::K8sTest {
+ protected:
+  void TearDown() override {
+    // PersistentVolumes outlive the namespace: remove this test's, whatever happened.
+    if (!namespace_.empty()) {
+      for (const json& pv : Managed(namespace_, "PersistentVolume")) {
+        Kube(cluster(), "DELETE", "/api/v1/persistentvolumes/" + pv["metadata"]["name"].get<std::string>());
+      }
+    }
+    K8sTest::TearDown();
+  }
+
+  const std::string& Ns() {
+    namespace_ = Namespace();
+    return namespace_;
+  }
+
+  DeployOptions Options(const std::string& overlay, std::vector<std::string> components = {"all"}) {
+    DeployOptions o;
+    o.components = std::move(components);
+    o.namespace_name = Ns();
+    o.overlay = overlay;
+    o.kubeconfig = cluster().kubeconfig;
+    o.timeout_seconds = 120;
+    return o;
+  }
+
+  // Runs a command with its stdout captured into `output`.
+  int Capture(int (*command)(const GlobalOptions&, const DeployOptions&),
+              const DeployOptions& options, std::string* output, bool json_output = false) {
+    GlobalOptions g;
+    g.json = json_output;
+    ::testing::internal::CaptureStdout();
+    int rc = command(g, options);
+    *output = ::testing::internal::GetCapturedStdout();
+    std::cerr << *output;
+    return rc;
+  }
+
+  // The objects of one kind with the deploy label that belong to namespace `ns`.
+  std::vector<json> Managed(const std::string& ns, const std::string& kind) {
+    for (const Collection& c : kCollections) {
+      if (c.kind != kind) continue;
+      KubeResponse r = Kube(cluster(), "GET",
+                            Replace(c.path, "{ns}", ns) + "?labelSelector=sparkplane.io%2Fdeploy");
+      EXPECT_EQ(r.status, 200) << r.body;
+      std::vector<json> out;
+      for (const json& item : r.Json().value("items", json::array())) {
+        if (kind == "PersistentVolume" &&
+            item["spec"].value("claimRef", json::object()).value("namespace", "") != ns) {
+          continue;
+        }
+        out.push_back(item);
+      }
+      return out;
+    }
+    ADD_FAILURE() << "unknown kind " << kind;
+    return {};
+  }
+
+  // kind/name -> the object, for everything deploy manages in `ns`.
+  std::map<std::string, json> Snapshot(const std::string& ns) {
+    std::map<std::string, json> all;
+    for (const Collection& c : kCollections) {
+      for (const json& o : Managed(ns, c.kind)) {
+        all[c.kind + "/" + o["metadata"]["name"].get<std::string>()] = o;
+      }
+    }
+    return all;
+  }
+
+  // Waits until the claims are Bound and both Deployments have an available replica, so that
+  // no controller writes to the objects any more.
+  void WaitUntilSettled(const std::string& ns) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      bool settled = true;
+      for (const json& pvc : Managed(ns, "PersistentVolumeClaim")) {
+        settled &= pvc["status"].value("phase", "") == "Bound";
+      }
+      for (const json& d : Managed(ns, "Deployment")) {
+        settled &= d["status"].value("availableReplicas", 0) == 1 &&
+                   d["status"].value("observedGeneration", 0) == d["metadata"]["generation"];
+      }
+      if (settled) return;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "not settled after 60 s: " << Snapshot(ns).size() << " objects";
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  // A kubeconfig for ServiceAccount NS/NAME with a TokenRequest token (as a pod of it has).
+  std::string ServiceAccountKubeconfig(const std::string& ns, const std::string& name) {
+    KubeResponse r =
+        Kube(cluster(), "POST", "/api/v1/namespaces/" + ns + "/serviceaccounts/" + name + "/token",
+             R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",)"
+             R"("spec":{"expirationSeconds":3600}})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    std::string token = r.Json()["status"].value("token", "");
+    EXPECT_FALSE(token.empty());
+    std::string path = cluster().dir + "/" + ns + "-" + name + ".kubeconfig";
+    std::ofstream(path, std::ios::trunc) << "apiVersion: v1\nkind: Config\n"
+                                         << "clusters:\n- name: testenv\n  cluster:\n"
+                                         << "    server: " << cluster().server << "\n"
+                                         << "    certificate-authority: " << cluster().ca_file
+                                         << "\nusers:\n- name: sa\n  user:\n    token: " << token
+                                         << "\ncontexts:\n- name: sa\n  context:\n"
+                                         << "    cluster: testenv\n    user: sa\n"
+                                         << "    namespace: " << ns << "\n"
+                                         << "current-context: sa\n";
+    return path;
+  }
+
+ private:
+  std::string namespace_;
+};
+
+TEST_F(DeployTest, DryRunChecksEveryManifestOfBothOverlaysAndStoresNothing) {
+  for (const std::string overlay : {"single-node", "multi-node"}) {
+    SCOPED_TRACE(overlay);
+    DeployOptions o = Options(overlay);
+    o.dry_run = true;
+    std::string out;
+    ASSERT_EQ(Capture(DeployCommand, o, &out), 0) << out;
+    Result<std::vector<DeployObject>> expected =
+        DeployObjectsFor(EmbeddedDeployFileMap(), overlay, {"all"}, Ns());
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    for (const DeployObject& d : *expected) {
+      EXPECT_THAT(out, HasSubstr("/" + d.ref.name + " created (server dry run)"));
+    }
+    EXPECT_THAT(out, HasSubstr("checked storage, scheduler, history to namespace " + Ns()));
+    EXPECT_TRUE(Snapshot(Ns()).empty()) << "a dry run stored objects";
+  }
+}
+
+TEST_F(DeployTest, DeployTwiceChangesNothingAndUndeployRemovesEverything) {
+  const std::string ns = Ns();
+  std::string out;
+  ASSERT_EQ(Capture(DeployCommand, Options("single-node"), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("deployment.apps/sparkplane-scheduler created"));
+  EXPECT_THAT(out, HasSubstr("persistentvolume/sparkplane-state-" + ns + " created"));
+  WaitUntilSettled(ns);
+  std::map<std::string, json> first = Snapshot(ns);
+  EXPECT_EQ(first.size(), 17u);
+  for (const auto& [key, o] : first) {
+    bool applied = false;
+    for (const json& m : o["metadata"]["managedFields"]) {
+      applied |= m["manager"] == "sparkplane" && m["operation"] == "Apply";
+    }
+    EXPECT_TRUE(applied) << key;
+  }
+  EXPECT_EQ(first["PersistentVolumeClaim/sparkplane-state"]["spec"]["volumeName"],
+            "sparkplane-state-" + ns);
+
+  ASSERT_EQ(Capture(DeployCommand, Options("single-node"), &out), 0) << out;
+  EXPECT_THAT(out, Not(HasSubstr(" created")));
+  EXPECT_THAT(out, Not(HasSubstr(" configured")));
+  std::map<std::string, json> second = Snapshot(ns);
+  ASSERT_EQ(second.size(), first.size());
+  for (const auto& [key, before] : first) {
+    const json& after = second[key];
+    if (before["metadata"].contains("generation")) {
+      EXPECT_EQ(after["metadata"]["generation"], before["metadata"]["generation"]) << key;
+      EXPECT_EQ(after["spec"], before["spec"]) << key;
+    } else {
+      EXPECT_EQ(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]) << key;
+    }
+  }
+
+  ASSERT_EQ(Capture(UndeployCommand, Options("single-node"), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("undeployed storage, scheduler, history from namespace " + ns +
+                             ": 17 objects gone"));
+  EXPECT_TRUE(Snapshot(ns).empty());
+  // The pods of the Deployments went first (foreground).
+  KubeResponse pods = Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/pods");
+  EXPECT_TRUE(pods.Json()["items"].empty()) << pods.body;
+}
+
+TEST_F(DeployTest, SchedulerServiceAccountMayDoExactlyWhatTheBackendNeeds) {
+  const std::string ns = Ns();
+  std::string out;
+  ASSERT_EQ(Capture(DeployCommand, Options("single-node", {"scheduler"}), &out), 0) << out;
+  Result<k8s::KubeConfig> config =
+      k8s::LoadKubeConfig(ServiceAccountKubeconfig(ns, "sparkplane-scheduler"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  RealClock clock;
+  k8s::KubeClient scheduler(*config, clock);
+
+  auto allowed = [&](const std::string& verb, const std::string& group, const std::string& resource,
+                     const std::string& in_ns, const std::string& subresource = "") {
+    json attributes = {{"verb", verb}, {"group", group}, {"resource", resource}};
+    if (!in_ns.empty()) attributes["namespace"] = in_ns;
+    if (!subresource.empty()) attributes["subresource"] = subresource;
+    Result<json> review = scheduler.Create(k8s::ClusterRef(kSelfSubjectAccessReviews),
+                                           {{"spec", {{"resourceAttributes", attributes}}}});
+    EXPECT_TRUE(review.ok()) << review.status();
+    return review.ok() && (*review)["status"].value("allowed", false);
+  };
+  // The RBAC authorizer learns of a new binding through an informer: give it a moment.
+  for (int i = 0; i < 100 && !allowed("list", "", "pods", ns); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  struct Resource {
+    std::string group, name;
+  };
+  for (const Resource& r : std::vector<Resource>{{"", "configmaps"},
+                                                 {"", "services"},
+                                                 {"", "secrets"},
+                                                 {"apps", "deployments"},
+                                                 {"networking.k8s.io", "networkpolicies"}}) {
+    for (const char* verb : {"create", "get", "list", "watch", "patch", "delete"}) {
+      EXPECT_TRUE(allowed(verb, r.group, r.name, ns)) << verb << " " << r.name;
+    }
+    for (const char* verb : {"update", "deletecollection"}) {
+      EXPECT_FALSE(allowed(verb, r.group, r.name, ns)) << verb << " " << r.name;
+    }
+    EXPECT_FALSE(allowed("create", r.group, r.name, "default")) << r.name << " in default";
+  }
+  for (const Resource& r : std::vector<Resource>{
+           {"", "pods"}, {"", "events"}, {"apps", "replicasets"}}) {
+    for (const char* verb : {"get", "list", "watch"}) {
+      EXPECT_TRUE(allowed(verb, r.group, r.name, ns)) << verb << " " << r.name;
+    }
+    for (const char* verb : {"create", "patch", "delete"}) {
+      EXPECT_FALSE(allowed(verb, r.group, r.name, ns)) << verb << " " << r.name;
+    }
+  }
+  EXPECT_FALSE(allowed("list", "", "nodes", ""));
+  EXPECT_FALSE(allowed("get", "", "secrets", "default"));
+  EXPECT_FALSE(allowed("create", "", "namespaces", ""));
+  EXPECT_FALSE(allowed("create", "", "pods", ns, "exec"));
+  EXPECT_FALSE(allowed("create", "apps", "deployments", "default"));
+  EXPECT_FALSE(allowed("list", "", "persistentvolumes", ""));
+  EXPECT_FALSE(allowed("create", "rbac.authorization.k8s.io", "roles", ns));
+  EXPECT_FALSE(allowed("get", "", "serviceaccounts", ns, "token"));
+
+  // Real requests agree with the reviews.
+  EXPECT_TRUE(scheduler.List(k8s::Ref(k8s::kPods, ns)).ok());
+  EXPECT_EQ(scheduler.List(k8s::ClusterRef(k8s::kNamespaces)).status().code(),
+            StatusCode::kPermissionDenied);
+  // The scheduler cannot deploy (or even dry-run) Sparkplane itself: no PersistentVolumes.
+  DeployOptions as_scheduler = Options("single-node", {"storage"});
+  as_scheduler.kubeconfig = ServiceAccountKubeconfig(ns, "sparkplane-scheduler");
+  as_scheduler.dry_run = true;
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Capture(DeployCommand, as_scheduler, &out), 1);
+  std::string errors = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(errors, HasSubstr("forbidden"));
+  EXPECT_THAT(errors, HasSubstr("persistentvolumes"));
+}
+
+TEST_F(DeployTest, ServicesListsEveryExposedServiceWithAUrl) {
+  const std::string ns = Ns();
+  std::string out;
+  ASSERT_EQ(Capture(DeployCommand, Options("multi-node", {"scheduler", "history"}), &out), 0)
+      << out;
+  KubeResponse ui = Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/services/sparkplane-ui");
+  ASSERT_EQ(ui.status, 200) << ui.body;
+  const int ui_port = ui.Json()["spec"]["ports"][0]["nodePort"];
+  KubeResponse history =
+      Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/services/sparkplane-spark-history");
+  const int history_port = history.Json()["spec"]["ports"][0]["nodePort"];
+  KubeResponse driver =
+      Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/services/sparkplane-driver");
+  const std::string driver_ip = driver.Json()["spec"]["clusterIP"];
+  std::set<std::string> node_ips;
+  const json nodes = Kube(cluster(), "GET", "/api/v1/nodes").Json();
+  for (const json& node : nodes["items"]) {
+    for (const json& a : node["status"]["addresses"]) {
+      if (a["type"] == "InternalIP" || a["type"] == "ExternalIP") node_ips.insert(a["address"]);
+    }
+  }
+  ASSERT_FALSE(node_ips.empty());
+
+  DeployOptions o = Options("multi-node");
+  ASSERT_EQ(Capture(ServicesCommand, o, &out, /*json_output=*/true), 0) << out;
+  json rows = json::parse(out, nullptr, false);
+  ASSERT_TRUE(rows.is_array()) << out;
+  std::map<std::string, std::string> url_of;
+  for (const json& r : rows) url_of[r["name"].get<std::string>() + " " + r["type"].get<std::string>()] = r["url"];
+  auto host_of = [](const std::string& url, const std::string& scheme) {
+    std::string rest = url.substr(scheme.size());
+    return rest.substr(0, rest.find(':'));
+  };
+  const std::string ui_url = url_of["sparkplane-ui NodePort"];
+  EXPECT_THAT(ui_url, ::testing::EndsWith(":" + std::to_string(ui_port)));
+  EXPECT_EQ(node_ips.count(host_of(ui_url, "http://")), 1u) << ui_url;
+  const std::string history_url = url_of["sparkplane-spark-history NodePort"];
+  EXPECT_EQ(history_url, "http://" + host_of(ui_url, "http://") + ":" + std::to_string(history_port));
+  EXPECT_EQ(url_of["sparkplane-driver ClusterIP"], driver_ip + ":7078");
+  EXPECT_THAT(url_of["sparkplane-blockmanager ClusterIP"], ::testing::EndsWith(":7079"));
+  EXPECT_EQ(url_of["sparkplane-ui Ingress"], "http://sparkplane.example.com/");
+  EXPECT_EQ(url_of["sparkplane-spark-history Ingress"], "http://spark-history.example.com/");
+
+  ASSERT_EQ(Capture(ServicesCommand, o, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("REACHABLE FROM"));
+  EXPECT_THAT(out, HasSubstr(ui_url));
+
+  ASSERT_EQ(Capture(UndeployCommand, Options("multi-node", {"all"}), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("ingress.networking.k8s.io/sparkplane-ui deleted"));
+  EXPECT_TRUE(Snapshot(ns).empty());
+  ASSERT_EQ(Capture(ServicesCommand, o, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("no services in namespace " + ns));
+}
+
+}  // namespace
+}  // namespace sp::cli

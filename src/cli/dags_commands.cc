@@ -326,6 +326,10 @@ class LogFollower {
     for (const auto& e : fs::recursive_directory_iterator(dir_, ec)) {
       if (!e.is_regular_file()) continue;
       std::string path = e.path().string();
+      // Open a file only when it grew: most logs are quiet most of the time.
+      std::error_code size_ec;
+      uintmax_t size = e.file_size(size_ec);
+      if (size_ec || size <= offsets_[path]) continue;
       std::ifstream in(path, std::ios::binary);
       in.seekg(static_cast<std::streamoff>(offsets_[path]));
       std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -414,7 +418,7 @@ int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::strin
   std::thread tail([&] {
     while (!done.load()) {
       follower.Poll();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     follower.Poll();
   });

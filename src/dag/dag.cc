@@ -1,6 +1,8 @@
 // The DAG model's small behaviours: locations, trigger rule names, retry delays and lookups.
 #include "dag/dag.h"
 
+#include "common/status.h"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -56,21 +58,30 @@ Millis RetryPolicy::DelayAfter(int failed_try) const {
   return Millis(std::min(base << doublings, cap));
 }
 
-const TaskSpec* Dag::FindTask(const std::string& task_id) const {
+void Dag::Link() {
+  auto index = std::make_shared<Index>();
+  index->downstream.resize(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) index->by_id.emplace(tasks[i].id, i);
   for (const TaskSpec& t : tasks) {
-    if (t.id == task_id) return &t;
-  }
-  return nullptr;
-}
-
-std::vector<std::string> Dag::Downstream(const std::string& task_id) const {
-  std::vector<std::string> out;
-  for (const TaskSpec& t : tasks) {
-    if (std::find(t.depends_on.begin(), t.depends_on.end(), task_id) != t.depends_on.end()) {
-      out.push_back(t.id);
+    for (const std::string& up : t.depends_on) {
+      auto it = index->by_id.find(up);
+      if (it != index->by_id.end()) index->downstream[it->second].push_back(t.id);
     }
   }
-  return out;
+  index_ = std::move(index);
+}
+
+const TaskSpec* Dag::FindTask(const std::string& task_id) const {
+  SP_CHECK(index_ != nullptr);  // Link() not called: a bug in whoever built this Dag
+  auto it = index_->by_id.find(task_id);
+  return it == index_->by_id.end() ? nullptr : &tasks[it->second];
+}
+
+const std::vector<std::string>& Dag::Downstream(const std::string& task_id) const {
+  static const std::vector<std::string> kNone;
+  SP_CHECK(index_ != nullptr);
+  auto it = index_->by_id.find(task_id);
+  return it == index_->by_id.end() ? kNone : index_->downstream[it->second];
 }
 
 }  // namespace sp::dag

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -89,9 +90,19 @@ struct Dag {
   std::string file;         // path of the YAML file it came from
   std::string fingerprint;  // hash of the file's bytes; a change means reload
 
+  // Builds the id index and downstream lists; call once the tasks are final (the loader does).
+  // FindTask and Downstream need it: they are on the scheduler's hot path.
+  void Link();
   const TaskSpec* FindTask(const std::string& task_id) const;
-  // Direct downstream ids of `task_id`.
-  std::vector<std::string> Downstream(const std::string& task_id) const;
+  // Direct downstream ids of `task_id` (empty for an unknown id).
+  const std::vector<std::string>& Downstream(const std::string& task_id) const;
+
+ private:
+  struct Index {
+    std::unordered_map<std::string, size_t> by_id;
+    std::vector<std::vector<std::string>> downstream;  // parallel to tasks
+  };
+  std::shared_ptr<const Index> index_;
 };
 
 using DagPtr = std::shared_ptr<const Dag>;

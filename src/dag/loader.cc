@@ -546,6 +546,7 @@ class DagFileParser {
     if (!errors_.empty()) return;
     dag->tasks.reserve(order.order.size());
     for (int i : order.order) dag->tasks.push_back(std::move(tasks_[i].spec));
+    dag->Link();
     dag_ = std::move(dag);
   }
 

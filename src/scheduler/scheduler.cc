@@ -429,8 +429,12 @@ nlohmann::json Scheduler::TemplateContext(const RunView& view, const std::string
   if (r.conf.is_object()) {
     for (const auto& [k, v] : r.conf.items()) params[k] = v;
   }
+  // Only tasks that published outputs: a 1,000-task fan-out must not copy 1,000 empty objects
+  // into every launch.
   nlohmann::json tasks = nlohmann::json::object();
-  for (const auto& [id, ti] : view.tis) tasks[id] = {{"outputs", ti.outputs}};
+  for (const auto& [id, ti] : view.tis) {
+    if (ti.outputs.is_object() && !ti.outputs.empty()) tasks[id] = {{"outputs", ti.outputs}};
+  }
   std::string ds = FormatDate(r.logical_date);
   std::string ds_nodash = ds;
   ds_nodash.erase(std::remove(ds_nodash.begin(), ds_nodash.end(), '-'), ds_nodash.end());

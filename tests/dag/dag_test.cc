@@ -75,6 +75,7 @@ Dag Diamond() {
   dag.tasks[1].depends_on = {"a"};
   dag.tasks[2].depends_on = {"a"};
   dag.tasks[3].depends_on = {"b", "c"};
+  dag.Link();
   return dag;
 }
 

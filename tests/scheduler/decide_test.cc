@@ -41,6 +41,7 @@ class Harness {
   explicit Harness(Time now) : now(now) {}
 
   void AddDag(std::shared_ptr<dag::Dag> d, bool paused = false) {
+    d->Link();
     DagEntry e;
     e.dag = d;
     e.record.dag_id = d->id;

@@ -1,0 +1,74 @@
+// FailingStore: a Store that passes everything to a real store but fails the commits a test
+// chooses (fault injection: a disk error or a busy database cannot be produced on demand).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "store/store.h"
+
+namespace sp::fakes {
+
+class FailingStore : public store::Store {
+ public:
+  // `fail` sees each Mutation and its 1-based commit number; a non-OK result is returned
+  // instead of committing.
+  using Rule = std::function<Status(const store::Mutation&, int commit_number)>;
+
+  FailingStore(std::unique_ptr<store::Store> inner, Rule rule)
+      : inner_(std::move(inner)), rule_(std::move(rule)) {}
+
+  int failures() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+
+  Status Commit(const store::Mutation& m) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Status s = rule_(m, ++commits_);
+      if (!s.ok()) {
+        ++failures_;
+        return s;
+      }
+    }
+    return inner_->Commit(m);
+  }
+  Result<std::vector<store::DagRecord>> ListDags() override { return inner_->ListDags(); }
+  Result<std::optional<store::DagRecord>> GetDag(const std::string& id) override {
+    return inner_->GetDag(id);
+  }
+  Result<std::vector<store::DagRun>> ListRuns(const store::RunFilter& f) override {
+    return inner_->ListRuns(f);
+  }
+  Result<std::optional<store::DagRun>> GetRun(int64_t id) override { return inner_->GetRun(id); }
+  Result<std::optional<store::DagRun>> FindRun(const std::string& d, const std::string& r) override {
+    return inner_->FindRun(d, r);
+  }
+  Result<std::vector<store::TaskInstance>> ListTaskInstances(int64_t run) override {
+    return inner_->ListTaskInstances(run);
+  }
+  Result<std::vector<store::StateEvent>> ListEvents(int64_t run) override {
+    return inner_->ListEvents(run);
+  }
+  Result<int64_t> MaxRunId() override { return inner_->MaxRunId(); }
+  Result<std::vector<store::ClusterRecord>> ListClusters(bool deleted) override {
+    return inner_->ListClusters(deleted);
+  }
+  Result<std::vector<store::ConnectionRecord>> ListConnections() override {
+    return inner_->ListConnections();
+  }
+  Result<std::optional<store::ConnectionRecord>> GetConnection(const std::string& id) override {
+    return inner_->GetConnection(id);
+  }
+
+ private:
+  std::unique_ptr<store::Store> inner_;
+  Rule rule_;
+  mutable std::mutex mu_;
+  int commits_ = 0;
+  int failures_ = 0;
+};
+
+}  // namespace sp::fakes

@@ -91,8 +91,12 @@ std::string Str(const json& object, const json::json_pointer& pointer) {
   return v.is_string() ? v.get<std::string>() : "";
 }
 
-std::string KindOf(const json& object) { return object.value("kind", std::string()); }
-std::string NameOf(const json& object) { return Str(object, "/metadata/name"_json_pointer); }
+std::string KindOf(const json& object) {
+  return object.value("kind", std::string());
+}
+std::string NameOf(const json& object) {
+  return Str(object, "/metadata/name"_json_pointer);
+}
 
 // RFC 1123 label: what a namespace name must be.
 bool IsDnsLabel(std::string_view s) {
@@ -211,7 +215,7 @@ int KindIndex(const json& object) {
 // Cluster-scoped kinds kustomize leaves without a namespace (the ones these files could hold).
 bool IsClusterScopedKind(const std::string& kind) {
   static const std::set<std::string> kClusterScoped = {
-      "Namespace",          "PersistentVolume", "StorageClass", "ClusterRole",
+      "Namespace",          "PersistentVolume", "StorageClass",  "ClusterRole",
       "ClusterRoleBinding", "IngressClass",     "PriorityClass", "CustomResourceDefinition"};
   return kClusterScoped.count(kind) > 0;
 }
@@ -461,10 +465,10 @@ class ServerDryRun {
     request.body = object.dump(-1, ' ', false, json::error_handler_t::replace);
     k8s::internal::HttpResult result = transport_.Perform(request, *auth);
     if (result.error != k8s::internal::TransportError::kNone) {
-      std::string what = "dry-run apply " + ref.Describe() + " at " + config_.server + ": " +
-                         result.curl_message;
+      std::string what =
+          "dry-run apply " + ref.Describe() + " at " + config_.server + ": " + result.curl_message;
       return result.error == k8s::internal::TransportError::kTls ? FailedPreconditionError(what)
-                                                                  : UnavailableError(what);
+                                                                 : UnavailableError(what);
     }
     if (result.status >= 400) {
       k8s::RequestContext context;
@@ -503,24 +507,27 @@ std::string ResolveNamespace(const FileMap& files, const DeployOptions& options)
 }
 
 // Creates the namespace when it is missing (not in a dry run). Returns whether it exists now.
-Result<bool> EnsureNamespace(k8s::KubeClient& client, const std::string& ns, bool dry_run) {
+// Progress goes to `out` (stderr when stdout carries JSON).
+Result<bool> EnsureNamespace(k8s::KubeClient& client, const std::string& ns, bool dry_run,
+                             std::FILE* out) {
   Result<json> got = client.Get(k8s::ClusterRef(k8s::kNamespaces, ns));
   if (got.ok()) return true;
   // Someone who may not read namespaces may still deploy into one: let the applies tell.
   if (got.status().code() == StatusCode::kPermissionDenied) return true;
   if (got.status().code() != StatusCode::kNotFound) return got.status();
   if (dry_run) {
-    std::printf("namespace/%s would be created; the objects in it cannot be checked by the API "
-                "server before it exists\n",
-                ns.c_str());
+    std::fprintf(out,
+                 "namespace/%s would be created; the objects in it cannot be checked by the API "
+                 "server before it exists\n",
+                 ns.c_str());
     return false;
   }
-  Result<json> created = client.Create(k8s::ClusterRef(k8s::kNamespaces),
-                                       json{{"metadata", {{"name", ns}}}});
+  Result<json> created =
+      client.Create(k8s::ClusterRef(k8s::kNamespaces), json{{"metadata", {{"name", ns}}}});
   if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
     return created.status();
   }
-  std::printf("namespace/%s created\n", ns.c_str());
+  std::fprintf(out, "namespace/%s created\n", ns.c_str());
   return true;
 }
 
@@ -627,11 +634,10 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
     int kind = KindIndex(object);
     if (kind < 0) {
       return InvalidArgumentError(what + ": sparkplane deploy does not know " +
-                                  object.value("apiVersion", std::string()) + " " +
-                                  KindOf(object));
+                                  object.value("apiVersion", std::string()) + " " + KindOf(object));
     }
-    std::string component = Str(object, json::json_pointer("/metadata/labels/" +
-                                                           std::string("sparkplane.io~1deploy")));
+    std::string component =
+        Str(object, json::json_pointer("/metadata/labels/" + std::string("sparkplane.io~1deploy")));
     if (std::find(std::begin(kDeployComponents), std::end(kDeployComponents), component) ==
         std::end(kDeployComponents)) {
       return InvalidArgumentError(what + ": label " + std::string(kDeployLabel) +
@@ -667,7 +673,8 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
   if (!session.ok()) return Fail(session.status());
   k8s::KubeClient& client = *(*session)->client;
 
-  Result<bool> namespace_exists = EnsureNamespace(client, ns, options.dry_run);
+  Result<bool> namespace_exists =
+      EnsureNamespace(client, ns, options.dry_run, g.json ? stderr : stdout);
   if (!namespace_exists.ok()) return Fail(namespace_exists.status().With("namespace " + ns));
   std::optional<ServerDryRun> dry_run;
   if (options.dry_run) dry_run.emplace((*session)->config, (*session)->clock);
@@ -681,7 +688,8 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
     const std::string label = ObjectLabel(d.ref.type, d.ref.name);
     if (!*namespace_exists && d.ref.type.namespaced()) {
       ++skipped;
-      if (!g.json) std::printf("%s skipped: namespace %s does not exist\n", label.c_str(), ns.c_str());
+      if (!g.json)
+        std::printf("%s skipped: namespace %s does not exist\n", label.c_str(), ns.c_str());
       report.push_back({{"object", label}, {"outcome", "skipped"}});
       continue;
     }
@@ -707,7 +715,8 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
       outcome = "created";
     } else if (Str(*before, "/metadata/resourceVersion"_json_pointer) ==
                    Str(*after, "/metadata/resourceVersion"_json_pointer) &&
-               (!options.dry_run || WithoutVolatileFields(*before) == WithoutVolatileFields(*after))) {
+               (!options.dry_run ||
+                WithoutVolatileFields(*before) == WithoutVolatileFields(*after))) {
       outcome = "unchanged";
     } else {
       outcome = "configured";
@@ -725,13 +734,13 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
                 " objects were not applied (see above)");
   }
   if (!g.json) {
-    std::printf("%s %s to namespace %s (overlay %s)%s; `sparkplane services --namespace %s` shows "
-                "how to reach them\n",
-                options.dry_run ? "checked" : "deployed", Join(*components, ", ").c_str(),
-                ns.c_str(), options.overlay.c_str(),
-                skipped > 0 ? (", " + std::to_string(skipped) + " objects not checked").c_str()
-                            : "",
-                ns.c_str());
+    std::printf(
+        "%s %s to namespace %s (overlay %s)%s; `sparkplane services --namespace %s` shows "
+        "how to reach them\n",
+        options.dry_run ? "checked" : "deployed", Join(*components, ", ").c_str(), ns.c_str(),
+        options.overlay.c_str(),
+        skipped > 0 ? (", " + std::to_string(skipped) + " objects not checked").c_str() : "",
+        ns.c_str());
   }
   return 0;
 }
@@ -745,13 +754,8 @@ int UndeployCommand(const GlobalOptions& g, const DeployOptions& options) {
   if (!components.ok()) return Fail(components.status());
   // The kinds to look at: those of the components in any overlay (one deployed with the other
   // overlay is removed too).
-  std::vector<std::string> overlays = DeployOverlays();
-  if (std::find(overlays.begin(), overlays.end(), options.overlay) == overlays.end()) {
-    return Fail("unknown overlay \"" + options.overlay + "\"" +
-                DidYouMean(options.overlay, overlays));
-  }
   std::set<int> kinds;
-  for (const std::string& overlay : overlays) {
+  for (const std::string& overlay : DeployOverlays()) {
     Result<std::vector<DeployObject>> objects =
         DeployObjectsFor(files, overlay, *components, options.namespace_name);
     if (!objects.ok()) return Fail(objects.status());
@@ -768,8 +772,8 @@ int UndeployCommand(const GlobalOptions& g, const DeployOptions& options) {
   json report = json::array();
   for (auto it = kinds.rbegin(); it != kinds.rend(); ++it) {
     const k8s::ResourceType& type = kKinds[*it].type;
-    Result<k8s::ObjectList> found = client.ListAll(
-        type.namespaced() ? k8s::Ref(type, ns) : k8s::ClusterRef(type), list);
+    Result<k8s::ObjectList> found =
+        client.ListAll(type.namespaced() ? k8s::Ref(type, ns) : k8s::ClusterRef(type), list);
     if (!found.ok()) return Fail(found.status());
     for (const json& item : found->items) {
       // Cluster-scoped objects are shared: only those reserved for this namespace's claims.
@@ -785,8 +789,9 @@ int UndeployCommand(const GlobalOptions& g, const DeployOptions& options) {
       foreground.propagation = k8s::Propagation::kForeground;
       Result<bool> deleted = client.Delete(ref, foreground);
       if (!deleted.ok()) return Fail(deleted.status());
-      if (!g.json) std::printf("%s deleted\n", label.c_str());
-      report.push_back({{"object", label}, {"outcome", "deleted"}});
+      const char* outcome = *deleted ? "deleted" : "already gone";
+      if (!g.json) std::printf("%s %s\n", label.c_str(), outcome);
+      report.push_back({{"object", label}, {"outcome", outcome}});
       deleting.push_back(ref);
     }
   }
@@ -917,8 +922,7 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
         if (!node) node = PickNodeAddress(client);
         if (!node_port.empty()) {
           add("Service", name, type, shown_port,
-              scheme + (node->address.empty() ? "<node-address>" : node->address) + ":" +
-                  node_port,
+              scheme + (node->address.empty() ? "<node-address>" : node->address) + ":" + node_port,
               "outside the cluster (" + node->note + ")");
         }
       }
@@ -949,14 +953,16 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
       }
     }
     std::string address;
-    for (const json& entry : ing.value("/status/loadBalancer/ingress"_json_pointer, json::array())) {
+    for (const json& entry :
+         ing.value("/status/loadBalancer/ingress"_json_pointer, json::array())) {
       address = entry.value("ip", entry.value("hostname", ""));
       if (!address.empty()) break;
     }
     for (const json& rule : ing.value("/spec/rules"_json_pointer, json::array())) {
       std::string host = rule.value("host", "");
       std::string scheme = tls_hosts.count(host) > 0 ? "https://" : "http://";
-      std::string shown_host = host.empty() ? (address.empty() ? "<ingress-address>" : address) : host;
+      std::string shown_host =
+          host.empty() ? (address.empty() ? "<ingress-address>" : address) : host;
       for (const json& path : rule.value("/http/paths"_json_pointer, json::array())) {
         std::string backend = Str(path, "/backend/service/name"_json_pointer);
         std::string backend_port =
@@ -974,8 +980,9 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
     return 0;
   }
   if (rows.empty()) {
-    std::printf("no services in namespace %s (deploy with `sparkplane deploy all --namespace %s`)\n",
-                ns.c_str(), ns.c_str());
+    std::printf(
+        "no services in namespace %s (deploy with `sparkplane deploy all --namespace %s`)\n",
+        ns.c_str(), ns.c_str());
     return 0;
   }
   Table table({"NAME", "TYPE", "PORT", "URL", "REACHABLE FROM"});

@@ -40,7 +40,7 @@ namespace sp::cli {
 // What the deploy commands take from the command line. Every field maps to one flag:
 //   COMPONENT...       components       storage | scheduler | history | all (deploy, undeploy)
 //   --namespace NS     namespace_name   default: the overlay's namespace (sparkplane)
-//   --overlay NAME     overlay          single-node (default) | multi-node
+//   --overlay NAME     overlay          deploy: single-node (default) | multi-node
 //   --kubeconfig PATH  kubeconfig       default: $KUBECONFIG, ~/.kube/config, in-cluster
 //   --context NAME     context          default: the kubeconfig's current-context
 //   --dry-run          dry_run          deploy: server-side dry run; undeploy: list only
@@ -65,9 +65,10 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options);
 // `sparkplane undeploy COMPONENT... [flags]`: deletes the objects that carry the components'
 // sparkplane.io/deploy label in the namespace (and the PersistentVolumes reserved for its
 // claims), in the reverse order of deploy, with foreground propagation, and waits until they
-// are gone. Spark clusters that runs created are the scheduler's (it deletes them itself) and
-// so are not touched; neither are the namespace, the data in hostPath directories, or the
-// optional sparkplane-dags/sparkplane-apps ConfigMaps.
+// are gone. It needs no --overlay: it looks for the kinds of both overlays. Spark clusters that
+// runs created are the scheduler's (it deletes them itself) and so are not touched; neither are the
+// namespace, the data in hostPath directories, or the optional sparkplane-dags/sparkplane-apps
+// ConfigMaps.
 int UndeployCommand(const GlobalOptions& g, const DeployOptions& options);
 
 // `sparkplane services [--namespace NS] [--kubeconfig PATH] [--context C]`: every Service and

@@ -23,11 +23,12 @@ int HealthCommand(const GlobalOptions& g) {
     return Fail(answer.status().With("no server answers on " + config->SocketPath()));
   }
   if (!answer->is_object() || !answer->value("ok", false)) {
-    return Fail("the server on " + config->SocketPath() + " answered the ping with an error: " +
-                answer->dump());
+    return Fail("the server on " + config->SocketPath() +
+                " answered the ping with an error: " + answer->dump());
   }
   if (g.json) {
-    std::printf("%s\n", nlohmann::json{{"ok", true}, {"socket", config->SocketPath()}}.dump().c_str());
+    std::printf("%s\n",
+                nlohmann::json{{"ok", true}, {"socket", config->SocketPath()}}.dump().c_str());
   } else {
     std::printf("ok: the server answers on %s\n", config->SocketPath().c_str());
   }

@@ -118,18 +118,18 @@ TEST(DeployManifestsTest, EveryFileParsesAndEveryObjectIsLabelled) {
 TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
   EXPECT_THAT(DeployOverlays(), ElementsAre("multi-node", "single-node"));
   std::vector<json> single = Render("single-node");
-  EXPECT_THAT(KindsAndNames(single),
-              UnorderedElementsAreArray(
-                  {"ServiceAccount/sparkplane-scheduler", "Role/sparkplane-scheduler",
-                   "RoleBinding/sparkplane-scheduler", "ConfigMap/sparkplane-config",
-                   "ConfigMap/sparkplane-spark-defaults", "Deployment/sparkplane-scheduler",
-                   "Service/sparkplane-ui", "Service/sparkplane-driver",
-                   "Service/sparkplane-blockmanager", "Deployment/sparkplane-spark-history",
-                   "Service/sparkplane-spark-history", "PersistentVolume/sparkplane-state",
-                   "PersistentVolume/sparkplane-spark-history", "PersistentVolume/sparkplane-apps",
-                   "PersistentVolumeClaim/sparkplane-state",
-                   "PersistentVolumeClaim/sparkplane-spark-history",
-                   "PersistentVolumeClaim/sparkplane-apps"}));
+  EXPECT_THAT(
+      KindsAndNames(single),
+      UnorderedElementsAreArray(
+          {"ServiceAccount/sparkplane-scheduler", "Role/sparkplane-scheduler",
+           "RoleBinding/sparkplane-scheduler", "ConfigMap/sparkplane-config",
+           "ConfigMap/sparkplane-spark-defaults", "Deployment/sparkplane-scheduler",
+           "Service/sparkplane-ui", "Service/sparkplane-driver", "Service/sparkplane-blockmanager",
+           "Deployment/sparkplane-spark-history", "Service/sparkplane-spark-history",
+           "PersistentVolume/sparkplane-state", "PersistentVolume/sparkplane-spark-history",
+           "PersistentVolume/sparkplane-apps", "PersistentVolumeClaim/sparkplane-state",
+           "PersistentVolumeClaim/sparkplane-spark-history",
+           "PersistentVolumeClaim/sparkplane-apps"}));
   for (const json& o : single) {
     if (o["kind"] == "PersistentVolume") {
       EXPECT_FALSE(o["metadata"].contains("namespace"));
@@ -139,8 +139,9 @@ TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
       EXPECT_EQ(o["metadata"]["namespace"], "sparkplane") << o["metadata"]["name"];
     }
   }
-  EXPECT_EQ(Find(single, "PersistentVolumeClaim", "sparkplane-spark-history")["spec"]["accessModes"],
-            json::array({"ReadWriteMany"}));
+  EXPECT_EQ(
+      Find(single, "PersistentVolumeClaim", "sparkplane-spark-history")["spec"]["accessModes"],
+      json::array({"ReadWriteMany"}));
   EXPECT_EQ(Find(single, "RoleBinding", "sparkplane-scheduler")["subjects"][0]["namespace"],
             "sparkplane");
 
@@ -171,12 +172,14 @@ TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
 
   std::vector<json> multi = Render("multi-node");
   std::vector<std::string> names = KindsAndNames(multi);
-  EXPECT_EQ(std::count_if(names.begin(), names.end(),
-                          [](const std::string& n) { return n.rfind("PersistentVolume/", 0) == 0; }),
-            0);
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"Ingress/sparkplane-ui",
-                                              "Ingress/sparkplane-spark-history"}));
-  const json& multi_pod = Find(multi, "Deployment", "sparkplane-scheduler")["spec"]["template"]["spec"];
+  EXPECT_EQ(
+      std::count_if(names.begin(), names.end(),
+                    [](const std::string& n) { return n.rfind("PersistentVolume/", 0) == 0; }),
+      0);
+  EXPECT_THAT(names, ::testing::IsSupersetOf(
+                         {"Ingress/sparkplane-ui", "Ingress/sparkplane-spark-history"}));
+  const json& multi_pod =
+      Find(multi, "Deployment", "sparkplane-scheduler")["spec"]["template"]["spec"];
   EXPECT_THAT(ContainerNames(multi_pod, "initContainers"),
               ElementsAre("prepare-data-dir", "load-dags-and-apps"));
   EXPECT_FALSE(Find(multi, "PersistentVolumeClaim", "sparkplane-state")["spec"].contains(
@@ -235,10 +238,11 @@ TEST(DeployManifestsTest, RenderingEqualsKubectlKustomize) {
     std::vector<json> ours = Render(overlay);
     EXPECT_EQ(ours.size(), theirs->size());
     for (const json& o : ours) {
-      std::string key = o["kind"].get<std::string>() + "/" + o["metadata"]["name"].get<std::string>();
+      std::string key =
+          o["kind"].get<std::string>() + "/" + o["metadata"]["name"].get<std::string>();
       ASSERT_EQ(by_name.count(key), 1u) << key;
-      EXPECT_EQ(o, by_name[key]) << key << "\nours:   " << o.dump() << "\nkubectl: "
-                                 << by_name[key].dump();
+      EXPECT_EQ(o, by_name[key]) << key << "\nours:   " << o.dump()
+                                 << "\nkubectl: " << by_name[key].dump();
     }
   }
 }
@@ -323,9 +327,9 @@ TEST(DeployManifestsTest, RendererRejectsWhatItDoesNotSupport) {
   EXPECT_THAT(RenderKustomization(files, "a"),
               StatusIs(StatusCode::kInvalidArgument,
                        HasSubstr("deploy/a/kustomization.yaml: `images` is not supported")));
-  EXPECT_THAT(RenderKustomization(files, "b"),
-              StatusIs(StatusCode::kInvalidArgument,
-                       HasSubstr("deploy/b/p.yaml: only JSON 6902 patches")));
+  EXPECT_THAT(
+      RenderKustomization(files, "b"),
+      StatusIs(StatusCode::kInvalidArgument, HasSubstr("deploy/b/p.yaml: only JSON 6902 patches")));
   EXPECT_THAT(RenderKustomization(files, "c"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("matches no object")));
   EXPECT_THAT(RenderKustomization(files, "d"),

@@ -57,7 +57,8 @@ class DeployTest : public sp::testing::K8sTest {
     // PersistentVolumes outlive the namespace: remove this test's, whatever happened.
     if (!namespace_.empty()) {
       for (const json& pv : Managed(namespace_, "PersistentVolume")) {
-        Kube(cluster(), "DELETE", "/api/v1/persistentvolumes/" + pv["metadata"]["name"].get<std::string>());
+        Kube(cluster(), "DELETE",
+             "/api/v1/persistentvolumes/" + pv["metadata"]["name"].get<std::string>());
       }
     }
     K8sTest::TearDown();
@@ -271,8 +272,8 @@ TEST_F(DeployTest, SchedulerServiceAccountMayDoExactlyWhatTheBackendNeeds) {
     }
     EXPECT_FALSE(allowed("create", r.group, r.name, "default")) << r.name << " in default";
   }
-  for (const Resource& r : std::vector<Resource>{
-           {"", "pods"}, {"", "events"}, {"apps", "replicasets"}}) {
+  for (const Resource& r :
+       std::vector<Resource>{{"", "pods"}, {"", "events"}, {"apps", "replicasets"}}) {
     for (const char* verb : {"get", "list", "watch"}) {
       EXPECT_TRUE(allowed(verb, r.group, r.name, ns)) << verb << " " << r.name;
     }
@@ -332,7 +333,8 @@ TEST_F(DeployTest, ServicesListsEveryExposedServiceWithAUrl) {
   json rows = json::parse(out, nullptr, false);
   ASSERT_TRUE(rows.is_array()) << out;
   std::map<std::string, std::string> url_of;
-  for (const json& r : rows) url_of[r["name"].get<std::string>() + " " + r["type"].get<std::string>()] = r["url"];
+  for (const json& r : rows)
+    url_of[r["name"].get<std::string>() + " " + r["type"].get<std::string>()] = r["url"];
   auto host_of = [](const std::string& url, const std::string& scheme) {
     std::string rest = url.substr(scheme.size());
     return rest.substr(0, rest.find(':'));
@@ -341,7 +343,8 @@ TEST_F(DeployTest, ServicesListsEveryExposedServiceWithAUrl) {
   EXPECT_THAT(ui_url, ::testing::EndsWith(":" + std::to_string(ui_port)));
   EXPECT_EQ(node_ips.count(host_of(ui_url, "http://")), 1u) << ui_url;
   const std::string history_url = url_of["sparkplane-spark-history NodePort"];
-  EXPECT_EQ(history_url, "http://" + host_of(ui_url, "http://") + ":" + std::to_string(history_port));
+  EXPECT_EQ(history_url,
+            "http://" + host_of(ui_url, "http://") + ":" + std::to_string(history_port));
   EXPECT_EQ(url_of["sparkplane-driver ClusterIP"], driver_ip + ":7078");
   EXPECT_THAT(url_of["sparkplane-blockmanager ClusterIP"], ::testing::EndsWith(":7079"));
   EXPECT_EQ(url_of["sparkplane-ui Ingress"], "http://sparkplane.example.com/");

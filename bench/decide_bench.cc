@@ -39,6 +39,7 @@ dag::DagPtr FanoutDag(int leaves) {
   d->id = "fanout";
   d->tasks.push_back(BashTask("root", {}));
   for (int i = 0; i < leaves; ++i) d->tasks.push_back(BashTask(TaskName(i), {"root"}));
+  d->Link();
   return d;
 }
 
@@ -49,6 +50,7 @@ dag::DagPtr ChainDag(int n) {
     d->tasks.push_back(BashTask(TaskName(i), i ? std::vector<std::string>{TaskName(i - 1)}
                                                : std::vector<std::string>{}));
   }
+  d->Link();
   return d;
 }
 

@@ -636,8 +636,7 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
       return InvalidArgumentError(what + ": sparkplane deploy does not know " +
                                   object.value("apiVersion", std::string()) + " " + KindOf(object));
     }
-    std::string component =
-        Str(object, json::json_pointer("/metadata/labels/" + std::string("sparkplane.io~1deploy")));
+    std::string component = Str(object, "/metadata/labels/sparkplane.io~1deploy"_json_pointer);
     if (std::find(std::begin(kDeployComponents), std::end(kDeployComponents), component) ==
         std::end(kDeployComponents)) {
       return InvalidArgumentError(what + ": label " + std::string(kDeployLabel) +
@@ -704,7 +703,7 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
     if (!after.ok()) {
       Status s = after.status();
       if (s.code() == StatusCode::kAborted && !options.force_conflicts) {
-        s = s.With("(--force-conflicts takes the fields over)");
+        s = Status(s.code(), s.message() + " (--force-conflicts takes the fields over)");
       }
       Fail(s);
       ++failed;

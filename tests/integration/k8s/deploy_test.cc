@@ -1,9 +1,10 @@
 // `sparkplane deploy|undeploy|services` against a real API server (k8s_testenv.h): every
 // manifest of both overlays is accepted, a server dry run stores nothing, deploying twice
-// changes nothing, the scheduler's ServiceAccount may do exactly what the Kubernetes cluster
-// backend needs and nothing else, `services` gives node URLs for the NodePorts, and undeploy
-// leaves nothing behind. The commands are called as functions with the admin kubeconfig; their
-// output is captured where the test reads it.
+// changes nothing, fields another manager took are a conflict unless forced, the scheduler's
+// ServiceAccount may do exactly what the Kubernetes cluster backend needs and nothing else,
+// `services` gives node URLs for the NodePorts, and undeploy leaves nothing behind. The commands
+// are called as functions with the admin kubeconfig; their output is captured where the test reads
+// it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -230,6 +231,35 @@ TEST_F(DeployTest, DeployTwiceChangesNothingAndUndeployRemovesEverything) {
   // The pods of the Deployments went first (foreground).
   KubeResponse pods = Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/pods");
   EXPECT_TRUE(pods.Json()["items"].empty()) << pods.body;
+}
+
+TEST_F(DeployTest, FieldsAnotherManagerTookAreAConflictUnlessForced) {
+  const std::string ns = Ns();
+  std::string out;
+  ASSERT_EQ(Capture(DeployCommand, Options("multi-node", {"scheduler"}), &out), 0) << out;
+  // `kubectl scale --server-side` would do this: another field manager owns .spec.replicas.
+  KubeResponse taken =
+      Kube(cluster(), "PATCH",
+           "/apis/apps/v1/namespaces/" + ns +
+               "/deployments/sparkplane-scheduler?fieldManager=other-tool&force=true",
+           R"({"apiVersion":"apps/v1","kind":"Deployment",)"
+           R"("metadata":{"name":"sparkplane-scheduler"},"spec":{"replicas":2}})",
+           "application/apply-patch+yaml");
+  ASSERT_EQ(taken.status, 200) << taken.body;
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Capture(DeployCommand, Options("multi-node", {"scheduler"}), &out), 1);
+  std::string errors = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(errors, HasSubstr("conflict with \"other-tool\""));
+  EXPECT_THAT(errors, HasSubstr("(--force-conflicts takes the fields over)"));
+
+  DeployOptions forced = Options("multi-node", {"scheduler"});
+  forced.force_conflicts = true;
+  ASSERT_EQ(Capture(DeployCommand, forced, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("deployment.apps/sparkplane-scheduler configured"));
+  KubeResponse d = Kube(cluster(), "GET",
+                        "/apis/apps/v1/namespaces/" + ns + "/deployments/sparkplane-scheduler");
+  EXPECT_EQ(d.Json()["spec"]["replicas"], 1);
 }
 
 TEST_F(DeployTest, SchedulerServiceAccountMayDoExactlyWhatTheBackendNeeds) {

@@ -53,6 +53,59 @@ void FindBundledSpark(Config* c) {
   }
 }
 
+Result<int> Port(const std::string& key, const std::string& text, int fallback) {
+  if (text.empty()) return fallback;
+  char* end = nullptr;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || v < 1 || v > 65535) {
+    return InvalidArgumentError(key + ": expected a port from 1 to 65535; got '" + text + "'");
+  }
+  return static_cast<int>(v);
+}
+
+// The Kubernetes settings (see the table in config.h).
+Status ResolveKubernetes(Config* c, const std::string& f_kubeconfig, const std::string& f_context,
+                         const std::string& f_namespace, const std::string& f_image,
+                         const std::string& f_pvc, bool pvc_set, const std::string& f_driver_port,
+                         const std::string& f_bm_port, const std::string& home) {
+  c->kubeconfig = f_kubeconfig;
+  if (c->kubeconfig.empty()) {
+    if (!Env("KUBERNETES_SERVICE_HOST").empty()) {
+      c->kubeconfig = "in-cluster";
+    } else if (std::string list = Env("KUBECONFIG"); !list.empty()) {
+      // kubectl's rule: the first file of the list that exists (else the first named).
+      std::error_code ec;
+      for (size_t begin = 0; begin <= list.size();) {
+        size_t colon = list.find(':', begin);
+        std::string path = list.substr(begin, colon == std::string::npos ? colon : colon - begin);
+        if (!path.empty() && c->kubeconfig.empty()) c->kubeconfig = path;
+        if (!path.empty() && fs::exists(path, ec)) {
+          c->kubeconfig = path;
+          break;
+        }
+        if (colon == std::string::npos) break;
+        begin = colon + 1;
+      }
+    } else {
+      c->kubeconfig = home + "/.kube/config";
+    }
+  }
+  if (c->kubeconfig != "in-cluster") c->kubeconfig = Absolute(c->kubeconfig);
+  c->kube_context = f_context;
+  c->kube_namespace = FirstNonEmpty({Env("SPARKPLANE_NAMESPACE"), f_namespace});
+  if (!f_image.empty()) c->spark_image = f_image;
+  if (pvc_set) c->spark_history_pvc = f_pvc;  // "" turns the volume off
+  ASSIGN_OR_RETURN(c->driver_port, Port("driver_port", f_driver_port, c->driver_port));
+  ASSIGN_OR_RETURN(c->block_manager_port,
+                   Port("block_manager_port", f_bm_port, c->block_manager_port));
+  if (c->driver_port == c->block_manager_port) {
+    return InvalidArgumentError("driver_port and block_manager_port must differ (both are " +
+                                std::to_string(c->driver_port) + ")");
+  }
+  c->pod_ip = Env("POD_IP");
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<Config> ResolveConfig(const ConfigFlags& flags) {
@@ -88,9 +141,22 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
     return n.as<std::string>();
   };
   if (file && file.IsMap()) {
-    static const char* kKnown[] = {"data_dir", "dags_folder", "parallelism", "spark_home",
-                                   "python", "secret_key_file", "default_cluster_backend",
-                                   "log_level", "cluster_reap_interval"};
+    static const char* kKnown[] = {"data_dir",
+                                   "dags_folder",
+                                   "parallelism",
+                                   "spark_home",
+                                   "python",
+                                   "secret_key_file",
+                                   "default_cluster_backend",
+                                   "log_level",
+                                   "cluster_reap_interval",
+                                   "kubeconfig",
+                                   "kube_context",
+                                   "namespace",
+                                   "spark_image",
+                                   "spark_history_pvc",
+                                   "driver_port",
+                                   "block_manager_port"};
     for (const auto& kv : file) {
       std::string k = kv.first.as<std::string>();
       bool known = false;
@@ -110,6 +176,14 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_backend, get("default_cluster_backend"));
   ASSIGN_OR_RETURN(std::string f_level, get("log_level"));
   ASSIGN_OR_RETURN(std::string f_reap, get("cluster_reap_interval"));
+  ASSIGN_OR_RETURN(std::string f_kubeconfig, get("kubeconfig"));
+  ASSIGN_OR_RETURN(std::string f_context, get("kube_context"));
+  ASSIGN_OR_RETURN(std::string f_namespace, get("namespace"));
+  ASSIGN_OR_RETURN(std::string f_image, get("spark_image"));
+  ASSIGN_OR_RETURN(std::string f_pvc, get("spark_history_pvc"));
+  ASSIGN_OR_RETURN(std::string f_driver_port, get("driver_port"));
+  ASSIGN_OR_RETURN(std::string f_bm_port, get("block_manager_port"));
+  bool pvc_set = file && file.IsMap() && file["spark_history_pvc"];
 
   if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));
   c.dags_folder = Absolute(FirstNonEmpty(
@@ -138,6 +212,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
     }
     c.cluster_reap_interval = *d;
   }
+  RETURN_IF_ERROR(ResolveKubernetes(&c, f_kubeconfig, f_context, f_namespace, f_image, f_pvc,
+                                    pvc_set, f_driver_port, f_bm_port, home));
   std::string level = FirstNonEmpty({Env("SPARKPLANE_LOG_LEVEL"), f_level});
   if (level == "debug") c.log_level = LogLevel::kDebug;
   else if (level == "warn") c.log_level = LogLevel::kWarn;

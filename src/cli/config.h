@@ -10,6 +10,23 @@
 //                                          default_cluster_backend  default local
 //                                          log_level     default info
 //                 SPARKPLANE_CLUSTER_REAP_INTERVAL cluster_reap_interval default 30s
+// Kubernetes (the kubernetes cluster backend, native-mode spark_submit, client mode in a pod):
+//                  KUBECONFIG              kubeconfig    default in-cluster when
+//                                                        KUBERNETES_SERVICE_HOST is set, else the
+//                                                        first file of $KUBECONFIG, else
+//                                                        ~/.kube/config ("in-cluster" forces the
+//                                                        pod's service account)
+//                                          kube_context  default the kubeconfig's current-context
+//                 SPARKPLANE_NAMESPACE     namespace     default the context's namespace (in a
+//                                                        pod: the service account's)
+//                                          spark_image   default apache/spark:4.0.1
+//                                          spark_history_pvc  default sparkplane-spark-history
+//                                                        (the event-log volume; "" for none)
+//                                          driver_port   default 7078 (spark.driver.port)
+//                                          block_manager_port  default 7079
+//                                                        (spark.blockManager.port)
+//                  POD_IP                  (downward API) the scheduler's pod IP: client-mode
+//                                                        drivers listen there for executors
 // The data directory follows the reference design's volumes: apps/, dags/, history/spark/
 // (Spark event logs), history/scheduler/ (database and task logs); created on first use.
 #pragma once
@@ -33,6 +50,14 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   // How often the server tears down clusters whose run is over (a crash, a missing delete).
   Millis cluster_reap_interval = Millis(30000);
+  std::string kubeconfig;  // a path or "in-cluster"
+  std::string kube_context;
+  std::string kube_namespace;
+  std::string spark_image = "apache/spark:4.0.1";
+  std::string spark_history_pvc = "sparkplane-spark-history";
+  int driver_port = 7078;
+  int block_manager_port = 7079;
+  std::string pod_ip;
 
   std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }
   std::string DatabasePath() const { return SchedulerDir() + "/sparkplane.db"; }

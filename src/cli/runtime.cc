@@ -18,6 +18,14 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags) {
   rt->services.config.python = rt->config.python;
   rt->services.config.default_cluster_backend = rt->config.default_cluster_backend;
   rt->services.config.secret_key_path = rt->config.secret_key_file;
+  rt->services.config.kubeconfig = rt->config.kubeconfig;
+  rt->services.config.kube_context = rt->config.kube_context;
+  rt->services.config.kube_namespace = rt->config.kube_namespace;
+  rt->services.config.spark_image = rt->config.spark_image;
+  rt->services.config.spark_history_pvc = rt->config.spark_history_pvc;
+  rt->services.config.driver_port = rt->config.driver_port;
+  rt->services.config.block_manager_port = rt->config.block_manager_port;
+  rt->services.config.pod_ip = rt->config.pod_ip;
   rt->registry = operators::BuildRegistry(&rt->services);
   return rt;
 }

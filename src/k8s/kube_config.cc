@@ -431,4 +431,15 @@ Result<KubeConfig> LoadDefaultKubeConfig(const KubeConfigOptions& options) {
   return FailedPreconditionError(message);
 }
 
+Result<KubeConfig> LoadKubeConfigSetting(const std::string& kubeconfig,
+                                         const KubeConfigOptions& options) {
+  if (kubeconfig == kInClusterKubeconfig) {
+    InClusterOptions in_cluster;
+    in_cluster.namespace_override = options.namespace_override;
+    return LoadInClusterConfig(in_cluster);
+  }
+  if (kubeconfig.empty()) return LoadDefaultKubeConfig(options);
+  return LoadKubeConfig(kubeconfig, options);
+}
+
 }  // namespace sp::k8s

@@ -99,4 +99,13 @@ Result<KubeConfig> LoadInClusterConfig(const InClusterOptions& options = {});
 // in-cluster config. The error lists everything that was tried.
 Result<KubeConfig> LoadDefaultKubeConfig(const KubeConfigOptions& options = {});
 
+// The `kubeconfig` setting of Sparkplane's configuration that means "this pod's service account".
+inline constexpr char kInClusterKubeconfig[] = "in-cluster";
+
+// Sparkplane's `kubeconfig` setting resolved: kInClusterKubeconfig loads the in-cluster config
+// (with options.namespace_override), "" follows LoadDefaultKubeConfig's order, anything else is
+// a kubeconfig path (with options.context and namespace_override).
+Result<KubeConfig> LoadKubeConfigSetting(const std::string& kubeconfig,
+                                         const KubeConfigOptions& options = {});
+
 }  // namespace sp::k8s

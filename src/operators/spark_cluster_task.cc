@@ -8,6 +8,9 @@
 #include <utility>
 
 #include "executor/process.h"
+#include "k8s/client.h"
+#include "k8s/kubernetes_cluster_backend.h"
+#include "k8s/spark_cluster_objects.h"
 #include "operators/internal/cluster_records.h"
 #include "operators/internal/fields.h"
 #include "operators/internal/results.h"
@@ -43,11 +46,17 @@ bool HasSpace(const std::string& s) {
   return false;
 }
 
-// The try's handle: which action on which cluster, and the cluster's own handle.
+constexpr char kKubernetesBackend[] = "kubernetes";
+// How long a delete of a Kubernetes cluster waits for its objects to be gone.
+constexpr Millis kKubeDeleteTimeout{120000};
+
+// The try's handle: which action on which cluster, and the cluster's own handle under the
+// backend's name.
 nlohmann::json TryHandle(const std::string& action, const std::string& name,
-                         const nlohmann::json& local) {
-  nlohmann::json h = {{"action", action}, {"cluster", name}, {"backend", internal::kLocalBackend}};
-  if (!local.is_null()) h["local"] = local;
+                         const nlohmann::json& cluster,
+                         const std::string& backend = internal::kLocalBackend) {
+  nlohmann::json h = {{"action", action}, {"cluster", name}, {"backend", backend}};
+  if (!cluster.is_null()) h[backend] = cluster;
   return h;
 }
 
@@ -76,6 +85,27 @@ std::map<std::string, std::string> ReadDaemonConf(FieldReader& r, const std::str
   return *conf;
 }
 
+// A boolean field: true/false, or their text (rendered templates). nullopt when absent or
+// deferred.
+std::optional<bool> ReadBool(FieldReader& r, const nlohmann::json& fields, const std::string& key) {
+  if (!r.Has(key) || r.Deferred(key)) return std::nullopt;
+  const nlohmann::json& v = fields[key];
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_string() && (v == "true" || v == "false")) return v == "true";
+  r.Problem(key, "expected true or false; got " + internal::Describe(v));
+  return std::nullopt;
+}
+
+nlohmann::json ClusterOutputs(const k8s::KubeClusterHandle& h) {
+  nlohmann::json out = {{"cluster_name", h.name},
+                        {"master_url", h.master_url},
+                        {"master_ui_url", h.ui_url},
+                        {"workers", h.workers},
+                        {"namespace", h.namespace_name}};
+  if (h.ui_node_port != 0) out["ui_node_port"] = h.ui_node_port;
+  return out;
+}
+
 nlohmann::json ClusterOutputs(const spark::LocalCluster& cluster) {
   spark::LocalClusterHandle h = cluster.handle();
   return {{"cluster_name", h.name},
@@ -97,8 +127,20 @@ struct SparkClusterTaskType::Plan {
   std::map<std::string, std::string> master_conf;
   std::map<std::string, std::string> worker_conf;
   Millis ready_timeout{120000};
+  // kubernetes only
+  std::string image;  // "" = RuntimeConfig::spark_image
+  std::string image_pull_policy;
+  int master_cores = 1;
+  std::string master_memory = "1g";
+  std::map<std::string, std::string> node_selector;
+  nlohmann::json tolerations = nlohmann::json::array();
+  bool authenticate = false;
+  bool master_rest = false;
+  bool ui_node_port = false;
+  int ui_node_port_number = 0;
+  std::vector<std::string> kubernetes_fields;  // which of them the task sets
 
-  static Plan Read(FieldReader& r) {
+  static Plan Read(FieldReader& r, const nlohmann::json& fields) {
     Plan p;
     if (auto a = r.Choice("action", {"create", "scale", "delete"})) p.action = *a;
     if (auto n = r.String("name")) {
@@ -107,11 +149,7 @@ struct SparkClusterTaskType::Plan {
       }
       p.name = *n;
     }
-    if (auto b = r.String("backend")) {
-      if (*b != internal::kLocalBackend) {
-        r.Problem("backend", "unknown cluster backend '" + *b +
-                                 "'; known backends: " + internal::kLocalBackend);
-      }
+    if (auto b = r.Choice("backend", {internal::kLocalBackend, kKubernetesBackend})) {
       p.backend = *b;
     }
     if (p.action == "scale" && !r.Deferred("action") && !r.Has("workers")) {
@@ -131,7 +169,99 @@ struct SparkClusterTaskType::Plan {
     p.master_conf = ReadDaemonConf(r, "master_conf");
     p.worker_conf = ReadDaemonConf(r, "worker_conf");
     if (auto t = r.Duration("ready_timeout")) p.ready_timeout = *t;
+    ReadKubernetesFields(r, fields, &p);
     return p;
+  }
+
+  static void ReadKubernetesFields(FieldReader& r, const nlohmann::json& fields, Plan* p) {
+    for (const char* key :
+         {"image", "image_pull_policy", "master_cores", "master_memory", "node_selector",
+          "tolerations", "authenticate", "master_rest", "ui_node_port"}) {
+      if (r.Has(key)) p->kubernetes_fields.push_back(key);
+    }
+    if (p->kubernetes_fields.empty()) return;
+    if (p->backend == internal::kLocalBackend) {
+      r.Problem(p->kubernetes_fields[0], "'" + p->kubernetes_fields[0] +
+                                             "' applies to the kubernetes backend only, and "
+                                             "this task says backend: local");
+    }
+    if (auto v = r.String("image")) p->image = *v;
+    if (auto v = r.Choice("image_pull_policy", {"IfNotPresent", "Always", "Never"})) {
+      p->image_pull_policy = *v;
+    }
+    if (auto v = r.Int("master_cores", 1, 1024)) p->master_cores = static_cast<int>(*v);
+    if (auto m = r.String("master_memory")) {
+      if (!spark::IsValidMemorySize(*m)) {
+        r.Problem("master_memory",
+                  "expected a JVM memory size such as 1g or 1536m; got '" + *m + "'");
+      }
+      p->master_memory = *m;
+    }
+    if (auto v = r.StringMap("node_selector")) p->node_selector = *v;
+    if (r.Has("tolerations") && !r.Deferred("tolerations")) {
+      const nlohmann::json& t = fields["tolerations"];
+      if (t.is_array()) {
+        p->tolerations = t;
+      } else {
+        r.Problem("tolerations",
+                  "expected a list of tolerations (mappings with key, operator, "
+                  "value, effect, tolerationSeconds); got " +
+                      internal::Describe(t));
+      }
+    }
+    if (auto v = ReadBool(r, fields, "authenticate")) p->authenticate = *v;
+    if (auto v = ReadBool(r, fields, "master_rest")) p->master_rest = *v;
+    if (r.Has("ui_node_port") && !r.Deferred("ui_node_port")) {
+      const nlohmann::json& v = fields["ui_node_port"];
+      if (v.is_boolean() || v == "true" || v == "false") {
+        p->ui_node_port = v.is_boolean() ? v.get<bool>() : v == "true";
+      } else if (auto port = r.Int("ui_node_port", 30000, 32767)) {
+        p->ui_node_port = true;
+        p->ui_node_port_number = static_cast<int>(*port);
+      }
+    }
+    // What only the object builders check (tolerations, node selector labels, images); before
+    // rendering, templated values are left for Start.
+    if (r.ok()) {
+      k8s::SparkClusterSpec spec = p->KubeSpec("default");
+      if (r.phase() == FieldPhase::kUnrendered) {
+        for (auto* m : {&spec.master_conf, &spec.worker_conf, &spec.node_selector}) {
+          std::erase_if(*m, [](const auto& kv) { return internal::IsTemplated(kv.second); });
+        }
+        if (internal::IsTemplated(spec.image)) spec.image.clear();
+      }
+      if (spec.image.empty()) spec.image = k8s::kDefaultSparkImage;
+      if (spec.name.empty()) spec.name = "cluster";
+      if (Status s = k8s::ValidateSparkClusterSpec(spec); !s.ok()) {
+        const std::string& m = s.message();
+        size_t end = m.find_first_of(".:[");
+        std::string key = m.substr(0, end);
+        r.Problem(r.Has(key) ? key : "backend", m);
+      }
+    }
+  }
+
+  // The kubernetes spec of this plan (image "" when the task gives none).
+  k8s::SparkClusterSpec KubeSpec(const std::string& namespace_name) const {
+    k8s::SparkClusterSpec spec;
+    spec.name = name;
+    spec.namespace_name = namespace_name;
+    spec.image = image;
+    if (!image_pull_policy.empty()) spec.image_pull_policy = image_pull_policy;
+    spec.workers = workers;
+    spec.worker_cores = worker_cores;
+    spec.worker_memory = worker_memory;
+    spec.master_cores = master_cores;
+    spec.master_memory = master_memory;
+    spec.master_conf = master_conf;
+    spec.worker_conf = worker_conf;
+    spec.node_selector = node_selector;
+    spec.tolerations = tolerations;
+    spec.authenticate = authenticate;
+    spec.master_rest = master_rest;
+    spec.ui_node_port = ui_node_port;
+    spec.ui_node_port_number = ui_node_port_number;
+    return spec;
   }
 };
 
@@ -178,6 +308,8 @@ std::string DefaultClusterName(const std::string& dag_id, int64_t run_key) {
   return base + suffix;
 }
 
+SparkClusterTaskType::SparkClusterTaskType(const Services* services) : services_(services) {}
+
 SparkClusterTaskType::~SparkClusterTaskType() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -212,14 +344,17 @@ SparkClusterTaskType::~SparkClusterTaskType() {
 }
 
 std::vector<std::string> SparkClusterTaskType::FieldNames() const {
-  return {"action",      "name",        "workers", "worker_cores", "worker_memory",
-          "master_conf", "worker_conf", "backend", "ready_timeout"};
+  return {"action",        "name",          "workers",           "worker_cores",
+          "worker_memory", "master_conf",   "worker_conf",       "backend",
+          "ready_timeout", "image",         "image_pull_policy", "master_cores",
+          "master_memory", "node_selector", "tolerations",       "authenticate",
+          "master_rest",   "ui_node_port"};
 }
 
 void SparkClusterTaskType::Validate(const dag::TaskSpec& spec,
                                     std::vector<dag::DagError>* errors) const {
   FieldReader r(spec.fields, FieldPhase::kUnrendered);
-  Plan::Read(r);
+  Plan::Read(r, spec.fields);
   internal::AppendDagErrors(spec, r.problems(), errors);
 }
 
@@ -292,27 +427,36 @@ std::shared_ptr<SparkClusterTaskType::Cluster> SparkClusterTaskType::TakeLive(
 
 void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   FieldReader r(ctx->fields(), FieldPhase::kRendered);
-  Plan plan = Plan::Read(r);
+  Plan plan = Plan::Read(r, ctx->fields());
   if (!r.ok()) {
     internal::Fail(ctx, "invalid spark_cluster task: " + r.FirstProblem(), /*retryable=*/false);
     return;
   }
   if (plan.name.empty()) plan.name = DefaultClusterName(ctx->dag_id(), ctx->run_key());
   if (plan.backend.empty()) plan.backend = services_->config.default_cluster_backend;
-  if (plan.backend != internal::kLocalBackend) {
+  const bool kubernetes = plan.backend == kKubernetesBackend;
+  if (plan.backend != internal::kLocalBackend && !kubernetes) {
     internal::Fail(ctx,
                    "unknown cluster backend '" + plan.backend + "' (the configured default); " +
-                       "known backends: " + internal::kLocalBackend,
+                       "known backends: " + internal::kLocalBackend + ", " + kKubernetesBackend,
                    /*retryable=*/false);
     return;
   }
-  if (services_->store == nullptr || services_->processes == nullptr ||
-      services_->clock == nullptr) {
+  if (!kubernetes && plan.action == "create" && !plan.kubernetes_fields.empty()) {
+    internal::Fail(ctx,
+                   "invalid spark_cluster task: " + plan.kubernetes_fields[0] +
+                       ": applies to the kubernetes backend only, and this cluster's backend is "
+                       "local (the configured default)",
+                   /*retryable=*/false);
+    return;
+  }
+  if (services_->store == nullptr || services_->clock == nullptr ||
+      (!kubernetes && services_->processes == nullptr)) {
     internal::Fail(ctx, "the server has no store, process supervisor or clock for clusters",
                    /*retryable=*/false);
     return;
   }
-  if (plan.action == "create" && services_->config.spark_home.empty()) {
+  if (!kubernetes && plan.action == "create" && services_->config.spark_home.empty()) {
     internal::Fail(ctx,
                    "Spark not found: set spark_home in the configuration or SPARK_HOME, or run "
                    "scripts/setup.sh",
@@ -326,7 +470,7 @@ void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
     } else if (plan.action == "scale") {
       Scale(ctx, op, plan);
     } else {
-      Delete(ctx, plan.name);
+      Delete(ctx, plan.name, plan.backend);
     }
   });
 }
@@ -369,8 +513,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
   if (*existing) {
     // A failed or deleted cluster of this name: make sure nothing of it runs, and clear its dir
     // (LocalCluster refuses an existing one).
-    Status cleared = internal::TearDownCluster(**existing, internal::kClusterStopGrace,
-                                               spark::DirCleanup::kRemoveAll);
+    Status cleared = TearDown(**existing, /*keep_logs=*/false);
     if (!cleared.ok()) {
       internal::Fail(ctx,
                      "could not clear what is left of the previous cluster '" + name +
@@ -378,6 +521,10 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
                      /*retryable=*/true);
       return;
     }
+  }
+  if (plan.backend == kKubernetesBackend) {
+    CreateOnKubernetes(ctx, stop, plan);
+    return;
   }
 
   // The record and the try's handle, before any daemon.
@@ -511,6 +658,11 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
   std::shared_ptr<Cluster> cluster = FindLive(name);
   if (!cluster) {
     Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
+    if (existing.ok() && *existing && (*existing)->backend == kKubernetesBackend &&
+        (*existing)->state != internal::kClusterDeleted) {
+      ScaleOnKubernetes(ctx, stop, plan, **existing);
+      return;
+    }
     if (existing.ok() && *existing && internal::MayBeRunning(**existing)) {
       internal::Fail(ctx,
                      "Spark cluster '" + name + "' (state " + (*existing)->state +
@@ -566,8 +718,8 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
       std::move(outputs), "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker")));
 }
 
-void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
-                                  const std::string& name) {
+void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
+                                  const std::string& backend) {
   store::Store& store = *services_->store;
   nlohmann::json outputs = {{"cluster_name", name}};
   if (Status s = ctx->SaveHandle(TryHandle("delete", name, nullptr)); !s.ok()) {
@@ -596,6 +748,30 @@ void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
     put_back();
     internal::Fail(ctx, "could not read the cluster records: " + existing.status().message(),
                    /*retryable=*/true);
+    return;
+  }
+  if (!cluster && !*existing && backend == kKubernetesBackend) {
+    // No record (a lost store, another server's cluster): the parent its name maps to.
+    Result<k8s::KubeClient*> client = Kube();
+    if (!client.ok()) {
+      internal::Fail(ctx,
+                     "could not delete Spark cluster '" + name + "': " + client.status().message(),
+                     internal::IsRetryable(client.status()));
+      return;
+    }
+    k8s::KubernetesClusterBackend kube(*client);
+    const std::string parent = k8s::SparkClusterNames::For(name).parent;
+    Result<bool> deleted = kube.Delete((*client)->default_namespace(), parent, kKubeDeleteTimeout);
+    if (!deleted.ok()) {
+      internal::Fail(ctx,
+                     "could not delete Spark cluster '" + name + "': " + deleted.status().message(),
+                     internal::IsRetryable(deleted.status()));
+      return;
+    }
+    std::string what = *deleted ? "deleted Spark cluster '" + name + "' (it had no record)"
+                                : "no Spark cluster named '" + name + "'; nothing to delete";
+    Log(*ctx, what);
+    ctx->Complete(internal::Succeeded(std::move(outputs), what));
     return;
   }
   if (!cluster && !*existing) {
@@ -629,8 +805,7 @@ void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx,
   }
   Log(*ctx, "deleting Spark cluster '" + name + "'");
   Status stopped = cluster ? cluster->local->Stop(internal::kClusterStopGrace)
-                           : internal::TearDownCluster(record, internal::kClusterStopGrace,
-                                                       spark::DirCleanup::kKeepLogs);
+                           : TearDown(record, /*keep_logs=*/true);
   if (!stopped.ok()) {
     put_back();
     internal::Fail(ctx, "could not delete Spark cluster '" + name + "': " + stopped.message(),
@@ -672,10 +847,8 @@ void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohma
   std::string action = HandleString(handle, "action");
   std::string name = HandleString(handle, "cluster");
   if (action == "create" && !name.empty()) {
-    nlohmann::json local =
-        handle.is_object() && handle.contains("local") ? handle["local"] : nlohmann::json();
-    RunOp(ctx, [this, ctx, name, local] {
-      TearDownCreate(ctx, name, local, TearDownReason::kCancelled);
+    RunOp(ctx, [this, ctx, name, handle] {
+      TearDownCreate(ctx, name, handle, TearDownReason::kCancelled);
     });
     return;
   }
@@ -706,17 +879,17 @@ void SparkClusterTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohm
   AddOp(ctx, action, name);
   if (action == "delete") {
     Log(*ctx, "the server restarted during the delete of cluster '" + name + "'; deleting again");
-    RunOp(ctx, [this, ctx, name] { Delete(ctx, name); });
+    std::string backend = HandleString(handle, "backend");
+    RunOp(ctx, [this, ctx, name, backend] { Delete(ctx, name, backend); });
     return;
   }
-  nlohmann::json local = handle.contains("local") ? handle["local"] : nlohmann::json();
-  RunOp(ctx,
-        [this, ctx, name, local] { TearDownCreate(ctx, name, local, TearDownReason::kRestarted); });
+  RunOp(ctx, [this, ctx, name, handle] {
+    TearDownCreate(ctx, name, handle, TearDownReason::kRestarted);
+  });
 }
 
 void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ctx,
-                                          const std::string& name,
-                                          const nlohmann::json& local_handle,
+                                          const std::string& name, const nlohmann::json& try_handle,
                                           TearDownReason reason) {
   (void)AcquireName(name, std::stop_token());
   NameLease lease(this, name);
@@ -731,18 +904,21 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
   bool own_record = existing.ok() && *existing && (*existing)->run_id == ctx->run_key() &&
                     (*existing)->state != internal::kClusterDeleted;
   if (own_record) targets.push_back(**existing);
-  if (!local_handle.is_null()) {
+  std::string backend = HandleString(try_handle, "backend");
+  if (backend.empty()) backend = internal::kLocalBackend;
+  if (try_handle.is_object() && try_handle.contains(backend) && !try_handle[backend].is_null()) {
     store::ClusterRecord from_try;
     from_try.name = name;
-    from_try.backend = internal::kLocalBackend;
-    from_try.handle = local_handle;
-    targets.push_back(from_try);
+    from_try.backend = backend;
+    from_try.handle = try_handle[backend];
+    bool same = own_record && (*existing)->backend == backend && backend == kKubernetesBackend &&
+                (*existing)->handle.value("parent", "") == from_try.handle.value("parent", "");
+    if (!same) targets.push_back(from_try);
   }
   std::shared_ptr<Cluster> live = own_record ? TakeLive(name) : nullptr;
   Status torn = live ? live->local->Stop(internal::kClusterStopGrace) : OkStatus();
   for (const store::ClusterRecord& t : targets) {
-    Status s =
-        internal::TearDownCluster(t, internal::kClusterStopGrace, spark::DirCleanup::kKeepLogs);
+    Status s = TearDown(t, /*keep_logs=*/true);
     if (torn.ok()) torn = s;
   }
   if (own_record) {
@@ -755,6 +931,181 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
       "' was being created; " +
       (torn.ok() ? "it was torn down" : "tearing it down failed: " + torn.message());
   internal::Fail(ctx, message, /*retryable=*/true);
+}
+
+Result<k8s::KubeClient*> SparkClusterTaskType::Kube() {
+  std::lock_guard<std::mutex> lock(kube_mu_);
+  if (kube_) return kube_.get();
+  const RuntimeConfig& c = services_->config;
+  Result<std::unique_ptr<k8s::KubeClient>> client = k8s::ConnectKube(
+      {c.kubeconfig, c.kube_context, c.kube_namespace}, *services_->clock, services_->logger);
+  if (!client.ok()) return client.status().With("connecting to Kubernetes");
+  kube_ = std::move(client).value();
+  return kube_.get();
+}
+
+Status SparkClusterTaskType::TearDown(const store::ClusterRecord& record, bool keep_logs) {
+  if (record.backend != kKubernetesBackend) {
+    return internal::TearDownCluster(
+        record, internal::kClusterStopGrace,
+        keep_logs ? spark::DirCleanup::kKeepLogs : spark::DirCleanup::kRemoveAll);
+  }
+  if (record.handle.is_null() || (record.handle.is_object() && record.handle.empty())) {
+    return OkStatus();
+  }
+  Result<k8s::KubeClusterHandle> handle = k8s::KubeClusterHandle::FromJson(record.handle);
+  if (!handle.ok()) {
+    return FailedPreconditionError("cluster '" + record.name + "': its recorded handle is " +
+                                   "unreadable (" + handle.status().message() + ")");
+  }
+  ASSIGN_OR_RETURN(k8s::KubeClient * client, Kube());
+  k8s::KubernetesClusterBackend kube(client);
+  return kube.Delete(handle->namespace_name, handle->parent, kKubeDeleteTimeout).status();
+}
+
+void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>& ctx,
+                                              std::stop_token stop, const Plan& plan) {
+  const std::string& name = plan.name;
+  store::Store& store = *services_->store;
+  const RuntimeConfig& config = services_->config;
+  Result<k8s::KubeClient*> client = Kube();
+  if (!client.ok()) {
+    internal::Fail(ctx,
+                   "could not create Spark cluster '" + name + "': " + client.status().message(),
+                   /*retryable=*/false);
+    return;
+  }
+  k8s::SparkClusterSpec spec = plan.KubeSpec((*client)->default_namespace());
+  if (spec.image.empty()) spec.image = config.spark_image;
+  spec.history_pvc = config.spark_history_pvc;
+  spec.dag_id = ctx->dag_id();
+  spec.run_key = ctx->run_key();
+  if (Status s = k8s::ValidateSparkClusterSpec(spec); !s.ok()) {
+    internal::Fail(ctx, "invalid spark_cluster task: " + s.message(), /*retryable=*/false);
+    return;
+  }
+
+  // The record and the try's handle before any object.
+  k8s::KubeClusterHandle planned = k8s::KubernetesClusterBackend::PlannedHandle(spec);
+  store::ClusterRecord record;
+  record.name = name;
+  record.backend = kKubernetesBackend;
+  record.run_id = ctx->run_key();
+  record.state = internal::kClusterCreating;
+  record.handle = planned.ToJson();
+  record.created_at = services_->clock->Now();
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
+    internal::Fail(ctx, "could not record the cluster, so it was not created: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  if (Status s = ctx->SaveHandle(TryHandle("create", name, planned.ToJson(), kKubernetesBackend));
+      !s.ok()) {
+    record.state = internal::kClusterFailed;
+    internal::CommitCluster(store, record).IgnoreError();
+    internal::Fail(
+        ctx, "could not record the try's handle, so the cluster was not created: " + s.message(),
+        /*retryable=*/true);
+    return;
+  }
+  Log(*ctx, "creating Spark cluster '" + name + "' (backend kubernetes, namespace " +
+                spec.namespace_name + ", image " + spec.image + ", " +
+                Plural(spec.workers, "worker") + " with " + Plural(spec.worker_cores, "core") +
+                " and " + spec.worker_memory + " each" +
+                (spec.authenticate ? ", authenticated" : "") + ")");
+  Time started = services_->clock->Now();
+  k8s::KubeClusterBackendOptions options;
+  options.logger = services_->logger;
+  k8s::KubernetesClusterBackend kube(*client, options);
+  Result<k8s::KubeClusterHandle> created =
+      kube.Create(spec, plan.ready_timeout, stop, [&](const k8s::KubeClusterHandle& h) -> Status {
+        record.handle = h.ToJson();
+        RETURN_IF_ERROR(internal::CommitCluster(store, record));
+        return ctx->SaveHandle(TryHandle("create", name, h.ToJson(), kKubernetesBackend));
+      });
+  if (!created.ok()) {
+    record.state = internal::kClusterFailed;
+    if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
+    internal::Fail(ctx,
+                   "could not create Spark cluster '" + name + "': " + created.status().message(),
+                   internal::IsRetryable(created.status()));
+    return;
+  }
+  record.handle = created->ToJson();
+  record.state = internal::kClusterReady;
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
+    Result<bool> deleted =
+        kube.Delete(created->namespace_name, created->parent, kKubeDeleteTimeout);
+    record.state = deleted.ok() ? internal::kClusterFailed : internal::kClusterReady;
+    internal::CommitCluster(store, record).IgnoreError();
+    internal::Fail(
+        ctx,
+        "Spark cluster '" + name +
+            "' became ready but could not be recorded as ready, so it was deleted: " + s.message(),
+        /*retryable=*/true);
+    return;
+  }
+  Log(*ctx, "Spark cluster '" + name + "' is ready at " + created->master_url + " (web UI " +
+                created->ui_url +
+                (created->ui_node_port ? ", node port " + std::to_string(created->ui_node_port)
+                                       : std::string()) +
+                ") after " + Seconds(services_->clock->Now() - started));
+  ctx->Complete(internal::Succeeded(
+      ClusterOutputs(*created), "Spark cluster '" + name + "' ready at " + created->master_url));
+}
+
+void SparkClusterTaskType::ScaleOnKubernetes(const std::shared_ptr<TaskContext>& ctx,
+                                             std::stop_token stop, const Plan& plan,
+                                             store::ClusterRecord record) {
+  const std::string& name = plan.name;
+  if (record.state != internal::kClusterReady) {
+    internal::Fail(
+        ctx,
+        "Spark cluster '" + name + "' is " + record.state + ", not ready, so it cannot be scaled",
+        /*retryable=*/record.state == internal::kClusterCreating);
+    return;
+  }
+  Result<k8s::KubeClusterHandle> handle = k8s::KubeClusterHandle::FromJson(record.handle);
+  if (!handle.ok()) {
+    internal::Fail(ctx,
+                   "Spark cluster '" + name + "': its recorded handle is unreadable (" +
+                       handle.status().message() + ")",
+                   /*retryable=*/false);
+    return;
+  }
+  Result<k8s::KubeClient*> client = Kube();
+  if (!client.ok()) {
+    internal::Fail(ctx,
+                   "could not scale Spark cluster '" + name + "': " + client.status().message(),
+                   /*retryable=*/false);
+    return;
+  }
+  if (Status s = ctx->SaveHandle(TryHandle("scale", name, record.handle, kKubernetesBackend));
+      !s.ok()) {
+    internal::Fail(ctx, "could not record the try's handle, so nothing was changed: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  Log(*ctx, "scaling Spark cluster '" + name + "' from " + Plural(handle->workers, "worker") +
+                " to " + std::to_string(plan.workers));
+  k8s::KubeClusterBackendOptions options;
+  options.logger = services_->logger;
+  k8s::KubernetesClusterBackend kube(*client, options);
+  Result<k8s::KubeClusterHandle> scaled =
+      kube.Scale(*handle, plan.workers, plan.ready_timeout, stop);
+  if (!scaled.ok()) {
+    internal::Fail(ctx,
+                   "could not scale Spark cluster '" + name + "': " + scaled.status().message(),
+                   internal::IsRetryable(scaled.status()));
+    return;
+  }
+  record.handle = scaled->ToJson();
+  if (Status s = internal::CommitCluster(*services_->store, record); !s.ok()) {
+    Log(*ctx, s.message());
+  }
+  Log(*ctx, "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker"));
+  ctx->Complete(internal::Succeeded(ClusterOutputs(*scaled), "Spark cluster '" + name + "' has " +
+                                                                 Plural(plan.workers, "worker")));
 }
 
 }  // namespace sp::operators

@@ -1,6 +1,8 @@
 // SparkClusterTaskType ("spark_cluster"): creates, scales and deletes on-demand Spark standalone
-// clusters for a run. The only backend so far is "local" (spark::LocalCluster: a master and N
-// workers as child processes of the server, on loopback).
+// clusters for a run. Backends: "local" (spark::LocalCluster: a master and N workers as child
+// processes of the server, on loopback) and "kubernetes" (k8s::KubernetesClusterBackend: a
+// master Deployment + Service and a worker Deployment in the configured namespace, all owned by
+// one parent ConfigMap; see k8s/kubernetes_cluster_backend.h).
 //
 // YAML fields (strings may be templates; values are checked again after rendering):
 //   action         create (default) | scale | delete
@@ -11,40 +13,61 @@
 //   worker_cores   integer >= 1 (default 1): cores each worker offers
 //   worker_memory  JVM size such as 1g, 1536m (default 1g): memory each worker offers
 //   master_conf, worker_conf   mappings of Spark settings for the daemons (-Dkey=value)
-//   backend        default RuntimeConfig::default_cluster_backend; only "local" exists
+//   backend        local | kubernetes; default RuntimeConfig::default_cluster_backend
 //   ready_timeout  duration (default 120s): how long create and scale wait for the cluster
-// Outputs (create, scale): cluster_name, master_url (spark://127.0.0.1:P), master_ui_url,
-// workers. delete: cluster_name.
+// Fields of the kubernetes backend only (an error with backend local):
+//   image          container image (default RuntimeConfig::spark_image, apache/spark:4.0.1)
+//   image_pull_policy  IfNotPresent (default) | Always | Never
+//   master_cores   integer >= 1 (default 1), master_memory JVM size (default 1g): the master
+//                  pod's requests = limits (workers: worker_cores, worker_memory + daemon heap +
+//                  JVM overhead)
+//   node_selector  mapping of node labels; tolerations  list of core/v1 Tolerations
+//   authenticate   true: spark.authenticate with a per-cluster Secret mounted as a file
+//                  (spark.authenticate.secret.file); drivers get it from spark_submit
+//   master_rest    true: the master's REST submission server (port 6066); off by default
+//   ui_node_port   true or a port 30000-32767: also expose the master web UI as a NodePort
+// The event-log volume (RuntimeConfig::spark_history_pvc) is mounted in every pod.
+// Outputs (create, scale): cluster_name, master_url (spark://127.0.0.1:P, or
+// spark://sparkplane-<base>-master.<namespace>.svc:7077), master_ui_url, workers; kubernetes
+// adds namespace and, with ui_node_port, ui_node_port. delete: cluster_name.
 //
 // create: the ClusterRecord (state creating, run_id = the run's key, the handle) is committed
-// and the try's handle saved ({"action", "cluster", "backend", "local": LocalClusterHandle})
-// before any daemon starts; LocalCluster::Start runs on a thread of the type's own, and every
-// handle update (a daemon about to run, the URLs once known) is made durable in both the record
-// and the try's handle before the daemon runs. Ready: record state ready, success. Failed or
-// cancelled: LocalCluster has stopped what started, record state failed, the try fails with the
-// daemons' log tails. A name that a record says may still be running (creating, ready,
-// deleting) is a conflict (failure without retry); a failed or deleted cluster's old dir is
-// removed, so a retry of create can reuse its name.
-// scale: only for a cluster this server process started (a live LocalCluster); after a
-// restart the daemons are not our children and a scale fails without retry.
-// delete: idempotent. A live cluster is stopped through its LocalCluster; any other is torn
-// down from its record's handle. Record state deleting, then deleted with deleted_at. A create
-// still running for the same name is cancelled first. Daemon logs are kept in the dir.
+// and the try's handle saved ({"action", "cluster", "backend", "<backend>": its handle})
+// before anything starts; the work runs on a thread of the type's own. Local: every handle
+// update (a daemon about to run, the URLs once known) is made durable in both the record and
+// the try's handle before the daemon runs. Kubernetes: the parent ConfigMap's uid is made
+// durable the same way before any other object exists; readiness is watched; a failure or a
+// cancel deletes what was made (and waits until it is gone). Ready: record state ready,
+// success. Failed or cancelled: what started is stopped, record state failed, the try fails
+// with the daemons' log tails (local) or the reasons Kubernetes gives (kubernetes: pod
+// conditions and events). A name that a record says may still be running (creating, ready,
+// deleting) is a conflict (failure without retry); a failed or deleted cluster's leftovers are
+// removed first, so a retry of create can reuse its name.
+// scale: local: only for a cluster this server process started (a live LocalCluster); after a
+// restart the daemons are not our children and a scale fails without retry. Kubernetes: any
+// ready cluster of the record (the worker Deployment's replicas, then the rollout is watched).
+// delete: idempotent. A live local cluster is stopped through its LocalCluster; any other is
+// torn down from its record's handle (kubernetes: a foreground delete of the parent, waited
+// for; with no record, the parent the name maps to in the configured namespace). Record state
+// deleting, then deleted with deleted_at. A create still running for the same name is
+// cancelled first. Daemon logs are kept in the dir.
 //
 // Cancel: create and scale are told to stop (std::stop_source); their thread then fails the
 // try. A delete is not interrupted (a half-stopped cluster helps no one); it ends by itself
 // within the stop grace.
 // Recover after a restart: a create try's cluster is torn down from its handle (the record's,
 // which is never older) and the try fails as retryable, even when the cluster had become ready:
-// its daemons are no longer children of this server (no exit notices, no scale), and a retry
-// starts a clean cluster in ~10 s. A delete is run again (idempotent). A scale try fails as
-// retryable; the cluster keeps running until deleted or reaped (cluster_reaper.h).
+// local daemons are no longer children of this server (no exit notices, no scale), and a retry
+// starts a clean cluster. A delete is run again (idempotent). A scale try fails as retryable;
+// the cluster keeps running until deleted or reaped (cluster_reaper.h).
 //
-// Ownership and threads: live clusters are kept by name here so scale and delete of the same
-// server process can use them; the destructor requests every in-flight create/scale to stop,
-// waits for the work threads, then stops the live clusters and records them as failed (they
-// are children of the server's process supervisor and would not outlive it anyway). Tries on
-// one cluster name run one at a time. Thread-safe.
+// Ownership and threads: live local clusters are kept by name here so scale and delete of the
+// same server process can use them; the destructor requests every in-flight create/scale to
+// stop, waits for the work threads, then stops the live local clusters and records them as
+// failed (they are children of the server's process supervisor and would not outlive it
+// anyway). Kubernetes clusters outlive the server; the KubeClient is made on first use from
+// RuntimeConfig (kubeconfig, kube_context, kube_namespace). Tries on one cluster name run one
+// at a time. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -61,13 +84,18 @@
 
 #include "operators/internal/task_threads.h"
 #include "operators/task_type.h"
+#include "store/records.h"
+
+namespace sp::k8s {
+class KubeClient;
+}
 
 namespace sp::operators {
 
 class SparkClusterTaskType : public TaskType {
  public:
   // `services` (store, processes, clock) must outlive the type.
-  explicit SparkClusterTaskType(const Services* services) : services_(services) {}
+  explicit SparkClusterTaskType(const Services* services);
   ~SparkClusterTaskType() override;
 
   std::string Name() const override { return "spark_cluster"; }
@@ -98,12 +126,23 @@ class SparkClusterTaskType : public TaskType {
               const Plan& plan);
   void Scale(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Op>& op,
              const Plan& plan);
-  void Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name);
+  void Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
+              const std::string& backend);
   enum class TearDownReason { kRestarted, kCancelled };
   // Tears down what a create try of an earlier server process may have started, then fails
-  // the try (retryable).
+  // the try (retryable). `try_handle` is the try's saved handle.
   void TearDownCreate(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
-                      const nlohmann::json& local_handle, TearDownReason reason);
+                      const nlohmann::json& try_handle, TearDownReason reason);
+
+  // The kubernetes backend's parts of create and scale (the name is held).
+  void CreateOnKubernetes(const std::shared_ptr<TaskContext>& ctx, std::stop_token stop,
+                          const Plan& plan);
+  void ScaleOnKubernetes(const std::shared_ptr<TaskContext>& ctx, std::stop_token stop,
+                         const Plan& plan, store::ClusterRecord record);
+  // Tears down the cluster a record's handle names, whatever its backend.
+  Status TearDown(const store::ClusterRecord& record, bool keep_logs);
+  // The client of the configured Kubernetes API server, made on first use.
+  Result<k8s::KubeClient*> Kube();
 
   // Waits until no other try works on `name` and claims it. False when `stop` came first.
   bool AcquireName(const std::string& name, std::stop_token stop);
@@ -117,6 +156,8 @@ class SparkClusterTaskType : public TaskType {
   std::map<const TaskContext*, std::shared_ptr<Op>> ops_;  // in-flight tries
   std::set<std::string> busy_;                             // names a try works on
   std::map<std::string, std::shared_ptr<Cluster>> live_;   // started here, not deleted
+  std::mutex kube_mu_;
+  std::unique_ptr<k8s::KubeClient> kube_;  // guarded by kube_mu_; thread-safe itself
   internal::TaskThreads threads_;                          // last: destroyed first
 };
 

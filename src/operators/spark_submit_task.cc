@@ -14,10 +14,16 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 #include <utility>
 
+#include "k8s/client.h"
+#include "k8s/kube_config.h"
+#include "k8s/kubernetes_cluster_backend.h"
+#include "k8s/spark_cluster_objects.h"
 #include "operators/connections.h"
 #include "operators/internal/cluster_records.h"
 #include "operators/internal/fields.h"
@@ -125,9 +131,43 @@ std::string LocalFile(const std::string& resolved) {
   return p;
 }
 
+// Fields of native mode (a k8s:// master: Spark's own Kubernetes scheduler) only.
+constexpr const char* kNativeFields[] = {"image", "namespace", "service_account",
+                                         "driver_pod_template", "executor_pod_template"};
+constexpr char kHistoryVolumeName[] = "spark-history";
+constexpr char kAuthPropertiesFile[] = "sparkplane-auth.properties";
+
+// DNS-1123 subdomain (namespaces are labels; service accounts subdomains).
+bool IsDnsName(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+}
+
+// A standalone master reached through a Kubernetes Service name (…svc or …svc.cluster.local).
+bool IsServiceMaster(const std::string& master) {
+  if (!StartsWith(master, "spark://")) return false;
+  std::string host = master.substr(8);
+  host = host.substr(0, host.find_first_of(":/,"));
+  auto ends = [&](std::string_view suffix) {
+    return host.size() > suffix.size() &&
+           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends(".svc") || ends(".svc.cluster.local");
+}
+
 struct SubmitPlan {
   spark::SubmitSpec spec;
   std::string conn_id;
+  bool deploy_mode_set = false;
+  // native mode
+  std::string image;
+  std::string namespace_name;
+  std::string service_account;
+  std::string driver_pod_template;
+  std::string executor_pod_template;
+  std::vector<std::string> native_fields;  // which of them the task sets
 
   static SubmitPlan Read(FieldReader& r) {
     SubmitPlan p;
@@ -189,6 +229,46 @@ struct SubmitPlan {
     if (auto v = r.String("name")) s.name = *v;
     if (auto v = r.StringList("application_args", ListForm::kSingleItem)) s.application_args = *v;
     if (auto v = r.Choice("deploy_mode", {"client", "cluster"})) s.deploy_mode = *v;
+    p.deploy_mode_set = r.Has("deploy_mode");
+    for (const char* field : kNativeFields) {
+      if (r.Has(field)) p.native_fields.push_back(field);
+    }
+    if (auto v = r.String("image")) {
+      if (v->empty() || std::any_of(v->begin(), v->end(), [](char c) {
+            return std::isspace(static_cast<unsigned char>(c));
+          })) {
+        r.Problem("image",
+                  "expected an image reference such as apache/spark:4.0.1; got '" + *v + "'");
+      }
+      p.image = *v;
+    }
+    if (auto v = r.String("namespace")) {
+      if (!IsDnsName(*v, 63) || v->find('.') != std::string::npos) {
+        r.Problem("namespace",
+                  "expected a Kubernetes namespace (lower-case letters, digits and '-'); got '" +
+                      *v + "'");
+      }
+      p.namespace_name = *v;
+    }
+    if (auto v = r.String("service_account")) {
+      if (!IsDnsName(*v, 253)) {
+        r.Problem("service_account",
+                  "expected a Kubernetes service account name (lower-case letters, digits, '-' "
+                  "and '.'); got '" +
+                      *v + "'");
+      }
+      p.service_account = *v;
+    }
+    if (auto v = r.String("driver_pod_template")) p.driver_pod_template = *v;
+    if (auto v = r.String("executor_pod_template")) p.executor_pod_template = *v;
+    if (!p.native_fields.empty() && !s.master.empty() && !r.Deferred("master") &&
+        !StartsWith(s.master, "k8s://")) {
+      r.Problem(p.native_fields[0],
+                "'" + p.native_fields[0] +
+                    "' applies to a k8s:// master only (native mode: Spark's own Kubernetes "
+                    "scheduler); master is '" +
+                    s.master + "'");
+    }
     if (auto v = r.StringMap("env")) {
       for (const auto& [key, value] : *v) {
         if (key.empty() || key.find('=') != std::string::npos) {
@@ -346,6 +426,136 @@ std::string HandleLocalDir(const nlohmann::json& handle) {
   return it != handle.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// Sets `key` unless the user's conf has it: Sparkplane's settings are defaults.
+void SetDefault(spark::SubmitSpec* spec, const std::string& key, const std::string& value) {
+  spec->conf.emplace(key, value);
+}
+
+// The labels Sparkplane puts on native-mode driver and executor pods.
+void AddPodLabels(const TaskContext& ctx, spark::SubmitSpec* spec) {
+  for (const char* role : {"driver", "executor"}) {
+    std::string prefix = std::string("spark.kubernetes.") + role + ".label.";
+    SetDefault(spec, prefix + k8s::kManagedByLabel, k8s::kManagedByValue);
+    if (std::string dag = k8s::LabelValue(ctx.dag_id()); !dag.empty()) {
+      SetDefault(spec, prefix + k8s::kDagLabel, dag);
+    }
+    SetDefault(spec, prefix + k8s::kRunLabel, std::to_string(ctx.run_key()));
+  }
+}
+
+// Native mode (a k8s:// master): Spark's own Kubernetes scheduler makes the driver (cluster
+// mode) and executor pods. `apps` resolves relative pod template paths.
+Status ApplyNativeMode(const SubmitPlan& plan, const RuntimeConfig& config, const TaskContext& ctx,
+                       const std::string& apps, spark::SubmitSpec* spec) {
+  SetDefault(spec, "spark.kubernetes.container.image",
+             plan.image.empty() ? config.spark_image : plan.image);
+  std::string ns = plan.namespace_name.empty() ? config.kube_namespace : plan.namespace_name;
+  if (ns.empty()) {
+    // The namespace the kubeconfig (or the pod's service account) names, as for clusters.
+    k8s::KubeConfigOptions options;
+    options.context = config.kube_context;
+    Result<k8s::KubeConfig> kube = k8s::LoadKubeConfigSetting(config.kubeconfig, options);
+    if (kube.ok()) ns = kube->default_namespace;
+  }
+  if (!ns.empty()) SetDefault(spec, "spark.kubernetes.namespace", ns);
+  if (!plan.service_account.empty()) {
+    SetDefault(spec, "spark.kubernetes.authenticate.driver.serviceAccountName",
+               plan.service_account);
+  }
+  for (const auto& [field, value, key] : {std::tuple<const char*, const std::string*, const char*>{
+                                              "driver_pod_template", &plan.driver_pod_template,
+                                              "spark.kubernetes.driver.podTemplateFile"},
+                                          {"executor_pod_template", &plan.executor_pod_template,
+                                           "spark.kubernetes.executor.podTemplateFile"}}) {
+    if (value->empty()) continue;
+    std::string path = ResolvePath(*value, apps);
+    if (std::string f = LocalFile(path); f.empty() || !fs::is_regular_file(f)) {
+      return FailedPreconditionError(
+          std::string(field) + " file not found: " + (f.empty() ? *value : f) +
+          " (a local file; relative paths are resolved against " + apps + ")");
+    }
+    SetDefault(spec, key, LocalFile(path));
+  }
+  SetDefault(spec, "spark.kubernetes.submission.waitAppCompletion", "true");
+  SetDefault(spec, "spark.kubernetes.executor.deleteOnTermination", "true");
+  SetDefault(spec, "spark.kubernetes.driver.service.deleteOnTermination", "true");
+  AddPodLabels(ctx, spec);
+  if (spec->deploy_mode != "cluster") return OkStatus();
+
+  // The driver runs in a pod: none of this machine's paths mean anything there. Event logs go
+  // to the history volume, mounted as in the clusters' pods.
+  spec->local_dir.clear();
+  spec->event_log_dir.clear();
+  spec->python.clear();
+  if (!config.spark_history_pvc.empty()) {
+    std::string volume =
+        std::string("spark.kubernetes.driver.volumes.persistentVolumeClaim.") + kHistoryVolumeName;
+    SetDefault(spec, volume + ".options.claimName", config.spark_history_pvc);
+    SetDefault(spec, volume + ".mount.path", k8s::kEventLogMountPath);
+    SetDefault(spec, volume + ".mount.readOnly", "false");
+    SetDefault(spec, "spark.eventLog.enabled", "true");
+    SetDefault(spec, "spark.eventLog.dir", std::string("file:") + k8s::kEventLogMountPath);
+  }
+  if (spec->conf.count("spark.kubernetes.file.upload.path") == 0) {
+    std::vector<const std::string*> paths = {&spec->application};
+    for (const auto* list : {&spec->py_files, &spec->jars, &spec->files, &spec->archives}) {
+      for (const std::string& item : *list) paths.push_back(&item);
+    }
+    for (const std::string* path : paths) {
+      if (!LocalFile(*path).empty()) {
+        return FailedPreconditionError(
+            "'" + *path +
+            "' is a file on the scheduler, but in cluster deploy mode on "
+            "Kubernetes the driver runs in a pod: use a path inside the image (local:///opt/...), "
+            "a URL (https://, s3a://, ...), or set conf spark.kubernetes.file.upload.path so "
+            "spark-submit uploads it");
+      }
+    }
+  }
+  return OkStatus();
+}
+
+// Client mode with executors in Kubernetes (a kubernetes spark_cluster, or native client
+// mode): they must reach the driver in the scheduler's pod.
+void ApplyClientModeInPod(const RuntimeConfig& config, const TaskContext& ctx,
+                          spark::SubmitSpec* spec) {
+  if (!config.pod_ip.empty()) {
+    SetDefault(spec, "spark.driver.host", config.pod_ip);
+    SetDefault(spec, "spark.driver.bindAddress", "0.0.0.0");
+    SetDefault(spec, "spark.driver.port", std::to_string(config.driver_port));
+    SetDefault(spec, "spark.blockManager.port", std::to_string(config.block_manager_port));
+  } else {
+    Log(ctx,
+        "the executors run in Kubernetes but this scheduler is not in a pod (POD_IP is not set): "
+        "they must be able to reach this host at the address Spark picks");
+  }
+  // The executors' Python is the image's, not the scheduler's.
+  if (!spec->python.empty() && spec->application.size() > 3 &&
+      spec->application.compare(spec->application.size() - 3, 3, ".py") == 0) {
+    SetDefault(spec, "spark.pyspark.driver.python", spec->python);
+    spec->env.emplace("PYSPARK_DRIVER_PYTHON", spec->python);
+  }
+  spec->python.clear();
+}
+
+// Writes `text` to a new file readable by its owner only.
+Status WritePrivateFile(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return UnavailableError("cannot write " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return UnavailableError("cannot write " + path + ": " + std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return OkStatus();
+}
+
 }  // namespace
 
 // One try, from Start until its driver's exit is handled.
@@ -413,13 +623,30 @@ Status CheckMasterReachable(const std::string& master, Millis timeout) {
 }
 
 std::vector<std::string> SparkSubmitTaskType::FieldNames() const {
-  return {"conn_id",      "master",           "application",
-          "java_class",   "py_files",         "jars",
-          "files",        "archives",         "packages",
-          "conf",         "driver_memory",    "executor_memory",
-          "driver_cores", "executor_cores",   "total_executor_cores",
-          "name",         "application_args", "deploy_mode",
-          "env"};
+  return {"conn_id",
+          "master",
+          "application",
+          "java_class",
+          "py_files",
+          "jars",
+          "files",
+          "archives",
+          "packages",
+          "conf",
+          "driver_memory",
+          "executor_memory",
+          "driver_cores",
+          "executor_cores",
+          "total_executor_cores",
+          "name",
+          "application_args",
+          "deploy_mode",
+          "env",
+          "image",
+          "namespace",
+          "service_account",
+          "driver_pod_template",
+          "executor_pod_template"};
 }
 
 void SparkSubmitTaskType::Validate(const dag::TaskSpec& spec,
@@ -484,6 +711,24 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   }
   t->master = spec.master;
 
+  // Where the executors run decides the Kubernetes settings (see the header).
+  const bool native = StartsWith(spec.master, "k8s://");
+  if (!plan.native_fields.empty() && !native) {
+    return fail("'" + plan.native_fields[0] +
+                    "' applies to a k8s:// master only (native mode: Spark's own Kubernetes "
+                    "scheduler); the master is " +
+                    spec.master,
+                false);
+  }
+  if (native && !plan.deploy_mode_set) spec.deploy_mode = "cluster";
+  std::optional<store::ClusterRecord> kube_cluster;
+  if (services_->store != nullptr && StartsWith(spec.master, "spark://")) {
+    Result<std::optional<store::ClusterRecord>> found =
+        internal::FindClusterByMasterUrl(*services_->store, spec.master);
+    if (found.ok() && *found && (*found)->backend == "kubernetes") kube_cluster = **found;
+  }
+  const bool executors_in_kubernetes = native || kube_cluster || IsServiceMaster(spec.master);
+
   // Local files must exist (relative paths live in the apps dir).
   const std::string apps = config.AppsDir();
   spec.application = ResolvePath(spec.application, apps);
@@ -519,6 +764,40 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   spec.event_log_dir = fs::absolute(config.SparkHistoryDir(), ec).lexically_normal().string();
   spec.python = config.python;
   for (const auto& [key, value] : ctx->env()) spec.env.emplace(key, value);  // field env wins
+  if (native) {
+    if (Status st = ApplyNativeMode(plan, config, *ctx, apps, &spec); !st.ok()) {
+      return fail("invalid spark_submit task: " + st.message(), false);
+    }
+  }
+  if (executors_in_kubernetes && spec.deploy_mode != "cluster") {
+    ApplyClientModeInPod(config, *ctx, &spec);
+  }
+  // A cluster that authenticates: its secret goes to the driver in a file only we can read
+  // (spark.authenticate.secret must be set on a standalone driver; never on the command line).
+  std::string auth_secret;
+  std::optional<k8s::KubeClusterHandle> kube_handle;
+  if (kube_cluster) {
+    Result<k8s::KubeClusterHandle> h = k8s::KubeClusterHandle::FromJson(kube_cluster->handle);
+    if (h.ok()) kube_handle = *h;
+  }
+  if (kube_handle && kube_handle->authenticate &&
+      spec.conf.count("spark.authenticate.secret") == 0) {
+    Result<std::unique_ptr<k8s::KubeClient>> client =
+        k8s::ConnectKube({config.kubeconfig, config.kube_context, config.kube_namespace},
+                         *services_->clock, services_->logger);
+    Result<std::string> secret =
+        client.ok() ? k8s::KubernetesClusterBackend(client->get()).ReadAuthSecret(*kube_handle)
+                    : Result<std::string>(client.status());
+    if (!secret.ok()) {
+      return fail("could not read the shared secret of Spark cluster '" + kube_cluster->name +
+                      "': " + secret.status().message(),
+                  internal::IsRetryable(secret.status()));
+    }
+    auth_secret = *secret;
+    spec.properties_file = t->local_dir + "/" + kAuthPropertiesFile;
+    Log(*ctx, "Spark cluster '" + kube_cluster->name +
+                  "' authenticates: its secret is passed in a private properties file");
+  }
 
   Result<std::vector<std::string>> argv = spark::BuildSubmitArgv(spec, config.spark_home);
   if (!argv.ok()) return fail("invalid spark_submit task: " + argv.status().message(), false);
@@ -549,8 +828,15 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
     }
   }
   for (const std::string& dir : {t->local_dir, spec.event_log_dir}) {
+    if (dir.empty()) continue;
     fs::create_directories(dir, ec);
     if (ec) return fail("cannot create " + dir + ": " + ec.message(), true);
+  }
+  if (!auth_secret.empty()) {
+    Status written = WritePrivateFile(
+        spec.properties_file,
+        "spark.authenticate true\nspark.authenticate.secret " + auth_secret + "\n");
+    if (!written.ok()) return fail(written.message(), true);
   }
 
   executor::SpawnSpec s;

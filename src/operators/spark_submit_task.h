@@ -17,6 +17,32 @@
 //   application_args      list of arguments after the application (one string = one argument)
 //   deploy_mode           client (default) | cluster
 //   env                   environment for spark-submit (on top of the task's `env:`)
+// Native mode (master k8s://https://HOST:PORT: Spark's own Kubernetes scheduler; deploy_mode
+// defaults to cluster), these fields only:
+//   image                 spark.kubernetes.container.image (default RuntimeConfig::spark_image)
+//   namespace             spark.kubernetes.namespace (default RuntimeConfig::kube_namespace, else
+//                         the kubeconfig's or the service account's)
+//   service_account       spark.kubernetes.authenticate.driver.serviceAccountName
+//   driver_pod_template, executor_pod_template   local files (relative: under <data>/apps) →
+//                         spark.kubernetes.{driver,executor}.podTemplateFile
+// and these defaults: spark.kubernetes.submission.waitAppCompletion=true (the try lasts as long
+// as the application), spark.kubernetes.executor.deleteOnTermination=true,
+// spark.kubernetes.driver.service.deleteOnTermination=true, pod labels
+// app.kubernetes.io/managed-by=sparkplane, sparkplane.io/dag, sparkplane.io/run. Spark 4 has no
+// setting that deletes the finished driver pod (it stays, Completed, with its log). In cluster
+// mode the driver's event logs go to the history volume (RuntimeConfig::spark_history_pvc,
+// mounted at k8s::kEventLogMountPath as in the clusters' pods); no local dir or python of this
+// machine is passed; a local application or dependency file is an error unless conf sets
+// spark.kubernetes.file.upload.path.
+// Client mode with executors in Kubernetes (the master is a kubernetes spark_cluster's, or a
+// …svc Service name, or native client mode): when the scheduler runs in a pod
+// (RuntimeConfig::pod_ip from $POD_IP) spark.driver.host=<pod ip>, spark.driver.bindAddress=
+// 0.0.0.0, spark.driver.port=RuntimeConfig::driver_port, spark.blockManager.port=
+// RuntimeConfig::block_manager_port; the scheduler's python is the driver's only
+// (spark.pyspark.driver.python), executors use the image's. A cluster made with authenticate:
+// its Secret is read from Kubernetes and given to spark-submit in a 0600 properties file in the
+// try's local dir (spark.authenticate, spark.authenticate.secret), never in argv or the log.
+// Every Kubernetes setting is a default: the task's conf wins.
 // These map onto spark::SubmitSpec; spark.eventLog.dir is RuntimeConfig::SparkHistoryDir()
 // (created when missing), spark.local.dir a per-try dir <data>/tmp/<dag>/<run key>/<task>/<try>
 // (also the driver's working directory, so relative paths an application writes land there;

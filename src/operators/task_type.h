@@ -45,6 +45,16 @@ struct RuntimeConfig {
   std::string default_cluster_backend = "local";
   std::string secret_key_path;      // libsodium key for connection secrets
 
+  // Kubernetes (the `kubernetes` cluster backend, client mode against it, the orphan reaper).
+  std::string kubeconfig;      // a path, "in-cluster", or "" (kubectl's order)
+  std::string kube_context;    // "" : the kubeconfig's current-context
+  std::string kube_namespace;  // "" : the context's (or the service account's) namespace
+  std::string spark_image = "apache/spark:4.0.1";              // default image of clusters
+  std::string spark_history_pvc = "sparkplane-spark-history";  // event-log volume ("": none)
+  int driver_port = 7078;         // spark.driver.port of client-mode drivers in a pod
+  int block_manager_port = 7079;  // spark.blockManager.port of those drivers
+  std::string pod_ip;             // $POD_IP: set when the scheduler runs in a pod
+
   std::string AppsDir() const { return data_dir + "/apps"; }
   std::string SparkHistoryDir() const { return data_dir + "/history/spark"; }
   std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }

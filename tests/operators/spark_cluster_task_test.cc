@@ -263,12 +263,12 @@ TEST_F(SparkClusterTaskTest, ScaleNeedsALiveCluster) {
 }
 
 TEST_F(SparkClusterTaskTest, UnknownBackendFromTheConfigFailsAtStart) {
-  services_.config.default_cluster_backend = "kubernetes";
+  services_.config.default_cluster_backend = "yarn";
   TaskResult r = Run({});
   EXPECT_FALSE(r.success);
   EXPECT_FALSE(r.retryable);
-  EXPECT_THAT(r.message, HasSubstr("unknown cluster backend 'kubernetes'"));
-  EXPECT_THAT(r.message, HasSubstr("known backends: local"));
+  EXPECT_THAT(r.message, HasSubstr("unknown cluster backend 'yarn'"));
+  EXPECT_THAT(r.message, HasSubstr("known backends: local, kubernetes"));
 }
 
 TEST_F(SparkClusterTaskTest, ReaperTearsDownClustersOfInactiveRunsOnly) {
@@ -334,8 +334,8 @@ INSTANTIATE_TEST_SUITE_P(
                        "expected an integer from 1 to 1024"},
         ValidationCase{"memory", R"({"worker_memory": "1.5g"})", "worker_memory",
                        "expected a JVM memory size such as 1g or 1536m; got '1.5g'"},
-        ValidationCase{"backend", R"({"backend": "kubernetes"})", "backend",
-                       "unknown cluster backend 'kubernetes'; known backends: local"},
+        ValidationCase{"backend", R"({"backend": "yarn"})", "backend",
+                       "expected local or kubernetes; got 'yarn'"},
         ValidationCase{"timeout", R"({"ready_timeout": "soon"})", "ready_timeout",
                        "expected a duration such as 30s"},
         ValidationCase{"name", R"({"name": "bad name!"})", "name", "expected 1-64 letters, digits"},

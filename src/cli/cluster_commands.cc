@@ -1,0 +1,234 @@
+// `sparkplane cluster create|scale|delete`; see cluster_commands.h.
+#include "cli/cluster_commands.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <tuple>
+
+#include "operators/task_type.h"
+
+namespace sp::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// A try of the spark_cluster type run by a command: run key 0 (ad-hoc), no DAG, progress lines
+// to stderr, the result handed to the waiting command.
+class CommandTaskContext : public operators::TaskContext {
+ public:
+  CommandTaskContext(const operators::Services* services, json fields) {
+    run_id_ = "ad-hoc";
+    run_key_ = 0;
+    task_id_ = "cluster";
+    try_number_ = 1;
+    log_path_ = "/dev/stderr";
+    fields_ = std::move(fields);
+    services_ = services;
+    spec_storage_.id = task_id_;
+    spec_storage_.type = "spark_cluster";
+    spec_storage_.fields = fields_;
+    spec_ = &spec_storage_;
+  }
+
+  // Ad-hoc clusters are found through their ClusterRecord; there is no try to recover.
+  Status SaveHandle(const json&) override { return OkStatus(); }
+
+  void Complete(operators::TaskResult result) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!result_) result_ = std::move(result);
+    cv_.notify_all();
+  }
+
+  bool done() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return result_.has_value();
+  }
+
+  operators::TaskResult Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return result_.has_value(); });
+    return *result_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<operators::TaskResult> result_;
+  dag::TaskSpec spec_storage_;
+};
+
+// Blocks SIGINT and SIGTERM in this thread (and the threads it starts), so they can be waited
+// for; restores the old mask when destroyed.
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // Waits up to `ms` for a stop signal; true if one came.
+  bool Wait(long ms) const {
+    timespec ts{ms / 1000, (ms % 1000) * 1000000};
+    return sigtimedwait(&set_, nullptr, &ts) > 0;
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
+
+// KEY=VALUE items of a repeated flag into a mapping.
+Result<json> Pairs(const std::vector<std::string>& items, const char* flag) {
+  json out = json::object();
+  for (const std::string& item : items) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgumentError(std::string(flag) + " expects KEY=VALUE; got '" + item + "'");
+    }
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+// Runs one try of the spark_cluster type to its end.
+Result<operators::TaskResult> RunClusterTry(Runtime& rt, json fields, const StopSignals* signals) {
+  operators::TaskType* type = rt.registry->Find("spark_cluster");
+  if (type == nullptr) return InternalError("the spark_cluster task type is not registered");
+  auto ctx = std::make_shared<CommandTaskContext>(&rt.services, std::move(fields));
+  type->Start(ctx);
+  if (signals != nullptr) {
+    // Ctrl-C while the try runs cancels it (a create then deletes what it made).
+    bool cancelled = false;
+    while (!ctx->done()) {
+      if (!cancelled && signals->Wait(200)) {
+        std::fprintf(stderr, "sparkplane: cancelling...\n");
+        type->Cancel(ctx, json::object(), Millis(10000));
+        cancelled = true;
+      }
+    }
+  }
+  return ctx->Wait();
+}
+
+void PrintResult(const GlobalOptions& g, const operators::TaskResult& r) {
+  if (g.json) {
+    std::printf("%s\n", r.outputs.dump(2).c_str());
+    return;
+  }
+  std::printf("%s\n", r.message.c_str());
+  if (r.outputs.contains("master_url")) {
+    std::printf("  master  %s\n  web UI  %s\n  workers %s\n",
+                r.outputs.value("master_url", "").c_str(),
+                r.outputs.value("master_ui_url", "").c_str(), r.outputs["workers"].dump().c_str());
+  }
+  if (r.outputs.contains("namespace")) {
+    std::printf("  namespace %s\n", r.outputs.value("namespace", "").c_str());
+  }
+  if (r.outputs.contains("ui_node_port")) {
+    std::printf("  UI node port %s\n", r.outputs["ui_node_port"].dump().c_str());
+  }
+}
+
+}  // namespace
+
+int ClusterCreate(const GlobalOptions& g, const ClusterCreateArgs& a) {
+  if (a.name.empty()) return Fail("cluster create needs a NAME");
+  StopSignals signals;  // before any thread starts, so every thread inherits the mask
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config);
+  if (!opened.ok()) return Fail(opened.status());
+  Runtime& rt = **opened;
+  std::string backend = a.backend.empty() ? rt.config.default_cluster_backend : a.backend;
+
+  json fields = {{"action", "create"}, {"name", a.name}, {"backend", backend}};
+  if (a.workers >= 0) fields["workers"] = a.workers;
+  if (a.worker_cores > 0) fields["worker_cores"] = a.worker_cores;
+  if (!a.worker_memory.empty()) fields["worker_memory"] = a.worker_memory;
+  if (a.master_cores > 0) fields["master_cores"] = a.master_cores;
+  if (!a.master_memory.empty()) fields["master_memory"] = a.master_memory;
+  if (!a.image.empty()) fields["image"] = a.image;
+  if (!a.ready_timeout.empty()) fields["ready_timeout"] = a.ready_timeout;
+  if (a.authenticate) fields["authenticate"] = true;
+  if (a.master_rest) fields["master_rest"] = true;
+  if (a.ui_node_port == 0) fields["ui_node_port"] = true;
+  if (a.ui_node_port > 0) fields["ui_node_port"] = a.ui_node_port;
+  for (const auto& [flag, key, items] :
+       {std::tuple<const char*, const char*, const std::vector<std::string>*>{
+            "--node-selector", "node_selector", &a.node_selector},
+        {"--master-conf", "master_conf", &a.master_conf},
+        {"--worker-conf", "worker_conf", &a.worker_conf}}) {
+    if (items->empty()) continue;
+    Result<json> pairs = Pairs(*items, flag);
+    if (!pairs.ok()) return Fail(pairs.status());
+    fields[key] = *pairs;
+  }
+
+  Result<operators::TaskResult> created = RunClusterTry(rt, fields, &signals);
+  if (!created.ok()) return Fail(created.status());
+  if (!created->success) return Fail(created->message);
+  PrintResult(g, *created);
+  if (backend != "local") return 0;
+
+  // A local cluster lives as long as this process: wait for a stop signal, then delete it.
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "sparkplane: the local cluster's daemons are children of this command; press "
+               "Ctrl-C to delete it\n");
+  while (!signals.Wait(1000)) {
+  }
+  Result<operators::TaskResult> deleted =
+      RunClusterTry(rt, {{"action", "delete"}, {"name", a.name}, {"backend", backend}}, nullptr);
+  if (!deleted.ok()) return Fail(deleted.status());
+  if (!deleted->success) return Fail(deleted->message);
+  if (!g.json) std::printf("%s\n", deleted->message.c_str());
+  return 0;
+}
+
+int ClusterScale(const GlobalOptions& g, const std::string& name, int workers,
+                 const std::string& ready_timeout) {
+  if (name.empty()) return Fail("cluster scale needs a NAME");
+  if (workers < 0) return Fail("cluster scale needs --workers N (N >= 0)");
+  StopSignals signals;
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config);
+  if (!opened.ok()) return Fail(opened.status());
+  json fields = {{"action", "scale"}, {"name", name}, {"workers", workers}};
+  if (!ready_timeout.empty()) fields["ready_timeout"] = ready_timeout;
+  // The record says which backend the cluster has; the field only has to be valid.
+  Result<std::vector<store::ClusterRecord>> records = (*opened)->store->ListClusters(false);
+  if (records.ok()) {
+    for (const store::ClusterRecord& r : *records) {
+      if (r.name == name) fields["backend"] = r.backend;
+    }
+  }
+  Result<operators::TaskResult> scaled = RunClusterTry(**opened, fields, &signals);
+  if (!scaled.ok()) return Fail(scaled.status());
+  if (!scaled->success) return Fail(scaled->message);
+  PrintResult(g, *scaled);
+  return 0;
+}
+
+int ClusterDelete(const GlobalOptions& g, const std::string& name, const std::string& backend) {
+  if (name.empty()) return Fail("cluster delete needs a NAME");
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config);
+  if (!opened.ok()) return Fail(opened.status());
+  json fields = {{"action", "delete"}, {"name", name}};
+  if (!backend.empty()) fields["backend"] = backend;
+  Result<operators::TaskResult> deleted = RunClusterTry(**opened, fields, nullptr);
+  if (!deleted.ok()) return Fail(deleted.status());
+  if (!deleted->success) return Fail(deleted->message);
+  PrintResult(g, *deleted);
+  return 0;
+}
+
+}  // namespace sp::cli

@@ -1,0 +1,307 @@
+// The manifests of a Spark cluster on Kubernetes (k8s/spark_cluster_objects.h): names, labels,
+// ownerReferences, probes, resources, volumes, the secret as a file, the NetworkPolicy's
+// selectors, the REST server switch, validation messages. What the API server does with them
+// is tested in tests/integration/k8s/spark_cluster_k8s_test.cc.
+#include "k8s/spark_cluster_objects.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "k8s/internal/text.h"
+#include "k8s/k8s_test_util.h"
+
+namespace sp::k8s {
+namespace {
+
+using nlohmann::json;
+using sp::k8s::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+SparkClusterSpec Spec() {
+  SparkClusterSpec spec;
+  spec.name = "etl-7";
+  spec.namespace_name = "spark";
+  spec.workers = 3;
+  spec.worker_cores = 2;
+  spec.worker_memory = "2g";
+  spec.dag_id = "etl";
+  spec.run_key = 7;
+  return spec;
+}
+
+const json kOwner = OwnerReference("sparkplane-cluster-etl-7", "uid-1");
+
+const json& Container(const json& deployment) {
+  return deployment["spec"]["template"]["spec"]["containers"][0];
+}
+
+std::string EnvValue(const json& container, const std::string& name) {
+  for (const json& e : container["env"]) {
+    if (e["name"] == name && e.contains("value")) return e["value"].get<std::string>();
+  }
+  return "<absent>";
+}
+
+TEST(SparkClusterNamesTest, SimpleNamesAreKept) {
+  SparkClusterNames n = SparkClusterNames::For("etl-7");
+  EXPECT_EQ(n.base, "etl-7");
+  EXPECT_EQ(n.parent, "sparkplane-cluster-etl-7");
+  EXPECT_EQ(n.master, "sparkplane-etl-7-master");
+  EXPECT_EQ(n.worker, "sparkplane-etl-7-worker");
+  EXPECT_EQ(n.auth_secret, "sparkplane-etl-7-auth");
+  EXPECT_EQ(n.network_policy, "sparkplane-etl-7");
+}
+
+TEST(SparkClusterNamesTest, OtherNamesBecomeDnsLabelsThatNeverCollide) {
+  SparkClusterNames a = SparkClusterNames::For("Daily_ETL.v2-41");
+  SparkClusterNames b = SparkClusterNames::For("daily-etl-v2-41");
+  EXPECT_THAT(a.base, ::testing::MatchesRegex("daily-etl-v2-41-[0-9a-f]{6}"));
+  EXPECT_EQ(b.base, "daily-etl-v2-41");
+  SparkClusterNames digit = SparkClusterNames::For("7up");
+  EXPECT_THAT(digit.base, ::testing::MatchesRegex("c-7up-[0-9a-f]{6}"));
+  std::string long_name(64, 'x');
+  SparkClusterNames l1 = SparkClusterNames::For(long_name);
+  SparkClusterNames l2 = SparkClusterNames::For(long_name.substr(0, 63) + "y");
+  EXPECT_LE(l1.base.size(), 40u);
+  EXPECT_NE(l1.base, l2.base);
+  EXPECT_LE(l1.master.size(), 63u);  // Service names are DNS-1035 labels
+}
+
+TEST(SparkClusterObjectsTest, LabelValuesAreMadeValid) {
+  EXPECT_EQ(LabelValue("etl"), "etl");
+  EXPECT_EQ(LabelValue("my dag/été"), "my-dag---t");
+  EXPECT_EQ(LabelValue("_x_"), "x");
+  EXPECT_EQ(LabelValue(std::string(80, 'a')).size(), 63u);
+  EXPECT_EQ(LabelValue(""), "");
+}
+
+TEST(SparkClusterObjectsTest, MemorySizes) {
+  EXPECT_EQ(*JvmSizeToMebibytes("1g", "m"), 1024);
+  EXPECT_EQ(*JvmSizeToMebibytes("1536m", "m"), 1536);
+  EXPECT_EQ(*JvmSizeToMebibytes("2GB", "m"), 2048);
+  EXPECT_EQ(*JvmSizeToMebibytes("1025", "m"), 1);  // bytes, rounded up
+  EXPECT_THAT(JvmSizeToMebibytes("1.5g", "worker_memory"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_memory")));
+}
+
+TEST(SparkClusterObjectsTest, EveryObjectIsLabelledAndOwnedByTheParent) {
+  SparkClusterSpec spec = Spec();
+  spec.authenticate = true;
+  spec.ui_node_port = true;
+  std::vector<json> children = {
+      BuildAuthSecret(spec, kOwner, "s3cret"), BuildMasterService(spec, kOwner),
+      *BuildUiService(spec, kOwner),           BuildMasterDeployment(spec, kOwner),
+      BuildWorkerDeployment(spec, kOwner),     BuildNetworkPolicy(spec, kOwner)};
+  for (const json& object : children) {
+    SCOPED_TRACE(object["kind"].get<std::string>());
+    const json& meta = object["metadata"];
+    EXPECT_EQ(meta["namespace"], "spark");
+    EXPECT_EQ(meta["labels"][kManagedByLabel], "sparkplane");
+    EXPECT_EQ(meta["labels"][kClusterLabel], "etl-7");
+    EXPECT_EQ(meta["labels"][kDagLabel], "etl");
+    EXPECT_EQ(meta["labels"][kRunLabel], "7");
+    EXPECT_EQ(meta["annotations"][kClusterNameAnnotation], "etl-7");
+    ASSERT_EQ(meta["ownerReferences"].size(), 1u);
+    const json& owner = meta["ownerReferences"][0];
+    EXPECT_EQ(owner["kind"], "ConfigMap");
+    EXPECT_EQ(owner["apiVersion"], "v1");
+    EXPECT_EQ(owner["name"], "sparkplane-cluster-etl-7");
+    EXPECT_EQ(owner["uid"], "uid-1");
+    EXPECT_EQ(owner["blockOwnerDeletion"], true);
+    EXPECT_EQ(owner["controller"], true);
+  }
+  json parent = BuildParentConfigMap(spec);
+  EXPECT_EQ(parent["metadata"]["name"], "sparkplane-cluster-etl-7");
+  EXPECT_EQ(parent["metadata"]["labels"][kComponentLabel], kParentComponent);
+  EXPECT_FALSE(parent["metadata"].contains("ownerReferences"));
+  json described = json::parse(parent["data"][kSpecKey].get<std::string>());
+  EXPECT_EQ(described["workers"], 3);
+  EXPECT_EQ(described["master_url"], "spark://sparkplane-etl-7-master.spark.svc:7077");
+  EXPECT_THAT(parent.dump(), Not(HasSubstr("s3cret")));
+}
+
+TEST(SparkClusterObjectsTest, MasterDeploymentRunsTheMasterWithAProbeAndNoRestServer) {
+  SparkClusterSpec spec = Spec();
+  spec.master_cores = 2;
+  spec.master_memory = "2g";
+  spec.master_conf = {{"spark.deploy.spreadOut", "false"}};
+  json d = BuildMasterDeployment(spec, kOwner);
+  EXPECT_EQ(d["spec"]["replicas"], 1);
+  EXPECT_EQ(d["spec"]["strategy"]["type"], "Recreate");
+  EXPECT_EQ(d["spec"]["selector"]["matchLabels"],
+            json({{kClusterLabel, "etl-7"}, {kComponentLabel, "master"}}));
+  EXPECT_EQ(d["spec"]["template"]["metadata"]["labels"][kComponentLabel], "master");
+  const json& c = Container(d);
+  EXPECT_EQ(c["image"], "apache/spark:4.0.1");
+  EXPECT_EQ(c["command"], json::array({"/opt/spark/bin/spark-class"}));
+  EXPECT_EQ(c["args"], json::array({"org.apache.spark.deploy.master.Master", "--host", "$(POD_IP)",
+                                    "--port", "7077", "--webui-port", "8080"}));
+  EXPECT_EQ(c["readinessProbe"]["httpGet"],
+            json({{"path", "/"}, {"port", 8080}, {"scheme", "HTTP"}}));
+  EXPECT_EQ(c["resources"]["requests"], c["resources"]["limits"]);
+  EXPECT_EQ(c["resources"]["requests"]["cpu"], "2");
+  EXPECT_EQ(c["resources"]["requests"]["memory"], "2432Mi");  // 2048 heap + 384 overhead
+  EXPECT_EQ(EnvValue(c, "SPARK_DAEMON_MEMORY"), "2048m");
+  std::string master_opts = EnvValue(c, "SPARK_MASTER_OPTS");
+  EXPECT_THAT(master_opts, HasSubstr("-Dspark.master.rest.enabled=false"));
+  EXPECT_THAT(master_opts, HasSubstr("-Dspark.deploy.appIdPattern=app-etl-7-%s-%04d"));
+  EXPECT_THAT(master_opts, HasSubstr("-Dspark.deploy.spreadOut=false"));
+  EXPECT_THAT(c["ports"].dump(), Not(HasSubstr("6066")));
+  json pod = d["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["automountServiceAccountToken"], false);
+  EXPECT_EQ(pod["enableServiceLinks"], false);
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+
+  spec.master_rest = true;
+  json rest = BuildMasterDeployment(spec, kOwner);
+  EXPECT_THAT(EnvValue(Container(rest), "SPARK_MASTER_OPTS"),
+              HasSubstr("-Dspark.master.rest.enabled=true"));
+  EXPECT_THAT(BuildMasterService(spec, kOwner)["spec"]["ports"].dump(), HasSubstr("6066"));
+}
+
+TEST(SparkClusterObjectsTest, WorkerDeploymentOffersItsCoresAndMemory) {
+  json d = BuildWorkerDeployment(Spec(), kOwner);
+  EXPECT_EQ(d["spec"]["replicas"], 3);
+  const json& c = Container(d);
+  EXPECT_EQ(c["args"],
+            json::array({"org.apache.spark.deploy.worker.Worker", "--host", "$(POD_IP)", "--cores",
+                         "2", "--memory", "2048m", "--webui-port", "8081", "--work-dir",
+                         "/sparkplane/work", "spark://sparkplane-etl-7-master.spark.svc:7077"}));
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"], 8081);
+  // 2048 offered + 512 daemon heap + max(384, 10%) overhead
+  EXPECT_EQ(c["resources"]["limits"], json({{"cpu", "2"}, {"memory", "2944Mi"}}));
+  EXPECT_EQ(c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP");
+}
+
+TEST(SparkClusterObjectsTest, EventLogVolumeOnEveryPod) {
+  SparkClusterSpec spec = Spec();
+  for (const json& d : {BuildMasterDeployment(spec, kOwner), BuildWorkerDeployment(spec, kOwner)}) {
+    const json& pod = d["spec"]["template"]["spec"];
+    EXPECT_THAT(pod["volumes"].dump(),
+                HasSubstr(R"("persistentVolumeClaim":{"claimName":"sparkplane-spark-history"})"));
+    EXPECT_THAT(Container(d)["volumeMounts"].dump(),
+                HasSubstr(R"("mountPath":"/sparkplane/history/spark")"));
+    std::string opts = EnvValue(Container(d), "SPARK_DAEMON_JAVA_OPTS");
+    EXPECT_THAT(opts, HasSubstr("-Dspark.eventLog.dir=file:/sparkplane/history/spark"));
+    EXPECT_THAT(opts, HasSubstr("-Dspark.eventLog.enabled=true"));
+  }
+  spec.history_pvc = "";
+  json none = BuildWorkerDeployment(spec, kOwner);
+  EXPECT_THAT(none.dump(), Not(HasSubstr("persistentVolumeClaim")));
+}
+
+TEST(SparkClusterObjectsTest, TheSharedSecretIsAFileNeverAnEnvironmentVariable) {
+  SparkClusterSpec spec = Spec();
+  spec.authenticate = true;
+  json secret = BuildAuthSecret(spec, kOwner, "0123abcd");
+  EXPECT_EQ(secret["metadata"]["name"], "sparkplane-etl-7-auth");
+  EXPECT_EQ(secret["immutable"], true);
+  EXPECT_EQ(internal::Base64Decode(secret["data"]["secret"].get<std::string>()), "0123abcd");
+  for (const json& d : {BuildMasterDeployment(spec, kOwner), BuildWorkerDeployment(spec, kOwner)}) {
+    const json& pod = d["spec"]["template"]["spec"];
+    const json& c = Container(d);
+    EXPECT_THAT(
+        pod["volumes"].dump(),
+        HasSubstr(R"("secret":{"defaultMode":288,"items":[{"key":"secret","path":"secret"}],)"
+                  R"("secretName":"sparkplane-etl-7-auth"})"));
+    EXPECT_THAT(
+        c["volumeMounts"].dump(),
+        HasSubstr(R"({"mountPath":"/etc/sparkplane/auth","name":"spark-auth","readOnly":true})"));
+    EXPECT_THAT(EnvValue(c, "SPARK_DAEMON_JAVA_OPTS"),
+                AllOf(HasSubstr("-Dspark.authenticate=true"),
+                      HasSubstr("-Dspark.authenticate.secret.file=/etc/sparkplane/auth/secret")));
+    EXPECT_THAT(c["env"].dump(), Not(HasSubstr("secretKeyRef")));
+    EXPECT_THAT(d.dump(), Not(HasSubstr("0123abcd")));
+    EXPECT_EQ(pod["securityContext"]["fsGroup"], 185);  // the spark user reads the 0440 file
+  }
+}
+
+TEST(SparkClusterObjectsTest, NetworkPolicyAdmitsOnlyTheClusterAndTheScheduler) {
+  SparkClusterSpec spec = Spec();
+  json p = BuildNetworkPolicy(spec, kOwner);
+  EXPECT_EQ(p["spec"]["podSelector"], json({{"matchLabels", {{kClusterLabel, "etl-7"}}}}));
+  EXPECT_EQ(p["spec"]["policyTypes"], json::array({"Ingress"}));
+  ASSERT_EQ(p["spec"]["ingress"].size(), 1u);
+  EXPECT_EQ(
+      p["spec"]["ingress"][0]["from"],
+      json::array({{{"podSelector", {{"matchLabels", {{kClusterLabel, "etl-7"}}}}}},
+                   {{"podSelector",
+                     {{"matchLabels", {{"app.kubernetes.io/name", "sparkplane-scheduler"}}}}}}}));
+  spec.ui_node_port = true;
+  json with_ui = BuildNetworkPolicy(spec, kOwner);
+  ASSERT_EQ(with_ui["spec"]["ingress"].size(), 2u);
+  EXPECT_EQ(with_ui["spec"]["ingress"][1],
+            json({{"ports", json::array({{{"protocol", "TCP"}, {"port", 8080}}})}}));
+}
+
+TEST(SparkClusterObjectsTest, ServicesSelectTheMaster) {
+  SparkClusterSpec spec = Spec();
+  json svc = BuildMasterService(spec, kOwner);
+  EXPECT_EQ(svc["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(svc["spec"]["selector"], json({{kClusterLabel, "etl-7"}, {kComponentLabel, "master"}}));
+  EXPECT_THAT(svc["spec"]["ports"].dump(), AllOf(HasSubstr("7077"), HasSubstr("8080")));
+  EXPECT_FALSE(BuildUiService(spec, kOwner).has_value());
+  spec.ui_node_port = true;
+  spec.ui_node_port_number = 30080;
+  json ui = *BuildUiService(spec, kOwner);
+  EXPECT_EQ(ui["spec"]["type"], "NodePort");
+  EXPECT_EQ(ui["spec"]["ports"][0]["nodePort"], 30080);
+  EXPECT_EQ(ui["metadata"]["name"], "sparkplane-etl-7-ui");
+}
+
+TEST(SparkClusterObjectsTest, NodeSelectorTolerationsAndImageReachThePods) {
+  SparkClusterSpec spec = Spec();
+  spec.image = "registry.local/spark:4.0.1-py";
+  spec.image_pull_policy = "Always";
+  spec.node_selector = {{"pool", "spark"}};
+  spec.tolerations = json::array({{{"key", "dedicated"},
+                                   {"operator", "Equal"},
+                                   {"value", "spark"},
+                                   {"effect", "NoSchedule"}}});
+  for (const json& d : {BuildMasterDeployment(spec, kOwner), BuildWorkerDeployment(spec, kOwner)}) {
+    const json& pod = d["spec"]["template"]["spec"];
+    EXPECT_EQ(pod["nodeSelector"], json({{"pool", "spark"}}));
+    EXPECT_EQ(pod["tolerations"], spec.tolerations);
+    EXPECT_EQ(Container(d)["image"], "registry.local/spark:4.0.1-py");
+    EXPECT_EQ(Container(d)["imagePullPolicy"], "Always");
+  }
+}
+
+TEST(SparkClusterObjectsTest, ValidationNamesTheField) {
+  EXPECT_TRUE(ValidateSparkClusterSpec(Spec()).ok());
+  auto bad = [](auto change) {
+    SparkClusterSpec s = Spec();
+    change(s);
+    return ValidateSparkClusterSpec(s);
+  };
+  EXPECT_THAT(bad([](SparkClusterSpec& s) { s.namespace_name = "Spark_NS"; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("namespace")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) { s.image = "apache/spark 4"; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("image")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) { s.worker_memory = "lots"; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_memory")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) { s.ui_node_port_number = 80; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("30000 to 32767")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) {
+                s.node_selector = {{"pool", "a b"}};
+              }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("node_selector.pool")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) {
+                s.tolerations = json::array({{{"key", "x"}, {"operator", "Maybe"}}});
+              }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("tolerations[0].operator")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) {
+                s.tolerations = json::array({{{"keys", "x"}}});
+              }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown key 'keys'")));
+  EXPECT_THAT(bad([](SparkClusterSpec& s) {
+                s.worker_conf = {{"spark.x", "a b"}};
+              }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_conf.spark.x")));
+}
+
+}  // namespace
+}  // namespace sp::k8s

@@ -505,6 +505,59 @@ TEST_F(SparkClusterTaskK8sTest, AWorkerThatCannotBeScheduledSaysWhyAndIsRolledBa
   EXPECT_TRUE(Run({{"action", "delete"}, {"name", "greedy"}})->success);
 }
 
+TEST_F(SparkClusterTaskK8sTest, ACancelledCreateDeletesWhatItMade) {
+  const std::string ns = ClusterNamespace();
+  ContextIdentity id;
+  id.task_id = "cluster";
+  id.type = "spark_cluster";
+  auto ctx = std::make_shared<RecordingTaskContext>(
+      &services_, json{{"name", "cancelled"}, {"worker_cores", 1000}, {"ready_timeout", "60s"}},
+      dir_.File("cancel.log"), id);
+  type_->Start(ctx);
+  // Cancelled while it waits for a worker that cannot be scheduled.
+  ASSERT_TRUE(ctx->WaitForHandleWhere([](const json& h) {
+                   return h.contains("kubernetes") &&
+                          !h["kubernetes"].value("parent_uid", "").empty();
+                 })
+                  .has_value());
+  type_->Cancel(ctx, *ctx->last_handle(), Millis(10000));
+  std::optional<operators::TaskResult> r = ctx->WaitForResult(std::chrono::seconds(60));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(r->retryable);
+  EXPECT_THAT(r->message, AllOf(HasSubstr("cancelled"),
+                                HasSubstr("the partially created cluster was deleted")));
+  EXPECT_EQ(Record("cancelled")->state, "failed");
+  EXPECT_THAT(Leftovers(ns, "cancelled"), ::testing::IsEmpty());
+}
+
+TEST_F(SparkClusterTaskK8sTest, ACreateInterruptedByARestartIsTornDownOnRecovery) {
+  const std::string ns = Namespace();
+  ContextIdentity id;
+  id.task_id = "cluster";
+  id.type = "spark_cluster";
+  auto first = std::make_shared<RecordingTaskContext>(
+      &services_, json{{"name", "restarted"}, {"workers", 1}}, dir_.File("first.log"), id);
+  type_->Start(first);
+  std::optional<operators::TaskResult> created = first->WaitForResult(std::chrono::seconds(60));
+  ASSERT_TRUE(created.has_value() && created->success);
+  json handle = *first->last_handle();
+  EXPECT_EQ(handle["backend"], "kubernetes");
+  // The server restarts before the try's end was committed: a new type recovers the try.
+  type_ = std::make_unique<operators::SparkClusterTaskType>(&services_);
+  auto again = std::make_shared<RecordingTaskContext>(&services_, json::object(),
+                                                      dir_.File("again.log"), id);
+  type_->Recover(again, handle);
+  std::optional<operators::TaskResult> r = again->WaitForResult(std::chrono::seconds(60));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(r->retryable);
+  EXPECT_THAT(r->message, HasSubstr("lost on restart: Spark cluster 'restarted' was being "
+                                    "created; it was torn down"));
+  EXPECT_EQ(Record("restarted")->state, "failed");
+  EXPECT_THAT(Leftovers(ns, "restarted"), ::testing::IsEmpty());
+}
+
 TEST_F(SparkClusterTaskK8sTest, TheReaperRemovesOrphansAfterTheSchedulerDied) {
   const std::string ns = ClusterNamespace();
   // A cluster of run 41 whose scheduler is "killed" before its delete task: the type goes
@@ -542,9 +595,9 @@ TEST_F(SparkClusterK8sTest, TheCliCreatesScalesAndDeletesAnAdHocCluster) {
   const std::string ns = ClusterNamespace();
   ScratchDir data;
   std::string config_file = data.File("sparkplane.yaml");
-  operators::testing::WriteFile(config_file, "default_cluster_backend: kubernetes\nkubeconfig: " +
-                                                 cluster().kubeconfig + "\nnamespace: " + ns +
-                                                 "\nspark_image: apache/spark:4.0.1\n");
+  operators::testing::WriteFile(
+      config_file, "default_cluster_backend: kubernetes\nkubeconfig: " + cluster().kubeconfig +
+                       "\nnamespace: " + ns + "\nspark_image: apache/spark:4.0.1\n");
   cli::GlobalOptions g;
   g.config.data_dir = data.path();
   g.config.config_file = config_file;
@@ -555,10 +608,11 @@ TEST_F(SparkClusterK8sTest, TheCliCreatesScalesAndDeletesAnAdHocCluster) {
   args.ready_timeout = "60s";
   ASSERT_EQ(cli::ClusterCreate(g, args), 0);
   EXPECT_EQ(LivePods(ns, "cli-made", "worker"), 1);
-  std::vector<json> deployments =
-      Items(ns, "/apis/apps/v1", "deployments", ClusterSelector(SparkClusterNames::For("cli-made")));
+  std::vector<json> deployments = Items(ns, "/apis/apps/v1", "deployments",
+                                        ClusterSelector(SparkClusterNames::For("cli-made")));
   ASSERT_FALSE(deployments.empty());
-  EXPECT_EQ(deployments[0]["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/os"], "linux");
+  EXPECT_EQ(deployments[0]["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/os"],
+            "linux");
   EXPECT_FALSE(deployments[0]["metadata"]["labels"].contains(kRunLabel));  // ad-hoc
   ASSERT_EQ(cli::ClusterScale(g, "cli-made", 2, "60s"), 0);
   EXPECT_EQ(LivePods(ns, "cli-made", "worker"), 2);

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cluster_commands.h"
 #include "cli/commands.h"
 #include "cli/deploy_commands.h"
 
@@ -191,6 +192,37 @@ int Main(int argc, char** argv) {
   auto* clist = cluster->add_subcommand("list", "Clusters that are not deleted (--all: every one)");
   clist->add_flag("--all", all_clusters, "Include deleted clusters");
   clist->callback([&] { rc = ClusterList(g, all_clusters); });
+  ClusterCreateArgs cc;
+  auto* ccreate = cluster->add_subcommand("create", "Create an ad-hoc Spark cluster");
+  ccreate->add_option("NAME", cc.name, "Cluster name")->required();
+  ccreate->add_option("--backend", cc.backend, "local or kubernetes (default: configured)");
+  ccreate->add_option("--workers", cc.workers, "Number of workers (default 1)");
+  ccreate->add_option("--worker-cores", cc.worker_cores, "Cores per worker (default 1)");
+  ccreate->add_option("--worker-memory", cc.worker_memory, "Memory per worker (default 1g)");
+  ccreate->add_option("--master-cores", cc.master_cores, "kubernetes: master cores");
+  ccreate->add_option("--master-memory", cc.master_memory, "kubernetes: master memory");
+  ccreate->add_option("--image", cc.image, "kubernetes: Spark image");
+  ccreate->add_option("--node-selector", cc.node_selector, "kubernetes: KEY=VALUE (repeatable)");
+  ccreate->add_option("--master-conf", cc.master_conf, "spark.KEY=VALUE for the master");
+  ccreate->add_option("--worker-conf", cc.worker_conf, "spark.KEY=VALUE for the workers");
+  ccreate->add_flag("--authenticate", cc.authenticate, "kubernetes: spark.authenticate on");
+  ccreate->add_flag("--master-rest", cc.master_rest, "kubernetes: keep the REST submission server");
+  ccreate->add_option("--ui-node-port", cc.ui_node_port, "kubernetes: expose the UI (0 = any port)");
+  ccreate->add_option("--ready-timeout", cc.ready_timeout, "How long to wait (default 120s)");
+  ccreate->footer("Examples:\n  sparkplane cluster create adhoc --workers 2\n"
+                  "  sparkplane cluster create big --backend kubernetes --workers 4 --ui-node-port");
+  ccreate->callback([&] { rc = ClusterCreate(g, cc); });
+  int scale_workers = 1;
+  auto* cscale = cluster->add_subcommand("scale", "Change a cluster's worker count");
+  cscale->add_option("NAME", cc.name, "Cluster name")->required();
+  cscale->add_option("--workers", scale_workers, "New worker count")->required();
+  cscale->add_option("--ready-timeout", cc.ready_timeout, "How long to wait (default 120s)");
+  cscale->callback([&] { rc = ClusterScale(g, cc.name, scale_workers, cc.ready_timeout); });
+  auto* cdelete = cluster->add_subcommand("delete", "Delete a cluster (idempotent)");
+  cdelete->add_option("NAME", cc.name, "Cluster name")->required();
+  cdelete->add_option("--backend", cc.backend, "local or kubernetes");
+  cdelete->callback([&] { rc = ClusterDelete(g, cc.name, cc.backend); });
+
   // deploy, undeploy, services, health
   DeployOptions dopts;
   auto add_deploy_flags = [&](CLI::App* c) {

@@ -48,8 +48,8 @@ inline std::string TypicalDagText(int index, int tasks,
     t += "]\n";
     if (i % 4 == 0) {
       t += "    trigger_rule: none_failed\n";
-      t += "    command: [\"echo\", \"step " + std::to_string(i) +
-           "\", \"{{ tasks." + TaskName(0) + ".outputs.path }}\"]\n";
+      t += "    command: [\"echo\", \"step " + std::to_string(i) + "\", \"{{ tasks." + TaskName(0) +
+           ".outputs.path }}\"]\n";
     } else {
       t += "    env: {STEP: \"" + std::to_string(i) + "\", TRY: \"{{ try_number }}\"}\n";
       t += "    command: echo step $STEP {{ run_id }} {{ tasks." + TaskName(0) +
@@ -66,8 +66,8 @@ inline std::string FanoutDagText(const std::string& id, int leaves, const std::s
                   " downstream tasks\ntasks:\n";
   t += "  - id: root\n    type: bash\n    command: " + command + "\n";
   for (int i = 0; i < leaves; ++i) {
-    t += "  - id: " + TaskName(i) + "\n    type: bash\n    depends_on: [root]\n    command: " +
-         command + "\n";
+    t += "  - id: " + TaskName(i) +
+         "\n    type: bash\n    depends_on: [root]\n    command: " + command + "\n";
   }
   return t;
 }
@@ -75,7 +75,8 @@ inline std::string FanoutDagText(const std::string& id, int leaves, const std::s
 // `n` tasks, each depending on the one before. `command(i)` is the YAML value of task i's command.
 inline std::string ChainDagText(const std::string& id, int n,
                                 const std::function<std::string(int)>& command) {
-  std::string t = "id: " + id + "\ndescription: a chain of " + std::to_string(n) + " tasks\ntasks:\n";
+  std::string t =
+      "id: " + id + "\ndescription: a chain of " + std::to_string(n) + " tasks\ntasks:\n";
   for (int i = 0; i < n; ++i) {
     t += "  - id: " + TaskName(i) + "\n    type: bash\n";
     if (i > 0) t += "    depends_on: [" + TaskName(i - 1) + "]\n";

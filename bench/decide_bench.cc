@@ -47,8 +47,8 @@ dag::DagPtr ChainDag(int n) {
   auto d = std::make_shared<dag::Dag>();
   d->id = "chain";
   for (int i = 0; i < n; ++i) {
-    d->tasks.push_back(BashTask(TaskName(i), i ? std::vector<std::string>{TaskName(i - 1)}
-                                               : std::vector<std::string>{}));
+    d->tasks.push_back(BashTask(
+        TaskName(i), i ? std::vector<std::string>{TaskName(i - 1)} : std::vector<std::string>{}));
   }
   d->Link();
   return d;
@@ -120,7 +120,8 @@ void RunDecide(benchmark::State& state, const Snapshot& s, const scheduler::Even
   }
   if (launches != expect_launches) {
     state.SkipWithError(("expected " + std::to_string(expect_launches) + " launches, got " +
-                         std::to_string(launches)).c_str());
+                         std::to_string(launches))
+                            .c_str());
   }
   state.counters["launches"] = static_cast<double>(launches);
   state.counters["tis_changed"] = static_cast<double>(changed);
@@ -160,8 +161,16 @@ void BM_Decide_ChainTaskFinished(benchmark::State& state) {
   RunDecide(state, s, Success(TaskName(n / 2)), 1);
 }
 
-BENCHMARK(BM_Decide_FanoutRootFinished)->Arg(100)->Arg(1000)->Arg(5000)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Decide_FanoutLeafFinished)->Arg(100)->Arg(1000)->Arg(5000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Decide_FanoutRootFinished)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Decide_FanoutLeafFinished)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Decide_FanoutLeafStarted)->Arg(1000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Decide_FanoutTick)->Arg(1000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Decide_ChainTaskFinished)->Arg(200)->Arg(1000)->Unit(benchmark::kMicrosecond);

@@ -187,7 +187,9 @@ struct Report {
   }
 };
 
-std::string Verdict(bool pass) { return pass ? "pass" : "MISS"; }
+std::string Verdict(bool pass) {
+  return pass ? "pass" : "MISS";
+}
 
 // ---- options ---------------------------------------------------------------------------------
 
@@ -224,8 +226,8 @@ RunStats DagsTest(const Options& o, const std::string& dag_id, const std::string
   st.wall_ms = f.wall_ms;
   st.cpu_ms = f.cpu_ms;
   if (f.exit_code != 0) {
-    st.error = "dags test exited " + std::to_string(f.exit_code) + ": " +
-               Tail(data.path() + "/test.err");
+    st.error =
+        "dags test exited " + std::to_string(f.exit_code) + ": " + Tail(data.path() + "/test.err");
     return st;
   }
   auto opened = store::OpenSqliteStore(data.path() + "/history/scheduler/sparkplane.db");
@@ -327,15 +329,16 @@ void Latency(const Options& o, Report& rep) {
   }
   double med = Median(medians);
   rep.Add({"task-to-task latency, median (chain of 200)", "<= 5 ms",
-           Fmt(med, 2) + " ms (p95 " + Fmt(Median(p95s), 2) + " ms, max " +
-               Fmt(Median(maxes), 1) + " ms)",
+           Fmt(med, 2) + " ms (p95 " + Fmt(Median(p95s), 2) + " ms, max " + Fmt(Median(maxes), 1) +
+               " ms)",
            Verdict(med <= 5.0), load + " / " + LoadAvg()});
-  rep.Detail(label + ": per-repeat median ms [" + Join(medians, 2) + "], p95 ms [" +
-             Join(p95s, 2) + "], max ms [" + Join(maxes, 1) + "]; all " +
-             std::to_string(all_gaps.size()) + " gaps: p50 " + Fmt(Percentile(all_gaps, 0.5), 2) +
-             " p90 " + Fmt(Percentile(all_gaps, 0.9), 2) + " p99 " +
-             Fmt(Percentile(all_gaps, 0.99), 2) + " ms; store view (TaskFinished decided -> next "
-             "handle committed) median ms [" + Join(store_medians, 0) + "]");
+  rep.Detail(label + ": per-repeat median ms [" + Join(medians, 2) + "], p95 ms [" + Join(p95s, 2) +
+             "], max ms [" + Join(maxes, 1) + "]; all " + std::to_string(all_gaps.size()) +
+             " gaps: p50 " + Fmt(Percentile(all_gaps, 0.5), 2) + " p90 " +
+             Fmt(Percentile(all_gaps, 0.9), 2) + " p99 " + Fmt(Percentile(all_gaps, 0.99), 2) +
+             " ms; store view (TaskFinished decided -> next "
+             "handle committed) median ms [" +
+             Join(store_medians, 0) + "]");
 }
 
 // ---- dags validate ---------------------------------------------------------------------------
@@ -503,7 +506,8 @@ void ServerBenchmarks(const Options& o, Report& rep) {
                 FanoutDagText("fanout_1000", 1000, "\"true\""));
   std::optional<std::string> resp;
   for (Clock::time_point w = Clock::now(); MsSince(w) < 30000;) {
-    resp = Request(s.socket(), "{\"op\":\"trigger\",\"dag_id\":\"fanout_1000\",\"run_id\":\"bench\"}");
+    resp =
+        Request(s.socket(), "{\"op\":\"trigger\",\"dag_id\":\"fanout_1000\",\"run_id\":\"bench\"}");
     if (resp && resp->find("\"ok\":true") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -536,8 +540,8 @@ void ServerBenchmarks(const Options& o, Report& rep) {
            Verdict(per_s >= 500), load + " / " + LoadAvg()});
   rep.Add({"server memory after the fan-out", "-",
            Fmt(ProcStatusMiB(s.pid(), "VmRSS"), 1) + " MiB VmRSS (VmHWM " +
-               Fmt(ProcStatusMiB(s.pid(), "VmHWM"), 1) + " MiB; sampled peak " +
-               Fmt(peak_rss, 1) + " MiB)",
+               Fmt(ProcStatusMiB(s.pid(), "VmHWM"), 1) + " MiB; sampled peak " + Fmt(peak_rss, 1) +
+               " MiB)",
            "-", LoadAvg()});
 }
 
@@ -622,9 +626,10 @@ int Main(int argc, char** argv) {
   if (o.Wants("server")) ServerReadyManyDags(o, rep);
 
   const char* par = std::getenv("SPARKPLANE_PARALLELISM");
-  std::printf("End to end (`%s`, parallelism %s, median of %d; load average 1/5/15 min at start / "
-              "end of each)\n\n",
-              o.sparkplane.c_str(), par ? par : "32 (default)", o.repeat);
+  std::printf(
+      "End to end (`%s`, parallelism %s, median of %d; load average 1/5/15 min at start / "
+      "end of each)\n\n",
+      o.sparkplane.c_str(), par ? par : "32 (default)", o.repeat);
   std::printf("| Target | Goal | Measured | Result | Load avg |\n|---|---|---|---|---|\n");
   for (const Row& r : rep.rows) {
     std::printf("| %s | %s | %s | %s | %s |\n", r.target.c_str(), r.goal.c_str(),
@@ -639,4 +644,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sp::bench
 
-int main(int argc, char** argv) { return sp::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return sp::bench::Main(argc, argv);
+}

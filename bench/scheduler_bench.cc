@@ -12,7 +12,6 @@
 // DAG folder scan are not timed. Counters: tasks_per_s = tasks of the run / that time;
 // cpu_us_per_task = the loop thread's CPU time per task (robust to a busy machine).
 #include <benchmark/benchmark.h>
-
 #include <time.h>
 
 #include <chrono>
@@ -42,8 +41,7 @@ class InstantTaskType : public operators::TaskType {
     r.exit_code = s.ok() ? 0 : -1;
     ctx->Complete(std::move(r));
   }
-  void Cancel(std::shared_ptr<operators::TaskContext> ctx, const nlohmann::json&,
-              Millis) override {
+  void Cancel(std::shared_ptr<operators::TaskContext> ctx, const nlohmann::json&, Millis) override {
     ctx->Complete({});
   }
   void Recover(std::shared_ptr<operators::TaskContext> ctx, const nlohmann::json&) override {
@@ -68,8 +66,8 @@ struct Fixture {
 
   explicit Fixture(bool in_memory) {
     std::filesystem::create_directories(dir.path() + "/history/scheduler");
-    auto opened = store::OpenSqliteStore(in_memory ? ":memory:"
-                                                   : dir.path() + "/history/scheduler/sparkplane.db");
+    auto opened = store::OpenSqliteStore(
+        in_memory ? ":memory:" : dir.path() + "/history/scheduler/sparkplane.db");
     if (!opened.ok()) {
       std::fprintf(stderr, "cannot open store: %s\n", opened.status().ToString().c_str());
       std::exit(1);

@@ -13,11 +13,10 @@
 //
 // Time is wall time per process (start to exit seen); counter cpu_us = CPU of this process and
 // its reaped children per process (user + system), the load-independent number.
+#include <benchmark/benchmark.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-
-#include <benchmark/benchmark.h>
 
 #include <condition_variable>
 #include <cstring>

@@ -7,8 +7,8 @@
 //                                 finishing, which schedules every leaf)
 //   BM_StoreCommit_CreateRun/N    a new run with N task instances (what a trigger commits)
 //
-// Time is the mean of the Commit calls alone (manual timing); each benchmark reports the p50/p90/p99 of single commits in
-// microseconds (counters p50_us, p90_us, p99_us).
+// Time is the mean of the Commit calls alone (manual timing); each benchmark reports the
+// p50/p90/p99 of single commits in microseconds (counters p50_us, p90_us, p99_us).
 #include <benchmark/benchmark.h>
 
 #include <chrono>

@@ -21,12 +21,15 @@ Result<Time> ParseIsoTime(const nlohmann::json& j, const char* field) {
     std::tm d{};
     end = strptime(s.c_str(), "%Y-%m-%d", &d);
     if (!end || *end != '\0') {
-      return InvalidArgumentError(std::string(field) + ": expected a date such as 2026-11-26 or "
-                                  "2026-11-26T02:00:00Z; got '" + s + "'");
+      return InvalidArgumentError(std::string(field) +
+                                  ": expected a date such as 2026-11-26 or "
+                                  "2026-11-26T02:00:00Z; got '" +
+                                  s + "'");
     }
     tm = d;
   } else if (*end != '\0' && std::string(end) != "Z" && std::string(end) != "+00:00") {
-    return InvalidArgumentError(std::string(field) + ": only UTC times are accepted (end with Z); got '" + s + "'");
+    return InvalidArgumentError(std::string(field) +
+                                ": only UTC times are accepted (end with Z); got '" + s + "'");
   }
   return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
 }
@@ -49,7 +52,8 @@ Result<std::string> ReadLine(int fd, Millis timeout) {
   while (buf.find('\n') == std::string::npos) {
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    if (r == 0) return DeadlineExceededError("no answer within " + std::to_string(timeout.count()) + " ms");
+    if (r == 0)
+      return DeadlineExceededError("no answer within " + std::to_string(timeout.count()) + " ms");
     if (r < 0 && errno == EINTR) continue;
     ssize_t n = ::read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
@@ -131,7 +135,9 @@ nlohmann::json ControlResponse(const Result<scheduler::CommandResult>& result) {
 ControlServer::ControlServer(std::string socket_path, scheduler::Scheduler* scheduler)
     : path_(std::move(socket_path)), scheduler_(scheduler) {}
 
-ControlServer::~ControlServer() { Stop(); }
+ControlServer::~ControlServer() {
+  Stop();
+}
 
 Status ControlServer::Start() {
   sockaddr_un addr{};
@@ -212,7 +218,8 @@ Result<nlohmann::json> SendControlRequest(const std::string& socket_path,
     return UnavailableError("no server listening on " + socket_path);
   }
   bool sent = WriteAll(fd, request.dump() + "\n");
-  Result<std::string> line = sent ? ReadLine(fd, timeout) : Result<std::string>(UnavailableError("send failed"));
+  Result<std::string> line =
+      sent ? ReadLine(fd, timeout) : Result<std::string>(UnavailableError("send failed"));
   ::close(fd);
   if (!line.ok()) return line.status();
   nlohmann::json resp = nlohmann::json::parse(*line, nullptr, false);

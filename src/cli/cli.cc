@@ -37,8 +37,9 @@ int Main(int argc, char** argv) {
   auto* dags = app.add_subcommand("dags", "List, show, validate, trigger and test DAGs");
   dags->require_subcommand(1);
   dags->fallthrough();
-  dags->add_subcommand("list", "List DAGs with their schedule and paused state")
-      ->callback([&] { rc = DagsList(g); });
+  dags->add_subcommand("list", "List DAGs with their schedule and paused state")->callback([&] {
+    rc = DagsList(g);
+  });
 
   std::string dag_id, conf, logical_date, run_id, start, end, dir;
   bool dot = false, dry_run = false;
@@ -108,7 +109,8 @@ int Main(int argc, char** argv) {
   rlist->callback([&] { rc = RunsList(g, dag_id, state, limit); });
   auto* rshow = runs->add_subcommand("show", "Show a run and its task instances");
   rshow->add_option("RUN", run_args, "KEY, or DAG_ID RUN_ID (RUN_ID may be 'latest')")
-      ->required()->expected(1, 2);
+      ->required()
+      ->expected(1, 2);
   rshow->footer("Example:\n  sparkplane runs show spark_pipeline latest");
   rshow->callback([&] { rc = RunsShow(g, run_args); });
   auto* rcancel = runs->add_subcommand("cancel", "Cancel a run (teardown tasks still run)");
@@ -127,13 +129,15 @@ int Main(int argc, char** argv) {
   tlist->callback([&] { rc = TasksList(g, run_args); });
   auto* tlogs = tasks->add_subcommand("logs", "Print a task's log");
   tlogs->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
-      ->required()->expected(2, 3);
+      ->required()
+      ->expected(2, 3);
   tlogs->add_option("--try", try_number, "Try number (default: the latest)");
   tlogs->footer("Example:\n  sparkplane tasks logs spark_pipeline latest spark_application");
   tlogs->callback([&] { rc = TasksLogs(g, task_args, try_number); });
   auto* tclear = tasks->add_subcommand("clear", "Clear tasks so they run again");
   tclear->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID... (or KEY TASK_ID...)")
-      ->required()->expected(2, -1);
+      ->required()
+      ->expected(2, -1);
   tclear->add_flag("--downstream,-d", downstream, "Also clear downstream tasks");
   tclear->footer("Example:\n  sparkplane tasks clear spark_pipeline latest spark_application -d");
   tclear->callback([&] { rc = TasksClear(g, task_args, downstream); });
@@ -147,7 +151,8 @@ int Main(int argc, char** argv) {
   ttest->callback([&] { rc = DagsTest(g, dag_id, conf, logical_date, task_args); });
   auto* tmark = tasks->add_subcommand("mark", "Mark a task success or failed");
   tmark->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
-      ->required()->expected(2, 3);
+      ->required()
+      ->expected(2, 3);
   tmark->add_option("--state", state, "success or failed")->required();
   tmark->callback([&] { rc = TasksMark(g, task_args, state); });
 
@@ -168,12 +173,14 @@ int Main(int argc, char** argv) {
   cadd->add_option("--password", ca.password, "Password (stored encrypted)");
   cadd->add_option("--extras", ca.extras, "JSON object of extra settings");
   cadd->add_option("--secret-extra", ca.secret_extras, "An extras key whose value is secret");
-  cadd->footer("Examples:\n  sparkplane connections add spark_remote --uri spark://10.0.0.5:7077\n"
-               "  sparkplane connections add warehouse --conn-type postgres --host db --port 5432 "
-               "--login etl --password \"$PW\"");
+  cadd->footer(
+      "Examples:\n  sparkplane connections add spark_remote --uri spark://10.0.0.5:7077\n"
+      "  sparkplane connections add warehouse --conn-type postgres --host db --port 5432 "
+      "--login etl --password \"$PW\"");
   cadd->callback([&] { rc = ConnectionsAdd(g, ca); });
-  conns->add_subcommand("list", "List connections (secrets masked)")
-      ->callback([&] { rc = ConnectionsList(g); });
+  conns->add_subcommand("list", "List connections (secrets masked)")->callback([&] {
+    rc = ConnectionsList(g);
+  });
   auto* cget = conns->add_subcommand("get", "Show one connection");
   cget->add_option("CONN_ID", ca.conn_id, "Connection id")->required();
   cget->add_flag("--reveal", reveal, "Print secrets in clear (needs the secret key)");
@@ -181,8 +188,9 @@ int Main(int argc, char** argv) {
   auto* cdel = conns->add_subcommand("delete", "Delete a connection");
   cdel->add_option("CONN_ID", ca.conn_id, "Connection id")->required();
   cdel->callback([&] { rc = ConnectionsDelete(g, ca.conn_id); });
-  conns->add_subcommand("keygen", "Write a new secret key for connection secrets")
-      ->callback([&] { rc = ConnectionsKeygen(g); });
+  conns->add_subcommand("keygen", "Write a new secret key for connection secrets")->callback([&] {
+    rc = ConnectionsKeygen(g);
+  });
 
   // cluster
   auto* cluster = app.add_subcommand("cluster", "On-demand Spark clusters Sparkplane created");
@@ -207,10 +215,12 @@ int Main(int argc, char** argv) {
   ccreate->add_option("--worker-conf", cc.worker_conf, "spark.KEY=VALUE for the workers");
   ccreate->add_flag("--authenticate", cc.authenticate, "kubernetes: spark.authenticate on");
   ccreate->add_flag("--master-rest", cc.master_rest, "kubernetes: keep the REST submission server");
-  ccreate->add_option("--ui-node-port", cc.ui_node_port, "kubernetes: expose the UI (0 = any port)");
+  ccreate->add_option("--ui-node-port", cc.ui_node_port,
+                      "kubernetes: expose the UI (0 = any port)");
   ccreate->add_option("--ready-timeout", cc.ready_timeout, "How long to wait (default 120s)");
-  ccreate->footer("Examples:\n  sparkplane cluster create adhoc --workers 2\n"
-                  "  sparkplane cluster create big --backend kubernetes --workers 4 --ui-node-port");
+  ccreate->footer(
+      "Examples:\n  sparkplane cluster create adhoc --workers 2\n"
+      "  sparkplane cluster create big --backend kubernetes --workers 4 --ui-node-port");
   ccreate->callback([&] { rc = ClusterCreate(g, cc); });
   int scale_workers = 1;
   auto* cscale = cluster->add_subcommand("scale", "Change a cluster's worker count");
@@ -227,7 +237,8 @@ int Main(int argc, char** argv) {
   DeployOptions dopts;
   auto add_deploy_flags = [&](CLI::App* c) {
     c->add_option("--namespace,-n", dopts.namespace_name, "Namespace (default: sparkplane)");
-    c->add_option("--kubeconfig", dopts.kubeconfig, "Kubeconfig (default: $KUBECONFIG, ~/.kube/config)");
+    c->add_option("--kubeconfig", dopts.kubeconfig,
+                  "Kubeconfig (default: $KUBECONFIG, ~/.kube/config)");
     c->add_option("--context", dopts.context, "Kubeconfig context");
   };
   auto* deploy = app.add_subcommand(
@@ -238,9 +249,10 @@ int Main(int argc, char** argv) {
   deploy->add_option("--overlay", dopts.overlay, "single-node (hostPath) or multi-node");
   deploy->add_flag("--dry-run", dopts.dry_run, "Server-side dry run: validate, persist nothing");
   deploy->add_flag("--force-conflicts", dopts.force_conflicts, "Take over fields others own");
-  deploy->footer("Examples:\n  sparkplane deploy all --dry-run\n"
-                 "  sparkplane deploy all --overlay multi-node --namespace spark\n"
-                 "  sparkplane services");
+  deploy->footer(
+      "Examples:\n  sparkplane deploy all --dry-run\n"
+      "  sparkplane deploy all --overlay multi-node --namespace spark\n"
+      "  sparkplane services");
   deploy->callback([&] {
     bool help = !dopts.components.empty() && dopts.components[0] == "help";
     rc = help ? DeployHelp(g) : DeployCommand(g, dopts);
@@ -250,7 +262,8 @@ int Main(int argc, char** argv) {
       ->required();
   add_deploy_flags(undeploy);
   undeploy->add_flag("--dry-run", dopts.dry_run, "List what would be deleted");
-  undeploy->add_option("--timeout", dopts.timeout_seconds, "Seconds to wait until gone (default 180)");
+  undeploy->add_option("--timeout", dopts.timeout_seconds,
+                       "Seconds to wait until gone (default 180)");
   undeploy->callback([&] {
     bool help = !dopts.components.empty() && dopts.components[0] == "help";
     rc = help ? DeployHelp(g) : UndeployCommand(g, dopts);
@@ -266,8 +279,9 @@ int Main(int argc, char** argv) {
   history->require_subcommand(1);
   history->fallthrough();
   std::string app_id;
-  history->add_subcommand("list", "Every Spark application in history/spark")
-      ->callback([&] { rc = HistoryList(g); });
+  history->add_subcommand("list", "Every Spark application in history/spark")->callback([&] {
+    rc = HistoryList(g);
+  });
   auto* hshow = history->add_subcommand("show", "One application: jobs, stages, tasks, bytes");
   hshow->add_option("APP_ID", app_id, "Spark application id")->required();
   hshow->footer("Example:\n  sparkplane history show app-spark_pipeline-1-20261126071500-0000");

@@ -2,11 +2,10 @@
 // prints user errors to stderr as "sparkplane: error: ..." (no stack traces).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/config.h"
 #include "cli/runtime.h"

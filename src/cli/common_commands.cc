@@ -1,7 +1,7 @@
 // Helpers shared by the subcommands: errors, the command path to the server, run lookup and
 // formatting.
-#include <sys/file.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,7 +14,9 @@
 
 namespace sp::cli {
 
-int Fail(const Status& s) { return Fail(s.message()); }
+int Fail(const Status& s) {
+  return Fail(s.message());
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "sparkplane: error: %s\n", message.c_str());
@@ -30,8 +32,8 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   int lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
     if (lock >= 0) ::close(lock);
-    return UnavailableError("a server holds " + rt.config.LockPath() +
-                            " but does not answer on " + rt.config.SocketPath());
+    return UnavailableError("a server holds " + rt.config.LockPath() + " but does not answer on " +
+                            rt.config.SocketPath());
   }
   scheduler::SchedulerOptions opts;
   opts.dags_folder = rt.config.dags_folder;
@@ -79,7 +81,9 @@ Result<store::DagRun> ResolveRun(store::Store& store, const std::vector<std::str
   return *r;
 }
 
-std::string FormatOptionalTime(const std::optional<Time>& t) { return t ? FormatTime(*t) : "-"; }
+std::string FormatOptionalTime(const std::optional<Time>& t) {
+  return t ? FormatTime(*t) : "-";
+}
 
 std::string FormatDurationBetween(const std::optional<Time>& a, const std::optional<Time>& b) {
   if (!a || !b) return "-";
@@ -93,7 +97,8 @@ Result<nlohmann::json> ParseConf(const std::string& conf) {
   if (conf.empty()) return nlohmann::json::object();
   nlohmann::json j = nlohmann::json::parse(conf, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return InvalidArgumentError("--conf must be a JSON object, e.g. '{\"rows\": 100}'; got " + conf);
+    return InvalidArgumentError("--conf must be a JSON object, e.g. '{\"rows\": 100}'; got " +
+                                conf);
   }
   return j;
 }
@@ -109,7 +114,8 @@ Result<Time> ParseDateArg(const std::string& s, const char* what) {
   if (end && *end == '\0') return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
   return InvalidArgumentError(std::string(what) +
                               ": expected a UTC date such as 2026-11-26 or 2026-11-26T02:00:00Z; "
-                              "got '" + s + "'");
+                              "got '" +
+                              s + "'");
 }
 
 nlohmann::json RunToJson(const store::DagRun& r) {

@@ -1,11 +1,10 @@
 #include "cli/config.h"
 
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 #include <filesystem>
-
-#include <yaml-cpp/yaml.h>
 
 #include "dag/cron.h"
 
@@ -200,8 +199,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   c.spark_home = FirstNonEmpty({Env("SPARK_HOME"), f_spark});
   c.python = FirstNonEmpty({Env("PYSPARK_PYTHON"), f_python});
   FindBundledSpark(&c);
-  c.secret_key_file = Absolute(FirstNonEmpty(
-      {Env("SPARKPLANE_SECRET_KEY_FILE"), f_key, c.data_dir + "/secret.key"}));
+  c.secret_key_file = Absolute(
+      FirstNonEmpty({Env("SPARKPLANE_SECRET_KEY_FILE"), f_key, c.data_dir + "/secret.key"}));
   if (!f_backend.empty()) c.default_cluster_backend = f_backend;
   std::string reap = FirstNonEmpty({Env("SPARKPLANE_CLUSTER_REAP_INTERVAL"), f_reap});
   if (!reap.empty()) {
@@ -215,11 +214,17 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   RETURN_IF_ERROR(ResolveKubernetes(&c, f_kubeconfig, f_context, f_namespace, f_image, f_pvc,
                                     pvc_set, f_driver_port, f_bm_port, home));
   std::string level = FirstNonEmpty({Env("SPARKPLANE_LOG_LEVEL"), f_level});
-  if (level == "debug") c.log_level = LogLevel::kDebug;
-  else if (level == "warn") c.log_level = LogLevel::kWarn;
-  else if (level == "error") c.log_level = LogLevel::kError;
-  else if (level.empty() || level == "info") c.log_level = LogLevel::kInfo;
-  else return InvalidArgumentError("log_level: expected debug, info, warn or error; got '" + level + "'");
+  if (level == "debug")
+    c.log_level = LogLevel::kDebug;
+  else if (level == "warn")
+    c.log_level = LogLevel::kWarn;
+  else if (level == "error")
+    c.log_level = LogLevel::kError;
+  else if (level.empty() || level == "info")
+    c.log_level = LogLevel::kInfo;
+  else
+    return InvalidArgumentError("log_level: expected debug, info, warn or error; got '" + level +
+                                "'");
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "dag/ids.h"
 #include "dag/loader.h"
 #include "scheduler/deps/max_active_runs_dep.h"
 #include "scheduler/deps/not_in_retry_period_dep.h"
@@ -76,11 +77,15 @@ class Working {
     auto it = snap_.dags.find(id);
     return it == snap_.dags.end() ? nullptr : &it->second;
   }
-  store::DagRecord& MutableDagRecord(const std::string& id) {
-    auto [it, inserted] = dags_.try_emplace(id, snap_.dags.at(id));
-    return it->second.record;
+  // A new DAG (not in the snapshot) starts from an empty entry.
+  DagEntry& MutableDag(const std::string& id) {
+    auto sit = snap_.dags.find(id);
+    auto [it, inserted] = dags_.try_emplace(id, sit != snap_.dags.end() ? sit->second : DagEntry{});
+    return it->second;
   }
+  store::DagRecord& MutableDagRecord(const std::string& id) { return MutableDag(id).record; }
   const std::map<std::string, DagEntry>& snapshot_dags() const { return snap_.dags; }
+  const Snapshot& snapshot() const { return snap_; }
 
   bool Cancelling(const TryKey& k) const {
     return snap_.cancelling.count(k) > 0 || stopping_.count(k) > 0;
@@ -163,9 +168,9 @@ Status CheckConf(const dag::Dag& d, const nlohmann::json& conf) {
     if (!d.params.count(k)) {
       std::string declared;
       for (const auto& n : names) declared += (declared.empty() ? "" : ", ") + n;
-      return InvalidArgumentError("conf key '" + k + "' is not a param of DAG '" + d.id + "'" +
-                                  DidYouMean(k, names) + " (declared params: " +
-                                  (declared.empty() ? "none" : declared) + ")");
+      return InvalidArgumentError(
+          "conf key '" + k + "' is not a param of DAG '" + d.id + "'" + DidYouMean(k, names) +
+          " (declared params: " + (declared.empty() ? "none" : declared) + ")");
     }
   }
   for (const auto& [k, p] : d.params) {
@@ -207,6 +212,7 @@ RunView NewRun(const dag::DagPtr& d, int64_t key, store::RunType type, const std
 }
 
 bool RunIdTaken(const Working& w, const std::string& dag_id, const std::string& run_id) {
+  if (w.snapshot().taken_run_ids.count({dag_id, run_id})) return true;
   for (int64_t k : w.RunKeys()) {
     const DagRun& r = w.Run(k);
     if (r.dag_id == dag_id && r.run_id == run_id) return true;
@@ -240,10 +246,12 @@ Status OnTrigger(Working& w, const TriggerRun& e, RunKeySource& keys) {
       return NotFoundError("DAG '" + e.dag_id + "' has no task '" + id + "'" + DidYouMean(id, ids));
     }
   }
+  if (!e.run_id.empty()) RETURN_IF_ERROR(dag::CheckRunId(e.run_id));
   Time logical = e.logical_date.value_or(w.now());
   std::string run_id = e.run_id.empty() ? MakeRunId(e.type, logical) : e.run_id;
   if (RunIdTaken(w, e.dag_id, run_id)) {
-    return AlreadyExistsError("DAG '" + e.dag_id + "' already has an active run '" + run_id + "'");
+    return AlreadyExistsError("DAG '" + e.dag_id + "' already has a run '" + run_id +
+                              "' (choose another --run-id or --logical-date)");
   }
   w.AddRun(NewRun(entry->dag, keys.Next(), e.type, run_id, logical, {logical, logical},
                   e.conf.is_null() ? nlohmann::json::object() : e.conf, w.now(), e.only_tasks));
@@ -297,8 +305,8 @@ Status OnCancel(Working& w, const CancelRun& e) {
   if (r.cancel_requested) return OkStatus();
   r.cancel_requested = true;
   r.note = e.reason;
-  w.plan().events.push_back({e.run, "", 0, store::RunStateName(r.state), "cancelling", e.reason,
-                             w.now()});
+  w.plan().events.push_back(
+      {e.run, "", 0, store::RunStateName(r.state), "cancelling", e.reason, w.now()});
   const RunView& v = w.View(e.run);
   if (!v.dag) return OkStatus();
   for (const dag::TaskSpec& t : v.dag->tasks) {
@@ -468,13 +476,31 @@ Status OnSetPaused(Working& w, const SetPaused& e) {
   return OkStatus();
 }
 
+Status OnDagsChanged(Working& w, const DagsChanged& e) {
+  for (const dag::DagPtr& d : e.loaded) {
+    DagEntry& entry = w.MutableDag(d->id);
+    entry.dag = d;
+    store::DagRecord& r = entry.record;
+    r.dag_id = d->id;
+    r.file = d->file;
+    r.fingerprint = d->fingerprint;
+    w.plan().definitions.emplace_back(d->id, d);
+  }
+  for (const std::string& id : e.missing) {
+    if (!w.Dag(id)) continue;
+    w.MutableDag(id).dag = nullptr;
+    w.plan().definitions.emplace_back(id, nullptr);
+  }
+  return OkStatus();
+}
+
 // ---- the scheduling pass -------------------------------------------------------------------
 
 void CreateScheduledRuns(Working& w, RunKeySource& keys) {
   for (const auto& [id, snap_entry] : w.snapshot_dags()) {
     const DagEntry& entry = *w.Dag(id);
     const dag::DagPtr& d = entry.dag;
-    if (!d || entry.record.paused || !d->schedule) continue;
+    if (!d || entry.record.paused || !d->schedule || !entry.scheduling_blocked.empty()) continue;
     const dag::Schedule& sched = *d->schedule;
     std::optional<Time> last = w.Dag(id)->record.last_scheduled_logical_date;
     if (sched.is_once()) {
@@ -576,7 +602,8 @@ void AdvanceRun(Working& w, int64_t run, std::vector<std::pair<int64_t, std::str
           w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
           break;
         }
-        TriggerDecision dec = TriggerRuleDep::Evaluate(t.trigger_rule, t.role, Upstreams(w, run, d, t));
+        TriggerDecision dec =
+            TriggerRuleDep::Evaluate(t.trigger_rule, t.role, Upstreams(w, run, d, t));
         if (dec.verdict == TriggerVerdict::kRun) {
           w.Transition(run, t.id, TaskState::kScheduled, dec.status.reason);
         } else if (dec.verdict == TriggerVerdict::kSkip) {
@@ -699,9 +726,9 @@ void SchedulingPass(Working& w, RunKeySource& keys, int parallelism, bool create
       ti.exit_code.reset();
       ti.next_try_at.reset();
       ti.handle = nullptr;
-      w.Transition(run, task, TaskState::kQueued,
-                   "launching try " + std::to_string(ti.try_number) + " of " +
-                       std::to_string(ti.max_tries));
+      w.Transition(
+          run, task, TaskState::kQueued,
+          "launching try " + std::to_string(ti.try_number) + " of " + std::to_string(ti.max_tries));
       w.plan().launches.push_back({run, task, ti.try_number});
     }
     bool finished_any = false;
@@ -731,6 +758,7 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
         if constexpr (std::is_same_v<E, ClearTasks>) return OnClear(w, e);
         if constexpr (std::is_same_v<E, MarkTask>) return OnMark(w, e);
         if constexpr (std::is_same_v<E, SetPaused>) return OnSetPaused(w, e);
+        if constexpr (std::is_same_v<E, DagsChanged>) return OnDagsChanged(w, e);
         return OkStatus();
       },
       event);
@@ -742,6 +770,11 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
 
 std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot) {
   for (const store::DagRecord& r : plan.dags) snapshot->dags[r.dag_id].record = r;
+  for (const auto& [id, d] : plan.definitions) {
+    DagEntry& e = snapshot->dags[id];
+    e.dag = d;
+    e.scheduling_blocked.clear();  // a reloaded (or vanished) DAG gets a fresh chance
+  }
   for (int64_t key : plan.created_runs) snapshot->runs.emplace(key, RunView{});
   for (const DagRun& r : plan.runs) {
     RunView& view = snapshot->runs[r.id];

@@ -49,8 +49,8 @@ std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, T
 
 // The next `n` data intervals the schedule will create runs for, after `last_logical` (or from
 // the DAG's start date). For `dags next-execution`.
-std::vector<dag::DataInterval> NextIntervals(const dag::Dag& dag,
-                                             std::optional<Time> last_logical, size_t n);
+std::vector<dag::DataInterval> NextIntervals(const dag::Dag& dag, std::optional<Time> last_logical,
+                                             size_t n);
 
 // Why a task instance is not running yet: each dep's status (for `tasks list`).
 std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const std::string& task,

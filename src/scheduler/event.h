@@ -3,14 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/clock.h"
+#include "dag/dag.h"
 #include "operators/task_type.h"
 #include "store/records.h"
 
@@ -74,7 +74,15 @@ struct SetPaused {
   bool paused = true;
 };
 
+// The dags folder changed: DAGs loaded or reloaded, and DAGs whose file is gone or broken. A
+// missing DAG keeps its record (paused flag, last scheduled date) and its runs; a file fixed
+// later brings it back as it was.
+struct DagsChanged {
+  std::vector<dag::DagPtr> loaded;
+  std::vector<std::string> missing;
+};
+
 using Event = std::variant<Tick, TaskStarted, TaskFinished, TriggerRun, Backfill, CancelRun,
-                           ClearTasks, MarkTask, SetPaused>;
+                           ClearTasks, MarkTask, SetPaused, DagsChanged>;
 
 }  // namespace sp::scheduler

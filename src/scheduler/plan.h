@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "dag/dag.h"
 #include "store/records.h"
 
 namespace sp::scheduler {
@@ -31,7 +32,9 @@ struct Plan {
   Status refused;
 
   std::vector<store::DagRecord> dags;
-  std::vector<store::DagRun> runs;  // created or changed
+  // DAG definitions to fold into the snapshot with `dags` (null: the file is gone or broken).
+  std::vector<std::pair<std::string, dag::DagPtr>> definitions;
+  std::vector<store::DagRun> runs;                  // created or changed
   std::vector<store::TaskInstance> task_instances;  // created or changed
   std::vector<store::StateEvent> events;
 
@@ -42,8 +45,8 @@ struct Plan {
   std::optional<Time> next_wakeup;    // when a Tick is needed next
 
   bool empty() const {
-    return dags.empty() && runs.empty() && task_instances.empty() && launches.empty() &&
-           stops.empty();
+    return dags.empty() && definitions.empty() && runs.empty() && task_instances.empty() &&
+           launches.empty() && stops.empty();
   }
 };
 

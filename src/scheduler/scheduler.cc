@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <future>
+#include <set>
 
 #include "dag/template.h"
 
@@ -16,8 +17,8 @@ using store::TaskState;
 // One try's context handed to its TaskType. Complete() may come from any thread.
 class Scheduler::TryContext : public operators::TaskContext {
  public:
-  TryContext(Scheduler* owner, TryKey key, dag::DagPtr dag) : owner_(owner), key_(std::move(key)),
-                                                              dag_(std::move(dag)) {}
+  TryContext(Scheduler* owner, TryKey key, dag::DagPtr dag)
+      : owner_(owner), key_(std::move(key)), dag_(std::move(dag)) {}
 
   void Init(const store::DagRun& run, const dag::TaskSpec* spec, nlohmann::json fields,
             std::map<std::string, std::string> env, std::string log_path,
@@ -45,8 +46,9 @@ class Scheduler::TryContext : public operators::TaskContext {
     {
       std::lock_guard<std::mutex> lock(owner_->mu_);
       if (owner_->stopping_) return UnavailableError("the scheduler is stopping");
-      owner_->queue_.push_back(
-          {std::nullopt, [this, done, handle] { done->set_value(owner_->SaveHandleOnLoop(key_, handle)); }});
+      owner_->queue_.push_back({std::nullopt, [this, done, handle] {
+                                  done->set_value(owner_->SaveHandleOnLoop(key_, handle));
+                                }});
     }
     owner_->cv_.notify_one();
     return f.get();
@@ -91,7 +93,9 @@ Scheduler::~Scheduler() {
   Join();
 }
 
-bool Scheduler::OnLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+bool Scheduler::OnLoopThread() const {
+  return std::this_thread::get_id() == loop_thread_;
+}
 
 void Scheduler::SetRunFinishedObserver(std::function<void(const store::DagRun&)> fn) {
   run_finished_ = std::move(fn);
@@ -108,8 +112,18 @@ Status Scheduler::Start() {
   keys_ = RunKeySource(max_key);
   ASSIGN_OR_RETURN(std::vector<store::DagRecord> records, services_->store->ListDags());
   for (store::DagRecord& r : records) snapshot_.dags[r.dag_id].record = std::move(r);
-  RETURN_IF_ERROR(RescanDags());
+  dag::FolderChanges changes = folder_.Rescan();
+  next_rescan_ = services_->clock->Now() + options_.dag_rescan_interval;
+  // Active runs are recovered against the definitions on disk before the first scheduling
+  // pass; the DAG records themselves are written by that pass's plan (DagsChanged).
+  std::map<std::string, dag::DagPtr> previous;
+  for (const dag::DagPtr& d : changes.added_or_changed) {
+    previous[d->id] = snapshot_.dags[d->id].dag;
+    snapshot_.dags[d->id].dag = d;
+  }
   if (options_.load_active_runs) RETURN_IF_ERROR(LoadActiveRuns());
+  for (const auto& [id, d] : previous) snapshot_.dags[id].dag = d;
+  RETURN_IF_ERROR(ApplyDagChanges(changes));
   next_wakeup_ = services_->clock->Now();
   return OkStatus();
 }
@@ -117,32 +131,32 @@ Status Scheduler::Start() {
 Status Scheduler::RescanDags() {
   dag::FolderChanges changes = folder_.Rescan();
   next_rescan_ = services_->clock->Now() + options_.dag_rescan_interval;
+  return ApplyDagChanges(changes);
+}
+
+Status Scheduler::ApplyDagChanges(const dag::FolderChanges& changes) {
   if (!changes.any()) return OkStatus();
-  store::Mutation m;
+  DagsChanged event{changes.added_or_changed, changes.removed_dag_ids};
   for (const dag::DagPtr& d : changes.added_or_changed) {
-    DagEntry& e = snapshot_.dags[d->id];
-    bool is_new = e.record.dag_id.empty();
-    e.dag = d;
-    e.record.dag_id = d->id;
-    e.record.file = d->file;
-    e.record.fingerprint = d->fingerprint;
-    m.dags.push_back(e.record);
-    services_->logger->Info("dags", std::string(is_new ? "loaded" : "reloaded") + " DAG '" +
-                                        d->id + "' from " + d->file);
+    auto it = snapshot_.dags.find(d->id);
+    bool is_new = it == snapshot_.dags.end() || !it->second.dag;
+    services_->logger->Info("dags", std::string(is_new ? "loaded" : "reloaded") + " DAG '" + d->id +
+                                        "' from " + d->file);
   }
   for (const std::string& id : changes.removed_dag_ids) {
-    snapshot_.dags.erase(id);
-    m.delete_dags.push_back(id);
-    services_->logger->Info("dags", "DAG '" + id + "' removed (its file is gone or broken)");
+    services_->logger->Warn("dags", "DAG '" + id +
+                                        "' is missing (its file is gone or broken): no new runs "
+                                        "until it loads again; its settings and runs are kept");
   }
   std::vector<dag::LoadedFile> files = folder_.Files();
   for (const dag::LoadedFile& f : files) {
     for (const dag::DagError& e : f.errors) services_->logger->Warn("dags", e.ToString());
   }
   if (dags_loaded_) dags_loaded_(files);
-  // A schedule may now be due: decide again.
+  Status s = Process(event, nullptr);
+  // A new DAG's schedule may be due: decide again with it in the snapshot.
   next_wakeup_ = services_->clock->Now();
-  return CommitWithRetry(m);
+  return s;
 }
 
 Status Scheduler::LoadActiveRuns() {
@@ -201,9 +215,9 @@ Status Scheduler::LoadActiveRuns() {
     }
   }
   if (!snapshot_.runs.empty()) {
-    services_->logger->Info("scheduler", "recovered " + std::to_string(snapshot_.runs.size()) +
-                                             " active runs, " +
-                                             std::to_string(snapshot_.active_tries) + " tries in flight");
+    services_->logger->Info(
+        "scheduler", "recovered " + std::to_string(snapshot_.runs.size()) + " active runs, " +
+                         std::to_string(snapshot_.active_tries) + " tries in flight");
   }
   return OkStatus();
 }
@@ -213,7 +227,9 @@ void Scheduler::RecoverTry(RunView& view, TaskInstance& ti) {
   const dag::TaskSpec* spec = view.dag ? view.dag->FindTask(ti.task_id) : nullptr;
   operators::TaskType* type = spec ? registry_->Find(spec->type) : nullptr;
   if (!type) {
-    Post(TaskFinished{key.run, key.task, key.try_number,
+    Post(TaskFinished{key.run,
+                      key.task,
+                      key.try_number,
                       {false, -1, nlohmann::json::object(),
                        "lost on restart: the task's definition is gone", true}});
     return;
@@ -360,21 +376,101 @@ Status Scheduler::Process(const Event& event, CommandResult* result) {
     view.run = std::move(*r);
     snapshot_.runs.emplace(run, std::move(view));
   }
-  Plan plan = Decide(snapshot_, event, services_->clock->Now(), keys_);
-  if (!plan.refused.ok()) {
-    if (run != 0 && store::IsTerminal(snapshot_.runs.at(run).run.state)) snapshot_.runs.erase(run);
-    return plan.refused;
-  }
-  Status s = Apply(plan);
-  if (!s.ok()) {
-    if (std::holds_alternative<TaskFinished>(event) || std::holds_alternative<TaskStarted>(event)) {
-      retry_events_.push_back(event);  // must not be lost: retried on the next tick
-      next_wakeup_ = services_->clock->Now() + Millis(1000);
+  const Time now = services_->clock->Now();
+  RETURN_IF_ERROR(NoteTakenRunIds(event, now));
+  // A refused commit is resolved (run key or run id already used) and decided again, at most a
+  // few times; what cannot be resolved drops this one plan and the loop goes on.
+  Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Plan plan = Decide(snapshot_, event, now, keys_);
+    if (!plan.refused.ok()) {
+      if (run != 0 && store::IsTerminal(snapshot_.runs.at(run).run.state))
+        snapshot_.runs.erase(run);
+      return plan.refused;
     }
-    return s;
+    s = Apply(plan);
+    if (s.ok()) {
+      if (result) result->created_runs = plan.created_runs;
+      return OkStatus();
+    }
+    if (plan.created_runs.empty() || s.code() == StatusCode::kAborted ||
+        s.code() == StatusCode::kUnavailable) {
+      break;
+    }
+    Result<bool> resolved = ResolveRefusedRuns(plan, s);
+    if (!resolved.ok() || !*resolved) break;
+    services_->logger->Warn("scheduler", s.ToString() + "; deciding again");
   }
-  if (result) result->created_runs = plan.created_runs;
+  if (std::holds_alternative<TaskFinished>(event) || std::holds_alternative<TaskStarted>(event) ||
+      std::holds_alternative<DagsChanged>(event)) {
+    retry_events_.push_back(event);  // must not be lost: retried on the next tick
+    next_wakeup_ = services_->clock->Now() + Millis(1000);
+  }
+  return s;
+}
+
+Status Scheduler::NoteTakenRunIds(const Event& event, Time now) {
+  // Decide sees only active runs; the store also holds finished ones whose ids a trigger or a
+  // backfill could reuse. Look those few ids up so the clash is refused with a clear message.
+  std::vector<std::pair<std::string, std::string>> candidates;
+  if (const auto* t = std::get_if<TriggerRun>(&event)) {
+    candidates.emplace_back(t->dag_id, t->run_id.empty()
+                                           ? MakeRunId(t->type, t->logical_date.value_or(now))
+                                           : t->run_id);
+  } else if (const auto* b = std::get_if<Backfill>(&event)) {
+    auto it = snapshot_.dags.find(b->dag_id);
+    if (it != snapshot_.dags.end() && it->second.dag && it->second.dag->schedule &&
+        b->from <= b->to) {
+      for (const dag::DataInterval& iv :
+           IntervalsBetween(*it->second.dag->schedule, b->from, b->to, 10001)) {
+        candidates.emplace_back(b->dag_id, MakeRunId(store::RunType::kBackfill, iv.start));
+      }
+    }
+  }
+  for (const auto& [dag_id, run_id] : candidates) {
+    ASSIGN_OR_RETURN(std::optional<store::DagRun> found, services_->store->FindRun(dag_id, run_id));
+    if (found) snapshot_.taken_run_ids.emplace(dag_id, run_id);
+  }
   return OkStatus();
+}
+
+Result<bool> Scheduler::ResolveRefusedRuns(const Plan& plan, const Status& refusal) {
+  // Another process may have used the next run keys (`dags test` beside a server): continue
+  // after the largest key in the store.
+  std::set<int64_t> created(plan.created_runs.begin(), plan.created_runs.end());
+  ASSIGN_OR_RETURN(int64_t max_key, services_->store->MaxRunId());
+  bool resolved = max_key >= *created.begin();
+  if (max_key > keys_.last()) keys_ = RunKeySource(max_key);
+  for (const store::DagRun& r : plan.runs) {
+    if (!created.count(r.id)) continue;
+    ASSIGN_OR_RETURN(std::optional<store::DagRun> found,
+                     services_->store->FindRun(r.dag_id, r.run_id));
+    if (!found) continue;
+    resolved = true;
+    snapshot_.taken_run_ids.emplace(r.dag_id, r.run_id);
+    auto it = snapshot_.dags.find(r.dag_id);
+    if (r.type == store::RunType::kScheduled && it != snapshot_.dags.end()) {
+      // That interval already has its run: the schedule goes on after it.
+      std::optional<Time>& last = it->second.record.last_scheduled_logical_date;
+      if (!last || *last < r.logical_date) last = r.logical_date;
+    }
+  }
+  if (!resolved) {
+    // Unknown cause: stop creating scheduled runs for the DAGs involved rather than failing
+    // every later commit with this plan's runs in it.
+    for (const store::DagRun& r : plan.runs) {
+      if (!created.count(r.id) || r.type != store::RunType::kScheduled) continue;
+      auto it = snapshot_.dags.find(r.dag_id);
+      if (it == snapshot_.dags.end()) continue;
+      it->second.scheduling_blocked = refusal.ToString();
+      services_->logger->Error("scheduler", "DAG '" + r.dag_id +
+                                                "': scheduling stopped until its file is "
+                                                "reloaded: " +
+                                                refusal.ToString());
+      resolved = true;
+    }
+  }
+  return resolved;
 }
 
 Status Scheduler::CommitWithRetry(const store::Mutation& m) {
@@ -395,7 +491,8 @@ Status Scheduler::CommitWithRetry(const store::Mutation& m) {
 Status Scheduler::Apply(const Plan& plan) {
   store::Mutation m;
   m.dags = plan.dags;
-  m.runs = plan.runs;
+  std::set<int64_t> created(plan.created_runs.begin(), plan.created_runs.end());
+  for (const store::DagRun& r : plan.runs) (created.count(r.id) ? m.new_runs : m.runs).push_back(r);
   m.task_instances = plan.task_instances;
   m.events = plan.events;
   RETURN_IF_ERROR(CommitWithRetry(m));
@@ -470,19 +567,33 @@ void Scheduler::Launch(const LaunchTry& launch) {
   const dag::TaskSpec* spec = view.dag ? view.dag->FindTask(launch.task) : nullptr;
   operators::TaskType* type = spec ? registry_->Find(spec->type) : nullptr;
   auto fail = [&](const std::string& why) {
-    Post(TaskFinished{launch.run, launch.task, launch.try_number,
+    Post(TaskFinished{launch.run,
+                      launch.task,
+                      launch.try_number,
                       {false, -1, nlohmann::json::object(), why, false}});
   };
   if (!type) return fail("unknown task type");
   nlohmann::json context = TemplateContext(view, launch.task, launch.try_number);
-  Result<nlohmann::json> fields = dag::RenderJson(spec->fields, context);
-  if (!fields.ok()) return fail("template error: " + fields.status().message());
   std::map<std::string, std::string> env;
   for (const auto& [k, v] : spec->env) {
     Result<std::string> rendered = dag::RenderTemplate(v, context);
-    if (!rendered.ok()) return fail("template error in env " + k + ": " + rendered.status().message());
+    if (!rendered.ok())
+      return fail("template error in env " + k + ": " + rendered.status().message());
     env[k] = *rendered;
   }
+  // Shell scripts get their values as quoted variables; every other field is rendered as text.
+  nlohmann::json unrendered = spec->fields;
+  std::map<std::string, std::string> script_values;
+  for (const std::string& field : type->ShellScriptFields(spec->fields)) {
+    Result<dag::ShellRendering> script =
+        dag::RenderShellTemplate(unrendered[field].get<std::string>(), context, env);
+    if (!script.ok()) return fail("template error: " + script.status().With(field).message());
+    unrendered[field] = std::move(script->script);
+    script_values.merge(script->env);
+  }
+  Result<nlohmann::json> fields = dag::RenderJson(unrendered, context);
+  if (!fields.ok()) return fail("template error: " + fields.status().message());
+  env.merge(script_values);
   auto ctx = MakeContext(view, *spec, ti, std::move(*fields), std::move(env));
   std::error_code ec;
   fs::create_directories(fs::path(ctx->log_path()).parent_path(), ec);

@@ -97,11 +97,16 @@ class Scheduler {
 
   Status Process(const Event& event, CommandResult* result);
   Status Apply(const Plan& plan);
+  Status NoteTakenRunIds(const Event& event, Time now);
+  // After the store refused a plan that created runs: true when the cause was found and fixed
+  // in the snapshot (keys re-seeded, clashing run ids noted, or the DAG's scheduling blocked).
+  Result<bool> ResolveRefusedRuns(const Plan& plan, const Status& refusal);
   Status CommitWithRetry(const store::Mutation& m);
   void UpdateSnapshot(const Plan& plan);
   void Launch(const LaunchTry& launch);
   void StopTryEffect(const StopTry& stop);
   Status RescanDags();
+  Status ApplyDagChanges(const dag::FolderChanges& changes);
   Status LoadActiveRuns();
   Status SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle);
   void RecoverTry(RunView& view, store::TaskInstance& ti);

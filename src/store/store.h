@@ -23,10 +23,15 @@ namespace sp::store {
 // A batch of writes applied atomically. Upserts are by natural key:
 // DagRecord by dag_id, DagRun by id, TaskInstance by (run_id, task_id),
 // ClusterRecord by name, ConnectionRecord by conn_id.
+//
+// New runs are inserted, never upserted: a run key or (dag_id, run_id) already used (by another
+// process sharing the database, or an earlier run) fails the whole Mutation with AlreadyExists
+// instead of silently replacing a run. The message says which of the two clashed.
 struct Mutation {
   std::vector<DagRecord> dags;
-  std::vector<std::string> delete_dags;  // dag ids whose files disappeared (runs are kept)
-  std::vector<DagRun> runs;
+  std::vector<std::string> delete_dags;  // `dags delete`: records only (runs are kept)
+  std::vector<DagRun> new_runs;          // inserted
+  std::vector<DagRun> runs;              // changed (upserted by id)
   std::vector<TaskInstance> task_instances;
   std::vector<StateEvent> events;
   std::vector<ClusterRecord> clusters;
@@ -34,8 +39,8 @@ struct Mutation {
   std::vector<std::string> delete_connections;
 
   bool empty() const {
-    return dags.empty() && delete_dags.empty() && runs.empty() && task_instances.empty() &&
-           events.empty() && clusters.empty() && connections.empty() &&
+    return dags.empty() && delete_dags.empty() && new_runs.empty() && runs.empty() &&
+           task_instances.empty() && events.empty() && clusters.empty() && connections.empty() &&
            delete_connections.empty();
   }
 };

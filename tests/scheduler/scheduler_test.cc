@@ -7,7 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "executor/process.h"
 #include "fakes/failing_store.h"
@@ -20,14 +23,16 @@ namespace fs = std::filesystem;
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("spsched-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("spsched-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "dags");
     std::ofstream(dir_ / "dags" / "chain.yaml")
         << "id: chain\ntasks:\n"
            "  - id: a\n    type: bash\n    command: echo '::sparkplane-output n=1'\n"
-           "  - id: b\n    type: bash\n    depends_on: [a]\n    command: echo {{ tasks.a.outputs.n }}\n";
+           "  - id: b\n    type: bash\n    depends_on: [a]\n    command: echo {{ tasks.a.outputs.n "
+           "}}\n";
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -61,6 +66,51 @@ class SchedulerTest : public ::testing::Test {
     sched.Join();
     *failures = faulty.failures();
     return run;
+  }
+
+  // A scheduler over the real store at <dir>/db.sqlite and the dags folder, on this thread
+  // until RunInBackground().
+  struct Server {
+    Server(const fs::path& dir, const Clock& clock, SchedulerOptions opts)
+        : logger(clock, LogLevel::kOff) {
+      auto opened = store::OpenSqliteStore((dir / "db.sqlite").string());
+      EXPECT_TRUE(opened.ok()) << opened.status();
+      db = std::move(*opened);
+      services.clock = &clock;
+      services.logger = &logger;
+      services.processes = &processes;
+      services.store = db.get();
+      services.config.data_dir = dir.string();
+      registry = operators::BuildRegistry(&services);
+      opts.dags_folder = (dir / "dags").string();
+      sched = std::make_unique<Scheduler>(&services, registry.get(), opts);
+    }
+    ~Server() {
+      sched->Stop();
+      sched->Join();
+      sched.reset();
+    }
+    std::unique_ptr<store::Store> db;
+    executor::ProcessSupervisor processes;
+    Logger logger;
+    operators::Services services;
+    std::unique_ptr<operators::TaskTypeRegistry> registry;
+    std::unique_ptr<Scheduler> sched;
+  };
+
+  // Polls `pred` every 20 ms for up to 20 s.
+  static bool WaitFor(const std::function<bool()>& pred) {
+    for (int i = 0; i < 1000; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  void WriteDag(const std::string& name, const std::string& text) {
+    fs::path tmp = dir_ / (name + ".tmp");
+    std::ofstream(tmp) << text;
+    fs::rename(tmp, dir_ / "dags" / (name + ".yaml"));
   }
 
   fs::path dir_;
@@ -100,6 +150,143 @@ TEST_F(SchedulerTest, ATaskEndWhoseCommitFailsIsRetriedNotLost) {
       &failures);
   EXPECT_EQ(failures, 1);
   EXPECT_EQ(run.state, store::RunState::kSuccess);
+}
+
+}  // namespace
+}  // namespace sp::scheduler
+
+namespace sp::scheduler {
+namespace {
+
+TriggerRun Trigger(std::string dag, store::RunType type, std::string run_id,
+                   nlohmann::json conf = nlohmann::json::object()) {
+  TriggerRun t;
+  t.dag_id = std::move(dag);
+  t.type = type;
+  t.run_id = std::move(run_id);
+  t.conf = std::move(conf);
+  return t;
+}
+
+constexpr char kDailyDag[] =
+    "id: daily\nschedule: \"@daily\"\nstart_date: 2026-01-01\ntasks:\n"
+    "  - id: t\n    type: bash\n    command: \"true\"\n";
+
+// Issue 9.1: a DAG file saved half-written "removed" the DAG (its record deleted); fixing the
+// file re-created the latest interval's run, the store refused it, and every later commit of
+// the server failed until a restart.
+TEST_F(SchedulerTest, ABrokenDagFileKeepsItsRecordAndWedgesNothing) {
+  WriteDag("daily", kDailyDag);
+  SchedulerOptions opts;
+  opts.dag_rescan_interval = Millis(30);
+  Server server(dir_, clock_, opts);
+  std::mutex mu;
+  int rescans_with_errors = 0, rescans = 0;
+  server.sched->SetDagsLoadedObserver([&](const std::vector<dag::LoadedFile>& files) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++rescans;
+    for (const auto& f : files) rescans_with_errors += f.errors.empty() ? 0 : 1;
+  });
+  ASSERT_TRUE(server.sched->Start().ok());
+  server.sched->RunInBackground();
+  auto daily_runs = [&] {
+    store::RunFilter f;
+    f.dag_id = "daily";
+    return server.db->ListRuns(f).value();
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    auto runs = daily_runs();
+    return runs.size() == 1 && store::IsTerminal(runs[0].state);
+  }));
+  std::optional<Time> last = server.db->GetDag("daily").value()->last_scheduled_logical_date;
+  ASSERT_TRUE(last.has_value());
+
+  for (int round = 0; round < 2; ++round) {
+    int before = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      before = rescans_with_errors;
+    }
+    WriteDag("daily", "id: daily\ntasks: [\n");  // an editor's half-written save
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return rescans_with_errors > before;
+    }));
+    std::optional<store::DagRecord> kept = server.db->GetDag("daily").value();
+    ASSERT_TRUE(kept.has_value()) << "the record of a broken DAG must be kept";
+    EXPECT_EQ(kept->last_scheduled_logical_date, last);
+    if (round == 1) EXPECT_TRUE(kept->paused);
+    int seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seen = rescans;
+    }
+    WriteDag("daily", std::string(kDailyDag) + "# fixed\n");
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return rescans > seen;
+    }));
+    // The server still commits: pausing (a write of the same DAG's record) works.
+    Result<CommandResult> paused = server.sched->Submit(SetPaused{"daily", true});
+    ASSERT_TRUE(paused.ok()) << paused.status();
+    EXPECT_TRUE(server.db->GetDag("daily").value()->paused);
+    EXPECT_EQ(daily_runs().size(), 1u) << "a fixed file must not re-run a finished interval";
+  }
+}
+
+// Issue 9.3: `dags test` beside a server handed out the same run keys and replaced a run.
+TEST_F(SchedulerTest, TwoSchedulersOnOneDatabaseNeverReplaceEachOthersRuns) {
+  SchedulerOptions opts;
+  opts.parallelism = 0;  // decide only: nothing is launched
+  opts.create_scheduled_runs = false;
+  Server server(dir_, clock_, opts);
+  Server test(dir_, clock_, opts);
+  ASSERT_TRUE(server.sched->Start().ok());
+  ASSERT_TRUE(test.sched->Start().ok());
+  Result<CommandResult> a =
+      server.sched->Execute(Trigger("chain", store::RunType::kManual, "from-server"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  Result<CommandResult> b =
+      test.sched->Execute(Trigger("chain", store::RunType::kTest, "from-test"));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_NE(a->created_runs, b->created_runs);
+  EXPECT_TRUE(server.db->FindRun("chain", "from-server").value().has_value());
+  EXPECT_TRUE(server.db->FindRun("chain", "from-test").value().has_value());
+  // A finished run's id is still taken: the clash is refused, not a failed commit.
+  Result<CommandResult> again =
+      test.sched->Execute(Trigger("chain", store::RunType::kManual, "from-server"));
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists) << again.status();
+  // Path-unsafe run ids never reach the store or a log path.
+  Result<CommandResult> escape =
+      server.sched->Execute(Trigger("chain", store::RunType::kManual, "../../../../tmp/x"));
+  EXPECT_EQ(escape.status().code(), StatusCode::kInvalidArgument) << escape.status();
+}
+
+// Issue 9.4: a conf value pasted into `bash -c` ran as a command.
+TEST_F(SchedulerTest, TemplateValuesCannotInjectShellCommands) {
+  WriteDag("hello",
+           "id: hello\nparams:\n  name: world\ntasks:\n"
+           "  - id: greet\n    type: bash\n"
+           "    command: echo \"hello {{ params.name }}\" && echo {{ params.name }} > out.txt\n"
+           "    cwd: " +
+               dir_.string() + "\n");
+  Server server(dir_, clock_, {});
+  std::promise<store::DagRun> done;
+  server.sched->SetRunFinishedObserver([&](const store::DagRun& r) { done.set_value(r); });
+  ASSERT_TRUE(server.sched->Start().ok());
+  server.sched->RunInBackground();
+  const std::string evil = "x\"; touch pwned; echo \"$(touch pwned2)`touch pwned3`";
+  ASSERT_TRUE(
+      server.sched->Submit(Trigger("hello", store::RunType::kManual, "", {{"name", evil}})).ok());
+  std::future<store::DagRun> f = done.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(f.get().state, store::RunState::kSuccess);
+  for (const char* file : {"pwned", "pwned2", "pwned3"})
+    EXPECT_FALSE(fs::exists(dir_ / file)) << file;
+  std::ifstream in(dir_ / "out.txt");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, evil);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ Status StatusFromSqlite(int rc, std::string_view message) {
     case SQLITE_FULL:
       return FailedPreconditionError(Describe(rc, message));
     case SQLITE_CONSTRAINT:
-      if (rc == SQLITE_CONSTRAINT_UNIQUE) return AlreadyExistsError(Describe(rc, message));
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return AlreadyExistsError(Describe(rc, message));
       return InternalError(Describe(rc, message));
     default:
       return InternalError(Describe(rc, message));

@@ -6,6 +6,10 @@
 // never used by two threads. See sqlite_store.h for why one connection is enough.
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <utility>
 
 #include "store/sqlite/connection.h"
@@ -67,22 +71,25 @@ std::string DescribeRun(const DagRun& run) {
          Quoted(run.dag_id) + ")";
 }
 
-Status UpsertRun(Connection& conn, const DagRun& run) {
+// Inserts a new run (insert_only) or upserts a changed one by id.
+Status WriteRun(Connection& conn, const DagRun& run, bool insert_only) {
   if (run.id <= 0) {
     return InvalidArgumentError("run id must be > 0, got " + std::to_string(run.id));
   }
-  ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(R"sql(
+  static const std::string kInsert = R"sql(
 INSERT INTO dag_runs (id, dag_id, run_id, run_type, logical_date, data_interval_start,
                       data_interval_end, conf, state, created_at, started_at, ended_at, note,
                       cancel_requested)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql";
+  static const std::string kUpsert = kInsert + R"sql(
 ON CONFLICT (id) DO UPDATE SET
   dag_id = excluded.dag_id, run_id = excluded.run_id, run_type = excluded.run_type,
   logical_date = excluded.logical_date, data_interval_start = excluded.data_interval_start,
   data_interval_end = excluded.data_interval_end, conf = excluded.conf, state = excluded.state,
   created_at = excluded.created_at, started_at = excluded.started_at,
   ended_at = excluded.ended_at, note = excluded.note,
-  cancel_requested = excluded.cancel_requested)sql"));
+  cancel_requested = excluded.cancel_requested)sql";
+  ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(insert_only ? kInsert : kUpsert));
   stmt.BindInt64(1, run.id);
   stmt.BindText(2, run.dag_id);
   stmt.BindText(3, run.run_id);
@@ -98,6 +105,11 @@ ON CONFLICT (id) DO UPDATE SET
   stmt.BindText(13, run.note);
   stmt.BindInt64(14, run.cancel_requested ? 1 : 0);
   Status s = stmt.Run();
+  if (s.code() == StatusCode::kAlreadyExists &&
+      s.message().find("dag_runs.id") != std::string::npos) {
+    return AlreadyExistsError("run key " + std::to_string(run.id) +
+                              " is already used (another process wrote a run first)");
+  }
   if (s.code() == StatusCode::kAlreadyExists) {
     return AlreadyExistsError("dag " + Quoted(run.dag_id) + " already has a run " +
                               Quoted(run.run_id) + " with another id");
@@ -348,6 +360,13 @@ Status RunCached(Connection& conn, const char* sql) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  // The database is private (0600), and so are its -wal and -shm files: SQLite gives them the
+  // database file's mode. Creating the (empty) file first avoids a window at the umask's mode.
+  if (path != ":memory:" && !path.empty()) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  }
   Result<std::unique_ptr<sqlite::Connection>> conn = sqlite::Connection::Open(path);
   if (!conn.ok()) return conn.status().With("open store " + Quoted(path));
   Status migrated = sqlite::Migrate(**conn);
@@ -386,8 +405,13 @@ Status SqliteStore::ApplyLocked(const Mutation& m) {
   for (const std::string& dag_id : m.delete_dags) {
     if (Status s = DeleteDag(conn, dag_id); !s.ok()) return s.With("delete dag " + Quoted(dag_id));
   }
+  for (const DagRun& run : m.new_runs) {
+    if (Status s = WriteRun(conn, run, /*insert_only=*/true); !s.ok())
+      return s.With(DescribeRun(run));
+  }
   for (const DagRun& run : m.runs) {
-    if (Status s = UpsertRun(conn, run); !s.ok()) return s.With(DescribeRun(run));
+    if (Status s = WriteRun(conn, run, /*insert_only=*/false); !s.ok())
+      return s.With(DescribeRun(run));
   }
   for (const TaskInstance& ti : m.task_instances) {
     if (Status s = UpsertTaskInstance(conn, ti); !s.ok()) {

@@ -4,6 +4,7 @@
 #include "dag/template.h"
 
 #include <string_view>
+#include <vector>
 
 namespace sp::dag {
 namespace {
@@ -160,6 +161,150 @@ Result<std::string> RenderTemplate(const std::string& text, const nlohmann::json
     copied = s.end;
   }
   out.append(text, copied, std::string::npos);
+  return out;
+}
+
+namespace {
+
+// Where a position in a shell script stands, as far as quoting goes. A small lexer of bash's
+// quoting rules: quotes, backslash escapes, $'...', and command substitutions $(...) and `...`
+// (whose insides start unquoted again, even within double quotes).
+class ShellQuoteState {
+ public:
+  enum class Context { kUnquoted, kSingle, kDouble, kAnsi };
+
+  Context context() const { return stack_.back().context; }
+  // The text so far ends with an unpaired backslash (it would escape what comes next).
+  bool escape_pending() const { return escape_pending_; }
+
+  void Advance(std::string_view text) {
+    size_t i = escape_pending_ ? 1 : 0;
+    escape_pending_ = false;
+    for (; i < text.size(); ++i) {
+      char c = text[i];
+      char next = i + 1 < text.size() ? text[i + 1] : '\0';
+      Frame& f = stack_.back();
+      switch (f.context) {
+        case Context::kSingle:
+          if (c == '\'') stack_.pop_back();
+          break;
+        case Context::kAnsi:
+          if (c == '\\') {
+            ++i;
+          } else if (c == '\'') {
+            stack_.pop_back();
+          }
+          break;
+        case Context::kDouble:
+          if (c == '\\') {
+            ++i;
+          } else if (c == '"') {
+            stack_.pop_back();
+          } else if (c == '$' && next == '(') {
+            stack_.push_back({Context::kUnquoted, 0, false});
+            ++i;
+          } else if (c == '`') {
+            stack_.push_back({Context::kUnquoted, 0, true});
+          }
+          break;
+        case Context::kUnquoted:
+          if (c == '\\') {
+            ++i;
+          } else if (c == '\'') {
+            stack_.push_back({Context::kSingle, 0, false});
+          } else if (c == '"') {
+            stack_.push_back({Context::kDouble, 0, false});
+          } else if (c == '$' && next == '\'') {
+            stack_.push_back({Context::kAnsi, 0, false});
+            ++i;
+          } else if (c == '$' && next == '(') {
+            stack_.push_back({Context::kUnquoted, 0, false});
+            ++i;
+          } else if (c == '`') {
+            if (f.backtick && stack_.size() > 1) {
+              stack_.pop_back();
+            } else {
+              stack_.push_back({Context::kUnquoted, 0, true});
+            }
+          } else if (c == '(') {
+            ++f.parens;
+          } else if (c == ')') {
+            if (f.parens > 0) {
+              --f.parens;
+            } else if (stack_.size() > 1 && !f.backtick) {
+              stack_.pop_back();  // end of $( ... )
+            }
+          }
+          break;
+      }
+    }
+    escape_pending_ = i > text.size();
+  }
+
+ private:
+  struct Frame {
+    Context context;
+    int parens;     // open '(' inside this unquoted frame
+    bool backtick;  // this frame is a `...` substitution
+  };
+  std::vector<Frame> stack_{{Context::kUnquoted, 0, false}};
+  bool escape_pending_ = false;
+};
+
+std::string EnvNameFor(const std::string& path) {
+  std::string name = "SP_";
+  for (char c : path) name += (c == '.' || c == '-') ? '_' : c;
+  return name;
+}
+
+}  // namespace
+
+Result<ShellRendering> RenderShellTemplate(const std::string& script, const nlohmann::json& context,
+                                           const std::map<std::string, std::string>& taken) {
+  ShellRendering out;
+  if (script.find("{{") == std::string::npos) {
+    out.script = script;
+    return out;
+  }
+  ASSIGN_OR_RETURN(std::vector<Span> spans, ParseSpans(script));
+  std::map<std::string, std::string> name_of;  // template path -> variable
+  ShellQuoteState state;
+  size_t copied = 0;
+  for (const Span& s : spans) {
+    const nlohmann::json* v = Lookup(context, s.ref.path);
+    if (v == nullptr) return NotFoundError("unknown template variable '" + s.ref.path + "'");
+    std::string_view literal(script.data() + copied, s.ref.offset - copied);
+    out.script.append(literal);
+    state.Advance(literal);
+    if (state.escape_pending() && state.context() != ShellQuoteState::Context::kSingle) {
+      return InvalidArgumentError("template '{{ " + s.ref.path + " }}' at offset " +
+                                  std::to_string(s.ref.offset) +
+                                  " follows a backslash; a shell command cannot escape a value");
+    }
+    std::string& name = name_of[s.ref.path];
+    if (name.empty()) {
+      std::string base = EnvNameFor(s.ref.path), candidate = base;
+      for (int n = 2; taken.count(candidate) || out.env.count(candidate); ++n) {
+        candidate = base + "_" + std::to_string(n);
+      }
+      name = candidate;
+      out.env[name] = v->is_string() ? v->get<std::string>() : v->dump();
+    }
+    switch (state.context()) {
+      case ShellQuoteState::Context::kDouble:
+        out.script += "${" + name + "}";
+        break;
+      case ShellQuoteState::Context::kSingle:
+      case ShellQuoteState::Context::kAnsi:
+        out.script += "'\"${" + name + "}\"'";
+        break;
+      case ShellQuoteState::Context::kUnquoted:
+        out.script += "\"${" + name + "}\"";
+        break;
+    }
+    copied = s.end;
+  }
+  out.script.append(script, copied, std::string::npos);
   return out;
 }
 

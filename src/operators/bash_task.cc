@@ -205,6 +205,15 @@ Result<BashCommand> BuildBashCommand(const nlohmann::json& fields) {
   return command;
 }
 
+std::vector<std::string> BashTaskType::ShellScriptFields(const nlohmann::json& fields) const {
+  if (!fields.is_object()) return {};
+  auto command = fields.find("command");
+  auto shell = fields.find("shell");
+  bool no_shell = shell != fields.end() && shell->is_boolean() && !shell->get<bool>();
+  if (command == fields.end() || !command->is_string() || no_shell) return {};
+  return {"command"};
+}
+
 void OutputMarkerScanner::Feed(std::string_view data) {
   while (!data.empty()) {
     size_t newline = data.find('\n');

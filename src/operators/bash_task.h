@@ -28,11 +28,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "operators/task_type.h"
@@ -47,6 +46,8 @@ class BashTaskType : public TaskType {
   std::string Name() const override { return "bash"; }
   std::vector<std::string> FieldNames() const override;
   void Validate(const dag::TaskSpec& spec, std::vector<dag::DagError>* errors) const override;
+  // `command` when it is a string run by bash (not a list, not `shell: false`).
+  std::vector<std::string> ShellScriptFields(const nlohmann::json& fields) const override;
 
   void Start(std::shared_ptr<TaskContext> ctx) override;
   void Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,

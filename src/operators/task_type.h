@@ -17,10 +17,9 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,11 +38,11 @@ namespace sp::operators {
 
 // Where things live and which defaults apply; set by the server's configuration.
 struct RuntimeConfig {
-  std::string data_dir;             // root: apps/, dags/, history/spark, history/scheduler
-  std::string spark_home;           // empty when Spark is not installed
-  std::string python;               // interpreter for PySpark drivers/executors
+  std::string data_dir;    // root: apps/, dags/, history/spark, history/scheduler
+  std::string spark_home;  // empty when Spark is not installed
+  std::string python;      // interpreter for PySpark drivers/executors
   std::string default_cluster_backend = "local";
-  std::string secret_key_path;      // libsodium key for connection secrets
+  std::string secret_key_path;  // libsodium key for connection secrets
 
   // Kubernetes (the `kubernetes` cluster backend, client mode against it, the orphan reaper).
   std::string kubeconfig;      // a path, "in-cluster", or "" (kubectl's order)
@@ -124,6 +123,12 @@ class TaskType {
   virtual std::vector<std::string> FieldNames() const = 0;
   // Validates the unrendered fields; appends located errors.
   virtual void Validate(const dag::TaskSpec& spec, std::vector<dag::DagError>* errors) const = 0;
+  // Top-level fields (of the unrendered `fields`) that a shell parses as a script. The scheduler
+  // renders templates in them with dag::RenderShellTemplate: values reach the script as quoted
+  // environment variables, never as script text (no injection through a param or conf value).
+  virtual std::vector<std::string> ShellScriptFields(const nlohmann::json& fields) const {
+    return {};
+  }
 
   virtual void Start(std::shared_ptr<TaskContext> ctx) = 0;
   virtual void Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,

@@ -128,3 +128,33 @@ TEST(BuiltinTemplateVariablesTest, ListsTheDocumentedVariables) {
 
 }  // namespace
 }  // namespace sp::dag
+
+namespace sp::dag {
+namespace {
+
+// Issue 9 (shell injection through templates): values reach a bash script as quoted variables.
+TEST(RenderShellTemplateTest, ValuesBecomeQuotedVariablesForTheirQuotingContext) {
+  nlohmann::json ctx = {{"ds", "2026-01-01"}, {"params", {{"name", "x\"; touch pwned; echo \""}}}};
+  Result<ShellRendering> r =
+      RenderShellTemplate("echo \"hello {{ params.name }}\" {{ ds }} '{{ds}}' $(cat {{ds}})", ctx);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->script,
+            "echo \"hello ${SP_params_name}\" \"${SP_ds}\" ''\"${SP_ds}\"'' $(cat \"${SP_ds}\")");
+  EXPECT_EQ(r->env.at("SP_params_name"), "x\"; touch pwned; echo \"");
+  EXPECT_EQ(r->env.at("SP_ds"), "2026-01-01");
+}
+
+TEST(RenderShellTemplateTest, NamesAvoidTheTaskEnvAndSubstitutionsInsideDoubleQuotes) {
+  nlohmann::json ctx = {{"ds", "d"}};
+  Result<ShellRendering> r =
+      RenderShellTemplate("echo \"$(echo {{ ds }})\"", ctx, {{"SP_ds", "x"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->script, "echo \"$(echo \"${SP_ds_2}\")\"");
+  EXPECT_EQ(RenderShellTemplate("echo \\{{ ds }}", ctx).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(RenderShellTemplate("echo {{ nope }}", ctx).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(RenderShellTemplate("no templates", ctx)->script, "no templates");
+}
+
+}  // namespace
+}  // namespace sp::dag

@@ -229,13 +229,22 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
 }
 
 Status EnsureDataDirs(const Config& c) {
+  // A new data dir is private (0700); the scheduler's own folder (database, task logs, control
+  // socket) is made private even in a data dir that already existed.
+  std::error_code ec;
+  if (!fs::exists(c.data_dir, ec)) {
+    fs::create_directories(c.data_dir, ec);
+    if (ec) return FailedPreconditionError("cannot create " + c.data_dir + ": " + ec.message());
+    fs::permissions(c.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   for (const std::string& d : {c.data_dir + "/apps", c.data_dir + "/history/spark",
                                c.SchedulerDir() + "/logs", c.data_dir + "/clusters"}) {
-    std::error_code ec;
     fs::create_directories(d, ec);
     if (ec) return FailedPreconditionError("cannot create " + d + ": " + ec.message());
   }
-  std::error_code ec;
+  fs::permissions(c.SchedulerDir(), fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec)
+    return FailedPreconditionError("cannot make " + c.SchedulerDir() + " private: " + ec.message());
   if (c.dags_folder.rfind(c.data_dir, 0) == 0) fs::create_directories(c.dags_folder, ec);
   return OkStatus();
 }

@@ -140,6 +140,7 @@ Status SignalGroup(pid_t pid, int sig) {
 }
 
 struct ProcessSupervisor::State {
+  std::vector<std::string> pass_env;  // immutable after construction
   struct Child {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
@@ -261,7 +262,23 @@ void ProcessSupervisor::State::OnDeadline(uint64_t serial) {
   child.kill_timer.Reset();
 }
 
-ProcessSupervisor::ProcessSupervisor() : state_(std::make_unique<State>()) {
+const std::vector<std::string>& DefaultPassEnv() {
+  static const std::vector<std::string> kNames = {
+      "PATH",           "HOME",           "USER",
+      "LOGNAME",        "SHELL",          "LANG",
+      "LANGUAGE",       "LC_*",           "TZ",
+      "TMPDIR",         "TERM",           "JAVA_HOME",
+      "SPARK_HOME",     "SPARK_CONF_DIR", "HADOOP_CONF_DIR",
+      "PYSPARK_PYTHON", "VIRTUAL_ENV",    "KUBECONFIG",
+      "SSL_CERT_FILE",  "SSL_CERT_DIR",   "http_proxy",
+      "https_proxy",    "no_proxy",       "HTTP_PROXY",
+      "HTTPS_PROXY",    "NO_PROXY"};
+  return kNames;
+}
+
+ProcessSupervisor::ProcessSupervisor(std::vector<std::string> pass_env)
+    : state_(std::make_unique<State>()) {
+  state_->pass_env = std::move(pass_env);
   state_->epoll.Reset(::epoll_create1(EPOLL_CLOEXEC));
   state_->wake.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   SP_CHECK(state_->epoll.valid() && state_->wake.valid());
@@ -288,8 +305,13 @@ ProcessSupervisor::~ProcessSupervisor() {
 }
 
 Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallback on_exit) {
-  ASSIGN_OR_RETURN(internal::LaunchPlan plan,
-                   internal::PrepareLaunch(spec.argv, spec.env, spec.inherit_env, spec.cwd));
+  ASSIGN_OR_RETURN(
+      internal::LaunchPlan plan,
+      internal::PrepareLaunch(spec.argv, spec.env,
+                              {spec.inherit_env ? internal::EnvInheritance::Mode::kAllowlist
+                                                : internal::EnvInheritance::Mode::kNone,
+                               &state_->pass_env},
+                              spec.cwd));
   ASSIGN_OR_RETURN(UniqueFd out, internal::OpenOutputFile(spec.output_path));
   UniqueFd err;
   if (!spec.stderr_path.empty()) {

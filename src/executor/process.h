@@ -24,11 +24,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -37,8 +36,9 @@ namespace sp::executor {
 
 struct SpawnSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
-  // Environment: the server's own environment plus these overrides (or only these when
-  // inherit_env is false).
+  // Environment: these variables, plus the allowlisted part of the server's own environment
+  // (ProcessSupervisor's `pass_env`) unless inherit_env is false. The server's secrets
+  // (SPARKPLANE_* such as SPARKPLANE_SECRET_KEY) are never inherited.
   std::map<std::string, std::string> env;
   bool inherit_env = true;
   std::string cwd;          // empty = the server's cwd
@@ -69,11 +69,16 @@ ProcessLiveness CheckProcess(const ProcessHandle& h);
 // Sends `sig` to the process group led by `pid` (our children are group leaders).
 Status SignalGroup(pid_t pid, int sig);
 
+// The server environment variables a child inherits by default: locale, paths, the toolchains
+// Spark needs (JAVA_HOME, SPARK_HOME, ...) and proxies. "LC_*" matches by prefix.
+const std::vector<std::string>& DefaultPassEnv();
+
 class ProcessSupervisor {
  public:
   using ExitCallback = std::function<void(const ExitInfo&)>;
 
-  ProcessSupervisor();
+  // `pass_env`: names (or "PREFIX*") of server environment variables children inherit.
+  explicit ProcessSupervisor(std::vector<std::string> pass_env = DefaultPassEnv());
   ~ProcessSupervisor();  // kills (SIGKILL, group) children still running, joins the reaper
   ProcessSupervisor(const ProcessSupervisor&) = delete;
   ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;

@@ -67,7 +67,8 @@ std::string Tail(const std::string& s, size_t n) {
 Result<CommandOutput> RunCommand(const std::vector<std::string>& argv, Millis timeout,
                                  const std::map<std::string, std::string>& env) {
   ASSIGN_OR_RETURN(internal::LaunchPlan plan,
-                   internal::PrepareLaunch(argv, env, /*inherit_env=*/true, /*cwd=*/""));
+                   internal::PrepareLaunch(
+                       argv, env, {internal::EnvInheritance::Mode::kAll, nullptr}, /*cwd=*/""));
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return UnavailableError(std::string("cannot create a pipe: ") + std::strerror(errno));

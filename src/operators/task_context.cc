@@ -13,11 +13,11 @@ namespace sp::operators {
 void TaskContext::AppendLog(const std::string& line) const {
   if (log_path_.empty()) return;
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-  int fd = ::open(log_path_.c_str(), kFlags, 0644);
+  int fd = ::open(log_path_.c_str(), kFlags, 0600);
   if (fd < 0 && errno == ENOENT) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(log_path_).parent_path(), ec);
-    fd = ::open(log_path_.c_str(), kFlags, 0644);
+    fd = ::open(log_path_.c_str(), kFlags, 0600);
   }
   if (fd < 0) return;  // best effort: a log line must never fail the try
   // One write per line, so lines from concurrent writers (O_APPEND) do not interleave.

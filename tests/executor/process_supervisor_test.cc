@@ -1,6 +1,8 @@
 // ProcessSupervisor against real processes: exit codes, output files, environment, gating,
 // termination of whole process groups, liveness checks and many children at once.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -9,14 +11,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "executor/internal/pidfd.h"
 #include "executor/internal/proc_stat.h"
@@ -70,7 +69,7 @@ TEST(ProcessSupervisorTest, AppendsStdoutAndStderrToTheOutputFile) {
   EXPECT_EQ(ReadFile(log), "out\nerr\nagain\n");
   struct stat st;
   ASSERT_EQ(::stat(log.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0644u & ~static_cast<unsigned>(::umask(022)));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);  // task output may hold secrets: private
 }
 
 TEST(ProcessSupervisorTest, SeparateStderrPath) {
@@ -105,6 +104,39 @@ TEST(ProcessSupervisorTest, EnvironmentOverridesAndIsolation) {
   only.output_path = dir.File("b");
   ASSERT_EQ(RunToExit(supervisor, only).exit_code, 0);
   EXPECT_EQ(ReadFile(dir.File("b")), "ONLY=this\n");
+}
+
+// Issue 9 (secrets reach every task): a child gets the allowlisted environment, never the
+// server's SPARKPLANE_* secrets or unrelated variables, and its log file is private.
+TEST(ProcessSupervisorTest, ChildrenGetOnlyTheAllowlistedEnvironment) {
+  TempDir dir;
+  ::setenv("SPARKPLANE_SECRET_KEY", "planted-secret-42", 1);
+  ::setenv("SP_UNLISTED_VAR", "unlisted", 1);
+  ::setenv("LC_SPTEST", "passes-by-prefix", 1);
+  ProcessSupervisor supervisor;
+  SpawnSpec spec;
+  spec.argv = {"/usr/bin/env"};
+  spec.env = {{"SPARKPLANE_DAG_ID", "given-explicitly"}};
+  spec.output_path = dir.File("env");
+  ASSERT_EQ(RunToExit(supervisor, spec).exit_code, 0);
+  std::string env = ReadFile(dir.File("env"));
+  EXPECT_THAT(env, ::testing::Not(::testing::HasSubstr("planted-secret-42")));
+  EXPECT_THAT(env, ::testing::Not(::testing::HasSubstr("SP_UNLISTED_VAR")));
+  EXPECT_THAT(env, ::testing::HasSubstr("LC_SPTEST=passes-by-prefix"));
+  EXPECT_THAT(env, ::testing::HasSubstr("PATH="));
+  EXPECT_THAT(env, ::testing::HasSubstr("SPARKPLANE_DAG_ID=given-explicitly"));
+  EXPECT_EQ(std::filesystem::status(dir.File("env")).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  ProcessSupervisor listed({"SP_UNLISTED_VAR", "SPARKPLANE_SECRET_KEY"});
+  spec.output_path = dir.File("env2");
+  ASSERT_EQ(RunToExit(listed, spec).exit_code, 0);
+  std::string env2 = ReadFile(dir.File("env2"));
+  EXPECT_THAT(env2, ::testing::HasSubstr("SP_UNLISTED_VAR=unlisted"));
+  EXPECT_THAT(env2, ::testing::Not(::testing::HasSubstr("planted-secret-42")));
+  ::unsetenv("SPARKPLANE_SECRET_KEY");
+  ::unsetenv("SP_UNLISTED_VAR");
+  ::unsetenv("LC_SPTEST");
 }
 
 TEST(ProcessSupervisorTest, RunsInTheWorkingDirectory) {

@@ -127,9 +127,32 @@ Result<std::string> ResolveProgram(const std::string& name, const std::string& p
   return FailedPreconditionError("program '" + name + "' not found in PATH (" + path_var + ")");
 }
 
+bool PassesAllowlist(std::string_view name, const std::vector<std::string>& names) {
+  if (name.substr(0, 11) == "SPARKPLANE_") return false;
+  for (const std::string& n : names) {
+    if (!n.empty() && n.back() == '*') {
+      if (name.substr(0, n.size() - 1) == std::string_view(n).substr(0, n.size() - 1)) return true;
+    } else if (name == n) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<LaunchPlan> PrepareLaunch(const std::vector<std::string>& argv,
-                                 const std::map<std::string, std::string>& env, bool inherit_env,
-                                 const std::string& cwd) {
+                                 const std::map<std::string, std::string>& env,
+                                 EnvInheritance inherit, const std::string& cwd) {
+  auto inherits = [&](std::string_view name) {
+    switch (inherit.mode) {
+      case EnvInheritance::Mode::kNone:
+        return false;
+      case EnvInheritance::Mode::kAll:
+        return true;
+      case EnvInheritance::Mode::kAllowlist:
+        return inherit.names != nullptr && PassesAllowlist(name, *inherit.names);
+    }
+    return false;
+  };
   if (argv.empty()) return InvalidArgumentError("no program to run: argv is empty");
   if (!cwd.empty()) {
     struct stat st;
@@ -140,7 +163,7 @@ Result<LaunchPlan> PrepareLaunch(const std::vector<std::string>& argv,
   std::string path_var;
   if (auto it = env.find("PATH"); it != env.end()) {
     path_var = it->second;
-  } else if (const char* p = inherit_env ? std::getenv("PATH") : nullptr; p != nullptr) {
+  } else if (const char* p = inherits("PATH") ? std::getenv("PATH") : nullptr; p != nullptr) {
     path_var = p;
   } else {
     path_var = kDefaultPath;
@@ -149,11 +172,12 @@ Result<LaunchPlan> PrepareLaunch(const std::vector<std::string>& argv,
   ASSIGN_OR_RETURN(plan.program, ResolveProgram(argv[0], path_var, cwd));
   plan.cwd = cwd;
   plan.arg_storage = argv;
-  if (inherit_env && environ != nullptr) {
+  if (inherit.mode != EnvInheritance::Mode::kNone && environ != nullptr) {
     for (char** e = environ; *e != nullptr; ++e) {
       const char* eq = std::strchr(*e, '=');
       if (eq == nullptr) continue;
-      if (env.count(std::string(*e, eq - *e)) != 0) continue;
+      std::string name(*e, eq - *e);
+      if (env.count(name) != 0 || !inherits(name)) continue;
       plan.env_storage.emplace_back(*e);
     }
   }
@@ -181,11 +205,11 @@ Result<UniqueFd> OpenOutputFile(const std::string& path) {
     if (!fd.valid()) return UnavailableError("cannot open /dev/null: " + ErrnoText(errno));
     return fd;
   }
-  int fd = ::open(path.c_str(), kFlags, 0644);
+  int fd = ::open(path.c_str(), kFlags, 0600);
   if (fd < 0 && errno == ENOENT) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    fd = ::open(path.c_str(), kFlags, 0644);
+    fd = ::open(path.c_str(), kFlags, 0600);
   }
   if (fd < 0) {
     return FailedPreconditionError("cannot open output file '" + path + "': " + ErrnoText(errno));

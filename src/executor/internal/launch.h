@@ -48,13 +48,23 @@ struct LaunchPlan {
 Result<std::string> ResolveProgram(const std::string& name, const std::string& path_var,
                                    const std::string& cwd);
 
+// Which variables of the server's environment a child inherits: none, all (helper commands of
+// the server itself) or the names in `names` ("PREFIX*" matches by prefix). SPARKPLANE_* never
+// passes an allowlist.
+struct EnvInheritance {
+  enum class Mode { kNone, kAll, kAllowlist } mode = Mode::kNone;
+  const std::vector<std::string>* names = nullptr;  // kAllowlist
+};
+bool PassesAllowlist(std::string_view name, const std::vector<std::string>& names);
+
 // Builds the plan: resolves the program, merges the environment, checks the working directory.
 Result<LaunchPlan> PrepareLaunch(const std::vector<std::string>& argv,
-                                 const std::map<std::string, std::string>& env, bool inherit_env,
-                                 const std::string& cwd);
+                                 const std::map<std::string, std::string>& env,
+                                 EnvInheritance inherit, const std::string& cwd);
 
-// Opens `path` for appending (O_APPEND|O_CREAT, 0644), creating parent directories; an empty
-// path opens /dev/null. The fd is close-on-exec and not one of 0, 1, 2.
+// Opens `path` for appending (O_APPEND|O_CREAT, 0600: logs may hold what a task printed), creating
+// parent directories; an empty path opens /dev/null. The fd is close-on-exec and not one of 0,
+// 1, 2.
 Result<UniqueFd> OpenOutputFile(const std::string& path);
 
 // Returns `fd` moved (close-on-exec) above the standard descriptors if it is 0, 1 or 2, so the

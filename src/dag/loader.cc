@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "dag/cron.h"
+#include "dag/ids.h"
 #include "dag/internal/civil_time.h"
 #include "dag/internal/fingerprint.h"
 #include "dag/internal/task_graph.h"
@@ -136,17 +137,8 @@ std::string DidYouMean(const std::string& name, const std::vector<std::string>& 
 
 // DAG ids may contain dots; task ids and param names may not, since templates address them
 // as dotted paths (tasks.ID.outputs.KEY, params.NAME).
-enum class NameKind { kDagId, kDottedPathSegment };
-
-bool IsNameChar(char c, NameKind kind) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-' || (kind == NameKind::kDagId && c == '.');
-}
-
-bool IsValidName(std::string_view id, NameKind kind) {
-  return !id.empty() &&
-         std::all_of(id.begin(), id.end(), [&](char c) { return IsNameChar(c, kind); });
-}
+// A param name: one segment of a dotted template path (`params.NAME`).
+bool IsParamName(std::string_view id) { return CheckTaskId(id).ok(); }
 
 bool IsEnvName(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
@@ -464,9 +456,8 @@ class DagFileParser {
       if (k == "id") {
         has_id = true;
         if (std::optional<std::string> id = GetString(e, k)) {
-          if (!IsValidName(*id, NameKind::kDagId)) {
-            Error(ValueLoc(e), k,
-                  "invalid DAG id '" + *id + "'; use letters, digits, '_', '.' and '-'");
+          if (Status valid = CheckDagId(*id); !valid.ok()) {
+            Error(ValueLoc(e), k, valid.message());
           }
           dag->id = *id;
         }
@@ -559,7 +550,7 @@ class DagFileParser {
     }
     for (const Entry& p : entries) {
       const std::string field = "params." + p.key;
-      if (!IsValidName(p.key, NameKind::kDottedPathSegment)) {
+      if (!IsParamName(p.key)) {
         Error(p.key_location, field,
               "invalid param name '" + p.key + "'; use letters, digits, '_' and '-'");
         continue;
@@ -642,9 +633,8 @@ class DagFileParser {
         if (std::optional<std::string> id = GetString(e, field)) {
           t.has_id = true;
           t.spec.id = *id;
-          if (!IsValidName(*id, NameKind::kDottedPathSegment)) {
-            Error(ValueLoc(e), field,
-                  "invalid task id '" + *id + "'; use letters, digits, '_' and '-'");
+          if (Status valid = CheckTaskId(*id); !valid.ok()) {
+            Error(ValueLoc(e), field, valid.message());
           }
         }
       } else if (e.key == "type") {

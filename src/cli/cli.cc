@@ -21,7 +21,10 @@ int Main(int argc, char** argv) {
       "  sparkplane runs list --dag spark_pipeline --json");
   GlobalOptions g;
   app.add_option("--data-dir", g.config.data_dir,
-                 "Data directory (env SPARKPLANE_DATA_DIR; default ~/sparkplane)");
+                 "Data directory (env SPARKPLANE_DATA_DIR; default ~/sparkplane)")
+      ->check(CLI::Validator(
+          [](std::string& dir) { return dir.empty() ? std::string("must not be empty") : ""; },
+          "DIR"));
   app.add_option("--dags-folder", g.config.dags_folder,
                  "Folder of DAG files (env SPARKPLANE_DAGS_FOLDER; default <data-dir>/dags)");
   app.add_option("--config", g.config.config_file,
@@ -90,7 +93,8 @@ int Main(int argc, char** argv) {
 
   auto* next = dags->add_subcommand("next-execution", "Print the next scheduled logical dates");
   next->add_option("DAG_ID", dag_id, "DAG id")->required();
-  next->add_option("-n,--num-executions", n, "How many (default 1)");
+  next->add_option("-n,--num-executions", n, "How many (default 1, at most 1000)")
+      ->check(CLI::Range(1, 1000));
   next->footer("Example:\n  sparkplane dags next-execution nightly -n 5");
   next->callback([&] { rc = DagsNextExecution(g, dag_id, n); });
 
@@ -104,7 +108,7 @@ int Main(int argc, char** argv) {
   auto* rlist = runs->add_subcommand("list", "List runs, newest first");
   rlist->add_option("--dag,-d", dag_id, "Only runs of this DAG");
   rlist->add_option("--state", state, "Only runs in this state (queued, running, success, ...)");
-  rlist->add_option("--limit", limit, "At most this many (default 50)");
+  rlist->add_option("--limit", limit, "At most this many (default 50)")->check(CLI::Range(1, 100000));
   rlist->footer("Example:\n  sparkplane runs list --dag spark_pipeline --state failed");
   rlist->callback([&] { rc = RunsList(g, dag_id, state, limit); });
   auto* rshow = runs->add_subcommand("show", "Show a run and its task instances");
@@ -131,7 +135,8 @@ int Main(int argc, char** argv) {
   tlogs->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
       ->required()
       ->expected(2, 3);
-  tlogs->add_option("--try", try_number, "Try number (default: the latest)");
+  tlogs->add_option("--try", try_number, "Try number (default: the latest)")
+      ->check(CLI::PositiveNumber);
   tlogs->footer("Example:\n  sparkplane tasks logs spark_pipeline latest spark_application");
   tlogs->callback([&] { rc = TasksLogs(g, task_args, try_number); });
   auto* tclear = tasks->add_subcommand("clear", "Clear tasks so they run again");

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -75,6 +76,15 @@ Result<store::DagRun> ResolveRun(store::Store& store, const std::vector<std::str
     ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, store.ListRuns(f));
     if (runs.empty()) return NotFoundError("DAG '" + args[0] + "' has no runs");
     return runs[0];
+  }
+  // DAG_ID KEY: run ids are never all digits (dag/ids.h), so a number is a run key.
+  if (!args[1].empty() && args[1].size() < 19 &&
+      std::all_of(args[1].begin(), args[1].end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    ASSIGN_OR_RETURN(std::optional<store::DagRun> r, store.GetRun(std::stoll(args[1])));
+    if (!r || r->dag_id != args[0]) {
+      return NotFoundError("DAG '" + args[0] + "' has no run with key " + args[1]);
+    }
+    return *r;
   }
   ASSIGN_OR_RETURN(std::optional<store::DagRun> r, store.FindRun(args[0], args[1]));
   if (!r) return NotFoundError("DAG '" + args[0] + "' has no run '" + args[1] + "'");

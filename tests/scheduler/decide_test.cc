@@ -267,7 +267,7 @@ TEST(DecideTest, ExecutionTimeoutStopsTheTryOnce) {
   auto t = Task("a");
   t.execution_timeout = Millis(5000);
   h.AddDag(Dag("d", {t}));
-  int64_t run = h.Trigger("d");
+  h.Trigger("d");
   h.StartQueued();
   Plan p = h.Step(Tick{});
   EXPECT_EQ(*p.next_wakeup, h.now + Millis(5000));

@@ -215,7 +215,9 @@ TEST_F(SchedulerTest, ABrokenDagFileKeepsItsRecordAndWedgesNothing) {
     std::optional<store::DagRecord> kept = server.db->GetDag("daily").value();
     ASSERT_TRUE(kept.has_value()) << "the record of a broken DAG must be kept";
     EXPECT_EQ(kept->last_scheduled_logical_date, last);
-    if (round == 1) EXPECT_TRUE(kept->paused);
+    if (round == 1) {
+      EXPECT_TRUE(kept->paused);
+    }
     int seen = 0;
     {
       std::lock_guard<std::mutex> lock(mu);

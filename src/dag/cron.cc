@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -150,7 +151,11 @@ class FieldParser {
       // "5/15" means every 15th value from 5 (as in most crons); a bare value is itself.
       hi = item.find('/') != std::string_view::npos ? spec_.max : lo;
     }
-    for (int v = lo; v <= hi; v += step) (*bits)[v] = true;
+    // Steps may be as large as an int: stop before `v + step` could overflow.
+    for (int v = lo;; v += step) {
+      (*bits)[v] = true;
+      if (hi - v < step) break;
+    }
     return OkStatus();
   }
 
@@ -438,14 +443,13 @@ Result<Millis> ParseDuration(const std::string& text) {
 }
 
 std::string FormatDuration(Millis d) {
-  int64_t ms = d.count();
-  if (ms == 0) return "0s";
-  std::string out;
-  if (ms < 0) {
-    out = "-";
-    ms = -ms;
-  }
-  constexpr std::pair<int64_t, const char*> kUnits[] = {
+  const int64_t signed_ms = d.count();
+  if (signed_ms == 0) return "0s";
+  std::string out = signed_ms < 0 ? "-" : "";
+  // The magnitude in unsigned arithmetic: negating the most negative int64 overflows.
+  uint64_t ms = static_cast<uint64_t>(signed_ms);
+  if (signed_ms < 0) ms = 0 - ms;
+  constexpr std::pair<uint64_t, const char*> kUnits[] = {
       {kMillisPerDay, "d"}, {kMillisPerHour, "h"}, {kMillisPerMinute, "m"}, {1000, "s"}, {1, "ms"}};
   for (const auto& [scale, unit] : kUnits) {
     if (ms >= scale) {

@@ -2,8 +2,10 @@
 BUILD ?= build/release
 ASAN_BUILD ?= build/asan
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 15
 
-.PHONY: setup build build-asan demo test test-unit test-asan bench format clean
+.PHONY: setup build build-asan demo test test-unit test-asan test-fuzz fuzz bench format clean
 
 setup:
 	./scripts/setup.sh
@@ -19,13 +21,20 @@ build-asan: setup
 demo: build
 	./scripts/demo.sh $(BUILD)/sparkplane
 
-test: build build-asan
+test: build build-asan test-fuzz
 	./scripts/check_includes.sh
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# libFuzzer targets (tests/fuzz/README.md): a short run per target in `make test`, long ones here.
+test-fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) FUZZ_JOBS=$(JOBS) ./scripts/fuzz.sh
+
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) ./scripts/fuzz.sh
 
 bench: build
 	./bench/run.sh $(BUILD)

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsodium-dev libcurl4-openssl-dev libzstd-dev zstd
   python3-venv procps curl clang-format
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -3,15 +3,24 @@
 // tests/fuzz/regressions/<target>/, which the fuzz runs replay as well.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "dag/cron.h"
+#include "dag/fake_task_types.h"
 #include "dag/internal/civil_time.h"
+#include "dag/internal/yaml_json.h"
+#include "dag/loader.h"
 
 namespace sp::dag {
 namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 Time T(const char* text) {
   std::optional<Time> t = internal::ParseDateTime(text);
@@ -38,6 +47,45 @@ TEST(FuzzRegressionsTest, HugeCronStepsMatchOnlyTheirStart) {
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(FormatTime(*next), "2026-01-04T01:05:00Z");  // the first Sunday, 01:05
   EXPECT_EQ(FormatTime(*s->Next(*next)), "2026-01-11T01:05:00Z");
+}
+
+// dag_loader_fuzz, regressions/dag_loader/alias-cycle: a value that contains itself through an
+// alias ("&a [*a]") recursed until the stack overflowed.
+TEST(FuzzRegressionsTest, YamlValueContainingItselfIsAnError) {
+  std::vector<DagError> errors;
+  nlohmann::json v =
+      internal::YamlToJson(YAML::Load("&a [1, {k: *a}]"), "f.yaml", "conf", &errors, nullptr);
+  EXPECT_TRUE(v.is_null());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "conf[1].k");
+  EXPECT_THAT(errors[0].message, HasSubstr("contains itself through a YAML alias"));
+
+  LoadedFile loaded = LoadDagText(
+      "id: d\nparams:\n  p:\n    default: &a [*a]\ntasks:\n- {id: a, type: bash, command: x}\n",
+      "d.yaml", fakes::FakeBashChecker());
+  EXPECT_EQ(loaded.dag, nullptr);
+  ASSERT_FALSE(loaded.errors.empty());
+  EXPECT_THAT(loaded.errors[0].ToString(), HasSubstr("contains itself through a YAML alias"));
+}
+
+// dag_loader_fuzz, regressions/dag_loader/alias-bomb: nested aliases (a "billion laughs") were
+// expanded into copies without bound; a few hundred bytes took minutes and gigabytes.
+TEST(FuzzRegressionsTest, YamlAliasExpansionIsBounded) {
+  std::string text = "id: d\ntasks:\n- id: a\n  type: bash\n  command: x\n  cwd:\n";
+  text += "    l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 5; ++i) {  // 10^6 strings
+    std::string prev = "*l" + std::to_string(i - 1);
+    text += "    l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) text += (j ? ", " : "") + prev;
+    text += "]\n";
+  }
+  LoadedFile loaded = LoadDagText(text, "d.yaml", fakes::FakeBashChecker());
+  EXPECT_EQ(loaded.dag, nullptr);
+  ASSERT_FALSE(loaded.errors.empty());
+  EXPECT_THAT(loaded.errors[0].ToString(),
+              AllOf(HasSubstr("d.yaml:"), HasSubstr(": tasks[0].cwd.l"),
+                    HasSubstr("the value is too large: more than 100000 items once YAML aliases "
+                              "are expanded")));
 }
 
 }  // namespace

@@ -123,49 +123,107 @@ std::string DescribeNode(const YAML::Node& node) {
   }
 }
 
+namespace {
+
+// More values than any DAG field needs; a few lines of nested aliases ("billion laughs") would
+// otherwise expand into billions of copies.
+constexpr size_t kMaxValues = 100'000;
+
+// One YamlToJson call. yaml-cpp resolves an alias to the anchored node itself, so a value can
+// contain itself ("&a [*a]") and every alias is converted again as a full copy: collections
+// being converted are tracked to refuse cycles, and the values produced are counted.
+class YamlJsonConverter {
+ public:
+  YamlJsonConverter(const std::string& file, std::vector<DagError>* errors,
+                    std::vector<TemplateSite>* sites)
+      : file_(file), errors_(errors), sites_(sites) {}
+
+  nlohmann::json Convert(const YAML::Node& node, const std::string& field) {
+    if (failed_) return nullptr;
+    if (++values_ > kMaxValues) {
+      return Fail(node, field,
+                  "the value is too large: more than " + std::to_string(kMaxValues) +
+                      " items once YAML aliases are expanded");
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Scalar: {
+        nlohmann::json v = ScalarToJson(node);
+        if (sites_ != nullptr && v.is_string() &&
+            v.get_ref<const std::string&>().find("{{") != std::string::npos) {
+          sites_->push_back(
+              TemplateSite{v.get<std::string>(), LocationOf(node.Mark(), file_), field});
+        }
+        return v;
+      }
+      case YAML::NodeType::Sequence:
+      case YAML::NodeType::Map: {
+        for (const YAML::Node& open : open_) {
+          if (open.is(node)) {
+            return Fail(node, field, "the value contains itself through a YAML alias");
+          }
+        }
+        open_.push_back(node);
+        nlohmann::json v = node.IsSequence() ? Sequence(node, field) : Map(node, field);
+        open_.pop_back();
+        return failed_ ? nlohmann::json(nullptr) : v;
+      }
+      default:
+        return nullptr;
+    }
+  }
+
+ private:
+  nlohmann::json Fail(const YAML::Node& node, const std::string& field, std::string message) {
+    errors_->push_back(DagError{LocationOf(node.Mark(), file_), field, std::move(message)});
+    failed_ = true;
+    return nullptr;
+  }
+
+  nlohmann::json Sequence(const YAML::Node& node, const std::string& field) {
+    nlohmann::json arr = nlohmann::json::array();
+    size_t i = 0;
+    for (const YAML::Node& item : node) {
+      arr.push_back(Convert(item, field + "[" + std::to_string(i++) + "]"));
+      if (failed_) break;
+    }
+    return arr;
+  }
+
+  nlohmann::json Map(const YAML::Node& node, const std::string& field) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (const auto& kv : node) {
+      const YAML::Node& key = kv.first;
+      if (!key.IsScalar()) {
+        errors_->push_back(DagError{LocationOf(key.Mark(), file_), field,
+                                    "mapping keys must be strings; got " + DescribeNode(key)});
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      const std::string sub = field.empty() ? name : field + "." + name;
+      if (obj.contains(name)) {
+        errors_->push_back(
+            DagError{LocationOf(key.Mark(), file_), sub, "duplicate key '" + name + "'"});
+        continue;
+      }
+      obj[name] = Convert(kv.second, sub);
+      if (failed_) break;
+    }
+    return obj;
+  }
+
+  const std::string& file_;
+  std::vector<DagError>* errors_;
+  std::vector<TemplateSite>* sites_;
+  std::vector<YAML::Node> open_;  // the collections being converted, outermost first
+  size_t values_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace
+
 nlohmann::json YamlToJson(const YAML::Node& node, const std::string& file, const std::string& field,
                           std::vector<DagError>* errors, std::vector<TemplateSite>* sites) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar: {
-      nlohmann::json v = ScalarToJson(node);
-      if (sites != nullptr && v.is_string() &&
-          v.get_ref<const std::string&>().find("{{") != std::string::npos) {
-        sites->push_back(TemplateSite{v.get<std::string>(), LocationOf(node.Mark(), file), field});
-      }
-      return v;
-    }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json arr = nlohmann::json::array();
-      size_t i = 0;
-      for (const YAML::Node& item : node) {
-        arr.push_back(
-            YamlToJson(item, file, field + "[" + std::to_string(i++) + "]", errors, sites));
-      }
-      return arr;
-    }
-    case YAML::NodeType::Map: {
-      nlohmann::json obj = nlohmann::json::object();
-      for (const auto& kv : node) {
-        const YAML::Node& key = kv.first;
-        if (!key.IsScalar()) {
-          errors->push_back(DagError{LocationOf(key.Mark(), file), field,
-                                     "mapping keys must be strings; got " + DescribeNode(key)});
-          continue;
-        }
-        const std::string& name = key.Scalar();
-        const std::string sub = field.empty() ? name : field + "." + name;
-        if (obj.contains(name)) {
-          errors->push_back(
-              DagError{LocationOf(key.Mark(), file), sub, "duplicate key '" + name + "'"});
-          continue;
-        }
-        obj[name] = YamlToJson(kv.second, file, sub, errors, sites);
-      }
-      return obj;
-    }
-    default:
-      return nullptr;
-  }
+  return YamlJsonConverter(file, errors, sites).Convert(node, field);
 }
 
 }  // namespace sp::dag::internal

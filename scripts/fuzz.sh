@@ -4,11 +4,15 @@
 # Fails when any target crashes, leaks, times out or breaks one of its checks; the input that
 # did it is kept as build/fuzz/artifacts/<target>-crash-* (see tests/fuzz/README.md).
 #
-#   scripts/fuzz.sh [--seconds N] [--build-only] [TARGET...]
+#   scripts/fuzz.sh [--seconds N] [--fresh] [--build-only] [TARGET...]
 #
-# `make test-fuzz` (part of `make test`) runs every target for FUZZ_SECONDS=15 s; `make fuzz`
-# for 10 minutes each. Environment: FUZZ_SECONDS (default 15), FUZZ_BUILD (default build/fuzz),
-# FUZZ_JOBS (build parallelism, default nproc), FUZZ_ARGS (extra libFuzzer flags), CXX/CC.
+# The working corpus build/fuzz/corpus/<target> keeps what earlier runs found; --fresh starts
+# from the seeds alone instead (build/fuzz/corpus-fresh/), so a short run takes the same time
+# however long the fuzzers ran before.
+#
+# `make test-fuzz` (part of `make test`) runs every target for 15 s; `make fuzz` for 10 minutes
+# each. Environment: FUZZ_SECONDS (default 15), FUZZ_BUILD (default build/fuzz), FUZZ_JOBS (build
+# parallelism, default nproc), FUZZ_ARGS (extra libFuzzer flags), CXX_FUZZ (default clang++).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +20,7 @@ SECONDS_PER_TARGET="${FUZZ_SECONDS:-15}"
 BUILD_DIR="${FUZZ_BUILD:-build/fuzz}"
 JOBS="${FUZZ_JOBS:-$(nproc)}"
 BUILD_ONLY=0
+FRESH=0
 ALL_TARGETS=(dag_loader cron duration template control_request event_log kube_config)
 targets=()
 
@@ -24,7 +29,8 @@ while (($#)); do
     --seconds) SECONDS_PER_TARGET="$2"; shift 2 ;;
     --seconds=*) SECONDS_PER_TARGET="${1#*=}"; shift ;;
     --build-only) BUILD_ONLY=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --fresh) FRESH=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     *) targets+=("${1%_fuzz}"); shift ;;
   esac
@@ -34,7 +40,7 @@ for t in "${targets[@]}"; do
   [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || { echo "fuzz: unknown target '$t' (${ALL_TARGETS[*]})" >&2; exit 2; }
 done
 
-export CXX="${CXX_FUZZ:-clang++}" CC="${CC_FUZZ:-clang}"
+export CXX="${CXX_FUZZ:-clang++}"
 command -v "$CXX" >/dev/null || { echo "fuzz: $CXX not found; run scripts/setup.sh (clang, libclang-rt-14-dev)" >&2; exit 1; }
 
 # The libraries get coverage instrumentation without libFuzzer's main; the fuzz executables add
@@ -60,7 +66,11 @@ mkdir -p "$BUILD_DIR/corpus" "$BUILD_DIR/artifacts" "$BUILD_DIR/logs"
 failed=()
 for t in "${targets[@]}"; do
   bin="$BUILD_DIR/tests/fuzz/${t}_fuzz"
-  corpus="$BUILD_DIR/corpus/$t"  # grows across runs; the seeds in the repo are never written
+  corpus="$BUILD_DIR/corpus/$t"  # the seeds in the repo are never written
+  if ((FRESH)); then
+    corpus="$BUILD_DIR/corpus-fresh/$t"
+    rm -rf "$corpus"
+  fi
   mkdir -p "$corpus"
   [ -d "tests/fuzz/corpus/$t" ] && cp -R "tests/fuzz/corpus/$t/." "$corpus/"
   dirs=("$corpus")

@@ -1,5 +1,6 @@
-// `sparkplane history list|show` (summaries read from history/spark/ without a History Server)
-// and `sparkplane history-server` (Spark's own History Server on that directory).
+// `sparkplane history list|show` (summaries read from history/spark/ without a History Server,
+// with the driver exit codes spark_submit recorded there merged: spark/history.h) and
+// `sparkplane history-server` (Spark's own History Server on that directory).
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,30 +33,40 @@ std::string Seconds(int64_t ms) {
 }
 
 nlohmann::json SummaryToJson(const spark::AppSummary& s) {
-  return {{"app_id", s.app_id},
-          {"name", s.name},
-          {"user", s.user},
-          {"spark_version", s.spark_version},
-          {"status", spark::AppStatusName(s.status)},
-          {"status_reason", s.status_reason},
-          {"start", s.start_ms ? nlohmann::json(FormatTime(FromUnixMillis(s.start_ms))) : nlohmann::json()},
-          {"end", s.end_ms ? nlohmann::json(FormatTime(FromUnixMillis(s.end_ms))) : nlohmann::json()},
-          {"duration_ms", s.duration_ms},
-          {"jobs", {{"succeeded", s.jobs_succeeded}, {"failed", s.jobs_failed}, {"running", s.jobs_running}}},
-          {"stages", {{"completed", s.stages_completed}, {"failed", s.stages_failed}}},
-          {"tasks", {{"succeeded", s.tasks_succeeded}, {"failed", s.tasks_failed}, {"killed", s.tasks_killed}}},
-          {"executors", {{"added", s.executors_added}, {"removed", s.executors_removed}}},
-          {"input_bytes", s.input_bytes},
-          {"input_records", s.input_records},
-          {"output_bytes", s.output_bytes},
-          {"shuffle_read_bytes", s.shuffle_read_bytes},
-          {"shuffle_write_bytes", s.shuffle_write_bytes},
-          {"log_path", s.log_path},
-          {"log_in_progress", s.log_in_progress},
-          {"error", s.error}};
+  return {
+      {"app_id", s.app_id},
+      {"name", s.name},
+      {"user", s.user},
+      {"spark_version", s.spark_version},
+      {"status", spark::AppStatusName(s.status)},
+      {"status_reason", s.status_reason},
+      {"exit_code", s.exit_code ? nlohmann::json(*s.exit_code) : nlohmann::json()},
+      {"exit_code_source", !s.exit_code              ? ""
+                           : s.exit_code_from_driver ? "driver"
+                                                     : "event log"},
+      {"start",
+       s.start_ms ? nlohmann::json(FormatTime(FromUnixMillis(s.start_ms))) : nlohmann::json()},
+      {"end", s.end_ms ? nlohmann::json(FormatTime(FromUnixMillis(s.end_ms))) : nlohmann::json()},
+      {"duration_ms", s.duration_ms},
+      {"jobs",
+       {{"succeeded", s.jobs_succeeded}, {"failed", s.jobs_failed}, {"running", s.jobs_running}}},
+      {"stages", {{"completed", s.stages_completed}, {"failed", s.stages_failed}}},
+      {"tasks",
+       {{"succeeded", s.tasks_succeeded}, {"failed", s.tasks_failed}, {"killed", s.tasks_killed}}},
+      {"executors", {{"added", s.executors_added}, {"removed", s.executors_removed}}},
+      {"input_bytes", s.input_bytes},
+      {"input_records", s.input_records},
+      {"output_bytes", s.output_bytes},
+      {"shuffle_read_bytes", s.shuffle_read_bytes},
+      {"shuffle_write_bytes", s.shuffle_write_bytes},
+      {"log_path", s.log_path},
+      {"log_in_progress", s.log_in_progress},
+      {"error", s.error}};
 }
 
-std::string HistoryDir(const Config& c) { return c.data_dir + "/history/spark"; }
+std::string HistoryDir(const Config& c) {
+  return c.data_dir + "/history/spark";
+}
 
 }  // namespace
 
@@ -63,7 +74,8 @@ int HistoryList(const GlobalOptions& g) {
   Result<Config> cfg = ResolveConfig(g.config);
   if (!cfg.ok()) return Fail(cfg.status());
   Result<std::vector<spark::AppSummary>> apps = spark::ListApplications(HistoryDir(*cfg));
-  if (!apps.ok() && apps.status().code() == StatusCode::kNotFound) apps = std::vector<spark::AppSummary>{};
+  if (!apps.ok() && apps.status().code() == StatusCode::kNotFound)
+    apps = std::vector<spark::AppSummary>{};
   if (!apps.ok()) return Fail(apps.status());
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
@@ -75,10 +87,11 @@ int HistoryList(const GlobalOptions& g) {
     std::printf("no Spark applications in %s\n", HistoryDir(*cfg).c_str());
     return 0;
   }
-  Table table({"APP_ID", "NAME", "STATUS", "START", "DURATION", "JOBS OK/FAIL", "STAGES OK/FAIL",
-               "TASKS", "EXECUTORS", "INPUT", "SHUFFLE R/W"});
+  Table table({"APP_ID", "NAME", "STATUS", "EXIT", "START", "DURATION", "JOBS OK/FAIL",
+               "STAGES OK/FAIL", "TASKS", "EXECUTORS", "INPUT", "SHUFFLE R/W"});
   for (const auto& s : *apps) {
     table.Add({s.app_id, s.name, spark::AppStatusName(s.status),
+               s.exit_code ? std::to_string(*s.exit_code) : "-",
                s.start_ms ? FormatTime(FromUnixMillis(s.start_ms)) : "-", Seconds(s.duration_ms),
                std::to_string(s.jobs_succeeded) + "/" + std::to_string(s.jobs_failed),
                std::to_string(s.stages_completed) + "/" + std::to_string(s.stages_failed),
@@ -102,8 +115,13 @@ int HistoryShow(const GlobalOptions& g, const std::string& app_id) {
   std::printf("application %s  \"%s\"\n", s->app_id.c_str(), s->name.c_str());
   std::printf("  status     %s%s\n", spark::AppStatusName(s->status),
               s->status_reason.empty() ? "" : (" (" + s->status_reason + ")").c_str());
+  if (s->exit_code) {
+    std::printf("  exit code  %d (%s)\n", *s->exit_code,
+                s->exit_code_from_driver ? "the driver's" : "from the event log");
+  }
   std::printf("  spark      %s, user %s\n", s->spark_version.c_str(), s->user.c_str());
-  std::printf("  start      %s\n", s->start_ms ? FormatTime(FromUnixMillis(s->start_ms)).c_str() : "-");
+  std::printf("  start      %s\n",
+              s->start_ms ? FormatTime(FromUnixMillis(s->start_ms)).c_str() : "-");
   std::printf("  end        %s\n", s->end_ms ? FormatTime(FromUnixMillis(s->end_ms)).c_str() : "-");
   std::printf("  duration   %s\n", Seconds(s->duration_ms).c_str());
   std::printf("  jobs       %d succeeded, %d failed, %d running\n", s->jobs_succeeded,
@@ -118,14 +136,16 @@ int HistoryShow(const GlobalOptions& g, const std::string& app_id) {
   std::printf("  output     %s\n", Bytes(s->output_bytes).c_str());
   std::printf("  shuffle    read %s, write %s\n", Bytes(s->shuffle_read_bytes).c_str(),
               Bytes(s->shuffle_write_bytes).c_str());
-  std::printf("  event log  %s%s\n", s->log_path.c_str(), s->log_in_progress ? " (in progress)" : "");
+  std::printf("  event log  %s%s\n", s->log_path.c_str(),
+              s->log_in_progress ? " (in progress)" : "");
   return 0;
 }
 
 int HistoryServer(const GlobalOptions& g, int port, const std::string& host) {
   Result<Config> cfg = ResolveConfig(g.config);
   if (!cfg.ok()) return Fail(cfg.status());
-  if (cfg->spark_home.empty()) return Fail("Spark not found: set SPARK_HOME or run scripts/setup.sh");
+  if (cfg->spark_home.empty())
+    return Fail("Spark not found: set SPARK_HOME or run scripts/setup.sh");
   Status s = EnsureDataDirs(*cfg);
   if (!s.ok()) return Fail(s);
   std::string spark_class = cfg->spark_home + "/bin/spark-class";

@@ -28,6 +28,7 @@
 #include "operators/internal/cluster_records.h"
 #include "operators/internal/fields.h"
 #include "operators/internal/results.h"
+#include "spark/history.h"
 #include "spark/submit.h"
 #include "store/store.h"
 
@@ -84,19 +85,21 @@ bool LooksSecret(const std::string& key) {
   return false;
 }
 
-// The argv for the log: --conf values of secret-looking keys masked.
 std::string DescribeArgv(const std::vector<std::string>& argv) {
   std::string out;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    std::string arg = argv[i];
-    if (i > 0 && argv[i - 1] == "--conf") {
-      size_t eq = arg.find('=');
-      if (eq != std::string::npos && LooksSecret(arg.substr(0, eq))) {
-        arg = arg.substr(0, eq + 1) + kMaskedSecret;
-      }
-    }
+  for (const std::string& arg : argv) {
     if (!out.empty()) out += ' ';
     out += arg;
+  }
+  return out;
+}
+
+// The settings for the log, values of secret-looking keys masked.
+std::string DescribeConf(const std::map<std::string, std::string>& conf) {
+  std::string out;
+  for (const auto& [key, value] : conf) {
+    if (!out.empty()) out += ' ';
+    out += key + "=" + (LooksSecret(key) ? std::string(kMaskedSecret) : value);
   }
   return out;
 }
@@ -135,7 +138,8 @@ std::string LocalFile(const std::string& resolved) {
 constexpr const char* kNativeFields[] = {"image", "namespace", "service_account",
                                          "driver_pod_template", "executor_pod_template"};
 constexpr char kHistoryVolumeName[] = "spark-history";
-constexpr char kAuthPropertiesFile[] = "sparkplane-auth.properties";
+// In the try's local dir: every Spark setting of the try, for --properties-file (0600).
+constexpr char kPropertiesFile[] = "spark-submit.properties";
 
 // DNS-1123 subdomain (namespaces are labels; service accounts subdomains).
 bool IsDnsName(const std::string& s, size_t max) {
@@ -538,24 +542,6 @@ void ApplyClientModeInPod(const RuntimeConfig& config, const TaskContext& ctx,
   spec->python.clear();
 }
 
-// Writes `text` to a new file readable by its owner only.
-Status WritePrivateFile(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return UnavailableError("cannot write " + path + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return UnavailableError("cannot write " + path + ": " + std::strerror(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return OkStatus();
-}
-
 }  // namespace
 
 // One try, from Start until its driver's exit is handled.
@@ -566,6 +552,7 @@ struct SparkSubmitTaskType::Try {
   std::atomic<bool> abandoned{false};  // Launch completed the try itself: the exit stays quiet
   std::string local_dir;
   std::string master;
+  std::string event_log_dir;  // where the driver's event log goes; "" when not on this machine
   std::string app_id_prefix = kDefaultAppIdPrefix;
   uint64_t log_offset = 0;
 };
@@ -772,9 +759,9 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   if (executors_in_kubernetes && spec.deploy_mode != "cluster") {
     ApplyClientModeInPod(config, *ctx, &spec);
   }
-  // A cluster that authenticates: its secret goes to the driver in a file only we can read
-  // (spark.authenticate.secret must be set on a standalone driver; never on the command line).
-  std::string auth_secret;
+  // A cluster that authenticates: its secret goes to the driver with the other settings, in
+  // the properties file only we can read (spark.authenticate.secret must be set on a
+  // standalone driver).
   std::optional<k8s::KubeClusterHandle> kube_handle;
   if (kube_cluster) {
     Result<k8s::KubeClusterHandle> h = k8s::KubeClusterHandle::FromJson(kube_cluster->handle);
@@ -793,14 +780,19 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
                       "': " + secret.status().message(),
                   internal::IsRetryable(secret.status()));
     }
-    auth_secret = *secret;
-    spec.properties_file = t->local_dir + "/" + kAuthPropertiesFile;
+    SetDefault(&spec, "spark.authenticate", "true");
+    SetDefault(&spec, "spark.authenticate.secret", *secret);
     Log(*ctx, "Spark cluster '" + kube_cluster->name +
-                  "' authenticates: its secret is passed in a private properties file");
+                  "' authenticates: its secret is passed in the private properties file");
   }
 
-  Result<std::vector<std::string>> argv = spark::BuildSubmitArgv(spec, config.spark_home);
-  if (!argv.ok()) return fail("invalid spark_submit task: " + argv.status().message(), false);
+  // Every setting goes through a 0600 file: argv is visible to all local users.
+  spec.properties_file = t->local_dir + "/" + kPropertiesFile;
+  Result<spark::SubmitCommand> command = spark::BuildSubmitCommand(spec, config.spark_home);
+  if (!command.ok()) {
+    return fail("invalid spark_submit task: " + command.status().message(), false);
+  }
+  const std::vector<std::string>& argv = command->argv;
 
   if (Status reach = CheckMasterReachable(spec.master, kReachTimeout); !reach.ok()) {
     std::string message = reach.message();
@@ -832,15 +824,14 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
     fs::create_directories(dir, ec);
     if (ec) return fail("cannot create " + dir + ": " + ec.message(), true);
   }
-  if (!auth_secret.empty()) {
-    Status written = WritePrivateFile(
-        spec.properties_file,
-        "spark.authenticate true\nspark.authenticate.secret " + auth_secret + "\n");
-    if (!written.ok()) return fail(written.message(), true);
+  if (Status written = spark::WriteSubmitProperties(spec.properties_file, command->properties);
+      !written.ok()) {
+    return fail(written.message(), true);
   }
+  t->event_log_dir = spec.event_log_dir;
 
   executor::SpawnSpec s;
-  s.argv = *argv;
+  s.argv = argv;
   s.env = spark::BuildSubmitEnv(spec);
   s.env["SPARK_HOME"] = config.spark_home;
   s.env["SPARKPLANE_DAG_ID"] = ctx->dag_id();
@@ -854,7 +845,9 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
     std::lock_guard<std::mutex> lock(t->mu);
     if (t->cancelled) return fail("cancelled before spark-submit started", true);
   }
-  Log(*ctx, "running " + DescribeArgv(*argv));
+  Log(*ctx, "running " + DescribeArgv(argv));
+  Log(*ctx, "with the settings of " + spec.properties_file +
+                " (mode 0600): " + DescribeConf(command->conf));
   t->log_offset = FileSize(ctx->log_path());
   ProcessSupervisor* processes = services_->processes;
   Result<ProcessHandle> handle = processes->Spawn(s, [this, ctx, t](const ExitInfo& exit) {
@@ -907,6 +900,23 @@ void SparkSubmitTaskType::Finish(const std::shared_ptr<TaskContext>& ctx,
   result.exit_code = exit.exit_code;
   if (facts.app_id) result.outputs["app_id"] = *facts.app_id;
   result.outputs["master"] = t->master;
+  if (exit.exit_code >= 0) result.outputs["exit_code"] = exit.exit_code;
+  // The event log records ExitCode 0 even for a driver that raised: the exit code is written
+  // beside it, so `history` and `runs show` tell the application's real outcome.
+  if (facts.app_id && exit.exit_code >= 0 && !t->event_log_dir.empty()) {
+    spark::DriverExit driver;
+    driver.app_id = *facts.app_id;
+    driver.exit_code = exit.exit_code;
+    driver.signal = exit.signal;
+    driver.dag_id = ctx->dag_id();
+    driver.run_id = ctx->run_id();
+    driver.task_id = ctx->task_id();
+    driver.try_number = ctx->try_number();
+    if (services_->clock != nullptr) driver.recorded_ms = ToUnixMillis(services_->clock->Now());
+    if (Status s = spark::RecordDriverExit(t->event_log_dir, driver); !s.ok()) {
+      Log(*ctx, "could not record the driver's exit code beside the event log: " + s.message());
+    }
+  }
   std::string app = facts.app_id ? "application " + *facts.app_id : "no application id found";
   if (result.success) {
     result.message = (facts.app_id ? "application " + *facts.app_id : std::string("spark-submit")) +

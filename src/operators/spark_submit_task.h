@@ -40,9 +40,14 @@
 // 0.0.0.0, spark.driver.port=RuntimeConfig::driver_port, spark.blockManager.port=
 // RuntimeConfig::block_manager_port; the scheduler's python is the driver's only
 // (spark.pyspark.driver.python), executors use the image's. A cluster made with authenticate:
-// its Secret is read from Kubernetes and given to spark-submit in a 0600 properties file in the
-// try's local dir (spark.authenticate, spark.authenticate.secret), never in argv or the log.
+// its Secret is read from Kubernetes and given to spark-submit with the other settings
+// (spark.authenticate, spark.authenticate.secret), never in argv or the log.
 // Every Kubernetes setting is a default: the task's conf wins.
+// Settings never travel in argv (visible to every local user through ps): all of them, the
+// task's conf and Sparkplane's defaults, go to spark-submit through --properties-file, a file
+// written 0600 in the try's local dir (spark::BuildSubmitCommand, WriteSubmitProperties). The
+// try's log shows the argv and the settings, secret-looking values (keys with secret,
+// password, token, credential, access.key) masked.
 // These map onto spark::SubmitSpec; spark.eventLog.dir is RuntimeConfig::SparkHistoryDir()
 // (created when missing), spark.local.dir a per-try dir <data>/tmp/<dag>/<run key>/<task>/<try>
 // (also the driver's working directory, so relative paths an application writes land there;
@@ -51,16 +56,19 @@
 // Before launching (Start; any of these fails the try without retry, nothing is launched):
 // rendered fields invalid, application or a local py_files/jars/files/archives file missing
 // (the message names the path), conn_id unknown (with "did you mean"), a spark:// master not
-// accepting TCP connections within 2 s, or spark-submit options spark::BuildSubmitArgv refuses.
+// accepting TCP connections within 2 s, or spark-submit options spark::BuildSubmitCommand refuses.
 // These checks run on a thread of the type's own, not on the caller's.
 //
 // Launch (as bash): gated spawn of the argv (never a shell), SaveHandle({"pid", "start_ticks",
 // "local_dir", "master"}), then Release. On exit: the app id is read from what this try wrote to
 // the log (ScanDriverLog: spark::ExtractAppId with the app id prefix of our local cluster whose
 // master_url is the master, else the event-log line, else Spark's default "app" prefix);
-// outputs: app_id (when found), master. Success iff
-// exit code 0; a failure's message has the app id and the last Python exception line (the end
-// of the last traceback) or else the last log4j ERROR line.
+// outputs: app_id (when found), master, exit_code (when known). Success iff exit code 0; a
+// failure's message has the app id and the last Python exception line (the end of the last
+// traceback) or else the last log4j ERROR line. With an app id and an event log on this
+// machine, the exit code is recorded beside the event log (spark::RecordDriverExit) before the
+// try completes: Spark logs ExitCode 0 for a driver that raised, and `history` / `runs show`
+// take the driver's exit code over the log's.
 // Cancel: SIGTERM to the driver's process group, SIGKILL after the grace (the exit then
 // completes the try). Recover after a restart: a surviving driver is stopped and the try fails
 // as retryable (its exit code cannot be known), as for bash.

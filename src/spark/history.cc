@@ -2,11 +2,16 @@
 #include "spark/history.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string_view>
+#include <system_error>
 
 #include "spark/internal/json_fields.h"
+#include "spark/internal/private_file.h"
 
 namespace sp::spark {
 namespace {
@@ -18,6 +23,8 @@ using internal::Has;
 using nlohmann::json;
 
 constexpr std::string_view kEventPrefix = "{\"Event\":\"";
+constexpr std::string_view kDriverExitPrefix = ".driver-exit_";
+constexpr std::string_view kDriverExitSuffix = ".json";
 constexpr size_t kMaxReasonChars = 300;
 
 enum class Kind {
@@ -161,6 +168,7 @@ class Summarizer {
         if (const json* code = internal::Field(e, "ExitCode");
             code != nullptr && code->is_number_integer()) {
           s_.exit_code = static_cast<int>(code->get<int64_t>());
+          s_.event_log_exit_code = s_.exit_code;
         }
         Seen(s_.end_ms);
         break;
@@ -274,9 +282,118 @@ Result<AppSummary> SummarizeEventLog(const EventLogLocation& log) {
   return summarizer.Finish();
 }
 
+nlohmann::json DriverExit::ToJson() const {
+  json j = {{"app_id", app_id}, {"exit_code", exit_code}};
+  if (signal) j["signal"] = *signal;
+  if (!dag_id.empty()) j["dag_id"] = dag_id;
+  if (!run_id.empty()) j["run_id"] = run_id;
+  if (!task_id.empty()) j["task_id"] = task_id;
+  if (try_number > 0) j["try_number"] = try_number;
+  if (recorded_ms > 0) j["recorded_ms"] = recorded_ms;
+  return j;
+}
+
+Result<DriverExit> DriverExit::FromJson(const nlohmann::json& j) {
+  DriverExit e;
+  e.app_id = GetString(j, "app_id");
+  const json* code = internal::Field(j, "exit_code");
+  if (e.app_id.empty() || code == nullptr || !code->is_number_integer()) {
+    return InvalidArgumentError(
+        "a driver exit record needs app_id (a string) and exit_code (an "
+        "integer)");
+  }
+  e.exit_code = static_cast<int>(code->get<int64_t>());
+  if (const json* sig = internal::Field(j, "signal"); sig != nullptr && sig->is_number_integer()) {
+    e.signal = static_cast<int>(sig->get<int64_t>());
+  }
+  e.dag_id = GetString(j, "dag_id");
+  e.run_id = GetString(j, "run_id");
+  e.task_id = GetString(j, "task_id");
+  e.try_number = static_cast<int>(GetInt(j, "try_number"));
+  e.recorded_ms = GetInt(j, "recorded_ms");
+  return e;
+}
+
+Result<std::string> DriverExitPath(const std::string& history_dir, const std::string& app_id) {
+  if (app_id.empty() || app_id.find('/') != std::string::npos || app_id[0] == '.') {
+    return InvalidArgumentError("Spark app id '" + app_id +
+                                "': expected a non-empty id without '/' that does not start "
+                                "with '.'");
+  }
+  return history_dir + "/" + std::string(kDriverExitPrefix) + app_id +
+         std::string(kDriverExitSuffix);
+}
+
+Status RecordDriverExit(const std::string& history_dir, const DriverExit& exit) {
+  ASSIGN_OR_RETURN(std::string path, DriverExitPath(history_dir, exit.app_id));
+  return internal::WritePrivateFileAtomically(path, exit.ToJson().dump() + "\n");
+}
+
+Result<std::optional<DriverExit>> ReadDriverExit(const std::string& history_dir,
+                                                 const std::string& app_id) {
+  ASSIGN_OR_RETURN(std::string path, DriverExitPath(history_dir, app_id));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return std::optional<DriverExit>();
+    return FailedPreconditionError("cannot read " + path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  Result<DriverExit> exit = DriverExit::FromJson(j);
+  if (!exit.ok()) return FailedPreconditionError(path + ": " + exit.status().message());
+  if (exit->app_id != app_id) {
+    return FailedPreconditionError(path + " names app " + exit->app_id + ", not " + app_id);
+  }
+  return std::optional<DriverExit>(std::move(exit).value());
+}
+
+void ApplyDriverExit(const DriverExit& exit, AppSummary* s) {
+  const AppStatus logged = s->status;
+  const std::string logged_reason = s->status_reason;
+  s->exit_code = exit.exit_code;
+  s->exit_code_from_driver = true;
+  if (logged == AppStatus::kUnreadable) return;  // the reason says why the log is unreadable
+  // What the log alone said, when it disagrees with the driver.
+  std::string log_said = std::string("the event log says ") + AppStatusName(logged);
+  if (!logged_reason.empty()) log_said += " (" + logged_reason + ")";
+  if (exit.exit_code != 0) {
+    s->status = AppStatus::kFailed;
+    s->status_reason = exit.signal ? "driver killed by signal " + std::to_string(*exit.signal) +
+                                         " (exit code " + std::to_string(exit.exit_code) + ")"
+                                   : "driver exit code " + std::to_string(exit.exit_code);
+    if (logged == AppStatus::kSucceeded) {
+      s->status_reason += "; the event log says succeeded";
+      if (s->event_log_exit_code) {
+        s->status_reason += " (ExitCode " + std::to_string(*s->event_log_exit_code) + ")";
+      }
+    } else if (logged != AppStatus::kFailed) {
+      s->status_reason += "; " + log_said;
+    } else if (!logged_reason.empty() && logged_reason != s->status_reason) {
+      s->status_reason += "; " + logged_reason;
+    }
+    return;
+  }
+  s->status = AppStatus::kSucceeded;
+  s->status_reason = logged == AppStatus::kSucceeded ? "" : "driver exit code 0; " + log_said;
+}
+
+namespace {
+
+// The summary with the app's recorded driver exit, when there is a readable one.
+void MergeDriverExit(const std::string& history_dir, AppSummary* s) {
+  Result<std::optional<DriverExit>> exit = ReadDriverExit(history_dir, s->app_id);
+  if (exit.ok() && *exit) ApplyDriverExit(**exit, s);
+}
+
+}  // namespace
+
 Result<AppSummary> SummarizeApplication(const std::string& history_dir, const std::string& app_id) {
   ASSIGN_OR_RETURN(EventLogLocation log, FindEventLog(history_dir, app_id));
-  return SummarizeEventLog(log);
+  ASSIGN_OR_RETURN(AppSummary summary, SummarizeEventLog(log));
+  MergeDriverExit(history_dir, &summary);
+  return summary;
 }
 
 Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir) {
@@ -286,6 +403,7 @@ Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir)
   for (const EventLogLocation& log : logs) {
     Result<AppSummary> summary = SummarizeEventLog(log);
     if (summary.ok()) {
+      MergeDriverExit(history_dir, &*summary);
       apps.push_back(std::move(summary).value());
       continue;
     }
@@ -298,6 +416,7 @@ Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir)
     unreadable.codec = log.codec;
     unreadable.log_in_progress = log.in_progress;
     unreadable.log_bytes = log.size_bytes;
+    MergeDriverExit(history_dir, &unreadable);
     apps.push_back(std::move(unreadable));
   }
   std::sort(apps.begin(), apps.end(), [](const AppSummary& a, const AppSummary& b) {

@@ -2,6 +2,9 @@
 #include "spark/submit.h"
 
 #include <cctype>
+#include <cstdio>
+
+#include "spark/internal/private_file.h"
 
 namespace sp::spark {
 namespace {
@@ -138,6 +141,49 @@ bool AnyKeyWithPrefix(const std::map<std::string, std::string>& conf, std::strin
   return it != conf.end() && StartsWith(it->first, prefix);
 }
 
+enum class PropertyPart { kKey, kValue };
+
+// One key or value in java.util.Properties syntax (Properties.load reads it back unchanged).
+std::string EscapeProperty(std::string_view s, PropertyPart part) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      default:
+        break;
+    }
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+      continue;
+    }
+    const bool key_special = c == '=' || c == ':' || c == '#' || c == '!' || c == ' ';
+    if ((part == PropertyPart::kKey && key_special) ||
+        (part == PropertyPart::kValue && c == ' ' && i == 0)) {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
 bool IsDigits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -179,8 +225,7 @@ bool IsLoopbackMaster(std::string_view master) {
   return false;
 }
 
-Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
-                                                 const std::string& spark_home) {
+Result<SubmitCommand> BuildSubmitCommand(const SubmitSpec& spec, const std::string& spark_home) {
   if (spark_home.empty()) {
     return FailedPreconditionError("Spark not found: set SPARK_HOME or run scripts/setup.sh");
   }
@@ -218,6 +263,12 @@ Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
   RETURN_IF_ERROR(ValidateCores("total_executor_cores", spec.total_executor_cores));
   RETURN_IF_ERROR(ValidatePath("event_log_dir", spec.event_log_dir));
   RETURN_IF_ERROR(ValidatePath("local_dir", spec.local_dir));
+  if (spec.properties_file.empty()) {
+    return InvalidArgumentError(
+        "properties_file is required: every Spark setting goes to spark-submit through it "
+        "(never on the command line)");
+  }
+  RETURN_IF_ERROR(ValidatePath("properties_file", spec.properties_file));
   for (const auto& [key, value] : spec.conf) RETURN_IF_ERROR(ValidateConfKey(key));
   RETURN_IF_ERROR(
       CheckNoDuplicate(spec, !spec.driver_memory.empty(), "driver_memory", "spark.driver.memory"));
@@ -251,14 +302,13 @@ Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
   }
   for (const auto& [key, value] : spec.conf) conf[key] = value;
 
-  std::vector<std::string> argv = {spark_home + "/bin/spark-submit", "--master", spec.master,
-                                   "--deploy-mode",
-                                   mode == DeployMode::kClient ? "client" : "cluster"};
+  SubmitCommand command;
+  std::vector<std::string>& argv = command.argv;
+  argv = {spark_home + "/bin/spark-submit", "--master", spec.master, "--deploy-mode",
+          mode == DeployMode::kClient ? "client" : "cluster"};
   if (!spec.name.empty()) argv.insert(argv.end(), {"--name", spec.name});
   if (!spec.java_class.empty()) argv.insert(argv.end(), {"--class", spec.java_class});
-  if (!spec.properties_file.empty()) {
-    argv.insert(argv.end(), {"--properties-file", spec.properties_file});
-  }
+  argv.insert(argv.end(), {"--properties-file", spec.properties_file});
   AppendList(argv, "--jars", spec.jars);
   AppendList(argv, "--py-files", spec.py_files);
   AppendList(argv, "--files", spec.files);
@@ -277,10 +327,26 @@ Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
   if (spec.total_executor_cores) {
     argv.insert(argv.end(), {"--total-executor-cores", std::to_string(*spec.total_executor_cores)});
   }
-  for (const auto& [key, value] : conf) argv.insert(argv.end(), {"--conf", key + "=" + value});
   argv.push_back(spec.application);
   argv.insert(argv.end(), spec.application_args.begin(), spec.application_args.end());
-  return argv;
+  command.properties = FormatSparkProperties(conf);
+  command.conf = std::move(conf);
+  return command;
+}
+
+Status WriteSubmitProperties(const std::string& path, const std::string& properties) {
+  return internal::WritePrivateFileAtomically(path, properties);
+}
+
+std::string FormatSparkProperties(const std::map<std::string, std::string>& conf) {
+  std::string out = "# Spark settings for one spark-submit, written by Sparkplane (mode 0600)\n";
+  for (const auto& [key, value] : conf) {
+    out += EscapeProperty(key, PropertyPart::kKey);
+    out += '=';
+    out += EscapeProperty(value, PropertyPart::kValue);
+    out += '\n';
+  }
+  return out;
 }
 
 std::map<std::string, std::string> BuildSubmitEnv(const SubmitSpec& spec) {

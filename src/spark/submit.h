@@ -1,5 +1,14 @@
-// spark-submit command building: SubmitSpec -> argv (no shell) + environment, and reading the
-// Spark application id from driver output.
+// spark-submit command building: SubmitSpec -> argv (no shell) + a properties file with every
+// Spark setting + environment, and reading the Spark application id from driver output.
+//
+// No setting's value is ever in argv: spark-submit gets `--properties-file <file>` and no
+// `--conf`. Settings may hold secrets (spark.authenticate.secret, object-store keys, a
+// connection's token), and argv is readable by every local user (`ps`, /proc/PID/cmdline).
+// The file is written 0600 (WriteSubmitProperties) before spark-submit runs. Its form is
+// java.util.Properties (keys and values escaped, so any value round-trips); like every
+// properties file Spark reads, values have leading and trailing whitespace (except \r, \n)
+// trimmed by spark-submit. With --properties-file, spark-submit does not read
+// conf/spark-defaults.conf (the pip package has none).
 //
 // Defaults for a client-mode driver whose master is on loopback (spark://127.0.0.1:P,
 // spark://localhost:P, local[...]), each only when the user's conf does not set the key
@@ -17,7 +26,7 @@
 // the same key in `conf` together are an error, so the effective value is never a surprise.
 //
 // Validation errors are InvalidArgument and name the field and the expected form.
-// Pure functions; thread-safe.
+// Pure functions except WriteSubmitProperties (which writes one file); all thread-safe.
 #pragma once
 
 #include <map>
@@ -52,16 +61,38 @@ struct SubmitSpec {
   std::string deploy_mode = "client";         // "client" or "cluster" ("" = client)
   // Environment for the spark-submit process on top of BuildSubmitEnv's defaults (not argv).
   std::map<std::string, std::string> env;
-  std::string event_log_dir;    // absolute dir; must exist before submit (facts §11.6)
-  std::string local_dir;        // absolute per-try dir for spark.local.dir (scratch, spills)
-  std::string properties_file;  // --properties-file (optional)
-  std::string python;           // interpreter for PySpark driver + executors (optional)
+  std::string event_log_dir;  // absolute dir; must exist before submit (facts §11.6)
+  std::string local_dir;      // absolute per-try dir for spark.local.dir (scratch, spills)
+  // Required: the absolute path of the properties file that will hold every setting (a
+  // private per-try path; BuildSubmitCommand only names it, WriteSubmitProperties writes it).
+  std::string properties_file;
+  std::string python;  // interpreter for PySpark driver + executors (optional)
 };
 
-// The argv for `<spark_home>/bin/spark-submit`, argv[0] included. Options are emitted in a
-// fixed order and --conf entries sorted by key, so equal specs give equal argv.
-Result<std::vector<std::string>> BuildSubmitArgv(const SubmitSpec& spec,
-                                                 const std::string& spark_home);
+// How to run spark-submit for a spec.
+struct SubmitCommand {
+  // `<spark_home>/bin/spark-submit` (argv[0]) and its options in a fixed order, with
+  // "--properties-file <spec.properties_file>" and no --conf: equal specs give equal argv.
+  std::vector<std::string> argv;
+  // The effective settings: the defaults above, then the user's conf on top.
+  std::map<std::string, std::string> conf;
+  // `conf` as the properties file's text (FormatSparkProperties), sorted by key.
+  std::string properties;
+};
+
+// Checks the spec (InvalidArgument naming the field; FailedPrecondition without spark_home)
+// and builds the command. properties_file must be an absolute path.
+Result<SubmitCommand> BuildSubmitCommand(const SubmitSpec& spec, const std::string& spark_home);
+
+// Writes a command's `properties` to `path`, mode 0600, atomically (a temporary file renamed
+// over it). Unavailable on I/O errors.
+Status WriteSubmitProperties(const std::string& path, const std::string& properties);
+
+// "key=value" lines in java.util.Properties syntax, sorted by key: backslash, '=', ':', '#', '!'
+// and whitespace in keys, a leading space, backslash and control characters in values are escaped
+// (\t \n \r \f, \uXXXX); other bytes (UTF-8 included) are written as they are, which is
+// how Spark reads the file (UTF-8).
+std::string FormatSparkProperties(const std::map<std::string, std::string>& conf);
 
 // Environment overrides for the spark-submit child: SPARK_LOCAL_IP=127.0.0.1 for a loopback
 // master, PYSPARK_PYTHON / PYSPARK_DRIVER_PYTHON when spec.python is set, then spec.env.

@@ -1,7 +1,8 @@
 // The Kubernetes sides of the Spark task types that need no API server: spark_submit's native
 // mode (a k8s:// master: the conf and argv built, the validation) and client mode against a
 // kubernetes spark_cluster (the driver's address, ports and python when the scheduler runs in
-// a pod), checked on what a fake `spark-submit` receives; spark_cluster's kubernetes-only
+// a pod), checked on what a fake `spark-submit` receives (its argv, and the settings in its
+// properties file); spark_cluster's kubernetes-only
 // fields and their validation. Against a real API server: tests/integration/k8s/.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -28,6 +29,17 @@ using testing::ScratchDir;
 using testing::WriteFile;
 using testing::WriteScript;
 using Json = nlohmann::json;
+
+// A fake spark-submit that prints its argv ("ARGS ..."), the mode of its --properties-file
+// ("PROPS_MODE 600") and each line of that file ("PROP key=value").
+constexpr char kEchoSubmit[] =
+    "echo \"ARGS $*\"\n"
+    "while [ $# -gt 0 ]; do\n"
+    "  if [ \"$1\" = --properties-file ]; then\n"
+    "    echo \"PROPS_MODE $(stat -c %a \"$2\")\"; sed 's/^/PROP /' \"$2\"\n"
+    "  fi\n"
+    "  shift\n"
+    "done\n";
 
 // A loopback port that accepts connections (a master that is "up").
 class ListeningPort {
@@ -67,7 +79,7 @@ class SparkSubmitKubernetesTest : public ::testing::Test {
     WriteFile(dir_.File("apps/job.py"), "print('hi')\n");
     WriteFile(dir_.File("apps/driver.yaml"), "apiVersion: v1\nkind: Pod\n");
     WriteFile(dir_.File("apps/executor.yaml"), "apiVersion: v1\nkind: Pod\n");
-    WriteScript(dir_.File("spark/bin/spark-submit"), "echo \"ARGS $*\"\nexit 0\n");
+    WriteScript(dir_.File("spark/bin/spark-submit"), std::string(kEchoSubmit) + "exit 0\n");
   }
 
   TaskResult Run(Json fields) {
@@ -143,7 +155,7 @@ TEST_F(SparkSubmitKubernetesTest, NativeModeBuildsSparksKubernetesSettings) {
                        "mount.path=/sparkplane/history/spark"),
            std::string("spark.eventLog.dir=file:/sparkplane/history/spark"),
        }) {
-    EXPECT_THAT(log, HasSubstr("--conf " + conf)) << conf;
+    EXPECT_THAT(log, HasSubstr("PROP " + conf)) << conf;
   }
   // Nothing of this machine's paths reaches the driver's pod.
   EXPECT_THAT(log, AllOf(Not(HasSubstr("spark.local.dir")), Not(HasSubstr("spark.pyspark.python")),
@@ -160,9 +172,9 @@ TEST_F(SparkSubmitKubernetesTest, NativeModeDefaultsComeFromTheConfigAndTheTaskC
                       {"conf", {{"spark.kubernetes.submission.waitAppCompletion", "false"}}}});
   ASSERT_TRUE(r.success) << r.message;
   std::string log = Log();
-  EXPECT_THAT(log, HasSubstr("--conf spark.kubernetes.container.image=apache/spark:4.0.1-python3"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.kubernetes.namespace=sparkplane"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.kubernetes.submission.waitAppCompletion=false"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.kubernetes.container.image=apache/spark:4.0.1-python3"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.kubernetes.namespace=sparkplane"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.kubernetes.submission.waitAppCompletion=false"));
   EXPECT_THAT(log, Not(HasSubstr("persistentVolumeClaim")));
   EXPECT_THAT(log, Not(HasSubstr("spark.eventLog.dir")));
 }
@@ -222,10 +234,10 @@ TEST_F(SparkSubmitKubernetesTest, NativeClientModeInAPodListensOnThePodIp) {
   ASSERT_TRUE(r.success) << r.message;
   std::string log = Log();
   EXPECT_THAT(log, HasSubstr("--deploy-mode client"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.host=10.244.1.7"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.pyspark.driver.python=/usr/bin/python3"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.driver.host=10.244.1.7"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.pyspark.driver.python=/usr/bin/python3"));
   EXPECT_THAT(log, Not(HasSubstr("spark.pyspark.python=")));
-  EXPECT_THAT(log, HasSubstr("--conf spark.eventLog.dir=file:" + dir_.File("history/spark")));
+  EXPECT_THAT(log, HasSubstr("PROP spark.eventLog.dir=file:" + dir_.File("history/spark")));
 }
 
 TEST_F(SparkSubmitKubernetesTest, ClientModeAgainstAKubernetesClusterFromAPod) {
@@ -238,11 +250,11 @@ TEST_F(SparkSubmitKubernetesTest, ClientModeAgainstAKubernetesClusterFromAPod) {
                       {"conf", {{"spark.blockManager.port", "17100"}}}});
   ASSERT_TRUE(r.success) << r.message;
   std::string log = Log();
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.host=10.244.0.12"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.bindAddress=0.0.0.0"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.port=17078"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.blockManager.port=17100"));  // the task's conf wins
-  EXPECT_THAT(log, HasSubstr("--conf spark.pyspark.driver.python=/usr/bin/python3"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.driver.host=10.244.0.12"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.driver.bindAddress=0.0.0.0"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.driver.port=17078"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.blockManager.port=17100"));  // the task's conf wins
+  EXPECT_THAT(log, HasSubstr("PROP spark.pyspark.driver.python=/usr/bin/python3"));
   EXPECT_THAT(log, Not(HasSubstr("spark.pyspark.python=")));
   EXPECT_THAT(log, Not(HasSubstr("spark.driver.host=127.0.0.1")));
   EXPECT_THAT(log, Not(HasSubstr("spark.kubernetes.")));

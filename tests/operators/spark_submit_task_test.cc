@@ -16,6 +16,7 @@
 #include "executor/process.h"
 #include "operators/connections.h"
 #include "operators/recording_task_context.h"
+#include "spark/history.h"
 #include "store/store.h"
 
 namespace sp::operators {
@@ -36,6 +37,17 @@ using testing::StatusIs;
 using testing::WriteFile;
 using testing::WriteScript;
 using Json = nlohmann::json;
+
+// A fake spark-submit that prints its argv ("ARGS ..."), the mode of its --properties-file
+// ("PROPS_MODE 600") and each line of that file ("PROP key=value").
+constexpr char kEchoSubmit[] =
+    "echo \"ARGS $*\"\n"
+    "while [ $# -gt 0 ]; do\n"
+    "  if [ \"$1\" = --properties-file ]; then\n"
+    "    echo \"PROPS_MODE $(stat -c %a \"$2\")\"; sed 's/^/PROP /' \"$2\"\n"
+    "  fi\n"
+    "  shift\n"
+    "done\n";
 
 // A TCP socket listening on a loopback port, or (closed) a port where nothing listens.
 class LoopbackPort {
@@ -79,7 +91,7 @@ class SparkSubmitTaskTest : public ::testing::Test {
     services_.config.python = "/usr/bin/python3";
     WriteFile(dir_.File("apps/job.py"), "print('hi')\n");
     WriteFile(dir_.File("apps/deps.zip"), "zip");
-    FakeSubmit("echo \"ARGS $*\"\nexit 0\n");
+    FakeSubmit(std::string(kEchoSubmit) + "exit 0\n");
   }
 
   void FakeSubmit(const std::string& body) {
@@ -136,13 +148,14 @@ TEST_F(SparkSubmitTaskTest, RunsSparkSubmitWithTheMappedOptions) {
   EXPECT_THAT(log, HasSubstr("ARGS --master local[2] --deploy-mode client --name nightly"));
   EXPECT_THAT(log, HasSubstr("--py-files " + apps + "/deps.zip"));
   EXPECT_THAT(log, HasSubstr("--driver-memory 512m"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.eventLog.dir=file:" + dir_.File("history/spark")));
-  EXPECT_THAT(log, HasSubstr("--conf spark.local.dir=" + TryDir()));
-  EXPECT_THAT(log, HasSubstr("--conf spark.sql.shuffle.partitions=4"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.eventLog.dir=file:" + dir_.File("history/spark")));
+  EXPECT_THAT(log, HasSubstr("PROP spark.local.dir=" + TryDir()));
+  EXPECT_THAT(log, HasSubstr("PROP spark.sql.shuffle.partitions=4"));
   EXPECT_THAT(log, HasSubstr(apps + "/job.py --rows 100"));
-  // The command line in the log masks secret-looking conf values (the process still gets them).
+  // The settings in the log mask secret-looking values (the process still gets them).
   EXPECT_THAT(log, HasSubstr("[sparkplane] running "));
   EXPECT_THAT(log, HasSubstr("spark.hadoop.fs.s3a.secret.key=***"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.hadoop.fs.s3a.secret.key=s3-secret-value"));
   EXPECT_TRUE(fs::is_directory(dir_.File("history/spark")));
   EXPECT_FALSE(fs::exists(TryDir()));  // removed after the try
   std::optional<Json> handle = ctx->WaitForHandle();
@@ -150,6 +163,71 @@ TEST_F(SparkSubmitTaskTest, RunsSparkSubmitWithTheMappedOptions) {
   EXPECT_TRUE(ProcessHandle::FromJson(*handle).ok());
   EXPECT_EQ((*handle)["local_dir"], TryDir());
   EXPECT_EQ(r.outputs["master"], "local[2]");
+}
+
+// Hardening issue C: conf values were passed as --conf KEY=VALUE, so `ps` showed every
+// secret to every local user. Now argv holds none; spark-submit reads them from a 0600 file.
+TEST_F(SparkSubmitTaskTest, ConfValuesReachSparkSubmitOnlyThroughAPrivateFile) {
+  TaskResult r = Run({{"master", "local[2]"},
+                      {"application", "job.py"},
+                      {"conf",
+                       {{"spark.hadoop.fs.s3a.access.key", "AKIA-VISIBLE-NOWHERE"},
+                        {"spark.hadoop.fs.s3a.secret.key", "s3-secret-value"},
+                        {"spark.executor.extraJavaOptions", "-Dx=1 -Dy=2"}}}});
+  ASSERT_TRUE(r.success) << r.message;
+  std::string log = ReadFile(log_);
+  size_t at = log.find("ARGS ");
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string args = log.substr(at, log.find('\n', at) - at);
+  EXPECT_THAT(args, Not(HasSubstr("--conf")));
+  EXPECT_THAT(args, HasSubstr("--properties-file " + TryDir() + "/spark-submit.properties"));
+  for (const char* value : {"AKIA-VISIBLE-NOWHERE", "s3-secret-value", "-Dx=1", "spark.",
+                            "file:", "/usr/bin/python3"}) {
+    EXPECT_THAT(args, Not(HasSubstr(value))) << "argv holds a setting: " << args;
+  }
+  EXPECT_THAT(log, HasSubstr("PROPS_MODE 600"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.hadoop.fs.s3a.access.key=AKIA-VISIBLE-NOWHERE\n"));
+  EXPECT_THAT(log, HasSubstr("PROP spark.executor.extraJavaOptions=-Dx=1 -Dy=2\n"));
+  // Sparkplane's own lines mask both secret-looking keys.
+  EXPECT_THAT(log, HasSubstr("spark.hadoop.fs.s3a.access.key=*** "));
+  EXPECT_FALSE(fs::exists(TryDir()));  // the file went with the try's dir
+}
+
+// Hardening issue B: Spark's event log says ExitCode 0 for a driver that raised after its
+// jobs, and `history` / `runs show` called it succeeded. The try records the exit code
+// beside the event log and publishes it.
+TEST_F(SparkSubmitTaskTest, DriverExitCodeIsRecordedBesideTheEventLog) {
+  const std::string app = "app-20261126100000-0000";
+  std::string history = dir_.File("history/spark");
+  fs::create_directories(history);
+  fs::copy_file(std::string(SP_SOURCE_DIR) + "/tests/data/spark/history/" + app,
+                history + "/" + app);
+  ASSERT_EQ(spark::SummarizeApplication(history, app)->status, spark::AppStatus::kSucceeded);
+  FakeSubmit("echo 'INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID " +
+             app + "' >&2\necho 'RuntimeError: after the jobs'\nexit 1\n");
+  TaskResult r = Run({{"master", "local"}, {"application", "job.py"}});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.outputs["app_id"], app);
+  EXPECT_EQ(r.outputs["exit_code"], 1);
+  Result<std::optional<spark::DriverExit>> exit = spark::ReadDriverExit(history, app);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  ASSERT_TRUE(exit->has_value());
+  EXPECT_EQ((*exit)->exit_code, 1);
+  EXPECT_EQ((*exit)->task_id, "submit");
+  EXPECT_EQ((*exit)->try_number, 2);
+  Result<spark::AppSummary> summary = spark::SummarizeApplication(history, app);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->status, spark::AppStatus::kFailed);
+  EXPECT_EQ(summary->exit_code, 1);
+  EXPECT_THAT(summary->status_reason, HasSubstr("driver exit code 1"));
+
+  // The retry that succeeds says so too.
+  FakeSubmit("echo 'INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID " +
+             app + "' >&2\nexit 0\n");
+  r = Run({{"master", "local"}, {"application", "job.py"}});
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.outputs["exit_code"], 0);
+  EXPECT_EQ(spark::SummarizeApplication(history, app)->status, spark::AppStatus::kSucceeded);
 }
 
 TEST_F(SparkSubmitTaskTest, PassesTheEnvironment) {

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include <filesystem>
@@ -150,6 +151,105 @@ TEST(HistoryTest, NonEventFileIsUnreadable) {
   ASSERT_EQ(apps->size(), 1u);
   EXPECT_EQ((*apps)[0].status, AppStatus::kUnreadable);
   EXPECT_THAT((*apps)[0].error, HasSubstr("is not a Spark event log"));
+}
+
+// Hardening issue B: a driver that raised after its jobs finished exited 1, yet Spark logged
+// ExitCode 0 and `history` called the application succeeded. The recorded exit code wins.
+TEST(HistoryTest, RecordedDriverExitCodeWinsOverTheEventLog) {
+  testing::ScratchDir dir;
+  const std::string id = "app-20261126100000-0000";
+  testing::WriteText(dir / id, testing::ReadText(HistoryDir() + "/" + id));
+  ASSERT_EQ(Summary(id, dir.path()).status, AppStatus::kSucceeded);
+
+  DriverExit exit;
+  exit.app_id = id;
+  exit.exit_code = 1;
+  exit.dag_id = "etl";
+  exit.task_id = "app";
+  exit.try_number = 2;
+  ASSERT_TRUE(RecordDriverExit(dir.path(), exit).ok());
+  Result<std::string> path = DriverExitPath(dir.path(), id);
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(*path, dir / (".driver-exit_" + id + ".json"));
+  struct stat st {};
+  ASSERT_EQ(::stat(path->c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  AppSummary s = Summary(id, dir.path());
+  EXPECT_EQ(s.status, AppStatus::kFailed);
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_TRUE(s.exit_code_from_driver);
+  EXPECT_EQ(s.event_log_exit_code, 0);
+  EXPECT_EQ(s.status_reason, "driver exit code 1; the event log says succeeded (ExitCode 0)");
+  Result<std::vector<AppSummary>> apps = ListApplications(dir.path());
+  ASSERT_TRUE(apps.ok()) << apps.status();
+  ASSERT_EQ(apps->size(), 1u);  // the sidecar is not an application
+  EXPECT_EQ((*apps)[0].status, AppStatus::kFailed);
+  EXPECT_EQ((*apps)[0].exit_code, 1);
+
+  // A later try of the same id replaces the record.
+  exit.exit_code = 0;
+  ASSERT_TRUE(RecordDriverExit(dir.path(), exit).ok());
+  s = Summary(id, dir.path());
+  EXPECT_EQ(s.status, AppStatus::kSucceeded);
+  EXPECT_EQ(s.status_reason, "");
+  EXPECT_TRUE(s.exit_code_from_driver);
+}
+
+TEST(HistoryTest, DriverExitAgainstOtherLogStatuses) {
+  AppSummary running;
+  running.status = AppStatus::kRunning;
+  running.status_reason = "no ApplicationEnd yet";
+  DriverExit killed;
+  killed.app_id = "a";
+  killed.exit_code = 137;
+  killed.signal = 9;
+  ApplyDriverExit(killed, &running);
+  EXPECT_EQ(running.status, AppStatus::kFailed);
+  EXPECT_EQ(running.status_reason,
+            "driver killed by signal 9 (exit code 137); the event log says running (no "
+            "ApplicationEnd yet)");
+
+  AppSummary caught;  // a job failed, the driver caught it and exited 0
+  caught.status = AppStatus::kFailed;
+  caught.status_reason = "1 job(s) failed; first: job 0: boom";
+  DriverExit ok;
+  ok.app_id = "a";
+  ApplyDriverExit(ok, &caught);
+  EXPECT_EQ(caught.status, AppStatus::kSucceeded);
+  EXPECT_EQ(caught.status_reason,
+            "driver exit code 0; the event log says failed (1 job(s) failed; first: job 0: boom)");
+
+  AppSummary unreadable;
+  unreadable.status = AppStatus::kUnreadable;
+  unreadable.status_reason = "lz4";
+  ApplyDriverExit(killed, &unreadable);
+  EXPECT_EQ(unreadable.status, AppStatus::kUnreadable);
+  EXPECT_EQ(unreadable.exit_code, 137);
+}
+
+TEST(HistoryTest, DriverExitRecordsAreCheckedOnTheWayIn) {
+  testing::ScratchDir dir;
+  Result<std::optional<DriverExit>> none = ReadDriverExit(dir.path(), "app-1");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  DriverExit bad;
+  bad.app_id = "../x";
+  EXPECT_THAT(RecordDriverExit(dir.path(), bad),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("'../x'")));
+  testing::WriteText(dir / ".driver-exit_app-2.json", "{\"app_id\": \"app-2\"}");
+  EXPECT_THAT(ReadDriverExit(dir.path(), "app-2"),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("exit_code")));
+  DriverExit round;
+  round.app_id = "app-3";
+  round.exit_code = 143;
+  round.signal = 15;
+  round.run_id = "manual__x";
+  Result<DriverExit> back = DriverExit::FromJson(round.ToJson());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->exit_code, 143);
+  EXPECT_EQ(back->signal, 15);
+  EXPECT_EQ(back->run_id, "manual__x");
 }
 
 std::string ZstdCompress(const std::string& text) {

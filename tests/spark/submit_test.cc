@@ -1,11 +1,14 @@
-// BuildSubmitArgv / BuildSubmitEnv table cases (tests/data/spark/submit_cases.json) and
-// ExtractAppId on real driver output lines.
+// BuildSubmitCommand / BuildSubmitEnv table cases (tests/data/spark/submit_cases.json), the
+// properties file that carries every setting (never argv), and ExtractAppId on real driver
+// output lines.
 #include "spark/submit.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "spark/spark_home.h"
@@ -60,13 +63,38 @@ bool ContainsRun(const std::vector<std::string>& argv, const std::vector<std::st
   return std::search(argv.begin(), argv.end(), needle.begin(), needle.end()) != argv.end();
 }
 
+constexpr char kDefaultPropertiesFile[] = "/tries/1/spark-submit.properties";
+
+// The table's cases write the settings as "--conf", "KEY=VALUE" pairs before the application,
+// as spark-submit would take them on a command line: the command in that form. The command's
+// own argv must have no --conf at all; the "--properties-file" pair is left out when the case
+// named no file (the default one then is the test's).
+Result<std::vector<std::string>> FlatArgv(const SubmitSpec& spec) {
+  SubmitSpec with_file = spec;
+  if (with_file.properties_file.empty()) with_file.properties_file = kDefaultPropertiesFile;
+  ASSIGN_OR_RETURN(SubmitCommand command, BuildSubmitCommand(with_file, kSparkHome));
+  EXPECT_THAT(command.argv, Not(::testing::Contains("--conf")));
+  std::vector<std::string> argv = command.argv;
+  if (spec.properties_file.empty()) {
+    auto it = std::find(argv.begin(), argv.end(), "--properties-file");
+    EXPECT_TRUE(it != argv.end() && it + 1 != argv.end() && *(it + 1) == kDefaultPropertiesFile);
+    if (it != argv.end()) argv.erase(it, it + 2);
+  }
+  std::vector<std::string> conf;
+  for (const auto& [key, value] : command.conf)
+    conf.insert(conf.end(), {"--conf", key + "=" + value});
+  argv.insert(argv.end() - static_cast<std::ptrdiff_t>(spec.application_args.size()) - 1,
+              conf.begin(), conf.end());
+  return argv;
+}
+
 TEST(SubmitArgvTest, TableCases) {
   nlohmann::json cases =
       nlohmann::json::parse(testing::ReadText(testing::DataDir() + "/submit_cases.json"));
   ASSERT_GE(cases.size(), 20u);
   for (const nlohmann::json& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>() + ": " + c["description"].get<std::string>());
-    Result<std::vector<std::string>> argv = BuildSubmitArgv(SpecFromJson(c["spec"]), kSparkHome);
+    Result<std::vector<std::string>> argv = FlatArgv(SpecFromJson(c["spec"]));
     if (c.contains("error")) {
       EXPECT_THAT(argv,
                   StatusIs(StatusCode::kInvalidArgument, HasSubstr(c["error"].get<std::string>())));
@@ -94,8 +122,86 @@ TEST(SubmitArgvTest, MissingSparkHomeIsFailedPrecondition) {
   SubmitSpec spec;
   spec.master = "local";
   spec.application = "/a.py";
-  EXPECT_THAT(BuildSubmitArgv(spec, ""),
+  spec.properties_file = kDefaultPropertiesFile;
+  EXPECT_THAT(BuildSubmitCommand(spec, ""),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("Spark not found")));
+}
+
+// Hardening issue C: every --conf value went into argv, where `ps` shows it to every local
+// user (the log masked secrets, the process table did not).
+TEST(SubmitCommandTest, ConfValuesNeverReachArgvOnlyThePrivatePropertiesFile) {
+  testing::ScratchDir dir;
+  SubmitSpec spec;
+  spec.master = "spark://127.0.0.1:7077";
+  spec.application = "/apps/app.py";
+  spec.application_args = {"--rows", "10"};
+  spec.event_log_dir = "/data/history/spark";
+  spec.local_dir = dir.path();
+  spec.python = "/venv/bin/python";
+  spec.properties_file = dir / "spark-submit.properties";
+  spec.conf = {{"spark.hadoop.fs.s3a.secret.key", "s3-SECRET-value"},
+               {"spark.authenticate.secret", "cluster-SECRET"},
+               {"spark.sql.shuffle.partitions", "4"}};
+  Result<SubmitCommand> command = BuildSubmitCommand(spec, kSparkHome);
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_THAT(command->argv, Not(::testing::Contains("--conf")));
+  for (const std::string& arg : command->argv) {
+    for (const char* value : {"SECRET", "shuffle", "127.0.0.1=", "spark.ui.enabled",
+                              "/data/history/spark", "/venv/bin/python"}) {
+      EXPECT_THAT(arg, Not(HasSubstr(value))) << "argv holds a setting: " << arg;
+    }
+  }
+  EXPECT_TRUE(ContainsRun(command->argv, {"--properties-file", spec.properties_file}));
+  EXPECT_EQ(command->argv.back(), "10");
+  EXPECT_EQ(command->argv[command->argv.size() - 3], "/apps/app.py");
+  EXPECT_EQ(command->conf.at("spark.hadoop.fs.s3a.secret.key"), "s3-SECRET-value");
+  EXPECT_EQ(command->conf.at("spark.eventLog.dir"), "file:/data/history/spark");
+  EXPECT_EQ(command->conf.at("spark.pyspark.python"), "/venv/bin/python");
+
+  ASSERT_TRUE(WriteSubmitProperties(spec.properties_file, command->properties).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(spec.properties_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string text = testing::ReadText(spec.properties_file);
+  EXPECT_THAT(text, HasSubstr("\nspark.authenticate.secret=cluster-SECRET\n"));
+  EXPECT_THAT(text, HasSubstr("\nspark.driver.host=127.0.0.1\n"));
+  EXPECT_THAT(text, HasSubstr("\nspark.eventLog.dir=file:/data/history/spark\n"));
+  // Replacing an existing file keeps it private, and leaves no temporary file behind.
+  ::chmod(spec.properties_file.c_str(), 0644);
+  ASSERT_TRUE(WriteSubmitProperties(spec.properties_file, "spark.a=b\n").ok());
+  ASSERT_EQ(::stat(spec.properties_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(testing::ReadText(spec.properties_file), "spark.a=b\n");
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    (void)e;
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+}
+
+TEST(SubmitCommandTest, PropertiesFileIsRequiredAndAbsolute) {
+  SubmitSpec spec;
+  spec.master = "local";
+  spec.application = "/a.py";
+  EXPECT_THAT(BuildSubmitCommand(spec, kSparkHome),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("properties_file is required")));
+  spec.properties_file = "rel/spark.properties";
+  EXPECT_THAT(BuildSubmitCommand(spec, kSparkHome),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("must be an absolute path")));
+}
+
+TEST(SubmitCommandTest, PropertiesEscapeWhatJavaPropertiesWouldReadDifferently) {
+  std::string text = FormatSparkProperties({{"spark.a", "x=y:z #not a comment"},
+                                            {"spark.b", " lead\\path\tand\nnewline"},
+                                            {"spark.c", std::string("bell\x07") + "caf\xc3\xa9"},
+                                            {"spark.d:e", ""}});
+  EXPECT_THAT(text, HasSubstr("\nspark.a=x=y:z #not a comment\n"));
+  EXPECT_THAT(text, HasSubstr("\nspark.b=\\ lead\\\\path\\tand\\nnewline\n"));
+  EXPECT_THAT(text, HasSubstr("\nspark.c=bell\\u0007caf\xc3\xa9\n"));
+  EXPECT_THAT(text, HasSubstr("\nspark.d\\:e=\n"));
+  EXPECT_EQ(text.rfind("# ", 0), 0u);  // a comment line first, then one line per setting
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5);
 }
 
 TEST(SubmitArgvTest, EnvForLoopbackPythonApp) {

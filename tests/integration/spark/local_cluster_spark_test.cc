@@ -1,5 +1,5 @@
 // Real Spark 4.3 on loopback: LocalCluster start/ready/scale/stop, the example apps submitted
-// with BuildSubmitArgv through the ProcessSupervisor, event logs summarised afterwards.
+// with BuildSubmitCommand through the ProcessSupervisor, event logs summarised afterwards.
 //
 // Every test leaves nothing running even when an assertion fails: clusters are owned by the
 // fixture (their destructors stop them; the supervisor's destructor SIGKILLs what remains),
@@ -130,11 +130,15 @@ class SparkClusterTest : public ::testing::Test {
   // Runs spark-submit for `spec` as a supervised child and waits (up to 5 minutes).
   DriverRun Submit(const SubmitSpec& spec, const std::string& name, const std::string& prefix) {
     DriverRun run;
-    Result<std::vector<std::string>> argv = BuildSubmitArgv(spec, install_->spark_home);
-    EXPECT_TRUE(argv.ok()) << argv.status();
-    if (!argv.ok()) return run;
+    SubmitSpec with_file = spec;
+    with_file.properties_file = dir_ / (name + ".properties");
+    Result<SubmitCommand> command = BuildSubmitCommand(with_file, install_->spark_home);
+    EXPECT_TRUE(command.ok()) << command.status();
+    if (!command.ok()) return run;
+    Status written = WriteSubmitProperties(with_file.properties_file, command->properties);
+    EXPECT_TRUE(written.ok()) << written;
     executor::SpawnSpec s;
-    s.argv = *argv;
+    s.argv = command->argv;
     s.env = BuildSubmitEnv(spec);
     s.cwd = dir_.path();
     s.output_path = dir_ / (name + ".out");

@@ -1,10 +1,9 @@
 // The whole product with real Spark (label `spark`): the sparkplane binary runs the example DAGs
 // on on-demand local standalone clusters (real masters, workers, spark-submit, event logs).
 // Each test checks the run's outcome and that no Spark daemon of its clusters is left.
-#include <signal.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "integration/harness.h"
 
@@ -66,7 +65,8 @@ class SparkPipelineTest : public ::testing::Test {
 };
 
 TEST_F(SparkPipelineTest, ReferencePipelineRunsPySparkWithPyFilesAndTearsDown) {
-  CommandResult r = Sparkplane(data(), {"dags", "test", "spark_pipeline", "--conf", R"({"rows": 3000})"});
+  CommandResult r =
+      Sparkplane(data(), {"dags", "test", "spark_pipeline", "--conf", R"({"rows": 3000})"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("RESULT total=9000"));  // app.py: 3 words per row
   nlohmann::json run = ShowRun(data(), "spark_pipeline", "latest");
@@ -112,14 +112,36 @@ tasks:
   nlohmann::json run = r.Json();
   ASSERT_TRUE(run.is_object()) << r.out << r.err;
   EXPECT_EQ(run["state"], "failed");
+  std::string app_id;
   for (const auto& t : run["tasks"]) {
     if (t["task_id"] == "app") {
       EXPECT_EQ(t["state"], "failed");
       EXPECT_EQ(t["try_number"], 2);
       EXPECT_EQ(t["exit_code"], 1);
+      app_id = t["outputs"].value("app_id", "");
+      EXPECT_EQ(t["outputs"].value("exit_code", -1), 1) << t.dump(2);
     }
     if (t["task_id"] == "delete_cluster") EXPECT_EQ(t["state"], "success");
   }
+  // Hardening issue B: the driver raised after its jobs ran, so Spark's event log says
+  // ExitCode 0; history and runs show must still call the application failed.
+  ASSERT_FALSE(app_id.empty()) << run.dump(2);
+  CommandResult h = Sparkplane(data(), {"history", "show", app_id, "--json"});
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_EQ(h.Json()["status"], "failed") << h.out;
+  EXPECT_EQ(h.Json()["exit_code"], 1) << h.out;
+  EXPECT_EQ(h.Json()["exit_code_source"], "driver") << h.out;
+  EXPECT_GT(h.Json()["jobs"]["succeeded"].get<int>(), 0) << h.out;  // it failed after its jobs
+  CommandResult list = Sparkplane(data(), {"history", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  ASSERT_EQ(list.Json().size(), 2u) << list.out;  // one application per try
+  for (const auto& app : list.Json()) {
+    EXPECT_EQ(app["status"], "failed") << app.dump(2);
+    EXPECT_EQ(app["exit_code"], 1) << app.dump(2);
+  }
+  CommandResult shown = Sparkplane(data(), {"runs", "show", "failing", "latest"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("Spark application " + app_id + " failed"));
   ExpectNoClusterLeft();
 }
 
@@ -139,8 +161,10 @@ tasks:
     master: spark://127.0.0.1:1
     application: app.py
 )");
-  ASSERT_EQ(Sparkplane(data(), {"connections", "add", "spark_remote", "--uri",
-                                "spark://127.0.0.1:1"}).exit_code, 0);
+  ASSERT_EQ(
+      Sparkplane(data(), {"connections", "add", "spark_remote", "--uri", "spark://127.0.0.1:1"})
+          .exit_code,
+      0);
   CommandResult r = Sparkplane(data(), {"dags", "test", "bad", "--json"});
   EXPECT_EQ(r.exit_code, 1);
   nlohmann::json run = r.Json();
@@ -156,9 +180,10 @@ tasks:
   EXPECT_THAT(reasons["unreachable"], HasSubstr("127.0.0.1:1"));
 
   // A bad conf value is a load-time error, located in the file.
-  AddDag("badconf.yaml", "id: badconf\ntasks:\n  - id: a\n    type: spark_submit\n"
-                         "    master: local\n    application: app.py\n"
-                         "    executor_memory: lots\n");
+  AddDag("badconf.yaml",
+         "id: badconf\ntasks:\n  - id: a\n    type: spark_submit\n"
+         "    master: local\n    application: app.py\n"
+         "    executor_memory: lots\n");
   CommandResult v = Sparkplane(data(), {"dags", "validate"});
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_THAT(v.err, HasSubstr("badconf.yaml:7"));
@@ -197,10 +222,15 @@ TEST_F(SparkPipelineTest, ServerKilledMidJobRecoversAndFinishesByPolicy) {
   ServerProcess server(data());
   server.Start();
   ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "spark_pipeline", "--run-id", "r", "--conf",
-                                R"({"rows": 2000})"}).exit_code, 0);
-  ASSERT_TRUE(WaitFor([&] {
-    return TaskState(ShowRun(data(), "spark_pipeline", "r"), "spark_application") == "running";
-  }, std::chrono::seconds(180))) << server.Log();
+                                R"({"rows": 2000})"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return TaskState(ShowRun(data(), "spark_pipeline", "r"), "spark_application") == "running";
+      },
+      std::chrono::seconds(180)))
+      << server.Log();
   server.Kill(SIGKILL);
 
   ServerProcess restarted(data());
@@ -218,8 +248,9 @@ TEST_F(SparkPipelineTest, ServerKilledMidJobRecoversAndFinishesByPolicy) {
 
 TEST_F(SparkPipelineTest, OrphanClusterIsReapedWhenItsRunIsOver) {
   // A DAG that forgets to delete its cluster: the server's reaper does it.
-  AddDag("forgetful.yaml", "id: forgetful\ntasks:\n  - id: create\n    type: spark_cluster\n"
-                           "    action: create\n    workers: 1\n    worker_cores: 1\n");
+  AddDag("forgetful.yaml",
+         "id: forgetful\ntasks:\n  - id: create\n    type: spark_cluster\n"
+         "    action: create\n    workers: 1\n    worker_cores: 1\n");
   WriteFile(data() + "/sparkplane.yaml", "cluster_reap_interval: 1s\n");
   ServerProcess server(data());
   server.Start();
@@ -228,21 +259,27 @@ TEST_F(SparkPipelineTest, OrphanClusterIsReapedWhenItsRunIsOver) {
                       std::chrono::seconds(180)))
       << server.Log();
   EXPECT_EQ(ShowRun(data(), "forgetful", "r")["state"], "success");
-  ASSERT_TRUE(WaitFor([&] {
-    return Sparkplane(data(), {"cluster", "list", "--json"}).Json().empty();
-  }, std::chrono::seconds(60))) << server.Log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sparkplane(data(), {"cluster", "list", "--json"}).Json().empty();
+      },
+      std::chrono::seconds(60)))
+      << server.Log();
   ExpectNoClusterLeft();
 }
 
 TEST_F(SparkPipelineTest, TwoRunsAtOnceGetTwoClusters) {
   ServerProcess server(data());
   server.Start();
-  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "java_wordstats", "--run-id", "a"}).exit_code, 0);
-  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "java_wordstats", "--run-id", "b"}).exit_code, 0);
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "java_wordstats", "--run-id", "a"}).exit_code,
+            0);
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "java_wordstats", "--run-id", "b"}).exit_code,
+            0);
   for (const char* id : {"a", "b"}) {
     ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "java_wordstats", id)); },
                         std::chrono::seconds(400)))
-        << id << "\n" << server.Log();
+        << id << "\n"
+        << server.Log();
     EXPECT_EQ(ShowRun(data(), "java_wordstats", id)["state"], "success") << id;
   }
   CommandResult all = Sparkplane(data(), {"cluster", "list", "--all", "--json"});

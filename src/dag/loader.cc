@@ -772,10 +772,11 @@ class DagFileParser {
     };
     nlohmann::json create = settings;
     create["action"] = "create";
+    // The delete finds the cluster from the store (the records the create task made in this
+    // run), not from the create's outputs: a create that failed or was cancelled published
+    // none, yet may have started daemons.
     TaskDraft del = make(kDeleteClusterTask, false,
-                         {{"action", "delete"},
-                          {"name", std::string("{{ tasks.") + kCreateClusterTask +
-                                       ".outputs.cluster_name }}"}});
+                         {{"action", "delete"}, {"cluster_from", kCreateClusterTask}});
     del.dependencies.push_back({kCreateClusterTask, loc});
     for (const std::string& u : users) del.dependencies.push_back({u, loc});
     tasks_.insert(tasks_.begin(), make(kCreateClusterTask, true, std::move(create)));

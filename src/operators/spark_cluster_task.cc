@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "dag/ids.h"
 #include "executor/process.h"
 #include "k8s/client.h"
 #include "k8s/kubernetes_cluster_backend.h"
@@ -119,8 +120,9 @@ nlohmann::json ClusterOutputs(const spark::LocalCluster& cluster) {
 // The fields of one try, read by Validate (unrendered) and Start (rendered).
 struct SparkClusterTaskType::Plan {
   std::string action = "create";
-  std::string name;     // "" = DefaultClusterName
-  std::string backend;  // "" = the configured default
+  std::string name;          // "" = DefaultClusterName
+  std::string cluster_from;  // delete: the create task of this run whose cluster to delete
+  std::string backend;       // "" = the configured default
   int workers = 1;
   int worker_cores = 1;
   std::string worker_memory = "1g";
@@ -151,6 +153,21 @@ struct SparkClusterTaskType::Plan {
     }
     if (auto b = r.Choice("backend", {internal::kLocalBackend, kKubernetesBackend})) {
       p.backend = *b;
+    }
+    if (auto f = r.String("cluster_from")) {
+      if (Status s = dag::CheckTaskId(*f); !s.ok()) r.Problem("cluster_from", s.message());
+      p.cluster_from = *f;
+    }
+    if (r.Has("cluster_from")) {
+      if (p.action != "delete" && !r.Deferred("action")) {
+        r.Problem("cluster_from",
+                  "'cluster_from' applies to action delete only: it names the create task of "
+                  "this run whose cluster is deleted");
+      } else if (r.Has("name")) {
+        r.Problem("cluster_from",
+                  "give either name or cluster_from, not both (cluster_from finds the cluster "
+                  "its create task recorded, whatever its name)");
+      }
     }
     if (p.action == "scale" && !r.Deferred("action") && !r.Has("workers")) {
       r.Problem("workers",
@@ -268,7 +285,10 @@ struct SparkClusterTaskType::Plan {
 // One in-flight try.
 struct SparkClusterTaskType::Op {
   std::string action;
-  std::string cluster;
+  std::string cluster;    // "" for a delete by cluster_from
+  std::string from_task;  // a delete's cluster_from
+  int64_t run_key = 0;    // the try's run and task
+  std::string task_id;
   std::stop_source stop;
 };
 
@@ -344,11 +364,11 @@ SparkClusterTaskType::~SparkClusterTaskType() {
 }
 
 std::vector<std::string> SparkClusterTaskType::FieldNames() const {
-  return {"action",        "name",          "workers",           "worker_cores",
-          "worker_memory", "master_conf",   "worker_conf",       "backend",
-          "ready_timeout", "image",         "image_pull_policy", "master_cores",
-          "master_memory", "node_selector", "tolerations",       "authenticate",
-          "master_rest",   "ui_node_port"};
+  return {"action",       "name",          "cluster_from",  "workers",
+          "worker_cores", "worker_memory", "master_conf",   "worker_conf",
+          "backend",      "ready_timeout", "image",         "image_pull_policy",
+          "master_cores", "master_memory", "node_selector", "tolerations",
+          "authenticate", "master_rest",   "ui_node_port"};
 }
 
 void SparkClusterTaskType::Validate(const dag::TaskSpec& spec,
@@ -371,14 +391,19 @@ std::shared_ptr<SparkClusterTaskType::Op> SparkClusterTaskType::AddOp(
   auto op = std::make_shared<Op>();
   op->action = action;
   op->cluster = cluster;
+  op->run_key = ctx->run_key();
+  op->task_id = ctx->task_id();
   std::lock_guard<std::mutex> lock(mu_);
   ops_[ctx.get()] = op;
   return op;
 }
 
 void SparkClusterTaskType::RemoveOp(const TaskContext* ctx) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ops_.erase(ctx);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ops_.erase(ctx);
+  }
+  name_free_.notify_all();  // a delete by cluster_from may wait for this try's end
 }
 
 void SparkClusterTaskType::RunOp(const std::shared_ptr<TaskContext>& ctx,
@@ -463,12 +488,16 @@ void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
                    /*retryable=*/false);
     return;
   }
-  std::shared_ptr<Op> op = AddOp(ctx, plan.action, plan.name);
-  RunOp(ctx, [this, ctx, op, plan] {
+  const bool from_task = plan.action == "delete" && !plan.cluster_from.empty();
+  std::shared_ptr<Op> op = AddOp(ctx, plan.action, from_task ? "" : plan.name);
+  op->from_task = plan.cluster_from;
+  RunOp(ctx, [this, ctx, op, plan, from_task] {
     if (plan.action == "create") {
       Create(ctx, op, plan);
     } else if (plan.action == "scale") {
       Scale(ctx, op, plan);
+    } else if (from_task) {
+      DeleteCreatedBy(ctx, plan.cluster_from);
     } else {
       Delete(ctx, plan.name, plan.backend);
     }
@@ -539,7 +568,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
   cluster->record.backend = internal::kLocalBackend;
   cluster->record.run_id = ctx->run_key();
   cluster->record.state = internal::kClusterCreating;
-  cluster->record.handle = initial.ToJson();
+  cluster->record.handle = internal::WithCreator(initial.ToJson(), ctx->task_id());
   cluster->record.created_at = services_->clock->Now();
   if (Status s = internal::CommitCluster(store, cluster->record); !s.ok()) {
     internal::Fail(ctx, "could not record the cluster, so it was not started: " + s.message(),
@@ -583,7 +612,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
     std::string action;
     {
       std::lock_guard<std::mutex> lock(c->mu);
-      c->record.handle = h.ToJson();
+      internal::ReplaceHandle(&c->record, h.ToJson());
       record = c->record;
       try_ctx = c->op_ctx;
       action = c->op_action;
@@ -604,7 +633,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
     cluster->op_ctx.reset();
     if (started.ok()) {
       cluster->local = std::move(started).value();
-      cluster->record.handle = cluster->local->handle().ToJson();
+      internal::ReplaceHandle(&cluster->record, cluster->local->handle().ToJson());
       cluster->record.state = internal::kClusterReady;
     } else {
       cluster->record.state = internal::kClusterFailed;
@@ -702,7 +731,7 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
   {
     std::lock_guard<std::mutex> lock(cluster->mu);
     cluster->op_ctx.reset();
-    cluster->record.handle = cluster->local->handle().ToJson();
+    internal::ReplaceHandle(&cluster->record, cluster->local->handle().ToJson());
     record = cluster->record;
   }
   if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
@@ -720,13 +749,81 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
 
 void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
                                   const std::string& backend) {
-  store::Store& store = *services_->store;
-  nlohmann::json outputs = {{"cluster_name", name}};
   if (Status s = ctx->SaveHandle(TryHandle("delete", name, nullptr)); !s.ok()) {
     internal::Fail(ctx, "could not record the try's handle, so nothing was deleted: " + s.message(),
                    /*retryable=*/true);
     return;
   }
+  std::string what;
+  if (Status s = DeleteNamed(ctx, name, backend, &what); !s.ok()) {
+    internal::Fail(ctx, s.message(), internal::IsRetryable(s));
+    return;
+  }
+  ctx->Complete(internal::Succeeded({{"cluster_name", name}}, what));
+}
+
+void SparkClusterTaskType::DeleteCreatedBy(const std::shared_ptr<TaskContext>& ctx,
+                                           const std::string& create_task) {
+  store::Store& store = *services_->store;
+  nlohmann::json handle = {{"action", "delete"}, {"cluster_from", create_task}};
+  if (Status s = ctx->SaveHandle(handle); !s.ok()) {
+    internal::Fail(ctx, "could not record the try's handle, so nothing was deleted: " + s.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  // A try of the create task still in flight gives up first, and is waited for, so that what
+  // it recorded is found and nothing starts after the delete looked.
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto creating = [&] {
+      bool any = false;
+      for (auto& [other, op] : ops_) {
+        if (op->action == "create" && op->run_key == ctx->run_key() && op->task_id == create_task) {
+          op->stop.request_stop();
+          any = true;
+        }
+      }
+      return any;
+    };
+    name_free_.wait(lock, [&] { return !creating(); });
+  }
+  Result<std::vector<store::ClusterRecord>> records =
+      internal::FindClustersCreatedBy(store, ctx->run_key(), create_task);
+  if (!records.ok()) {
+    internal::Fail(ctx, "could not read the cluster records: " + records.status().message(),
+                   /*retryable=*/true);
+    return;
+  }
+  if (records->empty()) {
+    std::string what = "task '" + create_task +
+                       "' of this run recorded no Spark cluster (it never started one); "
+                       "nothing to delete";
+    Log(*ctx, what);
+    ctx->Complete(internal::Succeeded({{"cluster_name", ""}}, what));
+    return;
+  }
+  std::string names, summary;
+  Status first_failure;
+  for (const store::ClusterRecord& r : *records) {
+    names += (names.empty() ? "" : ",") + r.name;
+    Log(*ctx, "Spark cluster '" + r.name + "' (state " + r.state + ") was created by task '" +
+                  create_task + "' of this run");
+    std::string what;
+    Status s = DeleteNamed(ctx, r.name, r.backend, &what);
+    if (!s.ok() && first_failure.ok()) first_failure = s;
+    summary += (summary.empty() ? "" : "; ") + (s.ok() ? what : s.message());
+  }
+  if (!first_failure.ok()) {
+    internal::Fail(ctx, summary, internal::IsRetryable(first_failure));
+    return;
+  }
+  ctx->Complete(internal::Succeeded({{"cluster_name", names}}, summary));
+}
+
+Status SparkClusterTaskType::DeleteNamed(const std::shared_ptr<TaskContext>& ctx,
+                                         const std::string& name, const std::string& backend,
+                                         std::string* what) {
+  store::Store& store = *services_->store;
   // A create still starting this cluster gives up first; the delete then finds what it left.
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -746,44 +843,36 @@ void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx, const
   };
   if (!existing.ok()) {
     put_back();
-    internal::Fail(ctx, "could not read the cluster records: " + existing.status().message(),
-                   /*retryable=*/true);
-    return;
+    return UnavailableError("could not read the cluster records: " + existing.status().message());
   }
   if (!cluster && !*existing && backend == kKubernetesBackend) {
     // No record (a lost store, another server's cluster): the parent its name maps to.
     Result<k8s::KubeClient*> client = Kube();
     if (!client.ok()) {
-      internal::Fail(ctx,
-                     "could not delete Spark cluster '" + name + "': " + client.status().message(),
-                     internal::IsRetryable(client.status()));
-      return;
+      return Status(client.status().code(),
+                    "could not delete Spark cluster '" + name + "': " + client.status().message());
     }
     k8s::KubernetesClusterBackend kube(*client);
     const std::string parent = k8s::SparkClusterNames::For(name).parent;
     Result<bool> deleted = kube.Delete((*client)->default_namespace(), parent, kKubeDeleteTimeout);
     if (!deleted.ok()) {
-      internal::Fail(ctx,
-                     "could not delete Spark cluster '" + name + "': " + deleted.status().message(),
-                     internal::IsRetryable(deleted.status()));
-      return;
+      return Status(deleted.status().code(),
+                    "could not delete Spark cluster '" + name + "': " + deleted.status().message());
     }
-    std::string what = *deleted ? "deleted Spark cluster '" + name + "' (it had no record)"
-                                : "no Spark cluster named '" + name + "'; nothing to delete";
-    Log(*ctx, what);
-    ctx->Complete(internal::Succeeded(std::move(outputs), what));
-    return;
+    *what = *deleted ? "deleted Spark cluster '" + name + "' (it had no record)"
+                     : "no Spark cluster named '" + name + "'; nothing to delete";
+    Log(*ctx, *what);
+    return OkStatus();
   }
   if (!cluster && !*existing) {
     Log(*ctx, "no Spark cluster named '" + name + "'; nothing to delete");
-    ctx->Complete(internal::Succeeded(std::move(outputs), "no cluster '" + name + "' to delete"));
-    return;
+    *what = "no cluster '" + name + "' to delete";
+    return OkStatus();
   }
   if (!cluster && (*existing)->state == internal::kClusterDeleted) {
     Log(*ctx, "Spark cluster '" + name + "' was already deleted");
-    ctx->Complete(
-        internal::Succeeded(std::move(outputs), "cluster '" + name + "' already deleted"));
-    return;
+    *what = "cluster '" + name + "' already deleted";
+    return OkStatus();
   }
   store::ClusterRecord record;
   if (*existing) {
@@ -794,35 +883,35 @@ void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx, const
   }
   if (cluster) {
     std::lock_guard<std::mutex> lock(cluster->mu);
-    record.handle = cluster->local->handle().ToJson();
+    internal::ReplaceHandle(&record, cluster->local->handle().ToJson());
   }
+  const std::string was = record.state;
   record.state = internal::kClusterDeleting;
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
     put_back();
-    internal::Fail(ctx, "could not mark Spark cluster '" + name + "' as deleting: " + s.message(),
-                   /*retryable=*/true);
-    return;
+    return UnavailableError("could not mark Spark cluster '" + name +
+                            "' as deleting: " + s.message());
   }
-  Log(*ctx, "deleting Spark cluster '" + name + "'");
+  Log(*ctx, "deleting Spark cluster '" + name + "'" +
+                (was == internal::kClusterFailed ? " (its create failed; tearing down what it "
+                                                   "recorded)"
+                                                 : ""));
   Status stopped = cluster ? cluster->local->Stop(internal::kClusterStopGrace)
                            : TearDown(record, /*keep_logs=*/true);
   if (!stopped.ok()) {
     put_back();
-    internal::Fail(ctx, "could not delete Spark cluster '" + name + "': " + stopped.message(),
-                   internal::IsRetryable(stopped));
-    return;
+    return Status(stopped.code(),
+                  "could not delete Spark cluster '" + name + "': " + stopped.message());
   }
   record.state = internal::kClusterDeleted;
   record.deleted_at = services_->clock->Now();
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
-    internal::Fail(
-        ctx,
-        "Spark cluster '" + name + "' was stopped but could not be marked deleted: " + s.message(),
-        /*retryable=*/true);
-    return;
+    return UnavailableError("Spark cluster '" + name +
+                            "' was stopped but could not be marked deleted: " + s.message());
   }
   Log(*ctx, "deleted Spark cluster '" + name + "'");
-  ctx->Complete(internal::Succeeded(std::move(outputs), "deleted Spark cluster '" + name + "'"));
+  *what = "deleted Spark cluster '" + name + "'";
+  return OkStatus();
 }
 
 void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,
@@ -833,8 +922,10 @@ void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohma
     if (it != ops_.end()) {
       const Op& op = *it->second;
       if (op.action == "delete") {
-        Log(*ctx, "cancel requested; the delete of cluster '" + op.cluster +
-                      "' goes on so the cluster is not left half-stopped");
+        std::string which = op.cluster.empty() ? "the cluster of task '" + op.from_task + "'"
+                                               : "cluster '" + op.cluster + "'";
+        Log(*ctx, "cancel requested; the delete of " + which +
+                      " goes on so the cluster is not left half-stopped");
       } else {
         Log(*ctx,
             "cancel requested; stopping the " + op.action + " of cluster '" + op.cluster + "'");
@@ -858,6 +949,14 @@ void SparkClusterTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohma
 void SparkClusterTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) {
   std::string action = HandleString(handle, "action");
   std::string name = HandleString(handle, "cluster");
+  std::string from_task = HandleString(handle, "cluster_from");
+  if (action == "delete" && name.empty() && !from_task.empty() && services_->store != nullptr) {
+    Log(*ctx, "the server restarted during the delete of the cluster of task '" + from_task +
+                  "'; deleting again");
+    AddOp(ctx, action, "")->from_task = from_task;
+    RunOp(ctx, [this, ctx, from_task] { DeleteCreatedBy(ctx, from_task); });
+    return;
+  }
   if (name.empty() || (action != "create" && action != "scale" && action != "delete")) {
     internal::Fail(ctx,
                    "lost on restart: the saved handle is unreadable (" +
@@ -992,7 +1091,7 @@ void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>
   record.backend = kKubernetesBackend;
   record.run_id = ctx->run_key();
   record.state = internal::kClusterCreating;
-  record.handle = planned.ToJson();
+  record.handle = internal::WithCreator(planned.ToJson(), ctx->task_id());
   record.created_at = services_->clock->Now();
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
     internal::Fail(ctx, "could not record the cluster, so it was not created: " + s.message(),
@@ -1019,7 +1118,7 @@ void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>
   k8s::KubernetesClusterBackend kube(*client, options);
   Result<k8s::KubeClusterHandle> created =
       kube.Create(spec, plan.ready_timeout, stop, [&](const k8s::KubeClusterHandle& h) -> Status {
-        record.handle = h.ToJson();
+        internal::ReplaceHandle(&record, h.ToJson());
         RETURN_IF_ERROR(internal::CommitCluster(store, record));
         return ctx->SaveHandle(TryHandle("create", name, h.ToJson(), kKubernetesBackend));
       });
@@ -1031,7 +1130,7 @@ void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>
                    internal::IsRetryable(created.status()));
     return;
   }
-  record.handle = created->ToJson();
+  internal::ReplaceHandle(&record, created->ToJson());
   record.state = internal::kClusterReady;
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
     Result<bool> deleted =
@@ -1099,7 +1198,7 @@ void SparkClusterTaskType::ScaleOnKubernetes(const std::shared_ptr<TaskContext>&
                    internal::IsRetryable(scaled.status()));
     return;
   }
-  record.handle = scaled->ToJson();
+  internal::ReplaceHandle(&record, scaled->ToJson());
   if (Status s = internal::CommitCluster(*services_->store, record); !s.ok()) {
     Log(*ctx, s.message());
   }

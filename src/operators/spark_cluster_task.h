@@ -9,6 +9,11 @@
 //   name           cluster name, 1-64 of [A-Za-z0-9_.-]. Default "<dag_id>-<run key>" made safe
 //                  (DefaultClusterName), so it is unique per run and a later task of the same
 //                  run (scale, delete) finds it without naming it
+//   cluster_from   delete only, instead of name: the id of the create task (of this run) whose
+//                  cluster to delete, found from the store's cluster records. The form for
+//                  teardowns: it works when the create failed or was cancelled and published
+//                  no outputs, where name: "{{ tasks.X.outputs.cluster_name }}" cannot even be
+//                  rendered (the DAG-level `cluster:` shorthand generates it)
 //   workers        integer >= 0 (default 1); required for scale (the new worker count)
 //   worker_cores   integer >= 1 (default 1): cores each worker offers
 //   worker_memory  JVM size such as 1g, 1536m (default 1g): memory each worker offers
@@ -29,9 +34,11 @@
 // The event-log volume (RuntimeConfig::spark_history_pvc) is mounted in every pod.
 // Outputs (create, scale): cluster_name, master_url (spark://127.0.0.1:P, or
 // spark://sparkplane-<base>-master.<namespace>.svc:7077), master_ui_url, workers; kubernetes
-// adds namespace and, with ui_node_port, ui_node_port. delete: cluster_name.
+// adds namespace and, with ui_node_port, ui_node_port. delete: cluster_name (with cluster_from:
+// the names deleted, comma-separated; "" when there was none).
 //
-// create: the ClusterRecord (state creating, run_id = the run's key, the handle) is committed
+// create: the ClusterRecord (state creating, run_id = the run's key, the handle stamped with
+// the create's task id: internal/cluster_records.h) is committed
 // and the try's handle saved ({"action", "cluster", "backend", "<backend>": its handle})
 // before anything starts; the work runs on a thread of the type's own. Local: every handle
 // update (a daemon about to run, the URLs once known) is made durable in both the record and
@@ -50,7 +57,11 @@
 // torn down from its record's handle (kubernetes: a foreground delete of the parent, waited
 // for; with no record, the parent the name maps to in the configured namespace). Record state
 // deleting, then deleted with deleted_at. A create still running for the same name is
-// cancelled first. Daemon logs are kept in the dir.
+// cancelled first. Daemon logs are kept in the dir. With cluster_from: the records of this run
+// whose handle names that create task, each deleted as above (a failed create's record too:
+// whatever it recorded is torn down and the record marked deleted); none recorded (the create
+// never got as far as recording one) is a success that logs "nothing to delete". A try of that
+// create still in flight is cancelled and waited for first.
 //
 // Cancel: create and scale are told to stop (std::stop_source); their thread then fails the
 // try. A delete is not interrupted (a half-stopped cluster helps no one); it ends by itself
@@ -126,8 +137,16 @@ class SparkClusterTaskType : public TaskType {
               const Plan& plan);
   void Scale(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Op>& op,
              const Plan& plan);
+  // Delete by name: saves the try's handle, deletes, completes the try.
   void Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
               const std::string& backend);
+  // Delete by cluster_from: every cluster the run's `create_task` recorded, after any try of
+  // it still in flight has stopped; success with "nothing to delete" when it recorded none.
+  void DeleteCreatedBy(const std::shared_ptr<TaskContext>& ctx, const std::string& create_task);
+  // Deletes one cluster (the name held meanwhile) without completing the try. OK with `what`
+  // (the summary) set; an error's code says whether a retry may help.
+  Status DeleteNamed(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
+                     const std::string& backend, std::string* what);
   enum class TearDownReason { kRestarted, kCancelled };
   // Tears down what a create try of an earlier server process may have started, then fails
   // the try (retryable). `try_handle` is the try's saved handle.
@@ -158,7 +177,7 @@ class SparkClusterTaskType : public TaskType {
   std::map<std::string, std::shared_ptr<Cluster>> live_;   // started here, not deleted
   std::mutex kube_mu_;
   std::unique_ptr<k8s::KubeClient> kube_;  // guarded by kube_mu_; thread-safe itself
-  internal::TaskThreads threads_;                          // last: destroyed first
+  internal::TaskThreads threads_;          // last: destroyed first
 };
 
 // "<dag_id>-<run_key>" with characters a cluster name cannot hold replaced by '-', a leading

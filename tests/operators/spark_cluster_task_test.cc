@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "dag/loader.h"
+#include "dag/template.h"
 #include "executor/process.h"
 #include "operators/cluster_reaper.h"
 #include "operators/recording_task_context.h"
@@ -30,6 +32,7 @@ using testing::ReadFile;
 using testing::RecordingTaskContext;
 using testing::ScratchDir;
 using ::testing::SizeIs;
+using testing::StatusIs;
 using testing::WriteScript;
 using Json = nlohmann::json;
 
@@ -72,16 +75,17 @@ class SparkClusterTaskTest : public ::testing::Test {
     WriteScript(dir_.File("spark/bin/spark-class"), body);
   }
 
-  std::shared_ptr<RecordingTaskContext> Context(Json fields, int64_t run_key = 7) {
+  std::shared_ptr<RecordingTaskContext> Context(Json fields, int64_t run_key = 7,
+                                                const std::string& task_id = "cluster") {
     ContextIdentity id;
     id.run_key = run_key;
-    id.task_id = "cluster";
+    id.task_id = task_id;
     id.type = "spark_cluster";
     return std::make_shared<RecordingTaskContext>(&services_, std::move(fields), log_, id);
   }
 
-  TaskResult Run(Json fields, int64_t run_key = 7) {
-    auto ctx = Context(std::move(fields), run_key);
+  TaskResult Run(Json fields, int64_t run_key = 7, const std::string& task_id = "cluster") {
+    auto ctx = Context(std::move(fields), run_key, task_id);
     type_->Start(ctx);
     std::optional<TaskResult> r = ctx->WaitForResult();
     EXPECT_TRUE(r.has_value()) << "the try never completed";
@@ -99,7 +103,8 @@ class SparkClusterTaskTest : public ::testing::Test {
 
   // A `sleep` child of another supervisor, standing in for a daemon of an earlier server, and
   // a record whose handle names it as the master.
-  ProcessHandle FakeDaemon(const std::string& name, int64_t run_id, const std::string& state) {
+  ProcessHandle FakeDaemon(const std::string& name, int64_t run_id, const std::string& state,
+                           const std::string& created_by_task = "") {
     executor::SpawnSpec spec;
     spec.argv = {"sleep", "60"};
     Result<ProcessHandle> h = previous_server_.Spawn(spec, nullptr);
@@ -117,6 +122,7 @@ class SparkClusterTaskTest : public ::testing::Test {
     r.run_id = run_id;
     r.state = state;
     r.handle = handle.ToJson();
+    if (!created_by_task.empty()) r.handle["created_by_task"] = created_by_task;
     store::Mutation m;
     m.clusters.push_back(r);
     EXPECT_TRUE(store_->Commit(m).ok());
@@ -240,6 +246,113 @@ TEST_F(SparkClusterTaskTest, DeleteTearsDownFromTheRecordAndIsIdempotent) {
   EXPECT_THAT(ReadFile(log_), HasSubstr("no Spark cluster named 'never-made'; nothing to delete"));
 }
 
+// Hardening issue A: a create that failed (or timed out, or was cancelled) while the master
+// started published no outputs, so a teardown whose name was
+// "{{ tasks.create_cluster.outputs.cluster_name }}" could not even be rendered; the record stayed
+// `failed` until a reaper pass. The shorthand's delete now finds the cluster from the store.
+TEST_F(SparkClusterTaskTest, ShorthandTeardownAfterAFailedCreateDeletesWhatItRecorded) {
+  dag::LoadedFile f = dag::LoadDagText(R"(id: etl
+cluster: {workers: 1, ready_timeout: 20s}
+tasks:
+  - id: app
+    type: spark_submit
+    application: app.py
+)",
+                                       "etl.yaml", dag::TaskTypeChecker{});
+  ASSERT_TRUE(f.errors.empty()) << f.errors[0].ToString();
+  const dag::TaskSpec* create = f.dag->FindTask("create_cluster");
+  const dag::TaskSpec* del = f.dag->FindTask("delete_cluster");
+  ASSERT_TRUE(create != nullptr && del != nullptr);
+  std::vector<dag::DagError> errors;
+  type_->Validate(*del, &errors);
+  EXPECT_TRUE(errors.empty()) << errors[0].message;
+
+  // The create fails as its master starts (the fake master exits), as a timeout would.
+  TaskResult created = Run(create->fields, 7, "create_cluster");
+  ASSERT_FALSE(created.success);
+  EXPECT_TRUE(created.outputs.empty() || !created.outputs.contains("cluster_name"));
+  ASSERT_EQ(Record("etl-7")->state, "failed");
+
+  // What the scheduler does before Start: render every field with the run's context, where the
+  // failed create has no outputs.
+  const Json context = {{"tasks", Json::object()}};
+  EXPECT_THAT(
+      dag::RenderJson({{"name", "{{ tasks.create_cluster.outputs.cluster_name }}"}}, context),
+      StatusIs(StatusCode::kNotFound, HasSubstr("unknown template variable")))
+      << "the old form's launch failure";
+  Result<Json> rendered = dag::RenderJson(del->fields, context);
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  TaskResult deleted = Run(*rendered, 7, "delete_cluster");
+  ASSERT_TRUE(deleted.success) << deleted.message;
+  EXPECT_EQ(deleted.outputs["cluster_name"], "etl-7");
+  std::optional<store::ClusterRecord> rec = Record("etl-7");
+  EXPECT_EQ(rec->state, "deleted");
+  EXPECT_TRUE(rec->deleted_at.has_value());
+  EXPECT_THAT(ReadFile(log_), HasSubstr("Spark cluster 'etl-7' (state failed) was created by task "
+                                        "'create_cluster' of this run"));
+}
+
+TEST_F(SparkClusterTaskTest, DeleteByCreateTaskTearsDownAFailedCreatesDaemons) {
+  // A failed create whose daemon is still up (stopping it failed, or the server died).
+  ProcessHandle daemon = FakeDaemon("etl-7", 7, "failed", "create_cluster");
+  ProcessHandle other_task = FakeDaemon("side", 7, "ready", "create_side_cluster");
+  ProcessHandle other_run = FakeDaemon("etl-6", 6, "ready", "create_cluster");
+  TaskResult r =
+      Run({{"action", "delete"}, {"cluster_from", "create_cluster"}}, 7, "delete_cluster");
+  ASSERT_TRUE(r.success) << r.message;
+  EXPECT_TRUE(GoneSoon(daemon));
+  EXPECT_EQ(Record("etl-7")->state, "deleted");
+  EXPECT_THAT(ReadFile(log_), HasSubstr("its create failed; tearing down what it recorded"));
+  // Only that task's cluster of that run.
+  EXPECT_EQ(executor::CheckProcess(other_task), ProcessLiveness::kRunning);
+  EXPECT_EQ(executor::CheckProcess(other_run), ProcessLiveness::kRunning);
+  EXPECT_EQ(Record("side")->state, "ready");
+  EXPECT_EQ(Record("etl-6")->state, "ready");
+  // Idempotent.
+  r = Run({{"action", "delete"}, {"cluster_from", "create_cluster"}}, 7, "delete_cluster");
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_THAT(ReadFile(log_), HasSubstr("Spark cluster 'etl-7' was already deleted"));
+}
+
+TEST_F(SparkClusterTaskTest, DeleteByCreateTaskWithNothingRecordedSucceeds) {
+  TaskResult r =
+      Run({{"action", "delete"}, {"cluster_from", "create_cluster"}}, 7, "delete_cluster");
+  ASSERT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.outputs["cluster_name"], "");
+  EXPECT_THAT(ReadFile(log_), HasSubstr("task 'create_cluster' of this run recorded no Spark "
+                                        "cluster (it never started one); nothing to delete"));
+}
+
+TEST_F(SparkClusterTaskTest, DeleteByCreateTaskStopsAndAwaitsACreateStillRunning) {
+  FakeSparkClass("exec sleep 60\n");
+  auto create = Context({{"ready_timeout", "60s"}}, 7, "create_cluster");
+  type_->Start(create);
+  std::optional<Json> with_master =
+      create->WaitForHandleWhere([](const Json& h) { return MasterPid(h) > 0; });
+  ASSERT_TRUE(with_master.has_value());
+  Result<ProcessHandle> master = ProcessHandle::FromJson((*with_master)["local"]["master"]);
+  ASSERT_TRUE(master.ok());
+  TaskResult r =
+      Run({{"action", "delete"}, {"cluster_from", "create_cluster"}}, 7, "delete_cluster");
+  ASSERT_TRUE(r.success) << r.message;
+  std::optional<TaskResult> c = create->WaitForResult();
+  ASSERT_TRUE(c.has_value());
+  EXPECT_FALSE(c->success);
+  EXPECT_TRUE(GoneSoon(*master));
+  EXPECT_EQ(Record("etl-7")->state, "deleted");
+}
+
+TEST_F(SparkClusterTaskTest, RecoverOfADeleteByCreateTaskDeletesAgain) {
+  ProcessHandle daemon = FakeDaemon("etl-7", 7, "deleting", "create_cluster");
+  auto ctx = Context({}, 7, "delete_cluster");
+  type_->Recover(ctx, {{"action", "delete"}, {"cluster_from", "create_cluster"}});
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->success) << r->message;
+  EXPECT_TRUE(GoneSoon(daemon));
+  EXPECT_EQ(Record("etl-7")->state, "deleted");
+}
+
 TEST_F(SparkClusterTaskTest, RecoverOfADeleteDeletesAgain) {
   ProcessHandle daemon = FakeDaemon("etl-7", 7, "deleting");
   auto ctx = Context({});
@@ -344,7 +457,14 @@ INSTANTIATE_TEST_SUITE_P(
         ValidationCase{"conf value", R"({"master_conf": {"spark.x": "a b"}})",
                        "master_conf.spark.x", "hold no spaces"},
         ValidationCase{"conf not map", R"({"worker_conf": "spark.x=1"})", "worker_conf",
-                       "expected a mapping"}),
+                       "expected a mapping"},
+        ValidationCase{"cluster_from on create", R"({"cluster_from": "create_cluster"})",
+                       "cluster_from", "applies to action delete only"},
+        ValidationCase{"cluster_from and name",
+                       R"({"action": "delete", "name": "c", "cluster_from": "create_cluster"})",
+                       "cluster_from", "give either name or cluster_from, not both"},
+        ValidationCase{"cluster_from id", R"({"action": "delete", "cluster_from": "a/b"})",
+                       "cluster_from", "a/b"}),
     [](const ::testing::TestParamInfo<ValidationCase>& info) {
       std::string name = info.param.name;
       for (char& ch : name) {

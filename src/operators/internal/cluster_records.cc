@@ -1,6 +1,9 @@
 // Cluster record helpers; see cluster_records.h.
 #include "operators/internal/cluster_records.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace sp::operators::internal {
 
 bool MayBeRunning(const store::ClusterRecord& record) {
@@ -30,6 +33,39 @@ Result<std::optional<store::ClusterRecord>> FindClusterByMasterUrl(store::Store&
     }
   }
   return std::optional<store::ClusterRecord>();
+}
+
+nlohmann::json WithCreator(nlohmann::json handle, const std::string& task_id) {
+  if (!task_id.empty() && handle.is_object()) handle[kCreatedByTaskKey] = task_id;
+  return handle;
+}
+
+std::string CreatorTask(const store::ClusterRecord& record) {
+  if (!record.handle.is_object()) return "";
+  auto it = record.handle.find(kCreatedByTaskKey);
+  return it != record.handle.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+void ReplaceHandle(store::ClusterRecord* record, nlohmann::json handle) {
+  std::string creator = CreatorTask(*record);
+  record->handle = WithCreator(std::move(handle), creator);
+}
+
+Result<std::vector<store::ClusterRecord>> FindClustersCreatedBy(store::Store& store, int64_t run_id,
+                                                                const std::string& task_id) {
+  ASSIGN_OR_RETURN(std::vector<store::ClusterRecord> all,
+                   store.ListClusters(/*include_deleted=*/true));
+  std::vector<store::ClusterRecord> found;
+  for (store::ClusterRecord& r : all) {
+    if (run_id != 0 && r.run_id == run_id && CreatorTask(r) == task_id) {
+      found.push_back(std::move(r));
+    }
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const store::ClusterRecord& a, const store::ClusterRecord& b) {
+                     return a.created_at < b.created_at;
+                   });
+  return found;
 }
 
 Status TearDownCluster(const store::ClusterRecord& record, Millis grace,

@@ -1,12 +1,22 @@
 // Cluster records (store::ClusterRecord) as the Spark task types and the orphan reaper use them:
-// the state names, finding a record by name or master URL, and tearing a cluster down from the
-// handle its record holds (the way to reach daemons this server process did not start).
+// the state names, finding a record by name, master URL or creating task, and tearing a cluster
+// down from the handle its record holds (the way to reach daemons this server process did not
+// start).
+//
+// A create stamps its task id into the record's handle (kCreatedByTaskKey, next to the
+// backend's own fields, which the backends' FromJson ignore) from the first commit on, and
+// every later handle update keeps it (ReplaceHandle). With the record's run_id this lets a
+// teardown find the cluster its run's create task made, whatever happened to that create
+// (FindClustersCreatedBy): the create's outputs may never have been published.
 //
 // Private to operators/. Free functions; thread-safe (the store is).
 #pragma once
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -39,6 +49,23 @@ Result<std::optional<store::ClusterRecord>> FindClusterRecord(store::Store& stor
 // The not-deleted record whose handle's master_url is `master_url`; nullopt when none.
 Result<std::optional<store::ClusterRecord>> FindClusterByMasterUrl(store::Store& store,
                                                                    const std::string& master_url);
+
+// The handle key that names the task (of the record's run) whose create made the cluster.
+inline constexpr char kCreatedByTaskKey[] = "created_by_task";
+
+// `handle` with `task_id` recorded as its creator (unchanged when `task_id` is empty or the
+// handle is not an object).
+nlohmann::json WithCreator(nlohmann::json handle, const std::string& task_id);
+
+// The creating task a record's handle names; "" when none.
+std::string CreatorTask(const store::ClusterRecord& record);
+
+// Sets record->handle to `handle`, keeping the creator the old handle named.
+void ReplaceHandle(store::ClusterRecord* record, nlohmann::json handle);
+
+// The records of run `run_id` whose creator is `task_id`, deleted ones included, oldest first.
+Result<std::vector<store::ClusterRecord>> FindClustersCreatedBy(store::Store& store, int64_t run_id,
+                                                                const std::string& task_id);
 
 // Stops every daemon the record's handle names that is still the same process (pid + start
 // time), then cleans the cluster dir as `cleanup` says. OK when nothing ran or the handle is

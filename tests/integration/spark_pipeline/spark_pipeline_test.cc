@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
+#include <optional>
+
 #include "integration/harness.h"
 
 namespace sp::testing {
@@ -142,6 +145,64 @@ tasks:
   CommandResult shown = Sparkplane(data(), {"runs", "show", "failing", "latest"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_THAT(shown.out, HasSubstr("Spark application " + app_id + " failed"));
+  ExpectNoClusterLeft();
+}
+
+// Hardening issue A: a create that timed out (or failed, or was cancelled) while the master
+// started left the delete_cluster teardown failing with "unknown template variable
+// 'tasks.create_cluster.outputs.cluster_name'" and its record `failed`. The teardown now finds
+// the cluster in the store. No JVM here: a fake spark-class whose "master" never gets ready
+// (sleep) or dies at once (exit 1).
+class FailedCreateTeardownTest : public SparkPipelineTest {
+ protected:
+  void UseFakeSpark(const std::string& spark_class_body) {
+    std::string home = data() + "/fake-spark";
+    fs::create_directories(home + "/jars");
+    WriteFile(home + "/bin/spark-class", "#!/bin/sh\n" + spark_class_body);
+    fs::permissions(home + "/bin/spark-class", fs::perms::owner_all);
+    WriteFile(data() + "/sparkplane.yaml", "spark_home: " + home + "\n");
+    // The configuration file only counts when SPARK_HOME is not set.
+    if (const char* env = std::getenv("SPARK_HOME")) saved_spark_home_ = env;
+    ::unsetenv("SPARK_HOME");
+  }
+  void TearDown() override {
+    if (saved_spark_home_) ::setenv("SPARK_HOME", saved_spark_home_->c_str(), 1);
+  }
+  std::optional<std::string> saved_spark_home_;
+};
+
+TEST_F(FailedCreateTeardownTest, ShorthandTeardownAfterACreateTimedOut) {
+  UseFakeSpark("exec sleep 60\n");
+  AddDag("stuck.yaml", R"(id: stuck
+cluster: {workers: 1, ready_timeout: 3s}
+tasks:
+  - id: app
+    type: spark_submit
+    application: app.py
+)");
+  CommandResult r = Sparkplane(data(), {"dags", "test", "stuck", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json run = r.Json();
+  ASSERT_TRUE(run.is_object()) << r.out << r.err;
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_EQ(TaskState(run, "create_cluster"), "failed") << run.dump(2);
+  EXPECT_EQ(TaskState(run, "delete_cluster"), "success") << run.dump(2);
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] == "delete_cluster") {
+      EXPECT_THAT(t.value("reason", ""), ::testing::Not(HasSubstr("template"))) << t.dump(2);
+    }
+  }
+  ExpectNoClusterLeft();  // the record says deleted, not failed
+}
+
+TEST_F(FailedCreateTeardownTest, ReferencePipelineTeardownAfterACreateFailed) {
+  UseFakeSpark("echo 'fake master: cannot bind' >&2\nexit 1\n");
+  CommandResult r = Sparkplane(data(), {"dags", "test", "spark_pipeline", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json run = r.Json();
+  ASSERT_TRUE(run.is_object()) << r.out << r.err;
+  EXPECT_EQ(TaskState(run, "create_cluster"), "failed") << run.dump(2);
+  EXPECT_EQ(TaskState(run, "delete_cluster"), "success") << run.dump(2);
   ExpectNoClusterLeft();
 }
 

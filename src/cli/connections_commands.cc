@@ -1,4 +1,5 @@
 // `sparkplane connections add|list|get|delete|keygen` and `sparkplane cluster list`.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -33,7 +34,13 @@ int ConnectionsAdd(const GlobalOptions& g, const ConnectionArgs& a) {
       in.extras[k] = v.is_string() ? v.get<std::string>() : v.dump();
     }
   }
-  in.secret_extras = a.secret_extras;
+  // Added to the secret extras the URI's query names, never replacing them.
+  for (const std::string& name : a.secret_extras) {
+    if (std::find(in.secret_extras.begin(), in.secret_extras.end(), name) ==
+        in.secret_extras.end()) {
+      in.secret_extras.push_back(name);
+    }
+  }
   operators::SecretKeySource key{(*rt)->config.secret_key_file};
   Result<store::ConnectionRecord> added = operators::AddConnection(*(*rt)->store, in, key);
   if (!added.ok()) return Fail(added.status());
@@ -104,9 +111,10 @@ int ConnectionsKeygen(const GlobalOptions& g) {
   if (!s.ok()) return Fail(s);
   s = operators::GenerateKeyFile(cfg->secret_key_file);
   if (!s.ok()) return Fail(s);
-  std::printf("wrote a new secret key to %s (mode 0600); keep a copy: sealed secrets cannot be "
-              "read without it\n",
-              cfg->secret_key_file.c_str());
+  std::printf(
+      "wrote a new secret key to %s (mode 0600); keep a copy: sealed secrets cannot be "
+      "read without it\n",
+      cfg->secret_key_file.c_str());
   return 0;
 }
 
@@ -136,7 +144,8 @@ int ClusterList(const GlobalOptions& g, bool all) {
   }
   Table table({"NAME", "BACKEND", "RUN", "STATE", "MASTER", "CREATED", "DELETED"});
   for (const auto& c : *clusters) {
-    std::string master = c.handle.is_object() ? c.handle.value("master_url", std::string("-")) : "-";
+    std::string master =
+        c.handle.is_object() ? c.handle.value("master_url", std::string("-")) : "-";
     table.Add({c.name, c.backend, c.run_id ? std::to_string(c.run_id) : "ad-hoc", c.state,
                master.empty() ? "-" : master, FormatTime(c.created_at),
                FormatOptionalTime(c.deleted_at)});

@@ -73,7 +73,15 @@ ConnectionPlan ReadPlan(FieldReader& r) {
   }
   std::optional<std::vector<std::string>> secret =
       r.StringList("secret_extras", ListForm::kCommaSeparated);
-  if (secret) p.input.secret_extras = *secret;
+  if (secret) {
+    // Added to those the uri's query already names (LooksLikeSecretName), never replacing them.
+    for (const std::string& name : *secret) {
+      if (std::find(p.input.secret_extras.begin(), p.input.secret_extras.end(), name) ==
+          p.input.secret_extras.end()) {
+        p.input.secret_extras.push_back(name);
+      }
+    }
+  }
   // Names can be checked once both lists are known (not templates).
   bool extras_known =
       !r.Deferred("extras") && (!r.Has("extras") || extras.has_value()) && !r.Deferred("uri");

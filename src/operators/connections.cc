@@ -75,7 +75,46 @@ Result<std::map<std::string, std::string>> ParseSecretExtras(const std::string& 
   return out;
 }
 
+// The words of a name: split at non-alphanumerics and at lower-to-upper case changes, lowered.
+std::vector<std::string> NameWords(std::string_view name) {
+  std::vector<std::string> words;
+  std::string word;
+  char prev = '\0';
+  for (char c : name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    bool boundary =
+        !std::isalnum(u) || (std::isupper(u) && std::islower(static_cast<unsigned char>(prev)));
+    if (boundary && !word.empty()) {
+      words.push_back(word);
+      word.clear();
+    }
+    if (std::isalnum(u)) word += static_cast<char>(std::tolower(u));
+    prev = c;
+  }
+  if (!word.empty()) words.push_back(word);
+  return words;
+}
+
+bool IsSecretExtra(const ConnectionInput& input, const std::string& name) {
+  return LooksLikeSecretName(name) ||
+         std::find(input.secret_extras.begin(), input.secret_extras.end(), name) !=
+             input.secret_extras.end();
+}
+
 }  // namespace
+
+bool LooksLikeSecretName(std::string_view name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* part : {"password", "passwd", "secret", "token", "credential", "private"}) {
+    if (lower.find(part) != std::string::npos) return true;
+  }
+  for (const std::string& w : NameWords(name)) {
+    if (w == "pwd" || w == "pass" || w == "key") return true;
+    if (w.size() > 3 && w.compare(w.size() - 3, 3, "key") == 0) return true;
+  }
+  return false;
+}
 
 nlohmann::json Connection::ToJson() const {
   nlohmann::json extras_json = nlohmann::json::object();
@@ -181,6 +220,10 @@ Result<ConnectionInput> ParseConnectionUri(std::string_view uri) {
                                            : PercentDecode(pair.substr(eq + 1), PlusIs::kSpace);
     if (!key || !value || key->empty()) return bad("a malformed KEY=VALUE in the query");
     in.extras[*key] = *value;
+    if (LooksLikeSecretName(*key) && std::find(in.secret_extras.begin(), in.secret_extras.end(),
+                                               *key) == in.secret_extras.end()) {
+      in.secret_extras.push_back(*key);
+    }
   }
   return in;
 }
@@ -231,8 +274,7 @@ Result<store::ConnectionRecord> AddConnection(store::Store& store, const Connect
   r.created_by_run = created_by_run;
   nlohmann::json secret = nlohmann::json::object();
   for (const auto& [name, value] : input.extras) {
-    bool is_secret = std::find(input.secret_extras.begin(), input.secret_extras.end(), name) !=
-                     input.secret_extras.end();
+    bool is_secret = IsSecretExtra(input, name);
     r.extras[name] = is_secret ? std::string(kMaskedSecret) : value;
     if (is_secret) secret[name] = value;
   }

@@ -13,7 +13,13 @@
 // URI form (ParseConnectionUri), as Airflow writes connections:
 //   TYPE://[LOGIN[:PASSWORD]@]HOST[:PORT][/SCHEMA][?KEY=VALUE&...]
 // with %XX escapes in every part ('+' is a space in the query). "spark://127.0.0.1:7077" is a
-// connection of type spark to host 127.0.0.1, port 7077. Query pairs become extras.
+// connection of type spark to host 127.0.0.1, port 7077. Query pairs become extras; those whose
+// names look secret (LooksLikeSecretName: spark://h:7077?password=...&api_key=...) are secret
+// extras, sealed like the password.
+//
+// Secret extras are the ones secret_extras lists plus every extra whose name looks secret,
+// however the connection was given (URI, --extras, a task's extras): a token is never stored
+// or listed in clear because nobody thought to list it.
 //
 // Error messages never contain a password or a secret extra's value.
 // Thread safety: free functions over a thread-safe Store.
@@ -71,6 +77,12 @@ struct Connection {
   nlohmann::json ToJson() const;
 };
 
+// True for names of passwords, tokens, secrets and keys: case-insensitively, a name holding
+// "password", "passwd", "secret", "token", "credential" or "private", or whose words (split at
+// '_', '-', '.', and lower-to-upper case changes) include "pwd", "pass", "key" or one ending in
+// "key" (apikey, accessKey, ssl_key, sslkey; not keyspace, keytab).
+bool LooksLikeSecretName(std::string_view name);
+
 // Parses a connection URI (see the header comment); conn_id is left empty. InvalidArgument
 // saying which part is wrong (the URI itself is not echoed: it may hold a password).
 Result<ConnectionInput> ParseConnectionUri(std::string_view uri);
@@ -82,7 +94,8 @@ Status ValidateConnId(const std::string& conn_id);
 // port (0-65535) and that every secret_extras name is an extra. InvalidArgument naming the field.
 Status ValidateConnectionInput(const ConnectionInput& input);
 
-// Validates, seals the secrets and upserts the connection (replacing one with the same id).
+// Validates, seals the secrets (the password, the extras secret_extras names and those whose
+// names look secret) and upserts the connection (replacing one with the same id).
 // Returns the record as stored (sealed). FailedPrecondition kNoSecretKeyMessage when there are
 // secrets and no key.
 Result<store::ConnectionRecord> AddConnection(store::Store& store, const ConnectionInput& input,

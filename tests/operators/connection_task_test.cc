@@ -96,6 +96,26 @@ TEST_F(ConnectionTaskTest, PasswordsAreSealedAndNeverLogged) {
   EXPECT_EQ(shown->extras["token"], "tok-123-secret");
 }
 
+// Hardening issue D, through a DAG's connection task: the uri's query secrets are sealed and
+// never logged, and listing secret_extras adds to them rather than replacing them.
+TEST_F(ConnectionTaskTest, SecretsInTheUriQueryAreSealedAndNeverLogged) {
+  WriteKey();
+  TaskResult r = Run({{"conn_id", "remote"},
+                      {"uri", "spark://h:7077?password=pw-in-query&queue=etl&region=eu"},
+                      {"secret_extras", Json::array({"region"})}});
+  ASSERT_TRUE(r.success) << r.message;
+  std::string log = ReadFile(log_);
+  EXPECT_THAT(log, Not(HasSubstr("pw-in-query")));
+  EXPECT_THAT(log, HasSubstr("password=***"));
+  EXPECT_THAT(log, HasSubstr("region=***"));
+  EXPECT_THAT(log, HasSubstr("queue=etl"));
+  Result<std::optional<store::ConnectionRecord>> got = store_->GetConnection("remote");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->extras["password"], "***");
+  EXPECT_EQ((*got)->extras["region"], "***");
+  EXPECT_THAT((*got)->extras_sealed, Not(HasSubstr("pw-in-query")));
+}
+
 TEST_F(ConnectionTaskTest, APasswordWithoutAKeyFailsWithoutRetry) {
   TaskResult r = Run({{"conn_id", "db"}, {"conn_type", "postgres"}, {"password", "pw-123456"}});
   EXPECT_FALSE(r.success);

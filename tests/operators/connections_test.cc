@@ -52,6 +52,30 @@ TEST(ParseConnectionUriTest, EveryPartWithEscapes) {
   EXPECT_EQ(in->extras.at("flag"), "");
 }
 
+// Hardening issue D: a secret in the URI's query (spark://h:7077?password=...) was stored and
+// listed in clear. Secret-looking query names are secret extras, sealed like the password.
+TEST(ParseConnectionUriTest, SecretLookingQueryNamesAreSecretExtras) {
+  Result<ConnectionInput> in = ParseConnectionUri(
+      "spark://h:7077?password=pw-in-query&api_key=k1&accessKey=k2&auth_token=t1&"
+      "client_secret=s1&queue=etl&keyspace=ks&deploy=client");
+  ASSERT_TRUE(in.ok()) << in.status();
+  EXPECT_THAT(in->secret_extras, ::testing::UnorderedElementsAre("password", "api_key", "accessKey",
+                                                                 "auth_token", "client_secret"));
+  EXPECT_EQ(in->extras.at("password"), "pw-in-query");  // the input keeps the clear values
+}
+
+TEST(LooksLikeSecretNameTest, PasswordsTokensSecretsAndKeys) {
+  for (const char* name : {"password", "db_password", "PASSWD", "pwd", "secret", "clientSecret",
+                           "token", "access_token", "key", "api_key", "apikey", "accessKey",
+                           "ssl.key", "sslkey", "private_key_file", "credentials"}) {
+    EXPECT_TRUE(LooksLikeSecretName(name)) << name;
+  }
+  for (const char* name : {"queue", "sslmode", "keyspace", "keytab", "monkeys", "application_name",
+                           "schema", "deploy_mode", "region"}) {
+    EXPECT_FALSE(LooksLikeSecretName(name)) << name;
+  }
+}
+
 TEST(ParseConnectionUriTest, Ipv6AndNoPort) {
   Result<ConnectionInput> in = ParseConnectionUri("spark://[::1]:7078");
   ASSERT_TRUE(in.ok()) << in.status();
@@ -125,6 +149,57 @@ TEST_F(ConnectionsTest, SecretsAreSealedInTheStore) {
   std::string plain = r.conn_id + r.conn_type + r.host + r.schema + r.login + r.extras.dump();
   EXPECT_THAT(plain, Not(HasSubstr("hunter2")));
   EXPECT_THAT(plain, Not(HasSubstr("tok-very-secret")));
+}
+
+TEST_F(ConnectionsTest, SecretsInTheUriQueryAreSealedAndMaskedInListings) {
+  Result<ConnectionInput> in =
+      ParseConnectionUri("spark://h:7077?password=pw-in-query&token=tok-in-query&queue=etl");
+  ASSERT_TRUE(in.ok()) << in.status();
+  in->conn_id = "remote";
+  Result<store::ConnectionRecord> added = AddConnection(*store_, *in, key_);
+  ASSERT_TRUE(added.ok()) << added.status();
+  Result<std::optional<store::ConnectionRecord>> stored = store_->GetConnection("remote");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  const store::ConnectionRecord& r = **stored;
+  std::string plain = r.conn_id + r.conn_type + r.host + r.schema + r.login + r.extras.dump() +
+                      r.extras_sealed + r.password_sealed;
+  EXPECT_THAT(plain, Not(HasSubstr("pw-in-query")));
+  EXPECT_THAT(plain, Not(HasSubstr("tok-in-query")));
+  EXPECT_EQ(r.extras["password"], "***");
+  EXPECT_EQ(r.extras["token"], "***");
+  EXPECT_EQ(r.extras["queue"], "etl");
+
+  Result<std::vector<Connection>> listed = ListConnections(*store_);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  std::string shown = (*listed)[0].ToJson().dump() + DescribeConnection((*listed)[0]);
+  EXPECT_THAT(shown, Not(HasSubstr("pw-in-query")));
+  EXPECT_THAT(shown, Not(HasSubstr("tok-in-query")));
+  EXPECT_THAT(shown, HasSubstr("queue=etl"));
+  EXPECT_THAT((*listed)[0].secret_extras, ElementsAre("password", "token"));
+
+  Result<Connection> revealed = GetConnection(*store_, "remote", SecretReveal::kRevealed, key_);
+  ASSERT_TRUE(revealed.ok()) << revealed.status();
+  EXPECT_EQ(revealed->extras.at("password"), "pw-in-query");
+  EXPECT_EQ(revealed->extras.at("token"), "tok-in-query");
+  EXPECT_EQ(*SparkMasterUrl(r), "spark://h:7077");
+
+  // Without a key, such a URI is refused like a password would be, not stored in clear.
+  SecretKeySource no_key{dir_.File("missing.key"), NoEnv()};
+  in->conn_id = "remote2";
+  EXPECT_THAT(AddConnection(*store_, *in, no_key),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("no secret key")));
+}
+
+TEST_F(ConnectionsTest, ExtrasWithSecretNamesAreSealedEvenWhenNotListed) {
+  ConnectionInput in = Input();
+  in.secret_extras.clear();  // api_token is sealed anyway
+  ASSERT_TRUE(AddConnection(*store_, in, key_).ok());
+  Result<std::optional<store::ConnectionRecord>> stored = store_->GetConnection("warehouse");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((**stored).extras["api_token"], "***");
+  EXPECT_EQ((**stored).extras["sslmode"], "require");
+  EXPECT_THAT((**stored).extras_sealed, Not(HasSubstr("tok-very-secret")));
 }
 
 TEST_F(ConnectionsTest, GetHidesSecretsUnlessRevealed) {

@@ -23,6 +23,7 @@
 #include "operators/recording_task_context.h"
 #include "operators/spark_cluster_task.h"
 #include "operators/spark_submit_task.h"
+#include "spark/history.h"
 #include "spark/local_cluster.h"
 #include "spark/spark_home.h"
 #include "store/store.h"
@@ -244,7 +245,18 @@ TEST_F(SparkOperatorsTest, FailingAppReportsItsTraceback) {
   EXPECT_TRUE(r.retryable);
   EXPECT_THAT(r.message, HasSubstr("spark-submit exited with code 1"));
   EXPECT_THAT(r.message, HasSubstr("RuntimeError: failing on purpose (--fail)"));
-  EXPECT_TRUE(r.outputs.contains("app_id")) << ReadFile(submit->log_path());
+  ASSERT_TRUE(r.outputs.contains("app_id")) << ReadFile(submit->log_path());
+  EXPECT_EQ(r.outputs["exit_code"], 1);
+  // Hardening issue B: the driver raised after its jobs ran; Spark's event log says ExitCode 0,
+  // the summary says failed with the driver's exit code.
+  Result<spark::AppSummary> app = spark::SummarizeApplication(
+      dir_.File("history/spark"), r.outputs["app_id"].get<std::string>());
+  ASSERT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(app->status, spark::AppStatus::kFailed) << app->status_reason;
+  EXPECT_EQ(app->exit_code, 1);
+  EXPECT_TRUE(app->exit_code_from_driver);
+  EXPECT_GT(app->jobs_succeeded, 0);
+  EXPECT_EQ(app->event_log_exit_code.value_or(0), 0);  // what Spark logged (facts §9)
 }
 
 TEST_F(SparkOperatorsTest, CancelStopsARunningDriver) {

@@ -6,6 +6,7 @@
 // yaml-cpp throws; every exception is caught here and becomes an error of the file.
 #include "dag/loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -92,7 +94,7 @@ using internal::TemplateSite;
 
 constexpr std::array<std::string_view, 12> kTopLevelFields = {
     "id",   "description", "schedule",     "start_date", "end_date", "catchup", "max_active_runs",
-    "tags", "params",      "default_task", "tasks",    "cluster"};
+    "tags", "params",      "default_task", "tasks",      "cluster"};
 // The `cluster:` shorthand's generated tasks.
 constexpr const char* kCreateClusterTask = "create_cluster";
 constexpr const char* kDeleteClusterTask = "delete_cluster";
@@ -138,7 +140,9 @@ std::string DidYouMean(const std::string& name, const std::vector<std::string>& 
 // DAG ids may contain dots; task ids and param names may not, since templates address them
 // as dotted paths (tasks.ID.outputs.KEY, params.NAME).
 // A param name: one segment of a dotted template path (`params.NAME`).
-bool IsParamName(std::string_view id) { return CheckTaskId(id).ok(); }
+bool IsParamName(std::string_view id) {
+  return CheckTaskId(id).ok();
+}
 
 bool IsEnvName(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
@@ -192,6 +196,34 @@ struct Entry {
   YAML::Node value;
 };
 
+// yaml-cpp's LoadAll never returns on some malformed input (a lone ','): the parser reports
+// document after document without consuming anything. Documents are counted first, with an
+// event handler that builds nothing, up to a bound no real file reaches (a document takes at
+// least one byte). nullopt: the parser made no progress. Syntax errors throw YAML::Exception.
+std::optional<size_t> CountYamlDocuments(const std::string& text) {
+  struct IgnoreEvents : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } events;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  size_t documents = 0;
+  while (parser.HandleNextDocument(events)) {
+    if (++documents > text.size() + 1) return std::nullopt;
+  }
+  return documents;
+}
+
 class DagFileParser {
  public:
   DagFileParser(std::string path, const TaskTypeChecker& checker)
@@ -201,16 +233,21 @@ class DagFileParser {
     LoadedFile out;
     out.path = path_;
     try {
-      std::vector<YAML::Node> docs = YAML::LoadAll(text);
-      if (docs.empty() || docs[0].IsNull()) {
+      std::optional<size_t> documents = CountYamlDocuments(text);
+      YAML::Node doc = documents && *documents > 0 ? YAML::Load(text) : YAML::Node();
+      if (!documents) {
+        Error(FileLocation(), "",
+              "YAML syntax error: the file does not parse as YAML (look for a stray ',', ']' or "
+              "'}' outside any list or mapping)");
+      } else if (!doc || doc.IsNull()) {
         Error(FileLocation(), "", "the file is empty; expected a mapping with 'id' and 'tasks'");
       } else {
-        if (docs.size() > 1) {
+        if (*documents > 1) {
           Error(FileLocation(), "",
-                "the file has " + std::to_string(docs.size()) +
+                "the file has " + std::to_string(*documents) +
                     " YAML documents; expected one DAG per file");
         }
-        ParseDag(docs[0], text);
+        ParseDag(doc, text);
       }
     } catch (const YAML::Exception& e) {
       // yaml-cpp's ParserException carries the position of the syntax error.
@@ -466,7 +503,10 @@ class DagFileParser {
       } else if (k == "schedule") {
         schedule_entry = &e;
         if (!e.value.IsNull()) {
-          if (std::optional<std::string> s = GetString(e, k)) {
+          std::optional<std::string> s = GetString(e, k);
+          // `none` (Airflow's schedule=None): triggered by hand only, like an empty value.
+          if (s && (*s == "none" || *s == "None")) s.reset();
+          if (s) {
             Result<Schedule> schedule = Schedule::Parse(*s);
             if (schedule.ok()) {
               dag->schedule = std::move(schedule).value();
@@ -720,13 +760,14 @@ class DagFileParser {
     } else if (!(e.value.IsScalar() && internal::ScalarToJson(e.value) == nlohmann::json(true))) {
       Error(loc, "cluster",
             "expected true or a mapping of cluster settings (workers, worker_cores, "
-            "worker_memory, ...); got " + DescribeNode(e.value));
+            "worker_memory, ...); got " +
+                DescribeNode(e.value));
       return;
     }
     const std::string type = "spark_cluster";
-    const bool known = checker_.types.empty() ||
-                       std::find(checker_.types.begin(), checker_.types.end(), type) !=
-                           checker_.types.end();
+    const bool known =
+        checker_.types.empty() ||
+        std::find(checker_.types.begin(), checker_.types.end(), type) != checker_.types.end();
     if (!known) {
       Error(loc, "cluster", "the cluster shorthand needs the 'spark_cluster' task type");
       return;
@@ -738,8 +779,8 @@ class DagFileParser {
         return;
       }
     }
-    const std::string master = std::string("{{ tasks.") + kCreateClusterTask +
-                               ".outputs.master_url }}";
+    const std::string master =
+        std::string("{{ tasks.") + kCreateClusterTask + ".outputs.master_url }}";
     std::vector<std::string> users;
     for (TaskDraft& t : tasks_) {
       if (t.spec.type != "spark_submit" || t.spec.fields.contains("conn_id") ||

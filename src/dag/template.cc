@@ -156,7 +156,7 @@ Result<std::string> RenderTemplate(const std::string& text, const nlohmann::json
     if (v->is_string()) {
       out += v->get_ref<const std::string&>();
     } else {
-      out += v->dump();
+      out += v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     copied = s.end;
   }
@@ -288,7 +288,9 @@ Result<ShellRendering> RenderShellTemplate(const std::string& script, const nloh
         candidate = base + "_" + std::to_string(n);
       }
       name = candidate;
-      out.env[name] = v->is_string() ? v->get<std::string>() : v->dump();
+      out.env[name] = v->is_string()
+                          ? v->get<std::string>()
+                          : v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     switch (state.context()) {
       case ShellQuoteState::Context::kDouble:

@@ -31,10 +31,9 @@ Result<std::string> RenderTemplate(const std::string& text, const nlohmann::json
 
 // A shell script rendered safely: every "{{ x }}" became a quoted reference to an environment
 // variable that holds x's value, e.g. `echo "hi {{ params.name }}"` -> `echo "hi
-// ${SP_params_name}"` with SP_params_name=<value>. A value is never parsed by the shell, so a value
-// such as
-// `"; rm -rf ~; "` stays one harmless word. The reference is quoted for where it stands:
-// `"${V}"` outside quotes, `${V}` inside double quotes, `'"${V}"'` inside single quotes.
+// ${SP_params_name}"` with SP_params_name=<value>. A value is never parsed by the shell, so a
+// value such as `"; rm -rf ~; "` stays one harmless word. The reference is quoted for where it
+// stands: `"${V}"` outside quotes, `${V}` inside double quotes, `'"${V}"'` inside single quotes.
 struct ShellRendering {
   std::string script;
   std::map<std::string, std::string> env;  // variable name -> value

@@ -16,6 +16,7 @@
 namespace sp::spark {
 namespace {
 
+using internal::AddCount;
 using internal::GetInt;
 using internal::GetObject;
 using internal::GetString;
@@ -228,15 +229,16 @@ class Summarizer {
     Seen(GetInt(GetObject(e, "Task Info"), "Finish Time"));
     const json& m = GetObject(e, "Task Metrics");
     const json& input = GetObject(m, "Input Metrics");
-    s_.input_bytes += GetInt(input, "Bytes Read");
-    s_.input_records += GetInt(input, "Records Read");
+    AddCount(&s_.input_bytes, GetInt(input, "Bytes Read"));
+    AddCount(&s_.input_records, GetInt(input, "Records Read"));
     const json& output = GetObject(m, "Output Metrics");
-    s_.output_bytes += GetInt(output, "Bytes Written");
-    s_.output_records += GetInt(output, "Records Written");
+    AddCount(&s_.output_bytes, GetInt(output, "Bytes Written"));
+    AddCount(&s_.output_records, GetInt(output, "Records Written"));
     const json& read = GetObject(m, "Shuffle Read Metrics");
-    s_.shuffle_read_bytes += GetInt(read, "Remote Bytes Read") + GetInt(read, "Local Bytes Read");
-    s_.shuffle_write_bytes +=
-        GetInt(GetObject(m, "Shuffle Write Metrics"), "Shuffle Bytes Written");
+    AddCount(&s_.shuffle_read_bytes, GetInt(read, "Remote Bytes Read"));
+    AddCount(&s_.shuffle_read_bytes, GetInt(read, "Local Bytes Read"));
+    AddCount(&s_.shuffle_write_bytes,
+             GetInt(GetObject(m, "Shuffle Write Metrics"), "Shuffle Bytes Written"));
   }
 
   AppSummary s_;

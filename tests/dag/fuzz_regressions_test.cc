@@ -15,6 +15,7 @@
 #include "dag/internal/civil_time.h"
 #include "dag/internal/yaml_json.h"
 #include "dag/loader.h"
+#include "dag/template.h"
 
 namespace sp::dag {
 namespace {
@@ -107,6 +108,34 @@ TEST(FuzzRegressionsTest, YamlAliasExpansionIsBounded) {
               AllOf(HasSubstr("d.yaml:"), HasSubstr(": tasks[0].cwd.l"),
                     HasSubstr("the value is too large: more than 100000 items once YAML aliases "
                               "are expanded")));
+}
+
+// dag_loader_fuzz, regressions/dag_loader/yaml-comma-hang: yaml-cpp's LoadAll never returned on
+// a file holding just "," (its parser reports empty documents forever); a scheduler scanning
+// such a file hung. Now a located error, and other files still count their documents.
+TEST(FuzzRegressionsTest, StrayCommaIsAnErrorNotAHang) {
+  for (const char* text : {",", ",\nid: d\n", "]"}) {
+    LoadedFile loaded = LoadDagText(text, "d.yaml", fakes::FakeBashChecker());
+    EXPECT_EQ(loaded.dag, nullptr) << text;
+    ASSERT_FALSE(loaded.errors.empty()) << text;
+    EXPECT_THAT(loaded.errors[0].ToString(), AllOf(HasSubstr("d.yaml"), HasSubstr("YAML"))) << text;
+  }
+  LoadedFile two = LoadDagText("id: d\ntasks:\n- {id: a, type: bash, command: x}\n---\nid: e\n",
+                               "d.yaml", fakes::FakeBashChecker());
+  ASSERT_EQ(two.errors.size(), 1u);
+  EXPECT_THAT(two.errors[0].message, HasSubstr("the file has 2 YAML documents"));
+}
+
+// template_fuzz, regressions/template/non-utf8-value: a non-string value holding bytes that are
+// not UTF-8 made nlohmann's dump throw type_error 316 out of the renderer. Bad bytes render as
+// U+FFFD.
+TEST(FuzzRegressionsTest, NonUtf8BytesInAValueRender) {
+  nlohmann::json context = {{"params", {{"bytes", {std::string("a\xff")}}}}};
+  Result<std::string> out = RenderTemplate("echo {{ params.bytes }}", context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "echo [\"a\xef\xbf\xbd\"]");
+  Result<ShellRendering> shell = RenderShellTemplate("echo {{ params.bytes }}", context, {});
+  EXPECT_TRUE(shell.ok()) << shell.status();
 }
 
 }  // namespace

@@ -295,5 +295,33 @@ TEST(HistoryTest, ZstdCopiesSummariseLikePlain) {
   }
 }
 
+// event_log_fuzz, regressions/event_log/metrics-sum-overflow: task metrics were summed without a
+// bound and wrapped to a negative byte count.
+TEST(HistoryTest, MetricSumsSaturateInsteadOfOverflowing) {
+  testing::ScratchDir dir;
+  const std::string id = "app-20261126100000-0000";
+  const std::string task = R"({"Event":"SparkListenerTaskEnd","Task Metrics":{"Input Metrics":)"
+                           R"({"Bytes Read":9223372036854775807}}})"
+                           "\n";
+  testing::WriteText(dir / id, task + task +
+                                   R"({"Event":"SparkListenerTaskEnd","Task Metrics":)"
+                                   R"({"Input Metrics":{"Bytes Read":-5}}})"
+                                   "\n");
+  AppSummary s = Summary(id, dir.path());
+  EXPECT_EQ(s.input_bytes, INT64_MAX);
+  EXPECT_EQ(s.tasks_failed, 3);
+}
+
+// event_log_fuzz, regressions/event_log/float-timestamp: a timestamp such as 1e300 was cast to
+// int64_t (undefined; INT64_MIN on x86). A number with no int64 value counts as absent.
+TEST(HistoryTest, TimestampBeyondInt64IsAbsent) {
+  testing::ScratchDir dir;
+  const std::string id = "app-20261126100000-0000";
+  testing::WriteText(
+      dir / id, R"({"Event":"SparkListenerApplicationStart","App ID":"app-1","Timestamp":1e300})"
+                "\n");
+  EXPECT_EQ(Summary(id, dir.path()).start_ms, 0);
+}
+
 }  // namespace
 }  // namespace sp::spark

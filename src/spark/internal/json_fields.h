@@ -26,8 +26,20 @@ inline int64_t GetInt(const nlohmann::json& j, const char* key, int64_t fallback
   const nlohmann::json* f = Field(j, key);
   if (f == nullptr) return fallback;
   if (f->is_number_integer()) return f->get<int64_t>();
-  if (f->is_number_float()) return static_cast<int64_t>(f->get<double>());
+  if (f->is_number_float()) {
+    // A double beyond int64's range (or NaN) has no integer value: the fallback.
+    double d = f->get<double>();
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return fallback;
+    return static_cast<int64_t>(d);
+  }
   return fallback;
+}
+
+// `*total += amount` for counters of bytes and records: negative amounts (never real) are
+// ignored and the sum saturates at int64's maximum instead of overflowing.
+inline void AddCount(int64_t* total, int64_t amount) {
+  if (amount <= 0) return;
+  *total = amount > INT64_MAX - *total ? INT64_MAX : *total + amount;
 }
 
 inline bool Has(const nlohmann::json& j, const char* key) {

@@ -2,6 +2,7 @@
 // prints user errors to stderr as "sparkplane: error: ..." (no stack traces).
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -20,6 +21,11 @@ struct GlobalOptions {
 // Prints "sparkplane: error: <message>" and returns 1.
 int Fail(const Status& s);
 int Fail(const std::string& message);
+
+// How long a server start and a command wait for each other around the server lock: a command
+// applied without a server holds it for a moment, and a starting server holds it before its
+// socket answers.
+inline constexpr std::chrono::seconds kLockWait{10};
 
 // Sends a command to the running server, or applies it offline when no server runs
 // (no task is launched offline; the server does that when it starts).
@@ -56,6 +62,7 @@ int TasksMark(const GlobalOptions& g, const std::vector<std::string>& args,
 
 struct ConnectionArgs {
   std::string conn_id, uri, conn_type, host, schema, login, password, extras;
+  bool password_stdin = false;  // read the password from stdin instead of argv
   int port = 0;
   std::vector<std::string> secret_extras;
 };

@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "api/control_socket.h"
 #include "cli/commands.h"
+#include "common/json_limits.h"
 #include "dag/cron.h"
 #include "scheduler/scheduler.h"
 
@@ -25,17 +29,28 @@ int Fail(const std::string& message) {
 }
 
 Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
-  Result<nlohmann::json> sent =
-      api::SendControlRequest(rt.config.SocketPath(), request, Millis(60000));
-  if (sent.ok() || sent.status().code() != StatusCode::kUnavailable) return sent;
-
-  // No server: apply the command here, holding the server lock so none starts meanwhile.
-  int lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
-    if (lock >= 0) ::close(lock);
-    return UnavailableError("a server holds " + rt.config.LockPath() + " but does not answer on " +
-                            rt.config.SocketPath());
+  // The server, else the lock to apply the command here. Neither at once means a server is
+  // starting (lock taken, socket not yet bound) or another command holds the lock for a moment:
+  // both pass, so ask again for a while before calling the server unresponsive.
+  const auto deadline = std::chrono::steady_clock::now() + kLockWait;
+  int lock = -1;
+  for (;;) {
+    Result<nlohmann::json> sent =
+        api::SendControlRequest(rt.config.SocketPath(), request, Millis(60000));
+    if (sent.ok() || sent.status().code() != StatusCode::kUnavailable) return sent;
+    lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) {
+      return UnavailableError("cannot open " + rt.config.LockPath() + ": " + std::strerror(errno));
+    }
+    if (::flock(lock, LOCK_EX | LOCK_NB) == 0) break;
+    ::close(lock);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return UnavailableError("a server holds " + rt.config.LockPath() +
+                              " but does not answer on " + rt.config.SocketPath());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // No server: apply the command here, holding the server lock so none starts meanwhile.
   scheduler::SchedulerOptions opts;
   opts.dags_folder = rt.config.dags_folder;
   opts.parallelism = 0;  // offline: decide and record, never launch
@@ -105,8 +120,9 @@ std::string FormatDurationBetween(const std::optional<Time>& a, const std::optio
 
 Result<nlohmann::json> ParseConf(const std::string& conf) {
   if (conf.empty()) return nlohmann::json::object();
-  nlohmann::json j = nlohmann::json::parse(conf, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  Result<nlohmann::json> j = ParseJsonBounded(conf);
+  if (!j.ok()) return InvalidArgumentError("--conf: " + j.status().message());
+  if (!j->is_object()) {
     return InvalidArgumentError("--conf must be a JSON object, e.g. '{\"rows\": 100}'; got " +
                                 conf);
   }

@@ -1,12 +1,13 @@
 // `sparkplane server`: the long-running scheduler with its control socket.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -32,8 +33,17 @@ int ServerCommand(const GlobalOptions& g) {
   Runtime& rt = **opened;
 
   int lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
-    return Fail("another sparkplane server is already running for " + rt.config.data_dir);
+  if (lock < 0) return Fail("cannot open " + rt.config.LockPath() + ": " + std::strerror(errno));
+  // A command applied without a server holds the lock for a moment: wait that out. A server
+  // that answers on the socket, or a lock held past kLockWait, is another server.
+  for (auto deadline = std::chrono::steady_clock::now() + kLockWait;
+       ::flock(lock, LOCK_EX | LOCK_NB) != 0;) {
+    bool answers =
+        api::SendControlRequest(rt.config.SocketPath(), {{"op", "ping"}}, Millis(2000)).ok();
+    if (answers || std::chrono::steady_clock::now() >= deadline) {
+      return Fail("another sparkplane server is already running for " + rt.config.data_dir);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   (void)!::ftruncate(lock, 0);
@@ -78,7 +88,8 @@ int ServerCommand(const GlobalOptions& g) {
   });
   signals.detach();
 
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", ms);
   rt.logger->Info("server", std::string("ready in ") + buf + " ms; data " + rt.config.data_dir +

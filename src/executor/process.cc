@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -262,6 +264,23 @@ void ProcessSupervisor::State::OnDeadline(uint64_t serial) {
   child.kill_timer.Reset();
 }
 
+std::optional<ExitInfo> ReadExitRecord(const std::string& path) {
+  std::ifstream in(path);
+  std::string word;
+  int value = -1;
+  if (!(in >> word >> value) || value < 0 || value > 255) return std::nullopt;
+  ExitInfo exit;
+  if (word == "exit") {
+    exit.exit_code = value;
+  } else if (word == "signal" && value > 0) {
+    exit.exit_code = 128 + value;
+    exit.signal = value;
+  } else {
+    return std::nullopt;
+  }
+  return exit;
+}
+
 const std::vector<std::string>& DefaultPassEnv() {
   static const std::vector<std::string> kNames = {
       "PATH",           "HOME",           "USER",
@@ -312,6 +331,17 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
                                                 : internal::EnvInheritance::Mode::kNone,
                                &state_->pass_env},
                               spec.cwd));
+  if (!spec.exit_record_path.empty()) {
+    // Absolute: the child changes directory before it writes. A record left from an earlier
+    // spawn with the same path must not speak for this one.
+    std::error_code ec;
+    plan.exit_record = std::filesystem::absolute(spec.exit_record_path, ec).string();
+    if (ec)
+      return InvalidArgumentError("exit record path '" + spec.exit_record_path +
+                                  "': " + ec.message());
+    plan.exit_record_tmp = plan.exit_record + ".tmp";
+    ::unlink(plan.exit_record.c_str());
+  }
   ASSIGN_OR_RETURN(UniqueFd out, internal::OpenOutputFile(spec.output_path));
   UniqueFd err;
   if (!spec.stderr_path.empty()) {

@@ -45,6 +45,11 @@ struct SpawnSpec {
   std::string output_path;  // stdout+stderr appended here; empty = /dev/null
   std::string stderr_path;  // when set, stderr goes here instead of output_path
   bool gated = false;       // see the header comment
+  // When set, how the program ended is written to this file by a watcher process that outlives
+  // the server (see ReadExitRecord): a try that finishes while the server is down keeps its
+  // result. The watcher is the process the handle names; the program is its child, in the same
+  // process group.
+  std::string exit_record_path;
 };
 
 // Identifies a process across server restarts: a pid alone can be reused.
@@ -60,6 +65,10 @@ struct ExitInfo {
   int exit_code = 0;  // the process's exit status, or 128 + signal number (as shells report)
   std::optional<int> signal;
 };
+
+// How a program spawned with an exit record ended; nullopt while it runs, when it was killed
+// together with its watcher (a stopped try), or when the file is missing or unreadable.
+std::optional<ExitInfo> ReadExitRecord(const std::string& path);
 
 enum class ProcessLiveness { kRunning, kGone, kNotOurs };
 

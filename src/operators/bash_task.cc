@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -30,6 +32,8 @@ constexpr size_t kMaxMarkerLine = 1 << 20;
 constexpr uint64_t kInlineScanLimit = 1 << 20;
 // How long a process found running after a restart gets between SIGTERM and SIGKILL.
 constexpr Millis kRecoveryGrace{10000};
+// How often an adopted command (started by an earlier server) is checked for its end.
+constexpr std::chrono::milliseconds kAdoptedPollInterval{100};
 
 std::string Describe(const nlohmann::json& v) {
   std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -315,22 +319,25 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   spec.env["SPARKPLANE_TRY_NUMBER"] = std::to_string(ctx->try_number());
   spec.output_path = ctx->log_path();
   spec.gated = true;
+  // How the command ended survives the server: a restart never runs finished work again.
+  spec.exit_record_path = ctx->log_path() + ".exit";
 
   // Outputs come only from what this try writes after this point.
   const uint64_t log_offset = FileSize(ctx->log_path());
   auto state = std::make_shared<TryState>();
   ProcessSupervisor* processes = services_->processes;
-  Result<ProcessHandle> handle = processes->Spawn(spec, [ctx, state,
-                                                         log_offset](const ExitInfo& exit) {
-    if (state->abandoned.load()) return;
-    uint64_t size = FileSize(ctx->log_path());
-    if (size <= log_offset || size - log_offset <= kInlineScanLimit) {
-      CompleteFromExit(ctx, log_offset, exit);
-    } else {
-      // A big log would hold up every other exit on the reaper thread.
-      std::thread([ctx, log_offset, exit] { CompleteFromExit(ctx, log_offset, exit); }).detach();
-    }
-  });
+  std::shared_ptr<internal::TaskThreads> threads = threads_;
+  Result<ProcessHandle> handle =
+      processes->Spawn(spec, [ctx, state, log_offset, threads](const ExitInfo& exit) {
+        if (state->abandoned.load()) return;
+        uint64_t size = FileSize(ctx->log_path());
+        // A big log would hold up every other exit on the reaper thread: scan it on a thread.
+        if ((size > log_offset && size - log_offset > kInlineScanLimit) &&
+            threads->Run([ctx, log_offset, exit] { CompleteFromExit(ctx, log_offset, exit); })) {
+          return;
+        }
+        CompleteFromExit(ctx, log_offset, exit);
+      });
   if (!handle.ok()) {
     const Status& s = handle.status();
     std::string message = "could not start the command: " + s.message();
@@ -342,7 +349,10 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
     return;
   }
 
-  Status saved = ctx->SaveHandle(handle->ToJson());
+  nlohmann::json saved_handle = handle->ToJson();
+  saved_handle["exit_record"] = spec.exit_record_path;
+  saved_handle["log_offset"] = log_offset;
+  Status saved = ctx->SaveHandle(saved_handle);
   if (!saved.ok()) {
     // The child is still at its gate: it has run nothing. Kill it and fail the try here.
     state->abandoned.store(true);
@@ -375,12 +385,13 @@ void BashTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json
     return;
   }
   ProcessHandle foreign = *h;
-  std::thread([ctx, foreign, grace] {
+  auto stop = [ctx, foreign, grace] {
     ProcessSupervisor::TerminateForeign(foreign, grace);
     ctx->AppendLog("[sparkplane] stopped process " + std::to_string(foreign.pid));
     ctx->Complete(Failed("cancelled; process " + std::to_string(foreign.pid) + " was stopped",
                          /*retryable=*/true));
-  }).detach();
+  };
+  if (!threads_->Run(stop)) stop();
 }
 
 void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) {
@@ -392,22 +403,62 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     ctx->Complete(Failed(message, /*retryable=*/true));
     return;
   }
+  const std::string record =
+      handle.is_object() && handle.contains("exit_record") && handle["exit_record"].is_string()
+          ? handle["exit_record"].get<std::string>()
+          : std::string();
+  const uint64_t log_offset = handle.is_object() && handle.contains("log_offset") &&
+                                      handle["log_offset"].is_number_unsigned()
+                                  ? handle["log_offset"].get<uint64_t>()
+                                  : FileSize(ctx->log_path());
+  if (!record.empty()) {
+    // Started with an exit record: the try's result stands whether it ended while the server
+    // was down or ends later. A running command is adopted and watched, never restarted.
+    ProcessHandle running = *h;
+    std::shared_ptr<std::atomic<bool>> stopping = stopping_;
+    auto watch = [ctx, running, record, log_offset, stopping] {
+      while (executor::CheckProcess(running) == ProcessLiveness::kRunning) {
+        // The next server recovers it again from the same handle.
+        if (stopping->load()) return;
+        std::this_thread::sleep_for(kAdoptedPollInterval);
+      }
+      if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
+        ctx->AppendLog("[sparkplane] process " + std::to_string(running.pid) +
+                       " ended while the server was away; its recorded exit is used");
+        CompleteFromExit(ctx, log_offset, *exit);
+        return;
+      }
+      std::string message = "lost on restart: process " + std::to_string(running.pid) +
+                            " ended without recording its exit (it was killed)";
+      ctx->AppendLog("[sparkplane] " + message);
+      ctx->Complete(Failed(message, /*retryable=*/true));
+    };
+    if (executor::CheckProcess(running) != ProcessLiveness::kRunning || !threads_->Run(watch)) {
+      watch();
+    } else {
+      ctx->AppendLog("[sparkplane] the server restarted while process " +
+                     std::to_string(running.pid) + " ran; watching it");
+    }
+    return;
+  }
+  // A handle saved before exit records existed: the exit code of a process that is not our
+  // child is unknowable, so it is stopped, and the try completes only once it is gone so a
+  // retry never overlaps it.
   if (executor::CheckProcess(*h) != ProcessLiveness::kRunning) {
     std::string message = "lost on restart: process " + std::to_string(h->pid) + " is gone";
     ctx->AppendLog("[sparkplane] " + message);
     ctx->Complete(Failed(message, /*retryable=*/true));
     return;
   }
-  // Its exit code would be unknowable (it is not our child), so it is stopped, and the try
-  // completes only once it is gone so a retry never overlaps it.
   ProcessHandle running = *h;
-  std::thread([ctx, running] {
+  auto stop = [ctx, running] {
     ctx->AppendLog("[sparkplane] the server restarted while process " +
                    std::to_string(running.pid) + " ran; stopping it");
     ProcessSupervisor::TerminateForeign(running, kRecoveryGrace);
     ctx->Complete(Failed("the server restarted while the try ran; it was stopped",
                          /*retryable=*/true));
-  }).detach();
+  };
+  if (!threads_->Run(stop)) stop();
 }
 
 }  // namespace sp::operators

@@ -9,7 +9,8 @@
 //            arguments; `shell: true` with a list is an error.
 //   cwd      string. Working directory of the process (default: the server's).
 //
-// Environment: the server's, plus the task's rendered `env:`, plus SPARKPLANE_DAG_ID,
+// Environment: the allowlisted part of the server's (executor::DefaultPassEnv; never its
+// SPARKPLANE_* secrets), plus the task's rendered `env:`, plus SPARKPLANE_DAG_ID,
 // SPARKPLANE_RUN_ID, SPARKPLANE_TASK_ID and SPARKPLANE_TRY_NUMBER.
 //
 // Outputs: a line the command prints that is exactly
@@ -18,14 +19,18 @@
 // outputs[KEY] = VALUE for downstream templates ({{ tasks.ID.outputs.KEY }}); the last line for
 // a key wins. Only what this try wrote to the log is scanned.
 //
-// Flow of a try: Spawn gated -> SaveHandle({"pid", "start_ticks"}) -> Release -> the exit
-// callback (supervisor's reaper thread) scans the log and Completes: success iff exit code 0.
-// After a server restart the process is not our child, so its exit code cannot be known:
-// Recover stops a still-running process and Completes failed (retryable) either way.
+// Flow of a try: Spawn gated with an exit record (`<log>.exit`) -> SaveHandle({"pid",
+// "start_ticks", "exit_record", "log_offset"}) -> Release -> the exit callback (supervisor's
+// reaper thread) scans the log and Completes: success iff exit code 0. After a server restart
+// the process is no longer our child: Recover takes its result from the exit record, watching a
+// command that still runs until it ends, so a restart never runs finished work again. A command
+// that ended without a record (killed with its watcher) fails retryably. Handles saved without
+// an exit record: a still-running process is stopped and the try fails retryably.
 //
-// Thread safety: stateless apart from the Services pointer; all methods may run concurrently.
+// Thread safety: all methods may run concurrently; work that blocks runs on TaskThreads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -34,6 +39,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "operators/internal/task_threads.h"
 #include "operators/task_type.h"
 
 namespace sp::operators {
@@ -42,6 +48,7 @@ class BashTaskType : public TaskType {
  public:
   // `services` (its `processes` in particular) must outlive the type and every try it starts.
   explicit BashTaskType(const Services* services) : services_(services) {}
+  ~BashTaskType() override { stopping_->store(true); }
 
   std::string Name() const override { return "bash"; }
   std::vector<std::string> FieldNames() const override;
@@ -56,6 +63,12 @@ class BashTaskType : public TaskType {
 
  private:
   const Services* services_;
+  // Set when the type goes away: watchers of adopted commands return (the next server
+  // recovers those tries again).
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  // Log scans and foreign-process stops; shared with exit callbacks, which the process
+  // supervisor may still run after this type is gone. Its destructor waits for the work.
+  std::shared_ptr<internal::TaskThreads> threads_ = std::make_shared<internal::TaskThreads>();
 };
 
 // What a bash task runs, from its rendered fields.

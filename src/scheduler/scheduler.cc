@@ -17,8 +17,8 @@ using store::TaskState;
 // One try's context handed to its TaskType. Complete() may come from any thread.
 class Scheduler::TryContext : public operators::TaskContext {
  public:
-  TryContext(Scheduler* owner, TryKey key, dag::DagPtr dag)
-      : owner_(owner), key_(std::move(key)), dag_(std::move(dag)) {}
+  TryContext(std::shared_ptr<Link> link, TryKey key, dag::DagPtr dag)
+      : link_(std::move(link)), key_(std::move(key)), dag_(std::move(dag)) {}
 
   void Init(const store::DagRun& run, const dag::TaskSpec* spec, nlohmann::json fields,
             std::map<std::string, std::string> env, std::string log_path,
@@ -40,17 +40,22 @@ class Scheduler::TryContext : public operators::TaskContext {
       std::lock_guard<std::mutex> lock(mu_);
       handle_ = handle;
     }
-    if (owner_->OnLoopThread()) return owner_->SaveHandleOnLoop(key_, handle);
-    auto done = std::make_shared<std::promise<Status>>();
-    std::future<Status> f = done->get_future();
+    std::future<Status> f;
     {
-      std::lock_guard<std::mutex> lock(owner_->mu_);
-      if (owner_->stopping_) return UnavailableError("the scheduler is stopping");
-      owner_->queue_.push_back({std::nullopt, [this, done, handle] {
-                                  done->set_value(owner_->SaveHandleOnLoop(key_, handle));
-                                }});
+      std::lock_guard<std::mutex> link_lock(link_->mu);
+      Scheduler* owner = link_->owner;
+      if (owner == nullptr) return UnavailableError("the scheduler is gone");
+      if (owner->OnLoopThread()) return owner->SaveHandleOnLoop(key_, handle);
+      auto done = std::make_shared<std::promise<Status>>();
+      f = done->get_future();
+      std::lock_guard<std::mutex> lock(owner->mu_);
+      if (owner->stopping_) return UnavailableError("the scheduler is stopping");
+      owner->queue_.push_back({std::nullopt, [owner, key = key_, done, handle] {
+                                 done->set_value(owner->SaveHandleOnLoop(key, handle));
+                               }});
+      owner->cv_.notify_one();
     }
-    owner_->cv_.notify_one();
+    // The loop runs queued closures even while stopping, so this wait ends.
     return f.get();
   }
 
@@ -60,7 +65,11 @@ class Scheduler::TryContext : public operators::TaskContext {
       if (completed_) return;
       completed_ = true;
     }
-    owner_->Post(TaskFinished{key_.run, key_.task, key_.try_number, std::move(result)});
+    std::lock_guard<std::mutex> link_lock(link_->mu);
+    // A try that ends after its scheduler is gone is recovered by the next server's start.
+    if (link_->owner != nullptr) {
+      link_->owner->Post(TaskFinished{key_.run, key_.task, key_.try_number, std::move(result)});
+    }
   }
 
   nlohmann::json handle() const {
@@ -70,7 +79,7 @@ class Scheduler::TryContext : public operators::TaskContext {
   const TryKey& key() const { return key_; }
 
  private:
-  Scheduler* owner_;
+  std::shared_ptr<Link> link_;
   TryKey key_;
   dag::DagPtr dag_;  // keeps spec_ alive
   mutable std::mutex mu_;
@@ -91,6 +100,8 @@ Scheduler::Scheduler(operators::Services* services, const operators::TaskTypeReg
 Scheduler::~Scheduler() {
   Stop();
   Join();
+  std::lock_guard<std::mutex> lock(link_->mu);
+  link_->owner = nullptr;  // tries still running on task-type threads now post nowhere
 }
 
 bool Scheduler::OnLoopThread() const {
@@ -553,7 +564,7 @@ std::shared_ptr<Scheduler::TryContext> Scheduler::MakeContext(
     const RunView& view, const dag::TaskSpec& spec, const TaskInstance& ti, nlohmann::json fields,
     std::map<std::string, std::string> env) {
   TryKey key{view.run.id, ti.task_id, ti.try_number};
-  auto ctx = std::make_shared<TryContext>(this, key, view.dag);
+  auto ctx = std::make_shared<TryContext>(link_, key, view.dag);
   ctx->Init(view.run, &spec, std::move(fields), std::move(env),
             services_->config.SchedulerDir() + "/" + ti.log_path, services_);
   return ctx;

@@ -90,6 +90,13 @@ class Scheduler {
 
  private:
   class TryContext;
+  // What a try's context holds instead of a raw Scheduler*: cleared when the scheduler is
+  // destroyed, so a task-type thread that finishes later never touches a dead scheduler.
+  struct Link {
+    explicit Link(Scheduler* s) : owner(s) {}
+    std::mutex mu;
+    Scheduler* owner;
+  };
   struct Queued {
     std::optional<Event> event;
     std::function<void()> closure;
@@ -137,6 +144,7 @@ class Scheduler {
   bool stopping_ = false;
   std::thread::id loop_thread_;
   std::thread thread_;
+  std::shared_ptr<Link> link_ = std::make_shared<Link>(this);
 };
 
 }  // namespace sp::scheduler

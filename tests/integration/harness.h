@@ -3,6 +3,7 @@
 // assertion fails.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,12 +14,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace sp::testing {
 
@@ -59,12 +59,17 @@ struct CommandResult {
 };
 
 // Runs `sparkplane --data-dir DATA ARGS...` and captures stdout and stderr separately.
-inline CommandResult Sparkplane(const std::string& data_dir, std::vector<std::string> args) {
+// `input`, when given, is the command's standard input (else it inherits the test's).
+inline CommandResult Sparkplane(const std::string& data_dir, std::vector<std::string> args,
+                                const std::optional<std::string>& input = std::nullopt) {
   std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir};
   argv.insert(argv.end(), args.begin(), args.end());
   fs::path out_file = fs::path(data_dir) / ".cmd.out", err_file = fs::path(data_dir) / ".cmd.err";
+  fs::path in_file = fs::path(data_dir) / ".cmd.in";
+  if (input) WriteFile(in_file, *input);
   pid_t pid = ::fork();
   if (pid == 0) {
+    if (input && std::freopen(in_file.c_str(), "r", stdin) == nullptr) _exit(126);
     std::FILE* o = std::freopen(out_file.c_str(), "w", stdout);
     std::FILE* e = std::freopen(err_file.c_str(), "w", stderr);
     (void)o;
@@ -103,6 +108,9 @@ class ServerProcess {
 
   void Start() {
     std::string log = data_dir_ + "/server.log";
+    std::string sock = data_dir_ + "/history/scheduler/sparkplane.sock";
+    ::unlink(sock.c_str());  // a killed server's socket file is no sign of this one
+
     pid_ = ::fork();
     if (pid_ == 0) {
       ::setpgid(0, 0);
@@ -115,9 +123,9 @@ class ServerProcess {
       _exit(127);
     }
     ::setpgid(pid_, pid_);
-    std::string sock = data_dir_ + "/history/scheduler/sparkplane.sock";
     ASSERT_TRUE(WaitFor([&] { return fs::exists(sock); }, std::chrono::seconds(20)))
-        << "server did not start; log:\n" << ReadFile(log);
+        << "server did not start; log:\n"
+        << ReadFile(log);
   }
 
   // SIGKILL only the server process (not its task children, which live in their own groups).

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,55 @@ void CloseOtherFds(int keep_a, int keep_b) {
   ::_exit(kLaunchFailedExitCode);
 }
 
+// Writes "exit N\n" or "signal N\n" (async-signal-safe: no allocation, no stdio).
+void WriteExitRecord(const LaunchPlan& plan, int status) {
+  char buf[32];
+  const char* word = WIFSIGNALED(status) ? "signal " : "exit ";
+  unsigned value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+  size_t n = 0;
+  for (const char* w = word; *w != '\0'; ++w) buf[n++] = *w;
+  char digits[12];
+  size_t d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (d > 0) buf[n++] = digits[--d];
+  buf[n++] = '\n';
+  int fd = ::open(plan.exit_record_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  bool written = ::write(fd, buf, n) == static_cast<ssize_t>(n);
+  written = ::fsync(fd) == 0 && written;
+  ::close(fd);
+  if (written) ::rename(plan.exit_record_tmp.c_str(), plan.exit_record.c_str());
+}
+
+// The watcher (see LaunchPlan::exit_record): the program runs in a grandchild; this process
+// records its end and then ends the same way, so the supervisor sees what it would have seen.
+[[noreturn]] void RunWatched(const LaunchPlan& plan, int error_pipe) {
+  pid_t pid = ::fork();
+  if (pid < 0) ReportAndExit(error_pipe, LaunchFailure::kSetup, errno);
+  if (pid == 0) {
+    ::execve(plan.program.c_str(), plan.argv.data(), plan.envp.data());
+    ReportAndExit(error_pipe, LaunchFailure::kExec, errno);
+  }
+  ::close(error_pipe);  // EOF for the parent once the grandchild exec'd
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) ::_exit(kLaunchFailedExitCode);
+  }
+  WriteExitRecord(plan, status);
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    struct rlimit no_core = {0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);  // the program's core (if any) was dumped already
+    ::signal(sig, SIG_DFL);
+    ::kill(::getpid(), sig);
+    ::_exit(128 + sig);
+  }
+  ::_exit(WEXITSTATUS(status));
+}
+
 // Runs in the forked child: only async-signal-safe calls from here to execve.
 [[noreturn]] void RunChild(const LaunchPlan& plan, const ChildFds& fds, int null_fd,
                            int error_pipe) {
@@ -92,6 +142,7 @@ void CloseOtherFds(int keep_a, int keep_b) {
   if (!plan.cwd.empty() && ::chdir(plan.cwd.c_str()) != 0) {
     ReportAndExit(error_pipe, LaunchFailure::kChdir, errno);
   }
+  if (!plan.exit_record.empty()) RunWatched(plan, error_pipe);
   ::execve(plan.program.c_str(), plan.argv.data(), plan.envp.data());
   ReportAndExit(error_pipe, LaunchFailure::kExec, errno);
 }

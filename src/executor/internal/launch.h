@@ -5,7 +5,9 @@
 // The child: resets signal dispositions and unblocks signals, starts its own session (so it leads
 // a new process group), points stdin at /dev/null and stdout/stderr at the given fds, closes
 // every other descriptor, optionally waits on a gate, changes directory and execs. When a step
-// fails it writes a LaunchFailure to the error pipe and exits with 127.
+// fails it writes a LaunchFailure to the error pipe and exits with 127. With an exit record it
+// forks once more instead: the program runs in the grandchild (same process group) while the
+// child waits and records how it ended, so the status survives the server.
 //
 // Thread safety: stateless functions; safe to call from any thread.
 #pragma once
@@ -31,6 +33,11 @@ inline constexpr int kLaunchFailedExitCode = 127;
 struct LaunchPlan {
   std::string program;  // path handed to execve (resolved through PATH)
   std::string cwd;      // empty = inherit
+  // When set, the child stays as a watcher: it runs the program as its own child, waits for
+  // it, and writes its exit status here (through exit_record_tmp and a rename) before exiting
+  // the same way. See ReadExitRecord in executor/process.h.
+  std::string exit_record;
+  std::string exit_record_tmp;
   std::vector<std::string> arg_storage;
   std::vector<std::string> env_storage;
   std::vector<char*> argv;  // points into arg_storage; null-terminated

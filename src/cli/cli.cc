@@ -108,7 +108,8 @@ int Main(int argc, char** argv) {
   auto* rlist = runs->add_subcommand("list", "List runs, newest first");
   rlist->add_option("--dag,-d", dag_id, "Only runs of this DAG");
   rlist->add_option("--state", state, "Only runs in this state (queued, running, success, ...)");
-  rlist->add_option("--limit", limit, "At most this many (default 50)")->check(CLI::Range(1, 100000));
+  rlist->add_option("--limit", limit, "At most this many (default 50)")
+      ->check(CLI::Range(1, 100000));
   rlist->footer("Example:\n  sparkplane runs list --dag spark_pipeline --state failed");
   rlist->callback([&] { rc = RunsList(g, dag_id, state, limit); });
   auto* rshow = runs->add_subcommand("show", "Show a run and its task instances");
@@ -175,13 +176,18 @@ int Main(int argc, char** argv) {
   cadd->add_option("--port", ca.port, "Port");
   cadd->add_option("--schema", ca.schema, "Schema");
   cadd->add_option("--login", ca.login, "Login");
-  cadd->add_option("--password", ca.password, "Password (stored encrypted)");
+  auto* cpw = cadd->add_option("--password", ca.password,
+                               "Password (stored encrypted; visible in `ps`: prefer "
+                               "--password-stdin)");
+  cadd->add_flag("--password-stdin", ca.password_stdin,
+                 "Read the password from standard input (its first line)")
+      ->excludes(cpw);
   cadd->add_option("--extras", ca.extras, "JSON object of extra settings");
   cadd->add_option("--secret-extra", ca.secret_extras, "An extras key whose value is secret");
   cadd->footer(
       "Examples:\n  sparkplane connections add spark_remote --uri spark://10.0.0.5:7077\n"
       "  sparkplane connections add warehouse --conn-type postgres --host db --port 5432 "
-      "--login etl --password \"$PW\"");
+      "--login etl --password-stdin <pw.txt");
   cadd->callback([&] { rc = ConnectionsAdd(g, ca); });
   conns->add_subcommand("list", "List connections (secrets masked)")->callback([&] {
     rc = ConnectionsList(g);

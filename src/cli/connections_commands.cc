@@ -1,9 +1,12 @@
 // `sparkplane connections add|list|get|delete|keygen` and `sparkplane cluster list`.
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "common/json_limits.h"
 #include "operators/connections.h"
 #include "operators/secrets.h"
 
@@ -25,12 +28,21 @@ int ConnectionsAdd(const GlobalOptions& g, const ConnectionArgs& a) {
   if (!a.schema.empty()) in.schema = a.schema;
   if (!a.login.empty()) in.login = a.login;
   if (!a.password.empty()) in.password = a.password;
+  if (a.password_stdin) {
+    // The first line, as `docker login --password-stdin` reads it; a trailing CR LF is dropped.
+    std::string line;
+    if (!std::getline(std::cin, line) || line.empty()) {
+      return Fail("--password-stdin: standard input held no password");
+    }
+    if (line.back() == '\r') line.pop_back();
+    in.password = line;
+  }
   if (!a.extras.empty()) {
-    nlohmann::json extras = nlohmann::json::parse(a.extras, nullptr, false);
-    if (extras.is_discarded() || !extras.is_object()) {
+    Result<nlohmann::json> extras = ParseJsonBounded(a.extras);
+    if (!extras.ok() || !extras->is_object()) {
       return Fail("--extras must be a JSON object of strings, e.g. '{\"queue\": \"etl\"}'");
     }
-    for (const auto& [k, v] : extras.items()) {
+    for (const auto& [k, v] : extras->items()) {
       in.extras[k] = v.is_string() ? v.get<std::string>() : v.dump();
     }
   }

@@ -3,6 +3,7 @@
 // `sparkplane history-server` (Spark's own History Server on that directory).
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -160,6 +161,7 @@ int HistoryServer(const GlobalOptions& g, int port, const std::string& host) {
                host.c_str(), port, HistoryDir(*cfg).c_str());
   const char* argv[] = {spark_class.c_str(), "org.apache.spark.deploy.history.HistoryServer",
                         nullptr};
+  std::signal(SIGPIPE, SIG_DFL);  // main ignores it; an ignored signal survives execv
   ::execv(argv[0], const_cast<char* const*>(argv));
   return Fail("cannot start " + spark_class);
 }

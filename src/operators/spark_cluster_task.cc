@@ -695,8 +695,10 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
     if (existing.ok() && *existing && internal::MayBeRunning(**existing)) {
       internal::Fail(ctx,
                      "Spark cluster '" + name + "' (state " + (*existing)->state +
-                         ") was not started by this server process (it predates a restart), "
-                         "so it cannot be scaled; delete it and create it again",
+                         ") is a local cluster this process did not start (another process "
+                         "started it, or it predates a restart); only the process that owns "
+                         "its daemons can scale it: scale it from a task of the server that "
+                         "created it, or delete it and create it again",
                      /*retryable=*/false);
       return;
     }

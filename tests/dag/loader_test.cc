@@ -209,6 +209,18 @@ TEST(LoaderTest, ManualDagsNeedNoStartDate) {
   EXPECT_TRUE(once.dag->schedule->is_once());
 }
 
+// The README documents `schedule: none` (Airflow's schedule=None); it used to be rejected as an
+// unknown cron expression.
+TEST(LoaderTest, ScheduleNoneMeansManualOnly) {
+  for (const char* none : {"none", "None"}) {
+    LoadedFile f = LoadDagText(
+        std::string("id: x\nschedule: ") + none + "\ntasks:\n  - {id: a, type: bash, command: b}\n",
+        "x.yaml", fakes::FakeBashChecker());
+    ASSERT_TRUE(f.errors.empty()) << none << ": " << Errors(f);
+    EXPECT_FALSE(f.dag->schedule.has_value());
+  }
+}
+
 TEST(LoaderTest, FingerprintFollowsTheBytes) {
   const std::string a = "id: x\ntasks:\n  - {id: a, type: bash, command: b}\n";
   LoadedFile f1 = LoadDagText(a, "x.yaml", fakes::FakeBashChecker());

@@ -372,7 +372,7 @@ TEST_F(SparkClusterTaskTest, ScaleNeedsALiveCluster) {
   FakeDaemon("old", 7, "ready");
   r = Run({{"action", "scale"}, {"workers", 2}, {"name", "old"}});
   EXPECT_FALSE(r.success);
-  EXPECT_THAT(r.message, HasSubstr("was not started by this server process"));
+  EXPECT_THAT(r.message, HasSubstr("is a local cluster this process did not start"));
 }
 
 TEST_F(SparkClusterTaskTest, UnknownBackendFromTheConfigFailsAtStart) {

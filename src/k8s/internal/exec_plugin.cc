@@ -112,11 +112,20 @@ Result<std::string> RunExecPlugin(const ExecPluginConfig& plugin, const std::str
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+  // The server ignores SIGPIPE; the plugin starts with it at its default, as from a shell.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
   bool search_path = plugin.command.find('/') == std::string::npos;
-  int rc = search_path ? ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data())
-                       : ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  int rc = search_path ? ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data())
+                       : ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   out_write.Reset();
   err_write.Reset();
   if (rc != 0) {

@@ -9,6 +9,7 @@ namespace sp::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const char* kHello = R"(id: hello
 params:
@@ -95,6 +96,44 @@ TEST_F(CliTest, BadConfIsRefusedAndCreatesNothing) {
   EXPECT_EQ(r.Json().size(), 0u);
 }
 
+// Hardening issue, item 5: `--password` puts the secret in argv, where `ps` shows it to every
+// user. `--password-stdin` reads it from standard input instead.
+TEST_F(CliTest, PasswordFromStdinIsStoredAndNeverOnTheCommandLine) {
+  ASSERT_EQ(Sparkplane(data(), {"connections", "keygen"}).exit_code, 0);
+  CommandResult r = Sparkplane(data(),
+                               {"connections", "add", "warehouse", "--conn-type", "postgres",
+                                "--host", "db", "--login", "etl", "--password-stdin"},
+                               std::string("s3cr et\r\nignored\n"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("s3cr et")));
+  r = Sparkplane(data(), {"connections", "get", "warehouse", "--reveal"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.Json().value("password", ""), "s3cr et");
+
+  r = Sparkplane(data(), {"connections", "add", "other", "--conn-type", "x", "--password-stdin"},
+                 std::string(""));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("standard input held no password"));
+  r = Sparkplane(
+      data(),
+      {"connections", "add", "other", "--conn-type", "x", "--password", "a", "--password-stdin"},
+      std::string("b\n"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("excludes"));
+  EXPECT_EQ(Sparkplane(data(), {"connections", "get", "other"}).exit_code, 1);
+}
+
+// Hardening issue, item 7: `--conf` nested deeper than 64 levels is refused before anything
+// recursive copies or prints it.
+TEST_F(CliTest, DeeplyNestedConfIsRefused) {
+  AddDag("hello.yaml", kHello);
+  std::string deep = "{\"name\":" + std::string(10000, '[') + std::string(10000, ']') + "}";
+  CommandResult r = Sparkplane(data(), {"dags", "trigger", "hello", "--conf", deep});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("nested deeper than 64 levels"));
+  EXPECT_EQ(Sparkplane(data(), {"runs", "list", "--json"}).Json().size(), 0u);
+}
+
 TEST_F(CliTest, ServerRunsTriggeredRunsAndPicksUpNewDagFiles) {
   AddDag("hello.yaml", kHello);
   ServerProcess server(data());
@@ -109,25 +148,34 @@ TEST_F(CliTest, ServerRunsTriggeredRunsAndPicksUpNewDagFiles) {
 
   // A new file is picked up without a restart; a removed one disappears.
   AddDag("later.yaml", "id: later\ntasks:\n  - id: a\n    type: bash\n    command: 'true'\n");
-  ASSERT_TRUE(WaitFor([&] {
-    return Sparkplane(data(), {"dags", "trigger", "later", "--run-id", "x"}).exit_code == 0;
-  }, std::chrono::seconds(10)));
-  ASSERT_TRUE(WaitFor([&] { return ShowRun(data(), "later", "x").value("state", "") == "success"; }));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sparkplane(data(), {"dags", "trigger", "later", "--run-id", "x"}).exit_code == 0;
+      },
+      std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return ShowRun(data(), "later", "x").value("state", "") == "success"; }));
   fs::remove(dags() + "/later.yaml");
-  ASSERT_TRUE(WaitFor([&] {
-    CommandResult t = Sparkplane(data(), {"dags", "trigger", "later"});
-    return t.exit_code == 1 && t.err.find("unknown DAG") != std::string::npos;
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CommandResult t = Sparkplane(data(), {"dags", "trigger", "later"});
+        return t.exit_code == 1 && t.err.find("unknown DAG") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
 }
 
 TEST_F(CliTest, CancelKillsTheProcessGroupAndStillRunsTeardown) {
   std::string pidfile = data() + "/grandchild.pid", torn = data() + "/torn";
-  AddDag("long.yaml", "id: long\ntasks:\n"
-                      "  - id: setup\n    type: bash\n    setup: true\n    command: 'true'\n"
-                      "  - id: work\n    type: bash\n    depends_on: [setup]\n"
-                      "    command: sleep 300 & echo $! > " + pidfile + "; wait\n"
-                      "  - id: teardown\n    type: bash\n    teardown: true\n"
-                      "    depends_on: [setup, work]\n    command: touch " + torn + "\n");
+  AddDag("long.yaml",
+         "id: long\ntasks:\n"
+         "  - id: setup\n    type: bash\n    setup: true\n    command: 'true'\n"
+         "  - id: work\n    type: bash\n    depends_on: [setup]\n"
+         "    command: sleep 300 & echo $! > " +
+             pidfile +
+             "; wait\n"
+             "  - id: teardown\n    type: bash\n    teardown: true\n"
+             "    depends_on: [setup, work]\n    command: touch " +
+             torn + "\n");
   ServerProcess server(data());
   server.Start();
   ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "long", "--run-id", "r"}).exit_code, 0);
@@ -146,8 +194,9 @@ TEST_F(CliTest, CancelKillsTheProcessGroupAndStillRunsTeardown) {
 }
 
 TEST_F(CliTest, ExecutionTimeoutFailsTheTry) {
-  AddDag("slow.yaml", "id: slow\ntasks:\n  - id: a\n    type: bash\n"
-                      "    execution_timeout: 1s\n    command: sleep 30\n");
+  AddDag("slow.yaml",
+         "id: slow\ntasks:\n  - id: a\n    type: bash\n"
+         "    execution_timeout: 1s\n    command: sleep 30\n");
   CommandResult r = Sparkplane(data(), {"dags", "test", "slow", "--json"});
   EXPECT_EQ(r.exit_code, 1);
   nlohmann::json run = r.Json();
@@ -172,7 +221,8 @@ TEST_F(CliTest, OfflineTriggerIsRunWhenTheServerStarts) {
 TEST_F(CliTest, ClearRunsATaskAgain) {
   AddDag("hello.yaml", kHello);
   ASSERT_EQ(Sparkplane(data(), {"dags", "test", "hello"}).exit_code, 0);
-  CommandResult c = Sparkplane(data(), {"tasks", "clear", "hello", "latest", "greet", "--downstream"});
+  CommandResult c =
+      Sparkplane(data(), {"tasks", "clear", "hello", "latest", "greet", "--downstream"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   nlohmann::json run = Sparkplane(data(), {"runs", "show", "hello", "latest", "--json"}).Json();
   EXPECT_EQ(run["state"], "running");
@@ -189,8 +239,9 @@ TEST_F(CliTest, ClearRunsATaskAgain) {
 }
 
 TEST_F(CliTest, NextExecutionAndBackfillDryRunFollowTheSchedule) {
-  AddDag("nightly.yaml", "id: nightly\nschedule: '0 2 * * *'\nstart_date: 2030-01-01\n"
-                         "tasks:\n  - id: a\n    type: bash\n    command: 'true'\n");
+  AddDag("nightly.yaml",
+         "id: nightly\nschedule: '0 2 * * *'\nstart_date: 2030-01-01\n"
+         "tasks:\n  - id: a\n    type: bash\n    command: 'true'\n");
   CommandResult r = Sparkplane(data(), {"dags", "next-execution", "nightly", "-n", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "2030-01-01T02:00:00Z\n2030-01-02T02:00:00Z\n2030-01-03T02:00:00Z\n");

@@ -1,5 +1,7 @@
 # The two entry points: `make demo` and `make test` (each sets everything up first).
 BUILD ?= build/release
+# `ci` is `release` with warnings as errors (.ci/run); both build in build/release.
+PRESET ?= release
 ASAN_BUILD ?= build/asan
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
@@ -11,7 +13,7 @@ setup:
 	./scripts/setup.sh
 
 build: setup
-	cmake --preset release >/dev/null
+	cmake --preset $(PRESET) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: setup

@@ -19,7 +19,6 @@
 #include "k8s/api_error.h"
 #include "k8s/client.h"
 #include "k8s/credentials.h"
-#include "k8s/internal/http_transport.h"
 #include "k8s/kube_config.h"
 
 namespace sp::cli {
@@ -436,61 +435,6 @@ Result<std::unique_ptr<KubeSession>> Connect(const DeployOptions& options) {
   return session;
 }
 
-// Server-side apply with dryRun=All: the API server authenticates, authorizes, defaults,
-// validates and admits the object and answers with what it would store, storing nothing.
-// KubeClient has no dry-run option yet, so this sends the one request itself with the module's
-// transport, credentials and error mapping (no retries: a dry run is repeated by hand).
-class ServerDryRun {
- public:
-  ServerDryRun(const k8s::KubeConfig& config, const Clock& clock)
-      : config_(config),
-        credentials_(config, clock),
-        transport_(k8s::internal::TlsTrust{config.ca_file, config.ca_data,
-                                           config.insecure_skip_tls_verify},
-                   "sparkplane/0.1") {}
-
-  Result<json> Apply(const k8s::ResourceRef& ref, const json& object,
-                     k8s::ApplyConflicts conflicts) {
-    Result<k8s::AuthMaterial> auth = credentials_.Get();
-    if (!auth.ok()) return auth.status();
-    k8s::internal::HttpRequest request;
-    request.method = "PATCH";
-    request.url = config_.server + ref.Path() +
-                  k8s::Query()
-                      .Add("fieldManager", "sparkplane")
-                      .Add("dryRun", "All")
-                      .Add("force", conflicts == k8s::ApplyConflicts::kForce ? "true" : "")
-                      .Encode();
-    request.content_type = "application/apply-patch+yaml";
-    request.body = object.dump(-1, ' ', false, json::error_handler_t::replace);
-    k8s::internal::HttpResult result = transport_.Perform(request, *auth);
-    if (result.error != k8s::internal::TransportError::kNone) {
-      std::string what =
-          "dry-run apply " + ref.Describe() + " at " + config_.server + ": " + result.curl_message;
-      return result.error == k8s::internal::TransportError::kTls ? FailedPreconditionError(what)
-                                                                 : UnavailableError(what);
-    }
-    if (result.status >= 400) {
-      k8s::RequestContext context;
-      context.verb = k8s::Verb::kPatch;
-      context.ref = ref;
-      context.server = config_.server;
-      context.credential_source = config_.CredentialSource();
-      return k8s::ApiErrorToStatus(context, result.status, result.body);
-    }
-    json answer = json::parse(result.body, nullptr, false);
-    if (answer.is_discarded()) {
-      return UnavailableError("dry-run apply " + ref.Describe() + ": the answer is not JSON");
-    }
-    return answer;
-  }
-
- private:
-  const k8s::KubeConfig config_;
-  k8s::CredentialProvider credentials_;
-  k8s::internal::HttpTransport transport_;
-};
-
 // The object without the fields every write changes, to tell "configured" from "unchanged"
 // in a dry run (whose answer keeps the stored resourceVersion).
 json WithoutVolatileFields(json object) {
@@ -675,8 +619,6 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
   Result<bool> namespace_exists =
       EnsureNamespace(client, ns, options.dry_run, g.json ? stderr : stdout);
   if (!namespace_exists.ok()) return Fail(namespace_exists.status().With("namespace " + ns));
-  std::optional<ServerDryRun> dry_run;
-  if (options.dry_run) dry_run.emplace((*session)->config, (*session)->clock);
   const k8s::ApplyConflicts conflicts =
       options.force_conflicts ? k8s::ApplyConflicts::kForce : k8s::ApplyConflicts::kFail;
   const std::string suffix = options.dry_run ? " (server dry run)" : "";
@@ -698,8 +640,9 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
       ++failed;
       continue;
     }
-    Result<json> after = dry_run ? dry_run->Apply(d.ref, d.object, conflicts)
-                                 : client.ServerSideApply(d.ref, d.object, conflicts);
+    // With --dry-run the API server authenticates, validates and admits the object and answers
+    // with what it would store, storing nothing.
+    Result<json> after = client.ServerSideApply(d.ref, d.object, conflicts, options.dry_run);
     if (!after.ok()) {
       Status s = after.status();
       if (s.code() == StatusCode::kAborted && !options.force_conflicts) {

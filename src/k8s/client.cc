@@ -389,7 +389,7 @@ Result<ObjectList> KubeClient::ListAll(const ResourceRef& ref, const ListOptions
 }
 
 Result<json> KubeClient::ServerSideApply(const ResourceRef& ref, json object,
-                                         ApplyConflicts conflicts) {
+                                         ApplyConflicts conflicts, bool dry_run) {
   if (Status bad = CheckRef("apply", ref, /*needs_name=*/true); !bad.ok()) return Fail(bad);
   if (!object.is_object()) {
     return Fail(
@@ -410,6 +410,7 @@ Result<json> KubeClient::ServerSideApply(const ResourceRef& ref, json object,
       ref.Path() + Query()
                        .Add("fieldManager", options_.field_manager)
                        .Add("force", conflicts == ApplyConflicts::kForce ? "true" : "")
+                       .Add("dryRun", dry_run ? "All" : "")
                        .Encode();
   call.content_type = "application/apply-patch+yaml";  // JSON is YAML
   call.body = Dump(object);

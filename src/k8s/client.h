@@ -168,9 +168,12 @@ class KubeClient {
   Result<ObjectList> ListAll(const ResourceRef& ref, const ListOptions& options = {});
   // Server-side apply as the field manager (options.field_manager): the object is sent as
   // application/apply-patch+yaml. apiVersion, kind and metadata.name are filled in from `ref`.
-  // Aborted on a field-ownership conflict unless ApplyConflicts::kForce.
+  // Aborted on a field-ownership conflict unless ApplyConflicts::kForce. `dry_run` sends
+  // dryRun=All: the server checks and admits the object and answers with what it would store,
+  // storing nothing.
   Result<nlohmann::json> ServerSideApply(const ResourceRef& ref, nlohmann::json object,
-                                         ApplyConflicts conflicts = ApplyConflicts::kFail);
+                                         ApplyConflicts conflicts = ApplyConflicts::kFail,
+                                         bool dry_run = false);
   Result<nlohmann::json> Patch(const ResourceRef& ref, PatchType type, const nlohmann::json& patch);
   // Patch of the status subresource (what controllers do; tests use it to fake one).
   Result<nlohmann::json> PatchStatus(const ResourceRef& ref, PatchType type,

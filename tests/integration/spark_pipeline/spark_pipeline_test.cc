@@ -124,7 +124,9 @@ tasks:
       app_id = t["outputs"].value("app_id", "");
       EXPECT_EQ(t["outputs"].value("exit_code", -1), 1) << t.dump(2);
     }
-    if (t["task_id"] == "delete_cluster") EXPECT_EQ(t["state"], "success");
+    if (t["task_id"] == "delete_cluster") {
+      EXPECT_EQ(t["state"], "success");
+    }
   }
   // Hardening issue B: the driver raised after its jobs ran, so Spark's event log says
   // ExitCode 0; history and runs show must still call the application failed.

@@ -86,6 +86,7 @@ inline CommandResult Sparkplane(const std::string& data_dir, std::vector<std::st
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = ReadFile(out_file);
   r.err = ReadFile(err_file);
+  if (input) fs::remove(in_file);  // it may hold a secret
   return r;
 }
 

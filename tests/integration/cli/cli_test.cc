@@ -123,6 +123,64 @@ TEST_F(CliTest, PasswordFromStdinIsStoredAndNeverOnTheCommandLine) {
   EXPECT_EQ(Sparkplane(data(), {"connections", "get", "other"}).exit_code, 1);
 }
 
+// Hardening issue, item 5: a planted server secret and connection secrets must not show up in
+// any task's environment or log, any listing, or any file of the data directory (the database
+// holds them sealed).
+TEST_F(CliTest, PlantedSecretsAppearNowhere) {
+  const std::string key(64, 'c');  // the server's own secret, as containers pass it
+  const std::string password = "PLANTED-pw-4711", token = "PLANTED-token-4711";
+  ASSERT_EQ(::setenv("SPARKPLANE_SECRET_KEY", key.c_str(), 1), 0);
+  struct Unset {
+    ~Unset() { ::unsetenv("SPARKPLANE_SECRET_KEY"); }
+  } unset;
+  ASSERT_EQ(Sparkplane(data(),
+                       {"connections", "add", "warehouse", "--conn-type", "postgres", "--host",
+                        "db", "--password-stdin"},
+                       password + "\n")
+                .exit_code,
+            0);
+  ASSERT_EQ(Sparkplane(data(), {"connections", "add", "api", "--uri",
+                                "http://h:80/?token=" + token})
+                .exit_code,
+            0);
+  AddDag("leaky.yaml",
+         "id: leaky\ntasks:\n  - id: a\n    type: bash\n    command: |\n"
+         "      env\n      for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done\n"
+         "      echo done-listing\n");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "leaky", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "leaky", "r")); }))
+      << server.Log();
+  CommandResult log = Sparkplane(data(), {"tasks", "logs", "leaky", "r", "a"});
+  ASSERT_THAT(log.out, HasSubstr("done-listing"));
+  ASSERT_THAT(log.out, HasSubstr("PATH="));  // the environment was printed
+
+  std::vector<std::string> seen = {log.out, server.Log()};
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"connections", "list"}, {"connections", "list", "--json"},
+        {"connections", "get", "warehouse"}, {"connections", "get", "api", "--json"},
+        {"runs", "show", "leaky", "r", "--json"}}) {
+    CommandResult r = Sparkplane(data(), args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    seen.push_back(r.out + r.err);
+  }
+  server.Stop();
+  for (const auto& entry : fs::recursive_directory_iterator(data())) {
+    if (entry.is_regular_file()) seen.push_back(ReadFile(entry.path().string()));
+  }
+  for (const std::string& secret : {key, password, token}) {
+    for (const std::string& text : seen) {
+      EXPECT_THAT(text, Not(HasSubstr(secret))) << secret;
+    }
+  }
+  // The key works: the sealed password is still there for whoever holds it.
+  EXPECT_EQ(Sparkplane(data(), {"connections", "get", "warehouse", "--reveal"})
+                .Json()
+                .value("password", ""),
+            password);
+}
+
 // Hardening issue, item 7: `--conf` nested deeper than 64 levels is refused before anything
 // recursive copies or prints it.
 TEST_F(CliTest, DeeplyNestedConfIsRefused) {

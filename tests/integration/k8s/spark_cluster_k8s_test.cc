@@ -451,12 +451,18 @@ TEST_F(SparkClusterTaskK8sTest, CreateScaleDeleteWithAuthentication) {
   ASSERT_TRUE(submitted.has_value());
   EXPECT_TRUE(submitted->success) << submitted->message;
   std::string log = operators::testing::ReadFile(submit_log);
-  EXPECT_THAT(log,
-              HasSubstr("PROPS 600 spark.authenticate true spark.authenticate.secret " + value));
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.host=10.1.2.3"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.port=7078"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.blockManager.port=7079"));
-  EXPECT_THAT(log, HasSubstr("--conf spark.driver.bindAddress=0.0.0.0"));
+  // Every setting, the secret among them, is in the 0600 properties file, none in argv.
+  EXPECT_THAT(log, HasSubstr("PROPS 600 "));
+  for (const std::string& setting :
+       {std::string("spark.authenticate=true"), "spark.authenticate.secret=" + value,
+        std::string("spark.driver.host=10.1.2.3"), std::string("spark.driver.port=7078"),
+        std::string("spark.blockManager.port=7079"),
+        std::string("spark.driver.bindAddress=0.0.0.0")}) {
+    EXPECT_THAT(log, HasSubstr(" " + setting + " ")) << setting;
+  }
+  size_t args = log.find("\nARGS ");
+  ASSERT_NE(args, std::string::npos) << log;
+  EXPECT_THAT(log.substr(args, log.find('\n', args + 1) - args), Not(HasSubstr("--conf")));
   // Only the PROPS line (written by the fake spark-submit itself) holds the secret.
   size_t first = log.find(value);
   EXPECT_EQ(log.find(value, first + 1), std::string::npos);

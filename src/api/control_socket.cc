@@ -221,6 +221,18 @@ Result<scheduler::Event> ParseRequestFields(const nlohmann::json& req) {
     ASSIGN_OR_RETURN(std::string dag_id, RequiredString(req, "dag_id", op));
     return scheduler::Event(scheduler::SetPaused{std::move(dag_id), op == "pause"});
   }
+  if (op == "clean") {
+    scheduler::PruneRuns p;
+    // A UTC time, or Unix millis (what the CLI sends: cutoffs are not whole seconds).
+    const nlohmann::json* before = Field(req, "before");
+    if (before != nullptr && before->is_number_integer()) {
+      p.before = FromUnixMillis(before->get<int64_t>());
+    } else {
+      ASSIGN_OR_RETURN(p.before, RequiredTime(req, "before", op));
+    }
+    ASSIGN_OR_RETURN(p.dry_run, OptionalBool(req, "dry_run", false));
+    return scheduler::Event(p);
+  }
   if (op == "ping") return scheduler::Event(scheduler::Tick{});
   return InvalidArgumentError("unknown op '" + op + "'");
 }
@@ -312,7 +324,20 @@ nlohmann::json ControlResponse(const Result<scheduler::CommandResult>& result) {
             {"code", StatusCodeName(result.status().code())},
             {"error", result.status().message()}};
   }
-  return {{"ok", true}, {"created_runs", result->created_runs}};
+  nlohmann::json out = {{"ok", true}, {"created_runs", result->created_runs}};
+  if (!result->pruned_runs.empty()) {
+    // The count is exact; the list names the oldest runs, bounded so a dry run over years of
+    // history stays a small answer.
+    constexpr size_t kMaxListed = 1000;
+    nlohmann::json runs = nlohmann::json::array();
+    for (size_t i = 0; i < result->pruned_runs.size() && i < kMaxListed; ++i) {
+      const store::DagRun& r = result->pruned_runs[i];
+      runs.push_back({{"key", r.id}, {"dag_id", r.dag_id}, {"run_id", r.run_id}});
+    }
+    out["pruned_count"] = result->pruned_runs.size();
+    out["pruned_runs"] = std::move(runs);
+  }
+  return out;
 }
 
 // ---- the server ----------------------------------------------------------------------------

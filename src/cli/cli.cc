@@ -285,6 +285,21 @@ int Main(int argc, char** argv) {
   app.add_subcommand("health", "Exit 0 when the server answers on its control socket")
       ->callback([&] { rc = HealthCommand(g); });
 
+  // db
+  auto* db = app.add_subcommand("db", "The scheduler's database and what it records");
+  db->require_subcommand(1);
+  db->fallthrough();
+  std::string older_than;
+  bool clean_dry_run = false;
+  auto* dbclean = db->add_subcommand(
+      "clean", "Delete finished runs (with task logs) and Spark event logs older than a duration");
+  dbclean->add_option("--older-than", older_than, "e.g. 30d, 12h")->required();
+  dbclean->add_flag("--dry-run", clean_dry_run, "List what would be deleted; delete nothing");
+  dbclean->footer(
+      "Active runs are never deleted. The server does this hourly when `retention` is set.\n"
+      "Example:\n  sparkplane db clean --older-than 30d --dry-run");
+  dbclean->callback([&] { rc = DbClean(g, older_than, clean_dry_run); });
+
   // history
   auto* history = app.add_subcommand("history", "Spark application summaries from the event logs");
   history->require_subcommand(1);

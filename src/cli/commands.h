@@ -73,6 +73,10 @@ int ConnectionsDelete(const GlobalOptions& g, const std::string& conn_id);
 int ConnectionsKeygen(const GlobalOptions& g);
 int ClusterList(const GlobalOptions& g, bool all);
 
+// `db clean --older-than 30d [--dry-run]`: finished runs with their task logs, and Spark event
+// logs, older than the cutoff.
+int DbClean(const GlobalOptions& g, const std::string& older_than, bool dry_run);
+
 int HistoryList(const GlobalOptions& g);
 int HistoryShow(const GlobalOptions& g, const std::string& app_id);
 int HistoryServer(const GlobalOptions& g, int port, const std::string& host);

@@ -149,6 +149,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "default_cluster_backend",
                                    "log_level",
                                    "cluster_reap_interval",
+                                   "retention",
                                    "kubeconfig",
                                    "kube_context",
                                    "namespace",
@@ -175,6 +176,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_backend, get("default_cluster_backend"));
   ASSIGN_OR_RETURN(std::string f_level, get("log_level"));
   ASSIGN_OR_RETURN(std::string f_reap, get("cluster_reap_interval"));
+  ASSIGN_OR_RETURN(std::string f_retention, get("retention"));
   ASSIGN_OR_RETURN(std::string f_kubeconfig, get("kubeconfig"));
   ASSIGN_OR_RETURN(std::string f_context, get("kube_context"));
   ASSIGN_OR_RETURN(std::string f_namespace, get("namespace"));
@@ -210,6 +212,15 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                   reap + "'");
     }
     c.cluster_reap_interval = *d;
+  }
+  std::string retention = FirstNonEmpty({Env("SPARKPLANE_RETENTION"), f_retention});
+  if (!retention.empty() && retention != "forever") {
+    Result<Millis> d = dag::ParseDuration(retention);
+    if (!d.ok() || d->count() <= 0) {
+      return InvalidArgumentError("retention: expected a duration such as 30d, or forever; got '" +
+                                  retention + "'");
+    }
+    c.retention = *d;
   }
   RETURN_IF_ERROR(ResolveKubernetes(&c, f_kubeconfig, f_context, f_namespace, f_image, f_pvc,
                                     pvc_set, f_driver_port, f_bm_port, home));

@@ -10,6 +10,10 @@
 //                                          default_cluster_backend  default local
 //                                          log_level     default info
 //                 SPARKPLANE_CLUSTER_REAP_INTERVAL cluster_reap_interval default 30s
+//                 SPARKPLANE_RETENTION     retention     default forever; a duration such as 30d:
+//                                                        the server deletes finished runs (with
+//                                                        their task logs) and Spark event logs
+//                                                        older than that, hourly
 // Kubernetes (the kubernetes cluster backend, native-mode spark_submit, client mode in a pod):
 //                  KUBECONFIG              kubeconfig    default in-cluster when
 //                                                        KUBERNETES_SERVICE_HOST is set, else the
@@ -50,6 +54,8 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   // How often the server tears down clusters whose run is over (a crash, a missing delete).
   Millis cluster_reap_interval = Millis(30000);
+  // How long finished runs, their task logs and Spark event logs are kept (0: forever).
+  Millis retention = Millis(0);
   std::string kubeconfig;  // a path or "in-cluster"
   std::string kube_context;
   std::string kube_namespace;

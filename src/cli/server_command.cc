@@ -15,8 +15,34 @@
 #include "cli/commands.h"
 #include "operators/cluster_reaper.h"
 #include "scheduler/scheduler.h"
+#include "spark/history.h"
 
 namespace sp::cli {
+namespace {
+
+constexpr Millis kCleanInterval = Millis(3600 * 1000);
+
+// One retention pass: finished runs through the loop (the one write path), then event logs.
+void Clean(Runtime& rt, scheduler::Scheduler& sched) {
+  const Time before = rt.clock.Now() - rt.config.retention;
+  Result<scheduler::CommandResult> runs = sched.Submit(scheduler::PruneRuns{before, false});
+  if (!runs.ok()) {
+    rt.logger->Warn("retention", runs.status().ToString());
+    return;
+  }
+  Result<std::vector<std::string>> apps =
+      spark::PruneEventLogs(rt.services.config.SparkHistoryDir(), ToUnixMillis(before), false);
+  if (!apps.ok() && apps.status().code() != StatusCode::kNotFound) {
+    rt.logger->Warn("retention", apps.status().ToString());
+  }
+  size_t n_apps = apps.ok() ? apps->size() : 0;
+  if (runs->pruned_runs.empty() && n_apps == 0) return;
+  rt.logger->Info("retention", "deleted " + std::to_string(runs->pruned_runs.size()) +
+                                   " finished runs and " + std::to_string(n_apps) +
+                                   " Spark event logs older than " + FormatTime(before));
+}
+
+}  // namespace
 
 int ServerCommand(const GlobalOptions& g) {
   auto t0 = std::chrono::steady_clock::now();
@@ -63,6 +89,8 @@ int ServerCommand(const GlobalOptions& g) {
   std::mutex reaper_mu;
   std::condition_variable reaper_cv;
   bool stopping = false;
+  // Retention (the `retention` setting) rides on the same thread, hourly.
+  Time next_clean = rt.clock.Now();
   std::thread reaper([&] {
     auto run_is_active = [&](int64_t key) {
       Result<std::optional<store::DagRun>> r = rt.store->GetRun(key);
@@ -73,6 +101,10 @@ int ServerCommand(const GlobalOptions& g) {
       lock.unlock();
       Status reaped = operators::ReapOrphanClusters(rt.services, run_is_active);
       if (!reaped.ok()) rt.logger->Warn("clusters", reaped.ToString());
+      if (rt.config.retention.count() > 0 && rt.clock.Now() >= next_clean) {
+        next_clean = rt.clock.Now() + kCleanInterval;
+        Clean(rt, sched);
+      }
       lock.lock();
       reaper_cv.wait_for(lock, rt.config.cluster_reap_interval, [&] { return stopping; });
     }

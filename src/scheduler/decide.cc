@@ -476,6 +476,17 @@ Status OnSetPaused(Working& w, const SetPaused& e) {
   return OkStatus();
 }
 
+// Only what the store says is finished and ended before the cutoff, and never a run the
+// snapshot holds (active, or loaded for a clear or mark command a moment ago).
+Status OnPrune(Working& w, const PruneRuns& e) {
+  for (const DagRun& r : w.snapshot().prune_candidates) {
+    if (w.HasRun(r.id) || !store::IsTerminal(r.state) || !r.ended_at || *r.ended_at >= e.before)
+      continue;
+    w.plan().deleted_runs.push_back(r);
+  }
+  return OkStatus();
+}
+
 Status OnDagsChanged(Working& w, const DagsChanged& e) {
   for (const dag::DagPtr& d : e.loaded) {
     DagEntry& entry = w.MutableDag(d->id);
@@ -759,6 +770,7 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
         if constexpr (std::is_same_v<E, MarkTask>) return OnMark(w, e);
         if constexpr (std::is_same_v<E, SetPaused>) return OnSetPaused(w, e);
         if constexpr (std::is_same_v<E, DagsChanged>) return OnDagsChanged(w, e);
+        if constexpr (std::is_same_v<E, PruneRuns>) return OnPrune(w, e);
         return OkStatus();
       },
       event);
@@ -776,6 +788,7 @@ std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot) {
     e.scheduling_blocked.clear();  // a reloaded (or vanished) DAG gets a fresh chance
   }
   for (int64_t key : plan.created_runs) snapshot->runs.emplace(key, RunView{});
+  for (const DagRun& r : plan.deleted_runs) snapshot->taken_run_ids.erase({r.dag_id, r.run_id});
   for (const DagRun& r : plan.runs) {
     RunView& view = snapshot->runs[r.id];
     if (!view.dag) {

@@ -82,7 +82,15 @@ struct DagsChanged {
   std::vector<std::string> missing;
 };
 
+// Retention (`db clean`, the server's `retention` setting): finished runs that ended before
+// `before` are deleted with their task instances, state events and task logs. Active runs are
+// never touched. With dry_run the plan is returned, not applied.
+struct PruneRuns {
+  Time before{};
+  bool dry_run = false;
+};
+
 using Event = std::variant<Tick, TaskStarted, TaskFinished, TriggerRun, Backfill, CancelRun,
-                           ClearTasks, MarkTask, SetPaused, DagsChanged>;
+                           ClearTasks, MarkTask, SetPaused, DagsChanged, PruneRuns>;
 
 }  // namespace sp::scheduler

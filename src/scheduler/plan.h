@@ -37,6 +37,8 @@ struct Plan {
   std::vector<store::DagRun> runs;                  // created or changed
   std::vector<store::TaskInstance> task_instances;  // created or changed
   std::vector<store::StateEvent> events;
+  // Finished runs to delete (retention); their task logs are removed once the delete commits.
+  std::vector<store::DagRun> deleted_runs;
 
   std::vector<LaunchTry> launches;
   std::vector<StopTry> stops;
@@ -46,7 +48,7 @@ struct Plan {
 
   bool empty() const {
     return dags.empty() && definitions.empty() && runs.empty() && task_instances.empty() &&
-           launches.empty() && stops.empty();
+           launches.empty() && stops.empty() && deleted_runs.empty();
   }
 };
 

@@ -6,6 +6,7 @@
 #include <future>
 #include <set>
 
+#include "dag/ids.h"
 #include "dag/template.h"
 
 namespace sp::scheduler {
@@ -388,6 +389,7 @@ Status Scheduler::Process(const Event& event, CommandResult* result) {
     snapshot_.runs.emplace(run, std::move(view));
   }
   const Time now = services_->clock->Now();
+  if (const auto* prune = std::get_if<PruneRuns>(&event)) return Prune(*prune, result);
   RETURN_IF_ERROR(NoteTakenRunIds(event, now));
   // A refused commit is resolved (run key or run id already used) and decided again, at most a
   // few times; what cannot be resolved drops this one plan and the loop goes on.
@@ -418,6 +420,44 @@ Status Scheduler::Process(const Event& event, CommandResult* result) {
     next_wakeup_ = services_->clock->Now() + Millis(1000);
   }
   return s;
+}
+
+Status Scheduler::Prune(const PruneRuns& event, CommandResult* result) {
+  // Batches, oldest first, each decided and committed on its own: a long history is deleted
+  // in bounded transactions and memory; a dry run lists everything in one read.
+  const int batch = event.dry_run ? 0 : 2000;
+  for (;;) {
+    store::RunFilter filter;
+    filter.ended_before = event.before;
+    filter.limit = batch;
+    ASSIGN_OR_RETURN(snapshot_.prune_candidates, services_->store->ListRuns(filter));
+    const size_t found = snapshot_.prune_candidates.size();
+    Plan plan = Decide(snapshot_, event, services_->clock->Now(), keys_);
+    snapshot_.prune_candidates.clear();
+    if (!plan.refused.ok()) return plan.refused;
+    if (result) {
+      result->pruned_runs.insert(result->pruned_runs.end(), plan.deleted_runs.begin(),
+                                 plan.deleted_runs.end());
+    }
+    if (event.dry_run) return OkStatus();
+    RETURN_IF_ERROR(Apply(plan));
+    if (plan.deleted_runs.empty() || found < static_cast<size_t>(batch)) return OkStatus();
+  }
+}
+
+void Scheduler::RemoveRunLogs(const store::DagRun& run) {
+  // Ids are checked again before they become a path: a record written by an older version is
+  // skipped rather than trusted.
+  if (!dag::CheckDagId(run.dag_id).ok() || !dag::CheckRunId(run.run_id).ok()) return;
+  const std::filesystem::path dag_dir =
+      std::filesystem::path(services_->config.SchedulerDir()) / "logs" / run.dag_id;
+  std::error_code ec;
+  std::filesystem::remove_all(dag_dir / run.run_id, ec);
+  if (ec) {
+    services_->logger->Warn("retention", "cannot remove the logs of " + run.dag_id + "/" +
+                                             run.run_id + ": " + ec.message());
+  }
+  std::filesystem::remove(dag_dir, ec);  // only when it is now empty
 }
 
 Status Scheduler::NoteTakenRunIds(const Event& event, Time now) {
@@ -506,10 +546,12 @@ Status Scheduler::Apply(const Plan& plan) {
   for (const store::DagRun& r : plan.runs) (created.count(r.id) ? m.new_runs : m.runs).push_back(r);
   m.task_instances = plan.task_instances;
   m.events = plan.events;
+  for (const store::DagRun& r : plan.deleted_runs) m.delete_runs.push_back(r.id);
   RETURN_IF_ERROR(CommitWithRetry(m));
   UpdateSnapshot(plan);
   next_wakeup_ = plan.next_wakeup;
   // Effects run only now that the plan is durable.
+  for (const store::DagRun& r : plan.deleted_runs) RemoveRunLogs(r);
   for (const StopTry& stop : plan.stops) StopTryEffect(stop);
   for (const LaunchTry& launch : plan.launches) Launch(launch);
   return OkStatus();

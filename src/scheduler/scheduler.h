@@ -49,6 +49,7 @@ struct SchedulerOptions {
 // The outcome of a command (trigger, cancel, ...) submitted to the loop.
 struct CommandResult {
   std::vector<int64_t> created_runs;
+  std::vector<store::DagRun> pruned_runs;  // PruneRuns: deleted (or, dry run, to be deleted)
 };
 
 class Scheduler {
@@ -105,6 +106,9 @@ class Scheduler {
   Status Process(const Event& event, CommandResult* result);
   Status Apply(const Plan& plan);
   Status NoteTakenRunIds(const Event& event, Time now);
+  // Retention: decides and applies PruneRuns in batches read from the store.
+  Status Prune(const PruneRuns& event, CommandResult* result);
+  void RemoveRunLogs(const store::DagRun& run);
   // After the store refused a plan that created runs: true when the cause was found and fixed
   // in the snapshot (keys re-seeded, clashing run ids noted, or the DAG's scheduling blocked).
   Result<bool> ResolveRefusedRuns(const Plan& plan, const Status& refusal);

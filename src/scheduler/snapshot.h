@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "dag/dag.h"
 #include "store/records.h"
@@ -48,6 +49,9 @@ struct Snapshot {
   // by the scheduler before a trigger or backfill and after a refused insert, so Decide never
   // plans a run the store's UNIQUE(dag_id, run_id) would refuse.
   std::set<std::pair<std::string, std::string>> taken_run_ids;
+  // Finished runs the store holds that ended before a PruneRuns event's cutoff (a bounded
+  // batch, oldest first): filled by the scheduler before that event only.
+  std::vector<store::DagRun> prune_candidates;
   int active_tries = 0;  // queued + running task instances
   int parallelism = 32;
   bool create_scheduled_runs = true;  // false in `dags test` and offline command mode

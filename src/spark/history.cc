@@ -2,6 +2,7 @@
 #include "spark/history.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -425,6 +426,35 @@ Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir)
     return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.app_id < b.app_id;
   });
   return apps;
+}
+
+Result<std::vector<std::string>> PruneEventLogs(const std::string& history_dir, int64_t before_ms,
+                                                bool dry_run) {
+  namespace fs = std::filesystem;
+  ASSIGN_OR_RETURN(std::vector<EventLogLocation> logs, ScanEventLogs(history_dir));
+  std::vector<std::string> removed;
+  for (const EventLogLocation& log : logs) {
+    if (log.in_progress) continue;
+    std::error_code ec;
+    int64_t newest_ms = 0;
+    for (const std::string& f : log.files) {
+      fs::file_time_type t = fs::last_write_time(f, ec);
+      if (ec) break;
+      auto since_epoch = std::chrono::file_clock::to_sys(t).time_since_epoch();
+      newest_ms = std::max<int64_t>(
+          newest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
+    }
+    if (ec || log.files.empty() || newest_ms >= before_ms) continue;
+    if (!dry_run) {
+      fs::remove_all(log.path, ec);
+      if (ec) continue;  // kept whole or partly: listed again next time
+      if (Result<std::string> sidecar = DriverExitPath(history_dir, log.app_id); sidecar.ok()) {
+        fs::remove(*sidecar, ec);
+      }
+    }
+    removed.push_back(log.app_id);
+  }
+  return removed;
 }
 
 }  // namespace sp::spark

@@ -134,4 +134,10 @@ Result<AppSummary> SummarizeApplication(const std::string& history_dir, const st
 // recorded exit code, when there is one). NotFound when the dir does not exist.
 Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir);
 
+// Retention: removes the logs of finished applications (not in progress) whose newest event
+// file was last written before `before_ms` (Unix millis), with their recorded driver exits.
+// Returns the app ids removed (with dry_run: that would be). NotFound when the dir is missing.
+Result<std::vector<std::string>> PruneEventLogs(const std::string& history_dir, int64_t before_ms,
+                                                bool dry_run);
+
 }  // namespace sp::spark

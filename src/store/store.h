@@ -37,11 +37,14 @@ struct Mutation {
   std::vector<ClusterRecord> clusters;
   std::vector<ConnectionRecord> connections;
   std::vector<std::string> delete_connections;
+  // Retention: each run with its task instances, state events and the records of its clusters
+  // that are already deleted (a live cluster's record stays for the reaper). Applied last.
+  std::vector<int64_t> delete_runs;
 
   bool empty() const {
     return dags.empty() && delete_dags.empty() && new_runs.empty() && runs.empty() &&
            task_instances.empty() && events.empty() && clusters.empty() && connections.empty() &&
-           delete_connections.empty();
+           delete_connections.empty() && delete_runs.empty();
   }
 };
 
@@ -49,7 +52,9 @@ struct RunFilter {
   std::optional<std::string> dag_id;
   std::optional<RunState> state;
   bool only_active = false;  // queued or running
-  int limit = 100;           // newest first
+  // Finished runs (success, failed, cancelled) that ended before this time, oldest first.
+  std::optional<Time> ended_before;
+  int limit = 100;  // newest first (oldest first with ended_before)
 };
 
 class Store {

@@ -89,6 +89,34 @@ class Harness {
   std::map<std::pair<int64_t, std::string>, store::TaskInstance> tis;
 };
 
+// Retention plans only what is finished and old: a candidate the snapshot holds (an active run,
+// even if a stale read says it ended) and one that ended after the cutoff are kept.
+TEST(DecideTest, PruneDeletesOnlyOldFinishedRunsTheSnapshotDoesNotHold) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a")}));
+  int64_t active = h.Trigger("d");
+  store::DagRun old_run;
+  old_run.id = 100;
+  old_run.dag_id = "d";
+  old_run.run_id = "manual__old";
+  old_run.state = RunState::kSuccess;
+  old_run.ended_at = At("2026-10-01T00:00:00");
+  store::DagRun recent = old_run;
+  recent.id = 101;
+  recent.run_id = "manual__recent";
+  recent.ended_at = At("2026-11-25T00:00:00");
+  store::DagRun stale = old_run;  // a read older than the trigger
+  stale.id = active;
+  h.snap.taken_run_ids.insert({"d", "manual__old"});
+  h.snap.prune_candidates = {old_run, recent, stale};
+  Plan p = h.Step(PruneRuns{At("2026-11-01T00:00:00")});
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  ASSERT_EQ(p.deleted_runs.size(), 1u);
+  EXPECT_EQ(p.deleted_runs[0].id, 100);
+  EXPECT_FALSE(h.snap.taken_run_ids.count({"d", "manual__old"}));  // the id is free again
+  EXPECT_TRUE(h.snap.runs.count(active));
+}
+
 TEST(DecideTest, TriggerCreatesRunAndLaunchesRoots) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Dag("d", {Task("a"), Task("b", {"a"})}));

@@ -323,6 +323,45 @@ TEST_F(SqliteStoreTest, DeletingADagKeepsItsRunsAndTaskInstances) {
   EXPECT_EQ(tis->size(), 1u);
 }
 
+TEST_F(SqliteStoreTest, RetentionListsOldFinishedRunsAndDeletesEverythingUnderThem) {
+  DagRun old_ok = FullRun(1, "etl", RunState::kSuccess);  // ended at T(1'700'000'002'000)
+  DagRun old_failed = FullRun(2, "etl", RunState::kFailed);
+  old_failed.ended_at = T(1'700'000'001'500);
+  DagRun recent = FullRun(3, "etl", RunState::kSuccess);
+  recent.ended_at = T(1'800'000'000'000);
+  DagRun running = FullRun(4, "etl", RunState::kRunning);
+  running.ended_at.reset();
+  ClusterRecord gone;
+  gone.name = "spark-1";
+  gone.backend = "local";
+  gone.run_id = 1;
+  gone.state = "deleted";
+  ClusterRecord live = gone;
+  live.name = "spark-2";
+  live.state = "ready";  // its run is over but the cluster is not: the reaper needs the record
+  Mutation m;
+  m.runs = {old_ok, old_failed, recent, running};
+  m.task_instances = {FullTaskInstance(1, "t"), FullTaskInstance(3, "t")};
+  m.events = {Event(1, "t", "running", "success", 5)};
+  m.clusters = {gone, live};
+  MustCommit(m);
+
+  EXPECT_THAT(RunIds({.ended_before = T(1'750'000'000'000)}), ElementsAre(2, 1));  // oldest first
+  EXPECT_THAT(RunIds({.ended_before = T(1'750'000'000'000), .limit = 1}), ElementsAre(2));
+
+  Mutation del;
+  del.delete_runs = {1, 2};
+  MustCommit(del);
+  EXPECT_THAT(RunIds({}), ElementsAre(4, 3));
+  EXPECT_THAT(*store_->ListTaskInstances(1), IsEmpty());
+  EXPECT_THAT(*store_->ListEvents(1), IsEmpty());
+  EXPECT_EQ(store_->ListTaskInstances(3)->size(), 1u);
+  Result<std::vector<ClusterRecord>> clusters = store_->ListClusters(/*include_deleted=*/true);
+  ASSERT_TRUE(clusters.ok()) << clusters.status();
+  ASSERT_EQ(clusters->size(), 1u);
+  EXPECT_EQ((*clusters)[0].name, "spark-2");
+}
+
 TEST_F(SqliteStoreTest, CommitIsAllOrNothing) {
   Mutation m;
   m.dags = {FullDag("etl")};

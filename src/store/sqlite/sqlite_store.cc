@@ -62,6 +62,19 @@ Status DeleteDag(Connection& conn, const std::string& dag_id) {
 
 // ---- dag_runs
 
+// A run and everything recorded under it; cluster records only once their cluster is deleted.
+Status DeleteRun(Connection& conn, int64_t id) {
+  for (const char* sql : {"DELETE FROM task_instances WHERE run_id = ?1",
+                          "DELETE FROM state_events WHERE run_id = ?1",
+                          "DELETE FROM clusters WHERE run_id = ?1 AND state = 'deleted'",
+                          "DELETE FROM dag_runs WHERE id = ?1"}) {
+    ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(sql));
+    stmt.BindInt64(1, id);
+    RETURN_IF_ERROR(stmt.Run());
+  }
+  return OkStatus();
+}
+
 constexpr char kRunColumns[] =
     "id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, conf, "
     "state, created_at, started_at, ended_at, note, cancel_requested";
@@ -177,6 +190,13 @@ std::string ListRunsQuery(const RunFilter& filter) {
   if (filter.only_active) {
     sql += glue + std::string("state IN ('") + RunStateName(RunState::kQueued) + "', '" +
            RunStateName(RunState::kRunning) + "')";
+    glue = " AND ";
+  }
+  if (filter.ended_before) {
+    sql += glue + std::string("ended_at < ?4 AND state IN ('") +
+           RunStateName(RunState::kSuccess) + "', '" + RunStateName(RunState::kFailed) + "', '" +
+           RunStateName(RunState::kCancelled) + "') ORDER BY ended_at, id LIMIT ?3";
+    return sql;
   }
   sql += " ORDER BY id DESC LIMIT ?3";
   return sql;
@@ -438,6 +458,9 @@ Status SqliteStore::ApplyLocked(const Mutation& m) {
       return s.With("delete connection " + Quoted(conn_id));
     }
   }
+  for (int64_t id : m.delete_runs) {
+    if (Status s = DeleteRun(conn, id); !s.ok()) return s.With("delete run " + std::to_string(id));
+  }
   return OkStatus();
 }
 
@@ -462,6 +485,7 @@ Result<std::vector<DagRun>> SqliteStore::ListRuns(const RunFilter& filter) {
   if (filter.dag_id) stmt.BindText(1, *filter.dag_id);
   if (filter.state) stmt.BindText(2, RunStateName(*filter.state));
   stmt.BindInt64(3, filter.limit > 0 ? filter.limit : -1);  // a negative LIMIT has no limit
+  if (filter.ended_before) stmt.BindTime(4, *filter.ended_before);
   return ReadAll<DagRun>(stmt, ReadRun, "list runs");
 }
 

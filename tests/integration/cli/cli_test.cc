@@ -181,6 +181,59 @@ TEST_F(CliTest, PlantedSecretsAppearNowhere) {
             password);
 }
 
+// Hardening issue, bounded growth: `db clean` deletes finished runs older than the cutoff with
+// their task logs, and old Spark event logs; active runs and recent logs stay; --dry-run only
+// lists.
+TEST_F(CliTest, DbCleanDeletesOldFinishedRunsAndTheirLogsOnly) {
+  AddDag("hello.yaml", kHello);
+  ASSERT_EQ(Sparkplane(data(), {"dags", "test", "hello"}).exit_code, 0);
+  const std::string old_run = ShowRun(data(), "hello", "latest")["run_id"];
+  const std::string old_logs = data() + "/history/scheduler/logs/hello/" + old_run;
+  ASSERT_TRUE(fs::is_directory(old_logs));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "hello", "--run-id", "fresh"}).exit_code, 0);
+  const std::string spark = data() + "/history/spark/";
+  const std::string events =
+      "{\"Event\":\"SparkListenerApplicationStart\",\"App ID\":\"x\",\"Timestamp\":1}\n";
+  WriteFile(spark + "app-20250101000000-0000", events);
+  WriteFile(spark + "app-20261203000000-0001", events);
+  const auto two_days_ago = fs::file_time_type::clock::now() - std::chrono::hours(48);
+  fs::last_write_time(spark + "app-20250101000000-0000", two_days_ago);
+
+  CommandResult dry = Sparkplane(data(), {"db", "clean", "--older-than", "1d", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("would delete 0 finished runs"));
+  EXPECT_THAT(dry.out, HasSubstr("would delete Spark event log app-20250101000000-0000"));
+  dry = Sparkplane(data(), {"db", "clean", "--older-than", "1s", "--dry-run"});
+  EXPECT_THAT(dry.out, HasSubstr("would delete run hello " + old_run));
+  EXPECT_TRUE(fs::is_directory(old_logs));
+  EXPECT_TRUE(fs::exists(spark + "app-20250101000000-0000"));
+
+  CommandResult clean = Sparkplane(data(), {"db", "clean", "--older-than", "1s", "--json"});
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_EQ(clean.Json()["runs"], 1);
+  EXPECT_FALSE(fs::exists(old_logs));
+  EXPECT_TRUE(ShowRun(data(), "hello", old_run).is_null());
+  EXPECT_EQ(ShowRun(data(), "hello", "fresh")["state"], "running");  // active: kept
+  EXPECT_FALSE(fs::exists(spark + "app-20250101000000-0000"));
+  EXPECT_TRUE(fs::exists(spark + "app-20261203000000-0001"));
+  EXPECT_EQ(Sparkplane(data(), {"db", "clean", "--older-than", "soon"}).exit_code, 1);
+}
+
+// The server's `retention` setting applies the same cleaning by itself (at start, then hourly).
+TEST_F(CliTest, ServerRetentionSettingDeletesOldRuns) {
+  AddDag("hello.yaml", kHello);
+  ASSERT_EQ(Sparkplane(data(), {"dags", "test", "hello"}).exit_code, 0);
+  const std::string old_run = ShowRun(data(), "hello", "latest")["run_id"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  WriteFile(data() + "/sparkplane.yaml", "retention: 1s\n");
+  ServerProcess server(data());
+  server.Start();
+  EXPECT_TRUE(WaitFor([&] { return ShowRun(data(), "hello", old_run).is_null(); }))
+      << server.Log();
+  EXPECT_THAT(server.Log(), HasSubstr("deleted 1 finished runs"));
+}
+
 // Hardening issue, item 7: `--conf` nested deeper than 64 levels is refused before anything
 // recursive copies or prints it.
 TEST_F(CliTest, DeeplyNestedConfIsRefused) {

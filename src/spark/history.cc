@@ -13,6 +13,7 @@
 
 #include "spark/internal/json_fields.h"
 #include "spark/internal/private_file.h"
+#include "spark/internal/summary_index.h"
 
 namespace sp::spark {
 namespace {
@@ -403,9 +404,16 @@ Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir)
   ASSIGN_OR_RETURN(std::vector<EventLogLocation> logs, ScanEventLogs(history_dir));
   std::vector<AppSummary> apps;
   apps.reserve(logs.size());
+  internal::SummaryIndex index = internal::SummaryIndex::Load(history_dir);
   for (const EventLogLocation& log : logs) {
+    if (std::optional<AppSummary> cached = index.Find(log)) {
+      MergeDriverExit(history_dir, &*cached);
+      apps.push_back(std::move(*cached));
+      continue;
+    }
     Result<AppSummary> summary = SummarizeEventLog(log);
     if (summary.ok()) {
+      index.Put(log, *summary);
       MergeDriverExit(history_dir, &*summary);
       apps.push_back(std::move(summary).value());
       continue;
@@ -422,6 +430,7 @@ Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir)
     MergeDriverExit(history_dir, &unreadable);
     apps.push_back(std::move(unreadable));
   }
+  index.Save();
   std::sort(apps.begin(), apps.end(), [](const AppSummary& a, const AppSummary& b) {
     return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.app_id < b.app_id;
   });

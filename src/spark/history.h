@@ -130,7 +130,8 @@ Result<AppSummary> SummarizeEventLog(const EventLogLocation& log);
 Result<AppSummary> SummarizeApplication(const std::string& history_dir, const std::string& app_id);
 
 // Every application in `history_dir`, sorted by start time (then id), recorded driver exits
-// merged. Logs that cannot be read are listed with status kUnreadable and `error` (and the
+// merged. Summaries are kept in an index file in the directory (.sparkplane-summaries.json):
+// only logs whose files changed since the last listing are read again. Logs that cannot be read are listed with status kUnreadable and `error` (and the
 // recorded exit code, when there is one). NotFound when the dir does not exist.
 Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir);
 

@@ -125,8 +125,17 @@ TEST(HistoryTest, UnknownAppIsNotFound) {
               StatusIs(StatusCode::kNotFound, HasSubstr("app-20990101000000-0000")));
 }
 
+// A copy of the fixtures: listing writes the summary index into the directory.
+struct FixtureCopy {
+  FixtureCopy() {
+    fs::copy(HistoryDir(), dir.path(), fs::copy_options::recursive);
+  }
+  testing::ScratchDir dir;
+};
+
 TEST(HistoryTest, ListSortedByStartWithUnreadableEntries) {
-  Result<std::vector<AppSummary>> apps = ListApplications(HistoryDir());
+  FixtureCopy copy;
+  Result<std::vector<AppSummary>> apps = ListApplications(copy.dir.path());
   ASSERT_TRUE(apps.ok()) << apps.status();
   std::vector<std::string> order;
   std::vector<std::string> statuses;
@@ -141,6 +150,56 @@ TEST(HistoryTest, ListSortedByStartWithUnreadableEntries) {
   EXPECT_THAT(statuses, ElementsAre("unreadable", "incomplete", "succeeded", "running", "failed",
                                     "running", "failed"));
   EXPECT_THAT((*apps)[0].error, HasSubstr("lz4"));
+}
+
+// Bounded growth: a listing reads a log only when its files changed since the last one; the
+// index is private and not listed as an application.
+TEST(HistoryTest, ListingUsesTheIndexUntilALogChanges) {
+  FixtureCopy copy;
+  Result<std::vector<AppSummary>> first = ListApplications(copy.dir.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string index = copy.dir.path() + "/.sparkplane-summaries.json";
+  ASSERT_TRUE(fs::exists(index));
+  EXPECT_EQ(fs::status(index).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // Mark every cached summary: a listing that uses the index shows the mark.
+  std::string text = testing::ReadText(index);
+  size_t marked = 0;
+  for (size_t at = 0; (at = text.find("\"user\":\"", at)) != std::string::npos; ++marked) {
+    at += 8;
+    text.insert(at, "cached-");
+  }
+  ASSERT_GT(marked, 0u);
+  testing::WriteText(index, text);
+  Result<std::vector<AppSummary>> second = ListApplications(copy.dir.path());
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->size(), first->size());
+  const std::string app = "app-20261126100000-0000";
+  for (const AppSummary& a : *second) {
+    if (a.status != AppStatus::kUnreadable) {
+      EXPECT_THAT(a.user, HasSubstr("cached-")) << a.app_id;
+    }
+  }
+  // A log that grew is read again; the others still come from the index.
+  std::string log = copy.dir.path() + "/" + app;
+  testing::WriteText(log, testing::ReadText(log) + "\n");
+  Result<std::vector<AppSummary>> third = ListApplications(copy.dir.path());
+  ASSERT_TRUE(third.ok()) << third.status();
+  for (const AppSummary& a : *third) {
+    if (a.status == AppStatus::kUnreadable) continue;
+    if (a.app_id == app) {
+      EXPECT_THAT(a.user, Not(HasSubstr("cached-")));
+      EXPECT_EQ(a.status, AppStatus::kSucceeded);
+    } else {
+      EXPECT_THAT(a.user, HasSubstr("cached-")) << a.app_id;
+    }
+  }
+  // A garbled index is rebuilt, not trusted.
+  testing::WriteText(index, "{not json");
+  Result<std::vector<AppSummary>> fourth = ListApplications(copy.dir.path());
+  ASSERT_TRUE(fourth.ok()) << fourth.status();
+  EXPECT_EQ(fourth->size(), first->size());
+  EXPECT_THAT(testing::ReadText(index), Not(HasSubstr("cached-")));
 }
 
 TEST(HistoryTest, NonEventFileIsUnreadable) {

@@ -43,5 +43,7 @@ fi
 # control plane built with Go into ~/.cache/sparkplane, ~18 min cold, a no-op once cached.
 if [ "${SP_SKIP_K8S:-0}" != "1" ]; then
   ./tests/k8s/testenv/build.sh
+  # kustomize, to hold `sparkplane deploy`'s renderer against kubectl's (tests/k8s/kustomize).
+  ./tests/k8s/kustomize/build.sh
 fi
 echo "setup: ok"

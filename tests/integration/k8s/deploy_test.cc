@@ -8,6 +8,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
 #include <set>
 
 #include "cli/deploy_commands.h"
@@ -171,6 +175,53 @@ class DeployTest : public sp::testing::K8sTest {
  private:
   std::string namespace_;
 };
+
+// Output of a shell command line (stdout only); empty when it fails.
+std::string Output(const std::string& command) {
+  std::string out;
+  if (FILE* f = ::popen(command.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    if (::pclose(f) != 0) out.clear();
+  }
+  return out;
+}
+
+// The embedded renderer is held against kustomize itself (built by setup.sh from
+// tests/k8s/kustomize, the library behind `kubectl kustomize`): for every overlay the same
+// objects, field for field.
+TEST(DeployRenderTest, EveryOverlayRendersAsKubectlKustomizeDoes) {
+  const std::string root = SP_SOURCE_DIR;
+  std::string bin = Output(root + "/tests/k8s/kustomize/build.sh --print");
+  while (!bin.empty() && bin.back() == '\n') bin.pop_back();
+  if (::access(bin.c_str(), X_OK) != 0) GTEST_SKIP() << "kustomize not built: run scripts/setup.sh";
+  for (const std::string& overlay : DeployOverlays()) {
+    SCOPED_TRACE(overlay);
+    std::string text = Output("'" + bin + "' build '" + root + "/deploy/overlays/" + overlay + "'");
+    ASSERT_FALSE(text.empty());
+    Result<std::vector<json>> theirs = ParseYamlDocuments(text, "kustomize build " + overlay);
+    ASSERT_TRUE(theirs.ok()) << theirs.status();
+    Result<std::vector<json>> ours =
+        RenderKustomization(EmbeddedDeployFileMap(), "overlays/" + overlay);
+    ASSERT_TRUE(ours.ok()) << ours.status();
+    auto by_address = [](const std::vector<json>& objects) {
+      std::map<std::string, json> out;
+      for (const json& o : objects) {
+        out[o.value("kind", "") + "/" + o["metadata"].value("name", "")] = o;
+      }
+      return out;
+    };
+    std::map<std::string, json> k = by_address(*theirs), s = by_address(*ours);
+    ASSERT_EQ(k.size(), theirs->size());
+    for (const auto& [address, object] : k) {
+      ASSERT_TRUE(s.count(address)) << address << " is missing from sparkplane's rendering";
+      EXPECT_EQ(s[address], object) << address << "\nkustomize: " << object.dump(1)
+                                    << "\nsparkplane: " << s[address].dump(1);
+    }
+    EXPECT_EQ(s.size(), k.size());
+  }
+}
 
 TEST_F(DeployTest, DryRunChecksEveryManifestOfBothOverlaysAndStoresNothing) {
   for (const std::string overlay : {"single-node", "multi-node"}) {

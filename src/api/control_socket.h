@@ -7,7 +7,8 @@
 //           {"op":"cancel","run":KEY}  {"op":"clear","run":KEY,"tasks":[..],"downstream":b}
 //           {"op":"mark","run":KEY,"task":..,"state":"success"|"failed"}
 //           {"op":"pause"|"unpause","dag_id":..}  {"op":"ping"}
-//           {"op":"clean","before":TIME|MILLIS,"dry_run":b}   (retention: finished runs ended before)
+//           {"op":"clean","before":TIME|MILLIS,"dry_run":b}   (retention: finished runs ended
+//           before)
 // Responses: {"ok":true,"created_runs":[..]} or {"ok":false,"code":"NOT_FOUND","error":".."};
 //            clean adds "pruned_count" and "pruned_runs" (the first 1,000: key, dag_id, run_id);
 //            a ping is answered {"ok":true} by the socket itself, without the scheduler loop.

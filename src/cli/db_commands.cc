@@ -18,8 +18,8 @@ int DbClean(const GlobalOptions& g, const std::string& older_than, bool dry_run)
   Result<std::unique_ptr<Runtime>> rt = OpenRuntime(g.config);
   if (!rt.ok()) return Fail(rt.status());
   const Time before = (*rt)->clock.Now() - *age;
-  Result<nlohmann::json> r = RunCommand(
-      **rt, {{"op", "clean"}, {"before", ToUnixMillis(before)}, {"dry_run", dry_run}});
+  Result<nlohmann::json> r =
+      RunCommand(**rt, {{"op", "clean"}, {"before", ToUnixMillis(before)}, {"dry_run", dry_run}});
   if (!r.ok()) return Fail(r.status());
   if (!r->value("ok", false)) return Fail(r->value("error", std::string("command failed")));
   Result<std::vector<std::string>> apps = spark::PruneEventLogs(
@@ -44,9 +44,9 @@ int DbClean(const GlobalOptions& g, const std::string& older_than, bool dry_run)
                 static_cast<long long>(run.value("key", int64_t{0})));
   }
   for (const std::string& app : *apps) std::printf("%s Spark event log %s\n", verb, app.c_str());
-  std::printf("%s %lld finished runs (with their task logs) and %zu Spark event logs older than %s\n",
-              verb, static_cast<long long>(out["runs"].get<int64_t>()), apps->size(),
-              FormatTime(before).c_str());
+  std::printf(
+      "%s %lld finished runs (with their task logs) and %zu Spark event logs older than %s\n", verb,
+      static_cast<long long>(out["runs"].get<int64_t>()), apps->size(), FormatTime(before).c_str());
   return 0;
 }
 

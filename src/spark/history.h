@@ -131,8 +131,9 @@ Result<AppSummary> SummarizeApplication(const std::string& history_dir, const st
 
 // Every application in `history_dir`, sorted by start time (then id), recorded driver exits
 // merged. Summaries are kept in an index file in the directory (.sparkplane-summaries.json):
-// only logs whose files changed since the last listing are read again. Logs that cannot be read are listed with status kUnreadable and `error` (and the
-// recorded exit code, when there is one). NotFound when the dir does not exist.
+// only logs whose files changed since the last listing are read again. Logs that cannot be read are
+// listed with status kUnreadable and `error` (and the recorded exit code, when there is one).
+// NotFound when the dir does not exist.
 Result<std::vector<AppSummary>> ListApplications(const std::string& history_dir);
 
 // Retention: removes the logs of finished applications (not in progress) whose newest event

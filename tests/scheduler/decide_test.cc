@@ -238,7 +238,8 @@ TEST(DecideTest, TeardownRunsWhenSetupFailsButIsIgnoredForOutcome) {
   h.StartQueued();
   h.Finish(run, "create", false);
   EXPECT_EQ(h.State(run, "submit"), TaskState::kUpstreamFailed);
-  EXPECT_EQ(h.State(run, "delete"), TaskState::kQueued);  // a failed create may leave a partial cluster
+  EXPECT_EQ(h.State(run, "delete"),
+            TaskState::kQueued);  // a failed create may leave a partial cluster
   h.StartQueued();
   h.Finish(run, "delete", true);
   EXPECT_EQ(h.runs[run].state, RunState::kFailed);
@@ -269,7 +270,7 @@ TEST(DecideTest, CancelStopsRunningTriesSkipsPendingAndStillTearsDown) {
   EXPECT_EQ(p.stops[0].task, "submit");
   EXPECT_EQ(h.State(run, "report"), TaskState::kSkipped);
   EXPECT_EQ(h.State(run, "delete"), TaskState::kNone);  // waits for submit to really stop
-  h.Finish(run, "submit", false);                         // killed: no retry when cancelled
+  h.Finish(run, "submit", false);                       // killed: no retry when cancelled
   EXPECT_EQ(h.State(run, "submit"), TaskState::kFailed);
   EXPECT_EQ(h.State(run, "delete"), TaskState::kQueued);
   h.StartQueued();
@@ -400,7 +401,8 @@ TEST(DecideTest, ClearReRunsTaskWithItsSetupAndTeardown) {
   }
   ASSERT_EQ(h.runs[run].state, RunState::kSuccess);
   h.snap.runs[run] = RunView{h.runs[run], h.snap.dags["p"].dag, {}};  // as the scheduler reloads it
-  for (const char* t : {"create", "submit", "report", "delete"}) h.snap.runs[run].tis[t] = h.Ti(run, t);
+  for (const char* t : {"create", "submit", "report", "delete"})
+    h.snap.runs[run].tis[t] = h.Ti(run, t);
   Plan p = h.Step(ClearTasks{run, {"submit"}, false});
   ASSERT_TRUE(p.refused.ok()) << p.refused;
   EXPECT_EQ(h.runs[run].state, RunState::kRunning);

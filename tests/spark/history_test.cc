@@ -127,9 +127,7 @@ TEST(HistoryTest, UnknownAppIsNotFound) {
 
 // A copy of the fixtures: listing writes the summary index into the directory.
 struct FixtureCopy {
-  FixtureCopy() {
-    fs::copy(HistoryDir(), dir.path(), fs::copy_options::recursive);
-  }
+  FixtureCopy() { fs::copy(HistoryDir(), dir.path(), fs::copy_options::recursive); }
   testing::ScratchDir dir;
 };
 

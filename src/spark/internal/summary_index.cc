@@ -31,7 +31,9 @@ std::optional<std::string> Fingerprint(const EventLogLocation& log) {
   return fp;
 }
 
-json OptionalInt(const std::optional<int>& v) { return v ? json(*v) : json(); }
+json OptionalInt(const std::optional<int>& v) {
+  return v ? json(*v) : json();
+}
 
 std::optional<int> ReadOptionalInt(const json& j, const char* key) {
   const json* v = Field(j, key);
@@ -56,8 +58,8 @@ json ToJson(const AppSummary& s) {
           {"tasks", {s.tasks_succeeded, s.tasks_failed, s.tasks_killed}},
           {"executors", {s.executors_added, s.executors_removed}},
           {"io",
-           {s.input_bytes, s.input_records, s.output_bytes, s.output_records,
-            s.shuffle_read_bytes, s.shuffle_write_bytes}},
+           {s.input_bytes, s.input_records, s.output_bytes, s.output_records, s.shuffle_read_bytes,
+            s.shuffle_write_bytes}},
           {"log_path", s.log_path},
           {"codec", static_cast<int>(s.codec)},
           {"log_in_progress", s.log_in_progress},
@@ -111,7 +113,8 @@ std::optional<AppSummary> FromJson(const json& j) {
   s.log_path = GetString(j, "log_path");
   s.codec = static_cast<EventLogCodec>(codec);
   const json* in_progress = Field(j, "log_in_progress");
-  s.log_in_progress = in_progress != nullptr && in_progress->is_boolean() && in_progress->get<bool>();
+  s.log_in_progress =
+      in_progress != nullptr && in_progress->is_boolean() && in_progress->get<bool>();
   s.log_bytes = GetInt(j, "log_bytes");
   s.malformed_lines = GetInt(j, "malformed_lines");
   return s;

@@ -193,9 +193,9 @@ std::string ListRunsQuery(const RunFilter& filter) {
     glue = " AND ";
   }
   if (filter.ended_before) {
-    sql += glue + std::string("ended_at < ?4 AND state IN ('") +
-           RunStateName(RunState::kSuccess) + "', '" + RunStateName(RunState::kFailed) + "', '" +
-           RunStateName(RunState::kCancelled) + "') ORDER BY ended_at, id LIMIT ?3";
+    sql += glue + std::string("ended_at < ?4 AND state IN ('") + RunStateName(RunState::kSuccess) +
+           "', '" + RunStateName(RunState::kFailed) + "', '" + RunStateName(RunState::kCancelled) +
+           "') ORDER BY ended_at, id LIMIT ?3";
     return sql;
   }
   sql += " ORDER BY id DESC LIMIT ?3";

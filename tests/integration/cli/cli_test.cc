@@ -139,10 +139,10 @@ TEST_F(CliTest, PlantedSecretsAppearNowhere) {
                        password + "\n")
                 .exit_code,
             0);
-  ASSERT_EQ(Sparkplane(data(), {"connections", "add", "api", "--uri",
-                                "http://h:80/?token=" + token})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Sparkplane(data(), {"connections", "add", "api", "--uri", "http://h:80/?token=" + token})
+          .exit_code,
+      0);
   AddDag("leaky.yaml",
          "id: leaky\ntasks:\n  - id: a\n    type: bash\n    command: |\n"
          "      env\n      for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done\n"
@@ -157,10 +157,11 @@ TEST_F(CliTest, PlantedSecretsAppearNowhere) {
   ASSERT_THAT(log.out, HasSubstr("PATH="));  // the environment was printed
 
   std::vector<std::string> seen = {log.out, server.Log()};
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"connections", "list"}, {"connections", "list", "--json"},
-        {"connections", "get", "warehouse"}, {"connections", "get", "api", "--json"},
-        {"runs", "show", "leaky", "r", "--json"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"connections", "list"},
+                                        {"connections", "list", "--json"},
+                                        {"connections", "get", "warehouse"},
+                                        {"connections", "get", "api", "--json"},
+                                        {"runs", "show", "leaky", "r", "--json"}}) {
     CommandResult r = Sparkplane(data(), args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     seen.push_back(r.out + r.err);
@@ -229,8 +230,7 @@ TEST_F(CliTest, ServerRetentionSettingDeletesOldRuns) {
   WriteFile(data() + "/sparkplane.yaml", "retention: 1s\n");
   ServerProcess server(data());
   server.Start();
-  EXPECT_TRUE(WaitFor([&] { return ShowRun(data(), "hello", old_run).is_null(); }))
-      << server.Log();
+  EXPECT_TRUE(WaitFor([&] { return ShowRun(data(), "hello", old_run).is_null(); })) << server.Log();
   EXPECT_THAT(server.Log(), HasSubstr("deleted 1 finished runs"));
 }
 

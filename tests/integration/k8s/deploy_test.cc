@@ -7,7 +7,6 @@
 // it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -216,8 +215,8 @@ TEST(DeployRenderTest, EveryOverlayRendersAsKubectlKustomizeDoes) {
     ASSERT_EQ(k.size(), theirs->size());
     for (const auto& [address, object] : k) {
       ASSERT_TRUE(s.count(address)) << address << " is missing from sparkplane's rendering";
-      EXPECT_EQ(s[address], object) << address << "\nkustomize: " << object.dump(1)
-                                    << "\nsparkplane: " << s[address].dump(1);
+      EXPECT_EQ(s[address], object)
+          << address << "\nkustomize: " << object.dump(1) << "\nsparkplane: " << s[address].dump(1);
     }
     EXPECT_EQ(s.size(), k.size());
   }

@@ -49,16 +49,20 @@ class Working {
     return it->second;
   }
   // A run made by `tasks test` has instances for some tasks only.
-  bool HasTi(int64_t run, const std::string& task) const { return View(run).tis.count(task) > 0; }
+  bool HasTi(int64_t run, const std::string& task) const {
+    return View(run).tis.count(task) > 0 || tis_.count({run, task}) > 0;
+  }
   const TaskInstance& Ti(int64_t run, const std::string& task) const {
     if (auto it = tis_.find({run, task}); it != tis_.end()) return it->second;
     return View(run).tis.at(task);
   }
   TaskInstance& MutableTi(int64_t run, const std::string& task) {
     if (auto it = new_runs_.find(run); it != new_runs_.end()) return it->second.tis.at(task);
-    auto [it, inserted] = tis_.try_emplace({run, task}, snap_.runs.at(run).tis.at(task));
-    return it->second;
+    if (auto it = tis_.find({run, task}); it != tis_.end()) return it->second;
+    return tis_.emplace(std::make_pair(run, task), snap_.runs.at(run).tis.at(task)).first->second;
   }
+  // A task instance for a task added to the DAG of a run the snapshot holds.
+  void AddTi(TaskInstance ti) { tis_.emplace(std::make_pair(ti.run_id, ti.task_id), std::move(ti)); }
   // All run keys, snapshot and new, ascending.
   std::vector<int64_t> RunKeys() const {
     std::vector<int64_t> keys;
@@ -476,6 +480,29 @@ Status OnSetPaused(Working& w, const SetPaused& e) {
   return OkStatus();
 }
 
+Status OnRecover(Working& w) {
+  for (const auto& [key, view] : w.snapshot().runs) {
+    if (view.dag && view.run.type != store::RunType::kTest) {
+      // Tasks added to the DAG since the run was created join it.
+      for (const dag::TaskSpec& t : view.dag->tasks) {
+        if (w.HasTi(key, t.id)) continue;
+        TaskInstance ti;
+        ti.run_id = key;
+        ti.task_id = t.id;
+        ti.max_tries = t.retry.retries + 1;
+        w.AddTi(std::move(ti));
+      }
+    }
+    for (const auto& [task_id, ti] : view.tis) {
+      if (!store::IsActive(ti.state) || !ti.handle.is_null()) continue;
+      w.Transition(key, task_id, TaskState::kScheduled, "server restarted before the try started");
+      TaskInstance& m = w.MutableTi(key, task_id);
+      m.try_number = std::max(0, m.try_number - 1);
+    }
+  }
+  return OkStatus();
+}
+
 // Only what the store says is finished and ended before the cutoff, and never a run the
 // snapshot holds (active, or loaded for a clear or mark command a moment ago).
 Status OnPrune(Working& w, const PruneRuns& e) {
@@ -771,6 +798,7 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
         if constexpr (std::is_same_v<E, SetPaused>) return OnSetPaused(w, e);
         if constexpr (std::is_same_v<E, DagsChanged>) return OnDagsChanged(w, e);
         if constexpr (std::is_same_v<E, PruneRuns>) return OnPrune(w, e);
+        if constexpr (std::is_same_v<E, RecoverRuns>) return OnRecover(w);
         return OkStatus();
       },
       event);

@@ -82,6 +82,11 @@ struct DagsChanged {
   std::vector<std::string> missing;
 };
 
+// The server (re)started and loaded the active runs as the store holds them: tasks added to a
+// run's DAG since it was created get instances, and tries that never started (no handle: the
+// server stopped between deciding and starting them) are scheduled again without spending a try.
+struct RecoverRuns {};
+
 // Retention (`db clean`, the server's `retention` setting): finished runs that ended before
 // `before` are deleted with their task instances, state events and task logs. Active runs are
 // never touched. With dry_run the plan is returned, not applied.
@@ -91,6 +96,7 @@ struct PruneRuns {
 };
 
 using Event = std::variant<Tick, TaskStarted, TaskFinished, TriggerRun, Backfill, CancelRun,
-                           ClearTasks, MarkTask, SetPaused, DagsChanged, PruneRuns>;
+                           ClearTasks, MarkTask, SetPaused, DagsChanged, PruneRuns,
+                           RecoverRuns>;
 
 }  // namespace sp::scheduler

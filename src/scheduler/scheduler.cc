@@ -176,7 +176,6 @@ Status Scheduler::LoadActiveRuns() {
   filter.only_active = true;
   filter.limit = 1000000;
   ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, services_->store->ListRuns(filter));
-  store::Mutation fixes;
   for (store::DagRun& run : runs) {
     RunView view;
     auto dit = snapshot_.dags.find(run.dag_id);
@@ -184,16 +183,8 @@ Status Scheduler::LoadActiveRuns() {
     ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run.id));
     for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
     if (view.dag && run.type != store::RunType::kTest) {
-      // Tasks added to the DAG since the run was created join it; removed ones are ignored.
-      for (const dag::TaskSpec& t : view.dag->tasks) {
-        if (view.tis.count(t.id)) continue;
-        TaskInstance ti;
-        ti.run_id = run.id;
-        ti.task_id = t.id;
-        ti.max_tries = t.retry.retries + 1;
-        fixes.task_instances.push_back(ti);
-        view.tis[t.id] = ti;
-      }
+      // Tasks removed from the DAG since the run was created are ignored (added ones join it
+      // through RecoverRuns below).
       for (auto it = view.tis.begin(); it != view.tis.end();) {
         it = view.dag->FindTask(it->first) ? std::next(it) : view.tis.erase(it);
       }
@@ -202,30 +193,26 @@ Status Scheduler::LoadActiveRuns() {
     int64_t key = view.run.id;
     snapshot_.runs.emplace(key, std::move(view));
   }
-  Time now = services_->clock->Now();
   for (auto& [key, view] : snapshot_.runs) {
     for (auto& [task_id, ti] : view.tis) {
-      if (!store::IsActive(ti.state)) continue;
-      if (ti.handle.is_null()) {
-        // Never started (no handle): schedule it again without spending a try.
-        fixes.events.push_back({key, task_id, ti.try_number, store::TaskStateName(ti.state),
-                                "scheduled", "server restarted before the try started", now});
-        ti.state = TaskState::kScheduled;
-        ti.try_number = std::max(0, ti.try_number - 1);
-        ti.reason = "server restarted before the try started";
-        fixes.task_instances.push_back(ti);
-        continue;
+      if (store::IsActive(ti.state)) ++snapshot_.active_tries;
+    }
+  }
+  // Tries that started (they saved a handle) are taken over before anything new is launched.
+  if (options_.recover_tries) {
+    for (auto& [key, view] : snapshot_.runs) {
+      for (auto& [task_id, ti] : view.tis) {
+        if (store::IsActive(ti.state) && !ti.handle.is_null()) RecoverTry(view, ti);
       }
-      ++snapshot_.active_tries;
     }
   }
-  RETURN_IF_ERROR(CommitWithRetry(fixes));
-  if (!options_.recover_tries) return OkStatus();
-  for (auto& [key, view] : snapshot_.runs) {
-    for (auto& [task_id, ti] : view.tis) {
-      if (store::IsActive(ti.state)) RecoverTry(view, ti);
-    }
-  }
+  // The fixes go through Decide like every other change. Scheduled runs are not created in
+  // this pass: the first one comes with the DAG records (DagsChanged).
+  const bool create = snapshot_.create_scheduled_runs;
+  snapshot_.create_scheduled_runs = false;
+  Status fixed = Process(RecoverRuns{}, nullptr);
+  snapshot_.create_scheduled_runs = create;
+  RETURN_IF_ERROR(fixed);
   if (!snapshot_.runs.empty()) {
     services_->logger->Info(
         "scheduler", "recovered " + std::to_string(snapshot_.runs.size()) + " active runs, " +

@@ -117,6 +117,39 @@ TEST(DecideTest, PruneDeletesOnlyOldFinishedRunsTheSnapshotDoesNotHold) {
   EXPECT_TRUE(h.snap.runs.count(active));
 }
 
+// Restart fixes are decided like everything else: a task added to the DAG joins the run, and a
+// try that never started is started again under the same try number.
+TEST(DecideTest, RecoverAddsNewTasksAndRestartsTriesThatNeverStarted) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a"), Task("b")}));
+  RunView view;
+  view.dag = h.snap.dags["d"].dag;
+  view.run.id = 7;
+  view.run.dag_id = "d";
+  view.run.run_id = "manual__x";
+  view.run.state = RunState::kRunning;
+  store::TaskInstance a;
+  a.run_id = 7;
+  a.task_id = "a";
+  a.state = TaskState::kQueued;  // decided, but the server stopped before it started
+  a.try_number = 1;
+  a.max_tries = 1;
+  view.tis["a"] = a;
+  h.snap.runs[7] = view;
+  h.snap.active_tries = 1;
+  Plan p = h.Step(RecoverRuns{});
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  bool restarted = false;
+  for (const store::StateEvent& e : p.events) {
+    restarted |= e.task_id == "a" && e.reason == "server restarted before the try started";
+  }
+  EXPECT_TRUE(restarted);
+  ASSERT_EQ(p.launches.size(), 2u);  // a again and the new b
+  for (const LaunchTry& l : p.launches) EXPECT_EQ(l.try_number, 1) << l.task;
+  EXPECT_EQ(h.State(7, "b"), TaskState::kQueued);
+  EXPECT_EQ(h.snap.active_tries, 2);
+}
+
 TEST(DecideTest, TriggerCreatesRunAndLaunchesRoots) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Dag("d", {Task("a"), Task("b", {"a"})}));

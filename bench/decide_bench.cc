@@ -108,8 +108,9 @@ scheduler::TaskFinished Success(const std::string& task) {
   return e;
 }
 
-void RunDecide(benchmark::State& state, const Snapshot& s, const scheduler::Event& event,
+void RunDecide(benchmark::State& state, Snapshot s, const scheduler::Event& event,
                size_t expect_launches) {
+  for (auto& [key, view] : s.runs) scheduler::IndexRun(&view);  // as FoldPlan keeps it
   size_t launches = 0, changed = 0;
   for (auto _ : state) {
     scheduler::RunKeySource keys(100);

@@ -4,7 +4,9 @@
 #include "scheduler/decide.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <vector>
 
 #include "dag/ids.h"
 #include "dag/loader.h"
@@ -107,16 +109,82 @@ class Working {
     bool was_active = store::IsActive(ti.state);
     plan_.events.push_back({run, task, ti.try_number, store::TaskStateName(ti.state),
                             store::TaskStateName(to), reason, now_});
+    const bool changed = ti.state != to;
     ti.state = to;
     ti.reason = reason;
     if (was_active && !store::IsActive(to)) --active_;
     if (!was_active && store::IsActive(to)) ++active_;
+    if (!changed) return;
+    // Its downstream tasks may move now: the incremental pass evaluates them.
+    const RunView& v = View(run);
+    if (!v.dag) return;
+    for (const std::string& down : v.dag->Downstream(task)) {
+      if (int pos = TaskPosition(v, down); pos >= 0) dirty_[run].insert(pos);
+    }
   }
   void RunTransition(int64_t run, RunState to, const std::string& reason) {
     DagRun& r = MutableRun(run);
     plan_.events.push_back(
         {run, "", 0, store::RunStateName(r.state), store::RunStateName(to), reason, now_});
     r.state = to;
+    if (to == RunState::kRunning) full_.insert(run);  // a run that starts: every task counts
+  }
+
+  // ---- the incremental pass: what changed in this call, over the snapshot's RunIndex ----
+
+  // Runs whose every task instance must be evaluated: new, just started, or being cancelled.
+  bool NeedsFullPass(int64_t run) const {
+    return new_runs_.count(run) > 0 || full_.count(run) > 0 || Run(run).cancel_requested;
+  }
+  // Moves the positions marked since the last call into `out`.
+  void TakeDirty(int64_t run, std::set<int>* out) {
+    auto it = dirty_.find(run);
+    if (it == dirty_.end()) return;
+    out->merge(it->second);
+    dirty_.erase(it);
+  }
+  // Task positions of a snapshot run with the given property, as of this call's changes.
+  template <typename Pred>
+  std::set<int> Positions(int64_t run, const std::set<int>& in_snapshot, Pred has) const {
+    std::set<int> out = in_snapshot;
+    ForOverlay(run, [&](int pos, const TaskInstance* before, const TaskInstance& now) {
+      if (has(now.state)) {
+        out.insert(pos);
+      } else {
+        out.erase(pos);
+      }
+    });
+    return out;
+  }
+  // The first `limit` scheduled task positions of a snapshot run, in DAG order.
+  std::vector<int> Scheduled(int64_t run, size_t limit) const {
+    std::map<int, bool> changed;  // position -> scheduled now
+    ForOverlay(run, [&](int pos, const TaskInstance* before, const TaskInstance& now) {
+      changed[pos] = now.state == TaskState::kScheduled;
+    });
+    std::vector<int> out;
+    const std::set<int>& snap = snap_.runs.at(run).index.scheduled;
+    auto a = snap.begin();
+    auto b = changed.begin();
+    while (out.size() < limit && (a != snap.end() || b != changed.end())) {
+      if (b == changed.end() || (a != snap.end() && *a < b->first)) {
+        out.push_back(*a++);
+      } else {
+        if (a != snap.end() && *a == b->first) ++a;  // the overlay decides
+        if (b->second) out.push_back(b->first);
+        ++b;
+      }
+    }
+    return out;
+  }
+  // Task instances of a snapshot run not in a terminal state, as of this call's changes.
+  int Unfinished(int64_t run) const {
+    int n = snap_.runs.at(run).index.unfinished;
+    ForOverlay(run, [&](int pos, const TaskInstance* before, const TaskInstance& now) {
+      n += (store::IsTerminal(now.state) ? 0 : 1) -
+           (before && !store::IsTerminal(before->state) ? 1 : 0);
+    });
+    return n;
   }
   void Wake(Time t) {
     if (!plan_.next_wakeup || t < *plan_.next_wakeup) plan_.next_wakeup = t;
@@ -143,6 +211,22 @@ class Working {
   std::map<int64_t, RunView> new_runs_;
   std::map<std::string, DagEntry> dags_;
   std::set<TryKey> stopping_;
+  std::map<int64_t, std::set<int>> dirty_;  // by run: task positions to evaluate
+  std::set<int64_t> full_;
+
+  // Calls f(position, snapshot instance or null, current instance) for each instance of a
+  // snapshot run this call changed whose task the run's DAG has.
+  template <typename F>
+  void ForOverlay(int64_t run, F f) const {
+    const RunView& v = snap_.runs.at(run);
+    for (auto it = tis_.lower_bound({run, std::string()}); it != tis_.end() && it->first.first == run;
+         ++it) {
+      int pos = TaskPosition(v, it->first.second);
+      if (pos < 0) continue;
+      auto before = v.tis.find(it->first.second);
+      f(pos, before == v.tis.end() ? nullptr : &before->second, it->second);
+    }
+  }
 };
 
 Plan Refuse(Status s) {
@@ -626,67 +710,94 @@ std::string LogPath(const DagRun& r, const std::string& task, int try_number) {
          ".log";
 }
 
-// Advances one running run's task instances; returns the ones ready to launch.
-void AdvanceRun(Working& w, int64_t run, std::vector<std::pair<int64_t, std::string>>* ready) {
-  const RunView& v = w.View(run);
-  const dag::Dag& d = *v.dag;
+// Moves one task instance forward where it can (trigger rule, retry period, timeout, a
+// cancelled run).
+void EvaluateTask(Working& w, int64_t run, const dag::Dag& d, const dag::TaskSpec& t,
+                  bool cancelling) {
+  const TaskInstance& ti = w.Ti(run, t.id);
+  switch (ti.state) {
+    case TaskState::kNone: {
+      if (cancelling && t.role != dag::TaskRole::kTeardown) {
+        w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
+        break;
+      }
+      TriggerDecision dec =
+          TriggerRuleDep::Evaluate(t.trigger_rule, t.role, Upstreams(w, run, d, t));
+      if (dec.verdict == TriggerVerdict::kRun) {
+        w.Transition(run, t.id, TaskState::kScheduled, dec.status.reason);
+      } else if (dec.verdict == TriggerVerdict::kSkip) {
+        w.Transition(run, t.id, TaskState::kSkipped, dec.status.reason);
+      } else if (dec.verdict == TriggerVerdict::kUpstreamFailed) {
+        w.Transition(run, t.id, TaskState::kUpstreamFailed, dec.status.reason);
+      }
+      break;
+    }
+    case TaskState::kUpForRetry: {
+      if (cancelling) {
+        w.Transition(run, t.id, TaskState::kFailed, "run cancelled");
+        break;
+      }
+      DepStatus retry = NotInRetryPeriodDep::Evaluate(ti, w.now());
+      if (retry.passed) {
+        w.Transition(run, t.id, TaskState::kScheduled, "retry period over");
+      } else {
+        w.Wake(*ti.next_try_at);
+      }
+      break;
+    }
+    case TaskState::kRunning: {
+      if (t.execution_timeout && ti.started_at) {
+        Time deadline = *ti.started_at + *t.execution_timeout;
+        if (w.now() >= deadline) {
+          w.Stop(run, t.id, ti.try_number,
+                 "timed out after " + dag::FormatDuration(*t.execution_timeout));
+        } else {
+          w.Wake(deadline);
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (cancelling && t.role != dag::TaskRole::kTeardown &&
+      w.Ti(run, t.id).state == TaskState::kScheduled) {
+    w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
+  }
+}
+
+using ReadyList = std::vector<std::pair<int64_t, std::string>>;
+
+// Evaluates every task instance of a running run; appends the scheduled ones to `ready`.
+void AdvanceRun(Working& w, int64_t run, ReadyList* ready) {
+  const dag::Dag& d = *w.View(run).dag;
   const bool cancelling = w.Run(run).cancel_requested;
   for (const dag::TaskSpec& t : d.tasks) {
     if (!w.HasTi(run, t.id)) continue;
-    const TaskInstance& ti = w.Ti(run, t.id);
-    switch (ti.state) {
-      case TaskState::kNone: {
-        if (cancelling && t.role != dag::TaskRole::kTeardown) {
-          w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
-          break;
-        }
-        TriggerDecision dec =
-            TriggerRuleDep::Evaluate(t.trigger_rule, t.role, Upstreams(w, run, d, t));
-        if (dec.verdict == TriggerVerdict::kRun) {
-          w.Transition(run, t.id, TaskState::kScheduled, dec.status.reason);
-        } else if (dec.verdict == TriggerVerdict::kSkip) {
-          w.Transition(run, t.id, TaskState::kSkipped, dec.status.reason);
-        } else if (dec.verdict == TriggerVerdict::kUpstreamFailed) {
-          w.Transition(run, t.id, TaskState::kUpstreamFailed, dec.status.reason);
-        }
-        break;
-      }
-      case TaskState::kUpForRetry: {
-        if (cancelling) {
-          w.Transition(run, t.id, TaskState::kFailed, "run cancelled");
-          break;
-        }
-        DepStatus retry = NotInRetryPeriodDep::Evaluate(ti, w.now());
-        if (retry.passed) {
-          w.Transition(run, t.id, TaskState::kScheduled, "retry period over");
-        } else {
-          w.Wake(*ti.next_try_at);
-        }
-        break;
-      }
-      case TaskState::kRunning: {
-        if (t.execution_timeout && ti.started_at) {
-          Time deadline = *ti.started_at + *t.execution_timeout;
-          if (w.now() >= deadline) {
-            w.Stop(run, t.id, ti.try_number,
-                   "timed out after " + dag::FormatDuration(*t.execution_timeout));
-          } else {
-            w.Wake(deadline);
-          }
-        }
-        break;
-      }
-      default:
-        break;
-    }
-    if (w.Ti(run, t.id).state == TaskState::kScheduled) {
-      if (cancelling && t.role != dag::TaskRole::kTeardown) {
-        w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
-      } else {
-        ready->push_back({run, t.id});
-      }
-    }
+    EvaluateTask(w, run, d, t, cancelling);
+    if (w.Ti(run, t.id).state == TaskState::kScheduled) ready->push_back({run, t.id});
   }
+}
+
+// The same for a run the snapshot indexes, visiting only what this call can have changed: the
+// downstream of instances that moved, the instances with timers (queued, running,
+// up_for_retry), and the first `slots` scheduled ones. A tick or a task's start or end costs
+// O(fan-out + running tries), not O(tasks in the run).
+void AdvanceRunIncremental(Working& w, int64_t run, size_t slots, ReadyList* ready) {
+  const dag::Dag& d = *w.View(run).dag;
+  std::set<int> todo = w.Positions(run, w.snapshot().runs.at(run).index.waiting,
+                                   [](TaskState s) {
+                                     return s == TaskState::kQueued || s == TaskState::kRunning ||
+                                            s == TaskState::kUpForRetry;
+                                   });
+  w.TakeDirty(run, &todo);
+  while (!todo.empty()) {
+    const dag::TaskSpec& t = d.tasks[*todo.begin()];
+    todo.erase(todo.begin());
+    if (w.HasTi(run, t.id)) EvaluateTask(w, run, d, t, /*cancelling=*/false);
+    w.TakeDirty(run, &todo);
+  }
+  for (int pos : w.Scheduled(run, slots)) ready->push_back({run, d.tasks[pos].id});
 }
 
 void FinishRunIfDone(Working& w, int64_t run) {
@@ -740,19 +851,26 @@ void FailOrphanRun(Working& w, int64_t run) {
   w.MutableRun(run).ended_at = w.now();
 }
 
-void SchedulingPass(Working& w, RunKeySource& keys, int parallelism, bool create_runs) {
+// `incremental`: the event was a tick or a try's start or end, which change only what
+// AdvanceRunIncremental visits; other events (rare: commands, DAG changes, recovery) evaluate
+// every task instance. Both give the same plan.
+void SchedulingPass(Working& w, RunKeySource& keys, int parallelism, bool create_runs,
+                    bool schedules_skipped, bool incremental) {
   if (create_runs) CreateScheduledRuns(w, keys);
   // A run that finishes frees a max_active_runs slot for a queued one: repeat until stable.
   for (int round = 0; round < 8; ++round) {
     StartQueuedRuns(w);
-    std::vector<std::pair<int64_t, std::string>> ready;
+    ReadyList ready;
     for (int64_t k : w.RunKeys()) {
       if (w.Run(k).state != RunState::kRunning) continue;
       if (!w.View(k).dag) {
         FailOrphanRun(w, k);
-        continue;
+      } else if (!incremental || w.NeedsFullPass(k)) {
+        AdvanceRun(w, k, &ready);
+      } else {
+        int free = parallelism - w.active() - static_cast<int>(ready.size());
+        AdvanceRunIncremental(w, k, static_cast<size_t>(std::max(free, 0)), &ready);
       }
-      AdvanceRun(w, k, &ready);
     }
     for (const auto& [run, task] : ready) {
       if (!ParallelismSlotDep::Evaluate(w.active(), parallelism).passed) break;
@@ -772,10 +890,13 @@ void SchedulingPass(Working& w, RunKeySource& keys, int parallelism, bool create
     bool finished_any = false;
     for (int64_t k : w.RunKeys()) {
       if (w.Run(k).state != RunState::kRunning || !w.View(k).dag) continue;
+      if (incremental && !w.NeedsFullPass(k) && w.Unfinished(k) > 0) continue;
       FinishRunIfDone(w, k);
       finished_any |= store::IsTerminal(w.Run(k).state);
     }
     if (!finished_any) break;
+    // A finished run may let the schedule create the next one: a tick does that at once.
+    if (schedules_skipped) w.Wake(w.now());
   }
 }
 
@@ -803,7 +924,14 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
       },
       event);
   if (!st.ok()) return Refuse(st);
-  SchedulingPass(w, keys, snapshot.parallelism, snapshot.create_scheduled_runs);
+  const bool try_event =
+      std::holds_alternative<TaskStarted>(event) || std::holds_alternative<TaskFinished>(event);
+  const bool incremental =
+      snapshot.incremental && (try_event || std::holds_alternative<Tick>(event));
+  // Only a tick, a command or a DAG change can make a scheduled run due (a run that ends asks
+  // for a tick), so the per-try events skip the pass over every DAG's schedule.
+  SchedulingPass(w, keys, snapshot.parallelism, snapshot.create_scheduled_runs && !try_event,
+                 snapshot.create_scheduled_runs && try_event, incremental);
   w.Flush();
   return plan;
 }
@@ -821,7 +949,10 @@ std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot) {
     RunView& view = snapshot->runs[r.id];
     if (!view.dag) {
       auto dit = snapshot->dags.find(r.dag_id);
-      if (dit != snapshot->dags.end()) view.dag = dit->second.dag;
+      if (dit != snapshot->dags.end() && dit->second.dag) {
+        view.dag = dit->second.dag;
+        IndexRun(&view);
+      }
     }
     view.run = r;
   }
@@ -830,6 +961,8 @@ std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot) {
     if (rit == snapshot->runs.end()) continue;
     auto [it, inserted] = rit->second.tis.try_emplace(ti.task_id, ti);
     bool was_active = !inserted && store::IsActive(it->second.state);
+    IndexTransition(&rit->second, ti.task_id,
+                    inserted ? std::nullopt : std::optional<TaskState>(it->second.state), ti.state);
     if (!inserted) it->second = ti;
     if (was_active && !store::IsActive(ti.state)) --snapshot->active_tries;
     if (!was_active && store::IsActive(ti.state)) ++snapshot->active_tries;

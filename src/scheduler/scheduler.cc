@@ -190,6 +190,7 @@ Status Scheduler::LoadActiveRuns() {
       }
     }
     view.run = std::move(run);
+    IndexRun(&view);
     int64_t key = view.run.id;
     snapshot_.runs.emplace(key, std::move(view));
   }
@@ -373,6 +374,7 @@ Status Scheduler::Process(const Event& event, CommandResult* result) {
     ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run));
     for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
     view.run = std::move(*r);
+    IndexRun(&view);
     snapshot_.runs.emplace(run, std::move(view));
   }
   const Time now = services_->clock->Now();
@@ -536,7 +538,11 @@ Status Scheduler::Apply(const Plan& plan) {
   for (const store::DagRun& r : plan.deleted_runs) m.delete_runs.push_back(r.id);
   RETURN_IF_ERROR(CommitWithRetry(m));
   UpdateSnapshot(plan);
-  next_wakeup_ = plan.next_wakeup;
+  // A try's start or end evaluates only the timers it can change, so an earlier wakeup stays
+  // until it fires; a stale one costs a tick that finds nothing to do.
+  if (plan.next_wakeup && (!next_wakeup_ || *plan.next_wakeup < *next_wakeup_)) {
+    next_wakeup_ = plan.next_wakeup;
+  }
   // Effects run only now that the plan is durable.
   for (const store::DagRun& r : plan.deleted_runs) RemoveRunLogs(r);
   for (const StopTry& stop : plan.stops) StopTryEffect(stop);

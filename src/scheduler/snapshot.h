@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -26,11 +27,29 @@ struct DagEntry {
   std::string scheduling_blocked;
 };
 
+// What Decide's incremental pass reads instead of visiting every task instance of a run.
+// Positions are indexes into the run's dag->tasks (upstreams first). Kept by FoldPlan; a view
+// built another way gets it from IndexRun.
+struct RunIndex {
+  int unfinished = 0;     // task instances not in a terminal state
+  std::set<int> scheduled;  // scheduled: waiting for a parallelism slot
+  std::set<int> waiting;    // queued, running or up_for_retry: their timers are checked each pass
+};
+
 struct RunView {
   store::DagRun run;
   dag::DagPtr dag;                                 // the definition the run started with
   std::map<std::string, store::TaskInstance> tis;  // by task id
+  RunIndex index;
 };
+
+// Position of `task` in the view's DAG, or -1 (no DAG, or a task the DAG no longer has).
+int TaskPosition(const RunView& view, const std::string& task);
+// Moves one task instance's entry in the index from state `from` (nullopt: it is new) to `to`.
+void IndexTransition(RunView* view, const std::string& task, std::optional<store::TaskState> from,
+                     store::TaskState to);
+// Rebuilds view->index from view->tis.
+void IndexRun(RunView* view);
 
 struct TryKey {
   int64_t run = 0;
@@ -55,6 +74,9 @@ struct Snapshot {
   int active_tries = 0;  // queued + running task instances
   int parallelism = 32;
   bool create_scheduled_runs = true;  // false in `dags test` and offline command mode
+  // False: every event evaluates every task instance of every running run, as the incremental
+  // pass must be equivalent to (the tests compare the two plan for plan).
+  bool incremental = true;
 };
 
 }  // namespace sp::scheduler

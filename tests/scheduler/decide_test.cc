@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+#include <sstream>
+
 namespace sp::scheduler {
 namespace {
 
@@ -135,6 +138,7 @@ TEST(DecideTest, RecoverAddsNewTasksAndRestartsTriesThatNeverStarted) {
   a.try_number = 1;
   a.max_tries = 1;
   view.tis["a"] = a;
+  IndexRun(&view);
   h.snap.runs[7] = view;
   h.snap.active_tries = 1;
   Plan p = h.Step(RecoverRuns{});
@@ -436,6 +440,7 @@ TEST(DecideTest, ClearReRunsTaskWithItsSetupAndTeardown) {
   h.snap.runs[run] = RunView{h.runs[run], h.snap.dags["p"].dag, {}};  // as the scheduler reloads it
   for (const char* t : {"create", "submit", "report", "delete"})
     h.snap.runs[run].tis[t] = h.Ti(run, t);
+  IndexRun(&h.snap.runs[run]);
   Plan p = h.Step(ClearTasks{run, {"submit"}, false});
   ASSERT_TRUE(p.refused.ok()) << p.refused;
   EXPECT_EQ(h.runs[run].state, RunState::kRunning);
@@ -486,6 +491,100 @@ TEST(DecideTest, DecideIsDeterministic) {
   EXPECT_EQ(a.launches.size(), b.launches.size());
   EXPECT_EQ(a.events.size(), b.events.size());
   EXPECT_EQ(a.next_wakeup, b.next_wakeup);
+}
+
+// What a plan changes, as text, to compare two plans (the next wakeup aside: the incremental
+// pass only reports the timers it looked at; the scheduler keeps the earliest).
+std::string Describe(const Plan& p) {
+  std::ostringstream out;
+  for (const auto& e : p.events) {
+    out << "event " << e.run_id << "/" << e.task_id << "#" << e.try_number << " " << e.from_state
+        << "->" << e.to_state << " (" << e.reason << ")\n";
+  }
+  for (const auto& ti : p.task_instances) {
+    out << "ti " << ti.run_id << "/" << ti.task_id << "#" << ti.try_number << " "
+        << store::TaskStateName(ti.state) << "\n";
+  }
+  for (const auto& r : p.runs) out << "run " << r.id << " " << store::RunStateName(r.state) << "\n";
+  for (const auto& l : p.launches) out << "launch " << l.run << "/" << l.task << "\n";
+  for (const auto& st : p.stops) out << "stop " << st.run << "/" << st.task << " " << st.reason << "\n";
+  return out.str();
+}
+
+// The incremental pass (ticks and tries' starts and ends visit only what they can change) must
+// decide exactly what evaluating every task instance decides: random DAGs (trigger rules,
+// retries with delays, timeouts, two runs, few slots) driven in lockstep through both.
+TEST(DecideTest, IncrementalPassDecidesWhatAFullPassDecides) {
+  const dag::TriggerRule kRules[] = {dag::TriggerRule::kAllSuccess,  dag::TriggerRule::kAllFailed,
+                                     dag::TriggerRule::kAllDone,     dag::TriggerRule::kOneSuccess,
+                                     dag::TriggerRule::kOneFailed,   dag::TriggerRule::kNoneFailed,
+                                     dag::TriggerRule::kNoneSkipped};
+  int compared = 0;
+  for (unsigned seed = 1; seed <= 40; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&rng](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    std::vector<dag::TaskSpec> tasks;
+    const int n = 5 + pick(36);
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> deps;
+      for (int j = 0; j < i; ++j) {
+        if (pick(std::max(2, i / 2)) == 0 && deps.size() < 3) deps.push_back("t" + std::to_string(j));
+      }
+      dag::TaskSpec t = Task("t" + std::to_string(i), deps);
+      t.trigger_rule = pick(3) == 0 ? kRules[pick(7)] : dag::TriggerRule::kAllSuccess;
+      t.retry.retries = pick(3);
+      t.retry.retry_delay = Millis(pick(2) * 30000);
+      if (pick(5) == 0) t.execution_timeout = Millis(45000);
+      tasks.push_back(t);
+    }
+    Harness inc(At("2026-11-26T10:00:00")), full(At("2026-11-26T10:00:00"));
+    full.snap.incremental = false;
+    for (Harness* h : {&inc, &full}) {
+      h->AddDag(Dag("r", tasks));
+      h->snap.parallelism = 1 + static_cast<int>(seed % 4);
+    }
+    std::vector<int64_t> runs;
+    for (int r = 0; r < 2; ++r) {
+      runs.push_back(inc.Trigger("r"));
+      ASSERT_EQ(full.Trigger("r"), runs.back());
+      inc.now += Millis(1000);  // the next run's id (from its logical date) differs
+      full.now = inc.now;
+    }
+    for (int step = 0; step < 600; ++step) {
+      std::vector<std::pair<int64_t, std::string>> queued, running;
+      for (const auto& [k, v] : inc.snap.runs) {
+        for (const auto& [id, ti] : v.tis) {
+          if (ti.state == TaskState::kQueued) queued.push_back({k, id});
+          if (ti.state == TaskState::kRunning) running.push_back({k, id});
+        }
+      }
+      if (inc.snap.runs.empty()) break;
+      Event e = Tick{};
+      const int choice = pick(10);
+      if (!queued.empty() && (choice < 4 || running.empty())) {
+        auto [k, id] = queued[pick(static_cast<int>(queued.size()))];
+        e = TaskStarted{k, id, inc.Ti(k, id).try_number, {{"pid", 1}}};
+      } else if (!running.empty() && choice < 9) {
+        auto [k, id] = running[pick(static_cast<int>(running.size()))];
+        operators::TaskResult r;
+        r.success = pick(3) != 0;
+        r.exit_code = r.success ? 0 : 1;
+        r.retryable = pick(4) != 0;
+        e = TaskFinished{k, id, inc.Ti(k, id).try_number, r};
+      } else {
+        inc.now += Millis(20000);
+        full.now = inc.now;
+      }
+      Plan a = inc.Step(e);
+      Plan b = full.Step(e);
+      ASSERT_EQ(Describe(a), Describe(b)) << "seed " << seed << ", step " << step;
+      ++compared;
+    }
+    for (int64_t k : runs) {
+      EXPECT_TRUE(store::IsTerminal(inc.runs[k].state)) << "seed " << seed << " run " << k;
+    }
+  }
+  EXPECT_GT(compared, 1000);
 }
 
 }  // namespace

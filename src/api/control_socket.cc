@@ -470,7 +470,10 @@ nlohmann::json ControlServer::Answer(const std::string& line) {
   Result<nlohmann::json> req = ParseJsonBounded(line, options_.request_limits);
   if (!req.ok()) return ControlResponse(req.status().With("request"));
   // Liveness probes must not wait for a busy loop.
-  if (IsPing(*req)) return {{"ok", true}};
+  if (IsPing(*req)) {
+    if (loading_.load()) return {{"ok", true}, {"loading", true}};
+    return {{"ok", true}};
+  }
   Result<scheduler::Event> ev = ParseControlRequest(*req);
   if (!ev.ok()) return ControlResponse(ev.status());
   return ControlResponse(scheduler_->Submit(std::move(*ev)));

@@ -23,6 +23,7 @@
 // started; it is called by the destructor. Start/Stop are not to be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +67,9 @@ class ControlServer {
   ControlServer& operator=(const ControlServer&) = delete;
 
   Status Start();
+  // While set, pings answer {"ok": true, "loading": true}: the server is parsing its DAG folder
+  // and recovering runs, and commands wait for that.
+  void SetLoading(bool loading) { loading_.store(loading); }
   // Stops accepting, wakes every connection (a command already handed to the scheduler is
   // waited for) and joins all threads; removes the socket file.
   void Stop();
@@ -84,6 +88,7 @@ class ControlServer {
   std::string path_;
   scheduler::Scheduler* scheduler_;
   ControlServerOptions options_;
+  std::atomic<bool> loading_{false};
   int listen_fd_ = -1;
   bool bound_ = false;  // the socket file at path_ is ours to remove
   // Written once by Stop() and never drained: readable from then on, it wakes every poll().

@@ -1,7 +1,7 @@
-// `sparkplane health`: is the server up and its loop answering? It sends {"op":"ping"} through
-// the control socket; the server handles it on the scheduler loop (a Tick), so an answer means
-// the loop is alive, not only the socket thread. The exit code is the answer (0 yes, 1 no),
-// which is what the scheduler pod's startup, liveness and readiness probes run.
+// `sparkplane health`: is the server up? It sends {"op":"ping"} through the control socket; the
+// socket thread answers at once, even while the server still parses its DAG folder at start
+// ("loading": commands wait for it). The exit code is the answer (0 yes, 1 no), which is what
+// the scheduler pod's startup, liveness and readiness probes run.
 #include <cstdio>
 
 #include "api/control_socket.h"
@@ -26,11 +26,15 @@ int HealthCommand(const GlobalOptions& g) {
     return Fail("the server on " + config->SocketPath() +
                 " answered the ping with an error: " + answer->dump());
   }
+  const bool loading = answer->value("loading", false);
   if (g.json) {
     std::printf("%s\n",
-                nlohmann::json{{"ok", true}, {"socket", config->SocketPath()}}.dump().c_str());
+                nlohmann::json{{"ok", true}, {"socket", config->SocketPath()}, {"loading", loading}}
+                    .dump()
+                    .c_str());
   } else {
-    std::printf("ok: the server answers on %s\n", config->SocketPath().c_str());
+    std::printf("ok: the server answers on %s%s\n", config->SocketPath().c_str(),
+                loading ? " (still loading its DAG folder; commands wait for it)" : "");
   }
   return 0;
 }

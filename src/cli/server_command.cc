@@ -79,11 +79,15 @@ int ServerCommand(const GlobalOptions& g) {
   opts.dags_folder = rt.config.dags_folder;
   opts.parallelism = rt.config.parallelism;
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
-  Status s = sched.Start();
-  if (!s.ok()) return Fail(s);
+  // The socket opens first: pings are answered (with "loading") while the DAG folder is parsed
+  // and active runs are recovered; commands wait in the loop's queue until that is done.
   api::ControlServer control(rt.config.SocketPath(), &sched);
-  s = control.Start();
+  control.SetLoading(true);
+  Status s = control.Start();
   if (!s.ok()) return Fail(s);
+  s = sched.Start();
+  if (!s.ok()) return Fail(s);
+  control.SetLoading(false);
 
   // No cluster outlives its run: reap orphans at start and periodically, off the loop thread.
   std::mutex reaper_mu;

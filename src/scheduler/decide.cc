@@ -64,7 +64,9 @@ class Working {
     return tis_.emplace(std::make_pair(run, task), snap_.runs.at(run).tis.at(task)).first->second;
   }
   // A task instance for a task added to the DAG of a run the snapshot holds.
-  void AddTi(TaskInstance ti) { tis_.emplace(std::make_pair(ti.run_id, ti.task_id), std::move(ti)); }
+  void AddTi(TaskInstance ti) {
+    tis_.emplace(std::make_pair(ti.run_id, ti.task_id), std::move(ti));
+  }
   // All run keys, snapshot and new, ascending.
   std::vector<int64_t> RunKeys() const {
     std::vector<int64_t> keys;
@@ -219,8 +221,8 @@ class Working {
   template <typename F>
   void ForOverlay(int64_t run, F f) const {
     const RunView& v = snap_.runs.at(run);
-    for (auto it = tis_.lower_bound({run, std::string()}); it != tis_.end() && it->first.first == run;
-         ++it) {
+    for (auto it = tis_.lower_bound({run, std::string()});
+         it != tis_.end() && it->first.first == run; ++it) {
       int pos = TaskPosition(v, it->first.second);
       if (pos < 0) continue;
       auto before = v.tis.find(it->first.second);
@@ -785,11 +787,9 @@ void AdvanceRun(Working& w, int64_t run, ReadyList* ready) {
 // O(fan-out + running tries), not O(tasks in the run).
 void AdvanceRunIncremental(Working& w, int64_t run, size_t slots, ReadyList* ready) {
   const dag::Dag& d = *w.View(run).dag;
-  std::set<int> todo = w.Positions(run, w.snapshot().runs.at(run).index.waiting,
-                                   [](TaskState s) {
-                                     return s == TaskState::kQueued || s == TaskState::kRunning ||
-                                            s == TaskState::kUpForRetry;
-                                   });
+  std::set<int> todo = w.Positions(run, w.snapshot().runs.at(run).index.waiting, [](TaskState s) {
+    return s == TaskState::kQueued || s == TaskState::kRunning || s == TaskState::kUpForRetry;
+  });
   w.TakeDirty(run, &todo);
   while (!todo.empty()) {
     const dag::TaskSpec& t = d.tasks[*todo.begin()];

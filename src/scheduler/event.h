@@ -96,7 +96,6 @@ struct PruneRuns {
 };
 
 using Event = std::variant<Tick, TaskStarted, TaskFinished, TriggerRun, Backfill, CancelRun,
-                           ClearTasks, MarkTask, SetPaused, DagsChanged, PruneRuns,
-                           RecoverRuns>;
+                           ClearTasks, MarkTask, SetPaused, DagsChanged, PruneRuns, RecoverRuns>;
 
 }  // namespace sp::scheduler

@@ -31,7 +31,7 @@ struct DagEntry {
 // Positions are indexes into the run's dag->tasks (upstreams first). Kept by FoldPlan; a view
 // built another way gets it from IndexRun.
 struct RunIndex {
-  int unfinished = 0;     // task instances not in a terminal state
+  int unfinished = 0;       // task instances not in a terminal state
   std::set<int> scheduled;  // scheduled: waiting for a parallelism slot
   std::set<int> waiting;    // queued, running or up_for_retry: their timers are checked each pass
 };

@@ -507,7 +507,8 @@ std::string Describe(const Plan& p) {
   }
   for (const auto& r : p.runs) out << "run " << r.id << " " << store::RunStateName(r.state) << "\n";
   for (const auto& l : p.launches) out << "launch " << l.run << "/" << l.task << "\n";
-  for (const auto& st : p.stops) out << "stop " << st.run << "/" << st.task << " " << st.reason << "\n";
+  for (const auto& st : p.stops)
+    out << "stop " << st.run << "/" << st.task << " " << st.reason << "\n";
   return out.str();
 }
 
@@ -515,9 +516,9 @@ std::string Describe(const Plan& p) {
 // decide exactly what evaluating every task instance decides: random DAGs (trigger rules,
 // retries with delays, timeouts, two runs, few slots) driven in lockstep through both.
 TEST(DecideTest, IncrementalPassDecidesWhatAFullPassDecides) {
-  const dag::TriggerRule kRules[] = {dag::TriggerRule::kAllSuccess,  dag::TriggerRule::kAllFailed,
-                                     dag::TriggerRule::kAllDone,     dag::TriggerRule::kOneSuccess,
-                                     dag::TriggerRule::kOneFailed,   dag::TriggerRule::kNoneFailed,
+  const dag::TriggerRule kRules[] = {dag::TriggerRule::kAllSuccess, dag::TriggerRule::kAllFailed,
+                                     dag::TriggerRule::kAllDone,    dag::TriggerRule::kOneSuccess,
+                                     dag::TriggerRule::kOneFailed,  dag::TriggerRule::kNoneFailed,
                                      dag::TriggerRule::kNoneSkipped};
   int compared = 0;
   for (unsigned seed = 1; seed <= 40; ++seed) {
@@ -528,7 +529,8 @@ TEST(DecideTest, IncrementalPassDecidesWhatAFullPassDecides) {
     for (int i = 0; i < n; ++i) {
       std::vector<std::string> deps;
       for (int j = 0; j < i; ++j) {
-        if (pick(std::max(2, i / 2)) == 0 && deps.size() < 3) deps.push_back("t" + std::to_string(j));
+        if (pick(std::max(2, i / 2)) == 0 && deps.size() < 3)
+          deps.push_back("t" + std::to_string(j));
       }
       dag::TaskSpec t = Task("t" + std::to_string(i), deps);
       t.trigger_rule = pick(3) == 0 ? kRules[pick(7)] : dag::TriggerRule::kAllSuccess;

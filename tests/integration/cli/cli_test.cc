@@ -245,6 +245,31 @@ TEST_F(CliTest, DeeplyNestedConfIsRefused) {
   EXPECT_EQ(Sparkplane(data(), {"runs", "list", "--json"}).Json().size(), 0u);
 }
 
+// Speed issue: the control socket opens before the DAG folder is parsed. With 2,000 files to
+// load (about a second here), the first ping is answered while loading, a command sent then
+// waits for the folder and succeeds, and later pings say the server is loaded.
+TEST_F(CliTest, ServerAnswersWhileItLoadsItsDagFolder) {
+  std::string tasks;
+  for (int t = 0; t < 10; ++t) {
+    tasks += "  - id: t" + std::to_string(t) + "\n    type: bash\n    command: 'echo " +
+             std::to_string(t) + "'\n" +
+             (t > 0 ? "    depends_on: [t" + std::to_string(t - 1) + "]\n" : "");
+  }
+  for (int i = 0; i < 2000; ++i) {
+    AddDag("d" + std::to_string(i) + ".yaml",
+           "id: d" + std::to_string(i) + "\nschedule: none\ntasks:\n" + tasks);
+  }
+  ServerProcess server(data());
+  server.Start();
+  CommandResult first = Sparkplane(data(), {"health", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.Json()["loading"], true) << server.Log();
+  CommandResult r = Sparkplane(data(), {"dags", "trigger", "d1999", "--run-id", "early"});
+  EXPECT_EQ(r.exit_code, 0) << r.err << server.Log();
+  EXPECT_EQ(Sparkplane(data(), {"health", "--json"}).Json()["loading"], false);
+  EXPECT_FALSE(ShowRun(data(), "d1999", "early").is_null());
+}
+
 TEST_F(CliTest, ServerRunsTriggeredRunsAndPicksUpNewDagFiles) {
   AddDag("hello.yaml", kHello);
   ServerProcess server(data());

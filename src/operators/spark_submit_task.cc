@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -49,6 +50,8 @@ using internal::Log;
 constexpr Millis kReachTimeout{2000};
 // How long a driver found running after a restart gets between SIGTERM and SIGKILL.
 constexpr Millis kRecoveryGrace{10000};
+// How often a driver adopted after a restart (not our child) is checked for its end.
+constexpr std::chrono::milliseconds kAdoptedPollInterval{100};
 constexpr size_t kMaxErrorLine = 500;
 constexpr char kDefaultAppIdPrefix[] = "app";
 constexpr std::string_view kTraceback = "Traceback (most recent call last):";
@@ -841,6 +844,9 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   s.cwd = t->local_dir;
   s.output_path = ctx->log_path();
   s.gated = true;
+  // How the driver ended survives the server: a restart adopts a running driver and takes the
+  // recorded exit of one that ended meanwhile, instead of stopping and re-running it.
+  s.exit_record_path = ctx->log_path() + ".exit";
   {
     std::lock_guard<std::mutex> lock(t->mu);
     if (t->cancelled) return fail("cancelled before spark-submit started", true);
@@ -862,6 +868,10 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   nlohmann::json saved_handle = handle->ToJson();
   saved_handle["local_dir"] = t->local_dir;
   saved_handle["master"] = spec.master;
+  saved_handle["exit_record"] = s.exit_record_path;
+  saved_handle["log_offset"] = t->log_offset;
+  saved_handle["event_log_dir"] = t->event_log_dir;
+  saved_handle["app_id_prefix"] = t->app_id_prefix;
   Status saved = ctx->SaveHandle(saved_handle);
   bool cancelled = false;
   {
@@ -979,6 +989,50 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     return;
   }
   std::string local_dir = HandleLocalDir(handle);
+  auto text = [&handle](const char* key) {
+    auto it = handle.find(key);
+    return it != handle.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (std::string record = text("exit_record"); !record.empty()) {
+    // Started with an exit record: the driver is adopted (or its recorded end is taken), and
+    // the try ends the way a driver that never lost its server would: app id, exit code beside
+    // the event log, the work dir removed.
+    auto t = std::make_shared<Try>();
+    t->local_dir = local_dir;
+    t->master = text("master");
+    t->event_log_dir = text("event_log_dir");
+    if (std::string prefix = text("app_id_prefix"); !prefix.empty()) t->app_id_prefix = prefix;
+    auto offset = handle.find("log_offset");
+    t->log_offset = offset != handle.end() && offset->is_number_unsigned()
+                        ? offset->get<uint64_t>()
+                        : FileSize(ctx->log_path());
+    ProcessHandle running = *h;
+    std::shared_ptr<std::atomic<bool>> stopping = stopping_;
+    auto watch = [this, ctx, t, running, record, stopping] {
+      while (executor::CheckProcess(running) == ProcessLiveness::kRunning) {
+        if (stopping->load()) return;  // the next server adopts it again
+        std::this_thread::sleep_for(kAdoptedPollInterval);
+      }
+      if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
+        Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
+                      ") ended while the server was away; its recorded exit is used");
+        Finish(ctx, t, *exit);
+        return;
+      }
+      RemoveDir(t->local_dir);
+      internal::Fail(ctx,
+                     "lost on restart: spark-submit (pid " + std::to_string(running.pid) +
+                         ") ended without recording its exit (it was killed)",
+                     /*retryable=*/true);
+    };
+    if (executor::CheckProcess(running) == ProcessLiveness::kRunning && threads_.Run(watch)) {
+      Log(*ctx, "the server restarted while spark-submit (pid " + std::to_string(running.pid) +
+                    ") ran; watching it");
+    } else {
+      watch();
+    }
+    return;
+  }
   if (executor::CheckProcess(*h) != ProcessLiveness::kRunning) {
     RemoveDir(local_dir);
     internal::Fail(ctx,

@@ -76,6 +76,7 @@
 // Thread safety: all methods may run concurrently. The destructor waits for the work threads.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -95,7 +96,7 @@ class SparkSubmitTaskType : public TaskType {
  public:
   // `services` (store, processes, config) must outlive the type and every try it starts.
   explicit SparkSubmitTaskType(const Services* services) : services_(services) {}
-  ~SparkSubmitTaskType() override = default;
+  ~SparkSubmitTaskType() override { stopping_->store(true); }
 
   std::string Name() const override { return "spark_submit"; }
   std::vector<std::string> FieldNames() const override;
@@ -117,7 +118,10 @@ class SparkSubmitTaskType : public TaskType {
   const Services* services_;
   std::mutex mu_;
   std::map<const TaskContext*, std::shared_ptr<Try>> tries_;  // started, not yet finished
-  internal::TaskThreads threads_;                             // last: destroyed first
+  // Set on destruction: watchers of drivers adopted after a restart return (the next server
+  // adopts them again).
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  internal::TaskThreads threads_;  // last: destroyed first
 };
 
 // What a finished driver's output says.

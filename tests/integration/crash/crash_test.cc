@@ -173,6 +173,50 @@ TEST_F(CrashTest, TryKilledWhileTheServerWasDownIsRetried) {
   }
 }
 
+// A try that failed while the server was down keeps its real exit code (3, not "lost"), and
+// the retry policy applies to it as to any failure: try 2 runs once and succeeds.
+TEST_F(CrashTest, TryThatFailedWhileTheServerWasDownKeepsItsExitCodeAndIsRetried) {
+  WriteFile(d() + "/dags/flaky.yaml",
+            "id: flaky\ntasks:\n  - id: t\n    type: bash\n    retries: 1\n"
+            "    retry_delay: 0s\n    command: |\n"
+            "      echo x >> " +
+                marks() +
+                "/runs\n"
+                "      if [ ! -e " +
+                marks() +
+                "/failed ]; then\n"
+                "        touch " +
+                marks() +
+                "/started\n"
+                "        while [ ! -e " +
+                marks() +
+                "/go ]; do sleep 0.05; done\n"
+                "        touch " +
+                marks() +
+                "/failed; exit 3\n"
+                "      fi\n");
+  {
+    ServerProcess server(d());
+    server.Start();
+    ASSERT_EQ(Sparkplane(d(), {"dags", "trigger", "flaky", "--run-id", "r"}).exit_code, 0);
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(marks() + "/started"); })) << server.Log();
+    server.Kill(SIGKILL);
+  }
+  WriteFile(marks() + "/go", "");
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(marks() + "/failed"); }));
+  ServerProcess restarted(d());
+  restarted.Start();
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(d(), "flaky", "r")); }))
+      << restarted.Log();
+  nlohmann::json run = ShowRun(d(), "flaky", "r");
+  EXPECT_EQ(run["state"], "success") << run.dump(2);
+  EXPECT_EQ(run["tasks"][0]["try_number"], 2) << run.dump(2);
+  EXPECT_EQ(CountLines(marks() + "/runs"), 2) << "each try ran exactly once";
+  CommandResult first = Sparkplane(d(), {"tasks", "logs", "flaky", "r", "t", "--try", "1"});
+  EXPECT_THAT(first.out, HasSubstr("recorded exit is used")) << first.out << first.err;
+  EXPECT_THAT(first.out, HasSubstr("command exited with code 3")) << first.out;
+}
+
 // 30 rounds of: start the server, trigger a run through it, kill -9 it at a random moment.
 // Then one last server finishes everything: every triggered run exists and succeeded, every
 // task ran exactly once (the server's death never kills or repeats a task), nothing is left

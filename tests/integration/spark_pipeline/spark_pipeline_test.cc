@@ -281,7 +281,7 @@ tasks:
   ExpectNoClusterLeft();
 }
 
-TEST_F(SparkPipelineTest, ServerKilledMidJobRecoversAndFinishesByPolicy) {
+TEST_F(SparkPipelineTest, ServerKilledMidJobAdoptsTheDriverAndRunsItOnce) {
   ServerProcess server(data());
   server.Start();
   ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "spark_pipeline", "--run-id", "r", "--conf",
@@ -302,9 +302,17 @@ TEST_F(SparkPipelineTest, ServerKilledMidJobRecoversAndFinishesByPolicy) {
                       std::chrono::seconds(300)))
       << restarted.Log();
   nlohmann::json run = ShowRun(data(), "spark_pipeline", "r");
-  // spark_application has one retry: the interrupted try fails, the retry runs on the same
-  // cluster (its daemons outlived the server) and succeeds; the teardowns delete everything.
+  // The driver outlived the server (its supervisor recorded its exit): the restarted server
+  // adopts it, its first try succeeds with its app id, nothing runs twice; the teardowns
+  // delete everything.
   EXPECT_EQ(run["state"], "success") << run.dump(2);
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] != "spark_application") continue;
+    EXPECT_EQ(t["try_number"], 1) << t.dump(2);
+    EXPECT_THAT(t["outputs"].value("app_id", ""), ::testing::StartsWith("app-")) << t.dump(2);
+  }
+  EXPECT_THAT(Sparkplane(data(), {"tasks", "logs", "spark_pipeline", "r", "spark_application"}).out,
+              HasSubstr("watching it"));
   EXPECT_EQ(TaskState(run, "delete_cluster"), "success");
   ExpectNoClusterLeft();
 }

@@ -588,6 +588,12 @@ int Main(int argc, char** argv) {
       o.stamp = next();
     } else if (a == "--repeat") {
       o.repeat = std::max(1, std::atoi(next().c_str()));
+    } else if (a == "--write-dags") {
+      // Only writes the 1,000 files of the validate benchmark (for bench/run.sh's callgrind).
+      std::string dir = next();
+      if (dir.empty()) return Main(1, argv);
+      WriteTypicalDags(dir, 1000, 10);
+      return 0;
     } else if (a == "--only") {
       std::stringstream ss(next());
       std::string name;
@@ -595,7 +601,8 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: sp_bench_e2e --sparkplane BIN --stamp STAMP_BIN [--repeat N] "
-                   "[--only fanout,chain,latency,validate,server]\n");
+                   "[--only fanout,chain,latency,validate,server]\n"
+                   "       sp_bench_e2e --write-dags DIR   (the validate benchmark's files)\n");
       return 2;
     }
   }

@@ -6,7 +6,8 @@
 #
 # Environment: BENCH_REPEAT (end-to-end repetitions, default 3; Google Benchmark repetitions
 # too), BENCH_ONLY (comma list of end-to-end benchmarks: fanout,chain,latency,validate,server),
-# BENCH_SKIP_GBENCH=1 (only the end-to-end part).
+# BENCH_SKIP_GBENCH=1 (only the end-to-end part), BENCH_CALLGRIND=0 (skip the instruction
+# counts, which need valgrind and take a few minutes).
 #
 # Benchmarks are not tests: a slow result is printed as MISS and never changes the exit status.
 # The status is non-zero only when a benchmark could not run (missing binary, crash).
@@ -98,6 +99,36 @@ else
   echo "(jq not found: raw Google Benchmark output follows)"
   echo
   for b in decide store dag_folder scheduler spawn; do echo '```'; cat "$tmp/$b.txt"; echo '```'; done
+fi
+
+# Instruction counts do not depend on the machine's load: compare them between commits.
+if [[ "${BENCH_CALLGRIND:-1}" == 1 ]] && command -v valgrind >/dev/null; then
+  echo "running callgrind ..." >&2
+  ir() {  # instructions executed by "$@" (all its threads), from callgrind's summary
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+      sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | tail -1
+  }
+  "$build/bench/sp_bench_e2e" --write-dags "$tmp/cg-dags"
+  validate_ir=$(ir "$build/sparkplane" --data-dir "$tmp/cg-data" dags validate "$tmp/cg-dags")
+  sched_ir=$(ir "$build/bench/sp_bench_scheduler" --benchmark_filter='Fanout/leaves:250/mem:1')
+  echo "## Instruction counts (valgrind --tool=callgrind)"
+  echo
+  echo "| Program | Instructions | Per unit |"
+  echo "|---|---|---|"
+  if [[ -n "$validate_ir" ]]; then
+    printf '| `sparkplane dags validate`, 1,000 generated files | %s | %s per file |\n' \
+      "$validate_ir" "$((validate_ir / 1000))"
+  else
+    echo "callgrind of dags validate failed" >&2; status=1
+  fi
+  if [[ -n "$sched_ir" ]]; then
+    # 3 iterations of a 1+250 fan-out (the benchmark's fixed iteration count).
+    printf '| `sp_bench_scheduler` fan-out 1+250, `:memory:`, 3 runs | %s | %s per task |\n' \
+      "$sched_ir" "$((sched_ir / 753))"
+  else
+    echo "callgrind of sp_bench_scheduler failed" >&2; status=1
+  fi
+  echo
 fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

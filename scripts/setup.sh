@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libsodium-dev libcurl4-openssl-dev libzstd-dev zstd
   python3-venv procps curl clang-format
   clang libclang-rt-14-dev
+  valgrind jq
 )
 
 missing=()

@@ -11,7 +11,6 @@
 
 namespace sp::scheduler {
 
-namespace fs = std::filesystem;
 using store::TaskInstance;
 using store::TaskState;
 
@@ -641,8 +640,8 @@ void Scheduler::Launch(const LaunchTry& launch) {
   if (!fields.ok()) return fail("template error: " + fields.status().message());
   env.merge(script_values);
   auto ctx = MakeContext(view, *spec, ti, std::move(*fields), std::move(env));
-  std::error_code ec;
-  fs::create_directories(fs::path(ctx->log_path()).parent_path(), ec);
+  // The log's directory is made by whoever writes the log first (the try's process or
+  // AppendLog), not here on the loop.
   live_[ctx->key()] = ctx;
   type->Start(ctx);
 }

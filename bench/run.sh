@@ -110,7 +110,7 @@ if [[ "${BENCH_CALLGRIND:-1}" == 1 ]] && command -v valgrind >/dev/null; then
   }
   "$build/bench/sp_bench_e2e" --write-dags "$tmp/cg-dags"
   validate_ir=$(ir "$build/sparkplane" --data-dir "$tmp/cg-data" dags validate "$tmp/cg-dags")
-  sched_ir=$(ir "$build/bench/sp_bench_scheduler" --benchmark_filter='Fanout/leaves:250/mem:1')
+  sched_ir=$(ir "$build/bench/sp_bench_scheduler" --benchmark_filter='Fanout/leaves:1000/mem:1')
   echo "## Instruction counts (valgrind --tool=callgrind)"
   echo
   echo "| Program | Instructions | Per unit |"
@@ -122,9 +122,9 @@ if [[ "${BENCH_CALLGRIND:-1}" == 1 ]] && command -v valgrind >/dev/null; then
     echo "callgrind of dags validate failed" >&2; status=1
   fi
   if [[ -n "$sched_ir" ]]; then
-    # 3 iterations of a 1+250 fan-out (the benchmark's fixed iteration count).
-    printf '| `sp_bench_scheduler` fan-out 1+250, `:memory:`, 3 runs | %s | %s per task |\n' \
-      "$sched_ir" "$((sched_ir / 753))"
+    # 3 iterations of a 1+1,000 fan-out (the benchmark's fixed iteration count).
+    printf '| `sp_bench_scheduler` fan-out 1+1,000, `:memory:`, 3 runs | %s | %s per task |\n' \
+      "$sched_ir" "$((sched_ir / 3003))"
   else
     echo "callgrind of sp_bench_scheduler failed" >&2; status=1
   fi

@@ -1,17 +1,22 @@
 // DagFolder: keeps the DAGs of a folder in step with its files. A rescan lists the folder and
 // stats each file; only a file whose size or mtime moved is read, and only one whose bytes
-// changed is parsed again, so an idle rescan costs one stat per file.
+// changed is parsed again, so an idle rescan costs one stat per file. Reading, fingerprinting and
+// parsing a changed file touch nothing but that file's ChangedFile, which is what lets them run
+// on several threads; everything that looks at more than one file happens after, in path order.
 #include "dag/dag_folder.h"
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "dag/internal/fingerprint.h"
+#include "dag/internal/ordered_parallel_for.h"
 
 namespace sp::dag {
 namespace {
@@ -54,18 +59,56 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
+// A file whose size or mtime moved since the last rescan (or a new one).
+struct ChangedFile {
+  std::string path;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  DagPtr previous_dag;  // what the file loaded last time, if it loaded
+  // Set by LoadChangedFile:
+  bool same_bytes = false;  // touched only: keep the previous load
+  LoadedFile loaded;        // otherwise the new load result
+};
+
+// Reads, fingerprints and parses one changed file. Safe to run for different files at once:
+// it writes only `*f` and reads `checker`, whose callbacks must allow concurrent calls.
+void LoadChangedFile(const TaskTypeChecker& checker, ChangedFile* f) {
+  std::string text;
+  if (!ReadFile(f->path, &text)) {
+    f->loaded.path = f->path;
+    f->loaded.errors.push_back(DagError{SourceLocation{f->path, 0, 0}, "", "cannot read the file"});
+    return;
+  }
+  if (f->previous_dag && f->previous_dag->fingerprint == internal::Fingerprint(text)) {
+    f->same_bytes = true;
+    return;
+  }
+  f->loaded = LoadDagText(text, f->path, checker);
+}
+
 }  // namespace
 
-DagFolder::DagFolder(std::string dir, TaskTypeChecker checker)
-    : dir_(std::move(dir)), checker_(std::move(checker)) {}
+int DagFolder::DefaultParallelism() {
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 8);
+}
+
+DagFolder::DagFolder(std::string dir, TaskTypeChecker checker, int parallelism)
+    : dir_(std::move(dir)), checker_(std::move(checker)), parallelism_(std::max(parallelism, 1)) {}
 
 FolderChanges DagFolder::Rescan() {
+  return Rescan(nullptr);
+}
+
+FolderChanges DagFolder::Rescan(const FileLoadedObserver& on_loaded) {
   FolderChanges changes;
   std::vector<std::string> paths;
   // A listing that failed part way would look like deleted files; keep what we have instead.
   if (!ListDagFiles(dir_, &paths)) return changes;
+  std::sort(paths.begin(), paths.end());  // the observer sees files in path order
 
+  // Stat everything first (cheap, here); only the files that moved are read.
   std::set<std::string> present;
+  std::vector<ChangedFile> changed;
   for (const std::string& path : paths) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) continue;  // removed since the listing
@@ -78,21 +121,34 @@ FolderChanges DagFolder::Rescan() {
     if (it != files_.end() && it->second.size == size && it->second.mtime_ns == mtime_ns) {
       continue;
     }
-    std::string text;
-    if (!ReadFile(path, &text)) {
-      LoadedFile broken;
-      broken.path = path;
-      broken.errors.push_back(DagError{SourceLocation{path, 0, 0}, "", "cannot read the file"});
-      files_[path] = FileState{size, mtime_ns, std::move(broken)};
+    changed.push_back(
+        ChangedFile{path, size, mtime_ns, it != files_.end() ? it->second.loaded.dag : nullptr});
+  }
+
+  // Read and parse the changed files, on several threads when there are enough of them to pay
+  // for starting threads. Each result lands in its own slot; nothing here depends on which
+  // finishes first.
+  const int count = static_cast<int>(changed.size());
+  const int threads = count < kMinFilesForThreads ? 1 : parallelism_;
+  std::function<void(int)> report;
+  if (on_loaded) {
+    report = [&](int i) {
+      const ChangedFile& f = changed[i];
+      on_loaded(f.same_bytes ? files_.at(f.path).loaded : f.loaded, i + 1, count);
+    };
+  }
+  internal::OrderedParallelFor(
+      count, threads, [&](int i) { LoadChangedFile(checker_, &changed[i]); }, report);
+
+  // Merge, in path order.
+  for (ChangedFile& f : changed) {
+    if (f.same_bytes) {
+      FileState& state = files_.at(f.path);  // touched, same bytes: keep the loaded DAG
+      state.size = f.size;
+      state.mtime_ns = f.mtime_ns;
       continue;
     }
-    if (it != files_.end() && it->second.loaded.dag &&
-        it->second.loaded.dag->fingerprint == internal::Fingerprint(text)) {
-      it->second.size = size;  // touched, same bytes: keep the loaded DAG
-      it->second.mtime_ns = mtime_ns;
-      continue;
-    }
-    files_[path] = FileState{size, mtime_ns, LoadDagText(text, path, checker_)};
+    files_[f.path] = FileState{f.size, f.mtime_ns, std::move(f.loaded)};
   }
   for (auto it = files_.begin(); it != files_.end();) {
     it = present.count(it->first) ? std::next(it) : files_.erase(it);

@@ -123,7 +123,14 @@ Status Scheduler::Start() {
   keys_ = RunKeySource(max_key);
   ASSIGN_OR_RETURN(std::vector<store::DagRecord> records, services_->store->ListDags());
   for (store::DagRecord& r : records) snapshot_.dags[r.dag_id].record = std::move(r);
-  dag::FolderChanges changes = folder_.Rescan();
+  // A large folder says how far it got (files parse on several threads; commands wait).
+  dag::FolderChanges changes =
+      folder_.Rescan([this](const dag::LoadedFile&, int loaded, int to_load) {
+        if (to_load >= 1000 && (loaded % 500 == 0 || loaded == to_load)) {
+          services_->logger->Info("dags", "parsed " + std::to_string(loaded) + " of " +
+                                              std::to_string(to_load) + " DAG files");
+        }
+      });
   next_rescan_ = services_->clock->Now() + options_.dag_rescan_interval;
   // Active runs are recovered against the definitions on disk before the first scheduling
   // pass; the DAG records themselves are written by that pass's plan (DagsChanged).

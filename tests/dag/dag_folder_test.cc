@@ -1,13 +1,22 @@
 // Tests of DagFolder: picking up added, changed and removed files, isolating broken files, and
-// resolving duplicate DAG ids across files. Each test works in its own temporary folder.
+// resolving duplicate DAG ids across files, and parsing on several threads with the same results
+// as on one. Each test works in its own temporary folder.
 #include "dag/dag_folder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "dag/fake_task_types.h"
 
@@ -16,8 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Le;
+using ::testing::SizeIs;
 
 std::string DagText(const std::string& id, const std::string& command = "echo hi") {
   return "id: " + id + "\ntasks:\n  - id: t\n    type: bash\n    command: " + command + "\n";
@@ -208,6 +220,195 @@ TEST_F(DagFolderTest, DuplicateIdsKeepTheFirstFileAndFlagTheSecond) {
   EXPECT_THAT(Ids(changes), ElementsAre("same"));
   EXPECT_THAT(changes.removed_dag_ids, IsEmpty());
   EXPECT_EQ(folder.Find("same")->file, dir_ + "/0.yaml");
+}
+
+// ---- parsing on several threads ----------------------------------------------------------
+
+// Everything a rescan shows, as text, so two folders compare with one readable diff.
+std::string Describe(const DagFolder& folder, const FolderChanges& changes) {
+  std::string out = "changes:\n";
+  for (const DagPtr& d : changes.added_or_changed) out += "  + " + d->id + " " + d->file + "\n";
+  for (const std::string& id : changes.removed_dag_ids) out += "  - " + id + "\n";
+  out += "dags:\n";
+  for (const auto& [id, d] : folder.dags()) out += "  " + id + " " + d->file + "\n";
+  out += "files:\n";
+  for (const LoadedFile& f : folder.Files()) {
+    out += "  " + f.path + " -> " + (f.dag ? f.dag->id : "(none)") + "\n";
+    for (const DagError& e : f.errors) out += "    " + e.ToString() + "\n";
+  }
+  return out;
+}
+
+// A checker that records, thread-safely, each file whose tasks it validated, in the order the
+// validations ended. Optionally it holds the validation of `held` until `awaited` has been
+// validated, so that with several threads `awaited` finishes parsing before `held`.
+struct RecordingChecker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> validated;  // file of each validate call, in the order they ended
+  std::string held, awaited;
+  bool hold_timed_out = false;
+
+  static TaskTypeChecker Make(std::shared_ptr<RecordingChecker> r) {
+    TaskTypeChecker checker = fakes::FakeBashChecker();
+    checker.validate = [r, inner = checker.validate](const TaskSpec& spec,
+                                                     std::vector<DagError>* errors) {
+      inner(spec, errors);
+      std::unique_lock<std::mutex> lock(r->mu);
+      const std::string& file = spec.location.file;
+      if (!r->held.empty() && file == r->held) {
+        // Bounded, so that a broken pool fails the test instead of hanging it.
+        auto seen = [&] {
+          return std::find(r->validated.begin(), r->validated.end(), r->awaited) !=
+                 r->validated.end();
+        };
+        if (!r->cv.wait_for(lock, std::chrono::seconds(30), seen)) r->hold_timed_out = true;
+      }
+      r->validated.push_back(file);
+      r->cv.notify_all();
+    };
+    return checker;
+  }
+  std::vector<std::string> Validated() {
+    std::lock_guard<std::mutex> lock(mu);
+    return validated;
+  }
+};
+
+// The name of file `i` of the mixed folder: f00.yaml .. f49.yaml, every tenth in a subfolder.
+std::string MixedName(int i) {
+  char name[24];
+  std::snprintf(name, sizeof name, "%sf%02d.yaml", i % 10 == 9 ? "sub/" : "", i);
+  return name;
+}
+
+// 50 files: valid ones, broken ones of several kinds, and one id declared by three files.
+void WriteMixedFolder(const std::function<void(const std::string&, const std::string&)>& write) {
+  for (int i = 0; i < 50; ++i) {
+    std::string id = "dag_" + std::to_string(i);
+    if (i == 3 || i == 20 || i == 40) id = "shared";
+    std::string text = DagText(id, "echo " + std::to_string(i));
+    if (i == 7) text = "id: dag_7\ntasks: [unclosed\n";
+    if (i == 11) text = "id: dag_11\ntasks:\n  - id: t\n    type: bash\n    comand: echo\n";
+    if (i == 15) text = "id: dag_15\ntasks:\n  - id: t\n    type: bash\n";  // no command
+    if (i == 25) text = "";
+    if (i == 30) {
+      text =
+          "id: dag_30\ntasks:\n  - id: a\n    type: bash\n    depends_on: [b]\n    command: x\n"
+          "  - id: b\n    type: bash\n    depends_on: [a]\n    command: y\n";
+    }
+    write(MixedName(i), text);
+  }
+}
+
+TEST_F(DagFolderTest, ParsingOnSeveralThreadsGivesTheSameResultsAsOnOne) {
+  WriteMixedFolder([&](const std::string& name, const std::string& text) { Write(name, text); });
+  // f03 declares 'shared' first by path, f20 and f40 too. On the threads, f03's parse is held
+  // until f40's has been validated, so completion order and path order disagree.
+  auto recorder = std::make_shared<RecordingChecker>();
+  recorder->held = dir_ + "/f03.yaml";
+  recorder->awaited = dir_ + "/f40.yaml";
+  DagFolder sequential(dir_, fakes::FakeBashChecker(), 1);
+  DagFolder threaded(dir_, RecordingChecker::Make(recorder), 4);
+
+  const std::string expected = Describe(sequential, sequential.Rescan());
+  std::vector<std::string> reported;
+  const std::thread::id caller = std::this_thread::get_id();
+  FolderChanges changes = threaded.Rescan([&](const LoadedFile& file, int loaded, int to_load) {
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    EXPECT_EQ(loaded, static_cast<int>(reported.size()) + 1);
+    EXPECT_EQ(to_load, 50);
+    reported.push_back(file.path);
+  });
+  EXPECT_EQ(Describe(threaded, changes), expected);
+
+  EXPECT_FALSE(recorder->hold_timed_out);
+  const std::vector<std::string> order = recorder->Validated();
+  const auto pos = [&](const std::string& name) {
+    return std::find(order.begin(), order.end(), dir_ + "/" + name) - order.begin();
+  };
+  ASSERT_LT(pos("f40.yaml"), pos("f03.yaml")) << "the test no longer reorders the parses";
+  ASSERT_NE(threaded.Find("shared"), nullptr);
+  EXPECT_EQ(threaded.Find("shared")->file, dir_ + "/f03.yaml");
+  EXPECT_THAT(expected, HasSubstr("f20.yaml -> (none)\n    " + dir_ +
+                                  "/f20.yaml: id: DAG id 'shared' is already defined in " + dir_ +
+                                  "/f03.yaml"));
+  EXPECT_THAT(expected, HasSubstr("f07.yaml -> (none)\n    " + dir_ + "/f07.yaml:3:1: YAML"));
+  EXPECT_THAT(expected, HasSubstr("f30.yaml -> (none)\n    " + dir_ + "/f30.yaml:"));
+  EXPECT_EQ(threaded.dags().size(), 50u - 5 - 2);  // 5 broken files, 2 duplicates
+
+  // Observed in path order, one report per file.
+  std::vector<std::string> paths;
+  for (const LoadedFile& f : sequential.Files()) paths.push_back(f.path);
+  EXPECT_THAT(reported, ElementsAreArray(paths));
+
+  // Later rescans stay in step: many edits at once (on the threads), an owner removed, files
+  // touched without a change.
+  const std::vector<std::function<void()>> edits = {
+      [&] {
+        for (int i = 0; i < 12; ++i) Write("g" + std::to_string(i) + ".yaml", DagText("g_dag"));
+        Write("f07.yaml", DagText("dag_7"));
+        Write("f12.yaml", DagText("dag_12", "echo a longer command now"));
+        Remove("f03.yaml");
+      },
+      [&] {
+        for (int i = 10; i < 30; ++i) Touch(MixedName(i), 30);
+      },
+      [&] {
+        for (int i = 40; i < 49; ++i) Write(MixedName(i), "tasks: oops\n");
+        Remove("f20.yaml");
+      },
+  };
+  for (size_t step = 0; step < edits.size(); ++step) {
+    edits[step]();
+    const std::string want = Describe(sequential, sequential.Rescan());
+    EXPECT_EQ(Describe(threaded, threaded.Rescan()), want) << "after edit " << step;
+  }
+}
+
+TEST_F(DagFolderTest, RescanAfterOneEditParsesOnlyThatFile) {
+  WriteMixedFolder([&](const std::string& name, const std::string& text) { Write(name, text); });
+  auto recorder = std::make_shared<RecordingChecker>();
+  DagFolder folder(dir_, RecordingChecker::Make(recorder), 4);
+  folder.Rescan();
+  const size_t checked = recorder->Validated().size();
+  ASSERT_GT(checked, 40u);
+  const DagPtr untouched = folder.Find("dag_13");
+
+  Write("f12.yaml", DagText("dag_12", "echo a longer command now"));
+  std::vector<std::string> reported;
+  FolderChanges changes =
+      folder.Rescan([&](const LoadedFile& file, int, int) { reported.push_back(file.path); });
+  EXPECT_THAT(Ids(changes), ElementsAre("dag_12"));
+  EXPECT_THAT(reported, ElementsAre(dir_ + "/f12.yaml"));
+  const std::vector<std::string> validated = recorder->Validated();
+  ASSERT_EQ(validated.size(), checked + 1);
+  EXPECT_EQ(validated.back(), dir_ + "/f12.yaml");
+  EXPECT_EQ(folder.Find("dag_13"), untouched);
+}
+
+TEST_F(DagFolderTest, ManyTouchedFilesKeepTheirDagsOnTheThreads) {
+  for (int i = 0; i < 20; ++i)
+    Write("d" + std::to_string(i) + ".yaml", DagText("d" + std::to_string(i)));
+  auto recorder = std::make_shared<RecordingChecker>();
+  DagFolder folder(dir_, RecordingChecker::Make(recorder), 4);
+  folder.Rescan();
+  const DagPtr before = folder.Find("d7");
+  for (int i = 0; i < 20; ++i) Touch("d" + std::to_string(i) + ".yaml", 10);
+  int reports = 0;
+  EXPECT_FALSE(folder
+                   .Rescan([&](const LoadedFile& f, int, int) {
+                     EXPECT_NE(f.dag, nullptr);  // the kept load
+                     ++reports;
+                   })
+                   .any());
+  EXPECT_EQ(reports, 20);
+  EXPECT_EQ(folder.Find("d7"), before);
+  EXPECT_THAT(recorder->Validated(), SizeIs(20));  // parsed once, at the first rescan
+}
+
+TEST(DagFolderParallelismTest, DefaultFollowsTheHardwareWithinLimits) {
+  EXPECT_THAT(DagFolder::DefaultParallelism(), ::testing::AllOf(::testing::Ge(1), Le(8)));
 }
 
 }  // namespace

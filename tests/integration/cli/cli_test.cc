@@ -268,6 +268,8 @@ TEST_F(CliTest, ServerAnswersWhileItLoadsItsDagFolder) {
   EXPECT_EQ(r.exit_code, 0) << r.err << server.Log();
   EXPECT_EQ(Sparkplane(data(), {"health", "--json"}).Json()["loading"], false);
   EXPECT_FALSE(ShowRun(data(), "d1999", "early").is_null());
+  EXPECT_THAT(server.Log(), HasSubstr("parsed 1000 of 2000 DAG files"));
+  EXPECT_THAT(server.Log(), HasSubstr("parsed 2000 of 2000 DAG files"));
 }
 
 TEST_F(CliTest, ServerRunsTriggeredRunsAndPicksUpNewDagFiles) {

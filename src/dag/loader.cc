@@ -224,6 +224,18 @@ std::optional<size_t> CountYamlDocuments(const std::string& text) {
   return documents;
 }
 
+// Whether a line starts with a document marker ("---" or "..."): without one the text holds
+// at most one YAML document, and counting them (a second pass of yaml-cpp) is not needed.
+bool HasDocumentMarker(const std::string& text) {
+  for (size_t pos = 0; pos < text.size();) {
+    if (text.compare(pos, 3, "---") == 0 || text.compare(pos, 3, "...") == 0) return true;
+    pos = text.find('\n', pos);
+    if (pos == std::string::npos) break;
+    ++pos;
+  }
+  return false;
+}
+
 class DagFileParser {
  public:
   DagFileParser(std::string path, const TaskTypeChecker& checker)
@@ -233,8 +245,18 @@ class DagFileParser {
     LoadedFile out;
     out.path = path_;
     try {
-      std::optional<size_t> documents = CountYamlDocuments(text);
-      YAML::Node doc = documents && *documents > 0 ? YAML::Load(text) : YAML::Node();
+      // The usual file (one document, no marker) is parsed once; anything else is counted
+      // first, which also catches input yaml-cpp would read as endless empty documents.
+      YAML::Node doc;
+      std::optional<size_t> documents;
+      if (!HasDocumentMarker(text)) {
+        doc = YAML::Load(text);
+        if (doc && !doc.IsNull()) documents = 1;
+      }
+      if (!documents) {
+        documents = CountYamlDocuments(text);
+        doc = documents && *documents > 0 ? YAML::Load(text) : YAML::Node();
+      }
       if (!documents) {
         Error(FileLocation(), "",
               "YAML syntax error: the file does not parse as YAML (look for a stray ',', ']' or "

@@ -143,16 +143,14 @@ Status SignalGroup(pid_t pid, int sig) {
 
 struct ProcessSupervisor::State {
   std::vector<std::string> pass_env;  // immutable after construction
+  std::string supervisor;             // sparkplane-supervisor's path; immutable
   struct Child {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
     UniqueFd pidfd;
     UniqueFd gate;        // our end of the gate until Release
-    UniqueFd error_pipe;  // gated children: read end of the exec-error pipe
     UniqueFd kill_timer;  // armed by Terminate
     bool terminate_requested = false;
-    std::string program, cwd;
-    std::string failure_log_path;  // where a late exec failure is explained
     ExitCallback on_exit;
   };
 
@@ -238,16 +236,6 @@ void ProcessSupervisor::State::OnExit(uint64_t serial) {
   // The leader is a zombie until reaped, so its pid still names the group: no reuse race.
   if (child.terminate_requested) ::kill(-child.pid, SIGKILL);
   ExitInfo exit = ReapChild(child.pidfd.get());
-  if (child.error_pipe.valid() && exit.exit_code == internal::kLaunchFailedExitCode) {
-    // The child exited, so the pipe holds a failure report or is at EOF; this does not block.
-    if (std::optional<internal::LaunchFailure> failure =
-            internal::WaitForExec(child.error_pipe.get())) {
-      internal::AppendToFile(
-          child.failure_log_path,
-          "sparkplane: " + internal::DescribeLaunchFailure(child.program, child.cwd, *failure) +
-              "\n");
-    }
-  }
   // Release the descriptors before the callback, which may well spawn the next child.
   ExitCallback on_exit = std::move(child.on_exit);
   child = Child();
@@ -298,6 +286,7 @@ const std::vector<std::string>& DefaultPassEnv() {
 ProcessSupervisor::ProcessSupervisor(std::vector<std::string> pass_env)
     : state_(std::make_unique<State>()) {
   state_->pass_env = std::move(pass_env);
+  state_->supervisor = internal::FindSupervisor();
   state_->epoll.Reset(::epoll_create1(EPOLL_CLOEXEC));
   state_->wake.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   SP_CHECK(state_->epoll.valid() && state_->wake.valid());
@@ -339,7 +328,6 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
     if (ec)
       return InvalidArgumentError("exit record path '" + spec.exit_record_path +
                                   "': " + ec.message());
-    plan.exit_record_tmp = plan.exit_record + ".tmp";
     ::unlink(plan.exit_record.c_str());
   }
   ASSIGN_OR_RETURN(UniqueFd out, internal::OpenOutputFile(spec.output_path));
@@ -367,22 +355,10 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
     fds.gate_fd = gate_child.get();
   }
 
-  ASSIGN_OR_RETURN(internal::ForkedChild forked, internal::ForkChild(plan, fds));
+  ASSIGN_OR_RETURN(const pid_t pid, internal::SpawnChild(plan, fds, state_->supervisor));
   gate_child.Reset();
   out.Reset();
   err.Reset();
-  const pid_t pid = forked.pid;
-
-  if (!spec.gated) {
-    if (std::optional<internal::LaunchFailure> failure =
-            internal::WaitForExec(forked.error_pipe.get())) {
-      int status;
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      return internal::LaunchFailureStatus(plan.program, plan.cwd, *failure);
-    }
-    forked.error_pipe.Reset();
-  }
 
   UniqueFd pidfd(internal::PidfdOpen(pid));
   if (!pidfd.valid()) {
@@ -404,10 +380,6 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
   child.pid = pid;
   child.start_ticks = handle.start_ticks;
   child.gate = std::move(gate_ours);
-  child.error_pipe = std::move(forked.error_pipe);
-  child.program = plan.program;
-  child.cwd = plan.cwd;
-  child.failure_log_path = spec.stderr_path.empty() ? spec.output_path : spec.stderr_path;
   child.on_exit = std::move(on_exit);
   const int watched_fd = pidfd.get();
   child.pidfd = std::move(pidfd);

@@ -2,7 +2,11 @@
 // the owner when they exit. Every child process of the server goes through it: task tries,
 // Spark daemons, spark-submit drivers.
 //
-// Handle-before-start: a Spawn with `gated = true` forks a child that blocks before exec until
+// No fork() of the caller: children start with posix_spawn; gated and recorded ones as the small
+// `sparkplane-supervisor` (executor/supervisor_protocol.h), which waits at the gate, runs the
+// program and records its end.
+//
+// Handle-before-start: a Spawn with `gated = true` starts a child that blocks before exec until
 // Release(pid) is called. The caller records the handle (pid + kernel start time) durably in
 // between; if the server dies first, the child sees its gate close and exits without running
 // anything. So a recorded handle always exists before user code runs, and user code never runs
@@ -45,9 +49,9 @@ struct SpawnSpec {
   std::string output_path;  // stdout+stderr appended here; empty = /dev/null
   std::string stderr_path;  // when set, stderr goes here instead of output_path
   bool gated = false;       // see the header comment
-  // When set, how the program ended is written to this file by a watcher process that outlives
+  // When set, how the program ended is written to this file by its supervisor, which outlives
   // the server (see ReadExitRecord): a try that finishes while the server is down keeps its
-  // result. The watcher is the process the handle names; the program is its child, in the same
+  // result. The supervisor is the process the handle names; the program is its child, in the same
   // process group.
   std::string exit_record_path;
 };
@@ -67,7 +71,7 @@ struct ExitInfo {
 };
 
 // How a program spawned with an exit record ended; nullopt while it runs, when it was killed
-// together with its watcher (a stopped try), or when the file is missing or unreadable.
+// together with its supervisor (SIGKILL), or when the file is missing or unreadable.
 std::optional<ExitInfo> ReadExitRecord(const std::string& path);
 
 enum class ProcessLiveness { kRunning, kGone, kNotOurs };
@@ -94,7 +98,8 @@ class ProcessSupervisor {
 
   // Starts a child. `on_exit` is called once, on the reaper thread, when it exits.
   // Errors: argv[0] not found or not executable (FailedPrecondition, names the program),
-  // output file not writable, fork failure (Unavailable).
+  // output file not writable, spawn failure (Unavailable), no sparkplane-supervisor for a gated
+  // or recorded child (FailedPrecondition).
   Result<ProcessHandle> Spawn(const SpawnSpec& spec, ExitCallback on_exit);
 
   // Lets a gated child exec. NotFound if the pid is not a gated child of ours.

@@ -81,23 +81,16 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv, Millis ti
   internal::ChildFds fds;
   fds.stdout_fd = write_end.get();
   fds.stderr_fd = write_end.get();
-  ASSIGN_OR_RETURN(internal::ForkedChild child, internal::ForkChild(plan, fds));
+  ASSIGN_OR_RETURN(const pid_t pid, internal::SpawnChild(plan, fds, /*supervisor=*/""));
   write_end.Reset();
-  if (std::optional<internal::LaunchFailure> failure =
-          internal::WaitForExec(child.error_pipe.get())) {
-    int status;
-    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return internal::LaunchFailureStatus(plan.program, plan.cwd, *failure);
-  }
 
-  UniqueFd pidfd(internal::PidfdOpen(child.pid));
+  UniqueFd pidfd(internal::PidfdOpen(pid));
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!pidfd.valid() || !timer.valid()) {
     int err = errno;
-    internal::SignalChildGroup(child.pid, SIGKILL);
+    internal::SignalChildGroup(pid, SIGKILL);
     int status;
-    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     return UnavailableError(std::string("cannot watch the command: ") + std::strerror(err));
   }
@@ -127,7 +120,7 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv, Millis ti
       break;
     }
     if (fds_to_poll[1].revents != 0) {
-      internal::SignalChildGroup(child.pid, SIGKILL);
+      internal::SignalChildGroup(pid, SIGKILL);
       WaitExit(pidfd.get());
       std::string message = "command '" + argv[0] + "' did not finish within " +
                             std::to_string(timeout.count()) + " ms and was killed";

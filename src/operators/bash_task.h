@@ -24,7 +24,7 @@
 // reaper thread) scans the log and Completes: success iff exit code 0. After a server restart
 // the process is no longer our child: Recover takes its result from the exit record, watching a
 // command that still runs until it ends, so a restart never runs finished work again. A command
-// that ended without a record (killed with its watcher) fails retryably. Handles saved without
+// that ended without a record (killed with its supervisor) fails retryably. Handles saved without
 // an exit record: a still-running process is stopped and the try fails retryably.
 //
 // Thread safety: all methods may run concurrently; work that blocks runs on TaskThreads.

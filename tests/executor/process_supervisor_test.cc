@@ -20,6 +20,7 @@
 #include "executor/internal/pidfd.h"
 #include "executor/internal/proc_stat.h"
 #include "executor/process.h"
+#include "executor/supervisor_protocol.h"
 #include "executor/test_util.h"
 
 namespace sp::executor {
@@ -211,13 +212,14 @@ TEST(ProcessSupervisorTest, GatedExecFailureIsReportedThroughTheExit) {
   EXPECT_THAT(ReadFile(dir.File("o")), HasSubstr("cannot execute '" + garbage + "'"));
 }
 
+// A gated child waits at its gate as sparkplane-supervisor (never a fork() of this process),
+// asleep, before the program runs.
 bool BlockedBeforeExec(pid_t pid) {
   std::optional<internal::ProcStat> stat = internal::ReadProcStat(pid);
   if (!stat || stat->state != 'S') return false;
-  // Still the forked copy of this test binary: it has not exec'd.
   std::error_code ec;
-  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec) ==
-         std::filesystem::read_symlink("/proc/self/exe");
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() ==
+         kSupervisorName;
 }
 
 TEST(ProcessSupervisorTest, GatedChildWaitsForRelease) {
@@ -457,6 +459,61 @@ TEST(ProcessSupervisorTest, ChildInheritsOnlyStandardDescriptors) {
   ASSERT_TRUE(recorder.Wait().has_value());
   ::close(leaky);
   EXPECT_EQ(ReadFile(dir.File("o")), "0\n1\n2\n");
+}
+
+// With an exit record, the supervisor writes how the program ended (code or signal) and ends
+// the same way, so the server learns it live or, after a restart, from the file.
+TEST(ProcessSupervisorTest, ExitRecordKeepsTheProgramsEnd) {
+  TempDir dir;
+  ProcessSupervisor supervisor;
+  struct Case {
+    const char* script;
+    int exit_code;
+    std::optional<int> signal;
+    const char* record;
+  };
+  for (const Case& c : {Case{"exit 3", 3, std::nullopt, "exit 3\n"},
+                        Case{"kill -KILL $$", 128 + SIGKILL, SIGKILL, "signal 9\n"}}) {
+    SpawnSpec spec = Shell(c.script, dir.File("out"));
+    spec.gated = true;
+    spec.exit_record_path = dir.File("record");
+    ExitRecorder recorder;
+    Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
+    ASSERT_TRUE(h.ok()) << h.status();
+    ASSERT_TRUE(supervisor.Release(h->pid).ok());
+    std::optional<ExitInfo> exit = recorder.Wait();
+    ASSERT_TRUE(exit.has_value());
+    EXPECT_EQ(exit->exit_code, c.exit_code) << c.script;
+    EXPECT_EQ(exit->signal, c.signal) << c.script;
+    EXPECT_EQ(ReadFile(dir.File("record")), c.record) << c.script;
+    std::optional<ExitInfo> read = ReadExitRecord(dir.File("record"));
+    ASSERT_TRUE(read.has_value());
+    EXPECT_EQ(read->exit_code, c.exit_code);
+  }
+}
+
+// A stop (SIGTERM to the group) reaches the program, which gets its grace period to finish:
+// the supervisor does not die of it first (which used to SIGKILL the program at once) and
+// records the program's own exit.
+TEST(ProcessSupervisorTest, StopGivesTheRecordedProgramItsGrace) {
+  TempDir dir;
+  ProcessSupervisor supervisor;
+  SpawnSpec spec = Shell("trap 'sleep 0.3; echo cleaned > " + dir.File("marker") +
+                             "; exit 7' TERM; touch " + dir.File("started") + "; sleep 30 & wait",
+                         dir.File("out"));
+  spec.gated = true;
+  spec.exit_record_path = dir.File("record");
+  ExitRecorder recorder;
+  Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_TRUE(supervisor.Release(h->pid).ok());
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir.File("started")); }));
+  supervisor.Terminate(h->pid, Millis(10000));
+  std::optional<ExitInfo> exit = recorder.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->exit_code, 7) << ReadFile(dir.File("out"));
+  EXPECT_EQ(ReadFile(dir.File("marker")), "cleaned\n");
+  EXPECT_EQ(ReadFile(dir.File("record")), "exit 7\n");
 }
 
 TEST(ProcessSupervisorTest, DoesNotLeakDescriptors) {

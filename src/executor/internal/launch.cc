@@ -1,8 +1,9 @@
-// Fork/exec of one child; see launch.h. Everything between fork and exec is async-signal-safe.
+// posix_spawn of one child; see launch.h.
 #include "executor/internal/launch.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,118 +34,6 @@ bool IsExecutableFile(const std::string& path, bool* exists) {
   }
   *exists = true;
   return S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
-// Closes every descriptor >= 3 except `keep_a` and `keep_b` (either may be -1).
-void CloseOtherFds(int keep_a, int keep_b) {
-  if (keep_a > keep_b) std::swap(keep_a, keep_b);
-  unsigned int next = 3;
-  for (int keep : {keep_a, keep_b}) {
-    if (keep < 3) continue;
-    if (static_cast<unsigned int>(keep) > next) ::close_range(next, keep - 1, 0);
-    next = keep + 1;
-  }
-  ::close_range(next, ~0U, 0);
-}
-
-[[noreturn]] void ReportAndExit(int error_pipe, int stage, int err) {
-  LaunchFailure failure;
-  failure.stage = stage;
-  failure.error = err;
-  // A short write to a pipe is atomic; if the parent is gone there is nobody to tell.
-  ssize_t ignored = ::write(error_pipe, &failure, sizeof(failure));
-  (void)ignored;
-  ::_exit(kLaunchFailedExitCode);
-}
-
-// Writes "exit N\n" or "signal N\n" (async-signal-safe: no allocation, no stdio).
-void WriteExitRecord(const LaunchPlan& plan, int status) {
-  char buf[32];
-  const char* word = WIFSIGNALED(status) ? "signal " : "exit ";
-  unsigned value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
-  size_t n = 0;
-  for (const char* w = word; *w != '\0'; ++w) buf[n++] = *w;
-  char digits[12];
-  size_t d = 0;
-  do {
-    digits[d++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (d > 0) buf[n++] = digits[--d];
-  buf[n++] = '\n';
-  int fd = ::open(plan.exit_record_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  bool written = ::write(fd, buf, n) == static_cast<ssize_t>(n);
-  written = ::fsync(fd) == 0 && written;
-  ::close(fd);
-  if (written) ::rename(plan.exit_record_tmp.c_str(), plan.exit_record.c_str());
-}
-
-// The watcher (see LaunchPlan::exit_record): the program runs in a grandchild; this process
-// records its end and then ends the same way, so the supervisor sees what it would have seen.
-[[noreturn]] void RunWatched(const LaunchPlan& plan, int error_pipe) {
-  pid_t pid = ::fork();
-  if (pid < 0) ReportAndExit(error_pipe, LaunchFailure::kSetup, errno);
-  if (pid == 0) {
-    ::execve(plan.program.c_str(), plan.argv.data(), plan.envp.data());
-    ReportAndExit(error_pipe, LaunchFailure::kExec, errno);
-  }
-  ::close(error_pipe);  // EOF for the parent once the grandchild exec'd
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) ::_exit(kLaunchFailedExitCode);
-  }
-  WriteExitRecord(plan, status);
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    struct rlimit no_core = {0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);  // the program's core (if any) was dumped already
-    ::signal(sig, SIG_DFL);
-    ::kill(::getpid(), sig);
-    ::_exit(128 + sig);
-  }
-  ::_exit(WEXITSTATUS(status));
-}
-
-// Runs in the forked child: only async-signal-safe calls from here to execve.
-[[noreturn]] void RunChild(const LaunchPlan& plan, const ChildFds& fds, int null_fd,
-                           int error_pipe) {
-  // Handlers inherited from the server must not run in the child; ignored signals must not stay
-  // ignored for the program. Reset them before unblocking (the parent blocked all around fork).
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof(dfl));
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for signals glibc reserves
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  if (::setsid() < 0) ReportAndExit(error_pipe, LaunchFailure::kSetup, errno);
-  if (::dup2(null_fd, 0) < 0 || ::dup2(fds.stdout_fd, 1) < 0 || ::dup2(fds.stderr_fd, 2) < 0) {
-    ReportAndExit(error_pipe, LaunchFailure::kSetup, errno);
-  }
-  // Descriptors of the server (including other children's gates) must not leak into this one.
-  CloseOtherFds(fds.gate_fd, error_pipe);
-
-  if (fds.gate_fd >= 0) {
-    char byte = 0;
-    ssize_t n;
-    do {
-      n = ::read(fds.gate_fd, &byte, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) ::_exit(kGateClosedExitCode);
-    ::close(fds.gate_fd);
-  }
-  if (!plan.cwd.empty() && ::chdir(plan.cwd.c_str()) != 0) {
-    ReportAndExit(error_pipe, LaunchFailure::kChdir, errno);
-  }
-  if (!plan.exit_record.empty()) RunWatched(plan, error_pipe);
-  ::execve(plan.program.c_str(), plan.argv.data(), plan.envp.data());
-  ReportAndExit(error_pipe, LaunchFailure::kExec, errno);
 }
 
 }  // namespace
@@ -268,46 +157,80 @@ Result<UniqueFd> OpenOutputFile(const std::string& path) {
   return UniqueFd(MoveAboveStdio(fd));
 }
 
-Result<ForkedChild> ForkChild(const LaunchPlan& plan, const ChildFds& fds) {
-  UniqueFd null_fd(MoveAboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
-  if (!null_fd.valid()) return UnavailableError("cannot open /dev/null: " + ErrnoText(errno));
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return UnavailableError("cannot create a pipe: " + ErrnoText(errno));
+Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
+                         const std::string& supervisor) {
+  const bool supervised = fds.gate_fd >= 0 || !plan.exit_record.empty();
+  if (supervised && supervisor.empty()) {
+    return FailedPreconditionError(std::string("cannot start '") + plan.program +
+                                   "': " + kSupervisorName +
+                                   " was not found next to this executable; install it beside "
+                                   "sparkplane");
   }
-  UniqueFd read_end(MoveAboveStdio(pipe_fds[0]));
-  UniqueFd write_end(MoveAboveStdio(pipe_fds[1]));
-  if (!read_end.valid() || !write_end.valid()) {
-    return UnavailableError("cannot create a pipe: " + ErrnoText(errno));
+  std::vector<std::string> supervisor_args;
+  std::vector<char*> argv;
+  if (supervised) {
+    supervisor_args = {supervisor};
+    if (fds.gate_fd >= 0) supervisor_args.push_back("--gate");
+    if (!plan.exit_record.empty()) {
+      supervisor_args.push_back("--record");
+      supervisor_args.push_back(plan.exit_record);
+    }
+    supervisor_args.push_back("--");
+    supervisor_args.push_back(plan.program);
+    for (std::string& a : supervisor_args) argv.push_back(a.data());
+    for (char* a : plan.argv) argv.push_back(a);  // null-terminated already
   }
 
-  // Block all signals so no server handler runs in the child before it resets them.
-  sigset_t all, old;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  if (posix_spawn_file_actions_init(&actions) != 0 || posix_spawnattr_init(&attr) != 0) {
+    return UnavailableError("cannot prepare to start a process");
+  }
+  // Handlers of the server do not exist in the child; ignored signals must not stay ignored.
+  sigset_t all, none;
   sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = ::fork();
-  if (pid == 0) RunChild(plan, fds, null_fd.get(), write_end.get());
-  int fork_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return UnavailableError("cannot fork: " + ErrnoText(fork_errno));
-  ForkedChild child;
-  child.pid = pid;
-  child.error_pipe = std::move(read_end);
-  return child;
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds.stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, fds.stderr_fd, 2);
+  int first_closed = 3;
+  if (fds.gate_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, fds.gate_fd, kSupervisorGateFd);
+    first_closed = kSupervisorGateFd + 1;
+  }
+  // Descriptors of the server (other children's gates, sockets) never leak into a child.
+  posix_spawn_file_actions_addclosefrom_np(&actions, first_closed);
+  if (!plan.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, plan.cwd.c_str());
+
+  pid_t pid = 0;
+  const std::string& path = supervised ? supervisor : plan.program;
+  int rc = ::posix_spawn(&pid, path.c_str(), &actions, &attr,
+                         supervised ? argv.data() : plan.argv.data(), plan.envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    LaunchFailure failure;
+    failure.error = rc;
+    return LaunchFailureStatus(path, plan.cwd, failure);
+  }
+  return pid;
 }
 
-std::optional<LaunchFailure> WaitForExec(int error_pipe) {
-  LaunchFailure failure;
-  size_t got = 0;
-  auto* bytes = reinterpret_cast<char*>(&failure);
-  while (got < sizeof(failure)) {
-    ssize_t n = ::read(error_pipe, bytes + got, sizeof(failure) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+std::string FindSupervisor() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    std::string next_to_us = (self.parent_path() / kSupervisorName).string();
+    if (::access(next_to_us.c_str(), X_OK) == 0) return next_to_us;
   }
-  if (got == sizeof(failure)) return failure;
-  return std::nullopt;
+#ifdef SP_SUPERVISOR_BUILD_PATH
+  if (::access(SP_SUPERVISOR_BUILD_PATH, X_OK) == 0) return SP_SUPERVISOR_BUILD_PATH;
+#endif
+  return "";
 }
 
 std::string DescribeLaunchFailure(const std::string& program, const std::string& cwd,
@@ -335,19 +258,6 @@ Status LaunchFailureStatus(const std::string& program, const std::string& cwd,
     return UnavailableError(message);
   }
   return FailedPreconditionError(message);
-}
-
-void AppendToFile(const std::string& path, const std::string& text) {
-  if (path.empty()) return;
-  Result<UniqueFd> fd = OpenOutputFile(path);
-  if (!fd.ok()) return;
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd->get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
 }
 
 void SignalChildGroup(pid_t pid, int sig) {

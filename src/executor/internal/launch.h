@@ -1,13 +1,10 @@
-// Launching one child process: everything that can fail for a user-visible reason (program not
-// found, output file not writable, bad cwd) is checked and prepared before fork, so the child
-// only makes async-signal-safe system calls between fork and exec.
-//
-// The child: resets signal dispositions and unblocks signals, starts its own session (so it leads
-// a new process group), points stdin at /dev/null and stdout/stderr at the given fds, closes
-// every other descriptor, optionally waits on a gate, changes directory and execs. When a step
-// fails it writes a LaunchFailure to the error pipe and exits with 127. With an exit record it
-// forks once more instead: the program runs in the grandchild (same process group) while the
-// child waits and records how it ended, so the status survives the server.
+// Launching one child process with posix_spawn (the server is never fork()ed: its size and its
+// threads do not matter). Everything that can fail for a user-visible reason (program not found,
+// output file not writable, bad cwd) is checked before. The child starts its own session (it
+// leads a new process group) with default signal dispositions and an empty signal mask, stdin on
+// /dev/null, stdout/stderr on the given fds and no other descriptor of the server. A gated or
+// recorded child is started as `sparkplane-supervisor` (executor/supervisor_protocol.h), which
+// waits at the gate and/or records the program's end; other children are the program itself.
 //
 // Thread safety: stateless functions; safe to call from any thread.
 #pragma once
@@ -15,29 +12,22 @@
 #include <sys/types.h>
 
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "executor/internal/unique_fd.h"
+#include "executor/supervisor_protocol.h"
 
 namespace sp::executor::internal {
-
-// Exit status of a gated child whose gate closed without a release (the server went away).
-inline constexpr int kGateClosedExitCode = 125;
-// Exit status of a child that could not exec (as shells report it).
-inline constexpr int kLaunchFailedExitCode = 127;
 
 // The child's argv and environment as char* arrays, built before fork.
 struct LaunchPlan {
   std::string program;  // path handed to execve (resolved through PATH)
   std::string cwd;      // empty = inherit
-  // When set, the child stays as a watcher: it runs the program as its own child, waits for
-  // it, and writes its exit status here (through exit_record_tmp and a rename) before exiting
-  // the same way. See ReadExitRecord in executor/process.h.
+  // When set, the supervisor runs the program as its child and writes how it ended here (see
+  // ReadExitRecord in executor/process.h). Absolute.
   std::string exit_record;
-  std::string exit_record_tmp;
   std::vector<std::string> arg_storage;
   std::vector<std::string> env_storage;
   std::vector<char*> argv;  // points into arg_storage; null-terminated
@@ -82,7 +72,7 @@ int MoveAboveStdio(int fd);
 struct ChildFds {
   int stdout_fd = -1;
   int stderr_fd = -1;
-  int gate_fd = -1;  // when >= 0, the child reads one byte from it before exec; EOF -> exit 125
+  int gate_fd = -1;  // when >= 0, the supervisor reads one byte from it first; EOF -> exit 125
 };
 
 struct LaunchFailure {
@@ -91,16 +81,15 @@ struct LaunchFailure {
   int error = 0;  // errno
 };
 
-struct ForkedChild {
-  pid_t pid = 0;
-  UniqueFd error_pipe;  // read end: EOF once the child exec'd, or a LaunchFailure
-};
+// Starts `plan`: the program itself, or `supervisor` running it when the plan has an exit
+// record or `fds.gate_fd` is set (then `supervisor` must name the executable). Returns the pid;
+// a program or supervisor that cannot be executed is reported here (posix_spawn's error).
+Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
+                         const std::string& supervisor);
 
-// Forks the child described by `plan`. Unavailable when fork fails.
-Result<ForkedChild> ForkChild(const LaunchPlan& plan, const ChildFds& fds);
-
-// Blocks until the child execs (nullopt) or reports a failure.
-std::optional<LaunchFailure> WaitForExec(int error_pipe);
+// Where `sparkplane-supervisor` is: next to the running executable, else the build tree's copy
+// (compiled in, for test and benchmark binaries). Empty when neither exists.
+std::string FindSupervisor();
 
 // "cannot execute '/bin/x': Permission denied" and the like.
 std::string DescribeLaunchFailure(const std::string& program, const std::string& cwd,
@@ -109,9 +98,6 @@ std::string DescribeLaunchFailure(const std::string& program, const std::string&
 // Status for a launch failure reported before Spawn returned.
 Status LaunchFailureStatus(const std::string& program, const std::string& cwd,
                            const LaunchFailure& failure);
-
-// Appends `text` to `path` (creating it). Best effort: errors are ignored.
-void AppendToFile(const std::string& path, const std::string& text);
 
 // Sends `sig` to the group led by our child `pid`; if the group does not exist yet (the child
 // has not reached setsid), to the child itself.

@@ -1,0 +1,29 @@
+// How ProcessSupervisor starts `sparkplane-supervisor` (src/supervisor/main.cc), the small
+// process that runs one gated or recorded child so the server never fork()s itself:
+//
+//   sparkplane-supervisor [--gate] [--record PATH] -- PROGRAM ARGV0 ARGV1 ...
+//
+// It is started with posix_spawn in its own session, with the child's environment, working
+// directory, stdin (/dev/null) and stdout/stderr (the log). --gate: it first reads one byte from
+// fd 3 (the start gate); EOF exits kGateClosedExitCode without running anything. Without
+// --record it then execs PROGRAM in place (same pid and start time, so the handle stays valid).
+// With --record it stays as the program's parent: it ignores SIGTERM/SIGINT/SIGHUP (a stop sent
+// to the process group reaches the program, and the supervisor lives to record how it ended),
+// writes "exit N" or "signal N" to PATH (through PATH.tmp, fsync and rename) and ends the same
+// way. A program that cannot be executed is reported on stderr ("sparkplane: cannot execute
+// ...") with exit kLaunchFailedExitCode.
+//
+// Thread safety: constants only.
+#pragma once
+
+namespace sp::executor {
+
+inline constexpr const char* kSupervisorName = "sparkplane-supervisor";
+// Exit status of a gated child whose gate closed without a release (the server went away).
+inline constexpr int kGateClosedExitCode = 125;
+// Exit status of a child that could not exec (as shells report it).
+inline constexpr int kLaunchFailedExitCode = 127;
+// The descriptor the gate arrives on in the supervisor.
+inline constexpr int kSupervisorGateFd = 3;
+
+}  // namespace sp::executor

@@ -1,0 +1,138 @@
+// sparkplane-supervisor: the parent of one task try's command, started by the server with
+// posix_spawn (the protocol is in executor/supervisor_protocol.h). It waits at the start gate,
+// runs the command, and writes how it ended next to the try's log, so the result survives the
+// server. Plain system calls only: it is exec'd for every try and must start in microseconds.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <initializer_list>
+
+#include "executor/supervisor_protocol.h"
+
+namespace {
+
+using sp::executor::kGateClosedExitCode;
+using sp::executor::kLaunchFailedExitCode;
+using sp::executor::kSupervisorGateFd;
+
+void WriteAll(int fd, const char* s, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void Say(const char* a, const char* b = "", const char* c = "", const char* d = "") {
+  for (const char* s : {a, b, c, d}) WriteAll(2, s, strlen(s));
+}
+
+[[noreturn]] void CannotExecute(const char* program) {
+  Say("sparkplane: cannot execute '", program, "': ", strerror(errno));
+  Say("\n");
+  _exit(kLaunchFailedExitCode);
+}
+
+// "exit N\n" / "signal N\n" into `path` through `path`.tmp, fsync and rename.
+void WriteRecord(const char* path, int status) {
+  char buf[32];
+  const char* word = WIFSIGNALED(status) ? "signal " : "exit ";
+  unsigned value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+  size_t n = 0;
+  for (const char* w = word; *w != '\0'; ++w) buf[n++] = *w;
+  char digits[12];
+  size_t d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (d > 0) buf[n++] = digits[--d];
+  buf[n++] = '\n';
+  size_t len = strlen(path);
+  char* tmp = static_cast<char*>(malloc(len + 5));
+  if (tmp == nullptr) return;
+  memcpy(tmp, path, len);
+  memcpy(tmp + len, ".tmp", 5);
+  int fd = ::open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    bool ok = ::write(fd, buf, n) == static_cast<ssize_t>(n);
+    ok = ::fsync(fd) == 0 && ok;
+    ::close(fd);
+    if (ok) ::rename(tmp, path);
+  }
+  free(tmp);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool gate = false;
+  const char* record = nullptr;
+  int i = 1;
+  for (; i < argc; ++i) {
+    if (strcmp(argv[i], "--gate") == 0) {
+      gate = true;
+    } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
+      record = argv[++i];
+    } else if (strcmp(argv[i], "--") == 0) {
+      ++i;
+      break;
+    } else {
+      Say("sparkplane-supervisor: unexpected argument '", argv[i],
+          "' (it is started by sparkplane, not by hand)\n");
+      return 2;
+    }
+  }
+  if (i + 1 >= argc) {
+    Say("usage: sparkplane-supervisor [--gate] [--record PATH] -- PROGRAM ARGV0 [ARGS...]\n");
+    return 2;
+  }
+  const char* program = argv[i];
+  char** program_argv = argv + i + 1;
+
+  if (gate) {
+    char byte = 0;
+    ssize_t n;
+    do {
+      n = ::read(kSupervisorGateFd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(kGateClosedExitCode);
+    ::close(kSupervisorGateFd);
+  }
+  if (record == nullptr) {
+    ::execv(program, program_argv);
+    CannotExecute(program);
+  }
+
+  pid_t pid = ::fork();
+  if (pid < 0) CannotExecute(program);
+  if (pid == 0) {
+    ::execv(program, program_argv);
+    CannotExecute(program);
+  }
+  // A stop sent to the group is for the program; this process outlives it to record the end.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) _exit(kLaunchFailedExitCode);
+  }
+  WriteRecord(record, status);
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    struct rlimit no_core = {0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);  // the program's core (if any) was dumped already
+    ::signal(sig, SIG_DFL);
+    ::kill(::getpid(), sig);
+    _exit(128 + sig);
+  }
+  return WEXITSTATUS(status);
+}

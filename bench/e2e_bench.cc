@@ -256,8 +256,9 @@ RunStats DagsTest(const Options& o, const std::string& dag_id, const std::string
   return st;
 }
 
+// `goal`: tasks/s the row must reach; `cpu_goal_ms` > 0 adds a row for the CPU per task.
 void Throughput(const Options& o, Report& rep, const std::string& label, const std::string& dag_id,
-                const std::string& text, int tasks) {
+                const std::string& text, int tasks, double goal, double cpu_goal_ms = 0) {
   std::fprintf(stderr, "%s ...\n", label.c_str());
   std::vector<double> per_s, wall_per_s, run_ms, wall_ms, cpu_ms;
   std::string load = LoadAvg();
@@ -271,11 +272,17 @@ void Throughput(const Options& o, Report& rep, const std::string& label, const s
     wall_per_s.push_back(tasks / (st.wall_ms / 1000.0));
   }
   double med = Median(per_s);
-  rep.Add({label, ">= 500 tasks/s",
+  rep.Add({label, ">= " + Fmt(goal, 0) + " tasks/s",
            Fmt(med, 0) + " tasks/s (run " + Fmt(Median(run_ms), 0) + " ms; wall " +
                Fmt(Median(wall_ms), 0) + " ms = " + Fmt(Median(wall_per_s), 0) + " tasks/s; CPU " +
                Fmt(Median(cpu_ms) / tasks, 2) + " ms/task)",
-           Verdict(med >= 500), load + " / " + LoadAvg()});
+           Verdict(med >= goal), load + " / " + LoadAvg()});
+  if (cpu_goal_ms > 0) {
+    double cpu = Median(cpu_ms) / tasks;
+    rep.Add({label + ": CPU per task (sparkplane, supervisors and tasks)",
+             "<= " + Fmt(cpu_goal_ms, 1) + " ms", Fmt(cpu, 2) + " ms", Verdict(cpu <= cpu_goal_ms),
+             load + " / " + LoadAvg()});
+  }
   rep.Detail(label + ": run ms [" + Join(run_ms, 0) + "], wall ms [" + Join(wall_ms, 0) +
              "], tasks/s [" + Join(per_s, 0) + "], CPU ms (user+sys, with tasks) [" +
              Join(cpu_ms, 0) + "]");
@@ -328,10 +335,10 @@ void Latency(const Options& o, Report& rep) {
     store_medians.push_back(Median(store_gaps));
   }
   double med = Median(medians);
-  rep.Add({"task-to-task latency, median (chain of 200)", "<= 5 ms",
+  rep.Add({"task-to-task latency, median (chain of 200)", "<= 1.5 ms, p95 <= 3 ms",
            Fmt(med, 2) + " ms (p95 " + Fmt(Median(p95s), 2) + " ms, max " + Fmt(Median(maxes), 1) +
                " ms)",
-           Verdict(med <= 5.0), load + " / " + LoadAvg()});
+           Verdict(med <= 1.5 && Median(p95s) <= 3.0), load + " / " + LoadAvg()});
   rep.Detail(label + ": per-repeat median ms [" + Join(medians, 2) + "], p95 ms [" + Join(p95s, 2) +
              "], max ms [" + Join(maxes, 1) + "]; all " + std::to_string(all_gaps.size()) +
              " gaps: p50 " + Fmt(Percentile(all_gaps, 0.5), 2) + " p90 " +
@@ -362,8 +369,8 @@ void Validate(const Options& o, Report& rep) {
     cpu.push_back(f.cpu_ms);
   }
   double med = Median(wall);
-  rep.Add({"1,000 DAG files parsed + validated (`dags validate`)", "<= 1000 ms",
-           Fmt(med, 0) + " ms (CPU " + Fmt(Median(cpu), 0) + " ms)", Verdict(med <= 1000),
+  rep.Add({"1,000 DAG files parsed + validated (`dags validate`)", "<= 500 ms",
+           Fmt(med, 0) + " ms (CPU " + Fmt(Median(cpu), 0) + " ms)", Verdict(med <= 500),
            load + " / " + LoadAvg()});
   rep.Detail(label + ": wall ms [" + Join(wall, 0) + "], CPU ms [" + Join(cpu, 0) +
              "]; output: " + ReadText(work.path() + "/out"));
@@ -451,10 +458,16 @@ class Server {
 };
 
 // "ready in 12.3 ms" from the server's log, or -1.
+// The server's own "ready in X ms" (written once its DAG folder is loaded, which may be after
+// the socket answers); waits up to 30 s for it.
 double LoggedReadyMs(const std::string& log) {
-  std::string t = ReadText(log);
-  size_t p = t.find("ready in ");
-  return p == std::string::npos ? -1 : std::strtod(t.c_str() + p + 9, nullptr);
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = ReadText(log);
+    size_t p = t.rfind("ready in ");
+    if (p != std::string::npos) return std::strtod(t.c_str() + p + 9, nullptr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
 }
 
 void ServerBenchmarks(const Options& o, Report& rep) {
@@ -496,10 +509,10 @@ void ServerBenchmarks(const Options& o, Report& rep) {
   std::this_thread::sleep_for(std::chrono::seconds(5));  // a couple of DAG rescans
   double idle_cpu = ProcCpuMs(s.pid()) - idle_cpu0;
   double rss = ProcStatusMiB(s.pid(), "VmRSS"), hwm = ProcStatusMiB(s.pid(), "VmHWM");
-  rep.Add({"idle server resident memory (5 DAGs of 10 tasks, 5 s after ready)", "<= 30 MB",
+  rep.Add({"idle server resident memory (5 DAGs of 10 tasks, 5 s after ready)", "<= 20 MB",
            Fmt(rss, 1) + " MiB VmRSS (VmHWM " + Fmt(hwm, 1) + " MiB; CPU while idle " +
                Fmt(idle_cpu / 5, 1) + " ms/s)",
-           Verdict(rss <= 30), LoadAvg()});
+           Verdict(rss <= 20), LoadAvg()});
 
   // The server picks the new file up at its next DAG folder rescan (every 2 s).
   WriteTextFile(data.path() + "/dags/fanout_1000.yaml",
@@ -534,10 +547,10 @@ void ServerBenchmarks(const Options& o, Report& rep) {
   }
   double run_ms = static_cast<double>((*done->ended_at - *done->started_at).count());
   double per_s = 1001 / (std::max(run_ms, 1.0) / 1000.0);
-  rep.Add({"server: triggered fan-out of 1+1,000 `true` tasks", ">= 500 tasks/s",
+  rep.Add({"server: triggered fan-out of 1+1,000 `true` tasks", ">= 1000 tasks/s",
            Fmt(per_s, 0) + " tasks/s (run " + Fmt(run_ms, 0) + " ms; trigger to seen done " +
                Fmt(wall, 0) + " ms; CPU " + Fmt(cpu / 1001, 2) + " ms/task)",
-           Verdict(per_s >= 500), load + " / " + LoadAvg()});
+           Verdict(per_s >= 1000), load + " / " + LoadAvg()});
   rep.Add({"server memory after the fan-out", "-",
            Fmt(ProcStatusMiB(s.pid(), "VmRSS"), 1) + " MiB VmRSS (VmHWM " +
                Fmt(ProcStatusMiB(s.pid(), "VmHWM"), 1) + " MiB; sampled peak " + Fmt(peak_rss, 1) +
@@ -566,11 +579,13 @@ void ServerReadyManyDags(const Options& o, Report& rep) {
     logged.push_back(LoggedReadyMs(log));
   }
   std::vector<double> restarts(ready.begin() + 1, ready.end());
-  rep.Add({"server ready, restart, with 1,000 DAG files of 10 tasks (median)", "<= 100 ms",
-           Fmt(Median(restarts), 1) + " ms (server log: " +
+  // The socket answers while the folder still loads; the log's "ready in" is the full load.
+  rep.Add({"server answers ping after a restart, with 1,000 DAG files of 10 tasks (median)",
+           "<= 50 ms",
+           Fmt(Median(restarts), 1) + " ms (DAGs loaded, server log: " +
                Fmt(Median(std::vector<double>(logged.begin() + 1, logged.end())), 1) +
                " ms; fresh data dir " + Fmt(ready[0], 1) + " ms)",
-           Verdict(Median(restarts) <= 100), load + " / " + LoadAvg()});
+           Verdict(Median(restarts) <= 50), load + " / " + LoadAvg()});
   rep.Detail("server ready with 1,000 DAG files, ms (first = fresh) [" + Join(ready, 1) +
              "]; logged 'ready in' ms [" + Join(logged, 1) + "]");
 }
@@ -617,15 +632,15 @@ int Main(int argc, char** argv) {
   Report rep;
   if (o.Wants("fanout")) {
     Throughput(o, rep, "`dags test`: fan-out 1+1,000, command `true` (via bash -c)", "fanout",
-               FanoutDagText("fanout", 1000, "\"true\""), 1001);
+               FanoutDagText("fanout", 1000, "\"true\""), 1001, 1000);
     Throughput(o, rep, "`dags test`: fan-out 1+1,000, command [\"true\"] (no shell)", "fanout",
-               FanoutDagText("fanout", 1000, "[\"true\"]"), 1001);
+               FanoutDagText("fanout", 1000, "[\"true\"]"), 1001, 1000, 1.0);
   }
   if (o.Wants("chain")) {
     Throughput(o, rep, "`dags test`: chain of 200, command `true` (via bash -c)", "chain",
-               ChainDagText("chain", 200, [](int) { return std::string("\"true\""); }), 200);
+               ChainDagText("chain", 200, [](int) { return std::string("\"true\""); }), 200, 500);
     Throughput(o, rep, "`dags test`: chain of 200, command [\"true\"] (no shell)", "chain",
-               ChainDagText("chain", 200, [](int) { return std::string("[\"true\"]"); }), 200);
+               ChainDagText("chain", 200, [](int) { return std::string("[\"true\"]"); }), 200, 500);
   }
   if (o.Wants("latency")) Latency(o, rep);
   if (o.Wants("validate")) Validate(o, rep);

@@ -9,7 +9,7 @@
 // --record it then execs PROGRAM in place (same pid and start time, so the handle stays valid).
 // With --record it stays as the program's parent: it ignores SIGTERM/SIGINT/SIGHUP (a stop sent
 // to the process group reaches the program, and the supervisor lives to record how it ended),
-// writes "exit N" or "signal N" to PATH (through PATH.tmp, fsync and rename) and ends the same
+// writes "exit N" or "signal N" to PATH (through PATH.tmp and a rename) and ends the same
 // way. A program that cannot be executed is reported on stderr ("sparkplane: cannot execute
 // ...") with exit kLaunchFailedExitCode.
 //

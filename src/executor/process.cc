@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -130,6 +131,25 @@ ProcessLiveness CheckProcess(const ProcessHandle& h) {
     return ProcessLiveness::kGone;
   }
   return ProcessLiveness::kRunning;
+}
+
+bool AwaitEnd(const ProcessHandle& h, const std::atomic<bool>& stop) {
+  constexpr int kStopCheckMs = 100;
+  UniqueFd pidfd(internal::PidfdOpen(h.pid));
+  // The pidfd pins whatever process has the pid now; the start-time check in the loop makes
+  // sure that is still the handle's process (a reused pid counts as ended).
+  while (CheckProcess(h) == ProcessLiveness::kRunning) {
+    if (stop.load()) return false;
+    if (!pidfd.valid()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kStopCheckMs));
+      continue;
+    }
+    pollfd p{pidfd.get(), POLLIN, 0};
+    int rc = ::poll(&p, 1, kStopCheckMs);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) pidfd.Reset();
+  }
+  return true;
 }
 
 Status SignalGroup(pid_t pid, int sig) {

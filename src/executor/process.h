@@ -24,6 +24,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -78,6 +79,11 @@ enum class ProcessLiveness { kRunning, kGone, kNotOurs };
 
 // Checks whether the process a handle names still exists and is the same process (start time).
 ProcessLiveness CheckProcess(const ProcessHandle& h);
+
+// Blocks until the process `h` names has ended (true), or `stop` is set (false; checked every
+// 100 ms). For processes that are not our children, such as tries adopted after a restart: a
+// pidfd reports the end at once, and a reused pid cannot pass for the process.
+bool AwaitEnd(const ProcessHandle& h, const std::atomic<bool>& stop);
 
 // Sends `sig` to the process group led by `pid` (our children are group leaders).
 Status SignalGroup(pid_t pid, int sig);

@@ -1,11 +1,12 @@
 // How ProcessSupervisor starts `sparkplane-supervisor` (src/supervisor/main.cc), the small
 // process that runs one gated or recorded child so the server never fork()s itself:
 //
-//   sparkplane-supervisor [--gate] [--record PATH] -- PROGRAM ARGV0 ARGV1 ...
+//   sparkplane-supervisor [--gate] [--record PATH] [--cwd DIR] -- PROGRAM ARGV0 ARGV1 ...
 //
-// It is started with posix_spawn in its own session, with the child's environment, working
-// directory, stdin (/dev/null) and stdout/stderr (the log). --gate: it first reads one byte from
-// fd 3 (the start gate); EOF exits kGateClosedExitCode without running anything. Without
+// It is started with posix_spawn in its own session, with the child's environment, stdin
+// (/dev/null) and stdout/stderr (the log). --gate: it first reads one byte from fd 3 (the start
+// gate); EOF exits kGateClosedExitCode without running anything. --cwd: then it changes to DIR
+// (a directory gone by then is reported on stderr, exit kLaunchFailedExitCode). Without
 // --record it then execs PROGRAM in place (same pid and start time, so the handle stays valid).
 // With --record it stays as the program's parent: it ignores SIGTERM/SIGINT/SIGHUP (a stop sent
 // to the process group reaches the program, and the supervisor lives to record how it ended),

@@ -32,8 +32,6 @@ constexpr size_t kMaxMarkerLine = 1 << 20;
 constexpr uint64_t kInlineScanLimit = 1 << 20;
 // How long a process found running after a restart gets between SIGTERM and SIGKILL.
 constexpr Millis kRecoveryGrace{10000};
-// How often an adopted command (started by an earlier server) is checked for its end.
-constexpr std::chrono::milliseconds kAdoptedPollInterval{100};
 
 std::string Describe(const nlohmann::json& v) {
   std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -417,11 +415,8 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     ProcessHandle running = *h;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [ctx, running, record, log_offset, stopping] {
-      while (executor::CheckProcess(running) == ProcessLiveness::kRunning) {
-        // The next server recovers it again from the same handle.
-        if (stopping->load()) return;
-        std::this_thread::sleep_for(kAdoptedPollInterval);
-      }
+      // Stopping: the next server recovers it again from the same handle.
+      if (!executor::AwaitEnd(running, *stopping)) return;
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
         ctx->AppendLog("[sparkplane] process " + std::to_string(running.pid) +
                        " ended while the server was away; its recorded exit is used");

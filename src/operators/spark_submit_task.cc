@@ -50,8 +50,6 @@ using internal::Log;
 constexpr Millis kReachTimeout{2000};
 // How long a driver found running after a restart gets between SIGTERM and SIGKILL.
 constexpr Millis kRecoveryGrace{10000};
-// How often a driver adopted after a restart (not our child) is checked for its end.
-constexpr std::chrono::milliseconds kAdoptedPollInterval{100};
 constexpr size_t kMaxErrorLine = 500;
 constexpr char kDefaultAppIdPrefix[] = "app";
 constexpr std::string_view kTraceback = "Traceback (most recent call last):";
@@ -1009,10 +1007,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     ProcessHandle running = *h;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [this, ctx, t, running, record, stopping] {
-      while (executor::CheckProcess(running) == ProcessLiveness::kRunning) {
-        if (stopping->load()) return;  // the next server adopts it again
-        std::this_thread::sleep_for(kAdoptedPollInterval);
-      }
+      if (!executor::AwaitEnd(running, *stopping)) return;  // the next server adopts it again
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
         Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
                       ") ended while the server was away; its recorded exit is used");

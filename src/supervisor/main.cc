@@ -79,12 +79,15 @@ void WriteRecord(const char* path, int status) {
 int main(int argc, char** argv) {
   bool gate = false;
   const char* record = nullptr;
+  const char* cwd = nullptr;
   int i = 1;
   for (; i < argc; ++i) {
     if (strcmp(argv[i], "--gate") == 0) {
       gate = true;
     } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
       record = argv[++i];
+    } else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc) {
+      cwd = argv[++i];
     } else if (strcmp(argv[i], "--") == 0) {
       ++i;
       break;
@@ -95,7 +98,8 @@ int main(int argc, char** argv) {
     }
   }
   if (i + 1 >= argc) {
-    Say("usage: sparkplane-supervisor [--gate] [--record PATH] -- PROGRAM ARGV0 [ARGS...]\n");
+    Say("usage: sparkplane-supervisor [--gate] [--record PATH] [--cwd DIR] -- PROGRAM ARGV0 "
+        "[ARGS...]\n");
     return 2;
   }
   const char* program = argv[i];
@@ -109,6 +113,12 @@ int main(int argc, char** argv) {
     } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(kGateClosedExitCode);
     ::close(kSupervisorGateFd);
+  }
+  // After the gate: the directory is the one that exists when the try really starts.
+  if (cwd != nullptr && ::chdir(cwd) != 0) {
+    Say("sparkplane: cannot change to working directory '", cwd, "': ", strerror(errno));
+    Say("\n");
+    _exit(kLaunchFailedExitCode);
   }
   if (record == nullptr) {
     ::execv(program, program_argv);

@@ -152,6 +152,39 @@ TEST(ProcessSupervisorTest, RunsInTheWorkingDirectory) {
   EXPECT_EQ(ReadFile(dir.File("o")), std::filesystem::canonical(dir.File("work")).string() + "\n");
 }
 
+// A gated try changes directory when it is released, not before: it runs where the directory
+// is then, and a directory removed meanwhile is explained in the log (exit 127), never a run
+// in a deleted directory.
+TEST(ProcessSupervisorTest, GatedChildChangesDirectoryWhenReleased) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("work"));
+  ProcessSupervisor supervisor;
+  for (bool remove_first : {false, true}) {
+    SpawnSpec spec;
+    spec.argv = {"pwd"};
+    spec.cwd = dir.File("work");
+    spec.output_path = dir.File(remove_first ? "gone.out" : "ok.out");
+    spec.gated = true;
+    spec.exit_record_path = dir.File("record");
+    ExitRecorder recorder;
+    Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
+    ASSERT_TRUE(h.ok()) << h.status();
+    if (remove_first) std::filesystem::remove(dir.File("work"));
+    ASSERT_TRUE(supervisor.Release(h->pid).ok());
+    std::optional<ExitInfo> exit = recorder.Wait();
+    ASSERT_TRUE(exit.has_value());
+    if (remove_first) {
+      EXPECT_EQ(exit->exit_code, kLaunchFailedExitCode);
+      EXPECT_THAT(ReadFile(dir.File("gone.out")),
+                  HasSubstr("cannot change to working directory '" + dir.File("work") + "'"));
+    } else {
+      EXPECT_EQ(exit->exit_code, 0);
+      EXPECT_EQ(ReadFile(dir.File("ok.out")),
+                std::filesystem::canonical(dir.File("work")).string() + "\n");
+    }
+  }
+}
+
 TEST(ProcessSupervisorTest, ExplainsLaunchErrors) {
   TempDir dir;
   ProcessSupervisor supervisor;
@@ -514,6 +547,30 @@ TEST(ProcessSupervisorTest, StopGivesTheRecordedProgramItsGrace) {
   EXPECT_EQ(exit->exit_code, 7) << ReadFile(dir.File("out"));
   EXPECT_EQ(ReadFile(dir.File("marker")), "cleaned\n");
   EXPECT_EQ(ReadFile(dir.File("record")), "exit 7\n");
+}
+
+// How a restarted server waits for a try it adopted: the end is reported as it happens, a
+// stop request ends the wait, and a handle whose start time does not match is already over.
+TEST(ProcessSupervisorTest, AwaitEndSeesTheEndOfAProcess) {
+  ProcessSupervisor supervisor;
+  ExitRecorder recorder;
+  Result<ProcessHandle> h = supervisor.Spawn(Shell("sleep 0.3"), recorder.Callback());
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::atomic<bool> stop{false};
+  EXPECT_TRUE(AwaitEnd(*h, stop));
+  EXPECT_NE(CheckProcess(*h), ProcessLiveness::kRunning);
+
+  ExitRecorder long_recorder;
+  Result<ProcessHandle> long_running =
+      supervisor.Spawn(Shell("sleep 30"), long_recorder.Callback());
+  ASSERT_TRUE(long_running.ok());
+  ProcessHandle other = *long_running;
+  other.start_ticks += 1;  // the same pid, another process
+  EXPECT_TRUE(AwaitEnd(other, stop));
+  stop = true;
+  EXPECT_FALSE(AwaitEnd(*long_running, stop));
+  supervisor.Terminate(long_running->pid, Millis(0));
+  ASSERT_TRUE(long_recorder.Wait().has_value());
 }
 
 TEST(ProcessSupervisorTest, DoesNotLeakDescriptors) {

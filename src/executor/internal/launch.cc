@@ -22,6 +22,13 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
+// The directory of the running executable ("?" if /proc cannot say).
+std::string SelfDirectory() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("?") : self.parent_path().string();
+}
+
 std::string ErrnoText(int err) {
   return std::strerror(err);
 }
@@ -161,10 +168,13 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
                          const std::string& supervisor) {
   const bool supervised = fds.gate_fd >= 0 || !plan.exit_record.empty();
   if (supervised && supervisor.empty()) {
+    std::string tried = SelfDirectory();
+#ifdef SP_SUPERVISOR_BUILD_PATH
+    tried += " and " + std::string(SP_SUPERVISOR_BUILD_PATH);
+#endif
     return FailedPreconditionError(std::string("cannot start '") + plan.program +
-                                   "': " + kSupervisorName +
-                                   " was not found next to this executable; install it beside "
-                                   "sparkplane");
+                                   "': " + kSupervisorName + " was not found (looked in " + tried +
+                                   "); install it beside sparkplane");
   }
   std::vector<std::string> supervisor_args;
   std::vector<char*> argv;
@@ -174,6 +184,10 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
     if (!plan.exit_record.empty()) {
       supervisor_args.push_back("--record");
       supervisor_args.push_back(plan.exit_record);
+    }
+    if (!plan.cwd.empty()) {
+      supervisor_args.push_back("--cwd");
+      supervisor_args.push_back(plan.cwd);
     }
     supervisor_args.push_back("--");
     supervisor_args.push_back(plan.program);
@@ -204,7 +218,9 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
   }
   // Descriptors of the server (other children's gates, sockets) never leak into a child.
   posix_spawn_file_actions_addclosefrom_np(&actions, first_closed);
-  if (!plan.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, plan.cwd.c_str());
+  if (!supervised && !plan.cwd.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, plan.cwd.c_str());
+  }
 
   pid_t pid = 0;
   const std::string& path = supervised ? supervisor : plan.program;
@@ -215,18 +231,21 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
   if (rc != 0) {
     LaunchFailure failure;
     failure.error = rc;
+    // posix_spawn does not say which step failed: a working directory gone since PrepareLaunch
+    // checked it is the one it can be besides the exec.
+    struct stat st;
+    if (!supervised && !plan.cwd.empty() &&
+        (::stat(plan.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+      failure.stage = LaunchFailure::kChdir;
+    }
     return LaunchFailureStatus(path, plan.cwd, failure);
   }
   return pid;
 }
 
 std::string FindSupervisor() {
-  std::error_code ec;
-  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    std::string next_to_us = (self.parent_path() / kSupervisorName).string();
-    if (::access(next_to_us.c_str(), X_OK) == 0) return next_to_us;
-  }
+  std::string next_to_us = SelfDirectory() + "/" + kSupervisorName;
+  if (::access(next_to_us.c_str(), X_OK) == 0) return next_to_us;
 #ifdef SP_SUPERVISOR_BUILD_PATH
   if (::access(SP_SUPERVISOR_BUILD_PATH, X_OK) == 0) return SP_SUPERVISOR_BUILD_PATH;
 #endif

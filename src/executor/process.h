@@ -53,7 +53,8 @@ struct SpawnSpec {
   // When set, how the program ended is written to this file by its supervisor, which outlives
   // the server (see ReadExitRecord): a try that finishes while the server is down keeps its
   // result. The supervisor is the process the handle names; the program is its child, in the same
-  // process group.
+  // process group. A program it cannot execute is reported in the log with exit 127 (also when
+  // not gated: Spawn itself then only reports a supervisor that cannot start).
   std::string exit_record_path;
 };
 

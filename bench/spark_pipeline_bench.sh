@@ -43,6 +43,8 @@ mkfifo "$ROOT/sleep.fifo" || exit 1
 # .venv by its own path, so Spark and the python are passed as sparkplane would find them.
 BIN_INFO="$(stat -c '%y' "$BIN" | cut -d. -f1), sha256 $(sha256sum "$BIN" | cut -c1-12)"
 cp "$BIN" "$ROOT/sparkplane" || exit 1
+# The per-try supervisor goes with it (sparkplane looks next to itself first).
+cp "$BUILD/sparkplane-supervisor" "$ROOT/sparkplane-supervisor" || exit 1
 BIN=$ROOT/sparkplane
 if [ -z "${SPARK_HOME:-}" ]; then
   SPARK_HOME=$(ls -d "$REPO"/.venv/lib/python3*/site-packages/pyspark 2>/dev/null | head -n1)

@@ -70,8 +70,12 @@
 // try completes: Spark logs ExitCode 0 for a driver that raised, and `history` / `runs show`
 // take the driver's exit code over the log's.
 // Cancel: SIGTERM to the driver's process group, SIGKILL after the grace (the exit then
-// completes the try). Recover after a restart: a surviving driver is stopped and the try fails
-// as retryable (its exit code cannot be known), as for bash.
+// completes the try). spark-submit runs under its supervisor with an exit record
+// (`<log>.exit`), so Recover after a restart adopts a driver that still runs (awaited through a
+// pidfd) or takes the recorded end of one that finished meanwhile, and the try ends as it would
+// have (app id, driver exit beside the event log); a driver killed with its supervisor fails the
+// try retryably. Handles from before exit records: the driver is stopped, the try fails
+// retryably.
 //
 // Thread safety: all methods may run concurrently. The destructor waits for the work threads.
 #pragma once

@@ -787,15 +787,16 @@ void AdvanceRun(Working& w, int64_t run, ReadyList* ready) {
 // O(fan-out + running tries), not O(tasks in the run).
 void AdvanceRunIncremental(Working& w, int64_t run, size_t slots, ReadyList* ready) {
   const dag::Dag& d = *w.View(run).dag;
-  std::set<int> todo = w.Positions(run, w.snapshot().runs.at(run).index.waiting, [](TaskState s) {
-    return s == TaskState::kQueued || s == TaskState::kRunning || s == TaskState::kUpForRetry;
-  });
-  w.TakeDirty(run, &todo);
-  while (!todo.empty()) {
-    const dag::TaskSpec& t = d.tasks[*todo.begin()];
-    todo.erase(todo.begin());
+  std::set<int> pending =
+      w.Positions(run, w.snapshot().runs.at(run).index.waiting, [](TaskState s) {
+        return s == TaskState::kQueued || s == TaskState::kRunning || s == TaskState::kUpForRetry;
+      });
+  w.TakeDirty(run, &pending);
+  while (!pending.empty()) {
+    const dag::TaskSpec& t = d.tasks[*pending.begin()];
+    pending.erase(pending.begin());
     if (w.HasTi(run, t.id)) EvaluateTask(w, run, d, t, /*cancelling=*/false);
-    w.TakeDirty(run, &todo);
+    w.TakeDirty(run, &pending);
   }
   for (int pos : w.Scheduled(run, slots)) ready->push_back({run, d.tasks[pos].id});
 }

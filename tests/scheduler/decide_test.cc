@@ -391,6 +391,34 @@ TEST(DecideTest, ScheduleWithCatchupCreatesEveryMissedInterval) {
   EXPECT_TRUE(h.Step(Tick{}).created_runs.empty());  // nothing twice
 }
 
+// A try's end does not walk every DAG's schedule (the incremental pass), so a run that ends
+// and frees its DAG's max_active_runs slot asks for a tick at once, and that tick creates the
+// next missed interval's run.
+TEST(DecideTest, ARunThatEndsAsksForATickThatCreatesTheNextScheduledRun) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("0 * * * *");
+  d->start_date = At("2026-11-26T08:00:00");
+  d->catchup = true;
+  d->max_active_runs = 1;
+  h.AddDag(d);
+  Plan p = h.Step(Tick{});
+  ASSERT_EQ(p.created_runs.size(), 1u);  // 08-09; 09-10 waits for the slot
+  int64_t first = p.created_runs[0];
+  h.StartQueued();
+  operators::TaskResult ok;
+  ok.success = true;
+  ok.exit_code = 0;
+  Plan end = h.Step(TaskFinished{first, "a", h.Ti(first, "a").try_number, ok});
+  ASSERT_EQ(h.runs[first].state, RunState::kSuccess);
+  EXPECT_TRUE(end.created_runs.empty());
+  ASSERT_TRUE(end.next_wakeup.has_value());
+  EXPECT_EQ(*end.next_wakeup, h.now);
+  Plan tick = h.Step(Tick{});
+  ASSERT_EQ(tick.created_runs.size(), 1u);
+  EXPECT_EQ(h.runs[tick.created_runs[0]].run_id, "scheduled__2026-11-26T09:00:00Z");
+}
+
 TEST(DecideTest, ScheduleWithoutCatchupRunsOnlyTheLatestInterval) {
   Harness h(At("2026-11-26T10:30:00"));
   auto d = Dag("d", {Task("a")});

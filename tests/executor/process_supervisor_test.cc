@@ -40,10 +40,14 @@ SpawnSpec Shell(const std::string& script, const std::string& output_path = "") 
   return spec;
 }
 
+// Spawns `spec` (releasing it when gated) and waits for its exit.
 ExitInfo RunToExit(ProcessSupervisor& supervisor, const SpawnSpec& spec) {
   ExitRecorder recorder;
   Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
   EXPECT_TRUE(h.ok()) << h.status();
+  if (h.ok() && spec.gated) {
+    EXPECT_TRUE(supervisor.Release(h->pid).ok());
+  }
   std::optional<ExitInfo> exit = recorder.Wait();
   EXPECT_TRUE(exit.has_value());
   return exit.value_or(ExitInfo{-999, std::nullopt});
@@ -510,14 +514,9 @@ TEST(ProcessSupervisorTest, ExitRecordKeepsTheProgramsEnd) {
     SpawnSpec spec = Shell(c.script, dir.File("out"));
     spec.gated = true;
     spec.exit_record_path = dir.File("record");
-    ExitRecorder recorder;
-    Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
-    ASSERT_TRUE(h.ok()) << h.status();
-    ASSERT_TRUE(supervisor.Release(h->pid).ok());
-    std::optional<ExitInfo> exit = recorder.Wait();
-    ASSERT_TRUE(exit.has_value());
-    EXPECT_EQ(exit->exit_code, c.exit_code) << c.script;
-    EXPECT_EQ(exit->signal, c.signal) << c.script;
+    ExitInfo exit = RunToExit(supervisor, spec);
+    EXPECT_EQ(exit.exit_code, c.exit_code) << c.script;
+    EXPECT_EQ(exit.signal, c.signal) << c.script;
     EXPECT_EQ(ReadFile(dir.File("record")), c.record) << c.script;
     std::optional<ExitInfo> read = ReadExitRecord(dir.File("record"));
     ASSERT_TRUE(read.has_value());

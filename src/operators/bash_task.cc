@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "executor/process.h"
+#include "operators/internal/results.h"
 
 namespace sp::operators {
 
@@ -111,11 +112,6 @@ std::string ExitMessage(const ExitInfo& exit) {
   return message;
 }
 
-uint64_t FileSize(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
-
 void CompleteFromExit(const std::shared_ptr<TaskContext>& ctx, uint64_t log_offset,
                       const ExitInfo& exit) {
   TaskResult result;
@@ -129,13 +125,7 @@ void CompleteFromExit(const std::shared_ptr<TaskContext>& ctx, uint64_t log_offs
   ctx->Complete(std::move(result));
 }
 
-TaskResult Failed(std::string message, bool retryable) {
-  TaskResult r;
-  r.success = false;
-  r.message = std::move(message);
-  r.retryable = retryable;
-  return r;
-}
+using internal::Failed;
 
 // Per-try state shared between Start and the exit callback.
 struct TryState {
@@ -321,14 +311,14 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   spec.exit_record_path = ctx->log_path() + ".exit";
 
   // Outputs come only from what this try writes after this point.
-  const uint64_t log_offset = FileSize(ctx->log_path());
+  const uint64_t log_offset = internal::LogSize(ctx->log_path());
   auto state = std::make_shared<TryState>();
   ProcessSupervisor* processes = services_->processes;
   std::shared_ptr<internal::TaskThreads> threads = threads_;
   Result<ProcessHandle> handle =
       processes->Spawn(spec, [ctx, state, log_offset, threads](const ExitInfo& exit) {
         if (state->abandoned.load()) return;
-        uint64_t size = FileSize(ctx->log_path());
+        uint64_t size = internal::LogSize(ctx->log_path());
         // A big log would hold up every other exit on the reaper thread: scan it on a thread.
         if ((size > log_offset && size - log_offset > kInlineScanLimit) &&
             threads->Run([ctx, log_offset, exit] { CompleteFromExit(ctx, log_offset, exit); })) {
@@ -408,7 +398,7 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
   const uint64_t log_offset = handle.is_object() && handle.contains("log_offset") &&
                                       handle["log_offset"].is_number_unsigned()
                                   ? handle["log_offset"].get<uint64_t>()
-                                  : FileSize(ctx->log_path());
+                                  : internal::LogSize(ctx->log_path());
   if (!record.empty()) {
     // Started with an exit record: the try's result stands whether it ended while the server
     // was down or ends later. A running command is adopted and watched, never restarted.

@@ -105,11 +105,6 @@ std::string DescribeConf(const std::map<std::string, std::string>& conf) {
   return out;
 }
 
-uint64_t FileSize(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
-
 bool HasScheme(const std::string& path) {
   return path.find("://") != std::string::npos || StartsWith(path, "local:");
 }
@@ -852,7 +847,7 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   Log(*ctx, "running " + DescribeArgv(argv));
   Log(*ctx, "with the settings of " + spec.properties_file +
                 " (mode 0600): " + DescribeConf(command->conf));
-  t->log_offset = FileSize(ctx->log_path());
+  t->log_offset = internal::LogSize(ctx->log_path());
   ProcessSupervisor* processes = services_->processes;
   Result<ProcessHandle> handle = processes->Spawn(s, [this, ctx, t](const ExitInfo& exit) {
     if (t->abandoned.load()) return;
@@ -1003,7 +998,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     auto offset = handle.find("log_offset");
     t->log_offset = offset != handle.end() && offset->is_number_unsigned()
                         ? offset->get<uint64_t>()
-                        : FileSize(ctx->log_path());
+                        : internal::LogSize(ctx->log_path());
     ProcessHandle running = *h;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [this, ctx, t, running, record, stopping] {

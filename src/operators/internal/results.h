@@ -1,7 +1,10 @@
-// Small helpers the Spark and connection task types share for ending tries and writing
-// "[sparkplane] ..." lines to a try's log. Private to operators/. Header-only, stateless.
+// Small helpers the task types share for ending tries, sizing and writing "[sparkplane] ..."
+// lines to a try's log. Private to operators/. Header-only, stateless.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +14,13 @@
 #include "operators/task_type.h"
 
 namespace sp::operators::internal {
+
+// Size of a try's log (0 when it does not exist yet): where this try's output starts, and how
+// much a scan has to read.
+inline uint64_t LogSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
 
 inline TaskResult Failed(std::string message, bool retryable, int exit_code = -1) {
   TaskResult r;

@@ -32,6 +32,7 @@ enum class StatusCode {
   kCancelled,
   kPermissionDenied,
   kUnauthenticated,
+  kResourceExhausted,  // a rate or size limit: try later or ask for less
   kInternal,
 };
 
@@ -93,6 +94,9 @@ inline Status PermissionDeniedError(std::string m) {
 }
 inline Status UnauthenticatedError(std::string m) {
   return Status(StatusCode::kUnauthenticated, std::move(m));
+}
+inline Status ResourceExhaustedError(std::string m) {
+  return Status(StatusCode::kResourceExhausted, std::move(m));
 }
 inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -55,6 +56,14 @@ struct RunFilter {
   // Finished runs (success, failed, cancelled) that ended before this time, oldest first.
   std::optional<Time> ended_before;
   int limit = 100;  // newest first (oldest first with ended_before)
+  // Paging (newest first): only runs whose key is below this one (the last key of a page).
+  std::optional<int64_t> before_key;
+};
+
+// How many runs and task instances are in each state (for metrics); states with none are absent.
+struct StateCounts {
+  std::vector<std::pair<std::string, int64_t>> runs;
+  std::vector<std::pair<std::string, int64_t>> task_instances;
 };
 
 class Store {
@@ -71,7 +80,14 @@ class Store {
   virtual Result<std::optional<DagRun>> FindRun(const std::string& dag_id,
                                                 const std::string& run_id) = 0;
   virtual Result<std::vector<TaskInstance>> ListTaskInstances(int64_t run_id) = 0;
+  // The task instances of several runs in one query, ordered by run key then task id.
+  virtual Result<std::vector<TaskInstance>> ListTaskInstancesOfRuns(
+      const std::vector<int64_t>& run_ids) = 0;
+  virtual Result<StateCounts> CountStates() = 0;
   virtual Result<std::vector<StateEvent>> ListEvents(int64_t run_id) = 0;
+  // Every run's events with an id above `after_id`, in id order, at most `limit` (the feed of
+  // the HTTP API's event stream: ids are its resumable positions).
+  virtual Result<std::vector<StateEvent>> ListEventsAfter(int64_t after_id, int limit) = 0;
 
   // The largest id ever used for a DagRun (0 if none), so ids keep growing after a restart.
   virtual Result<int64_t> MaxRunId() = 0;

@@ -49,6 +49,14 @@ class FailingStore : public store::Store {
   Result<std::vector<store::TaskInstance>> ListTaskInstances(int64_t run) override {
     return inner_->ListTaskInstances(run);
   }
+  Result<std::vector<store::TaskInstance>> ListTaskInstancesOfRuns(
+      const std::vector<int64_t>& runs) override {
+    return inner_->ListTaskInstancesOfRuns(runs);
+  }
+  Result<store::StateCounts> CountStates() override { return inner_->CountStates(); }
+  Result<std::vector<store::StateEvent>> ListEventsAfter(int64_t after, int limit) override {
+    return inner_->ListEventsAfter(after, limit);
+  }
   Result<std::vector<store::StateEvent>> ListEvents(int64_t run) override {
     return inner_->ListEvents(run);
   }

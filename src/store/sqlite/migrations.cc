@@ -6,6 +6,10 @@
 // dag_runs has no foreign key to dags: runs and their history outlive a deleted DAG file.
 #include "store/sqlite/migrations.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
 #include <string>
 
@@ -94,6 +98,32 @@ CREATE TABLE connections (
   created_by_run INTEGER NOT NULL
 ) STRICT;
 )sql"},
+    {2, "add users, sessions and API tokens", R"sql(
+CREATE TABLE users (
+  username TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) STRICT;
+)sql"},
 }};
 
 // Ends the open transaction after a failure; the failure is what the caller reports.
@@ -111,6 +141,17 @@ Status NewerThanCode(int version, int latest) {
 
 std::span<const Migration> Migrations() {
   return kMigrations;
+}
+
+Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& path) {
+  if (path != ":memory:" && !path.empty()) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path));
+  RETURN_IF_ERROR(Migrate(*conn));
+  return conn;
 }
 
 Result<int> ReadSchemaVersion(Connection& conn) {

@@ -12,7 +12,9 @@
 // Thread safety: call with exclusive use of the Connection.
 #pragma once
 
+#include <memory>
 #include <span>
+#include <string>
 
 #include "common/status.h"
 #include "store/sqlite/connection.h"
@@ -25,10 +27,15 @@ struct Migration {
   const char* sql;      // one or more statements
 };
 
-inline constexpr int kLatestSchemaVersion = 1;
+inline constexpr int kLatestSchemaVersion = 2;
 
 // The steps in order; element i brings the database to version i + 1.
 std::span<const Migration> Migrations();
+
+// Opens the database at `path` private to its owner (0600, and so its -wal and -shm files; the
+// empty file is created first so it never exists at the umask's mode; ":memory:" is left as
+// is) and migrates it to kLatestSchemaVersion. SqliteStore and the auth store both open this way.
+Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& path);
 
 // Reads `PRAGMA user_version`.
 Result<int> ReadSchemaVersion(Connection& conn);

@@ -192,6 +192,10 @@ std::string ListRunsQuery(const RunFilter& filter) {
            RunStateName(RunState::kRunning) + "')";
     glue = " AND ";
   }
+  if (filter.before_key) {
+    sql += glue + std::string("id < ?5");
+    glue = " AND ";
+  }
   if (filter.ended_before) {
     sql += glue + std::string("ended_at < ?4 AND state IN ('") + RunStateName(RunState::kSuccess) +
            "', '" + RunStateName(RunState::kFailed) + "', '" + RunStateName(RunState::kCancelled) +
@@ -259,7 +263,8 @@ Result<TaskInstance> ReadTaskInstance(const Statement& row) {
 
 // ---- state_events
 
-constexpr char kEventColumns[] = "run_id, task_id, try_number, from_state, to_state, reason, at";
+constexpr char kEventColumns[] =
+    "run_id, task_id, try_number, from_state, to_state, reason, at, id";
 
 Status InsertEvent(Connection& conn, const StateEvent& e) {
   ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(R"sql(
@@ -284,6 +289,7 @@ StateEvent ReadEvent(const Statement& row) {
   e.to_state = row.ColumnText(4);
   e.reason = row.ColumnText(5);
   e.at = row.ColumnTime(6);
+  e.id = row.ColumnInt64(7);
   return e;
 }
 
@@ -380,17 +386,8 @@ Status RunCached(Connection& conn, const char* sql) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
-  // The database is private (0600), and so are its -wal and -shm files: SQLite gives them the
-  // database file's mode. Creating the (empty) file first avoids a window at the umask's mode.
-  if (path != ":memory:" && !path.empty()) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
-    for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
-  }
-  Result<std::unique_ptr<sqlite::Connection>> conn = sqlite::Connection::Open(path);
+  Result<std::unique_ptr<sqlite::Connection>> conn = sqlite::OpenMigrated(path);
   if (!conn.ok()) return conn.status().With("open store " + Quoted(path));
-  Status migrated = sqlite::Migrate(**conn);
-  if (!migrated.ok()) return migrated.With("open store " + Quoted(path));
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(conn).value()));
 }
 
@@ -486,6 +483,7 @@ Result<std::vector<DagRun>> SqliteStore::ListRuns(const RunFilter& filter) {
   if (filter.state) stmt.BindText(2, RunStateName(*filter.state));
   stmt.BindInt64(3, filter.limit > 0 ? filter.limit : -1);  // a negative LIMIT has no limit
   if (filter.ended_before) stmt.BindTime(4, *filter.ended_before);
+  if (filter.before_key) stmt.BindInt64(5, *filter.before_key);
   return ReadAll<DagRun>(stmt, ReadRun, "list runs");
 }
 
@@ -517,12 +515,53 @@ Result<std::vector<TaskInstance>> SqliteStore::ListTaskInstances(int64_t run_id)
   return ReadAll<TaskInstance>(stmt, ReadTaskInstance, "list task instances");
 }
 
+Result<std::vector<TaskInstance>> SqliteStore::ListTaskInstancesOfRuns(
+    const std::vector<int64_t>& run_ids) {
+  std::vector<TaskInstance> out;
+  if (run_ids.empty()) return out;
+  std::string keys;
+  for (int64_t id : run_ids) keys += (keys.empty() ? "" : ",") + std::to_string(id);
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   conn_->Prepare(std::string("SELECT ") + kTaskInstanceColumns +
+                                  " FROM task_instances WHERE run_id IN (" + keys +
+                                  ") ORDER BY run_id, task_id"));
+  return ReadAll<TaskInstance>(stmt, ReadTaskInstance, "list task instances");
+}
+
+Result<StateCounts> SqliteStore::CountStates() {
+  StateCounts counts;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto [table, out] : {std::pair{"dag_runs", &counts.runs},
+                            std::pair{"task_instances", &counts.task_instances}}) {
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn_->Prepare(std::string("SELECT state, count(*) FROM ") + table +
+                                    " GROUP BY state ORDER BY state"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out->emplace_back(stmt.ColumnText(0), stmt.ColumnInt64(1));
+    }
+  }
+  return counts;
+}
+
 Result<std::vector<StateEvent>> SqliteStore::ListEvents(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(Statement stmt,
                    conn_->Prepare(std::string("SELECT ") + kEventColumns +
                                   " FROM state_events WHERE run_id = ?1 ORDER BY id"));
   stmt.BindInt64(1, run_id);
+  return ReadAll<StateEvent>(stmt, ReadEvent, "list events");
+}
+
+Result<std::vector<StateEvent>> SqliteStore::ListEventsAfter(int64_t after_id, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Statement stmt,
+                   conn_->Prepare(std::string("SELECT ") + kEventColumns +
+                                  " FROM state_events WHERE id > ?1 ORDER BY id LIMIT ?2"));
+  stmt.BindInt64(1, after_id);
+  stmt.BindInt64(2, limit);
   return ReadAll<StateEvent>(stmt, ReadEvent, "list events");
 }
 

@@ -53,7 +53,11 @@ class SqliteStore final : public Store {
   Result<std::optional<DagRun>> FindRun(const std::string& dag_id,
                                         const std::string& run_id) override;
   Result<std::vector<TaskInstance>> ListTaskInstances(int64_t run_id) override;
+  Result<std::vector<TaskInstance>> ListTaskInstancesOfRuns(
+      const std::vector<int64_t>& run_ids) override;
+  Result<StateCounts> CountStates() override;
   Result<std::vector<StateEvent>> ListEvents(int64_t run_id) override;
+  Result<std::vector<StateEvent>> ListEventsAfter(int64_t after_id, int limit) override;
 
   Result<int64_t> MaxRunId() override;
 

@@ -1,0 +1,48 @@
+// Router: maps (method, path) to a handler. Patterns are literal segments and `{name}`
+// parameters ("/api/v1/dags/{dag_id}/runs/{run_id}"); a parameter matches one non-empty
+// segment, percent-decoded (so "%2F" inside a run id stays in that parameter). Literal segments
+// win over parameters. An unknown path is 404; a known path with another method is 405 with the
+// methods it has, for the Allow header.
+//
+// Thread safety: add every route before serving; Find() is then safe from any thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+
+namespace sp::http {
+
+using Handler = std::function<Response(Request&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  Handler handler;
+  std::vector<std::string> segments;  // of the pattern
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;  // null: see status
+  int status = 404;              // 200 with a route, 404 or 405 without
+  std::string allow;             // for 405: "GET, POST"
+  std::map<std::string, std::string> params;
+};
+
+class Router {
+ public:
+  void Add(const std::string& method, const std::string& pattern, Handler handler);
+  RouteMatch Find(const std::string& method, const std::string& path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Splits "/a/b/" into {"a", "b"} (empty segments dropped).
+std::vector<std::string> SplitPath(std::string_view path);
+
+}  // namespace sp::http

@@ -33,8 +33,45 @@ int Main(int argc, char** argv) {
   int rc = 0;
 
   auto* server = app.add_subcommand("server", "Run the scheduler (long-running)");
-  server->footer("Example:\n  sparkplane server --data-dir /var/lib/sparkplane");
-  server->callback([&] { rc = ServerCommand(g); });
+  std::string http_address;
+  server->add_option("--http-address", http_address,
+                     "Where the web UI and HTTP API listen (HOST:PORT; default 127.0.0.1:8080, "
+                     "\"off\" for none)");
+  server->footer("Example:\n  sparkplane server --data-dir /var/lib/sparkplane --http-address "
+                 "0.0.0.0:8080");
+  server->callback([&] { rc = ServerCommand(g, http_address); });
+
+  // users, tokens
+  auto* users = app.add_subcommand("users", "People who may use the web UI and HTTP API");
+  users->require_subcommand(1);
+  std::string user_name, user_role = "viewer", token_name, token_role, token_id;
+  bool user_pw_stdin = false;
+  auto* ucreate = users->add_subcommand("create", "Create a user (prints a random password once)");
+  ucreate->add_option("USERNAME", user_name, "Name to log in with")->required();
+  ucreate->add_option("--role", user_role, "viewer, operator or admin (default viewer)");
+  ucreate->add_flag("--password-stdin", user_pw_stdin, "Read the password from standard input");
+  ucreate->callback([&] { rc = UsersCreate(g, user_name, user_role, user_pw_stdin); });
+  users->add_subcommand("list", "List users")->callback([&] { rc = UsersList(g); });
+  auto* udelete = users->add_subcommand("delete", "Delete a user with its sessions and tokens");
+  udelete->add_option("USERNAME", user_name, "User")->required();
+  udelete->callback([&] { rc = UsersDelete(g, user_name); });
+  auto* upw = users->add_subcommand("password", "Set a user's password (random unless --password-stdin)");
+  upw->add_option("USERNAME", user_name, "User")->required();
+  upw->add_flag("--password-stdin", user_pw_stdin, "Read the password from standard input");
+  upw->callback([&] { rc = UsersPassword(g, user_name, user_pw_stdin); });
+  auto* tokens = app.add_subcommand("tokens", "API tokens for scripts (Authorization: Bearer)");
+  tokens->require_subcommand(1);
+  auto* tcreate = tokens->add_subcommand("create", "Create a token for a user (printed once)");
+  tcreate->add_option("--user", user_name, "Whose token")->required();
+  tcreate->add_option("--name", token_name, "What it is for");
+  tcreate->add_option("--role", token_role, "At most the user's role (default: the user's)");
+  tcreate->callback([&] { rc = TokensCreate(g, user_name, token_name, token_role); });
+  auto* toklist = tokens->add_subcommand("list", "List tokens (never their secrets)");
+  toklist->add_option("--user", user_name, "Only this user's");
+  toklist->callback([&] { rc = TokensList(g, user_name); });
+  auto* trevoke = tokens->add_subcommand("revoke", "Revoke a token by its id");
+  trevoke->add_option("ID", token_id, "tok_...")->required();
+  trevoke->callback([&] { rc = TokensRevoke(g, token_id); });
 
   // dags
   auto* dags = app.add_subcommand("dags", "List, show, validate, trigger and test DAGs");

@@ -34,7 +34,23 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request);
 // Finds a run from "KEY" or "DAG RUN_ID" (RUN_ID may be "latest").
 Result<store::DagRun> ResolveRun(store::Store& store, const std::vector<std::string>& args);
 
-int ServerCommand(const GlobalOptions& g);
+// The first line of standard input, as `docker login --password-stdin` reads it (a trailing
+// CR LF dropped); InvalidArgument when it is empty.
+Result<std::string> ReadPasswordLine();
+
+// `http_address` overrides the config's http_address when not empty.
+int ServerCommand(const GlobalOptions& g, const std::string& http_address);
+
+// `users create|list|delete|password` and `tokens create|list|revoke` (the HTTP API's users).
+int UsersCreate(const GlobalOptions& g, const std::string& name, const std::string& role,
+                bool password_stdin);
+int UsersList(const GlobalOptions& g);
+int UsersDelete(const GlobalOptions& g, const std::string& name);
+int UsersPassword(const GlobalOptions& g, const std::string& name, bool password_stdin);
+int TokensCreate(const GlobalOptions& g, const std::string& user, const std::string& name,
+                 const std::string& role);
+int TokensList(const GlobalOptions& g, const std::string& user);
+int TokensRevoke(const GlobalOptions& g, const std::string& id);
 
 int DagsList(const GlobalOptions& g);
 int DagsShow(const GlobalOptions& g, const std::string& dag_id, bool dot);
@@ -86,7 +102,5 @@ std::string FormatOptionalTime(const std::optional<Time>& t);
 std::string FormatDurationBetween(const std::optional<Time>& a, const std::optional<Time>& b);
 Result<nlohmann::json> ParseConf(const std::string& conf);
 Result<Time> ParseDateArg(const std::string& s, const char* what);
-nlohmann::json RunToJson(const store::DagRun& r);
-nlohmann::json TaskInstanceToJson(const store::TaskInstance& ti);
 
 }  // namespace sp::cli

@@ -13,6 +13,8 @@
 
 #include "api/control_socket.h"
 #include "cli/commands.h"
+
+#include <iostream>
 #include "common/json_limits.h"
 #include "dag/cron.h"
 #include "scheduler/scheduler.h"
@@ -69,6 +71,15 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   }
   ::close(lock);
   return out;
+}
+
+Result<std::string> ReadPasswordLine() {
+  std::string line;
+  if (!std::getline(std::cin, line) || line.empty()) {
+    return InvalidArgumentError("--password-stdin: standard input held no password");
+  }
+  if (line.back() == '\r') line.pop_back();
+  return line;
 }
 
 Result<store::DagRun> ResolveRun(store::Store& store, const std::vector<std::string>& args) {
@@ -142,42 +153,6 @@ Result<Time> ParseDateArg(const std::string& s, const char* what) {
                               ": expected a UTC date such as 2026-11-26 or 2026-11-26T02:00:00Z; "
                               "got '" +
                               s + "'");
-}
-
-nlohmann::json RunToJson(const store::DagRun& r) {
-  auto t = [](const std::optional<Time>& x) -> nlohmann::json {
-    return x ? nlohmann::json(FormatTime(*x)) : nlohmann::json(nullptr);
-  };
-  return {{"key", r.id},
-          {"dag_id", r.dag_id},
-          {"run_id", r.run_id},
-          {"type", store::RunTypeName(r.type)},
-          {"state", store::RunStateName(r.state)},
-          {"logical_date", FormatTime(r.logical_date)},
-          {"data_interval_start", FormatTime(r.data_interval_start)},
-          {"data_interval_end", FormatTime(r.data_interval_end)},
-          {"conf", r.conf},
-          {"created_at", FormatTime(r.created_at)},
-          {"started_at", t(r.started_at)},
-          {"ended_at", t(r.ended_at)},
-          {"note", r.note}};
-}
-
-nlohmann::json TaskInstanceToJson(const store::TaskInstance& ti) {
-  auto t = [](const std::optional<Time>& x) -> nlohmann::json {
-    return x ? nlohmann::json(FormatTime(*x)) : nlohmann::json(nullptr);
-  };
-  return {{"task_id", ti.task_id},
-          {"state", store::TaskStateName(ti.state)},
-          {"try_number", ti.try_number},
-          {"max_tries", ti.max_tries},
-          {"started_at", t(ti.started_at)},
-          {"ended_at", t(ti.ended_at)},
-          {"next_try_at", t(ti.next_try_at)},
-          {"exit_code", ti.exit_code ? nlohmann::json(*ti.exit_code) : nlohmann::json(nullptr)},
-          {"outputs", ti.outputs},
-          {"log_path", ti.log_path},
-          {"reason", ti.reason}};
 }
 
 }  // namespace sp::cli

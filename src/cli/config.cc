@@ -156,7 +156,10 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "spark_image",
                                    "spark_history_pvc",
                                    "driver_port",
-                                   "block_manager_port"};
+                                   "block_manager_port",
+                                   "http_address",
+                                   "history_server_url",
+                                   "admin_password_file"};
     for (const auto& kv : file) {
       std::string k = kv.first.as<std::string>();
       bool known = false;
@@ -184,6 +187,9 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_pvc, get("spark_history_pvc"));
   ASSIGN_OR_RETURN(std::string f_driver_port, get("driver_port"));
   ASSIGN_OR_RETURN(std::string f_bm_port, get("block_manager_port"));
+  ASSIGN_OR_RETURN(std::string f_http, get("http_address"));
+  ASSIGN_OR_RETURN(std::string f_history_url, get("history_server_url"));
+  ASSIGN_OR_RETURN(std::string f_admin_pw, get("admin_password_file"));
   bool pvc_set = file && file.IsMap() && file["spark_history_pvc"];
 
   if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));
@@ -222,6 +228,9 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
     }
     c.retention = *d;
   }
+  c.http_address = FirstNonEmpty({Env("SPARKPLANE_HTTP_ADDRESS"), f_http, c.http_address});
+  c.history_server_url = FirstNonEmpty({Env("SPARKPLANE_HISTORY_SERVER_URL"), f_history_url});
+  c.admin_password_file = FirstNonEmpty({Env("SPARKPLANE_ADMIN_PASSWORD_FILE"), f_admin_pw});
   RETURN_IF_ERROR(ResolveKubernetes(&c, f_kubeconfig, f_context, f_namespace, f_image, f_pvc,
                                     pvc_set, f_driver_port, f_bm_port, home));
   std::string level = FirstNonEmpty({Env("SPARKPLANE_LOG_LEVEL"), f_level});

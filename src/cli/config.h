@@ -29,6 +29,15 @@
 //                                          driver_port   default 7078 (spark.driver.port)
 //                                          block_manager_port  default 7079
 //                                                        (spark.blockManager.port)
+// The HTTP API and web UI (`sparkplane server`):
+//                SPARKPLANE_HTTP_ADDRESS   http_address  default 127.0.0.1:8080 ("off": none;
+//                                                        0.0.0.0:8080 in the pod)
+//           SPARKPLANE_HISTORY_SERVER_URL  history_server_url  default none: the Spark History
+//                                                        Server the UI links applications to
+//          SPARKPLANE_ADMIN_PASSWORD_FILE  admin_password_file default none: the first start
+//                                                        with no users creates `admin` with
+//                                                        this file's password (a Kubernetes
+//                                                        Secret), else a random one it prints
 //                  POD_IP                  (downward API) the scheduler's pod IP: client-mode
 //                                                        drivers listen there for executors
 // The data directory follows the reference design's volumes: apps/, dags/, history/spark/
@@ -64,6 +73,9 @@ struct Config {
   int driver_port = 7078;
   int block_manager_port = 7079;
   std::string pod_ip;
+  std::string http_address = "127.0.0.1:8080";
+  std::string history_server_url;
+  std::string admin_password_file;
 
   std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }
   std::string DatabasePath() const { return SchedulerDir() + "/sparkplane.db"; }

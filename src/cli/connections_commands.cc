@@ -29,13 +29,9 @@ int ConnectionsAdd(const GlobalOptions& g, const ConnectionArgs& a) {
   if (!a.login.empty()) in.login = a.login;
   if (!a.password.empty()) in.password = a.password;
   if (a.password_stdin) {
-    // The first line, as `docker login --password-stdin` reads it; a trailing CR LF is dropped.
-    std::string line;
-    if (!std::getline(std::cin, line) || line.empty()) {
-      return Fail("--password-stdin: standard input held no password");
-    }
-    if (line.back() == '\r') line.pop_back();
-    in.password = line;
+    Result<std::string> line = ReadPasswordLine();
+    if (!line.ok()) return Fail(line.status());
+    in.password = *line;
   }
   if (!a.extras.empty()) {
     Result<nlohmann::json> extras = ParseJsonBounded(a.extras);

@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "api/views.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "dag/dag_folder.h"
@@ -127,34 +128,8 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id, bool dot) {
     std::printf("}\n");
     return 0;
   }
-  nlohmann::json tasks = nlohmann::json::array();
-  for (const auto& t : d.tasks) {
-    tasks.push_back({{"id", t.id},
-                     {"type", t.type},
-                     {"depends_on", t.depends_on},
-                     {"trigger_rule", dag::TriggerRuleName(t.trigger_rule)},
-                     {"role", RoleName(t.role).empty() ? "normal" : RoleName(t.role)},
-                     {"retries", t.retry.retries},
-                     {"retry_delay", dag::FormatDuration(t.retry.retry_delay)},
-                     {"execution_timeout", t.execution_timeout
-                                               ? nlohmann::json(dag::FormatDuration(*t.execution_timeout))
-                                               : nlohmann::json()},
-                     {"fields", t.fields}});
-  }
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [k, p] : d.params) params[k] = p.default_value;
   if (g.json) {
-    nlohmann::json j = {{"dag_id", d.id},
-                        {"description", d.description},
-                        {"schedule", d.schedule ? nlohmann::json(d.schedule->text()) : nlohmann::json()},
-                        {"start_date", d.start_date ? nlohmann::json(FormatTime(*d.start_date)) : nlohmann::json()},
-                        {"end_date", d.end_date ? nlohmann::json(FormatTime(*d.end_date)) : nlohmann::json()},
-                        {"catchup", d.catchup},
-                        {"max_active_runs", d.max_active_runs},
-                        {"params", params},
-                        {"tags", d.tags},
-                        {"file", d.file},
-                        {"tasks", tasks}};
+    nlohmann::json j = api::DagToJson(d);
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -165,7 +140,11 @@ int DagsShow(const GlobalOptions& g, const std::string& dag_id, bool dot) {
               d.max_active_runs);
   if (d.start_date) std::printf("  start_date: %s\n", FormatTime(*d.start_date).c_str());
   if (d.end_date) std::printf("  end_date: %s\n", FormatTime(*d.end_date).c_str());
-  if (!d.params.empty()) std::printf("  params: %s\n", params.dump().c_str());
+  if (!d.params.empty()) {
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [k, p] : d.params) params[k] = p.default_value;
+    std::printf("  params: %s\n", params.dump().c_str());
+  }
   std::printf("\n");
   Table table({"TASK", "TYPE", "ROLE", "DEPENDS_ON", "TRIGGER_RULE", "RETRIES", "TIMEOUT"});
   for (const auto& t : d.tasks) {
@@ -431,9 +410,9 @@ int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::strin
   Result<std::optional<store::DagRun>> final_run = rt.store->GetRun(run_key);
   const store::DagRun& fr = **final_run;
   if (g.json) {
-    nlohmann::json j = RunToJson(fr);
+    nlohmann::json j = api::RunToJson(fr);
     j["tasks"] = nlohmann::json::array();
-    for (const auto& ti : *tis) j["tasks"].push_back(TaskInstanceToJson(ti));
+    for (const auto& ti : *tis) j["tasks"].push_back(api::TaskInstanceToJson(ti));
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("\n");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "api/views.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "spark/history.h"
@@ -33,38 +34,6 @@ std::string Seconds(int64_t ms) {
   return buf;
 }
 
-nlohmann::json SummaryToJson(const spark::AppSummary& s) {
-  return {
-      {"app_id", s.app_id},
-      {"name", s.name},
-      {"user", s.user},
-      {"spark_version", s.spark_version},
-      {"status", spark::AppStatusName(s.status)},
-      {"status_reason", s.status_reason},
-      {"exit_code", s.exit_code ? nlohmann::json(*s.exit_code) : nlohmann::json()},
-      {"exit_code_source", !s.exit_code              ? ""
-                           : s.exit_code_from_driver ? "driver"
-                                                     : "event log"},
-      {"start",
-       s.start_ms ? nlohmann::json(FormatTime(FromUnixMillis(s.start_ms))) : nlohmann::json()},
-      {"end", s.end_ms ? nlohmann::json(FormatTime(FromUnixMillis(s.end_ms))) : nlohmann::json()},
-      {"duration_ms", s.duration_ms},
-      {"jobs",
-       {{"succeeded", s.jobs_succeeded}, {"failed", s.jobs_failed}, {"running", s.jobs_running}}},
-      {"stages", {{"completed", s.stages_completed}, {"failed", s.stages_failed}}},
-      {"tasks",
-       {{"succeeded", s.tasks_succeeded}, {"failed", s.tasks_failed}, {"killed", s.tasks_killed}}},
-      {"executors", {{"added", s.executors_added}, {"removed", s.executors_removed}}},
-      {"input_bytes", s.input_bytes},
-      {"input_records", s.input_records},
-      {"output_bytes", s.output_bytes},
-      {"shuffle_read_bytes", s.shuffle_read_bytes},
-      {"shuffle_write_bytes", s.shuffle_write_bytes},
-      {"log_path", s.log_path},
-      {"log_in_progress", s.log_in_progress},
-      {"error", s.error}};
-}
-
 std::string HistoryDir(const Config& c) {
   return c.data_dir + "/history/spark";
 }
@@ -80,7 +49,7 @@ int HistoryList(const GlobalOptions& g) {
   if (!apps.ok()) return Fail(apps.status());
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& s : *apps) out.push_back(SummaryToJson(s));
+    for (const auto& s : *apps) out.push_back(api::SparkSummaryToJson(s));
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -110,7 +79,7 @@ int HistoryShow(const GlobalOptions& g, const std::string& app_id) {
   Result<spark::AppSummary> s = spark::SummarizeApplication(HistoryDir(*cfg), app_id);
   if (!s.ok()) return Fail(s.status());
   if (g.json) {
-    std::printf("%s\n", SummaryToJson(*s).dump(2).c_str());
+    std::printf("%s\n", api::SparkSummaryToJson(*s).dump(2).c_str());
     return 0;
   }
   std::printf("application %s  \"%s\"\n", s->app_id.c_str(), s->name.c_str());

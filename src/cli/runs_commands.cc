@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "api/views.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "dag/dag_folder.h"
@@ -68,7 +69,7 @@ int RunsList(const GlobalOptions& g, const std::string& dag_id, const std::strin
   if (!runs.ok()) return Fail(runs.status());
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : *runs) out.push_back(RunToJson(r));
+    for (const auto& r : *runs) out.push_back(api::RunToJson(r));
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -94,9 +95,9 @@ int RunsShow(const GlobalOptions& g, const std::vector<std::string>& args) {
   Result<std::vector<store::TaskInstance>> tis = (*rt)->store->ListTaskInstances(run->id);
   if (!tis.ok()) return Fail(tis.status());
   if (g.json) {
-    nlohmann::json j = RunToJson(*run);
+    nlohmann::json j = api::RunToJson(*run);
     j["tasks"] = nlohmann::json::array();
-    for (const auto& ti : *tis) j["tasks"].push_back(TaskInstanceToJson(ti));
+    for (const auto& ti : *tis) j["tasks"].push_back(api::TaskInstanceToJson(ti));
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -177,7 +178,7 @@ int TasksList(const GlobalOptions& g, const std::vector<std::string>& args) {
       }
       if (why.empty()) why = "ready; waiting for the scheduler";
     }
-    nlohmann::json j = TaskInstanceToJson(ti);
+    nlohmann::json j = api::TaskInstanceToJson(ti);
     j["deps"] = deps;
     out.push_back(j);
     table.Add({ti.task_id, store::TaskStateName(ti.state),
@@ -206,8 +207,8 @@ int TasksLogs(const GlobalOptions& g, const std::vector<std::string>& args, int 
     if (ti.task_id != rest[0]) continue;
     int t = try_number > 0 ? try_number : ti.try_number;
     if (t == 0) return Fail("task '" + ti.task_id + "' has not run yet");
-    std::string path = (*rt)->config.SchedulerDir() + "/logs/" + run->dag_id + "/" + run->run_id +
-                       "/" + ti.task_id + "/" + std::to_string(t) + ".log";
+    std::string path =
+        (*rt)->config.SchedulerDir() + "/" + scheduler::TryLogPath(*run, ti.task_id, t);
     std::ifstream in(path, std::ios::binary);
     if (!in) return Fail("no log for try " + std::to_string(t) + " at " + path);
     std::cout << in.rdbuf();

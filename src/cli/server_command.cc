@@ -8,11 +8,16 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "api/control_socket.h"
+#include "api/http_api.h"
+#include "auth/auth_service.h"
 #include "cli/commands.h"
+#include "http/server.h"
+#include "store/auth_store.h"
 #include "operators/cluster_reaper.h"
 #include "scheduler/scheduler.h"
 #include "spark/history.h"
@@ -44,7 +49,7 @@ void Clean(Runtime& rt, scheduler::Scheduler& sched) {
 
 }  // namespace
 
-int ServerCommand(const GlobalOptions& g) {
+int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   auto t0 = std::chrono::steady_clock::now();
   // SIGINT/SIGTERM are taken by a dedicated thread (sigwait); block them before any thread
   // starts so every thread inherits the mask. Children get a clean mask from the executor.
@@ -79,15 +84,76 @@ int ServerCommand(const GlobalOptions& g) {
   opts.dags_folder = rt.config.dags_folder;
   opts.parallelism = rt.config.parallelism;
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
-  // The socket opens first: pings are answered (with "loading") while the DAG folder is parsed
-  // and active runs are recovered; commands wait in the loop's queue until that is done.
+
+  // The HTTP API and web UI: its own store connections (reads and auth), so neither waits on
+  // the loop's writes.
+  std::string listen = http_address.empty() ? rt.config.http_address : http_address;
+  std::unique_ptr<store::Store> api_reads;
+  std::unique_ptr<store::AuthStore> auth_store;
+  std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<api::HttpApi> web;
+  std::unique_ptr<http::HttpServer> http_server;
+  if (listen != "off") {
+    http::HttpServerOptions hopts;
+    Status parsed = http::ParseListenAddress(listen, &hopts);
+    if (!parsed.ok()) return Fail(parsed.With("http_address"));
+    Result<std::unique_ptr<store::Store>> reads = store::OpenSqliteStore(rt.config.DatabasePath());
+    if (!reads.ok()) return Fail(reads.status());
+    api_reads = std::move(*reads);
+    Result<std::unique_ptr<store::AuthStore>> as = store::OpenSqliteAuthStore(rt.config.DatabasePath());
+    if (!as.ok()) return Fail(as.status());
+    auth_store = std::move(*as);
+    auth = std::make_unique<auth::AuthService>(auth_store.get(), &rt.clock);
+    // The first start creates `admin`: with the configured password file (a Kubernetes Secret),
+    // else a random password printed once here.
+    std::string initial;
+    if (!rt.config.admin_password_file.empty()) {
+      std::ifstream in(rt.config.admin_password_file);
+      if (!in) return Fail("admin_password_file " + rt.config.admin_password_file + " cannot be read");
+      std::getline(in, initial);
+      if (!initial.empty() && initial.back() == '\r') initial.pop_back();
+    }
+    Result<std::optional<std::string>> admin = auth->EnsureAdmin(initial);
+    if (!admin.ok()) return Fail(admin.status().With("create the first user"));
+    if (*admin) {
+      rt.logger->Info("server", initial.empty()
+                                    ? "created user 'admin' with password " + **admin +
+                                          " (shown once; `sparkplane users password admin` sets another)"
+                                    : "created user 'admin' with the password in " +
+                                          rt.config.admin_password_file);
+    }
+    api::HttpApiOptions aopts;
+    aopts.scheduler_dir = rt.config.SchedulerDir();
+    aopts.spark_history_dir = rt.services.config.SparkHistoryDir();
+    aopts.history_server_url = rt.config.history_server_url;
+    aopts.version = SP_VERSION;
+    web = std::make_unique<api::HttpApi>(&sched, api_reads.get(), auth.get(), &rt.clock, aopts,
+                                         api::EmbeddedUi());
+    sched.SetDagsLoadedObserver([&web](const std::vector<dag::LoadedFile>& files) { web->OnDagsLoaded(files); });
+    sched.SetPassObserver([&web](std::chrono::microseconds took) { web->OnPass(took); });
+    http_server = std::make_unique<http::HttpServer>(
+        hopts, [&web](http::Request& r) { return web->Handle(r); },
+        [&web](const http::Request& r, int status, std::chrono::microseconds took) {
+          web->ObserveRequest(r, status, took);
+        });
+  }
+
+  // The sockets open first: pings and /api/v1/health are answered (with "loading") while the
+  // DAG folder is parsed and active runs are recovered; commands wait in the loop's queue until
+  // that is done.
   api::ControlServer control(rt.config.SocketPath(), &sched);
   control.SetLoading(true);
   Status s = control.Start();
   if (!s.ok()) return Fail(s);
+  if (http_server) {
+    s = web->StartFeed();
+    if (s.ok()) s = http_server->Start();
+    if (!s.ok()) return Fail(s.With("start the HTTP server (http_address " + listen + ")"));
+  }
   s = sched.Start();
   if (!s.ok()) return Fail(s);
   control.SetLoading(false);
+  if (web) web->SetLoading(false);
 
   // No cluster outlives its run: reap orphans at start and periodically, off the loop thread.
   std::mutex reaper_mu;
@@ -128,10 +194,17 @@ int ServerCommand(const GlobalOptions& g) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", ms);
+  std::string ui = http_server ? "; web UI http://" + (listen[0] == ':' || listen.rfind("0.0.0.0", 0) == 0
+                                                          ? "127.0.0.1"
+                                                          : listen.substr(0, listen.rfind(':'))) +
+                                     ":" + std::to_string(http_server->port()) + "/"
+                               : "";
   rt.logger->Info("server", std::string("ready in ") + buf + " ms; data " + rt.config.data_dir +
                                 ", dags " + rt.config.dags_folder + ", control socket " +
-                                rt.config.SocketPath());
+                                rt.config.SocketPath() + ui);
   sched.Run();
+  if (http_server) http_server->Stop();
+  if (web) web->StopFeed();
   control.Stop();
   {
     std::lock_guard<std::mutex> lock(reaper_mu);

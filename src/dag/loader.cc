@@ -1060,6 +1060,19 @@ class DagFileParser {
 
 }  // namespace
 
+Result<nlohmann::json> YamlTextToJson(const std::string& text, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  std::vector<DagError> errors;
+  nlohmann::json out = internal::YamlToJson(root, path, "", &errors, nullptr);
+  if (!errors.empty()) return InvalidArgumentError(errors.front().ToString());
+  return out;
+}
+
 LoadedFile LoadDagText(const std::string& text, const std::string& path,
                        const TaskTypeChecker& checker) {
   return DagFileParser(path, checker).Load(text);

@@ -49,6 +49,10 @@ LoadedFile LoadDagFile(const std::string& path, const TaskTypeChecker& checker);
 LoadedFile LoadDagText(const std::string& text, const std::string& path,
                        const TaskTypeChecker& checker);
 
+// Any YAML document as JSON, typed as DAG files are (YAML 1.2 core schema); the first error is
+// returned located in `path` (the embedded OpenAPI document is read this way).
+Result<nlohmann::json> YamlTextToJson(const std::string& text, const std::string& path);
+
 // "did you mean" helper: the candidate nearest to `name` by edit distance, or "" if none is
 // close enough.
 std::string NearestName(const std::string& name, const std::vector<std::string>& candidates);

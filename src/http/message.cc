@@ -18,7 +18,8 @@ std::optional<std::string> Request::Query(const std::string& name) const {
 }
 
 std::string Request::Cookie(const std::string& name) const {
-  std::string_view all = Header("cookie");
+  const std::string header = Header("cookie");
+  std::string_view all = header;
   while (!all.empty()) {
     size_t end = all.find(';');
     std::string_view pair = all.substr(0, end);

@@ -707,10 +707,14 @@ std::vector<UpstreamState> Upstreams(const Working& w, int64_t run, const dag::D
   return ups;
 }
 
-std::string LogPath(const DagRun& r, const std::string& task, int try_number) {
+}  // namespace
+
+std::string TryLogPath(const DagRun& r, const std::string& task, int try_number) {
   return "logs/" + r.dag_id + "/" + r.run_id + "/" + task + "/" + std::to_string(try_number) +
          ".log";
 }
+
+namespace {
 
 // Moves one task instance forward where it can (trigger rule, retry period, timeout, a
 // cancelled run).
@@ -877,7 +881,7 @@ void SchedulingPass(Working& w, RunKeySource& keys, int parallelism, bool create
       if (!ParallelismSlotDep::Evaluate(w.active(), parallelism).passed) break;
       TaskInstance& ti = w.MutableTi(run, task);
       ti.try_number += 1;
-      ti.log_path = LogPath(w.Run(run), task, ti.try_number);
+      ti.log_path = TryLogPath(w.Run(run), task, ti.try_number);
       ti.started_at.reset();
       ti.ended_at.reset();
       ti.exit_code.reset();

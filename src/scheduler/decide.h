@@ -59,4 +59,8 @@ std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const 
 // "scheduled__2026-11-26T00:00:00Z"
 std::string MakeRunId(store::RunType type, Time logical_date);
 
+// Where a try's output goes, relative to the scheduler's folder:
+// "logs/DAG_ID/RUN_ID/TASK_ID/TRY.log" (ids are validated: they hold no '/' or "..").
+std::string TryLogPath(const store::DagRun& run, const std::string& task, int try_number);
+
 }  // namespace sp::scheduler

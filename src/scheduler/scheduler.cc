@@ -2,6 +2,7 @@
 #include "scheduler/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <set>
@@ -111,6 +112,10 @@ bool Scheduler::OnLoopThread() const {
 void Scheduler::SetRunFinishedObserver(std::function<void(const store::DagRun&)> fn) {
   run_finished_ = std::move(fn);
 }
+void Scheduler::SetPassObserver(std::function<void(std::chrono::microseconds)> fn) {
+  pass_observer_ = std::move(fn);
+}
+
 void Scheduler::SetDagsLoadedObserver(std::function<void(const std::vector<dag::LoadedFile>&)> fn) {
   dags_loaded_ = std::move(fn);
 }
@@ -367,6 +372,16 @@ void Scheduler::RunLoop() {
 }
 
 Status Scheduler::Process(const Event& event, CommandResult* result) {
+  struct PassTimer {
+    const std::function<void(std::chrono::microseconds)>& observer;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    ~PassTimer() {
+      if (observer) {
+        observer(std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - start));
+      }
+    }
+  } timer{pass_observer_};
   // A command about a finished run needs that run in the snapshot first.
   int64_t run = 0;
   if (auto* c = std::get_if<ClearTasks>(&event)) run = c->run;

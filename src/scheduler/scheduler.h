@@ -12,6 +12,7 @@
 // Thread safety: Post/Submit/Stop are thread-safe; everything else runs on the loop thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -80,6 +81,9 @@ class Scheduler {
 
   // Called on the loop thread whenever a run reaches a terminal state.
   void SetRunFinishedObserver(std::function<void(const store::DagRun&)> fn);
+  // Called on the loop thread after each scheduling pass (its plan committed, effects started)
+  // with how long it took: metrics, and the HTTP API's event feed reads the new state events.
+  void SetPassObserver(std::function<void(std::chrono::microseconds)> fn);
   // Called on the loop thread after each DAG folder rescan with every file's result.
   void SetDagsLoadedObserver(std::function<void(const std::vector<dag::LoadedFile>&)> fn);
 
@@ -139,6 +143,7 @@ class Scheduler {
   std::map<TryKey, std::shared_ptr<TryContext>> live_;
   std::function<void(const store::DagRun&)> run_finished_;
   std::function<void(const std::vector<dag::LoadedFile>&)> dags_loaded_;
+  std::function<void(std::chrono::microseconds)> pass_observer_;
   int64_t commits_ = 0;
   std::vector<Event> retry_events_;  // events whose commit failed; retried on the next tick
 

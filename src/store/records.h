@@ -87,7 +87,6 @@ struct TaskInstance {
 
 // One state change, recorded in the same transaction as the change itself (audit trail).
 struct StateEvent {
-  int64_t id = 0;  // assigned by the store when committed, increasing, never reused; 0 before
   int64_t run_id = 0;
   std::string task_id;  // empty for run-level events
   int try_number = 0;
@@ -95,6 +94,7 @@ struct StateEvent {
   std::string to_state;
   std::string reason;
   Time at{};
+  int64_t id = 0;  // assigned by the store when committed, increasing, never reused; 0 before
 };
 
 // An on-demand Spark cluster created by a run; kept until deleted so none is ever leaked.

@@ -1,0 +1,143 @@
+// HttpApi: the JSON API under /api/v1 (described by src/api/openapi.yaml, served at
+// /api/v1/openapi.json), the event stream, /metrics and the embedded web UI, as one handler for
+// http::HttpServer.
+//
+// - Commands (trigger, cancel, clear, repair, mark, pause) are the control socket's requests:
+//   the handler builds the same request JSON, parses it with ParseControlRequest and submits it
+//   to the scheduler, so the CLI, the API and the UI share one validation and one error text.
+// - Reads use the API's own store connection (WAL: they never wait for, or block, the loop), the
+//   DAG catalog the scheduler publishes after each folder scan, and task log files.
+// - Every route declares who may call it: public (health, login, the UI's files), or a least
+//   role. A session cookie must come with X-CSRF-Token (and a same-origin Origin, when sent) on
+//   unsafe methods; a bearer token needs neither.
+// - The event feed thread turns new state events from the store into `run`/`task` SSE events
+//   (ids = the store's event ids, so a client resumes across a server restart), and cluster or
+//   DAG-list changes into id-less `cluster`/`dags` events.
+//
+// Thread safety: Handle() is called concurrently from the server's pool; the observers from
+// the scheduler's loop thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/metrics.h"
+#include "auth/auth_service.h"
+#include "common/clock.h"
+#include "dag/loader.h"
+#include "http/event_hub.h"
+#include "http/router.h"
+#include "scheduler/scheduler.h"
+#include "store/store.h"
+
+namespace sp::api {
+
+struct HttpApiOptions {
+  std::string scheduler_dir;       // <data>/history/scheduler (task logs under logs/)
+  std::string spark_history_dir;   // Spark event logs, for application summaries
+  std::string history_server_url;  // "" : no History Server link
+  std::string version;
+  Millis feed_interval = Millis(250);  // how often the feed looks for events it was not told of
+};
+
+// A file of the embedded web UI.
+struct UiFile {
+  std::string_view path;  // "index.html", "assets/index-3f2a.js"
+  std::string_view content;
+};
+
+class HttpApi {
+ public:
+  HttpApi(scheduler::Scheduler* scheduler, store::Store* reads, auth::AuthService* auth,
+          const Clock* clock, HttpApiOptions options, std::vector<UiFile> ui = {});
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  http::Response Handle(http::Request& request);
+  void ObserveRequest(const http::Request& request, int status, std::chrono::microseconds took);
+
+  // Scheduler observers.
+  void OnDagsLoaded(const std::vector<dag::LoadedFile>& files);
+  void OnPass(std::chrono::microseconds took);
+  void SetLoading(bool loading) { loading_.store(loading); }
+
+  // Starts / stops the event feed thread.
+  Status StartFeed();
+  void StopFeed();
+
+  const http::Router& router() const { return router_; }
+  http::EventHub& hub() { return hub_; }
+
+ private:
+  enum class Access { kPublic, kViewer, kOperator, kAdmin };
+  struct Caller;
+  using Handler = std::function<http::Response(http::Request&, const Caller&)>;
+  struct Catalog {
+    std::vector<dag::LoadedFile> files;
+    std::map<std::string, dag::DagPtr> dags;
+  };
+
+  void Add(const std::string& method, const std::string& pattern, Access access, Handler h);
+  void RegisterRoutes();
+  std::shared_ptr<const Catalog> catalog() const;
+  http::Response Command(nlohmann::json request, int success_status,
+                         const std::function<http::Response(const scheduler::CommandResult&)>& ok);
+  void FeedLoop();
+  Status FeedOnce();
+
+  // Handlers.
+  http::Response Login(http::Request& req);
+  http::Response ListDags(http::Request& req);
+  http::Response GetDag(const std::string& dag_id);
+  http::Response Grid(http::Request& req);
+  http::Response ListRuns(http::Request& req, const std::optional<std::string>& dag_id);
+  http::Response TaskLog(http::Request& req);
+  http::Response TaskLogStream(http::Request& req);
+  http::Response Events(http::Request& req);
+  http::Response Metrics();
+  http::Response UiFileResponse(http::Request& req);
+
+  scheduler::Scheduler* scheduler_;
+  store::Store* reads_;
+  auth::AuthService* auth_;
+  const Clock* clock_;
+  HttpApiOptions options_;
+  std::vector<UiFile> ui_;
+  http::Router router_;
+  http::EventHub hub_;
+  api::Metrics metrics_;
+  std::atomic<bool> loading_{true};
+  std::string openapi_json_;
+
+  mutable std::mutex catalog_mu_;
+  std::shared_ptr<const Catalog> catalog_;  // catalog_mu_
+
+  // Event feed.
+  std::mutex feed_mu_;
+  std::condition_variable feed_cv_;
+  bool feed_nudged_ = false;    // feed_mu_
+  bool feed_stopping_ = false;  // feed_mu_
+  std::thread feed_;
+  int64_t feed_cursor_ = 0;                                        // feed thread only
+  std::map<int64_t, std::pair<std::string, std::string>> run_names_;  // key -> (dag, run); feed
+  std::map<std::string, std::string> cluster_states_;  // name -> state; feed thread only
+  std::map<std::tuple<int64_t, std::string, int>, Time> queued_at_;  // feed thread only
+  std::chrono::steady_clock::time_point next_cluster_poll_{};
+};
+
+// Embedded at build time (cmake/embed_blobs.cmake): src/api/openapi.yaml, and the built web UI
+// (build/ui-dist; empty when the UI was not built).
+std::vector<UiFile> EmbeddedOpenApi();
+std::vector<UiFile> EmbeddedUi();
+// The OpenAPI document's YAML text.
+std::string OpenApiYaml();
+
+}  // namespace sp::api

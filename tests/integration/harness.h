@@ -102,9 +102,13 @@ inline bool WaitFor(const std::function<bool()>& cond,
 }
 
 // A `sparkplane server` child in its own process group; killed (group) on destruction.
+// `extra_args` go after `server`; without them the HTTP server is off, so that tests running
+// in parallel do not compete for its default port.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  explicit ServerProcess(std::string data_dir,
+                         std::vector<std::string> extra_args = {"--http-address", "off"})
+      : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
   ~ServerProcess() { Kill(SIGKILL); }
 
   void Start() {
@@ -119,8 +123,12 @@ class ServerProcess {
       std::FILE* e = std::freopen(log.c_str(), "a", stderr);
       (void)o;
       (void)e;
-      ::execl(SP_BINARY, SP_BINARY, "--data-dir", data_dir_.c_str(), "server",
-              static_cast<char*>(nullptr));
+      std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir_, "server"};
+      argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execv(SP_BINARY, cargv.data());
       _exit(127);
     }
     ::setpgid(pid_, pid_);
@@ -146,6 +154,7 @@ class ServerProcess {
 
  private:
   std::string data_dir_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = 0;
 };
 

@@ -145,8 +145,16 @@ std::span<const Migration> Migrations() {
 
 Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& path) {
   if (path != ":memory:" && !path.empty()) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
+    // Only a file that does not exist yet is opened here: closing a descriptor drops every
+    // POSIX lock this process holds on the file, so opening and closing a database another
+    // connection of this process already has open (the server has three) would drop that
+    // connection's shared lock, and the next process to close its own connection would take
+    // itself for the last one and delete the WAL under us (stale reads ever after).
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd >= 0) ::close(fd);
+    }
     for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path));

@@ -1,0 +1,414 @@
+// The HTTP API of `sparkplane server`, driven over loopback with libcurl like any client.
+#include <curl/curl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+
+#include "integration/harness.h"
+
+namespace sp::testing {
+namespace {
+
+using nlohmann::json;
+
+struct Reply {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+size_t Append(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+size_t Header(char* p, size_t size, size_t n, void* out) {
+  std::string line(p, size * n);
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+  }
+  return size * n;
+}
+
+// One HTTP exchange. `timeout_ms` ends event streams (the status and headers are kept).
+Reply Http(const std::string& method, const std::string& url, const std::string& body = "",
+           std::vector<std::string> headers = {}, long timeout_ms = 10000) {
+  CURL* c = curl_easy_init();
+  Reply r;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (!body.empty() || method == "POST" || method == "PATCH") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    headers.push_back("Content-Type: application/json");
+  }
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+std::string Encode(const std::string& s) {
+  CURL* c = curl_easy_init();
+  char* e = curl_easy_escape(c, s.c_str(), static_cast<int>(s.size()));
+  std::string out(e);
+  curl_free(e);
+  curl_easy_cleanup(c);
+  return out;
+}
+
+constexpr char kDags[] = R"(id: hello
+tasks:
+  - id: greet
+    type: bash
+    command: echo hello
+  - id: reply
+    type: bash
+    depends_on: [greet]
+    command: echo reply
+)";
+
+// `flaky` fails until the marker file exists; `after` then sees upstream_failed.
+std::string FlakyDag(const std::string& marker) {
+  return "id: flaky\nparams:\n  n:\n    default: 1\ntasks:\n  - id: work\n    type: bash\n"
+         "    command: test -e " + marker + "\n  - id: after\n    type: bash\n"
+         "    depends_on: [work]\n    command: echo after\n";
+}
+
+constexpr char kSlowDag[] = R"(id: slow
+tasks:
+  - id: talk
+    type: bash
+    command: for i in 1 2 3 4 5; do echo line-$i; sleep 0.3; done
+)";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    marker_ = dir_.path() + "/marker";
+    WriteFile(dir_.path() + "/dags/hello.yaml", kDags);
+    WriteFile(dir_.path() + "/dags/flaky.yaml", FlakyDag(marker_));
+    WriteFile(dir_.path() + "/dags/slow.yaml", kSlowDag);
+    WriteFile(dir_.path() + "/sparkplane.yaml", "dags_folder: " + dir_.path() + "/dags\n");
+    for (const char* role : {"viewer", "operator", "admin"}) {
+      CommandResult r = Sparkplane(data(), {"users", "create", role, "--role", role, "--password-stdin"},
+                                   std::string(role) + "-password\n");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      CommandResult t = Sparkplane(data(), {"--json", "tokens", "create", "--user", role});
+      ASSERT_EQ(t.exit_code, 0) << t.err;
+      tokens_[role] = t.Json()["token"];
+    }
+    StartServer();
+  }
+
+  void StartServer() {
+    server_ = std::make_unique<ServerProcess>(data(), std::vector<std::string>{
+                                                          "--http-address", "127.0.0.1:0"});
+    server_->Start();
+    std::smatch m;
+    ASSERT_TRUE(WaitFor([&] {
+      std::string log = server_->Log();
+      std::regex re("web UI http://127\\.0\\.0\\.1:([0-9]+)/");
+      std::string::const_iterator start = log.cbegin();
+      std::smatch last;
+      bool any = false;
+      while (std::regex_search(start, log.cend(), last, re)) {
+        port_ = last[1];
+        any = true;
+        start = last.suffix().first;
+      }
+      return any;
+    })) << server_->Log();
+  }
+
+  std::string data() const { return dir_.path(); }
+  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + port_ + path; }
+  std::vector<std::string> As(const std::string& role) const {
+    return {"Authorization: Bearer " + tokens_.at(role)};
+  }
+  Reply Get(const std::string& path, const std::string& role = "viewer") {
+    return Http("GET", Url(path), "", As(role));
+  }
+  Reply Post(const std::string& path, const json& body, const std::string& role = "operator") {
+    return Http("POST", Url(path), body.dump(), As(role));
+  }
+  json Trigger(const std::string& dag, const json& body = json::object()) {
+    Reply r = Post("/api/v1/dags/" + dag + "/runs", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.Json();
+  }
+  json WaitRun(const std::string& dag, const std::string& run_id) {
+    json run;
+    EXPECT_TRUE(WaitFor([&] {
+      run = Get("/api/v1/dags/" + dag + "/runs/" + Encode(run_id)).Json();
+      std::string s = run.value("state", "");
+      return s == "success" || s == "failed" || s == "cancelled";
+    })) << run.dump();
+    return run;
+  }
+
+  TempDir dir_;
+  std::string marker_;
+  std::map<std::string, std::string> tokens_;
+  std::unique_ptr<ServerProcess> server_;
+  std::string port_;
+};
+
+int Rank(const std::string& role) {
+  return role == "viewer" ? 0 : role == "operator" ? 1 : role == "admin" ? 2 : -1;
+}
+
+TEST_F(ApiTest, EveryRoleGetsWhatTheDocumentPromisesOnEveryOperation) {
+  json run = Trigger("hello");
+  WaitRun("hello", run["run_id"]);
+  json spec = Http("GET", Url("/api/v1/openapi.json")).Json();
+  ASSERT_TRUE(spec.contains("paths")) << spec.dump();
+  std::map<std::string, std::string> values = {
+      {"dag_id", "hello"},        {"run_id", Encode(run["run_id"])}, {"task_id", "greet"},
+      {"try_number", "1"},        {"app_id", "app-none"},            {"token_id", "tok_none"},
+      {"username", "nobody"}};
+  int checked = 0;
+  for (const auto& [path, item] : spec["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      if (method == "parameters") continue;
+      std::string role = op.value("x-required-role", "");
+      ASSERT_FALSE(role.empty()) << method << " " << path << " declares no x-required-role";
+      std::string url = path;
+      for (const auto& [k, v] : values) {
+        std::string key = "{" + k + "}";
+        for (size_t p; (p = url.find(key)) != std::string::npos;) url.replace(p, key.size(), v);
+      }
+      std::string m = method;
+      for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      // Event streams never end by themselves: a short timeout keeps the status.
+      long timeout = url.find("/events") != std::string::npos || url.find("/stream") != std::string::npos ? 1500 : 10000;
+      std::string body = m == "GET" || m == "DELETE" ? "" : "{}";
+      if (role == "public") {
+        // Reachable without credentials (a login with none is refused for what it sent).
+        Reply r = Http(m, Url(url), body, {}, timeout);
+        EXPECT_LT(r.status, 500) << m << " " << url;
+        EXPECT_NE(r.status, 403) << m << " " << url;
+        if (m == "GET") EXPECT_EQ(r.status, 200) << m << " " << url;
+        ++checked;
+        continue;
+      }
+      Reply anonymous = Http(m, Url(url), body, {}, timeout);
+      EXPECT_EQ(anonymous.status, 401) << m << " " << url << ": " << anonymous.body;
+      for (const std::string who : {"viewer", "operator", "admin"}) {
+        Reply r = Http(m, Url(url), body, As(who), timeout);
+        if (Rank(who) < Rank(role)) {
+          EXPECT_EQ(r.status, 403) << who << " " << m << " " << url << ": " << r.body;
+        } else {
+          EXPECT_NE(r.status, 401) << who << " " << m << " " << url << ": " << r.body;
+          EXPECT_NE(r.status, 403) << who << " " << m << " " << url << ": " << r.body;
+          EXPECT_LT(r.status, 500) << who << " " << m << " " << url << ": " << r.body;
+        }
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 80);
+}
+
+TEST_F(ApiTest, SessionCookiesNeedTheCsrfTokenOnUnsafeMethods) {
+  Reply login = Http("POST", Url("/api/v1/auth/login"),
+                     json{{"username", "operator"}, {"password", "operator-password"}}.dump());
+  ASSERT_EQ(login.status, 200) << login.body;
+  std::string cookie = login.headers["set-cookie"];
+  EXPECT_THAT(cookie, ::testing::HasSubstr("HttpOnly"));
+  EXPECT_THAT(cookie, ::testing::HasSubstr("SameSite=Lax"));
+  std::string value = cookie.substr(0, cookie.find(';'));
+  std::string csrf = login.Json()["csrf_token"];
+
+  Reply me = Http("GET", Url("/api/v1/auth/me"), "", {"Cookie: " + value});
+  EXPECT_EQ(me.status, 200);
+  EXPECT_EQ(me.Json()["role"], "operator");
+
+  Reply no_token = Http("POST", Url("/api/v1/dags/hello/runs"), "{}", {"Cookie: " + value});
+  EXPECT_EQ(no_token.status, 403);
+  EXPECT_EQ(no_token.Json()["code"], "CSRF");
+  Reply wrong = Http("POST", Url("/api/v1/dags/hello/runs"), "{}",
+                     {"Cookie: " + value, "X-CSRF-Token: " + csrf + "x"});
+  EXPECT_EQ(wrong.status, 403);
+  Reply cross = Http("POST", Url("/api/v1/dags/hello/runs"), "{}",
+                     {"Cookie: " + value, "X-CSRF-Token: " + csrf, "Origin: http://evil.example"});
+  EXPECT_EQ(cross.status, 403);
+  Reply ok = Http("POST", Url("/api/v1/dags/hello/runs"), "{}",
+                  {"Cookie: " + value, "X-CSRF-Token: " + csrf});
+  EXPECT_EQ(ok.status, 201) << ok.body;
+
+  Reply out = Http("POST", Url("/api/v1/auth/logout"), "", {"Cookie: " + value, "X-CSRF-Token: " + csrf});
+  EXPECT_EQ(out.status, 204);
+  EXPECT_EQ(Http("GET", Url("/api/v1/auth/me"), "", {"Cookie: " + value}).status, 401)
+      << "a session must be revoked by logout";
+}
+
+TEST_F(ApiTest, FailedLoginsAreRateLimitedEvenForTheRightPassword) {
+  for (int i = 0; i < 5; ++i) {
+    Reply r = Http("POST", Url("/api/v1/auth/login"),
+                   json{{"username", "viewer"}, {"password", "wrong-password"}}.dump());
+    EXPECT_EQ(r.status, 401);
+  }
+  Reply r = Http("POST", Url("/api/v1/auth/login"),
+                 json{{"username", "viewer"}, {"password", "viewer-password"}}.dump());
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(r.headers["retry-after"], "60");
+  // Another user from the same address is not locked out by the first one's guesses.
+  EXPECT_EQ(Http("POST", Url("/api/v1/auth/login"),
+                 json{{"username", "admin"}, {"password", "admin-password"}}.dump())
+                .status,
+            200);
+}
+
+TEST_F(ApiTest, RevokedTokensAndDeletedUsersLoseAccess) {
+  EXPECT_EQ(Get("/api/v1/dags", "viewer").status, 200);
+  std::string id = Sparkplane(data(), {"--json", "tokens", "list", "--user", "viewer"}).Json()[0]["id"];
+  ASSERT_EQ(Sparkplane(data(), {"tokens", "revoke", id}).exit_code, 0);
+  EXPECT_EQ(Get("/api/v1/dags", "viewer").status, 401);
+  EXPECT_EQ(Http("DELETE", Url("/api/v1/users/operator"), "", As("admin")).status, 204);
+  EXPECT_EQ(Get("/api/v1/dags", "operator").status, 401);
+}
+
+TEST_F(ApiTest, ErrorsAreProblemDocumentsWithTheCliMessage) {
+  Reply unknown = Get("/api/v1/nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.headers["content-type"], "application/problem+json");
+  Reply wrong_method = Http("PUT", Url("/api/v1/dags"), "", As("admin"));
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_EQ(wrong_method.headers["allow"], "GET");
+  Reply trace = Http("TRACE", Url("/api/v1/dags/hello"), "", As("admin"));
+  EXPECT_EQ(trace.status, 405);
+  EXPECT_EQ(trace.headers["allow"], "GET, PATCH");
+  Reply big = Http("POST", Url("/api/v1/dags/hello/runs"), std::string(2 << 20, ' '), As("operator"));
+  EXPECT_EQ(big.status, 413);
+  Reply bad_json = Http("POST", Url("/api/v1/dags/hello/runs"), "{\"conf\": ", As("operator"));
+  EXPECT_EQ(bad_json.status, 400);
+  EXPECT_EQ(bad_json.headers["content-type"], "application/problem+json");
+
+  // A conf the params reject: the same words as the CLI's.
+  Reply bad_conf = Post("/api/v1/dags/flaky/runs", {{"conf", {{"nope", 1}}}});
+  EXPECT_EQ(bad_conf.status, 400) << bad_conf.body;
+  CommandResult cli = Sparkplane(data(), {"dags", "trigger", "flaky", "--conf", "{\"nope\": 1}"});
+  EXPECT_NE(cli.exit_code, 0);
+  std::string detail = bad_conf.Json()["detail"];
+  EXPECT_THAT(cli.err, ::testing::HasSubstr(detail));
+  EXPECT_EQ(Post("/api/v1/dags/nope/runs", json::object()).status, 404);
+}
+
+TEST_F(ApiTest, RunsPageWithACursorWithoutGapsOrRepeats) {
+  std::set<std::string> made;
+  for (int i = 0; i < 5; ++i) made.insert(Trigger("hello")["run_id"].get<std::string>());
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;;) {
+    Reply r = Get("/api/v1/dags/hello/runs?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.status, 200) << r.body;
+    json page = r.Json();
+    EXPECT_LE(page["runs"].size(), 2u);
+    for (const auto& run : page["runs"]) EXPECT_TRUE(seen.insert(run["run_id"]).second);
+    ++pages;
+    if (page["next_cursor"].is_null()) break;
+    cursor = page["next_cursor"];
+  }
+  EXPECT_EQ(seen, made);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(Get("/api/v1/runs?limit=0").status, 400);
+  EXPECT_EQ(Get("/api/v1/runs?state=bogus").status, 400);
+}
+
+// The SSE frames' ids in `text`.
+std::vector<int64_t> Ids(const std::string& text) {
+  std::vector<int64_t> ids;
+  std::regex re("(^|\n)id: ([0-9]+)\n");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+    ids.push_back(std::stoll((*it)[2]));
+  }
+  return ids;
+}
+
+TEST_F(ApiTest, TheEventStreamResumesAcrossAServerRestartWithoutGaps) {
+  json first = Trigger("hello");
+  WaitRun("hello", first["run_id"]);
+  Reply seen = Http("GET", Url("/api/v1/events"), "", {"Authorization: Bearer " + tokens_["viewer"], "Last-Event-ID: 0"}, 1500);
+  EXPECT_EQ(seen.status, 200);
+  EXPECT_EQ(seen.headers["content-type"], "text/event-stream");
+  std::vector<int64_t> before = Ids(seen.body);
+  ASSERT_FALSE(before.empty()) << seen.body;
+  int64_t last = before.back();
+
+  // While the server is down a run is triggered (offline) and its events are written.
+  server_->Stop();
+  CommandResult offline = Sparkplane(data(), {"dags", "trigger", "hello"});
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  StartServer();
+  Reply resumed = Http("GET", Url("/api/v1/events"), "",
+                       {"Authorization: Bearer " + tokens_["viewer"], "Last-Event-ID: " + std::to_string(last)}, 3000);
+  std::vector<int64_t> after = Ids(resumed.body);
+  ASSERT_FALSE(after.empty()) << resumed.body;
+  EXPECT_EQ(after.front(), last + 1) << "the first event after the resume point is sent first";
+  for (size_t i = 1; i < after.size(); ++i) EXPECT_EQ(after[i], after[i - 1] + 1) << resumed.body;
+  EXPECT_THAT(resumed.body, ::testing::Not(::testing::HasSubstr("event: reset")));
+}
+
+TEST_F(ApiTest, ALogIsFollowedLiveUntilItsTryEnds) {
+  json run = Trigger("slow");
+  std::string base = "/api/v1/dags/slow/runs/" + Encode(run["run_id"]) + "/tasks/talk";
+  ASSERT_TRUE(WaitFor([&] { return Get(base).Json().value("state", "") == "running"; }));
+  Reply stream = Http("GET", Url(base + "/logs/1/stream"), "", As("viewer"), 15000);
+  EXPECT_EQ(stream.status, 200);
+  for (int i = 1; i <= 5; ++i) EXPECT_THAT(stream.body, ::testing::HasSubstr("line-" + std::to_string(i)));
+  EXPECT_THAT(stream.body, ::testing::HasSubstr("event: end")) << "the stream ends with the try";
+  Reply tail = Get(base + "/logs/1?offset=-20");
+  ASSERT_EQ(tail.status, 200);
+  EXPECT_EQ(tail.Json()["next_offset"], tail.Json()["size"]);
+  EXPECT_TRUE(tail.Json()["complete"].get<bool>());
+  EXPECT_LE(tail.Json()["content"].get<std::string>().size(), 20u);
+  EXPECT_EQ(Get(base + "/logs/2").status, 404);
+}
+
+TEST_F(ApiTest, RepairRerunsTheFailedTasksAndTheirDownstreamInTheSameRun) {
+  json run = Trigger("flaky");
+  std::string rid = run["run_id"];
+  EXPECT_EQ(WaitRun("flaky", rid)["state"], "failed");
+  std::string base = "/api/v1/dags/flaky/runs/" + Encode(rid);
+  json tasks = Get(base + "/tasks").Json()["tasks"];
+  EXPECT_EQ(tasks[0]["state"], "failed");
+  EXPECT_EQ(tasks[1]["state"], "upstream_failed");
+
+  WriteFile(marker_, "");
+  Reply viewer = Post(base + "/repair", json::object(), "viewer");
+  EXPECT_EQ(viewer.status, 403);
+  Reply r = Post(base + "/repair", json::object());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.Json()["cleared"], ::testing::UnorderedElementsAre("work", "after"));
+  EXPECT_EQ(WaitRun("flaky", rid)["state"], "success");
+  tasks = Get(base + "/tasks").Json()["tasks"];
+  EXPECT_EQ(tasks[0]["try_number"], 2) << "the repaired task's earlier try is kept";
+  EXPECT_EQ(tasks[1]["state"], "success");
+  EXPECT_EQ(Get("/api/v1/dags/flaky/runs").Json()["runs"].size(), 1u) << "no new run";
+  Reply again = Post(base + "/repair", json::object());
+  EXPECT_EQ(again.status, 409) << "nothing left to repair";
+}
+
+}  // namespace
+}  // namespace sp::testing

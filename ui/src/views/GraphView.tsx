@@ -22,7 +22,9 @@ export function GraphView({ dag, runId }: { dag: Dag; runId?: string }) {
     g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 48, marginx: 8, marginy: 8 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const t of dag.tasks) {
-      g.setNode(t.task_id, { width: Math.min(260, Math.max(90, t.task_id.length * 7.5 + 28)), height: NODE_H });
+      // Wide enough for the id and for "type · upstream failed", the longest state.
+      const text = Math.max(t.task_id.length * 7.8, (t.type.length + 18) * 6.3);
+      g.setNode(t.task_id, { width: Math.min(280, Math.max(100, text + 28)), height: NODE_H });
     }
     for (const t of dag.tasks) for (const u of t.upstream) if (g.hasNode(u)) g.setEdge(u, t.task_id);
     layout(g);

@@ -153,6 +153,12 @@ describe('sparkplane web UI', () => {
   test('repair a failed run', async () => {
     fs.rmSync(MARKER, { force: true });
     const run = await triggerFromForm('repairable');
+    // `prepare` takes 2 s: its cell is seen not green first, then green, with no reload.
+    await page.getByTestId('grid-canvas').waitFor();
+    await page.evaluate(() => (window.__noReload = 'repair'));
+    assert.ok(!near(await cellColor(0, 0), SUCCESS_RGB), 'prepare has not succeeded yet');
+    await waitFor('prepare to turn green live', async () => near(await cellColor(0, 0), SUCCESS_RGB));
+    assert.equal(await page.evaluate(() => window.__noReload), 'repair', 'the page was not reloaded');
     await page.goto(`${BASE}/#/dags/repairable/runs/${encodeURIComponent(run)}`);
     await waitFor('the run to fail', async () => (await page.getByTestId('run-state').getAttribute('data-state')) === 'failed');
     assert.equal(await page.getByTestId('ti-state-check').getAttribute('data-state'), 'failed');

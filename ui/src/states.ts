@@ -7,7 +7,7 @@ export const STATE_COLORS: Record<string, string> = {
   running: '#2f81f7',
   success: '#16a34a',
   failed: '#dc2626',
-  up_for_retry: '#d97706',
+  up_for_retry: '#eab308',
   upstream_failed: '#f97316',
   skipped: '#db2777',
   cancelled: '#57606a',

@@ -7,7 +7,7 @@ import { stateColor } from '../states';
 
 export const CELL = 18; // px per cell, gap included
 const GAP = 3;
-const HEADER_H = 84;
+const HEADER_H = 96;
 
 type Props = {
   tasks: string[];

@@ -70,7 +70,7 @@ export function GridCanvas(props: Props) {
     for (let ci = c0; ci < c1; ci++) {
       if (runs[ci].run_id === selectedRun) {
         ctx.fillStyle = 'rgba(47,129,247,0.15)';
-        ctx.fillRect(labelW + ci * CELL - sx - 1, 0, CELL, h);
+        ctx.fillRect(labelW + ci * CELL - sx - 1, 0, CELL, Math.min(h, HEADER_H + tasks.length * CELL - sy));
       }
     }
     // Cells.

@@ -1,5 +1,5 @@
 // A run's task instances on a time axis (SVG), from their started_at/ended_at.
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useTaskInstances } from '../queries';
 import { links } from '../router';
 import { fmtDuration, stateColor } from '../states';
@@ -12,7 +12,18 @@ const AXIS = 24;
 export function GanttView({ dagId, runId }: { dagId: string; runId: string }) {
   const tis = useTaskInstances(dagId, runId);
   const running = tis.data?.tasks.some((t) => t.started_at && !t.ended_at) ?? false;
+  const hasStarted = tis.data?.tasks.some((t) => t.started_at) ?? false;
   const [now, setNow] = useState(() => Date.now());
+  // Drawn at the box's width in CSS pixels, so text keeps its size.
+  const box = useRef<HTMLDivElement>(null);
+  const [boxWidth, setBoxWidth] = useState(760);
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setBoxWidth(Math.max(520, el.clientWidth - 16)));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [hasStarted]);
   // Running bars grow with the clock (a local redraw, not a request).
   useEffect(() => {
     if (!running) return;
@@ -27,14 +38,14 @@ export function GanttView({ dagId, runId }: { dagId: string; runId: string }) {
   if (!started.length) return <p data-testid="gantt-empty">No task of this run has started yet.</p>;
   const t0 = Math.min(...started.map((t) => Date.parse(t.started_at!)));
   const t1 = Math.max(t0 + 1000, ...started.map((t) => (t.ended_at ? Date.parse(t.ended_at) : now)));
-  const width = 760;
+  const width = boxWidth;
   const plot = width - LABEL - 10;
   const xOf = (ms: number) => LABEL + ((ms - t0) / (t1 - t0)) * plot;
   const height = AXIS + tasks.length * ROW + 4;
   const ticks = 5;
   return (
-    <div className="gantt-wrap">
-      <svg className="gantt" viewBox={`0 0 ${width} ${height}`} width="100%" role="group" aria-label={`Gantt chart of run ${runId}`} data-testid="gantt">
+    <div className="gantt-wrap" ref={box}>
+      <svg className="gantt" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="group" aria-label={`Gantt chart of run ${runId}`} data-testid="gantt">
         {Array.from({ length: ticks + 1 }, (_, i) => {
           const x = LABEL + (plot * i) / ticks;
           return (

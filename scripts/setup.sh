@@ -36,6 +36,11 @@ if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
     echo "setup: installing pyspark 4.3.0 into .venv (about 500 MB)"
     .venv/bin/pip install -q --disable-pip-version-check pyspark==4.3.0
   fi
+  # schemathesis, for the API's property-based test (tests/integration/api/schemathesis.sh).
+  if ! .venv/bin/python -c 'import schemathesis' 2>/dev/null; then
+    echo "setup: installing schemathesis 4.32.5 into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check schemathesis==4.32.5
+  fi
   # The example applications' build outputs (job_dependency.zip, the Java example jar).
   ./scripts/build_examples.sh build/examples
 fi

@@ -67,6 +67,26 @@ Result<json> BodyObject(const Request& req) {
   return body;
 }
 
+// The body as an object holding only `allowed` fields: a misspelt field is an error, not a
+// silently ignored wish.
+Result<json> BodyFields(const Request& req, std::initializer_list<const char*> allowed) {
+  ASSIGN_OR_RETURN(json body, BodyObject(req));
+  for (const auto& [k, v] : body.items()) {
+    bool known = false;
+    std::string list;
+    for (const char* a : allowed) {
+      known |= k == a;
+      list += std::string(list.empty() ? "" : ", ") + a;
+    }
+    if (!known) {
+      return InvalidArgumentError("unknown field '" + k + "'" +
+                                  (list.empty() ? "; this request takes no fields"
+                                                : "; expected " + list));
+    }
+  }
+  return body;
+}
+
 Result<int> IntQuery(const Request& req, const char* name, int def, int lo, int hi) {
   std::optional<std::string> v = req.Query(name);
   if (!v) return def;
@@ -466,7 +486,12 @@ void HttpApi::RegisterRoutes() {
   Add("GET", "/api/v1/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/logs/{try_number}/stream",
       Access::kViewer, [this](Request& req, const Caller&) { return TaskLogStream(req); });
   Add("GET", "/api/v1/clusters", Access::kViewer, [this](Request& req, const Caller&) {
-    bool deleted = req.Query("include_deleted").value_or("false") == "true";
+    std::string deleted_text = req.Query("include_deleted").value_or("false");
+    if (deleted_text != "true" && deleted_text != "false") {
+      return Problem(400, "query parameter 'include_deleted' must be true or false, got '" +
+                              deleted_text + "'");
+    }
+    bool deleted = deleted_text == "true";
     Result<std::vector<store::ClusterRecord>> all = reads_->ListClusters(deleted);
     if (!all.ok()) return Problem(all.status());
     json out = json::array();
@@ -507,7 +532,7 @@ void HttpApi::RegisterRoutes() {
       [this](Request& req, const Caller&) { return Events(req); });
   Add("GET", "/metrics", Access::kViewer, [this](Request&, const Caller&) { return Metrics(); });
   Add("POST", "/api/v1/tokens", Access::kViewer, [this](Request& req, const Caller& c) {
-    Result<json> body = BodyObject(req);
+    Result<json> body = BodyFields(req, {"name", "role"});
     if (!body.ok()) return Problem(body.status());
     std::optional<auth::Role> role;
     if (body->contains("role")) {
@@ -515,7 +540,11 @@ void HttpApi::RegisterRoutes() {
                                          : std::nullopt;
       if (!role) return Problem(400, "field 'role' must be viewer, operator or admin");
     }
-    std::string name = body->value("name", "");
+    auto name_field = body->find("name");
+    if (name_field != body->end() && !name_field->is_string()) {
+      return Problem(400, "field 'name' must be a string");
+    }
+    std::string name = name_field == body->end() ? "" : name_field->get<std::string>();
     Result<auth::NewToken> t = auth_->CreateToken(c.principal->username, name, role);
     if (!t.ok()) return Problem(t.status());
     return http::JsonResponse(201, {{"id", t->id}, {"token", t->token}});
@@ -543,7 +572,7 @@ void HttpApi::RegisterRoutes() {
 
   // ---- operator: the control socket's commands
   Add("PATCH", "/api/v1/dags/{dag_id}", Access::kOperator, [this](Request& req, const Caller&) {
-    Result<json> body = BodyObject(req);
+    Result<json> body = BodyFields(req, {"paused"});
     if (!body.ok()) return Problem(body.status());
     auto p = body->find("paused");
     if (p == body->end() || !p->is_boolean()) {
@@ -554,10 +583,9 @@ void HttpApi::RegisterRoutes() {
                    [&](const scheduler::CommandResult&) { return GetDag(dag_id); });
   });
   Add("POST", "/api/v1/dags/{dag_id}/runs", Access::kOperator, [this](Request& req, const Caller&) {
-    Result<json> body = BodyObject(req);
+    Result<json> body = BodyFields(req, {"conf", "logical_date", "run_id"});
     if (!body.ok()) return Problem(body.status());
     json cmd = *body;
-    for (const char* k : {"op", "type"}) cmd.erase(k);
     cmd["op"] = "trigger";
     cmd["dag_id"] = req.params.at("dag_id");
     return Command(cmd, 201, [&](const scheduler::CommandResult& r) {
@@ -609,7 +637,7 @@ void HttpApi::RegisterRoutes() {
       [this](Request& req, const Caller&) {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
         if (!run.ok()) return Problem(run.status());
-        Result<json> body = BodyObject(req);
+        Result<json> body = BodyFields(req, {"downstream"});
         if (!body.ok()) return Problem(body.status());
         json cmd = {{"op", "clear"}, {"run", run->id}, {"tasks", {req.params.at("task_id")}}};
         if (body->contains("downstream")) cmd["downstream"] = (*body)["downstream"];
@@ -621,7 +649,7 @@ void HttpApi::RegisterRoutes() {
       [this](Request& req, const Caller&) {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
         if (!run.ok()) return Problem(run.status());
-        Result<json> body = BodyObject(req);
+        Result<json> body = BodyFields(req, {"state"});
         if (!body.ok()) return Problem(body.status());
         json cmd = {{"op", "mark"}, {"run", run->id}, {"task", req.params.at("task_id")}};
         if (body->contains("state")) cmd["state"] = (*body)["state"];
@@ -659,7 +687,7 @@ void HttpApi::RegisterRoutes() {
     return http::JsonResponse(200, {{"users", out}});
   });
   Add("POST", "/api/v1/users", Access::kAdmin, [this](Request& req, const Caller&) {
-    Result<json> body = BodyObject(req);
+    Result<json> body = BodyFields(req, {"username", "role", "password"});
     if (!body.ok()) return Problem(body.status());
     auto str = [&](const char* k) {
       auto it = body->find(k);
@@ -688,7 +716,7 @@ Response HttpApi::Login(Request& req) {
   if (!origin.empty() && OriginHost(origin) != req.Header("host")) {
     return Problem(403, "cross-origin login refused (Origin " + origin + ")", "CSRF");
   }
-  Result<json> body = BodyObject(req);
+  Result<json> body = BodyFields(req, {"username", "password"});
   if (!body.ok()) return Problem(body.status());
   auto str = [&](const char* k) {
     auto it = body->find(k);
@@ -857,33 +885,64 @@ Response HttpApi::ListRuns(Request& req, const std::optional<std::string>& dag_i
   return http::JsonResponse(200, {{"runs", out}, {"next_cursor", next}});
 }
 
-Response HttpApi::TaskLog(Request& req) {
-  Result<store::DagRun> run = FindRunOr404(reads_, req);
-  if (!run.ok()) return Problem(run.status());
+namespace {
+
+// The try a log request names: its run, task instance and number (1..the task's tries).
+struct TryRef {
+  store::DagRun run;
+  store::TaskInstance ti;
+  int try_number = 0;
+};
+
+Result<TryRef> FindTry(store::Store* reads, const Request& req) {
+  ASSIGN_OR_RETURN(store::DagRun run, FindRunOr404(reads, req));
   const std::string& try_text = req.params.at("try_number");
   char* end = nullptr;
   long t = std::strtol(try_text.c_str(), &end, 10);
-  if (*end != '\0' || t < 1 || t > 10000) return Problem(400, "try number must be 1..10000");
-  const std::string& task = req.params.at("task_id");
-  Result<std::vector<store::TaskInstance>> tis = reads_->ListTaskInstances(run->id);
-  if (!tis.ok()) return Problem(tis.status());
-  const store::TaskInstance* ti = nullptr;
-  for (const auto& x : *tis) if (x.task_id == task) ti = &x;
-  if (!ti) return Problem(404, "run '" + run->run_id + "' has no task '" + task + "'", "NOT_FOUND");
-  if (t > ti->try_number) return Problem(404, "task '" + task + "' has had " + std::to_string(ti->try_number) + " tries", "NOT_FOUND");
-  int64_t offset = 0;
-  if (auto o = req.Query("offset")) {
-    char* e = nullptr;
-    offset = std::strtoll(o->c_str(), &e, 10);
-    if (o->empty() || *e != '\0') return Problem(400, "query parameter 'offset' must be an integer");
+  if (try_text.empty() || *end != '\0' || t < 1 || t > 10000) {
+    return InvalidArgumentError("the try number must be 1..10000, got '" + try_text + "'");
   }
+  const std::string& task = req.params.at("task_id");
+  ASSIGN_OR_RETURN(std::vector<store::TaskInstance> tis, reads->ListTaskInstances(run.id));
+  for (auto& ti : tis) {
+    if (ti.task_id != task) continue;
+    if (t > ti.try_number) {
+      return NotFoundError("task '" + task + "' has had " + std::to_string(ti.try_number) +
+                           " tries, not " + std::to_string(t));
+    }
+    return TryRef{std::move(run), std::move(ti), static_cast<int>(t)};
+  }
+  return NotFoundError("run '" + run.run_id + "' has no task '" + task + "'");
+}
+
+// An integer query parameter that may be negative (log offsets count from the end then).
+Result<int64_t> OffsetQuery(const Request& req, int64_t min) {
+  std::optional<std::string> o = req.Query("offset");
+  if (!o) return int64_t{0};
+  char* end = nullptr;
+  long long v = std::strtoll(o->c_str(), &end, 10);
+  if (o->empty() || *end != '\0' || v < min) {
+    return InvalidArgumentError("query parameter 'offset' must be an integer" +
+                                std::string(min == 0 ? " >= 0" : "") + ", got '" + *o + "'");
+  }
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+Response HttpApi::TaskLog(Request& req) {
+  Result<TryRef> ref = FindTry(reads_, req);
+  if (!ref.ok()) return Problem(ref.status());
+  Result<int64_t> offset = OffsetQuery(req, INT64_MIN);
+  if (!offset.ok()) return Problem(offset.status());
   Result<int> length = IntQuery(req, "length", 65536, 1, kMaxLogChunk);
   if (!length.ok()) return Problem(length.status());
-  std::string path = options_.scheduler_dir + "/" + scheduler::TryLogPath(*run, task, static_cast<int>(t));
-  Result<Chunk> c = ReadChunk(path, offset, *length);
+  std::string path = options_.scheduler_dir + "/" +
+                     scheduler::TryLogPath(ref->run, ref->ti.task_id, ref->try_number);
+  Result<Chunk> c = ReadChunk(path, *offset, *length);
   if (!c.ok()) return Problem(c.status());
   int64_t next = c->offset + static_cast<int64_t>(c->bytes.size());
-  bool ended = t < ti->try_number || !store::IsActive(ti->state);
+  bool ended = ref->try_number < ref->ti.try_number || !store::IsActive(ref->ti.state);
   return http::JsonResponse(200, {{"offset", c->offset},
                                   {"next_offset", next},
                                   {"size", c->size},
@@ -892,15 +951,13 @@ Response HttpApi::TaskLog(Request& req) {
 }
 
 Response HttpApi::TaskLogStream(Request& req) {
-  Result<store::DagRun> run = FindRunOr404(reads_, req);
-  if (!run.ok()) return Problem(run.status());
-  const std::string& task = req.params.at("task_id");
-  char* end = nullptr;
-  long t = std::strtol(req.params.at("try_number").c_str(), &end, 10);
-  if (*end != '\0' || t < 1 || t > 10000) return Problem(400, "try number must be 1..10000");
-  int64_t offset = 0;
-  if (auto o = req.Query("offset")) offset = std::strtoll(o->c_str(), nullptr, 10);
-  int64_t key = run->id;
+  Result<TryRef> ref = FindTry(reads_, req);
+  if (!ref.ok()) return Problem(ref.status());
+  Result<int64_t> offset = OffsetQuery(req, 0);
+  if (!offset.ok()) return Problem(offset.status());
+  int64_t key = ref->run.id;
+  std::string task = ref->ti.task_id;
+  int t = ref->try_number;
   store::Store* reads = reads_;
   auto ended = [reads, key, task, t] {
     Result<std::vector<store::TaskInstance>> tis = reads->ListTaskInstances(key);
@@ -912,19 +969,24 @@ Response HttpApi::TaskLogStream(Request& req) {
   };
   Response r;
   r.stream = std::make_shared<LogStream>(
-      options_.scheduler_dir + "/" + scheduler::TryLogPath(*run, task, static_cast<int>(t)), offset,
-      ended);
+      options_.scheduler_dir + "/" + scheduler::TryLogPath(ref->run, task, t), *offset, ended);
   return r;
 }
 
 Response HttpApi::Events(Request& req) {
+  // EventSource sends Last-Event-ID itself when it reconnects; a first connection may pass
+  // last_event_id in the query (EventSource cannot set headers).
   std::optional<int64_t> last;
   std::string last_text = req.Header("last-event-id");
   if (last_text.empty()) last_text = req.Query("last_event_id").value_or("");
-  if (!last_text.empty()) {
+  if (!last_text.empty() || req.Query("last_event_id")) {
     char* end = nullptr;
     long long v = std::strtoll(last_text.c_str(), &end, 10);
-    if (*end == '\0' && v >= 0) last = v;
+    if (last_text.empty() || *end != '\0' || v < 0) {
+      return Problem(400, "Last-Event-ID must be an event id (an integer >= 0), got '" +
+                              last_text + "'");
+    }
+    last = v;
   }
   Response r;
   r.stream = hub_.Subscribe(last, req.Query("dag_id").value_or(""));

@@ -37,7 +37,8 @@
 //          SPARKPLANE_ADMIN_PASSWORD_FILE  admin_password_file default none: the first start
 //                                                        with no users creates `admin` with
 //                                                        this file's password (a Kubernetes
-//                                                        Secret), else a random one it prints
+//                                                        Secret; a missing file is no error),
+//                                                        else a random one it prints once
 //                  POD_IP                  (downward API) the scheduler's pod IP: client-mode
 //                                                        drivers listen there for executors
 // The data directory follows the reference design's volumes: apps/, dags/, history/spark/

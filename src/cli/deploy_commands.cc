@@ -956,8 +956,8 @@ COMPONENT is one or more of:
              every Spark node and the History Server mount it), sparkplane-apps (applications)
   scheduler  ServiceAccount, Role and RoleBinding (least privilege, this namespace only),
              settings, the scheduler Deployment (1 replica, Recreate) and its Services:
-             sparkplane-ui (NodePort, port 8080 reserved for the web UI, which does not exist
-             yet), sparkplane-driver (7078) and sparkplane-blockmanager (7079), both ClusterIP
+             sparkplane-ui (NodePort 8080: the web UI and HTTP API), sparkplane-driver (7078)
+             and sparkplane-blockmanager (7079), both ClusterIP
   history    the Spark History Server (apache/spark) and its NodePort Service (18080)
   all        all three
 

@@ -107,10 +107,10 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     // The first start creates `admin`: with the configured password file (a Kubernetes Secret),
     // else a random password printed once here.
     std::string initial;
+    // A missing file is no error: the Kubernetes Secret behind it is optional.
     if (!rt.config.admin_password_file.empty()) {
       std::ifstream in(rt.config.admin_password_file);
-      if (!in) return Fail("admin_password_file " + rt.config.admin_password_file + " cannot be read");
-      std::getline(in, initial);
+      if (in) std::getline(in, initial);
       if (!initial.empty() && initial.back() == '\r') initial.pop_back();
     }
     Result<std::optional<std::string>> admin = auth->EnsureAdmin(initial);

@@ -45,6 +45,10 @@ if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
   ./scripts/build_examples.sh build/examples
 fi
 
+# The web UI (ui/: React + Vite), built into build/ui-dist, which the C++ build embeds; npm
+# installs its packages (and playwright-core for the browser test) only when the lockfile moved.
+./scripts/build_ui.sh build/ui-dist
+
 # The Kubernetes test environment for `ctest -L k8s` (tests/k8s/testenv/README.md): etcd and the
 # control plane built with Go into ~/.cache/sparkplane, ~18 min cold, a no-op once cached.
 if [ "${SP_SKIP_K8S:-0}" != "1" ]; then

@@ -1,20 +1,20 @@
-import { useQueryClient } from '@tanstack/react-query';
-import { apiUrl, can, send, type Me } from '../api/client';
-import { keys, useClusters } from '../queries';
+import { type Me } from '../api/client';
+import { useClusters } from '../queries';
 import { links } from '../router';
 import { fmtTime } from '../states';
-import { ErrorBox, Spinner, useConfirm } from './common';
+import { ErrorBox, Spinner } from './common';
 
-export function Clusters({ me }: { me: Me }) {
+// Clusters are deleted by their run (its teardown, or the reaper once the run is over); an
+// ad-hoc cluster by `sparkplane cluster delete NAME`. The API lists them; it deletes none.
+export function Clusters(_props: { me: Me }) {
   const clusters = useClusters();
-  const qc = useQueryClient();
-  const { ask, dialog, setNotice } = useConfirm();
   if (clusters.isPending) return <Spinner label="Loading clusters" />;
   if (clusters.isError) return <div className="page"><ErrorBox error={clusters.error} /></div>;
   const list = clusters.data.clusters;
   return (
     <div className="page">
       <h1>Clusters</h1>
+      <p className="muted">A run's clusters are deleted when the run ends; ad-hoc ones with <code>sparkplane cluster delete NAME</code>.</p>
       {list.length === 0 ? (
         <p>No on-demand Spark cluster yet.</p>
       ) : (
@@ -24,7 +24,6 @@ export function Clusters({ me }: { me: Me }) {
               <tr>
                 <th scope="col">Name</th><th scope="col">Backend</th><th scope="col">State</th><th scope="col">Run</th>
                 <th scope="col">Workers</th><th scope="col">Master</th><th scope="col">Created</th><th scope="col">Deleted</th>
-                {can.admin(me.role) && <th scope="col"><span className="sr-only">Actions</span></th>}
               </tr>
             </thead>
             <tbody>
@@ -41,31 +40,6 @@ export function Clusters({ me }: { me: Me }) {
                     <td><code>{String(c.master_url ?? '—')}</code></td>
                     <td>{fmtTime(c.created_at)}</td>
                     <td>{fmtTime(c.deleted_at)}</td>
-                    {can.admin(me.role) && (
-                      <td>
-                        {!c.deleted_at && (
-                          <button
-                            type="button"
-                            className="btn-danger"
-                            onClick={() =>
-                              ask({
-                                title: `Delete cluster ${c.name}?`,
-                                body: <p>Its Spark master and workers are stopped; tasks using it fail.</p>,
-                                confirmLabel: 'Delete cluster',
-                                danger: true,
-                                run: async () => {
-                                  await send('DELETE', apiUrl(['clusters', c.name]));
-                                  setNotice(`Deleting cluster ${c.name}`);
-                                  void qc.invalidateQueries({ queryKey: keys.clusters });
-                                },
-                              })
-                            }
-                          >
-                            Delete
-                          </button>
-                        )}
-                      </td>
-                    )}
                   </tr>
                 );
               })}
@@ -73,7 +47,6 @@ export function Clusters({ me }: { me: Me }) {
           </table>
         </div>
       )}
-      {dialog}
     </div>
   );
 }

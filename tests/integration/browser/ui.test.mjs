@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-const require = createRequire(new URL('../../ui/package.json', import.meta.url));
+const require = createRequire(new URL('../../../ui/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
 
 const BASE = process.env.SPARKPLANE_URL;

@@ -2,7 +2,7 @@
 # The web UI's browser test: starts `sparkplane server` on a free port with the bash-only example
 # DAGs and a fixture that fails until repaired, then drives the UI in headless Chromium
 # (playwright-core, node --test). Screenshots go to WORK_DIR/screenshots.
-#   tests/browser/run.sh SPARKPLANE_BINARY WORK_DIR
+#   tests/integration/browser/run.sh SPARKPLANE_BINARY WORK_DIR
 # Env: CHROMIUM (default /usr/bin/chromium). The binary must embed the UI (scripts/build_ui.sh
 # before building it).
 set -euo pipefail
@@ -11,7 +11,7 @@ if [ $# -ne 2 ]; then
   exit 2
 fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 mkdir -p "$2"
 WORK=$(cd "$2" && pwd)

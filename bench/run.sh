@@ -130,5 +130,14 @@ if [[ "${BENCH_CALLGRIND:-1}" == 1 ]] && command -v valgrind >/dev/null; then
   fi
   echo
 fi
+if command -v wrk >/dev/null; then
+  echo "running the HTTP API benchmark ..." >&2
+  echo "## HTTP API (bench/api_bench.sh)"
+  echo
+  bench/api_bench.sh "$build" || { echo "bench/api_bench.sh failed" >&2; status=1; }
+  echo
+else
+  echo "bench/run.sh: wrk is missing (apt-get install wrk): HTTP API benchmark skipped" >&2
+fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: runs the example DAGs once, end to end, on on-demand local Spark clusters, then
 # prints the run table and the Spark application summaries. Exits 0 only if every run succeeded
-# and no Spark daemon was left behind.
+# and no Spark daemon was left behind. Then, on a terminal (or with SPARKPLANE_DEMO_SERVE=1),
+# it serves the web UI on those runs until Ctrl-C: `admin` with a password printed once here
+# (SPARKPLANE_DEMO_HTTP, default 127.0.0.1:8080; SPARKPLANE_DEMO_SERVE=0 skips it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/release/sparkplane}
@@ -47,4 +49,16 @@ else
   echo "no Spark process left behind"
 fi
 [ $status -eq 0 ] && echo "demo: all runs succeeded"
+
+SERVE=${SPARKPLANE_DEMO_SERVE:-}
+[ -z "$SERVE" ] && { [ -t 1 ] && SERVE=1 || SERVE=0; }
+if [ $status -eq 0 ] && [ "$SERVE" = 1 ]; then
+  ADDR=${SPARKPLANE_DEMO_HTTP:-127.0.0.1:8080}
+  PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  echo "$PASSWORD" | sp users create admin --role admin --password-stdin >/dev/null || exit 1
+  echo
+  echo "== web UI: http://$ADDR/  (user admin, password $PASSWORD; shown once)"
+  echo "   the runs above are there; trigger more from the UI. Ctrl-C stops the server."
+  exec "$BIN" --data-dir "$DATA" server --http-address "$ADDR"
+fi
 exit $status

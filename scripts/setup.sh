@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libsodium-dev libcurl4-openssl-dev libzstd-dev zstd libboost1.81-dev
   python3-venv procps curl clang-format
   clang libclang-rt-14-dev
-  valgrind jq chromium
+  valgrind jq chromium wrk
 )
 
 missing=()

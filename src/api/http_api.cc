@@ -219,8 +219,14 @@ HttpApi::HttpApi(scheduler::Scheduler* scheduler, store::Store* reads, auth::Aut
              ASSIGN_OR_RETURN(std::vector<store::StateEvent> rows,
                               reads_->ListEventsAfter(after, limit));
              std::vector<http::HubEvent> out;
+             std::map<int64_t, std::optional<store::DagRun>> runs;
              for (const store::StateEvent& e : rows) {
-               ASSIGN_OR_RETURN(std::optional<store::DagRun> run, reads_->GetRun(e.run_id));
+               auto found = runs.find(e.run_id);
+               if (found == runs.end()) {
+                 ASSIGN_OR_RETURN(std::optional<store::DagRun> r, reads_->GetRun(e.run_id));
+                 found = runs.emplace(e.run_id, std::move(r)).first;
+               }
+               const std::optional<store::DagRun>& run = found->second;
                json data = {{"dag_id", run ? run->dag_id : ""},
                             {"run_id", run ? run->run_id : ""},
                             {"state", e.to_state},
@@ -278,13 +284,18 @@ void HttpApi::OnPass(std::chrono::microseconds took) {
 }
 
 void HttpApi::ObserveRequest(const Request& request, int status, std::chrono::microseconds took) {
-  http::RouteMatch m = router_.Find(request.method, request.path);
-  metrics_.ObserveRequest(request.method, m.route ? m.route->pattern : "(unmatched)", status, took);
+  // Label values come from a fixed set (routes, methods we route): a client cannot grow them.
+  std::string method = request.method == "HEAD" ? "GET" : request.method;
+  http::RouteMatch m = router_.Find(method, request.path);
+  if (!m.route) method = "OTHER";
+  metrics_.ObserveRequest(method, m.route ? m.route->pattern : "(unmatched)", status, took);
 }
 
 Response HttpApi::Handle(Request& request) {
-  http::RouteMatch m = router_.Find(request.method, request.path);
-  if (!m.route && request.method == "GET" && request.path.rfind("/api/", 0) != 0 &&
+  // HEAD is GET without the body (the server drops it).
+  const std::string method = request.method == "HEAD" ? "GET" : request.method;
+  http::RouteMatch m = router_.Find(method, request.path);
+  if (!m.route && method == "GET" && request.path.rfind("/api/", 0) != 0 &&
       request.path != "/metrics") {
     return UiFileResponse(request);
   }
@@ -1063,13 +1074,7 @@ Response HttpApi::UiFileResponse(Request& req) {
 Status HttpApi::StartFeed() {
   // Events committed before this start are history: clients that resume from before it are
   // served from the store by the hub's backfill.
-  int64_t last = 0;
-  for (;;) {
-    Result<std::vector<store::StateEvent>> page = reads_->ListEventsAfter(last, 10000);
-    if (!page.ok()) return page.status();
-    if (page->empty()) break;
-    last = page->back().id;
-  }
+  ASSIGN_OR_RETURN(int64_t last, reads_->MaxEventId());
   feed_cursor_ = last;
   hub_.SetLastId(last);
   feed_ = std::thread([this] { FeedLoop(); });

@@ -10,6 +10,7 @@ namespace sp::auth {
 namespace {
 
 constexpr char kTokenPrefix[] = "spk_";
+constexpr size_t kMaxTrackedKeys = 100000;
 
 Status CheckUsername(const std::string& name) {
   if (name.empty() || name.size() > 64) {
@@ -58,6 +59,16 @@ bool AuthService::Limited(const std::string& key, int max, Time now) {
 
 void AuthService::NoteFailure(const std::string& key, Time now) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (failures_.size() >= kMaxTrackedKeys) {
+    // Bounded memory: forget keys whose failures have all left the window, and if a flood of
+    // distinct keys remains, start over (the limit then bites again after a few tries).
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      it = it->second.empty() || it->second.back() + options_.failure_window <= now
+               ? failures_.erase(it)
+               : std::next(it);
+    }
+    if (failures_.size() >= kMaxTrackedKeys) failures_.clear();
+  }
   std::deque<Time>& times = failures_[key];
   times.push_back(now);
   // Bounded memory: only the window's worth of failures matters.
@@ -67,6 +78,14 @@ void AuthService::NoteFailure(const std::string& key, Time now) {
 Result<NewSession> AuthService::Login(const std::string& username, const std::string& password,
                                       const std::string& address) {
   Time now = clock_->Now();
+  // A name that cannot exist is refused before it is remembered (keys stay short).
+  if (!CheckUsername(username).ok() || password.size() > 1024) {
+    if (Limited("addr:" + address, options_.max_failures_per_address, now)) {
+      return ResourceExhaustedError("too many failed logins; try again in a few minutes");
+    }
+    NoteFailure("addr:" + address, now);
+    return BadCredentials();
+  }
   const std::string user_key = "user:" + username;
   const std::string addr_key = "addr:" + address;
   if (Limited(user_key, options_.max_failures_per_user, now) ||
@@ -147,7 +166,9 @@ Status AuthService::SetPassword(const std::string& username, const std::string& 
   hashing_.release();
   if (!hash.ok()) return hash.status();
   user->password_hash = *hash;
-  return store_->UpdateUser(*user);
+  RETURN_IF_ERROR(store_->UpdateUser(*user));
+  // Whoever knew the old password is logged out; API tokens stay (revoke them with tokens).
+  return store_->DeleteSessionsOf(username);
 }
 
 Result<std::vector<store::UserRecord>> AuthService::ListUsers() { return store_->ListUsers(); }

@@ -3,7 +3,9 @@
 // - Login checks an argon2id hash; at most `max_concurrent_hashes` run at once (each takes
 //   64 MiB), the rest wait their turn. Failed logins are counted per username and per client
 //   address in a sliding window; past the limit Login answers ResourceExhausted (HTTP 429) without
-//   checking the password, so a guesser learns nothing and costs no argon2id.
+//   checking the password, so a guesser learns nothing and costs no argon2id. The address is the
+//   peer's: behind a proxy every client shares it (the per-user limit still holds per name).
+//   At most 100,000 names and addresses are remembered.
 // - A session is an opaque random cookie value; the store keeps only its BLAKE2b hash, with a
 //   CSRF token and an expiry, so logging out or deleting the user revokes it.
 // - An API token ("spk_<id>_<secret>") is shown once; the store keeps its hash, its role (at most

@@ -40,14 +40,21 @@ class EventHub::Stream : public EventStream {
   }
   ~Stream() override { hub_->open_.fetch_sub(1); }
 
+  // The first collection, on the subscribing (pool) thread: the only one allowed to read the
+  // backfill, so the I/O thread never waits on the store.
+  void Prime() {
+    primed_ = "retry: 2000\n\n";
+    if (!hub_->Collect(&cursor_, &transient_seen_, topic_, &primed_, /*allow_backfill=*/true)) {
+      primed_ += FormatEvent(HubEvent{0, "reset", R"({"reason":"events were missed; refetch"})", ""});
+      cursor_ = hub_->last_id();
+    }
+  }
+
   std::string Take() override {
     pending_.store(false);
-    std::string out;
-    if (first_) {
-      out += "retry: 2000\n\n";
-      first_ = false;
-    }
-    if (!hub_->Collect(&cursor_, &transient_seen_, topic_, &out)) {
+    std::string out = std::move(primed_);
+    primed_.clear();
+    if (!hub_->Collect(&cursor_, &transient_seen_, topic_, &out, /*allow_backfill=*/false)) {
       out += FormatEvent(HubEvent{0, "reset", R"({"reason":"events were missed; refetch"})", ""});
       cursor_ = hub_->last_id();
     }
@@ -70,7 +77,7 @@ class EventHub::Stream : public EventStream {
   std::string topic_;
   int64_t cursor_ = 0;
   uint64_t transient_seen_;
-  bool first_ = true;
+  std::string primed_;
   std::atomic<bool> pending_{false};
   std::mutex mu_;
   std::function<void()> wake_;  // mu_
@@ -128,6 +135,7 @@ std::shared_ptr<EventStream> EventHub::Subscribe(std::optional<int64_t> last_eve
     seen = transient_seq_;
   }
   auto stream = std::make_shared<Stream>(this, last_event_id, std::move(topic), seen);
+  stream->Prime();
   std::lock_guard<std::mutex> lock(mu_);
   streams_.push_back(stream);
   return stream;
@@ -146,7 +154,7 @@ int64_t EventHub::last_id() const {
 size_t EventHub::open_streams() const { return open_.load(); }
 
 bool EventHub::Collect(int64_t* cursor, uint64_t* transient_seen, const std::string& topic,
-                       std::string* out) {
+                       std::string* out, bool allow_backfill) {
   auto wanted = [&](const HubEvent& e) { return topic.empty() || e.topic.empty() || e.topic == topic; };
   std::vector<HubEvent> backfilled;
   bool need_backfill = false;
@@ -156,7 +164,10 @@ bool EventHub::Collect(int64_t* cursor, uint64_t* transient_seen, const std::str
       if (seq > *transient_seen && wanted(e)) *out += FormatEvent(e);
     }
     *transient_seen = transient_seq_;
-    if (*cursor >= last_id_) return true;
+    // An id from the future (another or a reset database) would stall the stream until the
+    // ids caught up: a reset says so instead.
+    if (*cursor > last_id_) return false;
+    if (*cursor == last_id_) return true;
     // The buffer holds every id above events_.front().id - 1 that was published; a cursor
     // below that missed events the buffer no longer has.
     if (events_.empty() || *cursor < events_.front().id - 1) {
@@ -172,8 +183,9 @@ bool EventHub::Collect(int64_t* cursor, uint64_t* transient_seen, const std::str
       return true;
     }
   }
-  if (!need_backfill || !backfill_) return false;
-  // Read from the source on this (I/O) thread: bounded to kMaxPerTake rows of one indexed query.
+  if (!need_backfill || !backfill_ || !allow_backfill) return false;
+  // Read from the source (on the subscribing thread: see Stream::Prime), at most kMaxPerTake
+  // rows; the rest comes from the buffer or, if the stream is still behind it, a reset.
   Result<std::vector<HubEvent>> rows = backfill_(*cursor, kMaxPerTake);
   if (!rows.ok() || rows->empty()) return false;
   for (const HubEvent& e : *rows) {

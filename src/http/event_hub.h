@@ -7,7 +7,8 @@
 // Events without an id (`id == 0`: a cluster or DAG-list change) are delivered to streams open
 // at the time and are not replayed. Each stream filters by topic (e.g. a DAG id; "" = all).
 // A stream that falls more than `capacity` events behind is reset rather than buffered without
-// bound, so a slow client costs bounded memory.
+// bound, so a slow client costs bounded memory. The backfill is read only in Subscribe() (called
+// on a handler thread), never while the server's I/O thread takes events.
 //
 // Thread safety: Publish and Subscribe from any thread; streams are read on the server's I/O
 // thread. Wakes are coalesced: a stream is woken once until it has taken its events.
@@ -46,7 +47,8 @@ class EventHub {
   void Publish(HubEvent event);
   // Publishes several events and wakes the streams once.
   void PublishAll(std::vector<HubEvent> events);
-  // `last_event_id`: the id the client saw last (nullopt: a new client, from now on).
+  // `last_event_id`: the id the client saw last (nullopt: a new client, from now on). Reads what
+  // the client missed now (from the backfill if need be), so call it off the I/O thread.
   // `topic`: "" for every event, else only events of that topic (and topic-less ones).
   std::shared_ptr<EventStream> Subscribe(std::optional<int64_t> last_event_id, std::string topic);
 
@@ -60,9 +62,9 @@ class EventHub {
   class Stream;
   friend class Stream;
   // Fills `out` with the SSE text of events after `*cursor` for `topic`; false when the stream
-  // must be reset (it fell behind the buffer and the backfill could not help).
+  // must be reset (it fell behind the buffer and the backfill, when allowed, could not help).
   bool Collect(int64_t* cursor, uint64_t* transient_seen, const std::string& topic,
-               std::string* out);
+               std::string* out, bool allow_backfill);
   void WakeAll();
 
   const size_t capacity_;

@@ -50,12 +50,16 @@ Request Convert(bhttp::request<bhttp::string_body>&& req, const std::string& rem
   return r;
 }
 
-bhttp::response<bhttp::string_body> ToBeast(Response&& resp, unsigned version, bool keep_alive) {
+// `head`: the answer to a HEAD request: GET's headers (Content-Length included), no body.
+bhttp::response<bhttp::string_body> ToBeast(Response&& resp, unsigned version, bool keep_alive,
+                                            bool head = false) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(resp.status), version};
-  for (auto& [name, value] : resp.headers) res.set(name, value);
+  // insert, not set: a response may carry a header twice (two Set-Cookie lines).
+  for (auto& [name, value] : resp.headers) res.insert(name, value);
   res.body() = std::move(resp.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  if (head) res.body().clear();
   return res;
 }
 
@@ -143,6 +147,11 @@ class HttpServer::Impl {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
         continue;  // EMFILE and the like: keep serving the connections we have
       }
+      if (connections_.load() >= options_.max_connections) {
+        boost::system::error_code ignored;
+        socket.close(ignored);  // over the limit: refuse at once rather than queue memory
+        continue;
+      }
       asio::co_spawn(ioc_, Serve(std::move(socket)), asio::detached);
     }
     accepting_ = false;
@@ -153,6 +162,11 @@ class HttpServer::Impl {
     beast::tcp_stream stream(std::move(socket));
     live_.insert(&stream);
     boost::system::error_code ec;
+    if (stopped_) {  // accepted just before Stop() closed what was live
+      live_.erase(&stream);
+      connections_.fetch_sub(1);
+      co_return;
+    }
     std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
     beast::flat_buffer buffer;
     for (;;) {
@@ -178,6 +192,7 @@ class HttpServer::Impl {
       bhttp::request<bhttp::string_body> req = parser.release();
       const unsigned version = req.version();
       const bool keep_alive = req.keep_alive();
+      const bool head = req.method() == bhttp::verb::head;
       Request request = Convert(std::move(req), remote);
 
       auto t0 = std::chrono::steady_clock::now();
@@ -187,11 +202,16 @@ class HttpServer::Impl {
       if (observer_) observer_(request, resp.status, took);
       if (stopped_) break;
 
+      if (resp.stream && head) {
+        resp.stream.reset();  // HEAD of an event stream: its headers only
+        resp.SetHeader("Content-Type", "text/event-stream");
+        resp.SetHeader("Cache-Control", "no-cache");
+      }
       if (resp.stream) {
         co_await ServeStream(stream, std::move(resp), version);
         break;
       }
-      auto res = ToBeast(std::move(resp), version, keep_alive);
+      auto res = ToBeast(std::move(resp), version, keep_alive, head);
       stream.expires_after(options_.write_timeout);
       auto [wec, written] = co_await bhttp::async_write(stream, res, kTuple);
       if (wec || !keep_alive) break;
@@ -222,7 +242,7 @@ class HttpServer::Impl {
   asio::awaitable<void> ServeStream(beast::tcp_stream& stream, Response resp, unsigned version) {
     std::shared_ptr<EventStream> source = resp.stream;
     bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), version};
-    for (auto& [name, value] : resp.headers) head.set(name, value);
+    for (auto& [name, value] : resp.headers) head.insert(name, value);
     head.set(bhttp::field::content_type, "text/event-stream");
     head.set(bhttp::field::cache_control, "no-cache");
     head.set("X-Accel-Buffering", "no");

@@ -25,6 +25,8 @@ struct HttpServerOptions {
   int port = 8080;  // 0: any free port (see port())
   size_t max_body = 1 << 20;
   int worker_threads = 4;
+  // Connections (event streams included) served at once; more are closed as they arrive.
+  int max_connections = 2048;
   Millis read_timeout = Millis(30000);
   Millis write_timeout = Millis(30000);
   Millis heartbeat = Millis(15000);

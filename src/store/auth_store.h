@@ -58,6 +58,8 @@ class AuthStore {
   virtual Status PutSession(const SessionRecord& session) = 0;
   virtual Result<std::optional<SessionRecord>> GetSession(const std::string& token_hash) = 0;
   virtual Status DeleteSession(const std::string& token_hash) = 0;
+  // Ends every session of `username` (a new password logs everyone out).
+  virtual Status DeleteSessionsOf(const std::string& username) = 0;
   // Removes sessions that expired before `now`.
   virtual Status DeleteExpiredSessions(Time now) = 0;
 

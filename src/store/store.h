@@ -88,6 +88,8 @@ class Store {
   // Every run's events with an id above `after_id`, in id order, at most `limit` (the feed of
   // the HTTP API's event stream: ids are its resumable positions).
   virtual Result<std::vector<StateEvent>> ListEventsAfter(int64_t after_id, int limit) = 0;
+  // The largest state-event id so far (0 if none).
+  virtual Result<int64_t> MaxEventId() = 0;
 
   // The largest id ever used for a DagRun (0 if none), so ids keep growing after a restart.
   virtual Result<int64_t> MaxRunId() = 0;

@@ -46,6 +46,16 @@ TEST_F(AuthServiceTest, PasswordsAreArgon2idHashesAndLoginsMakeRevocableSessions
   EXPECT_FALSE(service_->FromSession(s->cookie_value).ok());
 }
 
+TEST_F(AuthServiceTest, ANewPasswordEndsTheUsersSessions) {
+  ASSERT_TRUE(service_->CreateUser("fay", Role::kViewer, "long-enough").ok());
+  auto s = service_->Login("fay", "long-enough", "a");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(service_->SetPassword("fay", "another-one").ok());
+  EXPECT_FALSE(service_->FromSession(s->cookie_value).ok());
+  EXPECT_FALSE(service_->Login("fay", "long-enough", "a").ok());
+  EXPECT_TRUE(service_->Login("fay", "another-one", "a").ok());
+}
+
 TEST_F(AuthServiceTest, SessionsExpire) {
   ASSERT_TRUE(service_->CreateUser("bo", Role::kViewer, "long-enough").ok());
   auto s = service_->Login("bo", "long-enough", "a");

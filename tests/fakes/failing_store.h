@@ -61,6 +61,7 @@ class FailingStore : public store::Store {
     return inner_->ListEvents(run);
   }
   Result<int64_t> MaxRunId() override { return inner_->MaxRunId(); }
+  Result<int64_t> MaxEventId() override { return inner_->MaxEventId(); }
   Result<std::vector<store::ClusterRecord>> ListClusters(bool deleted) override {
     return inner_->ListClusters(deleted);
   }

@@ -62,6 +62,15 @@ TEST(EventHubTest, OlderResumesComeFromTheBackfillOrAreReset) {
   EXPECT_EQ(Ids(r->Take()), std::vector<int64_t>({11})) << "after a reset the stream goes on";
 }
 
+TEST(EventHubTest, AnIdFromTheFutureIsResetNotWaitedFor) {
+  EventHub hub(100);
+  hub.Publish(Ev(5));
+  auto s = hub.Subscribe(900, "");  // another (or a reset) database's id
+  EXPECT_THAT(s->Take(), ::testing::HasSubstr("event: reset"));
+  hub.Publish(Ev(6));
+  EXPECT_EQ(Ids(s->Take()), std::vector<int64_t>({6}));
+}
+
 TEST(EventHubTest, TopicsFilterButIdLessEventsReachEveryone) {
   EventHub hub(100);
   auto etl = hub.Subscribe(std::nullopt, "etl");

@@ -134,6 +134,13 @@ class SqliteAuthStore final : public AuthStore {
     return stmt.Run().With("delete session");
   }
 
+  Status DeleteSessionsOf(const std::string& username) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare("DELETE FROM sessions WHERE username = ?1"));
+    stmt.BindText(1, username);
+    return stmt.Run().With("end sessions");
+  }
+
   Status DeleteExpiredSessions(Time now) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare("DELETE FROM sessions WHERE expires_at < ?1"));

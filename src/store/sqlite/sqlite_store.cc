@@ -565,6 +565,11 @@ Result<std::vector<StateEvent>> SqliteStore::ListEventsAfter(int64_t after_id, i
   return ReadAll<StateEvent>(stmt, ReadEvent, "list events");
 }
 
+Result<int64_t> SqliteStore::MaxEventId() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_->QueryInt("SELECT coalesce(max(id), 0) FROM state_events");
+}
+
 Result<int64_t> SqliteStore::MaxRunId() {
   std::lock_guard<std::mutex> lock(mu_);
   return conn_->QueryInt("SELECT coalesce(max(id), 0) FROM dag_runs");

@@ -18,6 +18,7 @@ struct Reply {
   long status = 0;
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
+  std::vector<std::string> set_cookies;        // every Set-Cookie line
   json Json() const { return json::parse(body, nullptr, false); }
 };
 
@@ -35,7 +36,9 @@ size_t Header(char* p, size_t size, size_t n, void* out) {
     std::string value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+    auto* reply = static_cast<Reply*>(out);
+    reply->headers[name] = value;
+    if (name == "set-cookie") reply->set_cookies.push_back(value);
   }
   return size * n;
 }
@@ -47,6 +50,7 @@ Reply Http(const std::string& method, const std::string& url, const std::string&
   Reply r;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   if (!body.empty() || method == "POST" || method == "PATCH") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
@@ -58,7 +62,7 @@ Reply Http(const std::string& method, const std::string& url, const std::string&
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
@@ -261,6 +265,7 @@ TEST_F(ApiTest, SessionCookiesNeedTheCsrfTokenOnUnsafeMethods) {
 
   Reply out = Http("POST", Url("/api/v1/auth/logout"), "", {"Cookie: " + value, "X-CSRF-Token: " + csrf});
   EXPECT_EQ(out.status, 204);
+  EXPECT_EQ(out.set_cookies.size(), 2u) << "both cookie names are cleared";
   EXPECT_EQ(Http("GET", Url("/api/v1/auth/me"), "", {"Cookie: " + value}).status, 401)
       << "a session must be revoked by logout";
 }
@@ -298,6 +303,11 @@ TEST_F(ApiTest, ErrorsAreProblemDocumentsWithTheCliMessage) {
   Reply wrong_method = Http("PUT", Url("/api/v1/dags"), "", As("admin"));
   EXPECT_EQ(wrong_method.status, 405);
   EXPECT_EQ(wrong_method.headers["allow"], "GET");
+  Reply head = Http("HEAD", Url("/api/v1/health"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_NE(head.headers["content-length"], "0") << "HEAD says how long GET's body is";
+  EXPECT_EQ(Http("GET", Url("/api/v1/health")).status, 200) << "the connection stays usable";
   Reply trace = Http("TRACE", Url("/api/v1/dags/hello"), "", As("admin"));
   EXPECT_EQ(trace.status, 405);
   EXPECT_EQ(trace.headers["allow"], "GET, PATCH");

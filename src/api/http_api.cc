@@ -255,6 +255,12 @@ std::shared_ptr<const HttpApi::Catalog> HttpApi::catalog() const {
   return catalog_;
 }
 
+dag::DagPtr HttpApi::DagOf(const std::string& dag_id) const {
+  auto c = catalog();
+  auto it = c->dags.find(dag_id);
+  return it == c->dags.end() ? nullptr : it->second;
+}
+
 void HttpApi::OnDagsLoaded(const std::vector<dag::LoadedFile>& files) {
   auto c = std::make_shared<Catalog>();
   c->files = files;
@@ -442,9 +448,7 @@ void HttpApi::RegisterRoutes() {
         if (!run.ok()) return Problem(run.status());
         Result<std::vector<store::TaskInstance>> tis = reads_->ListTaskInstances(run->id);
         if (!tis.ok()) return Problem(tis.status());
-        auto c = catalog();
-        auto d = c->dags.find(run->dag_id);
-        const dag::Dag* dag = d == c->dags.end() ? nullptr : d->second.get();
+        dag::DagPtr dag = DagOf(run->dag_id);
         json out = json::array();
         // In the DAG's (topological) order when the DAG is known.
         std::vector<const store::TaskInstance*> order;
@@ -457,7 +461,7 @@ void HttpApi::RegisterRoutes() {
                    (pos.count(b->task_id) ? pos[b->task_id] : SIZE_MAX);
           });
         }
-        for (auto* ti : order) out.push_back(TaskJson(*ti, dag));
+        for (auto* ti : order) out.push_back(TaskJson(*ti, dag.get()));
         return http::JsonResponse(200, {{"tasks", out}});
       });
   Add("GET", "/api/v1/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", Access::kViewer,
@@ -466,11 +470,9 @@ void HttpApi::RegisterRoutes() {
         if (!run.ok()) return Problem(run.status());
         Result<std::vector<store::TaskInstance>> tis = reads_->ListTaskInstances(run->id);
         if (!tis.ok()) return Problem(tis.status());
-        auto c = catalog();
-        auto d = c->dags.find(run->dag_id);
         for (const auto& ti : *tis) {
           if (ti.task_id == req.params.at("task_id")) {
-            return http::JsonResponse(200, TaskJson(ti, d == c->dags.end() ? nullptr : d->second.get()));
+            return http::JsonResponse(200, TaskJson(ti, DagOf(run->dag_id).get()));
           }
         }
         return Problem(404, "run '" + run->run_id + "' has no task '" + req.params.at("task_id") + "'");

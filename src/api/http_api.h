@@ -88,6 +88,8 @@ class HttpApi {
   void Add(const std::string& method, const std::string& pattern, Access access, Handler h);
   void RegisterRoutes();
   std::shared_ptr<const Catalog> catalog() const;
+  // The loaded DAG with this id (null when its file is gone or broken).
+  dag::DagPtr DagOf(const std::string& dag_id) const;
   http::Response Command(nlohmann::json request, int success_status,
                          const std::function<http::Response(const scheduler::CommandResult&)>& ok);
   void FeedLoop();

@@ -111,47 +111,6 @@ const char* ReasonPhrase(int status) {
   return "Unknown";
 }
 
-std::optional<std::string> PercentDecode(std::string_view text, bool form) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        return -1;
-      };
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (form && c == '+') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
   std::multimap<std::string, std::string> out;
   while (!query.empty()) {
@@ -160,9 +119,9 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    std::optional<std::string> key = PercentDecode(pair.substr(0, eq), true);
+    std::optional<std::string> key = PercentDecode(pair.substr(0, eq), PlusIs::kSpace);
     std::optional<std::string> value =
-        PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+        PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), PlusIs::kSpace);
     if (key && value) out.emplace(std::move(*key), std::move(*value));
   }
   return out;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/percent_encoding.h"
 #include "common/status.h"
 #include "http/event_stream.h"
 
@@ -51,11 +52,7 @@ int HttpStatus(StatusCode code);
 Response Problem(const Status& status);
 const char* ReasonPhrase(int status);
 
-// Percent-decoding ('+' stays '+' in paths; `form` also turns '+' into ' ' for query strings).
-// nullopt for a malformed escape.
-std::optional<std::string> PercentDecode(std::string_view text, bool form = false);
-std::string PercentEncode(std::string_view text);
-// Splits "a=1&b=x%20y" into decoded pairs (malformed pairs are skipped).
+// Splits "a=1&b=x%20y" into decoded pairs ('+' is a space; malformed pairs are skipped).
 std::multimap<std::string, std::string> ParseQuery(std::string_view query);
 
 }  // namespace sp::http

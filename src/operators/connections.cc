@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "common/percent_encoding.h"
 #include "dag/loader.h"
 
 namespace sp::operators {
@@ -13,37 +14,6 @@ namespace {
 
 std::string Quoted(const std::string& s) {
   return "'" + s + "'";
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-enum class PlusIs { kPlus, kSpace };
-
-// Decodes %XX escapes; nullopt for a malformed escape.
-std::optional<std::string> PercentDecode(std::string_view s, PlusIs plus) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = HexValue(s[i + 1]);
-      int lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus == PlusIs::kSpace) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 bool IsIdChar(char c) {

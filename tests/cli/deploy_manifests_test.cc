@@ -153,13 +153,23 @@ TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
   EXPECT_THAT(ContainerNames(pod, "initContainers"),
               ElementsAre("volume-permissions", "prepare-data-dir"));
   const json& container = pod["containers"][0];
-  EXPECT_EQ(container["livenessProbe"]["exec"]["command"], json::array({"sparkplane", "health"}));
-  EXPECT_EQ(container["readinessProbe"]["exec"]["command"], json::array({"sparkplane", "health"}));
+  // Readiness and liveness ask the HTTP server; startup pings the loop through the socket.
+  EXPECT_EQ(container["livenessProbe"]["httpGet"]["path"], "/api/v1/health");
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"], "/api/v1/health");
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["port"], "http");
+  EXPECT_EQ(container["startupProbe"]["exec"]["command"], json::array({"sparkplane", "health"}));
+  std::map<std::string, std::string> env;
+  for (const json& e : container["env"]) {
+    if (e.contains("value")) env[e["name"]] = e["value"];
+  }
+  EXPECT_EQ(env["SPARKPLANE_HTTP_ADDRESS"], "0.0.0.0:8080");
+  EXPECT_EQ(env["SPARKPLANE_ADMIN_PASSWORD_FILE"], "/etc/sparkplane-admin/password");
   std::map<std::string, std::string> mounts;
   for (const json& m : container["volumeMounts"]) mounts[m["name"]] = m["mountPath"];
   EXPECT_EQ(mounts["state"], "/data");
   EXPECT_EQ(mounts["spark-history"], "/data/history/spark");
   EXPECT_EQ(mounts["apps"], "/data/apps");
+  EXPECT_EQ(mounts["admin-password"], "/etc/sparkplane-admin");
   bool pod_ip = false;
   for (const json& e : container["env"]) {
     pod_ip |= e["name"] == "POD_IP" && e["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP";

@@ -23,9 +23,6 @@ TEST(MessageTest, QueriesAreDecodedAndMalformedPairsSkipped) {
   EXPECT_EQ(q.count("x"), 0u);
   EXPECT_EQ(q.find("flag")->second, "");
   EXPECT_EQ(q.find("plus")->second, "a b");
-  EXPECT_EQ(PercentDecode("a+b"), "a+b") << "'+' is a plus sign in a path";
-  EXPECT_FALSE(PercentDecode("%4").has_value());
-  EXPECT_EQ(PercentEncode("run:1+2/3"), "run%3A1%2B2%2F3");
 }
 
 TEST(MessageTest, StatusesBecomeProblemDocuments) {

@@ -19,6 +19,8 @@
 #include <system_error>
 #include <utility>
 
+#include "dag/cron.h"
+
 namespace sp::api {
 namespace {
 
@@ -127,31 +129,11 @@ Result<std::vector<std::string>> OptionalStringList(const nlohmann::json& req, c
   return out;
 }
 
-Result<Time> ParseIsoTime(const std::string& s, const char* field) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) {
-    std::tm d{};
-    end = strptime(s.c_str(), "%Y-%m-%d", &d);
-    if (!end || *end != '\0') {
-      return InvalidArgumentError(std::string(field) +
-                                  ": expected a date such as 2026-11-26 or "
-                                  "2026-11-26T02:00:00Z; got '" +
-                                  s + "'");
-    }
-    tm = d;
-  } else if (*end != '\0' && std::string(end) != "Z" && std::string(end) != "+00:00") {
-    return InvalidArgumentError(std::string(field) +
-                                ": only UTC times are accepted (end with Z); got '" + s + "'");
-  }
-  return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
-}
-
 Result<Time> RequiredTime(const nlohmann::json& req, const char* field, const std::string& op) {
   const nlohmann::json* v = Field(req, field);
   if (v == nullptr) return Missing(field, op, "a UTC date or time such as 2026-11-26");
   if (!v->is_string()) return WrongType(field, "a string", *v);
-  return ParseIsoTime(v->get<std::string>(), field);
+  return ParseUtcTime(v->get<std::string>(), field);
 }
 
 Result<scheduler::Event> ParseRequestFields(const nlohmann::json& req) {
@@ -176,7 +158,7 @@ Result<scheduler::Event> ParseRequestFields(const nlohmann::json& req) {
     ASSIGN_OR_RETURN(t.run_id, OptionalString(req, "run_id"));
     if (const nlohmann::json* v = Field(req, "logical_date"); v != nullptr) {
       if (!v->is_string()) return WrongType("logical_date", "a string", *v);
-      ASSIGN_OR_RETURN(t.logical_date, ParseIsoTime(v->get<std::string>(), "logical_date"));
+      ASSIGN_OR_RETURN(t.logical_date, ParseUtcTime(v->get<std::string>(), "logical_date"));
     }
     ASSIGN_OR_RETURN(std::string type, OptionalString(req, "type"));
     if (type == "test") {
@@ -307,6 +289,22 @@ Result<std::string> ReadLine(int fd, SteadyTime deadline, size_t max_bytes, int 
 }
 
 }  // namespace
+
+Result<Time> ParseUtcTime(const std::string& s, const std::string& field) {
+  // Commands take UTC only: an offset other than +00:00 is refused rather than converted, so
+  // a logical date is never a local time in disguise.
+  size_t t_pos = s.find_first_of("Tt ");
+  size_t sign = t_pos == std::string::npos ? std::string::npos : s.find_first_of("+-", t_pos);
+  if (sign != std::string::npos && s.compare(sign, std::string::npos, "+00:00") != 0) {
+    return InvalidArgumentError(field +
+                                ": only UTC times are accepted (end with Z); got '" + s + "'");
+  }
+  if (std::optional<Time> t = dag::ParseDateTime(s)) return *t;
+  return InvalidArgumentError(field +
+                              ": expected a date such as 2026-11-26 or a time such as "
+                              "2026-11-26T02:00:00Z; got '" + s + "'");
+}
+
 
 Result<scheduler::Event> ParseControlRequest(const nlohmann::json& req) {
   try {

@@ -141,18 +141,7 @@ Result<nlohmann::json> ParseConf(const std::string& conf) {
 }
 
 Result<Time> ParseDateArg(const std::string& s, const char* what) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end && (*end == '\0' || std::string(end) == "Z")) {
-    return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
-  }
-  tm = {};
-  end = strptime(s.c_str(), "%Y-%m-%d", &tm);
-  if (end && *end == '\0') return FromUnixMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
-  return InvalidArgumentError(std::string(what) +
-                              ": expected a UTC date such as 2026-11-26 or 2026-11-26T02:00:00Z; "
-                              "got '" +
-                              s + "'");
+  return api::ParseUtcTime(s, what);
 }
 
 }  // namespace sp::cli

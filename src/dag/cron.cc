@@ -457,6 +457,10 @@ Result<Millis> ParseDuration(const std::string& text) {
   return Millis(total);
 }
 
+std::optional<Time> ParseDateTime(std::string_view text) {
+  return internal::ParseDateTime(text);
+}
+
 std::string FormatDuration(Millis d) {
   const int64_t signed_ms = d.count();
   if (signed_ms == 0) return "0s";

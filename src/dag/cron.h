@@ -12,6 +12,7 @@
 #include <bitset>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -61,5 +62,9 @@ class Schedule {
 Result<Millis> ParseDuration(const std::string& text);
 // "1h30m" style, for display.
 std::string FormatDuration(Millis d);
+
+// The one date/time parser of DAG files, commands and the API: "2026-11-26" (midnight UTC) or
+// RFC 3339 "2026-11-26T02:00[:00[.123]](Z|+01:00)" (no offset: UTC). nullopt when malformed.
+std::optional<Time> ParseDateTime(std::string_view text);
 
 }  // namespace sp::dag

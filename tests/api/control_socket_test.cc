@@ -57,6 +57,22 @@ TEST(ControlSocketTest, ParsesEveryOp) {
           .paused);
 }
 
+// Regression: times with milliseconds (what the API and the CLI's whole-day backfill end
+// send: "2025-09-26T23:59:59.999Z") were refused as "not UTC".
+TEST(ControlSocketTest, TimesTakeMillisecondsAndOffsets) {
+  auto b = ParseControlRequest({{"op", "backfill"},
+                                {"dag_id", "d"},
+                                {"from", "2025-09-26"},
+                                {"to", "2025-09-26T23:59:59.999Z"}});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(FormatTime(std::get<scheduler::Backfill>(*b).to), "2025-09-26T23:59:59.999Z");
+  auto t = ParseControlRequest(
+      {{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", "2026-11-26T02:00:00.5+00:00"}});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(FormatTime(*std::get<scheduler::TriggerRun>(*t).logical_date), "2026-11-26T02:00:00.500Z");
+  EXPECT_FALSE(ParseControlRequest({{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", "soon"}}).ok());
+}
+
 TEST(ControlSocketTest, OptionalFieldsMayBeAbsentOrNull) {
   // What the CLI sends: an empty run_id, no logical_date.
   auto trigger = ParseControlRequest({{"op", "trigger"},

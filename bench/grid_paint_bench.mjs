@@ -33,8 +33,12 @@ for (let i = 0; i < repeat; i++) {
     return d[3] > 0 && !(d[0] > 240 && d[1] > 240 && d[2] > 240) ? performance.now() : null;
   }, null, { polling: 'raf', timeout: 30000 });
   times.push(await ms.jsonValue());
-  const cells = await page.evaluate(() => document.querySelector('[data-testid="grid-canvas"]').dataset);
-  if (i === 0) console.error(`grid dataset: ${JSON.stringify(cells)}`);
+  if (i === repeat - 1) {
+    // Where the time went: each request's start and end, from navigation start.
+    const entries = await page.evaluate(() =>
+      performance.getEntriesByType('resource').map((e) => `${e.name.replace(/^https?:\/\/[^/]+/, '')} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)}`));
+    console.error(`last load: ${entries.join(', ')}`);
+  }
   await page.close();
 }
 await browser.close();

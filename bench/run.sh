@@ -139,5 +139,14 @@ if command -v wrk >/dev/null; then
 else
   echo "bench/run.sh: wrk is missing (apt-get install wrk): HTTP API benchmark skipped" >&2
 fi
+if [[ -x /usr/bin/chromium && -d ui/node_modules/playwright-core ]]; then
+  echo "running the grid first-paint benchmark ..." >&2
+  echo "## Web UI grid first paint (bench/grid_paint_bench.sh)"
+  echo
+  echo "| measure | result | target | verdict |"
+  echo "|---|---|---|---|"
+  bench/grid_paint_bench.sh "$build" 2>/dev/null || { echo "bench/grid_paint_bench.sh failed" >&2; status=1; }
+  echo
+fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

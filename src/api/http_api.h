@@ -5,8 +5,9 @@
 // - Commands (trigger, cancel, clear, repair, mark, pause) are the control socket's requests:
 //   the handler builds the same request JSON, parses it with ParseControlRequest and submits it
 //   to the scheduler, so the CLI, the API and the UI share one validation and one error text.
-// - Reads use the API's own store connection (WAL: they never wait for, or block, the loop), the
-//   DAG catalog the scheduler publishes after each folder scan, and task log files.
+// - Reads use the API's own store connections (a store::StorePool, one per handler thread; WAL:
+//   they never wait for, or block, the loop), the DAG catalog the scheduler publishes after each
+//   folder scan, and task log files.
 // - Every route declares who may call it: public (health, login, the UI's files), or a least
 //   role. A session cookie must come with X-CSRF-Token (and a same-origin Origin, when sent) on
 //   unsafe methods; a bearer token needs neither.

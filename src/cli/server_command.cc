@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "http/server.h"
 #include "store/auth_store.h"
+#include "store/store_pool.h"
 #include "operators/cluster_reaper.h"
 #include "scheduler/scheduler.h"
 #include "spark/history.h"
@@ -97,7 +98,9 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     http::HttpServerOptions hopts;
     Status parsed = http::ParseListenAddress(listen, &hopts);
     if (!parsed.ok()) return Fail(parsed.With("http_address"));
-    Result<std::unique_ptr<store::Store>> reads = store::OpenSqliteStore(rt.config.DatabasePath());
+    // One read connection per handler thread (http::HttpServerOptions::worker_threads).
+    Result<std::unique_ptr<store::Store>> reads =
+        store::OpenSqliteStorePool(rt.config.DatabasePath(), hopts.worker_threads);
     if (!reads.ok()) return Fail(reads.status());
     api_reads = std::move(*reads);
     Result<std::unique_ptr<store::AuthStore>> as = store::OpenSqliteAuthStore(rt.config.DatabasePath());

@@ -10,6 +10,7 @@ import { DagPage } from './views/DagPage';
 import { RunPage } from './views/RunPage';
 import { TriggerForm } from './views/TriggerForm';
 import { Clusters } from './views/Clusters';
+import { Access } from './views/Access';
 import { Connections } from './views/Connections';
 import { ErrorBox, Spinner } from './views/common';
 
@@ -75,6 +76,9 @@ function Shell({ me }: { me: Me }) {
               Connections
             </a>
           )}
+          <a href={links.access()} aria-current={section === 'access' ? 'page' : undefined}>
+            {can.admin(me.role) ? 'Users & tokens' : 'Tokens'}
+          </a>
         </nav>
         <span className={`stream stream-${stream}`} data-testid="stream-status" title="Live updates">
           <span aria-hidden="true">●</span> {stream}
@@ -97,6 +101,7 @@ function Routed({ me }: { me: Me }) {
   if (!a || (a === 'dags' && !dag)) return <DagList me={me} />;
   if (a === 'clusters') return <Clusters me={me} />;
   if (a === 'connections') return <Connections me={me} />;
+  if (a === 'access') return <Access me={me} />;
   if (a === 'dags' && dag) {
     if (b === 'trigger') return <TriggerForm key={dag} dagId={dag} me={me} />;
     if (b === 'runs' && run) return <RunPage key={dag + '/' + run} dagId={dag} runId={run} taskId={c === 'tasks' ? task : undefined} me={me} />;

@@ -56,4 +56,5 @@ export const links = {
     href(['dags', dag, 'runs', run, 'tasks', task], { try: tryNumber ? String(tryNumber) : undefined }),
   clusters: () => href(['clusters']),
   connections: () => href(['connections']),
+  access: () => href(['access']),
 };

@@ -196,6 +196,30 @@ describe('sparkplane web UI', () => {
     await shot('09-spark');
   });
 
+  test('create a user and an API token, then revoke the token', async () => {
+    await page.goto(`${BASE}/#/access`);
+    await page.getByTestId('users-table').waitFor();
+    const user = page.getByRole('form', { name: 'New user' });
+    await user.getByLabel('User').fill('ann');
+    await user.getByLabel('Role').selectOption('operator');
+    await user.getByLabel('Password').fill('ann-password-1');
+    await user.getByRole('button', { name: 'Create user' }).click();
+    await page.getByTestId('users-table').getByRole('cell', { name: 'ann', exact: true }).waitFor();
+
+    const token = page.getByRole('form', { name: 'New API token' });
+    await token.getByLabel('Name').fill('browser-test');
+    await token.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByTestId('new-token').locator('code').textContent()) ?? '';
+    assert.match(secret, /^spk_/);
+    const api = (t) => fetch(`${BASE}/api/v1/dags`, { headers: { Authorization: `Bearer ${t}` } });
+    assert.equal((await api(secret)).status, 200, 'the new token works');
+    const row = page.getByTestId('tokens-table').getByRole('row', { name: /browser-test/ });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await waitFor('the token to be revoked', async () => (await api(secret)).status === 401);
+    await shot('09-access');
+  });
+
   test('phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${BASE}/#/dags/hello/grid`);

@@ -10,9 +10,12 @@ set -euo pipefail
 BUILD=${1:?usage: bench/api_bench.sh BUILD_DIR}
 BIN=$(realpath "$BUILD/sparkplane")
 command -v wrk >/dev/null || { echo "api_bench: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+. "$(dirname "$0")/../scripts/lib/server.sh"
 WORK=$(mktemp -d /tmp/sp-apibench-XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$WORK"; }
+cleanup() {
+  sp_server_stop
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 mkdir -p "$WORK/dags"
@@ -25,24 +28,12 @@ with open(sys.argv[1], "w") as f:
 PY
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
-start() {  # start ADDR -> PID, PORT
-  "$BIN" --data-dir "$WORK/data" --dags-folder "$WORK/dags" server --http-address "$1" \
-    > "$WORK/server.log" 2>&1 &
-  PID=$!
-  disown "$PID"
-  PORT=
-  for _ in $(seq 1 100); do
-    if [ "$1" = off ]; then grep -q "ready in" "$WORK/server.log" && PORT=off && break
-    else PORT=$(grep -o 'web UI http://127.0.0.1:[0-9]*' "$WORK/server.log" | head -1 | sed 's/.*://') || true; [ -n "$PORT" ] && break; fi
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || { cat "$WORK/server.log" >&2; exit 1; }
-}
-stop() { kill "$PID"; for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done; kill -9 "$PID" 2>/dev/null || true; PID=; }
+start() { sp_server_start "$WORK/data" "$WORK/dags" "$WORK/server.log" "$1"; PID=$SP_PID; PORT=$SP_PORT; }
+stop() { sp_server_stop; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "MISS" }'; }
 
 echo "admin-password" | "$BIN" --data-dir "$WORK/data" users create admin --role admin --password-stdin >/dev/null
-TOKEN=$("$BIN" --data-dir "$WORK/data" --json tokens create --user admin | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+TOKEN=$(sp_token "$WORK/data" admin)
 
 start off; sleep 2; off_kb=$(rss_kb "$PID"); stop
 start 127.0.0.1:0; sleep 2; idle_kb=$(rss_kb "$PID")

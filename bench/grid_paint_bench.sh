@@ -8,12 +8,9 @@ set -euo pipefail
 BIN=$(realpath "${1:?usage: bench/grid_paint_bench.sh BUILD_DIR}/sparkplane")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/sp-gridbench-XXXXXX)
-PID=
+. "$ROOT/scripts/lib/server.sh"
 cleanup() {
-  if [ -n "$PID" ]; then
-    kill -9 "$PID" 2>/dev/null
-    while kill -0 "$PID" 2>/dev/null; do sleep 0.05; done
-  fi
+  sp_server_stop
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -32,18 +29,9 @@ sp() { "$BIN" --data-dir "$WORK/data" --dags-folder "$WORK/dags" "$@"; }
 sp dags pause big >/dev/null
 sp dags backfill big -s 2023-01-01 -E 2025-09-26 >/dev/null
 echo "viewer-password" | sp users create viewer --role viewer --password-stdin >/dev/null
-"$BIN" --data-dir "$WORK/data" --dags-folder "$WORK/dags" server --http-address 127.0.0.1:0 \
-  > "$WORK/server.log" 2>&1 &
-PID=$!
-disown "$PID"
-PORT=
-for _ in $(seq 1 100); do
-  PORT=$(grep -o 'web UI http://127.0.0.1:[0-9]*' "$WORK/server.log" | head -1 | sed 's/.*://') || true
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/server.log" >&2; exit 1; }
-TOKEN=$(sp --json tokens create --user viewer | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+sp_server_start "$WORK/data" "$WORK/dags" "$WORK/server.log"
+PORT=$SP_PORT
+TOKEN=$(sp_token "$WORK/data" viewer)
 for limit in 100 200; do
   curl -s -o /dev/null -w "grid API, limit=$limit: %{time_total} s, %{size_download} bytes\n" \
     -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/dags/big/grid?limit=$limit" >&2

@@ -19,10 +19,10 @@ if [ ! -x "$ST" ]; then
   echo "schemathesis is not installed in $ROOT/.venv (scripts/setup.sh installs it)" >&2
   exit 1
 fi
+. "$ROOT/scripts/lib/server.sh"
 WORK=$(mktemp -d /tmp/sp-schemathesis-XXXXXX)
-SERVER_PID=
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null || true
+  sp_server_stop
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -38,18 +38,9 @@ tasks:
     command: echo hello {{ params.who }}
 YAML
 echo "admin-password" | "$BIN" --data-dir "$WORK/data" --dags-folder "$WORK/dags" users create admin --role admin --password-stdin >/dev/null
-TOKEN=$("$BIN" --data-dir "$WORK/data" --json tokens create --user admin | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-"$BIN" --data-dir "$WORK/data" --dags-folder "$WORK/dags" server --http-address 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-disown "$SERVER_PID"
-PORT=
-for _ in $(seq 1 100); do
-  PORT=$(grep -o 'web UI http://127.0.0.1:[0-9]*' "$WORK/server.log" | head -1 | sed 's/.*://') || true
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "server did not start:"; cat "$WORK/server.log"; exit 1; }
-URL="http://127.0.0.1:$PORT"
+TOKEN=$(sp_token "$WORK/data" admin)
+sp_server_start "$WORK/data" "$WORK/dags" "$WORK/server.log"
+URL="http://127.0.0.1:$SP_PORT"
 # A finished run, so the run and task operations have something to find.
 curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' "$URL/api/v1/dags/hello/runs" >/dev/null
 cd "$WORK"
@@ -57,4 +48,4 @@ cd "$WORK"
   --exclude-checks ignored_auth,positive_data_acceptance \
   -H "Authorization: Bearer $TOKEN" --max-examples "$EXAMPLES" --workers 2 --request-timeout 2 \
   --generation-deterministic
-kill -0 "$SERVER_PID" || { echo "the server died during the run:"; cat "$WORK/server.log"; exit 1; }
+kill -0 "$SP_PID" || { echo "the server died during the run:"; cat "$WORK/server.log"; exit 1; }

@@ -413,8 +413,8 @@ class Server {
   Server(const Options& o, const std::string& data, const std::string& log)
       : socket_(data + "/history/scheduler/sparkplane.sock") {
     t0_ = Clock::now();
-    pid_ = Spawn({o.sparkplane, "--data-dir", data, "server", "--http-address", "off"}, log + ".out",
-                 log);
+    pid_ = Spawn({o.sparkplane, "--data-dir", data, "server", "--http-address", "off"},
+                 log + ".out", log);
   }
   ~Server() { Stop(); }
   pid_t pid() const { return pid_; }

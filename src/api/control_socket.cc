@@ -296,15 +296,15 @@ Result<Time> ParseUtcTime(const std::string& s, const std::string& field) {
   size_t t_pos = s.find_first_of("Tt ");
   size_t sign = t_pos == std::string::npos ? std::string::npos : s.find_first_of("+-", t_pos);
   if (sign != std::string::npos && s.compare(sign, std::string::npos, "+00:00") != 0) {
-    return InvalidArgumentError(field +
-                                ": only UTC times are accepted (end with Z); got '" + s + "'");
+    return InvalidArgumentError(field + ": only UTC times are accepted (end with Z); got '" + s +
+                                "'");
   }
   if (std::optional<Time> t = dag::ParseDateTime(s)) return *t;
   return InvalidArgumentError(field +
                               ": expected a date such as 2026-11-26 or a time such as "
-                              "2026-11-26T02:00:00Z; got '" + s + "'");
+                              "2026-11-26T02:00:00Z; got '" +
+                              s + "'");
 }
-
 
 Result<scheduler::Event> ParseControlRequest(const nlohmann::json& req) {
   try {

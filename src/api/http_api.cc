@@ -51,9 +51,9 @@ std::string OriginHost(const std::string& origin) {
 bool SecureContext(const Request& req) {
   if (req.Header("x-forwarded-proto") == "https") return true;
   std::string host = req.Header("host");
-  host = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']'
-                            ? host.size()
-                            : host.rfind(':'));
+  host =
+      host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size()
+                                                                                : host.rfind(':'));
   return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
 }
 
@@ -79,9 +79,9 @@ Result<json> BodyFields(const Request& req, std::initializer_list<const char*> a
       list += std::string(list.empty() ? "" : ", ") + a;
     }
     if (!known) {
-      return InvalidArgumentError("unknown field '" + k + "'" +
-                                  (list.empty() ? "; this request takes no fields"
-                                                : "; expected " + list));
+      return InvalidArgumentError(
+          "unknown field '" + k + "'" +
+          (list.empty() ? "; this request takes no fields" : "; expected " + list));
     }
   }
   return body;
@@ -93,9 +93,9 @@ Result<int> IntQuery(const Request& req, const char* name, int def, int lo, int 
   char* end = nullptr;
   long x = std::strtol(v->c_str(), &end, 10);
   if (v->empty() || *end != '\0' || x < lo || x > hi) {
-    return InvalidArgumentError("query parameter '" + std::string(name) + "' must be an integer in " +
-                                std::to_string(lo) + ".." + std::to_string(hi) + ", got '" + *v +
-                                "'");
+    return InvalidArgumentError("query parameter '" + std::string(name) +
+                                "' must be an integer in " + std::to_string(lo) + ".." +
+                                std::to_string(hi) + ", got '" + *v + "'");
   }
   return static_cast<int>(x);
 }
@@ -105,8 +105,30 @@ Result<std::optional<int64_t>> CursorQuery(const Request& req) {
   if (!v || v->empty()) return std::optional<int64_t>();
   char* end = nullptr;
   long long x = std::strtoll(v->c_str(), &end, 10);
-  if (*end != '\0' || x <= 0) return InvalidArgumentError("query parameter 'cursor' is not a cursor this API gave");
+  if (*end != '\0' || x <= 0)
+    return InvalidArgumentError("query parameter 'cursor' is not a cursor this API gave");
   return std::optional<int64_t>(x);
+}
+
+// One page of runs, newest first: `filter` plus the request's limit (default `default_limit`)
+// and cursor; the next cursor is the page's last key when more runs follow, else null.
+struct RunPage {
+  std::vector<store::DagRun> runs;
+  json next_cursor = nullptr;
+};
+
+Result<RunPage> ListRunPage(store::Store* reads, const Request& req, store::RunFilter filter,
+                            int default_limit) {
+  ASSIGN_OR_RETURN(int limit, IntQuery(req, "limit", default_limit, 1, kMaxPageSize));
+  ASSIGN_OR_RETURN(filter.before_key, CursorQuery(req));
+  filter.limit = limit + 1;
+  RunPage page;
+  ASSIGN_OR_RETURN(page.runs, reads->ListRuns(filter));
+  if (static_cast<int>(page.runs.size()) > limit) {
+    page.runs.pop_back();
+    page.next_cursor = std::to_string(page.runs.back().id);
+  }
+  return page;
 }
 
 json TaskJson(const store::TaskInstance& ti, const dag::Dag* d) {
@@ -119,7 +141,9 @@ json TaskJson(const store::TaskInstance& ti, const dag::Dag* d) {
   return j;
 }
 
-char StateChar(store::TaskState s) { return static_cast<char>('0' + static_cast<int>(s)); }
+char StateChar(store::TaskState s) {
+  return static_cast<char>('0' + static_cast<int>(s));
+}
 
 json Legend() {
   json l = json::object();
@@ -237,8 +261,8 @@ HttpApi::HttpApi(scheduler::Scheduler* scheduler, store::Store* reads, auth::Aut
                  data["task_id"] = e.task_id;
                  data["try_number"] = e.try_number;
                }
-               out.push_back({e.id, e.task_id.empty() ? "run" : "task", data.dump(),
-                              run ? run->dag_id : ""});
+               out.push_back(
+                   {e.id, e.task_id.empty() ? "run" : "task", data.dump(), run ? run->dag_id : ""});
              }
              return out;
            }),
@@ -248,11 +272,19 @@ HttpApi::HttpApi(scheduler::Scheduler* scheduler, store::Store* reads, auth::Aut
   RegisterRoutes();
 }
 
-HttpApi::~HttpApi() { StopFeed(); }
+HttpApi::~HttpApi() {
+  StopFeed();
+}
 
 std::shared_ptr<const HttpApi::Catalog> HttpApi::catalog() const {
   std::lock_guard<std::mutex> lock(catalog_mu_);
   return catalog_;
+}
+
+Response HttpApi::RunResponse(int64_t key, int status) {
+  Result<std::optional<store::DagRun>> run = reads_->GetRun(key);
+  if (!run.ok() || !*run) return Problem(500, "the run cannot be read back after the command");
+  return http::JsonResponse(status, RunToJson(**run));
 }
 
 dag::DagPtr HttpApi::DagOf(const std::string& dag_id) const {
@@ -290,11 +322,14 @@ void HttpApi::OnPass(std::chrono::microseconds took) {
 }
 
 void HttpApi::ObserveRequest(const Request& request, int status, std::chrono::microseconds took) {
-  // Label values come from a fixed set (routes, methods we route): a client cannot grow them.
-  std::string method = request.method == "HEAD" ? "GET" : request.method;
-  http::RouteMatch m = router_.Find(method, request.path);
-  if (!m.route) method = "OTHER";
-  metrics_.ObserveRequest(method, m.route ? m.route->pattern : "(unmatched)", status, took);
+  // Label values come from a fixed set (routes Handle() matched, their methods): a client cannot
+  // grow them.
+  if (request.route.empty()) {
+    metrics_.ObserveRequest("OTHER", "(unmatched)", status, took);
+  } else {
+    metrics_.ObserveRequest(request.method == "HEAD" ? "GET" : request.method, request.route,
+                            status, took);
+  }
 }
 
 Response HttpApi::Handle(Request& request) {
@@ -306,18 +341,18 @@ Response HttpApi::Handle(Request& request) {
     return UiFileResponse(request);
   }
   if (m.status == 405) {
-    Response r = Problem(405, request.method + " is not allowed on " + request.path +
-                                  "; allowed: " + m.allow);
+    Response r = Problem(
+        405, request.method + " is not allowed on " + request.path + "; allowed: " + m.allow);
     r.SetHeader("Allow", m.allow);
     return r;
   }
   if (!m.route) return Problem(404, "no such endpoint: " + request.path);
   request.params = std::move(m.params);
+  request.route = m.route->pattern;
   return m.route->handler(request);
 }
 
-void HttpApi::Add(const std::string& method, const std::string& pattern, Access access,
-                  Handler h) {
+void HttpApi::Add(const std::string& method, const std::string& pattern, Access access, Handler h) {
   router_.Add(method, pattern, [this, access, h = std::move(h)](Request& req) -> Response {
     Caller caller;
     if (access != Access::kPublic) {
@@ -348,8 +383,9 @@ void HttpApi::Add(const std::string& method, const std::string& pattern, Access 
                         : access == Access::kOperator ? auth::Role::kOperator
                                                       : auth::Role::kViewer;
       if (!auth::AtLeast(who->role, need)) {
-        return Problem(403, std::string("this needs the ") + auth::RoleName(need) +
-                                " role; you are " + auth::RoleName(who->role),
+        return Problem(403,
+                       std::string("this needs the ") + auth::RoleName(need) + " role; you are " +
+                           auth::RoleName(who->role),
                        "PERMISSION_DENIED");
       }
       caller.principal = *who;
@@ -382,8 +418,8 @@ Result<store::DagRun> FindRunOr404(store::Store* reads, const Request& req) {
 void HttpApi::RegisterRoutes() {
   // ---- public
   Add("GET", "/api/v1/health", Access::kPublic, [this](Request&, const Caller&) {
-    return http::JsonResponse(200, {{"status", loading_.load() ? "loading" : "ok"},
-                                    {"version", options_.version}});
+    return http::JsonResponse(
+        200, {{"status", loading_.load() ? "loading" : "ok"}, {"version", options_.version}});
   });
   Add("GET", "/api/v1/version", Access::kPublic, [this](Request&, const Caller&) {
     return http::JsonResponse(200, {{"version", options_.version}});
@@ -404,8 +440,9 @@ void HttpApi::RegisterRoutes() {
     if (!cookie.empty()) auth_->Logout(cookie).IgnoreError();
     Response r;
     r.status = 204;
-    r.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) +
-                                             "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
+    r.headers.emplace_back(
+        "Set-Cookie",
+        std::string(kSessionCookie) + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
     r.headers.emplace_back("Set-Cookie", std::string(kPlainSessionCookie) +
                                              "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
     return r;
@@ -430,12 +467,10 @@ void HttpApi::RegisterRoutes() {
   });
   Add("GET", "/api/v1/dags/{dag_id}/grid", Access::kViewer,
       [this](Request& req, const Caller&) { return Grid(req); });
-  Add("GET", "/api/v1/runs", Access::kViewer, [this](Request& req, const Caller&) {
-    return ListRuns(req, req.Query("dag_id"));
-  });
-  Add("GET", "/api/v1/dags/{dag_id}/runs", Access::kViewer, [this](Request& req, const Caller&) {
-    return ListRuns(req, req.params.at("dag_id"));
-  });
+  Add("GET", "/api/v1/runs", Access::kViewer,
+      [this](Request& req, const Caller&) { return ListRuns(req, req.Query("dag_id")); });
+  Add("GET", "/api/v1/dags/{dag_id}/runs", Access::kViewer,
+      [this](Request& req, const Caller&) { return ListRuns(req, req.params.at("dag_id")); });
   Add("GET", "/api/v1/dags/{dag_id}/runs/{run_id}", Access::kViewer,
       [this](Request& req, const Caller&) {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
@@ -475,7 +510,8 @@ void HttpApi::RegisterRoutes() {
             return http::JsonResponse(200, TaskJson(ti, DagOf(run->dag_id).get()));
           }
         }
-        return Problem(404, "run '" + run->run_id + "' has no task '" + req.params.at("task_id") + "'");
+        return Problem(404,
+                       "run '" + run->run_id + "' has no task '" + req.params.at("task_id") + "'");
       });
   Add("GET", "/api/v1/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/tries", Access::kViewer,
       [this](Request& req, const Caller&) {
@@ -516,7 +552,9 @@ void HttpApi::RegisterRoutes() {
           dag = (*r)->dag_id;
         }
       }
-      auto field = [&](const char* k) { return c.handle.is_object() && c.handle.contains(k) ? c.handle[k] : json(nullptr); };
+      auto field = [&](const char* k) {
+        return c.handle.is_object() && c.handle.contains(k) ? c.handle[k] : json(nullptr);
+      };
       out.push_back({{"name", c.name},
                      {"backend", c.backend},
                      {"state", c.state},
@@ -569,19 +607,23 @@ void HttpApi::RegisterRoutes() {
     if (!all.ok()) return Problem(all.status());
     json out = json::array();
     for (const auto& t : *all) {
-      out.push_back({{"id", t.id}, {"username", t.username}, {"name", t.name}, {"role", t.role},
+      out.push_back({{"id", t.id},
+                     {"username", t.username},
+                     {"name", t.name},
+                     {"role", t.role},
                      {"created_at", FormatTime(t.created_at)},
                      {"revoked_at", TimeOrNull(t.revoked_at)}});
     }
     return http::JsonResponse(200, {{"tokens", out}});
   });
-  Add("DELETE", "/api/v1/tokens/{token_id}", Access::kViewer, [this](Request& req, const Caller& c) {
-    Status s = auth_->RevokeToken(req.params.at("token_id"), c.principal);
-    if (!s.ok()) return Problem(s);
-    Response r;
-    r.status = 204;
-    return r;
-  });
+  Add("DELETE", "/api/v1/tokens/{token_id}", Access::kViewer,
+      [this](Request& req, const Caller& c) {
+        Status s = auth_->RevokeToken(req.params.at("token_id"), c.principal);
+        if (!s.ok()) return Problem(s);
+        Response r;
+        r.status = 204;
+        return r;
+      });
 
   // ---- operator: the control socket's commands
   Add("PATCH", "/api/v1/dags/{dag_id}", Access::kOperator, [this](Request& req, const Caller&) {
@@ -603,9 +645,7 @@ void HttpApi::RegisterRoutes() {
     cmd["dag_id"] = req.params.at("dag_id");
     return Command(cmd, 201, [&](const scheduler::CommandResult& r) {
       if (r.created_runs.empty()) return Problem(500, "the trigger created no run");
-      Result<std::optional<store::DagRun>> run = reads_->GetRun(r.created_runs.front());
-      if (!run.ok() || !*run) return Problem(500, "the new run cannot be read back");
-      return http::JsonResponse(201, RunToJson(**run));
+      return RunResponse(r.created_runs.front(), 201);
     });
   });
   Add("POST", "/api/v1/dags/{dag_id}/runs/{run_id}/cancel", Access::kOperator,
@@ -613,19 +653,17 @@ void HttpApi::RegisterRoutes() {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
         if (!run.ok()) return Problem(run.status());
         int64_t key = run->id;
-        return Command({{"op", "cancel"}, {"run", key}}, 200, [&](const scheduler::CommandResult&) {
-          Result<std::optional<store::DagRun>> now = reads_->GetRun(key);
-          if (!now.ok() || !*now) return Problem(500, "the run cannot be read back");
-          return http::JsonResponse(200, RunToJson(**now));
-        });
+        return Command({{"op", "cancel"}, {"run", key}}, 200,
+                       [&](const scheduler::CommandResult&) { return RunResponse(key, 200); });
       });
   Add("POST", "/api/v1/dags/{dag_id}/runs/{run_id}/repair", Access::kOperator,
       [this](Request& req, const Caller&) {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
         if (!run.ok()) return Problem(run.status());
         if (!store::IsTerminal(run->state)) {
-          return Problem(409, "run '" + run->run_id + "' is still " +
-                                  store::RunStateName(run->state) + "; repair a finished run",
+          return Problem(409,
+                         "run '" + run->run_id + "' is still " + store::RunStateName(run->state) +
+                             "; repair a finished run",
                          "FAILED_PRECONDITION");
         }
         Result<std::vector<store::TaskInstance>> tis = reads_->ListTaskInstances(run->id);
@@ -694,8 +732,8 @@ void HttpApi::RegisterRoutes() {
     if (!all.ok()) return Problem(all.status());
     json out = json::array();
     for (const auto& u : *all) {
-      out.push_back({{"username", u.username}, {"role", u.role},
-                     {"created_at", FormatTime(u.created_at)}});
+      out.push_back(
+          {{"username", u.username}, {"role", u.role}, {"created_at", FormatTime(u.created_at)}});
     }
     return http::JsonResponse(200, {{"users", out}});
   });
@@ -710,7 +748,8 @@ void HttpApi::RegisterRoutes() {
     if (!role) return Problem(400, "field 'role' must be viewer, operator or admin");
     Status s = auth_->CreateUser(str("username"), *role, str("password"));
     if (!s.ok()) return Problem(s);
-    return http::JsonResponse(201, {{"username", str("username")}, {"role", auth::RoleName(*role)}});
+    return http::JsonResponse(201,
+                              {{"username", str("username")}, {"role", auth::RoleName(*role)}});
   });
   Add("DELETE", "/api/v1/users/{username}", Access::kAdmin, [this](Request& req, const Caller& c) {
     if (req.params.at("username") == c.principal->username) {
@@ -746,10 +785,10 @@ Response HttpApi::Login(Request& req) {
                                         {"csrf_token", s->principal.csrf_token}});
   bool secure = SecureContext(req);
   r.headers.emplace_back(
-      "Set-Cookie", std::string(secure ? kSessionCookie : kPlainSessionCookie) + "=" +
-                        s->cookie_value + "; Path=/; HttpOnly; SameSite=Lax" +
-                        (secure ? "; Secure" : "") + "; Max-Age=" +
-                        std::to_string((s->expires_at - clock_->Now()).count() / 1000));
+      "Set-Cookie",
+      std::string(secure ? kSessionCookie : kPlainSessionCookie) + "=" + s->cookie_value +
+          "; Path=/; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "") +
+          "; Max-Age=" + std::to_string((s->expires_at - clock_->Now()).count() / 1000));
   r.SetHeader("Cache-Control", "no-store");
   return r;
 }
@@ -776,7 +815,8 @@ Response HttpApi::ListDags(Request&) {
     }
     json next = nullptr;
     if (d->schedule && !d->schedule->is_once()) {
-      auto iv = scheduler::NextIntervals(*d, rec ? rec->last_scheduled_logical_date : std::nullopt, 1);
+      auto iv =
+          scheduler::NextIntervals(*d, rec ? rec->last_scheduled_logical_date : std::nullopt, 1);
       if (!iv.empty()) next = FormatTime(iv.front().start);
     }
     dags.push_back({{"dag_id", id},
@@ -811,8 +851,9 @@ Response HttpApi::GetDag(const std::string& dag_id) {
     std::vector<std::string> ids;
     for (const auto& [id, d] : c->dags) ids.push_back(id);
     std::string near = dag::NearestName(dag_id, ids);
-    return Problem(404, "no DAG '" + dag_id + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"),
-                   "NOT_FOUND");
+    return Problem(
+        404, "no DAG '" + dag_id + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"),
+        "NOT_FOUND");
   }
   json j = DagToJson(*it->second);
   Result<std::optional<store::DagRecord>> rec = reads_->GetDag(dag_id);
@@ -824,25 +865,15 @@ Response HttpApi::Grid(Request& req) {
   auto c = catalog();
   const std::string& dag_id = req.params.at("dag_id");
   auto it = c->dags.find(dag_id);
-  Result<int> limit = IntQuery(req, "limit", 25, 1, kMaxPageSize);
-  if (!limit.ok()) return Problem(limit.status());
-  Result<std::optional<int64_t>> cursor = CursorQuery(req);
-  if (!cursor.ok()) return Problem(cursor.status());
   if (it == c->dags.end()) return Problem(404, "no DAG '" + dag_id + "'", "NOT_FOUND");
   const dag::Dag& d = *it->second;
   store::RunFilter f;
   f.dag_id = dag_id;
-  f.limit = *limit + 1;
-  f.before_key = *cursor;
-  Result<std::vector<store::DagRun>> runs = reads_->ListRuns(f);
-  if (!runs.ok()) return Problem(runs.status());
-  json next = nullptr;
-  if (static_cast<int>(runs->size()) > *limit) {
-    runs->pop_back();
-    next = std::to_string(runs->back().id);
-  }
+  Result<RunPage> page = ListRunPage(reads_, req, f, 25);
+  if (!page.ok()) return Problem(page.status());
+  const std::vector<store::DagRun>& runs = page->runs;
   std::vector<int64_t> keys;
-  for (const auto& r : *runs) keys.push_back(r.id);
+  for (const auto& r : runs) keys.push_back(r.id);
   Result<std::vector<store::TaskInstance>> tis = reads_->ListTaskInstancesOfRuns(keys);
   if (!tis.ok()) return Problem(tis.status());
   std::map<std::string, size_t> pos;
@@ -858,7 +889,7 @@ Response HttpApi::Grid(Request& req) {
     if (p != pos.end()) states[ti.run_id][p->second] = StateChar(ti.state);
   }
   json out = json::array();
-  for (const auto& r : *runs) {
+  for (const auto& r : runs) {
     out.push_back({{"run_id", r.run_id},
                    {"state", store::RunStateName(r.state)},
                    {"logical_date", FormatTime(r.logical_date)},
@@ -866,36 +897,28 @@ Response HttpApi::Grid(Request& req) {
                    {"ended_at", TimeOrNull(r.ended_at)},
                    {"states", states[r.id]}});
   }
-  return http::JsonResponse(200, {{"tasks", tasks}, {"runs", out}, {"legend", Legend()},
-                                  {"next_cursor", next}});
+  return http::JsonResponse(
+      200,
+      {{"tasks", tasks}, {"runs", out}, {"legend", Legend()}, {"next_cursor", page->next_cursor}});
 }
 
 Response HttpApi::ListRuns(Request& req, const std::optional<std::string>& dag_id) {
-  Result<int> limit = IntQuery(req, "limit", 50, 1, kMaxPageSize);
-  if (!limit.ok()) return Problem(limit.status());
-  Result<std::optional<int64_t>> cursor = CursorQuery(req);
-  if (!cursor.ok()) return Problem(cursor.status());
   store::RunFilter f;
   if (dag_id && !dag_id->empty()) f.dag_id = *dag_id;
   if (auto s = req.Query("state"); s && !s->empty()) {
     f.state = store::ParseRunState(*s);
     if (!f.state) {
-      return Problem(400, "query parameter 'state' must be queued, running, success, failed or "
-                          "cancelled, got '" + *s + "'");
+      return Problem(400,
+                     "query parameter 'state' must be queued, running, success, failed or "
+                     "cancelled, got '" +
+                         *s + "'");
     }
   }
-  f.limit = *limit + 1;
-  f.before_key = *cursor;
-  Result<std::vector<store::DagRun>> runs = reads_->ListRuns(f);
-  if (!runs.ok()) return Problem(runs.status());
-  json next = nullptr;
-  if (static_cast<int>(runs->size()) > *limit) {
-    runs->pop_back();
-    next = std::to_string(runs->back().id);
-  }
+  Result<RunPage> page = ListRunPage(reads_, req, f, 50);
+  if (!page.ok()) return Problem(page.status());
   json out = json::array();
-  for (const auto& r : *runs) out.push_back(RunToJson(r));
-  return http::JsonResponse(200, {{"runs", out}, {"next_cursor", next}});
+  for (const auto& r : page->runs) out.push_back(RunToJson(r));
+  return http::JsonResponse(200, {{"runs", out}, {"next_cursor", page->next_cursor}});
 }
 
 namespace {
@@ -996,8 +1019,8 @@ Response HttpApi::Events(Request& req) {
     char* end = nullptr;
     long long v = std::strtoll(last_text.c_str(), &end, 10);
     if (last_text.empty() || *end != '\0' || v < 0) {
-      return Problem(400, "Last-Event-ID must be an event id (an integer >= 0), got '" +
-                              last_text + "'");
+      return Problem(
+          400, "Last-Event-ID must be an event id (an integer >= 0), got '" + last_text + "'");
     }
     last = v;
   }
@@ -1013,15 +1036,17 @@ Response HttpApi::Metrics() {
     for (const auto& [state, n] : counts->runs) {
       gauges += "sparkplane_runs{state=\"" + state + "\"} " + std::to_string(n) + "\n";
     }
-    gauges += "# HELP sparkplane_task_instances Task instances by state.\n"
-              "# TYPE sparkplane_task_instances gauge\n";
+    gauges +=
+        "# HELP sparkplane_task_instances Task instances by state.\n"
+        "# TYPE sparkplane_task_instances gauge\n";
     for (const auto& [state, n] : counts->task_instances) {
       gauges += "sparkplane_task_instances{state=\"" + state + "\"} " + std::to_string(n) + "\n";
     }
   }
-  gauges += "# HELP sparkplane_event_streams Open Server-Sent Events streams.\n"
-            "# TYPE sparkplane_event_streams gauge\nsparkplane_event_streams " +
-            std::to_string(hub_.open_streams()) + "\n";
+  gauges +=
+      "# HELP sparkplane_event_streams Open Server-Sent Events streams.\n"
+      "# TYPE sparkplane_event_streams gauge\nsparkplane_event_streams " +
+      std::to_string(hub_.open_streams()) + "\n";
   Response r;
   r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   r.body = metrics_.Render(gauges);
@@ -1040,13 +1065,16 @@ Response HttpApi::UiFileResponse(Request& req) {
   if (!found && path.rfind("assets/", 0) != 0) found = index;  // client-side routes
   if (!found) {
     if (ui_.empty()) {
-      return Problem(404, "this sparkplane was built without its web UI (scripts/build_ui.sh "
-                          "builds it; the API is under /api/v1)");
+      return Problem(404,
+                     "this sparkplane was built without its web UI (scripts/build_ui.sh "
+                     "builds it; the API is under /api/v1)");
     }
     return Problem(404, "no such file: " + req.path);
   }
   auto type = [](std::string_view p) -> std::string {
-    auto ends = [&](std::string_view s) { return p.size() >= s.size() && p.substr(p.size() - s.size()) == s; };
+    auto ends = [&](std::string_view s) {
+      return p.size() >= s.size() && p.substr(p.size() - s.size()) == s;
+    };
     if (ends(".html")) return "text/html; charset=utf-8";
     if (ends(".js")) return "text/javascript; charset=utf-8";
     if (ends(".css")) return "text/css; charset=utf-8";
@@ -1106,7 +1134,8 @@ void HttpApi::FeedLoop() {
 
 Status HttpApi::FeedOnce() {
   for (;;) {
-    ASSIGN_OR_RETURN(std::vector<store::StateEvent> rows, reads_->ListEventsAfter(feed_cursor_, 1000));
+    ASSIGN_OR_RETURN(std::vector<store::StateEvent> rows,
+                     reads_->ListEventsAfter(feed_cursor_, 1000));
     if (rows.empty()) break;
     std::vector<http::HubEvent> out;
     for (const store::StateEvent& e : rows) {
@@ -1118,12 +1147,9 @@ Status HttpApi::FeedOnce() {
         if (run_names_.size() > 100000) run_names_.clear();
         name = run_names_.emplace(e.run_id, std::make_pair(run->dag_id, run->run_id)).first;
       }
-      json data = {{"dag_id", name->second.first},
-                   {"run_id", name->second.second},
-                   {"state", e.to_state},
-                   {"from_state", e.from_state},
-                   {"reason", e.reason},
-                   {"at", FormatTime(e.at)}};
+      json data = {{"dag_id", name->second.first}, {"run_id", name->second.second},
+                   {"state", e.to_state},          {"from_state", e.from_state},
+                   {"reason", e.reason},           {"at", FormatTime(e.at)}};
       if (!e.task_id.empty()) {
         data["task_id"] = e.task_id;
         data["try_number"] = e.try_number;
@@ -1135,7 +1161,8 @@ Status HttpApi::FeedOnce() {
         } else if (e.to_state == store::TaskStateName(store::TaskState::kRunning)) {
           auto q = queued_at_.find(key);
           if (q != queued_at_.end()) {
-            metrics_.ObserveTaskStart(std::chrono::duration_cast<std::chrono::microseconds>(e.at - q->second));
+            metrics_.ObserveTaskStart(
+                std::chrono::duration_cast<std::chrono::microseconds>(e.at - q->second));
             queued_at_.erase(q);
           }
         }
@@ -1160,7 +1187,8 @@ Status HttpApi::FeedOnce() {
       }
       if (first_look && c.deleted_at) continue;  // history from before this start
       out.push_back({0, "cluster",
-                     json{{"name", c.name}, {"backend", c.backend}, {"state", c.state}}.dump(), ""});
+                     json{{"name", c.name}, {"backend", c.backend}, {"state", c.state}}.dump(),
+                     ""});
     }
     hub_.PublishAll(std::move(out));
   }

@@ -91,6 +91,8 @@ class HttpApi {
   std::shared_ptr<const Catalog> catalog() const;
   // The loaded DAG with this id (null when its file is gone or broken).
   dag::DagPtr DagOf(const std::string& dag_id) const;
+  // The run with this key as JSON, read back after a command changed it.
+  http::Response RunResponse(int64_t key, int status);
   http::Response Command(nlohmann::json request, int success_status,
                          const std::function<http::Response(const scheduler::CommandResult&)>& ok);
   void FeedLoop();
@@ -129,7 +131,7 @@ class HttpApi {
   bool feed_nudged_ = false;    // feed_mu_
   bool feed_stopping_ = false;  // feed_mu_
   std::thread feed_;
-  int64_t feed_cursor_ = 0;                                        // feed thread only
+  int64_t feed_cursor_ = 0;                                           // feed thread only
   std::map<int64_t, std::pair<std::string, std::string>> run_names_;  // key -> (dag, run); feed
   std::map<std::string, std::string> cluster_states_;  // name -> state; feed thread only
   std::map<std::tuple<int64_t, std::string, int>, Time> queued_at_;  // feed thread only

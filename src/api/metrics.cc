@@ -62,10 +62,12 @@ std::string Escape(const std::string& v) {
 
 std::string Metrics::Render(const std::string& gauges) const {
   std::string out;
-  out += "# HELP sparkplane_scheduling_pass_seconds Time of one scheduling pass (decide, commit).\n";
+  out +=
+      "# HELP sparkplane_scheduling_pass_seconds Time of one scheduling pass (decide, commit).\n";
   out += "# TYPE sparkplane_scheduling_pass_seconds histogram\n";
   pass_.Render("sparkplane_scheduling_pass_seconds", "", &out);
-  out += "# HELP sparkplane_task_start_latency_seconds From a try's launch decision to its start.\n";
+  out +=
+      "# HELP sparkplane_task_start_latency_seconds From a try's launch decision to its start.\n";
   out += "# TYPE sparkplane_task_start_latency_seconds histogram\n";
   task_start_.Render("sparkplane_task_start_latency_seconds", "", &out);
   std::lock_guard<std::mutex> lock(mu_);
@@ -82,7 +84,8 @@ std::string Metrics::Render(const std::string& gauges) const {
            Escape(std::get<1>(key)) + "\",status=\"" + std::to_string(std::get<2>(key)) + "\"} " +
            std::to_string(n) + "\n";
   }
-  out += "# HELP sparkplane_cluster_phase_seconds On-demand cluster create/ready/delete durations.\n";
+  out +=
+      "# HELP sparkplane_cluster_phase_seconds On-demand cluster create/ready/delete durations.\n";
   out += "# TYPE sparkplane_cluster_phase_seconds histogram\n";
   for (const auto& [phase, h] : clusters_) {
     h.Render("sparkplane_cluster_phase_seconds", "phase=\"" + Escape(phase) + "\"", &out);

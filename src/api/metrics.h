@@ -47,9 +47,9 @@ class Metrics {
   Histogram pass_;
   Histogram task_start_;
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, Histogram> requests_;  // (method, route); mu_
+  std::map<std::pair<std::string, std::string>, Histogram> requests_;        // (method, route); mu_
   std::map<std::tuple<std::string, std::string, int>, uint64_t> responses_;  // mu_
-  std::map<std::string, Histogram> clusters_;                              // phase; mu_
+  std::map<std::string, Histogram> clusters_;                                // phase; mu_
 };
 
 }  // namespace sp::api

@@ -85,9 +85,9 @@ nlohmann::json DagToJson(const dag::Dag& d) {
                      {"role", role},
                      {"retries", t.retry.retries},
                      {"retry_delay", dag::FormatDuration(t.retry.retry_delay)},
-                     {"execution_timeout", t.execution_timeout
-                                               ? nlohmann::json(dag::FormatDuration(*t.execution_timeout))
-                                               : nlohmann::json()}});
+                     {"execution_timeout", t.execution_timeout ? nlohmann::json(dag::FormatDuration(
+                                                                     *t.execution_timeout))
+                                                               : nlohmann::json()}});
   }
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [k, p] : d.params) {

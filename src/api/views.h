@@ -2,10 +2,9 @@
 // by the CLI's --json output and the HTTP API so both say the same thing in the same words.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "dag/dag.h"
 #include "spark/history.h"

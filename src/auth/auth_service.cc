@@ -33,7 +33,9 @@ Status CheckPassword(const std::string& password) {
   return OkStatus();
 }
 
-Status BadCredentials() { return UnauthenticatedError("wrong username or password"); }
+Status BadCredentials() {
+  return UnauthenticatedError("wrong username or password");
+}
 
 }  // namespace
 
@@ -107,14 +109,14 @@ Result<NewSession> AuthService::Login(const std::string& username, const std::st
     return BadCredentials();
   }
   std::optional<Role> role = ParseRole(user->role);
-  if (!role) return InternalError("user '" + username + "' has an unknown role '" + user->role + "'");
+  if (!role)
+    return InternalError("user '" + username + "' has an unknown role '" + user->role + "'");
   NewSession s;
   s.cookie_value = RandomSecret();
   s.principal = Principal{username, *role, RandomSecret(24), true};
   s.expires_at = now + options_.session_lifetime;
-  RETURN_IF_ERROR(store_->PutSession(store::SessionRecord{HashSecret(s.cookie_value), username,
-                                                          s.principal.csrf_token, now,
-                                                          s.expires_at}));
+  RETURN_IF_ERROR(store_->PutSession(store::SessionRecord{
+      HashSecret(s.cookie_value), username, s.principal.csrf_token, now, s.expires_at}));
   store_->DeleteExpiredSessions(now).IgnoreError();
   return s;
 }
@@ -127,7 +129,8 @@ Result<Principal> AuthService::FromSession(const std::string& cookie_value) {
   if (cookie_value.empty()) return UnauthenticatedError("not logged in");
   ASSIGN_OR_RETURN(std::optional<store::SessionRecord> s,
                    store_->GetSession(HashSecret(cookie_value)));
-  if (!s || s->expires_at <= clock_->Now()) return UnauthenticatedError("the session has ended; log in again");
+  if (!s || s->expires_at <= clock_->Now())
+    return UnauthenticatedError("the session has ended; log in again");
   ASSIGN_OR_RETURN(std::optional<store::UserRecord> user, store_->GetUser(s->username));
   std::optional<Role> role = user ? ParseRole(user->role) : std::nullopt;
   if (!role) return UnauthenticatedError("the session's user no longer exists");
@@ -147,7 +150,8 @@ Result<Principal> AuthService::FromToken(const std::string& token) {
   return Principal{t->username, role, "", false};
 }
 
-Status AuthService::CreateUser(const std::string& username, Role role, const std::string& password) {
+Status AuthService::CreateUser(const std::string& username, Role role,
+                               const std::string& password) {
   RETURN_IF_ERROR(CheckUsername(username));
   RETURN_IF_ERROR(CheckPassword(password));
   hashing_.acquire();
@@ -171,7 +175,9 @@ Status AuthService::SetPassword(const std::string& username, const std::string& 
   return store_->DeleteSessionsOf(username);
 }
 
-Result<std::vector<store::UserRecord>> AuthService::ListUsers() { return store_->ListUsers(); }
+Result<std::vector<store::UserRecord>> AuthService::ListUsers() {
+  return store_->ListUsers();
+}
 
 Status AuthService::DeleteUser(const std::string& username) {
   ASSIGN_OR_RETURN(bool deleted, store_->DeleteUser(username));

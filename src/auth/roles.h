@@ -11,6 +11,8 @@ enum class Role { kViewer = 0, kOperator = 1, kAdmin = 2 };
 
 const char* RoleName(Role role);  // "viewer", "operator", "admin"
 std::optional<Role> ParseRole(const std::string& name);
-inline bool AtLeast(Role have, Role need) { return static_cast<int>(have) >= static_cast<int>(need); }
+inline bool AtLeast(Role have, Role need) {
+  return static_cast<int>(have) >= static_cast<int>(need);
+}
 
 }  // namespace sp::auth

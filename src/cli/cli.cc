@@ -37,8 +37,9 @@ int Main(int argc, char** argv) {
   server->add_option("--http-address", http_address,
                      "Where the web UI and HTTP API listen (HOST:PORT; default 127.0.0.1:8080, "
                      "\"off\" for none)");
-  server->footer("Example:\n  sparkplane server --data-dir /var/lib/sparkplane --http-address "
-                 "0.0.0.0:8080");
+  server->footer(
+      "Example:\n  sparkplane server --data-dir /var/lib/sparkplane --http-address "
+      "0.0.0.0:8080");
   server->callback([&] { rc = ServerCommand(g, http_address); });
 
   // users, tokens
@@ -55,7 +56,8 @@ int Main(int argc, char** argv) {
   auto* udelete = users->add_subcommand("delete", "Delete a user with its sessions and tokens");
   udelete->add_option("USERNAME", user_name, "User")->required();
   udelete->callback([&] { rc = UsersDelete(g, user_name); });
-  auto* upw = users->add_subcommand("password", "Set a user's password (random unless --password-stdin)");
+  auto* upw =
+      users->add_subcommand("password", "Set a user's password (random unless --password-stdin)");
   upw->add_option("USERNAME", user_name, "User")->required();
   upw->add_flag("--password-stdin", user_pw_stdin, "Read the password from standard input");
   upw->callback([&] { rc = UsersPassword(g, user_name, user_pw_stdin); });

@@ -101,6 +101,5 @@ int HistoryServer(const GlobalOptions& g, int port, const std::string& host);
 std::string FormatOptionalTime(const std::optional<Time>& t);
 std::string FormatDurationBetween(const std::optional<Time>& a, const std::optional<Time>& b);
 Result<nlohmann::json> ParseConf(const std::string& conf);
-Result<Time> ParseDateArg(const std::string& s, const char* what);
 
 }  // namespace sp::cli

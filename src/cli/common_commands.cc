@@ -9,14 +9,12 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 #include <thread>
 
 #include "api/control_socket.h"
 #include "cli/commands.h"
-
-#include <iostream>
 #include "common/json_limits.h"
-#include "dag/cron.h"
 #include "scheduler/scheduler.h"
 
 namespace sp::cli {
@@ -140,8 +138,5 @@ Result<nlohmann::json> ParseConf(const std::string& conf) {
   return j;
 }
 
-Result<Time> ParseDateArg(const std::string& s, const char* what) {
-  return api::ParseUtcTime(s, what);
-}
 
 }  // namespace sp::cli

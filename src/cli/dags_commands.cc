@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "api/control_socket.h"
 #include "api/views.h"
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -197,7 +198,7 @@ int DagsTrigger(const GlobalOptions& g, const std::string& dag_id, const std::st
   if (!c.ok()) return Fail(c.status());
   nlohmann::json req = {{"op", "trigger"}, {"dag_id", dag_id}, {"conf", *c}, {"run_id", run_id}};
   if (!logical_date.empty()) {
-    Result<Time> t = ParseDateArg(logical_date, "--logical-date");
+    Result<Time> t = api::ParseUtcTime(logical_date, "--logical-date");
     if (!t.ok()) return Fail(t.status());
     req["logical_date"] = FormatTime(*t);
   }
@@ -223,9 +224,9 @@ int DagsPause(const GlobalOptions& g, const std::string& dag_id, bool paused) {
 
 int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::string& start,
                  const std::string& end, const std::string& conf, bool dry_run) {
-  Result<Time> from = ParseDateArg(start, "--start-date");
+  Result<Time> from = api::ParseUtcTime(start, "--start-date");
   if (!from.ok()) return Fail(from.status());
-  Result<Time> to = ParseDateArg(end, "--end-date");
+  Result<Time> to = api::ParseUtcTime(end, "--end-date");
   if (!to.ok()) return Fail(to.status());
   // A date without a time means the whole day, as users expect from "-E 2026-11-03".
   if (end.find('T') == std::string::npos) to = *to + Millis(24 * 3600 * 1000 - 1);
@@ -348,7 +349,7 @@ int DagsTest(const GlobalOptions& g, const std::string& dag_id, const std::strin
   trigger.type = store::RunType::kTest;
   trigger.only_tasks = only_tasks;
   if (!logical_date.empty()) {
-    Result<Time> t = ParseDateArg(logical_date, "--logical-date");
+    Result<Time> t = api::ParseUtcTime(logical_date, "--logical-date");
     if (!t.ok()) return Fail(t.status());
     trigger.logical_date = *t;
   }

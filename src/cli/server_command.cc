@@ -17,11 +17,11 @@
 #include "auth/auth_service.h"
 #include "cli/commands.h"
 #include "http/server.h"
-#include "store/auth_store.h"
-#include "store/store_pool.h"
 #include "operators/cluster_reaper.h"
 #include "scheduler/scheduler.h"
 #include "spark/history.h"
+#include "store/auth_store.h"
+#include "store/store_pool.h"
 
 namespace sp::cli {
 namespace {
@@ -103,7 +103,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
         store::OpenSqliteStorePool(rt.config.DatabasePath(), hopts.worker_threads);
     if (!reads.ok()) return Fail(reads.status());
     api_reads = std::move(*reads);
-    Result<std::unique_ptr<store::AuthStore>> as = store::OpenSqliteAuthStore(rt.config.DatabasePath());
+    Result<std::unique_ptr<store::AuthStore>> as =
+        store::OpenSqliteAuthStore(rt.config.DatabasePath());
     if (!as.ok()) return Fail(as.status());
     auth_store = std::move(*as);
     auth = std::make_unique<auth::AuthService>(auth_store.get(), &rt.clock);
@@ -119,11 +120,12 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     Result<std::optional<std::string>> admin = auth->EnsureAdmin(initial);
     if (!admin.ok()) return Fail(admin.status().With("create the first user"));
     if (*admin) {
-      rt.logger->Info("server", initial.empty()
-                                    ? "created user 'admin' with password " + **admin +
-                                          " (shown once; `sparkplane users password admin` sets another)"
-                                    : "created user 'admin' with the password in " +
-                                          rt.config.admin_password_file);
+      rt.logger->Info(
+          "server",
+          initial.empty()
+              ? "created user 'admin' with password " + **admin +
+                    " (shown once; `sparkplane users password admin` sets another)"
+              : "created user 'admin' with the password in " + rt.config.admin_password_file);
     }
     api::HttpApiOptions aopts;
     aopts.scheduler_dir = rt.config.SchedulerDir();
@@ -132,7 +134,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     aopts.version = SP_VERSION;
     web = std::make_unique<api::HttpApi>(&sched, api_reads.get(), auth.get(), &rt.clock, aopts,
                                          api::EmbeddedUi());
-    sched.SetDagsLoadedObserver([&web](const std::vector<dag::LoadedFile>& files) { web->OnDagsLoaded(files); });
+    sched.SetDagsLoadedObserver(
+        [&web](const std::vector<dag::LoadedFile>& files) { web->OnDagsLoaded(files); });
     sched.SetPassObserver([&web](std::chrono::microseconds took) { web->OnPass(took); });
     http_server = std::make_unique<http::HttpServer>(
         hopts, [&web](http::Request& r) { return web->Handle(r); },
@@ -197,9 +200,10 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", ms);
-  std::string ui = http_server ? "; web UI http://" + (listen[0] == ':' || listen.rfind("0.0.0.0", 0) == 0
-                                                          ? "127.0.0.1"
-                                                          : listen.substr(0, listen.rfind(':'))) +
+  std::string ui = http_server ? "; web UI http://" +
+                                     (listen[0] == ':' || listen.rfind("0.0.0.0", 0) == 0
+                                          ? "127.0.0.1"
+                                          : listen.substr(0, listen.rfind(':'))) +
                                      ":" + std::to_string(http_server->port()) + "/"
                                : "";
   rt.logger->Info("server", std::string("ready in ") + buf + " ms; data " + rt.config.data_dir +

@@ -30,7 +30,8 @@ Result<std::unique_ptr<AuthRuntime>> OpenAuth(const GlobalOptions& g) {
 
 Result<auth::Role> RoleArg(const std::string& role) {
   std::optional<auth::Role> r = auth::ParseRole(role);
-  if (!r) return InvalidArgumentError("--role must be viewer, operator or admin, got '" + role + "'");
+  if (!r)
+    return InvalidArgumentError("--role must be viewer, operator or admin, got '" + role + "'");
   return *r;
 }
 
@@ -59,9 +60,10 @@ int UsersCreate(const GlobalOptions& g, const std::string& name, const std::stri
   } else if (password_stdin) {
     std::printf("created user %s (%s)\n", name.c_str(), auth::RoleName(*r));
   } else {
-    std::printf("created user %s (%s) with password %s\n(shown once: keep it; change it with "
-                "`sparkplane users password %s --password-stdin`)\n",
-                name.c_str(), auth::RoleName(*r), password.c_str(), name.c_str());
+    std::printf(
+        "created user %s (%s) with password %s\n(shown once: keep it; change it with "
+        "`sparkplane users password %s --password-stdin`)\n",
+        name.c_str(), auth::RoleName(*r), password.c_str(), name.c_str());
   }
   return 0;
 }
@@ -75,7 +77,8 @@ int UsersList(const GlobalOptions& g) {
   Table table({"USERNAME", "ROLE", "CREATED"});
   for (const auto& u : *all) {
     table.Add({u.username, u.role, FormatTime(u.created_at)});
-    out.push_back({{"username", u.username}, {"role", u.role}, {"created_at", FormatTime(u.created_at)}});
+    out.push_back(
+        {{"username", u.username}, {"role", u.role}, {"created_at", FormatTime(u.created_at)}});
   }
   if (g.json) {
     std::printf("%s\n", out.dump(2).c_str());
@@ -148,7 +151,10 @@ int TokensList(const GlobalOptions& g, const std::string& user) {
   for (const auto& t : *all) {
     std::string revoked = t.revoked_at ? FormatTime(*t.revoked_at) : "-";
     table.Add({t.id, t.username, t.name, t.role, FormatTime(t.created_at), revoked});
-    out.push_back({{"id", t.id}, {"username", t.username}, {"name", t.name}, {"role", t.role},
+    out.push_back({{"id", t.id},
+                   {"username", t.username},
+                   {"name", t.name},
+                   {"role", t.role},
                    {"created_at", FormatTime(t.created_at)},
                    {"revoked_at", t.revoked_at ? nlohmann::json(revoked) : nlohmann::json()}});
   }

@@ -45,7 +45,8 @@ class EventHub::Stream : public EventStream {
   void Prime() {
     primed_ = "retry: 2000\n\n";
     if (!hub_->Collect(&cursor_, &transient_seen_, topic_, &primed_, /*allow_backfill=*/true)) {
-      primed_ += FormatEvent(HubEvent{0, "reset", R"({"reason":"events were missed; refetch"})", ""});
+      primed_ +=
+          FormatEvent(HubEvent{0, "reset", R"({"reason":"events were missed; refetch"})", ""});
       cursor_ = hub_->last_id();
     }
   }
@@ -151,11 +152,15 @@ int64_t EventHub::last_id() const {
   return last_id_;
 }
 
-size_t EventHub::open_streams() const { return open_.load(); }
+size_t EventHub::open_streams() const {
+  return open_.load();
+}
 
 bool EventHub::Collect(int64_t* cursor, uint64_t* transient_seen, const std::string& topic,
                        std::string* out, bool allow_backfill) {
-  auto wanted = [&](const HubEvent& e) { return topic.empty() || e.topic.empty() || e.topic == topic; };
+  auto wanted = [&](const HubEvent& e) {
+    return topic.empty() || e.topic.empty() || e.topic == topic;
+  };
   std::vector<HubEvent> backfilled;
   bool need_backfill = false;
   {

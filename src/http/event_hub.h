@@ -70,11 +70,11 @@ class EventHub {
   const size_t capacity_;
   Backfill backfill_;
   mutable std::mutex mu_;
-  std::deque<HubEvent> events_;          // resumable, ids increasing; mu_
+  std::deque<HubEvent> events_;                          // resumable, ids increasing; mu_
   std::deque<std::pair<uint64_t, HubEvent>> transient_;  // (sequence, event); mu_
-  uint64_t transient_seq_ = 0;           // mu_
-  int64_t last_id_ = 0;                  // mu_
-  std::vector<std::weak_ptr<Stream>> streams_;  // mu_
+  uint64_t transient_seq_ = 0;                           // mu_
+  int64_t last_id_ = 0;                                  // mu_
+  std::vector<std::weak_ptr<Stream>> streams_;           // mu_
   std::atomic<size_t> open_{0};
 };
 

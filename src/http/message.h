@@ -5,12 +5,11 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/percent_encoding.h"
 #include "common/status.h"
@@ -19,14 +18,15 @@
 namespace sp::http {
 
 struct Request {
-  std::string method;   // "GET"
-  std::string target;   // as sent: "/api/v1/runs?state=failed"
-  std::string path;     // the target without its query, still percent-encoded
+  std::string method;  // "GET"
+  std::string target;  // as sent: "/api/v1/runs?state=failed"
+  std::string path;    // the target without its query, still percent-encoded
   std::multimap<std::string, std::string> query;  // decoded
   std::map<std::string, std::string> headers;     // names in lower case
   std::string body;
   std::string remote_address;
   std::map<std::string, std::string> params;  // path parameters, decoded; set by the Router
+  std::string route;  // the matched route's pattern ("" when none), for metrics
 
   // The header's value ("" when absent); `name` in lower case.
   std::string Header(const std::string& name) const;

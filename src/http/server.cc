@@ -1,7 +1,5 @@
 // HttpServer on Boost.Beast with C++20 coroutines (see server.h). The only translation unit that
 // compiles Beast: it is slow to build (tens of seconds), so nothing else includes it.
-#include <utility>  // before Asio: awaitable.hpp uses std::exchange
-
 #include "http/server.h"
 
 #include <atomic>
@@ -14,6 +12,7 @@
 #include <exception>
 #include <set>
 #include <thread>
+#include <utility>  // before Asio: awaitable.hpp uses std::exchange
 
 namespace sp::http {
 
@@ -68,11 +67,13 @@ bhttp::response<bhttp::string_body> ToBeast(Response&& resp, unsigned version, b
 Status ParseListenAddress(const std::string& text, HttpServerOptions* options) {
   size_t colon = text.rfind(':');
   if (colon == std::string::npos) {
-    return InvalidArgumentError("listen address '" + text + "' must be HOST:PORT (e.g. 127.0.0.1:8080)");
+    return InvalidArgumentError("listen address '" + text +
+                                "' must be HOST:PORT (e.g. 127.0.0.1:8080)");
   }
   std::string host = text.substr(0, colon);
   std::string port = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   char* end = nullptr;
   long p = std::strtol(port.c_str(), &end, 10);
@@ -81,7 +82,9 @@ Status ParseListenAddress(const std::string& text, HttpServerOptions* options) {
   }
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgumentError("listen address '" + text + "': '" + host + "' is not an IP address");
+  if (ec)
+    return InvalidArgumentError("listen address '" + text + "': '" + host +
+                                "' is not an IP address");
   options->address = host;
   options->port = static_cast<int>(p);
   return OkStatus();
@@ -129,7 +132,8 @@ class HttpServer::Impl {
         for (asio::steady_timer* t : timers_) t->cancel();
       });
       // Connections end on their own once closed; don't wait on a stuck handler forever.
-      for (int i = 0; i < 200 && !idle(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (int i = 0; i < 200 && !idle(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       ioc_.stop();
       thread_.join();
     }
@@ -177,9 +181,9 @@ class HttpServer::Impl {
       auto [rec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (rec) {
         if (rec == bhttp::error::body_limit) {
-          co_await WriteSimple(stream, Problem(413, "the request body is larger than " +
-                                                        std::to_string(options_.max_body) +
-                                                        " bytes"));
+          co_await WriteSimple(stream,
+                               Problem(413, "the request body is larger than " +
+                                                std::to_string(options_.max_body) + " bytes"));
         } else if (rec == bhttp::error::header_limit) {
           co_await WriteSimple(stream, Problem(431, "the request headers are too large"));
         } else if (rec != bhttp::error::end_of_stream && rec != asio::error::eof &&
@@ -226,8 +230,8 @@ class HttpServer::Impl {
     try {
       co_return handler_(request);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "sparkplane http: handler for %s %s threw: %s\n",
-                   request.method.c_str(), request.path.c_str(), e.what());
+      std::fprintf(stderr, "sparkplane http: handler for %s %s threw: %s\n", request.method.c_str(),
+                   request.path.c_str(), e.what());
     } catch (...) {
     }
     co_return Problem(500, "internal error while answering this request");
@@ -309,8 +313,14 @@ HttpServer::HttpServer(HttpServerOptions options, std::function<Response(Request
 
 HttpServer::~HttpServer() = default;
 
-Status HttpServer::Start() { return impl_->Start(); }
-int HttpServer::port() const { return impl_->port(); }
-void HttpServer::Stop() { impl_->Stop(); }
+Status HttpServer::Start() {
+  return impl_->Start();
+}
+int HttpServer::port() const {
+  return impl_->port();
+}
+void HttpServer::Stop() {
+  impl_->Stop();
+}
 
 }  // namespace sp::http

@@ -36,8 +36,8 @@ struct ApiTokenRecord {
   std::string id;          // public, short ("tok_3f9a..."), what `tokens revoke` takes
   std::string token_hash;  // hex BLAKE2b of the secret
   std::string username;
-  std::string name;        // what the user called it
-  std::string role;        // at most the user's role
+  std::string name;  // what the user called it
+  std::string role;  // at most the user's role
   Time created_at{};
   std::optional<Time> revoked_at;
 };

@@ -41,7 +41,8 @@ TEST(OpenApiRoutesTest, EveryReferenceResolves) {
     if (j.is_object()) {
       auto ref = j.find("$ref");
       if (ref != j.end() && ref->is_string()) {
-        std::string pointer = ref->get<std::string>().substr(1);  // "#/components/..." -> "/components/..."
+        std::string pointer =
+            ref->get<std::string>().substr(1);  // "#/components/..." -> "/components/..."
         if (!spec->contains(nlohmann::json::json_pointer(pointer))) missing.push_back(*ref);
       }
       for (const auto& [k, v] : j.items()) walk(v);

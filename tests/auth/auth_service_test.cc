@@ -66,7 +66,8 @@ TEST_F(AuthServiceTest, SessionsExpire) {
 
 TEST_F(AuthServiceTest, FailuresAreLimitedPerUserAndPerAddressThenForgiven) {
   ASSERT_TRUE(service_->CreateUser("cy", Role::kViewer, "long-enough").ok());
-  for (int i = 0; i < 5; ++i) service_->Login("cy", "bad-password", "1.1.1.1").status().IgnoreError();
+  for (int i = 0; i < 5; ++i)
+    service_->Login("cy", "bad-password", "1.1.1.1").status().IgnoreError();
   EXPECT_EQ(service_->Login("cy", "long-enough", "2.2.2.2").status().code(),
             StatusCode::kResourceExhausted)
       << "the user is limited from any address";
@@ -106,7 +107,8 @@ TEST_F(AuthServiceTest, TokensCarryAtMostTheirUsersRoleAndCanBeRevoked) {
 TEST_F(AuthServiceTest, BadNamesAndShortPasswordsAreRefusedWithReasons) {
   EXPECT_EQ(service_->CreateUser("a b", Role::kViewer, "long-enough").code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(service_->CreateUser("ok", Role::kViewer, "short").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->CreateUser("ok", Role::kViewer, "short").code(),
+            StatusCode::kInvalidArgument);
   auto first = service_->EnsureAdmin("");
   ASSERT_TRUE(first.ok() && first->has_value());
   EXPECT_GE((*first)->size(), 20u) << "a random password";

@@ -12,7 +12,8 @@ namespace {
 std::vector<int64_t> Ids(const std::string& text) {
   std::vector<int64_t> ids;
   std::regex re("id: ([0-9]+)\n");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it) {
     ids.push_back(std::stoll((*it)[1]));
   }
   return ids;
@@ -44,7 +45,8 @@ TEST(EventHubTest, OlderResumesComeFromTheBackfillOrAreReset) {
   EventHub hub(3, [&](int64_t after, int limit) -> Result<std::vector<HubEvent>> {
     ++calls;
     std::vector<HubEvent> out;
-    for (int64_t i = after + 1; i <= 10 && static_cast<int>(out.size()) < limit; ++i) out.push_back(Ev(i));
+    for (int64_t i = after + 1; i <= 10 && static_cast<int>(out.size()) < limit; ++i)
+      out.push_back(Ev(i));
     return out;
   });
   for (int i = 1; i <= 10; ++i) hub.Publish(Ev(i));  // the buffer keeps 8..10

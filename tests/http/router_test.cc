@@ -32,7 +32,8 @@ TEST(RouterTest, MatchesParametersAndPrefersLiteralSegments) {
   EXPECT_EQ(m.params["run_id"], "manual__2026-12-04T00:00:00+00:00");
   EXPECT_EQ(Answer(r.Find("GET", "/api/v1/dags/etl/grid")), "grid");
   EXPECT_EQ(Answer(r.Find("GET", "/api/v1/dags/etl/source")), "other");
-  EXPECT_EQ(Answer(r.Find("GET", "/api/v1/dags/etl/")), "dag") << "a trailing slash is the same path";
+  EXPECT_EQ(Answer(r.Find("GET", "/api/v1/dags/etl/")), "dag")
+      << "a trailing slash is the same path";
 }
 
 TEST(RouterTest, AnEncodedSlashStaysInsideItsParameter) {

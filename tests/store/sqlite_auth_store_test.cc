@@ -1,6 +1,5 @@
 // SqliteAuthStore: users, sessions and API tokens, and what a second connection sees.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -47,7 +46,8 @@ TEST_F(AuthStoreTest, ARevocationByAnotherConnectionIsSeenAtOnce) {
   auto server = OpenSqliteAuthStore(path_);
   ASSERT_TRUE(server.ok());
   ASSERT_TRUE((*server)->CreateUser({"bob", "hash", "viewer", Time{}}).ok());
-  ASSERT_TRUE((*server)->PutApiToken({"tok_2", "th2", "bob", "", "viewer", Time{}, std::nullopt}).ok());
+  ASSERT_TRUE(
+      (*server)->PutApiToken({"tok_2", "th2", "bob", "", "viewer", Time{}, std::nullopt}).ok());
   ASSERT_TRUE((*server)->FindApiToken("th2")->has_value());
   {
     auto cli = OpenSqliteAuthStore(path_);

@@ -11,8 +11,9 @@ namespace sp::store {
 namespace {
 
 TEST(StorePoolTest, ReadsWhatAnotherConnectionCommittedFromManyThreads) {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("sp-pool-" + std::to_string(::getpid()) + ".db")).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("sp-pool-" + std::to_string(::getpid()) + ".db"))
+          .string();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
   auto writer = OpenSqliteStore(path);
   auto pool = OpenSqliteStorePool(path, 3);

@@ -22,13 +22,13 @@ UserRecord ReadUser(const Statement& row) {
 }
 
 SessionRecord ReadSession(const Statement& row) {
-  return SessionRecord{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2),
-                       row.ColumnTime(3), row.ColumnTime(4)};
+  return SessionRecord{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2), row.ColumnTime(3),
+                       row.ColumnTime(4)};
 }
 
 ApiTokenRecord ReadToken(const Statement& row) {
-  return ApiTokenRecord{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2),
-                        row.ColumnText(3), row.ColumnText(4), row.ColumnTime(5),
+  return ApiTokenRecord{row.ColumnText(0),        row.ColumnText(1), row.ColumnText(2),
+                        row.ColumnText(3),        row.ColumnText(4), row.ColumnTime(5),
                         row.ColumnOptionalTime(6)};
 }
 
@@ -70,9 +70,8 @@ class SqliteAuthStore final : public AuthStore {
 
   Status UpdateUser(const UserRecord& u) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(Statement stmt,
-                     conn_->Prepare("UPDATE users SET password_hash = ?2, role = ?3"
-                                    " WHERE username = ?1"));
+    ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare("UPDATE users SET password_hash = ?2, role = ?3"
+                                                    " WHERE username = ?1"));
     stmt.BindText(1, u.username);
     stmt.BindText(2, u.password_hash);
     stmt.BindText(3, u.role);
@@ -183,9 +182,8 @@ class SqliteAuthStore final : public AuthStore {
 
   Result<bool> RevokeApiToken(const std::string& id, Time now) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(Statement stmt,
-                     conn_->Prepare("UPDATE api_tokens SET revoked_at = ?2"
-                                    " WHERE id = ?1 AND revoked_at IS NULL"));
+    ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare("UPDATE api_tokens SET revoked_at = ?2"
+                                                    " WHERE id = ?1 AND revoked_at IS NULL"));
     stmt.BindText(1, id);
     stmt.BindTime(2, now);
     RETURN_IF_ERROR(stmt.Run().With("revoke API token"));

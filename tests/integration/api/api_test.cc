@@ -94,7 +94,9 @@ tasks:
 // `flaky` fails until the marker file exists; `after` then sees upstream_failed.
 std::string FlakyDag(const std::string& marker) {
   return "id: flaky\nparams:\n  n:\n    default: 1\ntasks:\n  - id: work\n    type: bash\n"
-         "    command: test -e " + marker + "\n  - id: after\n    type: bash\n"
+         "    command: test -e " +
+         marker +
+         "\n  - id: after\n    type: bash\n"
          "    depends_on: [work]\n    command: echo after\n";
 }
 
@@ -114,8 +116,9 @@ class ApiTest : public ::testing::Test {
     WriteFile(dir_.path() + "/dags/slow.yaml", kSlowDag);
     WriteFile(dir_.path() + "/sparkplane.yaml", "dags_folder: " + dir_.path() + "/dags\n");
     for (const char* role : {"viewer", "operator", "admin"}) {
-      CommandResult r = Sparkplane(data(), {"users", "create", role, "--role", role, "--password-stdin"},
-                                   std::string(role) + "-password\n");
+      CommandResult r =
+          Sparkplane(data(), {"users", "create", role, "--role", role, "--password-stdin"},
+                     std::string(role) + "-password\n");
       ASSERT_EQ(r.exit_code, 0) << r.err;
       CommandResult t = Sparkplane(data(), {"--json", "tokens", "create", "--user", role});
       ASSERT_EQ(t.exit_code, 0) << t.err;
@@ -125,8 +128,8 @@ class ApiTest : public ::testing::Test {
   }
 
   void StartServer() {
-    server_ = std::make_unique<ServerProcess>(data(), std::vector<std::string>{
-                                                          "--http-address", "127.0.0.1:0"});
+    server_ = std::make_unique<ServerProcess>(
+        data(), std::vector<std::string>{"--http-address", "127.0.0.1:0"});
     // The log is appended to across restarts: look only at what this start wrote.
     size_t from = ReadFile(data() + "/server.log").size();
     server_->Start();
@@ -188,8 +191,9 @@ TEST_F(ApiTest, EveryRoleGetsWhatTheDocumentPromisesOnEveryOperation) {
   json spec = Http("GET", Url("/api/v1/openapi.json")).Json();
   ASSERT_TRUE(spec.contains("paths")) << spec.dump();
   std::map<std::string, std::string> values = {
-      {"dag_id", "hello"},        {"run_id", Encode(run["run_id"])}, {"task_id", "greet"},
-      {"try_number", "1"},        {"app_id", "app-none"},            {"token_id", "tok_none"},
+      {"dag_id", "hello"},    {"run_id", Encode(run["run_id"])},
+      {"task_id", "greet"},   {"try_number", "1"},
+      {"app_id", "app-none"}, {"token_id", "tok_none"},
       {"username", "nobody"}};
   int checked = 0;
   for (const auto& [path, item] : spec["paths"].items()) {
@@ -205,7 +209,10 @@ TEST_F(ApiTest, EveryRoleGetsWhatTheDocumentPromisesOnEveryOperation) {
       std::string m = method;
       for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       // Event streams never end by themselves: a short timeout keeps the status.
-      long timeout = url.find("/events") != std::string::npos || url.find("/stream") != std::string::npos ? 1500 : 10000;
+      long timeout =
+          url.find("/events") != std::string::npos || url.find("/stream") != std::string::npos
+              ? 1500
+              : 10000;
       std::string body = m == "GET" || m == "DELETE" ? "" : "{}";
       if (role == "public") {
         // Reachable without credentials (a login with none is refused for what it sent).
@@ -263,7 +270,8 @@ TEST_F(ApiTest, SessionCookiesNeedTheCsrfTokenOnUnsafeMethods) {
                   {"Cookie: " + value, "X-CSRF-Token: " + csrf});
   EXPECT_EQ(ok.status, 201) << ok.body;
 
-  Reply out = Http("POST", Url("/api/v1/auth/logout"), "", {"Cookie: " + value, "X-CSRF-Token: " + csrf});
+  Reply out =
+      Http("POST", Url("/api/v1/auth/logout"), "", {"Cookie: " + value, "X-CSRF-Token: " + csrf});
   EXPECT_EQ(out.status, 204);
   EXPECT_EQ(out.set_cookies.size(), 2u) << "both cookie names are cleared";
   EXPECT_EQ(Http("GET", Url("/api/v1/auth/me"), "", {"Cookie: " + value}).status, 401)
@@ -289,7 +297,8 @@ TEST_F(ApiTest, FailedLoginsAreRateLimitedEvenForTheRightPassword) {
 
 TEST_F(ApiTest, RevokedTokensAndDeletedUsersLoseAccess) {
   EXPECT_EQ(Get("/api/v1/dags", "viewer").status, 200);
-  std::string id = Sparkplane(data(), {"--json", "tokens", "list", "--user", "viewer"}).Json()[0]["id"];
+  std::string id =
+      Sparkplane(data(), {"--json", "tokens", "list", "--user", "viewer"}).Json()[0]["id"];
   ASSERT_EQ(Sparkplane(data(), {"tokens", "revoke", id}).exit_code, 0);
   EXPECT_EQ(Get("/api/v1/dags", "viewer").status, 401);
   EXPECT_EQ(Http("DELETE", Url("/api/v1/users/operator"), "", As("admin")).status, 204);
@@ -311,7 +320,8 @@ TEST_F(ApiTest, ErrorsAreProblemDocumentsWithTheCliMessage) {
   Reply trace = Http("TRACE", Url("/api/v1/dags/hello"), "", As("admin"));
   EXPECT_EQ(trace.status, 405);
   EXPECT_EQ(trace.headers["allow"], "GET, PATCH");
-  Reply big = Http("POST", Url("/api/v1/dags/hello/runs"), std::string(2 << 20, ' '), As("operator"));
+  Reply big =
+      Http("POST", Url("/api/v1/dags/hello/runs"), std::string(2 << 20, ' '), As("operator"));
   EXPECT_EQ(big.status, 413);
   Reply bad_json = Http("POST", Url("/api/v1/dags/hello/runs"), "{\"conf\": ", As("operator"));
   EXPECT_EQ(bad_json.status, 400);
@@ -349,11 +359,33 @@ TEST_F(ApiTest, RunsPageWithACursorWithoutGapsOrRepeats) {
   EXPECT_EQ(Get("/api/v1/runs?state=bogus").status, 400);
 }
 
+TEST_F(ApiTest, MetricsCountRunsTasksAndRequestsByRoute) {
+  json run = Trigger("hello");
+  WaitRun("hello", run["run_id"]);
+  Get("/api/v1/dags/hello");
+  Get("/api/v1/no-such-thing");
+  Reply m = Get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_THAT(m.headers["content-type"], ::testing::StartsWith("text/plain"));
+  EXPECT_THAT(m.body, ::testing::HasSubstr("sparkplane_runs{state=\"success\"} 1\n"));
+  EXPECT_THAT(m.body, ::testing::HasSubstr("sparkplane_task_instances{state=\"success\"} 2\n"));
+  EXPECT_THAT(m.body, ::testing::HasSubstr(
+                          "sparkplane_http_responses_total{method=\"GET\",route=\"/api/v1/dags/"
+                          "{dag_id}\",status=\"200\"} 1\n"));
+  EXPECT_THAT(m.body,
+              ::testing::HasSubstr("method=\"OTHER\",route=\"(unmatched)\",status=\"404\"} 1"));
+  EXPECT_THAT(m.body, ::testing::ContainsRegex("sparkplane_scheduling_pass_seconds_count [1-9]"));
+  EXPECT_THAT(m.body,
+              ::testing::ContainsRegex("sparkplane_task_start_latency_seconds_count [1-9]"));
+  EXPECT_THAT(m.body, ::testing::HasSubstr("sparkplane_event_streams 0\n"));
+}
+
 // The SSE frames' ids in `text`.
 std::vector<int64_t> Ids(const std::string& text) {
   std::vector<int64_t> ids;
   std::regex re("(^|\n)id: ([0-9]+)\n");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it) {
     ids.push_back(std::stoll((*it)[2]));
   }
   return ids;
@@ -362,7 +394,8 @@ std::vector<int64_t> Ids(const std::string& text) {
 TEST_F(ApiTest, TheEventStreamResumesAcrossAServerRestartWithoutGaps) {
   json first = Trigger("hello");
   WaitRun("hello", first["run_id"]);
-  Reply seen = Http("GET", Url("/api/v1/events"), "", {"Authorization: Bearer " + tokens_["viewer"], "Last-Event-ID: 0"}, 1500);
+  Reply seen = Http("GET", Url("/api/v1/events"), "",
+                    {"Authorization: Bearer " + tokens_["viewer"], "Last-Event-ID: 0"}, 1500);
   EXPECT_EQ(seen.status, 200);
   EXPECT_EQ(seen.headers["content-type"], "text/event-stream");
   std::vector<int64_t> before = Ids(seen.body);
@@ -374,8 +407,10 @@ TEST_F(ApiTest, TheEventStreamResumesAcrossAServerRestartWithoutGaps) {
   CommandResult offline = Sparkplane(data(), {"dags", "trigger", "hello"});
   ASSERT_EQ(offline.exit_code, 0) << offline.err;
   StartServer();
-  Reply resumed = Http("GET", Url("/api/v1/events"), "",
-                       {"Authorization: Bearer " + tokens_["viewer"], "Last-Event-ID: " + std::to_string(last)}, 3000);
+  Reply resumed =
+      Http("GET", Url("/api/v1/events"), "",
+           {"Authorization: Bearer " + tokens_["viewer"], "Last-Event-ID: " + std::to_string(last)},
+           3000);
   std::vector<int64_t> after = Ids(resumed.body);
   ASSERT_FALSE(after.empty()) << resumed.body;
   EXPECT_EQ(after.front(), last + 1) << "the first event after the resume point is sent first";
@@ -389,7 +424,8 @@ TEST_F(ApiTest, ALogIsFollowedLiveUntilItsTryEnds) {
   ASSERT_TRUE(WaitFor([&] { return Get(base).Json().value("state", "") == "running"; }));
   Reply stream = Http("GET", Url(base + "/logs/1/stream"), "", As("viewer"), 15000);
   EXPECT_EQ(stream.status, 200);
-  for (int i = 1; i <= 5; ++i) EXPECT_THAT(stream.body, ::testing::HasSubstr("line-" + std::to_string(i)));
+  for (int i = 1; i <= 5; ++i)
+    EXPECT_THAT(stream.body, ::testing::HasSubstr("line-" + std::to_string(i)));
   EXPECT_THAT(stream.body, ::testing::HasSubstr("event: end")) << "the stream ends with the try";
   Reply tail = Get(base + "/logs/1?offset=-20");
   ASSERT_EQ(tail.status, 200);

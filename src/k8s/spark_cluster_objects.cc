@@ -20,7 +20,9 @@ constexpr int64_t kWorkerDaemonHeapMib = 512;
 constexpr int64_t kMinJvmOverheadMib = 384;
 constexpr char kHistoryVolume[] = "spark-history";
 constexpr char kAuthVolume[] = "spark-auth";
-constexpr char kWorkVolume[] = "work";
+constexpr char kScratchVolume[] = "scratch";
+constexpr char kTmpVolume[] = "tmp";
+constexpr char kUiKillEnabled[] = "spark.ui.killEnabled";
 
 bool IsLowerAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -133,12 +135,76 @@ std::map<std::string, std::string> DaemonConf(const SparkClusterSpec& spec) {
   return conf;
 }
 
+// A role's settings (SPARK_MASTER_OPTS / SPARK_WORKER_OPTS, which the launcher puts after
+// SPARK_DAEMON_JAVA_OPTS, so they have the last word) with the web UI's kill links and kill
+// endpoints off, whatever the user's conf says (validation refuses it anyway).
+std::map<std::string, std::string> WithUiKillDisabled(std::map<std::string, std::string> conf) {
+  conf[kUiKillEnabled] = "false";
+  return conf;
+}
+
+json EmptyDir(const std::string& name, const std::string& size_limit) {
+  return {{"name", name}, {"emptyDir", {{"sizeLimit", size_limit}}}};
+}
+
+// A Kubernetes quantity of bytes: digits, an optional fraction and a suffix out of Ki..Ei,
+// k..E or none. The milli, exponent and signed forms are valid Kubernetes but never meant for
+// a disk size, so they are refused. nullopt when malformed.
+std::optional<double> QuantityBytes(std::string_view q) {
+  size_t i = 0;
+  while (i < q.size() && std::isdigit(static_cast<unsigned char>(q[i]))) ++i;
+  if (i == 0 || i > 20) return std::nullopt;  // (std::stod throws beyond a double's range)
+  if (i < q.size() && q[i] == '.') {
+    size_t fraction = ++i;
+    while (i < q.size() && std::isdigit(static_cast<unsigned char>(q[i]))) ++i;
+    if (i == fraction || i > 40) return std::nullopt;
+  }
+  static const std::map<std::string_view, double> kScale = {
+      {"", 1},        {"k", 1e3},     {"M", 1e6},     {"G", 1e9},     {"T", 1e12},
+      {"P", 1e15},    {"E", 1e18},    {"Ki", 0x1p10}, {"Mi", 0x1p20}, {"Gi", 0x1p30},
+      {"Ti", 0x1p40}, {"Pi", 0x1p50}, {"Ei", 0x1p60}};
+  auto scale = kScale.find(q.substr(i));
+  if (scale == kScale.end()) return std::nullopt;
+  return std::stod(std::string(q.substr(0, i))) * scale->second;
+}
+
+// `field` holds a disk size for an emptyDir's sizeLimit: a quantity of at least 1Mi.
+Status ValidateDiskQuantity(const std::string& q, const std::string& field) {
+  std::optional<double> bytes = QuantityBytes(q);
+  if (!bytes) {
+    // JVM and colloquial sizes ("10g", "512mb", "2GiB") are meant as binary units.
+    std::string hint;
+    size_t unit = q.find_first_not_of("0123456789.");
+    if (unit != 0 && unit != std::string::npos) {
+      std::string rest;
+      for (char c : q.substr(unit))
+        rest += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      static const std::set<std::string> kColloquial = {"", "b", "i", "ib"};
+      if (std::string_view("kmgtp").find(rest[0]) != std::string_view::npos &&
+          kColloquial.count(rest.substr(1)) != 0) {
+        hint = " (did you mean " + q.substr(0, unit) + static_cast<char>(std::toupper(rest[0])) +
+               "i?)";
+      }
+    }
+    return InvalidArgumentError(field + ": expected a Kubernetes quantity such as " +
+                                kDefaultWorkerScratch + " (suffix Ki, Mi, Gi, Ti, or k, M, G, T " +
+                                "for powers of 10); got '" + q + "'" + hint);
+  }
+  if (*bytes < 0x1p20) {
+    return InvalidArgumentError(field + ": expected at least 1Mi; got '" + q + "' (" +
+                                std::to_string(static_cast<int64_t>(*bytes)) + " bytes)");
+  }
+  return OkStatus();
+}
+
 // The pod template shared by master and workers; `container` is completed here.
 json PodTemplate(const SparkClusterSpec& spec, const SparkClusterNames& names,
                  const std::string& component, json container, json extra_volumes,
                  json extra_mounts) {
   json volumes = std::move(extra_volumes);
   json mounts = std::move(extra_mounts);
+  volumes.push_back(EmptyDir(kTmpVolume, kTmpSizeLimit));
+  mounts.push_back({{"name", kTmpVolume}, {"mountPath", "/tmp"}});
   if (!spec.history_pvc.empty()) {
     volumes.push_back(
         {{"name", kHistoryVolume}, {"persistentVolumeClaim", {{"claimName", spec.history_pvc}}}});
@@ -157,6 +223,7 @@ json PodTemplate(const SparkClusterSpec& spec, const SparkClusterNames& names,
   container["imagePullPolicy"] = spec.image_pull_policy;
   container["command"] = json::array({"/opt/spark/bin/spark-class"});
   container["securityContext"] = {{"allowPrivilegeEscalation", false},
+                                  {"readOnlyRootFilesystem", true},
                                   {"capabilities", {{"drop", json::array({"ALL"})}}}};
   container["volumeMounts"] = mounts;
   json labels = ClusterLabels(spec);
@@ -294,6 +361,7 @@ Status ValidateSparkClusterSpec(const SparkClusterSpec& spec) {
   if (Result<int64_t> m = JvmSizeToMebibytes(spec.master_memory, "master_memory"); !m.ok()) {
     return m.status();
   }
+  RETURN_IF_ERROR(ValidateDiskQuantity(spec.worker_scratch, "worker_scratch"));
   if (spec.ui_node_port_number != 0 &&
       (spec.ui_node_port_number < 30000 || spec.ui_node_port_number > 32767)) {
     return InvalidArgumentError("ui_node_port: expected true or a port from 30000 to 32767; got " +
@@ -364,6 +432,12 @@ Status ValidateSparkClusterSpec(const SparkClusterSpec& spec) {
                                     "(they are passed to the daemons as -D" +
                                     key + "=VALUE)");
       }
+      if (key == kUiKillEnabled && value != "false") {
+        return InvalidArgumentError(std::string(field) + "." + key +
+                                    ": is always false on Sparkplane's clusters, so that whoever "
+                                    "reaches a web UI cannot kill apps or drivers (cancel a run "
+                                    "through Sparkplane); remove the setting");
+      }
     }
   }
   return OkStatus();
@@ -414,6 +488,7 @@ json BuildParentConfigMap(const SparkClusterSpec& spec) {
                     {"node_selector", spec.node_selector},
                     {"tolerations", spec.tolerations},
                     {"history_pvc", spec.history_pvc},
+                    {"worker_scratch", spec.worker_scratch},
                     {"authenticate", spec.authenticate},
                     {"master_rest", spec.master_rest},
                     {"ui_node_port", spec.ui_node_port},
@@ -500,7 +575,7 @@ json BuildMasterDeployment(const SparkClusterSpec& spec, const json& owner) {
                            Env("SPARK_NO_DAEMONIZE", "true"),
                            Env("SPARK_DAEMON_MEMORY", std::to_string(heap) + "m"),
                            Env("SPARK_DAEMON_JAVA_OPTS", JavaOpts(DaemonConf(spec))),
-                           Env("SPARK_MASTER_OPTS", JavaOpts(master))})},
+                           Env("SPARK_MASTER_OPTS", JavaOpts(WithUiKillDisabled(master)))})},
       {"ports", ports},
       {"readinessProbe", ReadinessProbe(kMasterUiPort)},
       {"resources", Resources(spec.master_cores, heap + Overhead(heap))}};
@@ -527,17 +602,19 @@ json BuildWorkerDeployment(const SparkClusterSpec& spec, const json& owner) {
   json container = {
       {"name", "spark-worker"},
       {"args", args},
-      {"env", json::array({{{"name", "POD_IP"},
-                            {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}},
-                           Env("SPARK_NO_DAEMONIZE", "true"),
-                           Env("SPARK_DAEMON_MEMORY", std::to_string(kWorkerDaemonHeapMib) + "m"),
-                           Env("SPARK_DAEMON_JAVA_OPTS", JavaOpts(DaemonConf(spec))),
-                           Env("SPARK_WORKER_OPTS", JavaOpts(spec.worker_conf))})},
+      {"env",
+       json::array(
+           {{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}},
+            Env("SPARK_NO_DAEMONIZE", "true"),
+            Env("SPARK_DAEMON_MEMORY", std::to_string(kWorkerDaemonHeapMib) + "m"),
+            Env("SPARK_DAEMON_JAVA_OPTS", JavaOpts(DaemonConf(spec))),
+            Env("SPARK_LOCAL_DIRS", kWorkerLocalDir),
+            Env("SPARK_WORKER_OPTS", JavaOpts(WithUiKillDisabled(spec.worker_conf)))})},
       {"ports", json::array({{{"name", "ui"}, {"containerPort", kWorkerUiPort}}})},
       {"readinessProbe", ReadinessProbe(kWorkerUiPort)},
       {"resources", Resources(spec.worker_cores, pod_memory)}};
-  json volumes = json::array({{{"name", kWorkVolume}, {"emptyDir", json::object()}}});
-  json mounts = json::array({{{"name", kWorkVolume}, {"mountPath", kWorkerWorkDir}}});
+  json volumes = json::array({EmptyDir(kScratchVolume, spec.worker_scratch)});
+  json mounts = json::array({{{"name", kScratchVolume}, {"mountPath", kWorkerScratchDir}}});
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", Metadata(spec, names.worker, "worker", owner)},

@@ -11,9 +11,8 @@
 //   Service     sparkplane-<base>-ui              NodePort for 8080, only when asked (ui_node_port)
 //   Deployment  sparkplane-<base>-worker          N replicas
 //   Secret      sparkplane-<base>-auth            only with authenticate: the shared secret,
-//   mounted
-//                                                 as a file (never an env var) and named by
-//                                                 spark.authenticate.secret.file
+//                                                 mounted as a file (never an env var) and
+//                                                 named by spark.authenticate.secret.file
 //   NetworkPolicy sparkplane-<base>               ingress to the cluster's pods only from the
 //                                                 cluster's own pods and the scheduler's pods
 //                                                 (app.kubernetes.io/name=sparkplane-scheduler)
@@ -30,6 +29,26 @@
 // event-log PVC mounted at kEventLogMountPath with spark.eventLog.dir pointing there, and the
 // master's REST submission server off unless master_rest. Pods do not mount a service-account
 // token and do not get service-link environment variables.
+//
+// Hardening. Containers run as user 185 with no capabilities, no privilege escalation and a
+// read-only root filesystem, so Spark writes only where a volume is mounted:
+//   /tmp (every pod)            emptyDir, sizeLimit kTmpSizeLimit (1Gi): java.io.tmpdir of the
+//                               daemons and of the executors (and cluster-mode drivers) a worker
+//                               starts: JVM perf data and the native libraries netty, zstd,
+//                               snappy, lz4 (a few MB each) or rocksdb (tens of MB) unpack per
+//                               JVM; Python's tempfile. Not measured, but Spark's data does not
+//                               go there, so 1Gi is generous.
+//   kWorkerScratchDir (workers) emptyDir, sizeLimit worker_scratch (default 10Gi): the work dir
+//                               (executor logs, app jars and files) and SPARK_LOCAL_DIRS, which
+//                               beats any spark.local.dir and under which the worker gives each
+//                               executor its dirs (shuffle, spill, blocks).
+//   kEventLogMountPath          the event-log volume (a PVC).
+// Nothing else is written: the daemons log to stderr (spark-class, not sbin/spark-daemon.sh, so
+// no SPARK_LOG_DIR or SPARK_PID_DIR) and client-mode drivers, with their ivy caches, live in the
+// scheduler's pod. A sizeLimit caps and reserves nothing: the kubelet evicts a pod whose volume
+// outgrows it. spark.ui.killEnabled=false comes last in both daemons' options
+// (SPARK_MASTER_OPTS / SPARK_WORKER_OPTS), over any user setting; validation refuses a
+// master_conf or worker_conf that sets it to anything else.
 //
 // Thread safety: pure functions over values.
 #pragma once
@@ -68,7 +87,15 @@ inline constexpr char kEventLogMountPath[] = "/sparkplane/history/spark";
 inline constexpr char kAuthMountDir[] = "/etc/sparkplane/auth";
 inline constexpr char kAuthSecretKey[] = "secret";
 inline constexpr char kAuthSecretFile[] = "/etc/sparkplane/auth/secret";
-inline constexpr char kWorkerWorkDir[] = "/sparkplane/work";
+// The worker pods' scratch volume and what Spark keeps on it: the worker's --work-dir
+// (executors' stdout/stderr, the jars and files of apps) and SPARK_LOCAL_DIRS (shuffle, spill,
+// cached blocks, fetched files of executors). Spark creates both directories.
+inline constexpr char kWorkerScratchDir[] = "/sparkplane/scratch";
+inline constexpr char kWorkerWorkDir[] = "/sparkplane/scratch/work";
+inline constexpr char kWorkerLocalDir[] = "/sparkplane/scratch/local";
+inline constexpr char kDefaultWorkerScratch[] = "10Gi";
+// The sizeLimit of the /tmp emptyDir every pod has (see the top comment).
+inline constexpr char kTmpSizeLimit[] = "1Gi";
 inline constexpr int kMasterPort = 7077;
 inline constexpr int kMasterUiPort = 8080;
 inline constexpr int kMasterRestPort = 6066;
@@ -91,6 +118,9 @@ struct SparkClusterSpec {
   std::map<std::string, std::string> node_selector;
   nlohmann::json tolerations = nlohmann::json::array();  // core/v1 Toleration objects
   std::string history_pvc = kDefaultHistoryPvc;          // "" : no event-log volume
+  // The sizeLimit of each worker pod's scratch volume, a Kubernetes quantity (>= 1Mi). A
+  // limit, not a reservation: a pod whose volume outgrows it is evicted by the kubelet.
+  std::string worker_scratch = kDefaultWorkerScratch;
   bool authenticate = false;
   bool master_rest = false;  // the master's REST submission server (port 6066)
   bool ui_node_port = false;
@@ -126,8 +156,9 @@ std::string LabelValue(std::string_view text);
 Result<int64_t> JvmSizeToMebibytes(std::string_view size, std::string_view field);
 
 // InvalidArgument naming the field: empty name or namespace, bad image, negative workers,
-// cores < 1, bad memory sizes, node port out of 30000-32767, malformed tolerations or
-// node_selector, conf keys that are not spark.* or values with spaces.
+// cores < 1, bad memory sizes, a worker_scratch that is not a quantity of at least 1Mi, node
+// port out of 30000-32767, malformed tolerations or node_selector, conf keys that are not
+// spark.* or values with spaces, spark.ui.killEnabled other than false.
 Status ValidateSparkClusterSpec(const SparkClusterSpec& spec);
 
 // "sparkplane.io/cluster=<base>": every object and pod of the cluster.

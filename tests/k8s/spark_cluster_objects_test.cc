@@ -1,7 +1,8 @@
 // The manifests of a Spark cluster on Kubernetes (k8s/spark_cluster_objects.h): names, labels,
 // ownerReferences, probes, resources, volumes, the secret as a file, the NetworkPolicy's
-// selectors, the REST server switch, validation messages. What the API server does with them
-// is tested in tests/integration/k8s/spark_cluster_k8s_test.cc.
+// selectors, the REST server switch, the hardening (read-only root filesystem, every path Spark
+// writes on a sized emptyDir, UI kill disabled), validation messages. What the API server does with
+// them is tested in tests/integration/k8s/spark_cluster_k8s_test.cc.
 #include "k8s/spark_cluster_objects.h"
 
 #include <gmock/gmock.h>
@@ -41,6 +42,54 @@ const json& Container(const json& deployment) {
 std::string EnvValue(const json& container, const std::string& name) {
   for (const json& e : container["env"]) {
     if (e["name"] == name && e.contains("value")) return e["value"].get<std::string>();
+  }
+  return "<absent>";
+}
+
+// The value of -D`key`= the daemon's JVM ends up with: the launcher puts SPARK_DAEMON_JAVA_OPTS
+// before the role's options (SPARK_MASTER_OPTS / SPARK_WORKER_OPTS), and the last -D wins.
+std::string EffectiveConf(const json& container, const std::string& key) {
+  std::string role =
+      container["name"] == "spark-master" ? "SPARK_MASTER_OPTS" : "SPARK_WORKER_OPTS";
+  std::string opts =
+      EnvValue(container, "SPARK_DAEMON_JAVA_OPTS") + " " + EnvValue(container, role);
+  std::string flag = "-D" + key + "=";
+  std::string value = "<unset>";
+  for (size_t at = opts.find(flag); at != std::string::npos; at = opts.find(flag, at + 1)) {
+    if (at != 0 && opts[at - 1] != ' ') continue;
+    size_t begin = at + flag.size();
+    value = opts.substr(begin, opts.find(' ', begin) - begin);
+  }
+  return value;
+}
+
+// The pod's volume that `path` lives on: the volume of the longest mountPath containing it,
+// when that mount is writable; null otherwise (on the image's read-only filesystem).
+json WritableVolumeOf(const json& deployment, const std::string& path) {
+  const json& pod = deployment["spec"]["template"]["spec"];
+  std::string best_name;
+  size_t best_length = 0;
+  bool best_read_only = false;
+  for (const json& m : Container(deployment)["volumeMounts"]) {
+    std::string mount = m["mountPath"];
+    bool inside = path == mount || (path.rfind(mount + "/", 0) == 0);
+    if (inside && mount.size() > best_length) {
+      best_name = m["name"];
+      best_length = mount.size();
+      best_read_only = m.value("readOnly", false);
+    }
+  }
+  if (best_name.empty() || best_read_only) return nullptr;
+  for (const json& v : pod["volumes"]) {
+    if (v["name"] == best_name) return v;
+  }
+  return nullptr;
+}
+
+std::string ArgAfter(const json& container, const std::string& flag) {
+  const json& args = container["args"];
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == flag) return args[i + 1];
   }
   return "<absent>";
 }
@@ -119,6 +168,7 @@ TEST(SparkClusterObjectsTest, EveryObjectIsLabelledAndOwnedByTheParent) {
   EXPECT_FALSE(parent["metadata"].contains("ownerReferences"));
   json described = json::parse(parent["data"][kSpecKey].get<std::string>());
   EXPECT_EQ(described["workers"], 3);
+  EXPECT_EQ(described["worker_scratch"], "10Gi");
   EXPECT_EQ(described["master_url"], "spark://sparkplane-etl-7-master.spark.svc:7077");
   EXPECT_THAT(parent.dump(), Not(HasSubstr("s3cret")));
 }
@@ -166,10 +216,10 @@ TEST(SparkClusterObjectsTest, WorkerDeploymentOffersItsCoresAndMemory) {
   json d = BuildWorkerDeployment(Spec(), kOwner);
   EXPECT_EQ(d["spec"]["replicas"], 3);
   const json& c = Container(d);
-  EXPECT_EQ(c["args"],
-            json::array({"org.apache.spark.deploy.worker.Worker", "--host", "$(POD_IP)", "--cores",
-                         "2", "--memory", "2048m", "--webui-port", "8081", "--work-dir",
-                         "/sparkplane/work", "spark://sparkplane-etl-7-master.spark.svc:7077"}));
+  EXPECT_EQ(c["args"], json::array({"org.apache.spark.deploy.worker.Worker", "--host", "$(POD_IP)",
+                                    "--cores", "2", "--memory", "2048m", "--webui-port", "8081",
+                                    "--work-dir", "/sparkplane/scratch/work",
+                                    "spark://sparkplane-etl-7-master.spark.svc:7077"}));
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"], 8081);
   // 2048 offered + 512 daemon heap + max(384, 10%) overhead
   EXPECT_EQ(c["resources"]["limits"], json({{"cpu", "2"}, {"memory", "2944Mi"}}));
@@ -217,6 +267,106 @@ TEST(SparkClusterObjectsTest, TheSharedSecretIsAFileNeverAnEnvironmentVariable) 
     EXPECT_THAT(d.dump(), Not(HasSubstr("0123abcd")));
     EXPECT_EQ(pod["securityContext"]["fsGroup"], 185);  // the spark user reads the 0440 file
   }
+}
+
+// Issue 15 item 7: the image's filesystem is read-only; the daemons (and the executors and
+// Python workers the worker starts) write only to emptyDirs and the event-log volume.
+TEST(SparkClusterObjectsTest, PodsHaveAReadOnlyRootFilesystem) {
+  SparkClusterSpec spec = Spec();
+  spec.authenticate = true;
+  for (const json& d : {BuildMasterDeployment(spec, kOwner), BuildWorkerDeployment(spec, kOwner)}) {
+    const json& pod = d["spec"]["template"]["spec"];
+    ASSERT_FALSE(pod["containers"].empty());
+    for (const json& c : pod["containers"]) {
+      SCOPED_TRACE(c["name"].get<std::string>());
+      EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+      EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+    }
+  }
+}
+
+TEST(SparkClusterObjectsTest, EveryPathSparkWritesIsOnAWritableVolume) {
+  SparkClusterSpec spec = Spec();
+  json master = BuildMasterDeployment(spec, kOwner);
+  json worker = BuildWorkerDeployment(spec, kOwner);
+  // java.io.tmpdir of every JVM (perf data, the native libraries netty, zstd, snappy and lz4
+  // unpack), and Python's tempfile on the executors.
+  for (const json* d : {&master, &worker}) {
+    json tmp = WritableVolumeOf(*d, "/tmp/hsperfdata_spark");
+    ASSERT_TRUE(tmp.is_object()) << "no writable volume at /tmp";
+    EXPECT_TRUE(tmp.contains("emptyDir")) << tmp;
+  }
+  const json& w = Container(worker);
+  std::string work_dir = ArgAfter(w, "--work-dir");
+  std::string local_dirs = EnvValue(w, "SPARK_LOCAL_DIRS");
+  json work_volume = WritableVolumeOf(worker, work_dir + "/app-1/0/stderr");
+  json local_volume = WritableVolumeOf(worker, local_dirs + "/executor-1/blockmgr-1");
+  ASSERT_TRUE(work_volume.is_object()) << "no writable volume for the work dir " << work_dir;
+  ASSERT_TRUE(local_volume.is_object()) << "no writable volume for SPARK_LOCAL_DIRS " << local_dirs;
+  EXPECT_TRUE(work_volume.contains("emptyDir")) << work_volume;
+  EXPECT_EQ(work_volume, local_volume);  // one scratch volume, one limit
+  EXPECT_THAT(local_dirs, Not(HasSubstr(",")));
+  // SPARK_LOCAL_DIRS is where local dirs are set (Spark prefers it to spark.local.dir).
+  EXPECT_EQ(EffectiveConf(w, "spark.local.dir"), "<unset>");
+  // Event logs go to the shared volume, which is writable.
+  for (const json* d : {&master, &worker}) {
+    std::string dir = EffectiveConf(Container(*d), "spark.eventLog.dir");
+    ASSERT_EQ(dir.rfind("file:", 0), 0u) << dir;
+    json history = WritableVolumeOf(*d, dir.substr(5) + "/app-1");
+    ASSERT_TRUE(history.is_object()) << dir;
+    EXPECT_TRUE(history.contains("persistentVolumeClaim")) << history;
+  }
+  // The daemons log to stderr (spark-class, not sbin/spark-daemon.sh): no log or pid dir.
+  for (const json* d : {&master, &worker}) {
+    EXPECT_EQ(Container(*d)["command"], json::array({"/opt/spark/bin/spark-class"}));
+    EXPECT_EQ(EnvValue(Container(*d), "SPARK_NO_DAEMONIZE"), "true");
+  }
+}
+
+TEST(SparkClusterObjectsTest, EveryEmptyDirHasASizeLimit) {
+  SparkClusterSpec spec = Spec();
+  json master = BuildMasterDeployment(spec, kOwner);
+  json worker = BuildWorkerDeployment(spec, kOwner);
+  for (const json* d : {&master, &worker}) {
+    for (const json& v : (*d)["spec"]["template"]["spec"]["volumes"]) {
+      if (!v.contains("emptyDir")) continue;
+      SCOPED_TRACE(v.dump());
+      EXPECT_TRUE(v["emptyDir"].contains("sizeLimit"));
+    }
+    EXPECT_EQ(WritableVolumeOf(*d, "/tmp/x")["emptyDir"]["sizeLimit"], "1Gi");
+  }
+  EXPECT_EQ(WritableVolumeOf(worker, "/sparkplane/scratch/work/x")["emptyDir"]["sizeLimit"],
+            "10Gi");
+  spec.worker_scratch = "50Gi";
+  EXPECT_EQ(WritableVolumeOf(BuildWorkerDeployment(spec, kOwner),
+                             "/sparkplane/scratch/local/x")["emptyDir"]["sizeLimit"],
+            "50Gi");
+}
+
+TEST(SparkClusterObjectsTest, TheUiCannotKillAppsOrDrivers) {
+  SparkClusterSpec spec = Spec();
+  EXPECT_EQ(EffectiveConf(Container(BuildMasterDeployment(spec, kOwner)), "spark.ui.killEnabled"),
+            "false");
+  EXPECT_EQ(EffectiveConf(Container(BuildWorkerDeployment(spec, kOwner)), "spark.ui.killEnabled"),
+            "false");
+  // Ours wins even over a spec that skipped validation.
+  spec.master_conf = {{"spark.ui.killEnabled", "true"}};
+  spec.worker_conf = {{"spark.ui.killEnabled", "true"}};
+  EXPECT_EQ(EffectiveConf(Container(BuildMasterDeployment(spec, kOwner)), "spark.ui.killEnabled"),
+            "false");
+  EXPECT_EQ(EffectiveConf(Container(BuildWorkerDeployment(spec, kOwner)), "spark.ui.killEnabled"),
+            "false");
+  // ... and validation says so rather than ignoring the setting.
+  EXPECT_THAT(
+      ValidateSparkClusterSpec(spec),
+      StatusIs(StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("master_conf.spark.ui.killEnabled"), HasSubstr("always false"))));
+  spec.master_conf = {};
+  EXPECT_THAT(
+      ValidateSparkClusterSpec(spec),
+      StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_conf.spark.ui.killEnabled")));
+  spec.worker_conf = {{"spark.ui.killEnabled", "false"}};
+  EXPECT_TRUE(ValidateSparkClusterSpec(spec).ok());
 }
 
 TEST(SparkClusterObjectsTest, NetworkPolicyAdmitsOnlyTheClusterAndTheScheduler) {
@@ -301,6 +451,31 @@ TEST(SparkClusterObjectsTest, ValidationNamesTheField) {
                 s.worker_conf = {{"spark.x", "a b"}};
               }),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_conf.spark.x")));
+}
+
+TEST(SparkClusterObjectsTest, WorkerScratchIsAKubernetesQuantity) {
+  auto with = [](const std::string& scratch) {
+    SparkClusterSpec s = Spec();
+    s.worker_scratch = scratch;
+    return ValidateSparkClusterSpec(s);
+  };
+  for (const char* ok : {"10Gi", "1.5Ti", "500M", "20G", "1048576", "1Mi"}) {
+    EXPECT_TRUE(with(ok).ok()) << ok;
+  }
+  EXPECT_THAT(with("10g"),
+              StatusIs(StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("worker_scratch: expected a Kubernetes "
+                                       "quantity such as 10Gi"),
+                             HasSubstr("got '10g'"), HasSubstr("did you mean 10Gi?"))));
+  EXPECT_THAT(with("512mb"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("did you mean 512Mi?")));
+  EXPECT_THAT(with(""), StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_scratch")));
+  EXPECT_THAT(with("-1Gi"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("worker_scratch")));
+  EXPECT_THAT(with("2GiB"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("did you mean 2Gi?")));
+  EXPECT_THAT(with("1e3"), StatusIs(StatusCode::kInvalidArgument,
+                                    AllOf(HasSubstr("worker_scratch"), Not(HasSubstr("mean")))));
+  EXPECT_THAT(with("10"), StatusIs(StatusCode::kInvalidArgument,
+                                   AllOf(HasSubstr("worker_scratch"), HasSubstr("at least 1Mi"))));
 }
 
 }  // namespace

@@ -627,5 +627,66 @@ TEST_F(SparkClusterK8sTest, TheCliCreatesScalesAndDeletesAnAdHocCluster) {
   EXPECT_NE(cli::ClusterScale(g, "cli-made", 1, ""), 0);
 }
 
+// Issue 15 item 7: the hardening survives the API server's validation and defaulting, on the
+// Deployments and on the pods their ReplicaSets made: a read-only root filesystem, /tmp and the
+// worker's scratch on emptyDirs with their sizeLimits (canonical quantities: 20480Mi is 20Gi),
+// and the UI's kill switch off in both daemons' options.
+TEST_F(SparkClusterK8sTest, PodHardeningSurvivesTheApiServer) {
+  const std::string ns = ClusterNamespace();
+  std::unique_ptr<KubeClient> client = Client(ns);
+  KubernetesClusterBackend backend(client.get());
+  SparkClusterSpec spec = Spec(ns, "hardened", 1);
+  spec.worker_scratch = "20480Mi";
+  Result<KubeClusterHandle> h = backend.Create(spec, Millis(60000), std::stop_token(), nullptr);
+  ASSERT_TRUE(h.ok()) << h.status();
+
+  // The emptyDir mounted at `path` in `pod_spec`'s first container, or null.
+  auto empty_dir_at = [](const json& pod_spec, const std::string& path) -> json {
+    for (const json& m : pod_spec["containers"][0]["volumeMounts"]) {
+      if (m["mountPath"] != path || m.value("readOnly", false)) continue;
+      for (const json& v : pod_spec["volumes"]) {
+        if (v["name"] == m["name"] && v.contains("emptyDir")) return v["emptyDir"];
+      }
+    }
+    return nullptr;
+  };
+  auto env = [](const json& container, const std::string& name) -> std::string {
+    for (const json& e : container["env"]) {
+      if (e["name"] == name) return e.value("value", "");
+    }
+    return "<absent>";
+  };
+  const std::string selector = ClusterSelector(SparkClusterNames::For("hardened"));
+  for (const std::string component : {"master", "worker"}) {
+    const std::string with_component = selector + "," + kComponentLabel + "=" + component;
+    std::vector<json> pod_specs;
+    for (const json& d : Items(ns, "/apis/apps/v1", "deployments", with_component)) {
+      pod_specs.push_back(d["spec"]["template"]["spec"]);
+    }
+    for (const json& pod : Items(ns, "/api/v1", "pods", with_component)) {
+      pod_specs.push_back(pod["spec"]);
+    }
+    ASSERT_EQ(pod_specs.size(), 2u) << component << ": one Deployment and one pod";
+    for (const json& pod_spec : pod_specs) {
+      SCOPED_TRACE(component + ": " + pod_spec.dump());
+      const json& c = pod_spec["containers"][0];
+      EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+      EXPECT_EQ(empty_dir_at(pod_spec, "/tmp"), json({{"sizeLimit", "1Gi"}}));
+      if (component == "master") {
+        EXPECT_THAT(env(c, "SPARK_MASTER_OPTS"), HasSubstr("-Dspark.ui.killEnabled=false"));
+      } else {
+        EXPECT_EQ(empty_dir_at(pod_spec, kWorkerScratchDir), json({{"sizeLimit", "20Gi"}}));
+        EXPECT_EQ(env(c, "SPARK_LOCAL_DIRS"), kWorkerLocalDir);
+        EXPECT_THAT(c["args"].dump(), HasSubstr(std::string("\"") + kWorkerWorkDir + "\""));
+        EXPECT_THAT(env(c, "SPARK_WORKER_OPTS"), HasSubstr("-Dspark.ui.killEnabled=false"));
+      }
+    }
+  }
+
+  Result<bool> deleted = backend.Delete(ns, h->parent, Millis(60000));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_THAT(Leftovers(ns, "hardened"), ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace sp::k8s

@@ -282,6 +282,16 @@ int Main(int argc, char** argv) {
   cdelete->add_option("NAME", cc.name, "Cluster name")->required();
   cdelete->add_option("--backend", cc.backend, "local or kubernetes");
   cdelete->callback([&] { rc = ClusterDelete(g, cc.name, cc.backend); });
+  // Where the kubernetes backend's clusters live: these flags, then sparkplane.yaml, then the
+  // environment (kubectl's order).
+  for (CLI::App* c : {ccreate, cscale, cdelete}) {
+    c->add_option("--kubeconfig", g.config.kubeconfig,
+                  "Kubeconfig (default: sparkplane.yaml's kubeconfig, $KUBECONFIG, "
+                  "~/.kube/config)");
+    c->add_option("--context", g.config.kube_context, "Kubeconfig context");
+    c->add_option("--namespace,-n", g.config.kube_namespace,
+                  "Namespace (default: sparkplane.yaml's namespace, the context's)");
+  }
 
   // deploy, undeploy, services, health
   DeployOptions dopts;

@@ -20,7 +20,8 @@ namespace {
 using nlohmann::json;
 
 // A try of the spark_cluster type run by a command: run key 0 (ad-hoc), no DAG, progress lines
-// to stderr, the result handed to the waiting command.
+// to the inherited standard error (never reopened by path: with `> f 2>&1` a second open file
+// description would write over stdout's lines), the result handed to the waiting command.
 class CommandTaskContext : public operators::TaskContext {
  public:
   CommandTaskContext(const operators::Services* services, json fields) {
@@ -28,7 +29,6 @@ class CommandTaskContext : public operators::TaskContext {
     run_key_ = 0;
     task_id_ = "cluster";
     try_number_ = 1;
-    log_path_ = "/dev/stderr";
     fields_ = std::move(fields);
     services_ = services;
     spec_storage_.id = task_id_;
@@ -39,6 +39,10 @@ class CommandTaskContext : public operators::TaskContext {
 
   // Ad-hoc clusters are found through their ClusterRecord; there is no try to recover.
   Status SaveHandle(const json&) override { return OkStatus(); }
+
+  void AppendLog(const std::string& line) const override {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
 
   void Complete(operators::TaskResult result) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,6 +1,7 @@
 // `sparkplane cluster create|scale|delete NAME`: ad-hoc Spark clusters (ClusterRecord run_id 0,
-// which the orphan reaper leaves alone) made by the spark_cluster task type itself, so the CLI
-// and DAGs share every rule (names, validation, records, rollback, readiness).
+// which the orphan reaper leaves alone unless the command that made or holds one died) made
+// by the spark_cluster task type itself, so the CLI and DAGs share every rule (names, validation,
+// records, rollback, readiness).
 //
 //   cluster create NAME [--backend local|kubernetes] [--workers N] [--worker-cores N]
 //       [--worker-memory SIZE] [--master-cores N] [--master-memory SIZE] [--image IMAGE]
@@ -8,6 +9,8 @@
 //       [--authenticate] [--master-rest] [--ui-node-port [PORT]] [--ready-timeout 2m]
 //   cluster scale NAME --workers N [--ready-timeout 2m]
 //   cluster delete NAME [--backend local|kubernetes]
+// each with [--kubeconfig PATH] [--context NAME] [--namespace NS] (GlobalOptions::config; over
+// sparkplane.yaml's settings, which are over the environment's, as kubectl orders them).
 //
 // Progress lines ("[sparkplane] ...") go to stderr; the result (master URL, web UI, workers) to
 // stdout, as JSON with --json. A kubernetes cluster outlives the command; delete it with

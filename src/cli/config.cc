@@ -63,11 +63,12 @@ Result<int> Port(const std::string& key, const std::string& text, int fallback) 
 }
 
 // The Kubernetes settings (see the table in config.h).
-Status ResolveKubernetes(Config* c, const std::string& f_kubeconfig, const std::string& f_context,
-                         const std::string& f_namespace, const std::string& f_image,
-                         const std::string& f_pvc, bool pvc_set, const std::string& f_driver_port,
-                         const std::string& f_bm_port, const std::string& home) {
-  c->kubeconfig = f_kubeconfig;
+Status ResolveKubernetes(Config* c, const ConfigFlags& flags, const std::string& f_kubeconfig,
+                         const std::string& f_context, const std::string& f_namespace,
+                         const std::string& f_image, const std::string& f_pvc, bool pvc_set,
+                         const std::string& f_driver_port, const std::string& f_bm_port,
+                         const std::string& home) {
+  c->kubeconfig = FirstNonEmpty({flags.kubeconfig, f_kubeconfig});
   if (c->kubeconfig.empty()) {
     if (!Env("KUBERNETES_SERVICE_HOST").empty()) {
       c->kubeconfig = "in-cluster";
@@ -90,8 +91,9 @@ Status ResolveKubernetes(Config* c, const std::string& f_kubeconfig, const std::
     }
   }
   if (c->kubeconfig != "in-cluster") c->kubeconfig = Absolute(c->kubeconfig);
-  c->kube_context = f_context;
-  c->kube_namespace = FirstNonEmpty({Env("SPARKPLANE_NAMESPACE"), f_namespace});
+  c->kube_context = FirstNonEmpty({flags.kube_context, f_context});
+  c->kube_namespace =
+      FirstNonEmpty({flags.kube_namespace, f_namespace, Env("SPARKPLANE_NAMESPACE")});
   if (!f_image.empty()) c->spark_image = f_image;
   if (pvc_set) c->spark_history_pvc = f_pvc;  // "" turns the volume off
   ASSIGN_OR_RETURN(c->driver_port, Port("driver_port", f_driver_port, c->driver_port));
@@ -231,7 +233,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   c.http_address = FirstNonEmpty({Env("SPARKPLANE_HTTP_ADDRESS"), f_http, c.http_address});
   c.history_server_url = FirstNonEmpty({Env("SPARKPLANE_HISTORY_SERVER_URL"), f_history_url});
   c.admin_password_file = FirstNonEmpty({Env("SPARKPLANE_ADMIN_PASSWORD_FILE"), f_admin_pw});
-  RETURN_IF_ERROR(ResolveKubernetes(&c, f_kubeconfig, f_context, f_namespace, f_image, f_pvc,
+  RETURN_IF_ERROR(ResolveKubernetes(&c, flags, f_kubeconfig, f_context, f_namespace, f_image, f_pvc,
                                     pvc_set, f_driver_port, f_bm_port, home));
   std::string level = FirstNonEmpty({Env("SPARKPLANE_LOG_LEVEL"), f_level});
   if (level == "debug")

@@ -14,7 +14,9 @@
 //                                                        the server deletes finished runs (with
 //                                                        their task logs) and Spark event logs
 //                                                        older than that, hourly
-// Kubernetes (the kubernetes cluster backend, native-mode spark_submit, client mode in a pod):
+// Kubernetes (the kubernetes cluster backend, native-mode spark_submit, client mode in a pod).
+// kubeconfig, kube_context and namespace follow kubectl's order instead: the commands' flags
+// (--kubeconfig, --context, --namespace), then this file, then the environment:
 //                  KUBECONFIG              kubeconfig    default in-cluster when
 //                                                        KUBERNETES_SERVICE_HOST is set, else the
 //                                                        first file of $KUBECONFIG, else
@@ -88,6 +90,10 @@ struct ConfigFlags {
   std::string data_dir;
   std::string dags_folder;
   std::string config_file;
+  // Set by the commands that talk to Kubernetes (cluster, deploy); "" : not given.
+  std::string kubeconfig;
+  std::string kube_context;
+  std::string kube_namespace;
 };
 
 // Resolves the configuration; a bad config file is an error located at file:line.

@@ -420,18 +420,24 @@ struct KubeSession {
   RealClock clock;
   k8s::KubeConfig config;
   std::unique_ptr<k8s::KubeClient> client;
+  std::string config_namespace;  // sparkplane.yaml's namespace, else $SPARKPLANE_NAMESPACE
 };
 
-Result<std::unique_ptr<KubeSession>> Connect(const DeployOptions& options) {
+// The API server as kubectl would find it (config.h): the command's --kubeconfig/--context,
+// then sparkplane.yaml's kubeconfig/kube_context, then the environment.
+Result<std::unique_ptr<KubeSession>> Connect(const GlobalOptions& g, const DeployOptions& options) {
+  ConfigFlags flags = g.config;
+  if (!options.kubeconfig.empty()) flags.kubeconfig = options.kubeconfig;
+  if (!options.context.empty()) flags.kube_context = options.context;
+  ASSIGN_OR_RETURN(Config config, ResolveConfig(flags));
   k8s::KubeConfigOptions config_options;
-  config_options.context = options.context;
-  Result<k8s::KubeConfig> config = options.kubeconfig.empty()
-                                       ? k8s::LoadDefaultKubeConfig(config_options)
-                                       : k8s::LoadKubeConfig(options.kubeconfig, config_options);
-  if (!config.ok()) return config.status();
+  config_options.context = config.kube_context;
+  ASSIGN_OR_RETURN(k8s::KubeConfig kube,
+                   k8s::LoadKubeConfigSetting(config.kubeconfig, config_options));
   auto session = std::make_unique<KubeSession>();
-  session->config = *config;
-  session->client = std::make_unique<k8s::KubeClient>(*config, session->clock);
+  session->config = kube;
+  session->client = std::make_unique<k8s::KubeClient>(kube, session->clock);
+  session->config_namespace = config.kube_namespace;
   return session;
 }
 
@@ -445,9 +451,12 @@ json WithoutVolatileFields(json object) {
   return object;
 }
 
-std::string ResolveNamespace(const FileMap& files, const DeployOptions& options) {
-  return options.namespace_name.empty() ? OverlayNamespace(files, options.overlay)
-                                        : options.namespace_name;
+// --namespace, then sparkplane.yaml's namespace (or $SPARKPLANE_NAMESPACE), then the overlay's.
+std::string ResolveNamespace(const FileMap& files, const DeployOptions& options,
+                             const KubeSession& session) {
+  if (!options.namespace_name.empty()) return options.namespace_name;
+  if (!session.config_namespace.empty()) return session.config_namespace;
+  return OverlayNamespace(files, options.overlay);
 }
 
 // Creates the namespace when it is missing (not in a dry run). Returns whether it exists now.
@@ -608,13 +617,13 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
   const FileMap files = EmbeddedDeployFileMap();
   Result<std::vector<std::string>> components = ExpandComponents(options.components);
   if (!components.ok()) return Fail(components.status());
-  Result<std::vector<DeployObject>> objects =
-      DeployObjectsFor(files, options.overlay, *components, options.namespace_name);
-  if (!objects.ok()) return Fail(objects.status());
-  const std::string ns = ResolveNamespace(files, options);
-  Result<std::unique_ptr<KubeSession>> session = Connect(options);
+  Result<std::unique_ptr<KubeSession>> session = Connect(g, options);
   if (!session.ok()) return Fail(session.status());
   k8s::KubeClient& client = *(*session)->client;
+  const std::string ns = ResolveNamespace(files, options, **session);
+  Result<std::vector<DeployObject>> objects =
+      DeployObjectsFor(files, options.overlay, *components, ns);
+  if (!objects.ok()) return Fail(objects.status());
 
   Result<bool> namespace_exists =
       EnsureNamespace(client, ns, options.dry_run, g.json ? stderr : stdout);
@@ -675,14 +684,18 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
     return Fail(std::to_string(failed) + " of " + std::to_string(objects->size()) +
                 " objects were not applied (see above)");
   }
+  if (skipped > 0) {
+    // A dry run persists nothing, so it cannot create the namespace its objects need.
+    return Fail("namespace " + ns + " does not exist, so " + std::to_string(skipped) + " of " +
+                std::to_string(objects->size()) +
+                " objects could not be checked; deploy without --dry-run creates it");
+  }
   if (!g.json) {
     std::printf(
-        "%s %s to namespace %s (overlay %s)%s; `sparkplane services --namespace %s` shows "
-        "how to reach them\n",
+        "%s %s to namespace %s (overlay %s); `sparkplane services --namespace %s` shows how "
+        "to reach them\n",
         options.dry_run ? "checked" : "deployed", Join(*components, ", ").c_str(), ns.c_str(),
-        options.overlay.c_str(),
-        skipped > 0 ? (", " + std::to_string(skipped) + " objects not checked").c_str() : "",
-        ns.c_str());
+        options.overlay.c_str(), ns.c_str());
   }
   return 0;
 }
@@ -703,10 +716,10 @@ int UndeployCommand(const GlobalOptions& g, const DeployOptions& options) {
     if (!objects.ok()) return Fail(objects.status());
     for (const DeployObject& d : *objects) kinds.insert(KindIndex(d.object));
   }
-  const std::string ns = ResolveNamespace(files, options);
-  Result<std::unique_ptr<KubeSession>> session = Connect(options);
+  Result<std::unique_ptr<KubeSession>> session = Connect(g, options);
   if (!session.ok()) return Fail(session.status());
   k8s::KubeClient& client = *(*session)->client;
+  const std::string ns = ResolveNamespace(files, options, **session);
 
   k8s::ListOptions list;
   list.label_selector = SelectorFor(*components);
@@ -827,10 +840,10 @@ std::string PortText(const json& v) {
 
 int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
   const FileMap files = EmbeddedDeployFileMap();
-  const std::string ns = ResolveNamespace(files, options);
-  Result<std::unique_ptr<KubeSession>> session = Connect(options);
+  Result<std::unique_ptr<KubeSession>> session = Connect(g, options);
   if (!session.ok()) return Fail(session.status());
   k8s::KubeClient& client = *(*session)->client;
+  const std::string ns = ResolveNamespace(files, options, **session);
   Result<k8s::ObjectList> services = client.ListAll(k8s::Ref(k8s::kServices, ns));
   if (!services.ok()) return Fail(services.status());
   Result<k8s::ObjectList> ingresses = client.ListAll(k8s::Ref(k8s::kIngresses, ns));

@@ -133,6 +133,15 @@ ProcessLiveness CheckProcess(const ProcessHandle& h) {
   return ProcessLiveness::kRunning;
 }
 
+ProcessHandle CurrentProcess() {
+  ProcessHandle h;
+  h.pid = ::getpid();
+  if (std::optional<internal::ProcStat> stat = internal::ReadProcStat(h.pid)) {
+    h.start_ticks = stat->start_ticks;
+  }
+  return h;
+}
+
 bool AwaitEnd(const ProcessHandle& h, const std::atomic<bool>& stop) {
   constexpr int kStopCheckMs = 100;
   UniqueFd pidfd(internal::PidfdOpen(h.pid));

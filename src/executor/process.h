@@ -81,6 +81,9 @@ enum class ProcessLiveness { kRunning, kGone, kNotOurs };
 // Checks whether the process a handle names still exists and is the same process (start time).
 ProcessLiveness CheckProcess(const ProcessHandle& h);
 
+// The handle of the calling process (start_ticks 0 if /proc cannot be read).
+ProcessHandle CurrentProcess();
+
 // Blocks until the process `h` names has ended (true), or `stop` is set (false; checked every
 // 100 ms). For processes that are not our children, such as tries adopted after a restart: a
 // pidfd reports the end at once, and a reused pid cannot pass for the process.

@@ -111,7 +111,66 @@ std::vector<std::string> PodCauses(const json& pod) {
   return causes;
 }
 
+// True when every reason of a kube-scheduler "0/N nodes are available: R1, R2. preemption: ..."
+// message is one that cannot heal by itself.
+bool UnschedulableForGood(const std::string& message) {
+  const std::string lead = " nodes are available: ";
+  size_t start = message.find(lead);
+  if (start == std::string::npos) return false;
+  start += lead.size();
+  size_t end = message.find(". preemption:", start);
+  std::string reasons =
+      message.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  while (!reasons.empty() && (reasons.back() == '.' || reasons.back() == ' ')) reasons.pop_back();
+  if (reasons.empty()) return false;
+  size_t pos = 0;
+  while (pos <= reasons.size()) {
+    size_t comma = reasons.find(", ", pos);
+    std::string reason =
+        reasons.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    // "3 node(s) didn't match ..." has a count; "persistentvolumeclaim ..." has none.
+    size_t digits = reason.find_first_not_of("0123456789");
+    if (digits != 0 && digits != std::string::npos && reason[digits] == ' ') {
+      reason = reason.substr(digits + 1);
+    }
+    bool missing_claim = reason.rfind("persistentvolumeclaim \"", 0) == 0 && reason.size() > 10 &&
+                         reason.ends_with("\" not found");
+    bool no_node_matches = reason == "node(s) didn't match Pod's node affinity/selector";
+    if (!missing_claim && !no_node_matches) return false;
+    if (comma == std::string::npos) break;
+    pos = comma + 2;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string PermanentPodFailure(const json& pod) {
+  if (!At(At(pod, "metadata"), "deletionTimestamp").is_null()) return "";
+  if (Str(Condition(pod, "Ready"), "status") == "True") return "";
+  std::string who = Component(pod) + "pod " + Name(pod) + ": ";
+  const json& scheduled = Condition(pod, "PodScheduled");
+  if (Str(scheduled, "status") == "False" && Str(scheduled, "reason") == "Unschedulable" &&
+      UnschedulableForGood(Str(scheduled, "message"))) {
+    return who + "not scheduled (Unschedulable): " + WithPeriod(Str(scheduled, "message"));
+  }
+  static const std::set<std::string> kPermanentWaits = {"ErrImagePull", "ImagePullBackOff",
+                                                        "InvalidImageName", "ErrImageNeverPull",
+                                                        "CreateContainerConfigError"};
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    const json& statuses = At(At(pod, "status"), list);
+    if (!statuses.is_array()) continue;
+    for (const json& cs : statuses) {
+      const json& waiting = At(At(cs, "state"), "waiting");
+      std::string reason = Str(waiting, "reason");
+      if (kPermanentWaits.count(reason) == 0) continue;
+      std::string message = WithPeriod(Str(waiting, "message"));
+      return who + "container " + Str(cs, "name") + " waiting (" + reason + ")" +
+             (message.empty() ? "" : ": " + message);
+    }
+  }
+  return "";
+}
 
 bool DeploymentRolledOut(const json& d) {
   const json& spec = At(d, "spec");

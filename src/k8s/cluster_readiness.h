@@ -61,4 +61,14 @@ std::string ExplainNotReady(const std::vector<nlohmann::json>& pods,
                             const std::vector<nlohmann::json>& events,
                             const std::string& name_prefix);
 
+// Why `pod` can never become ready as things stand, for users ("worker pod NAME: not scheduled
+// (Unschedulable): 0/3 nodes are available: persistentvolumeclaim "x" not found."); "" when it
+// is ready, terminating, or may still heal. Never heals without a person changing the cluster
+// or the spec: a scheduler message whose every reason is a missing PersistentVolumeClaim or a
+// node selector/affinity no node matches (a cluster autoscaler that could add such a node is not
+// consulted), and containers waiting with ErrImagePull, ImagePullBackOff, InvalidImageName,
+// ErrImageNeverPull or CreateContainerConfigError. Insufficient resources, taints and unbound
+// claims can heal (pods end, nodes join, volumes bind): they are left to the ready timeout.
+std::string PermanentPodFailure(const nlohmann::json& pod);
+
 }  // namespace sp::k8s

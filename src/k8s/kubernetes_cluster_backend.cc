@@ -177,6 +177,7 @@ Result<KubeClusterHandle> KubernetesClusterBackend::Create(
     ASSIGN_OR_RETURN(secret, NewSharedSecret());
   }
   if (stop.stop_requested()) return CancelledError("cancelled before anything was created");
+  if (!spec.history_pvc.empty()) RETURN_IF_ERROR(CheckEventLogClaim(ns, spec.history_pvc));
 
   // The parent. A parent still being deleted (a failed or deleted cluster of the same name) is
   // waited for; any other is someone's live cluster.
@@ -259,9 +260,67 @@ Result<KubeClusterHandle> KubernetesClusterBackend::Scale(KubeClusterHandle hand
     }
     return patched.status().With("scaling Spark cluster '" + handle.name + "'");
   }
+  if (Status recorded = RecordWorkers(handle, workers); !recorded.ok()) {
+    return recorded.With("Spark cluster '" + handle.name + "' was scaled to " +
+                         std::to_string(workers) + " worker(s), but its parent configmap " +
+                         handle.parent + " still records the old count");
+  }
   RETURN_IF_ERROR(WaitRolledOut(handle.namespace_name, names, timeout, stop));
   handle.workers = workers;
   return handle;
+}
+
+Status KubernetesClusterBackend::CheckEventLogClaim(const std::string& namespace_name,
+                                                    const std::string& claim) {
+  const ResourceRef ref = Ref(kPersistentVolumeClaims, namespace_name, claim);
+  Result<json> got = client_->Get(ref);
+  const std::string what = "persistentvolumeclaim \"" + claim + "\" in namespace " +
+                           namespace_name + " (the Spark event-log volume, spark_history_pvc)";
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kNotFound) {
+      return FailedPreconditionError(
+          what +
+          " does not exist, so no cluster was created: create it with `sparkplane deploy "
+          "storage --namespace " +
+          namespace_name +
+          "`, or set spark_history_pvc: \"\" in sparkplane.yaml to create clusters without "
+          "event logs (their applications then have no Spark history)");
+    }
+    if (got.status().code() == StatusCode::kPermissionDenied) {
+      // A Role without `get` on claims: the pods' scheduling will tell instead.
+      Info("cannot check " + what + ": " + got.status().message());
+      return OkStatus();
+    }
+    return got.status().With("checking " + what);
+  }
+  if (!At(At(*got, "metadata"), "deletionTimestamp").is_null()) {
+    return FailedPreconditionError(what + " is being deleted, so no cluster was created");
+  }
+  if (std::string phase = Str(At(*got, "status"), "phase"); phase == "Lost") {
+    return FailedPreconditionError(what +
+                                   " has lost its volume (phase Lost), so no cluster was "
+                                   "created");
+  }
+  return OkStatus();
+}
+
+Status KubernetesClusterBackend::RecordWorkers(const KubeClusterHandle& handle, int workers) {
+  const ResourceRef ref = Ref(kConfigMaps, handle.namespace_name, handle.parent);
+  // Read-modify-write guarded by resourceVersion; a concurrent change is read again.
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(json parent, client_->Get(ref));
+    json described = json::parse(Str(At(parent, "data"), kSpecKey), nullptr, false);
+    if (!described.is_object()) described = json::object();
+    described["workers"] = workers;
+    json patch = {
+        {"metadata", {{"resourceVersion", Str(At(parent, "metadata"), "resourceVersion")}}},
+        {"data", {{kSpecKey, described.dump(2)}}}};
+    Result<json> patched = client_->Patch(ref, PatchType::kMerge, patch);
+    if (patched.ok()) return OkStatus();
+    if (patched.status().code() != StatusCode::kAborted || attempt == 4) {
+      return patched.status();
+    }
+  }
 }
 
 Result<bool> KubernetesClusterBackend::Delete(const std::string& namespace_name,
@@ -318,21 +377,68 @@ Result<std::string> KubernetesClusterBackend::ReadAuthSecret(const KubeClusterHa
 Status KubernetesClusterBackend::WaitRolledOut(const std::string& namespace_name,
                                                const SparkClusterNames& names, Millis timeout,
                                                std::stop_token stop) {
+  // The caller's stop, or a pod that can never become ready, ends the wait.
+  std::stop_source abort;
+  std::stop_callback forward(stop, [&abort] { abort.request_stop(); });
+  std::mutex mu;
+  std::string hopeless;  // PermanentPodFailure of the first such pod
+  WatchCancel pods_cancel;
+  std::thread pods_watch;
+  try {
+    pods_watch = std::thread([&] {
+      WatchOptions options;
+      options.label_selector = ClusterSelector(names);
+      options.timeout_seconds = options_.watch_timeout_seconds;
+      options.cancel = &pods_cancel;
+      auto check = [&](const json& pod) {
+        std::string why = PermanentPodFailure(pod);
+        if (why.empty()) return false;
+        std::lock_guard<std::mutex> lock(mu);
+        if (hopeless.empty()) hopeless = why;
+        return true;
+      };
+      // Best effort: if this watch fails, the ready timeout still ends the wait.
+      client_
+          ->Watch(Ref(kPods, namespace_name), options,
+                  [&](const WatchEvent& event) {
+                    bool found = false;
+                    if (event.type == WatchEventType::kRelisted) {
+                      for (const json& pod : event.items) found = found || check(pod);
+                    } else if (event.type == WatchEventType::kAdded ||
+                               event.type == WatchEventType::kModified) {
+                      found = check(event.object);
+                    }
+                    if (!found) return WatchControl::kContinue;
+                    abort.request_stop();
+                    return WatchControl::kStop;
+                  })
+          .IgnoreError();
+    });
+  } catch (const std::system_error& e) {
+    return UnavailableError(std::string("cannot start a thread to watch pods: ") + e.what());
+  }
+
   DeploymentRollout rollout({names.master, names.worker});
   WatchOptions options;
   options.label_selector = ClusterSelector(names);
   options.timeout_seconds = options_.watch_timeout_seconds;
   WatchOutcome outcome =
-      WatchWithDeadline(client_, Ref(kDeployments, namespace_name), options, timeout, stop,
-                        [&rollout](const WatchEvent& event) {
+      WatchWithDeadline(client_, Ref(kDeployments, namespace_name), options, timeout,
+                        abort.get_token(), [&rollout](const WatchEvent& event) {
                           rollout.Apply(event);
                           bool end = rollout.Done() || !rollout.deleted().empty();
                           return end ? WatchControl::kStop : WatchControl::kContinue;
                         });
+  pods_cancel.Cancel();
+  pods_watch.join();
   if (rollout.Done()) return OkStatus();
   if (!rollout.deleted().empty()) {
     return AbortedError("deployment " + rollout.deleted() + " in namespace " + namespace_name +
                         " was deleted while Sparkplane waited for it to be ready");
+  }
+  if (outcome.stopped && !hopeless.empty()) {
+    return FailedPreconditionError("the Spark cluster cannot become ready (" + rollout.Summary() +
+                                   "): " + hopeless);
   }
   if (outcome.stopped) {
     return CancelledError("cancelled while waiting for the Spark cluster (" + rollout.Summary() +

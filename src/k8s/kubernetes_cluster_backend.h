@@ -127,6 +127,11 @@ class KubernetesClusterBackend {
   // Watches the Deployments of `names` until they have rolled out, `timeout` passes or `stop`.
   Status WaitRolledOut(const std::string& namespace_name, const SparkClusterNames& names,
                        Millis timeout, std::stop_token stop);
+  // FailedPrecondition naming the fix when the event-log claim is missing, being deleted or
+  // Lost; OK when it exists or may not be read (the pods' scheduling then tells).
+  Status CheckEventLogClaim(const std::string& namespace_name, const std::string& claim);
+  // Sets "workers" in the parent's recorded spec (data cluster.json).
+  Status RecordWorkers(const KubeClusterHandle& handle, int workers);
   // Watches the parent until it is gone.
   Status WaitGone(const std::string& namespace_name, const std::string& parent, Millis timeout);
   // "; worker pod ... is not scheduled ..." (best effort: "" when the lists fail).

@@ -92,8 +92,9 @@ Status ReapOrphanClusters(const Services& services,
   }
 
   for (store::ClusterRecord& record : records) {
-    if (record.run_id == 0 || record.state == internal::kClusterDeleted) continue;
-    if (run_is_active(record.run_id)) continue;
+    if (record.state == internal::kClusterDeleted) continue;
+    const bool abandoned = internal::Abandoned(record);
+    if (record.run_id == 0 ? !abandoned : run_is_active(record.run_id)) continue;
     Status torn = record.backend == kKubernetesBackend
                       ? kube.TearDown(record)
                       : internal::TearDownCluster(record, internal::kClusterStopGrace,
@@ -112,8 +113,10 @@ Status ReapOrphanClusters(const Services& services,
       if (first.ok()) first = saved;
       continue;
     }
-    Info(services, "reaped cluster '" + record.name + "' (was " + was + "): its run " +
-                       std::to_string(record.run_id) + " is no longer active");
+    Info(services,
+         "reaped cluster '" + record.name + "' (was " + was + "): " +
+             (abandoned ? std::string("the command that made it is gone")
+                        : "its run " + std::to_string(record.run_id) + " is no longer active"));
   }
 
   // Parents no record accounts for: their store record is missing (another data directory, a

@@ -524,7 +524,10 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
     return;
   }
   std::shared_ptr<Cluster> stale = TakeLive(name);
-  if (*existing && internal::MayBeRunning(**existing)) {
+  if (*existing && internal::Abandoned(**existing)) {
+    Log(*ctx, "Spark cluster '" + name + "' was left " + (*existing)->state +
+                  " by a command that is gone; tearing down what it made");
+  } else if (*existing && internal::MayBeRunning(**existing)) {
     if (stale) {
       std::lock_guard<std::mutex> lock(mu_);
       live_[name] = stale;
@@ -538,7 +541,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
                    /*retryable=*/false);
     return;
   }
-  stale.reset();  // its record says deleted or failed: its daemons are gone
+  stale.reset();  // its record says deleted, failed or abandoned: torn down below
   if (*existing) {
     // A failed or deleted cluster of this name: make sure nothing of it runs, and clear its dir
     // (LocalCluster refuses an existing one).
@@ -569,6 +572,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
   cluster->record.run_id = ctx->run_key();
   cluster->record.state = internal::kClusterCreating;
   cluster->record.handle = internal::WithCreator(initial.ToJson(), ctx->task_id());
+  if (ctx->run_key() == 0) cluster->record.handle = internal::WithOwner(cluster->record.handle);
   cluster->record.created_at = services_->clock->Now();
   if (Status s = internal::CommitCluster(store, cluster->record); !s.ok()) {
     internal::Fail(ctx, "could not record the cluster, so it was not started: " + s.message(),
@@ -889,6 +893,9 @@ Status SparkClusterTaskType::DeleteNamed(const std::shared_ptr<TaskContext>& ctx
   }
   const std::string was = record.state;
   record.state = internal::kClusterDeleting;
+  // An ad-hoc cluster's delete is owned by whoever deletes it: if that process dies half-way,
+  // the record is abandoned and the reaper finishes the delete.
+  if (record.run_id == 0) record.handle = internal::WithOwner(record.handle);
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
     put_back();
     return UnavailableError("could not mark Spark cluster '" + name +
@@ -1094,6 +1101,7 @@ void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>
   record.run_id = ctx->run_key();
   record.state = internal::kClusterCreating;
   record.handle = internal::WithCreator(planned.ToJson(), ctx->task_id());
+  if (ctx->run_key() == 0) record.handle = internal::WithOwner(record.handle);
   record.created_at = services_->clock->Now();
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
     internal::Fail(ctx, "could not record the cluster, so it was not created: " + s.message(),
@@ -1114,6 +1122,13 @@ void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>
                 Plural(spec.workers, "worker") + " with " + Plural(spec.worker_cores, "core") +
                 " and " + spec.worker_memory + " each" +
                 (spec.authenticate ? ", authenticated" : "") + ")");
+  if (spec.ui_node_port) {
+    Log(*ctx,
+        "warning: ui_node_port publishes the Spark master's web UI on every node without "
+        "authentication: anyone who can reach a node sees the cluster's applications and "
+        "their configuration; leave it off where the nodes are reachable by others (kubectl "
+        "port-forward reaches the UI without it)");
+  }
   Time started = services_->clock->Now();
   k8s::KubeClusterBackendOptions options;
   options.logger = services_->logger;

@@ -101,8 +101,9 @@ class TaskContext {
   virtual Status SaveHandle(const nlohmann::json& handle) = 0;
   // Ends the try. Later calls are ignored.
   virtual void Complete(TaskResult result) = 0;
-  // Appends a line to the try's log ("[sparkplane] ..." lines explain what the type did).
-  void AppendLog(const std::string& line) const;
+  // Appends a line to the try's log ("[sparkplane] ..." lines explain what the type did). A
+  // context without a log file (a CLI command's) writes somewhere else.
+  virtual void AppendLog(const std::string& line) const;
 
  protected:
   std::string dag_id_, run_id_, task_id_, log_path_;

@@ -48,6 +48,39 @@ TEST_F(ConfigTest, FlagsWinOverEnvironmentWhichWinsOverTheFile) {
   EXPECT_EQ(ResolveConfig(flags)->dags_folder, "/from/file");
 }
 
+// Kubernetes settings follow kubectl instead: flag, then the file, then the environment.
+TEST_F(ConfigTest, KubernetesSettingsGoFlagThenFileThenEnvironment) {
+  std::string kubeconfig = Write("kube.yaml", "apiVersion: v1\nkind: Config\n");
+  std::string file = Write(
+      "c.yaml", "kubeconfig: " + kubeconfig + "\nkube_context: file-ctx\nnamespace: file-ns\n");
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::setenv("KUBECONFIG", "/from/env/kubeconfig", 1);
+  ::setenv("SPARKPLANE_NAMESPACE", "env-ns", 1);
+  ConfigFlags flags{(dir_ / "data").string(), "", file};
+  Result<Config> c = ResolveConfig(flags);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubeconfig, kubeconfig);
+  EXPECT_EQ(c->kube_context, "file-ctx");
+  EXPECT_EQ(c->kube_namespace, "file-ns");
+
+  flags.kubeconfig = "/from/flag/kubeconfig";
+  flags.kube_context = "flag-ctx";
+  flags.kube_namespace = "flag-ns";
+  c = ResolveConfig(flags);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubeconfig, "/from/flag/kubeconfig");
+  EXPECT_EQ(c->kube_context, "flag-ctx");
+  EXPECT_EQ(c->kube_namespace, "flag-ns");
+
+  c = ResolveConfig({(dir_ / "data").string(), "", Write("empty.yaml", "log_level: info\n")});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubeconfig, "/from/env/kubeconfig");
+  EXPECT_EQ(c->kube_context, "");
+  EXPECT_EQ(c->kube_namespace, "env-ns");
+  ::unsetenv("KUBECONFIG");
+  ::unsetenv("SPARKPLANE_NAMESPACE");
+}
+
 TEST_F(ConfigTest, DefaultsFollowTheDataDir) {
   Result<Config> c = ResolveConfig({(dir_ / "d").string(), "", ""});
   ASSERT_TRUE(c.ok());

@@ -187,5 +187,77 @@ TEST(ExplainNotReadyTest, WarningEventsAboutOurObjectsAddWhatPodsDoNotSay) {
   EXPECT_EQ(ExplainNotReady({}, {}, "x-"), "");
 }
 
+json UnschedulableBecause(const std::string& message) {
+  return Pod("w-1", "worker",
+             {{"phase", "Pending"},
+              {"conditions", json::array({{{"type", "PodScheduled"},
+                                           {"status", "False"},
+                                           {"reason", "Unschedulable"},
+                                           {"message", message}}})}});
+}
+
+json Waiting(const std::string& reason, const std::string& message) {
+  return Pod(
+      "m-1", "master",
+      {{"phase", "Pending"},
+       {"conditions", json::array({{{"type", "PodScheduled"}, {"status", "True"}},
+                                   {{"type", "Ready"}, {"status", "False"}}})},
+       {"containerStatuses",
+        json::array({{{"name", "spark-master"},
+                      {"ready", false},
+                      {"state", {{"waiting", {{"reason", reason}, {"message", message}}}}}}})}});
+}
+
+TEST(PermanentPodFailureTest, AMissingClaimOrANodeSelectorNoNodeMatchesNeverHeals) {
+  // Messages as kube-scheduler v1.37 writes them.
+  EXPECT_EQ(PermanentPodFailure(UnschedulableBecause(
+                "0/3 nodes are available: persistentvolumeclaim \"no-such-claim\" not found. "
+                "preemption: 0/3 nodes are available: 3 Preemption is not helpful for "
+                "scheduling.")),
+            "worker pod w-1: not scheduled (Unschedulable): 0/3 nodes are available: "
+            "persistentvolumeclaim \"no-such-claim\" not found. preemption: 0/3 nodes are "
+            "available: 3 Preemption is not helpful for scheduling.");
+  EXPECT_THAT(PermanentPodFailure(UnschedulableBecause(
+                  "0/3 nodes are available: 3 node(s) didn't match Pod's node "
+                  "affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not "
+                  "helpful for scheduling.")),
+              HasSubstr("didn't match Pod's node affinity/selector"));
+}
+
+TEST(PermanentPodFailureTest, WhatCanHealIsLeftToTheTimeout) {
+  EXPECT_EQ(PermanentPodFailure(Unschedulable("w-1")), "");  // Insufficient cpu
+  // One node lacks cpu, two do not match: a pod may end and free the cpu.
+  EXPECT_EQ(PermanentPodFailure(UnschedulableBecause(
+                "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's "
+                "node affinity/selector. preemption: 0/3 nodes are available: 1 No preemption "
+                "victims found for incoming pod, 2 Preemption is not helpful for scheduling.")),
+            "");
+  EXPECT_EQ(PermanentPodFailure(UnschedulableBecause(
+                "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. "
+                "preemption: 0/3 nodes are available: 3 Preemption is not helpful for "
+                "scheduling.")),
+            "");
+  EXPECT_EQ(PermanentPodFailure(UnschedulableBecause("")), "");
+  EXPECT_EQ(PermanentPodFailure(Waiting("ContainerCreating", "")), "");
+  EXPECT_EQ(PermanentPodFailure(Waiting("CrashLoopBackOff", "back-off 10s")), "");
+  json ready = Waiting("ImagePullBackOff", "x");
+  ready["status"]["conditions"][1]["status"] = "True";
+  EXPECT_EQ(PermanentPodFailure(ready), "");
+  json terminating = Waiting("ImagePullBackOff", "x");
+  terminating["metadata"]["deletionTimestamp"] = "2026-12-04T10:00:00Z";
+  EXPECT_EQ(PermanentPodFailure(terminating), "");
+}
+
+TEST(PermanentPodFailureTest, ImagesThatCannotBePulledNeverHeal) {
+  EXPECT_EQ(PermanentPodFailure(
+                Waiting("ImagePullBackOff", "Back-off pulling image \"apache/spark:nope\"")),
+            "master pod m-1: container spark-master waiting (ImagePullBackOff): Back-off "
+            "pulling image \"apache/spark:nope\"");
+  for (const char* reason :
+       {"ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"}) {
+    EXPECT_THAT(PermanentPodFailure(Waiting(reason, "")), HasSubstr(reason)) << reason;
+  }
+}
+
 }  // namespace
 }  // namespace sp::k8s

@@ -6,9 +6,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "dag/loader.h"
@@ -104,7 +106,8 @@ class SparkClusterTaskTest : public ::testing::Test {
   // A `sleep` child of another supervisor, standing in for a daemon of an earlier server, and
   // a record whose handle names it as the master.
   ProcessHandle FakeDaemon(const std::string& name, int64_t run_id, const std::string& state,
-                           const std::string& created_by_task = "") {
+                           const std::string& created_by_task = "",
+                           std::optional<ProcessHandle> owner = std::nullopt) {
     executor::SpawnSpec spec;
     spec.argv = {"sleep", "60"};
     Result<ProcessHandle> h = previous_server_.Spawn(spec, nullptr);
@@ -123,6 +126,7 @@ class SparkClusterTaskTest : public ::testing::Test {
     r.state = state;
     r.handle = handle.ToJson();
     if (!created_by_task.empty()) r.handle["created_by_task"] = created_by_task;
+    if (owner) r.handle["owner_process"] = owner->ToJson();
     store::Mutation m;
     m.clusters.push_back(r);
     EXPECT_TRUE(store_->Commit(m).ok());
@@ -400,6 +404,31 @@ TEST_F(SparkClusterTaskTest, ReaperTearsDownClustersOfInactiveRunsOnly) {
   Result<std::vector<store::ClusterRecord>> live = store_->ListClusters(false);
   ASSERT_TRUE(live.ok());
   EXPECT_THAT(*live, SizeIs(2));
+}
+
+// An ad-hoc cluster whose command was killed -9 has no run and no command left to delete it.
+TEST_F(SparkClusterTaskTest, ReaperTearsDownAdHocClustersWhoseCommandIsGone) {
+  executor::SpawnSpec command;
+  command.argv = {"sleep", "60"};
+  Result<ProcessHandle> alive = previous_server_.Spawn(command, nullptr);
+  Result<ProcessHandle> killed = previous_server_.Spawn(command, nullptr);
+  ASSERT_TRUE(alive.ok() && killed.ok());
+  ASSERT_EQ(::kill(killed->pid, SIGKILL), 0);
+  ASSERT_TRUE(GoneSoon(*killed));
+  ProcessHandle held = FakeDaemon("held", 0, "ready", "", *alive);
+  ProcessHandle abandoned = FakeDaemon("abandoned", 0, "ready", "", *killed);
+  ProcessHandle half_made = FakeDaemon("half-made", 0, "creating", "", *killed);
+  ProcessHandle unowned = FakeDaemon("unowned", 0, "ready");  // recorded before owners were
+  Status s = ReapOrphanClusters(services_, [](int64_t) { return false; });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(GoneSoon(abandoned));
+  EXPECT_TRUE(GoneSoon(half_made));
+  EXPECT_EQ(Record("abandoned")->state, "deleted");
+  EXPECT_EQ(Record("half-made")->state, "deleted");
+  EXPECT_EQ(executor::CheckProcess(held), ProcessLiveness::kRunning);
+  EXPECT_EQ(executor::CheckProcess(unowned), ProcessLiveness::kRunning);
+  EXPECT_EQ(Record("held")->state, "ready");
+  EXPECT_EQ(Record("unowned")->state, "ready");
 }
 
 struct ValidationCase {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "executor/process.h"
+
 namespace sp::operators::internal {
 
 bool MayBeRunning(const store::ClusterRecord& record) {
@@ -46,9 +48,30 @@ std::string CreatorTask(const store::ClusterRecord& record) {
   return it != record.handle.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+nlohmann::json WithOwner(nlohmann::json handle) {
+  if (handle.is_object()) handle[kOwnerProcessKey] = executor::CurrentProcess().ToJson();
+  return handle;
+}
+
+bool Abandoned(const store::ClusterRecord& record) {
+  if (record.run_id != 0 || record.state == kClusterDeleted || !record.handle.is_object()) {
+    return false;
+  }
+  if (record.backend != kLocalBackend && record.state == kClusterReady) return false;
+  auto owner = record.handle.find(kOwnerProcessKey);
+  if (owner == record.handle.end()) return false;  // made before owners were recorded
+  Result<executor::ProcessHandle> process = executor::ProcessHandle::FromJson(*owner);
+  return process.ok() && executor::CheckProcess(*process) != executor::ProcessLiveness::kRunning;
+}
+
 void ReplaceHandle(store::ClusterRecord* record, nlohmann::json handle) {
   std::string creator = CreatorTask(*record);
+  std::optional<nlohmann::json> owner;
+  if (record->handle.is_object() && record->handle.contains(kOwnerProcessKey)) {
+    owner = record->handle[kOwnerProcessKey];
+  }
   record->handle = WithCreator(std::move(handle), creator);
+  if (owner && record->handle.is_object()) record->handle[kOwnerProcessKey] = *owner;
 }
 
 Result<std::vector<store::ClusterRecord>> FindClustersCreatedBy(store::Store& store, int64_t run_id,

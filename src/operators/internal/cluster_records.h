@@ -9,6 +9,13 @@
 // teardown find the cluster its run's create task made, whatever happened to that create
 // (FindClustersCreatedBy): the create's outputs may never have been published.
 //
+// An ad-hoc cluster (run 0, made by `sparkplane cluster create`) has no run to outlive, so its
+// handle names its owner instead (kOwnerProcessKey: the pid + start time of the process that
+// creates it, or deletes it; a local cluster's daemons live as long as that process). A record
+// whose owner is gone while it was still being created or deleted — or, for the local backend,
+// at all — is abandoned (Abandoned): the orphan reaper and the next create of the name tear it
+// down. A ready Kubernetes cluster made from the CLI is meant to outlive the command: kept.
+//
 // Private to operators/. Free functions; thread-safe (the store is).
 #pragma once
 
@@ -60,7 +67,17 @@ nlohmann::json WithCreator(nlohmann::json handle, const std::string& task_id);
 // The creating task a record's handle names; "" when none.
 std::string CreatorTask(const store::ClusterRecord& record);
 
-// Sets record->handle to `handle`, keeping the creator the old handle named.
+// The handle key of an ad-hoc cluster's owner process (executor::ProcessHandle as JSON).
+inline constexpr char kOwnerProcessKey[] = "owner_process";
+
+// `handle` with the calling process recorded as its owner (unchanged when not an object).
+nlohmann::json WithOwner(nlohmann::json handle);
+
+// True for an ad-hoc record (run 0, not deleted) whose owner process is gone and that is not a
+// ready cluster of a backend that outlives its command (see the header comment).
+bool Abandoned(const store::ClusterRecord& record);
+
+// Sets record->handle to `handle`, keeping the creator and owner the old handle named.
 void ReplaceHandle(store::ClusterRecord* record, nlohmann::json handle);
 
 // The records of run `run_id` whose creator is `task_id`, deleted ones included, oldest first.

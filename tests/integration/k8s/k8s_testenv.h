@@ -429,4 +429,84 @@ class K8sTest : public ::testing::Test {
   std::vector<std::string> namespaces_;
 };
 
+// ------------------------------------------------------------------------------------------
+// Identities and volumes for tests that run Sparkplane's code as someone other than the admin.
+
+// A kubeconfig that authenticates as ServiceAccount NS/NAME with a one-hour TokenRequest token
+// (what a pod of that account presents), its context's namespace NS; written under the
+// environment's directory. The account must exist. On failure the test fails and the kubeconfig
+// has an empty token.
+inline std::string ServiceAccountKubeconfig(const K8sCluster& k8s, const std::string& ns,
+                                            const std::string& name) {
+  KubeResponse r =
+      Kube(k8s, "POST", "/api/v1/namespaces/" + ns + "/serviceaccounts/" + name + "/token",
+           R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",)"
+           R"("spec":{"expirationSeconds":3600}})");
+  EXPECT_EQ(r.status, 201) << "token for serviceaccount " << ns << "/" << name << ": " << r.body;
+  nlohmann::json body = r.Json();
+  std::string token;
+  if (body.is_object() && body["status"].is_object()) token = body["status"].value("token", "");
+  std::string path = k8s.dir + "/" + ns + "-" + name + ".kubeconfig";
+  std::ofstream(path, std::ios::trunc) << "apiVersion: v1\nkind: Config\n"
+                                       << "clusters:\n- name: testenv\n  cluster:\n"
+                                       << "    server: " << k8s.server << "\n"
+                                       << "    certificate-authority: " << k8s.ca_file
+                                       << "\nusers:\n- name: sa\n  user:\n    token: " << token
+                                       << "\ncontexts:\n- name: sa\n  context:\n"
+                                       << "    cluster: testenv\n    user: sa\n"
+                                       << "    namespace: " << ns << "\n"
+                                       << "current-context: sa\n";
+  return path;
+}
+
+// PersistentVolumeClaim NS/CLAIM (ReadWriteMany, 1Gi) pre-bound to a hostPath PersistentVolume
+// of its own, returned once Bound: the kube-scheduler places no pod whose claim is missing or
+// unbound (under kwok nothing ever mounts the path). Returns the PersistentVolume's name, which
+// the caller deletes: it is cluster-scoped, so the namespace's deletion does not take it.
+inline std::string BoundClaim(const K8sCluster& k8s, const std::string& ns,
+                              const std::string& claim) {
+  using nlohmann::json;
+  const std::string pv = ns + "-" + claim;
+  KubeResponse v = Kube(k8s, "POST", "/api/v1/persistentvolumes",
+                        json{{"apiVersion", "v1"},
+                             {"kind", "PersistentVolume"},
+                             {"metadata", {{"name", pv}}},
+                             {"spec",
+                              {{"capacity", {{"storage", "1Gi"}}},
+                               {"accessModes", json::array({"ReadWriteMany"})},
+                               {"storageClassName", "manual"},
+                               {"persistentVolumeReclaimPolicy", "Delete"},
+                               {"hostPath", {{"path", "/tmp/" + pv}}},
+                               {"claimRef", {{"namespace", ns}, {"name", claim}}}}}}
+                            .dump());
+  EXPECT_EQ(v.status, 201) << "creating persistentvolume " << pv << ": " << v.body;
+  KubeResponse c = Kube(k8s, "POST", "/api/v1/namespaces/" + ns + "/persistentvolumeclaims",
+                        json{{"apiVersion", "v1"},
+                             {"kind", "PersistentVolumeClaim"},
+                             {"metadata", {{"name", claim}}},
+                             {"spec",
+                              {{"accessModes", json::array({"ReadWriteMany"})},
+                               {"storageClassName", "manual"},
+                               {"volumeName", pv},
+                               {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}
+                            .dump());
+  EXPECT_EQ(c.status, 201) << "creating persistentvolumeclaim " << claim << ": " << c.body;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    KubeResponse got =
+        Kube(k8s, "GET", "/api/v1/namespaces/" + ns + "/persistentvolumeclaims/" + claim);
+    json body = got.Json();
+    if (body.is_object() && body["status"].is_object() &&
+        body["status"].value("phase", "") == "Bound") {
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "persistentvolumeclaim " << claim << " was not Bound in 60 s: " << got.body;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pv;
+}
+
 }  // namespace sp::testing

@@ -222,12 +222,15 @@ await etcd etcd etcd_healthy
 
 # Loopback cannot be published as the `kubernetes` Service's endpoint (validation rejects
 # 127.0.0.0/8), hence --endpoint-reconciler-type=none; nothing routes to it anyway.
+# OwnerReferencesPermissionEnforcement (on top of the default plugins, as OpenShift and hardened
+# clusters run it): setting blockOwnerDeletion needs `update` on the owner's finalizers, which the
+# scheduler's Role must then grant (tests/integration/k8s/rbac_test.cc).
 launch kube-apiserver "$API_PORT" -- \
   --bind-address=$HOST --advertise-address=$HOST --secure-port="$API_PORT" \
   --etcd-servers="http://$HOST:$ETCD_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" --token-auth-file="$ETC/tokens.csv" \
-  --authorization-mode=Node,RBAC \
+  --authorization-mode=Node,RBAC --enable-admission-plugins=OwnerReferencesPermissionEnforcement \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \

@@ -257,6 +257,8 @@ int Main(int argc, char** argv) {
   ccreate->add_option("--workers", cc.workers, "Number of workers (default 1)");
   ccreate->add_option("--worker-cores", cc.worker_cores, "Cores per worker (default 1)");
   ccreate->add_option("--worker-memory", cc.worker_memory, "Memory per worker (default 1g)");
+  ccreate->add_option("--worker-scratch", cc.worker_scratch,
+                      "kubernetes: size limit of a worker's scratch volume (default 10Gi)");
   ccreate->add_option("--master-cores", cc.master_cores, "kubernetes: master cores");
   ccreate->add_option("--master-memory", cc.master_memory, "kubernetes: master memory");
   ccreate->add_option("--image", cc.image, "kubernetes: Spark image");

@@ -162,6 +162,7 @@ int ClusterCreate(const GlobalOptions& g, const ClusterCreateArgs& a) {
   if (a.master_cores > 0) fields["master_cores"] = a.master_cores;
   if (!a.master_memory.empty()) fields["master_memory"] = a.master_memory;
   if (!a.image.empty()) fields["image"] = a.image;
+  if (!a.worker_scratch.empty()) fields["worker_scratch"] = a.worker_scratch;
   if (!a.ready_timeout.empty()) fields["ready_timeout"] = a.ready_timeout;
   if (a.authenticate) fields["authenticate"] = true;
   if (a.master_rest) fields["master_rest"] = true;

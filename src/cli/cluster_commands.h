@@ -6,7 +6,8 @@
 //   cluster create NAME [--backend local|kubernetes] [--workers N] [--worker-cores N]
 //       [--worker-memory SIZE] [--master-cores N] [--master-memory SIZE] [--image IMAGE]
 //       [--node-selector KEY=VALUE]... [--master-conf KEY=VALUE]... [--worker-conf KEY=VALUE]...
-//       [--authenticate] [--master-rest] [--ui-node-port [PORT]] [--ready-timeout 2m]
+//       [--authenticate] [--master-rest] [--ui-node-port [PORT]] [--worker-scratch SIZE]
+//       [--ready-timeout 2m]
 //   cluster scale NAME --workers N [--ready-timeout 2m]
 //   cluster delete NAME [--backend local|kubernetes]
 // each with [--kubeconfig PATH] [--context NAME] [--namespace NS] (GlobalOptions::config; over
@@ -43,8 +44,9 @@ struct ClusterCreateArgs {
   std::vector<std::string> worker_conf;    // spark.KEY=VALUE
   bool authenticate = false;               // kubernetes
   bool master_rest = false;                // kubernetes
-  int ui_node_port = -1;      // kubernetes; -1: no NodePort, 0: any node port, else that port
-  std::string ready_timeout;  // "" : 120s
+  int ui_node_port = -1;       // kubernetes; -1: no NodePort, 0: any node port, else that port
+  std::string ready_timeout;   // "" : 120s
+  std::string worker_scratch;  // kubernetes; "" : the default (10Gi)
 };
 
 int ClusterCreate(const GlobalOptions& g, const ClusterCreateArgs& a);

@@ -138,5 +138,4 @@ Result<nlohmann::json> ParseConf(const std::string& conf) {
   return j;
 }
 
-
 }  // namespace sp::cli

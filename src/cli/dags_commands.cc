@@ -45,7 +45,8 @@ Result<dag::DagPtr> FindDag(const dag::DagFolder& folder, const std::string& dag
                                      f.errors[0].ToString());
     }
   }
-  if (ids.empty()) return NotFoundError("no DAG '" + dag_id + "': the dags folder has no valid DAG");
+  if (ids.empty())
+    return NotFoundError("no DAG '" + dag_id + "': the dags folder has no valid DAG");
   std::string near = dag::NearestName(dag_id, ids);
   return NotFoundError("no DAG '" + dag_id + "'" +
                        (near.empty() ? "" : "; did you mean '" + near + "'?"));
@@ -84,11 +85,15 @@ int DagsList(const GlobalOptions& g) {
     std::string tags;
     for (const auto& t : d->tags) tags += (tags.empty() ? "" : ",") + t;
     std::string sched = d->schedule ? d->schedule->text() : "manual";
-    table.Add({id, sched, paused[id] ? "yes" : "no", std::to_string(d->tasks.size()), tags,
-               d->file});
-    out.push_back({{"dag_id", id}, {"schedule", d->schedule ? nlohmann::json(sched) : nlohmann::json()},
-                   {"paused", paused[id]}, {"tasks", d->tasks.size()}, {"tags", d->tags},
-                   {"file", d->file}, {"description", d->description}});
+    table.Add(
+        {id, sched, paused[id] ? "yes" : "no", std::to_string(d->tasks.size()), tags, d->file});
+    out.push_back({{"dag_id", id},
+                   {"schedule", d->schedule ? nlohmann::json(sched) : nlohmann::json()},
+                   {"paused", paused[id]},
+                   {"tasks", d->tasks.size()},
+                   {"tags", d->tags},
+                   {"file", d->file},
+                   {"description", d->description}});
   }
   int broken = 0;
   for (const dag::LoadedFile& f : v.folder->Files()) {
@@ -177,10 +182,14 @@ int DagsValidate(const GlobalOptions& g, const std::string& dir) {
     for (const dag::DagError& e : f.errors) {
       ++errors;
       if (!g.json) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-      errs.push_back({{"file", e.location.file}, {"line", e.location.line},
-                      {"column", e.location.column}, {"field", e.field}, {"message", e.message}});
+      errs.push_back({{"file", e.location.file},
+                      {"line", e.location.line},
+                      {"column", e.location.column},
+                      {"field", e.field},
+                      {"message", e.message}});
     }
-    out.push_back({{"file", f.path}, {"dag_id", f.dag ? nlohmann::json(f.dag->id) : nlohmann::json()},
+    out.push_back({{"file", f.path},
+                   {"dag_id", f.dag ? nlohmann::json(f.dag->id) : nlohmann::json()},
                    {"errors", errs}});
   }
   if (g.json) {
@@ -247,7 +256,8 @@ int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::s
     for (const auto& iv : intervals) {
       std::string id = scheduler::MakeRunId(store::RunType::kBackfill, iv.start);
       table.Add({id, FormatTime(iv.start), FormatTime(iv.end)});
-      out.push_back({{"run_id", id}, {"data_interval_start", FormatTime(iv.start)},
+      out.push_back({{"run_id", id},
+                     {"data_interval_start", FormatTime(iv.start)},
                      {"data_interval_end", FormatTime(iv.end)}});
     }
     if (g.json) {
@@ -260,8 +270,10 @@ int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::s
   }
   Result<std::unique_ptr<Runtime>> rt = OpenRuntime(g.config);
   if (!rt.ok()) return Fail(rt.status());
-  Result<nlohmann::json> r = RunCommand(**rt, {{"op", "backfill"}, {"dag_id", dag_id},
-                                               {"from", FormatTime(*from)}, {"to", FormatTime(*to)},
+  Result<nlohmann::json> r = RunCommand(**rt, {{"op", "backfill"},
+                                               {"dag_id", dag_id},
+                                               {"from", FormatTime(*from)},
+                                               {"to", FormatTime(*to)},
                                                {"conf", *c}});
   size_t n = r.ok() && r->contains("created_runs") ? (*r)["created_runs"].size() : 0;
   return PrintCommandResult(g, r, "created " + std::to_string(n) + " backfill run(s)");

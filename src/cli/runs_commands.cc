@@ -60,8 +60,8 @@ int RunsList(const GlobalOptions& g, const std::string& dag_id, const std::strin
   if (!state.empty()) {
     f.state = store::ParseRunState(state);
     if (!f.state) {
-      return Fail("--state: expected queued, running, success, failed or cancelled; got '" +
-                  state + "'");
+      return Fail("--state: expected queued, running, success, failed or cancelled; got '" + state +
+                  "'");
     }
   }
   f.limit = limit;
@@ -117,15 +117,17 @@ int RunsShow(const GlobalOptions& g, const std::vector<std::string>& args) {
   // Spark tasks link to their application's summary.
   for (const auto& ti : *tis) {
     if (!ti.outputs.is_object() || !ti.outputs.contains("app_id")) continue;
-    std::string app = ti.outputs["app_id"].is_string() ? ti.outputs["app_id"].get<std::string>() : "";
+    std::string app =
+        ti.outputs["app_id"].is_string() ? ti.outputs["app_id"].get<std::string>() : "";
     Result<spark::AppSummary> sum =
         spark::SummarizeApplication((*rt)->config.data_dir + "/history/spark", app);
     if (sum.ok()) {
-      std::printf("\n%s: Spark application %s %s in %.1fs, jobs %d ok / %d failed, tasks %lld "
-                  "(sparkplane history show %s)",
-                  ti.task_id.c_str(), app.c_str(), spark::AppStatusName(sum->status),
-                  static_cast<double>(sum->duration_ms) / 1000.0, sum->jobs_succeeded,
-                  sum->jobs_failed, static_cast<long long>(sum->tasks_succeeded), app.c_str());
+      std::printf(
+          "\n%s: Spark application %s %s in %.1fs, jobs %d ok / %d failed, tasks %lld "
+          "(sparkplane history show %s)",
+          ti.task_id.c_str(), app.c_str(), spark::AppStatusName(sum->status),
+          static_cast<double>(sum->duration_ms) / 1000.0, sum->jobs_succeeded, sum->jobs_failed,
+          static_cast<long long>(sum->tasks_succeeded), app.c_str());
     } else {
       std::printf("\n%s: Spark application %s (%s)", ti.task_id.c_str(), app.c_str(),
                   sum.status().message().c_str());
@@ -141,8 +143,8 @@ int RunsCancel(const GlobalOptions& g, const std::vector<std::string>& args) {
   Result<store::DagRun> run = ResolveRun(*(*rt)->store, args);
   if (!run.ok()) return Fail(run.status());
   Result<nlohmann::json> r = RunCommand(**rt, {{"op", "cancel"}, {"run", run->id}});
-  return PrintCommandResult(g, r, "cancelling run " + run->run_id +
-                                      " (teardown tasks still run; see `runs show`)");
+  return PrintCommandResult(
+      g, r, "cancelling run " + run->run_id + " (teardown tasks still run; see `runs show`)");
 }
 
 int TasksList(const GlobalOptions& g, const std::vector<std::string>& args) {
@@ -168,7 +170,8 @@ int TasksList(const GlobalOptions& g, const std::vector<std::string>& args) {
   for (const auto& ti : *tis) {
     std::string why = ti.reason;
     nlohmann::json deps = nlohmann::json::array();
-    bool waiting = ti.state == store::TaskState::kNone || ti.state == store::TaskState::kScheduled ||
+    bool waiting = ti.state == store::TaskState::kNone ||
+                   ti.state == store::TaskState::kScheduled ||
                    ti.state == store::TaskState::kUpForRetry;
     if (waiting && !store::IsTerminal(run->state)) {
       why.clear();
@@ -239,8 +242,8 @@ int TasksMark(const GlobalOptions& g, const std::vector<std::string>& args,
   if (!rt.ok()) return Fail(rt.status());
   Result<store::DagRun> run = ResolveRun(*(*rt)->store, run_args);
   if (!run.ok()) return Fail(run.status());
-  Result<nlohmann::json> r = RunCommand(
-      **rt, {{"op", "mark"}, {"run", run->id}, {"task", rest[0]}, {"state", state}});
+  Result<nlohmann::json> r =
+      RunCommand(**rt, {{"op", "mark"}, {"run", run->id}, {"task", rest[0]}, {"state", state}});
   return PrintCommandResult(g, r, "marked " + rest[0] + " " + state);
 }
 

@@ -398,21 +398,23 @@ Status KubernetesClusterBackend::WaitRolledOut(const std::string& namespace_name
         return true;
       };
       // Best effort: if this watch fails, the ready timeout still ends the wait.
-      client_
-          ->Watch(Ref(kPods, namespace_name), options,
-                  [&](const WatchEvent& event) {
-                    bool found = false;
-                    if (event.type == WatchEventType::kRelisted) {
-                      for (const json& pod : event.items) found = found || check(pod);
-                    } else if (event.type == WatchEventType::kAdded ||
-                               event.type == WatchEventType::kModified) {
-                      found = check(event.object);
-                    }
-                    if (!found) return WatchControl::kContinue;
-                    abort.request_stop();
-                    return WatchControl::kStop;
-                  })
-          .IgnoreError();
+      Status watched =
+          client_->Watch(Ref(kPods, namespace_name), options, [&](const WatchEvent& event) {
+            bool found = false;
+            if (event.type == WatchEventType::kRelisted) {
+              for (const json& pod : event.items) found = found || check(pod);
+            } else if (event.type == WatchEventType::kAdded ||
+                       event.type == WatchEventType::kModified) {
+              found = check(event.object);
+            }
+            if (!found) return WatchControl::kContinue;
+            abort.request_stop();
+            return WatchControl::kStop;
+          });
+      if (!watched.ok() && watched.code() != StatusCode::kCancelled) {
+        Info("cannot watch the Spark cluster's pods (" + watched.message() +
+             "): pods that can never be ready are only found at the ready timeout");
+      }
     });
   } catch (const std::system_error& e) {
     return UnavailableError(std::string("cannot start a thread to watch pods: ") + e.what());

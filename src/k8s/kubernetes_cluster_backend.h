@@ -2,33 +2,46 @@
 // objects (spark_cluster_objects.h) and waits, by watching, until Kubernetes says they are
 // ready or gone.
 //
-// Create: POST the parent ConfigMap (an existing parent that is being deleted is waited for;
+// Create: first GET the event-log claim (spec.history_pvc): missing, being deleted or Lost is
+// FailedPrecondition naming the claim and `sparkplane deploy storage`, before anything exists.
+// Then POST the parent ConfigMap (an existing parent that is being deleted is waited for;
 // one that is not is AlreadyExists), report the handle with the parent's uid (`on_parent` makes
 // it durable before anything else exists), then server-side apply the children, each owned by
 // the parent: the auth Secret (authenticate), the NetworkPolicy, the master Service (and the
 // NodePort UI Service), the master and worker Deployments. Then WATCH the two Deployments
 // (label selector sparkplane.io/cluster=<base>) until both have rolled out: readiness probes on
-// the web UI ports make "available" mean Spark answers. Any failure after the parent exists —
+// the web UI ports make "available" mean Spark answers. The cluster's pods are watched
+// meanwhile: one that can never be ready (PermanentPodFailure: a missing claim, a node
+// selector no node matches, an image that cannot be pulled) ends the wait at once with
+// FailedPrecondition and its cause. Any failure after the parent exists —
 // an apply refused, the ready timeout, a cancel (stop_token), a Deployment deleted meanwhile —
 // deletes the parent (foreground) and waits until it is gone, so nothing is left half-made. A
 // not-ready error says why (cluster_readiness.h: unschedulable pods, image pulls, crash loops,
 // failing probes, Warning events).
-// Scale: a merge patch of the worker Deployment's replicas (and the parent's recorded spec),
-// then the same watch. A scale that does not finish in time is not undone; the error says why.
-// Delete: DELETE the parent with propagationPolicy Foreground, then WATCH it until it is gone
-// (the garbage collector removes every dependent first: Deployments, ReplicaSets, pods,
-// Services, the Secret, the NetworkPolicy). Idempotent; false when there was nothing.
-// Watches reconnect transparently and relist after 410 (KubeClient::Watch); a relist is folded
-// in like any event, so readiness survives API server restarts.
+// Scale: a merge patch of the worker Deployment's replicas, then of the parent's recorded spec
+// (data cluster.json, guarded by its resourceVersion), then the same watch. A scale that does not
+// finish in time is not undone; the error says why. Delete: DELETE the parent with
+// propagationPolicy Foreground, then WATCH it until it is gone (the garbage collector removes every
+// dependent first: Deployments, ReplicaSets, pods, Services, the Secret, the NetworkPolicy).
+// Idempotent; false when there was nothing. Watches reconnect transparently and relist after 410
+// (KubeClient::Watch); a relist is folded in like any event, so readiness survives API server
+// restarts.
 //
-// Requests (KubeClient::Stats) of one create → ready → delete lifecycle: create 1 POST (the
-// parent) + 4 applies (NetworkPolicy, master Service, two Deployments; +1 with ui_node_port,
-// +1 POST with authenticate) + 1 list + 1 watch; delete 1 DELETE + 1 list + 1 watch (more
-// watch requests only when a watch is resumed). A not-ready diagnosis adds 2 lists.
+// Requests (KubeClient::Stats) of one create → ready → delete lifecycle: create 1 GET (the
+// claim) + 1 POST (the parent) + 4 applies (NetworkPolicy, master Service, two Deployments; +1
+// with ui_node_port, +1 POST with authenticate) + 2 lists + 2 watches (Deployments, pods); delete 1
+// DELETE + 1 list + 1 watch (more watch requests only when a watch is resumed). A not-ready
+// diagnosis adds 2 lists.
 //
-// RBAC (the namespace only): configmaps create/get/list/watch/patch/delete; services, secrets
-// (authenticate), networkpolicies, deployments create/patch; deployments watch/list; pods and
-// events list.
+// RBAC (the namespace only; deploy/base/rbac.yaml, proven by tests/integration/k8s/
+// rbac_test.cc): configmaps create/get/list/watch/patch/delete (the parent; delete in the
+// foreground, the garbage collector deletes the children); configmaps/finalizers update (the
+// children's blockOwnerDeletion, under OwnerReferencesPermissionEnforcement); secrets
+// create/get (authenticate; never list or watch); services, networkpolicies, deployments
+// create/patch (server-side apply needs create for a new object; scale patches deployments);
+// deployments list/watch; pods list/watch (a pod that can never be ready ends the wait);
+// services and events list (diagnostics); persistentvolumeclaims get (the event-log claim's
+// pre-flight check).
 //
 // Thread safety: a backend may be used from several threads at once (KubeClient is
 // thread-safe; each call keeps its own state). Calls block; run them off the scheduler's loop.

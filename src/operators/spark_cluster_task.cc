@@ -140,6 +140,7 @@ struct SparkClusterTaskType::Plan {
   bool master_rest = false;
   bool ui_node_port = false;
   int ui_node_port_number = 0;
+  std::string worker_scratch = k8s::kDefaultWorkerScratch;
   std::vector<std::string> kubernetes_fields;  // which of them the task sets
 
   static Plan Read(FieldReader& r, const nlohmann::json& fields) {
@@ -193,7 +194,7 @@ struct SparkClusterTaskType::Plan {
   static void ReadKubernetesFields(FieldReader& r, const nlohmann::json& fields, Plan* p) {
     for (const char* key :
          {"image", "image_pull_policy", "master_cores", "master_memory", "node_selector",
-          "tolerations", "authenticate", "master_rest", "ui_node_port"}) {
+          "tolerations", "authenticate", "master_rest", "ui_node_port", "worker_scratch"}) {
       if (r.Has(key)) p->kubernetes_fields.push_back(key);
     }
     if (p->kubernetes_fields.empty()) return;
@@ -226,6 +227,7 @@ struct SparkClusterTaskType::Plan {
                       internal::Describe(t));
       }
     }
+    if (auto v = r.String("worker_scratch")) p->worker_scratch = *v;
     if (auto v = ReadBool(r, fields, "authenticate")) p->authenticate = *v;
     if (auto v = ReadBool(r, fields, "master_rest")) p->master_rest = *v;
     if (r.Has("ui_node_port") && !r.Deferred("ui_node_port")) {
@@ -246,6 +248,9 @@ struct SparkClusterTaskType::Plan {
           std::erase_if(*m, [](const auto& kv) { return internal::IsTemplated(kv.second); });
         }
         if (internal::IsTemplated(spec.image)) spec.image.clear();
+        if (internal::IsTemplated(spec.worker_scratch)) {
+          spec.worker_scratch = k8s::kDefaultWorkerScratch;
+        }
       }
       if (spec.image.empty()) spec.image = k8s::kDefaultSparkImage;
       if (spec.name.empty()) spec.name = "cluster";
@@ -278,6 +283,7 @@ struct SparkClusterTaskType::Plan {
     spec.master_rest = master_rest;
     spec.ui_node_port = ui_node_port;
     spec.ui_node_port_number = ui_node_port_number;
+    spec.worker_scratch = worker_scratch;
     return spec;
   }
 };
@@ -368,7 +374,7 @@ std::vector<std::string> SparkClusterTaskType::FieldNames() const {
           "worker_cores", "worker_memory", "master_conf",   "worker_conf",
           "backend",      "ready_timeout", "image",         "image_pull_policy",
           "master_cores", "master_memory", "node_selector", "tolerations",
-          "authenticate", "master_rest",   "ui_node_port"};
+          "authenticate", "master_rest",   "ui_node_port",  "worker_scratch"};
 }
 
 void SparkClusterTaskType::Validate(const dag::TaskSpec& spec,

@@ -31,7 +31,11 @@
 //                  (spark.authenticate.secret.file); drivers get it from spark_submit
 //   master_rest    true: the master's REST submission server (port 6066); off by default
 //   ui_node_port   true or a port 30000-32767: also expose the master web UI as a NodePort
-// The event-log volume (RuntimeConfig::spark_history_pvc) is mounted in every pod.
+//                  (unauthenticated: the create logs a warning)
+//   worker_scratch Kubernetes quantity (default 10Gi): size limit of a worker's scratch volume
+//                  (work dir, shuffle and spill)
+// The event-log volume (RuntimeConfig::spark_history_pvc) is mounted in every pod; a create
+// whose claim is missing fails before anything is made.
 // Outputs (create, scale): cluster_name, master_url (spark://127.0.0.1:P, or
 // spark://sparkplane-<base>-master.<namespace>.svc:7077), master_ui_url, workers; kubernetes
 // adds namespace and, with ui_node_port, ui_node_port. delete: cluster_name (with cluster_from:

@@ -222,7 +222,7 @@ TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendUses) {
       {"/services", {"create", "patch", "list"}},
       {"apps/deployments", {"create", "patch", "list", "watch"}},
       {"networking.k8s.io/networkpolicies", {"create", "patch"}},
-      {"/pods", {"list"}},
+      {"/pods", {"list", "watch"}},
       {"/events", {"list"}},
       {"/persistentvolumeclaims", {"get"}}};
   std::set<std::string> expected;

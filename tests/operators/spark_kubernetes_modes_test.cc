@@ -337,7 +337,11 @@ INSTANTIATE_TEST_SUITE_P(
         FieldCase{"master memory", R"({"backend": "kubernetes", "master_memory": "2 GB"})",
                   "master_memory", "expected a JVM memory size"},
         FieldCase{"pull policy", R"({"backend": "kubernetes", "image_pull_policy": "always"})",
-                  "image_pull_policy", "did you mean 'Always'?"}),
+                  "image_pull_policy", "did you mean 'Always'?"},
+        FieldCase{"scratch size", R"({"backend": "kubernetes", "worker_scratch": "10g"})",
+                  "worker_scratch", "did you mean 10Gi?"},
+        FieldCase{"scratch on local", R"({"backend": "local", "worker_scratch": "10Gi"})",
+                  "worker_scratch", "applies to the kubernetes backend only"}),
     [](const ::testing::TestParamInfo<FieldCase>& info) {
       std::string name = info.param.name;
       for (char& ch : name) {

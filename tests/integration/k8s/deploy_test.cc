@@ -15,6 +15,7 @@
 #include <set>
 
 #include "cli/deploy_commands.h"
+#include "integration/harness.h"
 #include "integration/k8s/k8s_testenv.h"
 #include "k8s/client.h"
 #include "k8s/kube_config.h"
@@ -25,6 +26,7 @@ namespace {
 using nlohmann::json;
 using sp::testing::Kube;
 using sp::testing::KubeResponse;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -219,6 +221,44 @@ TEST_F(DeployTest, DryRunChecksEveryManifestOfBothOverlaysAndStoresNothing) {
   }
 }
 
+// Without --kubeconfig and --namespace, deploy takes them from sparkplane.yaml as the cluster
+// commands do (issue 15.5).
+TEST_F(DeployTest, KubeconfigAndNamespaceComeFromSparkplaneYaml) {
+  sp::testing::TempDir data;
+  sp::testing::WriteFile(data.path() + "/sparkplane.yaml",
+                         "kubeconfig: " + cluster().kubeconfig + "\nnamespace: " + Ns() + "\n");
+  GlobalOptions g;
+  g.config.data_dir = data.path();
+  DeployOptions o;
+  o.components = {"scheduler"};
+  o.dry_run = true;
+  ::testing::internal::CaptureStdout();
+  int rc = DeployCommand(g, o);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_THAT(out, HasSubstr("checked scheduler to namespace " + Ns()));
+}
+
+// A dry run cannot create the namespace, so it cannot check what goes in it: that is an error,
+// not a success with objects "skipped" (issue 15.5).
+TEST_F(DeployTest, ADryRunIntoAMissingNamespaceFails) {
+  DeployOptions o = Options("single-node");
+  o.namespace_name = Ns() + "-missing";
+  o.dry_run = true;
+  GlobalOptions g;
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  int rc = DeployCommand(g, o);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_THAT(out, HasSubstr("namespace/" + o.namespace_name + " would be created"));
+  EXPECT_THAT(err, AllOf(HasSubstr("namespace " + o.namespace_name + " does not exist, so "),
+                         HasSubstr("objects could not be checked; deploy without --dry-run "
+                                   "creates it")));
+  EXPECT_EQ(Kube(cluster(), "GET", "/api/v1/namespaces/" + o.namespace_name).status, 404);
+}
+
 TEST_F(DeployTest, DeployTwiceChangesNothingAndUndeployRemovesEverything) {
   const std::string ns = Ns();
   std::string out;
@@ -331,7 +371,7 @@ TEST_F(DeployTest, SchedulerServiceAccountMayDoExactlyWhatTheBackendNeeds) {
            {"", "services", "", {"create", "patch", "list"}},
            {"apps", "deployments", "", {"create", "patch", "list", "watch"}},
            {"networking.k8s.io", "networkpolicies", "", {"create", "patch"}},
-           {"", "pods", "", {"list"}},
+           {"", "pods", "", {"list", "watch"}},
            {"", "events", "", {"list"}},
            {"", "persistentvolumeclaims", "", {"get"}},
            {"apps", "replicasets", "", {}}}) {

@@ -13,10 +13,13 @@
 // check what Sparkplane asks of Kubernetes (objects, owners, labels, probes) and how it reacts
 // to what Kubernetes reports (status, watches, events, garbage collection); Spark itself inside
 // the pods is not exercised.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 
 #include "cli/cluster_commands.h"
 #include "executor/process.h"
+#include "integration/harness.h"
 #include "integration/k8s/k8s_testenv.h"
 #include "k8s/client.h"
 #include "k8s/internal/text.h"
@@ -230,6 +234,11 @@ TEST_F(SparkClusterK8sTest, CreateScaleAndDeleteUntilEverythingIsGone) {
   Result<KubeClusterHandle> up = backend.Scale(*h, 4, Millis(60000), std::stop_token());
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_EQ(up->workers, 4);
+  // The parent's recorded spec says the new count (issue 15.3).
+  KubeResponse parent =
+      Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/configmaps/" + h->parent);
+  ASSERT_EQ(parent.status, 200) << parent.body;
+  EXPECT_EQ(json::parse(parent.Json()["data"][kSpecKey].get<std::string>())["workers"], 4);
   EXPECT_EQ(LivePods(ns, "life", "worker", &running), 4);
   EXPECT_TRUE(running);
   Result<KubeClusterHandle> down = backend.Scale(*up, 1, Millis(60000), std::stop_token());
@@ -262,18 +271,41 @@ TEST_F(SparkClusterK8sTest, AParentThatExistsIsAConflict) {
   EXPECT_TRUE(backend.Delete(ns, h->parent, Millis(60000)).ok());
 }
 
-TEST_F(SparkClusterK8sTest, AMissingEventLogVolumeIsNamedInTheError) {
+// Checked before anything is created, with the command that makes the claim (issue 15.1).
+TEST_F(SparkClusterK8sTest, AMissingEventLogVolumeIsNamedBeforeAnythingIsCreated) {
   const std::string ns = ClusterNamespace();
   std::unique_ptr<KubeClient> client = Client(ns);
   KubernetesClusterBackend backend(client.get());
   SparkClusterSpec spec = Spec(ns, "no-volume", 1);
   spec.history_pvc = "no-such-claim";
-  EXPECT_THAT(backend.Create(spec, Millis(3000), std::stop_token(), nullptr),
-              StatusIs(StatusCode::kDeadlineExceeded,
-                       AllOf(HasSubstr("not scheduled (Unschedulable)"),
-                             HasSubstr("persistentvolumeclaim \"no-such-claim\" not found"),
-                             HasSubstr("the partially created cluster was deleted"))));
+  EXPECT_THAT(backend.Create(spec, Millis(60000), std::stop_token(), nullptr),
+              StatusIs(StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("persistentvolumeclaim \"no-such-claim\" in namespace " +
+                                       ns + " (the Spark event-log volume"),
+                             HasSubstr("does not exist, so no cluster was created"),
+                             HasSubstr("sparkplane deploy storage --namespace " + ns),
+                             HasSubstr("spark_history_pvc: \"\""))));
+  EXPECT_EQ(client->Stats().Count(Verb::kCreate), 0u) << client->Stats().ToString();
   EXPECT_THAT(Leftovers(ns, "no-volume"), ::testing::IsEmpty());
+}
+
+// Pods that can never be scheduled end the wait at once, with the scheduler's reason, instead
+// of after the ready timeout (issue 15.1).
+TEST_F(SparkClusterK8sTest, ANodeSelectorNoNodeMatchesFailsAtOnceAndRollsBack) {
+  const std::string ns = ClusterNamespace();
+  std::unique_ptr<KubeClient> client = Client(ns);
+  KubernetesClusterBackend backend(client.get());
+  SparkClusterSpec spec = Spec(ns, "nowhere", 1);
+  spec.node_selector = {{"disktype", "no-such-disk"}};
+  auto t0 = Clock::now();
+  EXPECT_THAT(backend.Create(spec, Millis(300000), std::stop_token(), nullptr),
+              StatusIs(StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("the Spark cluster cannot become ready"),
+                             HasSubstr("not scheduled (Unschedulable)"),
+                             HasSubstr("didn't match Pod's node affinity/selector"),
+                             HasSubstr("the partially created cluster was deleted"))));
+  std::cerr << "impossible node selector reported after " << MillisSince(t0) << " ms\n";
+  EXPECT_THAT(Leftovers(ns, "nowhere"), ::testing::IsEmpty());
 }
 
 TEST_F(SparkClusterK8sTest, ReadinessSurvivesWatchReconnects) {
@@ -594,6 +626,167 @@ TEST_F(SparkClusterTaskK8sTest, TheReaperRemovesOrphansAfterTheSchedulerDied) {
   type_ = std::make_unique<operators::SparkClusterTaskType>(&services_);
   EXPECT_TRUE(Run({{"action", "delete"}, {"name", "adhoc"}}, 0)->success);
   EXPECT_THAT(Leftovers(ns, "adhoc"), ::testing::IsEmpty());
+}
+
+// The `sparkplane` binary as a user runs it, with the Kubernetes settings of `ns` in a
+// sparkplane.yaml of `data_dir`.
+class SparkClusterCliK8sTest : public SparkClusterK8sTest {
+ protected:
+  void WriteConfig(const std::string& data_dir, const std::string& ns) {
+    operators::testing::WriteFile(data_dir + "/sparkplane.yaml",
+                                  "default_cluster_backend: kubernetes\nkubeconfig: " +
+                                      cluster().kubeconfig + "\nnamespace: " + ns + "\n");
+  }
+
+  // `sparkplane --data-dir DATA ARGS... > OUT 2>&1` through a shell, to the end.
+  int RunRedirected(const std::string& data_dir, const std::vector<std::string>& args,
+                    const std::string& out) {
+    std::vector<std::string> argv = {
+        "/bin/sh", "-c",         "exec \"$0\" \"$@\" > '" + out + "' 2>&1",
+        SP_BINARY, "--data-dir", data_dir};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return sp::testing::k8s_internal::Run(argv).exit_code;
+  }
+
+  // `sparkplane --data-dir DATA ARGS...` started in its own process group; output to `log`.
+  pid_t Start(const std::string& data_dir, const std::vector<std::string>& args,
+              const std::string& log) {
+    std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (std::string& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+
+  // The cluster's worker Deployment exists: its record and parent were made before it.
+  bool HasWorkerDeployment(const std::string& ns, const std::string& name) {
+    return Kube(cluster(), "GET",
+                "/apis/apps/v1/namespaces/" + ns + "/deployments/" +
+                    SparkClusterNames::For(name).worker)
+               .status == 200;
+  }
+
+  std::optional<store::ClusterRecord> StoredRecord(const std::string& data_dir,
+                                                   const std::string& name) {
+    Result<std::unique_ptr<store::Store>> s =
+        store::OpenSqliteStore(data_dir + "/history/scheduler/sparkplane.db");
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return std::nullopt;
+    Result<std::vector<store::ClusterRecord>> all = (*s)->ListClusters(true);
+    if (!all.ok()) return std::nullopt;
+    for (const store::ClusterRecord& r : *all) {
+      if (r.name == name) return r;
+    }
+    return std::nullopt;
+  }
+};
+
+// Log lines and the result both reach a redirected file (issue 15.4), and --kubeconfig /
+// --namespace win over a sparkplane.yaml that names another cluster (issue 15.8).
+TEST_F(SparkClusterCliK8sTest, OutputRedirectedToOneFileKeepsEveryLineAndFlagsWin) {
+  const std::string ns = ClusterNamespace();
+  ScratchDir data;
+  operators::testing::WriteFile(data.File("sparkplane.yaml"),
+                                "default_cluster_backend: kubernetes\n"
+                                "kubeconfig: /nonexistent/kubeconfig\nnamespace: not-this-one\n");
+  const std::vector<std::string> where = {"--kubeconfig", cluster().kubeconfig, "--namespace", ns};
+  std::vector<std::string> create = {"cluster", "create", "redirected", "--workers", "0"};
+  create.insert(create.end(), where.begin(), where.end());
+  std::string out = data.File("create.out");
+  ASSERT_EQ(RunRedirected(data.path(), create, out), 0) << operators::testing::ReadFile(out);
+  std::string text = operators::testing::ReadFile(out);
+  EXPECT_THAT(text,
+              HasSubstr("creating Spark cluster 'redirected' (backend kubernetes, namespace " + ns +
+                        ", image "));
+  EXPECT_THAT(text, HasSubstr("Spark cluster 'redirected' ready at spark://sparkplane-redirected-"
+                              "master." +
+                              ns + ".svc:7077\n  master "));
+  EXPECT_EQ(LivePods(ns, "redirected", "master"), 1);
+
+  std::vector<std::string> remove = {"cluster", "delete", "redirected"};
+  remove.insert(remove.end(), where.begin(), where.end());
+  ASSERT_EQ(RunRedirected(data.path(), remove, out), 0) << operators::testing::ReadFile(out);
+  EXPECT_THAT(operators::testing::ReadFile(out), HasSubstr("deleted Spark cluster 'redirected'"));
+  EXPECT_THAT(Leftovers(ns, "redirected"), ::testing::IsEmpty());
+}
+
+// The default configuration in a namespace without the event-log claim says so at once.
+TEST_F(SparkClusterCliK8sTest, TheDefaultConfigurationWithoutStorageSaysWhatToRun) {
+  const std::string ns = Namespace();  // no claim
+  ScratchDir data;
+  WriteConfig(data.path(), ns);
+  std::string out = data.File("create.out");
+  EXPECT_NE(RunRedirected(data.path(), {"cluster", "create", "demo"}, out), 0);
+  EXPECT_THAT(operators::testing::ReadFile(out),
+              AllOf(HasSubstr("persistentvolumeclaim \"sparkplane-spark-history\""),
+                    HasSubstr("sparkplane deploy storage --namespace " + ns)));
+  EXPECT_THAT(Leftovers(ns, "demo"), ::testing::IsEmpty());
+}
+
+// `cluster create` killed -9 while it waits for its pods leaves a record "creating" whose
+// command is gone (issue 15.2): the next create of the name tears it down and starts over, and
+// a server's reaper tears it down too.
+TEST_F(SparkClusterCliK8sTest, AnAdHocCreateKilledMidwayIsTornDown) {
+  const std::string ns = ClusterNamespace();
+  ScratchDir data;
+  WriteConfig(data.path(), ns);
+  auto kill_midway = [&](const std::string& name) {
+    // 1000 cores can never be scheduled here, yet could be elsewhere: the create waits.
+    pid_t pid = Start(data.path(),
+                      {"cluster", "create", name, "--workers", "1", "--worker-cores", "1000",
+                       "--ready-timeout", "300s"},
+                      data.File(name + ".log"));
+    ASSERT_GT(pid, 0);
+    EXPECT_TRUE(sp::testing::WaitFor([&] { return HasWorkerDeployment(ns, name); },
+                                     std::chrono::seconds(60)))
+        << operators::testing::ReadFile(data.File(name + ".log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    std::optional<store::ClusterRecord> r = StoredRecord(data.path(), name);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->state, "creating");
+    EXPECT_THAT(Leftovers(ns, name), Not(::testing::IsEmpty()));
+  };
+
+  // Without a server: the next create of the name finds the abandoned one and replaces it.
+  kill_midway("orph-again");
+  sp::testing::CommandResult again =
+      sp::testing::Sparkplane(data.path(), {"cluster", "create", "orph-again", "--workers", "0"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("was left creating by a command that is gone"));
+  EXPECT_EQ(LivePods(ns, "orph-again", "worker"), 0);
+  EXPECT_EQ(sp::testing::Sparkplane(data.path(), {"cluster", "delete", "orph-again"}).exit_code, 0);
+  EXPECT_THAT(Leftovers(ns, "orph-again"), ::testing::IsEmpty());
+
+  // With a server: its reaper tears it down and records it deleted.
+  kill_midway("orph");
+  sp::testing::ServerProcess server(data.path());
+  server.Start();
+  EXPECT_TRUE(
+      sp::testing::WaitFor([&] { return Leftovers(ns, "orph").empty(); }, std::chrono::seconds(60)))
+      << operators::testing::ReadFile(data.File("server.log"));
+  EXPECT_TRUE(sp::testing::WaitFor(
+      [&] {
+        std::optional<store::ClusterRecord> r = StoredRecord(data.path(), "orph");
+        return r && r->state == "deleted";
+      },
+      std::chrono::seconds(10)));
+  EXPECT_THAT(operators::testing::ReadFile(data.File("server.log")),
+              HasSubstr("reaped cluster 'orph' (was creating): the command that made it is gone"));
 }
 
 // `sparkplane cluster create|scale|delete` with the Kubernetes settings from a config file.

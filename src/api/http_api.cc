@@ -567,6 +567,32 @@ void HttpApi::RegisterRoutes() {
     }
     return http::JsonResponse(200, {{"clusters", out}});
   });
+  Add("DELETE", "/api/v1/clusters/{name}", Access::kOperator,
+      [this](Request& req, const Caller&) -> Response {
+        const std::string& name = req.params.at("name");
+        Result<std::vector<store::ClusterRecord>> all = reads_->ListClusters(false);
+        if (!all.ok()) return Problem(all.status());
+        auto it = std::find_if(all->begin(), all->end(),
+                               [&](const store::ClusterRecord& c) { return c.name == name; });
+        if (it == all->end()) return Problem(404, "no live Spark cluster named '" + name + "'");
+        if (it->run_id != 0) {
+          Result<std::optional<store::DagRun>> run = reads_->GetRun(it->run_id);
+          if (!run.ok()) return Problem(run.status());
+          if (*run && !store::IsTerminal((*run)->state)) {
+            return Problem(409, "Spark cluster '" + name + "' belongs to run " + (*run)->run_id +
+                                    " of DAG '" + (*run)->dag_id + "', which is " +
+                                    store::RunStateName((*run)->state) +
+                                    "; its teardown deletes it (cancel the run to end it sooner)");
+          }
+        }
+        if (!options_.delete_cluster) {
+          return Problem(501,
+                         "this server cannot delete clusters; use `sparkplane cluster delete`");
+        }
+        Result<std::string> done = options_.delete_cluster(*it);
+        if (!done.ok()) return Problem(done.status());
+        return http::JsonResponse(200, {{"name", name}, {"message", *done}});
+      });
   Add("GET", "/api/v1/spark/applications/{app_id}", Access::kViewer,
       [this](Request& req, const Caller&) {
         Result<spark::AppSummary> s =

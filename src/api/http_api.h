@@ -5,6 +5,9 @@
 // - Commands (trigger, cancel, clear, repair, mark, pause) are the control socket's requests:
 //   the handler builds the same request JSON, parses it with ParseControlRequest and submits it
 //   to the scheduler, so the CLI, the API and the UI share one validation and one error text.
+//   A cluster delete is `sparkplane cluster delete` (HttpApiOptions::delete_cluster: the task
+//   type's own delete), refused with 409 while the cluster's run is active (its teardown owns
+//   it).
 // - Reads use the API's own store connections (a store::StorePool, one per handler thread; WAL:
 //   they never wait for, or block, the loop), the DAG catalog the scheduler publishes after each
 //   folder scan, and task log files.
@@ -22,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +50,9 @@ struct HttpApiOptions {
   std::string history_server_url;  // "" : no History Server link
   std::string version;
   Millis feed_interval = Millis(250);  // how often the feed looks for events it was not told of
+  // Deletes a cluster whose record allows it (ad-hoc, or of a run that is over) and waits until
+  // it is gone; returns what was done. Null: DELETE /api/v1/clusters/{name} answers 501.
+  std::function<Result<std::string>(const store::ClusterRecord&)> delete_cluster;
 };
 
 // A file of the embedded web UI.

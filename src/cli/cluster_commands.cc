@@ -3,14 +3,10 @@
 
 #include <signal.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <tuple>
 
+#include "operators/ad_hoc_try.h"
 #include "operators/task_type.h"
 
 namespace sp::cli {
@@ -18,55 +14,6 @@ namespace sp::cli {
 namespace {
 
 using nlohmann::json;
-
-// A try of the spark_cluster type run by a command: run key 0 (ad-hoc), no DAG, progress lines
-// to the inherited standard error (never reopened by path: with `> f 2>&1` a second open file
-// description would write over stdout's lines), the result handed to the waiting command.
-class CommandTaskContext : public operators::TaskContext {
- public:
-  CommandTaskContext(const operators::Services* services, json fields) {
-    run_id_ = "ad-hoc";
-    run_key_ = 0;
-    task_id_ = "cluster";
-    try_number_ = 1;
-    fields_ = std::move(fields);
-    services_ = services;
-    spec_storage_.id = task_id_;
-    spec_storage_.type = "spark_cluster";
-    spec_storage_.fields = fields_;
-    spec_ = &spec_storage_;
-  }
-
-  // Ad-hoc clusters are found through their ClusterRecord; there is no try to recover.
-  Status SaveHandle(const json&) override { return OkStatus(); }
-
-  void AppendLog(const std::string& line) const override {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
-
-  void Complete(operators::TaskResult result) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!result_) result_ = std::move(result);
-    cv_.notify_all();
-  }
-
-  bool done() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return result_.has_value();
-  }
-
-  operators::TaskResult Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return result_.has_value(); });
-    return *result_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<operators::TaskResult> result_;
-  dag::TaskSpec spec_storage_;
-};
 
 // Blocks SIGINT and SIGTERM in this thread (and the threads it starts), so they can be waited
 // for; restores the old mask when destroyed.
@@ -110,7 +57,11 @@ Result<json> Pairs(const std::vector<std::string>& items, const char* flag) {
 Result<operators::TaskResult> RunClusterTry(Runtime& rt, json fields, const StopSignals* signals) {
   operators::TaskType* type = rt.registry->Find("spark_cluster");
   if (type == nullptr) return InternalError("the spark_cluster task type is not registered");
-  auto ctx = std::make_shared<CommandTaskContext>(&rt.services, std::move(fields));
+  // Progress lines to the inherited standard error (never reopened by path: with `> f 2>&1` a
+  // second open file description would write over stdout's lines).
+  auto ctx = std::make_shared<operators::AdHocTaskContext>(
+      &rt.services, "spark_cluster", std::move(fields),
+      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   type->Start(ctx);
   if (signals != nullptr) {
     // Ctrl-C while the try runs cancels it (a create then deletes what it made).

@@ -17,6 +17,7 @@
 #include "auth/auth_service.h"
 #include "cli/commands.h"
 #include "http/server.h"
+#include "operators/ad_hoc_try.h"
 #include "operators/cluster_reaper.h"
 #include "scheduler/scheduler.h"
 #include "spark/history.h"
@@ -132,6 +133,19 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     aopts.spark_history_dir = rt.services.config.SparkHistoryDir();
     aopts.history_server_url = rt.config.history_server_url;
     aopts.version = SP_VERSION;
+    // DELETE /api/v1/clusters/{name}: the spark_cluster type's own delete, as the CLI runs it.
+    aopts.delete_cluster = [&rt](const store::ClusterRecord& record) -> Result<std::string> {
+      operators::TaskType* type = rt.registry->Find("spark_cluster");
+      if (type == nullptr) return InternalError("the spark_cluster task type is not registered");
+      auto ctx = std::make_shared<operators::AdHocTaskContext>(
+          &rt.services, "spark_cluster",
+          nlohmann::json{{"action", "delete"}, {"name", record.name}, {"backend", record.backend}},
+          [&rt](const std::string& line) { rt.logger->Info("clusters", line); });
+      type->Start(ctx);
+      operators::TaskResult result = ctx->Wait();
+      if (!result.success) return UnavailableError(result.message);
+      return result.message;
+    };
     web = std::make_unique<api::HttpApi>(&sched, api_reads.get(), auth.get(), &rt.clock, aopts,
                                          api::EmbeddedUi());
     sched.SetDagsLoadedObserver(

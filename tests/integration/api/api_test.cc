@@ -7,12 +7,17 @@
 #include <regex>
 #include <set>
 
+#include "executor/process.h"
 #include "integration/harness.h"
+#include "spark/local_cluster.h"
+#include "store/store.h"
 
 namespace sp::testing {
 namespace {
 
 using nlohmann::json;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 struct Reply {
   long status = 0;
@@ -107,6 +112,14 @@ tasks:
     command: for i in 1 2 3 4 5; do echo line-$i; sleep 0.3; done
 )";
 
+// A run that stays active until cancelled.
+constexpr char kHoldDag[] = R"(id: hold
+tasks:
+  - id: wait
+    type: bash
+    command: sleep 120
+)";
+
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -114,6 +127,7 @@ class ApiTest : public ::testing::Test {
     WriteFile(dir_.path() + "/dags/hello.yaml", kDags);
     WriteFile(dir_.path() + "/dags/flaky.yaml", FlakyDag(marker_));
     WriteFile(dir_.path() + "/dags/slow.yaml", kSlowDag);
+    WriteFile(dir_.path() + "/dags/hold.yaml", kHoldDag);
     WriteFile(dir_.path() + "/sparkplane.yaml", "dags_folder: " + dir_.path() + "/dags\n");
     for (const char* role : {"viewer", "operator", "admin"}) {
       CommandResult r =
@@ -194,7 +208,7 @@ TEST_F(ApiTest, EveryRoleGetsWhatTheDocumentPromisesOnEveryOperation) {
       {"dag_id", "hello"},    {"run_id", Encode(run["run_id"])},
       {"task_id", "greet"},   {"try_number", "1"},
       {"app_id", "app-none"}, {"token_id", "tok_none"},
-      {"username", "nobody"}};
+      {"username", "nobody"}, {"name", "no-such-cluster"}};
   int checked = 0;
   for (const auto& [path, item] : spec["paths"].items()) {
     for (const auto& [method, op] : item.items()) {
@@ -457,6 +471,81 @@ TEST_F(ApiTest, RepairRerunsTheFailedTasksAndTheirDownstreamInTheSameRun) {
   EXPECT_EQ(Get("/api/v1/dags/flaky/runs").Json()["runs"].size(), 1u) << "no new run";
   Reply again = Post(base + "/repair", json::object());
   EXPECT_EQ(again.status, 409) << "nothing left to repair";
+}
+
+}  // namespace
+}  // namespace sp::testing
+
+namespace sp::testing {
+namespace {
+
+// Stands for a local cluster's daemon: a process the record names (pid + start time).
+class FakeClusterRecords {
+ public:
+  explicit FakeClusterRecords(const std::string& data_dir) {
+    Result<std::unique_ptr<store::Store>> s =
+        store::OpenSqliteStore(data_dir + "/history/scheduler/sparkplane.db");
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (s.ok()) store_ = std::move(*s);
+  }
+
+  executor::ProcessHandle Add(const std::string& name, int64_t run_key) {
+    executor::SpawnSpec spec;
+    spec.argv = {"sleep", "60"};
+    Result<executor::ProcessHandle> daemon = processes_.Spawn(spec, nullptr);
+    EXPECT_TRUE(daemon.ok()) << daemon.status();
+    spark::LocalClusterHandle handle;
+    handle.name = name;
+    handle.dir = "/nonexistent/clusters/" + name;
+    handle.master = *daemon;
+    store::ClusterRecord r;
+    r.name = name;
+    r.backend = "local";
+    r.run_id = run_key;
+    r.state = "ready";
+    r.handle = handle.ToJson();
+    store::Mutation m;
+    m.clusters.push_back(r);
+    EXPECT_TRUE(store_->Commit(m).ok());
+    return *daemon;
+  }
+
+ private:
+  executor::ProcessSupervisor processes_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(ApiTest, ClustersAreDeletedUnlessTheirRunIsActive) {
+  FakeClusterRecords records(data());
+  executor::ProcessHandle adhoc = records.Add("adhoc", 0);
+  Reply denied = Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("viewer"));
+  EXPECT_EQ(denied.status, 403) << denied.body;
+  Reply deleted = Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("operator"));
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(deleted.Json()["message"], "deleted Spark cluster 'adhoc'");
+  EXPECT_TRUE(WaitFor(
+      [&] { return executor::CheckProcess(adhoc) != executor::ProcessLiveness::kRunning; }));
+  json live = Get("/api/v1/clusters").Json();
+  for (const json& c : live["clusters"]) EXPECT_NE(c["name"], "adhoc");
+  EXPECT_EQ(Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("operator")).status, 404);
+
+  // A cluster of a run still running belongs to the run's teardown.
+  json run = Trigger("hold");
+  executor::ProcessHandle owned = records.Add("of-run", run["key"].get<int64_t>());
+  Reply busy = Http("DELETE", Url("/api/v1/clusters/of-run"), "", As("operator"));
+  EXPECT_EQ(busy.status, 409) << busy.body;
+  EXPECT_THAT(
+      busy.Json()["detail"].get<std::string>(),
+      AllOf(HasSubstr("belongs to run " + run["run_id"].get<std::string>() + " of DAG 'hold'"),
+            HasSubstr("its teardown deletes it")));
+  EXPECT_EQ(executor::CheckProcess(owned), executor::ProcessLiveness::kRunning);
+  // Once the run is over, it may be deleted (if the reaper has not been quicker).
+  Post("/api/v1/dags/hold/runs/" + Encode(run["run_id"]) + "/cancel", json::object());
+  WaitRun("hold", run["run_id"]);
+  Reply after = Http("DELETE", Url("/api/v1/clusters/of-run"), "", As("operator"));
+  EXPECT_TRUE(after.status == 200 || after.status == 404) << after.body;
+  EXPECT_TRUE(WaitFor(
+      [&] { return executor::CheckProcess(owned) != executor::ProcessLiveness::kRunning; }));
 }
 
 }  // namespace

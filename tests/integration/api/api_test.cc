@@ -6,6 +6,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "executor/process.h"
 #include "integration/harness.h"
@@ -517,7 +518,12 @@ class FakeClusterRecords {
 
 TEST_F(ApiTest, ClustersAreDeletedUnlessTheirRunIsActive) {
   FakeClusterRecords records(data());
+  // The event stream tells of the cluster's states (the feed looks at clusters every 2 s).
+  Reply stream;
+  std::thread reader([&] { stream = Http("GET", Url("/api/v1/events"), "", As("viewer"), 7000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   executor::ProcessHandle adhoc = records.Add("adhoc", 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   Reply denied = Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("viewer"));
   EXPECT_EQ(denied.status, 403) << denied.body;
   Reply deleted = Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("operator"));
@@ -525,6 +531,14 @@ TEST_F(ApiTest, ClustersAreDeletedUnlessTheirRunIsActive) {
   EXPECT_EQ(deleted.Json()["message"], "deleted Spark cluster 'adhoc'");
   EXPECT_TRUE(WaitFor(
       [&] { return executor::CheckProcess(adhoc) != executor::ProcessLiveness::kRunning; }));
+  reader.join();
+  EXPECT_THAT(stream.body, HasSubstr("event: cluster"));
+  EXPECT_THAT(stream.body, HasSubstr(R"("name":"adhoc")"));
+  EXPECT_THAT(stream.body, HasSubstr(R"("state":"ready")"));
+  EXPECT_THAT(stream.body, HasSubstr(R"("state":"deleted")"));
+  // Its lifetime is in the cluster histogram.
+  EXPECT_THAT(Get("/metrics").body,
+              HasSubstr(R"(sparkplane_cluster_phase_seconds_count{phase="lifetime"} 1)"));
   json live = Get("/api/v1/clusters").Json();
   for (const json& c : live["clusters"]) EXPECT_NE(c["name"], "adhoc");
   EXPECT_EQ(Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("operator")).status, 404);

@@ -929,6 +929,31 @@ Response HttpApi::Grid(Request& req) {
 }
 
 Response HttpApi::ListRuns(Request& req, const std::optional<std::string>& dag_id) {
+  // A rendered page is kept until a run changes (store::Store::RunsVersion, read before the
+  // page, so a page is never kept past a change it may have missed): while tasks run and no run
+  // changes, a list costs one small query instead of a page query and its JSON.
+  Result<int64_t> version = reads_->RunsVersion();
+  if (version.ok()) {
+    std::lock_guard<std::mutex> lock(page_cache_mu_);
+    auto hit = page_cache_.find(req.target);
+    if (hit != page_cache_.end() && hit->second.first == *version) {
+      Response r;
+      r.status = 200;
+      r.SetHeader("Content-Type", "application/json");
+      r.body = hit->second.second;
+      return r;
+    }
+  }
+  Response r = RenderRuns(req, dag_id);
+  if (version.ok() && r.status == 200) {
+    std::lock_guard<std::mutex> lock(page_cache_mu_);
+    if (page_cache_.size() >= kPageCacheEntries) page_cache_.clear();
+    page_cache_[req.target] = {*version, r.body};
+  }
+  return r;
+}
+
+Response HttpApi::RenderRuns(Request& req, const std::optional<std::string>& dag_id) {
   store::RunFilter f;
   if (dag_id && !dag_id->empty()) f.dag_id = *dag_id;
   if (auto s = req.Query("state"); s && !s->empty()) {

@@ -111,6 +111,7 @@ class HttpApi {
   http::Response GetDag(const std::string& dag_id);
   http::Response Grid(http::Request& req);
   http::Response ListRuns(http::Request& req, const std::optional<std::string>& dag_id);
+  http::Response RenderRuns(http::Request& req, const std::optional<std::string>& dag_id);
   http::Response TaskLog(http::Request& req);
   http::Response TaskLogStream(http::Request& req);
   http::Response Events(http::Request& req);
@@ -128,6 +129,11 @@ class HttpApi {
   api::Metrics metrics_;
   std::atomic<bool> loading_{true};
   std::string openapi_json_;
+
+  // Rendered run pages by request target, with the runs version they were rendered at.
+  static constexpr size_t kPageCacheEntries = 256;
+  std::mutex page_cache_mu_;
+  std::map<std::string, std::pair<int64_t, std::string>> page_cache_;  // page_cache_mu_
 
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;  // catalog_mu_

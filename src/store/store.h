@@ -90,6 +90,9 @@ class Store {
   virtual Result<std::vector<StateEvent>> ListEventsAfter(int64_t after_id, int limit) = 0;
   // The largest state-event id so far (0 if none).
   virtual Result<int64_t> MaxEventId() = 0;
+  // A number that changes whenever any run is created, deleted or has a field changed (by any
+  // process), so that a reader may keep a rendered page of runs until it does.
+  virtual Result<int64_t> RunsVersion() = 0;
 
   // The largest id ever used for a DagRun (0 if none), so ids keep growing after a restart.
   virtual Result<int64_t> MaxRunId() = 0;

@@ -70,6 +70,10 @@ Result<std::vector<StateEvent>> StorePool::ListEventsAfter(int64_t after_id, int
 Result<int64_t> StorePool::MaxEventId() {
   return With([&](Store& s) { return s.MaxEventId(); });
 }
+
+Result<int64_t> StorePool::RunsVersion() {
+  return With([&](Store& s) { return s.RunsVersion(); });
+}
 Result<int64_t> StorePool::MaxRunId() {
   return With([&](Store& s) { return s.MaxRunId(); });
 }

@@ -34,6 +34,7 @@ class StorePool final : public Store {
   Result<std::vector<StateEvent>> ListEvents(int64_t run_id) override;
   Result<std::vector<StateEvent>> ListEventsAfter(int64_t after_id, int limit) override;
   Result<int64_t> MaxEventId() override;
+  Result<int64_t> RunsVersion() override;
   Result<int64_t> MaxRunId() override;
   Result<std::vector<ClusterRecord>> ListClusters(bool include_deleted) override;
   Result<std::vector<ConnectionRecord>> ListConnections() override;

@@ -43,7 +43,8 @@ class FailingStore : public store::Store {
     return inner_->ListRuns(f);
   }
   Result<std::optional<store::DagRun>> GetRun(int64_t id) override { return inner_->GetRun(id); }
-  Result<std::optional<store::DagRun>> FindRun(const std::string& d, const std::string& r) override {
+  Result<std::optional<store::DagRun>> FindRun(const std::string& d,
+                                               const std::string& r) override {
     return inner_->FindRun(d, r);
   }
   Result<std::vector<store::TaskInstance>> ListTaskInstances(int64_t run) override {
@@ -62,6 +63,7 @@ class FailingStore : public store::Store {
   }
   Result<int64_t> MaxRunId() override { return inner_->MaxRunId(); }
   Result<int64_t> MaxEventId() override { return inner_->MaxEventId(); }
+  Result<int64_t> RunsVersion() override { return inner_->RunsVersion(); }
   Result<std::vector<store::ClusterRecord>> ListClusters(bool deleted) override {
     return inner_->ListClusters(deleted);
   }

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -360,6 +361,50 @@ TEST_F(SqliteStoreTest, RetentionListsOldFinishedRunsAndDeletesEverythingUnderTh
   ASSERT_TRUE(clusters.ok()) << clusters.status();
   ASSERT_EQ(clusters->size(), 1u);
   EXPECT_EQ((*clusters)[0].name, "spark-2");
+}
+
+// The version a page cache of runs keys on: every change to a run moves it, whoever writes
+// (another connection here), and writes that change no run do not.
+TEST_F(SqliteStoreTest, RunsVersionMovesWithEveryRunChangeAndOnlyThen) {
+  Result<std::unique_ptr<SqliteStore>> other = SqliteStore::Open(path_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto version = [&] {
+    Result<int64_t> v = store_->RunsVersion();
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : -1;
+  };
+  int64_t v0 = version();
+  DagRun run = FullRun(1, "etl", RunState::kRunning);
+  Mutation created;
+  created.runs = {run};
+  ASSERT_TRUE((*other)->Commit(created).ok());
+  int64_t v1 = version();
+  EXPECT_GT(v1, v0);
+
+  // The same run written again, and task instances and events: no run changed.
+  Mutation same;
+  same.runs = {run};
+  same.task_instances = {FullTaskInstance(1, "t")};
+  same.events = {Event(1, "t", "queued", "running", 5)};
+  ASSERT_TRUE((*other)->Commit(same).ok());
+  EXPECT_EQ(version(), v1);
+
+  for (auto change : std::vector<std::function<void(DagRun*)>>{
+           [](DagRun* r) { r->state = RunState::kSuccess; }, [](DagRun* r) { r->note = "checked"; },
+           [](DagRun* r) { r->cancel_requested = !r->cancel_requested; },
+           [](DagRun* r) { r->ended_at = T(1'800'000'000'000); }}) {
+    int64_t before = version();
+    change(&run);
+    Mutation m;
+    m.runs = {run};
+    ASSERT_TRUE((*other)->Commit(m).ok());
+    EXPECT_GT(version(), before);
+  }
+  int64_t before_delete = version();
+  Mutation del;
+  del.delete_runs = {1};
+  ASSERT_TRUE((*other)->Commit(del).ok());
+  EXPECT_GT(version(), before_delete);
 }
 
 TEST_F(SqliteStoreTest, CommitIsAllOrNothing) {

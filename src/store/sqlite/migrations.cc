@@ -124,6 +124,26 @@ CREATE TABLE api_tokens (
   revoked_at INTEGER
 ) STRICT;
 )sql"},
+    {3, "count changes to runs (the API's page cache)", R"sql(
+CREATE TABLE runs_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+) STRICT;
+INSERT INTO runs_version (id, version) VALUES (1, 0);
+CREATE TRIGGER dag_runs_inserted AFTER INSERT ON dag_runs
+BEGIN UPDATE runs_version SET version = version + 1; END;
+CREATE TRIGGER dag_runs_deleted AFTER DELETE ON dag_runs
+BEGIN UPDATE runs_version SET version = version + 1; END;
+CREATE TRIGGER dag_runs_updated AFTER UPDATE ON dag_runs
+WHEN OLD.dag_id IS NOT NEW.dag_id OR OLD.run_id IS NOT NEW.run_id
+  OR OLD.run_type IS NOT NEW.run_type OR OLD.logical_date IS NOT NEW.logical_date
+  OR OLD.data_interval_start IS NOT NEW.data_interval_start
+  OR OLD.data_interval_end IS NOT NEW.data_interval_end OR OLD.conf IS NOT NEW.conf
+  OR OLD.state IS NOT NEW.state OR OLD.created_at IS NOT NEW.created_at
+  OR OLD.started_at IS NOT NEW.started_at OR OLD.ended_at IS NOT NEW.ended_at
+  OR OLD.note IS NOT NEW.note OR OLD.cancel_requested IS NOT NEW.cancel_requested
+BEGIN UPDATE runs_version SET version = version + 1; END;
+)sql"},
 }};
 
 // Ends the open transaction after a failure; the failure is what the caller reports.

@@ -522,21 +522,19 @@ Result<std::vector<TaskInstance>> SqliteStore::ListTaskInstancesOfRuns(
   std::string keys;
   for (int64_t id : run_ids) keys += (keys.empty() ? "" : ",") + std::to_string(id);
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Statement stmt,
-                   conn_->Prepare(std::string("SELECT ") + kTaskInstanceColumns +
-                                  " FROM task_instances WHERE run_id IN (" + keys +
-                                  ") ORDER BY run_id, task_id"));
+  ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare(std::string("SELECT ") + kTaskInstanceColumns +
+                                                  " FROM task_instances WHERE run_id IN (" + keys +
+                                                  ") ORDER BY run_id, task_id"));
   return ReadAll<TaskInstance>(stmt, ReadTaskInstance, "list task instances");
 }
 
 Result<StateCounts> SqliteStore::CountStates() {
   StateCounts counts;
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto [table, out] : {std::pair{"dag_runs", &counts.runs},
-                            std::pair{"task_instances", &counts.task_instances}}) {
-    ASSIGN_OR_RETURN(Statement stmt,
-                     conn_->Prepare(std::string("SELECT state, count(*) FROM ") + table +
-                                    " GROUP BY state ORDER BY state"));
+  for (auto [table, out] :
+       {std::pair{"dag_runs", &counts.runs}, std::pair{"task_instances", &counts.task_instances}}) {
+    ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare(std::string("SELECT state, count(*) FROM ") +
+                                                    table + " GROUP BY state ORDER BY state"));
     for (;;) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
@@ -568,6 +566,12 @@ Result<std::vector<StateEvent>> SqliteStore::ListEventsAfter(int64_t after_id, i
 Result<int64_t> SqliteStore::MaxEventId() {
   std::lock_guard<std::mutex> lock(mu_);
   return conn_->QueryInt("SELECT coalesce(max(id), 0) FROM state_events");
+}
+
+Result<int64_t> SqliteStore::RunsVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Kept by triggers on dag_runs (schema version 3), whoever writes.
+  return conn_->QueryInt("SELECT version FROM runs_version");
 }
 
 Result<int64_t> SqliteStore::MaxRunId() {

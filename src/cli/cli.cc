@@ -6,6 +6,7 @@
 #include "cli/cluster_commands.h"
 #include "cli/commands.h"
 #include "cli/deploy_commands.h"
+#include "cli/import_commands.h"
 
 namespace sp::cli {
 
@@ -370,6 +371,23 @@ int Main(int argc, char** argv) {
   hs->add_option("--port", hs_port, "UI port (default 18080)");
   hs->add_option("--host", hs_host, "Address to bind (default 127.0.0.1)");
   hs->callback([&] { rc = HistoryServer(g, hs_port, hs_host); });
+
+  // import
+  auto* import_cmd = app.add_subcommand("import", "Turn another scheduler's DAG file into YAML");
+  import_cmd->require_subcommand(1);
+  ImportAirflowArgs ia;
+  auto* iairflow = import_cmd->add_subcommand(
+      "airflow", "Read an Airflow DAG file (never run) and write it as a Sparkplane DAG");
+  iairflow->add_option("FILE", ia.file, "Airflow DAG file (.py)")->required();
+  iairflow->add_option("-o,--output", ia.output, "Where to write the YAML (default: stdout)");
+  iairflow->add_option("--dag-id", ia.dag_id, "Which DAG, when the file defines several");
+  iairflow->add_option("--apps-dir", ia.apps_dir,
+                       "Paths under this dir become relative to <data>/apps (default /apps)");
+  iairflow->footer(
+      "Exit 1 when something was not converted (reported as FILE:LINE; the YAML is still\n"
+      "written, with placeholder tasks that fail until edited).\n"
+      "Example:\n  sparkplane import airflow dags/etl.py -o ~/sparkplane/dags/etl.yaml");
+  iairflow->callback([&] { rc = ImportAirflow(g, ia); });
 
   try {
     app.parse(argc, argv);

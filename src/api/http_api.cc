@@ -841,9 +841,9 @@ Response HttpApi::ListDags(Request&) {
     }
     json next = nullptr;
     if (d->schedule && !d->schedule->is_once()) {
-      auto iv =
-          scheduler::NextIntervals(*d, rec ? rec->last_scheduled_logical_date : std::nullopt, 1);
-      if (!iv.empty()) next = FormatTime(iv.front().start);
+      auto runs = scheduler::NextScheduledRuns(
+          *d, rec ? rec->last_scheduled_logical_date : std::nullopt, clock_->Now(), 1);
+      if (!runs.empty()) next = FormatTime(runs.front().logical_date);
     }
     dags.push_back({{"dag_id", id},
                     {"file", d->file},

@@ -290,17 +290,21 @@ int DagsNextExecution(const GlobalOptions& g, const std::string& dag_id, int n) 
     last = (*rec)->last_scheduled_logical_date;
   }
   if (!(*d)->schedule) return Fail("DAG '" + dag_id + "' has no schedule (manual runs only)");
-  auto intervals = scheduler::NextIntervals(**d, last, static_cast<size_t>(std::max(n, 1)));
+  // The scheduler's own decision (catchup, end_date, the runs made), from now on.
+  auto runs = scheduler::NextScheduledRuns(**d, last, (*rt)->clock.Now(),
+                                           static_cast<size_t>(std::max(n, 1)));
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& iv : intervals) {
-    if (!g.json) std::printf("%s\n", FormatTime(iv.start).c_str());
-    out.push_back({{"logical_date", FormatTime(iv.start)},
-                   {"data_interval_start", FormatTime(iv.start)},
-                   {"data_interval_end", FormatTime(iv.end)},
-                   {"runs_at", FormatTime(iv.end)}});
+  for (const auto& r : runs) {
+    if (!g.json) std::printf("%s\n", FormatTime(r.logical_date).c_str());
+    out.push_back({{"logical_date", FormatTime(r.logical_date)},
+                   {"data_interval_start", FormatTime(r.interval.start)},
+                   {"data_interval_end", FormatTime(r.interval.end)},
+                   {"runs_at", FormatTime(r.run_after)}});
   }
   if (g.json) std::printf("%s\n", out.dump(2).c_str());
-  if (intervals.empty() && !g.json) std::printf("no further runs (end_date passed or @once)\n");
+  if (runs.empty() && !g.json) {
+    std::printf("no further runs (end_date passed, @once done, or the schedule never fires)\n");
+  }
   return 0;
 }
 

@@ -16,6 +16,7 @@
 namespace sp::dag {
 namespace {
 
+constexpr size_t npos = std::string_view::npos;
 using internal::CivilFromDays;
 using internal::DaysFromCivil;
 using internal::DaysInMonth;
@@ -38,6 +39,15 @@ constexpr int64_t kMaxWalkMillis = int64_t{1} << 62;
 bool InWalkDomain(Time t) {
   const int64_t ms = ToUnixMillis(t);
   return ms >= -kMaxWalkMillis && ms <= kMaxWalkMillis;
+}
+
+// Time zone rules are asked only about years 1-9999 (the years DAG files can write), far
+// inside what the zone database's calendar arithmetic handles.
+bool InZoneDomain(Time t) {
+  constexpr int64_t kYear1 = -62135596800000;      // 0001-01-01T00:00:00Z
+  constexpr int64_t kYear10000 = 253402300800000;  // 10000-01-01T00:00:00Z
+  const int64_t ms = ToUnixMillis(t);
+  return ms >= kYear1 && ms < kYear10000;
 }
 
 struct FieldSpec {
@@ -177,9 +187,10 @@ class FieldParser {
 
 }  // namespace
 
-Result<Schedule> Schedule::Parse(const std::string& text) {
+Result<Schedule> Schedule::Parse(const std::string& text, const TimeZone& zone) {
   Schedule s;
   s.text_ = text;
+  s.zone_ = zone;
   std::string_view body = Trim(text);
   if (body.empty()) {
     return InvalidArgumentError(
@@ -238,9 +249,17 @@ Result<Schedule> Schedule::Parse(const std::string& text) {
   for (int v = 1; v <= 12; ++v) s.months_[v] = bits[3][v];
   for (int v = 0; v < 7; ++v) s.days_of_week_[v] = bits[4][v];
   if (bits[4][7]) s.days_of_week_[0] = true;
-  // Vixie cron: a field starting with '*' (including "*/2") counts as unrestricted.
-  s.dom_restricted_ = fields[2].front() != '*';
-  s.dow_restricted_ = fields[4].front() != '*';
+  // croniter's rule (what Airflow uses), not Vixie's "starts with '*'": a day field is
+  // unrestricted when it is `*`, or when it covers every value and the other day field has a
+  // `*` somewhere (croniter folds such a field to `*`). So "*/2" next to "sat" is restricted
+  // and the two are joined: odd days and Saturdays.
+  const bool dom_full = s.days_of_month_.count() == 31;
+  const bool dow_full = s.days_of_week_.count() == 7;
+  const bool dom_star = fields[2] == "*" || (dom_full && fields[4].find('*') != npos);
+  const bool dow_star = fields[4] == "*" || (dow_full && fields[2].find('*') != npos);
+  s.dom_restricted_ = !dom_star;
+  s.dow_restricted_ = !dow_star;
+  s.every_hour_ = s.hours_.all();
   return s;
 }
 
@@ -272,9 +291,9 @@ bool CanEverMatch(const std::bitset<13>& months, const std::bitset<32>& dom, boo
 
 }  // namespace
 
-bool Schedule::Matches(Time t) const {
+bool Schedule::Matches(Time local) const {
   if (once_) return false;
-  const int64_t ms = ToUnixMillis(t);
+  const int64_t ms = ToUnixMillis(local);
   if (ms % kMillisPerMinute != 0) return false;
   const int64_t days = FloorDiv(ms, kMillisPerDay);
   const int64_t in_day = ms - days * kMillisPerDay;
@@ -285,7 +304,7 @@ bool Schedule::Matches(Time t) const {
                     days);
 }
 
-std::optional<Time> Schedule::Next(Time t) const {
+std::optional<Time> Schedule::NextWall(Time t) const {
   if (once_ || !InWalkDomain(t) ||
       !CanEverMatch(months_, days_of_month_, dom_restricted_, dow_restricted_)) {
     return std::nullopt;
@@ -338,7 +357,7 @@ std::optional<Time> Schedule::Next(Time t) const {
   return std::nullopt;
 }
 
-std::optional<Time> Schedule::PrevOrEqual(Time t) const {
+std::optional<Time> Schedule::PrevOrEqualWall(Time t) const {
   if (once_ || !InWalkDomain(t) ||
       !CanEverMatch(months_, days_of_month_, dom_restricted_, dow_restricted_)) {
     return std::nullopt;
@@ -392,10 +411,58 @@ std::optional<Time> Schedule::PrevOrEqual(Time t) const {
   return std::nullopt;
 }
 
+std::optional<Time> Schedule::Next(Time t) const {
+  if (once_ || !InWalkDomain(t)) return std::nullopt;
+  if (zone_.is_utc()) return NextWall(t);
+  if (!InZoneDomain(t)) return std::nullopt;
+  const Time local = zone_.ToLocal(t);
+  const std::optional<Time> wall = NextWall(local);
+  if (!wall) return std::nullopt;
+  if (!every_hour_) return zone_.FromLocal(*wall);
+  // Airflow moves an every-hour schedule by the wall time difference in real time, so that it
+  // fires in a repeated hour too. Kept while it lands on the wall time, or on an earlier wall
+  // time that fires (the repeated hour); otherwise (a gap, or a change crossed on a longer move)
+  // the wall time itself, at its first occurrence after `t`.
+  const Time moved = t + (*wall - local);
+  const Time moved_local = zone_.ToLocal(moved);
+  if (moved_local == *wall || (moved_local < *wall && Matches(moved_local))) return moved;
+  const TimeZone::Instants at = zone_.AllFromLocal(*wall);
+  if (at.count == 0) return zone_.FromLocal(*wall);
+  return at.first > t ? at.first : at.second;
+}
+
+std::optional<Time> Schedule::Prev(Time t) const {
+  if (once_ || !InWalkDomain(t)) return std::nullopt;
+  // Fire times are whole minutes, so "at or before t - 1ms" is "strictly before t".
+  if (zone_.is_utc()) return PrevOrEqualWall(t - Millis(1));
+  if (!InZoneDomain(t)) return std::nullopt;
+  const Time local = zone_.ToLocal(t);
+  const std::optional<Time> wall = PrevOrEqualWall(local - Millis(1));
+  if (!wall) return std::nullopt;
+  if (!every_hour_) return zone_.FromLocal(*wall);
+  const Time moved = t - (local - *wall);
+  const Time moved_local = zone_.ToLocal(moved);
+  if (moved_local == *wall || (moved_local > *wall && Matches(moved_local))) return moved;
+  const TimeZone::Instants at = zone_.AllFromLocal(*wall);
+  if (at.count == 0) return zone_.FromLocal(*wall);
+  return at.count == 2 && at.second < t ? at.second : at.first;
+}
+
+std::optional<Time> Schedule::PrevOrEqual(Time t) const {
+  std::optional<Time> prev = Prev(t);
+  if (!prev) return std::nullopt;
+  return Next(*prev) == t ? t : *prev;
+}
+
+std::optional<Time> Schedule::NextOrEqual(Time t) const {
+  std::optional<Time> next = Next(t);
+  if (!next) return std::nullopt;
+  return Prev(*next) == t ? t : *next;
+}
+
 std::optional<DataInterval> Schedule::IntervalStartingAtOrAfter(Time after_or_at) const {
   if (once_ || !InWalkDomain(after_or_at)) return std::nullopt;
-  // Fire times are whole minutes, so "strictly after t - 1ms" is "at or after t".
-  std::optional<Time> start = Next(after_or_at - Millis(1));
+  std::optional<Time> start = NextOrEqual(after_or_at);
   if (!start) return std::nullopt;
   std::optional<Time> end = Next(*start);
   if (!end) return std::nullopt;

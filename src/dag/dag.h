@@ -75,10 +75,17 @@ struct Param {
   std::string description;
 };
 
+// How a cron schedule becomes runs (dag/timetable.h): Airflow's CronDataIntervalTimetable, the
+// default (`timetable: cron_data_interval`), or CronTriggerTimetable (`timetable: cron_trigger`).
+enum class TimetableKind { kCronDataInterval, kCronTrigger };
+
 struct Dag {
   std::string id;
   std::string description;
-  std::optional<Schedule> schedule;  // none = manual only
+  std::optional<Schedule> schedule;  // none = manual only; evaluated in `timezone`
+  TimeZone timezone;                 // `timezone:`; start/end dates without offset are local
+  TimetableKind timetable = TimetableKind::kCronDataInterval;
+  Millis trigger_interval{0};  // cron_trigger's `interval`: the data interval before a fire
   std::optional<Time> start_date;
   std::optional<Time> end_date;
   bool catchup = false;

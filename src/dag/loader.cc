@@ -29,6 +29,8 @@
 #include "dag/internal/task_graph.h"
 #include "dag/internal/yaml_json.h"
 #include "dag/template.h"
+#include "dag/timetable.h"
+#include "dag/timezone.h"
 
 namespace sp::dag {
 
@@ -92,14 +94,14 @@ namespace {
 using internal::DescribeNode;
 using internal::TemplateSite;
 
-constexpr std::array<std::string_view, 12> kTopLevelFields = {
-    "id",   "description", "schedule",     "start_date", "end_date", "catchup", "max_active_runs",
-    "tags", "params",      "default_task", "tasks",      "cluster"};
+constexpr std::array<std::string_view, 14> kTopLevelFields = {
+    "id",   "description", "schedule",     "start_date", "end_date", "catchup",  "max_active_runs",
+    "tags", "params",      "default_task", "tasks",      "cluster",  "timezone", "timetable"};
 // The `cluster:` shorthand's generated tasks.
 constexpr const char* kCreateClusterTask = "create_cluster";
 constexpr const char* kDeleteClusterTask = "delete_cluster";
 // Task fields every type has; the rest belong to the type.
-constexpr std::array<std::string_view, 12> kCommonTaskFields = {"id",
+constexpr std::array<std::string_view, 13> kCommonTaskFields = {"id",
                                                                 "type",
                                                                 "depends_on",
                                                                 "trigger_rule",
@@ -509,6 +511,8 @@ class DagFileParser {
     const Entry* end_entry = nullptr;
     const Entry* tasks_entry = nullptr;
     const Entry* cluster_entry = nullptr;
+    const Entry* timezone_entry = nullptr;
+    const Entry* timetable_entry = nullptr;
     bool has_id = false;
     for (const Entry& e : entries) {
       const std::string& k = e.key;
@@ -557,6 +561,10 @@ class DagFileParser {
         tasks_entry = &e;
       } else if (k == "cluster") {
         cluster_entry = &e;
+      } else if (k == "timezone") {
+        timezone_entry = &e;
+      } else if (k == "timetable") {
+        timetable_entry = &e;
       } else {
         Error(e.key_location, k,
               "unknown field '" + k + "'" + DidYouMean(k, Names(kTopLevelFields)) +
@@ -565,6 +573,10 @@ class DagFileParser {
     }
 
     if (!has_id) Error(Loc(root), "id", "missing required field 'id' (the DAG's name)");
+    if (timezone_entry != nullptr) {
+      ApplyTimeZone(*timezone_entry, start_entry, end_entry, dag.get());
+    }
+    if (timetable_entry != nullptr) ParseTimetable(*timetable_entry, dag.get());
     if (dag->schedule && !dag->schedule->is_once() && !start_entry) {
       Error(ValueLoc(*schedule_entry), "start_date",
             "missing 'start_date', required with a cron schedule (the first data interval "
@@ -601,6 +613,89 @@ class DagFileParser {
     for (int i : order.order) dag->tasks.push_back(std::move(tasks_[i].spec));
     dag->Link();
     dag_ = std::move(dag);
+  }
+
+  // `timezone:` — the schedule and start/end dates without an offset are read in that zone.
+  void ApplyTimeZone(const Entry& e, const Entry* start, const Entry* end, Dag* dag) {
+    if (e.value.IsNull()) return;
+    std::optional<std::string> name = GetString(e, "timezone");
+    if (!name) return;
+    Result<TimeZone> zone = TimeZone::Find(*name);
+    if (!zone.ok()) {
+      Error(ValueLoc(e), "timezone", zone.status().message());
+      return;
+    }
+    dag->timezone = *zone;
+    if (dag->schedule) {
+      // The text parsed already; only the zone changes.
+      Result<Schedule> schedule = Schedule::Parse(dag->schedule->text(), *zone);
+      if (schedule.ok()) dag->schedule = std::move(schedule).value();
+    }
+    if (start != nullptr && dag->start_date && start->value.IsScalar()) {
+      dag->start_date = ParseDateTimeIn(start->value.Scalar(), *zone);
+    }
+    if (end != nullptr && dag->end_date && end->value.IsScalar()) {
+      dag->end_date = ParseDateTimeIn(end->value.Scalar(), *zone);
+    }
+  }
+
+  // `timetable: cron_trigger`, or `timetable: {type: cron_trigger, interval: 1h}`.
+  void ParseTimetable(const Entry& e, Dag* dag) {
+    if (e.value.IsNull()) return;
+    std::vector<std::string> kinds = {"cron_data_interval", "cron_trigger"};
+    const Entry* type = &e;
+    const Entry* interval = nullptr;
+    std::vector<Entry> entries;
+    if (e.value.IsMap()) {
+      if (!Entries(e.value, ValueLoc(e), "timetable", "a mapping with 'type' and 'interval'",
+                   &entries)) {
+        return;
+      }
+      type = nullptr;
+      for (const Entry& f : entries) {
+        if (f.key == "type") {
+          type = &f;
+        } else if (f.key == "interval") {
+          interval = &f;
+        } else {
+          Error(f.key_location, "timetable." + f.key,
+                "unknown field '" + f.key + "'" + DidYouMean(f.key, {"type", "interval"}) +
+                    " (expected type, interval)");
+        }
+      }
+      if (type == nullptr) {
+        Error(ValueLoc(e), "timetable.type", "missing 'type' (" + JoinNames(kinds) + ")");
+        return;
+      }
+    }
+    const std::string field = type == &e ? "timetable" : "timetable.type";
+    std::optional<std::string> name = GetString(*type, field);
+    if (!name) return;
+    std::optional<TimetableKind> kind = ParseTimetableKind(*name);
+    if (!kind) {
+      Error(ValueLoc(*type), field,
+            "unknown timetable '" + *name + "'" + DidYouMean(*name, kinds) + " (expected one of " +
+                JoinNames(kinds) + ")");
+      return;
+    }
+    if (!dag->schedule || dag->schedule->is_once()) {
+      Error(ValueLoc(*type), field,
+            "a timetable needs a cron schedule (this DAG's schedule is " +
+                std::string(dag->schedule ? "@once" : "none") + ")");
+      return;
+    }
+    dag->timetable = *kind;
+    if (interval != nullptr && !interval->value.IsNull()) {
+      if (*kind != TimetableKind::kCronTrigger) {
+        Error(interval->key_location, "timetable.interval",
+              "'interval' applies to the cron_trigger timetable only (cron_data_interval's "
+              "interval runs from one fire time to the next)");
+        return;
+      }
+      std::optional<Millis> d =
+          GetDuration(*interval, "timetable.interval", ZeroDuration::kAllowed);
+      if (d) dag->trigger_interval = *d;
+    }
   }
 
   void ParseParams(const Entry& e, Dag* dag) {

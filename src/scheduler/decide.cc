@@ -343,7 +343,8 @@ Status OnTrigger(Working& w, const TriggerRun& e, RunKeySource& keys) {
     return AlreadyExistsError("DAG '" + e.dag_id + "' already has a run '" + run_id +
                               "' (choose another --run-id or --logical-date)");
   }
-  w.AddRun(NewRun(entry->dag, keys.Next(), e.type, run_id, logical, {logical, logical},
+  w.AddRun(NewRun(entry->dag, keys.Next(), e.type, run_id, logical,
+                  dag::ManualDataInterval(*entry->dag, logical),
                   e.conf.is_null() ? nlohmann::json::object() : e.conf, w.now(), e.only_tasks));
   return OkStatus();
 }
@@ -625,50 +626,23 @@ void CreateScheduledRuns(Working& w, RunKeySource& keys) {
     const DagEntry& entry = *w.Dag(id);
     const dag::DagPtr& d = entry.dag;
     if (!d || entry.record.paused || !d->schedule || !entry.scheduling_blocked.empty()) continue;
-    const dag::Schedule& sched = *d->schedule;
     std::optional<Time> last = w.Dag(id)->record.last_scheduled_logical_date;
-    if (sched.is_once()) {
-      if (last) continue;
-      Time logical = d->start_date.value_or(w.now());
-      if (logical > w.now()) {
-        w.Wake(logical);
-        continue;
-      }
-      w.AddRun(NewRun(d, keys.Next(), store::RunType::kScheduled,
-                      MakeRunId(store::RunType::kScheduled, logical), logical, {logical, logical},
-                      nlohmann::json::object(), w.now()));
-      w.MutableDagRecord(id).last_scheduled_logical_date = logical;
-      continue;
-    }
     for (size_t created = 0; created < kMaxRunsPerPass; ++created) {
-      std::optional<dag::DataInterval> iv;
-      if (last) {
-        std::optional<Time> start = sched.Next(*last);
-        if (start) iv = sched.IntervalStartingAtOrAfter(*start);
-      } else {
-        iv = sched.IntervalStartingAtOrAfter(d->start_date.value_or(w.now()));
-      }
-      if (!iv) break;
-      if (!d->catchup) {
-        // Jump to the latest complete interval: older ones are not run without catchup.
-        std::optional<Time> end = sched.PrevOrEqual(w.now());
-        if (end) {
-          std::optional<Time> start = sched.PrevOrEqual(*end - Millis(1));
-          if (start && *start > iv->start) iv = dag::DataInterval{*start, *end};
-        }
-      }
-      if (d->end_date && iv->start > *d->end_date) break;
-      if (iv->end > w.now()) {
-        w.Wake(iv->end);
+      // The timetable decides (catchup, end_date, the last run made); `dags next-execution`
+      // asks the same function.
+      std::optional<dag::ScheduledRun> next = dag::NextScheduledRun(*d, last, w.now());
+      if (!next) break;
+      if (next->run_after > w.now()) {
+        w.Wake(next->run_after);
         break;
       }
       if (ActiveRunsOf(w, id, /*running_only=*/false) >= d->max_active_runs) break;
-      std::string run_id = MakeRunId(store::RunType::kScheduled, iv->start);
-      w.MutableDagRecord(id).last_scheduled_logical_date = iv->start;
-      last = iv->start;
+      std::string run_id = MakeRunId(store::RunType::kScheduled, next->logical_date);
+      w.MutableDagRecord(id).last_scheduled_logical_date = next->logical_date;
+      last = next->logical_date;
       if (RunIdTaken(w, id, run_id)) continue;
-      w.AddRun(NewRun(d, keys.Next(), store::RunType::kScheduled, run_id, iv->start, *iv,
-                      nlohmann::json::object(), w.now()));
+      w.AddRun(NewRun(d, keys.Next(), store::RunType::kScheduled, run_id, next->logical_date,
+                      next->interval, nlohmann::json::object(), w.now()));
     }
   }
 }
@@ -1007,23 +981,18 @@ std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, T
   return out;
 }
 
-std::vector<dag::DataInterval> NextIntervals(const dag::Dag& d, std::optional<Time> last_logical,
-                                             size_t n) {
-  std::vector<dag::DataInterval> out;
-  if (!d.schedule || d.schedule->is_once()) return out;
-  std::optional<dag::DataInterval> iv;
-  if (last_logical) {
-    std::optional<Time> start = d.schedule->Next(*last_logical);
-    if (start) iv = d.schedule->IntervalStartingAtOrAfter(*start);
-  } else if (d.start_date) {
-    iv = d.schedule->IntervalStartingAtOrAfter(*d.start_date);
-  }
-  while (iv && out.size() < n) {
-    if (d.end_date && iv->start > *d.end_date) break;
-    out.push_back(*iv);
-    std::optional<Time> next = d.schedule->Next(iv->start);
-    if (!next) break;
-    iv = d.schedule->IntervalStartingAtOrAfter(*next);
+std::vector<dag::ScheduledRun> NextScheduledRuns(const dag::Dag& d,
+                                                 std::optional<Time> last_logical, Time now,
+                                                 size_t n) {
+  // What CreateScheduledRuns will do from here, assuming each run is made when it is due: a run
+  // already due is made now, a later one at its time (which is then the time of the decision).
+  std::vector<dag::ScheduledRun> out;
+  while (out.size() < n) {
+    std::optional<dag::ScheduledRun> next = dag::NextScheduledRun(d, last_logical, now);
+    if (!next || (last_logical && next->logical_date <= *last_logical)) break;
+    out.push_back(*next);
+    last_logical = next->logical_date;
+    now = std::max(now, next->run_after);
   }
   return out;
 }

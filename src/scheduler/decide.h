@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "dag/timetable.h"
 #include "scheduler/deps/dep.h"
 #include "scheduler/event.h"
 #include "scheduler/plan.h"
@@ -47,10 +48,12 @@ std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot);
 std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, Time from, Time to,
                                                 size_t limit);
 
-// The next `n` data intervals the schedule will create runs for, after `last_logical` (or from
-// the DAG's start date). For `dags next-execution`.
-std::vector<dag::DataInterval> NextIntervals(const dag::Dag& dag, std::optional<Time> last_logical,
-                                             size_t n);
+// The next `n` runs the schedule will create after the scheduled run `last_logical` (none yet:
+// from start_date), as CreateScheduledRuns decides them from `now` on (catchup, end_date): for
+// `dags next-execution` and the API's next run.
+std::vector<dag::ScheduledRun> NextScheduledRuns(const dag::Dag& dag,
+                                                 std::optional<Time> last_logical, Time now,
+                                                 size_t n);
 
 // Why a task instance is not running yet: each dep's status (for `tasks list`).
 std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const std::string& task,

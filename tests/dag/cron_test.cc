@@ -72,10 +72,12 @@ TEST(ScheduleTest, NextFireTimes) {
       {"0 0 13 * 5", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},  // Friday the 2nd
       {"0 0 13 * 5", "2026-01-09T00:00:00Z", "2026-01-13T00:00:00Z"},  // Tuesday the 13th
       {"0 0 13 * 5", "2026-01-13T00:00:00Z", "2026-01-16T00:00:00Z"},  // Friday the 16th
-      // ... but a field starting with '*' is unrestricted, so both must match: an odd day
-      // that is a Monday.
-      {"0 0 */2 * 1", "2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z"},
-      {"0 0 */2 * 1", "2026-01-05T00:00:00Z", "2026-01-19T00:00:00Z"},
+      // ... and so is a step such as "*/2" (croniter, Airflow; Vixie cron intersects here):
+      // an odd day or a Monday. More in tests/data/cron/day_rule.txt.
+      {"0 0 */2 * 1", "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z"},
+      {"0 0 */2 * 1", "2026-01-05T00:00:00Z", "2026-01-07T00:00:00Z"},
+      // Only a literal "*" is unrestricted: both must match, every Monday.
+      {"0 0 * * 1", "2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z"},
       // Presets.
       {"@hourly", "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"},
       {"@daily", "2026-01-01T10:00:00Z", "2026-01-02T00:00:00Z"},

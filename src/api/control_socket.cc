@@ -193,9 +193,10 @@ Result<scheduler::Event> ParseRequestFields(const nlohmann::json& req) {
     ASSIGN_OR_RETURN(std::string task, RequiredString(req, "task", op));
     ASSIGN_OR_RETURN(std::string state, RequiredString(req, "state", op));
     auto st = store::ParseTaskState(state);
-    if (!st || (*st != store::TaskState::kSuccess && *st != store::TaskState::kFailed)) {
-      return InvalidArgumentError("field 'state' must be \"success\" or \"failed\", got '" + state +
-                                  "'");
+    if (!st || (*st != store::TaskState::kSuccess && *st != store::TaskState::kFailed &&
+                *st != store::TaskState::kSkipped)) {
+      return InvalidArgumentError(
+          "field 'state' must be \"success\", \"failed\" or \"skipped\", got '" + state + "'");
     }
     return scheduler::Event(scheduler::MarkTask{run, std::move(task), *st});
   }

@@ -195,11 +195,11 @@ int Main(int argc, char** argv) {
   ttest->add_option("--logical-date,-e", logical_date, "Logical date (default: now)");
   ttest->footer("Example:\n  sparkplane tasks test hello greet --conf '{\"name\": \"x\"}'");
   ttest->callback([&] { rc = DagsTest(g, dag_id, conf, logical_date, task_args); });
-  auto* tmark = tasks->add_subcommand("mark", "Mark a task success or failed");
+  auto* tmark = tasks->add_subcommand("mark", "Mark a task success, failed or skipped");
   tmark->add_option("ARGS", task_args, "DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)")
       ->required()
       ->expected(2, 3);
-  tmark->add_option("--state", state, "success or failed")->required();
+  tmark->add_option("--state", state, "success, failed or skipped")->required();
   tmark->callback([&] { rc = TasksMark(g, task_args, state); });
 
   // connections

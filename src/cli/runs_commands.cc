@@ -237,7 +237,9 @@ int TasksMark(const GlobalOptions& g, const std::vector<std::string>& args,
               const std::string& state) {
   auto [run_args, rest] = SplitRunArgs(args);
   if (rest.size() != 1) return Fail("expected DAG_ID RUN_ID TASK_ID (or KEY TASK_ID)");
-  if (state != "success" && state != "failed") return Fail("--state must be success or failed");
+  if (state != "success" && state != "failed" && state != "skipped") {
+    return Fail("--state must be success, failed or skipped; got '" + state + "'");
+  }
   Result<std::unique_ptr<Runtime>> rt = OpenRuntime(g.config);
   if (!rt.ok()) return Fail(rt.status());
   Result<store::DagRun> run = ResolveRun(*(*rt)->store, run_args);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdint>
 #include <utility>
 
 namespace sp::dag {
@@ -21,7 +23,7 @@ std::string SourceLocation::ToString() const {
 
 namespace {
 
-constexpr std::array<std::pair<TriggerRule, const char*>, 7> kTriggerRuleNames = {{
+constexpr std::array<std::pair<TriggerRule, const char*>, 13> kTriggerRuleNames = {{
     {TriggerRule::kAllSuccess, "all_success"},
     {TriggerRule::kAllFailed, "all_failed"},
     {TriggerRule::kAllDone, "all_done"},
@@ -29,7 +31,23 @@ constexpr std::array<std::pair<TriggerRule, const char*>, 7> kTriggerRuleNames =
     {TriggerRule::kOneFailed, "one_failed"},
     {TriggerRule::kNoneFailed, "none_failed"},
     {TriggerRule::kNoneSkipped, "none_skipped"},
+    {TriggerRule::kNoneFailedMinOneSuccess, "none_failed_min_one_success"},
+    {TriggerRule::kOneDone, "one_done"},
+    {TriggerRule::kAllSkipped, "all_skipped"},
+    {TriggerRule::kAlways, "always"},
+    {TriggerRule::kAllDoneSetupSuccess, "all_done_setup_success"},
+    {TriggerRule::kAllDoneMinOneSuccess, "all_done_min_one_success"},
 }};
+
+// FNV-1a 64: stable across builds, unlike std::hash.
+uint64_t StableHash(std::string_view bytes) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
 
 }  // namespace
 
@@ -47,15 +65,29 @@ std::optional<TriggerRule> ParseTriggerRule(const std::string& s) {
   return std::nullopt;
 }
 
-Millis RetryPolicy::DelayAfter(int failed_try) const {
-  if (!exponential_backoff) return retry_delay;
-  const int doublings = std::max(failed_try, 1) - 1;
-  const int64_t base = retry_delay.count();
-  const int64_t cap = max_retry_delay.count();
-  if (base <= 0) return Millis(0);
-  // base * 2^doublings without overflow: once it exceeds the cap, the cap wins.
-  if (doublings >= 62 || base > (cap >> doublings)) return max_retry_delay;
-  return Millis(std::min(base << doublings, cap));
+const std::vector<std::string>& TriggerRuleNames() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const auto& [rule, name] : kTriggerRuleNames) names.emplace_back(name);
+    return names;
+  }();
+  return kNames;
+}
+
+Millis RetryPolicy::DelayAfter(int failed_try, std::string_view jitter_key) const {
+  // Airflow: a multiplier of 1 (or none) keeps retry_delay as it is, without jitter.
+  if (!(backoff_multiplier > 0) || backoff_multiplier == 1.0) return retry_delay;
+  constexpr double kMaxDelaySeconds = 24.0 * 3600;  // Airflow's MAX_RETRY_DELAY
+  const double exponent = std::max(failed_try, 1) - 1;
+  const double grown = static_cast<double>(retry_delay.count()) / 1000.0 *
+                       std::pow(backoff_multiplier, exponent);
+  // Past the 24 h cap the exact value no longer matters (and pow may be inf).
+  const int64_t base = !(grown < kMaxDelaySeconds) ? static_cast<int64_t>(kMaxDelaySeconds)
+                                                   : std::max<int64_t>(1, std::ceil(grown));
+  const int64_t jittered = base + static_cast<int64_t>(StableHash(jitter_key) %
+                                                       static_cast<uint64_t>(base));
+  const Millis delay(std::min<int64_t>(jittered, static_cast<int64_t>(kMaxDelaySeconds)) * 1000);
+  return std::min(delay, max_retry_delay);
 }
 
 void Dag::Link() {

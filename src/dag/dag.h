@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -37,22 +38,34 @@ enum class TriggerRule {
   kOneFailed,
   kNoneFailed,
   kNoneSkipped,
+  kNoneFailedMinOneSuccess,
+  kOneDone,
+  kAllSkipped,
+  kAlways,
+  kAllDoneSetupSuccess,
+  kAllDoneMinOneSuccess,
 };
 const char* TriggerRuleName(TriggerRule r);  // "all_success"
 std::optional<TriggerRule> ParseTriggerRule(const std::string& s);
+const std::vector<std::string>& TriggerRuleNames();  // every rule, for messages
 
-// Airflow-like setup/teardown: a teardown runs once any of its setup upstreams ran, whatever
-// happened in between, and is ignored when the run's final state is decided.
+// Airflow's setup/teardown: a teardown's default rule is all_done_setup_success (it runs once
+// its upstream is done if one of its setups succeeded), and it counts for the run's final state
+// only with on_failure_fail_dagrun.
 enum class TaskRole { kNormal, kSetup, kTeardown };
 
 struct RetryPolicy {
-  int retries = 0;                  // extra tries after the first
-  Millis retry_delay = Millis(0);   // delay before try n+1
-  bool exponential_backoff = false; // delay * 2^(try-1), capped by max_retry_delay
+  int retries = 0;                 // extra tries after the first
+  Millis retry_delay = Millis(0);  // delay before try n+1
+  // Airflow's retry_exponential_backoff: 0 = off (false), 2 = true, or any multiplier > 0.
+  double backoff_multiplier = 0;
   Millis max_retry_delay = Millis(24 * 3600 * 1000);
 
-  // Delay before the try after `failed_try` (1-based).
-  Millis DelayAfter(int failed_try) const;
+  // Delay before the try after `failed_try` (1-based). Without backoff, retry_delay. With it, as
+  // Airflow computes it: base = ceil(retry_delay_s * multiplier^(failed_try-1)) seconds, at
+  // least 1; a deterministic jitter from `jitter_key` (dag#task#logical_date#try) gives a delay
+  // in [base, 2*base) seconds, capped at 24 h and then at max_retry_delay.
+  Millis DelayAfter(int failed_try, std::string_view jitter_key = {}) const;
 };
 
 struct TaskSpec {
@@ -62,6 +75,8 @@ struct TaskSpec {
   TriggerRule trigger_rule = TriggerRule::kAllSuccess;
   TaskRole role = TaskRole::kNormal;
   RetryPolicy retry;
+  // A teardown's own failure fails the run (Airflow's on_failure_fail_dagrun).
+  bool on_failure_fail_dagrun = false;
   std::optional<Millis> execution_timeout;
   std::map<std::string, std::string> env;  // values are templates
   nlohmann::json fields = nlohmann::json::object();  // type-specific fields, unrendered

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -112,7 +113,8 @@ constexpr std::array<std::string_view, 13> kCommonTaskFields = {"id",
                                                                 "execution_timeout",
                                                                 "env",
                                                                 "setup",
-                                                                "teardown"};
+                                                                "teardown",
+                                                                "on_failure_fail_dagrun"};
 // The common fields default_task may set.
 constexpr std::array<std::string_view, 7> kDefaultableFields = {
     "retries", "retry_delay", "retry_exponential_backoff", "max_retry_delay", "execution_timeout",
@@ -165,7 +167,7 @@ struct EnvValue {
 struct CommonFields {
   std::optional<int> retries;
   std::optional<Millis> retry_delay;
-  std::optional<bool> exponential_backoff;
+  std::optional<double> backoff_multiplier;
   std::optional<Millis> max_retry_delay;
   std::optional<Millis> execution_timeout;
   std::optional<TriggerRule> trigger_rule;
@@ -180,6 +182,7 @@ struct TaskDraft {
   bool type_known = false;
   bool setup = false;
   bool teardown = false;
+  std::optional<SourceLocation> on_failure_fail_dagrun;  // where it was set to true
   CommonFields common;
   struct Dependency {
     std::string id;
@@ -439,12 +442,31 @@ class DagFileParser {
     std::optional<std::string> s = GetString(e, field);
     if (!s) return std::nullopt;
     if (std::optional<TriggerRule> rule = ParseTriggerRule(*s)) return rule;
-    const std::vector<std::string> names = {"all_success", "all_failed", "all_done",
-                                            "one_success", "one_failed", "none_failed",
-                                            "none_skipped"};
+    const std::vector<std::string>& names = TriggerRuleNames();
     Error(ValueLoc(e), field,
           "unknown trigger rule '" + *s + "'" + DidYouMean(*s, names) + " (expected one of " +
               JoinNames(names) + ")");
+    return std::nullopt;
+  }
+
+  // Airflow's retry_exponential_backoff: true (a multiplier of 2), false (off) or a multiplier.
+  std::optional<double> GetBackoff(const Entry& e, const std::string& field) {
+    if (e.value.IsScalar()) {
+      std::string v = e.value.Scalar();
+      std::transform(v.begin(), v.end(), v.begin(), Lower);
+      if (v == "true" || v == "yes" || v == "on") return 2.0;
+      if (v == "false" || v == "no" || v == "off") return 0.0;
+      double m = 0;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), m);
+      if (ec == std::errc() && ptr == v.data() + v.size() && !v.empty() && std::isfinite(m)) {
+        if (m >= 0) return m;
+        Error(ValueLoc(e), field, "must not be negative; got " + e.value.Scalar());
+        return std::nullopt;
+      }
+    }
+    Error(ValueLoc(e), field,
+          "expected true, false or a backoff multiplier such as 2 or 1.5; got " +
+              DescribeNode(e.value));
     return std::nullopt;
   }
 
@@ -481,7 +503,7 @@ class DagFileParser {
     } else if (k == "retry_delay") {
       c->retry_delay = GetDuration(e, field, ZeroDuration::kAllowed);
     } else if (k == "retry_exponential_backoff") {
-      c->exponential_backoff = GetBool(e, field);
+      c->backoff_multiplier = GetBackoff(e, field);
     } else if (k == "max_retry_delay") {
       c->max_retry_delay = GetDuration(e, field, ZeroDuration::kRejected);
     } else if (k == "execution_timeout") {
@@ -819,6 +841,10 @@ class DagFileParser {
         if (!e.value.IsNull()) t.setup = GetBool(e, field).value_or(false);
       } else if (e.key == "teardown") {
         if (!e.value.IsNull()) t.teardown = GetBool(e, field).value_or(false);
+      } else if (e.key == "on_failure_fail_dagrun") {
+        if (!e.value.IsNull() && GetBool(e, field).value_or(false)) {
+          t.on_failure_fail_dagrun = ValueLoc(e);
+        }
       } else {
         type_fields.push_back(&e);
       }
@@ -835,6 +861,14 @@ class DagFileParser {
     if (t.setup && t.teardown) {
       Error(t.spec.location, t.field,
             "a task cannot be both setup and teardown; set only one of them");
+    }
+    if (t.on_failure_fail_dagrun) {
+      if (t.teardown) {
+        t.spec.on_failure_fail_dagrun = true;
+      } else {
+        Error(*t.on_failure_fail_dagrun, t.field + ".on_failure_fail_dagrun",
+              "on_failure_fail_dagrun applies only to teardown tasks (add 'teardown: true')");
+      }
     }
 
     // Type-specific fields: checked by name only when the checker knows the type's fields.
@@ -948,8 +982,8 @@ class DagFileParser {
     RetryPolicy& r = t->spec.retry;
     r.retries = own.retries.value_or(def.retries.value_or(r.retries));
     r.retry_delay = own.retry_delay.value_or(def.retry_delay.value_or(r.retry_delay));
-    r.exponential_backoff =
-        own.exponential_backoff.value_or(def.exponential_backoff.value_or(r.exponential_backoff));
+    r.backoff_multiplier =
+        own.backoff_multiplier.value_or(def.backoff_multiplier.value_or(r.backoff_multiplier));
     r.max_retry_delay =
         own.max_retry_delay.value_or(def.max_retry_delay.value_or(r.max_retry_delay));
     t->spec.execution_timeout =
@@ -957,11 +991,11 @@ class DagFileParser {
     t->spec.role = t->setup      ? TaskRole::kSetup
                    : t->teardown ? TaskRole::kTeardown
                                  : TaskRole::kNormal;
-    // A teardown runs whatever happened upstream unless its own trigger_rule says otherwise.
+    // A teardown gets Airflow's teardown rule unless its own trigger_rule says otherwise.
     if (own.trigger_rule) {
       t->spec.trigger_rule = *own.trigger_rule;
     } else if (t->spec.role == TaskRole::kTeardown) {
-      t->spec.trigger_rule = TriggerRule::kAllDone;
+      t->spec.trigger_rule = TriggerRule::kAllDoneSetupSuccess;
     } else if (def.trigger_rule) {
       t->spec.trigger_rule = *def.trigger_rule;
     }

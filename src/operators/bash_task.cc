@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -33,6 +34,9 @@ constexpr size_t kMaxMarkerLine = 1 << 20;
 constexpr uint64_t kInlineScanLimit = 1 << 20;
 // How long a process found running after a restart gets between SIGTERM and SIGKILL.
 constexpr Millis kRecoveryGrace{10000};
+// Airflow's BashOperator: a command exiting with 99 skips the task unless skip_on_exit_code says
+// otherwise.
+constexpr int kDefaultSkipExitCode = 99;
 
 std::string Describe(const nlohmann::json& v) {
   std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -96,7 +100,33 @@ std::vector<FieldProblem> CheckFields(const nlohmann::json& fields) {
   if (cwd != fields.end() && !cwd->is_string()) {
     problems.push_back({"cwd", "cwd", "expected a directory path string; got " + Describe(*cwd)});
   }
+  if (auto skip = fields.find("skip_on_exit_code"); skip != fields.end() && !skip->is_null()) {
+    auto check = [&](const nlohmann::json& v, const std::string& field) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 255) {
+        problems.push_back({"skip_on_exit_code", field,
+                            "expected an exit code from 0 to 255; got " + Describe(v)});
+      }
+    };
+    if (skip->is_array()) {
+      for (size_t i = 0; i < skip->size(); ++i) {
+        check((*skip)[i], "skip_on_exit_code[" + std::to_string(i) + "]");
+      }
+    } else {
+      check(*skip, "skip_on_exit_code");
+    }
+  }
   return problems;
+}
+
+// The exit codes that mean "skipped": Airflow's BashOperator default is 99; null or [] = none.
+bool IsSkipExitCode(const nlohmann::json& fields, int exit_code) {
+  auto skip = fields.find("skip_on_exit_code");
+  if (skip == fields.end()) return exit_code == kDefaultSkipExitCode;
+  auto same = [&](const nlohmann::json& v) {
+    return v.is_number_integer() && v.get<int64_t>() == exit_code;
+  };
+  if (skip->is_array()) return std::any_of(skip->begin(), skip->end(), same);
+  return same(*skip);
 }
 
 std::string ExitMessage(const ExitInfo& exit) {
@@ -115,11 +145,18 @@ std::string ExitMessage(const ExitInfo& exit) {
 void CompleteFromExit(const std::shared_ptr<TaskContext>& ctx, uint64_t log_offset,
                       const ExitInfo& exit) {
   TaskResult result;
-  result.success = exit.exit_code == 0;
   result.exit_code = exit.exit_code;
+  result.skipped =
+      !exit.signal && exit.exit_code >= 0 && IsSkipExitCode(ctx->fields(), exit.exit_code);
+  result.success = !result.skipped && exit.exit_code == 0;
   Result<nlohmann::json> outputs = ReadOutputMarkers(ctx->log_path(), log_offset);
   if (outputs.ok()) result.outputs = std::move(*outputs);
-  if (!result.success) result.message = ExitMessage(exit);
+  if (result.skipped) {
+    result.message = "command exited with code " + std::to_string(exit.exit_code) +
+                     ": skipped (skip_on_exit_code)";
+  } else if (!result.success) {
+    result.message = ExitMessage(exit);
+  }
   ctx->AppendLog("[sparkplane] " +
                  (result.success ? std::string("command exited with code 0") : result.message));
   ctx->Complete(std::move(result));
@@ -275,7 +312,7 @@ Result<nlohmann::json> ReadOutputMarkers(const std::string& path, uint64_t offse
 }
 
 std::vector<std::string> BashTaskType::FieldNames() const {
-  return {"command", "shell", "cwd"};
+  return {"command", "shell", "cwd", "skip_on_exit_code"};
 }
 
 void BashTaskType::Validate(const dag::TaskSpec& spec, std::vector<dag::DagError>* errors) const {

@@ -8,6 +8,9 @@
 //   shell    bool. `shell: false` with a string runs that string as one program path without
 //            arguments; `shell: true` with a list is an error.
 //   cwd      string. Working directory of the process (default: the server's).
+//   skip_on_exit_code  int or list of ints (0-255). An exit with one of them ends the try
+//            `skipped` instead of failed (no retry), as Airflow's BashOperator; default 99;
+//            null or [] turns it off.
 //
 // Environment: the allowlisted part of the server's (executor::DefaultPassEnv; never its
 // SPARKPLANE_* secrets), plus the task's rendered `env:`, plus SPARKPLANE_DAG_ID,
@@ -21,7 +24,8 @@
 //
 // Flow of a try: Spawn gated with an exit record (`<log>.exit`) -> SaveHandle({"pid",
 // "start_ticks", "exit_record", "log_offset"}) -> Release -> the exit callback (supervisor's
-// reaper thread) scans the log and Completes: success iff exit code 0. After a server restart
+// reaper thread) scans the log and Completes: success iff exit code 0 (skipped for a
+// skip_on_exit_code). After a server restart
 // the process is no longer our child: Recover takes its result from the exit record, watching a
 // command that still runs until it ends, so a restart never runs finished work again. A command
 // that ended without a record (killed with its supervisor) fails retryably. Handles saved without

@@ -76,6 +76,9 @@ struct TaskResult {
   std::string message;  // why it failed, shown to users
   // False for failures a retry cannot fix (bad input found at start); the try is not retried.
   bool retryable = true;
+  // The task skipped itself (bash: an exit code in skip_on_exit_code); not a success, not a
+  // failure, never retried: the instance ends `skipped`, as an Airflow AirflowSkipException.
+  bool skipped = false;
 };
 
 // One try of one task. Created by the scheduler; implementations are thread-safe.

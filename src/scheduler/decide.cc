@@ -493,8 +493,9 @@ Status OnClear(Working& w, const ClearTasks& e) {
 
 Status OnMark(Working& w, const MarkTask& e) {
   RETURN_IF_ERROR(RequireRun(w, e.run));
-  if (e.state != TaskState::kSuccess && e.state != TaskState::kFailed) {
-    return InvalidArgumentError("a task can only be marked success or failed");
+  if (e.state != TaskState::kSuccess && e.state != TaskState::kFailed &&
+      e.state != TaskState::kSkipped) {
+    return InvalidArgumentError("a task can only be marked success, failed or skipped");
   }
   const dag::Dag& d = *w.View(e.run).dag;
   if (!d.FindTask(e.task) || !w.HasTi(e.run, e.task)) {
@@ -535,14 +536,20 @@ void OnFinished(Working& w, const TaskFinished& e) {
   if (reason.empty()) {
     reason = res.success ? "succeeded" : "exit code " + std::to_string(res.exit_code);
   }
-  if (res.success) {
+  if (res.skipped) {
+    w.Transition(e.run, e.task, TaskState::kSkipped, reason);
+  } else if (res.success) {
     w.Transition(e.run, e.task, TaskState::kSuccess, reason);
   } else {
     const dag::TaskSpec* spec = v.dag ? v.dag->FindTask(e.task) : nullptr;
     bool user_stop = run.cancel_requested;
     bool can_retry = spec && res.retryable && !user_stop && ti.try_number < ti.max_tries;
     if (can_retry) {
-      Time next = w.now() + spec->retry.DelayAfter(ti.try_number);
+      // The backoff jitter is fixed per (DAG, task, logical date, try), as in Airflow.
+      const std::string jitter_key = run.dag_id + "#" + e.task + "#" +
+                                     FormatTime(run.logical_date) + "#" +
+                                     std::to_string(ti.try_number);
+      Time next = w.now() + spec->retry.DelayAfter(ti.try_number, jitter_key);
       w.Transition(e.run, e.task, TaskState::kUpForRetry,
                    reason + "; retry " + std::to_string(ti.try_number + 1) + " of " +
                        std::to_string(ti.max_tries) + " at " + FormatTime(next));
@@ -785,9 +792,20 @@ void FinishRunIfDone(Working& w, int64_t run) {
   for (const dag::TaskSpec& t : d.tasks) {
     if (w.HasTi(run, t.id) && !store::IsTerminal(w.Ti(run, t.id).state)) return;
   }
+  // Leaves decide the run's state; teardowns are ignored unless on_failure_fail_dagrun. Unlike
+  // Airflow, such a teardown does not hide the failure of the tasks upstream of it.
   std::string failed_leaf;
   for (const dag::TaskSpec& t : d.tasks) {
-    if (t.role == dag::TaskRole::kTeardown || !w.HasTi(run, t.id)) continue;
+    if (!w.HasTi(run, t.id)) continue;
+    if (t.role == dag::TaskRole::kTeardown) {
+      TaskState s = w.Ti(run, t.id).state;
+      if (t.on_failure_fail_dagrun &&
+          (s == TaskState::kFailed || s == TaskState::kUpstreamFailed)) {
+        failed_leaf = t.id;
+        break;
+      }
+      continue;
+    }
     bool leaf = true;
     for (const std::string& down : d.Downstream(t.id)) {
       const dag::TaskSpec* dt = d.FindTask(down);

@@ -66,7 +66,7 @@ struct ClearTasks {
 struct MarkTask {
   int64_t run = 0;
   std::string task;
-  store::TaskState state = store::TaskState::kSuccess;  // success or failed
+  store::TaskState state = store::TaskState::kSuccess;  // success, failed or skipped
 };
 
 struct SetPaused {

@@ -52,6 +52,11 @@ TEST(ControlSocketTest, ParsesEveryOp) {
   auto mark = ParseControlRequest({{"op", "mark"}, {"run", 4}, {"task", "a"}, {"state", "failed"}});
   ASSERT_TRUE(mark.ok());
   EXPECT_EQ(std::get<scheduler::MarkTask>(*mark).state, store::TaskState::kFailed);
+  // Issue 12: `tasks mark ... skipped`, as Airflow offers.
+  auto skip =
+      ParseControlRequest({{"op", "mark"}, {"run", 4}, {"task", "a"}, {"state", "skipped"}});
+  ASSERT_TRUE(skip.ok()) << skip.status();
+  EXPECT_EQ(std::get<scheduler::MarkTask>(*skip).state, store::TaskState::kSkipped);
   EXPECT_TRUE(
       std::get<scheduler::SetPaused>(*ParseControlRequest({{"op", "pause"}, {"dag_id", "d"}}))
           .paused);
@@ -149,7 +154,7 @@ TEST(ControlSocketTest, WrongTypedFieldsAreInvalidArgumentsNamingTheField) {
        "field 'from' must be a string, got boolean"},
       {R"({"op":"mark","run":4,"state":"failed"})", "field 'task' is required for op 'mark'"},
       {R"({"op":"mark","run":4,"task":"a","state":"running"})",
-       "field 'state' must be \"success\" or \"failed\", got 'running'"},
+       "field 'state' must be \"success\", \"failed\" or \"skipped\", got 'running'"},
       {R"({"op":"mark","run":4,"task":"a","state":false})",
        "field 'state' must be a string, got boolean"},
       {R"({"op":"pause"})", "field 'dag_id' is required for op 'pause'"},

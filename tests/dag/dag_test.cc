@@ -41,28 +41,58 @@ TEST(TriggerRuleTest, RejectsUnknownNames) {
 TEST(RetryPolicyTest, FixedDelayIgnoresTryNumber) {
   RetryPolicy p;
   p.retry_delay = Millis(30'000);
-  EXPECT_EQ(p.DelayAfter(1), Millis(30'000));
-  EXPECT_EQ(p.DelayAfter(7), Millis(30'000));
+  EXPECT_EQ(p.DelayAfter(1, "k"), Millis(30'000));
+  EXPECT_EQ(p.DelayAfter(7, "k"), Millis(30'000));
 }
 
-TEST(RetryPolicyTest, ExponentialDoublesUntilTheCap) {
+// Airflow 3's next_retry_datetime: base = ceil(delay * m^(try-1)) s (at least 1 s), then a
+// per-try jitter within [base, 2*base), capped at 24 h and then at max_retry_delay.
+TEST(RetryPolicyTest, ExponentialBackoffAsAirflowComputesIt) {
   RetryPolicy p;
   p.retry_delay = Millis(1'000);
-  p.exponential_backoff = true;
+  p.backoff_multiplier = 2;
   p.max_retry_delay = Millis(10'000);
-  EXPECT_EQ(p.DelayAfter(1), Millis(1'000));
-  EXPECT_EQ(p.DelayAfter(2), Millis(2'000));
-  EXPECT_EQ(p.DelayAfter(3), Millis(4'000));
-  EXPECT_EQ(p.DelayAfter(4), Millis(8'000));
-  EXPECT_EQ(p.DelayAfter(5), Millis(10'000));
-  EXPECT_EQ(p.DelayAfter(1000), Millis(10'000));  // no overflow
-  EXPECT_EQ(p.DelayAfter(0), Millis(1'000));      // treated as the first try
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    const int64_t base = int64_t{1000} << (attempt - 1);
+    for (const char* key : {"d#a#2026-01-01T00:00:00Z#1", "d#b#x#2", "other"}) {
+      Millis delay = p.DelayAfter(attempt, key);
+      EXPECT_GE(delay.count(), base) << attempt << " " << key;
+      EXPECT_LT(delay.count(), 2 * base) << attempt << " " << key;
+      EXPECT_EQ(delay.count() % 1000, 0);          // whole seconds, as in Airflow
+      EXPECT_EQ(delay, p.DelayAfter(attempt, key));  // deterministic
+    }
+  }
+  EXPECT_EQ(p.DelayAfter(5, "k"), Millis(10'000));     // 16 s..32 s capped by max_retry_delay
+  EXPECT_EQ(p.DelayAfter(1000, "k"), Millis(10'000));  // no overflow
+  EXPECT_GE(p.DelayAfter(0, "k"), Millis(1'000));      // treated as the first try
+  p.max_retry_delay = Millis(100LL * 24 * 3600 * 1000);
+  EXPECT_EQ(p.DelayAfter(200, "k"), Millis(24LL * 3600 * 1000));  // Airflow's 24 h ceiling
 }
 
-TEST(RetryPolicyTest, ExponentialWithZeroDelayStaysZero) {
+TEST(RetryPolicyTest, BackoffMultiplier) {
   RetryPolicy p;
-  p.exponential_backoff = true;
-  EXPECT_EQ(p.DelayAfter(10), Millis(0));
+  p.retry_delay = Millis(10'000);
+  p.backoff_multiplier = 3;
+  Millis third = p.DelayAfter(3, "k");  // base 90 s
+  EXPECT_GE(third, Millis(90'000));
+  EXPECT_LT(third, Millis(180'000));
+  p.backoff_multiplier = 1;  // Airflow: a multiplier of 1 is no backoff (and no jitter)
+  EXPECT_EQ(p.DelayAfter(3, "k"), Millis(10'000));
+  p.backoff_multiplier = 0;
+  EXPECT_EQ(p.DelayAfter(3, "k"), Millis(10'000));
+}
+
+// retry_delay: 0 retries at once without backoff (Airflow adds no delay either); with backoff
+// Airflow's lower bound of one second applies.
+TEST(RetryPolicyTest, ZeroDelay) {
+  RetryPolicy p;
+  EXPECT_EQ(p.DelayAfter(1, "k"), Millis(0));
+  p.backoff_multiplier = 2;
+  for (int attempt : {1, 2, 10}) {
+    Millis d = p.DelayAfter(attempt, "k" + std::to_string(attempt));
+    EXPECT_GE(d, Millis(1'000));
+    EXPECT_LT(d, Millis(2'000));
+  }
 }
 
 Dag Diamond() {

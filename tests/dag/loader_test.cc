@@ -111,7 +111,7 @@ TEST(LoaderTest, AppliesDefaultsAndTaskOverrides) {
   const TaskSpec& load = *f.dag->FindTask("load");
   EXPECT_EQ(load.retry.retries, 2);
   EXPECT_EQ(load.retry.retry_delay, Millis(30'000));
-  EXPECT_FALSE(load.retry.exponential_backoff);
+  EXPECT_EQ(load.retry.backoff_multiplier, 0);
   EXPECT_EQ(load.trigger_rule, TriggerRule::kAllSuccess);
   EXPECT_EQ(load.execution_timeout, std::nullopt);
   EXPECT_THAT(load.env,
@@ -120,19 +120,19 @@ TEST(LoaderTest, AppliesDefaultsAndTaskOverrides) {
   const TaskSpec& extract = *f.dag->FindTask("extract");
   EXPECT_EQ(extract.retry.retries, 5);
   EXPECT_EQ(extract.retry.retry_delay, Millis(30'000));
-  EXPECT_TRUE(extract.retry.exponential_backoff);
+  EXPECT_EQ(extract.retry.backoff_multiplier, 2);  // true, as in Airflow
   EXPECT_EQ(extract.retry.max_retry_delay, Millis(600'000));
   EXPECT_EQ(extract.execution_timeout, Millis(3'600'000));
   EXPECT_EQ(extract.trigger_rule, TriggerRule::kNoneFailed);
 }
 
-TEST(LoaderTest, SetsRolesAndTeardownsRunWhateverHappened) {
+TEST(LoaderTest, SetsRolesAndTeardownsGetAirflowsTeardownRule) {
   LoadedFile f = LoadDagText(kFullDag, "dags/spark.yaml", fakes::FakeBashChecker());
   ASSERT_TRUE(f.errors.empty()) << Errors(f);
   EXPECT_EQ(f.dag->FindTask("create")->role, TaskRole::kSetup);
   EXPECT_EQ(f.dag->FindTask("load")->role, TaskRole::kNormal);
   EXPECT_EQ(f.dag->FindTask("destroy")->role, TaskRole::kTeardown);
-  EXPECT_EQ(f.dag->FindTask("destroy")->trigger_rule, TriggerRule::kAllDone);
+  EXPECT_EQ(f.dag->FindTask("destroy")->trigger_rule, TriggerRule::kAllDoneSetupSuccess);
 }
 
 TEST(LoaderTest, KeepsYamlTypingInTypeSpecificFields) {

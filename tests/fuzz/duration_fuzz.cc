@@ -32,9 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   sp::dag::RetryPolicy retry;
   retry.retry_delay = *d;
-  retry.exponential_backoff = true;
+  retry.backoff_multiplier = 2;
   for (int failed_try : {0, 1, 2, 30, 62, 63, 64, 1000}) {
-    sp::Millis delay = retry.DelayAfter(failed_try);
+    sp::Millis delay = retry.DelayAfter(failed_try, text);
     SP_FUZZ_CHECK(delay.count() >= 0 && delay <= std::max(*d, retry.max_retry_delay), text);
   }
   return 0;

@@ -2,6 +2,8 @@
 // shell, validation messages, cancel and recovery after a restart.
 #include "operators/bash_task.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,9 +15,6 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "executor/process.h"
 
@@ -191,6 +190,35 @@ TEST_F(BashTaskTest, PassesTaskEnvironmentAndIdentity) {
   EXPECT_TRUE(r.success) << r.message;
   EXPECT_EQ(r.outputs["ids"], "etl/manual__2026-01-01/extract/2");
   EXPECT_EQ(r.outputs["table"], "sales");
+}
+
+// Issue 12: Airflow's BashOperator skips the task on exit code 99 by default; skip_on_exit_code
+// chooses the codes (an int or a list), null or [] turns it off.
+TEST_F(BashTaskTest, Issue12ExitCode99SkipsTheTaskByDefault) {
+  TaskResult r = Run({{"command", "exit 99"}});
+  EXPECT_TRUE(r.skipped);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.exit_code, 99);
+  EXPECT_EQ(r.message, "command exited with code 99: skipped (skip_on_exit_code)");
+  EXPECT_THAT(ReadFile(log_), HasSubstr("[sparkplane] command exited with code 99: skipped"));
+}
+
+TEST_F(BashTaskTest, Issue12SkipOnExitCodeChoosesTheCodes) {
+  struct Case {
+    Json skip;
+    int code;
+    bool skipped;
+  };
+  for (const Case& c : {Case{3, 3, true}, Case{3, 99, false}, Case{Json::array({1, 4}), 4, true},
+                        Case{Json::array({1, 4}), 2, false}, Case{Json::array(), 99, false},
+                        Case{nullptr, 99, false}, Case{Json::array({0}), 0, true}}) {
+    SCOPED_TRACE(c.skip.dump() + " exit " + std::to_string(c.code));
+    TaskResult r =
+        Run({{"command", "exit " + std::to_string(c.code)}, {"skip_on_exit_code", c.skip}});
+    EXPECT_EQ(r.skipped, c.skipped);
+    EXPECT_EQ(r.success, !c.skipped && c.code == 0);
+    EXPECT_EQ(r.exit_code, c.code);
+  }
 }
 
 TEST_F(BashTaskTest, NonZeroExitFailsWithTheCode) {
@@ -378,24 +406,25 @@ TEST_P(BashValidationTest, ReportsLocatedErrors) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BashValidationTest,
     ::testing::Values(
-        ValidationCase{"missing", R"({})", "command",
-                       "missing required field 'command'"},
-        ValidationCase{"empty string", R"({"command": "  "})", "command",
-                       "must not be empty"},
+        ValidationCase{"missing", R"({})", "command", "missing required field 'command'"},
+        ValidationCase{"empty string", R"({"command": "  "})", "command", "must not be empty"},
         ValidationCase{"number", R"({"command": 5})", "command",
                        "expected a shell command string or a list of strings; got number 5"},
-        ValidationCase{"empty list", R"({"command": []})", "command",
-                       "must not be an empty list"},
-        ValidationCase{"list item", R"({"command": ["ls", 3]})", "command[1]",
-                       "expected a string"},
+        ValidationCase{"empty list", R"({"command": []})", "command", "must not be an empty list"},
+        ValidationCase{"list item", R"({"command": ["ls", 3]})", "command[1]", "expected a string"},
         ValidationCase{"empty program", R"({"command": ["", "x"]})", "command[0]",
                        "the program name must not be empty"},
-        ValidationCase{"shell with list", R"({"command": ["ls"], "shell": true})",
-                       "shell", "shell: true needs a string command"},
-        ValidationCase{"shell not bool", R"({"command": "ls", "shell": "yes"})",
-                       "shell", "expected true or false; got string \"yes\""},
+        ValidationCase{"shell with list", R"({"command": ["ls"], "shell": true})", "shell",
+                       "shell: true needs a string command"},
+        ValidationCase{"shell not bool", R"({"command": "ls", "shell": "yes"})", "shell",
+                       "expected true or false; got string \"yes\""},
         ValidationCase{"cwd not string", R"({"command": "ls", "cwd": 1})", "cwd",
-                       "expected a directory path string"}),
+                       "expected a directory path string"},
+        ValidationCase{"skip code string", R"({"command": "ls", "skip_on_exit_code": "99"})",
+                       "skip_on_exit_code", "expected an exit code from 0 to 255; got string"},
+        ValidationCase{"skip code range", R"({"command": "ls", "skip_on_exit_code": [1, 256]})",
+                       "skip_on_exit_code[1]",
+                       "expected an exit code from 0 to 255; got number 256"}),
     [](const ::testing::TestParamInfo<ValidationCase>& info) {
       std::string name = info.param.name;
       for (char& ch : name) {
@@ -409,7 +438,10 @@ TEST(BashValidFieldsTest, AcceptsValidForms) {
   BashTaskType bash(&services);
   for (const char* fields :
        {R"({"command": "echo {{ ds }}"})", R"({"command": ["ls", "-l"], "shell": false})",
-        R"({"command": "ls", "shell": true, "cwd": "/tmp"})"}) {
+        R"({"command": "ls", "shell": true, "cwd": "/tmp"})",
+        R"({"command": "ls", "skip_on_exit_code": 3})",
+        R"({"command": "ls", "skip_on_exit_code": [1, 2]})",
+        R"({"command": "ls", "skip_on_exit_code": null})"}) {
     dag::TaskSpec spec;
     spec.id = "t";
     spec.fields = Json::parse(fields);

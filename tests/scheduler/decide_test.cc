@@ -28,6 +28,8 @@ dag::TaskSpec Task(const std::string& id, std::vector<std::string> deps = {},
   t.type = "bash";
   t.depends_on = std::move(deps);
   t.role = role;
+  // As the loader does: a teardown's default rule.
+  if (role == dag::TaskRole::kTeardown) t.trigger_rule = dag::TriggerRule::kAllDoneSetupSuccess;
   t.fields = {{"command", "true"}};
   return t;
 }
@@ -209,30 +211,81 @@ TEST(DecideTest, RetryWaitsForDelayWithExponentialBackoff) {
   auto t = Task("a");
   t.retry.retries = 2;
   t.retry.retry_delay = Millis(10000);
-  t.retry.exponential_backoff = true;
+  t.retry.backoff_multiplier = 2;  // retry_exponential_backoff: true
   h.AddDag(Dag("d", {t}));
   int64_t run = h.Trigger("d");
+  const std::string logical = FormatTime(h.runs[run].logical_date);
   h.StartQueued();
   h.Finish(run, "a", false);
   EXPECT_EQ(h.State(run, "a"), TaskState::kUpForRetry);
-  EXPECT_EQ(*h.Ti(run, "a").next_try_at, h.now + Millis(10000));
+  // Airflow's backoff: [10 s, 20 s) after the first try, jittered per DAG/task/date/try.
+  const Millis first = t.retry.DelayAfter(1, "d#a#" + logical + "#1");
+  EXPECT_GE(first, Millis(10000));
+  EXPECT_LT(first, Millis(20000));
+  EXPECT_EQ(*h.Ti(run, "a").next_try_at, h.now + first);
   Plan p = h.Step(Tick{});
   EXPECT_TRUE(p.launches.empty());
-  EXPECT_EQ(*p.next_wakeup, h.now + Millis(10000));
-  h.now += Millis(10000);
+  EXPECT_EQ(*p.next_wakeup, h.now + first);
+  h.now += first;
   p = h.Step(Tick{});
   ASSERT_EQ(p.launches.size(), 1u);
   EXPECT_EQ(p.launches[0].try_number, 2);
   h.StartQueued();
   h.Finish(run, "a", false);
-  EXPECT_EQ(*h.Ti(run, "a").next_try_at, h.now + Millis(20000));  // doubled
-  h.now += Millis(20000);
+  const Millis second = t.retry.DelayAfter(2, "d#a#" + logical + "#2");
+  EXPECT_GE(second, Millis(20000));  // doubled base
+  EXPECT_LT(second, Millis(40000));
+  EXPECT_EQ(*h.Ti(run, "a").next_try_at, h.now + second);
+  h.now += second;
   h.Step(Tick{});
   h.StartQueued();
   h.Finish(run, "a", false);
   EXPECT_EQ(h.State(run, "a"), TaskState::kFailed);
   EXPECT_EQ(h.runs[run].state, RunState::kFailed);
   EXPECT_THAT(h.runs[run].note, HasSubstr("task 'a' failed"));
+}
+
+// Issue 12: a task that skips itself (bash exit 99) ends skipped without a retry, and the skip
+// propagates as in Airflow: all_success downstream is skipped, none_failed_min_one_success runs
+// when another upstream succeeded, and a skipped leaf does not fail the run.
+TEST(DecideTest, Issue12SelfSkipPropagatesDownstream) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto check = Task("check");
+  check.retry.retries = 3;
+  auto join = Task("join", {"check", "other"});
+  join.trigger_rule = dag::TriggerRule::kNoneFailedMinOneSuccess;
+  h.AddDag(Dag("d", {check, Task("other"), Task("load", {"check"}), join}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  operators::TaskResult skipped;
+  skipped.skipped = true;
+  skipped.exit_code = 99;
+  h.Step(TaskFinished{run, "check", 1, skipped});
+  EXPECT_EQ(h.State(run, "check"), TaskState::kSkipped);
+  EXPECT_EQ(h.Ti(run, "check").try_number, 1);  // not retried
+  EXPECT_EQ(h.State(run, "load"), TaskState::kSkipped);
+  EXPECT_EQ(h.State(run, "join"), TaskState::kNone);  // waits for `other`
+  h.Finish(run, "other", true);
+  EXPECT_EQ(h.State(run, "join"), TaskState::kQueued);
+  h.StartQueued();
+  h.Finish(run, "join", true);
+  EXPECT_EQ(h.runs[run].state, RunState::kSuccess);
+}
+
+// Issue 12: `tasks mark ... --state skipped` skips the task and its all_success downstream.
+TEST(DecideTest, Issue12MarkSkipped) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a"), Task("b", {"a"})}));
+  int64_t run = h.Trigger("d");
+  Plan p = h.Step(MarkTask{run, "a", TaskState::kRunning});
+  EXPECT_THAT(p.refused.message(), HasSubstr("success, failed or skipped"));
+  p = h.Step(MarkTask{run, "a", TaskState::kSkipped});
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  ASSERT_EQ(p.stops.size(), 1u);  // queued: its try is stopped
+  h.Finish(run, "a", false);      // the stopped try's end is stale
+  EXPECT_EQ(h.State(run, "a"), TaskState::kSkipped);
+  EXPECT_EQ(h.State(run, "b"), TaskState::kSkipped);
+  EXPECT_EQ(h.runs[run].state, RunState::kSuccess);
 }
 
 TEST(DecideTest, NonRetryableFailureIsNotRetried) {
@@ -268,18 +321,40 @@ TEST(DecideTest, TeardownRunsAfterFailureAndRunFails) {
   EXPECT_EQ(h.runs[run].state, RunState::kFailed);
 }
 
-TEST(DecideTest, TeardownRunsWhenSetupFailsButIsIgnoredForOutcome) {
+// Issue 12: Airflow's teardown rule (all_done_setup_success) does not run a teardown none of
+// whose setups succeeded; it is upstream_failed, and the run fails.
+TEST(DecideTest, Issue12TeardownIsUpstreamFailedWhenNoSetupSucceeded) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Pipeline());
   int64_t run = h.Trigger("p");
   h.StartQueued();
   h.Finish(run, "create", false);
   EXPECT_EQ(h.State(run, "submit"), TaskState::kUpstreamFailed);
-  EXPECT_EQ(h.State(run, "delete"),
-            TaskState::kQueued);  // a failed create may leave a partial cluster
-  h.StartQueued();
-  h.Finish(run, "delete", true);
+  EXPECT_EQ(h.State(run, "report"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kUpstreamFailed);
   EXPECT_EQ(h.runs[run].state, RunState::kFailed);
+}
+
+// Issue 12: on_failure_fail_dagrun makes a teardown's failure fail the run; unlike Airflow, the
+// failure of the work upstream of it still counts too.
+TEST(DecideTest, Issue12TeardownWithOnFailureFailDagrun) {
+  for (bool work_ok : {true, false}) {
+    SCOPED_TRACE(work_ok ? "work succeeds" : "work fails");
+    auto d = Dag("p", {Task("create", {}, dag::TaskRole::kSetup), Task("submit", {"create"}),
+                       Task("delete", {"create", "submit"}, dag::TaskRole::kTeardown)});
+    d->tasks[2].on_failure_fail_dagrun = true;
+    Harness h(At("2026-11-26T10:00:00"));
+    h.AddDag(d);
+    int64_t run = h.Trigger("p");
+    h.StartQueued();
+    h.Finish(run, "create", true);
+    h.StartQueued();
+    h.Finish(run, "submit", work_ok);
+    h.StartQueued();
+    h.Finish(run, "delete", work_ok ? false : true);
+    EXPECT_EQ(h.runs[run].state, RunState::kFailed);
+    EXPECT_THAT(h.runs[run].note, HasSubstr(work_ok ? "task 'delete' failed" : "task 'submit'"));
+  }
 }
 
 TEST(DecideTest, FailedTeardownDoesNotFailTheRun) {

@@ -3,12 +3,17 @@
 namespace sp::scheduler {
 namespace {
 
+using dag::TriggerRule;
 using store::TaskState;
 
+// Upstream states counted as Airflow counts them; `done` = in a terminal state.
 struct Counts {
-  int total = 0, success = 0, failed = 0, skipped = 0, done = 0;
-  int setups = 0, setups_ran = 0, setups_done = 0;
+  int total = 0, success = 0, failed = 0, upstream_failed = 0, skipped = 0, done = 0;
+  int setups = 0, setups_success = 0, setups_skipped = 0;
   std::vector<std::string> pending;
+
+  int any_failed() const { return failed + upstream_failed; }
+  bool all_done() const { return done == total; }
 };
 
 Counts Count(const std::vector<UpstreamState>& upstream) {
@@ -16,17 +21,27 @@ Counts Count(const std::vector<UpstreamState>& upstream) {
   for (const UpstreamState& u : upstream) {
     ++c.total;
     switch (u.state) {
-      case TaskState::kSuccess: ++c.success; break;
+      case TaskState::kSuccess:
+        ++c.success;
+        break;
       case TaskState::kFailed:
-      case TaskState::kUpstreamFailed: ++c.failed; break;
-      case TaskState::kSkipped: ++c.skipped; break;
-      default: c.pending.push_back(u.task_id); break;
+        ++c.failed;
+        break;
+      case TaskState::kUpstreamFailed:
+        ++c.upstream_failed;
+        break;
+      case TaskState::kSkipped:
+        ++c.skipped;
+        break;
+      default:
+        c.pending.push_back(u.task_id);
+        break;
     }
     if (store::IsTerminal(u.state)) ++c.done;
     if (u.is_setup) {
       ++c.setups;
-      if (store::IsTerminal(u.state)) ++c.setups_done;
-      if (u.state == TaskState::kSuccess || u.state == TaskState::kFailed) ++c.setups_ran;
+      if (u.state == TaskState::kSuccess) ++c.setups_success;
+      if (u.state == TaskState::kSkipped) ++c.setups_skipped;
     }
   }
   return c;
@@ -43,67 +58,100 @@ std::string WaitingReason(const Counts& c) {
 }
 
 TriggerDecision Make(TriggerVerdict v, std::string reason) {
-  return TriggerDecision{v, DepStatus{"TriggerRuleDep", v == TriggerVerdict::kRun,
-                                      std::move(reason)}};
+  return TriggerDecision{v,
+                         DepStatus{"TriggerRuleDep", v == TriggerVerdict::kRun, std::move(reason)}};
+}
+
+TriggerDecision Run(const std::string& why) {
+  return Make(TriggerVerdict::kRun, why);
+}
+TriggerDecision Skip(const char* rule, const std::string& why) {
+  return Make(TriggerVerdict::kSkip, std::string(rule) + ": " + why);
+}
+TriggerDecision UpstreamFailed(const char* rule, const std::string& why) {
+  return Make(TriggerVerdict::kUpstreamFailed, std::string(rule) + ": " + why);
 }
 
 }  // namespace
 
-TriggerDecision TriggerRuleDep::Evaluate(dag::TriggerRule rule, dag::TaskRole role,
+TriggerDecision TriggerRuleDep::Evaluate(TriggerRule rule, dag::TaskRole /*role*/,
                                          const std::vector<UpstreamState>& upstream) {
+  if (rule == TriggerRule::kAlways) return Run("trigger rule 'always'");
+  if (upstream.empty()) return Run("no upstream tasks");
   const Counts c = Count(upstream);
-  const bool all_done = c.done == c.total;
-  const std::string rule_name = dag::TriggerRuleName(rule);
-
-  if (role == dag::TaskRole::kTeardown) {
-    if (!all_done) return Make(TriggerVerdict::kWait, WaitingReason(c));
-    if (c.setups == 0 || c.setups_ran > 0) {
-      return Make(TriggerVerdict::kRun, "teardown: upstream tasks are done");
-    }
-    return Make(TriggerVerdict::kSkip, "teardown skipped: none of its setup tasks ran");
-  }
-  if (c.total == 0) return Make(TriggerVerdict::kRun, "no upstream tasks");
+  const char* name = dag::TriggerRuleName(rule);
 
   switch (rule) {
-    case dag::TriggerRule::kAllSuccess:
-      if (c.failed > 0) {
-        return Make(TriggerVerdict::kUpstreamFailed, "all_success: an upstream task failed");
-      }
-      if (c.skipped > 0) return Make(TriggerVerdict::kSkip, "all_success: an upstream was skipped");
-      if (c.success == c.total) return Make(TriggerVerdict::kRun, "all upstream tasks succeeded");
+    case TriggerRule::kAllSuccess:
+      if (c.any_failed() > 0) return UpstreamFailed(name, "an upstream task failed");
+      if (c.skipped > 0) return Skip(name, "an upstream task was skipped");
+      if (c.success == c.total) return Run("all upstream tasks succeeded");
       break;
-    case dag::TriggerRule::kAllFailed:
-      if (c.success > 0 || c.skipped > 0) {
-        return Make(TriggerVerdict::kSkip, "all_failed: an upstream task did not fail");
-      }
-      if (c.failed == c.total) return Make(TriggerVerdict::kRun, "all upstream tasks failed");
+    case TriggerRule::kAllFailed:
+      if (c.success > 0 || c.skipped > 0) return Skip(name, "an upstream task did not fail");
+      if (c.any_failed() == c.total) return Run("all upstream tasks failed");
       break;
-    case dag::TriggerRule::kAllDone:
-      if (all_done) return Make(TriggerVerdict::kRun, "all upstream tasks are done");
+    case TriggerRule::kAllDone:
+      if (c.all_done()) return Run("all upstream tasks are done");
       break;
-    case dag::TriggerRule::kOneSuccess:
-      if (c.success > 0) return Make(TriggerVerdict::kRun, "an upstream task succeeded");
-      if (all_done) {
-        if (c.skipped == c.total) return Make(TriggerVerdict::kSkip, "one_success: all skipped");
-        return Make(TriggerVerdict::kUpstreamFailed, "one_success: no upstream task succeeded");
+    case TriggerRule::kOneSuccess:
+      if (c.success > 0) return Run("an upstream task succeeded");
+      if (c.all_done()) {
+        if (c.skipped == c.total) return Skip(name, "all upstream tasks were skipped");
+        return UpstreamFailed(name, "no upstream task succeeded");
       }
       break;
-    case dag::TriggerRule::kOneFailed:
-      if (c.failed > 0) return Make(TriggerVerdict::kRun, "an upstream task failed");
-      if (all_done) return Make(TriggerVerdict::kSkip, "one_failed: no upstream task failed");
+    case TriggerRule::kOneFailed:
+      if (c.any_failed() > 0) return Run("an upstream task failed");
+      if (c.all_done()) return Skip(name, "no upstream task failed");
       break;
-    case dag::TriggerRule::kNoneFailed:
-      if (c.failed > 0) {
-        return Make(TriggerVerdict::kUpstreamFailed, "none_failed: an upstream task failed");
+    case TriggerRule::kOneDone:
+      // Airflow counts only tasks that ran: upstream_failed is neither a success nor a failure.
+      if (c.success + c.failed > 0) return Run("an upstream task succeeded or failed");
+      if (c.all_done()) return Skip(name, "no upstream task succeeded or failed");
+      break;
+    case TriggerRule::kNoneFailed:
+      if (c.any_failed() > 0) return UpstreamFailed(name, "an upstream task failed");
+      if (c.success + c.skipped == c.total) return Run("no upstream task failed");
+      break;
+    case TriggerRule::kNoneFailedMinOneSuccess:
+      if (c.any_failed() > 0) return UpstreamFailed(name, "an upstream task failed");
+      if (c.skipped == c.total) return Skip(name, "all upstream tasks were skipped");
+      if (c.success + c.skipped == c.total) {
+        return Run("no upstream task failed and at least one succeeded");
       }
-      if (all_done) return Make(TriggerVerdict::kRun, "no upstream task failed");
       break;
-    case dag::TriggerRule::kNoneSkipped:
-      if (c.skipped > 0) return Make(TriggerVerdict::kSkip, "none_skipped: an upstream was skipped");
-      if (all_done) return Make(TriggerVerdict::kRun, "no upstream task was skipped");
+    case TriggerRule::kNoneSkipped:
+      if (c.skipped > 0) return Skip(name, "an upstream task was skipped");
+      if (c.all_done()) return Run("no upstream task was skipped");
       break;
+    case TriggerRule::kAllSkipped:
+      if (c.success > 0 || c.any_failed() > 0)
+        return Skip(name, "an upstream task was not skipped");
+      if (c.skipped == c.total) return Run("all upstream tasks were skipped");
+      break;
+    case TriggerRule::kAllDoneSetupSuccess:
+      if (!c.all_done()) break;
+      if (c.setups > 0 && c.setups_skipped >= c.setups) {
+        return Skip(name, "all of its setup tasks were skipped");
+      }
+      if (c.setups > 0 && c.setups_success == 0) {
+        return UpstreamFailed(name, "none of its setup tasks succeeded");
+      }
+      return Run(c.setups > 0 ? "upstream tasks are done and a setup task succeeded"
+                              : "all upstream tasks are done");
+    case TriggerRule::kAllDoneMinOneSuccess:
+      // Skipped upstreams do not count as done here: one skip skips the task at once.
+      if (c.skipped > 0) return Skip(name, "an upstream task was skipped");
+      if (c.all_done()) {
+        if (c.success == 0) return UpstreamFailed(name, "no upstream task succeeded");
+        return Run("all upstream tasks are done and at least one succeeded");
+      }
+      break;
+    case TriggerRule::kAlways:
+      break;  // handled above
   }
-  return Make(TriggerVerdict::kWait, rule_name + ": " + WaitingReason(c));
+  return Make(TriggerVerdict::kWait, std::string(name) + ": " + WaitingReason(c));
 }
 
 }  // namespace sp::scheduler

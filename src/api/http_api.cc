@@ -555,12 +555,16 @@ void HttpApi::RegisterRoutes() {
       auto field = [&](const char* k) {
         return c.handle.is_object() && c.handle.contains(k) ? c.handle[k] : json(nullptr);
       };
+      // A count: kubernetes handles keep one, local ones the list of worker processes.
+      json workers = field("workers");
+      if (workers.is_array()) workers = workers.size();
+      if (!workers.is_number_integer()) workers = nullptr;
       out.push_back({{"name", c.name},
                      {"backend", c.backend},
                      {"state", c.state},
                      {"dag_id", dag},
                      {"run_id", run},
-                     {"workers", field("workers")},
+                     {"workers", workers},
                      {"master_url", field("master_url")},
                      {"created_at", FormatTime(c.created_at)},
                      {"deleted_at", TimeOrNull(c.deleted_at)}});

@@ -45,9 +45,27 @@ USER_NAME=uitest
 PASSWORD=browser-test-$RANDOM$RANDOM
 echo "$PASSWORD" | "$BIN" --config "$CONFIG" users create "$USER_NAME" --role admin --password-stdin >/dev/null
 
+# An ad-hoc local cluster for the Clusters view to delete: its "master" is a sleep this script
+# started, recorded by pid and start time as Sparkplane records a daemon.
+DAEMON=$( (sleep 300 > /dev/null 2>&1 & echo $!) )  # not this shell's child: init reaps it
+python3 - "$DATA/history/scheduler/sparkplane.db" "$DAEMON" "$DATA/clusters/ui-adhoc" <<'PY'
+import json, sqlite3, sys, time
+db, pid, cluster_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(f"/proc/{pid}/stat") as f:
+    start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+handle = {"name": "ui-adhoc", "dir": cluster_dir, "master_url": "", "ui_url": "",
+          "app_id_prefix": "app-ui-adhoc", "master": {"pid": pid, "start_ticks": start_ticks},
+          "workers": []}
+with sqlite3.connect(db) as c:
+    c.execute("INSERT INTO clusters (name, backend, run_id, state, handle, created_at) "
+              "VALUES ('ui-adhoc', 'local', 0, 'ready', ?, ?)",
+              (json.dumps(handle), int(time.time() * 1000)))
+PY
+
 "$BIN" --config "$CONFIG" server > "$WORK/server.log" 2>&1 &
 SERVER=$!
 stop() {
+  kill "$DAEMON" 2>/dev/null || true
   if kill -0 "$SERVER" 2>/dev/null; then
     kill "$SERVER" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
@@ -80,7 +98,7 @@ node -e '
 
 status=0
 SPARKPLANE_URL=$URL SPARKPLANE_USER=$USER_NAME SPARKPLANE_PASSWORD=$PASSWORD \
-  WORK_DIR=$WORK REPAIR_MARKER=$WORK/repair-marker CHROMIUM=$CHROMIUM \
+  WORK_DIR=$WORK REPAIR_MARKER=$WORK/repair-marker CHROMIUM=$CHROMIUM CLUSTER_DAEMON=$DAEMON \
   node --test --test-concurrency=1 --test-timeout=300000 "$HERE/ui.test.mjs" || status=$?
 if [ $status -ne 0 ]; then
   echo "--- server log (last 40 lines)"

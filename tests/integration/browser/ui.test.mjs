@@ -220,6 +220,29 @@ describe('sparkplane web UI', () => {
     await shot('09-access');
   });
 
+  test('delete an ad-hoc cluster from the Clusters view', async () => {
+    const daemon = Number(process.env.CLUSTER_DAEMON);
+    // Running, as /proc tells (a zombie has ended).
+    const alive = () => {
+      try {
+        const stat = fs.readFileSync(`/proc/${daemon}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(alive(), 'the recorded daemon runs before the delete');
+    await page.goto(`${BASE}/#/clusters`);
+    await page.getByTestId('clusters-table').waitFor();
+    await page.getByTestId('delete-cluster-ui-adhoc').click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete cluster' }).click();
+    await page.getByTestId('notice').getByText("deleted Spark cluster 'ui-adhoc'").waitFor();
+    await waitFor('the daemon to be stopped', async () => !alive());
+    const row = page.getByTestId('clusters-table').getByRole('row', { name: /ui-adhoc/ });
+    await row.getByRole('cell', { name: 'deleted', exact: true }).waitFor();
+    await shot('10-clusters');
+  });
+
   test('phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${BASE}/#/dags/hello/grid`);

@@ -43,7 +43,7 @@ export function Clusters({ me }: { me: Me }) {
                     <td>{c.backend}</td>
                     <td>{c.state}</td>
                     <td>{dag && run ? <a href={links.run(dag, run)}>{dag} / {run}</a> : '—'}</td>
-                    <td>{typeof c.workers === 'object' ? JSON.stringify(c.workers) : String(c.workers ?? '—')}</td>
+                    <td>{c.workers ?? '—'}</td>
                     <td><code>{String(c.master_url ?? '—')}</code></td>
                     <td>{fmtTime(c.created_at)}</td>
                     <td>{fmtTime(c.deleted_at)}</td>

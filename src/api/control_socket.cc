@@ -292,18 +292,12 @@ Result<std::string> ReadLine(int fd, SteadyTime deadline, size_t max_bytes, int 
 }  // namespace
 
 Result<Time> ParseUtcTime(const std::string& s, const std::string& field) {
-  // Commands take UTC only: an offset other than +00:00 is refused rather than converted, so
-  // a logical date is never a local time in disguise.
-  size_t t_pos = s.find_first_of("Tt ");
-  size_t sign = t_pos == std::string::npos ? std::string::npos : s.find_first_of("+-", t_pos);
-  if (sign != std::string::npos && s.compare(sign, std::string::npos, "+00:00") != 0) {
-    return InvalidArgumentError(field + ": only UTC times are accepted (end with Z); got '" + s +
-                                "'");
-  }
+  // The DAG loader's parser (one for the whole program): any ISO-8601 offset, converted to UTC,
+  // and fractional seconds, as Airflow 3 takes a logical date and as YAML's start_date is read.
   if (std::optional<Time> t = dag::ParseDateTime(s)) return *t;
   return InvalidArgumentError(field +
                               ": expected a date such as 2026-11-26 or a time such as "
-                              "2026-11-26T02:00:00Z; got '" +
+                              "2026-11-26T02:00:00Z or 2026-11-26T03:00:00.5+01:00; got '" +
                               s + "'");
 }
 

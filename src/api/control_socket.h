@@ -47,8 +47,10 @@ namespace sp::api {
 // 'downstream' must be a boolean, got string"); required fields that are missing are named too.
 // Never throws.
 Result<scheduler::Event> ParseControlRequest(const nlohmann::json& request);
-// A date ("2026-11-26", midnight) or a UTC time ("2026-11-26T02:00:00[.123]Z"; "+00:00" too)
-// as commands take them; InvalidArgument names `field` and says what was expected.
+// A date ("2026-11-26", midnight UTC) or an RFC 3339 time with any offset and fractional
+// seconds ("2026-11-26T02:00:00Z", "2026-11-26T03:00:00.25+01:00"), as a UTC instant: what
+// commands take, parsed by dag::ParseDateTime like a DAG's start_date. InvalidArgument names
+// `field` and says what was expected.
 Result<Time> ParseUtcTime(const std::string& text, const std::string& field);
 nlohmann::json ControlResponse(const Result<scheduler::CommandResult>& result);
 

@@ -102,7 +102,9 @@ int Main(int argc, char** argv) {
   trigger->add_option("DAG_ID", dag_id, "DAG id")->required();
   trigger->add_option("--conf,-c", conf, "JSON object overriding params");
   trigger->add_option("--logical-date,-e", logical_date, "Logical date (default: now)");
-  trigger->add_option("--run-id,-r", run_id, "Run id (default: manual__<logical date>)");
+  trigger->add_option("--run-id,-r", run_id,
+                      "Run id (default: manual__<logical date>, or manual__<now>_<random> as "
+                      "Airflow 3 without --logical-date)");
   trigger->footer("Example:\n  sparkplane dags trigger spark_pipeline --conf '{\"rows\": 5000}'");
   trigger->callback([&] { rc = DagsTrigger(g, dag_id, conf, logical_date, run_id); });
 

@@ -1117,9 +1117,11 @@ class DagFileParser {
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
-    if (parts[0] == "params") {
+    // dag_run.conf holds the conf over the params' defaults: its keys are the declared params.
+    const bool conf_key = parts.size() >= 3 && parts[0] == "dag_run" && parts[1] == "conf";
+    if (parts[0] == "params" || conf_key) {
       if (parts.size() < 2) return quoted + " must name a param, such as '{{ params.NAME }}'";
-      const std::string name(parts[1]);
+      const std::string name(parts[conf_key ? 2 : 1]);
       if (dag.params.count(name)) return "";
       std::vector<std::string> declared;
       for (const auto& [k, v] : dag.params) declared.push_back(k);
@@ -1146,6 +1148,9 @@ class DagFileParser {
                tasks_[task].spec.id + "'; add '" + id + "' to depends_on";
       }
       return "";
+    }
+    if (std::string hint = RemovedAirflowVariableHint(path); !hint.empty()) {
+      return "unknown template variable '" + path + "': " + hint;
     }
     std::vector<std::string> candidates = builtins;
     for (const auto& [k, v] : dag.params) candidates.push_back("params." + k);

@@ -3,6 +3,8 @@
 // dotted path, and a missing path is an error rather than an empty string.
 #include "dag/template.h"
 
+#include <cstdio>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -318,10 +320,101 @@ Result<nlohmann::json> RenderJson(const nlohmann::json& value, const nlohmann::j
 
 const std::vector<std::string>& BuiltinTemplateVariables() {
   static const std::vector<std::string> kVariables = {
-      "ds",     "ds_nodash", "ts",      "logical_date", "data_interval_start", "data_interval_end",
-      "run_id", "dag.id",    "task.id", "try_number",
+      "ds",
+      "ds_nodash",
+      "ts",
+      "ts_nodash",
+      "ts_nodash_with_tz",
+      "logical_date",
+      "data_interval_start",
+      "data_interval_end",
+      "run_id",
+      "task_instance_key_str",
+      "dag_run.dag_id",
+      "dag_run.run_id",
+      "dag_run.run_type",
+      "dag_run.logical_date",
+      "dag_run.data_interval_start",
+      "dag_run.data_interval_end",
+      "dag_run.conf",
+      "dag.id",
+      "dag.dag_id",
+      "task.id",
+      "task.task_id",
+      "try_number",
   };
   return kVariables;
+}
+
+std::string RemovedAirflowVariableHint(const std::string& path) {
+  static const std::map<std::string, std::string> kRemoved = {
+      {"execution_date", "use '{{ logical_date }}'"},
+      {"next_ds", "use '{{ data_interval_end }}' (or its date)"},
+      {"next_ds_nodash", "use '{{ data_interval_end }}' (or its date)"},
+      {"next_execution_date", "use '{{ data_interval_end }}'"},
+      {"prev_ds", "use '{{ data_interval_start }}' (or its date)"},
+      {"prev_ds_nodash", "use '{{ data_interval_start }}' (or its date)"},
+      {"prev_execution_date", "use '{{ data_interval_start }}'"},
+      {"prev_execution_date_success", "use '{{ data_interval_start }}'"},
+      {"tomorrow_ds", "compute it from '{{ ds }}' in the command"},
+      {"tomorrow_ds_nodash", "compute it from '{{ ds }}' in the command"},
+      {"yesterday_ds", "compute it from '{{ ds }}' in the command"},
+      {"yesterday_ds_nodash", "compute it from '{{ ds }}' in the command"},
+  };
+  auto it = kRemoved.find(path);
+  if (it == kRemoved.end()) return "";
+  return "Airflow 3 no longer has '" + path + "'; " + it->second;
+}
+
+std::string FormatPythonIsoTime(Time t, char sep) {
+  // FormatTime gives "2026-01-01T00:00:00Z" or "2026-01-01T00:00:00.123Z".
+  std::string text = FormatTime(t);
+  if (!text.empty() && text.back() == 'Z') text.pop_back();
+  if (text.size() > 10) text[10] = sep;
+  const int64_t ms = ((ToUnixMillis(t) % 1000) + 1000) % 1000;
+  const size_t dot = text.find('.');
+  if (dot != std::string::npos) text.resize(dot);
+  if (ms != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d000", static_cast<int>(ms));
+    text += frac;
+  }
+  return text + "+00:00";
+}
+
+nlohmann::json RunTemplateValues(const RunTemplateInput& in) {
+  const std::string ds = FormatDate(in.logical_date);
+  std::string ds_nodash = ds;
+  std::erase(ds_nodash, '-');
+  const std::string ts = FormatPythonIsoTime(in.logical_date);
+  // strftime("%Y%m%dT%H%M%S"): whole seconds, no zone.
+  std::string ts_nodash = ts.substr(0, 19);
+  std::erase(ts_nodash, '-');
+  std::erase(ts_nodash, ':');
+  std::string ts_nodash_with_tz = ts;
+  std::erase(ts_nodash_with_tz, '-');
+  std::erase(ts_nodash_with_tz, ':');
+  const std::string logical = FormatPythonIsoTime(in.logical_date, ' ');
+  const std::string start = FormatPythonIsoTime(in.data_interval_start, ' ');
+  const std::string end = FormatPythonIsoTime(in.data_interval_end, ' ');
+  return {{"ds", ds},
+          {"ds_nodash", ds_nodash},
+          {"ts", ts},
+          {"ts_nodash", ts_nodash},
+          {"ts_nodash_with_tz", ts_nodash_with_tz},
+          {"logical_date", logical},
+          {"data_interval_start", start},
+          {"data_interval_end", end},
+          {"run_id", in.run_id},
+          {"task_instance_key_str", in.dag_id + "__" + in.task_id + "__" + ds_nodash},
+          {"dag_run",
+           {{"dag_id", in.dag_id},
+            {"run_id", in.run_id},
+            {"run_type", in.run_type},
+            {"logical_date", logical},
+            {"data_interval_start", start},
+            {"data_interval_end", end},
+            {"conf", in.conf}}}};
 }
 
 }  // namespace sp::dag

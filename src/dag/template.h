@@ -2,8 +2,11 @@
 // "{{ tasks.create_cluster.outputs.master_url }}". A variable is a dotted path looked up in a
 // JSON context; an unknown variable is an error, never an empty string.
 //
-// Context keys: ds, ds_nodash, ts, logical_date, data_interval_start, data_interval_end, run_id,
-// dag.id, task.id, try_number, params.*, tasks.ID.outputs.*, conn.* is not offered.
+// Context keys: Airflow 3's run values as Airflow renders them (RunTemplateValues: ds, ds_nodash,
+// ts, ts_nodash, ts_nodash_with_tz, logical_date, data_interval_start, data_interval_end, run_id,
+// task_instance_key_str, dag_run.*), dag.id, task.id, try_number, params.*, tasks.ID.outputs.*;
+// conn.* is not offered. Airflow 2 names that Airflow 3 removed (next_ds, prev_ds, execution_date,
+// ...) are load errors that say what replaces them.
 #pragma once
 
 #include <map>
@@ -11,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace sp::dag {
@@ -49,5 +53,34 @@ Result<nlohmann::json> RenderJson(const nlohmann::json& value, const nlohmann::j
 
 // The variables available to every task, for validation of references at load time.
 const std::vector<std::string>& BuiltinTemplateVariables();
+
+// For a name Airflow 2 offered and Airflow 3 removed ("next_ds", "execution_date", ...): what to
+// write instead. Empty for any other name.
+std::string RemovedAirflowVariableHint(const std::string& path);
+
+// A time as Python's datetime.isoformat() prints an aware UTC datetime:
+// "2026-01-01T00:00:00+00:00", with ".123000" when it has milliseconds. `sep` is 'T' (isoformat) or
+// ' ' (str(), as pendulum and so Airflow print {{ logical_date }}).
+std::string FormatPythonIsoTime(Time t, char sep = 'T');
+
+// What a run puts in every task's template context, formatted as Airflow 3 renders it:
+//   ds "2026-01-01", ds_nodash "20260101", ts "2026-01-01T00:00:00+00:00",
+//   ts_nodash "20260101T000000", ts_nodash_with_tz "20260101T000000+0000",
+//   logical_date / data_interval_start / data_interval_end "2026-01-01 00:00:00+00:00",
+//   run_id, task_instance_key_str "DAG__TASK__20260101",
+//   dag_run {dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, conf}.
+// `conf` is the run's conf over the params' defaults (the same object as params), so a
+// `{{ dag_run.conf.NAME }}` checked at load always renders.
+struct RunTemplateInput {
+  std::string dag_id;
+  std::string run_id;
+  std::string run_type;  // "manual", "scheduled", "backfill"
+  std::string task_id;
+  Time logical_date{};
+  Time data_interval_start{};
+  Time data_interval_end{};
+  nlohmann::json conf = nlohmann::json::object();
+};
+nlohmann::json RunTemplateValues(const RunTemplateInput& in);
 
 }  // namespace sp::dag

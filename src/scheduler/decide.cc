@@ -10,6 +10,7 @@
 
 #include "dag/ids.h"
 #include "dag/loader.h"
+#include "dag/template.h"
 #include "scheduler/deps/max_active_runs_dep.h"
 #include "scheduler/deps/not_in_retry_period_dep.h"
 #include "scheduler/deps/parallelism_slot_dep.h"
@@ -980,6 +981,11 @@ std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot) {
     finished.push_back(r);
   }
   return finished;
+}
+
+std::string MakeManualRunId(Time triggered_at, const std::string& suffix) {
+  return std::string(store::RunTypeName(store::RunType::kManual)) + "__" +
+         dag::FormatPythonIsoTime(triggered_at) + "_" + suffix;
 }
 
 std::string MakeRunId(store::RunType type, Time logical_date) {

@@ -61,6 +61,10 @@ std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const 
 
 // "scheduled__2026-11-26T00:00:00Z"
 std::string MakeRunId(store::RunType type, Time logical_date);
+// A manual run triggered without a logical date, named as Airflow 3 names it:
+// "manual__2026-01-04T12:00:00.123000+00:00_Ab3dE9xZ" (the trigger time in Python's isoformat, then
+// `suffix`, eight random letters and digits the caller draws: Decide generates no ids).
+std::string MakeManualRunId(Time triggered_at, const std::string& suffix);
 
 // Where a try's output goes, relative to the scheduler's folder:
 // "logs/DAG_ID/RUN_ID/TASK_ID/TRY.log" (ids are validated: they hold no '/' or "..").

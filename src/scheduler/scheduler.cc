@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <random>
 #include <set>
 
 #include "dag/ids.h"
@@ -371,7 +372,34 @@ void Scheduler::RunLoop() {
   }
 }
 
-Status Scheduler::Process(const Event& event, CommandResult* result) {
+namespace {
+
+// Airflow 3's get_random_string: eight letters and digits.
+std::string RandomRunIdSuffix() {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick(0, sizeof(kChars) - 2);
+  std::string out(8, 'x');
+  for (char& c : out) c = kChars[pick(rng)];
+  return out;
+}
+
+// A manual trigger without a logical date runs at `now` under Airflow 3's run id
+// (manual__<time>_<random>); the id is drawn here because Decide draws no ids.
+Event WithManualRunId(const Event& event, Time now) {
+  const auto* t = std::get_if<TriggerRun>(&event);
+  if (!t || t->type != store::RunType::kManual || !t->run_id.empty() || t->logical_date) {
+    return event;
+  }
+  TriggerRun filled = *t;
+  filled.logical_date = now;
+  filled.run_id = MakeManualRunId(now, RandomRunIdSuffix());
+  return filled;
+}
+
+}  // namespace
+
+Status Scheduler::Process(const Event& original_event, CommandResult* result) {
   struct PassTimer {
     const std::function<void(std::chrono::microseconds)>& observer;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -384,8 +412,8 @@ Status Scheduler::Process(const Event& event, CommandResult* result) {
   } timer{pass_observer_};
   // A command about a finished run needs that run in the snapshot first.
   int64_t run = 0;
-  if (auto* c = std::get_if<ClearTasks>(&event)) run = c->run;
-  if (auto* m = std::get_if<MarkTask>(&event)) run = m->run;
+  if (auto* c = std::get_if<ClearTasks>(&original_event)) run = c->run;
+  if (auto* m = std::get_if<MarkTask>(&original_event)) run = m->run;
   if (run != 0 && !snapshot_.runs.count(run)) {
     ASSIGN_OR_RETURN(std::optional<store::DagRun> r, services_->store->GetRun(run));
     if (!r) return NotFoundError("no run with key " + std::to_string(run));
@@ -399,7 +427,8 @@ Status Scheduler::Process(const Event& event, CommandResult* result) {
     snapshot_.runs.emplace(run, std::move(view));
   }
   const Time now = services_->clock->Now();
-  if (const auto* prune = std::get_if<PruneRuns>(&event)) return Prune(*prune, result);
+  if (const auto* prune = std::get_if<PruneRuns>(&original_event)) return Prune(*prune, result);
+  const Event event = WithManualRunId(original_event, now);
   RETURN_IF_ERROR(NoteTakenRunIds(event, now));
   // A refused commit is resolved (run key or run id already used) and decided again, at most a
   // few times; what cannot be resolved drops this one plan and the loop goes on.
@@ -599,21 +628,15 @@ nlohmann::json Scheduler::TemplateContext(const RunView& view, const std::string
   for (const auto& [id, ti] : view.tis) {
     if (ti.outputs.is_object() && !ti.outputs.empty()) tasks[id] = {{"outputs", ti.outputs}};
   }
-  std::string ds = FormatDate(r.logical_date);
-  std::string ds_nodash = ds;
-  ds_nodash.erase(std::remove(ds_nodash.begin(), ds_nodash.end(), '-'), ds_nodash.end());
-  return {{"ds", ds},
-          {"ds_nodash", ds_nodash},
-          {"ts", FormatTime(r.logical_date)},
-          {"logical_date", FormatTime(r.logical_date)},
-          {"data_interval_start", FormatTime(r.data_interval_start)},
-          {"data_interval_end", FormatTime(r.data_interval_end)},
-          {"run_id", r.run_id},
-          {"dag", {{"id", r.dag_id}}},
-          {"task", {{"id", task}}},
-          {"try_number", try_number},
-          {"params", params},
-          {"tasks", tasks}};
+  nlohmann::json context = dag::RunTemplateValues({r.dag_id, r.run_id, store::RunTypeName(r.type),
+                                                   task, r.logical_date, r.data_interval_start,
+                                                   r.data_interval_end, params});
+  context["dag"] = {{"id", r.dag_id}, {"dag_id", r.dag_id}};
+  context["task"] = {{"id", task}, {"task_id", task}};
+  context["try_number"] = try_number;
+  context["params"] = std::move(params);
+  context["tasks"] = std::move(tasks);
+  return context;
 }
 
 std::shared_ptr<Scheduler::TryContext> Scheduler::MakeContext(

@@ -104,12 +104,30 @@ TEST(ControlSocketTest, RejectsBadRequests) {
           .status()
           .message(),
       HasSubstr("expected a date such as 2026-11-26"));
-  EXPECT_THAT(
-      ParseControlRequest(
-          {{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", "2026-11-26T02:00:00+02:00"}})
-          .status()
-          .message(),
-      HasSubstr("only UTC"));
+}
+
+// Issue 12: --logical-date takes any ISO-8601 offset and fractional seconds, as YAML start_date
+// does (one parser), and means the same instant in UTC.
+TEST(ControlSocketTest, Issue12LogicalDateTakesAnyOffset) {
+  struct Case {
+    const char* text;
+    const char* utc;
+  } cases[] = {{"2026-11-26T02:00:00+02:00", "2026-11-26T00:00:00Z"},
+               {"2026-11-25T19:00:00-05:00", "2026-11-26T00:00:00Z"},
+               {"2026-11-26T05:30:00.250+05:30", "2026-11-26T00:00:00.250Z"},
+               {"2026-11-26T00:00:00.5Z", "2026-11-26T00:00:00.500Z"},
+               {"2026-11-26", "2026-11-26T00:00:00Z"}};
+  for (const Case& c : cases) {
+    Result<Time> t = ParseUtcTime(c.text, "--logical-date");
+    ASSERT_TRUE(t.ok()) << c.text << ": " << t.status();
+    EXPECT_EQ(FormatTime(*t), c.utc) << c.text;
+    auto trigger =
+        ParseControlRequest({{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", c.text}});
+    ASSERT_TRUE(trigger.ok()) << trigger.status();
+    EXPECT_EQ(*std::get<scheduler::TriggerRun>(*trigger).logical_date, *t);
+  }
+  EXPECT_THAT(ParseUtcTime("2026-11-26T02:00:00+25:00", "--logical-date").status().message(),
+              HasSubstr("--logical-date: expected a date"));
 }
 
 // Each request has one field of the wrong type (or a missing one); the error names it.

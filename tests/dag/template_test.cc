@@ -120,10 +120,59 @@ TEST(RenderJsonTest, LeavesNonStringsAlone) {
 
 TEST(BuiltinTemplateVariablesTest, ListsTheDocumentedVariables) {
   const std::vector<std::string>& vars = BuiltinTemplateVariables();
-  for (const char* v : {"ds", "ds_nodash", "ts", "logical_date", "data_interval_start",
-                        "data_interval_end", "run_id", "dag.id", "task.id", "try_number"}) {
+  for (const char* v :
+       {"ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz", "logical_date",
+        "data_interval_start", "data_interval_end", "run_id", "task_instance_key_str",
+        "dag_run.conf", "dag_run.run_id", "dag.id", "task.id", "try_number"}) {
     EXPECT_THAT(vars, Contains(v));
   }
+  // Airflow 3 has no next_*/prev_ds/execution_date: they are not offered, and the loader says so.
+  for (const char* v : {"next_ds", "prev_ds", "execution_date", "yesterday_ds", "tomorrow_ds"}) {
+    EXPECT_THAT(vars, ::testing::Not(Contains(v)));
+    EXPECT_THAT(RemovedAirflowVariableHint(v), HasSubstr("Airflow 3 no longer has"));
+  }
+  EXPECT_EQ(RemovedAirflowVariableHint("dss"), "");
+}
+
+// Issue 12: the values Airflow 3 renders for a run (task_runner's context; pendulum prints
+// `{{ logical_date }}` with str(), i.e. isoformat(" ")).
+TEST(RunTemplateValuesTest, Issue12FormatsAsAirflow3Renders) {
+  RunTemplateInput in;
+  in.dag_id = "etl";
+  in.run_id = "scheduled__2026-01-01T00:00:00+00:00";
+  in.run_type = "scheduled";
+  in.task_id = "load";
+  in.logical_date = FromUnixMillis(1767225600000);         // 2026-01-01T00:00:00Z
+  in.data_interval_start = FromUnixMillis(1767225600000);  // 2026-01-01
+  in.data_interval_end = FromUnixMillis(1767312000000);    // 2026-01-02
+  in.conf = {{"table", "sales"}};
+  json v = RunTemplateValues(in);
+  EXPECT_EQ(v["ds"], "2026-01-01");
+  EXPECT_EQ(v["ds_nodash"], "20260101");
+  EXPECT_EQ(v["ts"], "2026-01-01T00:00:00+00:00");
+  EXPECT_EQ(v["ts_nodash"], "20260101T000000");
+  EXPECT_EQ(v["ts_nodash_with_tz"], "20260101T000000+0000");
+  EXPECT_EQ(v["logical_date"], "2026-01-01 00:00:00+00:00");
+  EXPECT_EQ(v["data_interval_start"], "2026-01-01 00:00:00+00:00");
+  EXPECT_EQ(v["data_interval_end"], "2026-01-02 00:00:00+00:00");
+  EXPECT_EQ(v["run_id"], "scheduled__2026-01-01T00:00:00+00:00");
+  EXPECT_EQ(v["task_instance_key_str"], "etl__load__20260101");
+  EXPECT_EQ(
+      *RenderTemplate("{{ dag_run.conf.table }} {{ dag_run.run_type }} {{ dag_run.conf }}", v),
+      "sales scheduled {\"table\":\"sales\"}");
+
+  // A manual run at a time with milliseconds: Python prints microseconds.
+  in.logical_date = FromUnixMillis(1767225600000 + 13 * 3600000 + 5 * 60000 + 7123);
+  v = RunTemplateValues(in);
+  EXPECT_EQ(v["ts"], "2026-01-01T13:05:07.123000+00:00");
+  EXPECT_EQ(v["ts_nodash"], "20260101T130507");
+  EXPECT_EQ(v["ts_nodash_with_tz"], "20260101T130507.123000+0000");
+  EXPECT_EQ(v["logical_date"], "2026-01-01 13:05:07.123000+00:00");
+}
+
+TEST(FormatPythonIsoTimeTest, BeforeTheEpochAndSeparators) {
+  EXPECT_EQ(FormatPythonIsoTime(FromUnixMillis(-1)), "1969-12-31T23:59:59.999000+00:00");
+  EXPECT_EQ(FormatPythonIsoTime(FromUnixMillis(0), ' '), "1970-01-01 00:00:00+00:00");
 }
 
 }  // namespace

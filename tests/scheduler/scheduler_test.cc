@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "dag/template.h"
 #include "executor/process.h"
 #include "fakes/failing_store.h"
 
@@ -289,6 +290,40 @@ TEST_F(SchedulerTest, TemplateValuesCannotInjectShellCommands) {
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(line, evil);
+}
+
+// Issue 12: a manual trigger without a logical date gets Airflow 3's run id
+// (manual__<isoformat time>_<8 random letters/digits>), and tasks see the run's values as Airflow
+// renders them.
+TEST_F(SchedulerTest, Issue12ManualRunIdAndTemplateValuesAsAirflow) {
+  WriteDag("hello",
+           "id: hello\ntasks:\n  - id: greet\n    type: bash\n"
+           "    command: echo '{{ run_id }}|{{ ts }}|{{ logical_date }}|{{ ts_nodash_with_tz }}' > "
+           "out.txt\n    cwd: " +
+               dir_.string() + "\n");
+  Server server(dir_, clock_, {});
+  std::promise<store::DagRun> done;
+  server.sched->SetRunFinishedObserver([&](const store::DagRun& r) { done.set_value(r); });
+  ASSERT_TRUE(server.sched->Start().ok());
+  server.sched->RunInBackground();
+  ASSERT_TRUE(server.sched->Submit(Trigger("hello", store::RunType::kManual, "")).ok());
+  std::future<store::DagRun> f = done.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  store::DagRun run = f.get();
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
+  const std::string iso = dag::FormatPythonIsoTime(run.logical_date);
+  EXPECT_THAT(run.run_id, ::testing::MatchesRegex("manual__[0-9-]+T[0-9:]+(\\.[0-9]+)?\\+00:00_"
+                                                  "[A-Za-z0-9]+"));
+  EXPECT_EQ(run.run_id.substr(0, run.run_id.size() - 9), "manual__" + iso);
+  EXPECT_EQ(run.run_id.size(), std::string("manual__").size() + iso.size() + 9);
+  std::ifstream in(dir_ / "out.txt");
+  std::string line;
+  std::getline(in, line);
+  std::string nodash_tz = iso;
+  std::erase(nodash_tz, '-');
+  std::erase(nodash_tz, ':');
+  EXPECT_EQ(line, run.run_id + "|" + iso + "|" + dag::FormatPythonIsoTime(run.logical_date, ' ') +
+                      "|" + nodash_tz);
 }
 
 }  // namespace

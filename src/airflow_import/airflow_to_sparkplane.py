@@ -24,7 +24,7 @@ import sys
 
 MARKER = "::sparkplane-import-result "
 # The YAML name of Airflow's CronTriggerTimetable mode (the run's logical date is the fire time).
-TRIGGER_TIMETABLE = "trigger"
+TRIGGER_TIMETABLE = "cron_trigger"
 
 
 class Unresolved(Exception):
@@ -277,6 +277,7 @@ class Importer:
         self.module_env = {"__name__": "airflow_dag_file", "True": True, "False": False,
                            "None": None}
         self.funcs = {}  # module-level def name -> FunctionDef
+        self.airflow3 = False  # imports airflow.sdk (Airflow 3 only)
         self.depth = 0
 
     # ---- reporting -----------------------------------------------------------------------
@@ -946,12 +947,14 @@ class Importer:
 
     def _stmt(self, s, env):
         if isinstance(s, ast.Import):
+            self.airflow3 |= any(a.name.startswith("airflow.sdk") for a in s.names)
             for a in s.names:
                 if a.asname:
                     env[a.asname] = Sym(a.name)
                 else:
                     env[a.name.split(".")[0]] = Sym(a.name.split(".")[0])
         elif isinstance(s, ast.ImportFrom):
+            self.airflow3 |= (s.module or "").startswith("airflow.sdk")
             for a in s.names:
                 env[a.asname or a.name] = Sym((s.module or "") + "." + a.name)
         elif isinstance(s, ast.Assign):
@@ -1149,10 +1152,13 @@ class Mapper:
                 self.error(node, "schedule '@continuous' has no Sparkplane equivalent; use a "
                                  "short cron such as '*/5 * * * *' with max_active_runs: 1")
                 return
-            if s == "@quarterly":
-                out["schedule"] = "0 0 1 */3 *"
-                return
-            out["schedule"] = s
+            out["schedule"] = "0 0 1 */3 *" if s == "@quarterly" else s
+            if self.imp.airflow3 and s != "@once":
+                out["timetable"] = TRIGGER_TIMETABLE
+                self.note(node, "Airflow 3 runs a cron schedule with CronTriggerTimetable (its "
+                                "default create_cron_data_intervals = False): written as "
+                                "`timetable: %s`, a run per fire time without a data interval"
+                          % TRIGGER_TIMETABLE)
             return
         if isinstance(v, Delta):
             self.delta_schedule(v, node, start, out)
@@ -1165,6 +1171,14 @@ class Mapper:
                 out["schedule"] = cron
                 if name == "CronTriggerTimetable":
                     out["timetable"] = TRIGGER_TIMETABLE
+                    iv = kw.pop("interval", None)
+                    if isinstance(iv, Delta) and iv.seconds:
+                        out["timetable"] = {"type": TRIGGER_TIMETABLE,
+                                            "interval": duration(iv.seconds)}
+                    elif iv is not None and not isinstance(iv, Delta):
+                        self.error(tnode, "CronTriggerTimetable interval is not a timedelta")
+                else:
+                    out["timetable"] = "cron_data_interval"
                 if isinstance(tz, Sym) and tz.name.lower() == "utc":
                     tz = "UTC"
                 if isinstance(tz, str):

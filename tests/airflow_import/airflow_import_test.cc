@@ -123,6 +123,22 @@ TEST_F(AirflowImportTest, ReferenceDesignBecomesClusterAndConnectionTasks) {
   EXPECT_THAT(r.yaml, Not(HasSubstr("spark.driver.host:")));
 }
 
+TEST_F(AirflowImportTest, TimetablesTimeZonesAndEveryTriggerRule) {
+  AirflowImport r = Golden("timetables");
+  EXPECT_TRUE(r.complete()) << ::testing::PrintToString(Errors(r));
+  EXPECT_THAT(r.yaml, HasSubstr("timezone: America/New_York"));
+  EXPECT_THAT(r.yaml, HasSubstr("type: cron_trigger"));
+  EXPECT_THAT(r.yaml, HasSubstr("interval: 1d"));
+  for (const char* rule : {"none_failed_min_one_success", "all_skipped", "always", "one_done"}) {
+    EXPECT_THAT(r.yaml, HasSubstr(std::string("trigger_rule: ") + rule));
+  }
+}
+
+TEST_F(AirflowImportTest, AirflowThreeCronStringsAreTriggerTimetables) {
+  AirflowImport r = Golden("spark_default_args");  // imports airflow.sdk
+  EXPECT_THAT(r.yaml, HasSubstr("timetable: cron_trigger"));
+}
+
 TEST_F(AirflowImportTest, UnsupportedOperatorsAndCallablesAreReportedWithTheirLines) {
   AirflowImport r = Golden("unsupported");
   EXPECT_FALSE(r.complete());

@@ -64,51 +64,14 @@ long MillisSince(Clock::time_point t0) {
 
 class SparkClusterK8sTest : public sp::testing::K8sTest {
  protected:
-  // The test's namespace with the event-log volume every cluster pod mounts: a PersistentVolume
-  // (hostPath; nothing mounts it here) pre-bound to the claim sparkplane-spark-history, waited
-  // for until Bound (the scheduler refuses pods whose claim is missing or unbound).
+  // The test's namespace with the event-log volume every cluster pod mounts (the claim
+  // sparkplane-spark-history, Bound: the scheduler refuses pods whose claim is missing or
+  // unbound).
   const std::string& ClusterNamespace() {
     const std::string& ns = Namespace();
     if (history_ready_) return ns;
-    std::string pv = "history-" + ns;
-    KubeResponse v = Kube(cluster(), "POST", "/api/v1/persistentvolumes",
-                          json{{"apiVersion", "v1"},
-                               {"kind", "PersistentVolume"},
-                               {"metadata", {{"name", pv}}},
-                               {"spec",
-                                {{"capacity", {{"storage", "1Gi"}}},
-                                 {"accessModes", json::array({"ReadWriteMany"})},
-                                 {"storageClassName", "manual"},
-                                 {"persistentVolumeReclaimPolicy", "Delete"},
-                                 {"hostPath", {{"path", "/tmp/" + pv}}},
-                                 {"claimRef", {{"namespace", ns}, {"name", kDefaultHistoryPvc}}}}}}
-                              .dump());
-    EXPECT_EQ(v.status, 201) << v.body;
-    KubeResponse c = Kube(cluster(), "POST", "/api/v1/namespaces/" + ns + "/persistentvolumeclaims",
-                          json{{"apiVersion", "v1"},
-                               {"kind", "PersistentVolumeClaim"},
-                               {"metadata", {{"name", kDefaultHistoryPvc}}},
-                               {"spec",
-                                {{"accessModes", json::array({"ReadWriteMany"})},
-                                 {"storageClassName", "manual"},
-                                 {"volumeName", pv},
-                                 {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}
-                              .dump());
-    EXPECT_EQ(c.status, 201) << c.body;
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (;;) {
-      KubeResponse got =
-          Kube(cluster(), "GET",
-               "/api/v1/namespaces/" + ns + "/persistentvolumeclaims/" + kDefaultHistoryPvc);
-      if (got.Json().is_object() && got.Json()["status"].value("phase", "") == "Bound") break;
-      if (Clock::now() > deadline) {
-        ADD_FAILURE() << "the history claim was not Bound in 60 s: " << got.body;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    pvs_.push_back(sp::testing::BoundClaim(cluster(), ns, kDefaultHistoryPvc));
     history_ready_ = true;
-    pvs_.push_back(pv);
     return ns;
   }
 

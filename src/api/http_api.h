@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,10 +131,13 @@ class HttpApi {
   std::atomic<bool> loading_{true};
   std::string openapi_json_;
 
-  // Rendered run pages by request target, with the runs version they were rendered at.
+  // Rendered run pages by request target, with the versions they were rendered at
+  // (Scheduler::runs_changes, the store's RunsVersion as the feed last read it; -1: not yet).
+  using PageVersion = std::pair<int64_t, int64_t>;
   static constexpr size_t kPageCacheEntries = 256;
+  std::atomic<int64_t> db_runs_version_{-1};
   std::mutex page_cache_mu_;
-  std::map<std::string, std::pair<int64_t, std::string>> page_cache_;  // page_cache_mu_
+  std::map<std::string, std::pair<PageVersion, std::string>> page_cache_;  // page_cache_mu_
 
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;  // catalog_mu_

@@ -586,7 +586,14 @@ Status Scheduler::Apply(const Plan& plan) {
   m.task_instances = plan.task_instances;
   m.events = plan.events;
   for (const store::DagRun& r : plan.deleted_runs) m.delete_runs.push_back(r.id);
+  // Plans carry the runs they touched, mostly unchanged (a task's end updates its run's view).
+  bool runs_changed = !m.new_runs.empty() || !m.delete_runs.empty();
+  for (const store::DagRun& r : m.runs) {
+    auto before = snapshot_.runs.find(r.id);
+    runs_changed = runs_changed || before == snapshot_.runs.end() || !(before->second.run == r);
+  }
   RETURN_IF_ERROR(CommitWithRetry(m));
+  if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
   UpdateSnapshot(plan);
   // A try's start or end evaluates only the timers it can change, so an earlier wakeup stays
   // until it fires; a stale one costs a tick that finds nothing to do.
@@ -628,9 +635,9 @@ nlohmann::json Scheduler::TemplateContext(const RunView& view, const std::string
   for (const auto& [id, ti] : view.tis) {
     if (ti.outputs.is_object() && !ti.outputs.empty()) tasks[id] = {{"outputs", ti.outputs}};
   }
-  nlohmann::json context = dag::RunTemplateValues({r.dag_id, r.run_id, store::RunTypeName(r.type),
-                                                   task, r.logical_date, r.data_interval_start,
-                                                   r.data_interval_end, params});
+  nlohmann::json context =
+      dag::RunTemplateValues({r.dag_id, r.run_id, store::RunTypeName(r.type), task, r.logical_date,
+                              r.data_interval_start, r.data_interval_end, params});
   context["dag"] = {{"id", r.dag_id}, {"dag_id", r.dag_id}};
   context["task"] = {{"id", task}, {"task_id", task}};
   context["try_number"] = try_number;

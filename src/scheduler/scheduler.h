@@ -12,6 +12,7 @@
 // Thread safety: Post/Submit/Stop are thread-safe; everything else runs on the loop thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -92,6 +93,9 @@ class Scheduler {
   const dag::DagFolder& dag_folder() const { return folder_; }
   size_t live_tries() const { return live_.size(); }
   int64_t commits() const { return commits_; }
+  // How many of this scheduler's commits created, changed or deleted runs; readable from any
+  // thread (the HTTP API keeps rendered run pages until it moves).
+  int64_t runs_changes() const { return runs_changes_.load(std::memory_order_acquire); }
 
  private:
   class TryContext;
@@ -145,6 +149,7 @@ class Scheduler {
   std::function<void(const std::vector<dag::LoadedFile>&)> dags_loaded_;
   std::function<void(std::chrono::microseconds)> pass_observer_;
   int64_t commits_ = 0;
+  std::atomic<int64_t> runs_changes_{0};
   std::vector<Event> retry_events_;  // events whose commit failed; retried on the next tick
 
   std::mutex mu_;

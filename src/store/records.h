@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 
@@ -17,13 +16,13 @@ enum class RunState { kQueued, kRunning, kSuccess, kFailed, kCancelled };
 enum class RunType { kScheduled, kManual, kBackfill, kTest };
 
 enum class TaskState {
-  kNone,            // not yet considered
-  kScheduled,       // dependencies met, waiting for a parallelism slot
-  kQueued,          // launch decided and committed, process not started yet
-  kRunning,         // started; handle recorded
+  kNone,       // not yet considered
+  kScheduled,  // dependencies met, waiting for a parallelism slot
+  kQueued,     // launch decided and committed, process not started yet
+  kRunning,    // started; handle recorded
   kSuccess,
   kFailed,
-  kUpForRetry,      // failed, another try after next_try_at
+  kUpForRetry,  // failed, another try after next_try_at
   kUpstreamFailed,
   kSkipped,
 };
@@ -65,6 +64,8 @@ struct DagRun {
   std::string note;  // why it ended that way ("cancelled by user", "task t failed")
   // Set by a cancel: no new non-teardown task starts, running ones are stopped, teardowns run.
   bool cancel_requested = false;
+
+  bool operator==(const DagRun&) const = default;
 };
 
 struct TaskInstance {
@@ -100,9 +101,9 @@ struct StateEvent {
 // An on-demand Spark cluster created by a run; kept until deleted so none is ever leaked.
 struct ClusterRecord {
   std::string name;
-  std::string backend;  // "local", "kubernetes"
-  int64_t run_id = 0;   // 0 for ad-hoc clusters
-  std::string state;    // "creating", "ready", "deleting", "deleted", "failed"
+  std::string backend;    // "local", "kubernetes"
+  int64_t run_id = 0;     // 0 for ad-hoc clusters
+  std::string state;      // "creating", "ready", "deleting", "deleted", "failed"
   nlohmann::json handle;  // backend's handle: pids, ports, object names
   Time created_at{};
   std::optional<Time> deleted_at;
@@ -119,8 +120,8 @@ struct ConnectionRecord {
   std::string login;
   std::string password_sealed;  // encrypted; empty when none
   nlohmann::json extras = nlohmann::json::object();
-  std::string extras_sealed;    // encrypted JSON of secret extras; empty when none
-  int64_t created_by_run = 0;   // 0 when added by a user
+  std::string extras_sealed;   // encrypted JSON of secret extras; empty when none
+  int64_t created_by_run = 0;  // 0 when added by a user
 };
 
 }  // namespace sp::store

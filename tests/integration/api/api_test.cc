@@ -374,6 +374,29 @@ TEST_F(ApiTest, RunsPageWithACursorWithoutGapsOrRepeats) {
   EXPECT_EQ(Get("/api/v1/runs?state=bogus").status, 400);
 }
 
+// The runs list keeps rendered pages, but never past a change: each command's effect is in the
+// very next list.
+TEST_F(ApiTest, TheRunsListShowsEveryChangeAtOnce) {
+  auto listed = [&](const std::string& run_id) -> json {
+    json page = Get("/api/v1/dags/hold/runs").Json();
+    for (const json& r : page["runs"]) {
+      if (r["run_id"] == run_id) return r;
+    }
+    return nullptr;
+  };
+  ASSERT_EQ(Get("/api/v1/dags/hold/runs").status, 200);  // a page is now kept
+  json run = Trigger("hold");
+  std::string id = run["run_id"];
+  ASSERT_FALSE(listed(id).is_null()) << "a triggered run is listed at once";
+  ASSERT_TRUE(WaitFor([&] { return listed(id)["state"] == "running"; }));
+  Reply cancel = Post("/api/v1/dags/hold/runs/" + Encode(id) + "/cancel", json::object());
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  json now = listed(id);
+  EXPECT_TRUE(now["cancel_requested"] == true || now["state"] == "cancelled") << now.dump();
+  json ended = WaitRun("hold", id);
+  EXPECT_EQ(listed(id)["state"], ended["state"]);
+}
+
 TEST_F(ApiTest, MetricsCountRunsTasksAndRequestsByRoute) {
   json run = Trigger("hello");
   WaitRun("hello", run["run_id"]);

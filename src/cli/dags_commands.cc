@@ -250,21 +250,21 @@ int DagsBackfill(const GlobalOptions& g, const std::string& dag_id, const std::s
     if (!(*d)->schedule || (*d)->schedule->is_once()) {
       return Fail("DAG '" + dag_id + "' has no cron schedule to backfill");
     }
-    auto intervals = scheduler::IntervalsBetween(*(*d)->schedule, *from, *to, 10001);
+    auto runs = scheduler::BackfillRuns(**d, *from, *to, 10001);
     nlohmann::json out = nlohmann::json::array();
     Table table({"RUN_ID", "DATA_INTERVAL_START", "DATA_INTERVAL_END"});
-    for (const auto& iv : intervals) {
-      std::string id = scheduler::MakeRunId(store::RunType::kBackfill, iv.start);
-      table.Add({id, FormatTime(iv.start), FormatTime(iv.end)});
+    for (const auto& r : runs) {
+      std::string id = scheduler::MakeRunId(store::RunType::kBackfill, r.logical_date);
+      table.Add({id, FormatTime(r.interval.start), FormatTime(r.interval.end)});
       out.push_back({{"run_id", id},
-                     {"data_interval_start", FormatTime(iv.start)},
-                     {"data_interval_end", FormatTime(iv.end)}});
+                     {"data_interval_start", FormatTime(r.interval.start)},
+                     {"data_interval_end", FormatTime(r.interval.end)}});
     }
     if (g.json) {
       std::printf("%s\n", out.dump(2).c_str());
     } else {
       table.Print();
-      std::printf("dry run: %zu run(s) would be created\n", intervals.size());
+      std::printf("dry run: %zu run(s) would be created\n", runs.size());
     }
     return 0;
   }

@@ -362,20 +362,21 @@ Status OnBackfill(Working& w, const Backfill& e, RunKeySource& keys) {
   }
   if (e.to < e.from) return InvalidArgumentError("backfill end is before its start");
   RETURN_IF_ERROR(CheckConf(d, e.conf));
-  auto intervals = IntervalsBetween(*d.schedule, e.from, e.to, kMaxBackfillRuns + 1);
-  if (intervals.size() > kMaxBackfillRuns) {
+  std::vector<dag::ScheduledRun> runs = BackfillRuns(d, e.from, e.to, kMaxBackfillRuns + 1);
+  if (runs.size() > kMaxBackfillRuns) {
     return InvalidArgumentError("backfill would create more than " +
                                 std::to_string(kMaxBackfillRuns) + " runs; narrow the range");
   }
-  if (intervals.empty()) {
-    return InvalidArgumentError("no schedule interval of DAG '" + d.id + "' starts between " +
-                                FormatTime(e.from) + " and " + FormatTime(e.to));
+  if (runs.empty()) {
+    return InvalidArgumentError("no scheduled run of DAG '" + d.id +
+                                "' has a logical date between " + FormatTime(e.from) + " and " +
+                                FormatTime(e.to));
   }
-  for (const dag::DataInterval& iv : intervals) {
-    std::string run_id = MakeRunId(store::RunType::kBackfill, iv.start);
+  for (const dag::ScheduledRun& r : runs) {
+    std::string run_id = MakeRunId(store::RunType::kBackfill, r.logical_date);
     if (RunIdTaken(w, d.id, run_id)) continue;
-    w.AddRun(NewRun(entry->dag, keys.Next(), store::RunType::kBackfill, run_id, iv.start, iv,
-                    e.conf, w.now()));
+    w.AddRun(NewRun(entry->dag, keys.Next(), store::RunType::kBackfill, run_id, r.logical_date,
+                    r.interval, e.conf, w.now()));
   }
   return OkStatus();
 }
@@ -992,15 +993,23 @@ std::string MakeRunId(store::RunType type, Time logical_date) {
   return std::string(store::RunTypeName(type)) + "__" + FormatTime(logical_date);
 }
 
-std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, Time from, Time to,
-                                                size_t limit) {
-  std::vector<dag::DataInterval> out;
-  std::optional<dag::DataInterval> iv = schedule.IntervalStartingAtOrAfter(from);
+std::vector<dag::ScheduledRun> BackfillRuns(const dag::Dag& d, Time from, Time to, size_t limit) {
+  std::vector<dag::ScheduledRun> out;
+  const dag::Schedule& s = *d.schedule;
+  if (d.timetable == dag::TimetableKind::kCronTrigger) {
+    const Millis before = d.trigger_interval;
+    for (std::optional<Time> fire = s.NextOrEqual(from + before);
+         fire && *fire - before <= to && out.size() < limit; fire = s.Next(*fire)) {
+      out.push_back({*fire - before, {*fire - before, *fire}, *fire});
+    }
+    return out;
+  }
+  std::optional<dag::DataInterval> iv = s.IntervalStartingAtOrAfter(from);
   while (iv && iv->start <= to && out.size() < limit) {
-    out.push_back(*iv);
-    std::optional<Time> next = schedule.Next(iv->start);
+    out.push_back({iv->start, *iv, iv->end});
+    std::optional<Time> next = s.Next(iv->start);
     if (!next) break;
-    iv = schedule.IntervalStartingAtOrAfter(*next);
+    iv = s.IntervalStartingAtOrAfter(*next);
   }
   return out;
 }

@@ -43,10 +43,12 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
 // and are returned.
 std::vector<store::DagRun> FoldPlan(const Plan& plan, Snapshot* snapshot);
 
-// The logical dates a backfill (or catchup) over [from, to] would create, oldest first; shared
-// by Decide and `dags backfill --dry-run`.
-std::vector<dag::DataInterval> IntervalsBetween(const dag::Schedule& schedule, Time from, Time to,
-                                                size_t limit);
+// The runs a backfill over [from, to] creates, oldest first, at most `limit`, as the DAG's
+// timetable makes them: cron_data_interval one per interval starting in [from, to];
+// cron_trigger one per fire whose logical date (the fire less `interval`) is in [from, to], with
+// the data interval [fire - interval, fire]. Shared by Decide and `dags backfill --dry-run`.
+// The DAG must have a cron schedule.
+std::vector<dag::ScheduledRun> BackfillRuns(const dag::Dag& dag, Time from, Time to, size_t limit);
 
 // The next `n` runs the schedule will create after the scheduled run `last_logical` (none yet:
 // from start_date), as CreateScheduledRuns decides them from `now` on (catchup, end_date): for

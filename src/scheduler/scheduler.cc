@@ -511,9 +511,8 @@ Status Scheduler::NoteTakenRunIds(const Event& event, Time now) {
     auto it = snapshot_.dags.find(b->dag_id);
     if (it != snapshot_.dags.end() && it->second.dag && it->second.dag->schedule &&
         b->from <= b->to) {
-      for (const dag::DataInterval& iv :
-           IntervalsBetween(*it->second.dag->schedule, b->from, b->to, 10001)) {
-        candidates.emplace_back(b->dag_id, MakeRunId(store::RunType::kBackfill, iv.start));
+      for (const dag::ScheduledRun& r : BackfillRuns(*it->second.dag, b->from, b->to, 10001)) {
+        candidates.emplace_back(b->dag_id, MakeRunId(store::RunType::kBackfill, r.logical_date));
       }
     }
   }

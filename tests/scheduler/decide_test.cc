@@ -531,6 +531,34 @@ TEST(DecideTest, BackfillCreatesOneRunPerInterval) {
   EXPECT_EQ(running, 2);
 }
 
+// A cron_trigger DAG's backfill makes its runs as its timetable does: one per fire, the logical
+// date the fire less the interval, the data interval up to the fire.
+TEST(DecideTest, BackfillOfATriggerTimetableRunsAtEachFire) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("0 6 * * *");
+  d->timetable = dag::TimetableKind::kCronTrigger;
+  d->start_date = At("2026-01-01T00:00:00");
+  h.AddDag(d, /*paused=*/true);
+  Plan p = h.Step(Backfill{"d", At("2026-11-01T00:00:00"), At("2026-11-03T23:00:00")});
+  ASSERT_EQ(p.created_runs.size(), 3u);
+  const store::DagRun& first = h.runs[p.created_runs[0]];
+  EXPECT_EQ(first.run_id, "backfill__2026-11-01T06:00:00Z");
+  EXPECT_EQ(first.logical_date, At("2026-11-01T06:00:00"));
+  EXPECT_EQ(first.data_interval_start, At("2026-11-01T06:00:00"));
+  EXPECT_EQ(first.data_interval_end, At("2026-11-01T06:00:00"));
+
+  d->trigger_interval = Millis(3600 * 1000);  // interval: 1h
+  Harness h2(At("2026-11-26T10:30:00"));
+  h2.AddDag(d, /*paused=*/true);
+  Plan p2 = h2.Step(Backfill{"d", At("2026-11-01T05:00:00"), At("2026-11-01T05:00:00")});
+  ASSERT_EQ(p2.created_runs.size(), 1u);
+  const store::DagRun& one = h2.runs[p2.created_runs[0]];
+  EXPECT_EQ(one.logical_date, At("2026-11-01T05:00:00"));
+  EXPECT_EQ(one.data_interval_start, At("2026-11-01T05:00:00"));
+  EXPECT_EQ(one.data_interval_end, At("2026-11-01T06:00:00"));
+}
+
 TEST(DecideTest, ClearReRunsTaskWithItsSetupAndTeardown) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Pipeline());

@@ -449,6 +449,9 @@ std::optional<Time> Schedule::Prev(Time t) const {
 }
 
 std::optional<Time> Schedule::PrevOrEqual(Time t) const {
+  // In UTC the wall walk answers directly, also at the walk domain's edge, where a fire may have
+  // no earlier one for Prev to find.
+  if (zone_.is_utc()) return PrevOrEqualWall(t);
   std::optional<Time> prev = Prev(t);
   if (!prev) return std::nullopt;
   return Next(*prev) == t ? t : *prev;

@@ -71,6 +71,18 @@ TEST(FuzzRegressionsTest, CronWalkRefusesTimesItCannotRepresent) {
   EXPECT_EQ(s->PrevOrEqual(*next), next);
 }
 
+// cron_fuzz, regressions/cron/fire-at-walk-limit: a fire just inside the walk's lower limit is
+// its own previous-or-equal fire even though no fire before it can be found (PrevOrEqual went
+// through Prev, which found none, once time zones came in).
+TEST(FuzzRegressionsTest, AFireAtTheWalkLimitIsItsOwnPreviousFire) {
+  Result<Schedule> s = Schedule::Parse("3 * * * *");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const Time t = FromUnixMillis(-(int64_t{1} << 62) + 4);
+  std::optional<Time> next = s->Next(t);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(s->PrevOrEqual(*next), next);
+}
+
 // dag_loader_fuzz, regressions/dag_loader/alias-cycle: a value that contains itself through an
 // alias ("&a [*a]") recursed until the stack overflowed.
 TEST(FuzzRegressionsTest, YamlValueContainingItselfIsAnError) {

@@ -1,13 +1,13 @@
 // The DAG model's small behaviours: locations, trigger rule names, retry delays and lookups.
 #include "dag/dag.h"
 
-#include "common/status.h"
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <utility>
+
+#include "common/status.h"
 
 namespace sp::dag {
 
@@ -79,13 +79,13 @@ Millis RetryPolicy::DelayAfter(int failed_try, std::string_view jitter_key) cons
   if (!(backoff_multiplier > 0) || backoff_multiplier == 1.0) return retry_delay;
   constexpr double kMaxDelaySeconds = 24.0 * 3600;  // Airflow's MAX_RETRY_DELAY
   const double exponent = std::max(failed_try, 1) - 1;
-  const double grown = static_cast<double>(retry_delay.count()) / 1000.0 *
-                       std::pow(backoff_multiplier, exponent);
+  const double grown =
+      static_cast<double>(retry_delay.count()) / 1000.0 * std::pow(backoff_multiplier, exponent);
   // Past the 24 h cap the exact value no longer matters (and pow may be inf).
   const int64_t base = !(grown < kMaxDelaySeconds) ? static_cast<int64_t>(kMaxDelaySeconds)
                                                    : std::max<int64_t>(1, std::ceil(grown));
-  const int64_t jittered = base + static_cast<int64_t>(StableHash(jitter_key) %
-                                                       static_cast<uint64_t>(base));
+  const int64_t jittered =
+      base + static_cast<int64_t>(StableHash(jitter_key) % static_cast<uint64_t>(base));
   const Millis delay(std::min<int64_t>(jittered, static_cast<int64_t>(kMaxDelaySeconds)) * 1000);
   return std::min(delay, max_retry_delay);
 }

@@ -9,13 +9,12 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "dag/cron.h"
@@ -25,8 +24,8 @@ namespace sp::dag {
 // Where a value came from, for located errors ("dags/a.yaml:12:5").
 struct SourceLocation {
   std::string file;
-  int line = 0;    // 1-based; 0 = unknown
-  int column = 0;  // 1-based; 0 = unknown
+  int line = 0;                  // 1-based; 0 = unknown
+  int column = 0;                // 1-based; 0 = unknown
   std::string ToString() const;  // "file:line:column" (omits unknown parts)
 };
 
@@ -78,7 +77,7 @@ struct TaskSpec {
   // A teardown's own failure fails the run (Airflow's on_failure_fail_dagrun).
   bool on_failure_fail_dagrun = false;
   std::optional<Millis> execution_timeout;
-  std::map<std::string, std::string> env;  // values are templates
+  std::map<std::string, std::string> env;            // values are templates
   nlohmann::json fields = nlohmann::json::object();  // type-specific fields, unrendered
   // Source position of each type-specific field (key -> location), for the task type's errors.
   std::map<std::string, SourceLocation> field_locations;

@@ -74,8 +74,10 @@ TEST(ControlSocketTest, TimesTakeMillisecondsAndOffsets) {
   auto t = ParseControlRequest(
       {{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", "2026-11-26T02:00:00.5+00:00"}});
   ASSERT_TRUE(t.ok()) << t.status().ToString();
-  EXPECT_EQ(FormatTime(*std::get<scheduler::TriggerRun>(*t).logical_date), "2026-11-26T02:00:00.500Z");
-  EXPECT_FALSE(ParseControlRequest({{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", "soon"}}).ok());
+  EXPECT_EQ(FormatTime(*std::get<scheduler::TriggerRun>(*t).logical_date),
+            "2026-11-26T02:00:00.500Z");
+  EXPECT_FALSE(
+      ParseControlRequest({{"op", "trigger"}, {"dag_id", "d"}, {"logical_date", "soon"}}).ok());
 }
 
 TEST(ControlSocketTest, OptionalFieldsMayBeAbsentOrNull) {

@@ -58,7 +58,7 @@ TEST(RetryPolicyTest, ExponentialBackoffAsAirflowComputesIt) {
       Millis delay = p.DelayAfter(attempt, key);
       EXPECT_GE(delay.count(), base) << attempt << " " << key;
       EXPECT_LT(delay.count(), 2 * base) << attempt << " " << key;
-      EXPECT_EQ(delay.count() % 1000, 0);          // whole seconds, as in Airflow
+      EXPECT_EQ(delay.count() % 1000, 0);            // whole seconds, as in Airflow
       EXPECT_EQ(delay, p.DelayAfter(attempt, key));  // deterministic
     }
   }

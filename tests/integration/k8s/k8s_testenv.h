@@ -34,9 +34,9 @@
 #pragma once
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

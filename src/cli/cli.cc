@@ -271,11 +271,11 @@ int Main(int argc, char** argv) {
   ccreate->add_flag("--authenticate", cc.authenticate, "kubernetes: spark.authenticate on");
   ccreate->add_flag("--master-rest", cc.master_rest, "kubernetes: keep the REST submission server");
   ccreate->add_option("--ui-node-port", cc.ui_node_port,
-                      "kubernetes: expose the UI (0 = any port)");
+                      "kubernetes: expose the UI on node port PORT (0 = any port)");
   ccreate->add_option("--ready-timeout", cc.ready_timeout, "How long to wait (default 120s)");
   ccreate->footer(
       "Examples:\n  sparkplane cluster create adhoc --workers 2\n"
-      "  sparkplane cluster create big --backend kubernetes --workers 4 --ui-node-port");
+      "  sparkplane cluster create big --backend kubernetes --workers 4 --ui-node-port 0");
   ccreate->callback([&] { rc = ClusterCreate(g, cc); });
   int scale_workers = 1;
   auto* cscale = cluster->add_subcommand("scale", "Change a cluster's worker count");

@@ -6,7 +6,7 @@
 //   cluster create NAME [--backend local|kubernetes] [--workers N] [--worker-cores N]
 //       [--worker-memory SIZE] [--master-cores N] [--master-memory SIZE] [--image IMAGE]
 //       [--node-selector KEY=VALUE]... [--master-conf KEY=VALUE]... [--worker-conf KEY=VALUE]...
-//       [--authenticate] [--master-rest] [--ui-node-port [PORT]] [--worker-scratch SIZE]
+//       [--authenticate] [--master-rest] [--ui-node-port PORT] [--worker-scratch SIZE]
 //       [--ready-timeout 2m]
 //   cluster scale NAME --workers N [--ready-timeout 2m]
 //   cluster delete NAME [--backend local|kubernetes]

@@ -665,8 +665,11 @@ TEST_F(SparkClusterCliK8sTest, OutputRedirectedToOneFileKeepsEveryLineAndFlagsWi
                                 "default_cluster_backend: kubernetes\n"
                                 "kubeconfig: /nonexistent/kubeconfig\nnamespace: not-this-one\n");
   const std::vector<std::string> where = {"--kubeconfig", cluster().kubeconfig, "--namespace", ns};
-  std::vector<std::string> create = {"cluster", "create", "redirected", "--workers", "0"};
+  // --ui-node-port warns that the UI is unauthenticated; --worker-scratch sizes the scratch.
+  std::vector<std::string> create = {"cluster", "create",           "redirected", "--workers",
+                                     "0",       "--worker-scratch", "2Gi"};
   create.insert(create.end(), where.begin(), where.end());
+  create.insert(create.end(), {"--ui-node-port", "0"});  // any node port
   std::string out = data.File("create.out");
   ASSERT_EQ(RunRedirected(data.path(), create, out), 0) << operators::testing::ReadFile(out);
   std::string text = operators::testing::ReadFile(out);
@@ -677,6 +680,18 @@ TEST_F(SparkClusterCliK8sTest, OutputRedirectedToOneFileKeepsEveryLineAndFlagsWi
                               "master." +
                               ns + ".svc:7077\n  master "));
   EXPECT_EQ(LivePods(ns, "redirected", "master"), 1);
+  EXPECT_THAT(text, HasSubstr("warning: ui_node_port publishes the Spark master's web UI on every "
+                              "node without authentication"));
+  bool scratch_sized = false;
+  for (const json& d : Items(ns, "/apis/apps/v1", "deployments",
+                             ClusterSelector(SparkClusterNames::For("redirected")))) {
+    for (const json& v : d["spec"]["template"]["spec"]["volumes"]) {
+      if (v.contains("emptyDir") && v["emptyDir"].value("sizeLimit", "") == "2Gi") {
+        scratch_sized = true;
+      }
+    }
+  }
+  EXPECT_TRUE(scratch_sized) << "--worker-scratch 2Gi is the scratch volume's sizeLimit";
 
   std::vector<std::string> remove = {"cluster", "delete", "redirected"};
   remove.insert(remove.end(), where.begin(), where.end());

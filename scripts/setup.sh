@@ -43,6 +43,9 @@ if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
   fi
   # The example applications' build outputs (job_dependency.zip, the Java example jar).
   ./scripts/build_examples.sh build/examples
+  # Class-data sharing archives for the local clusters' master and worker JVMs (faster starts,
+  # src/spark/jvm_archives.h); a local cluster starts without them, only slower.
+  ./scripts/build_spark_cds.sh || echo "setup: no JVM archives for Spark (clusters start slower)"
 fi
 
 # The web UI (ui/: React + Vite), built into build/ui-dist, which the C++ build embeds; npm

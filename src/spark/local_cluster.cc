@@ -2,16 +2,22 @@
 // local_cluster.h for the flow and the directory layout.
 #include "spark/local_cluster.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -29,8 +35,18 @@ using executor::ProcessLiveness;
 
 constexpr char kMasterClass[] = "org.apache.spark.deploy.master.Master";
 constexpr char kWorkerClass[] = "org.apache.spark.deploy.worker.Worker";
-constexpr std::string_view kMasterUrlLine = "Starting Spark master at ";
-constexpr std::string_view kMasterUiLine = "Successfully started service 'MasterUI' on port ";
+// A master that cannot bind a picked port (spark.port.maxRetries=0) logs one of these and exits:
+// "java.net.BindException: ... Address already in use: Service 'sparkMaster' failed after 0
+// retries", or the web UI's "Failed to bind MasterUI".
+constexpr std::string_view kBindFailures[] = {"java.net.BindException", "Address already in use",
+                                              "Failed to bind"};
+constexpr int kPortAttempts = 3;
+// A worker logs the first line when it sends its registration and the second once accepted.
+constexpr std::string_view kWorkerConnecting = "Connecting to master ";
+constexpr std::string_view kWorkerRegistered = "Successfully registered with master";
+// Registration takes milliseconds once the master is ALIVE; a worker still unregistered this
+// long after both it tried and the master became ALIVE waits for Spark's 5-15 s retry timer.
+constexpr Millis kRegistrationGrace(2000);
 constexpr int kLogTailLines = 20;
 constexpr size_t kLogTailBytes = 64 << 10;
 constexpr Millis kStatusTimeout(1000);
@@ -107,14 +123,42 @@ std::string ReadFile(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// The whitespace-delimited token after `marker` in `text`, or "".
-std::string TokenAfter(const std::string& text, std::string_view marker) {
-  size_t at = text.find(marker);
-  if (at == std::string::npos) return "";
-  size_t begin = at + marker.size();
-  size_t end = begin;
-  while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
-  return text.substr(begin, end - begin);
+// `count` distinct free loopback TCP ports: bound to port 0 together (so the kernel hands out
+// different ones), then released for the daemons to bind.
+Result<std::vector<int>> KernelFreePorts(int count) {
+  std::vector<int> fds;
+  std::vector<int> ports;
+  Status error;
+  for (int i = 0; i < count && error.ok(); ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = UnavailableError(std::string("socket: ") + std::strerror(errno));
+      break;
+    }
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      error =
+          UnavailableError(std::string("picking a free loopback port: ") + std::strerror(errno));
+      break;
+    }
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  if (!error.ok()) return error;
+  return ports;
+}
+
+// The roles of `gated`, for messages: "master, worker-1".
+std::string Roles(const std::vector<std::string>& roles) {
+  std::string out;
+  for (const std::string& r : roles) out += (out.empty() ? "" : ", ") + r;
+  return out;
 }
 
 std::string DescribeExit(const ExitInfo& e) {
@@ -160,6 +204,11 @@ struct LocalCluster::ExitBook {
     auto it = exited.find(role);
     if (it == exited.end()) return std::nullopt;
     return it->second;
+  }
+  // Drops the exit of `role` (an exited master replaced by a new one).
+  void Forget(const std::string& role) {
+    std::lock_guard<std::mutex> lock(mu);
+    exited.erase(role);
   }
   // Waits up to `d` for `role` to exit.
   bool WaitForExit(const std::string& role, Millis d) {
@@ -292,6 +341,19 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterSpec spec,
   }
 
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(std::move(spec), processes, clock));
+  if (cluster->spec_.jvm_archives == JvmArchives::kUseIfPresent) {
+    // JAVA_HOME from the spec's env wins, as it does for the daemons.
+    const std::map<std::string, std::string>& extra = cluster->spec_.env;
+    EnvLookup process_env = ProcessEnv();
+    EnvLookup env = [&extra, &process_env](const std::string& name) -> std::optional<std::string> {
+      auto it = extra.find(name);
+      if (it != extra.end() && !it->second.empty()) return it->second;
+      return process_env(name);
+    };
+    std::string root = cluster->spec_.jvm_archive_root.empty() ? DefaultJvmArchiveRoot()
+                                                               : cluster->spec_.jvm_archive_root;
+    cluster->archives_ = FindDaemonJvmArchives(root, cluster->spec_.spark_home, env);
+  }
   std::error_code ec;
   if (fs::exists(cluster->dir_, ec)) {
     cluster->stopped_ = true;  // nothing of ours to stop; keep the existing dir untouched
@@ -321,29 +383,104 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterSpec spec,
 
 Status LocalCluster::StartLocked(std::stop_token stop) {
   Time deadline = clock_.Now() + spec_.ready_timeout;
-  std::map<std::string, std::string> env = {
-      {"SPARK_MASTER_OPTS",
-       "-Dspark.master.rest.enabled=false -Dspark.deploy.appIdPattern=" +
-           AppIdPattern(handle_.app_id_prefix) +
-           (spec_.master_conf.empty() ? "" : " " + JavaOpts(spec_.master_conf))}};
-  Result<ProcessHandle> master =
-      SpawnDaemon("master", 0,
-                  {spec_.spark_home + "/bin/spark-class", kMasterClass, "--host", kLoopback,
-                   "--port", "0", "--webui-port", "0"},
-                  env);
-  RETURN_IF_ERROR(master.status());
-  RETURN_IF_ERROR(WaitForMasterLog(deadline, stop));  // also starts the workers
-  return WaitUntilWorkers(spec_.workers, WorkerCount::kAtLeast, deadline, stop);
+  for (int attempt = 1;; ++attempt) {
+    Status st = StartAttemptLocked(deadline, stop);
+    if (st.ok() || !MasterBindFailed()) return st;
+    if (attempt >= kPortAttempts || stop.stop_requested() || clock_.Now() >= deadline) {
+      return st.With("the master could not bind its picked ports in " + std::to_string(attempt) +
+                     " attempt(s)");
+    }
+    // Another process took a picked port between our pick and the master's bind.
+    RETURN_IF_ERROR(AbandonAttemptLocked(attempt));
+  }
 }
 
-Result<ProcessHandle> LocalCluster::SpawnDaemon(const std::string& role, int worker_index,
-                                                std::vector<std::string> argv,
-                                                std::map<std::string, std::string> env) {
+Result<std::vector<int>> LocalCluster::PickPorts(int count) const {
+  if (!spec_.pick_port) return KernelFreePorts(count);
+  std::vector<int> ports;
+  for (int i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(int port, spec_.pick_port());
+    ports.push_back(port);
+  }
+  return ports;
+}
+
+Status LocalCluster::StartAttemptLocked(Time deadline, std::stop_token stop) {
+  ASSIGN_OR_RETURN(std::vector<int> ports, PickPorts(2));
+  std::string rpc_port = std::to_string(ports[0]);
+  std::string ui_port = std::to_string(ports[1]);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    handle_.master_url = std::string("spark://") + kLoopback + ":" + rpc_port;
+    handle_.ui_url = std::string("http://") + kLoopback + ":" + ui_port;
+  }
+  std::map<std::string, std::string> env = {
+      {"SPARK_MASTER_OPTS",
+       "-Dspark.master.rest.enabled=false -Dspark.port.maxRetries=0 "
+       "-Dspark.deploy.appIdPattern=" +
+           AppIdPattern(handle_.app_id_prefix) +
+           (spec_.master_conf.empty() ? "" : " " + JavaOpts(spec_.master_conf))}};
+  std::vector<Gated> gated;
+  ASSIGN_OR_RETURN(ProcessHandle master,
+                   SpawnGated("master", 0,
+                              {spec_.spark_home + "/bin/spark-class", kMasterClass, "--host",
+                               kLoopback, "--port", rpc_port, "--webui-port", ui_port},
+                              std::move(env)));
+  gated.push_back({"master", master});
+  // The workers know the master's URL already: they boot alongside it (facts §11.9).
+  std::vector<int> added;
+  for (int i = 0; i < spec_.workers; ++i) {
+    int index = next_worker_index_++;
+    ASSIGN_OR_RETURN(ProcessHandle worker, SpawnWorkerGated(index));
+    gated.push_back({WorkerRole(index), worker});
+    added.push_back(index);
+  }
+  RETURN_IF_ERROR(ReleaseGated(gated));
+  return WaitUntilWorkers(spec_.workers, WorkerCount::kAtLeast, deadline, stop, &added);
+}
+
+Status LocalCluster::AbandonAttemptLocked(int attempt) {
+  LocalClusterHandle h = handle();
+  for (const LocalClusterWorker& w : h.workers) processes_.Terminate(w.process.pid, Millis(0));
+  for (const LocalClusterWorker& w : h.workers) {
+    RETURN_IF_ERROR(StopWorkerLocked(w, spec_.stop_grace));
+  }
+  processes_.Terminate(h.master.pid, spec_.stop_grace);
+  if (!exits_->WaitForExit("master", spec_.stop_grace + kKillSlack)) {
+    return UnavailableError("the Spark master (pid " + std::to_string(h.master.pid) +
+                            ") did not exit after SIGKILL");
+  }
+  exits_->Forget("master");
+  std::error_code ec;
+  fs::rename(dir_ + "/master.log", dir_ + "/master.port-clash-" + std::to_string(attempt) + ".log",
+             ec);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    handle_.master = {};
+    handle_.master_url.clear();
+    handle_.ui_url.clear();
+  }
+  return NotifyHandle();
+}
+
+bool LocalCluster::MasterBindFailed() const {
+  std::string log = ReadFile(dir_ + "/master.log");
+  return std::any_of(std::begin(kBindFailures), std::end(kBindFailures),
+                     [&](std::string_view m) { return log.find(m) != std::string::npos; });
+}
+
+Result<ProcessHandle> LocalCluster::SpawnGated(const std::string& role, int worker_index,
+                                               std::vector<std::string> argv,
+                                               std::map<std::string, std::string> env) {
   executor::SpawnSpec s;
   s.argv = std::move(argv);
   s.env = spec_.env;
   s.env["SPARK_HOME"] = spec_.spark_home;
   s.env["SPARK_LOCAL_IP"] = kLoopback;
+  // Daemon JVM flags after any the caller gave (the last of a repeated -XX flag wins).
+  std::string& daemon_opts = s.env["SPARK_DAEMON_JAVA_OPTS"];
+  daemon_opts += (daemon_opts.empty() ? "" : " ") +
+                 DaemonJavaOpts(worker_index == 0 ? archives_.master : archives_.worker);
   for (auto& [key, value] : env) s.env[key] = std::move(value);
   s.cwd = dir_;
   s.output_path = dir_ + "/" + role + ".log";
@@ -351,24 +488,29 @@ Result<ProcessHandle> LocalCluster::SpawnDaemon(const std::string& role, int wor
   std::shared_ptr<ExitBook> book = exits_;
   ASSIGN_OR_RETURN(ProcessHandle h,
                    processes_.Spawn(s, [book, role](const ExitInfo& e) { book->Record(role, e); }));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (worker_index == 0) {
-      handle_.master = h;
-    } else {
-      handle_.workers.push_back({worker_index, h});
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (worker_index == 0) {
+    handle_.master = h;
+  } else {
+    handle_.workers.push_back({worker_index, h});
   }
-  Status durable = NotifyHandle();
-  if (!durable.ok()) {
-    processes_.Terminate(h.pid, Millis(0));  // gated: it never ran anything
-    return durable.With("recording the handle of " + role);
-  }
-  RETURN_IF_ERROR(processes_.Release(h.pid));
   return h;
 }
 
-Status LocalCluster::SpawnWorker(int index) {
+Status LocalCluster::ReleaseGated(const std::vector<Gated>& gated) {
+  std::vector<std::string> roles;
+  for (const Gated& g : gated) roles.push_back(g.role);
+  Status durable = NotifyHandle();
+  if (!durable.ok()) {
+    // Gated: they never ran anything.
+    for (const Gated& g : gated) processes_.Terminate(g.process.pid, Millis(0));
+    return durable.With("recording the handle of the Spark " + Roles(roles));
+  }
+  for (const Gated& g : gated) RETURN_IF_ERROR(processes_.Release(g.process.pid));
+  return OkStatus();
+}
+
+Result<ProcessHandle> LocalCluster::SpawnWorkerGated(int index) {
   std::string role = WorkerRole(index);
   std::string work = dir_ + "/work/" + role;
   std::string local = dir_ + "/local/" + role;
@@ -383,73 +525,75 @@ Status LocalCluster::SpawnWorker(int index) {
   }
   std::map<std::string, std::string> env = {{"SPARK_LOCAL_DIRS", local}};
   if (!spec_.worker_conf.empty()) env["SPARK_WORKER_OPTS"] = JavaOpts(spec_.worker_conf);
-  Result<ProcessHandle> h = SpawnDaemon(
+  return SpawnGated(
       role, index,
       {spec_.spark_home + "/bin/spark-class", kWorkerClass, "--host", kLoopback, "--port", "0",
        "--webui-port", "0", "--cores", std::to_string(spec_.worker_cores), "--memory",
        spec_.worker_memory, "--work-dir", work, master_url},
       std::move(env));
-  return h.status();
-}
-
-Status LocalCluster::WaitForMasterLog(Time deadline, std::stop_token stop) {
-  const std::string log = dir_ + "/master.log";
-  bool workers_started = false;
-  while (true) {
-    std::string text = ReadFile(log);
-    std::string url = TokenAfter(text, kMasterUrlLine);
-    std::string ui_port = TokenAfter(text, kMasterUiLine);
-    while (!ui_port.empty() && !std::isdigit(static_cast<unsigned char>(ui_port.back()))) {
-      ui_port.pop_back();  // the line ends with "port N."
-    }
-    if (!url.empty()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        handle_.master_url = url;
-        if (!ui_port.empty()) handle_.ui_url = std::string("http://") + kLoopback + ":" + ui_port;
-      }
-      // Workers need only the RPC URL; they boot while the master binds its UI (facts §11.9).
-      if (!workers_started) {
-        workers_started = true;
-        for (int i = 0; i < spec_.workers; ++i) RETURN_IF_ERROR(SpawnWorker(next_worker_index_++));
-      }
-      if (!ui_port.empty()) return NotifyHandle();
-    }
-    RETURN_IF_ERROR(CheckDaemons());
-    if (stop.stop_requested()) return CancelledError("cancelled while the master was starting");
-    if (clock_.Now() >= deadline) {
-      return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) +
-                                   " (the master has not logged its " +
-                                   (url.empty() ? "URL" : "web UI port") + " yet)");
-    }
-    exits_->Pause(spec_.poll_interval, stop);
-  }
 }
 
 Status LocalCluster::WaitUntilWorkers(int want, WorkerCount mode, Time deadline,
-                                      std::stop_token stop) {
+                                      std::stop_token stop, std::vector<int>* added) {
   std::string ui_url;
+  std::string master_url;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ui_url = handle_.ui_url;
+    master_url = handle_.master_url;
   }
   std::string last = "no answer from the master yet";
+  std::optional<Time> alive_since;
+  std::map<int, Time> trying_since;  // worker index -> when its registration was first seen
+  std::set<int> replacements;
   while (true) {
     Result<MasterStatus> status = FetchMasterStatus(ui_url, kStatusTimeout);
-    if (status.ok()) {
+    if (status.ok() && status->url != master_url) {
+      // Someone else answers on the web UI port we picked; ours will fail to bind it.
+      last = "the web UI port answers for another master (" + status->url + ")";
+    } else if (status.ok()) {
       bool enough = mode == WorkerCount::kAtLeast ? status->alive_workers >= want
                                                   : status->alive_workers <= want;
-      if (status->Alive() && enough) {
-        std::lock_guard<std::mutex> lock(mu_);
-        handle_.master_url = status->url;  // the real URL, after any port walk
-        return OkStatus();
-      }
+      if (status->Alive() && enough) return OkStatus();
       last = "master " + status->status + ", " + std::to_string(status->alive_workers) + " of " +
              std::to_string(want) + " workers alive";
+      if (status->Alive() && !alive_since) alive_since = clock_.Now();
     } else {
       last = status.status().message();
+      if (MasterBindFailed()) {
+        return FailedPreconditionError("the Spark master could not bind its port (" + master_url +
+                                       ", web UI " + ui_url + ")");
+      }
     }
     RETURN_IF_ERROR(CheckDaemons());
+    if (alive_since && added != nullptr) {
+      // A worker whose registration reached the master before it was ALIVE (refused, or
+      // answered "standby") retries only after 5-15 s; a new worker registers in 1-2 s.
+      Time now = clock_.Now();
+      for (int& index : *added) {
+        if (replacements.count(index) != 0) continue;
+        std::string log = ReadFile(dir_ + "/" + WorkerRole(index) + ".log");
+        if (log.find(kWorkerConnecting) == std::string::npos ||
+            log.find(kWorkerRegistered) != std::string::npos) {
+          continue;
+        }
+        Time since = trying_since.emplace(index, now).first->second;
+        if (now - since < kRegistrationGrace || now - *alive_since < kRegistrationGrace) continue;
+        std::optional<LocalClusterWorker> stuck;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (const LocalClusterWorker& w : handle_.workers) {
+            if (w.index == index) stuck = w;
+          }
+        }
+        if (stuck) RETURN_IF_ERROR(StopWorkerLocked(*stuck, spec_.stop_grace));
+        int fresh = next_worker_index_++;
+        ASSIGN_OR_RETURN(ProcessHandle h, SpawnWorkerGated(fresh));
+        RETURN_IF_ERROR(ReleaseGated({{WorkerRole(fresh), h}}));
+        replacements.insert(fresh);
+        index = fresh;
+      }
+    }
     if (stop.stop_requested()) return CancelledError("cancelled (" + last + ")");
     if (clock_.Now() >= deadline) {
       return DeadlineExceededError("not ready within " + FormatSeconds(spec_.ready_timeout) + " (" +
@@ -534,12 +678,19 @@ Status LocalCluster::Scale(int workers, std::stop_token stop) {
   int current = worker_count();
   if (workers > current) {
     std::vector<int> added;
+    std::vector<Gated> gated;
     Status st;
     for (int i = current; i < workers && st.ok(); ++i) {
-      added.push_back(next_worker_index_);
-      st = SpawnWorker(next_worker_index_++);
+      int index = next_worker_index_++;
+      Result<ProcessHandle> h = SpawnWorkerGated(index);
+      st = h.status();
+      if (st.ok()) {
+        added.push_back(index);
+        gated.push_back({WorkerRole(index), *h});
+      }
     }
-    if (st.ok()) st = WaitUntilWorkers(workers, WorkerCount::kAtLeast, deadline, stop);
+    if (st.ok()) st = ReleaseGated(gated);
+    if (st.ok()) st = WaitUntilWorkers(workers, WorkerCount::kAtLeast, deadline, stop, &added);
     if (!st.ok()) {
       Status failed = WithLogs(st);
       std::vector<LocalClusterWorker> to_stop;

@@ -3,28 +3,44 @@
 //
 // Layout: everything lives in <clusters_root>/<name>/
 //   master.log, worker-<i>.log   the daemons' stdout+stderr (kept after Stop for debugging)
+//   master.port-clash-<k>.log    the log of a master that could not bind its picked ports
 //   work/worker-<i>/             the worker's --work-dir (app jars, executor stdout/stderr)
 //   local/worker-<i>/            the worker's SPARK_LOCAL_DIRS (executor block-manager dirs)
 // Stop removes work/ and local/ (and, with DirCleanup::kRemoveAll, the whole dir).
 //
 // Start (spark-facts §2, §3, §11, §12):
-//   - daemons via `$SPARK_HOME/bin/spark-class <Master|Worker> --host 127.0.0.1 --port 0
-//     --webui-port 0`, each in its own process group, env SPARK_LOCAL_IP=127.0.0.1. Port 0 lets
-//     the kernel pick, so two clusters never race for a port; the chosen ports are read from
-//     master.log ("Starting Spark master at spark://...", "... 'MasterUI' on port N").
-//   - SPARK_MASTER_OPTS: -Dspark.master.rest.enabled=false and
+//   - ports up front: the master's RPC and web UI ports are picked before anything runs (two
+//     free loopback ports from the kernel, or spec.pick_port), so the handle names the master
+//     URL before the first daemon runs and the workers are spawned in the same instant as the
+//     master (`spark-class Worker ... spark://127.0.0.1:<port>`), booting their JVMs alongside
+//     it instead of after it. Workers take --port 0 --webui-port 0.
+//   - a picked port can be taken by another process before the master binds it. The master
+//     runs with spark.port.maxRetries=0, so it exits with a BindException instead of silently
+//     walking to port+1 (where our workers would not find it). Then the attempt's daemons are
+//     stopped, its master log is kept as master.port-clash-<k>.log, and new ports are picked:
+//     at most 3 attempts within ready_timeout. /json/ answers count only when their `url` is
+//     the master URL we picked (the UI port might answer for someone else).
+//   - a worker can reach the master before the master is ALIVE (refused, or answered
+//     "standby"); Spark's worker then retries only after 5-15 s. A worker that tried to
+//     register and is not registered 2 s after the master is ALIVE is replaced by a new one
+//     (new index), once per worker.
+//   - daemons via `$SPARK_HOME/bin/spark-class <Master|Worker> --host 127.0.0.1 ...`, each in
+//     its own process group, env SPARK_LOCAL_IP=127.0.0.1, SPARK_DAEMON_JAVA_OPTS from
+//     DaemonJavaOpts (spark/jvm_archives.h: C1 only, serial GC, and the class-data sharing
+//     archive of Spark's classpath when scripts/build_spark_cds.sh made one for this Spark and
+//     Java; without one the daemons start as they are, only slower).
+//   - SPARK_MASTER_OPTS: -Dspark.master.rest.enabled=false, -Dspark.port.maxRetries=0 and
 //     -Dspark.deploy.appIdPattern=<app_id_prefix>-%s-%04d, so app ids are unique across
-//     clusters (two fresh masters would both hand out app-<second>-0000).
-//   - workers start as soon as the master's RPC URL is in its log (they boot for seconds
-//     anyway), not after the master is ALIVE.
+//     clusters (two fresh masters would both hand out app-<second>-0000); then master_conf.
 //   - ready = GET /json/ answers status ALIVE and aliveworkers >= N, polled every
-//     poll_interval until ready_timeout. A daemon that exits fails the start at once. Errors
-//     carry the last lines of master.log and the worker logs. A failed start stops what it
-//     started.
+//     poll_interval until ready_timeout. A daemon that exits fails the start at once (after a
+//     bind failure of the master: the next attempt). Errors carry the last lines of master.log
+//     and the worker logs. A failed start stops what it started.
 // Handle before effect: every daemon is spawned gated; `on_handle` (when set) receives the
-// updated handle and must return once it is durable; only then does the daemon run. So a
-// restarted server always knows every daemon that may be running and can TearDown() the
-// cluster from the handle alone (the daemons are then not its children).
+// updated handle and must return once it is durable; only then does the daemon run (a start
+// makes one on_handle call for the master and its workers together). So a restarted server
+// always knows every daemon that may be running and can TearDown() the cluster from the
+// handle alone (the daemons are then not its children).
 // Event logging and spark.local.dir of drivers are the submitter's business (submit.h).
 //
 // Cancellation: Start and Scale block until ready or failed; to abandon one from another
@@ -47,6 +63,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "executor/process.h"
+#include "spark/jvm_archives.h"
 #include "spark/master_client.h"
 
 namespace sp::spark {
@@ -71,6 +88,12 @@ struct LocalClusterHandle {
   static Result<LocalClusterHandle> FromJson(const nlohmann::json& j);
 };
 
+// Whether daemons use the class-data sharing archives of spark/jvm_archives.h.
+enum class JvmArchives {
+  kUseIfPresent,
+  kOff,
+};
+
 struct LocalClusterSpec {
   std::string name;           // [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 chars
   std::string clusters_root;  // absolute; the cluster's dir is <clusters_root>/<name>
@@ -92,6 +115,13 @@ struct LocalClusterSpec {
   // Called with the updated handle before each new daemon runs and after daemons are removed;
   // returns once the handle is durable. An error aborts the operation (the daemon never runs).
   std::function<Status(const LocalClusterHandle&)> on_handle;
+  // Where the daemons' class-data sharing archives are looked up; "" = DefaultJvmArchiveRoot()
+  // (~/.cache/sparkplane/cds).
+  std::string jvm_archive_root;
+  JvmArchives jvm_archives = JvmArchives::kUseIfPresent;
+  // Picks one free loopback TCP port (called twice per start attempt: the master's RPC port,
+  // then its web UI port). Empty = the kernel's choice. Tests hand out a port they hold.
+  std::function<Result<int>()> pick_port;
 };
 
 // What Stop does with the cluster dir after the daemons are gone.
@@ -150,16 +180,31 @@ class LocalCluster {
 
   LocalCluster(LocalClusterSpec spec, executor::ProcessSupervisor& processes, const Clock& clock);
 
+  struct Gated {
+    std::string role;
+    executor::ProcessHandle process;
+  };
+
   // Methods named *Locked run with op_mu_ held (one start/scale/stop at a time).
   Status StartLocked(std::stop_token stop);
-  // Spawns a gated daemon, records it in the handle (worker_index 0 = the master), makes the
-  // handle durable through on_handle, then lets it run.
-  Result<executor::ProcessHandle> SpawnDaemon(const std::string& role, int worker_index,
-                                              std::vector<std::string> argv,
-                                              std::map<std::string, std::string> env);
-  Status SpawnWorker(int index);
-  Status WaitForMasterLog(Time deadline, std::stop_token stop);
-  Status WaitUntilWorkers(int want, WorkerCount mode, Time deadline, std::stop_token stop);
+  // One start with freshly picked master ports: master and workers spawned together.
+  Status StartAttemptLocked(Time deadline, std::stop_token stop);
+  // After a port clash: stops the attempt's daemons, keeps the master's log aside.
+  Status AbandonAttemptLocked(int attempt);
+  // master.log says the master could not bind a port.
+  bool MasterBindFailed() const;
+  Result<std::vector<int>> PickPorts(int count) const;
+  // Spawns a gated daemon and records it in the handle (worker_index 0 = the master).
+  Result<executor::ProcessHandle> SpawnGated(const std::string& role, int worker_index,
+                                             std::vector<std::string> argv,
+                                             std::map<std::string, std::string> env);
+  Result<executor::ProcessHandle> SpawnWorkerGated(int index);
+  // Makes the handle durable through on_handle, then lets the gated daemons run (or kills
+  // them when it fails).
+  Status ReleaseGated(const std::vector<Gated>& gated);
+  // `added` (workers started by this operation) may be updated: stuck ones are replaced.
+  Status WaitUntilWorkers(int want, WorkerCount mode, Time deadline, std::stop_token stop,
+                          std::vector<int>* added = nullptr);
   Status StopWorkerLocked(const LocalClusterWorker& worker, Millis grace);
   Status StopLocked(Millis grace, DirCleanup cleanup);
   Status NotifyHandle();
@@ -171,6 +216,7 @@ class LocalCluster {
   const Clock& clock_;
   const std::string dir_;
   std::shared_ptr<ExitBook> exits_;
+  DaemonJvmArchives archives_;  // found at Start
 
   std::mutex op_mu_;       // held for a whole Start/Scale/Stop
   mutable std::mutex mu_;  // guards the fields below; held briefly, never during waits

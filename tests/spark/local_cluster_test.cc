@@ -6,7 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
+#include <sstream>
 
 #include "spark/spark_test_util.h"
 
@@ -95,6 +98,7 @@ TEST_F(LocalClusterSpecTest, DaemonThatExitsFailsFastWithItsLog) {
       "#!/bin/sh\necho \"fake master: $* opts=$SPARK_MASTER_OPTS ip=$SPARK_LOCAL_IP\"\n"
       "exit 3\n");
   fs::permissions(s.spark_home + "/bin/spark-class", fs::perms::owner_all);
+  s.workers = 0;  // a worker exiting first would be reported first
   s.ready_timeout = Millis(60000);
   RealClock clock;
   Time begin = clock.Now();
@@ -103,10 +107,11 @@ TEST_F(LocalClusterSpecTest, DaemonThatExitsFailsFastWithItsLog) {
   EXPECT_THAT(st, StatusIs(StatusCode::kFailedPrecondition,
                            HasSubstr("the Spark master exited with code 3")));
   EXPECT_THAT(st.message(), HasSubstr("master.log (last 20 lines)"));
-  EXPECT_THAT(st.message(),
-              HasSubstr("fake master: org.apache.spark.deploy.master.Master --host 127.0.0.1 "
-                        "--port 0 --webui-port 0 opts=-Dspark.master.rest.enabled=false "
-                        "-Dspark.deploy.appIdPattern=app-c1-%s-%04d ip=127.0.0.1"));
+  EXPECT_THAT(st.message(), ::testing::ContainsRegex(
+                                "fake master: org.apache.spark.deploy.master.Master --host "
+                                "127.0.0.1 --port [1-9][0-9]* --webui-port [1-9][0-9]* "
+                                "opts=-Dspark.master.rest.enabled=false -Dspark.port.maxRetries=0 "
+                                "-Dspark.deploy.appIdPattern=app-c1-%s-%04d ip=127.0.0.1"));
   EXPECT_TRUE(fs::exists(dir_ / "c1/master.log"));  // logs kept
   EXPECT_FALSE(fs::exists(dir_ / "c1/work"));       // scratch removed
 }
@@ -127,8 +132,89 @@ TEST_F(LocalClusterSpecTest, HandleIsRecordedBeforeTheDaemonRuns) {
   };
   EXPECT_THAT(StartError(s), StatusIs(StatusCode::kUnavailable, HasSubstr("store down")));
   ASSERT_EQ(seen.size(), 1u);
+  // Master and worker are recorded together, with the master URL picked up front.
   EXPECT_GT(seen[0].master.pid, 0);
+  ASSERT_EQ(seen[0].workers.size(), 1u);
+  EXPECT_GT(seen[0].workers[0].process.pid, 0);
+  EXPECT_THAT(seen[0].master_url, ::testing::MatchesRegex("spark://127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_THAT(seen[0].ui_url, ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+"));
   EXPECT_FALSE(fs::exists(marker));
+}
+
+TEST_F(LocalClusterSpecTest, MasterPortClashIsRetriedWithNewPortsAFewTimes) {
+  // A fake master that always fails to bind, as Spark's does when a picked port was taken:
+  // each attempt gets fresh ports, its workers are stopped, and the start gives up after 3.
+  LocalClusterSpec s = Spec();
+  s.spark_home = dir_ / "spark";
+  fs::create_directories(s.spark_home + "/bin");
+  std::string calls = dir_ / "calls";
+  testing::WriteText(s.spark_home + "/bin/spark-class",
+                     "#!/bin/sh\necho \"$*\" >>" + calls +
+                         "\n"
+                         "case \"$1\" in *Master)\n"
+                         "  echo \"java.net.BindException: bind(..) failed with error(-98): "
+                         "Address already in use: Service 'sparkMaster' failed after 0 "
+                         "retries\"\n"
+                         "  exit 1;;\n"
+                         "esac\n"
+                         "exec sleep 60\n");
+  fs::permissions(s.spark_home + "/bin/spark-class", fs::perms::owner_all);
+  std::vector<LocalClusterHandle> seen;
+  s.on_handle = [&](const LocalClusterHandle& h) {
+    seen.push_back(h);
+    return OkStatus();
+  };
+  RealClock clock;
+  Time begin = clock.Now();
+  Status st = StartError(s);
+  EXPECT_LT(clock.Now() - begin, Millis(30000));
+  EXPECT_THAT(st, StatusIs(StatusCode::kFailedPrecondition,
+                           HasSubstr("could not bind its picked ports in 3 attempt(s)")));
+  EXPECT_THAT(st.message(), HasSubstr("Address already in use"));  // the log tail
+  std::vector<std::string> masters, workers;
+  std::istringstream lines(testing::ReadText(calls));
+  for (std::string line; std::getline(lines, line);) {
+    (line.rfind("org.apache.spark.deploy.master.Master", 0) == 0 ? masters : workers)
+        .push_back(line);
+  }
+  ASSERT_EQ(masters.size(), 3u);
+  // Each attempt recorded its master and a worker together; a worker that ran was told that
+  // attempt's master URL (one may be stopped before its script runs).
+  std::set<std::string> urls;
+  std::set<int> worker_indexes;
+  for (const LocalClusterHandle& h : seen) {
+    if (h.master_url.empty()) continue;
+    urls.insert(h.master_url);
+    ASSERT_EQ(h.workers.size(), 1u);
+    worker_indexes.insert(h.workers[0].index);
+  }
+  EXPECT_EQ(urls.size(), 3u);
+  EXPECT_EQ(worker_indexes, (std::set<int>{1, 2, 3}));
+  EXPECT_LE(workers.size(), 3u);
+  for (const std::string& w : workers) {
+    EXPECT_TRUE(std::any_of(urls.begin(), urls.end(), [&](const std::string& url) {
+      return w.find(url) != std::string::npos;
+    })) << w;
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "c1/master.port-clash-1.log"));
+  EXPECT_TRUE(fs::exists(dir_ / "c1/master.port-clash-2.log"));
+  // No worker was left running: every one is gone from the last handle and not alive.
+  ASSERT_FALSE(seen.empty());
+  for (const LocalClusterHandle& h : seen) {
+    for (const LocalClusterWorker& w : h.workers) {
+      EXPECT_NE(executor::CheckProcess(w.process), executor::ProcessLiveness::kRunning);
+    }
+  }
+}
+
+TEST_F(LocalClusterSpecTest, PickPortErrorFailsTheStart) {
+  LocalClusterSpec s = Spec();
+  s.spark_home = dir_ / "spark";
+  fs::create_directories(s.spark_home + "/bin");
+  testing::WriteText(s.spark_home + "/bin/spark-class", "#!/bin/sh\nexit 1\n");
+  fs::permissions(s.spark_home + "/bin/spark-class", fs::perms::owner_all);
+  s.pick_port = []() -> Result<int> { return UnavailableError("no ports left"); };
+  EXPECT_THAT(StartError(s), StatusIs(StatusCode::kUnavailable, HasSubstr("no ports left")));
 }
 
 TEST(LocalClusterHandleTest, JsonRoundTrip) {

@@ -5,8 +5,12 @@
 // fixture (their destructors stop them; the supervisor's destructor SIGKILLs what remains),
 // and TearDown checks that no process has its cwd or command line in the test's directory.
 // Set SP_SKIP_SPARK=1 to skip these tests on a machine without Spark.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -298,24 +302,32 @@ TEST_F(SparkClusterTest, TwoClustersAtOnceThenScaleAndTearDownFromHandle) {
     EXPECT_EQ(s->url, c->master_url());
   }
 
+  // Usually worker-1; worker-2 when the first worker reached the master before it was ALIVE
+  // and was replaced (see local_cluster.h).
+  int first = a->handle().workers[0].index;
+  std::string first_dir = a->dir() + "/work/worker-" + std::to_string(first);
   Time scale_begin = clock_.Now();
   ASSERT_TRUE(a->Scale(2).ok());
   std::cout << "[timing] scale 1->2 "
             << Seconds(std::chrono::duration_cast<Millis>(clock_.Now() - scale_begin)) << " s\n";
   EXPECT_EQ(a->worker_count(), 2);
   EXPECT_EQ(a->FetchStatus()->alive_workers, 2);
-  EXPECT_TRUE(fs::exists(a->dir() + "/work/worker-2"));
+  ASSERT_EQ(a->handle().workers.size(), 2u);
+  int added = a->handle().workers[1].index;
+  EXPECT_GT(added, first);
+  std::string added_dir = a->dir() + "/work/worker-" + std::to_string(added);
+  EXPECT_TRUE(fs::exists(added_dir));
   executor::ProcessHandle second = a->handle().workers[1].process;
   scale_begin = clock_.Now();
   ASSERT_TRUE(a->Scale(1).ok());
   std::cout << "[timing] scale 2->1 "
             << Seconds(std::chrono::duration_cast<Millis>(clock_.Now() - scale_begin)) << " s\n";
   EXPECT_EQ(a->worker_count(), 1);
-  EXPECT_EQ(a->handle().workers[0].index, 1);
+  EXPECT_EQ(a->handle().workers[0].index, first);
   EXPECT_EQ(a->FetchStatus()->alive_workers, 1);
   EXPECT_NE(executor::CheckProcess(second), executor::ProcessLiveness::kRunning);
-  EXPECT_FALSE(fs::exists(a->dir() + "/work/worker-2"));
-  EXPECT_TRUE(fs::exists(a->dir() + "/work/worker-1"));
+  EXPECT_FALSE(fs::exists(added_dir));
+  EXPECT_TRUE(fs::exists(first_dir));
 
   // The restart path: tear b down from its serialized handle alone.
   Result<LocalClusterHandle> handle =
@@ -332,9 +344,64 @@ TEST_F(SparkClusterTest, TwoClustersAtOnceThenScaleAndTearDownFromHandle) {
   EXPECT_EQ(a->FetchStatus()->alive_workers, 1);  // a is untouched
 }
 
+// A loopback TCP socket bound to port 0 (listening when asked); closed at destruction.
+class LoopbackPort {
+ public:
+  explicit LoopbackPort(bool listen) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        (!listen || ::listen(fd_, 4) == 0)) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~LoopbackPort() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(SparkClusterTest, MasterPortTakenBeforeTheMasterBindsIsRetriedWithNewPorts) {
+  // The port picked for the master's RPC is taken (we listen on it) before the master binds
+  // it: the master exits with a BindException instead of walking to port+1, and the start
+  // tries again with new ports; the first attempt's worker is replaced.
+  LoopbackPort held(/*listen=*/true);
+  ASSERT_GT(held.port(), 0);
+  LocalClusterSpec spec = Spec("clash", 1);
+  int picks = 0;
+  spec.pick_port = [&]() -> Result<int> {
+    if (picks++ == 0) return held.port();
+    return LoopbackPort(false).port();
+  };
+  LocalCluster* cluster = StartCluster(spec);
+  ASSERT_NE(cluster, nullptr);
+  EXPECT_EQ(picks, 4);  // RPC + UI, twice
+  EXPECT_NE(cluster->master_url(), "spark://127.0.0.1:" + std::to_string(held.port()));
+  std::string clash_log = testing::ReadText(cluster->dir() + "/master.port-clash-1.log");
+  EXPECT_THAT(clash_log, HasSubstr("Address already in use"));
+  EXPECT_THAT(clash_log, HasSubstr(std::to_string(held.port())));
+  Result<MasterStatus> status = cluster->FetchStatus();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->alive_workers, 1);
+  EXPECT_EQ(status->url, cluster->master_url());
+  LocalClusterHandle handle = cluster->handle();
+  ASSERT_EQ(handle.workers.size(), 1u);
+  EXPECT_GE(handle.workers[0].index, 2);  // worker-1 belonged to the failed attempt
+  // The daemons run with the measured JVM flags (spark/jvm_archives.h).
+  std::string cmdline =
+      testing::ReadText("/proc/" + std::to_string(handle.master.pid) + "/cmdline");
+  EXPECT_THAT(cmdline, HasSubstr("-XX:TieredStopAtLevel=1"));
+}
+
 TEST_F(SparkClusterTest, ReadinessTimeoutReportsLogsAndLeavesNothingRunning) {
   LocalClusterSpec spec = Spec("slow", 1);
-  spec.ready_timeout = Millis(3000);
+  spec.ready_timeout = Millis(500);  // a cluster starts in about 2 s here
   std::vector<LocalClusterHandle> handles;
   spec.on_handle = [&handles](const LocalClusterHandle& h) {
     handles.push_back(h);
@@ -343,7 +410,7 @@ TEST_F(SparkClusterTest, ReadinessTimeoutReportsLogsAndLeavesNothingRunning) {
   Result<std::unique_ptr<LocalCluster>> c = LocalCluster::Start(spec, processes_, clock_);
   ASSERT_FALSE(c.ok());
   std::cout << "[error] " << c.status() << "\n";
-  EXPECT_THAT(c, StatusIs(StatusCode::kDeadlineExceeded, HasSubstr("not ready within 3.0 s")));
+  EXPECT_THAT(c, StatusIs(StatusCode::kDeadlineExceeded, HasSubstr("not ready within 0.5 s")));
   EXPECT_THAT(c.status().message(), HasSubstr("starting Spark cluster 'slow'"));
   EXPECT_THAT(c.status().message(), HasSubstr("master.log (last 20 lines) ---"));
   ASSERT_FALSE(handles.empty());

@@ -7,7 +7,8 @@
 # Environment: BENCH_REPEAT (end-to-end repetitions, default 3; Google Benchmark repetitions
 # too), BENCH_ONLY (comma list of end-to-end benchmarks: fanout,chain,latency,validate,server),
 # BENCH_SKIP_GBENCH=1 (only the end-to-end part), BENCH_CALLGRIND=0 (skip the instruction
-# counts, which need valgrind and take a few minutes).
+# counts, which need valgrind and take a few minutes), BENCH_CLUSTER_ROUNDS (local cluster start
+# rounds, default 5; needs Spark).
 #
 # Benchmarks are not tests: a slow result is printed as MISS and never changes the exit status.
 # The status is non-zero only when a benchmark could not run (missing binary, crash).
@@ -147,6 +148,16 @@ if [[ -x /usr/bin/chromium && -d ui/node_modules/playwright-core ]]; then
   echo "|---|---|---|---|"
   bench/grid_paint_bench.sh "$build" 2>/dev/null || { echo "bench/grid_paint_bench.sh failed" >&2; status=1; }
   echo
+fi
+if [[ -n "${SPARK_HOME:-}" ]] || compgen -G ".venv/lib/python3*/site-packages/pyspark" >/dev/null; then
+  echo "running the local cluster start benchmark ..." >&2
+  echo "## Local cluster start (bench/cluster_start_bench.sh)"
+  echo
+  bench/cluster_start_bench.sh "$build" "${BENCH_CLUSTER_ROUNDS:-5}" ||
+    { echo "bench/cluster_start_bench.sh failed" >&2; status=1; }
+  echo
+else
+  echo "bench/run.sh: Spark is missing (scripts/setup.sh): local cluster start benchmark skipped" >&2
 fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

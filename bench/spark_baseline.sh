@@ -32,15 +32,13 @@ POLL=0.15
 READY_TIMEOUT=120
 
 # --- Spark and python, found like src/cli/config.cc FindBundledSpark -----------------------------
+# shellcheck source=bench/spark_lib.sh
+. "$REPO/bench/spark_lib.sh"
 PY=${PYSPARK_PYTHON:-$REPO/.venv/bin/python}
-if [ -z "${SPARK_HOME:-}" ]; then
-  SPARK_HOME=$(ls -d "$REPO"/.venv/lib/python3*/site-packages/pyspark 2>/dev/null | head -n1)
-fi
-if [ ! -x "${SPARK_HOME:-}/bin/spark-class" ]; then
+if ! find_spark_home "$REPO"; then
   echo "spark_baseline: Spark not found (set SPARK_HOME or run scripts/setup.sh)" >&2
   exit 1
 fi
-export SPARK_HOME
 APP=$REPO/examples/apps/app.py
 ZIP=$REPO/build/examples/job_dependency.zip
 for f in "$APP" "$ZIP"; do
@@ -62,21 +60,6 @@ mkdir -p "$CL/work/worker-1" "$CL/local/worker-1" "$RUN/apps" "$RUN/history/spar
 cp "$APP" "$ZIP" "$RUN/apps/" || exit 1
 
 MASTER_PID= WORKER_PID= DRIVER_PID= WATCHDOG=
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-
-# Each daemon and the driver is a session leader (setsid), so its pid is its process group.
-stop_group() {  # pid: SIGTERM to its process group, SIGKILL after 10 s, reaped
-  local pid=$1 killer
-  [ -n "$pid" ] || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-  (sleep 10 && kill -KILL -- "-$pid") >/dev/null 2>&1 </dev/null &  # no pipe held open
-  killer=$!
-  wait "$pid" 2>/dev/null
-  kill "$killer" 2>/dev/null
-  wait "$killer" 2>/dev/null
-  return 0
-}
 # Stops whatever is still running, then removes the run dir if we made it.
 cleanup() {
   trap - EXIT INT TERM
@@ -97,12 +80,6 @@ fail() {
   echo "BASELINE ok=0"
   exit 1
 }
-# Running and not a zombie (our exited children stay zombies until `wait`).
-alive() {
-  local _pid _comm state
-  [ -n "$1" ] && read -r _pid _comm state _ <"/proc/$1/stat" 2>/dev/null && [ "$state" != Z ]
-}
-
 # Safety net for a death that skips the trap (SIGKILL, or a signal that lands before the trap
 # can run): a watchdog notices that this script is gone and stops the process groups recorded
 # in $PIDS (only those whose cwd is still in the run dir, so a reused pid is never hit).

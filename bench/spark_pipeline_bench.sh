@@ -46,21 +46,10 @@ cp "$BIN" "$ROOT/sparkplane" || exit 1
 # The per-try supervisor goes with it (sparkplane looks next to itself first).
 cp "$BUILD/sparkplane-supervisor" "$ROOT/sparkplane-supervisor" || exit 1
 BIN=$ROOT/sparkplane
-if [ -z "${SPARK_HOME:-}" ]; then
-  SPARK_HOME=$(ls -d "$REPO"/.venv/lib/python3*/site-packages/pyspark 2>/dev/null | head -n1)
-fi
-export SPARK_HOME PYSPARK_PYTHON=${PYSPARK_PYTHON:-$REPO/.venv/bin/python}
-
-# Any process started from our dirs (the Spark daemons run with cwd in them or name them in
-# their argv); used to make sure nothing is left behind.
-procs_under() {  # dir
-  local p cwd args
-  for p in /proc/[0-9]*; do
-    cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-    mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
-    if [[ $cwd == "$1"* || "${args[*]}" == *"$1"* ]]; then echo "${p#/proc/}"; fi
-  done
-}
+# shellcheck source=bench/spark_lib.sh
+. "$REPO/bench/spark_lib.sh"
+find_spark_home "$REPO"
+export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$REPO/.venv/bin/python}
 reap_leftovers() {  # dir label
   local pids
   pids=$(procs_under "$1" | grep -vx "$$")
@@ -87,7 +76,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "spark_pipeline_bench: interrupted" >&2; exit 130' INT TERM
 
-now() { echo "$EPOCHREALTIME"; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # Samples VmHWM (kB) and own CPU ticks of PID into FILE until the process is gone. Builtins
@@ -214,10 +202,6 @@ run_sparkplane() {  # round
   echo "round $i sparkplane: wall ${S_WALL[i]} s (ready ${S_READY[i]}, submit ${S_SUB[i]}, teardown ${S_DOWN[i]}; VmHWM ${S_HWM[i]} MiB; load ${LOAD_S[i]}) ${OK_S[i]}" >&2
 }
 
-median() { tr ' ' '\n' | grep -E '^-?[0-9.]+$' | sort -g | awk -v f="%.${1:-2}f\n" '{ v[NR] = $1 } END {
-  if (NR == 0) { print "nan"; exit }
-  if (NR % 2) printf f, v[(NR + 1) / 2]; else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minimum() { tr ' ' '\n' | grep -E '^-?[0-9.]+$' | sort -g | head -n1; }
 pct() { awk -v s="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f", (s - b) / b * 100; else print "nan" }'; }
 diff_s() { awk -v s="$1" -v b="$2" 'BEGIN { printf "%+.2f", s - b }'; }
 

@@ -273,6 +273,11 @@ int Main(int argc, char** argv) {
   ccreate->add_option("--ui-node-port", cc.ui_node_port,
                       "kubernetes: expose the UI on node port PORT (0 = any port)");
   ccreate->add_option("--ready-timeout", cc.ready_timeout, "How long to wait (default 120s)");
+  ccreate->add_option("--max-age", cc.max_age,
+                      "Delete the cluster this long after creation (default: cluster_max_age, "
+                      "24h; none: never)");
+  ccreate->add_option("--idle-timeout", cc.idle_timeout,
+                      "Delete the cluster after this long without a running application");
   ccreate->footer(
       "Examples:\n  sparkplane cluster create adhoc --workers 2\n"
       "  sparkplane cluster create big --backend kubernetes --workers 4 --ui-node-port 0");
@@ -287,6 +292,11 @@ int Main(int argc, char** argv) {
   cdelete->add_option("NAME", cc.name, "Cluster name")->required();
   cdelete->add_option("--backend", cc.backend, "local or kubernetes");
   cdelete->callback([&] { rc = ClusterDelete(g, cc.name, cc.backend); });
+  std::vector<std::string> guard_args;
+  auto* cguard = cluster->add_subcommand("guard", "");  // internal: started with a local cluster
+  cguard->group("");
+  cguard->add_option("ARGS", guard_args, "after --: see clusters/lifetime.h");
+  cguard->callback([&] { rc = ClusterGuard(guard_args); });
   // Where the kubernetes backend's clusters live: these flags, then sparkplane.yaml, then the
   // environment (kubectl's order).
   for (CLI::App* c : {ccreate, cscale, cdelete}) {

@@ -2,10 +2,12 @@
 #include "cli/cluster_commands.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <tuple>
 
+#include "clusters/lifetime.h"
 #include "operators/ad_hoc_try.h"
 #include "operators/task_type.h"
 
@@ -115,6 +117,8 @@ int ClusterCreate(const GlobalOptions& g, const ClusterCreateArgs& a) {
   if (!a.image.empty()) fields["image"] = a.image;
   if (!a.worker_scratch.empty()) fields["worker_scratch"] = a.worker_scratch;
   if (!a.ready_timeout.empty()) fields["ready_timeout"] = a.ready_timeout;
+  if (!a.max_age.empty()) fields["max_age"] = a.max_age;
+  if (!a.idle_timeout.empty()) fields["idle_timeout"] = a.idle_timeout;
   if (a.authenticate) fields["authenticate"] = true;
   if (a.master_rest) fields["master_rest"] = true;
   if (a.ui_node_port == 0) fields["ui_node_port"] = true;
@@ -184,6 +188,30 @@ int ClusterDelete(const GlobalOptions& g, const std::string& name, const std::st
   if (!deleted.ok()) return Fail(deleted.status());
   if (!deleted->success) return Fail(deleted->message);
   PrintResult(g, *deleted);
+  return 0;
+}
+
+int ClusterGuard(const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  std::string log;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") continue;
+    if (args[i] == "--log" && i + 1 < args.size()) {
+      log = args[++i];
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (log.empty()) return Fail("cluster guard needs --log FILE");
+  Result<clusters::GuardOptions> options = clusters::ParseGuardArgs(rest);
+  if (!options.ok()) return Fail(options.status());
+  if (Status s = clusters::DetachGuard(log); !s.ok()) return Fail(s);
+  RealClock clock;
+  std::printf("guarding %s (pid %d)\n", options->handle_file.c_str(), static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  Result<std::string> ended = clusters::RunGuard(*options, clock);
+  if (!ended.ok()) return Fail(ended.status());
+  std::printf("%s\n", ended->empty() ? "the cluster was deleted; guard done" : ended->c_str());
   return 0;
 }
 

@@ -7,7 +7,7 @@
 //       [--worker-memory SIZE] [--master-cores N] [--master-memory SIZE] [--image IMAGE]
 //       [--node-selector KEY=VALUE]... [--master-conf KEY=VALUE]... [--worker-conf KEY=VALUE]...
 //       [--authenticate] [--master-rest] [--ui-node-port PORT] [--worker-scratch SIZE]
-//       [--ready-timeout 2m]
+//       [--ready-timeout 2m] [--max-age 8h|none] [--idle-timeout 30m]
 //   cluster scale NAME --workers N [--ready-timeout 2m]
 //   cluster delete NAME [--backend local|kubernetes]
 // each with [--kubeconfig PATH] [--context NAME] [--namespace NS] (GlobalOptions::config; over
@@ -47,11 +47,17 @@ struct ClusterCreateArgs {
   int ui_node_port = -1;       // kubernetes; -1: no NodePort, 0: any node port, else that port
   std::string ready_timeout;   // "" : 120s
   std::string worker_scratch;  // kubernetes; "" : the default (10Gi)
+  std::string max_age;         // "" : the configured cluster_max_age; "none": no deadline
+  std::string idle_timeout;    // "" : none
 };
 
 int ClusterCreate(const GlobalOptions& g, const ClusterCreateArgs& a);
 int ClusterScale(const GlobalOptions& g, const std::string& name, int workers,
                  const std::string& ready_timeout);
 int ClusterDelete(const GlobalOptions& g, const std::string& name, const std::string& backend);
+
+// `cluster guard ARGS... --log FILE` (internal): detaches, then guards one local cluster
+// (clusters/lifetime.h) until it is deleted or must go.
+int ClusterGuard(const std::vector<std::string>& args);
 
 }  // namespace sp::cli

@@ -151,6 +151,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "default_cluster_backend",
                                    "log_level",
                                    "cluster_reap_interval",
+                                   "cluster_max_age",
+                                   "cluster_owner_grace",
                                    "retention",
                                    "kubeconfig",
                                    "kube_context",
@@ -182,6 +184,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_level, get("log_level"));
   ASSIGN_OR_RETURN(std::string f_reap, get("cluster_reap_interval"));
   ASSIGN_OR_RETURN(std::string f_retention, get("retention"));
+  ASSIGN_OR_RETURN(std::string f_max_age, get("cluster_max_age"));
+  ASSIGN_OR_RETURN(std::string f_owner_grace, get("cluster_owner_grace"));
   ASSIGN_OR_RETURN(std::string f_kubeconfig, get("kubeconfig"));
   ASSIGN_OR_RETURN(std::string f_context, get("kube_context"));
   ASSIGN_OR_RETURN(std::string f_namespace, get("namespace"));
@@ -220,6 +224,26 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                   reap + "'");
     }
     c.cluster_reap_interval = *d;
+  }
+  std::string max_age = FirstNonEmpty({Env("SPARKPLANE_CLUSTER_MAX_AGE"), f_max_age});
+  if (max_age == "none") {
+    c.cluster_max_age = Millis(0);
+  } else if (!max_age.empty()) {
+    Result<Millis> d = dag::ParseDuration(max_age);
+    if (!d.ok() || d->count() <= 0) {
+      return InvalidArgumentError(
+          "cluster_max_age: expected a duration such as 24h, or none; got '" + max_age + "'");
+    }
+    c.cluster_max_age = *d;
+  }
+  std::string grace = FirstNonEmpty({Env("SPARKPLANE_CLUSTER_OWNER_GRACE"), f_owner_grace});
+  if (!grace.empty()) {
+    Result<Millis> d = dag::ParseDuration(grace);
+    if (!d.ok() || d->count() <= 0) {
+      return InvalidArgumentError("cluster_owner_grace: expected a duration such as 30s; got '" +
+                                  grace + "'");
+    }
+    c.cluster_owner_grace = *d;
   }
   std::string retention = FirstNonEmpty({Env("SPARKPLANE_RETENTION"), f_retention});
   if (!retention.empty() && retention != "forever") {

@@ -10,6 +10,12 @@
 //                                          default_cluster_backend  default local
 //                                          log_level     default info
 //                 SPARKPLANE_CLUSTER_REAP_INTERVAL cluster_reap_interval default 30s
+//                 SPARKPLANE_CLUSTER_MAX_AGE cluster_max_age default 24h: clusters whose create
+//                                                        gives no max_age are deleted that long
+//                                                        after creation ("none": never)
+//                 SPARKPLANE_CLUSTER_OWNER_GRACE cluster_owner_grace default 30s: how long a
+//                                                        local cluster's guard waits for a
+//                                                        server that is gone before deleting it
 //                 SPARKPLANE_RETENTION     retention     default forever; a duration such as 30d:
 //                                                        the server deletes finished runs (with
 //                                                        their task logs) and Spark event logs
@@ -66,6 +72,8 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   // How often the server tears down clusters whose run is over (a crash, a missing delete).
   Millis cluster_reap_interval = Millis(30000);
+  Millis cluster_max_age = Millis(24 * 3600 * 1000);  // 0: none
+  Millis cluster_owner_grace = Millis(30000);
   // How long finished runs, their task logs and Spark event logs are kept (0: forever).
   Millis retention = Millis(0);
   std::string kubeconfig;  // a path or "in-cluster"

@@ -6,7 +6,9 @@
 
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "clusters/cluster_backend.h"
 #include "common/json_limits.h"
+#include "dag/cron.h"
 #include "operators/connections.h"
 #include "operators/secrets.h"
 
@@ -131,17 +133,27 @@ int ClusterList(const GlobalOptions& g, bool all) {
   if (!rt.ok()) return Fail(rt.status());
   Result<std::vector<store::ClusterRecord>> clusters = (*rt)->store->ListClusters(all);
   if (!clusters.ok()) return Fail(clusters.status());
+  auto lifetime = [](const store::ClusterRecord& c) {
+    return clusters::Lifetime::FromJson(c.handle);
+  };
+  const Time now = (*rt)->clock.Now();
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& c : *clusters) {
-      out.push_back({{"name", c.name},
-                     {"backend", c.backend},
-                     {"run", c.run_id},
-                     {"state", c.state},
-                     {"handle", c.handle},
-                     {"created_at", FormatTime(c.created_at)},
-                     {"deleted_at", c.deleted_at ? nlohmann::json(FormatTime(*c.deleted_at))
-                                                 : nlohmann::json()}});
+      out.push_back(
+          {{"name", c.name},
+           {"backend", c.backend},
+           {"run", c.run_id},
+           {"state", c.state},
+           {"handle", c.handle},
+           {"created_at", FormatTime(c.created_at)},
+           {"deleted_at",
+            c.deleted_at ? nlohmann::json(FormatTime(*c.deleted_at)) : nlohmann::json()},
+           {"deadline", lifetime(c).deadline ? nlohmann::json(FormatTime(*lifetime(c).deadline))
+                                             : nlohmann::json()},
+           {"idle_timeout", lifetime(c).idle_timeout.count() > 0
+                                ? nlohmann::json(dag::FormatDuration(lifetime(c).idle_timeout))
+                                : nlohmann::json()}});
     }
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
@@ -150,12 +162,18 @@ int ClusterList(const GlobalOptions& g, bool all) {
     std::printf(all ? "no clusters\n" : "no live clusters (--all shows deleted ones)\n");
     return 0;
   }
-  Table table({"NAME", "BACKEND", "RUN", "STATE", "MASTER", "CREATED", "DELETED"});
+  Table table({"NAME", "BACKEND", "RUN", "STATE", "MASTER", "CREATED", "AGE", "DEADLINE",
+               "IDLE TIMEOUT", "DELETED"});
   for (const auto& c : *clusters) {
     std::string master =
         c.handle.is_object() ? c.handle.value("master_url", std::string("-")) : "-";
+    clusters::Lifetime l = lifetime(c);
+    Time until = c.deleted_at.value_or(now);
+    std::string age = until > c.created_at ? dag::FormatDuration(until - c.created_at) : "0s";
     table.Add({c.name, c.backend, c.run_id ? std::to_string(c.run_id) : "ad-hoc", c.state,
-               master.empty() ? "-" : master, FormatTime(c.created_at),
+               master.empty() ? "-" : master, FormatTime(c.created_at), age,
+               c.deleted_at ? "-" : FormatOptionalTime(l.deadline),
+               l.idle_timeout.count() > 0 ? dag::FormatDuration(l.idle_timeout) : "-",
                FormatOptionalTime(c.deleted_at)});
   }
   table.Print();

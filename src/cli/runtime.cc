@@ -1,8 +1,10 @@
 #include "cli/runtime.h"
 
+#include <filesystem>
+
 namespace sp::cli {
 
-Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags) {
+Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOwner owner) {
   auto rt = std::make_unique<Runtime>();
   ASSIGN_OR_RETURN(rt->config, ResolveConfig(flags));
   RETURN_IF_ERROR(EnsureDataDirs(rt->config));
@@ -26,6 +28,15 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags) {
   rt->services.config.driver_port = rt->config.driver_port;
   rt->services.config.block_manager_port = rt->config.block_manager_port;
   rt->services.config.pod_ip = rt->config.pod_ip;
+  rt->services.config.cluster_max_age = rt->config.cluster_max_age;
+  rt->services.config.cluster_owner_grace = rt->config.cluster_owner_grace;
+  // Local clusters get a guard (clusters/lifetime.h): this very program, `cluster guard`.
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (!ec) rt->services.config.cluster_guard_command = {self, "cluster", "guard"};
+  if (owner == ClusterOwner::kServerLock) {
+    rt->services.config.cluster_owner_lock = rt->config.LockPath();
+  }
   rt->registry = operators::BuildRegistry(&rt->services);
   return rt;
 }

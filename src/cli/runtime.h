@@ -23,7 +23,14 @@ struct Runtime {
   std::unique_ptr<operators::TaskTypeRegistry> registry;
 };
 
+// Who owns the local clusters a runtime starts (their guards watch it, clusters/lifetime.h).
+enum class ClusterOwner {
+  kThisProcess,  // a command: the clusters go when this process is gone
+  kServerLock,   // the server: they go when no process holds its lock (a restart keeps them)
+};
+
 // Resolves config, creates the data directories and opens the store.
-Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags);
+Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags,
+                                             ClusterOwner owner = ClusterOwner::kThisProcess);
 
 }  // namespace sp::cli

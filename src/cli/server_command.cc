@@ -61,7 +61,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config);
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config, ClusterOwner::kServerLock);
   if (!opened.ok()) return Fail(opened.status());
   Runtime& rt = **opened;
 

@@ -103,6 +103,8 @@ struct ManagedCluster {
   std::string dag_id;
   int64_t run_key = 0;
   bool deleting = false;  // has a deletionTimestamp
+  std::optional<Time> deadline;  // the parent's lifetime annotations (SparkClusterSpec)
+  Millis idle_timeout{0};
 };
 
 class KubernetesClusterBackend {

@@ -60,6 +60,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace sp::k8s {
@@ -128,6 +129,11 @@ struct SparkClusterSpec {
   std::string app_id_prefix;    // "" : "app-<base>"
   std::string dag_id;           // labels and annotations; may be empty (ad-hoc clusters)
   int64_t run_key = 0;          // 0: ad-hoc
+  // When the cluster must be gone (max_age after its creation) and after how long without an
+  // application; annotations of the parent, enforced by `sparkplane cluster sweep` and the
+  // scheduler's reaper. nullopt / 0: none.
+  std::optional<Time> deadline;
+  Millis idle_timeout{0};
 };
 
 // The object names of one cluster.

@@ -5,8 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "k8s/client.h"
-#include "k8s/kubernetes_cluster_backend.h"
+#include "clusters/backends.h"
 #include "operators/internal/cluster_records.h"
 #include "store/store.h"
 
@@ -14,42 +13,7 @@ namespace sp::operators {
 
 namespace {
 
-constexpr char kKubernetesBackend[] = "kubernetes";
-constexpr Millis kKubeDeleteTimeout{120000};
-
-// The Kubernetes side of one reaper pass: a client made on first use.
-class KubeReaper {
- public:
-  explicit KubeReaper(const Services& services) : services_(services) {}
-
-  Result<k8s::KubernetesClusterBackend*> Backend() {
-    if (backend_) return backend_.get();
-    const RuntimeConfig& c = services_.config;
-    ASSIGN_OR_RETURN(client_, k8s::ConnectKube({c.kubeconfig, c.kube_context, c.kube_namespace},
-                                               *services_.clock, services_.logger));
-    backend_ = std::make_unique<k8s::KubernetesClusterBackend>(client_.get());
-    return backend_.get();
-  }
-  const std::string& namespace_name() const { return client_->default_namespace(); }
-
-  Status TearDown(const store::ClusterRecord& record) {
-    if (record.handle.is_null() || (record.handle.is_object() && record.handle.empty())) {
-      return OkStatus();
-    }
-    Result<k8s::KubeClusterHandle> handle = k8s::KubeClusterHandle::FromJson(record.handle);
-    if (!handle.ok()) {
-      return FailedPreconditionError("its recorded handle is unreadable (" +
-                                     handle.status().message() + ")");
-    }
-    ASSIGN_OR_RETURN(k8s::KubernetesClusterBackend * backend, Backend());
-    return backend->Delete(handle->namespace_name, handle->parent, kKubeDeleteTimeout).status();
-  }
-
- private:
-  const Services& services_;
-  std::unique_ptr<k8s::KubeClient> client_;
-  std::unique_ptr<k8s::KubernetesClusterBackend> backend_;
-};
+using clusters::kKubernetesBackend;
 
 void Warn(const Services& services, const std::string& message) {
   if (services.logger != nullptr) services.logger->Warn("clusters", message);
@@ -69,21 +33,24 @@ Status ReapOrphanClusters(const Services& services,
   ASSIGN_OR_RETURN(std::vector<store::ClusterRecord> records,
                    services.store->ListClusters(/*include_deleted=*/false));
   Status first;
-  KubeReaper kube(services);
+  clusters::ClusterBackends backends(internal::BackendsConfigOf(services.config),
+                                     services.processes, services.clock, services.logger);
+  clusters::KubeBackend& kube = backends.kubernetes();
 
   // Parents in Kubernetes are listed before the records are read again: a create commits its
   // record before it creates the parent, so every parent listed here either has its record in
   // the second read or has none at all.
   bool kubernetes = services.config.default_cluster_backend == kKubernetesBackend;
   for (const store::ClusterRecord& r : records) kubernetes |= r.backend == kKubernetesBackend;
-  std::optional<std::vector<k8s::ManagedCluster>> parents;
+  std::optional<std::vector<clusters::ManagedCluster>> parents;
+  std::string namespace_name;
   if (kubernetes) {
-    Result<k8s::KubernetesClusterBackend*> backend = kube.Backend();
-    Result<std::vector<k8s::ManagedCluster>> listed =
-        backend.ok() ? (*backend)->ListClusters(kube.namespace_name())
-                     : Result<std::vector<k8s::ManagedCluster>>(backend.status());
+    Result<k8s::KubeClient*> client = kube.Client();
+    Result<std::vector<clusters::ManagedCluster>> listed =
+        client.ok() ? kube.List() : Result<std::vector<clusters::ManagedCluster>>(client.status());
     if (listed.ok()) {
       parents = std::move(*listed);
+      namespace_name = (*client)->default_namespace();
     } else {
       Warn(services, "could not list Spark clusters in Kubernetes: " + listed.status().message());
       first = listed.status().With("listing Spark clusters in Kubernetes");
@@ -94,11 +61,22 @@ Status ReapOrphanClusters(const Services& services,
   for (store::ClusterRecord& record : records) {
     if (record.state == internal::kClusterDeleted) continue;
     const bool abandoned = internal::Abandoned(record);
-    if (record.run_id == 0 ? !abandoned : run_is_active(record.run_id)) continue;
-    Status torn = record.backend == kKubernetesBackend
-                      ? kube.TearDown(record)
-                      : internal::TearDownCluster(record, internal::kClusterStopGrace,
-                                                  spark::DirCleanup::kKeepLogs);
+    // Past its deadline, any cluster goes (the guard or the sweep may have been first).
+    const clusters::Lifetime lifetime = clusters::Lifetime::FromJson(record.handle);
+    const bool expired = record.state == internal::kClusterReady &&
+                         clusters::Expired(lifetime, services.clock->Now(), std::nullopt);
+    // Deleted behind the scheduler's back (its guard, the sweep, a user): only the record is left.
+    bool vanished = false;
+    if (!expired && record.state == internal::kClusterReady) {
+      Result<clusters::ClusterBackend*> backend = backends.Get(record.backend);
+      Result<bool> running =
+          backend.ok() ? (*backend)->Running(record.handle) : Result<bool>(backend.status());
+      vanished = running.ok() && !*running;
+    }
+    if (!expired && !vanished && (record.run_id == 0 ? !abandoned : run_is_active(record.run_id))) {
+      continue;
+    }
+    Status torn = internal::TearDown(backends, record, /*keep_logs=*/true);
     if (!torn.ok()) {
       Warn(services, "could not reap cluster '" + record.name + "' of run " +
                          std::to_string(record.run_id) + ": " + torn.message());
@@ -115,31 +93,31 @@ Status ReapOrphanClusters(const Services& services,
     }
     Info(services,
          "reaped cluster '" + record.name + "' (was " + was + "): " +
-             (abandoned ? std::string("the command that made it is gone")
-                        : "its run " + std::to_string(record.run_id) + " is no longer active"));
+             (expired ? "its max age was reached (deadline " + FormatTime(*lifetime.deadline) + ")"
+              : vanished  ? std::string("nothing of it runs any more (its guard, the "
+                                         "sweep or a user deleted it)")
+              : abandoned ? std::string("the command that made it is gone")
+                          : "its run " + std::to_string(record.run_id) + " is no longer active"));
   }
 
   // Parents no record accounts for: their store record is missing (another data directory, a
   // lost database), or says the cluster is gone while Kubernetes still has it.
   if (parents) {
-    for (const k8s::ManagedCluster& parent : *parents) {
+    for (const clusters::ManagedCluster& parent : *parents) {
       if (parent.deleting) continue;  // the garbage collector is on it
       bool accounted = false;
       for (const store::ClusterRecord& r : records) {
         if (r.backend != kKubernetesBackend || r.name != parent.name) continue;
         if (!internal::MayBeRunning(r) && r.state != internal::kClusterFailed) continue;
-        Result<k8s::KubeClusterHandle> h = k8s::KubeClusterHandle::FromJson(r.handle);
-        if (h.ok() && h->parent == parent.parent && h->namespace_name == kube.namespace_name()) {
+        if (r.handle.is_object() && r.handle.value("parent", "") == parent.id &&
+            r.handle.value("namespace", "") == namespace_name) {
           // A live record; a failed one is accounted for by the pass above only when its run
           // is still active (a retry may be about to reuse the name).
           accounted = internal::MayBeRunning(r) || (r.run_id != 0 && run_is_active(r.run_id));
         }
       }
       if (accounted) continue;
-      Result<k8s::KubernetesClusterBackend*> backend = kube.Backend();
-      Result<bool> deleted = backend.ok() ? (*backend)->Delete(kube.namespace_name(), parent.parent,
-                                                               kKubeDeleteTimeout)
-                                          : Result<bool>(backend.status());
+      Result<bool> deleted = kube.DeleteParent(parent.id);
       if (!deleted.ok()) {
         Warn(services, "could not reap Kubernetes Spark cluster '" + parent.name +
                            "': " + deleted.status().message());
@@ -147,7 +125,7 @@ Status ReapOrphanClusters(const Services& services,
         continue;
       }
       Info(services, "reaped Kubernetes Spark cluster '" + parent.name + "' (configmap " +
-                         parent.parent + ", run " + std::to_string(parent.run_key) +
+                         parent.id + ", run " + std::to_string(parent.run_key) +
                          "): no live record of it in the store");
     }
   }

@@ -7,7 +7,8 @@
 // active is torn down from its recorded handle and marked deleted with deleted_at: local
 // daemons still running get SIGTERM, SIGKILL after a 10 s grace (work dirs removed, daemon logs
 // kept); a kubernetes cluster's parent ConfigMap is deleted in the foreground and waited for.
-// Ad-hoc clusters (run_id 0) are reaped only when abandoned (internal::Abandoned: the command
+// A ready cluster past its deadline (max_age; clusters::Lifetime in its handle) is deleted too,
+// whatever its run does. Ad-hoc clusters (run_id 0) are otherwise reaped only when abandoned (internal::Abandoned: the command
 // that was creating or deleting one, or that holds a local one, is gone); a ready Kubernetes
 // cluster made from the CLI is left alone. Records in state failed are reaped too: deleted is
 // the state that says nothing is left.

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "clusters/kubernetes_backend.h"
 #include "dag/ids.h"
 #include "executor/process.h"
 #include "k8s/client.h"
@@ -47,15 +48,13 @@ bool HasSpace(const std::string& s) {
   return false;
 }
 
-constexpr char kKubernetesBackend[] = "kubernetes";
-// How long a delete of a Kubernetes cluster waits for its objects to be gone.
-constexpr Millis kKubeDeleteTimeout{120000};
+using clusters::kKubernetesBackend;
+using clusters::kLocalBackend;
 
 // The try's handle: which action on which cluster, and the cluster's own handle under the
 // backend's name.
 nlohmann::json TryHandle(const std::string& action, const std::string& name,
-                         const nlohmann::json& cluster,
-                         const std::string& backend = internal::kLocalBackend) {
+                         const nlohmann::json& cluster, const std::string& backend) {
   nlohmann::json h = {{"action", action}, {"cluster", name}, {"backend", backend}};
   if (!cluster.is_null()) h[backend] = cluster;
   return h;
@@ -97,24 +96,6 @@ std::optional<bool> ReadBool(FieldReader& r, const nlohmann::json& fields, const
   return std::nullopt;
 }
 
-nlohmann::json ClusterOutputs(const k8s::KubeClusterHandle& h) {
-  nlohmann::json out = {{"cluster_name", h.name},
-                        {"master_url", h.master_url},
-                        {"master_ui_url", h.ui_url},
-                        {"workers", h.workers},
-                        {"namespace", h.namespace_name}};
-  if (h.ui_node_port != 0) out["ui_node_port"] = h.ui_node_port;
-  return out;
-}
-
-nlohmann::json ClusterOutputs(const spark::LocalCluster& cluster) {
-  spark::LocalClusterHandle h = cluster.handle();
-  return {{"cluster_name", h.name},
-          {"master_url", h.master_url},
-          {"master_ui_url", h.ui_url},
-          {"workers", static_cast<int64_t>(h.workers.size())}};
-}
-
 }  // namespace
 
 // The fields of one try, read by Validate (unrendered) and Start (rendered).
@@ -129,6 +110,9 @@ struct SparkClusterTaskType::Plan {
   std::map<std::string, std::string> master_conf;
   std::map<std::string, std::string> worker_conf;
   Millis ready_timeout{120000};
+  std::optional<Millis> max_age;  // nullopt: the configured default
+  bool no_max_age = false;        // max_age: none
+  Millis idle_timeout{0};
   // kubernetes only
   std::string image;  // "" = RuntimeConfig::spark_image
   std::string image_pull_policy;
@@ -152,7 +136,7 @@ struct SparkClusterTaskType::Plan {
       }
       p.name = *n;
     }
-    if (auto b = r.Choice("backend", {internal::kLocalBackend, kKubernetesBackend})) {
+    if (auto b = r.Choice("backend", {kLocalBackend, kKubernetesBackend})) {
       p.backend = *b;
     }
     if (auto f = r.String("cluster_from")) {
@@ -187,6 +171,17 @@ struct SparkClusterTaskType::Plan {
     p.master_conf = ReadDaemonConf(r, "master_conf");
     p.worker_conf = ReadDaemonConf(r, "worker_conf");
     if (auto t = r.Duration("ready_timeout")) p.ready_timeout = *t;
+    if (r.Has("max_age") && fields["max_age"] == "none") {
+      p.no_max_age = true;
+    } else if (auto t = r.Duration("max_age")) {
+      p.max_age = *t;
+    }
+    if (auto t = r.Duration("idle_timeout")) p.idle_timeout = *t;
+    for (const char* key : {"max_age", "idle_timeout"}) {
+      if (r.Has(key) && p.action != "create" && !r.Deferred("action")) {
+        r.Problem(key, std::string("'") + key + "' applies to action create only");
+      }
+    }
     ReadKubernetesFields(r, fields, &p);
     return p;
   }
@@ -198,7 +193,7 @@ struct SparkClusterTaskType::Plan {
       if (r.Has(key)) p->kubernetes_fields.push_back(key);
     }
     if (p->kubernetes_fields.empty()) return;
-    if (p->backend == internal::kLocalBackend) {
+    if (p->backend == kLocalBackend) {
       r.Problem(p->kubernetes_fields[0], "'" + p->kubernetes_fields[0] +
                                              "' applies to the kubernetes backend only, and "
                                              "this task says backend: local");
@@ -242,18 +237,19 @@ struct SparkClusterTaskType::Plan {
     // What only the object builders check (tolerations, node selector labels, images); before
     // rendering, templated values are left for Start.
     if (r.ok()) {
-      k8s::SparkClusterSpec spec = p->KubeSpec("default");
+      clusters::ClusterRequest request = p->Request({}, Millis(0));
       if (r.phase() == FieldPhase::kUnrendered) {
-        for (auto* m : {&spec.master_conf, &spec.worker_conf, &spec.node_selector}) {
+        for (auto* m :
+             {&request.master_conf, &request.worker_conf, &request.kubernetes.node_selector}) {
           std::erase_if(*m, [](const auto& kv) { return internal::IsTemplated(kv.second); });
         }
-        if (internal::IsTemplated(spec.image)) spec.image.clear();
-        if (internal::IsTemplated(spec.worker_scratch)) {
-          spec.worker_scratch = k8s::kDefaultWorkerScratch;
+        if (internal::IsTemplated(request.kubernetes.image)) request.kubernetes.image.clear();
+        if (internal::IsTemplated(request.kubernetes.worker_scratch)) {
+          request.kubernetes.worker_scratch.clear();
         }
       }
-      if (spec.image.empty()) spec.image = k8s::kDefaultSparkImage;
-      if (spec.name.empty()) spec.name = "cluster";
+      if (request.name.empty()) request.name = "cluster";
+      k8s::SparkClusterSpec spec = clusters::KubeSpec(request, "default", {});
       if (Status s = k8s::ValidateSparkClusterSpec(spec); !s.ok()) {
         const std::string& m = s.message();
         size_t end = m.find_first_of(".:[");
@@ -263,28 +259,33 @@ struct SparkClusterTaskType::Plan {
     }
   }
 
-  // The kubernetes spec of this plan (image "" when the task gives none).
-  k8s::SparkClusterSpec KubeSpec(const std::string& namespace_name) const {
-    k8s::SparkClusterSpec spec;
-    spec.name = name;
-    spec.namespace_name = namespace_name;
-    spec.image = image;
-    if (!image_pull_policy.empty()) spec.image_pull_policy = image_pull_policy;
-    spec.workers = workers;
-    spec.worker_cores = worker_cores;
-    spec.worker_memory = worker_memory;
-    spec.master_cores = master_cores;
-    spec.master_memory = master_memory;
-    spec.master_conf = master_conf;
-    spec.worker_conf = worker_conf;
-    spec.node_selector = node_selector;
-    spec.tolerations = tolerations;
-    spec.authenticate = authenticate;
-    spec.master_rest = master_rest;
-    spec.ui_node_port = ui_node_port;
-    spec.ui_node_port_number = ui_node_port_number;
-    spec.worker_scratch = worker_scratch;
-    return spec;
+  // The request of this plan; the deadline counts from `now` (max_age, or `default_max_age`
+  // when the task gives none; 0: no deadline).
+  clusters::ClusterRequest Request(Time now, Millis default_max_age) const {
+    clusters::ClusterRequest q;
+    q.name = name;
+    q.workers = workers;
+    q.worker_cores = worker_cores;
+    q.worker_memory = worker_memory;
+    q.master_conf = master_conf;
+    q.worker_conf = worker_conf;
+    q.ready_timeout = ready_timeout;
+    Millis age = no_max_age ? Millis(0) : max_age.value_or(default_max_age);
+    if (age.count() > 0) q.lifetime.deadline = now + age;
+    q.lifetime.idle_timeout = idle_timeout;
+    q.kubernetes_fields = kubernetes_fields;
+    q.kubernetes.image = image;
+    q.kubernetes.image_pull_policy = image_pull_policy;
+    q.kubernetes.master_cores = master_cores;
+    q.kubernetes.master_memory = master_memory;
+    q.kubernetes.node_selector = node_selector;
+    q.kubernetes.tolerations = tolerations;
+    q.kubernetes.authenticate = authenticate;
+    q.kubernetes.master_rest = master_rest;
+    q.kubernetes.ui_node_port = ui_node_port;
+    q.kubernetes.ui_node_port_number = ui_node_port_number;
+    q.kubernetes.worker_scratch = worker_scratch;
+    return q;
   }
 };
 
@@ -296,16 +297,6 @@ struct SparkClusterTaskType::Op {
   int64_t run_key = 0;    // the try's run and task
   std::string task_id;
   std::stop_source stop;
-};
-
-// One cluster started by this server process. `local` is used only by the try holding the
-// cluster's name (busy_), or by the destructor.
-struct SparkClusterTaskType::Cluster {
-  std::mutex mu;
-  store::ClusterRecord record;          // as last committed (guarded by mu)
-  std::shared_ptr<TaskContext> op_ctx;  // the try whose handle mirrors the cluster's (mu)
-  std::string op_action;                // its action (mu)
-  std::unique_ptr<spark::LocalCluster> local;
 };
 
 // Holds a cluster name for one try; releases it when destroyed.
@@ -334,7 +325,10 @@ std::string DefaultClusterName(const std::string& dag_id, int64_t run_key) {
   return base + suffix;
 }
 
-SparkClusterTaskType::SparkClusterTaskType(const Services* services) : services_(services) {}
+SparkClusterTaskType::SparkClusterTaskType(const Services* services)
+    : services_(services),
+      backends_(internal::BackendsConfigOf(services->config), services->processes, services->clock,
+                services->logger) {}
 
 SparkClusterTaskType::~SparkClusterTaskType() {
   {
@@ -345,21 +339,14 @@ SparkClusterTaskType::~SparkClusterTaskType() {
   // The server is going away, and its process supervisor with the daemons (they are its
   // children). Stop them here, in order, and say so in their records: a run that goes on after
   // a restart then learns that its cluster is gone instead of finding it "ready".
-  std::map<std::string, std::shared_ptr<Cluster>> live;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    live.swap(live_);
-  }
-  for (auto& [name, cluster] : live) {
-    Status stopped = cluster->local->Stop(internal::kClusterStopGrace);
-    store::ClusterRecord record;
-    {
-      std::lock_guard<std::mutex> lock(cluster->mu);
-      record = cluster->record;
-    }
-    record.state = stopped.ok() ? internal::kClusterFailed : record.state;
-    if (services_->store != nullptr) {
-      internal::CommitCluster(*services_->store, record).IgnoreError();
+  for (auto& [name, stopped] : backends_.local().StopAll()) {
+    if (services_->store != nullptr && stopped.ok()) {
+      Result<std::optional<store::ClusterRecord>> record =
+          internal::FindClusterRecord(*services_->store, name);
+      if (record.ok() && *record) {
+        (*record)->state = internal::kClusterFailed;
+        internal::CommitCluster(*services_->store, **record).IgnoreError();
+      }
     }
     if (services_->logger != nullptr) {
       services_->logger->Info("clusters", "stopped Spark cluster '" + name +
@@ -370,11 +357,11 @@ SparkClusterTaskType::~SparkClusterTaskType() {
 }
 
 std::vector<std::string> SparkClusterTaskType::FieldNames() const {
-  return {"action",       "name",          "cluster_from",  "workers",
-          "worker_cores", "worker_memory", "master_conf",   "worker_conf",
-          "backend",      "ready_timeout", "image",         "image_pull_policy",
-          "master_cores", "master_memory", "node_selector", "tolerations",
-          "authenticate", "master_rest",   "ui_node_port",  "worker_scratch"};
+  return {"action",        "name",          "cluster_from", "workers",           "worker_cores",
+          "worker_memory", "master_conf",   "worker_conf",  "backend",           "ready_timeout",
+          "max_age",       "idle_timeout",  "image",        "image_pull_policy", "master_cores",
+          "master_memory", "node_selector", "tolerations",  "authenticate",      "master_rest",
+          "ui_node_port",  "worker_scratch"};
 }
 
 void SparkClusterTaskType::Validate(const dag::TaskSpec& spec,
@@ -385,10 +372,7 @@ void SparkClusterTaskType::Validate(const dag::TaskSpec& spec,
 }
 
 std::vector<std::string> SparkClusterTaskType::LiveClusters() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> names;
-  for (const auto& [name, c] : live_) names.push_back(name);
-  return names;
+  return backends_.local().LiveClusters();
 }
 
 std::shared_ptr<SparkClusterTaskType::Op> SparkClusterTaskType::AddOp(
@@ -439,23 +423,6 @@ void SparkClusterTaskType::ReleaseName(const std::string& name) {
   name_free_.notify_all();
 }
 
-std::shared_ptr<SparkClusterTaskType::Cluster> SparkClusterTaskType::FindLive(
-    const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = live_.find(name);
-  return it == live_.end() ? nullptr : it->second;
-}
-
-std::shared_ptr<SparkClusterTaskType::Cluster> SparkClusterTaskType::TakeLive(
-    const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = live_.find(name);
-  if (it == live_.end()) return nullptr;
-  std::shared_ptr<Cluster> c = std::move(it->second);
-  live_.erase(it);
-  return c;
-}
-
 void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   FieldReader r(ctx->fields(), FieldPhase::kRendered);
   Plan plan = Plan::Read(r, ctx->fields());
@@ -465,15 +432,11 @@ void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   }
   if (plan.name.empty()) plan.name = DefaultClusterName(ctx->dag_id(), ctx->run_key());
   if (plan.backend.empty()) plan.backend = services_->config.default_cluster_backend;
-  const bool kubernetes = plan.backend == kKubernetesBackend;
-  if (plan.backend != internal::kLocalBackend && !kubernetes) {
-    internal::Fail(ctx,
-                   "unknown cluster backend '" + plan.backend + "' (the configured default); " +
-                       "known backends: " + internal::kLocalBackend + ", " + kKubernetesBackend,
-                   /*retryable=*/false);
+  if (Result<clusters::ClusterBackend*> b = backends_.Get(plan.backend); !b.ok()) {
+    internal::Fail(ctx, b.status().message() + " (the configured default)", /*retryable=*/false);
     return;
   }
-  if (!kubernetes && plan.action == "create" && !plan.kubernetes_fields.empty()) {
+  if (plan.backend == kLocalBackend && plan.action == "create" && !plan.kubernetes_fields.empty()) {
     internal::Fail(ctx,
                    "invalid spark_cluster task: " + plan.kubernetes_fields[0] +
                        ": applies to the kubernetes backend only, and this cluster's backend is "
@@ -481,17 +444,8 @@ void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
                    /*retryable=*/false);
     return;
   }
-  if (services_->store == nullptr || services_->clock == nullptr ||
-      (!kubernetes && services_->processes == nullptr)) {
-    internal::Fail(ctx, "the server has no store, process supervisor or clock for clusters",
-                   /*retryable=*/false);
-    return;
-  }
-  if (!kubernetes && plan.action == "create" && services_->config.spark_home.empty()) {
-    internal::Fail(ctx,
-                   "Spark not found: set spark_home in the configuration or SPARK_HOME, or run "
-                   "scripts/setup.sh",
-                   /*retryable=*/false);
+  if (services_->store == nullptr || services_->clock == nullptr) {
+    internal::Fail(ctx, "the server has no store or clock for clusters", /*retryable=*/false);
     return;
   }
   const bool from_task = plan.action == "delete" && !plan.cluster_from.empty();
@@ -510,9 +464,28 @@ void SparkClusterTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   });
 }
 
+// How a create describes the cluster it makes, from the request and the planned handle.
+static std::string Describe(const std::string& backend, const clusters::ClusterRequest& q,
+                            const nlohmann::json& planned) {
+  std::string shape = Plural(q.workers, "worker") + " with " + Plural(q.worker_cores, "core") +
+                      " and " + q.worker_memory + " each";
+  std::string lifetime;
+  if (q.lifetime.deadline) lifetime += ", deleted at " + FormatTime(*q.lifetime.deadline);
+  if (q.lifetime.idle_timeout.count() > 0) {
+    lifetime += ", or after " + Seconds(q.lifetime.idle_timeout) + " without an application";
+  }
+  if (backend == kLocalBackend) {
+    return "(backend local, " + shape + lifetime + ") in " + planned.value("dir", "");
+  }
+  return "(backend kubernetes, namespace " + planned.value("namespace", "") + ", image " +
+         planned.value("image", "") + ", " + shape +
+         (q.kubernetes.authenticate ? ", authenticated" : "") + lifetime + ")";
+}
+
 void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
                                   const std::shared_ptr<Op>& op, const Plan& plan) {
   const std::string& name = plan.name;
+  const std::string& backend_name = plan.backend;
   std::stop_token stop = op->stop.get_token();
   if (!AcquireName(name, stop)) {
     internal::Fail(ctx, "cancelled while another task was working on cluster '" + name + "'",
@@ -529,15 +502,10 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
                    /*retryable=*/true);
     return;
   }
-  std::shared_ptr<Cluster> stale = TakeLive(name);
   if (*existing && internal::Abandoned(**existing)) {
     Log(*ctx, "Spark cluster '" + name + "' was left " + (*existing)->state +
                   " by a command that is gone; tearing down what it made");
   } else if (*existing && internal::MayBeRunning(**existing)) {
-    if (stale) {
-      std::lock_guard<std::mutex> lock(mu_);
-      live_[name] = stale;
-    }
     const store::ClusterRecord& r = **existing;
     internal::Fail(ctx,
                    "Spark cluster '" + name + "' already exists (state " + r.state +
@@ -547,11 +515,10 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
                    /*retryable=*/false);
     return;
   }
-  stale.reset();  // its record says deleted, failed or abandoned: torn down below
   if (*existing) {
     // A failed or deleted cluster of this name: make sure nothing of it runs, and clear its dir
-    // (LocalCluster refuses an existing one).
-    Status cleared = TearDown(**existing, /*keep_logs=*/false);
+    // (a local cluster refuses an existing one).
+    Status cleared = internal::TearDown(backends_, **existing, /*keep_logs=*/false);
     if (!cleared.ok()) {
       internal::Fail(ctx,
                      "could not clear what is left of the previous cluster '" + name +
@@ -560,125 +527,97 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
       return;
     }
   }
-  if (plan.backend == kKubernetesBackend) {
-    CreateOnKubernetes(ctx, stop, plan);
+
+  clusters::ClusterBackend& backend = **backends_.Get(backend_name);
+  clusters::ClusterRequest request =
+      plan.Request(services_->clock->Now(), services_->config.cluster_max_age);
+  request.dag_id = ctx->dag_id();
+  request.run_key = ctx->run_key();
+  Result<nlohmann::json> planned = backend.Plan(request);
+  if (!planned.ok()) {
+    const Status& s = planned.status();
+    internal::Fail(ctx,
+                   (s.code() == StatusCode::kInvalidArgument
+                        ? "invalid spark_cluster task: "
+                        : "could not create Spark cluster '" + name + "': ") +
+                       s.message(),
+                   /*retryable=*/false);
     return;
   }
 
-  // The record and the try's handle, before any daemon.
-  std::error_code ec;
-  std::string root = fs::absolute(services_->config.ClustersDir(), ec).lexically_normal().string();
-  spark::LocalClusterHandle initial;
-  initial.name = name;
-  initial.dir = (fs::path(root) / name).string();
-  initial.app_id_prefix = "app-" + name;
-  auto cluster = std::make_shared<Cluster>();
-  cluster->record.name = name;
-  cluster->record.backend = internal::kLocalBackend;
-  cluster->record.run_id = ctx->run_key();
-  cluster->record.state = internal::kClusterCreating;
-  cluster->record.handle = internal::WithCreator(initial.ToJson(), ctx->task_id());
-  if (ctx->run_key() == 0) cluster->record.handle = internal::WithOwner(cluster->record.handle);
-  cluster->record.created_at = services_->clock->Now();
-  if (Status s = internal::CommitCluster(store, cluster->record); !s.ok()) {
+  // The record and the try's handle, before anything starts.
+  std::mutex record_mu;
+  store::ClusterRecord record;
+  record.name = name;
+  record.backend = backend_name;
+  record.run_id = ctx->run_key();
+  record.state = internal::kClusterCreating;
+  record.handle = internal::WithCreator(*planned, ctx->task_id());
+  if (ctx->run_key() == 0) record.handle = internal::WithOwner(record.handle);
+  record.created_at = services_->clock->Now();
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
     internal::Fail(ctx, "could not record the cluster, so it was not started: " + s.message(),
                    /*retryable=*/true);
     return;
   }
-  if (Status s = ctx->SaveHandle(TryHandle("create", name, initial.ToJson())); !s.ok()) {
-    cluster->record.state = internal::kClusterFailed;
-    internal::CommitCluster(store, cluster->record).IgnoreError();
+  if (Status s = ctx->SaveHandle(TryHandle("create", name, *planned, backend_name)); !s.ok()) {
+    record.state = internal::kClusterFailed;
+    internal::CommitCluster(store, record).IgnoreError();
     internal::Fail(
         ctx, "could not record the try's handle, so the cluster was not started: " + s.message(),
         /*retryable=*/true);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(cluster->mu);
-    cluster->op_ctx = ctx;
-    cluster->op_action = "create";
+  Log(*ctx, "creating Spark cluster '" + name + "' " + Describe(backend_name, request, *planned));
+  if (request.kubernetes.ui_node_port) {
+    Log(*ctx,
+        "warning: ui_node_port publishes the Spark master's web UI on every node without "
+        "authentication: anyone who can reach a node sees the cluster's applications and "
+        "their configuration; leave it off where the nodes are reachable by others (kubectl "
+        "port-forward reaches the UI without it)");
   }
-
-  spark::LocalClusterSpec spec;
-  spec.name = name;
-  spec.clusters_root = root;
-  spec.spark_home = services_->config.spark_home;
-  spec.workers = plan.workers;
-  spec.worker_cores = plan.worker_cores;
-  spec.worker_memory = plan.worker_memory;
-  spec.ready_timeout = plan.ready_timeout;
-  spec.stop_grace = internal::kClusterStopGrace;
-  spec.app_id_prefix = initial.app_id_prefix;
-  if (!services_->config.python.empty()) spec.env["PYSPARK_PYTHON"] = services_->config.python;
-  spec.master_conf = plan.master_conf;
-  spec.worker_conf = plan.worker_conf;
-  store::Store* store_ptr = &store;
-  std::weak_ptr<Cluster> weak = cluster;
-  spec.on_handle = [store_ptr, weak](const spark::LocalClusterHandle& h) -> Status {
-    std::shared_ptr<Cluster> c = weak.lock();
-    if (!c) return OkStatus();
-    store::ClusterRecord record;
-    std::shared_ptr<TaskContext> try_ctx;
-    std::string action;
+  const Time started = services_->clock->Now();
+  auto durable = [&](const nlohmann::json& h) -> Status {
+    store::ClusterRecord copy;
     {
-      std::lock_guard<std::mutex> lock(c->mu);
-      internal::ReplaceHandle(&c->record, h.ToJson());
-      record = c->record;
-      try_ctx = c->op_ctx;
-      action = c->op_action;
+      std::lock_guard<std::mutex> lock(record_mu);
+      internal::ReplaceHandle(&record, h);
+      copy = record;
     }
-    RETURN_IF_ERROR(internal::CommitCluster(*store_ptr, record));
-    if (try_ctx) RETURN_IF_ERROR(try_ctx->SaveHandle(TryHandle(action, h.name, h.ToJson())));
-    return OkStatus();
+    RETURN_IF_ERROR(internal::CommitCluster(store, copy));
+    return ctx->SaveHandle(TryHandle("create", name, h, backend_name));
   };
-
-  Log(*ctx, "creating Spark cluster '" + name + "' (backend local, " +
-                Plural(plan.workers, "worker") + " with " + Plural(plan.worker_cores, "core") +
-                " and " + plan.worker_memory + " each) in " + initial.dir);
-  Result<std::unique_ptr<spark::LocalCluster>> started =
-      spark::LocalCluster::Start(std::move(spec), *services_->processes, *services_->clock, stop);
-  store::ClusterRecord record;
-  {
-    std::lock_guard<std::mutex> lock(cluster->mu);
-    cluster->op_ctx.reset();
-    if (started.ok()) {
-      cluster->local = std::move(started).value();
-      internal::ReplaceHandle(&cluster->record, cluster->local->handle().ToJson());
-      cluster->record.state = internal::kClusterReady;
-    } else {
-      cluster->record.state = internal::kClusterFailed;
-    }
-    record = cluster->record;
-  }
-  if (!cluster->local) {
-    Status failed = started.status();
+  Result<nlohmann::json> created = backend.Create(request, stop, durable);
+  std::lock_guard<std::mutex> lock(record_mu);
+  if (!created.ok()) {
+    record.state = internal::kClusterFailed;
     if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
-    bool retryable = failed.code() != StatusCode::kInvalidArgument &&
-                     failed.code() != StatusCode::kAlreadyExists;
-    internal::Fail(ctx, "could not create Spark cluster '" + name + "': " + failed.message(),
-                   retryable);
+    internal::Fail(ctx,
+                   "could not create Spark cluster '" + name + "': " + created.status().message(),
+                   internal::IsRetryable(created.status()));
     return;
   }
+  internal::ReplaceHandle(&record, *created);
+  record.state = internal::kClusterReady;
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
-    Status stopped = cluster->local->Stop(internal::kClusterStopGrace);
+    Status stopped = backend.Delete(name, *created, /*keep_logs=*/true);
     record.state = stopped.ok() ? internal::kClusterFailed : internal::kClusterReady;
     internal::CommitCluster(store, record).IgnoreError();
-    internal::Fail(
-        ctx,
-        "Spark cluster '" + name +
-            "' started but could not be recorded as ready, so it was stopped: " + s.message(),
-        /*retryable=*/true);
+    internal::Fail(ctx,
+                   "Spark cluster '" + name +
+                       "' became ready but could not be recorded as ready, so it was " +
+                       (stopped.ok() ? "deleted" : "left running (" + stopped.message() + ")") +
+                       ": " + s.message(),
+                   /*retryable=*/true);
     return;
   }
-  nlohmann::json outputs = ClusterOutputs(*cluster->local);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    live_[name] = cluster;
-  }
-  std::string url = outputs["master_url"].get<std::string>();
+  nlohmann::json outputs = backend.Outputs(*created);
+  std::string url = outputs.value("master_url", "");
+  std::string node_port =
+      outputs.contains("ui_node_port") ? ", node port " + outputs["ui_node_port"].dump() : "";
   Log(*ctx, "Spark cluster '" + name + "' is ready at " + url + " (web UI " +
-                outputs["master_ui_url"].get<std::string>() + ") after " +
-                Seconds(cluster->local->startup_time()));
+                outputs.value("master_ui_url", "") + node_port + ") after " +
+                Seconds(services_->clock->Now() - started));
   ctx->Complete(
       internal::Succeeded(std::move(outputs), "Spark cluster '" + name + "' ready at " + url));
 }
@@ -694,24 +633,13 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
   }
   NameLease lease(this, name);
   store::Store& store = *services_->store;
-  std::shared_ptr<Cluster> cluster = FindLive(name);
-  if (!cluster) {
-    Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
-    if (existing.ok() && *existing && (*existing)->backend == kKubernetesBackend &&
-        (*existing)->state != internal::kClusterDeleted) {
-      ScaleOnKubernetes(ctx, stop, plan, **existing);
-      return;
-    }
-    if (existing.ok() && *existing && internal::MayBeRunning(**existing)) {
-      internal::Fail(ctx,
-                     "Spark cluster '" + name + "' (state " + (*existing)->state +
-                         ") is a local cluster this process did not start (another process "
-                         "started it, or it predates a restart); only the process that owns "
-                         "its daemons can scale it: scale it from a task of the server that "
-                         "created it, or delete it and create it again",
-                     /*retryable=*/false);
-      return;
-    }
+  Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
+  if (!existing.ok()) {
+    internal::Fail(ctx, "could not read the cluster records: " + existing.status().message(),
+                   /*retryable=*/true);
+    return;
+  }
+  if (!*existing || (*existing)->state == internal::kClusterDeleted) {
     std::string near = dag::NearestName(name, LiveClusters());
     internal::Fail(ctx,
                    "no running Spark cluster named '" + name + "' to scale" +
@@ -719,49 +647,56 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
                    /*retryable=*/false);
     return;
   }
-  if (Status alive = cluster->local->CheckDaemons(); !alive.ok()) {
-    internal::Fail(ctx, "Spark cluster '" + name + "' cannot be scaled: " + alive.message(),
+  store::ClusterRecord record = **existing;
+  if (record.state != internal::kClusterReady) {
+    internal::Fail(
+        ctx,
+        "Spark cluster '" + name + "' is " + record.state + ", not ready, so it cannot be scaled",
+        /*retryable=*/record.state == internal::kClusterCreating);
+    return;
+  }
+  Result<clusters::ClusterBackend*> backend = backends_.Get(record.backend);
+  if (!backend.ok()) {
+    internal::Fail(ctx, "Spark cluster '" + name + "': " + backend.status().message(),
                    /*retryable=*/false);
     return;
   }
-  int before = cluster->local->worker_count();
-  if (Status s = ctx->SaveHandle(TryHandle("scale", name, cluster->local->handle().ToJson()));
+  if (Status s = ctx->SaveHandle(TryHandle("scale", name, record.handle, record.backend));
       !s.ok()) {
     internal::Fail(ctx, "could not record the try's handle, so nothing was changed: " + s.message(),
                    /*retryable=*/true);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(cluster->mu);
-    cluster->op_ctx = ctx;
-    cluster->op_action = "scale";
-  }
-  Log(*ctx, "scaling Spark cluster '" + name + "' from " + Plural(before, "worker") + " to " +
+  nlohmann::json before = (*backend)->Outputs(record.handle);
+  Log(*ctx, "scaling Spark cluster '" + name + "' from " +
+                Plural(before.value("workers", 0), "worker") + " to " +
                 std::to_string(plan.workers));
-  Status scaled = cluster->local->Scale(plan.workers, stop);
-  store::ClusterRecord record;
-  {
-    std::lock_guard<std::mutex> lock(cluster->mu);
-    cluster->op_ctx.reset();
-    internal::ReplaceHandle(&cluster->record, cluster->local->handle().ToJson());
-    record = cluster->record;
-  }
-  if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
+  auto durable = [&](const nlohmann::json& h) -> Status {
+    internal::ReplaceHandle(&record, h);
+    RETURN_IF_ERROR(internal::CommitCluster(store, record));
+    return ctx->SaveHandle(TryHandle("scale", name, h, record.backend));
+  };
+  Result<nlohmann::json> scaled =
+      (*backend)->Scale(name, record.handle, plan.workers, plan.ready_timeout, stop, durable);
   if (!scaled.ok()) {
-    bool retryable = scaled.code() != StatusCode::kInvalidArgument;
-    internal::Fail(ctx, "could not scale Spark cluster '" + name + "': " + scaled.message(),
-                   retryable);
+    internal::Fail(ctx,
+                   "could not scale Spark cluster '" + name + "': " + scaled.status().message(),
+                   internal::IsRetryable(scaled.status()));
     return;
   }
-  nlohmann::json outputs = ClusterOutputs(*cluster->local);
+  internal::ReplaceHandle(&record, *scaled);
+  if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
   Log(*ctx, "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker"));
-  ctx->Complete(internal::Succeeded(
-      std::move(outputs), "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker")));
+  ctx->Complete(
+      internal::Succeeded((*backend)->Outputs(*scaled),
+                          "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker")));
 }
 
 void SparkClusterTaskType::Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
                                   const std::string& backend) {
-  if (Status s = ctx->SaveHandle(TryHandle("delete", name, nullptr)); !s.ok()) {
+  if (Status s = ctx->SaveHandle(
+          TryHandle("delete", name, nullptr, backend.empty() ? kLocalBackend : backend));
+      !s.ok()) {
     internal::Fail(ctx, "could not record the try's handle, so nothing was deleted: " + s.message(),
                    /*retryable=*/true);
     return;
@@ -833,7 +768,7 @@ void SparkClusterTaskType::DeleteCreatedBy(const std::shared_ptr<TaskContext>& c
 }
 
 Status SparkClusterTaskType::DeleteNamed(const std::shared_ptr<TaskContext>& ctx,
-                                         const std::string& name, const std::string& backend,
+                                         const std::string& name, const std::string& backend_name,
                                          std::string* what) {
   store::Store& store = *services_->store;
   // A create still starting this cluster gives up first; the delete then finds what it left.
@@ -846,56 +781,29 @@ Status SparkClusterTaskType::DeleteNamed(const std::shared_ptr<TaskContext>& ctx
   (void)AcquireName(name, std::stop_token());  // a delete is never interrupted
   NameLease lease(this, name);
 
-  std::shared_ptr<Cluster> cluster = TakeLive(name);
   Result<std::optional<store::ClusterRecord>> existing = internal::FindClusterRecord(store, name);
-  auto put_back = [&] {
-    if (!cluster) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    live_[name] = cluster;
-  };
   if (!existing.ok()) {
-    put_back();
     return UnavailableError("could not read the cluster records: " + existing.status().message());
   }
-  if (!cluster && !*existing && backend == kKubernetesBackend) {
-    // No record (a lost store, another server's cluster): the parent its name maps to.
-    Result<k8s::KubeClient*> client = Kube();
-    if (!client.ok()) {
-      return Status(client.status().code(),
-                    "could not delete Spark cluster '" + name + "': " + client.status().message());
-    }
-    k8s::KubernetesClusterBackend kube(*client);
-    const std::string parent = k8s::SparkClusterNames::For(name).parent;
-    Result<bool> deleted = kube.Delete((*client)->default_namespace(), parent, kKubeDeleteTimeout);
+  if (!*existing) {
+    // No record (a lost store, another server's cluster): what the backend finds by name.
+    ASSIGN_OR_RETURN(clusters::ClusterBackend * backend, backends_.Get(backend_name));
+    Result<bool> deleted = backend->DeleteUnrecorded(name);
     if (!deleted.ok()) {
       return Status(deleted.status().code(),
                     "could not delete Spark cluster '" + name + "': " + deleted.status().message());
     }
+    Log(*ctx, *deleted ? "deleted Spark cluster '" + name + "' (it had no record)"
+                       : "no Spark cluster named '" + name + "'; nothing to delete");
     *what = *deleted ? "deleted Spark cluster '" + name + "' (it had no record)"
-                     : "no Spark cluster named '" + name + "'; nothing to delete";
-    Log(*ctx, *what);
+                     : "no cluster '" + name + "' to delete";
     return OkStatus();
   }
-  if (!cluster && !*existing) {
-    Log(*ctx, "no Spark cluster named '" + name + "'; nothing to delete");
-    *what = "no cluster '" + name + "' to delete";
-    return OkStatus();
-  }
-  if (!cluster && (*existing)->state == internal::kClusterDeleted) {
+  store::ClusterRecord record = **existing;
+  if (record.state == internal::kClusterDeleted) {
     Log(*ctx, "Spark cluster '" + name + "' was already deleted");
     *what = "cluster '" + name + "' already deleted";
     return OkStatus();
-  }
-  store::ClusterRecord record;
-  if (*existing) {
-    record = **existing;
-  } else {
-    std::lock_guard<std::mutex> lock(cluster->mu);
-    record = cluster->record;
-  }
-  if (cluster) {
-    std::lock_guard<std::mutex> lock(cluster->mu);
-    internal::ReplaceHandle(&record, cluster->local->handle().ToJson());
   }
   const std::string was = record.state;
   record.state = internal::kClusterDeleting;
@@ -903,7 +811,6 @@ Status SparkClusterTaskType::DeleteNamed(const std::shared_ptr<TaskContext>& ctx
   // the record is abandoned and the reaper finishes the delete.
   if (record.run_id == 0) record.handle = internal::WithOwner(record.handle);
   if (Status s = internal::CommitCluster(store, record); !s.ok()) {
-    put_back();
     return UnavailableError("could not mark Spark cluster '" + name +
                             "' as deleting: " + s.message());
   }
@@ -911,10 +818,7 @@ Status SparkClusterTaskType::DeleteNamed(const std::shared_ptr<TaskContext>& ctx
                 (was == internal::kClusterFailed ? " (its create failed; tearing down what it "
                                                    "recorded)"
                                                  : ""));
-  Status stopped = cluster ? cluster->local->Stop(internal::kClusterStopGrace)
-                           : TearDown(record, /*keep_logs=*/true);
-  if (!stopped.ok()) {
-    put_back();
+  if (Status stopped = internal::TearDown(backends_, record, /*keep_logs=*/true); !stopped.ok()) {
     return Status(stopped.code(),
                   "could not delete Spark cluster '" + name + "': " + stopped.message());
   }
@@ -1019,7 +923,7 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
                     (*existing)->state != internal::kClusterDeleted;
   if (own_record) targets.push_back(**existing);
   std::string backend = HandleString(try_handle, "backend");
-  if (backend.empty()) backend = internal::kLocalBackend;
+  if (backend.empty()) backend = kLocalBackend;
   if (try_handle.is_object() && try_handle.contains(backend) && !try_handle[backend].is_null()) {
     store::ClusterRecord from_try;
     from_try.name = name;
@@ -1029,10 +933,9 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
                 (*existing)->handle.value("parent", "") == from_try.handle.value("parent", "");
     if (!same) targets.push_back(from_try);
   }
-  std::shared_ptr<Cluster> live = own_record ? TakeLive(name) : nullptr;
-  Status torn = live ? live->local->Stop(internal::kClusterStopGrace) : OkStatus();
+  Status torn;
   for (const store::ClusterRecord& t : targets) {
-    Status s = TearDown(t, /*keep_logs=*/true);
+    Status s = internal::TearDown(backends_, t, /*keep_logs=*/true);
     if (torn.ok()) torn = s;
   }
   if (own_record) {
@@ -1045,189 +948,6 @@ void SparkClusterTaskType::TearDownCreate(const std::shared_ptr<TaskContext>& ct
       "' was being created; " +
       (torn.ok() ? "it was torn down" : "tearing it down failed: " + torn.message());
   internal::Fail(ctx, message, /*retryable=*/true);
-}
-
-Result<k8s::KubeClient*> SparkClusterTaskType::Kube() {
-  std::lock_guard<std::mutex> lock(kube_mu_);
-  if (kube_) return kube_.get();
-  const RuntimeConfig& c = services_->config;
-  Result<std::unique_ptr<k8s::KubeClient>> client = k8s::ConnectKube(
-      {c.kubeconfig, c.kube_context, c.kube_namespace}, *services_->clock, services_->logger);
-  if (!client.ok()) return client.status().With("connecting to Kubernetes");
-  kube_ = std::move(client).value();
-  return kube_.get();
-}
-
-Status SparkClusterTaskType::TearDown(const store::ClusterRecord& record, bool keep_logs) {
-  if (record.backend != kKubernetesBackend) {
-    return internal::TearDownCluster(
-        record, internal::kClusterStopGrace,
-        keep_logs ? spark::DirCleanup::kKeepLogs : spark::DirCleanup::kRemoveAll);
-  }
-  if (record.handle.is_null() || (record.handle.is_object() && record.handle.empty())) {
-    return OkStatus();
-  }
-  Result<k8s::KubeClusterHandle> handle = k8s::KubeClusterHandle::FromJson(record.handle);
-  if (!handle.ok()) {
-    return FailedPreconditionError("cluster '" + record.name + "': its recorded handle is " +
-                                   "unreadable (" + handle.status().message() + ")");
-  }
-  ASSIGN_OR_RETURN(k8s::KubeClient * client, Kube());
-  k8s::KubernetesClusterBackend kube(client);
-  return kube.Delete(handle->namespace_name, handle->parent, kKubeDeleteTimeout).status();
-}
-
-void SparkClusterTaskType::CreateOnKubernetes(const std::shared_ptr<TaskContext>& ctx,
-                                              std::stop_token stop, const Plan& plan) {
-  const std::string& name = plan.name;
-  store::Store& store = *services_->store;
-  const RuntimeConfig& config = services_->config;
-  Result<k8s::KubeClient*> client = Kube();
-  if (!client.ok()) {
-    internal::Fail(ctx,
-                   "could not create Spark cluster '" + name + "': " + client.status().message(),
-                   /*retryable=*/false);
-    return;
-  }
-  k8s::SparkClusterSpec spec = plan.KubeSpec((*client)->default_namespace());
-  if (spec.image.empty()) spec.image = config.spark_image;
-  spec.history_pvc = config.spark_history_pvc;
-  spec.dag_id = ctx->dag_id();
-  spec.run_key = ctx->run_key();
-  if (Status s = k8s::ValidateSparkClusterSpec(spec); !s.ok()) {
-    internal::Fail(ctx, "invalid spark_cluster task: " + s.message(), /*retryable=*/false);
-    return;
-  }
-
-  // The record and the try's handle before any object.
-  k8s::KubeClusterHandle planned = k8s::KubernetesClusterBackend::PlannedHandle(spec);
-  store::ClusterRecord record;
-  record.name = name;
-  record.backend = kKubernetesBackend;
-  record.run_id = ctx->run_key();
-  record.state = internal::kClusterCreating;
-  record.handle = internal::WithCreator(planned.ToJson(), ctx->task_id());
-  if (ctx->run_key() == 0) record.handle = internal::WithOwner(record.handle);
-  record.created_at = services_->clock->Now();
-  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
-    internal::Fail(ctx, "could not record the cluster, so it was not created: " + s.message(),
-                   /*retryable=*/true);
-    return;
-  }
-  if (Status s = ctx->SaveHandle(TryHandle("create", name, planned.ToJson(), kKubernetesBackend));
-      !s.ok()) {
-    record.state = internal::kClusterFailed;
-    internal::CommitCluster(store, record).IgnoreError();
-    internal::Fail(
-        ctx, "could not record the try's handle, so the cluster was not created: " + s.message(),
-        /*retryable=*/true);
-    return;
-  }
-  Log(*ctx, "creating Spark cluster '" + name + "' (backend kubernetes, namespace " +
-                spec.namespace_name + ", image " + spec.image + ", " +
-                Plural(spec.workers, "worker") + " with " + Plural(spec.worker_cores, "core") +
-                " and " + spec.worker_memory + " each" +
-                (spec.authenticate ? ", authenticated" : "") + ")");
-  if (spec.ui_node_port) {
-    Log(*ctx,
-        "warning: ui_node_port publishes the Spark master's web UI on every node without "
-        "authentication: anyone who can reach a node sees the cluster's applications and "
-        "their configuration; leave it off where the nodes are reachable by others (kubectl "
-        "port-forward reaches the UI without it)");
-  }
-  Time started = services_->clock->Now();
-  k8s::KubeClusterBackendOptions options;
-  options.logger = services_->logger;
-  k8s::KubernetesClusterBackend kube(*client, options);
-  Result<k8s::KubeClusterHandle> created =
-      kube.Create(spec, plan.ready_timeout, stop, [&](const k8s::KubeClusterHandle& h) -> Status {
-        internal::ReplaceHandle(&record, h.ToJson());
-        RETURN_IF_ERROR(internal::CommitCluster(store, record));
-        return ctx->SaveHandle(TryHandle("create", name, h.ToJson(), kKubernetesBackend));
-      });
-  if (!created.ok()) {
-    record.state = internal::kClusterFailed;
-    if (Status s = internal::CommitCluster(store, record); !s.ok()) Log(*ctx, s.message());
-    internal::Fail(ctx,
-                   "could not create Spark cluster '" + name + "': " + created.status().message(),
-                   internal::IsRetryable(created.status()));
-    return;
-  }
-  internal::ReplaceHandle(&record, created->ToJson());
-  record.state = internal::kClusterReady;
-  if (Status s = internal::CommitCluster(store, record); !s.ok()) {
-    Result<bool> deleted =
-        kube.Delete(created->namespace_name, created->parent, kKubeDeleteTimeout);
-    record.state = deleted.ok() ? internal::kClusterFailed : internal::kClusterReady;
-    internal::CommitCluster(store, record).IgnoreError();
-    internal::Fail(
-        ctx,
-        "Spark cluster '" + name +
-            "' became ready but could not be recorded as ready, so it was deleted: " + s.message(),
-        /*retryable=*/true);
-    return;
-  }
-  Log(*ctx, "Spark cluster '" + name + "' is ready at " + created->master_url + " (web UI " +
-                created->ui_url +
-                (created->ui_node_port ? ", node port " + std::to_string(created->ui_node_port)
-                                       : std::string()) +
-                ") after " + Seconds(services_->clock->Now() - started));
-  ctx->Complete(internal::Succeeded(
-      ClusterOutputs(*created), "Spark cluster '" + name + "' ready at " + created->master_url));
-}
-
-void SparkClusterTaskType::ScaleOnKubernetes(const std::shared_ptr<TaskContext>& ctx,
-                                             std::stop_token stop, const Plan& plan,
-                                             store::ClusterRecord record) {
-  const std::string& name = plan.name;
-  if (record.state != internal::kClusterReady) {
-    internal::Fail(
-        ctx,
-        "Spark cluster '" + name + "' is " + record.state + ", not ready, so it cannot be scaled",
-        /*retryable=*/record.state == internal::kClusterCreating);
-    return;
-  }
-  Result<k8s::KubeClusterHandle> handle = k8s::KubeClusterHandle::FromJson(record.handle);
-  if (!handle.ok()) {
-    internal::Fail(ctx,
-                   "Spark cluster '" + name + "': its recorded handle is unreadable (" +
-                       handle.status().message() + ")",
-                   /*retryable=*/false);
-    return;
-  }
-  Result<k8s::KubeClient*> client = Kube();
-  if (!client.ok()) {
-    internal::Fail(ctx,
-                   "could not scale Spark cluster '" + name + "': " + client.status().message(),
-                   /*retryable=*/false);
-    return;
-  }
-  if (Status s = ctx->SaveHandle(TryHandle("scale", name, record.handle, kKubernetesBackend));
-      !s.ok()) {
-    internal::Fail(ctx, "could not record the try's handle, so nothing was changed: " + s.message(),
-                   /*retryable=*/true);
-    return;
-  }
-  Log(*ctx, "scaling Spark cluster '" + name + "' from " + Plural(handle->workers, "worker") +
-                " to " + std::to_string(plan.workers));
-  k8s::KubeClusterBackendOptions options;
-  options.logger = services_->logger;
-  k8s::KubernetesClusterBackend kube(*client, options);
-  Result<k8s::KubeClusterHandle> scaled =
-      kube.Scale(*handle, plan.workers, plan.ready_timeout, stop);
-  if (!scaled.ok()) {
-    internal::Fail(ctx,
-                   "could not scale Spark cluster '" + name + "': " + scaled.status().message(),
-                   internal::IsRetryable(scaled.status()));
-    return;
-  }
-  internal::ReplaceHandle(&record, scaled->ToJson());
-  if (Status s = internal::CommitCluster(*services_->store, record); !s.ok()) {
-    Log(*ctx, s.message());
-  }
-  Log(*ctx, "Spark cluster '" + name + "' has " + Plural(plan.workers, "worker"));
-  ctx->Complete(internal::Succeeded(ClusterOutputs(*scaled), "Spark cluster '" + name + "' has " +
-                                                                 Plural(plan.workers, "worker")));
 }
 
 }  // namespace sp::operators

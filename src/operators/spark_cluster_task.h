@@ -1,8 +1,9 @@
 // SparkClusterTaskType ("spark_cluster"): creates, scales and deletes on-demand Spark standalone
-// clusters for a run. Backends: "local" (spark::LocalCluster: a master and N workers as child
-// processes of the server, on loopback) and "kubernetes" (k8s::KubernetesClusterBackend: a
-// master Deployment + Service and a worker Deployment in the configured namespace, all owned by
-// one parent ConfigMap; see k8s/kubernetes_cluster_backend.h).
+// clusters for a run, through a clusters::ClusterBackend chosen by name (clusters/backends.h):
+// "local" (a master and N workers as child processes of the server, on loopback, each cluster
+// watched by a detached guard) and "kubernetes" (a master Deployment + Service and a worker
+// Deployment in the configured namespace, all owned by one parent ConfigMap). This type keeps
+// the records, the tries' handles and the per-name ordering; the backends do the effects.
 //
 // YAML fields (strings may be templates; values are checked again after rendering):
 //   action         create (default) | scale | delete
@@ -20,6 +21,11 @@
 //   master_conf, worker_conf   mappings of Spark settings for the daemons (-Dkey=value)
 //   backend        local | kubernetes; default RuntimeConfig::default_cluster_backend
 //   ready_timeout  duration (default 120s): how long create and scale wait for the cluster
+//   max_age        create only: duration after which the cluster is deleted whatever it does
+//                  (default RuntimeConfig::cluster_max_age, 24h; "none": never)
+//   idle_timeout   create only: duration without a running application after which the
+//                  cluster is deleted (default: never). Both are enforced without the
+//                  scheduler too (clusters/cluster_backend.h, Lifetime)
 // Fields of the kubernetes backend only (an error with backend local):
 //   image          container image (default RuntimeConfig::spark_image, apache/spark:4.0.1)
 //   image_pull_policy  IfNotPresent (default) | Always | Never
@@ -76,13 +82,13 @@
 // starts a clean cluster. A delete is run again (idempotent). A scale try fails as retryable;
 // the cluster keeps running until deleted or reaped (cluster_reaper.h).
 //
-// Ownership and threads: live local clusters are kept by name here so scale and delete of the
-// same server process can use them; the destructor requests every in-flight create/scale to
-// stop, waits for the work threads, then stops the live local clusters and records them as
-// failed (they are children of the server's process supervisor and would not outlive it
-// anyway). Kubernetes clusters outlive the server; the KubeClient is made on first use from
-// RuntimeConfig (kubeconfig, kube_context, kube_namespace). Tries on one cluster name run one
-// at a time. Thread-safe.
+// Ownership and threads: the type owns its backends; the local one keeps the clusters this
+// process started, so its scale and delete can use them. The destructor requests every
+// in-flight create/scale to stop, waits for the work threads, then stops the live local
+// clusters and records them as failed (they are children of the server's process supervisor
+// and would not outlive it anyway). Kubernetes clusters outlive the server; the KubeClient is
+// made on first use from RuntimeConfig (kubeconfig, kube_context, kube_namespace). Tries on one
+// cluster name run one at a time. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -97,19 +103,17 @@
 #include <string>
 #include <vector>
 
+#include "clusters/backends.h"
 #include "operators/internal/task_threads.h"
 #include "operators/task_type.h"
 #include "store/records.h"
-
-namespace sp::k8s {
-class KubeClient;
-}
 
 namespace sp::operators {
 
 class SparkClusterTaskType : public TaskType {
  public:
-  // `services` (store, processes, clock) must outlive the type.
+  // `services` (store, processes, clock) must outlive the type. The backends are configured
+  // from services->config as it is now (clusters dir, Spark, Kubernetes, the guard).
   explicit SparkClusterTaskType(const Services* services);
   ~SparkClusterTaskType() override;
 
@@ -157,31 +161,17 @@ class SparkClusterTaskType : public TaskType {
   void TearDownCreate(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
                       const nlohmann::json& try_handle, TearDownReason reason);
 
-  // The kubernetes backend's parts of create and scale (the name is held).
-  void CreateOnKubernetes(const std::shared_ptr<TaskContext>& ctx, std::stop_token stop,
-                          const Plan& plan);
-  void ScaleOnKubernetes(const std::shared_ptr<TaskContext>& ctx, std::stop_token stop,
-                         const Plan& plan, store::ClusterRecord record);
-  // Tears down the cluster a record's handle names, whatever its backend.
-  Status TearDown(const store::ClusterRecord& record, bool keep_logs);
-  // The client of the configured Kubernetes API server, made on first use.
-  Result<k8s::KubeClient*> Kube();
-
   // Waits until no other try works on `name` and claims it. False when `stop` came first.
   bool AcquireName(const std::string& name, std::stop_token stop);
   void ReleaseName(const std::string& name);
-  std::shared_ptr<Cluster> FindLive(const std::string& name) const;
-  std::shared_ptr<Cluster> TakeLive(const std::string& name);
 
   const Services* services_;
   mutable std::mutex mu_;
   std::condition_variable_any name_free_;
   std::map<const TaskContext*, std::shared_ptr<Op>> ops_;  // in-flight tries
   std::set<std::string> busy_;                             // names a try works on
-  std::map<std::string, std::shared_ptr<Cluster>> live_;   // started here, not deleted
-  std::mutex kube_mu_;
-  std::unique_ptr<k8s::KubeClient> kube_;  // guarded by kube_mu_; thread-safe itself
-  internal::TaskThreads threads_;          // last: destroyed first
+  mutable clusters::ClusterBackends backends_;  // thread-safe; the local one keeps live clusters
+  internal::TaskThreads threads_;               // last: destroyed first
 };
 
 // "<dag_id>-<run_key>" with characters a cluster name cannot hold replaced by '-', a leading

@@ -21,6 +21,7 @@
 #include <tuple>
 #include <utility>
 
+#include "clusters/cluster_backend.h"
 #include "k8s/client.h"
 #include "k8s/kube_config.h"
 #include "k8s/kubernetes_cluster_backend.h"
@@ -708,7 +709,8 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   if (services_->store != nullptr && StartsWith(spec.master, "spark://")) {
     Result<std::optional<store::ClusterRecord>> found =
         internal::FindClusterByMasterUrl(*services_->store, spec.master);
-    if (found.ok() && *found && (*found)->backend == "kubernetes") kube_cluster = **found;
+    if (found.ok() && *found && (*found)->backend == clusters::kKubernetesBackend)
+      kube_cluster = **found;
   }
   const bool executors_in_kubernetes = native || kube_cluster || IsServiceMaster(spec.master);
 

@@ -54,6 +54,15 @@ struct RuntimeConfig {
   int block_manager_port = 7079;  // spark.blockManager.port of those drivers
   std::string pod_ip;             // $POD_IP: set when the scheduler runs in a pod
 
+  // Cluster lifetimes (clusters/cluster_backend.h). The max_age of a cluster whose create task
+  // gives none (0: no deadline); the local clusters' guard: the command that starts it (empty:
+  // no guard), the lock file whose holder owns the clusters ("" : the creating process), and
+  // how long the owner may be gone before the guard deletes them.
+  Millis cluster_max_age{24 * 3600 * 1000};
+  std::vector<std::string> cluster_guard_command;
+  std::string cluster_owner_lock;
+  Millis cluster_owner_grace{30000};
+
   std::string AppsDir() const { return data_dir + "/apps"; }
   std::string SparkHistoryDir() const { return data_dir + "/history/spark"; }
   std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }

@@ -71,6 +71,7 @@ class SparkClusterTaskTest : public ::testing::Test {
     services_.config.spark_home = dir_.File("spark");
     fs::create_directories(dir_.File("spark/jars"));
     FakeSparkClass("echo 'fake master failure: port in use' >&2; exit 1\n");
+    type_ = std::make_unique<SparkClusterTaskType>(&services_);
   }
 
   void FakeSparkClass(const std::string& body) {
@@ -140,7 +141,7 @@ class SparkClusterTaskTest : public ::testing::Test {
   RealClock clock_;
   std::unique_ptr<store::Store> store_;
   Services services_;
-  std::unique_ptr<SparkClusterTaskType> type_ = std::make_unique<SparkClusterTaskType>(&services_);
+  std::unique_ptr<SparkClusterTaskType> type_;  // made once the configuration is set
 };
 
 TEST(DefaultClusterNameTest, IsSafeAndUniquePerRun) {

@@ -2,6 +2,7 @@
 #include "operators/internal/cluster_records.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "executor/process.h"
@@ -57,7 +58,7 @@ bool Abandoned(const store::ClusterRecord& record) {
   if (record.run_id != 0 || record.state == kClusterDeleted || !record.handle.is_object()) {
     return false;
   }
-  if (record.backend != kLocalBackend && record.state == kClusterReady) return false;
+  if (record.backend != clusters::kLocalBackend && record.state == kClusterReady) return false;
   auto owner = record.handle.find(kOwnerProcessKey);
   if (owner == record.handle.end()) return false;  // made before owners were recorded
   Result<executor::ProcessHandle> process = executor::ProcessHandle::FromJson(*owner);
@@ -91,23 +92,26 @@ Result<std::vector<store::ClusterRecord>> FindClustersCreatedBy(store::Store& st
   return found;
 }
 
-Status TearDownCluster(const store::ClusterRecord& record, Millis grace,
-                       spark::DirCleanup cleanup) {
-  if (record.backend != kLocalBackend) {
-    return FailedPreconditionError(
-        "cluster '" + record.name + "' has backend '" + record.backend +
-        "', which this server cannot tear down (known backends: " + kLocalBackend + ")");
-  }
-  if (record.handle.is_null() || (record.handle.is_object() && record.handle.empty())) {
-    return OkStatus();  // recorded before anything was started
-  }
-  Result<spark::LocalClusterHandle> handle = spark::LocalClusterHandle::FromJson(record.handle);
-  if (!handle.ok()) {
-    return FailedPreconditionError("cluster '" + record.name +
-                                   "': its recorded handle is unreadable (" +
-                                   handle.status().message() + ")");
-  }
-  return spark::LocalCluster::TearDown(*handle, grace, cleanup);
+clusters::BackendsConfig BackendsConfigOf(const RuntimeConfig& c) {
+  clusters::BackendsConfig b;
+  std::error_code ec;
+  b.local.clusters_dir = std::filesystem::absolute(c.ClustersDir(), ec).lexically_normal().string();
+  b.local.spark_home = c.spark_home;
+  b.local.python = c.python;
+  b.local.stop_grace = kClusterStopGrace;
+  b.local.guard_command = c.cluster_guard_command;
+  b.local.owner_lock = c.cluster_owner_lock;
+  b.local.owner_grace = c.cluster_owner_grace;
+  b.kubernetes.connection = {c.kubeconfig, c.kube_context, c.kube_namespace};
+  b.kubernetes.spark_image = c.spark_image;
+  b.kubernetes.spark_history_pvc = c.spark_history_pvc;
+  return b;
+}
+
+Status TearDown(clusters::ClusterBackends& backends, const store::ClusterRecord& record,
+                bool keep_logs) {
+  ASSIGN_OR_RETURN(clusters::ClusterBackend * backend, backends.Get(record.backend));
+  return backend->Delete(record.name, record.handle, keep_logs);
 }
 
 Status CommitCluster(store::Store& store, const store::ClusterRecord& record) {

@@ -1,7 +1,6 @@
 // Cluster records (store::ClusterRecord) as the Spark task types and the orphan reaper use them:
-// the state names, finding a record by name, master URL or creating task, and tearing a cluster
-// down from the handle its record holds (the way to reach daemons this server process did not
-// start).
+// the state names, finding a record by name, master URL or creating task, and the cluster
+// backends (clusters/backends.h) configured from the server's RuntimeConfig.
 //
 // A create stamps its task id into the record's handle (kCreatedByTaskKey, next to the
 // backend's own fields, which the backends' FromJson ignore) from the first commit on, and
@@ -25,9 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "clusters/backends.h"
 #include "common/clock.h"
 #include "common/status.h"
-#include "spark/local_cluster.h"
+#include "operators/task_type.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -39,9 +39,6 @@ inline constexpr char kClusterReady[] = "ready";
 inline constexpr char kClusterDeleting[] = "deleting";
 inline constexpr char kClusterDeleted[] = "deleted";
 inline constexpr char kClusterFailed[] = "failed";
-
-// ClusterRecord::backend values (the only one so far).
-inline constexpr char kLocalBackend[] = "local";
 
 // How long daemons get between SIGTERM and SIGKILL when a cluster is stopped.
 inline constexpr Millis kClusterStopGrace{10000};
@@ -84,11 +81,13 @@ void ReplaceHandle(store::ClusterRecord* record, nlohmann::json handle);
 Result<std::vector<store::ClusterRecord>> FindClustersCreatedBy(store::Store& store, int64_t run_id,
                                                                 const std::string& task_id);
 
-// Stops every daemon the record's handle names that is still the same process (pid + start
-// time), then cleans the cluster dir as `cleanup` says. OK when nothing ran or the handle is
-// empty. FailedPrecondition for an unknown backend or an unreadable handle; Unavailable when
-// a daemon survived SIGKILL.
-Status TearDownCluster(const store::ClusterRecord& record, Millis grace, spark::DirCleanup cleanup);
+// The cluster backends' configuration from the server's (clusters dir, Spark, Kubernetes
+// connection, the local guard and its owner lock).
+clusters::BackendsConfig BackendsConfigOf(const RuntimeConfig& config);
+
+// Tears down the cluster a record's handle names with its backend (see ClusterBackend::Delete).
+Status TearDown(clusters::ClusterBackends& backends, const store::ClusterRecord& record,
+                bool keep_logs);
 
 // Upserts one record.
 Status CommitCluster(store::Store& store, const store::ClusterRecord& record);

@@ -360,5 +360,91 @@ TEST_F(SparkPipelineTest, TwoRunsAtOnceGetTwoClusters) {
   ExpectNoClusterLeft();
 }
 
+// The pids of the daemons of the clusters `cluster list --json` shows (not deleted).
+std::vector<int> DaemonPids(const std::string& data_dir) {
+  std::vector<int> pids;
+  for (const auto& c : Sparkplane(data_dir, {"cluster", "list", "--json"}).Json()) {
+    CollectPids(c["handle"], &pids);
+  }
+  return pids;
+}
+
+bool AllGone(const std::vector<int>& pids) {
+  for (int pid : pids) {
+    if (::kill(pid, 0) == 0) return false;
+  }
+  return true;
+}
+
+TEST_F(SparkPipelineTest, Issue14KilledServerNeverRestartedLeavesNoSparkDaemon) {
+  // Each local cluster's guard deletes it once no process has held the server's lock for
+  // cluster_owner_grace. The reaper is kept out of the way (10m) and the server never restarts.
+  AddDag("held.yaml",
+         "id: held\ntasks:\n  - id: create\n    type: spark_cluster\n    workers: 1\n"
+         "    worker_cores: 1\n");
+  WriteFile(data() + "/sparkplane.yaml", "cluster_reap_interval: 10m\ncluster_owner_grace: 2s\n");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "held", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(
+      WaitFor([&] { return TaskState(ShowRun(data(), "held", "r"), "create") == "success"; },
+              std::chrono::seconds(180)))
+      << server.Log();
+  std::vector<int> pids = DaemonPids(data());
+  ASSERT_EQ(pids.size(), 2u) << server.Log();
+  server.Kill(SIGKILL);
+  EXPECT_FALSE(AllGone(pids)) << "the daemons went with the server; the guard was not tested";
+  EXPECT_TRUE(WaitFor([&] { return AllGone(pids); }, std::chrono::seconds(30)))
+      << "Spark daemons outlived their server";
+  std::string guard_log = ReadFile(data() + "/clusters/held-1/guard.log");
+  EXPECT_THAT(guard_log, HasSubstr("has been gone for 2000 ms")) << guard_log;
+}
+
+TEST_F(SparkPipelineTest, Issue14MaxAgeAndIdleTimeoutDeleteClustersWhileTheirRunGoesOn) {
+  AddDag("lifetimes.yaml", R"(id: lifetimes
+tasks:
+  - id: old
+    type: spark_cluster
+    name: lt-old
+    max_age: 25s
+  - id: idle
+    type: spark_cluster
+    name: lt-idle
+    idle_timeout: 3s
+    max_age: none
+  - id: wait
+    type: bash
+    command: sleep 40
+    depends_on: [old, idle]
+)");
+  WriteFile(data() + "/sparkplane.yaml", "cluster_reap_interval: 1s\n");
+  ServerProcess server(data());
+  server.Start();
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "lifetimes", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(
+      WaitFor([&] { return TaskState(ShowRun(data(), "lifetimes", "r"), "wait") == "running"; },
+              std::chrono::seconds(180)))
+      << server.Log();
+  std::vector<int> pids = DaemonPids(data());
+  ASSERT_EQ(pids.size(), 4u) << server.Log();
+  // Both go while the run is still active: lt-old at its deadline (25 s after its create
+  // began), lt-idle 3 s after it was ready without an application; the reaper then marks both
+  // records deleted.
+  EXPECT_TRUE(WaitFor([&] { return AllGone(pids); }, std::chrono::seconds(30))) << server.Log();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Sparkplane(data(), {"cluster", "list", "--json"}).Json().empty();
+      },
+      std::chrono::seconds(20)))
+      << server.Log();
+  EXPECT_EQ(TaskState(ShowRun(data(), "lifetimes", "r"), "wait"), "running");
+  EXPECT_THAT(server.Log(), HasSubstr("reaped cluster 'lt-old'"));
+  EXPECT_THAT(ReadFile(data() + "/clusters/lt-idle/guard.log"), HasSubstr("idle timeout"));
+  EXPECT_THAT(ReadFile(data() + "/clusters/lt-old/guard.log"), HasSubstr("max age"));
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "lifetimes", "r")); },
+                      std::chrono::seconds(60)));
+  ExpectNoClusterLeft();
+}
+
 }  // namespace
 }  // namespace sp::testing

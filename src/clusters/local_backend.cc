@@ -1,0 +1,273 @@
+// LocalClusterBackend; see local_backend.h.
+#include "clusters/local_backend.h"
+
+#include <filesystem>
+#include <utility>
+
+#include "clusters/lifetime.h"
+#include "spark/master_client.h"
+
+namespace sp::clusters {
+
+namespace fs = std::filesystem;
+
+// One cluster started here. `sink` receives handle updates while a create or scale runs.
+struct LocalClusterBackend::Live {
+  std::mutex mu;
+  DurableHandle sink;  // guarded by mu
+  std::unique_ptr<spark::LocalCluster> cluster;
+};
+
+LocalClusterBackend::LocalClusterBackend(LocalBackendOptions options,
+                                         executor::ProcessSupervisor* processes, const Clock* clock,
+                                         Logger* logger)
+    : options_(std::move(options)), processes_(processes), clock_(clock), logger_(logger) {}
+
+LocalClusterBackend::~LocalClusterBackend() {
+  StopAll();
+}
+
+std::shared_ptr<LocalClusterBackend::Live> LocalClusterBackend::Find(
+    const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(name);
+  return it == live_.end() ? nullptr : it->second;
+}
+
+Result<nlohmann::json> LocalClusterBackend::Plan(const ClusterRequest& request) {
+  RETURN_IF_ERROR(spark::LocalCluster::ValidateName(request.name));
+  if (!request.kubernetes_fields.empty()) {
+    return InvalidArgumentError(request.kubernetes_fields[0] +
+                                ": applies to the kubernetes backend only, and this cluster's "
+                                "backend is local");
+  }
+  if (options_.spark_home.empty()) {
+    return FailedPreconditionError(
+        "Spark not found: set spark_home in the configuration or SPARK_HOME, or run "
+        "scripts/setup.sh");
+  }
+  spark::LocalClusterHandle planned;
+  planned.name = request.name;
+  planned.dir = (fs::path(options_.clusters_dir) / request.name).string();
+  planned.app_id_prefix = "app-" + request.name;
+  nlohmann::json handle = planned.ToJson();
+  handle.update(request.lifetime.ToJson());
+  return handle;
+}
+
+Result<nlohmann::json> LocalClusterBackend::Create(const ClusterRequest& request,
+                                                   std::stop_token stop,
+                                                   const DurableHandle& durable) {
+  ASSIGN_OR_RETURN(nlohmann::json planned, Plan(request));
+  if (processes_ == nullptr || clock_ == nullptr) {
+    return FailedPreconditionError("the local cluster backend has no process supervisor");
+  }
+  auto live = std::make_shared<Live>();
+  live->sink = durable;
+  spark::LocalClusterSpec spec;
+  spec.name = request.name;
+  spec.clusters_root = options_.clusters_dir;
+  spec.spark_home = options_.spark_home;
+  spec.workers = request.workers;
+  spec.worker_cores = request.worker_cores;
+  spec.worker_memory = request.worker_memory;
+  spec.ready_timeout = request.ready_timeout;
+  spec.stop_grace = options_.stop_grace;
+  spec.app_id_prefix = planned.value("app_id_prefix", "");
+  if (!options_.python.empty()) spec.env["PYSPARK_PYTHON"] = options_.python;
+  spec.master_conf = request.master_conf;
+  spec.worker_conf = request.worker_conf;
+
+  // Every update: the caller's durable copy first, then the handle file the guard reads; the
+  // guard starts with the first one, before the first daemon runs.
+  GuardOptions guard;
+  guard.lifetime = request.lifetime;
+  guard.owner_lock = options_.owner_lock;
+  if (guard.owner_lock.empty()) guard.owner = executor::CurrentProcess();
+  guard.owner_grace = options_.owner_grace;
+  guard.stop_grace = options_.stop_grace;
+  const Lifetime lifetime = request.lifetime;
+  auto guard_started = std::make_shared<bool>(false);
+  std::weak_ptr<Live> weak = live;
+  spec.on_handle = [this, weak, lifetime, guard,
+                    guard_started](const spark::LocalClusterHandle& h) mutable -> Status {
+    std::shared_ptr<Live> l = weak.lock();
+    if (!l) return OkStatus();
+    nlohmann::json handle = h.ToJson();
+    handle.update(lifetime.ToJson());
+    DurableHandle sink;
+    {
+      std::lock_guard<std::mutex> lock(l->mu);
+      sink = l->sink;
+    }
+    if (sink) RETURN_IF_ERROR(sink(handle));
+    if (options_.guard_command.empty()) return OkStatus();
+    guard.handle_file = HandleFile(h.dir);
+    RETURN_IF_ERROR(WriteHandleFile(guard.handle_file, handle));
+    if (!*guard_started) {
+      RETURN_IF_ERROR(
+          StartGuard(options_.guard_command, guard, (fs::path(h.dir) / "guard.log").string())
+              .With("starting the cluster's guard"));
+      *guard_started = true;
+    }
+    return OkStatus();
+  };
+
+  Result<std::unique_ptr<spark::LocalCluster>> started =
+      spark::LocalCluster::Start(std::move(spec), *processes_, *clock_, stop);
+  if (!started.ok()) {
+    std::error_code ec;
+    fs::remove(HandleFile(planned.value("dir", "")), ec);  // the guard ends with it
+    Status failed = started.status();
+    // A daemon that exited (FailedPrecondition from LocalCluster) may start on a retry.
+    return failed.code() == StatusCode::kFailedPrecondition
+               ? Status(StatusCode::kUnavailable, failed.message())
+               : failed;
+  }
+  live->cluster = std::move(started).value();
+  {
+    std::lock_guard<std::mutex> lock(live->mu);
+    live->sink = nullptr;
+  }
+  nlohmann::json handle = live->cluster->handle().ToJson();
+  handle.update(request.lifetime.ToJson());
+  std::lock_guard<std::mutex> lock(mu_);
+  live_[request.name] = std::move(live);
+  return handle;
+}
+
+Result<nlohmann::json> LocalClusterBackend::Scale(const std::string& name,
+                                                  const nlohmann::json& handle, int workers,
+                                                  Millis timeout, std::stop_token stop,
+                                                  const DurableHandle& durable) {
+  (void)timeout;  // LocalCluster::Scale waits as long as the create's ready_timeout
+  std::shared_ptr<Live> live = Find(name);
+  if (!live) {
+    return FailedPreconditionError(
+        "Spark cluster '" + name +
+        "' is a local cluster this process did not start (another process started it, or it "
+        "predates a restart); only the process that owns its daemons can scale it: scale it "
+        "from a task of the server that created it, or delete it and create it again");
+  }
+  if (Status alive = live->cluster->CheckDaemons(); !alive.ok()) {
+    return FailedPreconditionError("Spark cluster '" + name +
+                                   "' cannot be scaled: " + alive.message());
+  }
+  {
+    std::lock_guard<std::mutex> lock(live->mu);
+    live->sink = durable;
+  }
+  Status scaled = live->cluster->Scale(workers, stop);
+  {
+    std::lock_guard<std::mutex> lock(live->mu);
+    live->sink = nullptr;
+  }
+  nlohmann::json now = live->cluster->handle().ToJson();
+  now.update(Lifetime::FromJson(handle).ToJson());
+  if (!scaled.ok()) return scaled;
+  return now;
+}
+
+Status LocalClusterBackend::Delete(const std::string& name, const nlohmann::json& handle,
+                                   bool keep_logs) {
+  spark::DirCleanup cleanup =
+      keep_logs ? spark::DirCleanup::kKeepLogs : spark::DirCleanup::kRemoveAll;
+  // The live cluster of that name, unless the handle names other daemons (a cluster of the
+  // same name that an earlier process started).
+  Result<spark::LocalClusterHandle> named = spark::LocalClusterHandle::FromJson(handle);
+  std::shared_ptr<Live> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(name);
+    bool same =
+        it != live_.end() && (!named.ok() || named->master.pid == 0 ||
+                              named->master.pid == it->second->cluster->handle().master.pid);
+    if (same) {
+      live = std::move(it->second);
+      live_.erase(it);
+    }
+  }
+  std::string dir;
+  Status stopped;
+  if (live) {
+    dir = live->cluster->dir();
+    stopped = live->cluster->Stop(options_.stop_grace, cleanup);
+    if (!stopped.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_.emplace(name, live);  // still ours: a later delete tries again
+    }
+  } else if (handle.is_null() || (handle.is_object() && handle.empty())) {
+    return OkStatus();  // recorded before anything was started
+  } else {
+    if (!named.ok()) {
+      return FailedPreconditionError("cluster '" + name + "': its recorded handle is unreadable (" +
+                                     named.status().message() + ")");
+    }
+    dir = named->dir;
+    stopped = spark::LocalCluster::TearDown(*named, options_.stop_grace, cleanup);
+  }
+  if (stopped.ok() && !dir.empty()) {
+    std::error_code ec;
+    fs::remove(HandleFile(dir), ec);  // the guard's cue that the cluster is gone
+  }
+  return stopped;
+}
+
+nlohmann::json LocalClusterBackend::Outputs(const nlohmann::json& handle) const {
+  Result<spark::LocalClusterHandle> h = spark::LocalClusterHandle::FromJson(handle);
+  if (!h.ok()) return {{"cluster_name", handle.value("name", "")}};
+  return {{"cluster_name", h->name},
+          {"master_url", h->master_url},
+          {"master_ui_url", h->ui_url},
+          {"workers", static_cast<int64_t>(h->workers.size())}};
+}
+
+Result<bool> LocalClusterBackend::Running(const nlohmann::json& handle) {
+  ASSIGN_OR_RETURN(spark::LocalClusterHandle h, spark::LocalClusterHandle::FromJson(handle));
+  std::vector<executor::ProcessHandle> daemons;
+  if (h.master.pid > 0) daemons.push_back(h.master);
+  for (const spark::LocalClusterWorker& w : h.workers) daemons.push_back(w.process);
+  for (const executor::ProcessHandle& p : daemons) {
+    if (executor::CheckProcess(p) == executor::ProcessLiveness::kRunning) return true;
+  }
+  return daemons.empty();  // none recorded yet: a create has not started one
+}
+
+Result<int> LocalClusterBackend::ActiveApplications(const nlohmann::json& handle) {
+  std::string ui = handle.is_object() ? handle.value("ui_url", "") : "";
+  if (ui.empty()) return UnavailableError("the cluster's web UI is not known yet");
+  ASSIGN_OR_RETURN(spark::MasterStatus status, spark::FetchMasterStatus(ui));
+  return static_cast<int>(status.active_apps.size());
+}
+
+std::vector<std::string> LocalClusterBackend::LiveClusters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, l] : live_) names.push_back(name);
+  return names;
+}
+
+std::vector<std::pair<std::string, Status>> LocalClusterBackend::StopAll() {
+  std::map<std::string, std::shared_ptr<Live>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live.swap(live_);
+  }
+  std::vector<std::pair<std::string, Status>> stopped;
+  for (auto& [name, l] : live) {
+    Status s = l->cluster->Stop(options_.stop_grace);
+    if (s.ok()) {
+      std::error_code ec;
+      fs::remove(HandleFile(l->cluster->dir()), ec);
+    }
+    stopped.emplace_back(name, s);
+  }
+  return stopped;
+}
+
+Millis LocalClusterBackend::StartupTime(const std::string& name) const {
+  std::shared_ptr<Live> live = Find(name);
+  return live ? live->cluster->startup_time() : Millis(0);
+}
+
+}  // namespace sp::clusters

@@ -1,0 +1,85 @@
+// LocalClusterBackend: clusters as spark::LocalCluster (a master and N workers as child
+// processes of this process, on loopback, in <clusters_dir>/<name>).
+//
+// Clusters this process started are kept live here by name: Scale works only on them (the
+// daemons of another process are not our children: no exit notices), and Delete stops them
+// through their LocalCluster. Any other cluster is torn down from its handle (pid + start time
+// of each daemon). The destructor stops the live clusters (StopAll first to learn which).
+//
+// Lifetime: a request with a deadline or an idle timeout gets a guard (lifetime.h) started
+// before the first daemon, detached from this process (its own session, not our child), with
+// the handle file it reads (<dir>/handle.json, 0600, rewritten at each handle update). The
+// guard deletes the cluster at its deadline, after its idle timeout, or once the owner (the
+// server's lock, or the owner process) has been gone for the grace period; it survives a
+// restart of the server. Without a guard program configured, no guard starts (the server's
+// reaper still enforces the lifetime while it runs).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "clusters/cluster_backend.h"
+#include "common/log.h"
+#include "executor/process.h"
+#include "spark/local_cluster.h"
+
+namespace sp::clusters {
+
+struct LocalBackendOptions {
+  std::string clusters_dir;  // absolute; each cluster's dir is <clusters_dir>/<name>
+  std::string spark_home;    // "" : Spark is not installed (create fails, naming the fix)
+  std::string python;        // PYSPARK_PYTHON for the daemons ("" : Spark's default)
+  Millis stop_grace{10000};  // SIGTERM → SIGKILL
+  // The guard (lifetime.h): the program and arguments that start it (e.g. {"/path/sparkplane",
+  // "cluster", "guard"}); empty: no guard. `owner_lock`: the lock file whose holder owns the
+  // clusters (the server's); "" : the creating process owns them.
+  std::vector<std::string> guard_command;
+  std::string owner_lock;
+  Millis owner_grace{30000};
+};
+
+class LocalClusterBackend : public ClusterBackend {
+ public:
+  // `processes`, `clock` and `logger` (may be null) must outlive the backend.
+  LocalClusterBackend(LocalBackendOptions options, executor::ProcessSupervisor* processes,
+                      const Clock* clock, Logger* logger);
+  ~LocalClusterBackend() override;
+
+  std::string_view Name() const override { return kLocalBackend; }
+  Result<nlohmann::json> Plan(const ClusterRequest& request) override;
+  Result<nlohmann::json> Create(const ClusterRequest& request, std::stop_token stop,
+                                const DurableHandle& durable) override;
+  Result<nlohmann::json> Scale(const std::string& name, const nlohmann::json& handle, int workers,
+                               Millis timeout, std::stop_token stop,
+                               const DurableHandle& durable) override;
+  Status Delete(const std::string& name, const nlohmann::json& handle, bool keep_logs) override;
+  Result<bool> DeleteUnrecorded(const std::string& name) override { return false; }
+  nlohmann::json Outputs(const nlohmann::json& handle) const override;
+  Result<std::vector<ManagedCluster>> List() override { return std::vector<ManagedCluster>{}; }
+  Result<bool> Running(const nlohmann::json& handle) override;
+  Result<int> ActiveApplications(const nlohmann::json& handle) override;
+
+  // Names of the clusters this process started and has not deleted.
+  std::vector<std::string> LiveClusters() const;
+  // Stops every live cluster (keeping daemon logs); the names stopped, each with the outcome.
+  std::vector<std::pair<std::string, Status>> StopAll();
+
+  // Startup time (start to ready) of a live cluster; 0 when not live.
+  Millis StartupTime(const std::string& name) const;
+
+ private:
+  struct Live;
+  std::shared_ptr<Live> Find(const std::string& name) const;
+
+  const LocalBackendOptions options_;
+  executor::ProcessSupervisor* processes_;
+  const Clock* clock_;
+  Logger* logger_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Live>> live_;
+};
+
+}  // namespace sp::clusters

@@ -355,9 +355,24 @@ Result<std::vector<ManagedCluster>> KubernetesClusterBackend::ListClusters(
                   run.find_first_not_of("0123456789") == std::string::npos;
     c.run_key = digits ? std::stoll(run) : 0;
     c.deleting = !At(metadata, "deletionTimestamp").is_null();
+    const json& annotations = At(metadata, "annotations");
+    c.deadline = internal::ParseRfc3339(Str(annotations, kDeadlineAnnotation));
+    c.idle_timeout = ParseIdleTimeout(Str(annotations, kIdleTimeoutAnnotation)).value_or(Millis(0));
+    c.last_busy = internal::ParseRfc3339(Str(annotations, kLastBusyAnnotation));
+    SparkClusterSpec named;
+    named.name = c.name;
+    named.namespace_name = namespace_name;
+    c.ui_url = MasterUiUrl(named);
     out.push_back(std::move(c));
   }
   return out;
+}
+
+Status KubernetesClusterBackend::MarkBusy(const std::string& namespace_name,
+                                          const std::string& parent, Time at) {
+  json patch = {{"metadata", {{"annotations", {{kLastBusyAnnotation, FormatTime(at)}}}}}};
+  return client_->Patch(Ref(kConfigMaps, namespace_name, parent), PatchType::kMerge, patch)
+      .status();
 }
 
 Result<std::string> KubernetesClusterBackend::ReadAuthSecret(const KubeClusterHandle& handle) {

@@ -33,6 +33,9 @@
 // DELETE + 1 list + 1 watch (more watch requests only when a watch is resumed). A not-ready
 // diagnosis adds 2 lists.
 //
+// List: the parents with their lifetime annotations (the orphan reaper, `cluster sweep`);
+// MarkBusy: the sweep's idle mark on a parent.
+//
 // RBAC (the namespace only; deploy/base/rbac.yaml, proven by tests/integration/k8s/
 // rbac_test.cc): configmaps create/get/list/watch/patch/delete (the parent; delete in the
 // foreground, the garbage collector deletes the children); configmaps/finalizers update (the
@@ -103,8 +106,12 @@ struct ManagedCluster {
   std::string dag_id;
   int64_t run_key = 0;
   bool deleting = false;  // has a deletionTimestamp
-  std::optional<Time> deadline;  // the parent's lifetime annotations (SparkClusterSpec)
+  // The parent's lifetime annotations (SparkClusterSpec::deadline, idle_timeout); an annotation
+  // that does not parse counts as absent.
+  std::optional<Time> deadline;
   Millis idle_timeout{0};
+  std::optional<Time> last_busy;  // kLastBusyAnnotation (written by the sweep)
+  std::string ui_url;             // the master's web UI in the cluster's network (MasterUiUrl)
 };
 
 class KubernetesClusterBackend {
@@ -134,6 +141,10 @@ class KubernetesClusterBackend {
 
   // Every parent ConfigMap (managed-by=sparkplane, component=spark-cluster) in the namespace.
   Result<std::vector<ManagedCluster>> ListClusters(const std::string& namespace_name);
+
+  // Sets the parent's kLastBusyAnnotation to `at` (a merge patch). NotFound when the parent is
+  // gone.
+  Status MarkBusy(const std::string& namespace_name, const std::string& parent, Time at);
 
   // The shared secret of an authenticating cluster (for the driver). Never logged.
   Result<std::string> ReadAuthSecret(const KubeClusterHandle& handle);

@@ -293,6 +293,19 @@ std::string LabelValue(std::string_view text) {
   return out;
 }
 
+std::string FormatIdleTimeout(Millis timeout) {
+  int64_t ms = std::max<int64_t>(timeout.count(), 0);
+  return std::to_string((ms + 999) / 1000) + "s";
+}
+
+std::optional<Millis> ParseIdleTimeout(std::string_view text) {
+  if (!text.empty() && text.back() == 's') text.remove_suffix(1);
+  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != text.npos) {
+    return std::nullopt;
+  }
+  return Millis(std::stoll(std::string(text)) * 1000);
+}
+
 Result<int64_t> JvmSizeToMebibytes(std::string_view size, std::string_view field) {
   auto bad = [&] {
     return InvalidArgumentError(std::string(field) + ": expected a JVM memory size such as 512m " +
@@ -495,9 +508,14 @@ json BuildParentConfigMap(const SparkClusterSpec& spec) {
                     {"dag_id", spec.dag_id},
                     {"run_key", spec.run_key},
                     {"master_url", MasterUrl(spec)}};
+  json metadata = Metadata(spec, names.parent, kParentComponent, nullptr);
+  if (spec.deadline) metadata["annotations"][kDeadlineAnnotation] = FormatTime(*spec.deadline);
+  if (spec.idle_timeout.count() > 0) {
+    metadata["annotations"][kIdleTimeoutAnnotation] = FormatIdleTimeout(spec.idle_timeout);
+  }
   return {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
-          {"metadata", Metadata(spec, names.parent, kParentComponent, nullptr)},
+          {"metadata", metadata},
           {"data",
            {{kSpecKey, described.dump(2)},
             {"README",
@@ -632,7 +650,13 @@ json BuildNetworkPolicy(const SparkClusterSpec& spec, const json& owner) {
   json peers =
       json::array({{{"podSelector", {{"matchLabels", {{kClusterLabel, names.base}}}}}},
                    {{"podSelector", {{"matchLabels", {{kNameLabel, kSchedulerPodLabelValue}}}}}}});
-  json ingress = json::array({{{"from", peers}}});
+  // The sweep (deploy/base/sweep.yaml) asks the master's /json/ whether an application runs,
+  // for the idle timeout: that port only.
+  json sweep = {
+      {"from",
+       json::array({{{"podSelector", {{"matchLabels", {{kNameLabel, kSweepPodLabelValue}}}}}}})},
+      {"ports", json::array({{{"protocol", "TCP"}, {"port", kMasterUiPort}}})}};
+  json ingress = json::array({{{"from", peers}}, sweep});
   if (spec.ui_node_port) {
     ingress.push_back({{"ports", json::array({{{"protocol", "TCP"}, {"port", kMasterUiPort}}})}});
   }

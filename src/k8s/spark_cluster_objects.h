@@ -15,12 +15,15 @@
 //                                                 named by spark.authenticate.secret.file
 //   NetworkPolicy sparkplane-<base>               ingress to the cluster's pods only from the
 //                                                 cluster's own pods and the scheduler's pods
-//                                                 (app.kubernetes.io/name=sparkplane-scheduler)
+//                                                 (app.kubernetes.io/name=sparkplane-scheduler),
+//                                                 and to the web UI port from the sweep's pods
+//                                                 (app.kubernetes.io/name=sparkplane-sweep)
 // <base> is a DNS-1035 label derived from the cluster name (SparkClusterNames::For). Labels on
 // every object: app.kubernetes.io/managed-by=sparkplane, app.kubernetes.io/name=spark,
 // app.kubernetes.io/component (spark-cluster | master | worker), sparkplane.io/cluster=<base>,
 // and when known sparkplane.io/dag (label-safe DAG id) and sparkplane.io/run (run key); the
-// exact cluster name and DAG id are annotations.
+// exact cluster name and DAG id are annotations, and the parent's annotations carry the
+// lifetime (kDeadlineAnnotation, kIdleTimeoutAnnotation).
 //
 // The daemons run `spark-class` of the image (apache/spark: SPARK_HOME /opt/spark, user 185)
 // with --host $(POD_IP), readiness probes HTTP GET / on the web UI ports (master 8080, worker
@@ -80,6 +83,17 @@ inline constexpr char kParentComponent[] = "spark-cluster";
 inline constexpr char kSchedulerPodLabelValue[] = "sparkplane-scheduler";
 // The parent ConfigMap's key holding the spec as JSON.
 inline constexpr char kSpecKey[] = "cluster.json";
+// The cluster's lifetime, as annotations of the parent only (each only when set): the deadline
+// in RFC 3339 UTC ("2026-11-26T06:56:52Z"), the idle timeout in whole seconds ("1800s").
+// `sparkplane cluster sweep` reads them, so they hold without the scheduler.
+inline constexpr char kDeadlineAnnotation[] = "sparkplane.io/deadline";
+inline constexpr char kIdleTimeoutAnnotation[] = "sparkplane.io/idle-timeout";
+// Written by the sweep, never by the builders: when a sweep last saw the master run an
+// application, or first saw it answer with none (RFC 3339 UTC). The idle timeout counts from it.
+inline constexpr char kLastBusyAnnotation[] = "sparkplane.io/last-busy";
+// The label value (app.kubernetes.io/name) of the sweep CronJob's pods (deploy/base/sweep.yaml):
+// the NetworkPolicy admits them to the master's web UI port only, to read its /json/.
+inline constexpr char kSweepPodLabelValue[] = "sparkplane-sweep";
 
 inline constexpr char kDefaultSparkImage[] = "apache/spark:4.0.1";
 inline constexpr char kDefaultHistoryPvc[] = "sparkplane-spark-history";
@@ -156,6 +170,11 @@ struct SparkClusterNames {
 // A label value made valid: at most 63 of [A-Za-z0-9_.-], starting and ending alphanumeric
 // (other characters become '-'); "" stays "".
 std::string LabelValue(std::string_view text);
+
+// The idle-timeout annotation's value: whole seconds, rounded up ("1800s"; 1500 ms is "2s").
+std::string FormatIdleTimeout(Millis timeout);
+// Its inverse ("1800s", or bare digits as seconds); nullopt for anything else.
+std::optional<Millis> ParseIdleTimeout(std::string_view text);
 
 // A JVM memory size ("512m", "2g", "1024" bytes, optional trailing b) in MiB, rounded up.
 // InvalidArgument naming `field` otherwise.

@@ -369,22 +369,59 @@ TEST(SparkClusterObjectsTest, TheUiCannotKillAppsOrDrivers) {
   EXPECT_TRUE(ValidateSparkClusterSpec(spec).ok());
 }
 
-TEST(SparkClusterObjectsTest, NetworkPolicyAdmitsOnlyTheClusterAndTheScheduler) {
+TEST(SparkClusterObjectsTest, NetworkPolicyAdmitsOnlyTheClusterTheSchedulerAndTheSweepsUiReads) {
   SparkClusterSpec spec = Spec();
   json p = BuildNetworkPolicy(spec, kOwner);
   EXPECT_EQ(p["spec"]["podSelector"], json({{"matchLabels", {{kClusterLabel, "etl-7"}}}}));
   EXPECT_EQ(p["spec"]["policyTypes"], json::array({"Ingress"}));
-  ASSERT_EQ(p["spec"]["ingress"].size(), 1u);
+  ASSERT_EQ(p["spec"]["ingress"].size(), 2u);
   EXPECT_EQ(
       p["spec"]["ingress"][0]["from"],
       json::array({{{"podSelector", {{"matchLabels", {{kClusterLabel, "etl-7"}}}}}},
                    {{"podSelector",
                      {{"matchLabels", {{"app.kubernetes.io/name", "sparkplane-scheduler"}}}}}}}));
+  // The sweep's pods (deploy/base/sweep.yaml) reach the web UI port only, for /json/.
+  EXPECT_EQ(p["spec"]["ingress"][1],
+            json({{"from", json::array({{{"podSelector",
+                                          {{"matchLabels",
+                                            {{"app.kubernetes.io/name", "sparkplane-sweep"}}}}}}})},
+                  {"ports", json::array({{{"protocol", "TCP"}, {"port", 8080}}})}}));
   spec.ui_node_port = true;
   json with_ui = BuildNetworkPolicy(spec, kOwner);
-  ASSERT_EQ(with_ui["spec"]["ingress"].size(), 2u);
-  EXPECT_EQ(with_ui["spec"]["ingress"][1],
+  ASSERT_EQ(with_ui["spec"]["ingress"].size(), 3u);
+  EXPECT_EQ(with_ui["spec"]["ingress"][2],
             json({{"ports", json::array({{{"protocol", "TCP"}, {"port", 8080}}})}}));
+}
+
+TEST(SparkClusterObjectsTest, TheParentCarriesTheLifetimeAsAnnotations) {
+  SparkClusterSpec spec = Spec();
+  json none = BuildParentConfigMap(spec);
+  EXPECT_FALSE(none["metadata"]["annotations"].contains(kDeadlineAnnotation));
+  EXPECT_FALSE(none["metadata"]["annotations"].contains(kIdleTimeoutAnnotation));
+  EXPECT_FALSE(none["metadata"]["annotations"].contains(kLastBusyAnnotation));
+
+  spec.deadline = FromUnixMillis(1795676212000);  // 2026-11-26T06:56:52Z
+  spec.idle_timeout = Millis(30 * 60 * 1000);
+  json parent = BuildParentConfigMap(spec);
+  const json& annotations = parent["metadata"]["annotations"];
+  EXPECT_EQ(annotations[kDeadlineAnnotation], "2026-11-26T06:56:52Z");
+  EXPECT_EQ(annotations[kIdleTimeoutAnnotation], "1800s");
+  EXPECT_EQ(annotations[kClusterNameAnnotation], "etl-7");
+  // Only the parent: the children are deleted with it.
+  json master = BuildMasterDeployment(spec, kOwner);
+  EXPECT_FALSE(master["metadata"]["annotations"].contains(kDeadlineAnnotation));
+}
+
+TEST(SparkClusterObjectsTest, IdleTimeoutAnnotationsAreWholeSecondsRoundedUp) {
+  EXPECT_EQ(FormatIdleTimeout(Millis(1800000)), "1800s");
+  EXPECT_EQ(FormatIdleTimeout(Millis(1500)), "2s");
+  EXPECT_EQ(FormatIdleTimeout(Millis(1)), "1s");
+  EXPECT_EQ(ParseIdleTimeout("1800s"), Millis(1800000));
+  EXPECT_EQ(ParseIdleTimeout("90"), Millis(90000));
+  EXPECT_EQ(ParseIdleTimeout(FormatIdleTimeout(Millis(4000))), Millis(4000));
+  for (const char* bad : {"", "s", "30m", "-5s", "1.5s", "12345678901234s"}) {
+    EXPECT_EQ(ParseIdleTimeout(bad), std::nullopt) << bad;
+  }
 }
 
 TEST(SparkClusterObjectsTest, ServicesSelectTheMaster) {

@@ -297,9 +297,17 @@ int Main(int argc, char** argv) {
   cguard->group("");
   cguard->add_option("ARGS", guard_args, "after --: see clusters/lifetime.h");
   cguard->callback([&] { rc = ClusterGuard(guard_args); });
+  bool sweep_dry_run = false;
+  auto* csweep = cluster->add_subcommand(
+      "sweep", "Delete the Kubernetes clusters past their deadline or idle timeout (no server)");
+  csweep->add_flag("--dry-run", sweep_dry_run, "Say what would be deleted; delete nothing");
+  csweep->footer(
+      "Runs every minute as the CronJob sparkplane-cluster-sweep (deploy/base/sweep.yaml).\n"
+      "Example:\n  sparkplane cluster sweep --namespace sparkplane --dry-run");
+  csweep->callback([&] { rc = ClusterSweep(g, sweep_dry_run); });
   // Where the kubernetes backend's clusters live: these flags, then sparkplane.yaml, then the
   // environment (kubectl's order).
-  for (CLI::App* c : {ccreate, cscale, cdelete}) {
+  for (CLI::App* c : {ccreate, cscale, cdelete, csweep}) {
     c->add_option("--kubeconfig", g.config.kubeconfig,
                   "Kubeconfig (default: sparkplane.yaml's kubeconfig, $KUBECONFIG, "
                   "~/.kube/config)");

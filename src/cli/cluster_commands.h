@@ -60,4 +60,12 @@ int ClusterDelete(const GlobalOptions& g, const std::string& name, const std::st
 // (clusters/lifetime.h) until it is deleted or must go.
 int ClusterGuard(const std::vector<std::string>& args);
 
+// `cluster sweep [--dry-run] [--kubeconfig PATH] [--context NAME] [--namespace NS]`: deletes
+// every Kubernetes cluster of the namespace past its deadline or idle timeout
+// (clusters::SweepExpired, clusters/sweep.h), with no scheduler and no data directory: what the
+// CronJob of deploy/base/sweep.yaml runs every minute. Prints each expired cluster and why
+// ("cluster 'etl' (configmap sparkplane-cluster-etl) deleted: its deadline ... has passed"),
+// then a summary line (--json: one object). Exit 0 unless the API refused the list or a delete.
+int ClusterSweep(const GlobalOptions& g, bool dry_run);
+
 }  // namespace sp::cli

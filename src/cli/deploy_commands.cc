@@ -195,6 +195,7 @@ constexpr KindInfo kKinds[] = {
     {"v1", "PersistentVolume", k8s::kPersistentVolumes},
     {"v1", "PersistentVolumeClaim", k8s::kPersistentVolumeClaims},
     {"apps/v1", "Deployment", k8s::kDeployments},
+    {"batch/v1", "CronJob", k8s::kCronJobs},
     {"networking.k8s.io/v1", "NetworkPolicy", k8s::kNetworkPolicies},
     {"networking.k8s.io/v1", "Ingress", k8s::kIngresses},
 };

@@ -16,6 +16,7 @@
 
 #include "cli/deploy_commands.h"
 #include "k8s/k8s_test_util.h"
+#include "k8s/spark_cluster_objects.h"
 
 namespace sp::cli {
 namespace {
@@ -120,18 +121,18 @@ TEST(DeployManifestsTest, EveryFileParsesAndEveryObjectIsLabelled) {
 TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
   EXPECT_THAT(DeployOverlays(), ElementsAre("multi-node", "single-node"));
   std::vector<json> single = Render("single-node");
-  EXPECT_THAT(
-      KindsAndNames(single),
-      UnorderedElementsAreArray(
-          {"ServiceAccount/sparkplane-scheduler", "Role/sparkplane-scheduler",
-           "RoleBinding/sparkplane-scheduler", "ConfigMap/sparkplane-config",
-           "ConfigMap/sparkplane-spark-defaults", "Deployment/sparkplane-scheduler",
-           "Service/sparkplane-ui", "Service/sparkplane-driver", "Service/sparkplane-blockmanager",
-           "Deployment/sparkplane-spark-history", "Service/sparkplane-spark-history",
-           "PersistentVolume/sparkplane-state", "PersistentVolume/sparkplane-spark-history",
-           "PersistentVolume/sparkplane-apps", "PersistentVolumeClaim/sparkplane-state",
-           "PersistentVolumeClaim/sparkplane-spark-history",
-           "PersistentVolumeClaim/sparkplane-apps"}));
+  EXPECT_THAT(KindsAndNames(single),
+              UnorderedElementsAreArray(
+                  {"ServiceAccount/sparkplane-scheduler", "Role/sparkplane-scheduler",
+                   "RoleBinding/sparkplane-scheduler", "ConfigMap/sparkplane-config",
+                   "ConfigMap/sparkplane-spark-defaults", "Deployment/sparkplane-scheduler",
+                   "CronJob/sparkplane-cluster-sweep", "Service/sparkplane-ui",
+                   "Service/sparkplane-driver", "Service/sparkplane-blockmanager",
+                   "Deployment/sparkplane-spark-history", "Service/sparkplane-spark-history",
+                   "PersistentVolume/sparkplane-state", "PersistentVolume/sparkplane-spark-history",
+                   "PersistentVolume/sparkplane-apps", "PersistentVolumeClaim/sparkplane-state",
+                   "PersistentVolumeClaim/sparkplane-spark-history",
+                   "PersistentVolumeClaim/sparkplane-apps"}));
   for (const json& o : single) {
     if (o["kind"] == "PersistentVolume") {
       EXPECT_FALSE(o["metadata"].contains("namespace"));
@@ -196,6 +197,37 @@ TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
               ElementsAre("prepare-data-dir", "load-dags-and-apps"));
   EXPECT_FALSE(Find(multi, "PersistentVolumeClaim", "sparkplane-state")["spec"].contains(
       "storageClassName"));
+}
+
+// The sweep CronJob (issue 14): `sparkplane cluster sweep` every minute, never two at once, as
+// the scheduler's image and account, with none of the scheduler's volumes, in pods the clusters'
+// NetworkPolicy admits to the master's UI and no scheduler Service selects.
+TEST(DeployManifestsTest, TheSweepCronJobRunsWithoutTheScheduler) {
+  for (const std::string overlay : {"single-node", "multi-node"}) {
+    SCOPED_TRACE(overlay);
+    std::vector<json> objects = Render(overlay);
+    const json& cron = Find(objects, "CronJob", "sparkplane-cluster-sweep");
+    EXPECT_EQ(cron["apiVersion"], "batch/v1");
+    EXPECT_EQ(cron["spec"]["schedule"], "* * * * *");
+    EXPECT_EQ(cron["spec"]["concurrencyPolicy"], "Forbid");
+    const json& pod = cron["spec"]["jobTemplate"]["spec"]["template"];
+    EXPECT_EQ(pod["metadata"]["labels"]["app.kubernetes.io/name"], k8s::kSweepPodLabelValue);
+    EXPECT_EQ(pod["spec"]["serviceAccountName"], "sparkplane-scheduler");
+    EXPECT_EQ(pod["spec"]["restartPolicy"], "Never");
+    const json& container = pod["spec"]["containers"][0];
+    EXPECT_EQ(container["args"], json::array({"cluster", "sweep"}));
+    const json& scheduler = Find(objects, "Deployment", "sparkplane-scheduler");
+    EXPECT_EQ(container["image"], scheduler["spec"]["template"]["spec"]["containers"][0]["image"]);
+    EXPECT_EQ(container["securityContext"]["readOnlyRootFilesystem"], true);
+    for (const json& v : pod["spec"]["volumes"]) {
+      EXPECT_FALSE(v.contains("persistentVolumeClaim")) << v.dump();
+    }
+    for (const json& o : objects) {
+      if (o["kind"] != "Service") continue;
+      EXPECT_NE(o["spec"]["selector"].value("app.kubernetes.io/name", ""), k8s::kSweepPodLabelValue)
+          << o["metadata"]["name"];
+    }
+  }
 }
 
 TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendUses) {
@@ -287,7 +319,7 @@ TEST(DeployManifestsTest, ComponentsSelectObjectsInApplyOrder) {
     EXPECT_EQ(d.ref.namespace_name, "sparkplane");
   }
   EXPECT_THAT(order, ElementsAre("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service",
-                                 "PersistentVolumeClaim", "Deployment", "Ingress"));
+                                 "PersistentVolumeClaim", "Deployment", "CronJob", "Ingress"));
 
   EXPECT_THAT(DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {"histroy"}, ""),
               StatusIs(StatusCode::kInvalidArgument,

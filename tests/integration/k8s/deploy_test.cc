@@ -48,6 +48,7 @@ const std::vector<Collection> kCollections = {
     {"PersistentVolume", "/api/v1/persistentvolumes"},
     {"PersistentVolumeClaim", "/api/v1/namespaces/{ns}/persistentvolumeclaims"},
     {"Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"},
+    {"CronJob", "/apis/batch/v1/namespaces/{ns}/cronjobs"},
     {"Ingress", "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"},
 };
 
@@ -267,7 +268,7 @@ TEST_F(DeployTest, DeployTwiceChangesNothingAndUndeployRemovesEverything) {
   EXPECT_THAT(out, HasSubstr("persistentvolume/sparkplane-state-" + ns + " created"));
   WaitUntilSettled(ns);
   std::map<std::string, json> first = Snapshot(ns);
-  EXPECT_EQ(first.size(), 17u);
+  EXPECT_EQ(first.size(), 18u);
   for (const auto& [key, o] : first) {
     bool applied = false;
     for (const json& m : o["metadata"]["managedFields"]) {
@@ -295,7 +296,7 @@ TEST_F(DeployTest, DeployTwiceChangesNothingAndUndeployRemovesEverything) {
 
   ASSERT_EQ(Capture(UndeployCommand, Options("single-node"), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("undeployed storage, scheduler, history from namespace " + ns +
-                             ": 17 objects gone"));
+                             ": 18 objects gone"));
   EXPECT_TRUE(Snapshot(ns).empty());
   // The pods of the Deployments went first (foreground).
   KubeResponse pods = Kube(cluster(), "GET", "/api/v1/namespaces/" + ns + "/pods");

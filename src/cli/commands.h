@@ -88,6 +88,8 @@ int ConnectionsGet(const GlobalOptions& g, const std::string& conn_id, bool reve
 int ConnectionsDelete(const GlobalOptions& g, const std::string& conn_id);
 int ConnectionsKeygen(const GlobalOptions& g);
 int ClusterList(const GlobalOptions& g, bool all);
+// `pool list`: the configured warm pools and their idle clusters (from the records).
+int PoolList(const GlobalOptions& g);
 
 // `db clean --older-than 30d [--dry-run]`: finished runs with their task logs, and Spark event
 // logs, older than the cutoff.

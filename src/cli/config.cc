@@ -107,6 +107,62 @@ Status ResolveKubernetes(Config* c, const ConfigFlags& flags, const std::string&
   return OkStatus();
 }
 
+// `pools:` of sparkplane.yaml: a list of mappings (clusters::PoolSpec), each error located.
+Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
+                                                   const std::string& file) {
+  auto at = [&](const YAML::Node& n) {
+    return file + ":" + std::to_string(n.Mark().line + 1) + ": pools: ";
+  };
+  if (!node.IsSequence()) {
+    return InvalidArgumentError(at(node) + "expected a list of pools (name, size, workers, "
+                                           "worker_cores, worker_memory, max_age)");
+  }
+  std::vector<clusters::PoolSpec> pools;
+  for (const YAML::Node& item : node) {
+    if (!item.IsMap()) return InvalidArgumentError(at(item) + "expected a mapping");
+    clusters::PoolSpec p;
+    for (const auto& kv : item) {
+      std::string key = kv.first.as<std::string>();
+      if (!kv.second.IsScalar()) return InvalidArgumentError(at(kv.second) + key + ": expected a value");
+      std::string v = kv.second.as<std::string>();
+      auto number = [&](int* out) -> Status {
+        char* end = nullptr;
+        long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0') {
+          return InvalidArgumentError(at(kv.second) + key + ": expected an integer; got '" + v + "'");
+        }
+        *out = static_cast<int>(n);
+        return OkStatus();
+      };
+      if (key == "name") {
+        p.name = v;
+      } else if (key == "size") {
+        RETURN_IF_ERROR(number(&p.size));
+      } else if (key == "workers") {
+        RETURN_IF_ERROR(number(&p.workers));
+      } else if (key == "worker_cores") {
+        RETURN_IF_ERROR(number(&p.worker_cores));
+      } else if (key == "worker_memory") {
+        p.worker_memory = v;
+      } else if (key == "max_age") {
+        Result<Millis> d = dag::ParseDuration(v);
+        if (!d.ok()) return InvalidArgumentError(at(kv.second) + "max_age: " + d.status().message());
+        p.max_age = *d;
+      } else {
+        return InvalidArgumentError(at(kv.first) + "unknown field '" + key +
+                                    "' (known: name, size, workers, worker_cores, "
+                                    "worker_memory, max_age)");
+      }
+    }
+    if (Status s = p.Validate(); !s.ok()) return InvalidArgumentError(at(item) + s.message());
+    for (const clusters::PoolSpec& other : pools) {
+      if (other.name == p.name) return InvalidArgumentError(at(item) + "pool '" + p.name + "' is defined twice");
+    }
+    pools.push_back(std::move(p));
+  }
+  return pools;
+}
+
 }  // namespace
 
 Result<Config> ResolveConfig(const ConfigFlags& flags) {
@@ -153,6 +209,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "cluster_reap_interval",
                                    "cluster_max_age",
                                    "cluster_owner_grace",
+                                   "pools",
                                    "retention",
                                    "kubeconfig",
                                    "kube_context",
@@ -244,6 +301,9 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                   grace + "'");
     }
     c.cluster_owner_grace = *d;
+  }
+  if (file && file.IsMap() && file["pools"]) {
+    ASSIGN_OR_RETURN(c.cluster_pools, ParsePools(file["pools"], config_file));
   }
   std::string retention = FirstNonEmpty({Env("SPARKPLANE_RETENTION"), f_retention});
   if (!retention.empty() && retention != "forever") {

@@ -13,6 +13,10 @@
 //                 SPARKPLANE_CLUSTER_MAX_AGE cluster_max_age default 24h: clusters whose create
 //                                                        gives no max_age are deleted that long
 //                                                        after creation ("none": never)
+//                                          pools         default none: warm pools of local
+//                                                        clusters the server keeps ready, a list
+//                                                        of {name, size, workers, worker_cores,
+//                                                        worker_memory, max_age}
 //                 SPARKPLANE_CLUSTER_OWNER_GRACE cluster_owner_grace default 30s: how long a
 //                                                        local cluster's guard waits for a
 //                                                        server that is gone before deleting it
@@ -55,6 +59,7 @@
 
 #include <string>
 
+#include "clusters/local_backend.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -74,6 +79,7 @@ struct Config {
   Millis cluster_reap_interval = Millis(30000);
   Millis cluster_max_age = Millis(24 * 3600 * 1000);  // 0: none
   Millis cluster_owner_grace = Millis(30000);
+  std::vector<clusters::PoolSpec> cluster_pools;  // pools: (the server keeps them filled)
   // How long finished runs, their task logs and Spark event logs are kept (0: forever).
   Millis retention = Millis(0);
   std::string kubeconfig;  // a path or "in-cluster"

@@ -168,13 +168,54 @@ int ClusterList(const GlobalOptions& g, bool all) {
     std::string master =
         c.handle.is_object() ? c.handle.value("master_url", std::string("-")) : "-";
     clusters::Lifetime l = lifetime(c);
-    Time until = c.deleted_at.value_or(now);
-    std::string age = until > c.created_at ? dag::FormatDuration(until - c.created_at) : "0s";
+    std::string age = FormatDurationBetween(c.created_at, c.deleted_at.value_or(now));
     table.Add({c.name, c.backend, c.run_id ? std::to_string(c.run_id) : "ad-hoc", c.state,
                master.empty() ? "-" : master, FormatTime(c.created_at), age,
                c.deleted_at ? "-" : FormatOptionalTime(l.deadline),
                l.idle_timeout.count() > 0 ? dag::FormatDuration(l.idle_timeout) : "-",
                FormatOptionalTime(c.deleted_at)});
+  }
+  table.Print();
+  return 0;
+}
+
+int PoolList(const GlobalOptions& g) {
+  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(g.config);
+  if (!rt.ok()) return Fail(rt.status());
+  Result<std::vector<store::ClusterRecord>> records = (*rt)->store->ListClusters(false);
+  if (!records.ok()) return Fail(records.status());
+  const Time now = (*rt)->clock.Now();
+  nlohmann::json out = nlohmann::json::array();
+  Table table({"POOL", "SIZE", "SHAPE", "CLUSTER", "STATE", "AGE", "MASTER"});
+  for (const clusters::PoolSpec& p : (*rt)->config.cluster_pools) {
+    std::string shape = std::to_string(p.workers) + "x" + std::to_string(p.worker_cores) +
+                        " cores, " + p.worker_memory;
+    nlohmann::json members = nlohmann::json::array();
+    for (const store::ClusterRecord& c : *records) {
+      if (!c.handle.is_object() || c.handle.value("pool", "") != p.name) continue;
+      std::string master = c.handle.value("master_url", "");
+      std::string age = FormatDurationBetween(c.created_at, now);
+      members.push_back({{"name", c.name}, {"state", c.state}, {"master_url", master},
+                         {"created_at", FormatTime(c.created_at)}});
+      table.Add({p.name, std::to_string(p.size), shape, c.name, c.state, age,
+                 master.empty() ? "-" : master});
+    }
+    if (members.empty()) table.Add({p.name, std::to_string(p.size), shape, "-", "-", "-", "-"});
+    out.push_back({{"name", p.name},
+                   {"size", p.size},
+                   {"workers", p.workers},
+                   {"worker_cores", p.worker_cores},
+                   {"worker_memory", p.worker_memory},
+                   {"max_age", dag::FormatDuration(p.max_age)},
+                   {"clusters", members}});
+  }
+  if (g.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  if ((*rt)->config.cluster_pools.empty()) {
+    std::printf("no warm pools (add pools: to sparkplane.yaml)\n");
+    return 0;
   }
   table.Print();
   return 0;

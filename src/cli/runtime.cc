@@ -36,6 +36,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOw
   if (!ec) rt->services.config.cluster_guard_command = {self, "cluster", "guard"};
   if (owner == ClusterOwner::kServerLock) {
     rt->services.config.cluster_owner_lock = rt->config.LockPath();
+    rt->services.config.cluster_pools = rt->config.cluster_pools;
   }
   rt->registry = operators::BuildRegistry(&rt->services);
   return rt;

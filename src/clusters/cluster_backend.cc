@@ -9,10 +9,8 @@ constexpr char kIdleTimeoutKey[] = "idle_timeout_ms";
 }  // namespace
 
 nlohmann::json Lifetime::ToJson() const {
-  nlohmann::json j = nlohmann::json::object();
-  if (deadline) j[kDeadlineKey] = ToUnixMillis(*deadline);
-  if (idle_timeout.count() > 0) j[kIdleTimeoutKey] = idle_timeout.count();
-  return j;
+  return {{kDeadlineKey, deadline ? nlohmann::json(ToUnixMillis(*deadline)) : nlohmann::json()},
+          {kIdleTimeoutKey, idle_timeout.count()}};
 }
 
 Lifetime Lifetime::FromJson(const nlohmann::json& handle) {

@@ -64,7 +64,12 @@ struct Lifetime {
   // Deleted after running no application for this long (0: never for idleness).
   Millis idle_timeout{0};
 
-  nlohmann::json ToJson() const;  // {"deadline_ms": ..., "idle_timeout_ms": ...}; {} when none
+  // {"deadline_ms": ms or null, "idle_timeout_ms": ms or 0}: present even when empty, so a
+  // handle says "no deadline" explicitly (HasLifetime).
+  nlohmann::json ToJson() const;
+  static bool HasLifetime(const nlohmann::json& handle) {
+    return handle.is_object() && handle.contains("deadline_ms");
+  }
   static Lifetime FromJson(const nlohmann::json& handle);  // missing or bad keys: none
   bool empty() const { return !deadline && idle_timeout.count() == 0; }
 };

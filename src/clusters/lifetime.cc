@@ -186,19 +186,22 @@ Result<std::string> RunGuard(const GuardOptions& o, const Clock& clock, std::sto
     Result<spark::LocalClusterHandle> h = spark::LocalClusterHandle::FromJson(j);
     if (!h.ok()) continue;  // being replaced; read again next time
     const Time now = clock.Now();
+    // The handle's lifetime wins over the one the guard started with: a pooled cluster gets
+    // the lifetime of the run that takes it.
+    const Lifetime lifetime = Lifetime::HasLifetime(j) ? Lifetime::FromJson(j) : o.lifetime;
 
     std::string reason;
-    if (o.lifetime.deadline && now >= *o.lifetime.deadline) {
-      reason = "its max age was reached (deadline " + FormatTime(*o.lifetime.deadline) + ")";
+    if (lifetime.deadline && now >= *lifetime.deadline) {
+      reason = "its max age was reached (deadline " + FormatTime(*lifetime.deadline) + ")";
     }
-    if (reason.empty() && o.lifetime.idle_timeout.count() > 0 && !h->ui_url.empty()) {
+    if (reason.empty() && lifetime.idle_timeout.count() > 0 && !h->ui_url.empty()) {
       // Idleness counts from when the cluster is ready (every worker alive), never while it
       // starts; a master that does not answer changes nothing.
       Result<spark::MasterStatus> status = spark::FetchMasterStatus(h->ui_url);
       bool ready = status.ok() && status->alive_workers >= static_cast<int>(h->workers.size());
       if (ready && (!idle_since || !status->active_apps.empty())) idle_since = now;
-      if (Expired(o.lifetime, now, idle_since)) {
-        reason = "it ran no application for " + std::to_string(o.lifetime.idle_timeout.count()) +
+      if (Expired(lifetime, now, idle_since)) {
+        reason = "it ran no application for " + std::to_string(lifetime.idle_timeout.count()) +
                  " ms (idle timeout)";
       }
     }

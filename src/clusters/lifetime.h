@@ -8,7 +8,8 @@
 //   - when its owner has been gone for the owner grace: the owner is the process holding the
 //     server's lock file (a restarted server takes the lock again within the grace, and the
 //     guard goes on), or, for a cluster made by a CLI command, that process (pid + start time).
-// It also cleans up after daemons that all died. It reads what to stop from the cluster's
+// The lifetime in the handle file, when it holds one, wins over the flags (a pooled cluster
+// takes the lifetime of the run that takes it). It also cleans up after daemons that all died. It reads what to stop from the cluster's
 // handle file (<dir>/handle.json, the handle the
 // backend last made durable), so daemons added by a scale are stopped too; it ends by itself
 // when that file is gone (the cluster was deleted normally). A deletion by the guard stops the

@@ -1,11 +1,13 @@
 // LocalClusterBackend; see local_backend.h.
 #include "clusters/local_backend.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
 #include "clusters/lifetime.h"
 #include "spark/master_client.h"
+#include "spark/submit.h"
 
 namespace sp::clusters {
 
@@ -24,7 +26,15 @@ LocalClusterBackend::LocalClusterBackend(LocalBackendOptions options,
     : options_(std::move(options)), processes_(processes), clock_(clock), logger_(logger) {}
 
 LocalClusterBackend::~LocalClusterBackend() {
+  StopPools();
   StopAll();
+}
+
+void LocalClusterBackend::StopPools() {
+  if (!pool_thread_.joinable()) return;
+  pool_thread_.request_stop();
+  pool_cv_.notify_all();
+  pool_thread_.join();
 }
 
 std::shared_ptr<LocalClusterBackend::Live> LocalClusterBackend::Find(
@@ -268,6 +278,146 @@ std::vector<std::pair<std::string, Status>> LocalClusterBackend::StopAll() {
 Millis LocalClusterBackend::StartupTime(const std::string& name) const {
   std::shared_ptr<Live> live = Find(name);
   return live ? live->cluster->startup_time() : Millis(0);
+}
+
+Status PoolSpec::Validate() const {
+  bool ok_name = !name.empty() && name.size() <= 32 &&
+                 std::all_of(name.begin(), name.end(), [](char c) {
+                   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                 });
+  if (!ok_name) {
+    return InvalidArgumentError("pool name '" + name +
+                                "': expected 1-32 of lower-case letters, digits and '-'");
+  }
+  if (size < 1 || size > 16) return InvalidArgumentError("pool '" + name + "': size must be 1-16");
+  if (workers < 0 || workers > 256) {
+    return InvalidArgumentError("pool '" + name + "': workers must be 0-256");
+  }
+  if (worker_cores < 1) return InvalidArgumentError("pool '" + name + "': worker_cores must be >= 1");
+  if (!spark::IsValidMemorySize(worker_memory)) {
+    return InvalidArgumentError("pool '" + name + "': worker_memory '" + worker_memory +
+                                "' is not a JVM memory size such as 1g");
+  }
+  if (max_age.count() <= 0) return InvalidArgumentError("pool '" + name + "': max_age must be > 0");
+  return OkStatus();
+}
+
+void LocalClusterBackend::StartPools(std::vector<PoolSpec> pools, PoolRecorder recorder) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pools_ = std::move(pools);
+    recorder_ = std::move(recorder);
+  }
+  pool_thread_ = std::jthread([this](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      FillPools(stop);
+      std::unique_lock<std::mutex> lock(mu_);
+      pool_cv_.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+    }
+  });
+}
+
+void LocalClusterBackend::FillPools(std::stop_token stop) {
+  std::vector<PoolSpec> pools;
+  PoolRecorder record;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pools = pools_;
+    record = recorder_;
+  }
+  for (const PoolSpec& pool : pools) {
+    // Idle clusters past their max age make room for fresh ones.
+    for (;;) {
+      std::string stale;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto& idle = idle_[pool.name];
+        if (!idle.empty() && clock_->Now() - idle.front().second >= pool.max_age) {
+          stale = idle.front().first;
+          idle.erase(idle.begin());
+        }
+      }
+      if (stale.empty()) break;
+      std::shared_ptr<Live> live = Find(stale);
+      nlohmann::json handle = live ? live->cluster->handle().ToJson() : nlohmann::json();
+      if (Delete(stale, handle, /*keep_logs=*/false).ok()) {
+        record(pool.name, stale, handle, "deleted").IgnoreError();
+      }
+    }
+    for (;;) {
+      if (stop.stop_requested()) return;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto b = backoff_until_.find(pool.name);
+        if (b != backoff_until_.end() && clock_->Now() < b->second) break;
+        if (static_cast<int>(idle_[pool.name].size()) >= pool.size) break;
+      }
+      ClusterRequest request;
+      request.name = "pool-" + pool.name + "-" + std::to_string(ToUnixMillis(clock_->Now()));
+      request.workers = pool.workers;
+      request.worker_cores = pool.worker_cores;
+      request.worker_memory = pool.worker_memory;
+      // The guard's backstop; the pool itself replaces an idle cluster at max_age.
+      request.lifetime.deadline = clock_->Now() + pool.max_age + Millis(60000);
+      const std::string name = request.name;
+      Result<nlohmann::json> made =
+          Create(request, stop, [&](const nlohmann::json& h) {
+            return record(pool.name, name, h, "creating");
+          });
+      if (!made.ok()) {
+        record(pool.name, name, nlohmann::json::object(), "failed").IgnoreError();
+        if (logger_ != nullptr) {
+          logger_->Warn("clusters", "warm pool '" + pool.name + "' could not start a cluster: " +
+                                        made.status().message() + "; trying again in 30 s");
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        backoff_until_[pool.name] = clock_->Now() + Millis(30000);
+        break;
+      }
+      if (!record(pool.name, name, *made, "ready").ok()) {
+        Delete(name, *made, /*keep_logs=*/false).IgnoreError();
+        break;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_[pool.name].emplace_back(name, clock_->Now());
+    }
+  }
+}
+
+std::optional<TakenCluster> LocalClusterBackend::Take(const ClusterRequest& request) {
+  if (!request.master_conf.empty() || !request.worker_conf.empty() ||
+      !request.kubernetes_fields.empty()) {
+    return std::nullopt;
+  }
+  TakenCluster taken;
+  std::shared_ptr<Live> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const PoolSpec& pool : pools_) {
+      auto& idle = idle_[pool.name];
+      if (pool.workers != request.workers || pool.worker_cores != request.worker_cores ||
+          pool.worker_memory != request.worker_memory || idle.empty()) {
+        continue;
+      }
+      taken.pool = pool.name;
+      taken.pooled_name = idle.front().first;
+      idle.erase(idle.begin());
+      break;
+    }
+    if (taken.pool.empty()) return std::nullopt;
+    auto it = live_.find(taken.pooled_name);
+    if (it == live_.end()) return std::nullopt;
+    live = it->second;
+    live_.erase(it);
+    live_[request.name] = live;
+  }
+  pool_cv_.notify_all();  // refill
+  taken.handle = live->cluster->handle().ToJson();
+  taken.handle.update(request.lifetime.ToJson());
+  if (!options_.guard_command.empty()) {
+    WriteHandleFile(HandleFile(live->cluster->dir()), taken.handle).IgnoreError();
+  }
+  return taken;
 }
 
 }  // namespace sp::clusters

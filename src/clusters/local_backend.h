@@ -15,10 +15,13 @@
 // reaper still enforces the lifetime while it runs).
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "clusters/cluster_backend.h"
@@ -27,6 +30,36 @@
 #include "spark/local_cluster.h"
 
 namespace sp::clusters {
+
+// A warm pool (Databricks' instance pools, for whole clusters): `size` idle clusters of one
+// shape kept ready. A create of that shape (same workers, cores and memory, no daemon settings)
+// takes one at once; each pooled cluster serves one run and is deleted with it (its app ids,
+// work and log dirs are its own), and the pool starts a new one. An idle pooled cluster is
+// replaced after `max_age`.
+struct PoolSpec {
+  std::string name;  // [a-z0-9-], at most 32 characters; clusters are pool-<name>-<n>
+  int size = 1;
+  int workers = 1;
+  int worker_cores = 1;
+  std::string worker_memory = "1g";
+  Millis max_age{3600 * 1000};
+
+  // InvalidArgument naming the bad field.
+  Status Validate() const;
+};
+
+// What a pool reports about a cluster it makes: its handle while creating ("creating"), once
+// ready ("ready"), when a create failed ("failed") or when an idle one was replaced
+// ("deleted"). "creating" must return once the handle is durable (nothing starts before).
+using PoolRecorder = std::function<Status(const std::string& pool, const std::string& name,
+                                          const nlohmann::json& handle, std::string_view state)>;
+
+// A pooled cluster a create took.
+struct TakenCluster {
+  std::string pool;
+  std::string pooled_name;  // its name in the pool (the handle's name and dir)
+  nlohmann::json handle;    // with the request's lifetime
+};
 
 struct LocalBackendOptions {
   std::string clusters_dir;  // absolute; each cluster's dir is <clusters_dir>/<name>
@@ -70,9 +103,21 @@ class LocalClusterBackend : public ClusterBackend {
   // Startup time (start to ready) of a live cluster; 0 when not live.
   Millis StartupTime(const std::string& name) const;
 
+  // Keeps `pools` filled on a thread of the backend's own until the backend is destroyed
+  // (call once). Failed creates are retried after a back-off of 30 s.
+  void StartPools(std::vector<PoolSpec> pools, PoolRecorder recorder);
+  // Stops filling the pools (a create in progress is cancelled) and waits; idempotent.
+  void StopPools();
+  // An idle pooled cluster of the request's shape, live from now on under request.name with
+  // the request's lifetime (the guard reads it from the handle file); nullopt when none.
+  std::optional<TakenCluster> Take(const ClusterRequest& request);
+
  private:
   struct Live;
   std::shared_ptr<Live> Find(const std::string& name) const;
+  // One pass of the pool thread: replaces idle clusters past their max age, creates missing
+  // ones (blocking). `stop` ends it early.
+  void FillPools(std::stop_token stop);
 
   const LocalBackendOptions options_;
   executor::ProcessSupervisor* processes_;
@@ -80,6 +125,14 @@ class LocalClusterBackend : public ClusterBackend {
   Logger* logger_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Live>> live_;
+  // Pools (guarded by mu_): the specs, each pool's idle clusters (names in live_, oldest
+  // first, with their creation time), and when a failed pool may try again.
+  std::vector<PoolSpec> pools_;
+  PoolRecorder recorder_;
+  std::map<std::string, std::vector<std::pair<std::string, Time>>> idle_;
+  std::map<std::string, Time> backoff_until_;
+  std::condition_variable_any pool_cv_;
+  std::jthread pool_thread_;  // last: stopped and joined first
 };
 
 }  // namespace sp::clusters

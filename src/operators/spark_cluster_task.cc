@@ -328,7 +328,36 @@ std::string DefaultClusterName(const std::string& dag_id, int64_t run_key) {
 SparkClusterTaskType::SparkClusterTaskType(const Services* services)
     : services_(services),
       backends_(internal::BackendsConfigOf(services->config), services->processes, services->clock,
-                services->logger) {}
+                services->logger) {
+  if (services->config.cluster_pools.empty() || services->store == nullptr) return;
+  // Pooled clusters are ad-hoc records owned by this process (run 0, the pool in the handle):
+  // if it dies, its guard and the next server's reaper delete them.
+  store::Store* store = services->store;
+  const Clock* clock = services->clock;
+  backends_.local().StartPools(
+      services->config.cluster_pools,
+      [store, clock](const std::string& pool, const std::string& name, const nlohmann::json& h,
+                     std::string_view state) -> Status {
+        Result<std::optional<store::ClusterRecord>> existing =
+            internal::FindClusterRecord(*store, name);
+        RETURN_IF_ERROR(existing.status());
+        store::ClusterRecord r;
+        if (*existing) {
+          r = **existing;
+        } else {
+          r.name = name;
+          r.backend = kLocalBackend;
+          r.created_at = clock->Now();
+          r.handle = nlohmann::json::object();
+        }
+        if (!h.empty()) r.handle = h;
+        r.handle[internal::kPoolKey] = pool;
+        r.handle = internal::WithOwner(r.handle);
+        r.state = std::string(state);
+        if (state == internal::kClusterDeleted) r.deleted_at = clock->Now();
+        return internal::CommitCluster(*store, r);
+      });
+}
 
 SparkClusterTaskType::~SparkClusterTaskType() {
   {
@@ -336,6 +365,7 @@ SparkClusterTaskType::~SparkClusterTaskType() {
     for (auto& [ctx, op] : ops_) op->stop.request_stop();
   }
   threads_.WaitIdle();
+  backends_.local().StopPools();
   // The server is going away, and its process supervisor with the daemons (they are its
   // children). Stop them here, in order, and say so in their records: a run that goes on after
   // a restart then learns that its cluster is gone instead of finding it "ready".
@@ -533,6 +563,12 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
       plan.Request(services_->clock->Now(), services_->config.cluster_max_age);
   request.dag_id = ctx->dag_id();
   request.run_key = ctx->run_key();
+  if (backend_name == kLocalBackend) {
+    if (std::optional<clusters::TakenCluster> taken = backends_.local().Take(request)) {
+      TakeFromPool(ctx, name, *taken);
+      return;
+    }
+  }
   Result<nlohmann::json> planned = backend.Plan(request);
   if (!planned.ok()) {
     const Status& s = planned.status();
@@ -612,6 +648,7 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
     return;
   }
   nlohmann::json outputs = backend.Outputs(*created);
+  outputs["cluster_name"] = name;
   std::string url = outputs.value("master_url", "");
   std::string node_port =
       outputs.contains("ui_node_port") ? ", node port " + outputs["ui_node_port"].dump() : "";
@@ -620,6 +657,51 @@ void SparkClusterTaskType::Create(const std::shared_ptr<TaskContext>& ctx,
                 Seconds(services_->clock->Now() - started));
   ctx->Complete(
       internal::Succeeded(std::move(outputs), "Spark cluster '" + name + "' ready at " + url));
+}
+
+void SparkClusterTaskType::TakeFromPool(const std::shared_ptr<TaskContext>& ctx,
+                                        const std::string& name,
+                                        const clusters::TakenCluster& taken) {
+  store::Store& store = *services_->store;
+  // The run's record replaces the pool's (the same daemons), before the try's outputs name it.
+  store::ClusterRecord record;
+  record.name = name;
+  record.backend = kLocalBackend;
+  record.run_id = ctx->run_key();
+  record.state = internal::kClusterReady;
+  record.handle = internal::WithCreator(taken.handle, ctx->task_id());
+  if (ctx->run_key() == 0) record.handle = internal::WithOwner(record.handle);
+  record.created_at = services_->clock->Now();
+  Status recorded = internal::CommitCluster(store, record);
+  if (recorded.ok()) {
+    recorded = ctx->SaveHandle(TryHandle("create", name, taken.handle, kLocalBackend));
+  }
+  Result<std::optional<store::ClusterRecord>> pooled =
+      internal::FindClusterRecord(store, taken.pooled_name);
+  if (pooled.ok() && *pooled) {
+    store::ClusterRecord p = **pooled;
+    p.state = internal::kClusterDeleted;
+    p.deleted_at = services_->clock->Now();
+    internal::CommitCluster(store, p).IgnoreError();
+  }
+  if (!recorded.ok()) {
+    Status stopped = backends_.local().Delete(name, taken.handle, /*keep_logs=*/true);
+    record.state = stopped.ok() ? internal::kClusterFailed : internal::kClusterReady;
+    internal::CommitCluster(store, record).IgnoreError();
+    internal::Fail(ctx, "could not record the cluster taken from warm pool '" + taken.pool +
+                            "', so it was deleted: " + recorded.message(),
+                   /*retryable=*/true);
+    return;
+  }
+  nlohmann::json outputs = backends_.local().Outputs(taken.handle);
+  outputs["cluster_name"] = name;
+  std::string url = outputs.value("master_url", "");
+  Log(*ctx, "took Spark cluster '" + taken.pooled_name + "' from warm pool '" + taken.pool +
+                "' as '" + name + "': ready at " + url + " (web UI " +
+                outputs.value("master_ui_url", "") + ")");
+  ctx->Complete(internal::Succeeded(std::move(outputs), "Spark cluster '" + name +
+                                                            "' ready at " + url +
+                                                            " (warm pool '" + taken.pool + "')"));
 }
 
 void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,

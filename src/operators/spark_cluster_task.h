@@ -47,6 +47,9 @@
 // adds namespace and, with ui_node_port, ui_node_port. delete: cluster_name (with cluster_from:
 // the names deleted, comma-separated; "" when there was none).
 //
+// Warm pools (RuntimeConfig::cluster_pools, the server only): a local create of a pool's shape
+// without daemon settings takes an idle pooled cluster at once (TakeFromPool); see
+// clusters::PoolSpec.
 // create: the ClusterRecord (state creating, run_id = the run's key, the handle stamped with
 // the create's task id: internal/cluster_records.h) is committed
 // and the try's handle saved ({"action", "cluster", "backend", "<backend>": its handle})
@@ -145,6 +148,10 @@ class SparkClusterTaskType : public TaskType {
               const Plan& plan);
   void Scale(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Op>& op,
              const Plan& plan);
+  // A create served by a warm pool: the run's record and the try's handle for the taken
+  // cluster, the pool's record marked deleted, success.
+  void TakeFromPool(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
+                    const clusters::TakenCluster& taken);
   // Delete by name: saves the try's handle, deletes, completes the try.
   void Delete(const std::shared_ptr<TaskContext>& ctx, const std::string& name,
               const std::string& backend);

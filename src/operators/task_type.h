@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "clusters/local_backend.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -62,6 +63,9 @@ struct RuntimeConfig {
   std::vector<std::string> cluster_guard_command;
   std::string cluster_owner_lock;
   Millis cluster_owner_grace{30000};
+  // Warm pools of local clusters the server keeps ready (clusters::PoolSpec); empty for
+  // commands.
+  std::vector<clusters::PoolSpec> cluster_pools;
 
   std::string AppsDir() const { return data_dir + "/apps"; }
   std::string SparkHistoryDir() const { return data_dir + "/history/spark"; }

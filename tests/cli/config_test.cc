@@ -101,5 +101,39 @@ TEST_F(ConfigTest, BadSettingsAreLocated) {
             StatusCode::kNotFound);
 }
 
+TEST_F(ConfigTest, LifetimesAndPools) {
+  std::string file = Write("pools.yaml",
+                           "cluster_max_age: 8h\ncluster_owner_grace: 5s\npools:\n"
+                           "  - {name: small, size: 2, workers: 1, worker_cores: 1}\n"
+                           "  - name: big\n    workers: 4\n    worker_memory: 2g\n"
+                           "    max_age: 30m\n");
+  Result<Config> c = ResolveConfig({"", "", file});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->cluster_max_age, Millis(8 * 3600 * 1000));
+  EXPECT_EQ(c->cluster_owner_grace, Millis(5000));
+  ASSERT_EQ(c->cluster_pools.size(), 2u);
+  EXPECT_EQ(c->cluster_pools[0].name, "small");
+  EXPECT_EQ(c->cluster_pools[0].size, 2);
+  EXPECT_EQ(c->cluster_pools[1].workers, 4);
+  EXPECT_EQ(c->cluster_pools[1].worker_memory, "2g");
+  EXPECT_EQ(c->cluster_pools[1].max_age, Millis(30 * 60 * 1000));
+
+  EXPECT_EQ(ResolveConfig({"", "", Write("none.yaml", "cluster_max_age: none\n")})
+                ->cluster_max_age,
+            Millis(0));
+  for (const auto& [text, error] : std::vector<std::pair<std::string, std::string>>{
+           {"pools:\n  - {name: Small}\n", "pools.yaml:2: pools: pool name 'Small'"},
+           {"pools:\n  - {name: a, size: 0}\n", "size must be 1-16"},
+           {"pools:\n  - {name: a, cores: 2}\n", "unknown field 'cores'"},
+           {"pools:\n  - {name: a}\n  - {name: a}\n", "pool 'a' is defined twice"},
+           {"pools:\n  - {name: a, workers: two}\n", "workers: expected an integer"},
+           {"pools: small\n", "expected a list of pools"},
+           {"cluster_max_age: soon\n", "cluster_max_age: expected a duration"}}) {
+    Result<Config> bad = ResolveConfig({"", "", Write("pools.yaml", text)});
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_THAT(bad.status().message(), HasSubstr(error)) << text;
+  }
+}
+
 }  // namespace
 }  // namespace sp::cli

@@ -27,7 +27,9 @@ using ::testing::HasSubstr;
 TEST(LifetimeTest, JsonRoundTripAndExpiry) {
   Lifetime l;
   EXPECT_TRUE(l.empty());
-  EXPECT_EQ(l.ToJson(), nlohmann::json::object());
+  EXPECT_EQ(l.ToJson(), (nlohmann::json{{"deadline_ms", nullptr}, {"idle_timeout_ms", 0}}));
+  EXPECT_TRUE(Lifetime::HasLifetime(l.ToJson()));
+  EXPECT_TRUE(Lifetime::FromJson(l.ToJson()).empty());
   l.deadline = FromUnixMillis(5000);
   l.idle_timeout = Millis(300);
   nlohmann::json handle = {{"name", "c"}};
@@ -129,6 +131,25 @@ TEST_F(GuardTest, StopsTheDaemonsAtTheDeadline) {
   EXPECT_THAT(*ended, HasSubstr("max age was reached"));
   EXPECT_TRUE(WaitFor([&] { return !DaemonRuns(); }));
   EXPECT_FALSE(fs::exists(HandleFile(dir_)));  // the cue for whoever looks next
+}
+
+TEST_F(GuardTest, TheHandleFilesLifetimeWinsOverItsFlags) {
+  // A pooled cluster started with the pool's far deadline, then taken by a run whose deadline
+  // is now: the handle file says so.
+  options_.lifetime.deadline = clock_.Now() + Millis(3600 * 1000);
+  spark::LocalClusterHandle h;
+  h.name = "c1";
+  h.dir = dir_;
+  h.master = daemon_;
+  Lifetime run;
+  run.deadline = clock_.Now() + Millis(100);
+  nlohmann::json handle = h.ToJson();
+  handle.update(run.ToJson());
+  ASSERT_TRUE(WriteHandleFile(HandleFile(dir_), handle).ok());
+  Result<std::string> ended = RunGuard(options_, clock_);
+  ASSERT_TRUE(ended.ok());
+  EXPECT_THAT(*ended, HasSubstr("max age was reached"));
+  EXPECT_TRUE(WaitFor([&] { return !DaemonRuns(); }));
 }
 
 TEST_F(GuardTest, StopsTheDaemonsWhenTheOwnerProcessIsGone) {

@@ -64,6 +64,9 @@ nlohmann::json WithCreator(nlohmann::json handle, const std::string& task_id);
 // The creating task a record's handle names; "" when none.
 std::string CreatorTask(const store::ClusterRecord& record);
 
+// The handle key naming the warm pool a pooled cluster belongs to (while it is idle).
+inline constexpr char kPoolKey[] = "pool";
+
 // The handle key of an ad-hoc cluster's owner process (executor::ProcessHandle as JSON).
 inline constexpr char kOwnerProcessKey[] = "owner_process";
 

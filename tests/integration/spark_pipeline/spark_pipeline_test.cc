@@ -360,11 +360,14 @@ TEST_F(SparkPipelineTest, TwoRunsAtOnceGetTwoClusters) {
   ExpectNoClusterLeft();
 }
 
-// The pids of the daemons of the clusters `cluster list --json` shows (not deleted).
+// The pids of the daemons of the clusters `cluster list --json` shows (not deleted), not their
+// owners'.
 std::vector<int> DaemonPids(const std::string& data_dir) {
   std::vector<int> pids;
   for (const auto& c : Sparkplane(data_dir, {"cluster", "list", "--json"}).Json()) {
-    CollectPids(c["handle"], &pids);
+    nlohmann::json daemons = c["handle"];
+    daemons.erase("owner_process");  // a pooled cluster's: the server
+    CollectPids(daemons, &pids);
   }
   return pids;
 }
@@ -444,6 +447,76 @@ tasks:
   ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "lifetimes", "r")); },
                       std::chrono::seconds(60)));
   ExpectNoClusterLeft();
+}
+
+TEST_F(SparkPipelineTest, Issue14WarmPoolServesACreateAtOnceAndRefills) {
+  WriteFile(data() + "/sparkplane.yaml",
+            "pools:\n  - {name: small, size: 1, workers: 1, worker_cores: 1, max_age: 10m}\n");
+  AddDag("pooled.yaml", R"(id: pooled
+tasks:
+  - id: create
+    type: spark_cluster
+    workers: 1
+    worker_cores: 1
+  - id: app
+    type: spark_submit
+    depends_on: [create]
+    master: "{{ tasks.create.outputs.master_url }}"
+    application: app.py
+    py_files: [job_dependency.zip]
+    application_args: ["--rows", "100"]
+    executor_memory: 512m
+  - id: delete
+    type: spark_cluster
+    action: delete
+    cluster_from: create
+    depends_on: [app]
+    trigger_rule: all_done
+)");
+  ServerProcess server(data());
+  server.Start();
+  // The idle pooled cluster, once ready.
+  auto idle = [&]() -> nlohmann::json {
+    for (const auto& p : Sparkplane(data(), {"pool", "list", "--json"}).Json()) {
+      for (const auto& c : p["clusters"]) {
+        if (c["state"] == "ready") return c;
+      }
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(WaitFor([&] { return !idle().is_null(); }, std::chrono::seconds(120)))
+      << server.Log();
+  nlohmann::json pooled = idle();
+  std::vector<int> pooled_pids = DaemonPids(data());
+  ASSERT_EQ(pooled_pids.size(), 2u);
+
+  ASSERT_EQ(Sparkplane(data(), {"dags", "trigger", "pooled", "--run-id", "r"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunIsTerminal(ShowRun(data(), "pooled", "r")); },
+                      std::chrono::seconds(180)))
+      << server.Log();
+  nlohmann::json run = ShowRun(data(), "pooled", "r");
+  EXPECT_EQ(run["state"], "success") << run.dump(2);
+  for (const auto& t : run["tasks"]) {
+    if (t["task_id"] != "create") continue;
+    // The pooled cluster itself, under the run's name.
+    EXPECT_EQ(t["outputs"]["master_url"], pooled["master_url"]) << t.dump(2);
+    EXPECT_EQ(t["outputs"]["cluster_name"], "pooled-1") << t.dump(2);
+  }
+  EXPECT_THAT(Sparkplane(data(), {"tasks", "logs", "pooled", "r", "create"}).out,
+              HasSubstr("from warm pool 'small'"));
+  // Used by one run only: deleted with it. The pool starts another.
+  EXPECT_TRUE(WaitFor([&] { return AllGone(pooled_pids); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json next = idle();
+        return !next.is_null() && next["name"] != pooled["name"];
+      },
+      std::chrono::seconds(120)))
+      << server.Log();
+  std::vector<int> refill_pids = DaemonPids(data());
+  server.Stop();
+  EXPECT_TRUE(WaitFor([&] { return AllGone(refill_pids); }, std::chrono::seconds(20)))
+      << "a pooled cluster outlived the server's stop";
 }
 
 }  // namespace

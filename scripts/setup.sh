@@ -36,6 +36,16 @@ if [ "${SP_SKIP_SPARK:-0}" != "1" ]; then
     echo "setup: installing pyspark 4.3.0 into .venv (about 500 MB)"
     .venv/bin/pip install -q --disable-pip-version-check pyspark==4.3.0
   fi
+  # Notebooks (`sparkplane notebook`): Spark Connect's Python client, JupyterLab, nbclient and
+  # ipykernel (about 25 s); pandas < 3, which PySpark 4.3 does not fully support yet.
+  if ! .venv/bin/python -c 'import sys, importlib.util as u, importlib.metadata as m
+mods = ("jupyterlab", "nbclient", "ipykernel", "grpc", "grpc_status", "pyarrow", "pandas")
+sys.exit(any(u.find_spec(x) is None for x in mods) or int(m.version("pandas")[0]) >= 3)' \
+    2>/dev/null; then
+    echo "setup: installing pyspark[connect], jupyterlab, nbclient and ipykernel into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check 'pyspark[connect]==4.3.0' 'pandas<3' \
+      jupyterlab nbclient ipykernel
+  fi
   # schemathesis, for the API's property-based test (tests/integration/api/schemathesis.sh).
   if ! .venv/bin/python -c 'import schemathesis' 2>/dev/null; then
     echo "setup: installing schemathesis 4.32.5 into .venv"

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/deploy_commands.h"
 #include "cli/import_commands.h"
+#include "cli/notebook_commands.h"
 
 namespace sp::cli {
 
@@ -413,6 +414,43 @@ int Main(int argc, char** argv) {
       "written, with placeholder tasks that fail until edited).\n"
       "Example:\n  sparkplane import airflow dags/etl.py -o ~/sparkplane/dags/etl.yaml");
   iairflow->callback([&] { rc = ImportAirflow(g, ia); });
+
+  // notebook
+  auto* notebook = app.add_subcommand(
+      "notebook", "JupyterLab on an on-demand local cluster, through Spark Connect");
+  notebook->require_subcommand(1);
+  notebook->fallthrough();
+  NotebookStartArgs nb;
+  std::string nb_stop_timeout = "90s";
+  std::vector<std::string> nb_guard_args;
+  auto* nbstart = notebook->add_subcommand(
+      "start", "Start a notebook and its cluster (foreground; Ctrl-C stops and deletes them)");
+  nbstart->add_option("NAME", nb.name, "Notebook name ([a-z0-9-], at most 40)")->required();
+  nbstart->add_option("--workers", nb.workers, "Number of workers (default 1)")
+      ->check(CLI::Range(1, 64));
+  nbstart->add_option("--worker-cores", nb.worker_cores, "Cores per worker (default 1)");
+  nbstart->add_option("--worker-memory", nb.worker_memory, "Memory per worker (default 1g)");
+  nbstart->add_option("--idle-timeout", nb.idle_timeout,
+                      "Stop after this long without activity and no busy kernel (default 1h; "
+                      "none: never)");
+  nbstart->add_option("--max-age", nb.max_age,
+                      "Stop this long after the start (default: cluster_max_age, 24h; none)");
+  nbstart->add_option("--ready-timeout", nb.ready_timeout, "How long to wait (default 3m)");
+  nbstart->add_option("--root-dir", nb.root_dir,
+                      "Folder of the notebooks (default <data-dir>/notebooks/NAME/files)");
+  nbstart->footer(
+      "Example:\n  sparkplane notebook start explore --workers 2 --idle-timeout 30m");
+  nbstart->callback([&] { rc = NotebookStart(g, nb); });
+  notebook->add_subcommand("list", "Running notebooks: URL (no token), cluster, age")
+      ->callback([&] { rc = NotebookList(g); });
+  auto* nbstop = notebook->add_subcommand("stop", "Stop a notebook and delete its cluster");
+  nbstop->add_option("NAME", nb.name, "Notebook name")->required();
+  nbstop->add_option("--timeout", nb_stop_timeout, "How long to wait (default 90s)");
+  nbstop->callback([&] { rc = NotebookStop(g, nb.name, nb_stop_timeout); });
+  auto* nbguard = notebook->add_subcommand("guard", "");  // internal: started with a notebook
+  nbguard->group("");
+  nbguard->add_option("ARGS", nb_guard_args, "after --: see notebook/notebook.h");
+  nbguard->callback([&] { rc = NotebookGuard(nb_guard_args); });
 
   try {
     app.parse(argc, argv);

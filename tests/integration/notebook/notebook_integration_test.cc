@@ -1,0 +1,242 @@
+// `sparkplane notebook` end to end with real JupyterLab, Spark Connect and a local cluster:
+// start → a notebook (groupBy, toPandas, SQL) run in a kernel of the notebook's Jupyter →
+// stop, with nothing left (processes, ports, state); wrong tokens refused; idle teardown; a
+// kill -9 of `notebook start` leaves nothing behind either.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <regex>
+
+#include "integration/harness.h"
+
+namespace sp::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kPython = std::string(SP_SOURCE_DIR) + "/.venv/bin/python";
+
+bool HaveJupyter() {
+  return std::system(
+             (kPython + " -c 'import jupyterlab, pyspark.sql.connect' 2>/dev/null").c_str()) == 0;
+}
+
+bool PortAccepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Pids of processes whose command line or environment mentions `needle` (the data dir, a
+// notebook's marker): what must be gone after a stop.
+std::vector<std::string> ProcessesMentioning(const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (pid == std::to_string(::getpid())) continue;
+    std::string cmd = ReadFile(e.path() / "cmdline");
+    std::string env = ReadFile(e.path() / "environ");
+    if (cmd.find(needle) != std::string::npos || env.find(needle) != std::string::npos) {
+      for (char& c : cmd) c = c == '\0' ? ' ' : c;
+      found.push_back(pid + ": " + cmd.substr(0, 200));
+    }
+  }
+  return found;
+}
+
+// Runs a shell command, returning its exit code and output.
+std::pair<int, std::string> Shell(const std::string& cmd) {
+  std::string out;
+  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// `sparkplane notebook start NAME ARGS...` in its own process group, killed on destruction.
+class NotebookProcess {
+ public:
+  NotebookProcess(std::string data_dir, std::vector<std::string> args)
+      : data_dir_(std::move(data_dir)) {
+    out_ = data_dir_ + "/start.out";
+    err_ = data_dir_ + "/start.err";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      std::FILE* o = std::freopen(out_.c_str(), "w", stdout);
+      std::FILE* e = std::freopen(err_.c_str(), "w", stderr);
+      (void)o;
+      (void)e;
+      std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir_, "notebook", "start"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execv(SP_BINARY, cargv.data());
+      _exit(127);
+    }
+    ::setpgid(pid_, pid_);
+  }
+  ~NotebookProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      Wait(std::chrono::seconds(60));
+    }
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Waits until the notebook says it is ready (true) or the command ends (false).
+  bool WaitReady(std::chrono::seconds timeout) {
+    return WaitFor([&] { return Out().find("is ready") != std::string::npos || Exited(); },
+                   timeout) &&
+           Out().find("is ready") != std::string::npos;
+  }
+  bool Exited() {
+    if (pid_ <= 0) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      pid_ = 0;
+      return true;
+    }
+    return false;
+  }
+  bool Wait(std::chrono::seconds timeout) {
+    return WaitFor([&] { return Exited(); }, timeout);
+  }
+  void Kill9() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+  pid_t pid() const { return pid_; }
+  int exit_code() const { return exit_code_; }
+  std::string Out() const { return ReadFile(out_); }
+  std::string Err() const { return ReadFile(err_); }
+
+ private:
+  std::string data_dir_, out_, err_;
+  pid_t pid_ = 0;
+  int exit_code_ = -1;
+};
+
+nlohmann::json State(const std::string& data, const std::string& name) {
+  return nlohmann::json::parse(ReadFile(data + "/notebooks/" + name + "/state.json"), nullptr,
+                               false);
+}
+
+// Everything of the notebook is gone: no process mentions the data dir or carries the marker,
+// the ports are closed, the state file is removed and no cluster is left.
+void ExpectAllGone(const std::string& data, const nlohmann::json& state) {
+  const std::string marker = state.value("marker", "?");
+  EXPECT_TRUE(WaitFor([&] { return ProcessesMentioning(data).empty(); }, std::chrono::seconds(20)))
+      << ::testing::PrintToString(ProcessesMentioning(data));
+  EXPECT_THAT(ProcessesMentioning("SPARKPLANE_NOTEBOOK=" + marker), ::testing::IsEmpty());
+  EXPECT_FALSE(PortAccepts(state.value("jupyter_port", 0)));
+  EXPECT_FALSE(PortAccepts(state.value("connect_port", 0)));
+  EXPECT_FALSE(fs::exists(data + "/notebooks/" + state.value("name", "") + "/state.json"));
+  CommandResult clusters = Sparkplane(data, {"--json", "cluster", "list"});
+  EXPECT_EQ(clusters.Json().size(), 0u) << clusters.out;
+}
+
+class NotebookTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveJupyter())
+      GTEST_SKIP() << "no jupyterlab/pyspark[connect] in .venv (scripts/setup.sh)";
+  }
+  TempDir data_;
+};
+
+TEST_F(NotebookTest, RunsANotebookInItsKernelAndStopsCleanly) {
+  const std::string& data = data_.path();
+  NotebookProcess nb(data, {"demo", "--idle-timeout", "10m"});
+  ASSERT_TRUE(nb.WaitReady(std::chrono::seconds(120))) << nb.Out() << nb.Err();
+  nlohmann::json state = State(data, "demo");
+  ASSERT_FALSE(state.is_discarded());
+  const int jport = state["jupyter_port"], cport = state["connect_port"];
+  const std::string jtoken = state["jupyter_token"], ctoken = state["connect_token"];
+  EXPECT_THAT(nb.Out(),
+              HasSubstr("http://127.0.0.1:" + std::to_string(jport) + "/lab?token=" + jtoken));
+  // The token never shows in a command line.
+  for (const std::string& p : ProcessesMentioning(data)) {
+    EXPECT_THAT(p, ::testing::Not(HasSubstr(ctoken)));
+    EXPECT_THAT(p, ::testing::Not(HasSubstr(jtoken)));
+  }
+
+  CommandResult list = Sparkplane(data, {"--json", "notebook", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  ASSERT_EQ(list.Json().size(), 1u) << list.out;
+  EXPECT_EQ(list.Json()[0]["url"], "http://127.0.0.1:" + std::to_string(jport) + "/lab");
+  EXPECT_EQ(list.Json()[0]["state"], "ready");
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr(jtoken)));
+
+  // Wrong tokens are refused, by Jupyter and by Spark Connect.
+  auto [code, http] =
+      Shell("curl -s -o /dev/null -w '%{http_code}' 'http://127.0.0.1:" + std::to_string(jport) +
+            "/api/kernels?token=wrong'");
+  EXPECT_EQ(http, "403");
+  auto [rc, out] = Shell("SPARK_REMOTE='sc://localhost:" + std::to_string(cport) +
+                         "/;token=wrong' timeout 60 " + kPython +
+                         " -c 'from pyspark.sql import SparkSession; "
+                         "SparkSession.builder.getOrCreate().range(1).count()'");
+  EXPECT_NE(rc, 0);
+  EXPECT_THAT(out, HasSubstr("Invalid authentication token"));
+
+  // The demo notebook in a kernel of the notebook's Jupyter (its environment: SPARK_REMOTE).
+  auto [nrc, nout] =
+      Shell("timeout 120 " + kPython + " " + SP_TEST_DIR + "/run_in_kernel.py " +
+            std::to_string(jport) + " " + jtoken + " " + SP_TEST_DIR + "/demo.ipynb");
+  EXPECT_EQ(nrc, 0) << nout;
+  EXPECT_THAT(nout, HasSubstr("demo ok 200000 7"));
+
+  // Stop with the kernel still running: everything goes.
+  CommandResult stop = Sparkplane(data, {"notebook", "stop", "demo"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  ASSERT_TRUE(nb.Wait(std::chrono::seconds(10)));
+  EXPECT_EQ(nb.exit_code(), 0) << nb.Err();
+  ExpectAllGone(data, state);
+  EXPECT_THAT(Sparkplane(data, {"notebook", "list"}).out, HasSubstr("no notebooks"));
+}
+
+TEST_F(NotebookTest, AnIdleNotebookTearsItselfDown) {
+  const std::string& data = data_.path();
+  NotebookProcess nb(data, {"idle", "--idle-timeout", "6s"});
+  ASSERT_TRUE(nb.WaitReady(std::chrono::seconds(120))) << nb.Out() << nb.Err();
+  nlohmann::json state = State(data, "idle");
+  ASSERT_TRUE(nb.Wait(std::chrono::seconds(40))) << "still running; stderr:\n" << nb.Err();
+  EXPECT_EQ(nb.exit_code(), 0) << nb.Err();
+  EXPECT_THAT(nb.Err(), HasSubstr("stopping notebook idle: it was idle for its idle timeout"));
+  ExpectAllGone(data, state);
+}
+
+TEST_F(NotebookTest, KillNineOfTheOwnerLeavesNothingRunning) {
+  const std::string& data = data_.path();
+  NotebookProcess nb(data, {"orphan", "--idle-timeout", "10m"});
+  ASSERT_TRUE(nb.WaitReady(std::chrono::seconds(120))) << nb.Out() << nb.Err();
+  nlohmann::json state = State(data, "orphan");
+  nb.Kill9();
+  // The notebook guard tears it down: Jupyter, Connect, then the cluster.
+  EXPECT_TRUE(WaitFor([&] { return ProcessesMentioning(data).empty(); }, std::chrono::seconds(40)))
+      << ::testing::PrintToString(ProcessesMentioning(data)) << "\nguard log:\n"
+      << ReadFile(data + "/notebooks/orphan/logs/guard.log");
+  ExpectAllGone(data, state);
+  EXPECT_THAT(ReadFile(data + "/notebooks/orphan/logs/guard.log"),
+              HasSubstr("tore down notebook 'orphan' because its owner"));
+}
+
+}  // namespace
+}  // namespace sp::testing

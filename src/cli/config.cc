@@ -114,8 +114,9 @@ Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
     return file + ":" + std::to_string(n.Mark().line + 1) + ": pools: ";
   };
   if (!node.IsSequence()) {
-    return InvalidArgumentError(at(node) + "expected a list of pools (name, size, workers, "
-                                           "worker_cores, worker_memory, max_age)");
+    return InvalidArgumentError(at(node) +
+                                "expected a list of pools (name, size, workers, "
+                                "worker_cores, worker_memory, max_age)");
   }
   std::vector<clusters::PoolSpec> pools;
   for (const YAML::Node& item : node) {
@@ -123,13 +124,15 @@ Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
     clusters::PoolSpec p;
     for (const auto& kv : item) {
       std::string key = kv.first.as<std::string>();
-      if (!kv.second.IsScalar()) return InvalidArgumentError(at(kv.second) + key + ": expected a value");
+      if (!kv.second.IsScalar())
+        return InvalidArgumentError(at(kv.second) + key + ": expected a value");
       std::string v = kv.second.as<std::string>();
       auto number = [&](int* out) -> Status {
         char* end = nullptr;
         long n = std::strtol(v.c_str(), &end, 10);
         if (v.empty() || *end != '\0') {
-          return InvalidArgumentError(at(kv.second) + key + ": expected an integer; got '" + v + "'");
+          return InvalidArgumentError(at(kv.second) + key + ": expected an integer; got '" + v +
+                                      "'");
         }
         *out = static_cast<int>(n);
         return OkStatus();
@@ -146,7 +149,8 @@ Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
         p.worker_memory = v;
       } else if (key == "max_age") {
         Result<Millis> d = dag::ParseDuration(v);
-        if (!d.ok()) return InvalidArgumentError(at(kv.second) + "max_age: " + d.status().message());
+        if (!d.ok())
+          return InvalidArgumentError(at(kv.second) + "max_age: " + d.status().message());
         p.max_age = *d;
       } else {
         return InvalidArgumentError(at(kv.first) + "unknown field '" + key +
@@ -156,7 +160,8 @@ Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
     }
     if (Status s = p.Validate(); !s.ok()) return InvalidArgumentError(at(item) + s.message());
     for (const clusters::PoolSpec& other : pools) {
-      if (other.name == p.name) return InvalidArgumentError(at(item) + "pool '" + p.name + "' is defined twice");
+      if (other.name == p.name)
+        return InvalidArgumentError(at(item) + "pool '" + p.name + "' is defined twice");
     }
     pools.push_back(std::move(p));
   }

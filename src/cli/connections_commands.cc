@@ -195,7 +195,9 @@ int PoolList(const GlobalOptions& g) {
       if (!c.handle.is_object() || c.handle.value("pool", "") != p.name) continue;
       std::string master = c.handle.value("master_url", "");
       std::string age = FormatDurationBetween(c.created_at, now);
-      members.push_back({{"name", c.name}, {"state", c.state}, {"master_url", master},
+      members.push_back({{"name", c.name},
+                         {"state", c.state},
+                         {"master_url", master},
                          {"created_at", FormatTime(c.created_at)}});
       table.Add({p.name, std::to_string(p.size), shape, c.name, c.state, age,
                  master.empty() ? "-" : master});

@@ -9,12 +9,12 @@
 //     server's lock file (a restarted server takes the lock again within the grace, and the
 //     guard goes on), or, for a cluster made by a CLI command, that process (pid + start time).
 // The lifetime in the handle file, when it holds one, wins over the flags (a pooled cluster
-// takes the lifetime of the run that takes it). It also cleans up after daemons that all died. It reads what to stop from the cluster's
-// handle file (<dir>/handle.json, the handle the
-// backend last made durable), so daemons added by a scale are stopped too; it ends by itself
-// when that file is gone (the cluster was deleted normally). A deletion by the guard stops the
-// daemons (SIGTERM, SIGKILL after the grace), keeps their logs, removes the handle file and
-// writes <dir>/guard.log with the reason; the server's reaper marks the record deleted later.
+// takes the lifetime of the run that takes it). It also cleans up after daemons that all died. It
+// reads what to stop from the cluster's handle file (<dir>/handle.json, the handle the backend last
+// made durable), so daemons added by a scale are stopped too; it ends by itself when that file is
+// gone (the cluster was deleted normally). A deletion by the guard stops the daemons (SIGTERM,
+// SIGKILL after the grace), keeps their logs, removes the handle file and writes <dir>/guard.log
+// with the reason; the server's reaper marks the record deleted later.
 //
 // Started as `<guard_command...> -- --handle-file F [--deadline-ms T] [--idle-timeout-ms D]
 // [--lock L | --owner-pid P --owner-start S] --grace-ms G` (GuardArgs); the CLI parses those

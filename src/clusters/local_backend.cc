@@ -281,10 +281,10 @@ Millis LocalClusterBackend::StartupTime(const std::string& name) const {
 }
 
 Status PoolSpec::Validate() const {
-  bool ok_name = !name.empty() && name.size() <= 32 &&
-                 std::all_of(name.begin(), name.end(), [](char c) {
-                   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                 });
+  bool ok_name =
+      !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
   if (!ok_name) {
     return InvalidArgumentError("pool name '" + name +
                                 "': expected 1-32 of lower-case letters, digits and '-'");
@@ -293,7 +293,8 @@ Status PoolSpec::Validate() const {
   if (workers < 0 || workers > 256) {
     return InvalidArgumentError("pool '" + name + "': workers must be 0-256");
   }
-  if (worker_cores < 1) return InvalidArgumentError("pool '" + name + "': worker_cores must be >= 1");
+  if (worker_cores < 1)
+    return InvalidArgumentError("pool '" + name + "': worker_cores must be >= 1");
   if (!spark::IsValidMemorySize(worker_memory)) {
     return InvalidArgumentError("pool '" + name + "': worker_memory '" + worker_memory +
                                 "' is not a JVM memory size such as 1g");
@@ -360,10 +361,9 @@ void LocalClusterBackend::FillPools(std::stop_token stop) {
       // The guard's backstop; the pool itself replaces an idle cluster at max_age.
       request.lifetime.deadline = clock_->Now() + pool.max_age + Millis(60000);
       const std::string name = request.name;
-      Result<nlohmann::json> made =
-          Create(request, stop, [&](const nlohmann::json& h) {
-            return record(pool.name, name, h, "creating");
-          });
+      Result<nlohmann::json> made = Create(request, stop, [&](const nlohmann::json& h) {
+        return record(pool.name, name, h, "creating");
+      });
       if (!made.ok()) {
         record(pool.name, name, nlohmann::json::object(), "failed").IgnoreError();
         if (logger_ != nullptr) {

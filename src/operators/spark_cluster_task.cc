@@ -688,8 +688,9 @@ void SparkClusterTaskType::TakeFromPool(const std::shared_ptr<TaskContext>& ctx,
     Status stopped = backends_.local().Delete(name, taken.handle, /*keep_logs=*/true);
     record.state = stopped.ok() ? internal::kClusterFailed : internal::kClusterReady;
     internal::CommitCluster(store, record).IgnoreError();
-    internal::Fail(ctx, "could not record the cluster taken from warm pool '" + taken.pool +
-                            "', so it was deleted: " + recorded.message(),
+    internal::Fail(ctx,
+                   "could not record the cluster taken from warm pool '" + taken.pool +
+                       "', so it was deleted: " + recorded.message(),
                    /*retryable=*/true);
     return;
   }
@@ -699,9 +700,9 @@ void SparkClusterTaskType::TakeFromPool(const std::shared_ptr<TaskContext>& ctx,
   Log(*ctx, "took Spark cluster '" + taken.pooled_name + "' from warm pool '" + taken.pool +
                 "' as '" + name + "': ready at " + url + " (web UI " +
                 outputs.value("master_ui_url", "") + ")");
-  ctx->Complete(internal::Succeeded(std::move(outputs), "Spark cluster '" + name +
-                                                            "' ready at " + url +
-                                                            " (warm pool '" + taken.pool + "')"));
+  ctx->Complete(internal::Succeeded(
+      std::move(outputs),
+      "Spark cluster '" + name + "' ready at " + url + " (warm pool '" + taken.pool + "')"));
 }
 
 void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,

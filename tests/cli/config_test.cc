@@ -118,8 +118,7 @@ TEST_F(ConfigTest, LifetimesAndPools) {
   EXPECT_EQ(c->cluster_pools[1].worker_memory, "2g");
   EXPECT_EQ(c->cluster_pools[1].max_age, Millis(30 * 60 * 1000));
 
-  EXPECT_EQ(ResolveConfig({"", "", Write("none.yaml", "cluster_max_age: none\n")})
-                ->cluster_max_age,
+  EXPECT_EQ(ResolveConfig({"", "", Write("none.yaml", "cluster_max_age: none\n")})->cluster_max_age,
             Millis(0));
   for (const auto& [text, error] : std::vector<std::pair<std::string, std::string>>{
            {"pools:\n  - {name: Small}\n", "pools.yaml:2: pools: pool name 'Small'"},

@@ -2,6 +2,7 @@
 
 #include "operators/bash_task.h"
 #include "operators/connection_task.h"
+#include "operators/notebook_task.h"
 #include "operators/spark_cluster_task.h"
 #include "operators/spark_submit_task.h"
 
@@ -42,6 +43,7 @@ std::unique_ptr<TaskTypeRegistry> BuildRegistry(const Services* services) {
   r->Register(std::make_unique<SparkClusterTaskType>(services));
   r->Register(std::make_unique<ConnectionTaskType>(services));
   r->Register(std::make_unique<SparkSubmitTaskType>(services));
+  r->Register(std::make_unique<NotebookTaskType>(services));
   return r;
 }
 

@@ -238,5 +238,85 @@ TEST_F(NotebookTest, KillNineOfTheOwnerLeavesNothingRunning) {
               HasSubstr("tore down notebook 'orphan' because its owner"));
 }
 
+// A `type: notebook` task in a DAG: the run's cluster, parameters from the DAG's params, the
+// executed notebook next to the task log; a failing cell fails the task with its error.
+class NotebookTaskTest : public NotebookTest {
+ protected:
+  void SetUp() override {
+    NotebookTest::SetUp();
+    if (IsSkipped()) return;
+    fs::create_directories(data_.path() + "/apps");
+    fs::copy_file(std::string(SP_TEST_DIR) + "/report.ipynb", data_.path() + "/apps/report.ipynb");
+    WriteFile(data_.path() + "/dags/nbtask.yaml", R"(id: nbtask
+params:
+  rows: 1000
+tasks:
+  - id: create_cluster
+    type: spark_cluster
+    setup: true
+    action: create
+    workers: 1
+    worker_cores: 1
+    worker_memory: 1g
+  - id: report
+    type: notebook
+    depends_on: [create_cluster]
+    notebook: report.ipynb
+    master: "{{ tasks.create_cluster.outputs.master_url }}"
+    parameters:
+      rows: "{{ params.rows }}"
+      label: nightly
+  - id: delete_cluster
+    type: spark_cluster
+    teardown: true
+    depends_on: [create_cluster, report]
+    action: delete
+    cluster_from: create_cluster
+)");
+  }
+  std::vector<std::string> ExecutedNotebooks() {
+    std::vector<std::string> found;
+    for (const auto& e :
+         fs::recursive_directory_iterator(data_.path() + "/history/scheduler/logs")) {
+      if (e.path().extension() == ".ipynb") found.push_back(e.path());
+    }
+    return found;
+  }
+};
+
+TEST_F(NotebookTaskTest, ExecutesTheNotebookWithParametersOnTheRunsCluster) {
+  CommandResult r = Sparkplane(data_.path(), {"dags", "test", "nbtask"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::vector<std::string> executed = ExecutedNotebooks();
+  ASSERT_EQ(executed.size(), 1u);
+  std::string nb = ReadFile(executed[0]);
+  EXPECT_THAT(nb, HasSubstr("REPORT nightly 1000"));
+  EXPECT_THAT(nb, HasSubstr("injected-parameters"));
+  nlohmann::json run = ShowRun(data_.path(), "nbtask", "latest");
+  EXPECT_EQ(TaskState(run, "report"), "success");
+  EXPECT_EQ(TaskState(run, "delete_cluster"), "success");
+  EXPECT_TRUE(
+      WaitFor([&] { return ProcessesMentioning(data_.path()).empty(); }, std::chrono::seconds(20)))
+      << ::testing::PrintToString(ProcessesMentioning(data_.path()));
+}
+
+TEST_F(NotebookTaskTest, AFailingCellFailsTheTaskWithItsError) {
+  CommandResult r =
+      Sparkplane(data_.path(), {"dags", "test", "nbtask", "--conf", R"({"rows": -5})"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr("negative rows: -5"));
+  EXPECT_THAT(r.out + r.err, HasSubstr("cell 2 failed"));
+  nlohmann::json run = ShowRun(data_.path(), "nbtask", "latest");
+  EXPECT_EQ(TaskState(run, "report"), "failed");
+  EXPECT_EQ(TaskState(run, "delete_cluster"), "success");
+  std::vector<std::string> executed = ExecutedNotebooks();
+  ASSERT_EQ(executed.size(), 1u);
+  EXPECT_THAT(ReadFile(executed[0]), HasSubstr("ValueError"));
+  EXPECT_THAT(ReadFile(executed[0]), ::testing::Not(HasSubstr("REPORT nightly")));
+  EXPECT_TRUE(
+      WaitFor([&] { return ProcessesMentioning(data_.path()).empty(); }, std::chrono::seconds(20)))
+      << ::testing::PrintToString(ProcessesMentioning(data_.path()));
+}
+
 }  // namespace
 }  // namespace sp::testing

@@ -223,6 +223,27 @@ TEST_F(NotebookTest, AnIdleNotebookTearsItselfDown) {
   ExpectAllGone(data, state);
 }
 
+TEST_F(NotebookTest, ABusyCellOutlivesTheIdleTimeout) {
+  const std::string& data = data_.path();
+  NotebookProcess nb(data, {"busy", "--idle-timeout", "5s"});
+  ASSERT_TRUE(nb.WaitReady(std::chrono::seconds(120))) << nb.Out() << nb.Err();
+  nlohmann::json state = State(data, "busy");
+  WriteFile(data + "/busy.ipynb", R"({"cells": [{"cell_type": "code", "execution_count": null,
+    "id": "s", "metadata": {}, "outputs": [],
+    "source": ["import time\n", "time.sleep(14)\n", "print('slept')\n"]}],
+    "metadata": {}, "nbformat": 4, "nbformat_minor": 5})");
+  auto [rc, out] = Shell("timeout 60 " + kPython + " " + SP_TEST_DIR + "/run_in_kernel.py " +
+                         std::to_string(state.value("jupyter_port", 0)) + " " +
+                         state.value("jupyter_token", "") + " " + data + "/busy.ipynb");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_THAT(out, HasSubstr("slept"));  // 14 s busy with an idle timeout of 5 s
+  EXPECT_FALSE(nb.Exited()) << nb.Err();
+  // Idle once the cell is done.
+  ASSERT_TRUE(nb.Wait(std::chrono::seconds(40))) << "still running; stderr:\n" << nb.Err();
+  EXPECT_THAT(nb.Err(), HasSubstr("stopping notebook busy: it was idle for its idle timeout"));
+  ExpectAllGone(data, state);
+}
+
 TEST_F(NotebookTest, KillNineOfTheOwnerLeavesNothingRunning) {
   const std::string& data = data_.path();
   NotebookProcess nb(data, {"orphan", "--idle-timeout", "10m"});

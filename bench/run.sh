@@ -156,6 +156,12 @@ if [[ -n "${SPARK_HOME:-}" ]] || compgen -G ".venv/lib/python3*/site-packages/py
   bench/cluster_start_bench.sh "$build" "${BENCH_CLUSTER_ROUNDS:-5}" ||
     { echo "bench/cluster_start_bench.sh failed" >&2; status=1; }
   echo
+  echo "running the warm pool benchmark ..." >&2
+  echo "## Warm pools (bench/pool_bench.sh)"
+  echo
+  bench/pool_bench.sh "$build" "${BENCH_CLUSTER_ROUNDS:-5}" ||
+    { echo "bench/pool_bench.sh failed" >&2; status=1; }
+  echo
 else
   echo "bench/run.sh: Spark is missing (scripts/setup.sh): local cluster start benchmark skipped" >&2
 fi

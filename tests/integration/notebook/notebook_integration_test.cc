@@ -34,8 +34,8 @@ bool PortAccepts(int port) {
   return ok;
 }
 
-// Pids of processes whose command line or environment mentions `needle` (the data dir, a
-// notebook's marker): what must be gone after a stop.
+// Pids of processes whose command line, environment or working dir mentions `needle` (the data dir,
+// a notebook's marker): what must be gone after a stop.
 std::vector<std::string> ProcessesMentioning(const std::string& needle) {
   std::vector<std::string> found;
   for (const auto& e : fs::directory_iterator("/proc")) {
@@ -44,7 +44,10 @@ std::vector<std::string> ProcessesMentioning(const std::string& needle) {
     if (pid == std::to_string(::getpid())) continue;
     std::string cmd = ReadFile(e.path() / "cmdline");
     std::string env = ReadFile(e.path() / "environ");
-    if (cmd.find(needle) != std::string::npos || env.find(needle) != std::string::npos) {
+    std::error_code ec;
+    std::string cwd = fs::read_symlink(e.path() / "cwd", ec).string();
+    if (cmd.find(needle) != std::string::npos || env.find(needle) != std::string::npos ||
+        cwd.find(needle) != std::string::npos) {
       for (char& c : cmd) c = c == '\0' ? ' ' : c;
       found.push_back(pid + ": " + cmd.substr(0, 200));
     }
@@ -176,6 +179,10 @@ TEST_F(NotebookTest, RunsANotebookInItsKernelAndStopsCleanly) {
     EXPECT_THAT(p, ::testing::Not(HasSubstr(ctoken)));
     EXPECT_THAT(p, ::testing::Not(HasSubstr(jtoken)));
   }
+
+  CommandResult again = Sparkplane(data, {"notebook", "start", "demo"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("notebook 'demo' is already running"));
 
   CommandResult list = Sparkplane(data, {"--json", "notebook", "list"});
   ASSERT_EQ(list.exit_code, 0) << list.err;

@@ -114,17 +114,7 @@ struct SparkClusterTaskType::Plan {
   bool no_max_age = false;        // max_age: none
   Millis idle_timeout{0};
   // kubernetes only
-  std::string image;  // "" = RuntimeConfig::spark_image
-  std::string image_pull_policy;
-  int master_cores = 1;
-  std::string master_memory = "1g";
-  std::map<std::string, std::string> node_selector;
-  nlohmann::json tolerations = nlohmann::json::array();
-  bool authenticate = false;
-  bool master_rest = false;
-  bool ui_node_port = false;
-  int ui_node_port_number = 0;
-  std::string worker_scratch = k8s::kDefaultWorkerScratch;
+  clusters::KubernetesOptions kube;            // image "" = RuntimeConfig::spark_image
   std::vector<std::string> kubernetes_fields;  // which of them the task sets
 
   static Plan Read(FieldReader& r, const nlohmann::json& fields) {
@@ -198,23 +188,23 @@ struct SparkClusterTaskType::Plan {
                                              "' applies to the kubernetes backend only, and "
                                              "this task says backend: local");
     }
-    if (auto v = r.String("image")) p->image = *v;
+    if (auto v = r.String("image")) p->kube.image = *v;
     if (auto v = r.Choice("image_pull_policy", {"IfNotPresent", "Always", "Never"})) {
-      p->image_pull_policy = *v;
+      p->kube.image_pull_policy = *v;
     }
-    if (auto v = r.Int("master_cores", 1, 1024)) p->master_cores = static_cast<int>(*v);
+    if (auto v = r.Int("master_cores", 1, 1024)) p->kube.master_cores = static_cast<int>(*v);
     if (auto m = r.String("master_memory")) {
       if (!spark::IsValidMemorySize(*m)) {
         r.Problem("master_memory",
                   "expected a JVM memory size such as 1g or 1536m; got '" + *m + "'");
       }
-      p->master_memory = *m;
+      p->kube.master_memory = *m;
     }
-    if (auto v = r.StringMap("node_selector")) p->node_selector = *v;
+    if (auto v = r.StringMap("node_selector")) p->kube.node_selector = *v;
     if (r.Has("tolerations") && !r.Deferred("tolerations")) {
       const nlohmann::json& t = fields["tolerations"];
       if (t.is_array()) {
-        p->tolerations = t;
+        p->kube.tolerations = t;
       } else {
         r.Problem("tolerations",
                   "expected a list of tolerations (mappings with key, operator, "
@@ -222,16 +212,16 @@ struct SparkClusterTaskType::Plan {
                       internal::Describe(t));
       }
     }
-    if (auto v = r.String("worker_scratch")) p->worker_scratch = *v;
-    if (auto v = ReadBool(r, fields, "authenticate")) p->authenticate = *v;
-    if (auto v = ReadBool(r, fields, "master_rest")) p->master_rest = *v;
+    if (auto v = r.String("worker_scratch")) p->kube.worker_scratch = *v;
+    if (auto v = ReadBool(r, fields, "authenticate")) p->kube.authenticate = *v;
+    if (auto v = ReadBool(r, fields, "master_rest")) p->kube.master_rest = *v;
     if (r.Has("ui_node_port") && !r.Deferred("ui_node_port")) {
       const nlohmann::json& v = fields["ui_node_port"];
       if (v.is_boolean() || v == "true" || v == "false") {
-        p->ui_node_port = v.is_boolean() ? v.get<bool>() : v == "true";
+        p->kube.ui_node_port = v.is_boolean() ? v.get<bool>() : v == "true";
       } else if (auto port = r.Int("ui_node_port", 30000, 32767)) {
-        p->ui_node_port = true;
-        p->ui_node_port_number = static_cast<int>(*port);
+        p->kube.ui_node_port = true;
+        p->kube.ui_node_port_number = static_cast<int>(*port);
       }
     }
     // What only the object builders check (tolerations, node selector labels, images); before
@@ -274,17 +264,7 @@ struct SparkClusterTaskType::Plan {
     if (age.count() > 0) q.lifetime.deadline = now + age;
     q.lifetime.idle_timeout = idle_timeout;
     q.kubernetes_fields = kubernetes_fields;
-    q.kubernetes.image = image;
-    q.kubernetes.image_pull_policy = image_pull_policy;
-    q.kubernetes.master_cores = master_cores;
-    q.kubernetes.master_memory = master_memory;
-    q.kubernetes.node_selector = node_selector;
-    q.kubernetes.tolerations = tolerations;
-    q.kubernetes.authenticate = authenticate;
-    q.kubernetes.master_rest = master_rest;
-    q.kubernetes.ui_node_port = ui_node_port;
-    q.kubernetes.ui_node_port_number = ui_node_port_number;
-    q.kubernetes.worker_scratch = worker_scratch;
+    q.kubernetes = kube;
     return q;
   }
 };

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "cli/stop_signals.h"
 #include "clusters/lifetime.h"
 #include "operators/ad_hoc_try.h"
 #include "operators/task_type.h"
@@ -16,31 +17,6 @@ namespace sp::cli {
 namespace {
 
 using nlohmann::json;
-
-// Blocks SIGINT and SIGTERM in this thread (and the threads it starts), so they can be waited
-// for; restores the old mask when destroyed.
-class StopSignals {
- public:
-  StopSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
-  // Waits up to `ms` for a stop signal; true if one came.
-  bool Wait(long ms) const {
-    timespec ts{ms / 1000, (ms % 1000) * 1000000};
-    return sigtimedwait(&set_, nullptr, &ts) > 0;
-  }
-
- private:
-  sigset_t set_;
-  sigset_t old_;
-};
 
 // KEY=VALUE items of a repeated flag into a mapping.
 Result<json> Pairs(const std::vector<std::string>& items, const char* flag) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "cli/stop_signals.h"
 #include "cli/table.h"
 #include "clusters/lifetime.h"
 #include "dag/cron.h"
@@ -18,30 +19,6 @@ namespace sp::cli {
 namespace {
 
 using nlohmann::json;
-
-// Blocks SIGINT and SIGTERM in this thread and the threads it starts, so they can be waited
-// for; restores the old mask when destroyed.
-class StopSignals {
- public:
-  StopSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
-  bool Wait(long ms) const {
-    timespec ts{ms / 1000, (ms % 1000) * 1000000};
-    return sigtimedwait(&set_, nullptr, &ts) > 0;
-  }
-
- private:
-  sigset_t set_;
-  sigset_t old_;
-};
 
 // A duration flag: "none" (and "0") is 0.
 Result<Millis> DurationFlag(const std::string& flag, const std::string& text) {

@@ -22,33 +22,17 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/spark_lib.sh
 . "$REPO/bench/spark_lib.sh"
-if [ $# -lt 1 ]; then
-  echo "usage: $0 BUILD_DIR [ROUNDS]" >&2
-  exit 2
-fi
-BUILD=$(cd "$1" && pwd) || exit 2
-ROUNDS=${2:-5}
-[ -x "$BUILD/sparkplane" ] || { echo "cluster_start_bench: $BUILD/sparkplane not built" >&2; exit 2; }
-find_spark_home "$REPO" || { echo "cluster_start_bench: Spark not found (scripts/setup.sh)" >&2; exit 2; }
+bench_start cluster_start_bench 5 "$@"
 POLL=0.05
 TIMEOUT=120
 
-ROOT=$(mktemp -d "${TMPDIR:-/tmp}/cluster-start-bench.XXXXXX") || exit 1
-# The same binary for every round, even if BUILD_DIR is rebuilt meanwhile (the supervisor
-# goes with it: sparkplane looks next to itself first).
-cp "$BUILD/sparkplane" "$BUILD/sparkplane-supervisor" "$ROOT/" || exit 1
-BIN=$ROOT/sparkplane
 M= W= S=
 cleanup() {
   trap - EXIT INT TERM
   stop_group "$W"
   stop_group "$M"
   if [ -n "$S" ]; then kill -TERM "$S" 2>/dev/null; wait "$S" 2>/dev/null; fi
-  local left
-  left=$(procs_under "$ROOT" | grep -vx "$$")
-  # shellcheck disable=SC2086
-  [ -z "$left" ] || { echo "cluster_start_bench: killing leftovers: $(ps -o pid=,args= -p "$(echo $left | tr " " ,)" 2>/dev/null)" >&2; kill -KILL $left 2>/dev/null; }
-  rm -rf "$ROOT"
+  bench_remove_root cluster_start_bench
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -16,23 +16,13 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/spark_lib.sh
 . "$REPO/bench/spark_lib.sh"
-if [ $# -lt 1 ]; then
-  echo "usage: $0 BUILD_DIR [ROUNDS]" >&2
-  exit 2
-fi
-BUILD=$(cd "$1" && pwd) || exit 2
-ROUNDS=${2:-3}
+bench_start notebook_start_bench 3 "$@"
 PY=$REPO/.venv/bin/python
-[ -x "$BUILD/sparkplane" ] || { echo "notebook_start_bench: $BUILD/sparkplane not built" >&2; exit 2; }
 "$PY" -c 'import jupyterlab, pyspark.sql.connect' 2>/dev/null ||
   { echo "notebook_start_bench: no JupyterLab / pyspark[connect] in .venv (scripts/setup.sh)" >&2; exit 2; }
-find_spark_home "$REPO" || { echo "notebook_start_bench: Spark not found (scripts/setup.sh)" >&2; exit 2; }
 export PYSPARK_PYTHON=$PY  # the copied binary finds no .venv next to itself
 TIMEOUT=180
 
-ROOT=$(mktemp -d "${TMPDIR:-/tmp}/notebook-start-bench.XXXXXX") || exit 1
-cp "$BUILD/sparkplane" "$BUILD/sparkplane-supervisor" "$ROOT/" || exit 1
-BIN=$ROOT/sparkplane
 cat >"$ROOT/first.ipynb" <<'NB'
 {"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {}, "outputs": [],
   "source": ["from pyspark.sql import SparkSession\n",
@@ -44,11 +34,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "$S" ]; then kill -TERM "$S" 2>/dev/null; wait "$S" 2>/dev/null; fi
   sleep 2
-  local left
-  left=$(procs_under "$ROOT" | grep -vx "$$")
-  # shellcheck disable=SC2086
-  [ -z "$left" ] || { echo "notebook_start_bench: killing leftovers: $left" >&2; kill -KILL $left 2>/dev/null; }
-  rm -rf "$ROOT"
+  bench_remove_root notebook_start_bench
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

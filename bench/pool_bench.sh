@@ -17,26 +17,12 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/spark_lib.sh
 . "$REPO/bench/spark_lib.sh"
-if [ $# -lt 1 ]; then
-  echo "usage: $0 BUILD_DIR [ROUNDS]" >&2
-  exit 2
-fi
-BUILD=$(cd "$1" && pwd) || exit 2
-ROUNDS=${2:-5}
-[ -x "$BUILD/sparkplane" ] || { echo "pool_bench: $BUILD/sparkplane not built" >&2; exit 2; }
-find_spark_home "$REPO" || { echo "pool_bench: Spark not found (scripts/setup.sh)" >&2; exit 2; }
-ROOT=$(mktemp -d "${TMPDIR:-/tmp}/pool-bench.XXXXXX") || exit 1
-cp "$BUILD/sparkplane" "$BUILD/sparkplane-supervisor" "$ROOT/" || exit 1
-BIN=$ROOT/sparkplane
+bench_start pool_bench 5 "$@"
 P= C=
 cleanup() {
   trap - EXIT INT TERM
   for s in $P $C; do kill -TERM "$s" 2>/dev/null; wait "$s" 2>/dev/null; done
-  local left
-  left=$(procs_under "$ROOT" | grep -vx "$$")
-  # shellcheck disable=SC2086
-  [ -z "$left" ] || kill -KILL $left 2>/dev/null
-  rm -rf "$ROOT"
+  bench_remove_root pool_bench
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

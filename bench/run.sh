@@ -162,6 +162,12 @@ if [[ -n "${SPARK_HOME:-}" ]] || compgen -G ".venv/lib/python3*/site-packages/py
   bench/pool_bench.sh "$build" "${BENCH_CLUSTER_ROUNDS:-5}" ||
     { echo "bench/pool_bench.sh failed" >&2; status=1; }
   echo
+  echo "running the notebook start benchmark ..." >&2
+  echo "## Notebook cold start (bench/notebook_start_bench.sh)"
+  echo
+  bench/notebook_start_bench.sh "$build" "${BENCH_NOTEBOOK_ROUNDS:-3}" ||
+    { echo "bench/notebook_start_bench.sh failed" >&2; status=1; }
+  echo
 else
   echo "bench/run.sh: Spark is missing (scripts/setup.sh): local cluster start benchmark skipped" >&2
 fi

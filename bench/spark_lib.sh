@@ -75,3 +75,33 @@ median() { tr ' ' '\n' | grep -E '^-?[0-9.]+$' | sort -g | awk -v f="%.${1:-2}f\
   if (NR == 0) { print "nan"; exit }
   if (NR % 2) printf f, v[(NR + 1) / 2]; else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { tr ' ' '\n' | grep -E '^-?[0-9.]+$' | sort -g | head -n1; }
+
+# The start of every Spark benchmark: `bench_start NAME DEFAULT_ROUNDS "$@"` reads BUILD_DIR
+# [ROUNDS] (sets BUILD and ROUNDS), checks that sparkplane is built and Spark found (exports
+# SPARK_HOME), makes ROOT (a temp dir) and copies the binaries into it: BIN runs the same build
+# in every round, even if BUILD_DIR is rebuilt meanwhile. Exits 2 on a usage or setup error.
+bench_start() {  # name default-rounds args...
+  local name=$1 default_rounds=$2
+  shift 2
+  if [ $# -lt 1 ]; then
+    echo "usage: $0 BUILD_DIR [ROUNDS]" >&2
+    exit 2
+  fi
+  BUILD=$(cd "$1" && pwd) || exit 2
+  ROUNDS=${2:-$default_rounds}
+  [ -x "$BUILD/sparkplane" ] || { echo "$name: $BUILD/sparkplane not built" >&2; exit 2; }
+  find_spark_home "$REPO" || { echo "$name: Spark not found (scripts/setup.sh)" >&2; exit 2; }
+  ROOT=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX") || exit 1
+  cp "$BUILD/sparkplane" "$BUILD/sparkplane-supervisor" "$ROOT/" || exit 1
+  BIN=$ROOT/sparkplane
+}
+
+# SIGKILL to every process still running from ROOT (but this shell), naming them on stderr as
+# `name`, then removes ROOT: the end of every benchmark's cleanup.
+bench_remove_root() {  # name
+  local left
+  left=$(procs_under "$ROOT" | grep -vx "$$")
+  # shellcheck disable=SC2086
+  [ -z "$left" ] || { echo "$1: killing leftovers: $(ps -o pid=,args= -p "$(echo $left | tr " " ,)" 2>/dev/null)" >&2; kill -KILL $left 2>/dev/null; }
+  rm -rf "$ROOT"
+}

@@ -311,6 +311,16 @@ bool RunIdTaken(const Working& w, const std::string& dag_id, const std::string& 
   return false;
 }
 
+// The id of the run of `dag_id` already named for (type, logical date): the Airflow-3 id, or the
+// 'Z' id a store written before may hold (LegacyRunId); "" when neither is taken.
+std::string TakenGeneratedRunId(const Working& w, const std::string& dag_id, store::RunType type,
+                                Time logical) {
+  for (std::string id : {MakeRunId(type, logical), LegacyRunId(type, logical)}) {
+    if (RunIdTaken(w, dag_id, id)) return id;
+  }
+  return "";
+}
+
 int ActiveRunsOf(const Working& w, const std::string& dag_id, bool running_only) {
   int n = 0;
   for (int64_t k : w.RunKeys()) {
@@ -340,8 +350,11 @@ Status OnTrigger(Working& w, const TriggerRun& e, RunKeySource& keys) {
   if (!e.run_id.empty()) RETURN_IF_ERROR(dag::CheckRunId(e.run_id));
   Time logical = e.logical_date.value_or(w.now());
   std::string run_id = e.run_id.empty() ? MakeRunId(e.type, logical) : e.run_id;
-  if (RunIdTaken(w, e.dag_id, run_id)) {
-    return AlreadyExistsError("DAG '" + e.dag_id + "' already has a run '" + run_id +
+  const std::string taken = e.run_id.empty() ? TakenGeneratedRunId(w, e.dag_id, e.type, logical)
+                            : RunIdTaken(w, e.dag_id, run_id) ? run_id
+                                                              : "";
+  if (!taken.empty()) {
+    return AlreadyExistsError("DAG '" + e.dag_id + "' already has a run '" + taken +
                               "' (choose another --run-id or --logical-date)");
   }
   w.AddRun(NewRun(entry->dag, keys.Next(), e.type, run_id, logical,
@@ -373,8 +386,8 @@ Status OnBackfill(Working& w, const Backfill& e, RunKeySource& keys) {
                                 FormatTime(e.to));
   }
   for (const dag::ScheduledRun& r : runs) {
+    if (!TakenGeneratedRunId(w, d.id, store::RunType::kBackfill, r.logical_date).empty()) continue;
     std::string run_id = MakeRunId(store::RunType::kBackfill, r.logical_date);
-    if (RunIdTaken(w, d.id, run_id)) continue;
     w.AddRun(NewRun(entry->dag, keys.Next(), store::RunType::kBackfill, run_id, r.logical_date,
                     r.interval, e.conf, w.now()));
   }
@@ -649,7 +662,9 @@ void CreateScheduledRuns(Working& w, RunKeySource& keys) {
       std::string run_id = MakeRunId(store::RunType::kScheduled, next->logical_date);
       w.MutableDagRecord(id).last_scheduled_logical_date = next->logical_date;
       last = next->logical_date;
-      if (RunIdTaken(w, id, run_id)) continue;
+      if (!TakenGeneratedRunId(w, id, store::RunType::kScheduled, next->logical_date).empty()) {
+        continue;
+      }
       w.AddRun(NewRun(d, keys.Next(), store::RunType::kScheduled, run_id, next->logical_date,
                       next->interval, nlohmann::json::object(), w.now()));
     }
@@ -990,6 +1005,10 @@ std::string MakeManualRunId(Time triggered_at, const std::string& suffix) {
 }
 
 std::string MakeRunId(store::RunType type, Time logical_date) {
+  return std::string(store::RunTypeName(type)) + "__" + dag::FormatPythonIsoTime(logical_date);
+}
+
+std::string LegacyRunId(store::RunType type, Time logical_date) {
   return std::string(store::RunTypeName(type)) + "__" + FormatTime(logical_date);
 }
 

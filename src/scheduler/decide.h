@@ -61,8 +61,12 @@ std::vector<dag::ScheduledRun> NextScheduledRuns(const dag::Dag& dag,
 std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const std::string& task,
                                    Time now);
 
-// "scheduled__2026-11-26T00:00:00Z"
+// Airflow 3's id of a scheduled, backfill or manual run at a logical date: the type, then the date
+// in Python's isoformat, "scheduled__2026-11-26T00:00:00+00:00".
 std::string MakeRunId(store::RunType type, Time logical_date);
+// The id MakeRunId gave before it followed Airflow ("scheduled__2026-11-26T00:00:00Z"). A store may
+// still hold such runs: a backfill or trigger at the same logical date treats them as taken.
+std::string LegacyRunId(store::RunType type, Time logical_date);
 // A manual run triggered without a logical date, named as Airflow 3 names it:
 // "manual__2026-01-04T12:00:00.123000+00:00_Ab3dE9xZ" (the trigger time in Python's isoformat, then
 // `suffix`, eight random letters and digits the caller draws: Decide generates no ids).

@@ -503,16 +503,22 @@ Status Scheduler::NoteTakenRunIds(const Event& event, Time now) {
   // Decide sees only active runs; the store also holds finished ones whose ids a trigger or a
   // backfill could reuse. Look those few ids up so the clash is refused with a clear message.
   std::vector<std::pair<std::string, std::string>> candidates;
+  // A generated id is also looked up in its older 'Z' form (LegacyRunId): Decide counts either.
   if (const auto* t = std::get_if<TriggerRun>(&event)) {
-    candidates.emplace_back(t->dag_id, t->run_id.empty()
-                                           ? MakeRunId(t->type, t->logical_date.value_or(now))
-                                           : t->run_id);
+    if (t->run_id.empty()) {
+      const Time logical = t->logical_date.value_or(now);
+      candidates.emplace_back(t->dag_id, MakeRunId(t->type, logical));
+      candidates.emplace_back(t->dag_id, LegacyRunId(t->type, logical));
+    } else {
+      candidates.emplace_back(t->dag_id, t->run_id);
+    }
   } else if (const auto* b = std::get_if<Backfill>(&event)) {
     auto it = snapshot_.dags.find(b->dag_id);
     if (it != snapshot_.dags.end() && it->second.dag && it->second.dag->schedule &&
         b->from <= b->to) {
       for (const dag::ScheduledRun& r : BackfillRuns(*it->second.dag, b->from, b->to, 10001)) {
         candidates.emplace_back(b->dag_id, MakeRunId(store::RunType::kBackfill, r.logical_date));
+        candidates.emplace_back(b->dag_id, LegacyRunId(store::RunType::kBackfill, r.logical_date));
       }
     }
   }

@@ -51,7 +51,7 @@ struct DagRecord {
 struct DagRun {
   int64_t id = 0;  // store key, assigned by the scheduler's id source
   std::string dag_id;
-  std::string run_id;  // "scheduled__2026-11-26T00:00:00Z", "manual__...", unique per DAG
+  std::string run_id;  // "scheduled__2026-11-26T00:00:00+00:00", "manual__...", unique per DAG
   RunType type = RunType::kManual;
   Time logical_date{};
   Time data_interval_start{};

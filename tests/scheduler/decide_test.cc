@@ -163,13 +163,13 @@ TEST(DecideTest, TriggerCreatesRunAndLaunchesRoots) {
   ASSERT_TRUE(p.refused.ok());
   ASSERT_EQ(p.created_runs.size(), 1u);
   int64_t run = p.created_runs[0];
-  EXPECT_EQ(h.runs[run].run_id, "manual__2026-11-26T10:00:00Z");
+  EXPECT_EQ(h.runs[run].run_id, "manual__2026-11-26T10:00:00+00:00");
   EXPECT_EQ(h.runs[run].state, RunState::kRunning);
   ASSERT_EQ(p.launches.size(), 1u);
   EXPECT_EQ(p.launches[0].task, "a");
   EXPECT_EQ(p.launches[0].try_number, 1);
   EXPECT_EQ(h.State(run, "a"), TaskState::kQueued);
-  EXPECT_EQ(h.Ti(run, "a").log_path, "logs/d/manual__2026-11-26T10:00:00Z/a/1.log");
+  EXPECT_EQ(h.Ti(run, "a").log_path, "logs/d/manual__2026-11-26T10:00:00+00:00/a/1.log");
   EXPECT_EQ(h.State(run, "b"), TaskState::kNone);
 }
 
@@ -460,7 +460,7 @@ TEST(DecideTest, ScheduleWithCatchupCreatesEveryMissedInterval) {
   h.AddDag(d);
   Plan p = h.Step(Tick{});
   ASSERT_EQ(p.created_runs.size(), 3u);  // 07-08, 08-09, 09-10
-  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "scheduled__2026-11-26T07:00:00Z");
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "scheduled__2026-11-26T07:00:00+00:00");
   EXPECT_EQ(h.runs[p.created_runs[2]].data_interval_end, At("2026-11-26T10:00:00"));
   EXPECT_EQ(*p.next_wakeup, At("2026-11-26T11:00:00"));
   EXPECT_TRUE(h.Step(Tick{}).created_runs.empty());  // nothing twice
@@ -491,7 +491,7 @@ TEST(DecideTest, ARunThatEndsAsksForATickThatCreatesTheNextScheduledRun) {
   EXPECT_EQ(*end.next_wakeup, h.now);
   Plan tick = h.Step(Tick{});
   ASSERT_EQ(tick.created_runs.size(), 1u);
-  EXPECT_EQ(h.runs[tick.created_runs[0]].run_id, "scheduled__2026-11-26T09:00:00Z");
+  EXPECT_EQ(h.runs[tick.created_runs[0]].run_id, "scheduled__2026-11-26T09:00:00+00:00");
 }
 
 TEST(DecideTest, ScheduleWithoutCatchupRunsOnlyTheLatestInterval) {
@@ -502,7 +502,7 @@ TEST(DecideTest, ScheduleWithoutCatchupRunsOnlyTheLatestInterval) {
   h.AddDag(d);
   Plan p = h.Step(Tick{});
   ASSERT_EQ(p.created_runs.size(), 1u);
-  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "scheduled__2026-11-26T09:00:00Z");
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "scheduled__2026-11-26T09:00:00+00:00");
 }
 
 TEST(DecideTest, PausedDagCreatesNoRuns) {
@@ -525,7 +525,7 @@ TEST(DecideTest, BackfillCreatesOneRunPerInterval) {
   h.AddDag(d, /*paused=*/true);
   Plan p = h.Step(Backfill{"d", At("2026-11-01T00:00:00"), At("2026-11-05T00:00:00")});
   ASSERT_EQ(p.created_runs.size(), 5u);
-  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "backfill__2026-11-01T00:00:00Z");
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "backfill__2026-11-01T00:00:00+00:00");
   int running = 0;
   for (int64_t k : p.created_runs) running += h.runs[k].state == RunState::kRunning;
   EXPECT_EQ(running, 2);
@@ -543,7 +543,7 @@ TEST(DecideTest, BackfillOfATriggerTimetableRunsAtEachFire) {
   Plan p = h.Step(Backfill{"d", At("2026-11-01T00:00:00"), At("2026-11-03T23:00:00")});
   ASSERT_EQ(p.created_runs.size(), 3u);
   const store::DagRun& first = h.runs[p.created_runs[0]];
-  EXPECT_EQ(first.run_id, "backfill__2026-11-01T06:00:00Z");
+  EXPECT_EQ(first.run_id, "backfill__2026-11-01T06:00:00+00:00");
   EXPECT_EQ(first.logical_date, At("2026-11-01T06:00:00"));
   EXPECT_EQ(first.data_interval_start, At("2026-11-01T06:00:00"));
   EXPECT_EQ(first.data_interval_end, At("2026-11-01T06:00:00"));
@@ -557,6 +557,43 @@ TEST(DecideTest, BackfillOfATriggerTimetableRunsAtEachFire) {
   EXPECT_EQ(one.logical_date, At("2026-11-01T05:00:00"));
   EXPECT_EQ(one.data_interval_start, At("2026-11-01T05:00:00"));
   EXPECT_EQ(one.data_interval_end, At("2026-11-01T06:00:00"));
+}
+
+// Issue 12: scheduled and backfill runs are named as Airflow 3 names them (the logical date in
+// Python's isoformat), and a run named the older way ('Z') for the same logical date still counts
+// as that date's run: a backfill or trigger over it creates nothing twice.
+TEST(DecideTest, Issue12RunIdsFollowAirflow3AndOlderIdsStillCount) {
+  Harness h(At("2026-11-26T10:30:00"));
+  auto d = Dag("d", {Task("a")});
+  d->schedule = *dag::Schedule::Parse("@daily");
+  d->start_date = At("2026-11-25T00:00:00");
+  d->max_active_runs = 8;
+  h.AddDag(d);
+  Plan tick = h.Step(Tick{});
+  ASSERT_EQ(tick.created_runs.size(), 1u);
+  EXPECT_EQ(h.runs[tick.created_runs[0]].run_id, "scheduled__2026-11-25T00:00:00+00:00");
+  EXPECT_EQ(MakeRunId(store::RunType::kBackfill, At("2026-11-01T00:00:00") + Millis(7)),
+            "backfill__2026-11-01T00:00:00.007000+00:00");
+
+  // 11-01 was backfilled (and has finished) under the old id; 11-02 runs under the old id.
+  h.snap.taken_run_ids.insert({"d", "backfill__2026-11-01T00:00:00Z"});
+  h.snap.taken_run_ids.insert({"d", "manual__2026-11-05T00:00:00Z"});
+  const std::string old_id = LegacyRunId(store::RunType::kBackfill, At("2026-11-02T00:00:00"));
+  EXPECT_EQ(old_id, "backfill__2026-11-02T00:00:00Z");
+  Plan old_run =
+      h.Step(TriggerRun{"d", {}, At("2026-11-02T00:00:00"), store::RunType::kBackfill, old_id});
+  ASSERT_EQ(old_run.created_runs.size(), 1u) << old_run.refused;
+  Plan p = h.Step(Backfill{"d", At("2026-11-01T00:00:00"), At("2026-11-03T00:00:00")});
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  ASSERT_EQ(p.created_runs.size(), 1u);
+  EXPECT_EQ(h.runs[p.created_runs[0]].run_id, "backfill__2026-11-03T00:00:00+00:00");
+
+  Plan refused = h.Step(TriggerRun{"d", {}, At("2026-11-05T00:00:00")});
+  EXPECT_EQ(refused.refused.code(), StatusCode::kAlreadyExists) << refused.refused;
+  EXPECT_THAT(refused.refused.message(), HasSubstr("'manual__2026-11-05T00:00:00Z'"));
+  Plan made = h.Step(TriggerRun{"d", {}, At("2026-11-06T00:00:00")});
+  ASSERT_EQ(made.created_runs.size(), 1u);
+  EXPECT_EQ(h.runs[made.created_runs[0]].run_id, "manual__2026-11-06T00:00:00+00:00");
 }
 
 TEST(DecideTest, ClearReRunsTaskWithItsSetupAndTeardown) {

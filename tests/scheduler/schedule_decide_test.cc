@@ -86,7 +86,7 @@ TEST(ScheduleDecideTest, TriggerTimetableRunsAtTheFireTimeWithItsLogicalDate) {
   Plan p = loop.Step(Tick{});
   // No catchup: only the latest fire, and the run is for that instant, not the day before.
   ASSERT_EQ(p.created_runs.size(), 1u);
-  EXPECT_EQ(loop.created[0].run_id, "scheduled__2026-01-05T06:00:00Z");
+  EXPECT_EQ(loop.created[0].run_id, "scheduled__2026-01-05T06:00:00+00:00");
   EXPECT_EQ(loop.created[0].data_interval_start, loop.created[0].data_interval_end);
   ASSERT_TRUE(p.next_wakeup);
   EXPECT_EQ(FormatTime(*p.next_wakeup), "2026-01-06T06:00:00Z");

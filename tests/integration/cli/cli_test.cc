@@ -387,7 +387,7 @@ TEST_F(CliTest, NextExecutionAndBackfillDryRunFollowTheSchedule) {
                           "--dry-run", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(r.Json().size(), 3u);
-  EXPECT_EQ(r.Json()[0]["run_id"], "backfill__2026-11-01T02:00:00Z");
+  EXPECT_EQ(r.Json()[0]["run_id"], "backfill__2026-11-01T02:00:00+00:00");
   r = Sparkplane(data(), {"runs", "list", "--json"});
   EXPECT_EQ(r.Json().size(), 0u);  // a dry run creates nothing
 }

@@ -3,6 +3,7 @@
 // dotted path, and a missing path is an error rather than an empty string.
 #include "dag/template.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string_view>
@@ -342,6 +343,10 @@ const std::vector<std::string>& BuiltinTemplateVariables() {
       "task.id",
       "task.task_id",
       "try_number",
+      "prev_data_interval_start_success",
+      "prev_data_interval_end_success",
+      "prev_start_date_success",
+      "prev_end_date_success",
   };
   return kVariables;
 }
@@ -355,7 +360,7 @@ std::string RemovedAirflowVariableHint(const std::string& path) {
       {"prev_ds", "use '{{ data_interval_start }}' (or its date)"},
       {"prev_ds_nodash", "use '{{ data_interval_start }}' (or its date)"},
       {"prev_execution_date", "use '{{ data_interval_start }}'"},
-      {"prev_execution_date_success", "use '{{ data_interval_start }}'"},
+      {"prev_execution_date_success", "use '{{ prev_data_interval_start_success }}'"},
       {"tomorrow_ds", "compute it from '{{ ds }}' in the command"},
       {"tomorrow_ds_nodash", "compute it from '{{ ds }}' in the command"},
       {"yesterday_ds", "compute it from '{{ ds }}' in the command"},
@@ -415,6 +420,49 @@ nlohmann::json RunTemplateValues(const RunTemplateInput& in) {
             {"data_interval_start", start},
             {"data_interval_end", end},
             {"conf", in.conf}}}};
+}
+
+const std::vector<std::string>& PreviousSuccessTemplateVariables() {
+  static const std::vector<std::string> kVariables = {
+      "prev_data_interval_start_success",
+      "prev_data_interval_end_success",
+      "prev_start_date_success",
+      "prev_end_date_success",
+  };
+  return kVariables;
+}
+
+nlohmann::json PreviousSuccessTemplateValues(const std::optional<PreviousSuccessfulRun>& prev) {
+  auto str = [](const std::optional<Time>& t) {
+    return t ? FormatPythonIsoTime(*t, ' ') : std::string("None");
+  };
+  return {
+      {"prev_data_interval_start_success",
+       str(prev ? std::optional<Time>(prev->data_interval_start) : std::nullopt)},
+      {"prev_data_interval_end_success",
+       str(prev ? std::optional<Time>(prev->data_interval_end) : std::nullopt)},
+      {"prev_start_date_success", str(prev ? prev->start_date : std::nullopt)},
+      {"prev_end_date_success", str(prev ? prev->end_date : std::nullopt)},
+  };
+}
+
+bool ReferencesAnyOf(const nlohmann::json& value, const std::vector<std::string>& names) {
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    if (text.find("{{") == std::string::npos) return false;
+    Result<std::vector<TemplateRef>> refs = ParseTemplate(text);
+    if (!refs.ok()) return false;
+    for (const TemplateRef& ref : *refs) {
+      if (std::find(names.begin(), names.end(), ref.path) != names.end()) return true;
+    }
+    return false;
+  }
+  if (value.is_object() || value.is_array()) {
+    for (const auto& item : value) {
+      if (ReferencesAnyOf(item, names)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace sp::dag

@@ -4,13 +4,15 @@
 //
 // Context keys: Airflow 3's run values as Airflow renders them (RunTemplateValues: ds, ds_nodash,
 // ts, ts_nodash, ts_nodash_with_tz, logical_date, data_interval_start, data_interval_end, run_id,
-// task_instance_key_str, dag_run.*), dag.id, task.id, try_number, params.*, tasks.ID.outputs.*;
-// conn.* is not offered. Airflow 2 names that Airflow 3 removed (next_ds, prev_ds, execution_date,
+// task_instance_key_str, dag_run.*; PreviousSuccessTemplateValues: prev_*_success), dag.id,
+// task.id, try_number, params.*, tasks.ID.outputs.*; conn.* is not offered. Airflow 2 names that
+// Airflow 3 removed (next_ds, prev_ds, execution_date,
 // ...) are load errors that say what replaces them.
 #pragma once
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,5 +84,26 @@ struct RunTemplateInput {
   nlohmann::json conf = nlohmann::json::object();
 };
 nlohmann::json RunTemplateValues(const RunTemplateInput& in);
+
+// The previous successful run of the same DAG as Airflow 3 finds it for a task: state success,
+// the latest logical date strictly before the task's run's (store::RunFilter::logical_date_before).
+struct PreviousSuccessfulRun {
+  Time data_interval_start{};
+  Time data_interval_end{};
+  std::optional<Time> start_date;  // the run's started_at
+  std::optional<Time> end_date;    // the run's ended_at
+};
+
+// The template values Airflow 3 derives from it, each printed as str() of a datetime
+// ("2026-01-01 00:00:00+00:00") or "None" (Jinja's rendering of Airflow's None) when there is no
+// such run or time: prev_data_interval_start_success, prev_data_interval_end_success,
+// prev_start_date_success, prev_end_date_success.
+const std::vector<std::string>& PreviousSuccessTemplateVariables();
+nlohmann::json PreviousSuccessTemplateValues(const std::optional<PreviousSuccessfulRun>& prev);
+
+// True when a string anywhere in `value` (objects and arrays recursively) references one of
+// `names` ("{{ name }}"). Strings that do not parse count as not referencing: rendering reports
+// them.
+bool ReferencesAnyOf(const nlohmann::json& value, const std::vector<std::string>& names);
 
 }  // namespace sp::dag

@@ -651,6 +651,28 @@ nlohmann::json Scheduler::TemplateContext(const RunView& view, const std::string
   return context;
 }
 
+Result<nlohmann::json> Scheduler::PreviousSuccessValues(const store::DagRun& r,
+                                                        const dag::TaskSpec& spec) {
+  const std::vector<std::string>& names = dag::PreviousSuccessTemplateVariables();
+  bool referenced = dag::ReferencesAnyOf(spec.fields, names);
+  for (const auto& [k, v] : spec.env) referenced = referenced || dag::ReferencesAnyOf(v, names);
+  if (!referenced) return nlohmann::json::object();
+  // A finished run is in the store, not in the snapshot (which holds the active runs); every
+  // plan is committed before its launches, so a run that succeeded just now is found.
+  ASSIGN_OR_RETURN(std::vector<store::DagRun> found,
+                   services_->store->ListRuns({.dag_id = r.dag_id,
+                                               .state = store::RunState::kSuccess,
+                                               .limit = 1,
+                                               .logical_date_before = r.logical_date}));
+  std::optional<dag::PreviousSuccessfulRun> prev;
+  if (!found.empty()) {
+    const store::DagRun& p = found.front();
+    prev = dag::PreviousSuccessfulRun{p.data_interval_start, p.data_interval_end, p.started_at,
+                                      p.ended_at};
+  }
+  return dag::PreviousSuccessTemplateValues(prev);
+}
+
 std::shared_ptr<Scheduler::TryContext> Scheduler::MakeContext(
     const RunView& view, const dag::TaskSpec& spec, const TaskInstance& ti, nlohmann::json fields,
     std::map<std::string, std::string> env) {
@@ -668,14 +690,22 @@ void Scheduler::Launch(const LaunchTry& launch) {
   const TaskInstance& ti = view.tis.at(launch.task);
   const dag::TaskSpec* spec = view.dag ? view.dag->FindTask(launch.task) : nullptr;
   operators::TaskType* type = spec ? registry_->Find(spec->type) : nullptr;
-  auto fail = [&](const std::string& why) {
+  auto fail = [&](const std::string& why, bool retryable = false) {
     Post(TaskFinished{launch.run,
                       launch.task,
                       launch.try_number,
-                      {false, -1, nlohmann::json::object(), why, false}});
+                      {false, -1, nlohmann::json::object(), why, retryable}});
   };
   if (!type) return fail("unknown task type");
   nlohmann::json context = TemplateContext(view, launch.task, launch.try_number);
+  Result<nlohmann::json> previous = PreviousSuccessValues(view.run, *spec);
+  if (!previous.ok()) {
+    // The store may be busy for a moment: a retry can fix this.
+    return fail("cannot read the previous successful run for prev_*_success: " +
+                    previous.status().message(),
+                /*retryable=*/true);
+  }
+  context.update(*previous);
   std::map<std::string, std::string> env;
   for (const auto& [k, v] : spec->env) {
     Result<std::string> rendered = dag::RenderTemplate(v, context);

@@ -130,6 +130,9 @@ class Scheduler {
   Status SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle);
   void RecoverTry(RunView& view, store::TaskInstance& ti);
   nlohmann::json TemplateContext(const RunView& view, const std::string& task, int try_number);
+  // The prev_*_success values for a try of `spec` in run `r`, read from the store only when the
+  // task references them (as Airflow reads them lazily); an empty object when it does not.
+  Result<nlohmann::json> PreviousSuccessValues(const store::DagRun& r, const dag::TaskSpec& spec);
   std::shared_ptr<TryContext> MakeContext(const RunView& view, const dag::TaskSpec& spec,
                                           const store::TaskInstance& ti, nlohmann::json fields,
                                           std::map<std::string, std::string> env);

@@ -58,6 +58,10 @@ struct RunFilter {
   int limit = 100;  // newest first (oldest first with ended_before)
   // Paging (newest first): only runs whose key is below this one (the last key of a page).
   std::optional<int64_t> before_key;
+  // Only runs whose logical date is before this one, latest logical date first (then newest key):
+  // with dag_id, state success and limit 1, the previous successful run of a run, as Airflow
+  // finds it for the prev_*_success template values. Not combined with ended_before.
+  std::optional<Time> logical_date_before;
 };
 
 // How many runs and task instances are in each state (for metrics); states with none are absent.

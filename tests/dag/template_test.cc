@@ -170,6 +170,45 @@ TEST(RunTemplateValuesTest, Issue12FormatsAsAirflow3Renders) {
   EXPECT_EQ(v["logical_date"], "2026-01-01 13:05:07.123000+00:00");
 }
 
+// Issue 12: Airflow 3's prev_*_success values (the previous successful run of the DAG), printed
+// as str() of the datetimes, and "None" (how Jinja renders Airflow's None) when there is no such
+// run.
+TEST(PreviousSuccessTemplateValuesTest, Issue12RenderAsAirflow3OrNone) {
+  const std::vector<std::string>& vars = BuiltinTemplateVariables();
+  for (const std::string& v : PreviousSuccessTemplateVariables()) EXPECT_THAT(vars, Contains(v));
+  EXPECT_THAT(RemovedAirflowVariableHint("prev_execution_date_success"),
+              HasSubstr("prev_data_interval_start_success"));
+
+  PreviousSuccessfulRun prev;
+  prev.data_interval_start = FromUnixMillis(1767225600000);          // 2026-01-01
+  prev.data_interval_end = FromUnixMillis(1767312000000);            // 2026-01-02
+  prev.start_date = FromUnixMillis(1767312000000 + 5 * 60000 + 7);   // 00:05:00.007
+  prev.end_date = FromUnixMillis(1767312000000 + 65 * 60000 + 250);  // 01:05:00.250
+  json v = PreviousSuccessTemplateValues(prev);
+  EXPECT_EQ(*RenderTemplate("{{ prev_data_interval_start_success }}|{{ "
+                            "prev_data_interval_end_success }}|{{ prev_start_date_success }}|{{ "
+                            "prev_end_date_success }}",
+                            v),
+            "2026-01-01 00:00:00+00:00|2026-01-02 00:00:00+00:00|2026-01-02 "
+            "00:05:00.007000+00:00|2026-01-02 01:05:00.250000+00:00");
+  prev.end_date.reset();
+  EXPECT_EQ(PreviousSuccessTemplateValues(prev)["prev_end_date_success"], "None");
+  v = PreviousSuccessTemplateValues(std::nullopt);
+  ASSERT_EQ(v.size(), 4u);
+  for (const auto& [k, value] : v.items()) EXPECT_EQ(value, "None") << k;
+}
+
+TEST(ReferencesAnyOfTest, FindsReferencesInNestedStringsOnly) {
+  const std::vector<std::string> names = {"prev_start_date_success"};
+  EXPECT_TRUE(ReferencesAnyOf(
+      json{{"conf", {{"a", json::array({"x", "{{prev_start_date_success}}"})}}}}, names));
+  EXPECT_TRUE(ReferencesAnyOf(json("echo {{ ds }} {{ prev_start_date_success }}"), names));
+  EXPECT_FALSE(ReferencesAnyOf(json("echo prev_start_date_success {{ ds }}"), names));
+  EXPECT_FALSE(ReferencesAnyOf(json("{{ prev_start_date_success_x }}"), names));
+  EXPECT_FALSE(ReferencesAnyOf(json("{{ unclosed prev_start_date_success"), names));
+  EXPECT_FALSE(ReferencesAnyOf(json(42), names));
+}
+
 TEST(FormatPythonIsoTimeTest, BeforeTheEpochAndSeparators) {
   EXPECT_EQ(FormatPythonIsoTime(FromUnixMillis(-1)), "1969-12-31T23:59:59.999000+00:00");
   EXPECT_EQ(FormatPythonIsoTime(FromUnixMillis(0), ' '), "1970-01-01 00:00:00+00:00");

@@ -326,5 +326,66 @@ TEST_F(SchedulerTest, Issue12ManualRunIdAndTemplateValuesAsAirflow) {
                       "|" + nodash_tz);
 }
 
+// Issue 12: Airflow 3's prev_*_success values come from the store: the DAG's successful run with
+// the latest logical date before the run's (a failed run, or one at a later date, does not count),
+// "None" when there is none; in commands and in env.
+TEST_F(SchedulerTest, Issue12PreviousSuccessValuesComeFromTheStore) {
+  WriteDag("prev",
+           "id: prev\nparams:\n  code: 0\ntasks:\n  - id: t\n    type: bash\n"
+           "    env: {PREV_END: '{{ prev_end_date_success }}'}\n"
+           "    command: echo '{{ prev_data_interval_start_success }}|{{ "
+           "prev_data_interval_end_success }}|{{ prev_start_date_success }}|'\"$PREV_END\" > "
+           "out_{{ ds }}.txt; exit {{ params.code }}\n"
+           "    cwd: " +
+               dir_.string() + "\n");
+  Server server(dir_, clock_, {});
+  std::mutex mu;
+  std::vector<store::DagRun> finished;
+  server.sched->SetRunFinishedObserver([&](const store::DagRun& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    finished.push_back(r);
+  });
+  ASSERT_TRUE(server.sched->Start().ok());
+  server.sched->RunInBackground();
+  const int64_t jan1 = 1767225600000, day = 86400000;
+  auto run = [&](int64_t logical_ms, int code) {
+    TriggerRun t = Trigger("prev", store::RunType::kManual, "", {{"code", code}});
+    t.logical_date = FromUnixMillis(logical_ms);
+    size_t before;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      before = finished.size();
+    }
+    EXPECT_TRUE(server.sched->Submit(t).ok());
+    EXPECT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return finished.size() > before;
+    }));
+    std::lock_guard<std::mutex> lock(mu);
+    return finished.back();
+  };
+  auto out = [&](const std::string& ds) {
+    std::ifstream in(dir_ / ("out_" + ds + ".txt"));
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  store::DagRun first = run(jan1, 0);
+  ASSERT_EQ(first.state, store::RunState::kSuccess);
+  EXPECT_EQ(out("2026-01-01"), "None|None|None|None");
+  ASSERT_TRUE(first.started_at && first.ended_at);
+  const std::string first_values = dag::FormatPythonIsoTime(first.data_interval_start, ' ') + "|" +
+                                   dag::FormatPythonIsoTime(first.data_interval_end, ' ') + "|" +
+                                   dag::FormatPythonIsoTime(*first.started_at, ' ') + "|" +
+                                   dag::FormatPythonIsoTime(*first.ended_at, ' ');
+
+  EXPECT_EQ(run(jan1 + day, 1).state, store::RunState::kFailed);
+  EXPECT_EQ(out("2026-01-02"), first_values);
+  EXPECT_EQ(run(jan1 + 2 * day, 0).state, store::RunState::kSuccess);
+  EXPECT_EQ(out("2026-01-03"), first_values);  // the failed 01-02 run does not count
+  EXPECT_EQ(run(jan1 - day, 0).state, store::RunState::kSuccess);
+  EXPECT_EQ(out("2025-12-31"), "None|None|None|None");  // later runs at later dates do not count
+}
+
 }  // namespace
 }  // namespace sp::scheduler

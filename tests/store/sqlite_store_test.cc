@@ -489,6 +489,36 @@ TEST_F(SqliteStoreTest, ListRunsIsNewestFirstAndHonoursFiltersAndLimit) {
   EXPECT_THAT(RunIds({.dag_id = "zzz"}), IsEmpty());
 }
 
+// Issue 12: the previous successful run of a run, as Airflow finds it for prev_*_success: the same
+// DAG, state success, the latest logical date strictly before the run's (not the newest key: a
+// backfill made later may be earlier), through the (dag_id, logical_date) index.
+TEST_F(SqliteStoreTest, Issue12ListRunsBeforeALogicalDateIsLatestLogicalDateFirst) {
+  auto run = [](int64_t id, const std::string& dag, RunState state, int day) {
+    DagRun r = FullRun(id, dag, state);
+    r.logical_date = T(1'767'225'600'000 + int64_t{day} * 86'400'000);
+    return r;
+  };
+  AddRuns({run(1, "a", RunState::kSuccess, 3), run(2, "a", RunState::kSuccess, 1),
+           run(3, "a", RunState::kFailed, 4), run(4, "b", RunState::kSuccess, 4),
+           run(5, "a", RunState::kSuccess, 5), run(6, "a", RunState::kSuccess, 2)});
+  const Time day5 = T(1'767'225'600'000 + 5 * 86'400'000LL);
+  RunFilter prev{
+      .dag_id = "a", .state = RunState::kSuccess, .limit = 1, .logical_date_before = day5};
+  EXPECT_THAT(RunIds(prev), ElementsAre(1));
+  prev.limit = 0;
+  EXPECT_THAT(RunIds(prev), ElementsAre(1, 6, 2));
+  prev.state.reset();
+  EXPECT_THAT(RunIds(prev), ElementsAre(3, 1, 6, 2));
+  prev.logical_date_before = T(1'767'225'600'000 + 1 * 86'400'000LL);
+  EXPECT_THAT(RunIds(prev), IsEmpty());
+
+  Result<std::string> plan = store_->ExplainListRuns(
+      {.dag_id = "a", .state = RunState::kSuccess, .limit = 1, .logical_date_before = day5});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(*plan, HasSubstr("USING INDEX dag_runs_by_dag_logical_date")) << *plan;
+  EXPECT_THAT(*plan, Not(HasSubstr("TEMP B-TREE"))) << *plan;
+}
+
 TEST_F(SqliteStoreTest, ListRunsOfActiveRunsUsesAnIndex) {
   for (const RunFilter& filter :
        {RunFilter{.only_active = true}, RunFilter{.dag_id = "a", .only_active = true},

@@ -196,6 +196,10 @@ std::string ListRunsQuery(const RunFilter& filter) {
     sql += glue + std::string("id < ?5");
     glue = " AND ";
   }
+  if (filter.logical_date_before) {
+    sql += glue + std::string("logical_date < ?6 ORDER BY logical_date DESC, id DESC LIMIT ?3");
+    return sql;
+  }
   if (filter.ended_before) {
     sql += glue + std::string("ended_at < ?4 AND state IN ('") + RunStateName(RunState::kSuccess) +
            "', '" + RunStateName(RunState::kFailed) + "', '" + RunStateName(RunState::kCancelled) +
@@ -484,6 +488,7 @@ Result<std::vector<DagRun>> SqliteStore::ListRuns(const RunFilter& filter) {
   stmt.BindInt64(3, filter.limit > 0 ? filter.limit : -1);  // a negative LIMIT has no limit
   if (filter.ended_before) stmt.BindTime(4, *filter.ended_before);
   if (filter.before_key) stmt.BindInt64(5, *filter.before_key);
+  if (filter.logical_date_before) stmt.BindTime(6, *filter.logical_date_before);
   return ReadAll<DagRun>(stmt, ReadRun, "list runs");
 }
 

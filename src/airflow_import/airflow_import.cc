@@ -99,6 +99,13 @@ std::vector<std::string> HeaderLines(const std::string& path, const AirflowImpor
 
 }  // namespace
 
+std::string_view ImporterScript() {
+  for (const EmbeddedFile& f : ImporterModules()) {
+    if (f.path == "airflow_to_sparkplane.py") return f.content;
+  }
+  return {};
+}
+
 std::string ImportProblem::ToString() const {
   return location.ToString() + ": " + (severity == Severity::kError ? "error" : "note") + ": " +
          message;

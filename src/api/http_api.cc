@@ -221,7 +221,7 @@ class LogStream : public http::EventStream {
 }  // namespace
 
 std::string OpenApiYaml() {
-  std::vector<UiFile> files = EmbeddedOpenApi();
+  std::span<const UiFile> files = EmbeddedOpenApi();
   return files.empty() ? std::string() : std::string(files.front().content);
 }
 
@@ -230,13 +230,13 @@ struct HttpApi::Caller {
 };
 
 HttpApi::HttpApi(scheduler::Scheduler* scheduler, store::Store* reads, auth::AuthService* auth,
-                 const Clock* clock, HttpApiOptions options, std::vector<UiFile> ui)
+                 const Clock* clock, HttpApiOptions options, std::span<const UiFile> ui)
     : scheduler_(scheduler),
       reads_(reads),
       auth_(auth),
       clock_(clock),
       options_(std::move(options)),
-      ui_(std::move(ui)),
+      ui_(ui.begin(), ui.end()),
       hub_(10000,
            [this](int64_t after, int limit) -> Result<std::vector<http::HubEvent>> {
              // Resumes from before the buffer: read the store (run names from the same store).

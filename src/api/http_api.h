@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "api/metrics.h"
 #include "auth/auth_service.h"
 #include "common/clock.h"
+#include "common/embedded_file.h"
 #include "dag/loader.h"
 #include "http/event_hub.h"
 #include "http/router.h"
@@ -56,16 +58,13 @@ struct HttpApiOptions {
   std::function<Result<std::string>(const store::ClusterRecord&)> delete_cluster;
 };
 
-// A file of the embedded web UI.
-struct UiFile {
-  std::string_view path;  // "index.html", "assets/index-3f2a.js"
-  std::string_view content;
-};
+// A file of the embedded web UI: "index.html", "assets/index-3f2a.js".
+using UiFile = EmbeddedFile;
 
 class HttpApi {
  public:
   HttpApi(scheduler::Scheduler* scheduler, store::Store* reads, auth::AuthService* auth,
-          const Clock* clock, HttpApiOptions options, std::vector<UiFile> ui = {});
+          const Clock* clock, HttpApiOptions options, std::span<const UiFile> ui = {});
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
@@ -155,10 +154,10 @@ class HttpApi {
   std::chrono::steady_clock::time_point next_cluster_poll_{};
 };
 
-// Embedded at build time (cmake/embed_blobs.cmake): src/api/openapi.yaml, and the built web UI
+// Embedded at build time (cmake/embed.cmake): src/api/openapi.yaml, and the built web UI
 // (build/ui-dist; empty when the UI was not built).
-std::vector<UiFile> EmbeddedOpenApi();
-std::vector<UiFile> EmbeddedUi();
+std::span<const UiFile> EmbeddedOpenApi();
+std::span<const UiFile> EmbeddedUi();
 // The OpenAPI document's YAML text.
 std::string OpenApiYaml();
 

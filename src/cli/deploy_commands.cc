@@ -534,7 +534,7 @@ Result<std::vector<json>> ParseYamlDocuments(std::string_view text, const std::s
 
 std::map<std::string, std::string> EmbeddedDeployFileMap() {
   std::map<std::string, std::string> files;
-  for (const DeployFile& f : EmbeddedDeployFiles()) files.emplace(f.path, f.text);
+  for (const DeployFile& f : EmbeddedDeployFiles()) files.emplace(f.path, f.content);
   return files;
 }
 

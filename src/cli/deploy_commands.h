@@ -1,8 +1,8 @@
 // `sparkplane deploy|undeploy|services` and `sparkplane health`: Sparkplane's own deployment on
 // Kubernetes, from the manifests in deploy/ (kustomize), which are embedded in the binary.
 //
-// One source of truth: deploy/**/*.yaml are compiled into the binary as string constants
-// (deploy/embed_files.cmake, at build time), and `deploy` renders an overlay from them the way
+// One source of truth: deploy/**/*.yaml are compiled into the binary (cmake/embed.cmake, at build
+// time), and `deploy` renders an overlay from them the way
 // `kubectl kustomize deploy/overlays/NAME` does, for the subset of kustomize those files use
 // (namespace, resources, patches made of JSON 6902 operations; anything else is an error, so a
 // new kustomize feature in the files cannot be silently ignored). The unit tests check that the
@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "common/embedded_file.h"
 #include "common/status.h"
 #include "k8s/resource.h"
 
@@ -87,12 +88,9 @@ int HealthCommand(const GlobalOptions& g);
 
 // --- The pieces below are the commands' building blocks, public for the tests. ---
 
-// One file of deploy/, as embedded at build time; `path` is relative to deploy/
-// ("overlays/single-node/kustomization.yaml"). Defined in the generated deploy_files.cc.
-struct DeployFile {
-  std::string_view path;
-  std::string_view text;
-};
+// One file of deploy/, as embedded at build time (cmake/embed.cmake); `path` is relative to
+// deploy/ ("overlays/single-node/kustomization.yaml"). Defined in the generated deploy_files.cc.
+using DeployFile = EmbeddedFile;
 std::span<const DeployFile> EmbeddedDeployFiles();
 // The same, as path -> text (what RenderKustomization reads).
 std::map<std::string, std::string> EmbeddedDeployFileMap();

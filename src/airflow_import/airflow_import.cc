@@ -99,13 +99,6 @@ std::vector<std::string> HeaderLines(const std::string& path, const AirflowImpor
 
 }  // namespace
 
-std::string_view ImporterScript() {
-  for (const EmbeddedFile& f : ImporterModules()) {
-    if (f.path == "airflow_to_sparkplane.py") return f.content;
-  }
-  return {};
-}
-
 std::string ImportProblem::ToString() const {
   return location.ToString() + ": " + (severity == Severity::kError ? "error" : "note") + ": " +
          message;
@@ -125,9 +118,8 @@ Result<AirflowImport> ImportAirflowDag(const std::string& path, const ImportOpti
   Json opts = {{"dag_id", options.dag_id}, {"apps_dir", options.apps_dir}};
   // -I: isolated (no PYTHON* variables, no user site, no script or current dir on sys.path);
   // -S: no site module (no .pth file runs); -B: writes no bytecode. The DAG file is only parsed.
-  std::vector<std::string> argv = {options.python, "-I",       "-S", "-B",
-                                   "-W",           "ignore",   "-c", std::string(ImporterScript()),
-                                   path,           opts.dump()};
+  std::vector<std::string> argv = {options.python, "-I", "-S", "-B", "-W", "ignore"};
+  for (std::string& arg : ImporterArguments(path, opts.dump())) argv.push_back(std::move(arg));
   Result<executor::CommandOutput> run = executor::RunCommand(argv, options.timeout);
   if (!run.ok()) {
     return FailedPreconditionError("cannot run Python to read the Airflow file (" + options.python +

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 struct LocalClusterBackend::Live {
   std::mutex mu;
   DurableHandle sink;  // guarded by mu
+  Lifetime lifetime;   // guarded by mu; a run that takes a pooled cluster sets its own
   std::unique_ptr<spark::LocalCluster> cluster;
 };
 
@@ -74,6 +75,7 @@ Result<nlohmann::json> LocalClusterBackend::Create(const ClusterRequest& request
   }
   auto live = std::make_shared<Live>();
   live->sink = durable;
+  live->lifetime = request.lifetime;
   spark::LocalClusterSpec spec;
   spec.name = request.name;
   spec.clusters_root = options_.clusters_dir;
@@ -96,19 +98,18 @@ Result<nlohmann::json> LocalClusterBackend::Create(const ClusterRequest& request
   if (guard.owner_lock.empty()) guard.owner = executor::CurrentProcess();
   guard.owner_grace = options_.owner_grace;
   guard.stop_grace = options_.stop_grace;
-  const Lifetime lifetime = request.lifetime;
   auto guard_started = std::make_shared<bool>(false);
   std::weak_ptr<Live> weak = live;
-  spec.on_handle = [this, weak, lifetime, guard,
+  spec.on_handle = [this, weak, guard,
                     guard_started](const spark::LocalClusterHandle& h) mutable -> Status {
     std::shared_ptr<Live> l = weak.lock();
     if (!l) return OkStatus();
     nlohmann::json handle = h.ToJson();
-    handle.update(lifetime.ToJson());
     DurableHandle sink;
     {
       std::lock_guard<std::mutex> lock(l->mu);
       sink = l->sink;
+      handle.update(l->lifetime.ToJson());
     }
     if (sink) RETURN_IF_ERROR(sink(handle));
     if (options_.guard_command.empty()) return OkStatus();
@@ -168,12 +169,12 @@ Result<nlohmann::json> LocalClusterBackend::Scale(const std::string& name,
     live->sink = durable;
   }
   Status scaled = live->cluster->Scale(workers, stop);
+  nlohmann::json now = live->cluster->handle().ToJson();
   {
     std::lock_guard<std::mutex> lock(live->mu);
     live->sink = nullptr;
+    now.update(live->lifetime.ToJson());
   }
-  nlohmann::json now = live->cluster->handle().ToJson();
-  now.update(Lifetime::FromJson(handle).ToJson());
   if (!scaled.ok()) return scaled;
   return now;
 }
@@ -412,6 +413,10 @@ std::optional<TakenCluster> LocalClusterBackend::Take(const ClusterRequest& requ
     live_[request.name] = live;
   }
   pool_cv_.notify_all();  // refill
+  {
+    std::lock_guard<std::mutex> lock(live->mu);
+    live->lifetime = request.lifetime;
+  }
   taken.handle = live->cluster->handle().ToJson();
   taken.handle.update(request.lifetime.ToJson());
   if (!options_.guard_command.empty()) {

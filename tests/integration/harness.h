@@ -101,6 +101,31 @@ inline bool WaitFor(const std::function<bool()>& cond,
   return cond();
 }
 
+// Forks and execs `sparkplane --data-dir DATA_DIR ARGS...` as the leader of a new process group,
+// stdout to `out` and stderr to `err` (appended, or truncated first); its pid.
+inline pid_t SpawnSparkplane(const std::string& data_dir, const std::vector<std::string>& args,
+                             const std::string& out, const std::string& err, bool append) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    const char* mode = append ? "a" : "w";
+    std::FILE* o = std::freopen(out.c_str(), mode, stdout);
+    std::FILE* e = out == err ? std::freopen(out.c_str(), "a", stderr)
+                              : std::freopen(err.c_str(), mode, stderr);
+    (void)o;
+    (void)e;
+    std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ::execv(SP_BINARY, cargv.data());
+    _exit(127);
+  }
+  ::setpgid(pid, pid);
+  return pid;
+}
+
 // A `sparkplane server` child in its own process group; killed (group) on destruction.
 // `extra_args` go after `server`; without them the HTTP server is off, so that tests running
 // in parallel do not compete for its default port.
@@ -116,22 +141,9 @@ class ServerProcess {
     std::string sock = data_dir_ + "/history/scheduler/sparkplane.sock";
     ::unlink(sock.c_str());  // a killed server's socket file is no sign of this one
 
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      std::FILE* o = std::freopen(log.c_str(), "a", stdout);
-      std::FILE* e = std::freopen(log.c_str(), "a", stderr);
-      (void)o;
-      (void)e;
-      std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir_, "server"};
-      argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      ::execv(SP_BINARY, cargv.data());
-      _exit(127);
-    }
-    ::setpgid(pid_, pid_);
+    std::vector<std::string> args = {"server"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    pid_ = SpawnSparkplane(data_dir_, args, log, log, /*append=*/true);
     ASSERT_TRUE(WaitFor([&] { return fs::exists(sock); }, std::chrono::seconds(20)))
         << "server did not start; log:\n"
         << ReadFile(log);

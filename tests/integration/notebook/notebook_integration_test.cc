@@ -73,22 +73,9 @@ class NotebookProcess {
       : data_dir_(std::move(data_dir)) {
     out_ = data_dir_ + "/start.out";
     err_ = data_dir_ + "/start.err";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      std::FILE* o = std::freopen(out_.c_str(), "w", stdout);
-      std::FILE* e = std::freopen(err_.c_str(), "w", stderr);
-      (void)o;
-      (void)e;
-      std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir_, "notebook", "start"};
-      argv.insert(argv.end(), args.begin(), args.end());
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      ::execv(SP_BINARY, cargv.data());
-      _exit(127);
-    }
-    ::setpgid(pid_, pid_);
+    std::vector<std::string> argv = {"notebook", "start"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = SpawnSparkplane(data_dir_, argv, out_, err_, /*append=*/false);
   }
   ~NotebookProcess() {
     if (pid_ > 0) {

@@ -27,9 +27,19 @@ Status CheckUsername(const std::string& name) {
   return OkStatus();
 }
 
+// Characters as JSON Schema's minLength counts them: Unicode code points (UTF-8 lead bytes),
+// not bytes, so "½½½½" is 4 characters, not 8.
+size_t CodePoints(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 Status CheckPassword(const std::string& password) {
-  if (password.size() < 8) return InvalidArgumentError("a password has at least 8 characters");
-  if (password.size() > 1024) return InvalidArgumentError("a password has at most 1024 characters");
+  if (CodePoints(password) < 8) {
+    return InvalidArgumentError("a password has at least 8 characters");
+  }
+  if (password.size() > 1024) return InvalidArgumentError("a password has at most 1024 bytes");
   return OkStatus();
 }
 

@@ -306,7 +306,8 @@ int Main(int argc, char** argv) {
       "Runs every minute as the CronJob sparkplane-cluster-sweep (deploy/base/sweep.yaml).\n"
       "Example:\n  sparkplane cluster sweep --namespace sparkplane --dry-run");
   csweep->callback([&] { rc = ClusterSweep(g, sweep_dry_run); });
-  auto* pool = app.add_subcommand("pool", "Warm pools of local clusters (pools: in sparkplane.yaml)");
+  auto* pool =
+      app.add_subcommand("pool", "Warm pools of local clusters (pools: in sparkplane.yaml)");
   pool->require_subcommand(1);
   pool->add_subcommand("list", "Each pool and its idle clusters")->callback([&] {
     rc = PoolList(g);
@@ -438,8 +439,7 @@ int Main(int argc, char** argv) {
   nbstart->add_option("--ready-timeout", nb.ready_timeout, "How long to wait (default 3m)");
   nbstart->add_option("--root-dir", nb.root_dir,
                       "Folder of the notebooks (default <data-dir>/notebooks/NAME/files)");
-  nbstart->footer(
-      "Example:\n  sparkplane notebook start explore --workers 2 --idle-timeout 30m");
+  nbstart->footer("Example:\n  sparkplane notebook start explore --workers 2 --idle-timeout 30m");
   nbstart->callback([&] { rc = NotebookStart(g, nb); });
   notebook->add_subcommand("list", "Running notebooks: URL (no token), cluster, age")
       ->callback([&] { rc = NotebookList(g); });

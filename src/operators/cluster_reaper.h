@@ -8,10 +8,10 @@
 // daemons still running get SIGTERM, SIGKILL after a 10 s grace (work dirs removed, daemon logs
 // kept); a kubernetes cluster's parent ConfigMap is deleted in the foreground and waited for.
 // A ready cluster past its deadline (max_age; clusters::Lifetime in its handle) is deleted too,
-// whatever its run does. Ad-hoc clusters (run_id 0) are otherwise reaped only when abandoned (internal::Abandoned: the command
-// that was creating or deleting one, or that holds a local one, is gone); a ready Kubernetes
-// cluster made from the CLI is left alone. Records in state failed are reaped too: deleted is
-// the state that says nothing is left.
+// whatever its run does. Ad-hoc clusters (run_id 0) are otherwise reaped only when abandoned
+// (internal::Abandoned: the command that was creating or deleting one, or that holds a local one,
+// is gone); a ready Kubernetes cluster made from the CLI is left alone. Records in state failed are
+// reaped too: deleted is the state that says nothing is left.
 //
 // Kubernetes also keeps what a store may have lost: when the kubernetes backend is in use (the
 // default backend, or any record of it), the parent ConfigMaps labelled

@@ -91,8 +91,8 @@ struct ClusterRequest {
   KubernetesOptions kubernetes;
 };
 
-// A cluster the backend itself can list, whether or not a record of it exists (Kubernetes
-// parents). The local backend lists none: its daemons are found from records.
+// A cluster the Kubernetes backend lists, whether or not a record of it exists (a parent
+// object; KubeBackend::List). Local clusters are found from records only.
 struct ManagedCluster {
   std::string name;
   std::string id;  // the backend's own id (the parent ConfigMap's name)
@@ -140,17 +140,10 @@ class ClusterBackend {
   // the backend adds (kubernetes: namespace, ui_node_port).
   virtual nlohmann::json Outputs(const nlohmann::json& handle) const = 0;
 
-  // Clusters the backend can list by itself (see ManagedCluster).
-  virtual Result<std::vector<ManagedCluster>> List() = 0;
-
   // Whether anything the handle names still exists (local: a daemon runs; kubernetes: the
   // parent object exists). False after a guard or a sweep deleted the cluster behind the
   // scheduler's back.
   virtual Result<bool> Running(const nlohmann::json& handle) = 0;
-
-  // Running applications on the cluster's master; Unavailable when the master cannot be
-  // asked from here (the idle timeout then waits).
-  virtual Result<int> ActiveApplications(const nlohmann::json& handle) = 0;
 };
 
 // The current time is past the lifetime's deadline, or the cluster has had no application for

@@ -46,9 +46,12 @@ class KubeBackend : public ClusterBackend {
   Status Delete(const std::string& name, const nlohmann::json& handle, bool keep_logs) override;
   Result<bool> DeleteUnrecorded(const std::string& name) override;
   nlohmann::json Outputs(const nlohmann::json& handle) const override;
-  Result<std::vector<ManagedCluster>> List() override;
+  // Every parent in the namespace, with its lifetime annotations.
+  Result<std::vector<ManagedCluster>> List();
   Result<bool> Running(const nlohmann::json& handle) override;
-  Result<int> ActiveApplications(const nlohmann::json& handle) override;
+  // Running applications on the cluster's master; Unavailable when the master cannot be
+  // asked from here (the sweep's idle check then changes nothing).
+  Result<int> ActiveApplications(const nlohmann::json& handle);
 
   // The client, connected on first use.
   Result<k8s::KubeClient*> Client();

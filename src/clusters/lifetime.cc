@@ -30,7 +30,8 @@ bool LockFree(const std::string& path) {
   return free;
 }
 
-// True when every daemon the handle names has exited (and it names at least one).
+}  // namespace
+
 bool DaemonsGone(const spark::LocalClusterHandle& h) {
   std::vector<executor::ProcessHandle> daemons;
   if (h.master.pid > 0) daemons.push_back(h.master);
@@ -41,6 +42,8 @@ bool DaemonsGone(const spark::LocalClusterHandle& h) {
   }
   return true;
 }
+
+namespace {
 
 Result<int64_t> ParseInt(const std::string& flag, const std::string& value) {
   try {

@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "executor/process.h"
+#include "spark/local_cluster.h"
 
 namespace sp::clusters {
 
@@ -63,6 +64,10 @@ Status DetachGuard(const std::string& log_file);
 // go (deletes it and returns the reason), or `stop`.
 Result<std::string> RunGuard(const GuardOptions& options, const Clock& clock,
                              std::stop_token stop = {});
+
+// True when the handle names at least one daemon and every one it names has exited (pid +
+// start time), as the guard and LocalClusterBackend::Running judge a cluster gone.
+bool DaemonsGone(const spark::LocalClusterHandle& handle);
 
 // The handle file of a cluster dir, and writing it (0600, atomically).
 std::string HandleFile(const std::string& cluster_dir);

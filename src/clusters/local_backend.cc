@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "clusters/lifetime.h"
-#include "spark/master_client.h"
 #include "spark/submit.h"
 
 namespace sp::clusters {
@@ -235,20 +234,7 @@ nlohmann::json LocalClusterBackend::Outputs(const nlohmann::json& handle) const 
 
 Result<bool> LocalClusterBackend::Running(const nlohmann::json& handle) {
   ASSIGN_OR_RETURN(spark::LocalClusterHandle h, spark::LocalClusterHandle::FromJson(handle));
-  std::vector<executor::ProcessHandle> daemons;
-  if (h.master.pid > 0) daemons.push_back(h.master);
-  for (const spark::LocalClusterWorker& w : h.workers) daemons.push_back(w.process);
-  for (const executor::ProcessHandle& p : daemons) {
-    if (executor::CheckProcess(p) == executor::ProcessLiveness::kRunning) return true;
-  }
-  return daemons.empty();  // none recorded yet: a create has not started one
-}
-
-Result<int> LocalClusterBackend::ActiveApplications(const nlohmann::json& handle) {
-  std::string ui = handle.is_object() ? handle.value("ui_url", "") : "";
-  if (ui.empty()) return UnavailableError("the cluster's web UI is not known yet");
-  ASSIGN_OR_RETURN(spark::MasterStatus status, spark::FetchMasterStatus(ui));
-  return static_cast<int>(status.active_apps.size());
+  return !DaemonsGone(h);  // none recorded yet counts as running: a create is under way
 }
 
 std::vector<std::string> LocalClusterBackend::LiveClusters() const {

@@ -91,9 +91,7 @@ class LocalClusterBackend : public ClusterBackend {
   Status Delete(const std::string& name, const nlohmann::json& handle, bool keep_logs) override;
   Result<bool> DeleteUnrecorded(const std::string& name) override { return false; }
   nlohmann::json Outputs(const nlohmann::json& handle) const override;
-  Result<std::vector<ManagedCluster>> List() override { return std::vector<ManagedCluster>{}; }
   Result<bool> Running(const nlohmann::json& handle) override;
-  Result<int> ActiveApplications(const nlohmann::json& handle) override;
 
   // Names of the clusters this process started and has not deleted.
   std::vector<std::string> LiveClusters() const;

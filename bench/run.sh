@@ -150,26 +150,19 @@ if [[ -x /usr/bin/chromium && -d ui/node_modules/playwright-core ]]; then
   echo
 fi
 if [[ -n "${SPARK_HOME:-}" ]] || compgen -G ".venv/lib/python3*/site-packages/pyspark" >/dev/null; then
-  echo "running the local cluster start benchmark ..." >&2
-  echo "## Local cluster start (bench/cluster_start_bench.sh)"
-  echo
-  bench/cluster_start_bench.sh "$build" "${BENCH_CLUSTER_ROUNDS:-5}" ||
-    { echo "bench/cluster_start_bench.sh failed" >&2; status=1; }
-  echo
-  echo "running the warm pool benchmark ..." >&2
-  echo "## Warm pools (bench/pool_bench.sh)"
-  echo
-  bench/pool_bench.sh "$build" "${BENCH_CLUSTER_ROUNDS:-5}" ||
-    { echo "bench/pool_bench.sh failed" >&2; status=1; }
-  echo
-  echo "running the notebook start benchmark ..." >&2
-  echo "## Notebook cold start (bench/notebook_start_bench.sh)"
-  echo
-  bench/notebook_start_bench.sh "$build" "${BENCH_NOTEBOOK_ROUNDS:-3}" ||
-    { echo "bench/notebook_start_bench.sh failed" >&2; status=1; }
-  echo
+  # title, script, rounds: each Spark benchmark prints its own Markdown section.
+  for spark_bench in "Local cluster start|cluster_start_bench.sh|${BENCH_CLUSTER_ROUNDS:-5}" \
+                     "Warm pools|pool_bench.sh|${BENCH_CLUSTER_ROUNDS:-5}" \
+                     "Notebook cold start|notebook_start_bench.sh|${BENCH_NOTEBOOK_ROUNDS:-3}"; do
+    IFS='|' read -r title script rounds <<<"$spark_bench"
+    echo "running bench/$script ..." >&2
+    echo "## $title (bench/$script)"
+    echo
+    bench/"$script" "$build" "$rounds" || { echo "bench/$script failed" >&2; status=1; }
+    echo
+  done
 else
-  echo "bench/run.sh: Spark is missing (scripts/setup.sh): local cluster start benchmark skipped" >&2
+  echo "bench/run.sh: Spark is missing (scripts/setup.sh): the Spark benchmarks are skipped" >&2
 fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

@@ -430,6 +430,13 @@ tasks:
       << server.Log();
   std::vector<int> pids = DaemonPids(data());
   ASSERT_EQ(pids.size(), 4u) << server.Log();
+  // `cluster list` says when each goes.
+  for (const auto& c : Sparkplane(data(), {"cluster", "list", "--json"}).Json()) {
+    EXPECT_EQ(c["deadline"].is_string(), c["name"] == "lt-old") << c.dump(2);
+    EXPECT_EQ(c["idle_timeout"], c["name"] == "lt-idle" ? nlohmann::json("3s") : nlohmann::json())
+        << c.dump(2);
+  }
+  EXPECT_THAT(Sparkplane(data(), {"cluster", "list"}).out, HasSubstr("DEADLINE"));
   // Both go while the run is still active: lt-old at its deadline (25 s after its create
   // began), lt-idle 3 s after it was ready without an application; the reaper then marks both
   // records deleted.

@@ -100,7 +100,59 @@ void Dag::Link() {
       if (it != index->by_id.end()) index->downstream[it->second].push_back(t.id);
     }
   }
+  LinkSetupScopes(*index);
   index_ = std::move(index);
+}
+
+// For each setup: the tasks it reaches through another task (its downstream closure less its
+// direct downstream), kept when they are not teardowns and are upstream of one of its teardowns
+// (or it has none). Two graph walks per setup, one more per teardown of it.
+void Dag::LinkSetupScopes(Index& index) const {
+  const size_t n = tasks.size();
+  index.indirect_setups.assign(n, {});
+  index.setup_dependents.assign(n, {});
+  auto position = [&](const std::string& id) -> int {
+    auto it = index.by_id.find(id);
+    return it == index.by_id.end() ? -1 : static_cast<int>(it->second);
+  };
+  // Marks in `seen` every task reachable from `start` (excluded) downstream or upstream.
+  auto walk = [&](size_t start, bool downstream, std::vector<char>& seen) {
+    std::vector<size_t> stack{start};
+    while (!stack.empty()) {
+      const size_t cur = stack.back();
+      stack.pop_back();
+      const std::vector<std::string>& next =
+          downstream ? index.downstream[cur] : tasks[cur].depends_on;
+      for (const std::string& id : next) {
+        const int pos = position(id);
+        if (pos < 0 || seen[pos]) continue;
+        seen[pos] = 1;
+        stack.push_back(static_cast<size_t>(pos));
+      }
+    }
+  };
+  for (size_t s = 0; s < n; ++s) {
+    if (tasks[s].role != TaskRole::kSetup) continue;
+    std::vector<char> reached(n, 0), in_scope(n, 0);
+    walk(s, /*downstream=*/true, reached);
+    bool has_teardown = false;
+    for (const std::string& down : index.downstream[s]) {
+      const int pos = position(down);
+      if (pos >= 0 && tasks[pos].role == TaskRole::kTeardown) {
+        has_teardown = true;
+        walk(static_cast<size_t>(pos), /*downstream=*/false, in_scope);
+      }
+    }
+    for (const std::string& down : index.downstream[s]) {
+      if (const int pos = position(down); pos >= 0) reached[pos] = 0;  // direct, not indirect
+    }
+    for (size_t t = 0; t < n; ++t) {
+      if (!reached[t] || t == s || tasks[t].role == TaskRole::kTeardown) continue;
+      if (has_teardown && !in_scope[t]) continue;
+      index.indirect_setups[t].push_back(tasks[s].id);
+      index.setup_dependents[s].push_back(tasks[t].id);
+    }
+  }
 }
 
 const TaskSpec* Dag::FindTask(const std::string& task_id) const {
@@ -114,6 +166,20 @@ const std::vector<std::string>& Dag::Downstream(const std::string& task_id) cons
   SP_CHECK(index_ != nullptr);
   auto it = index_->by_id.find(task_id);
   return it == index_->by_id.end() ? kNone : index_->downstream[it->second];
+}
+
+const std::vector<std::string>& Dag::IndirectSetups(const std::string& task_id) const {
+  static const std::vector<std::string> kNone;
+  SP_CHECK(index_ != nullptr);
+  auto it = index_->by_id.find(task_id);
+  return it == index_->by_id.end() ? kNone : index_->indirect_setups[it->second];
+}
+
+const std::vector<std::string>& Dag::IndirectSetupDependents(const std::string& setup_id) const {
+  static const std::vector<std::string> kNone;
+  SP_CHECK(index_ != nullptr);
+  auto it = index_->by_id.find(setup_id);
+  return it == index_->by_id.end() ? kNone : index_->setup_dependents[it->second];
 }
 
 }  // namespace sp::dag

@@ -111,18 +111,30 @@ struct Dag {
   std::string file;         // path of the YAML file it came from
   std::string fingerprint;  // hash of the file's bytes; a change means reload
 
-  // Builds the id index and downstream lists; call once the tasks are final (the loader does).
-  // FindTask and Downstream need it: they are on the scheduler's hot path.
+  // Builds the id index, downstream lists and setup scopes; call once the tasks are final (the
+  // loader does). The accessors below need it: they are on the scheduler's hot path. Costs
+  // O(setups x (tasks + edges)).
   void Link();
   const TaskSpec* FindTask(const std::string& task_id) const;
   // Direct downstream ids of `task_id` (empty for an unknown id).
   const std::vector<std::string>& Downstream(const std::string& task_id) const;
+  // Airflow's indirect setup scope (get_upstreams_only_setups less the direct upstreams): the
+  // setups upstream of `task_id` through at least one other task, each either without teardowns
+  // or with one of its teardowns downstream of `task_id`. Empty for a teardown. The task cannot
+  // run until all of them succeeded (TriggerRuleDep), whatever its trigger rule.
+  const std::vector<std::string>& IndirectSetups(const std::string& task_id) const;
+  // The tasks whose IndirectSetups include `setup_id`, in task order: what a setup's end may
+  // move besides its direct downstream.
+  const std::vector<std::string>& IndirectSetupDependents(const std::string& setup_id) const;
 
  private:
   struct Index {
     std::unordered_map<std::string, size_t> by_id;
-    std::vector<std::vector<std::string>> downstream;  // parallel to tasks
+    std::vector<std::vector<std::string>> downstream;        // parallel to tasks
+    std::vector<std::vector<std::string>> indirect_setups;   // parallel to tasks
+    std::vector<std::vector<std::string>> setup_dependents;  // parallel to tasks
   };
+  void LinkSetupScopes(Index& index) const;
   std::shared_ptr<const Index> index_;
 };
 

@@ -124,6 +124,12 @@ class Working {
     for (const std::string& down : v.dag->Downstream(task)) {
       if (int pos = TaskPosition(v, down); pos >= 0) dirty_[run].insert(pos);
     }
+    // A setup's end decides the tasks in its scope too (TriggerRuleDep); a setup that is not
+    // done yet changes nothing for them, so they are visited once per setup and run.
+    if (!store::IsTerminal(to)) return;
+    for (const std::string& dependent : v.dag->IndirectSetupDependents(task)) {
+      if (int pos = TaskPosition(v, dependent); pos >= 0) dirty_[run].insert(pos);
+    }
   }
   void RunTransition(int64_t run, RunState to, const std::string& reason) {
     DagRun& r = MutableRun(run);
@@ -705,6 +711,16 @@ std::vector<UpstreamState> Upstreams(const Working& w, int64_t run, const dag::D
   return ups;
 }
 
+// The states of the task's indirect setups (dag::Dag::IndirectSetups) that the run has.
+std::vector<UpstreamState> IndirectSetupStates(const Working& w, int64_t run, const dag::Dag& d,
+                                               const dag::TaskSpec& t) {
+  std::vector<UpstreamState> setups;
+  for (const std::string& id : d.IndirectSetups(t.id)) {
+    if (w.HasTi(run, id)) setups.push_back({id, w.Ti(run, id).state, /*is_setup=*/true});
+  }
+  return setups;
+}
+
 }  // namespace
 
 std::string TryLogPath(const DagRun& r, const std::string& task, int try_number) {
@@ -725,8 +741,8 @@ void EvaluateTask(Working& w, int64_t run, const dag::Dag& d, const dag::TaskSpe
         w.Transition(run, t.id, TaskState::kSkipped, "run cancelled");
         break;
       }
-      TriggerDecision dec =
-          TriggerRuleDep::Evaluate(t.trigger_rule, t.role, Upstreams(w, run, d, t));
+      TriggerDecision dec = TriggerRuleDep::Evaluate(
+          t.trigger_rule, t.role, Upstreams(w, run, d, t), IndirectSetupStates(w, run, d, t));
       if (dec.verdict == TriggerVerdict::kRun) {
         w.Transition(run, t.id, TaskState::kScheduled, dec.status.reason);
       } else if (dec.verdict == TriggerVerdict::kSkip) {
@@ -1073,7 +1089,12 @@ std::vector<DepStatus> ExplainTask(const Snapshot& snapshot, int64_t run, const 
     ups.push_back({up, uit == v.tis.end() ? TaskState::kNone : uit->second.state,
                    ut && ut->role == dag::TaskRole::kSetup});
   }
-  out.push_back(TriggerRuleDep::Evaluate(t->trigger_rule, t->role, ups).status);
+  std::vector<UpstreamState> setups;
+  for (const std::string& id : v.dag->IndirectSetups(task)) {
+    if (auto sit = v.tis.find(id); sit != v.tis.end())
+      setups.push_back({id, sit->second.state, true});
+  }
+  out.push_back(TriggerRuleDep::Evaluate(t->trigger_rule, t->role, ups, setups).status);
   out.push_back(NotInRetryPeriodDep::Evaluate(ti, now));
   out.push_back(ParallelismSlotDep::Evaluate(snapshot.active_tries, snapshot.parallelism));
   return out;

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace sp::dag {
 namespace {
 
@@ -121,6 +123,58 @@ TEST(DagTest, ListsDirectDownstreamsInTaskOrder) {
   EXPECT_THAT(dag.Downstream("a"), ElementsAre("b", "c"));
   EXPECT_THAT(dag.Downstream("b"), ElementsAre("d"));
   EXPECT_THAT(dag.Downstream("d"), IsEmpty());
+}
+
+// A DAG from (id, role, depends_on) triples.
+Dag Graph(const std::vector<std::tuple<std::string, TaskRole, std::vector<std::string>>>& spec) {
+  Dag dag;
+  for (const auto& [id, role, deps] : spec) {
+    TaskSpec t;
+    t.id = id;
+    t.role = role;
+    t.depends_on = deps;
+    dag.tasks.push_back(std::move(t));
+  }
+  dag.Link();
+  return dag;
+}
+
+constexpr TaskRole kNormal = TaskRole::kNormal;
+constexpr TaskRole kSetup = TaskRole::kSetup;
+constexpr TaskRole kTeardown = TaskRole::kTeardown;
+
+// Issue 12: Airflow's setup scope (get_upstreams_only_setups): a setup counts for the tasks it
+// reaches through another task that are upstream of one of its teardowns; not for its direct
+// downstream (the trigger rule sees it), not for teardowns, not past its teardowns.
+TEST(DagTest, Issue12IndirectSetupsFollowAirflowsSetupScope) {
+  Dag dag = Graph({{"create", kSetup, {}},
+                   {"submit", kNormal, {"create"}},
+                   {"report", kNormal, {"submit"}},
+                   {"both", kNormal, {"create", "submit"}},
+                   {"delete", kTeardown, {"create", "report", "both"}},
+                   {"after", kNormal, {"delete"}},
+                   {"beside", kNormal, {"submit"}}});
+  EXPECT_THAT(dag.IndirectSetups("submit"), IsEmpty());  // a direct downstream
+  EXPECT_THAT(dag.IndirectSetups("report"), ElementsAre("create"));
+  EXPECT_THAT(dag.IndirectSetups("both"), IsEmpty());    // direct as well as indirect
+  EXPECT_THAT(dag.IndirectSetups("delete"), IsEmpty());  // a teardown
+  EXPECT_THAT(dag.IndirectSetups("after"), IsEmpty());   // past the teardown
+  EXPECT_THAT(dag.IndirectSetups("beside"), IsEmpty());  // not upstream of the teardown
+  EXPECT_THAT(dag.IndirectSetupDependents("create"), ElementsAre("report"));
+  EXPECT_THAT(dag.IndirectSetupDependents("submit"), IsEmpty());
+}
+
+TEST(DagTest, Issue12ASetupWithoutTeardownCountsForItsWholeDownstream) {
+  Dag dag = Graph({{"outer", kSetup, {}},
+                   {"inner", kSetup, {"outer"}},
+                   {"work", kNormal, {"inner"}},
+                   {"end", kNormal, {"work"}},
+                   {"inner_down", kTeardown, {"inner", "work"}}});
+  EXPECT_THAT(dag.IndirectSetups("inner"), IsEmpty());
+  EXPECT_THAT(dag.IndirectSetups("work"), ElementsAre("outer"));
+  EXPECT_THAT(dag.IndirectSetups("end"), ElementsAre("outer"));  // inner's scope ends at work
+  EXPECT_THAT(dag.IndirectSetups("inner_down"), IsEmpty());
+  EXPECT_THAT(dag.IndirectSetupDependents("outer"), ElementsAre("work", "end"));
 }
 
 }  // namespace

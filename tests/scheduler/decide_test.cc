@@ -357,6 +357,51 @@ TEST(DecideTest, Issue12TeardownWithOnFailureFailDagrun) {
   }
 }
 
+// Issue 12: Airflow's setup scope reaches past the setup's direct downstream. A task in it
+// whose own rule would run it anyway (all_done after a failure) is upstream_failed when the
+// setup failed, so nothing runs against a cluster that was never made.
+TEST(DecideTest, Issue12FailedSetupFailsTasksInItsScopeWhateverTheirRule) {
+  auto report = Task("report", {"submit"});
+  report.trigger_rule = dag::TriggerRule::kAllDone;
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("p", {Task("create", {}, dag::TaskRole::kSetup), Task("submit", {"create"}), report,
+                     Task("delete", {"create", "report"}, dag::TaskRole::kTeardown),
+                     Task("notify", {"delete"})}));
+  int64_t run = h.Trigger("p");
+  h.StartQueued();
+  h.Finish(run, "create", false);
+  EXPECT_EQ(h.State(run, "submit"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.State(run, "report"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.Ti(run, "report").reason, "setup task 'create' failed");
+  EXPECT_EQ(h.State(run, "delete"), TaskState::kUpstreamFailed);
+  // Past the teardown the scope ends: notify's own rule (all_success) decides.
+  EXPECT_EQ(h.State(run, "notify"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.runs[run].state, RunState::kFailed);
+}
+
+// Issue 12: a task in a setup's scope whose own rule is met early (one_success on another
+// upstream) waits for the setup, and the setup's success starts it although neither the setup
+// nor the task the setup's success moves is its upstream (the incremental pass visits the
+// setup's scope).
+TEST(DecideTest, Issue12TaskInASetupsScopeWaitsForTheSetup) {
+  auto report = Task("report", {"check", "other"});
+  report.trigger_rule = dag::TriggerRule::kOneSuccess;
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("p", {Task("create", {}, dag::TaskRole::kSetup), Task("other"),
+                     Task("submit", {"create"}), Task("check", {"submit"}), report,
+                     Task("delete", {"create", "report"}, dag::TaskRole::kTeardown)}));
+  int64_t run = h.Trigger("p");
+  h.StartQueued();
+  h.Finish(run, "other", true);
+  EXPECT_EQ(h.State(run, "report"), TaskState::kNone);
+  std::vector<DepStatus> why = ExplainTask(h.snap, run, "report", h.now);
+  ASSERT_FALSE(why.empty());
+  EXPECT_EQ(why[0].reason, "waiting for 1 setup task(s) to succeed (create)");
+  h.Finish(run, "create", true);
+  EXPECT_EQ(h.State(run, "report"), TaskState::kQueued);
+  EXPECT_EQ(h.State(run, "submit"), TaskState::kQueued);
+}
+
 TEST(DecideTest, FailedTeardownDoesNotFailTheRun) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Pipeline());
@@ -700,8 +745,17 @@ TEST(DecideTest, IncrementalPassDecidesWhatAFullPassDecides) {
         if (pick(std::max(2, i / 2)) == 0 && deps.size() < 3)
           deps.push_back("t" + std::to_string(j));
       }
-      dag::TaskSpec t = Task("t" + std::to_string(i), deps);
-      t.trigger_rule = pick(3) == 0 ? kRules[pick(7)] : dag::TriggerRule::kAllSuccess;
+      // Setups and teardowns (issue 12): a setup's end also moves the tasks in its scope.
+      dag::TaskRole role = dag::TaskRole::kNormal;
+      if (pick(5) == 0) {
+        role = dag::TaskRole::kSetup;
+      } else if (!deps.empty() && pick(5) == 0) {
+        role = dag::TaskRole::kTeardown;
+      }
+      dag::TaskSpec t = Task("t" + std::to_string(i), deps, role);
+      if (role != dag::TaskRole::kTeardown) {
+        t.trigger_rule = pick(3) == 0 ? kRules[pick(7)] : dag::TriggerRule::kAllSuccess;
+      }
       t.retry.retries = pick(3);
       t.retry.retry_delay = Millis(pick(2) * 30000);
       if (pick(5) == 0) t.execution_timeout = Millis(45000);

@@ -19,10 +19,14 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 const char* VerdictName(TriggerVerdict v) {
   switch (v) {
-    case TriggerVerdict::kRun: return "run";
-    case TriggerVerdict::kWait: return "wait";
-    case TriggerVerdict::kSkip: return "skip";
-    case TriggerVerdict::kUpstreamFailed: return "upstream_failed";
+    case TriggerVerdict::kRun:
+      return "run";
+    case TriggerVerdict::kWait:
+      return "wait";
+    case TriggerVerdict::kSkip:
+      return "skip";
+    case TriggerVerdict::kUpstreamFailed:
+      return "upstream_failed";
   }
   return "?";
 }
@@ -44,24 +48,41 @@ TEST(TriggerRuleDepTest, Table) {
     dag::TaskRole role = role_s == "teardown" ? dag::TaskRole::kTeardown
                          : role_s == "setup"  ? dag::TaskRole::kSetup
                                               : dag::TaskRole::kNormal;
-    std::vector<UpstreamState> ups;
+    std::vector<UpstreamState> ups, indirect;
     if (ups_s != "-") {
       int i = 0;
       for (std::string s : Split(ups_s, ',')) {
-        bool setup = s.rfind("setup:", 0) == 0;
-        if (setup) s = s.substr(6);
+        const bool is_indirect = s.rfind("indirect:", 0) == 0;
+        if (is_indirect) s = s.substr(9);
+        const bool setup = is_indirect || s.rfind("setup:", 0) == 0;
+        if (setup && !is_indirect) s = s.substr(6);
         auto st = store::ParseTaskState(s);
         ASSERT_TRUE(st) << "rules.txt:" << line_no << ": bad state " << s;
-        ups.push_back({"t" + std::to_string(i++), *st, setup});
+        (is_indirect ? indirect : ups).push_back({"t" + std::to_string(i++), *st, setup});
       }
     }
-    TriggerDecision d = TriggerRuleDep::Evaluate(*rule, role, ups);
-    EXPECT_EQ(VerdictName(d.verdict), want) << "rules.txt:" << line_no << ": " << line
-                                            << " (reason: " << d.status.reason << ")";
+    TriggerDecision d = TriggerRuleDep::Evaluate(*rule, role, ups, indirect);
+    EXPECT_EQ(VerdictName(d.verdict), want)
+        << "rules.txt:" << line_no << ": " << line << " (reason: " << d.status.reason << ")";
     EXPECT_FALSE(d.status.reason.empty());
     ++cases;
   }
   EXPECT_GE(cases, 30);
+}
+
+// Issue 12: the reason names the setup that decided, so `tasks explain` shows it.
+TEST(TriggerRuleDepTest, Issue12IndirectSetupReasonNamesTheSetup) {
+  const std::vector<UpstreamState> work = {{"submit", store::TaskState::kUpstreamFailed}};
+  TriggerDecision failed =
+      TriggerRuleDep::Evaluate(dag::TriggerRule::kAllDone, dag::TaskRole::kNormal, work,
+                               {{"create_cluster", store::TaskState::kFailed, true}});
+  EXPECT_EQ(failed.verdict, TriggerVerdict::kUpstreamFailed);
+  EXPECT_EQ(failed.status.reason, "setup task 'create_cluster' failed");
+  TriggerDecision waiting = TriggerRuleDep::Evaluate(
+      dag::TriggerRule::kOneSuccess, dag::TaskRole::kNormal, {{"a", store::TaskState::kSuccess}},
+      {{"create_cluster", store::TaskState::kRunning, true}});
+  EXPECT_EQ(waiting.verdict, TriggerVerdict::kWait);
+  EXPECT_EQ(waiting.status.reason, "waiting for 1 setup task(s) to succeed (create_cluster)");
 }
 
 TEST(TriggerRuleDepTest, WaitingReasonNamesPendingUpstreams) {

@@ -47,14 +47,17 @@ Counts Count(const std::vector<UpstreamState>& upstream) {
   return c;
 }
 
-std::string WaitingReason(const Counts& c) {
+// Names of the first few entries of `tasks`, for a reason.
+std::string Names(const std::vector<std::string>& tasks) {
   std::string names;
-  for (size_t i = 0; i < c.pending.size() && i < 5; ++i) {
-    names += (i ? ", " : "") + c.pending[i];
-  }
-  if (c.pending.size() > 5) names += ", ...";
+  for (size_t i = 0; i < tasks.size() && i < 5; ++i) names += (i ? ", " : "") + tasks[i];
+  if (tasks.size() > 5) names += ", ...";
+  return names;
+}
+
+std::string WaitingReason(const Counts& c) {
   return "waiting for " + std::to_string(c.pending.size()) + " of " + std::to_string(c.total) +
-         " upstream tasks (" + names + ")";
+         " upstream tasks (" + Names(c.pending) + ")";
 }
 
 TriggerDecision Make(TriggerVerdict v, std::string reason) {
@@ -72,12 +75,8 @@ TriggerDecision UpstreamFailed(const char* rule, const std::string& why) {
   return Make(TriggerVerdict::kUpstreamFailed, std::string(rule) + ": " + why);
 }
 
-}  // namespace
-
-TriggerDecision TriggerRuleDep::Evaluate(TriggerRule rule, dag::TaskRole /*role*/,
-                                         const std::vector<UpstreamState>& upstream) {
-  if (rule == TriggerRule::kAlways) return Run("trigger rule 'always'");
-  if (upstream.empty()) return Run("no upstream tasks");
+// The rule applied to the direct upstream tasks.
+TriggerDecision EvaluateDirect(TriggerRule rule, const std::vector<UpstreamState>& upstream) {
   const Counts c = Count(upstream);
   const char* name = dag::TriggerRuleName(rule);
 
@@ -152,6 +151,36 @@ TriggerDecision TriggerRuleDep::Evaluate(TriggerRule rule, dag::TaskRole /*role*
       break;  // handled above
   }
   return Make(TriggerVerdict::kWait, std::string(name) + ": " + WaitingReason(c));
+}
+
+}  // namespace
+
+TriggerDecision TriggerRuleDep::Evaluate(TriggerRule rule, dag::TaskRole role,
+                                         const std::vector<UpstreamState>& upstream,
+                                         const std::vector<UpstreamState>& indirect_setups) {
+  if (rule == TriggerRule::kAlways) return Run("trigger rule 'always'");
+  if (upstream.empty()) return Run("no upstream tasks");
+  if (role == dag::TaskRole::kTeardown || indirect_setups.empty()) {
+    return EvaluateDirect(rule, upstream);
+  }
+  // Airflow decides on a failed or skipped setup before it looks at the task's own rule.
+  std::vector<std::string> not_done;
+  for (const UpstreamState& s : indirect_setups) {
+    if (s.state == TaskState::kFailed || s.state == TaskState::kUpstreamFailed) {
+      return Make(TriggerVerdict::kUpstreamFailed,
+                  "setup task '" + s.task_id + "' " + store::TaskStateName(s.state));
+    }
+  }
+  for (const UpstreamState& s : indirect_setups) {
+    if (s.state == TaskState::kSkipped) {
+      return Make(TriggerVerdict::kSkip, "setup task '" + s.task_id + "' skipped");
+    }
+    if (s.state != TaskState::kSuccess) not_done.push_back(s.task_id);
+  }
+  TriggerDecision direct = EvaluateDirect(rule, upstream);
+  if (direct.verdict != TriggerVerdict::kRun || not_done.empty()) return direct;
+  return Make(TriggerVerdict::kWait, "waiting for " + std::to_string(not_done.size()) +
+                                         " setup task(s) to succeed (" + Names(not_done) + ")");
 }
 
 }  // namespace sp::scheduler

@@ -8,6 +8,10 @@
 //   - a teardown is an ordinary task with the rule all_done_setup_success by default: it waits
 //     until every upstream is done, then runs if any of its setup upstreams succeeded, is
 //     skipped when all of them were skipped, and is upstream_failed otherwise.
+//   - Airflow's setup scope: a task that is not a teardown runs only once every indirect setup
+//     (dag::Dag::IndirectSetups) succeeded, whatever its rule (`always` aside, as in Airflow); one
+//     that failed or was upstream_failed makes it upstream_failed, one that was skipped skips it,
+//     without waiting for its other upstreams. Its rule then applies to its direct upstream.
 #pragma once
 
 #include <string>
@@ -39,9 +43,11 @@ struct TriggerDecision {
 
 class TriggerRuleDep {
  public:
-  // `role` is kept for callers' sake: Airflow gives a teardown no special case beyond its rule.
+  // `upstream`: the direct upstream tasks; `indirect_setups`: the states of the task's indirect
+  // setups (ignored for a teardown, which has none in Airflow).
   static TriggerDecision Evaluate(dag::TriggerRule rule, dag::TaskRole role,
-                                  const std::vector<UpstreamState>& upstream);
+                                  const std::vector<UpstreamState>& upstream,
+                                  const std::vector<UpstreamState>& indirect_setups = {});
 };
 
 }  // namespace sp::scheduler

@@ -87,13 +87,4 @@ Result<std::optional<ConnectionRecord>> StorePool::GetConnection(const std::stri
   return With([&](Store& s) { return s.GetConnection(conn_id); });
 }
 
-Result<std::unique_ptr<Store>> OpenSqliteStorePool(const std::string& path, int connections) {
-  std::vector<std::unique_ptr<Store>> stores;
-  for (int i = 0; i < std::max(connections, 1); ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Store> s, OpenSqliteStore(path));
-    stores.push_back(std::move(s));
-  }
-  return std::unique_ptr<Store>(new StorePool(std::move(stores)));
-}
-
 }  // namespace sp::store

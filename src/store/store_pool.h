@@ -51,7 +51,4 @@ class StorePool final : public Store {
   std::vector<Store*> free_;  // mu_
 };
 
-// `connections` SQLite connections to the database at `path` (at least 1).
-Result<std::unique_ptr<Store>> OpenSqliteStorePool(const std::string& path, int connections);
-
 }  // namespace sp::store

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "store/open.h"
+
 namespace sp::store {
 namespace {
 
@@ -16,7 +18,7 @@ TEST(StorePoolTest, ReadsWhatAnotherConnectionCommittedFromManyThreads) {
           .string();
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
   auto writer = OpenSqliteStore(path);
-  auto pool = OpenSqliteStorePool(path, 3);
+  auto pool = OpenStorePool(path, 3);
   ASSERT_TRUE(writer.ok() && pool.ok());
   Mutation m;
   DagRun r;

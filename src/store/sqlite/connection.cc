@@ -38,7 +38,8 @@ Status StatusFromSqlite(int rc, std::string_view message) {
     case SQLITE_FULL:
       return FailedPreconditionError(Describe(rc, message));
     case SQLITE_CONSTRAINT:
-      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return AlreadyExistsError(Describe(rc, message));
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return AlreadyExistsError(Describe(rc, message));
       return InternalError(Describe(rc, message));
     default:
       return InternalError(Describe(rc, message));
@@ -242,6 +243,27 @@ Result<int64_t> Connection::QueryInt(const std::string& sql) {
 
 bool Connection::InTransaction() const {
   return sqlite3_get_autocommit(db_) == 0;
+}
+
+Status Connection::Begin() {
+  ASSIGN_OR_RETURN(Statement stmt, Prepare("BEGIN IMMEDIATE"));
+  return stmt.Run();
+}
+
+Status Connection::CommitTransaction() {
+  ASSIGN_OR_RETURN(Statement stmt, Prepare("COMMIT"));
+  return stmt.Run();
+}
+
+void Connection::RollBackIfOpen() {
+  // SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_NOMEM).
+  if (!InTransaction()) return;
+  Result<Statement> stmt = Prepare("ROLLBACK");
+  if (stmt.ok()) stmt->Run().IgnoreError();
+}
+
+int64_t Connection::Changes() const {
+  return sqlite3_changes64(db_);
 }
 
 }  // namespace sp::store::sqlite

@@ -79,6 +79,8 @@ class Statement {
 
 class Connection {
  public:
+  using Statement = ::sp::store::sqlite::Statement;
+
   // Opens (creating if needed) the database at `path` (":memory:" works too) and applies the
   // per-connection settings: WAL journal, synchronous=NORMAL, foreign_keys=ON, busy timeout.
   static Result<std::unique_ptr<Connection>> Open(const std::string& path);
@@ -95,6 +97,13 @@ class Connection {
 
   // True while a transaction is open (SQLite may roll one back by itself on some errors).
   bool InTransaction() const;
+  // A write transaction (BEGIN IMMEDIATE: the write lock is taken now, not at the first write).
+  Status Begin();
+  Status CommitTransaction();
+  // Rolls the open transaction back, if any (after a failure: the failure is what is reported).
+  void RollBackIfOpen();
+  // Rows inserted, updated or deleted by the last statement.
+  int64_t Changes() const;
   const std::string& path() const { return path_; }
   sqlite3* handle() { return db_; }
 

@@ -21,51 +21,25 @@
 //   * Lists are ordered: dags by dag_id, task instances by task_id, events in insertion order,
 //     clusters by (created_at, name), connections by conn_id.
 //
+// The reads and writes are store/internal/sql_store.h's, shared with the PostgreSQL store.
+//
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "store/internal/sql_store.h"
+#include "store/sqlite/connection.h"
 #include "store/store.h"
 
 namespace sp::store {
 
-namespace sqlite {
-class Connection;
-}
-
-class SqliteStore final : public Store {
+class SqliteStore final : public internal::SqlStore<sqlite::Connection> {
  public:
   // Opens (creating if needed) and migrates the database at `path` (":memory:" for a private
   // in-memory database, handy in tests).
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
-  ~SqliteStore() override;
-
-  Status Commit(const Mutation& m) override;
-
-  Result<std::vector<DagRecord>> ListDags() override;
-  Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) override;
-
-  Result<std::vector<DagRun>> ListRuns(const RunFilter& filter) override;
-  Result<std::optional<DagRun>> GetRun(int64_t id) override;
-  Result<std::optional<DagRun>> FindRun(const std::string& dag_id,
-                                        const std::string& run_id) override;
-  Result<std::vector<TaskInstance>> ListTaskInstances(int64_t run_id) override;
-  Result<std::vector<TaskInstance>> ListTaskInstancesOfRuns(
-      const std::vector<int64_t>& run_ids) override;
-  Result<StateCounts> CountStates() override;
-  Result<std::vector<StateEvent>> ListEvents(int64_t run_id) override;
-  Result<std::vector<StateEvent>> ListEventsAfter(int64_t after_id, int limit) override;
-  Result<int64_t> MaxEventId() override;
-  Result<int64_t> RunsVersion() override;
-
-  Result<int64_t> MaxRunId() override;
-
-  Result<std::vector<ClusterRecord>> ListClusters(bool include_deleted) override;
-  Result<std::vector<ConnectionRecord>> ListConnections() override;
-  Result<std::optional<ConnectionRecord>> GetConnection(const std::string& conn_id) override;
 
   // The schema version of the open database (kLatestSchemaVersion once opened).
   Result<int> SchemaVersion();
@@ -75,12 +49,6 @@ class SqliteStore final : public Store {
 
  private:
   explicit SqliteStore(std::unique_ptr<sqlite::Connection> conn);
-
-  // Applies every part of `m`; the caller owns the transaction.
-  Status ApplyLocked(const Mutation& m);
-
-  std::mutex mu_;
-  std::unique_ptr<sqlite::Connection> conn_;  // guarded by mu_
 };
 
 }  // namespace sp::store

@@ -1,31 +1,41 @@
-// SqliteAuthStore: users, sessions and API tokens, and what a second connection sees.
+// The AuthStore on both SQL databases (store/internal/sql_auth_store.h): users, sessions and API
+// tokens, and what a second connection sees. On SQLite (label unit) and PostgreSQL (label
+// postgres).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include <memory>
 
 #include "store/auth_store.h"
+#include "store/open.h"
+#include "store/pg_test_db.h"
+#include "store/store_test_util.h"
 
 namespace sp::store {
 namespace {
 
-class AuthStoreTest : public ::testing::Test {
+using Backend = testing::StoreBackend;
+
+class AuthStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("sp-auth-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db"))
-                .string();
-    std::filesystem::remove(path_);
+    if (GetParam() == Backend::kPostgres) {
+      pg_ = std::make_unique<testing::PgTestDatabase>();
+      path_ = pg_->url();
+      ASSERT_FALSE(path_.empty());
+      return;
+    }
+    path_ = dir_.File("auth.db");
   }
-  void TearDown() override {
-    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
-  }
-  std::string path_;
+  testing::TempDir dir_;
+  std::unique_ptr<testing::PgTestDatabase> pg_;
+  std::string path_;  // the store's location
 };
 
-TEST_F(AuthStoreTest, UsersAreUniqueAndDeletingOneDeletesItsSessionsAndTokens) {
-  auto s = OpenSqliteAuthStore(path_);
+INSTANTIATE_TEST_SUITE_P(Sqlite, AuthStoreTest, ::testing::Values(Backend::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, AuthStoreTest, ::testing::Values(Backend::kPostgres));
+
+TEST_P(AuthStoreTest, UsersAreUniqueAndDeletingOneDeletesItsSessionsAndTokens) {
+  auto s = OpenAuthStore(path_);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   AuthStore& a = **s;
   ASSERT_TRUE(a.CreateUser({"ann", "hash", "admin", Time{}}).ok());
@@ -42,15 +52,15 @@ TEST_F(AuthStoreTest, UsersAreUniqueAndDeletingOneDeletesItsSessionsAndTokens) {
 // processes, with the server's three connections, ApiTest.RevokedTokensAndDeletedUsersLoseAccess
 // covers it: it failed while opening a database closed a descriptor and so dropped the process's
 // locks, letting an exiting CLI delete the WAL under the server.)
-TEST_F(AuthStoreTest, ARevocationByAnotherConnectionIsSeenAtOnce) {
-  auto server = OpenSqliteAuthStore(path_);
+TEST_P(AuthStoreTest, ARevocationByAnotherConnectionIsSeenAtOnce) {
+  auto server = OpenAuthStore(path_);
   ASSERT_TRUE(server.ok());
   ASSERT_TRUE((*server)->CreateUser({"bob", "hash", "viewer", Time{}}).ok());
   ASSERT_TRUE(
       (*server)->PutApiToken({"tok_2", "th2", "bob", "", "viewer", Time{}, std::nullopt}).ok());
   ASSERT_TRUE((*server)->FindApiToken("th2")->has_value());
   {
-    auto cli = OpenSqliteAuthStore(path_);
+    auto cli = OpenAuthStore(path_);
     ASSERT_TRUE(cli.ok());
     ASSERT_TRUE(*(*cli)->RevokeApiToken("tok_2", Time{} + Millis(5)));
   }
@@ -60,8 +70,8 @@ TEST_F(AuthStoreTest, ARevocationByAnotherConnectionIsSeenAtOnce) {
   EXPECT_FALSE(*(*server)->RevokeApiToken("tok_2", Time{})) << "revoked once only";
 }
 
-TEST_F(AuthStoreTest, ExpiredSessionsAreDeleted) {
-  auto s = OpenSqliteAuthStore(path_);
+TEST_P(AuthStoreTest, ExpiredSessionsAreDeleted) {
+  auto s = OpenAuthStore(path_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->CreateUser({"cy", "hash", "viewer", Time{}}).ok());
   ASSERT_TRUE((*s)->PutSession({"old", "cy", "c", Time{}, Time{} + Millis(10)}).ok());

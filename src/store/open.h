@@ -1,0 +1,33 @@
+// Opening the store where the configuration says Sparkplane's state lives. A location is
+//   sqlite:PATH or a plain PATH           the SQLite store (the embedded default)
+//   postgresql://... or postgres://...    the PostgreSQL store (a libpq URI; key=value works too)
+// Every opener migrates the database forward and refuses one written by a newer sparkplane.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "store/auth_store.h"
+#include "store/store.h"
+
+namespace sp::store {
+
+struct StoreLocation {
+  enum class Kind { kSqlite, kPostgres };
+  Kind kind = Kind::kSqlite;
+  std::string target;  // the SQLite path, or the PostgreSQL URL
+};
+
+// InvalidArgument for an empty location or an unknown scheme ("mysql://").
+Result<StoreLocation> ParseStoreLocation(const std::string& location);
+
+// The location for messages and listings: a PostgreSQL password becomes "***".
+std::string DescribeStoreLocation(const std::string& location);
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& location);
+// `connections` connections behind one Store (store_pool.h), for concurrent readers.
+Result<std::unique_ptr<Store>> OpenStorePool(const std::string& location, int connections);
+Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location);
+
+}  // namespace sp::store

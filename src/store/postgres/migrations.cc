@@ -1,0 +1,215 @@
+// The schema of the PostgreSQL store, as forward migration steps (see migrations.h).
+//
+// Conventions are SQLite's (store/sqlite/migrations.cc): times are BIGINT unix milliseconds (NULL
+// when absent), JSON is TEXT (NULL for JSON null), sealed secrets are BYTEA, booleans are
+// integers 0/1, enum values are their snake_case names. dag_runs has no foreign key to dags.
+#include "store/postgres/migrations.h"
+
+#include <array>
+#include <string>
+
+namespace sp::store::postgres {
+namespace {
+
+struct Step {
+  int version;
+  const char* summary;
+  const char* sql;
+};
+
+// Any constant: the advisory lock that serializes migrations of one database.
+constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7265816432015523)";
+
+constexpr std::array<Step, kLatestSchemaVersion> kSteps = {{
+    {1, "create the initial tables", R"sql(
+CREATE TABLE dags (
+  dag_id TEXT PRIMARY KEY,
+  file TEXT NOT NULL,
+  paused INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  last_scheduled_logical_date BIGINT
+);
+
+CREATE TABLE dag_runs (
+  id BIGINT PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  run_type TEXT NOT NULL,
+  logical_date BIGINT NOT NULL,
+  data_interval_start BIGINT NOT NULL,
+  data_interval_end BIGINT NOT NULL,
+  conf TEXT,
+  state TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  ended_at BIGINT,
+  note TEXT NOT NULL,
+  cancel_requested INTEGER NOT NULL,
+  UNIQUE (dag_id, run_id)
+);
+CREATE INDEX dag_runs_by_state ON dag_runs (state);
+CREATE INDEX dag_runs_by_dag_logical_date ON dag_runs (dag_id, logical_date);
+
+CREATE TABLE task_instances (
+  run_id BIGINT NOT NULL REFERENCES dag_runs (id),
+  task_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  max_tries INTEGER NOT NULL,
+  started_at BIGINT,
+  ended_at BIGINT,
+  next_try_at BIGINT,
+  exit_code INTEGER,
+  outputs TEXT,
+  log_path TEXT NOT NULL,
+  handle TEXT,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id)
+);
+
+CREATE TABLE state_events (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id BIGINT NOT NULL,
+  task_id TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX state_events_by_run ON state_events (run_id);
+
+CREATE TABLE clusters (
+  name TEXT PRIMARY KEY,
+  backend TEXT NOT NULL,
+  run_id BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  handle TEXT,
+  created_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+
+CREATE TABLE connections (
+  conn_id TEXT PRIMARY KEY,
+  conn_type TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  schema TEXT NOT NULL,
+  login TEXT NOT NULL,
+  password_sealed BYTEA NOT NULL,
+  extras TEXT,
+  extras_sealed BYTEA NOT NULL,
+  created_by_run BIGINT NOT NULL
+);
+)sql"},
+    {2, "add users, sessions and API tokens", R"sql(
+CREATE TABLE users (
+  username TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+)sql"},
+    {3, "count changes to runs (the API's page cache)", R"sql(
+CREATE TABLE runs_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version BIGINT NOT NULL
+);
+INSERT INTO runs_version (id, version) VALUES (1, 0);
+CREATE FUNCTION sparkplane_runs_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE runs_version SET version = version + 1;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER dag_runs_inserted_or_deleted AFTER INSERT OR DELETE ON dag_runs
+  FOR EACH ROW EXECUTE FUNCTION sparkplane_runs_changed();
+CREATE TRIGGER dag_runs_updated AFTER UPDATE ON dag_runs
+  FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION sparkplane_runs_changed();
+)sql"},
+}};
+
+Status NewerThanCode(int version) {
+  return FailedPreconditionError("database schema version " + std::to_string(version) +
+                                 " is newer than this sparkplane (" +
+                                 std::to_string(kLatestSchemaVersion) +
+                                 "); upgrade sparkplane or point it at another database");
+}
+
+Status MigrateLocked(Connection& conn) {
+  RETURN_IF_ERROR(conn.Exec(kMigrationLock));
+  RETURN_IF_ERROR(conn.Exec(
+      "CREATE TABLE IF NOT EXISTS sparkplane_schema (id INTEGER PRIMARY KEY CHECK (id = 1), "
+      "version INTEGER NOT NULL); "
+      "INSERT INTO sparkplane_schema (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING"));
+  ASSIGN_OR_RETURN(int version, ReadSchemaVersion(conn));
+  if (version > kLatestSchemaVersion) return NewerThanCode(version);
+  for (const Step& step : kSteps) {
+    if (step.version <= version) continue;
+    Status applied = conn.Exec(step.sql);
+    if (applied.ok()) {
+      applied = conn.Exec("UPDATE sparkplane_schema SET version = " + std::to_string(step.version));
+    }
+    if (!applied.ok()) {
+      return applied.With("schema migration to version " + std::to_string(step.version) + " (" +
+                          step.summary + ")");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<int> ReadSchemaVersion(Connection& conn) {
+  ASSIGN_OR_RETURN(int64_t exists,
+                   conn.QueryInt("SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                 "current_schema() AND tablename = 'sparkplane_schema'"));
+  if (exists == 0) return 0;
+  ASSIGN_OR_RETURN(int64_t version,
+                   conn.QueryInt("SELECT coalesce(max(version), 0) FROM sparkplane_schema"));
+  return static_cast<int>(version);
+}
+
+Status Migrate(Connection& conn) {
+  RETURN_IF_ERROR(conn.Begin().With("start schema migration"));
+  Status s = MigrateLocked(conn);
+  if (s.ok()) s = conn.CommitTransaction();
+  if (!s.ok()) conn.RollBackIfOpen();
+  return s;
+}
+
+Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& url, bool migrate) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(url));
+  if (migrate) {
+    RETURN_IF_ERROR(Migrate(*conn));
+    return conn;
+  }
+  ASSIGN_OR_RETURN(int version, ReadSchemaVersion(*conn));
+  if (version > kLatestSchemaVersion) return NewerThanCode(version);
+  if (version < kLatestSchemaVersion) {
+    return FailedPreconditionError("database schema version " + std::to_string(version) +
+                                   " is older than this sparkplane's (" +
+                                   std::to_string(kLatestSchemaVersion) +
+                                   "); run `sparkplane db migrate`");
+  }
+  return conn;
+}
+
+}  // namespace sp::store::postgres

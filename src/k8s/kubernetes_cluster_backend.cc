@@ -12,12 +12,15 @@
 
 #include "k8s/cluster_readiness.h"
 #include "k8s/internal/text.h"
+#include "k8s/internal/watch_deadline.h"
 #include "k8s/kube_config.h"
 
 namespace sp::k8s {
 
 namespace {
 
+using internal::WatchOutcome;
+using internal::WatchWithDeadline;
 using nlohmann::json;
 
 // How long a rollback (the delete of a partial cluster) may take before the create gives up on
@@ -40,49 +43,6 @@ const json& At(const json& object, const char* key) {
 std::string Str(const json& object, const char* key) {
   const json& v = At(object, key);
   return v.is_string() ? v.get<std::string>() : "";
-}
-
-struct WatchOutcome {
-  Status status;
-  bool timed_out = false;
-  bool stopped = false;
-};
-
-// Runs a watch that a timer cancels after `timeout`, or `stop` cancels; the handler decides when
-// it has seen enough (kStop).
-WatchOutcome WatchWithDeadline(KubeClient* client, const ResourceRef& ref, WatchOptions options,
-                               Millis timeout, std::stop_token stop, const WatchHandler& handler) {
-  WatchOutcome outcome;
-  WatchCancel cancel;
-  options.cancel = &cancel;
-  std::mutex mu;
-  std::condition_variable_any cv;
-  bool finished = false;
-  std::thread timer;
-  try {
-    timer = std::thread([&] {
-      std::unique_lock<std::mutex> lock(mu);
-      if (cv.wait_for(lock, stop, timeout, [&] { return finished; })) return;
-      if (stop.stop_requested()) {
-        outcome.stopped = true;
-      } else {
-        outcome.timed_out = true;
-      }
-      cancel.Cancel();
-    });
-  } catch (const std::system_error& e) {
-    outcome.status = UnavailableError(std::string("cannot start a timer thread: ") + e.what());
-    return outcome;
-  }
-  Status status = client->Watch(ref, options, handler);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    finished = true;
-  }
-  cv.notify_all();
-  timer.join();
-  outcome.status = status;
-  return outcome;
 }
 
 int NodePortOf(const json& service) {

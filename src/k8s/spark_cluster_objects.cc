@@ -249,6 +249,10 @@ json PodTemplate(const SparkClusterSpec& spec, const SparkClusterNames& names,
 
 }  // namespace
 
+Status ValidateDiskSize(const std::string& quantity, const std::string& field) {
+  return ValidateDiskQuantity(quantity, field);
+}
+
 SparkClusterNames SparkClusterNames::For(std::string_view cluster_name) {
   std::string base;
   for (char c : cluster_name) {

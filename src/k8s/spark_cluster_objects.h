@@ -180,6 +180,11 @@ std::optional<Millis> ParseIdleTimeout(std::string_view text);
 // InvalidArgument naming `field` otherwise.
 Result<int64_t> JvmSizeToMebibytes(std::string_view size, std::string_view field);
 
+// `field` holds a disk size for an emptyDir's sizeLimit: a Kubernetes quantity of at least 1Mi
+// (no milli or exponent forms). InvalidArgument naming the field, with "did you mean 10Gi" for a
+// JVM-style "10g".
+Status ValidateDiskSize(const std::string& quantity, const std::string& field);
+
 // InvalidArgument naming the field: empty name or namespace, bad image, negative workers,
 // cores < 1, bad memory sizes, a worker_scratch that is not a quantity of at least 1Mi, node
 // port out of 30000-32767, malformed tolerations or node_selector, conf keys that are not

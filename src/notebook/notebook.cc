@@ -8,8 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include "notebook/internal/cluster_try.h"
 #include "notebook/notebook_processes.h"
-#include "operators/ad_hoc_try.h"
 
 namespace sp::notebook {
 
@@ -80,23 +80,7 @@ Status Notebook::SaveState() {
 }
 
 Result<json> Notebook::RunClusterTry(json fields, const std::function<bool(Millis)>* wait_stop) {
-  operators::TaskType* type = registry_->Find("spark_cluster");
-  if (type == nullptr) return InternalError("the spark_cluster task type is not registered");
-  auto ctx = std::make_shared<operators::AdHocTaskContext>(services_, "spark_cluster",
-                                                           std::move(fields), progress_);
-  type->Start(ctx);
-  bool cancelled = false;
-  while (wait_stop != nullptr && !ctx->done()) {
-    if (!cancelled && (*wait_stop)(Millis(200))) {
-      progress_("[sparkplane] cancelling the cluster create...");
-      type->Cancel(ctx, json::object(), Millis(10000));
-      cancelled = true;
-    }
-  }
-  operators::TaskResult r = ctx->Wait();
-  if (cancelled) return CancelledError("notebook start was cancelled");
-  if (!r.success) return UnavailableError(r.message);
-  return r.outputs;
+  return internal::RunClusterTry(services_, registry_, std::move(fields), wait_stop, progress_);
 }
 
 Result<NotebookState> Notebook::Start(const NotebookRequest& r,

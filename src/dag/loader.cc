@@ -171,6 +171,7 @@ struct CommonFields {
   std::optional<Millis> max_retry_delay;
   std::optional<Millis> execution_timeout;
   std::optional<TriggerRule> trigger_rule;
+  SourceLocation trigger_rule_location;
   std::map<std::string, EnvValue> env;
 };
 
@@ -510,6 +511,7 @@ class DagFileParser {
       c->execution_timeout = GetDuration(e, field, ZeroDuration::kRejected);
     } else if (k == "trigger_rule") {
       c->trigger_rule = GetTriggerRule(e, field);
+      c->trigger_rule_location = ValueLoc(e);
     } else if (k == "env") {
       GetEnv(e, field, &c->env);
     }
@@ -626,6 +628,7 @@ class DagFileParser {
     }
 
     ResolveDependencies();
+    CheckSetupFollowers();
     internal::TaskOrder order = OrderTasks();
     CheckTemplates(*dag);
     ValidateTypeFields();
@@ -1047,6 +1050,40 @@ class DagFileParser {
       }
     }
     task_index_ = std::move(by_id);
+  }
+
+  // Airflow refuses a DAG in which a setup task's direct downstream is neither a teardown nor
+  // all_success (DAG.validate_setup_teardown): such a task would run without the resource the
+  // setup makes. One error per task, at its trigger_rule or, when default_task set the rule, at
+  // its dependency on the setup.
+  void CheckSetupFollowers() {
+    for (const TaskDraft& t : tasks_) {
+      if (t.duplicate || t.spec.role == TaskRole::kTeardown ||
+          t.spec.trigger_rule == TriggerRule::kAllSuccess) {
+        continue;
+      }
+      for (int up : t.upstreams) {
+        const TaskDraft& setup = tasks_[up];
+        if (setup.spec.role != TaskRole::kSetup) continue;
+        const bool own = t.common.trigger_rule.has_value();
+        SourceLocation loc = own ? t.common.trigger_rule_location : t.spec.location;
+        if (!own) {
+          for (const TaskDraft::Dependency& dep : t.dependencies) {
+            if (dep.id == setup.spec.id) loc = dep.location;
+          }
+        }
+        Error(loc,
+              own                          ? t.field + ".trigger_rule"
+              : t.depends_on_field.empty() ? t.field + ".depends_on"
+                                           : t.depends_on_field,
+              "task '" + t.spec.id + "' directly follows setup task '" + setup.spec.id +
+                  "', so its trigger rule must be all_success (as in Airflow), not '" +
+                  TriggerRuleName(t.spec.trigger_rule) + "'" +
+                  (own ? "" : " (set by default_task)") +
+                  "; make it a teardown, or let it follow an all_success task after the setup");
+        break;
+      }
+    }
   }
 
   internal::TaskOrder OrderTasks() {

@@ -63,7 +63,6 @@ tasks:
     retry_exponential_backoff: true
     max_retry_delay: 10m
     execution_timeout: 1h
-    trigger_rule: none_failed
     command: extract
     shell: [echo, "{{ ds }}", 1.5, true, null, {k: v}]
   - id: destroy
@@ -71,6 +70,11 @@ tasks:
     teardown: true
     depends_on: [load]
     command: destroy
+  - id: report
+    type: bash
+    depends_on: [load]
+    trigger_rule: none_failed
+    command: report
 )";
 
 TEST(LoaderTest, LoadsAValidDag) {
@@ -100,7 +104,7 @@ TEST(LoaderTest, OrdersTasksTopologicallyKeepingFileOrderForTies) {
   ASSERT_TRUE(f.errors.empty()) << Errors(f);
   std::vector<std::string> ids;
   for (const TaskSpec& t : f.dag->tasks) ids.push_back(t.id);
-  EXPECT_THAT(ids, ElementsAre("create", "extract", "load", "destroy"));
+  EXPECT_THAT(ids, ElementsAre("create", "extract", "load", "destroy", "report"));
   EXPECT_THAT(f.dag->FindTask("load")->depends_on, ElementsAre("extract", "create"));
   EXPECT_THAT(f.dag->Downstream("create"), ElementsAre("extract", "load"));
 }
@@ -123,7 +127,9 @@ TEST(LoaderTest, AppliesDefaultsAndTaskOverrides) {
   EXPECT_EQ(extract.retry.backoff_multiplier, 2);  // true, as in Airflow
   EXPECT_EQ(extract.retry.max_retry_delay, Millis(600'000));
   EXPECT_EQ(extract.execution_timeout, Millis(3'600'000));
-  EXPECT_EQ(extract.trigger_rule, TriggerRule::kNoneFailed);
+  EXPECT_EQ(extract.trigger_rule, TriggerRule::kAllSuccess);
+  // A task after a setup's direct downstream may use any rule (issue 12).
+  EXPECT_EQ(f.dag->FindTask("report")->trigger_rule, TriggerRule::kNoneFailed);
 }
 
 TEST(LoaderTest, SetsRolesAndTeardownsGetAirflowsTeardownRule) {

@@ -31,6 +31,9 @@ int Main(int argc, char** argv) {
                  "Folder of DAG files (env SPARKPLANE_DAGS_FOLDER; default <data-dir>/dags)");
   app.add_option("--config", g.config.config_file,
                  "Config file (env SPARKPLANE_CONFIG; default <data-dir>/sparkplane.yaml)");
+  app.add_option("--store", g.config.store,
+                 "Where the state lives: sqlite:PATH or postgresql://USER@HOST:PORT/DB (env "
+                 "SPARKPLANE_STORE; default the SQLite file in <data-dir>)");
   app.add_flag("--json", g.json, "Print JSON instead of tables");
   int rc = 0;
 
@@ -378,6 +381,22 @@ int Main(int argc, char** argv) {
       "Active runs are never deleted. The server does this hourly when `retention` is set.\n"
       "Example:\n  sparkplane db clean --older-than 30d --dry-run");
   dbclean->callback([&] { rc = DbClean(g, older_than, clean_dry_run); });
+  db->add_subcommand("check", "Where the state lives and whether its schema is current")
+      ->callback([&] { rc = DbCheck(g); });
+  db->add_subcommand("migrate", "Bring the store's schema to this version")->callback([&] {
+    rc = DbMigrate(g);
+  });
+  std::string copy_from;
+  std::string copy_to;
+  auto* dbcopy = db->add_subcommand(
+      "copy", "Copy the whole history (runs, logs' records, users) into another, empty store");
+  dbcopy->add_option("--from", copy_from, "Source: sqlite:PATH or postgresql://...")->required();
+  dbcopy->add_option("--to", copy_to, "Target: sqlite:PATH or postgresql://...")->required();
+  dbcopy->footer(
+      "Stop the server first. Task logs and Spark event logs stay in the data directory.\n"
+      "Example:\n  sparkplane db copy --from sqlite:$HOME/sparkplane/history/scheduler/"
+      "sparkplane.db --to postgresql://sparkplane@db:5432/sparkplane");
+  dbcopy->callback([&] { rc = DbCopy(g, copy_from, copy_to); });
 
   // history
   auto* history = app.add_subcommand("history", "Spark application summaries from the event logs");

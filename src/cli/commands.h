@@ -94,6 +94,12 @@ int PoolList(const GlobalOptions& g);
 // `db clean --older-than 30d [--dry-run]`: finished runs with their task logs, and Spark event
 // logs, older than the cutoff.
 int DbClean(const GlobalOptions& g, const std::string& older_than, bool dry_run);
+// `db check`: where the state lives and whether its schema is this version's (exit 1 if not).
+int DbCheck(const GlobalOptions& g);
+// `db migrate`: brings the store's schema to this version.
+int DbMigrate(const GlobalOptions& g);
+// `db copy --from LOCATION --to LOCATION`: the whole history into an empty store (store/copy.h).
+int DbCopy(const GlobalOptions& g, const std::string& from, const std::string& to);
 
 int HistoryList(const GlobalOptions& g);
 int HistoryShow(const GlobalOptions& g, const std::string& app_id);

@@ -225,7 +225,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "block_manager_port",
                                    "http_address",
                                    "history_server_url",
-                                   "admin_password_file"};
+                                   "admin_password_file",
+                                   "store"};
     for (const auto& kv : file) {
       std::string k = kv.first.as<std::string>();
       bool known = false;
@@ -258,6 +259,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_http, get("http_address"));
   ASSIGN_OR_RETURN(std::string f_history_url, get("history_server_url"));
   ASSIGN_OR_RETURN(std::string f_admin_pw, get("admin_password_file"));
+  ASSIGN_OR_RETURN(std::string f_store, get("store"));
+  c.store = FirstNonEmpty({flags.store, Env("SPARKPLANE_STORE"), f_store});
   bool pvc_set = file && file.IsMap() && file["spark_history_pvc"];
 
   if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));

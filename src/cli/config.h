@@ -4,6 +4,11 @@
 //   --data-dir     SPARKPLANE_DATA_DIR     data_dir      default ~/sparkplane
 //   --dags-folder  SPARKPLANE_DAGS_FOLDER  dags_folder   default <data_dir>/dags
 //   --config       SPARKPLANE_CONFIG       (the file)    default <data_dir>/sparkplane.yaml
+//   --store        SPARKPLANE_STORE        store         default sqlite:<data_dir>/history/
+//                                                        scheduler/sparkplane.db; or a PostgreSQL
+//                                                        URL postgresql://USER@HOST:PORT/DB (the
+//                                                        password from ~/.pgpass or PGPASSWORD,
+//                                                        never in a command line)
 //                  SPARKPLANE_PARALLELISM  parallelism   default 32
 //                  SPARK_HOME              spark_home    default <repo>/.venv pyspark if found
 //                  SPARKPLANE_SECRET_KEY_FILE secret_key_file default <data_dir>/secret.key
@@ -69,6 +74,7 @@ struct Config {
   std::string data_dir;
   std::string dags_folder;
   std::string config_file;
+  std::string store;  // a store location (store/open.h); "" : the SQLite file below
   int parallelism = 32;
   std::string spark_home;
   std::string python;
@@ -96,6 +102,8 @@ struct Config {
 
   std::string SchedulerDir() const { return data_dir + "/history/scheduler"; }
   std::string DatabasePath() const { return SchedulerDir() + "/sparkplane.db"; }
+  // Where the state lives: `store`, else the SQLite database in the data directory.
+  std::string StoreLocation() const { return store.empty() ? DatabasePath() : store; }
   std::string SocketPath() const { return SchedulerDir() + "/sparkplane.sock"; }
   std::string LockPath() const { return SchedulerDir() + "/server.lock"; }
 };
@@ -104,6 +112,7 @@ struct ConfigFlags {
   std::string data_dir;
   std::string dags_folder;
   std::string config_file;
+  std::string store;
   // Set by the commands that talk to Kubernetes (cluster, deploy); "" : not given.
   std::string kubeconfig;
   std::string kube_context;

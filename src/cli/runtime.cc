@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "store/open.h"
+
 namespace sp::cli {
 
 Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOwner owner) {
@@ -9,7 +11,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOw
   ASSIGN_OR_RETURN(rt->config, ResolveConfig(flags));
   RETURN_IF_ERROR(EnsureDataDirs(rt->config));
   rt->logger = std::make_unique<Logger>(rt->clock, rt->config.log_level);
-  ASSIGN_OR_RETURN(rt->store, store::OpenSqliteStore(rt->config.DatabasePath()));
+  ASSIGN_OR_RETURN(rt->store, store::OpenStore(rt->config.StoreLocation()));
   rt->processes = std::make_unique<executor::ProcessSupervisor>();
   rt->services.clock = &rt->clock;
   rt->services.logger = rt->logger.get();

@@ -22,6 +22,7 @@
 #include "scheduler/scheduler.h"
 #include "spark/history.h"
 #include "store/auth_store.h"
+#include "store/open.h"
 #include "store/store_pool.h"
 
 namespace sp::cli {
@@ -101,11 +102,10 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     if (!parsed.ok()) return Fail(parsed.With("http_address"));
     // One read connection per handler thread (http::HttpServerOptions::worker_threads).
     Result<std::unique_ptr<store::Store>> reads =
-        store::OpenSqliteStorePool(rt.config.DatabasePath(), hopts.worker_threads);
+        store::OpenStorePool(rt.config.StoreLocation(), hopts.worker_threads);
     if (!reads.ok()) return Fail(reads.status());
     api_reads = std::move(*reads);
-    Result<std::unique_ptr<store::AuthStore>> as =
-        store::OpenSqliteAuthStore(rt.config.DatabasePath());
+    Result<std::unique_ptr<store::AuthStore>> as = store::OpenAuthStore(rt.config.StoreLocation());
     if (!as.ok()) return Fail(as.status());
     auth_store = std::move(*as);
     auth = std::make_unique<auth::AuthService>(auth_store.get(), &rt.clock);

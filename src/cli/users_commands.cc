@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "store/auth_store.h"
+#include "store/open.h"
 
 namespace sp::cli {
 namespace {
@@ -23,7 +24,7 @@ Result<std::unique_ptr<AuthRuntime>> OpenAuth(const GlobalOptions& g) {
   auto rt = std::make_unique<AuthRuntime>();
   ASSIGN_OR_RETURN(rt->config, ResolveConfig(g.config));
   RETURN_IF_ERROR(EnsureDataDirs(rt->config));
-  ASSIGN_OR_RETURN(rt->store, store::OpenSqliteAuthStore(rt->config.DatabasePath()));
+  ASSIGN_OR_RETURN(rt->store, store::OpenAuthStore(rt->config.StoreLocation()));
   rt->service = std::make_unique<auth::AuthService>(rt->store.get(), &rt->clock);
   return rt;
 }

@@ -2,11 +2,15 @@
 #include "store/open.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
 #include "store/postgres/connection.h"
+#include "store/postgres/migrations.h"
 #include "store/postgres/postgres_store.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
 #include "store/store_pool.h"
 
 namespace sp::store {
@@ -53,6 +57,26 @@ Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location) {
   ASSIGN_OR_RETURN(StoreLocation where, ParseStoreLocation(location));
   if (where.kind == StoreLocation::Kind::kPostgres) return OpenPostgresAuthStore(where.target);
   return OpenSqliteAuthStore(where.target);
+}
+
+int LatestSchemaVersion() {
+  static_assert(sqlite::kLatestSchemaVersion == postgres::kLatestSchemaVersion,
+                "a schema step is added to both databases with the same number");
+  return sqlite::kLatestSchemaVersion;
+}
+
+Result<int> ReadStoreSchemaVersion(const std::string& location) {
+  ASSIGN_OR_RETURN(StoreLocation where, ParseStoreLocation(location));
+  if (where.kind == StoreLocation::Kind::kPostgres) {
+    ASSIGN_OR_RETURN(std::unique_ptr<postgres::Connection> conn,
+                     postgres::Connection::Open(where.target));
+    return postgres::ReadSchemaVersion(*conn);
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(where.target, ec)) return 0;  // opening would create it
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Connection> conn,
+                   sqlite::Connection::Open(where.target));
+  return sqlite::ReadSchemaVersion(*conn);
 }
 
 }  // namespace sp::store

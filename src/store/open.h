@@ -30,4 +30,11 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& location);
 Result<std::unique_ptr<Store>> OpenStorePool(const std::string& location, int connections);
 Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location);
 
+// The schema version this sparkplane writes (the same number for both databases).
+int LatestSchemaVersion();
+
+// The schema version of the database at `location` without migrating it (0: empty or missing);
+// for `db check`. Unavailable when PostgreSQL cannot be reached.
+Result<int> ReadStoreSchemaVersion(const std::string& location);
+
 }  // namespace sp::store

@@ -1,10 +1,12 @@
 // The scheduler loop with a real store, real processes and the bash task type, with commit
-// failures injected (FailingStore): a failed commit loses no task end and no run.
+// failures injected (FailingStore): a failed commit loses no task end and no run. Each test runs
+// on SQLite (label unit) and on PostgreSQL (label postgres).
 #include "scheduler/scheduler.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -15,19 +17,30 @@
 #include "dag/template.h"
 #include "executor/process.h"
 #include "fakes/failing_store.h"
+#include "store/open.h"
+#include "store/pg_test_db.h"
 
 namespace sp::scheduler {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SchedulerTest : public ::testing::Test {
+using store::testing::StoreBackend;
+
+class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("spsched-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("spsched-" + std::to_string(::getpid()) + "-" + name);
     fs::remove_all(dir_);
+    if (GetParam() == StoreBackend::kPostgres) {
+      pg_ = std::make_unique<store::testing::PgTestDatabase>();
+      store_ = pg_->url();
+      ASSERT_FALSE(store_.empty());
+    } else {
+      store_ = (dir_ / "db.sqlite").string();
+    }
     fs::create_directories(dir_ / "dags");
     std::ofstream(dir_ / "dags" / "chain.yaml")
         << "id: chain\ntasks:\n"
@@ -39,7 +52,7 @@ class SchedulerTest : public ::testing::Test {
 
   // Runs one triggered run of `chain` to its end with the given commit rule.
   store::DagRun RunChain(fakes::FailingStore::Rule rule, int* failures) {
-    auto inner = store::OpenSqliteStore((dir_ / "db.sqlite").string());
+    auto inner = store::OpenStore(store_);
     EXPECT_TRUE(inner.ok()) << inner.status();
     fakes::FailingStore faulty(std::move(*inner), std::move(rule));
     executor::ProcessSupervisor processes;
@@ -69,12 +82,13 @@ class SchedulerTest : public ::testing::Test {
     return run;
   }
 
-  // A scheduler over the real store at <dir>/db.sqlite and the dags folder, on this thread
-  // until RunInBackground().
+  // A scheduler over the test's store and the dags folder, on this thread until
+  // RunInBackground().
   struct Server {
-    Server(const fs::path& dir, const Clock& clock, SchedulerOptions opts)
-        : logger(clock, LogLevel::kOff) {
-      auto opened = store::OpenSqliteStore((dir / "db.sqlite").string());
+    Server(const SchedulerTest& t, SchedulerOptions opts) : logger(t.clock_, LogLevel::kOff) {
+      const fs::path& dir = t.dir_;
+      const Clock& clock = t.clock_;
+      auto opened = store::OpenStore(t.store_);
       EXPECT_TRUE(opened.ok()) << opened.status();
       db = std::move(*opened);
       services.clock = &clock;
@@ -115,16 +129,21 @@ class SchedulerTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::unique_ptr<store::testing::PgTestDatabase> pg_;
+  std::string store_;  // the store's location
   RealClock clock_;
 };
 
-TEST_F(SchedulerTest, ChainRunsToSuccess) {
+INSTANTIATE_TEST_SUITE_P(Sqlite, SchedulerTest, ::testing::Values(StoreBackend::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, SchedulerTest, ::testing::Values(StoreBackend::kPostgres));
+
+TEST_P(SchedulerTest, ChainRunsToSuccess) {
   int failures = 0;
   store::DagRun run = RunChain([](const store::Mutation&, int) { return OkStatus(); }, &failures);
   EXPECT_EQ(run.state, store::RunState::kSuccess);
 }
 
-TEST_F(SchedulerTest, BusyDatabaseIsRetriedTransparently) {
+TEST_P(SchedulerTest, BusyDatabaseIsRetriedTransparently) {
   int failures = 0;
   store::DagRun run = RunChain(
       [](const store::Mutation&, int n) {
@@ -135,7 +154,7 @@ TEST_F(SchedulerTest, BusyDatabaseIsRetriedTransparently) {
   EXPECT_EQ(run.state, store::RunState::kSuccess);
 }
 
-TEST_F(SchedulerTest, ATaskEndWhoseCommitFailsIsRetriedNotLost) {
+TEST_P(SchedulerTest, ATaskEndWhoseCommitFailsIsRetriedNotLost) {
   bool failed_once = false;
   int failures = 0;
   store::DagRun run = RunChain(
@@ -176,11 +195,11 @@ constexpr char kDailyDag[] =
 // Issue 9.1: a DAG file saved half-written "removed" the DAG (its record deleted); fixing the
 // file re-created the latest interval's run, the store refused it, and every later commit of
 // the server failed until a restart.
-TEST_F(SchedulerTest, ABrokenDagFileKeepsItsRecordAndWedgesNothing) {
+TEST_P(SchedulerTest, ABrokenDagFileKeepsItsRecordAndWedgesNothing) {
   WriteDag("daily", kDailyDag);
   SchedulerOptions opts;
   opts.dag_rescan_interval = Millis(30);
-  Server server(dir_, clock_, opts);
+  Server server(*this, opts);
   std::mutex mu;
   int rescans_with_errors = 0, rescans = 0;
   server.sched->SetDagsLoadedObserver([&](const std::vector<dag::LoadedFile>& files) {
@@ -238,12 +257,12 @@ TEST_F(SchedulerTest, ABrokenDagFileKeepsItsRecordAndWedgesNothing) {
 }
 
 // Issue 9.3: `dags test` beside a server handed out the same run keys and replaced a run.
-TEST_F(SchedulerTest, TwoSchedulersOnOneDatabaseNeverReplaceEachOthersRuns) {
+TEST_P(SchedulerTest, TwoSchedulersOnOneDatabaseNeverReplaceEachOthersRuns) {
   SchedulerOptions opts;
   opts.parallelism = 0;  // decide only: nothing is launched
   opts.create_scheduled_runs = false;
-  Server server(dir_, clock_, opts);
-  Server test(dir_, clock_, opts);
+  Server server(*this, opts);
+  Server test(*this, opts);
   ASSERT_TRUE(server.sched->Start().ok());
   ASSERT_TRUE(test.sched->Start().ok());
   Result<CommandResult> a =
@@ -266,14 +285,14 @@ TEST_F(SchedulerTest, TwoSchedulersOnOneDatabaseNeverReplaceEachOthersRuns) {
 }
 
 // Issue 9.4: a conf value pasted into `bash -c` ran as a command.
-TEST_F(SchedulerTest, TemplateValuesCannotInjectShellCommands) {
+TEST_P(SchedulerTest, TemplateValuesCannotInjectShellCommands) {
   WriteDag("hello",
            "id: hello\nparams:\n  name: world\ntasks:\n"
            "  - id: greet\n    type: bash\n"
            "    command: echo \"hello {{ params.name }}\" && echo {{ params.name }} > out.txt\n"
            "    cwd: " +
                dir_.string() + "\n");
-  Server server(dir_, clock_, {});
+  Server server(*this, {});
   std::promise<store::DagRun> done;
   server.sched->SetRunFinishedObserver([&](const store::DagRun& r) { done.set_value(r); });
   ASSERT_TRUE(server.sched->Start().ok());
@@ -295,13 +314,13 @@ TEST_F(SchedulerTest, TemplateValuesCannotInjectShellCommands) {
 // Issue 12: a manual trigger without a logical date gets Airflow 3's run id
 // (manual__<isoformat time>_<8 random letters/digits>), and tasks see the run's values as Airflow
 // renders them.
-TEST_F(SchedulerTest, Issue12ManualRunIdAndTemplateValuesAsAirflow) {
+TEST_P(SchedulerTest, Issue12ManualRunIdAndTemplateValuesAsAirflow) {
   WriteDag("hello",
            "id: hello\ntasks:\n  - id: greet\n    type: bash\n"
            "    command: echo '{{ run_id }}|{{ ts }}|{{ logical_date }}|{{ ts_nodash_with_tz }}' > "
            "out.txt\n    cwd: " +
                dir_.string() + "\n");
-  Server server(dir_, clock_, {});
+  Server server(*this, {});
   std::promise<store::DagRun> done;
   server.sched->SetRunFinishedObserver([&](const store::DagRun& r) { done.set_value(r); });
   ASSERT_TRUE(server.sched->Start().ok());
@@ -329,7 +348,7 @@ TEST_F(SchedulerTest, Issue12ManualRunIdAndTemplateValuesAsAirflow) {
 // Issue 12: Airflow 3's prev_*_success values come from the store: the DAG's successful run with
 // the latest logical date before the run's (a failed run, or one at a later date, does not count),
 // "None" when there is none; in commands and in env.
-TEST_F(SchedulerTest, Issue12PreviousSuccessValuesComeFromTheStore) {
+TEST_P(SchedulerTest, Issue12PreviousSuccessValuesComeFromTheStore) {
   WriteDag("prev",
            "id: prev\nparams:\n  code: 0\ntasks:\n  - id: t\n    type: bash\n"
            "    env: {PREV_END: '{{ prev_end_date_success }}'}\n"
@@ -338,7 +357,7 @@ TEST_F(SchedulerTest, Issue12PreviousSuccessValuesComeFromTheStore) {
            "out_{{ ds }}.txt; exit {{ params.code }}\n"
            "    cwd: " +
                dir_.string() + "\n");
-  Server server(dir_, clock_, {});
+  Server server(*this, {});
   std::mutex mu;
   std::vector<store::DagRun> finished;
   server.sched->SetRunFinishedObserver([&](const store::DagRun& r) {

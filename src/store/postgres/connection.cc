@@ -24,8 +24,19 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
+// libpq's message on one line ("...failed: Connection refused; Is the server running...").
 std::string SessionError(pg_conn* conn) {
-  return Trimmed(PQerrorMessage(conn));
+  std::string out;
+  for (char c : Trimmed(PQerrorMessage(conn))) {
+    if (c == '\n') {
+      out += ";";
+    } else if (c != '\t' || (!out.empty() && out.back() != ';')) {
+      out += c == '\t' ? ' ' : c;
+    } else {
+      out += ' ';
+    }
+  }
+  return out;
 }
 
 bool IsUnavailableState(std::string_view sqlstate) {

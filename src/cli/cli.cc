@@ -437,11 +437,13 @@ int Main(int argc, char** argv) {
 
   // notebook
   auto* notebook = app.add_subcommand(
-      "notebook", "JupyterLab on an on-demand local cluster, through Spark Connect");
+      "notebook",
+      "JupyterLab on an on-demand cluster (local or Kubernetes), through Spark Connect");
   notebook->require_subcommand(1);
   notebook->fallthrough();
   NotebookStartArgs nb;
   std::string nb_stop_timeout = "90s";
+  std::string nb_backend;
   std::vector<std::string> nb_guard_args;
   auto* nbstart = notebook->add_subcommand(
       "start", "Start a notebook and its cluster (foreground; Ctrl-C stops and deletes them)");
@@ -455,17 +457,39 @@ int Main(int argc, char** argv) {
                       "none: never)");
   nbstart->add_option("--max-age", nb.max_age,
                       "Stop this long after the start (default: cluster_max_age, 24h; none)");
-  nbstart->add_option("--ready-timeout", nb.ready_timeout, "How long to wait (default 3m)");
+  nbstart->add_option("--backend", nb.backend, "local or kubernetes (default: configured)");
+  nbstart->add_option("--ready-timeout", nb.ready_timeout,
+                      "How long to wait (default 3m; kubernetes: 10m for each of the cluster "
+                      "and the notebook pod)");
+  nbstart->add_option("--notebook-image", nb.notebook_image,
+                      "kubernetes: JupyterLab image with PySpark's Connect client (default "
+                      "quay.io/jupyter/pyspark-notebook:spark-4.0.1)");
+  nbstart->add_flag("--node-port", nb.node_port,
+                    "kubernetes: expose JupyterLab on a node port (default: ClusterIP, reached "
+                    "with kubectl port-forward)");
   nbstart->add_option("--root-dir", nb.root_dir,
                       "Folder of the notebooks (default <data-dir>/notebooks/NAME/files)");
-  nbstart->footer("Example:\n  sparkplane notebook start explore --workers 2 --idle-timeout 30m");
+  nbstart->footer(
+      "Examples:\n  sparkplane notebook start explore --workers 2 --idle-timeout 30m\n"
+      "  sparkplane notebook start team --backend kubernetes --namespace spark");
   nbstart->callback([&] { rc = NotebookStart(g, nb); });
-  notebook->add_subcommand("list", "Running notebooks: URL (no token), cluster, age")
-      ->callback([&] { rc = NotebookList(g); });
+  auto* nblist =
+      notebook->add_subcommand("list", "Running notebooks: URL (no token), cluster, age");
+  nblist->add_option("--backend", nb_backend,
+                     "local or kubernetes (default: local, and kubernetes when configured)");
+  nblist->callback([&] { rc = NotebookList(g, nb_backend); });
   auto* nbstop = notebook->add_subcommand("stop", "Stop a notebook and delete its cluster");
   nbstop->add_option("NAME", nb.name, "Notebook name")->required();
   nbstop->add_option("--timeout", nb_stop_timeout, "How long to wait (default 90s)");
-  nbstop->callback([&] { rc = NotebookStop(g, nb.name, nb_stop_timeout); });
+  nbstop->add_option("--backend", nb_backend,
+                     "local or kubernetes (default: a local notebook of that name, else the "
+                     "configured backend)");
+  nbstop->callback([&] { rc = NotebookStop(g, nb.name, nb_stop_timeout, nb_backend); });
+  for (CLI::App* c : {nbstart, nblist, nbstop}) {
+    c->add_option("--kubeconfig", g.config.kubeconfig, "kubernetes: kubeconfig");
+    c->add_option("--context", g.config.kube_context, "kubernetes: kubeconfig context");
+    c->add_option("--namespace,-n", g.config.kube_namespace, "kubernetes: namespace");
+  }
   auto* nbguard = notebook->add_subcommand("guard", "");  // internal: started with a notebook
   nbguard->group("");
   nbguard->add_option("ARGS", nb_guard_args, "after --: see notebook/notebook.h");

@@ -20,6 +20,7 @@
 #include "k8s/client.h"
 #include "k8s/credentials.h"
 #include "k8s/kube_config.h"
+#include "k8s/notebook_objects.h"
 
 namespace sp::cli {
 
@@ -868,6 +869,9 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
                                  : Str(svc, "/spec/type"_json_pointer);
     const std::string cluster_ip = Str(svc, "/spec/clusterIP"_json_pointer);
     const std::string dns = name + "." + ns + ".svc";
+    const bool notebook = Str(svc, "/metadata/labels/app.kubernetes.io~1name"_json_pointer) ==
+                          k8s::kNotebookNameLabelValue;
+    const std::string path = notebook ? "/lab" : "";
     for (const json& port : svc.value("/spec/ports"_json_pointer, json::array())) {
       const std::string scheme = IsHttpPort(port) ? "http://" : "";
       const std::string number = PortText(port.value("port", json()));
@@ -878,7 +882,8 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
         if (!node) node = PickNodeAddress(client);
         if (!node_port.empty()) {
           add("Service", name, type, shown_port,
-              scheme + (node->address.empty() ? "<node-address>" : node->address) + ":" + node_port,
+              scheme + (node->address.empty() ? "<node-address>" : node->address) + ":" +
+                  node_port + path,
               "outside the cluster (" + node->note + ")");
         }
       }
@@ -892,8 +897,14 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
       }
       if (type == "ClusterIP") {
         std::string host = cluster_ip.empty() || cluster_ip == "None" ? dns : cluster_ip;
-        add("Service", name, type, shown_port, scheme + host + ":" + number,
-            "inside the cluster (" + dns + ":" + number + ")");
+        std::string reach = "inside the cluster (" + dns + ":" + number + ")";
+        // A notebook's JupyterLab (k8s/notebook_objects.h): its page, and how to reach it from
+        // here (the token is in the notebook's Secret).
+        if (notebook) {
+          reach += "; from here: kubectl port-forward -n " + ns + " svc/" + name + " " + number +
+                   ":" + number + ", then http://localhost:" + number + "/lab";
+        }
+        add("Service", name, type, shown_port, scheme + host + ":" + number + path, reach);
       }
       if (type == "ExternalName") {
         add("Service", name, type, shown_port,

@@ -3,7 +3,8 @@
 # 127.0.0.1 on a free port, trust authentication (loopback only, throwaway data), and write its
 # URL to DIR/url. Usage: pg_test_server.sh start|stop|restart DIR
 # Started by the CTest fixture `postgres` (tests/integration/postgres), stopped by its cleanup.
-# As root (CI), the server runs as the `postgres` user that Debian's package creates.
+# As root (CI), the server runs as the `postgres` user that Debian's package creates: DIR's
+# parent directories must let it through (o+x).
 set -euo pipefail
 cmd=${1:?start|stop|restart}
 dir=${2:?directory}

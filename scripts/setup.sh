@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3-venv procps curl clang-format
   clang libclang-rt-14-dev
   valgrind jq chromium wrk
+  libpq-dev postgresql
 )
 
 missing=()

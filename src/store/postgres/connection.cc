@@ -24,19 +24,24 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
-// libpq's message on one line ("...failed: Connection refused; Is the server running...").
-std::string SessionError(pg_conn* conn) {
+// libpq's messages on one line ("...failed: Connection refused; Is the server running...").
+std::string OneLine(const std::string& message) {
   std::string out;
-  for (char c : Trimmed(PQerrorMessage(conn))) {
+  for (char c : Trimmed(message)) {
     if (c == '\n') {
       out += ";";
-    } else if (c != '\t' || (!out.empty() && out.back() != ';')) {
-      out += c == '\t' ? ' ' : c;
+    } else if (c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
     } else {
-      out += ' ';
+      if (c != ' ' && !out.empty() && out.back() == ';') out += ' ';
+      out += c;
     }
   }
   return out;
+}
+
+std::string SessionError(pg_conn* conn) {
+  return OneLine(PQerrorMessage(conn));
 }
 
 bool IsUnavailableState(std::string_view sqlstate) {
@@ -324,7 +329,7 @@ Status Connection::Check(pg_result* result, std::string_view what) {
   ExecStatusType status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return OkStatus();
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message = result != nullptr ? Trimmed(PQresultErrorMessage(result)) : "";
+  std::string message = result != nullptr ? OneLine(PQresultErrorMessage(result)) : "";
   if (message.empty()) message = SessionError(conn_);
   if (PQstatus(conn_) != CONNECTION_OK || (state != nullptr && IsUnavailableState(state))) {
     lost_ = true;

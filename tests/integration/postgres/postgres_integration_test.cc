@@ -1,0 +1,211 @@
+// `sparkplane server` with its state in PostgreSQL, driven through the real binary: runs finish
+// and every task runs exactly once (a marker line per execution) although PostgreSQL restarts or
+// the scheduler's sessions are terminated mid-run; tasks never see the store's URL; `db copy`
+// moves a SQLite installation's history; a newer schema is refused. Names contain "Postgres" so
+// that CMake gives them the PostgreSQL fixture.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+
+#include <string>
+
+#include "integration/harness.h"
+#include "store/pg_test_db.h"
+
+namespace sp::testing {
+namespace {
+
+using ::sp::store::testing::PgTestDatabase;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Lines in `path` (0 when it does not exist): how many times a task ran.
+int Lines(const std::string& path) {
+  std::string text = ReadFile(path);
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// The number of rows `sql` returns on `url`, or -1.
+int CountRows(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  int n = -1;
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) n = PQntuples(r);
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return n;
+}
+
+// A DAG of `width` tasks after one `first` task; each appends a line to <marks>/<task>. `first`
+// sleeps `first_sleep` seconds so that a fault can land while it runs.
+std::string FanOutDag(const std::string& marks, int width, int first_sleep) {
+  std::string dag =
+      "id: fan\ntasks:\n  - id: first\n    type: bash\n    command: sh -c 'echo x >> " + marks +
+      "/first; env > " + marks + "/env; sleep " + std::to_string(first_sleep) + "'\n";
+  for (int i = 0; i < width; ++i) {
+    std::string id = "t" + std::to_string(i);
+    dag += "  - id: " + id +
+           "\n    type: bash\n    depends_on: [first]\n    command: sh -c 'echo x >> " + marks +
+           "/" + id + "; sleep 0.2'\n";
+  }
+  return dag;
+}
+
+class PostgresServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(data() + "/dags");
+    fs::create_directories(marks());
+  }
+  // The data directory whose config file points the store at `url`.
+  void UseStore(const std::string& url) {
+    WriteFile(data() + "/sparkplane.yaml", "store: " + url + "\n");
+  }
+  std::string data() const { return dir_.path() + "/data"; }
+  std::string marks() const { return dir_.path() + "/marks"; }
+
+  // Triggers `fan` as run r and waits (up to `timeout`) for it to end; the run.
+  nlohmann::json RunFan(const std::function<void()>& while_first_runs,
+                        std::chrono::seconds timeout = std::chrono::seconds(90)) {
+    CommandResult t = Sparkplane(data(), {"dags", "trigger", "fan", "--run-id", "r"});
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_TRUE(WaitFor([&] { return Lines(marks() + "/first") == 1; }, std::chrono::seconds(30)));
+    while_first_runs();
+    nlohmann::json run;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          run = ShowRun(data(), "fan", "r");
+          return RunIsTerminal(run);
+        },
+        timeout))
+        << run.dump();
+    return run;
+  }
+
+  TempDir dir_;
+};
+
+// PostgreSQL restarts (immediate shutdown: every session is cut) while a task runs: the server
+// reconnects, records the task's end, and the run finishes with every task run exactly once.
+TEST_F(PostgresServerTest, APostgresRestartMidRunLosesNothingAndRunsNothingTwice) {
+  // A server of its own: restarting the shared one would cut the other tests' sessions.
+  const std::string pg_dir = dir_.path() + "/pg";
+  // As root the server runs as the `postgres` user, which must be able to reach its directory.
+  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
+  const std::string script = std::string(SP_SOURCE_DIR) + "/scripts/pg_test_server.sh";
+  ASSERT_EQ(std::system((script + " start " + pg_dir + " >/dev/null").c_str()), 0);
+  struct StopPg {
+    std::string cmd;
+    ~StopPg() { (void)!std::system(cmd.c_str()); }
+  } stop{script + " stop " + pg_dir};
+  std::string url = ReadFile(pg_dir + "/url");
+  url.erase(url.find_last_not_of("\n") + 1);
+  UseStore(url);
+  WriteFile(data() + "/dags/fan.yaml", FanOutDag(marks(), 10, 3));
+  ServerProcess server(data());
+  server.Start();
+  nlohmann::json run =
+      RunFan([&] { ASSERT_EQ(std::system((script + " restart " + pg_dir).c_str()), 0); });
+  EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << server.Log();
+  EXPECT_EQ(Lines(marks() + "/first"), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Lines(marks() + "/t" + std::to_string(i)), 1) << i;
+  EXPECT_EQ(::kill(server.pid(), 0), 0) << "the server died:\n" << server.Log();
+  // The restart did reach the server (else this test proves nothing).
+  EXPECT_THAT(server.Log(), HasSubstr("lost the PostgreSQL session")) << server.Log();
+}
+
+// The scheduler's and the readers' sessions are terminated (an operator's pg_terminate_backend,
+// a failover of a managed database) while a task runs: nothing is lost, nothing runs twice, and
+// tasks do not inherit the store's URL (its password) from the server's environment.
+TEST_F(PostgresServerTest, TerminatedPostgresSessionsLoseNothingAndTasksNeverSeeTheStore) {
+  PgTestDatabase db;
+  ASSERT_FALSE(db.url().empty());
+  // The URL with a password (trust authentication ignores it): it must reach no task.
+  std::string with_password = db.url();
+  with_password.replace(with_password.find("postgres@"), 9, "postgres:s3cret-pw@");
+  ::setenv("SPARKPLANE_STORE", with_password.c_str(), 1);
+  WriteFile(data() + "/dags/fan.yaml", FanOutDag(marks(), 10, 3));
+  ServerProcess server(data());
+  server.Start();
+  ::unsetenv("SPARKPLANE_STORE");
+  UseStore(db.url());  // for the CLI commands of this test
+  nlohmann::json run = RunFan([&] {
+    const std::string name = db.url().substr(db.url().rfind('/') + 1);
+    EXPECT_GE(CountRows(db.server_url(),
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                            name +
+                            "' AND application_name = 'sparkplane' AND pid <> "
+                            "pg_backend_pid()"),
+              1);
+  });
+  EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << server.Log();
+  EXPECT_EQ(Lines(marks() + "/first"), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Lines(marks() + "/t" + std::to_string(i)), 1) << i;
+  std::string env = ReadFile(marks() + "/env");
+  EXPECT_THAT(env, HasSubstr("PATH="));  // the task did write its environment
+  EXPECT_THAT(env, Not(HasSubstr("s3cret-pw")));
+  EXPECT_THAT(env, Not(HasSubstr("SPARKPLANE_STORE")));
+}
+
+// `db copy` moves a SQLite installation (runs, task instances, users) into an empty PostgreSQL
+// database, refuses a second copy into the now non-empty one, and never prints a password.
+TEST_F(PostgresServerTest, DbCopyMovesASqliteHistoryToPostgresOnce) {
+  WriteFile(data() + "/dags/fan.yaml", FanOutDag(marks(), 2, 0));
+  {
+    ServerProcess server(data());
+    server.Start();
+    nlohmann::json run = RunFan([] {});
+    ASSERT_EQ(run.value("state", ""), "success") << run.dump();
+    ASSERT_EQ(Sparkplane(data(), {"users", "create", "ann", "--role", "admin", "--password-stdin"},
+                         std::string("long-enough-password\n"))
+                  .exit_code,
+              0);
+    server.Stop();
+  }
+  PgTestDatabase db;
+  ASSERT_FALSE(db.url().empty());
+  std::string with_password = db.url();
+  with_password.replace(with_password.find("postgres@"), 9, "postgres:s3cret-pw@");
+  const std::string sqlite = "sqlite:" + data() + "/history/scheduler/sparkplane.db";
+  CommandResult copy = Sparkplane(data(), {"db", "copy", "--from", sqlite, "--to", with_password});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  EXPECT_THAT(copy.out, HasSubstr("1 runs, 3 task instances"));
+  EXPECT_THAT(copy.out + copy.err, Not(HasSubstr("s3cret-pw")));
+
+  CommandResult again = Sparkplane(data(), {"db", "copy", "--from", sqlite, "--to", db.url()});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_THAT(again.err, HasSubstr("not empty"));
+
+  UseStore(with_password);
+  CommandResult check = Sparkplane(data(), {"db", "check"});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_THAT(check.out, HasSubstr("current"));
+  EXPECT_THAT(check.out, Not(HasSubstr("s3cret-pw")));
+  nlohmann::json run = ShowRun(data(), "fan", "r");
+  EXPECT_EQ(run.value("state", ""), "success") << run.dump();
+  EXPECT_EQ(TaskState(run, "t1"), "success");
+  CommandResult users = Sparkplane(data(), {"users", "list"});
+  EXPECT_THAT(users.out, HasSubstr("ann"));
+}
+
+// A database written by a newer sparkplane is refused by `db check` and by the server, with the
+// versions in the message, and left as it is.
+TEST_F(PostgresServerTest, ANewerPostgresSchemaIsRefused) {
+  PgTestDatabase db;
+  ASSERT_FALSE(db.url().empty());
+  UseStore(db.url());
+  ASSERT_EQ(Sparkplane(data(), {"db", "migrate"}).exit_code, 0);
+  ASSERT_TRUE(db.Exec("UPDATE sparkplane_schema SET version = 99"));
+  CommandResult check = Sparkplane(data(), {"db", "check"});
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_THAT(check.out, HasSubstr("schema version 99 of"));
+  CommandResult server = Sparkplane(data(), {"server", "--http-address", "off"});
+  EXPECT_NE(server.exit_code, 0);
+  EXPECT_THAT(server.err, HasSubstr("schema version 99 is newer than this sparkplane"));
+}
+
+}  // namespace
+}  // namespace sp::testing

@@ -192,12 +192,20 @@ bool EventHub::Collect(int64_t* cursor, uint64_t* transient_seen, const std::str
   // Read from the source (on the subscribing thread: see Stream::Prime), at most kMaxPerTake
   // rows; the rest comes from the buffer or, if the stream is still behind it, a reset.
   Result<std::vector<HubEvent>> rows = backfill_(*cursor, kMaxPerTake);
-  if (!rows.ok() || rows->empty()) return false;
+  if (!rows.ok()) return false;
+  // The source may already hold events that are not published yet (the feed reads it every
+  // so often): those come from the buffer once published, in order. Sending them here would put
+  // the cursor past last_id_, which the next Collect takes for an id from the future: a reset
+  // and the same events again.
+  const int64_t published = last_id();
+  bool any = false;
   for (const HubEvent& e : *rows) {
+    if (e.id > published) break;
     if (wanted(e)) *out += FormatEvent(e);
     *cursor = e.id;
+    any = true;
   }
-  return true;
+  return any;
 }
 
 }  // namespace sp::http

@@ -398,6 +398,17 @@ int Main(int argc, char** argv) {
       "sparkplane.db --to postgresql://sparkplane@db:5432/sparkplane");
   dbcopy->callback([&] { rc = DbCopy(g, copy_from, copy_to); });
 
+  // schedulers
+  auto* schedulers = app.add_subcommand(
+      "schedulers", "The servers sharing a PostgreSQL store: which one is active");
+  schedulers->require_subcommand(1);
+  schedulers->fallthrough();
+  bool schedulers_all = false;
+  auto* schedulers_list =
+      schedulers->add_subcommand("list", "Instances, their role and their last heartbeat");
+  schedulers_list->add_flag("--all", schedulers_all, "Include stopped and gone instances");
+  schedulers_list->callback([&] { rc = SchedulersList(g, schedulers_all); });
+
   // history
   auto* history = app.add_subcommand("history", "Spark application summaries from the event logs");
   history->require_subcommand(1);

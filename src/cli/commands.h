@@ -100,6 +100,9 @@ int DbCheck(const GlobalOptions& g);
 int DbMigrate(const GlobalOptions& g);
 // `db copy --from LOCATION --to LOCATION`: the whole history into an empty store (store/copy.h).
 int DbCopy(const GlobalOptions& g, const std::string& from, const std::string& to);
+// `schedulers list [--all]`: the instances on a PostgreSQL store and which one is active (--all:
+// stopped and gone ones too).
+int SchedulersList(const GlobalOptions& g, bool all);
 
 int HistoryList(const GlobalOptions& g);
 int HistoryShow(const GlobalOptions& g, const std::string& app_id);

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "common/json_limits.h"
 #include "scheduler/scheduler.h"
+#include "store/open.h"
 
 namespace sp::cli {
 
@@ -50,7 +51,30 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  // No server: apply the command here, holding the server lock so none starts meanwhile.
+  // No server: apply the command here, holding the server lock so none starts meanwhile. On a
+  // PostgreSQL store a server elsewhere may be active: then only it may write.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
+      store::RegisterScheduler(rt.config.StoreLocation(), std::string(host) + " (command)");
+  Status leased = lease.status();
+  if (leased.ok() && *lease) {
+    Result<bool> got = (*lease)->TryAcquire();
+    if (got.ok() && !*got) {
+      Result<std::string> holder = (*lease)->DescribeHolder();
+      leased = FailedPreconditionError("a scheduler is active on this PostgreSQL store (" +
+                                       (holder.ok() ? *holder : std::string("unknown")) +
+                                       "): run the command where it runs, or through its HTTP API");
+      (*lease)->Release();
+    } else {
+      leased = got.status();
+      if (leased.ok()) rt.store->FenceWrites((*lease)->epoch());
+    }
+  }
+  if (!leased.ok()) {
+    ::close(lock);
+    return leased;
+  }
   scheduler::SchedulerOptions opts;
   opts.dags_folder = rt.config.dags_folder;
   opts.parallelism = 0;  // offline: decide and record, never launch
@@ -67,6 +91,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     Result<scheduler::Event> ev = api::ParseControlRequest(request);
     out = ev.ok() ? api::ControlResponse(sched.Execute(*ev)) : api::ControlResponse(ev.status());
   }
+  if (*lease) (*lease)->Release();
   ::close(lock);
   return out;
 }

@@ -6,12 +6,14 @@
 
 namespace sp::cli {
 
-Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOwner owner) {
+Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOwner owner,
+                                             int64_t fence_epoch) {
   auto rt = std::make_unique<Runtime>();
   ASSIGN_OR_RETURN(rt->config, ResolveConfig(flags));
   RETURN_IF_ERROR(EnsureDataDirs(rt->config));
   rt->logger = std::make_unique<Logger>(rt->clock, rt->config.log_level);
   ASSIGN_OR_RETURN(rt->store, store::OpenStore(rt->config.StoreLocation()));
+  if (fence_epoch != 0) rt->store->FenceWrites(fence_epoch);
   rt->processes = std::make_unique<executor::ProcessSupervisor>();
   rt->services.clock = &rt->clock;
   rt->services.logger = rt->logger.get();

@@ -30,7 +30,11 @@ enum class ClusterOwner {
 };
 
 // Resolves config, creates the data directories and opens the store.
+// `fence_epoch`: the scheduler lease this process holds on a PostgreSQL store (0: none); the
+// store refuses commits once another instance has taken the lease (Store::FenceWrites), from
+// before the task types (which may write, e.g. warm pools) exist.
 Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags,
-                                             ClusterOwner owner = ClusterOwner::kThisProcess);
+                                             ClusterOwner owner = ClusterOwner::kThisProcess,
+                                             int64_t fence_epoch = 0);
 
 }  // namespace sp::cli

@@ -62,7 +62,47 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config, ClusterOwner::kServerLock);
+  // Several servers on one PostgreSQL store: one acts, the others wait as standbys and take over
+  // within seconds when it dies or freezes; whatever the old one tries to write after that is
+  // refused (store/postgres/lease.h).
+  // Before the runtime exists: a standby starts nothing (no warm pools, no sockets).
+  Result<Config> config = ResolveConfig(g.config);
+  if (!config.ok()) return Fail(config.status());
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
+      store::RegisterScheduler(config->StoreLocation(), host);
+  if (!lease.ok()) return Fail(lease.status().With("register with the store"));
+  if (*lease) {
+    RealClock clock;
+    Logger standby_log(clock, config->log_level);
+    bool announced = false;
+    for (;;) {
+      Result<bool> acquired = (*lease)->TryAcquire();
+      if (acquired.ok() && *acquired) break;
+      if (!acquired.ok()) {
+        standby_log.Warn("server", acquired.status().ToString());
+      } else if (!announced) {
+        announced = true;
+        Result<std::string> holder = (*lease)->DescribeHolder();
+        standby_log.Info("server", "standby: instance " + std::to_string((*lease)->instance()) +
+                                       " waits while another scheduler is active (" +
+                                       (holder.ok() ? *holder : holder.status().ToString()) + ")");
+      }
+      (*lease)->Heartbeat().IgnoreError();
+      timespec wait{0, 500'000'000};
+      if (sigtimedwait(&stop_signals, nullptr, &wait) > 0) {
+        (*lease)->Release();
+        standby_log.Info("server", "stopped (standby)");
+        return 0;
+      }
+    }
+    standby_log.Info("server", "active: instance " + std::to_string((*lease)->instance()) +
+                                   " holds the scheduler lease (epoch " +
+                                   std::to_string((*lease)->epoch()) + ")");
+  }
+  Result<std::unique_ptr<Runtime>> opened =
+      OpenRuntime(g.config, ClusterOwner::kServerLock, *lease ? (*lease)->epoch() : 0);
   if (!opened.ok()) return Fail(opened.status());
   Runtime& rt = **opened;
 
@@ -200,6 +240,36 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     }
   });
 
+  // The lease's heartbeat: losing it (the session ended while this process was frozen, or
+  // another instance took over) means another scheduler acts now. Exit at once, leaving the
+  // running tries to it (it adopts them): stopping them here would make it run them again.
+  std::thread heartbeat;
+  if (*lease) {
+    heartbeat = std::thread([&] {
+      std::unique_lock<std::mutex> lock(reaper_mu);
+      while (!stopping) {
+        lock.unlock();
+        Status alive = (*lease)->Heartbeat();
+        if (alive.code() == StatusCode::kUnavailable) {
+          // The session ended: take the lock back unless another instance has the lease now.
+          Status reclaimed = (*lease)->Reclaim();
+          if (reclaimed.ok()) {
+            rt.logger->Warn("server", "the scheduler lease's session ended (" + alive.ToString() +
+                                          "); took the lease back on a new session");
+          }
+          alive = reclaimed.code() == StatusCode::kUnavailable ? OkStatus() : reclaimed;
+        }
+        if (!alive.ok()) {
+          rt.logger->Error("server", "lost the scheduler lease (" + alive.ToString() +
+                                         "); exiting so that only the active scheduler acts");
+          std::_Exit(75);
+        }
+        lock.lock();
+        reaper_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
+      }
+    });
+  }
+
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -233,6 +303,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   }
   reaper_cv.notify_all();
   reaper.join();
+  if (heartbeat.joinable()) heartbeat.join();
+  if (*lease) (*lease)->Release();
   rt.logger->Info("server", "stopped");
   ::close(lock);
   return 0;

@@ -1,6 +1,8 @@
 // Opening a store by location (see open.h).
 #include "store/open.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <utility>
@@ -57,6 +59,15 @@ Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location) {
   ASSIGN_OR_RETURN(StoreLocation where, ParseStoreLocation(location));
   if (where.kind == StoreLocation::Kind::kPostgres) return OpenPostgresAuthStore(where.target);
   return OpenSqliteAuthStore(where.target);
+}
+
+Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(const std::string& location,
+                                                                    const std::string& host) {
+  ASSIGN_OR_RETURN(StoreLocation where, ParseStoreLocation(location));
+  if (where.kind != StoreLocation::Kind::kPostgres) {
+    return std::unique_ptr<postgres::SchedulerLease>();
+  }
+  return postgres::SchedulerLease::Register(where.target, host, static_cast<int>(::getpid()));
 }
 
 int LatestSchemaVersion() {

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "store/auth_store.h"
+#include "store/postgres/lease.h"
 #include "store/store.h"
 
 namespace sp::store {
@@ -29,6 +30,11 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& location);
 // `connections` connections behind one Store (store_pool.h), for concurrent readers.
 Result<std::unique_ptr<Store>> OpenStorePool(const std::string& location, int connections);
 Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location);
+
+// The scheduler lease of a PostgreSQL store (store/postgres/lease.h) registered for this process
+// (`host`, its pid); nullptr for SQLite, where the data directory's lock file allows one server.
+Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(const std::string& location,
+                                                                    const std::string& host);
 
 // The schema version this sparkplane writes (the same number for both databases).
 int LatestSchemaVersion();

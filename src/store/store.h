@@ -101,6 +101,12 @@ class Store {
   // The largest id ever used for a DagRun (0 if none), so ids keep growing after a restart.
   virtual Result<int64_t> MaxRunId() = 0;
 
+  // Several schedulers on one database (PostgreSQL, store/postgres/lease.h): from now on every
+  // Commit is refused with FailedPrecondition ("fenced") unless the scheduler lease still has
+  // this epoch, checked in the Commit's own transaction. A no-op where one server per database
+  // is guaranteed by a file lock (SQLite).
+  virtual void FenceWrites(int64_t lease_epoch) {}
+
   virtual Result<std::vector<ClusterRecord>> ListClusters(bool include_deleted) = 0;
   virtual Result<std::vector<ConnectionRecord>> ListConnections() = 0;
   virtual Result<std::optional<ConnectionRecord>> GetConnection(const std::string& conn_id) = 0;

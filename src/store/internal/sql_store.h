@@ -459,7 +459,8 @@ class SqlStore : public Store {
     if (m.empty()) return OkStatus();
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(conn_->Begin().With("store commit"));
-    Status s = ApplyMutation(*conn_, m);
+    Status s = CheckFence();
+    if (s.ok()) s = ApplyMutation(*conn_, m);
     if (s.ok()) s = conn_->CommitTransaction();
     if (!s.ok()) {
       conn_->RollBackIfOpen();
@@ -574,6 +575,9 @@ class SqlStore : public Store {
   using Row = typename Conn::Statement;
 
   explicit SqlStore(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {}
+
+  // Called in each Commit's transaction before it writes (mu_ held): refuses a fenced writer.
+  virtual Status CheckFence() { return OkStatus(); }
 
   // Prepares `sql`, binds its parameters with `bind` and decodes every row with `read`.
   template <typename T, typename Read, typename Bind = void (*)(Row&)>

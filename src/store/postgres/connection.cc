@@ -295,7 +295,8 @@ Result<nlohmann::json> Statement::ColumnJson(int column) const {
 
 // ---- Connection
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
+                                                     const std::string& settings) {
   // Keywords before dbname are defaults the URL may override (libpq's expand_dbname rule).
   const char* keywords[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
                             nullptr};
@@ -307,13 +308,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
     PQfinish(conn);
     return UnavailableError("cannot connect to PostgreSQL at " + RedactUrl(url) + ": " + message);
   }
-  std::unique_ptr<Connection> out(new Connection(conn, url, Where(conn)));
+  std::unique_ptr<Connection> out(new Connection(conn, url, Where(conn), settings));
   RETURN_IF_ERROR(out->SetUpSession());
   return out;
 }
 
-Connection::Connection(pg_conn* conn, std::string url, std::string where)
-    : conn_(conn), url_(std::move(url)), where_(std::move(where)) {}
+Connection::Connection(pg_conn* conn, std::string url, std::string where, std::string settings)
+    : conn_(conn), url_(std::move(url)), where_(std::move(where)), settings_(std::move(settings)) {}
 
 Connection::~Connection() {
   PQfinish(conn_);
@@ -322,7 +323,8 @@ Connection::~Connection() {
 Status Connection::SetUpSession() {
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
-  return Exec(kSessionSettings);
+  RETURN_IF_ERROR(Exec(kSessionSettings));
+  return settings_.empty() ? OkStatus() : Exec(settings_);
 }
 
 Status Connection::Check(pg_result* result, std::string_view what) {

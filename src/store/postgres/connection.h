@@ -99,7 +99,9 @@ class Connection {
 
   // Connects to `url` (a libpq connection URI or key=value string) with a connect timeout,
   // application_name=sparkplane, UTF-8 and UTC. The error names the server, never the password.
-  static Result<std::unique_ptr<Connection>> Open(const std::string& url);
+  // `settings` (SET statements) are applied to this session and to every reconnected one.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& url,
+                                                  const std::string& settings = "");
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -120,7 +122,7 @@ class Connection {
 
  private:
   friend class ::sp::store::postgres::Statement;
-  Connection(pg_conn* conn, std::string url, std::string where);
+  Connection(pg_conn* conn, std::string url, std::string where, std::string settings);
 
   // Reconnects a lost session when outside a transaction and the backoff allows.
   Status EnsureConnected();
@@ -131,6 +133,7 @@ class Connection {
   pg_conn* conn_;
   std::string url_;
   std::string where_;
+  std::string settings_;
   struct Prepared {
     std::string name;
     std::vector<int> slots;

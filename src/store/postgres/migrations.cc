@@ -144,6 +144,24 @@ CREATE TRIGGER dag_runs_inserted_or_deleted AFTER INSERT OR DELETE ON dag_runs
 CREATE TRIGGER dag_runs_updated AFTER UPDATE ON dag_runs
   FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION sparkplane_runs_changed();
 )sql"},
+    {4, "scheduler instances and the scheduler lease", R"sql(
+CREATE TABLE schedulers (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  session_pid INTEGER,
+  active_epoch BIGINT,
+  stopped_at BIGINT
+);
+CREATE TABLE scheduler_lease (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  epoch BIGINT NOT NULL,
+  holder BIGINT
+);
+INSERT INTO scheduler_lease (id, epoch, holder) VALUES (1, 0, NULL);
+)sql"},
 }};
 
 Status NewerThanCode(int version) {
@@ -195,20 +213,10 @@ Status Migrate(Connection& conn) {
   return s;
 }
 
-Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& url, bool migrate) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(url));
-  if (migrate) {
-    RETURN_IF_ERROR(Migrate(*conn));
-    return conn;
-  }
-  ASSIGN_OR_RETURN(int version, ReadSchemaVersion(*conn));
-  if (version > kLatestSchemaVersion) return NewerThanCode(version);
-  if (version < kLatestSchemaVersion) {
-    return FailedPreconditionError("database schema version " + std::to_string(version) +
-                                   " is older than this sparkplane's (" +
-                                   std::to_string(kLatestSchemaVersion) +
-                                   "); run `sparkplane db migrate`");
-  }
+Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& url,
+                                                 const std::string& settings) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(url, settings));
+  RETURN_IF_ERROR(Migrate(*conn));
   return conn;
 }
 

@@ -1,5 +1,6 @@
 // Schema migrations for PostgresStore: forward-only steps numbered like SQLite's
-// (store/sqlite/migrations.h), so version N means the same tables in both databases.
+// (store/sqlite/migrations.h), so version N means the same tables in both databases (step 4, the
+// scheduler lease, adds tables only here: a SQLite file has one server by its lock).
 //
 // The version lives in the one-row table `sparkplane_schema`. Migrate() runs in one transaction
 // under a transaction-level advisory lock, so several schedulers starting at once on one database
@@ -18,7 +19,7 @@
 
 namespace sp::store::postgres {
 
-inline constexpr int kLatestSchemaVersion = 3;
+inline constexpr int kLatestSchemaVersion = 4;
 
 // The version of the database (0 for an empty one).
 Result<int> ReadSchemaVersion(Connection& conn);
@@ -26,8 +27,8 @@ Result<int> ReadSchemaVersion(Connection& conn);
 // Brings the database to kLatestSchemaVersion; FailedPrecondition if it is already newer.
 Status Migrate(Connection& conn);
 
-// Connects to `url` and migrates it (`migrate` false: refuses a database that is not at
-// kLatestSchemaVersion instead, for `db check`).
-Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& url, bool migrate = true);
+// Connects to `url` (with the session `settings`, see Connection::Open) and migrates it.
+Result<std::unique_ptr<Connection>> OpenMigrated(const std::string& url,
+                                                 const std::string& settings = "");
 
 }  // namespace sp::store::postgres

@@ -12,6 +12,7 @@
 // HTTP API reads through a StorePool of these).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,9 +29,13 @@ class PostgresStore final : public internal::SqlStore<postgres::Connection> {
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url);
 
   Result<int> SchemaVersion();
+  void FenceWrites(int64_t lease_epoch) override;
 
  private:
   explicit PostgresStore(std::unique_ptr<postgres::Connection> conn);
+  Status CheckFence() override;
+
+  int64_t fence_epoch_ = 0;  // mu_; 0: not fenced
 };
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);

@@ -144,6 +144,10 @@ WHEN OLD.dag_id IS NOT NEW.dag_id OR OLD.run_id IS NOT NEW.run_id
   OR OLD.note IS NOT NEW.note OR OLD.cancel_requested IS NOT NEW.cancel_requested
 BEGIN UPDATE runs_version SET version = version + 1; END;
 )sql"},
+    // PostgreSQL's step 4 adds the scheduler lease (several schedulers on one database); a SQLite
+    // file has one server by its lock, so the step records nothing here and keeps the numbers
+    // of both databases the same.
+    {4, "scheduler lease (PostgreSQL only)", "SELECT 1;"},
 }};
 
 // Ends the open transaction after a failure; the failure is what the caller reports.

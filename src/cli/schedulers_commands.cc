@@ -1,0 +1,52 @@
+// `sparkplane schedulers list`: the scheduler instances registered on a PostgreSQL store, which
+// one is active (holds the lease), and their heartbeats (ages on the database's clock).
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/table.h"
+#include "store/open.h"
+#include "store/postgres/lease.h"
+
+namespace sp::cli {
+
+int SchedulersList(const GlobalOptions& g, bool all) {
+  Result<Config> config = ResolveConfig(g.config);
+  if (!config.ok()) return Fail(config.status());
+  Result<store::StoreLocation> where = store::ParseStoreLocation(config->StoreLocation());
+  if (!where.ok()) return Fail(where.status());
+  if (where->kind != store::StoreLocation::Kind::kPostgres) {
+    return Fail(
+        "schedulers: the store is SQLite, where one server runs per data directory; "
+        "several schedulers share a PostgreSQL store (--store postgresql://...)");
+  }
+  Result<std::vector<store::postgres::SchedulerInstance>> list =
+      store::postgres::ListSchedulers(where->target);
+  if (!list.ok()) return Fail(list.status());
+  nlohmann::json out = nlohmann::json::array();
+  Table table({"INSTANCE", "HOST", "PID", "ROLE", "STARTED", "HEARTBEAT"});
+  for (const store::postgres::SchedulerInstance& s : *list) {
+    if ((s.stopped_at_ms || !s.connected) && !all) continue;
+    // Without an open session it was killed, frozen past the session timeout, or cut off.
+    std::string role = s.active          ? "active"
+                       : s.stopped_at_ms ? "stopped"
+                       : !s.connected    ? "gone"
+                                         : "standby";
+    std::string started = FormatTime(FromUnixMillis(s.started_at_ms));
+    out.push_back({{"instance", s.id},
+                   {"host", s.host},
+                   {"pid", s.pid},
+                   {"role", role},
+                   {"started_at", started},
+                   {"heartbeat_age_ms", s.heartbeat_age_ms}});
+    table.Add({std::to_string(s.id), s.host, std::to_string(s.pid), role, started,
+               std::to_string(s.heartbeat_age_ms / 1000) + "s ago"});
+  }
+  if (g.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    table.Print();
+  }
+  return 0;
+}
+
+}  // namespace sp::cli

@@ -1,0 +1,173 @@
+// SchedulerLease (see lease.h).
+#include "store/postgres/lease.h"
+
+#include <utility>
+
+#include "store/postgres/migrations.h"
+
+namespace sp::store::postgres {
+namespace {
+
+// Any constant: the session advisory lock of the active scheduler.
+constexpr char kLeaseLock[] = "7265816432015524";
+// The 64-bit key of an advisory lock row of pg_locks.
+constexpr char kLockKey[] = "((k.classid::bigint << 32) | k.objid::bigint)";
+// Milliseconds since the epoch on the database's clock.
+constexpr char kNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+}  // namespace
+
+Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(const std::string& url,
+                                                                 const std::string& host, int pid) {
+  // A frozen holder's session ends after 6 s without a command, releasing the lock.
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                   OpenMigrated(url, "SET idle_session_timeout = '6s'"));
+  std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn)));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      lease->conn_->Prepare(std::string("INSERT INTO schedulers (host, pid, "
+                                        "started_at, heartbeat_at, session_pid) "
+                                        "VALUES (?1, ?2, ") +
+                            kNowMs + ", " + kNowMs + ", pg_backend_pid()) RETURNING id"));
+  stmt.BindText(1, host);
+  stmt.BindInt64(2, pid);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return InternalError("registering the scheduler instance returned no id");
+  lease->instance_ = stmt.ColumnInt64(0);
+  return lease;
+}
+
+Result<bool> SchedulerLease::TryAcquire() {
+  ASSIGN_OR_RETURN(int64_t got, conn_->QueryInt(std::string("SELECT pg_try_advisory_lock(") +
+                                                kLeaseLock + ")::int"));
+  if (got != 1) return false;
+  RETURN_IF_ERROR(conn_->Begin());
+  Result<Connection::Statement> bump = conn_->Prepare(
+      "UPDATE scheduler_lease SET epoch = epoch + 1, holder = ?1 WHERE id = 1 "
+      "RETURNING epoch");
+  Status s = bump.status();
+  if (s.ok()) {
+    bump->BindInt64(1, instance_);
+    Result<bool> row = bump->Step();
+    s = row.ok() ? (*row ? OkStatus() : InternalError("the scheduler lease row is missing"))
+                 : row.status();
+    if (s.ok()) epoch_ = bump->ColumnInt64(0);
+  }
+  if (s.ok()) {
+    Result<Connection::Statement> mark =
+        conn_->Prepare("UPDATE schedulers SET active_epoch = ?2 WHERE id = ?1");
+    s = mark.status();
+    if (s.ok()) {
+      mark->BindInt64(1, instance_);
+      mark->BindInt64(2, epoch_);
+      s = mark->Run();
+    }
+  }
+  if (s.ok()) s = conn_->CommitTransaction();
+  if (!s.ok()) {
+    conn_->RollBackIfOpen();
+    conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
+    epoch_ = 0;
+    return s.With("take the scheduler lease");
+  }
+  return true;
+}
+
+Result<std::string> SchedulerLease::DescribeHolder() {
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn_->Prepare(
+          "SELECT s.id, s.host, s.pid FROM scheduler_lease l JOIN schedulers s ON s.id = l.holder "
+          "JOIN pg_locks k ON k.locktype = 'advisory' AND k.granted AND " +
+          std::string(kLockKey) + " = " + kLeaseLock + " WHERE l.id = 1"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::string("none");
+  return "instance " + std::to_string(stmt.ColumnInt64(0)) + " on host " + stmt.ColumnText(1) +
+         " (pid " + std::to_string(stmt.ColumnInt64(2)) + ")";
+}
+
+Status SchedulerLease::Heartbeat() {
+  // Also whether this session still holds the lock: a session that died and was reconnected
+  // (Connection reconnects by itself) no longer does, even before anyone took over.
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   conn_->Prepare(std::string("UPDATE schedulers SET heartbeat_at = ") + kNowMs +
+                                  ", session_pid = pg_backend_pid() WHERE id = ?1 RETURNING "
+                                  "(SELECT holder FROM scheduler_lease "
+                                  "WHERE id = 1 AND epoch = ?2), EXISTS (SELECT 1 FROM pg_locks k "
+                                  "WHERE k.locktype = 'advisory' AND k.granted AND k.pid = "
+                                  "pg_backend_pid() AND " +
+                                  kLockKey + " = " + kLeaseLock + ")::int"));
+  stmt.BindInt64(1, instance_);
+  stmt.BindInt64(2, epoch_);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (epoch_ == 0) return OkStatus();  // a standby: only the heartbeat
+  if (!row || stmt.IsNull(0) || stmt.ColumnInt64(0) != instance_) {
+    return FailedPreconditionError("another scheduler took the lease over (ours was epoch " +
+                                   std::to_string(epoch_) + ")");
+  }
+  if (stmt.ColumnInt64(1) != 1) {
+    return UnavailableError("this scheduler's database session ended, and its lock with it");
+  }
+  return OkStatus();
+}
+
+Status SchedulerLease::Reclaim() {
+  ASSIGN_OR_RETURN(int64_t got, conn_->QueryInt(std::string("SELECT pg_try_advisory_lock(") +
+                                                kLeaseLock + ")::int"));
+  if (got != 1) {
+    return FailedPreconditionError("another scheduler holds the lease lock now (ours was epoch " +
+                                   std::to_string(epoch_) + ")");
+  }
+  // Nobody took over while the lock was free if the lease still names us at our epoch: anyone
+  // else would have moved the epoch before writing.
+  ASSIGN_OR_RETURN(
+      int64_t ours,
+      conn_->QueryInt("SELECT count(*) FROM scheduler_lease WHERE id = 1 AND epoch = " +
+                      std::to_string(epoch_) + " AND holder = " + std::to_string(instance_)));
+  if (ours == 1) return OkStatus();
+  conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
+  return FailedPreconditionError("another scheduler took the lease over (ours was epoch " +
+                                 std::to_string(epoch_) + ")");
+}
+
+void SchedulerLease::Release() {
+  conn_
+      ->Exec(std::string("UPDATE schedulers SET stopped_at = ") + kNowMs +
+             " WHERE id = " + std::to_string(instance_))
+      .IgnoreError();
+  if (epoch_ != 0) {
+    conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
+  }
+  epoch_ = 0;
+}
+
+Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, OpenMigrated(url));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn->Prepare(std::string("SELECT s.id, s.host, s.pid, s.started_at, ") + kNowMs +
+                    " - s.heartbeat_at, s.stopped_at, (l.holder = s.id AND EXISTS (SELECT 1 FROM "
+                    "pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND " +
+                    kLockKey + " = " + kLeaseLock +
+                    "))::int, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
+                    "s.session_pid)::int FROM schedulers s CROSS JOIN scheduler_lease l WHERE "
+                    "l.id = 1 "
+                    "ORDER BY s.id DESC LIMIT 100"));
+  std::vector<SchedulerInstance> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    SchedulerInstance s;
+    s.id = stmt.ColumnInt64(0);
+    s.host = stmt.ColumnText(1);
+    s.pid = static_cast<int>(stmt.ColumnInt64(2));
+    s.started_at_ms = stmt.ColumnInt64(3);
+    s.heartbeat_age_ms = stmt.ColumnInt64(4);
+    if (!stmt.IsNull(5)) s.stopped_at_ms = stmt.ColumnInt64(5);
+    s.active = stmt.ColumnInt64(6) == 1;
+    s.connected = stmt.ColumnInt64(7) == 1;
+    out.push_back(std::move(s));
+  }
+}
+
+}  // namespace sp::store::postgres

@@ -1,0 +1,77 @@
+// SchedulerLease: at most one scheduler acts on a PostgreSQL store at a time, and a standby takes
+// over within seconds when it dies or freezes — with every write of the one it replaced refused.
+//
+// Each `sparkplane server` on the database registers an instance row (`schedulers`) and keeps a
+// session of its own. The active one holds a session advisory lock on it: a kill -9 ends the
+// session at once, and `idle_session_timeout` (6 s; the holder heartbeats every second) ends the
+// session of a frozen one (SIGSTOP, a paused VM), which releases the lock. A standby polls
+// pg_try_advisory_lock; on success it increments the lease's epoch (the fencing token) in
+// `scheduler_lease`. The store refuses any Commit whose transaction does not find its own epoch
+// there (Store::FenceWrites), so a holder that wakes up after losing the lock cannot write; its
+// heartbeat fails too and it exits, leaving its tries to the new holder to adopt.
+// Heartbeats and ages use the database's clock, never a scheduler host's.
+//
+// Thread safety: none; one thread (the server's lease thread) uses a SchedulerLease.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/postgres/connection.h"
+
+namespace sp::store::postgres {
+
+struct SchedulerInstance {
+  int64_t id = 0;
+  std::string host;
+  int pid = 0;
+  int64_t started_at_ms = 0;  // unix milliseconds, database clock
+  int64_t heartbeat_age_ms = 0;
+  bool active = false;     // holds the lease now
+  bool connected = false;  // its session is open (else it was killed, frozen past the timeout,
+                           // or cut off)
+  std::optional<int64_t> stopped_at_ms;
+};
+
+class SchedulerLease {
+ public:
+  // Registers this process as a scheduler instance on the (migrated) database at `url`.
+  static Result<std::unique_ptr<SchedulerLease>> Register(const std::string& url,
+                                                          const std::string& host, int pid);
+
+  int64_t instance() const { return instance_; }
+  // The epoch this instance holds the lease at (0 until TryAcquire succeeds).
+  int64_t epoch() const { return epoch_; }
+
+  // One attempt to become the active scheduler; true when it did (epoch() is then new).
+  Result<bool> TryAcquire();
+  // "instance 3 on host h (pid 42)", the active instance for messages; "none" when no one is.
+  Result<std::string> DescribeHolder();
+  // Refreshes this instance's heartbeat. For the holder: FailedPrecondition when another
+  // instance holds the lease (stop acting at once); Unavailable when this session ended (a
+  // PostgreSQL restart, a terminated session, a freeze past the timeout): try Reclaim().
+  Status Heartbeat();
+  // After Heartbeat() answered Unavailable: takes the lock again on a new session, and keeps the
+  // lease only if no one took it over meanwhile (the epoch and holder are still ours). Ok: go on;
+  // FailedPrecondition: another instance holds it, stop at once; Unavailable: try again later
+  // (commits are fenced meanwhile, so going on is safe).
+  Status Reclaim();
+  // A clean stop: marks the instance stopped and releases the lease.
+  void Release();
+
+ private:
+  explicit SchedulerLease(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+
+  std::unique_ptr<Connection> conn_;
+  int64_t instance_ = 0;
+  int64_t epoch_ = 0;
+};
+
+// Every registered instance, newest first (`sparkplane schedulers list`).
+Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url);
+
+}  // namespace sp::store::postgres

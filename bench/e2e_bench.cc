@@ -19,6 +19,7 @@
 //             1,000-task fan-out through the server (tasks/s) and VmHWM after it; and the ready
 //             time again with 1,000 DAG files in the folder.
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -44,6 +45,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/dag_gen.h"
+#include "store/open.h"
 #include "store/store.h"
 
 namespace sp::bench {
@@ -214,14 +216,48 @@ struct RunStats {
   std::string data_dir_note;
 };
 
+// With SP_BENCH_PG set to a PostgreSQL server's URL (bench/postgres_bench.sh), each `dags test`
+// keeps its state in a fresh database there instead of the data dir's SQLite file.
+class BenchStore {
+ public:
+  explicit BenchStore(const std::string& data_dir) {
+    const char* server = std::getenv("SP_BENCH_PG");
+    if (server == nullptr || *server == '\0') {
+      location_ = data_dir + "/history/scheduler/sparkplane.db";
+      return;
+    }
+    static int counter = 0;
+    server_ = server;
+    name_ = "spbench_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    Admin("CREATE DATABASE " + name_);
+    location_ = server_.substr(0, server_.rfind('/') + 1) + name_;
+  }
+  ~BenchStore() {
+    if (!name_.empty()) Admin("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
+  const std::string& location() const { return location_; }
+
+ private:
+  void Admin(const std::string& sql) const {
+    PGconn* conn = PQconnectdb(server_.c_str());
+    PQclear(PQexec(conn, sql.c_str()));
+    PQfinish(conn);
+  }
+  std::string server_;
+  std::string name_;
+  std::string location_;
+};
+
 // Runs `dags test dag_id` in a fresh data dir holding `dag_text`; `inspect` sees the data dir
 // before it is removed.
 RunStats DagsTest(const Options& o, const std::string& dag_id, const std::string& dag_text,
                   int tasks, const std::function<void(const std::string&)>& inspect = nullptr) {
   RunStats st;
   TempDir data("spbench-e2e");
+  BenchStore where(data.path());
   WriteTextFile(data.path() + "/dags/" + dag_id + ".yaml", dag_text);
-  Finished f = RunToEnd({o.sparkplane, "--data-dir", data.path(), "--json", "dags", "test", dag_id},
+  Finished f = RunToEnd({o.sparkplane, "--data-dir", data.path(), "--store", where.location(),
+                         "--json", "dags", "test", dag_id},
                         data.path() + "/test.out", data.path() + "/test.err");
   st.wall_ms = f.wall_ms;
   st.cpu_ms = f.cpu_ms;
@@ -230,7 +266,7 @@ RunStats DagsTest(const Options& o, const std::string& dag_id, const std::string
         "dags test exited " + std::to_string(f.exit_code) + ": " + Tail(data.path() + "/test.err");
     return st;
   }
-  auto opened = store::OpenSqliteStore(data.path() + "/history/scheduler/sparkplane.db");
+  auto opened = store::OpenStore(where.location());
   if (!opened.ok()) {
     st.error = opened.status().ToString();
     return st;
@@ -649,10 +685,12 @@ int Main(int argc, char** argv) {
   if (o.Wants("server")) ServerReadyManyDags(o, rep);
 
   const char* par = std::getenv("SPARKPLANE_PARALLELISM");
+  const char* pg = std::getenv("SP_BENCH_PG");
   std::printf(
-      "End to end (`%s`, parallelism %s, median of %d; load average 1/5/15 min at start / "
-      "end of each)\n\n",
-      o.sparkplane.c_str(), par ? par : "32 (default)", o.repeat);
+      "End to end (`%s`, parallelism %s, median of %d, store %s; load average 1/5/15 min at "
+      "start / end of each)\n\n",
+      o.sparkplane.c_str(), par ? par : "32 (default)", o.repeat,
+      pg && *pg ? "PostgreSQL (a fresh database per run)" : "SQLite");
   std::printf("| Target | Goal | Measured | Result | Load avg |\n|---|---|---|---|---|\n");
   for (const Row& r : rep.rows) {
     std::printf("| %s | %s | %s | %s | %s |\n", r.target.c_str(), r.goal.c_str(),

@@ -32,9 +32,12 @@ start() {
   as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  # Throwaway data: no fsync. Enough connections for parallel tests with their readers.
+  # Throwaway data: no fsync (PG_FSYNC=on keeps it, for benchmarks). Enough connections for
+  # parallel tests with their readers.
+  durability="-c fsync=off -c full_page_writes=off"
+  [[ "${PG_FSYNC:-off}" == on ]] && durability=""
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300" \
+    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 $durability -c max_connections=300" \
     >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
   echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$dir/url"
   echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') at $(cat "$dir/url")"

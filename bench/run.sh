@@ -164,5 +164,12 @@ if [[ -n "${SPARK_HOME:-}" ]] || compgen -G ".venv/lib/python3*/site-packages/py
 else
   echo "bench/run.sh: Spark is missing (scripts/setup.sh): the Spark benchmarks are skipped" >&2
 fi
+if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  echo "running bench/postgres_bench.sh ..." >&2
+  echo "## The scheduler on a PostgreSQL store (bench/postgres_bench.sh)"
+  echo
+  bench/postgres_bench.sh "$build" 2>/dev/null || { echo "bench/postgres_bench.sh failed" >&2; status=1; }
+  echo
+fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

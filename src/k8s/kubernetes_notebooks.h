@@ -15,8 +15,10 @@
 // rest.
 //
 // Requests: 1 GET (parent) + 1 POST (Secret) + 2 applies + 1 POST (pod) + 1 list + 1 watch;
-// a not-ready diagnosis adds 2 lists. RBAC beyond the cluster backend's: pods create, secrets
-// create, services and networkpolicies create/patch (already granted).
+// a not-ready diagnosis adds 2 lists. RBAC beyond the cluster backend's: pods create and get
+// (notebook::StartKubernetesNotebook adds services get for the node port); secrets create,
+// services and networkpolicies create/patch, pods list/watch are granted already
+// (deploy/base/rbac.yaml, proven by tests/integration/k8s/rbac_test.cc).
 //
 // Thread safety: as KubeClient (thread-safe); each call keeps its own state.
 #pragma once

@@ -230,7 +230,7 @@ TEST(DeployManifestsTest, TheSweepCronJobRunsWithoutTheScheduler) {
   }
 }
 
-TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendUses) {
+TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendAndNotebooksUse) {
   const std::vector<json> objects = Render("single-node");
   const json& role = Find(objects, "Role", "sparkplane-scheduler");
   std::set<std::string> granted;
@@ -251,10 +251,10 @@ TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendUses) {
       {"/configmaps", {"create", "get", "list", "watch", "patch", "delete"}},
       {"/configmaps/finalizers", {"update"}},
       {"/secrets", {"create", "get"}},
-      {"/services", {"create", "patch", "list"}},
+      {"/services", {"create", "patch", "list", "get"}},
       {"apps/deployments", {"create", "patch", "list", "watch"}},
       {"networking.k8s.io/networkpolicies", {"create", "patch"}},
-      {"/pods", {"list", "watch"}},
+      {"/pods", {"create", "get", "list", "watch"}},
       {"/events", {"list"}},
       {"/persistentvolumeclaims", {"get"}}};
   std::set<std::string> expected;

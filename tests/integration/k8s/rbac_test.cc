@@ -4,7 +4,9 @@
 // to a fresh namespace, and the real KubernetesClusterBackend runs with a token of that account
 // through a whole cluster lifecycle (create with the auth Secret, the UI NodePort Service and the
 // event-log claim; read the Secret as a driver would; scale; list as the orphan reaper does;
-// delete). Every call must succeed, so the Role grants all the backend uses; the verbs it must
+// delete), and a Kubernetes notebook on such a cluster (the token Secret, NetworkPolicy, Jupyter
+// Service and pod; the wait until Ready; list; the Service's node port). Every call must
+// succeed, so the Role grants all the backend and the notebook use; the verbs it must
 // not have (reading every Secret, deleting what the garbage collector deletes) are refused, so it
 // grants no more than that. The last test drops the `configmaps/finalizers` rule to show why it
 // is there: the children's ownerReferences set blockOwnerDeletion.
@@ -23,6 +25,8 @@
 #include "k8s/k8s_test_util.h"
 #include "k8s/kube_config.h"
 #include "k8s/kubernetes_cluster_backend.h"
+#include "k8s/kubernetes_notebooks.h"
+#include "k8s/notebook_objects.h"
 #include "k8s/spark_cluster_objects.h"
 
 namespace sp::k8s {
@@ -183,6 +187,53 @@ TEST_F(RbacTest, ClusterBackendRunsUnderExactlyTheShippedRole) {
   EXPECT_THAT(log.Text(), AllOf(Not(HasSubstr("forbidden")), Not(HasSubstr("cannot"))));
 }
 
+// What `notebook start|list` does from inside the scheduler pod: a notebook on a cluster the
+// backend made, under the same Role (pods create and get, services get were missing once).
+TEST_F(RbacTest, KubernetesNotebookRunsUnderExactlyTheShippedRole) {
+  const std::string ns = Namespace();
+  HistoryClaim(ns);
+  std::unique_ptr<KubeClient> client = ApplyShippedRbac(ns);
+  ASSERT_NE(client, nullptr);
+  KubernetesClusterBackend backend(client.get());
+  SparkClusterSpec cluster_spec = Spec(ns);
+  cluster_spec.name = "notebook-rbac";
+  cluster_spec.authenticate = false;
+  cluster_spec.ui_node_port = false;
+  Result<KubeClusterHandle> created =
+      backend.Create(cluster_spec, kTimeout, std::stop_token(), nullptr);
+  ASSERT_TRUE(created.ok()) << created.status();
+
+  NotebookSpec spec;
+  spec.name = "rbac";
+  spec.cluster = cluster_spec.name;
+  spec.namespace_name = ns;
+  spec.jupyter_node_port = true;
+  KubernetesNotebooks notebooks(client.get());
+  Result<KubeNotebook> notebook = notebooks.Create(spec, std::string(64, 'j'), std::string(64, 'c'),
+                                                   kTimeout, std::stop_token());
+  ASSERT_TRUE(notebook.ok()) << notebook.status();
+  EXPECT_TRUE(notebook->ready);
+  const NotebookNames names = NotebookNames::For(spec.cluster);
+  EXPECT_EQ(notebook->pod, names.pod);
+
+  // Create read the pod back once it was ready: a refused get would have returned the pod as
+  // POSTed, with no status yet.
+  EXPECT_EQ(notebook->phase, "Running");
+  Result<json> pod = client->Get(Ref(kPods, ns, names.pod));
+  EXPECT_TRUE(pod.ok()) << pod.status();
+  // `notebook start --jupyter-node-port` reads the Service for its node port.
+  Result<json> service = client->Get(Ref(kServices, ns, names.jupyter_service));
+  ASSERT_TRUE(service.ok()) << service.status();
+
+  Result<std::vector<KubeNotebook>> listed = notebooks.List(ns);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed, Contains(Field(&KubeNotebook::pod, names.pod)));
+
+  Result<bool> deleted = backend.Delete(ns, created->parent, kTimeout);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_TRUE(*deleted);
+}
+
 TEST_F(RbacTest, ShippedRoleRefusesWhatTheBackendNeverDoes) {
   const std::string ns = Namespace();
   std::unique_ptr<KubeClient> client = ApplyShippedRbac(ns);
@@ -202,8 +253,9 @@ TEST_F(RbacTest, ShippedRoleRefusesWhatTheBackendNeverDoes) {
                             [](const WatchEvent&) { return WatchControl::kStop; }),
               StatusIs(StatusCode::kPermissionDenied, HasSubstr("secrets")));
   // Deleting children is the garbage collector's work, after the parent's foreground delete.
-  for (const ResourceRef& ref : {Ref(kSecrets, ns, "someone-elses"), Ref(kDeployments, ns, "any"),
-                                 Ref(kServices, ns, "any"), Ref(kNetworkPolicies, ns, "any")}) {
+  for (const ResourceRef& ref :
+       {Ref(kSecrets, ns, "someone-elses"), Ref(kDeployments, ns, "any"), Ref(kServices, ns, "any"),
+        Ref(kNetworkPolicies, ns, "any"), Ref(kPods, ns, "any")}) {
     EXPECT_THAT(client->Delete(ref),
                 StatusIs(StatusCode::kPermissionDenied, HasSubstr(std::string(ref.type.plural))))
         << ref.Describe();

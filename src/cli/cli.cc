@@ -473,8 +473,8 @@ int Main(int argc, char** argv) {
                       "How long to wait (default 3m; kubernetes: 10m for each of the cluster "
                       "and the notebook pod)");
   nbstart->add_option("--notebook-image", nb.notebook_image,
-                      "kubernetes: JupyterLab image with PySpark's Connect client (default "
-                      "quay.io/jupyter/pyspark-notebook:spark-4.0.1)");
+                      "kubernetes: JupyterLab image with PySpark's Connect client (default: "
+                      "notebook_image, quay.io/jupyter/pyspark-notebook:spark-4.0.1)");
   nbstart->add_flag("--node-port", nb.node_port,
                     "kubernetes: expose JupyterLab on a node port (default: ClusterIP, reached "
                     "with kubectl port-forward)");

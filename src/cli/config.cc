@@ -223,6 +223,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "spark_history_pvc",
                                    "driver_port",
                                    "block_manager_port",
+                                   "notebook_image",
                                    "http_address",
                                    "history_server_url",
                                    "admin_password_file",
@@ -256,6 +257,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_pvc, get("spark_history_pvc"));
   ASSIGN_OR_RETURN(std::string f_driver_port, get("driver_port"));
   ASSIGN_OR_RETURN(std::string f_bm_port, get("block_manager_port"));
+  ASSIGN_OR_RETURN(std::string f_notebook_image, get("notebook_image"));
+  if (!f_notebook_image.empty()) c.notebook_image = f_notebook_image;
   ASSIGN_OR_RETURN(std::string f_http, get("http_address"));
   ASSIGN_OR_RETURN(std::string f_history_url, get("history_server_url"));
   ASSIGN_OR_RETURN(std::string f_admin_pw, get("admin_password_file"));

@@ -46,6 +46,11 @@
 //                                          driver_port   default 7078 (spark.driver.port)
 //                                          block_manager_port  default 7079
 //                                                        (spark.blockManager.port)
+//                                          notebook_image  default quay.io/jupyter/pyspark-
+//                                                        notebook:spark-4.0.1 (JupyterLab with
+//                                                        PySpark's Connect client: `notebook
+//                                                        start --backend kubernetes` without
+//                                                        --notebook-image)
 // The HTTP API and web UI (`sparkplane server`):
 //                SPARKPLANE_HTTP_ADDRESS   http_address  default 127.0.0.1:8080 ("off": none;
 //                                                        0.0.0.0:8080 in the pod)
@@ -67,6 +72,7 @@
 #include "clusters/local_backend.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "k8s/notebook_objects.h"
 
 namespace sp::cli {
 
@@ -95,6 +101,7 @@ struct Config {
   std::string spark_history_pvc = "sparkplane-spark-history";
   int driver_port = 7078;
   int block_manager_port = 7079;
+  std::string notebook_image = k8s::kDefaultNotebookImage;
   std::string pod_ip;
   std::string http_address = "127.0.0.1:8080";
   std::string history_server_url;

@@ -63,7 +63,7 @@ int NotebookStartKubernetes(const GlobalOptions& g, const NotebookStartArgs& a, 
   request.idle_timeout = local.idle_timeout;
   request.max_age = local.max_age;
   request.ready_timeout = local.ready_timeout;
-  if (!a.notebook_image.empty()) request.notebook_image = a.notebook_image;
+  request.notebook_image = a.notebook_image.empty() ? rt.config.notebook_image : a.notebook_image;
   request.jupyter_node_port = a.node_port;
   auto wait_stop = [&](Millis ms) { return signals.Wait(static_cast<long>(ms.count())); };
   Result<notebook::StartedKubeNotebook> started = notebook::StartKubernetesNotebook(

@@ -42,7 +42,7 @@ struct NotebookStartArgs {
   std::string ready_timeout;        // "" : 3m (local), 10m (kubernetes: image pulls)
   std::string root_dir;
   std::string backend;         // "" : the configured default_cluster_backend
-  std::string notebook_image;  // kubernetes: "" : k8s::kDefaultNotebookImage
+  std::string notebook_image;  // kubernetes: "" : the config's notebook_image
   bool node_port = false;      // kubernetes: expose JupyterLab on a node port
 };
 

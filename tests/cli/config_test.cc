@@ -101,6 +101,21 @@ TEST_F(ConfigTest, BadSettingsAreLocated) {
             StatusCode::kNotFound);
 }
 
+// `notebook start --backend kubernetes` without --notebook-image uses notebook_image.
+TEST_F(ConfigTest, NotebookImageComesFromTheFileElseTheDefault) {
+  Result<Config> c = ResolveConfig({(dir_ / "d").string(), "", ""});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->notebook_image, "quay.io/jupyter/pyspark-notebook:spark-4.0.1");
+  std::string file = Write("nb.yaml", "notebook_image: registry.example/lab:1\n");
+  c = ResolveConfig({(dir_ / "d").string(), "", file});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->notebook_image, "registry.example/lab:1");
+  // The key is known by its exact name only: the unknown-key check still locates a near miss.
+  file = Write("nb-typo.yaml", "notebook_image: x\nnotebook_images: y\n");
+  EXPECT_THAT(ResolveConfig({(dir_ / "d").string(), "", file}).status().message(),
+              HasSubstr("nb-typo.yaml:2: unknown setting 'notebook_images'"));
+}
+
 TEST_F(ConfigTest, LifetimesAndPools) {
   std::string file = Write("pools.yaml",
                            "cluster_max_age: 8h\ncluster_owner_grace: 5s\npools:\n"

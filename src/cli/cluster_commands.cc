@@ -9,6 +9,7 @@
 
 #include "cli/stop_signals.h"
 #include "clusters/lifetime.h"
+#include "dag/cron.h"
 #include "operators/ad_hoc_try.h"
 #include "operators/task_type.h"
 
@@ -29,6 +30,19 @@ Result<json> Pairs(const std::vector<std::string>& items, const char* flag) {
     out[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return out;
+}
+
+// A lifetime flag of `cluster create` (--max-age, --idle-timeout): a positive duration, or "none"
+// (no limit) for --max-age. Checked at the edge so that the message names the flag a user typed,
+// and before anything starts; the spark_cluster type checks its fields again as it does for a DAG.
+enum class NoneMeans { kRefused, kNoLimit };
+Status CheckLifetimeFlag(const std::string& flag, const std::string& text, NoneMeans none) {
+  const bool none_allowed = none == NoneMeans::kNoLimit;
+  if (text.empty() || (none_allowed && text == "none")) return OkStatus();
+  Result<Millis> d = dag::ParseDuration(text);
+  if (d.ok() && d->count() > 0) return OkStatus();
+  return InvalidArgumentError(flag + ": expected a positive duration such as 30m or 2h" +
+                              (none_allowed ? ", or none" : "") + "; got '" + text + "'");
 }
 
 // Runs one try of the spark_cluster type to its end.
@@ -78,6 +92,11 @@ void PrintResult(const GlobalOptions& g, const operators::TaskResult& r) {
 
 int ClusterCreate(const GlobalOptions& g, const ClusterCreateArgs& a) {
   if (a.name.empty()) return Fail("cluster create needs a NAME");
+  for (const Status& s :
+       {CheckLifetimeFlag("--max-age", a.max_age, NoneMeans::kNoLimit),
+        CheckLifetimeFlag("--idle-timeout", a.idle_timeout, NoneMeans::kRefused)}) {
+    if (!s.ok()) return Fail(s);
+  }
   StopSignals signals;  // before any thread starts, so every thread inherits the mask
   Result<std::unique_ptr<Runtime>> opened = OpenRuntime(g.config);
   if (!opened.ok()) return Fail(opened.status());

@@ -96,6 +96,50 @@ TEST_F(CliTest, BadConfIsRefusedAndCreatesNothing) {
   EXPECT_EQ(r.Json().size(), 0u);
 }
 
+// A bad lifetime flag of `cluster create` is refused before any daemon starts, naming the flag
+// and the value, and leaves no cluster (no record, no cluster folder).
+TEST_F(CliTest, BadClusterLifetimeFlagsAreRefusedAndCreateNothing) {
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--max-age", "BAD"},
+                                                        {"--idle-timeout", "BAD"},
+                                                        {"--max-age", "0s"},
+                                                        {"--idle-timeout", "none"}}) {
+    SCOPED_TRACE(flag + " " + value);
+    CommandResult r =
+        Sparkplane(data(), {"cluster", "create", "c1", "--backend", "local", flag, value});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_THAT(r.err, HasSubstr(flag + ": expected a positive duration such as 30m or 2h"));
+    EXPECT_THAT(r.err, HasSubstr("got '" + value + "'"));
+    // Nothing was started: the spark_cluster try (which would print "[sparkplane] ...") never ran.
+    EXPECT_THAT(r.err, Not(HasSubstr("[sparkplane]")));
+  }
+  CommandResult listed = Sparkplane(data(), {"cluster", "list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.Json(), nlohmann::json::array());
+  std::error_code ec;
+  EXPECT_TRUE(!fs::exists(data() + "/clusters", ec) || fs::is_empty(data() + "/clusters", ec));
+}
+
+// `notebook start --backend kubernetes` without --notebook-image takes sparkplane.yaml's
+// notebook_image: a bad one is refused by name before anything is made (the API server in the
+// kubeconfig is never reached).
+TEST_F(CliTest, NotebookImageSettingIsTheDefaultOfTheFlag) {
+  WriteFile(data() + "/kube.yaml", R"(apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
+current-context: x
+)");
+  WriteFile(data() + "/sparkplane.yaml",
+            "kubeconfig: " + data() + "/kube.yaml\nnotebook_image: \"not an image\"\n");
+  CommandResult r = Sparkplane(data(), {"notebook", "start", "nb", "--backend", "kubernetes"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("notebook_image: expected an image reference"));
+  EXPECT_THAT(r.err, HasSubstr("got 'not an image'"));
+  EXPECT_THAT(r.err, Not(HasSubstr("creating cluster")));
+}
+
 // Hardening issue, item 5: `--password` puts the secret in argv, where `ps` shows it to every
 // user. `--password-stdin` reads it from standard input instead.
 TEST_F(CliTest, PasswordFromStdinIsStoredAndNeverOnTheCommandLine) {

@@ -3,12 +3,26 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 
 #include "dag/cron.h"
+#include "store/open.h"
 
 namespace sp::cli {
+
+std::string Config::HostSuffix() const {
+  if (store.empty() || host.empty()) return "";
+  Result<store::StoreLocation> where = store::ParseStoreLocation(store);
+  if (!where.ok() || where->kind != store::StoreLocation::Kind::kPostgres) return "";
+  // A host name is [A-Za-z0-9.-]; anything else would not be a name to put in a path.
+  for (char ch : host) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.') return "";
+  }
+  return "." + host;
+}
+
 namespace fs = std::filesystem;
 namespace {
 
@@ -264,6 +278,9 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_admin_pw, get("admin_password_file"));
   ASSIGN_OR_RETURN(std::string f_store, get("store"));
   c.store = FirstNonEmpty({flags.store, Env("SPARKPLANE_STORE"), f_store});
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  c.host = host;
   bool pvc_set = file && file.IsMap() && file["spark_history_pvc"];
 
   if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));

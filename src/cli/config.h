@@ -81,6 +81,7 @@ struct Config {
   std::string dags_folder;
   std::string config_file;
   std::string store;  // a store location (store/open.h); "" : the SQLite file below
+  std::string host;   // this machine's host name (a pod's name in Kubernetes)
   int parallelism = 32;
   std::string spark_home;
   std::string python;
@@ -111,8 +112,13 @@ struct Config {
   std::string DatabasePath() const { return SchedulerDir() + "/sparkplane.db"; }
   // Where the state lives: `store`, else the SQLite database in the data directory.
   std::string StoreLocation() const { return store.empty() ? DatabasePath() : store; }
-  std::string SocketPath() const { return SchedulerDir() + "/sparkplane.sock"; }
-  std::string LockPath() const { return SchedulerDir() + "/server.lock"; }
+  // The server's control socket and lock. On a PostgreSQL store several hosts may share the data
+  // directory (a ReadWriteMany volume, the `ha` deployment): each host's server then has its own,
+  // named after the host (sparkplane.HOST.sock, server.HOST.lock); the scheduler lease, not the
+  // lock, decides which one acts.
+  std::string SocketPath() const { return SchedulerDir() + "/sparkplane" + HostSuffix() + ".sock"; }
+  std::string LockPath() const { return SchedulerDir() + "/server" + HostSuffix() + ".lock"; }
+  std::string HostSuffix() const;
 };
 
 struct ConfigFlags {

@@ -197,6 +197,7 @@ constexpr KindInfo kKinds[] = {
     {"v1", "PersistentVolumeClaim", k8s::kPersistentVolumeClaims},
     {"apps/v1", "Deployment", k8s::kDeployments},
     {"batch/v1", "CronJob", k8s::kCronJobs},
+    {"policy/v1", "PodDisruptionBudget", k8s::kPodDisruptionBudgets},
     {"networking.k8s.io/v1", "NetworkPolicy", k8s::kNetworkPolicies},
     {"networking.k8s.io/v1", "Ingress", k8s::kIngresses},
 };
@@ -571,8 +572,11 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
     }
   }
   if (std::find(overlays.begin(), overlays.end(), overlay) == overlays.end()) {
-    return InvalidArgumentError("unknown overlay \"" + overlay + "\" (expected " +
-                                Join(overlays, " or ") + ")" + DidYouMean(overlay, overlays));
+    std::vector<std::string> head(overlays.begin(), overlays.end() - 1);
+    std::string expected =
+        head.empty() ? overlays.back() : Join(head, ", ") + " or " + overlays.back();
+    return InvalidArgumentError("unknown overlay \"" + overlay + "\" (expected " + expected + ")" +
+                                DidYouMean(overlay, overlays));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> selected, ExpandComponents(components));
   const std::string from = OverlayNamespace(files, overlay);
@@ -968,7 +972,7 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
 int DeployHelp(const GlobalOptions& g) {
   std::printf("%s", R"(Sparkplane on Kubernetes: deploy, undeploy and list what is exposed.
 
-  sparkplane deploy COMPONENT... [--overlay single-node|multi-node] [--namespace NS]
+  sparkplane deploy COMPONENT... [--overlay single-node|multi-node|ha] [--namespace NS]
                     [--dry-run] [--force-conflicts] [--kubeconfig PATH] [--context NAME]
   sparkplane undeploy COMPONENT... [--namespace NS] [--dry-run] [--timeout SECONDS]
                     [--kubeconfig PATH] [--context NAME]
@@ -994,10 +998,13 @@ Overlays (the manifests in deploy/ of the source tree, built into this binary):
                class), Ingresses for the UIs, and an init container that loads DAGs and
                applications from the image and the optional ConfigMaps sparkplane-dags and
                sparkplane-apps at every start
+  ha           two schedulers on a PostgreSQL store (the Secret sparkplane-postgres: url and
+               password), one active and one standby, sharing ReadWriteMany volumes, with a
+               PodDisruptionBudget; otherwise as multi-node without its Ingresses
 
 Flags:
   --namespace NS     where to deploy (default sparkplane; created when missing, never deleted)
-  --overlay NAME     single-node or multi-node
+  --overlay NAME     single-node, multi-node or ha
   --dry-run          deploy: the API server checks every object (dryRun=All) and stores
                      nothing; undeploy: list what would be deleted
   --force-conflicts  deploy: take over fields that another field manager owns

@@ -50,6 +50,8 @@ inline constexpr ResourceType kDeployments{"apps/v1", "deployments", "Deployment
 inline constexpr ResourceType kReplicaSets{"apps/v1", "replicasets", "ReplicaSet",
                                            Scope::kNamespaced};
 inline constexpr ResourceType kCronJobs{"batch/v1", "cronjobs", "CronJob", Scope::kNamespaced};
+inline constexpr ResourceType kPodDisruptionBudgets{"policy/v1", "poddisruptionbudgets",
+                                                    "PodDisruptionBudget", Scope::kNamespaced};
 inline constexpr ResourceType kNetworkPolicies{"networking.k8s.io/v1", "networkpolicies",
                                                "NetworkPolicy", Scope::kNamespaced};
 inline constexpr ResourceType kIngresses{"networking.k8s.io/v1", "ingresses", "Ingress",

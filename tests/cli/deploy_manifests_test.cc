@@ -119,7 +119,7 @@ TEST(DeployManifestsTest, EveryFileParsesAndEveryObjectIsLabelled) {
 }
 
 TEST(DeployManifestsTest, OverlaysRenderTheReferenceDesign) {
-  EXPECT_THAT(DeployOverlays(), ElementsAre("multi-node", "single-node"));
+  EXPECT_THAT(DeployOverlays(), ElementsAre("ha", "multi-node", "single-node"));
   std::vector<json> single = Render("single-node");
   EXPECT_THAT(KindsAndNames(single),
               UnorderedElementsAreArray(
@@ -327,7 +327,7 @@ TEST(DeployManifestsTest, ComponentsSelectObjectsInApplyOrder) {
                                  "history, all); did you mean \"history\"?")));
   EXPECT_THAT(DeployObjectsFor(EmbeddedDeployFileMap(), "singlenode", {}, ""),
               StatusIs(StatusCode::kInvalidArgument,
-                       HasSubstr("unknown overlay \"singlenode\" (expected multi-node or "
+                       HasSubstr("unknown overlay \"singlenode\" (expected ha, multi-node or "
                                  "single-node); did you mean \"single-node\"?")));
   EXPECT_THAT(DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {}, "Team_A"),
               StatusIs(StatusCode::kInvalidArgument,
@@ -403,6 +403,45 @@ TEST(DeployManifestsTest, YamlScalarsAreTypedAsKubernetesReadsThem) {
   EXPECT_EQ((*docs)[1]["x"], "text\n");
   EXPECT_THAT(ParseYamlDocuments("a: [1, 2\nb: c\n", "bad.yaml"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("bad.yaml:")));
+}
+
+// The `ha` overlay (issue 13): two schedulers on the PostgreSQL store of the Secret
+// sparkplane-postgres (URL and password, neither in the manifests), on different nodes when
+// possible, sharing the data directory (ReadWriteMany), one taken at a time by a disruption;
+// only the readiness probe, which keeps the UI on the active replica (a standby opens no port).
+TEST(DeployManifestsTest, TheHaOverlayRunsTwoSchedulersOnAPostgresStore) {
+  std::vector<json> objects = Render("ha");
+  const json& deployment = Find(objects, "Deployment", "sparkplane-scheduler");
+  EXPECT_EQ(deployment["spec"]["replicas"], 2);
+  EXPECT_EQ(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+  const json& pod = deployment["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+               ["podAffinityTerm"]["topologyKey"],
+            "kubernetes.io/hostname");
+  const json& container = pod["containers"][0];
+  std::map<std::string, json> env;
+  for (const json& e : container["env"]) env[e["name"].get<std::string>()] = e;
+  ASSERT_TRUE(env.count("SPARKPLANE_STORE"));
+  EXPECT_EQ(env["SPARKPLANE_STORE"]["valueFrom"]["secretKeyRef"]["name"], "sparkplane-postgres");
+  EXPECT_FALSE(env["SPARKPLANE_STORE"].contains("value"));
+  ASSERT_TRUE(env.count("PGPASSWORD"));
+  EXPECT_EQ(env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["key"], "password");
+  EXPECT_FALSE(container.contains("startupProbe"));
+  EXPECT_FALSE(container.contains("livenessProbe"));
+  EXPECT_TRUE(container.contains("readinessProbe"));
+  for (const char* claim : {"sparkplane-state", "sparkplane-apps", "sparkplane-spark-history"}) {
+    EXPECT_EQ(Find(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"],
+              json::array({"ReadWriteMany"}))
+        << claim;
+  }
+  const json& pdb = Find(objects, "PodDisruptionBudget", "sparkplane-scheduler");
+  EXPECT_EQ(pdb["spec"]["maxUnavailable"], 1);
+  const json pod_labels = deployment["spec"]["template"]["metadata"]["labels"];
+  ASSERT_FALSE(pdb["spec"]["selector"]["matchLabels"].empty());
+  for (const auto& [key, value] : pdb["spec"]["selector"]["matchLabels"].items()) {
+    EXPECT_EQ(pod_labels.value(key, json()), value) << key;
+  }
+  EXPECT_EQ(pdb["metadata"]["labels"]["sparkplane.io/deploy"], "scheduler");
 }
 
 }  // namespace

@@ -138,13 +138,24 @@ class ServerProcess {
 
   void Start() {
     std::string log = data_dir_ + "/server.log";
-    std::string sock = data_dir_ + "/history/scheduler/sparkplane.sock";
-    ::unlink(sock.c_str());  // a killed server's socket file is no sign of this one
+    // sparkplane.sock, or sparkplane.HOST.sock on a PostgreSQL store (cli/config.h).
+    auto sockets = [&] {
+      std::vector<fs::path> found;
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(data_dir_ + "/history/scheduler", ec)) {
+        std::string name = e.path().filename().string();
+        if (name.starts_with("sparkplane") && name.ends_with(".sock")) found.push_back(e.path());
+      }
+      return found;
+    };
+    for (const fs::path& old : sockets()) {
+      ::unlink(old.c_str());  // a killed server's socket file is no sign of this one
+    }
 
     std::vector<std::string> args = {"server"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = SpawnSparkplane(data_dir_, args, log, log, /*append=*/true);
-    ASSERT_TRUE(WaitFor([&] { return fs::exists(sock); }, std::chrono::seconds(20)))
+    ASSERT_TRUE(WaitFor([&] { return !sockets().empty(); }, std::chrono::seconds(20)))
         << "server did not start; log:\n"
         << ReadFile(log);
   }

@@ -204,8 +204,8 @@ TEST(DeployRenderTest, EveryOverlayRendersAsKubectlKustomizeDoes) {
   }
 }
 
-TEST_F(DeployTest, DryRunChecksEveryManifestOfBothOverlaysAndStoresNothing) {
-  for (const std::string overlay : {"single-node", "multi-node"}) {
+TEST_F(DeployTest, DryRunChecksEveryManifestOfEveryOverlayAndStoresNothing) {
+  for (const std::string& overlay : DeployOverlays()) {
     SCOPED_TRACE(overlay);
     DeployOptions o = Options(overlay);
     o.dry_run = true;
@@ -369,10 +369,10 @@ TEST_F(DeployTest, SchedulerServiceAccountMayDoExactlyWhatTheBackendNeeds) {
            {"", "configmaps", "", {"create", "get", "list", "watch", "patch", "delete"}},
            {"", "configmaps", "finalizers", {"update"}},
            {"", "secrets", "", {"create", "get"}},
-           {"", "services", "", {"create", "patch", "list"}},
+           {"", "services", "", {"create", "patch", "list", "get"}},
            {"apps", "deployments", "", {"create", "patch", "list", "watch"}},
            {"networking.k8s.io", "networkpolicies", "", {"create", "patch"}},
-           {"", "pods", "", {"list", "watch"}},
+           {"", "pods", "", {"create", "get", "list", "watch"}},
            {"", "events", "", {"list"}},
            {"", "persistentvolumeclaims", "", {"get"}},
            {"apps", "replicasets", "", {}}}) {

@@ -194,31 +194,6 @@ void Statement::BindNull(int index) {
   Set(index, std::nullopt, 0);
 }
 
-void Statement::BindOptionalTime(int index, const std::optional<Time>& value) {
-  if (value) {
-    BindTime(index, *value);
-  } else {
-    BindNull(index);
-  }
-}
-
-void Statement::BindOptionalInt(int index, const std::optional<int>& value) {
-  if (value) {
-    BindInt64(index, *value);
-  } else {
-    BindNull(index);
-  }
-}
-
-void Statement::BindJson(int index, const nlohmann::json& value) {
-  if (value.is_null()) {
-    BindNull(index);
-    return;
-  }
-  // `replace` keeps dump() from throwing on strings that are not valid UTF-8.
-  BindText(index, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
-
 Result<bool> Statement::Step() {
   if (!executed_) {
     executed_ = true;
@@ -272,25 +247,8 @@ std::string Statement::ColumnBlob(int column) const {
   return out;
 }
 
-std::optional<Time> Statement::ColumnOptionalTime(int column) const {
-  if (IsNull(column)) return std::nullopt;
-  return ColumnTime(column);
-}
-
-std::optional<int> Statement::ColumnOptionalInt(int column) const {
-  if (IsNull(column)) return std::nullopt;
-  return static_cast<int>(ColumnInt64(column));
-}
-
-Result<nlohmann::json> Statement::ColumnJson(int column) const {
-  if (IsNull(column)) return nlohmann::json(nullptr);
-  std::string text = ColumnText(column);
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
-    return InternalError(std::string("column '") + PQfname(result_, column) +
-                         "' holds text that is not JSON: '" + text.substr(0, 80) + "'");
-  }
-  return value;
+std::string Statement::ColumnName(int column) const {
+  return PQfname(result_, column);
 }
 
 // ---- Connection

@@ -34,6 +34,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "store/internal/typed_columns.h"
 
 struct pg_conn;
 struct pg_result;
@@ -43,7 +44,7 @@ namespace sp::store::postgres {
 class Connection;
 
 // A prepared statement's execution: bind, then Step() through the rows (or Run()).
-class Statement {
+class Statement : public internal::TypedColumns<Statement> {
  public:
   Statement(Connection* conn, std::string name, std::vector<int> slots, int params);
   Statement(Statement&& other) noexcept;
@@ -57,11 +58,6 @@ class Statement {
   void BindText(int index, std::string_view value);
   void BindBlob(int index, std::string_view value);
   void BindNull(int index);
-  void BindTime(int index, Time value) { BindInt64(index, ToUnixMillis(value)); }
-  void BindOptionalTime(int index, const std::optional<Time>& value);
-  void BindOptionalInt(int index, const std::optional<int>& value);
-  // JSON null is stored as SQL NULL; anything else as its compact text (invalid UTF-8 replaced).
-  void BindJson(int index, const nlohmann::json& value);
 
   // Runs the statement on the first call; true while a row is available.
   Result<bool> Step();
@@ -72,10 +68,9 @@ class Statement {
   int64_t ColumnInt64(int column) const;
   std::string ColumnText(int column) const;
   std::string ColumnBlob(int column) const;  // a bytea column
-  Time ColumnTime(int column) const { return FromUnixMillis(ColumnInt64(column)); }
-  std::optional<Time> ColumnOptionalTime(int column) const;
-  std::optional<int> ColumnOptionalInt(int column) const;
-  Result<nlohmann::json> ColumnJson(int column) const;
+  std::string ColumnName(int column) const;
+  // BindTime, BindOptionalTime, BindOptionalInt, BindJson, ColumnTime, ColumnOptionalTime,
+  // ColumnOptionalInt and ColumnJson: internal::TypedColumns.
 
  private:
   // The dense `$i` slot of SQL parameter `index`, or -1 when the query does not use it.

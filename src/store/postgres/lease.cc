@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "store/internal/sql_store.h"
 #include "store/postgres/migrations.h"
 
 namespace sp::store::postgres {
@@ -153,21 +154,21 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
                     "s.session_pid)::int FROM schedulers s CROSS JOIN scheduler_lease l WHERE "
                     "l.id = 1 "
                     "ORDER BY s.id DESC LIMIT 100"));
-  std::vector<SchedulerInstance> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    SchedulerInstance s;
-    s.id = stmt.ColumnInt64(0);
-    s.host = stmt.ColumnText(1);
-    s.pid = static_cast<int>(stmt.ColumnInt64(2));
-    s.started_at_ms = stmt.ColumnInt64(3);
-    s.heartbeat_age_ms = stmt.ColumnInt64(4);
-    if (!stmt.IsNull(5)) s.stopped_at_ms = stmt.ColumnInt64(5);
-    s.active = stmt.ColumnInt64(6) == 1;
-    s.connected = stmt.ColumnInt64(7) == 1;
-    out.push_back(std::move(s));
-  }
+  return internal::ReadAll<SchedulerInstance>(
+      stmt,
+      [](const Connection::Statement& row) {
+        SchedulerInstance s;
+        s.id = row.ColumnInt64(0);
+        s.host = row.ColumnText(1);
+        s.pid = static_cast<int>(row.ColumnInt64(2));
+        s.started_at_ms = row.ColumnInt64(3);
+        s.heartbeat_age_ms = row.ColumnInt64(4);
+        if (!row.IsNull(5)) s.stopped_at_ms = row.ColumnInt64(5);
+        s.active = row.ColumnInt64(6) == 1;
+        s.connected = row.ColumnInt64(7) == 1;
+        return s;
+      },
+      "list schedulers");
 }
 
 }  // namespace sp::store::postgres

@@ -76,35 +76,6 @@ void Statement::BindNull(int index) {
   if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }
 
-void Statement::BindOptionalTime(int index, const std::optional<Time>& value) {
-  if (value) {
-    BindTime(index, *value);
-  } else {
-    BindNull(index);
-  }
-}
-
-void Statement::BindOptionalInt(int index, const std::optional<int>& value) {
-  if (value) {
-    BindInt64(index, *value);
-  } else {
-    BindNull(index);
-  }
-}
-
-void Statement::BindJson(int index, const nlohmann::json& value) {
-  if (value.is_null()) {
-    BindNull(index);
-    return;
-  }
-  try {
-    // `replace` keeps dump() from throwing on strings that are not valid UTF-8.
-    BindText(index, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  } catch (const std::exception&) {  // allocation failure: nothing else can throw here
-    if (bind_rc_ == SQLITE_OK) bind_rc_ = SQLITE_NOMEM;
-  }
-}
-
 Result<bool> Statement::Step() {
   if (bind_rc_ != SQLITE_OK) {
     return StatusFromSqlite(bind_rc_,
@@ -146,31 +117,9 @@ std::string Statement::ColumnBlob(int column) const {
   return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
 }
 
-std::optional<Time> Statement::ColumnOptionalTime(int column) const {
-  if (IsNull(column)) return std::nullopt;
-  return ColumnTime(column);
-}
-
-std::optional<int> Statement::ColumnOptionalInt(int column) const {
-  if (IsNull(column)) return std::nullopt;
-  return static_cast<int>(ColumnInt64(column));
-}
-
-Result<nlohmann::json> Statement::ColumnJson(int column) const {
-  if (IsNull(column)) return nlohmann::json(nullptr);
-  std::string text = ColumnText(column);
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  } catch (const std::exception& e) {  // parse() reports syntax errors as `discarded` instead
-    return InternalError(std::string("cannot read JSON in column '") +
-                         sqlite3_column_name(stmt_, column) + "': " + e.what());
-  }
-  if (value.is_discarded()) {
-    return InternalError(std::string("column '") + sqlite3_column_name(stmt_, column) +
-                         "' holds text that is not JSON: '" + text.substr(0, 80) + "'");
-  }
-  return value;
+std::string Statement::ColumnName(int column) const {
+  const char* name = sqlite3_column_name(stmt_, column);
+  return name != nullptr ? name : "?";
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {

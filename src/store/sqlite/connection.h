@@ -27,6 +27,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "store/internal/typed_columns.h"
 
 namespace sp::store::sqlite {
 
@@ -34,7 +35,7 @@ namespace sp::store::sqlite {
 Status StatusFromSqlite(int rc, std::string_view message);
 
 // A prepared statement borrowed from a Connection's cache for one execution.
-class Statement {
+class Statement : public internal::TypedColumns<Statement> {
  public:
   explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
   Statement(Statement&& other) noexcept : stmt_(other.stmt_), bind_rc_(other.bind_rc_) {
@@ -50,11 +51,6 @@ class Statement {
   void BindText(int index, std::string_view value);
   void BindBlob(int index, std::string_view value);  // bytes that need not be UTF-8
   void BindNull(int index);
-  void BindTime(int index, Time value) { BindInt64(index, ToUnixMillis(value)); }
-  void BindOptionalTime(int index, const std::optional<Time>& value);
-  void BindOptionalInt(int index, const std::optional<int>& value);
-  // JSON null is stored as SQL NULL; anything else as its compact text (invalid UTF-8 replaced).
-  void BindJson(int index, const nlohmann::json& value);
 
   // Advances to the next row: true when one is available, false when the statement is done.
   Result<bool> Step();
@@ -66,11 +62,9 @@ class Statement {
   int64_t ColumnInt64(int column) const;
   std::string ColumnText(int column) const;
   std::string ColumnBlob(int column) const;
-  Time ColumnTime(int column) const { return FromUnixMillis(ColumnInt64(column)); }
-  std::optional<Time> ColumnOptionalTime(int column) const;
-  std::optional<int> ColumnOptionalInt(int column) const;
-  // SQL NULL reads as JSON null; text that does not parse is an Internal error naming the column.
-  Result<nlohmann::json> ColumnJson(int column) const;
+  std::string ColumnName(int column) const;
+  // BindTime, BindOptionalTime, BindOptionalInt, BindJson, ColumnTime, ColumnOptionalTime,
+  // ColumnOptionalInt and ColumnJson: internal::TypedColumns.
 
  private:
   sqlite3_stmt* stmt_;

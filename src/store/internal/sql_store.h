@@ -458,15 +458,7 @@ class SqlStore : public Store {
   Status Commit(const Mutation& m) override {
     if (m.empty()) return OkStatus();
     std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(conn_->Begin().With("store commit"));
-    Status s = CheckFence();
-    if (s.ok()) s = ApplyMutation(*conn_, m);
-    if (s.ok()) s = conn_->CommitTransaction();
-    if (!s.ok()) {
-      conn_->RollBackIfOpen();
-      return s.With("store commit");
-    }
-    return OkStatus();
+    return CommitLocked(m);
   }
 
   Result<std::vector<DagRecord>> ListDags() override {
@@ -578,6 +570,19 @@ class SqlStore : public Store {
 
   // Called in each Commit's transaction before it writes (mu_ held): refuses a fenced writer.
   virtual Status CheckFence() { return OkStatus(); }
+
+  // Commit's transaction, statement by statement (mu_ held).
+  Status CommitLocked(const Mutation& m) {
+    RETURN_IF_ERROR(conn_->Begin().With("store commit"));
+    Status s = CheckFence();
+    if (s.ok()) s = ApplyMutation(*conn_, m);
+    if (s.ok()) s = conn_->CommitTransaction();
+    if (!s.ok()) {
+      conn_->RollBackIfOpen();
+      return s.With("store commit");
+    }
+    return OkStatus();
+  }
 
   // Prepares `sql`, binds its parameters with `bind` and decodes every row with `read`.
   template <typename T, typename Read, typename Bind = void (*)(Row&)>

@@ -56,6 +56,7 @@ Status FromSqlState(std::string_view sqlstate, const std::string& message) {
     return AbortedError("database is busy, retry the transaction: " + described);
   }
   if (sqlstate == "23505") return AlreadyExistsError(described);
+  if (sqlstate == "SP001") return FailedPreconditionError(message);  // sparkplane_fence()
   return InternalError(described);
 }
 
@@ -195,14 +196,11 @@ void Statement::BindNull(int index) {
 }
 
 Result<bool> Statement::Step() {
+  if (conn_->pipelining_) return InternalError("a read inside a pipelined write (" + name_ + ")");
   if (!executed_) {
     executed_ = true;
-    std::vector<const char*> values(values_.size());
-    std::vector<int> lengths(values_.size());
-    for (size_t i = 0; i < values_.size(); ++i) {
-      values[i] = values_[i] ? values_[i]->data() : nullptr;
-      lengths[i] = values_[i] ? static_cast<int>(values_[i]->size()) : 0;
-    }
+    std::vector<const char*> values = Values();
+    std::vector<int> lengths = Lengths();
     result_ = PQexecPrepared(conn_->conn_, name_.c_str(), static_cast<int>(values_.size()),
                              values.data(), lengths.data(), formats_.data(), 0);
     RETURN_IF_ERROR(conn_->Check(result_, name_));
@@ -214,7 +212,22 @@ Result<bool> Statement::Step() {
   return row_ < rows_;
 }
 
+std::vector<const char*> Statement::Values() const {
+  std::vector<const char*> out(values_.size());
+  for (size_t i = 0; i < values_.size(); ++i) out[i] = values_[i] ? values_[i]->data() : nullptr;
+  return out;
+}
+
+std::vector<int> Statement::Lengths() const {
+  std::vector<int> out(values_.size());
+  for (size_t i = 0; i < values_.size(); ++i) {
+    out[i] = values_[i] ? static_cast<int>(values_[i]->size()) : 0;
+  }
+  return out;
+}
+
 Status Statement::Run() {
+  if (conn_->pipelining_) return conn_->Queue(*this);
   for (;;) {
     ASSIGN_OR_RETURN(bool row, Step());
     if (!row) return OkStatus();
@@ -353,10 +366,21 @@ Result<Statement> Connection::Prepare(const std::string& sql) {
       text += "$" + std::to_string(slot + 1);
       i = j - 1;
     }
-    pg_result* made = PQprepare(conn_, p.name.c_str(), text.c_str(), 0, nullptr);
-    Status s = Check(made, "prepare");
-    if (made != nullptr) PQclear(made);
-    if (!s.ok()) return s.With("in SQL: " + sql);
+    if (pipelining_) {
+      // Queued: its result is read with the others; a failure there forgets this statement.
+      if (PQsendPrepare(conn_, p.name.c_str(), text.c_str(), 0, nullptr) != 1) {
+        lost_ = PQstatus(conn_) != CONNECTION_OK;
+        return UnavailableError("cannot send to PostgreSQL at " + where_ + ": " +
+                                SessionError(conn_));
+      }
+      ++queued_;
+      prepared_in_pipeline_.push_back(sql);
+    } else {
+      pg_result* made = PQprepare(conn_, p.name.c_str(), text.c_str(), 0, nullptr);
+      Status s = Check(made, "prepare");
+      if (made != nullptr) PQclear(made);
+      if (!s.ok()) return s.With("in SQL: " + sql);
+    }
     it = prepared_.emplace(sql, std::move(p)).first;
   }
   return Statement(this, it->second.name, it->second.slots, it->second.params);
@@ -382,7 +406,87 @@ Result<int64_t> Connection::QueryInt(const std::string& sql) {
   return stmt.ColumnInt64(0);
 }
 
+Status Connection::Queue(const Statement& stmt) {
+  std::vector<const char*> values = stmt.Values();
+  std::vector<int> lengths = stmt.Lengths();
+  if (PQsendQueryPrepared(conn_, stmt.name_.c_str(), static_cast<int>(values.size()), values.data(),
+                          lengths.data(), stmt.formats_.data(), 0) != 1) {
+    lost_ = PQstatus(conn_) != CONNECTION_OK;
+    return UnavailableError("cannot send to PostgreSQL at " + where_ + ": " + SessionError(conn_));
+  }
+  ++queued_;
+  return OkStatus();
+}
+
+Status Connection::StartPipeline() {
+  RETURN_IF_ERROR(EnsureConnected());
+  if (PQenterPipelineMode(conn_) != 1) {
+    return InternalError("cannot enter pipeline mode: " + SessionError(conn_));
+  }
+  pipelining_ = true;
+  queued_ = 0;
+  prepared_in_pipeline_.clear();
+  return OkStatus();
+}
+
+Status Connection::FinishPipeline(bool commit) {
+  Status first = OkStatus();
+  if (commit) {
+    if (PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1) {
+      ++queued_;
+    } else {
+      first =
+          UnavailableError("cannot send to PostgreSQL at " + where_ + ": " + SessionError(conn_));
+    }
+  }
+  if (PQpipelineSync(conn_) != 1 && first.ok()) {
+    first = UnavailableError("cannot send to PostgreSQL at " + where_ + ": " + SessionError(conn_));
+  }
+  // Every queued command's result (then a NULL), then the sync point's.
+  for (int i = 0; i < queued_ && PQstatus(conn_) == CONNECTION_OK; ++i) {
+    pg_result* r = PQgetResult(conn_);
+    if (r == nullptr) continue;
+    ExecStatusType status = PQresultStatus(r);
+    if (status != PGRES_PIPELINE_ABORTED && first.ok()) first = Check(r, "pipeline");
+    PQclear(r);
+    while ((r = PQgetResult(conn_)) != nullptr) PQclear(r);
+  }
+  for (pg_result* r; PQstatus(conn_) == CONNECTION_OK && (r = PQgetResult(conn_)) != nullptr;) {
+    bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  pipelining_ = false;
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    lost_ = true;
+    if (first.ok() || first.code() != StatusCode::kUnavailable) {
+      first =
+          UnavailableError("lost the PostgreSQL session to " + where_ + ": " + SessionError(conn_));
+    }
+  } else {
+    PQexitPipelineMode(conn_);
+  }
+  if (!first.ok()) {
+    // Statements prepared in this pipeline may not exist: prepare them again (new names).
+    for (const std::string& sql : prepared_in_pipeline_) prepared_.erase(sql);
+  }
+  if (commit && (first.ok() || lost_)) in_transaction_ = false;
+  queued_ = 0;
+  prepared_in_pipeline_.clear();
+  return first;
+}
+
 Status Connection::Begin() {
+  if (pipelining_) {
+    if (PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+      lost_ = PQstatus(conn_) != CONNECTION_OK;
+      return UnavailableError("cannot send to PostgreSQL at " + where_ + ": " +
+                              SessionError(conn_));
+    }
+    ++queued_;
+    in_transaction_ = true;
+    return OkStatus();
+  }
   RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(Exec("BEGIN"));
   in_transaction_ = true;

@@ -17,6 +17,7 @@
 //   08xxx, 57P01-57P03, a dead session      -> Unavailable (retry later)
 //   40001, 40P01, 55P03, 57014              -> Aborted (retry the transaction)
 //   23505 (unique violation)                -> AlreadyExists (message names the constraint)
+//   SP001 (sparkplane_fence: a fenced writer) -> FailedPrecondition
 //   anything else                           -> Internal, with PostgreSQL's message
 //
 // Thread safety: none. A Connection is used by one thread at a time (the stores hold a mutex).
@@ -73,8 +74,12 @@ class Statement : public internal::TypedColumns<Statement> {
   // ColumnOptionalInt and ColumnJson: internal::TypedColumns.
 
  private:
+  friend class Connection;
   // The dense `$i` slot of SQL parameter `index`, or -1 when the query does not use it.
   int Slot(int index) const;
+  // The bound values as libpq takes them (NULL for SQL NULL).
+  std::vector<const char*> Values() const;
+  std::vector<int> Lengths() const;
   void Set(int index, std::optional<std::string> value, int format);
 
   Connection* conn_;
@@ -109,6 +114,15 @@ class Connection {
   Status Begin();
   Status CommitTransaction();
   void RollBackIfOpen();
+
+  // Pipelined writes (one round trip for a whole commit): after StartPipeline(), Begin, Prepare
+  // (of a new statement) and Statement::Run only queue their command (a read, Step, is an
+  // error); FinishPipeline(commit) queues COMMIT when asked, sends everything with
+  // one sync and reads every result in order, returning the first failure (the transaction is
+  // then aborted: RollBackIfOpen). The failure names no record: callers that need the located
+  // error run the same writes again without a pipeline.
+  Status StartPipeline();
+  Status FinishPipeline(bool commit);
   bool InTransaction() const { return in_transaction_; }
   int64_t Changes() const { return changes_; }
 
@@ -123,6 +137,8 @@ class Connection {
   Status EnsureConnected();
   // The Status of a finished command (nullptr: the session failed), noting a lost session.
   Status Check(pg_result* result, std::string_view what);
+  // Sends a bound statement inside a pipeline.
+  Status Queue(const Statement& stmt);
   Status SetUpSession();
 
   pg_conn* conn_;
@@ -137,6 +153,9 @@ class Connection {
   std::unordered_map<std::string, Prepared> prepared_;
   int next_statement_ = 0;
   bool in_transaction_ = false;
+  bool pipelining_ = false;
+  int queued_ = 0;                                 // commands sent in this pipeline
+  std::vector<std::string> prepared_in_pipeline_;  // their SQL, forgotten if it fails
   bool lost_ = false;  // the session died; reconnect before the next command
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};

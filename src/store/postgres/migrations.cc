@@ -161,6 +161,16 @@ CREATE TABLE scheduler_lease (
   holder BIGINT
 );
 INSERT INTO scheduler_lease (id, epoch, holder) VALUES (1, 0, NULL);
+-- The fence every write of a lease holder passes first, in its own transaction: FOR SHARE waits
+-- for a takeover in progress (which updates the row) and then sees its epoch.
+CREATE FUNCTION sparkplane_fence(expected BIGINT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM scheduler_lease WHERE id = 1 AND epoch = expected FOR SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'fenced: another scheduler took this database over (the lease epoch moved '
+                    'past ours, %); this one must stop', expected USING ERRCODE = 'SP001';
+  END IF;
+END $$;
 )sql"},
 }};
 

@@ -22,6 +22,25 @@ Result<int> PostgresStore::SchemaVersion() {
   return postgres::ReadSchemaVersion(*conn_);
 }
 
+Status PostgresStore::Commit(const Mutation& m) {
+  if (m.empty()) return OkStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = PipelinedCommit(m);
+  if (s.ok() || s.code() == StatusCode::kUnavailable) return s.ok() ? s : s.With("store commit");
+  return CommitLocked(m);
+}
+
+Status PostgresStore::PipelinedCommit(const Mutation& m) {
+  RETURN_IF_ERROR(conn_->StartPipeline());
+  Status s = conn_->Begin();
+  if (s.ok()) s = CheckFence();
+  if (s.ok()) s = internal::ApplyMutation(*conn_, m);
+  Status finished = conn_->FinishPipeline(/*commit=*/s.ok());
+  if (s.ok()) s = finished;
+  if (!s.ok()) conn_->RollBackIfOpen();
+  return s;
+}
+
 void PostgresStore::FenceWrites(int64_t lease_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   fence_epoch_ = lease_epoch;
@@ -29,14 +48,14 @@ void PostgresStore::FenceWrites(int64_t lease_epoch) {
 
 Status PostgresStore::CheckFence() {
   if (fence_epoch_ == 0) return OkStatus();
-  // FOR SHARE: a standby taking the lease over (UPDATE of this row) waits for this commit, and
-  // this commit waits for a takeover in progress, so no write lands after the epoch moved.
-  ASSIGN_OR_RETURN(int64_t epoch,
-                   conn_->QueryInt("SELECT epoch FROM scheduler_lease WHERE id = 1 FOR SHARE"));
-  if (epoch == fence_epoch_) return OkStatus();
-  return FailedPreconditionError("fenced: another scheduler took this database over (lease epoch " +
-                                 std::to_string(epoch) + ", ours " + std::to_string(fence_epoch_) +
-                                 "); this one must stop");
+  // sparkplane_fence (migrations.cc) reads the lease row FOR SHARE: a standby taking the lease
+  // over (an UPDATE of that row) waits for this commit, and this commit waits for a takeover in
+  // progress, so no write lands after the epoch moved. In a pipeline it is only queued: its
+  // failure (SQLSTATE SP001, FailedPrecondition) then aborts every write after it.
+  ASSIGN_OR_RETURN(postgres::Connection::Statement fence,
+                   conn_->Prepare("SELECT sparkplane_fence(?1)"));
+  fence.BindInt64(1, fence_epoch_);
+  return fence.Run();
 }
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {

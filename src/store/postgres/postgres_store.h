@@ -30,10 +30,15 @@ class PostgresStore final : public internal::SqlStore<postgres::Connection> {
 
   Result<int> SchemaVersion();
   void FenceWrites(int64_t lease_epoch) override;
+  // One round trip for the whole transaction (libpq's pipeline mode); on a failure other than
+  // a lost session, the same writes run again one by one, which gives the error its record
+  // ("task instance 't' of run 9 ...") or succeeds if the failure was transient.
+  Status Commit(const Mutation& m) override;
 
  private:
   explicit PostgresStore(std::unique_ptr<postgres::Connection> conn);
   Status CheckFence() override;
+  Status PipelinedCommit(const Mutation& m);
 
   int64_t fence_epoch_ = 0;  // mu_; 0: not fenced
 };

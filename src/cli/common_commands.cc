@@ -71,6 +71,12 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
       if (leased.ok()) rt.store->FenceWrites((*lease)->epoch());
     }
   }
+  // While the command runs, the lease's session must not look frozen to a standby.
+  std::unique_ptr<store::postgres::LeaseKeeper> keeper;
+  if (leased.ok() && *lease) {
+    keeper = std::make_unique<store::postgres::LeaseKeeper>(
+        lease->get(), [](const Status&) {}, [](const std::string&) {});
+  }
   if (!leased.ok()) {
     ::close(lock);
     return leased;
@@ -91,6 +97,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     Result<scheduler::Event> ev = api::ParseControlRequest(request);
     out = ev.ok() ? api::ControlResponse(sched.Execute(*ev)) : api::ControlResponse(ev.status());
   }
+  keeper.reset();
   if (*lease) (*lease)->Release();
   ::close(lock);
   return out;

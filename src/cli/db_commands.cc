@@ -109,7 +109,11 @@ int DbMigrate(const GlobalOptions& g) {
 }
 
 int DbCopy(const GlobalOptions& g, const std::string& from, const std::string& to) {
-  if (from == to) return Fail("--from and --to name the same store");
+  Result<store::StoreLocation> a = store::ParseStoreLocation(from);
+  Result<store::StoreLocation> b = store::ParseStoreLocation(to);
+  if (a.ok() && b.ok() && a->kind == b->kind && a->target == b->target) {
+    return Fail("--from and --to name the same store");
+  }
   Result<int> source_version = store::ReadStoreSchemaVersion(from);
   if (!source_version.ok()) return Fail(source_version.status().With("--from"));
   if (*source_version == 0) {

@@ -73,9 +73,10 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
       store::RegisterScheduler(config->StoreLocation(), host);
   if (!lease.ok()) return Fail(lease.status().With("register with the store"));
+  RealClock lease_clock;
+  Logger standby_log(lease_clock, config->log_level);
+  std::unique_ptr<store::postgres::LeaseKeeper> keeper;
   if (*lease) {
-    RealClock clock;
-    Logger standby_log(clock, config->log_level);
     bool announced = false;
     for (;;) {
       Result<bool> acquired = (*lease)->TryAcquire();
@@ -100,6 +101,17 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     standby_log.Info("server", "active: instance " + std::to_string((*lease)->instance()) +
                                    " holds the scheduler lease (epoch " +
                                    std::to_string((*lease)->epoch()) + ")");
+    // Heartbeats from now on: the start-up below may outlast the session timeout. Losing the
+    // lease (another instance took over) means exiting at once, leaving the running tries to
+    // it (it adopts them): stopping them here would make it run them again.
+    keeper = std::make_unique<store::postgres::LeaseKeeper>(
+        lease->get(),
+        [&standby_log](const Status& lost) {
+          standby_log.Error("server", "lost the scheduler lease (" + lost.ToString() +
+                                          "); exiting so that only the active scheduler acts");
+          std::_Exit(75);
+        },
+        [&standby_log](const std::string& what) { standby_log.Warn("server", what); });
   }
   Result<std::unique_ptr<Runtime>> opened =
       OpenRuntime(g.config, ClusterOwner::kServerLock, *lease ? (*lease)->epoch() : 0);
@@ -126,6 +138,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   scheduler::SchedulerOptions opts;
   opts.dags_folder = rt.config.dags_folder;
   opts.parallelism = rt.config.parallelism;
+  if (keeper) opts.before_effects = [&keeper] { keeper->AwaitValid(); };
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
 
   // The HTTP API and web UI: its own store connections (reads and auth), so neither waits on
@@ -240,36 +253,6 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     }
   });
 
-  // The lease's heartbeat: losing it (the session ended while this process was frozen, or
-  // another instance took over) means another scheduler acts now. Exit at once, leaving the
-  // running tries to it (it adopts them): stopping them here would make it run them again.
-  std::thread heartbeat;
-  if (*lease) {
-    heartbeat = std::thread([&] {
-      std::unique_lock<std::mutex> lock(reaper_mu);
-      while (!stopping) {
-        lock.unlock();
-        Status alive = (*lease)->Heartbeat();
-        if (alive.code() == StatusCode::kUnavailable) {
-          // The session ended: take the lock back unless another instance has the lease now.
-          Status reclaimed = (*lease)->Reclaim();
-          if (reclaimed.ok()) {
-            rt.logger->Warn("server", "the scheduler lease's session ended (" + alive.ToString() +
-                                          "); took the lease back on a new session");
-          }
-          alive = reclaimed.code() == StatusCode::kUnavailable ? OkStatus() : reclaimed;
-        }
-        if (!alive.ok()) {
-          rt.logger->Error("server", "lost the scheduler lease (" + alive.ToString() +
-                                         "); exiting so that only the active scheduler acts");
-          std::_Exit(75);
-        }
-        lock.lock();
-        reaper_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
-      }
-    });
-  }
-
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -303,7 +286,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   }
   reaper_cv.notify_all();
   reaper.join();
-  if (heartbeat.joinable()) heartbeat.join();
+  keeper.reset();
   if (*lease) (*lease)->Release();
   rt.logger->Info("server", "stopped");
   ::close(lock);

@@ -606,6 +606,9 @@ Status Scheduler::Apply(const Plan& plan) {
     next_wakeup_ = plan.next_wakeup;
   }
   // Effects run only now that the plan is durable.
+  if (options_.before_effects && (!plan.stops.empty() || !plan.launches.empty())) {
+    options_.before_effects();
+  }
   for (const store::DagRun& r : plan.deleted_runs) RemoveRunLogs(r);
   for (const StopTry& stop : plan.stops) StopTryEffect(stop);
   for (const LaunchTry& launch : plan.launches) Launch(launch);

@@ -46,6 +46,10 @@ struct SchedulerOptions {
   bool recover_tries = true;
   // False for `dags test`: only the test's own run is loaded.
   bool load_active_runs = true;
+  // Called after each commit and before its effects (starting or stopping tries): a server
+  // sharing a PostgreSQL store waits there until its lease is known to be still its own, so a
+  // server that was frozen past a takeover starts nothing (store/postgres/lease.h).
+  std::function<void()> before_effects;
 };
 
 // The outcome of a command (trigger, cancel, ...) submitted to the loop.

@@ -6,7 +6,7 @@
 // The target must be empty (no DAG, run, cluster, connection or user): a copy never merges into
 // or overwrites an installation. Runs go over in batches, each one transaction, oldest first;
 // run keys are kept so the scheduler's ids keep growing. State events get new ids in the target
-// (their order is kept). Read-only on the source.
+// (their order is kept). Only reads the source (opening it migrates an older schema forward).
 #pragma once
 
 #include <cstdint>

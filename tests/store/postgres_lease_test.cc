@@ -61,11 +61,19 @@ TEST_F(PostgresLeaseTest, OneHolderAtATimeAndTheEpochMovesOnEveryTakeover) {
   a.reset();  // the session closes, as at a kill -9
   ASSERT_TRUE(AcquireSoon(*b));
   EXPECT_EQ(b->epoch(), 2);
-  Result<std::vector<SchedulerInstance>> list = ListSchedulers(db_.url());
-  ASSERT_TRUE(list.ok()) << list.status();
-  ASSERT_EQ(list->size(), 2u);
-  EXPECT_TRUE((*list)[0].active && (*list)[0].connected);  // b, newest first
-  EXPECT_FALSE((*list)[1].active || (*list)[1].connected);
+  // a's backend lets go of its lock before it leaves pg_stat_activity: ask until it has left.
+  std::vector<SchedulerInstance> list;
+  for (int i = 0; i < 250; ++i) {
+    Result<std::vector<SchedulerInstance>> read = ListSchedulers(db_.url());
+    ASSERT_TRUE(read.ok()) << read.status();
+    list = *read;
+    ASSERT_EQ(list.size(), 2u);
+    if (!list[1].connected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(list[0].active && list[0].connected);  // b: the active one first
+  EXPECT_EQ(list[0].host, "b");
+  EXPECT_FALSE(list[1].active || list[1].connected);
 }
 
 TEST_F(PostgresLeaseTest, AFencedStoreRefusesCommitsOnceAnotherInstanceHoldsTheLease) {
@@ -98,8 +106,12 @@ TEST_F(PostgresLeaseTest, AHolderWhoseSessionEndedTakesItBackOnlyIfNoOneTookItOv
   ASSERT_TRUE(db_.Admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
                         db_.url().substr(db_.url().rfind('/') + 1) +
                         "' AND pid <> pg_backend_pid()"));
-  Status hb = a->Heartbeat();
-  if (hb.ok()) hb = a->Heartbeat();  // the first may reconnect before it notices
+  // pg_terminate_backend only signals the backend: heartbeat until the session is seen gone.
+  Status hb;
+  for (int i = 0; i < 250 && hb.code() != StatusCode::kUnavailable; ++i) {
+    hb = a->Heartbeat();
+    if (hb.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(hb.code(), StatusCode::kUnavailable) << hb;
   EXPECT_TRUE(a->Reclaim().ok());
   EXPECT_TRUE(a->Heartbeat().ok());

@@ -17,7 +17,8 @@ constexpr std::chrono::milliseconds kMaxBackoff{5000};
 // so that a stuck peer or a forgotten transaction cannot hold locks for long.
 constexpr char kSessionSettings[] =
     "SET TIME ZONE 'UTC'; SET client_min_messages = warning; "
-    "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '10s'";
+    "SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '10s'; "
+    "SET bytea_output = 'hex'";
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -117,8 +118,19 @@ bool NeedsCleaning(std::string_view s) {
 }  // namespace
 
 bool IsPostgresUrl(std::string_view url) {
-  return url.starts_with("postgresql://") || url.starts_with("postgres://") ||
-         (url.find("host=") != std::string_view::npos && url.find('=') < url.find_first_of("/:"));
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return true;
+  // libpq's key=value form: a first keyword libpq knows, then '='.
+  size_t start = url.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return false;
+  size_t eq = url.find('=', start);
+  if (eq == std::string_view::npos) return false;
+  std::string_view key = url.substr(start, eq - start);
+  while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+  for (std::string_view known : {"host", "hostaddr", "port", "dbname", "user", "password",
+                                 "service", "sslmode", "connect_timeout", "application_name"}) {
+    if (key == known) return true;
+  }
+  return false;
 }
 
 std::string RedactUrl(const std::string& url) {
@@ -132,11 +144,23 @@ std::string RedactUrl(const std::string& url) {
       out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // password=... in a query string or key=value form
-  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
-    size_t start = p + 9;
-    size_t end = out.find_first_of("& ", start);
-    out.replace(start, (end == std::string::npos ? out.size() : end) - start, "***");
+  // password=... in a query string, or password = 'quoted value' in the key=value form.
+  for (size_t p = out.find("password"); p != std::string::npos; p = out.find("password", p + 1)) {
+    size_t eq = out.find_first_not_of(" \t", p + 8);
+    if (eq == std::string::npos || out[eq] != '=') continue;
+    size_t start = out.find_first_not_of(" \t", eq + 1);
+    if (start == std::string::npos) break;
+    size_t end = start;
+    if (out[start] == '\'') {
+      for (end = start + 1; end < out.size() && out[end] != '\''; ++end) {
+        if (out[end] == '\\') ++end;
+      }
+      end = std::min(end + 1, out.size());
+    } else {
+      end = out.find_first_of("& \t", start);
+      if (end == std::string::npos) end = out.size();
+    }
+    out.replace(start, end - start, "***");
   }
   return out;
 }
@@ -337,7 +361,9 @@ Status Connection::EnsureConnected() {
   prepared_.clear();  // prepared statements belong to the session that died
   lost_ = false;
   backoff_ = std::chrono::milliseconds(0);
-  return SetUpSession();
+  Status set_up = SetUpSession();
+  lost_ = !set_up.ok();  // a session without its settings (a lease's timeout) is no session
+  return set_up;
 }
 
 Result<Statement> Connection::Prepare(const std::string& sql) {
@@ -360,6 +386,7 @@ Result<Statement> Connection::Prepare(const std::string& sql) {
       while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) {
         n = n * 10 + (sql[j++] - '0');
       }
+      if (n < 1) return InternalError("parameter ?0 in SQL: " + sql);
       if (static_cast<size_t>(n) > p.slots.size()) p.slots.resize(static_cast<size_t>(n), -1);
       int& slot = p.slots[static_cast<size_t>(n - 1)];
       if (slot < 0) slot = p.params++;

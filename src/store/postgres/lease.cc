@@ -13,6 +13,9 @@ namespace {
 constexpr char kLeaseLock[] = "7265816432015524";
 // The 64-bit key of an advisory lock row of pg_locks.
 constexpr char kLockKey[] = "((k.classid::bigint << 32) | k.objid::bigint)";
+// Advisory locks are per database: only this one's count.
+constexpr char kThisDatabase[] =
+    "k.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 // Milliseconds since the epoch on the database's clock.
 constexpr char kNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
@@ -24,6 +27,10 @@ Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(const std::stri
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                    OpenMigrated(url, "SET idle_session_timeout = '6s'"));
   std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn)));
+  // Instances (commands included) silent for a week are history: forget them.
+  RETURN_IF_ERROR(lease->conn_->Exec(
+      std::string("DELETE FROM schedulers WHERE heartbeat_at < ") + kNowMs +
+      " - 7 * 86400000 AND id <> coalesce((SELECT holder FROM scheduler_lease WHERE id = 1), 0)"));
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
       lease->conn_->Prepare(std::string("INSERT INTO schedulers (host, pid, "
@@ -42,6 +49,22 @@ Result<bool> SchedulerLease::TryAcquire() {
   ASSIGN_OR_RETURN(int64_t got, conn_->QueryInt(std::string("SELECT pg_try_advisory_lock(") +
                                                 kLeaseLock + ")::int"));
   if (got != 1) return false;
+  // A holder whose last heartbeat is older than PostgreSQL's own start lost its session to a
+  // restart, not by dying: it gets kRestartGraceMs after the start to take its lease back
+  // (Reclaim) before a standby may take over.
+  ASSIGN_OR_RETURN(
+      int64_t wait_for_holder,
+      conn_->QueryInt(std::string("SELECT count(*) FROM scheduler_lease l JOIN schedulers s ON "
+                                  "s.id = l.holder, (SELECT (extract(epoch FROM "
+                                  "pg_postmaster_start_time()) * 1000)::bigint AS ms) p "
+                                  "WHERE l.id = 1 AND l.holder <> ") +
+                      std::to_string(instance_) + " AND s.stopped_at IS NULL AND " +
+                      "s.heartbeat_at < p.ms AND " + kNowMs + " < p.ms + " +
+                      std::to_string(kRestartGraceMs)));
+  if (wait_for_holder != 0) {
+    conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
+    return false;
+  }
   RETURN_IF_ERROR(conn_->Begin());
   Result<Connection::Statement> bump = conn_->Prepare(
       "UPDATE scheduler_lease SET epoch = epoch + 1, holder = ?1 WHERE id = 1 "
@@ -78,9 +101,10 @@ Result<std::string> SchedulerLease::DescribeHolder() {
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
       conn_->Prepare(
-          "SELECT s.id, s.host, s.pid FROM scheduler_lease l JOIN schedulers s ON s.id = l.holder "
-          "JOIN pg_locks k ON k.locktype = 'advisory' AND k.granted AND " +
-          std::string(kLockKey) + " = " + kLeaseLock + " WHERE l.id = 1"));
+          std::string("SELECT s.id, s.host, s.pid FROM scheduler_lease l JOIN schedulers s ON "
+                      "s.id = l.holder JOIN pg_locks k ON k.locktype = 'advisory' AND k.granted "
+                      "AND ") +
+          kThisDatabase + " AND " + kLockKey + " = " + kLeaseLock + " WHERE l.id = 1"));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::string("none");
   return "instance " + std::to_string(stmt.ColumnInt64(0)) + " on host " + stmt.ColumnText(1) +
@@ -142,6 +166,59 @@ void SchedulerLease::Release() {
   epoch_ = 0;
 }
 
+LeaseKeeper::LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&)> on_lost,
+                         std::function<void(const std::string&)> warn)
+    : lease_(lease),
+      on_lost_(std::move(on_lost)),
+      warn_(std::move(warn)),
+      last_ok_(std::chrono::steady_clock::now()),
+      thread_([this] { Run(); }) {}
+
+LeaseKeeper::~LeaseKeeper() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void LeaseKeeper::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Status alive = lease_->Heartbeat();
+    if (!alive.ok() && alive.code() != StatusCode::kFailedPrecondition) {
+      // The session ended (or a command failed): take the lock back unless another instance
+      // has the lease now.
+      Status reclaimed = lease_->Reclaim();
+      if (reclaimed.ok()) {
+        warn_("the scheduler lease's session ended (" + alive.ToString() +
+              "); took the lease back on a new session");
+      } else if (reclaimed.code() != StatusCode::kFailedPrecondition) {
+        warn_("cannot confirm the scheduler lease (" + reclaimed.ToString() +
+              "); tries start again once it is confirmed");
+      }
+      alive = reclaimed;
+    }
+    if (alive.code() == StatusCode::kFailedPrecondition) {
+      on_lost_(alive);
+      return;
+    }
+    lock.lock();
+    if (alive.ok()) last_ok_ = std::chrono::steady_clock::now();
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+  }
+}
+
+void LeaseKeeper::AwaitValid() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_ && std::chrono::steady_clock::now() - last_ok_ > std::chrono::seconds(3)) {
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+}
+
 Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, OpenMigrated(url));
   ASSIGN_OR_RETURN(
@@ -149,11 +226,13 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
       conn->Prepare(std::string("SELECT s.id, s.host, s.pid, s.started_at, ") + kNowMs +
                     " - s.heartbeat_at, s.stopped_at, (l.holder = s.id AND EXISTS (SELECT 1 FROM "
                     "pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND " +
-                    kLockKey + " = " + kLeaseLock +
+                    kThisDatabase + " AND k.pid = s.session_pid AND " + kLockKey + " = " +
+                    kLeaseLock +
                     "))::int, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
-                    "s.session_pid)::int FROM schedulers s CROSS JOIN scheduler_lease l WHERE "
+                    "s.session_pid AND a.datname = current_database())::int FROM schedulers s "
+                    "CROSS JOIN scheduler_lease l WHERE "
                     "l.id = 1 "
-                    "ORDER BY s.id DESC LIMIT 100"));
+                    "ORDER BY (l.holder = s.id) DESC, s.id DESC LIMIT 100"));
   return internal::ReadAll<SchedulerInstance>(
       stmt,
       [](const Connection::Statement& row) {

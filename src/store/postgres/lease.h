@@ -14,10 +14,15 @@
 // Thread safety: none; one thread (the server's lease thread) uses a SchedulerLease.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -63,6 +68,10 @@ class SchedulerLease {
   // A clean stop: marks the instance stopped and releases the lease.
   void Release();
 
+  // How long after PostgreSQL's own start a holder whose session the restart ended may take
+  // its lease back before a standby may take over.
+  static constexpr int64_t kRestartGraceMs = 5000;
+
  private:
   explicit SchedulerLease(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
 
@@ -71,7 +80,38 @@ class SchedulerLease {
   int64_t epoch_ = 0;
 };
 
-// Every registered instance, newest first (`sparkplane schedulers list`).
+// LeaseKeeper: the holder's heartbeat, on a thread of its own from the moment the lease is
+// taken (a server's start-up can outlast the session timeout). Every second it calls
+// Heartbeat(); when the session ended (a PostgreSQL restart, a terminated session) it tries
+// Reclaim(); once another instance holds the lease it calls `on_lost` (which must stop this
+// process's acting at once: the server exits). Other failures (the database unreachable) are
+// retried. AwaitValid() returns at once while the last heartbeat is recent (3 s) and otherwise
+// waits for the next verdict: effects that must not follow a loss (starting a try) call it.
+class LeaseKeeper {
+ public:
+  LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&)> on_lost,
+              std::function<void(const std::string&)> warn);
+  ~LeaseKeeper();  // stops the heartbeat (then Release() the lease)
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  void AwaitValid();
+
+ private:
+  void Run();
+
+  SchedulerLease* lease_;
+  std::function<void(const Status&)> on_lost_;
+  std::function<void(const std::string&)> warn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                          // mu_
+  std::chrono::steady_clock::time_point last_ok_;  // mu_
+  std::thread thread_;
+};
+
+// Every registered instance, the active one first, then newest first (`sparkplane schedulers
+// list`).
 Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url);
 
 }  // namespace sp::store::postgres

@@ -344,5 +344,50 @@ TEST_F(PostgresFailoverTest, AnOfflineCommandBesideAnActivePostgresSchedulerIsRe
   EXPECT_FALSE(ShowRun(data(), "fan", "from-laptop").is_object());
 }
 
+// PostgreSQL restarts while a standby waits: the restart ends every session, but the active
+// server takes its lease back (a standby gives it PostgreSQL's restart grace first), so there is
+// no takeover, the run finishes, and nothing runs twice.
+TEST_F(PostgresServerTest, APostgresRestartWithAStandbyKeepsTheActiveServer) {
+  const std::string pg_dir = dir_.path() + "/pg";
+  const std::string script = std::string(SP_SOURCE_DIR) + "/scripts/pg_test_server.sh";
+  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
+  ASSERT_EQ(std::system((script + " start " + pg_dir + " >/dev/null").c_str()), 0);
+  struct StopPg {
+    std::string cmd;
+    ~StopPg() { (void)!std::system(cmd.c_str()); }
+  } stop{script + " stop " + pg_dir};
+  std::string url = ReadFile(pg_dir + "/url");
+  url.erase(url.find_last_not_of("\n") + 1);
+  UseStore(url);
+  const std::string standby = dir_.path() + "/standby";
+  fs::create_directories(standby + "/dags");
+  WriteFile(standby + "/sparkplane.yaml", "store: " + url + "\n");
+  std::string dag = FanOutDag(marks(), 10, 3);
+  WriteFile(data() + "/dags/fan.yaml", dag);
+  WriteFile(standby + "/dags/fan.yaml", dag);
+  ServerProcess server(data());
+  server.Start();
+  pid_t standby_pid = SpawnSparkplane(standby, {"server", "--http-address", "off"},
+                                      standby + "/server.log", standby + "/server.log", true);
+  struct KillStandby {
+    pid_t pid;
+    ~KillStandby() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } kill_standby{standby_pid};
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(standby + "/server.log").find("standby: instance") != std::string::npos;
+  }));
+  nlohmann::json run =
+      RunFan([&] { ASSERT_EQ(std::system((script + " restart " + pg_dir).c_str()), 0); });
+  EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << server.Log();
+  EXPECT_EQ(Lines(marks() + "/first"), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Lines(marks() + "/t" + std::to_string(i)), 1) << i;
+  EXPECT_EQ(::kill(server.pid(), 0), 0) << "the active server exited:\n" << server.Log();
+  EXPECT_THAT(server.Log(), HasSubstr("took the lease back"));
+  EXPECT_THAT(ReadFile(standby + "/server.log"), Not(HasSubstr("active: instance")));
+}
+
 }  // namespace
 }  // namespace sp::testing

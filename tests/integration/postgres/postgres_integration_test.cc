@@ -54,6 +54,28 @@ std::string FanOutDag(const std::string& marks, int width, int first_sleep) {
   return dag;
 }
 
+// A PostgreSQL server of the test's own (scripts/pg_test_server.sh), stopped on destruction.
+class PrivatePostgres {
+ public:
+  explicit PrivatePostgres(std::string dir)
+      : dir_(std::move(dir)), script_(std::string(SP_SOURCE_DIR) + "/scripts/pg_test_server.sh") {
+    // As root the server runs as the `postgres` user, which must be able to reach its directory.
+    fs::permissions(fs::path(dir_).parent_path(), fs::perms::others_exec, fs::perm_options::add);
+    EXPECT_EQ(std::system((script_ + " start " + dir_ + " >/dev/null").c_str()), 0);
+    url_ = ReadFile(dir_ + "/url");
+    if (!url_.empty()) url_.erase(url_.find_last_not_of("\n") + 1);
+  }
+  ~PrivatePostgres() { (void)!std::system((script_ + " stop " + dir_).c_str()); }
+  const std::string& url() const { return url_; }
+  // PostgreSQL's immediate restart: every session is cut.
+  std::string RestartCommand() const { return script_ + " restart " + dir_; }
+
+ private:
+  std::string dir_;
+  std::string script_;
+  std::string url_;
+};
+
 class PostgresServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -92,23 +114,14 @@ class PostgresServerTest : public ::testing::Test {
 // reconnects, records the task's end, and the run finishes with every task run exactly once.
 TEST_F(PostgresServerTest, APostgresRestartMidRunLosesNothingAndRunsNothingTwice) {
   // A server of its own: restarting the shared one would cut the other tests' sessions.
-  const std::string pg_dir = dir_.path() + "/pg";
-  // As root the server runs as the `postgres` user, which must be able to reach its directory.
-  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
-  const std::string script = std::string(SP_SOURCE_DIR) + "/scripts/pg_test_server.sh";
-  ASSERT_EQ(std::system((script + " start " + pg_dir + " >/dev/null").c_str()), 0);
-  struct StopPg {
-    std::string cmd;
-    ~StopPg() { (void)!std::system(cmd.c_str()); }
-  } stop{script + " stop " + pg_dir};
-  std::string url = ReadFile(pg_dir + "/url");
-  url.erase(url.find_last_not_of("\n") + 1);
+  PrivatePostgres pg(dir_.path() + "/pg");
+  ASSERT_FALSE(pg.url().empty());
+  const std::string url = pg.url();
   UseStore(url);
   WriteFile(data() + "/dags/fan.yaml", FanOutDag(marks(), 10, 3));
   ServerProcess server(data());
   server.Start();
-  nlohmann::json run =
-      RunFan([&] { ASSERT_EQ(std::system((script + " restart " + pg_dir).c_str()), 0); });
+  nlohmann::json run = RunFan([&] { ASSERT_EQ(std::system(pg.RestartCommand().c_str()), 0); });
   EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << server.Log();
   EXPECT_EQ(Lines(marks() + "/first"), 1);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(Lines(marks() + "/t" + std::to_string(i)), 1) << i;
@@ -348,16 +361,10 @@ TEST_F(PostgresFailoverTest, AnOfflineCommandBesideAnActivePostgresSchedulerIsRe
 // server takes its lease back (a standby gives it PostgreSQL's restart grace first), so there is
 // no takeover, the run finishes, and nothing runs twice.
 TEST_F(PostgresServerTest, APostgresRestartWithAStandbyKeepsTheActiveServer) {
-  const std::string pg_dir = dir_.path() + "/pg";
-  const std::string script = std::string(SP_SOURCE_DIR) + "/scripts/pg_test_server.sh";
-  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
-  ASSERT_EQ(std::system((script + " start " + pg_dir + " >/dev/null").c_str()), 0);
-  struct StopPg {
-    std::string cmd;
-    ~StopPg() { (void)!std::system(cmd.c_str()); }
-  } stop{script + " stop " + pg_dir};
-  std::string url = ReadFile(pg_dir + "/url");
-  url.erase(url.find_last_not_of("\n") + 1);
+  // A server of its own: restarting the shared one would cut the other tests' sessions.
+  PrivatePostgres pg(dir_.path() + "/pg");
+  ASSERT_FALSE(pg.url().empty());
+  const std::string url = pg.url();
   UseStore(url);
   const std::string standby = dir_.path() + "/standby";
   fs::create_directories(standby + "/dags");
@@ -379,8 +386,7 @@ TEST_F(PostgresServerTest, APostgresRestartWithAStandbyKeepsTheActiveServer) {
   ASSERT_TRUE(WaitFor([&] {
     return ReadFile(standby + "/server.log").find("standby: instance") != std::string::npos;
   }));
-  nlohmann::json run =
-      RunFan([&] { ASSERT_EQ(std::system((script + " restart " + pg_dir).c_str()), 0); });
+  nlohmann::json run = RunFan([&] { ASSERT_EQ(std::system(pg.RestartCommand().c_str()), 0); });
   EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << server.Log();
   EXPECT_EQ(Lines(marks() + "/first"), 1);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(Lines(marks() + "/t" + std::to_string(i)), 1) << i;

@@ -56,13 +56,7 @@ int NotebookStartKubernetes(const GlobalOptions& g, const NotebookStartArgs& a, 
         std::string(k8s::kJupyterHome) + "/work)");
   }
   notebook::KubeNotebookRequest request;
-  request.name = local.name;
-  request.workers = local.workers;
-  request.worker_cores = local.worker_cores;
-  request.worker_memory = local.worker_memory;
-  request.idle_timeout = local.idle_timeout;
-  request.max_age = local.max_age;
-  request.ready_timeout = local.ready_timeout;
+  request.cluster = local;
   request.notebook_image = a.notebook_image.empty() ? rt.config.notebook_image : a.notebook_image;
   request.jupyter_node_port = a.node_port;
   auto wait_stop = [&](Millis ms) { return signals.Wait(static_cast<long>(ms.count())); };
@@ -107,8 +101,9 @@ int NotebookStartKubernetes(const GlobalOptions& g, const NotebookStartArgs& a, 
       nb.secret.c_str(), k8s::kJupyterTokenKey);
   std::printf(
       "  stop     sparkplane notebook stop %s --backend kubernetes%s\n", nb.name.c_str(),
-      request.idle_timeout.count() > 0
-          ? (" (or leave it idle for " + dag::FormatDuration(request.idle_timeout) + ")").c_str()
+      request.cluster.idle_timeout.count() > 0
+          ? (" (or leave it idle for " + dag::FormatDuration(request.cluster.idle_timeout) + ")")
+                .c_str()
           : "");
   return 0;
 }

@@ -44,17 +44,17 @@ Result<StartedKubeNotebook> StartKubernetesNotebook(
     const operators::Services* services, operators::TaskTypeRegistry* registry,
     const KubeNotebookRequest& r, const std::function<bool(Millis)>& wait_stop,
     const std::function<void(const std::string&)>& progress) {
-  RETURN_IF_ERROR(ValidateNotebookName(r.name));
+  RETURN_IF_ERROR(ValidateNotebookName(r.cluster.name));
   ASSIGN_OR_RETURN(std::unique_ptr<k8s::KubeClient> client, Connect(services));
   const std::string ns = client->default_namespace();
   k8s::NotebookSpec spec;
-  spec.name = r.name;
-  spec.cluster = NotebookClusterName(r.name);
+  spec.name = r.cluster.name;
+  spec.cluster = NotebookClusterName(r.cluster.name);
   spec.namespace_name = ns;
   spec.spark_image = services->config.spark_image;
   spec.notebook_image = r.notebook_image;
   spec.history_pvc = services->config.spark_history_pvc;
-  spec.idle_timeout = r.idle_timeout;
+  spec.idle_timeout = r.cluster.idle_timeout;
   spec.jupyter_node_port = r.jupyter_node_port;
   // Every input is checked before anything is made.
   RETURN_IF_ERROR(k8s::ValidateNotebookSpec(spec));
@@ -64,16 +64,17 @@ Result<StartedKubeNotebook> StartKubernetesNotebook(
   json fields = {{"action", "create"},
                  {"name", spec.cluster},
                  {"backend", "kubernetes"},
-                 {"workers", r.workers},
-                 {"ready_timeout", std::to_string(r.ready_timeout.count()) + "ms"}};
-  if (r.worker_cores > 0) fields["worker_cores"] = r.worker_cores;
-  if (!r.worker_memory.empty()) fields["worker_memory"] = r.worker_memory;
-  if (!r.max_age.empty()) fields["max_age"] = r.max_age;
+                 {"workers", r.cluster.workers},
+                 {"ready_timeout", std::to_string(r.cluster.ready_timeout.count()) + "ms"}};
+  if (r.cluster.worker_cores > 0) fields["worker_cores"] = r.cluster.worker_cores;
+  if (!r.cluster.worker_memory.empty()) fields["worker_memory"] = r.cluster.worker_memory;
+  if (!r.cluster.max_age.empty()) fields["max_age"] = r.cluster.max_age;
   // Connect is an application of the cluster, so the cluster is idle only once the notebook's
   // pod has ended (Jupyter's own idle shutdown); the slack covers the pod's start, which the
   // ready timeout bounds.
-  if (r.idle_timeout.count() > 0) {
-    fields["idle_timeout"] = std::to_string((r.ready_timeout + Millis(60000)).count()) + "ms";
+  if (r.cluster.idle_timeout.count() > 0) {
+    fields["idle_timeout"] =
+        std::to_string((r.cluster.ready_timeout + Millis(60000)).count()) + "ms";
   }
   progress("[sparkplane] creating cluster " + spec.cluster + " in namespace " + ns);
   Result<json> created = internal::RunClusterTry(services, registry, fields, &wait_stop, progress);
@@ -87,11 +88,11 @@ Result<StartedKubeNotebook> StartKubernetesNotebook(
         {{"action", "delete"}, {"name", spec.cluster}, {"backend", "kubernetes"}}, nullptr,
         progress);
     return Status(failure.code(),
-                  failure.message() +
-                      (deleted.ok() ? "; the notebook's cluster was deleted"
-                                    : "; deleting the notebook's cluster failed (" +
-                                          deleted.status().message() +
-                                          "): run `sparkplane notebook stop " + r.name + "`"));
+                  failure.message() + (deleted.ok() ? "; the notebook's cluster was deleted"
+                                                    : "; deleting the notebook's cluster failed (" +
+                                                          deleted.status().message() +
+                                                          "): run `sparkplane notebook stop " +
+                                                          r.cluster.name + "`"));
   };
 
   progress("[sparkplane] starting the notebook pod (Spark Connect and JupyterLab)");
@@ -102,8 +103,8 @@ Result<StartedKubeNotebook> StartKubernetesNotebook(
   std::thread creator;
   try {
     creator = std::thread([&] {
-      made =
-          notebooks.Create(spec, jupyter_token, connect_token, r.ready_timeout, stop.get_token());
+      made = notebooks.Create(spec, jupyter_token, connect_token, r.cluster.ready_timeout,
+                              stop.get_token());
       done = true;
     });
   } catch (const std::system_error& e) {
@@ -121,7 +122,7 @@ Result<StartedKubeNotebook> StartKubernetesNotebook(
   }
   creator.join();
   if (cancelled) return roll_back(CancelledError("notebook start was cancelled"));
-  if (!made->ok()) return roll_back(made->status().With("notebook '" + r.name + "'"));
+  if (!made->ok()) return roll_back(made->status().With("notebook '" + r.cluster.name + "'"));
 
   StartedKubeNotebook out;
   out.notebook = **made;

@@ -26,19 +26,16 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "k8s/kubernetes_notebooks.h"
+#include "notebook/notebook.h"
 #include "operators/registry.h"
 #include "operators/task_type.h"
 
 namespace sp::notebook {
 
 struct KubeNotebookRequest {
-  std::string name;
-  int workers = 1;
-  int worker_cores = 0;              // 0: the cluster's default
-  std::string worker_memory;         // "" : the cluster's default
-  Millis idle_timeout{3600 * 1000};  // 0: none
-  std::string max_age;               // "" : the configured cluster_max_age; "none"
-  Millis ready_timeout{300 * 1000};  // each of the cluster's and the pod's waits
+  // The cluster and lifetime, as for a local notebook (root_dir does not apply: the notebooks
+  // live in the pod); its ready_timeout bounds each of the cluster's and the pod's waits.
+  NotebookRequest cluster;
   std::string notebook_image = k8s::kDefaultNotebookImage;
   bool jupyter_node_port = false;
 };

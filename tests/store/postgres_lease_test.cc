@@ -127,5 +127,41 @@ TEST_F(PostgresLeaseTest, AHolderWhoseSessionEndedTakesItBackOnlyIfNoOneTookItOv
   EXPECT_EQ(a->Reclaim().code(), StatusCode::kFailedPrecondition);
 }
 
+// Instances (commands included) silent for a week are forgotten when another registers; the
+// holder is kept whatever its age.
+TEST_F(PostgresLeaseTest, WeekOldInstancesAreForgottenButNeverTheHolder) {
+  std::unique_ptr<SchedulerLease> a = Register("a");
+  ASSERT_TRUE(a && Acquire(*a));
+  std::unique_ptr<SchedulerLease> old = Register("old");
+  ASSERT_TRUE(old);
+  ASSERT_TRUE(db_.Exec("UPDATE schedulers SET heartbeat_at = heartbeat_at - 8 * 86400000"));
+  std::unique_ptr<SchedulerLease> c = Register("c");
+  ASSERT_TRUE(c);
+  Result<std::vector<SchedulerInstance>> list = ListSchedulers(db_.url());
+  ASSERT_TRUE(list.ok()) << list.status();
+  std::vector<std::string> hosts;
+  for (const SchedulerInstance& s : *list) hosts.push_back(s.host);
+  EXPECT_THAT(hosts, ::testing::ElementsAre("a", "c"));  // the holder first, then the newest
+}
+
+// Sealed bytes read back whole whatever the database's bytea_output (a role or database set to
+// `escape` would otherwise read them as empty).
+TEST_F(PostgresLeaseTest, PostgresSealedBytesRoundTripWhateverTheByteaOutput) {
+  const std::string name = db_.url().substr(db_.url().rfind('/') + 1);
+  ASSERT_TRUE(db_.Admin("ALTER DATABASE " + name + " SET bytea_output = 'escape'"));
+  Result<std::unique_ptr<Store>> store = OpenStore(db_.url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  ConnectionRecord c;
+  c.conn_id = "db";
+  c.password_sealed = std::string("\x00\x01\xff sealed", 10);
+  Mutation m;
+  m.connections = {c};
+  ASSERT_TRUE((*store)->Commit(m).ok());
+  Result<std::optional<ConnectionRecord>> got = (*store)->GetConnection("db");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->password_sealed, c.password_sealed);
+}
+
 }  // namespace
 }  // namespace sp::store::postgres

@@ -176,6 +176,15 @@ TEST_F(PostgresServerTest, DbCopyMovesASqliteHistoryToPostgresOnce) {
                          std::string("long-enough-password\n"))
                   .exit_code,
               0);
+    ASSERT_EQ(Sparkplane(data(), {"tokens", "create", "--user", "ann", "--name", "ci"}).exit_code,
+              0);
+    ASSERT_EQ(Sparkplane(data(), {"connections", "keygen"}).exit_code, 0);
+    ASSERT_EQ(Sparkplane(data(),
+                         {"connections", "add", "warehouse", "--uri", "spark://127.0.0.1:7077",
+                          "--password-stdin"},
+                         std::string("conn-secret\n"))
+                  .exit_code,
+              0);
     server.Stop();
   }
   PgTestDatabase db;
@@ -202,6 +211,12 @@ TEST_F(PostgresServerTest, DbCopyMovesASqliteHistoryToPostgresOnce) {
   EXPECT_EQ(TaskState(run, "t1"), "success");
   CommandResult users = Sparkplane(data(), {"users", "list"});
   EXPECT_THAT(users.out, HasSubstr("ann"));
+  CommandResult tokens = Sparkplane(data(), {"tokens", "list"});
+  EXPECT_THAT(tokens.out, HasSubstr("ci"));
+  // The sealed password came over as it was: the same key opens it.
+  CommandResult conn = Sparkplane(data(), {"connections", "get", "warehouse", "--reveal"});
+  EXPECT_EQ(conn.exit_code, 0) << conn.err;
+  EXPECT_EQ(conn.Json().value("password", ""), "conn-secret") << conn.out;
 }
 
 // A database written by a newer sparkplane is refused by `db check` and by the server, with the

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   valgrind jq chromium wrk
   libpq-dev postgresql
+  musl-tools libfyaml-dev
 )
 
 missing=()

@@ -359,7 +359,18 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
                                   "': " + ec.message());
     ::unlink(plan.exit_record.c_str());
   }
-  ASSIGN_OR_RETURN(UniqueFd out, internal::OpenOutputFile(spec.output_path));
+  // A supervised child opens its own log (after its gate), so a try's first file and directory
+  // are not made here, on the caller's thread; others get theirs opened now.
+  const bool supervised = (spec.gated || !spec.exit_record_path.empty()) &&
+                          !state_->supervisor.empty() && spec.stderr_path.empty();
+  if (supervised && !spec.output_path.empty()) {
+    std::error_code ec;
+    plan.output = std::filesystem::absolute(spec.output_path, ec).string();
+    if (ec) return InvalidArgumentError("output path '" + spec.output_path + "': " + ec.message());
+  }
+  plan.announce_start = spec.announce_start && supervised;
+  ASSIGN_OR_RETURN(UniqueFd out,
+                   internal::OpenOutputFile(plan.output.empty() ? spec.output_path : ""));
   UniqueFd err;
   if (!spec.stderr_path.empty()) {
     ASSIGN_OR_RETURN(err, internal::OpenOutputFile(spec.stderr_path));

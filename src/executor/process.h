@@ -56,6 +56,9 @@ struct SpawnSpec {
   // process group. A program it cannot execute is reported in the log with exit 127 (also when
   // not gated: Spawn itself then only reports a supervisor that cannot start).
   std::string exit_record_path;
+  // Supervised children only: "[sparkplane] started process PID" is written to the output when
+  // the program starts (after the gate), by the supervisor rather than the caller's thread.
+  bool announce_start = false;
 };
 
 // Identifies a process across server restarts: a pid alone can be reused.

@@ -1,12 +1,18 @@
 // How ProcessSupervisor starts `sparkplane-supervisor` (src/supervisor/main.cc), the small
 // process that runs one gated or recorded child so the server never fork()s itself:
 //
-//   sparkplane-supervisor [--gate] [--record PATH] [--cwd DIR] -- PROGRAM ARGV0 ARGV1 ...
+//   sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] [--cwd DIR]
+//                         -- PROGRAM ARGV0 ...
 //
 // It is started with posix_spawn in its own session, with the child's environment, stdin
-// (/dev/null) and stdout/stderr (the log). --gate: it first reads one byte from fd 3 (the start
-// gate); EOF exits kGateClosedExitCode without running anything. --cwd: then it changes to DIR
-// (a directory gone by then is reported on stderr, exit kLaunchFailedExitCode). Without
+// (/dev/null) and stdout/stderr (the log, or /dev/null with --output). --gate: it first reads one
+// byte from fd 3 (the start gate); EOF exits kGateClosedExitCode without running anything.
+// --output: then it opens PATH for appending (0600, its missing directories made 0700) as stdout
+// and stderr, so the server's loop never creates a try's log; if it cannot, it exits
+// kOutputFailedExitCode (recorded as such with --record). --announce: it writes
+// "[sparkplane] started process PID" (its own pid, the one the handle names) to stdout. --cwd: then
+// it changes to DIR (a directory gone by then is reported on stderr, exit kLaunchFailedExitCode).
+// Without
 // --record it then execs PROGRAM in place (same pid and start time, so the handle stays valid).
 // With --record it stays as the program's parent: it ignores SIGTERM/SIGINT/SIGHUP (a stop sent
 // to the process group reaches the program, and the supervisor lives to record how it ended),
@@ -24,6 +30,8 @@ inline constexpr const char* kSupervisorName = "sparkplane-supervisor";
 inline constexpr int kGateClosedExitCode = 125;
 // Exit status of a child that could not exec (as shells report it).
 inline constexpr int kLaunchFailedExitCode = 127;
+// Exit status of a supervisor that could not open its --output file (nothing was run).
+inline constexpr int kOutputFailedExitCode = 122;
 // The descriptor the gate arrives on in the supervisor.
 inline constexpr int kSupervisorGateFd = 3;
 

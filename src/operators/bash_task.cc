@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "executor/process.h"
+#include "executor/supervisor_protocol.h"
 #include "operators/internal/results.h"
 
 namespace sp::operators {
@@ -129,7 +130,7 @@ bool IsSkipExitCode(const nlohmann::json& fields, int exit_code) {
   return same(*skip);
 }
 
-std::string ExitMessage(const ExitInfo& exit) {
+std::string ExitMessage(const ExitInfo& exit, const std::string& log_path) {
   if (exit.signal) {
     const char* name = ::sigabbrev_np(*exit.signal);
     return "command was killed by signal " + std::to_string(*exit.signal) +
@@ -139,6 +140,12 @@ std::string ExitMessage(const ExitInfo& exit) {
   std::string message = "command exited with code " + std::to_string(exit.exit_code);
   if (exit.exit_code == 127) message += " (command not found?)";
   if (exit.exit_code == 126) message += " (not executable?)";
+  struct stat st;
+  if (exit.exit_code == executor::kOutputFailedExitCode && ::stat(log_path.c_str(), &st) != 0) {
+    // The supervisor could not make the log: the command never ran.
+    message = "the try's log '" + log_path + "' could not be created (" + strerror(errno) +
+              "); the command did not run";
+  }
   return message;
 }
 
@@ -155,7 +162,7 @@ void CompleteFromExit(const std::shared_ptr<TaskContext>& ctx, uint64_t log_offs
     result.message = "command exited with code " + std::to_string(exit.exit_code) +
                      ": skipped (skip_on_exit_code)";
   } else if (!result.success) {
-    result.message = ExitMessage(exit);
+    result.message = ExitMessage(exit, ctx->log_path());
   }
   ctx->AppendLog("[sparkplane] " +
                  (result.success ? std::string("command exited with code 0") : result.message));
@@ -344,6 +351,7 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   spec.env["SPARKPLANE_TRY_NUMBER"] = std::to_string(ctx->try_number());
   spec.output_path = ctx->log_path();
   spec.gated = true;
+  spec.announce_start = true;  // "[sparkplane] started process PID", off the loop thread
   // How the command ended survives the server: a restart never runs finished work again.
   spec.exit_record_path = ctx->log_path() + ".exit";
 
@@ -388,7 +396,6 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
     ctx->Complete(Failed(message, /*retryable=*/true));
     return;
   }
-  ctx->AppendLog("[sparkplane] started process " + std::to_string(handle->pid));
   Status released = processes->Release(handle->pid);
   if (!released.ok()) {
     // It died at the gate (killed from outside); its exit callback completes the try.

@@ -1,7 +1,8 @@
 // sparkplane-supervisor: the parent of one task try's command, started by the server with
 // posix_spawn (the protocol is in executor/supervisor_protocol.h). It waits at the start gate,
 // runs the command, and writes how it ended next to the try's log, so the result survives the
-// server. Plain system calls only: it is exec'd for every try and must start in microseconds.
+// server. Plain system calls only (no C++ library, so it links against musl where that is
+// installed): it is exec'd for every try and must start in microseconds.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <initializer_list>
 
 #include "executor/supervisor_protocol.h"
 
@@ -20,6 +20,7 @@ namespace {
 
 using sp::executor::kGateClosedExitCode;
 using sp::executor::kLaunchFailedExitCode;
+using sp::executor::kOutputFailedExitCode;
 using sp::executor::kSupervisorGateFd;
 
 void WriteAll(int fd, const char* s, size_t n) {
@@ -33,7 +34,8 @@ void WriteAll(int fd, const char* s, size_t n) {
 }
 
 void Say(const char* a, const char* b = "", const char* c = "", const char* d = "") {
-  for (const char* s : {a, b, c, d}) WriteAll(2, s, strlen(s));
+  const char* parts[] = {a, b, c, d};
+  for (const char* s : parts) WriteAll(2, s, strlen(s));
 }
 
 [[noreturn]] void CannotExecute(const char* program) {
@@ -42,17 +44,11 @@ void Say(const char* a, const char* b = "", const char* c = "", const char* d = 
   _exit(kLaunchFailedExitCode);
 }
 
-// "exit N\n" / "signal N\n" into `path` through `path`.tmp and a rename (readers never see a
-// partial record). No fsync: the record must outlive the server process, which the page cache
-// does; after a power loss every try is gone anyway and a lost record means a retry — the
-// store's own commits (WAL, synchronous=NORMAL) make the same trade.
-void WriteRecord(const char* path, int status) {
-  char buf[32];
-  const char* word = WIFSIGNALED(status) ? "signal " : "exit ";
-  unsigned value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+// `word` and the decimal `value` and a newline into `buf` (room for 64 bytes); returns the length.
+size_t FormatLine(char* buf, const char* word, unsigned long value) {
   size_t n = 0;
-  for (const char* w = word; *w != '\0'; ++w) buf[n++] = *w;
-  char digits[12];
+  for (const char* w = word; *w != '\0' && n < 40; ++w) buf[n++] = *w;
+  char digits[24];
   size_t d = 0;
   do {
     digits[d++] = static_cast<char>('0' + value % 10);
@@ -60,6 +56,17 @@ void WriteRecord(const char* path, int status) {
   } while (value != 0);
   while (d > 0) buf[n++] = digits[--d];
   buf[n++] = '\n';
+  return n;
+}
+
+// "exit N\n" / "signal N\n" into `path` through `path`.tmp and a rename (readers never see a
+// partial record). No fsync: the record must outlive the server process, which the page cache
+// does; after a power loss every try is gone anyway and a lost record means a retry — the
+// store's own commits (WAL, synchronous=NORMAL) make the same trade.
+void WriteRecord(const char* path, int status) {
+  char buf[64];
+  const size_t n = WIFSIGNALED(status) ? FormatLine(buf, "signal ", WTERMSIG(status))
+                                       : FormatLine(buf, "exit ", WEXITSTATUS(status));
   size_t len = strlen(path);
   char* tmp = static_cast<char*>(malloc(len + 5));
   if (tmp == nullptr) return;
@@ -74,12 +81,44 @@ void WriteRecord(const char* path, int status) {
   free(tmp);
 }
 
+// Creates the missing directories above `path` (0700: logs are private), like `mkdir -p`.
+void MakeParents(const char* path) {
+  size_t len = strlen(path);
+  char* dir = static_cast<char*>(malloc(len + 1));
+  if (dir == nullptr) return;
+  memcpy(dir, path, len + 1);
+  for (size_t k = 1; k < len; ++k) {
+    if (dir[k] != '/') continue;
+    dir[k] = '\0';
+    if (::mkdir(dir, 0700) != 0 && errno != EEXIST) break;
+    dir[k] = '/';
+  }
+  free(dir);
+}
+
+// The try's log becomes stdout and stderr (appended; made with its directories if missing).
+// Here rather than in the server, so creating files stays off the scheduler's loop thread.
+bool OpenOutput(const char* path) {
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
+  int fd = ::open(path, kFlags, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    MakeParents(path);
+    fd = ::open(path, kFlags, 0600);
+  }
+  if (fd < 0) return false;
+  bool ok = ::dup2(fd, 1) == 1 && ::dup2(fd, 2) == 2;
+  ::close(fd);
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool gate = false;
   const char* record = nullptr;
   const char* cwd = nullptr;
+  const char* output = nullptr;
+  bool announce = false;
   int i = 1;
   for (; i < argc; ++i) {
     if (strcmp(argv[i], "--gate") == 0) {
@@ -88,6 +127,10 @@ int main(int argc, char** argv) {
       record = argv[++i];
     } else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc) {
       cwd = argv[++i];
+    } else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+      output = argv[++i];
+    } else if (strcmp(argv[i], "--announce") == 0) {
+      announce = true;
     } else if (strcmp(argv[i], "--") == 0) {
       ++i;
       break;
@@ -98,8 +141,8 @@ int main(int argc, char** argv) {
     }
   }
   if (i + 1 >= argc) {
-    Say("usage: sparkplane-supervisor [--gate] [--record PATH] [--cwd DIR] -- PROGRAM ARGV0 "
-        "[ARGS...]\n");
+    Say("usage: sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] [--cwd "
+        "DIR] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   const char* program = argv[i];
@@ -113,6 +156,17 @@ int main(int argc, char** argv) {
     } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(kGateClosedExitCode);
     ::close(kSupervisorGateFd);
+  }
+  if (output != nullptr && !OpenOutput(output)) {
+    // stderr is /dev/null here: the exit code (and the record) is all the server learns.
+    if (record != nullptr) WriteRecord(record, kOutputFailedExitCode << 8);
+    _exit(kOutputFailedExitCode);
+  }
+  if (announce) {
+    char line[64];
+    WriteAll(
+        1, line,
+        FormatLine(line, "[sparkplane] started process ", static_cast<unsigned long>(::getpid())));
   }
   // After the gate: the directory is the one that exists when the try really starts.
   if (cwd != nullptr && ::chdir(cwd) != 0) {
@@ -132,7 +186,8 @@ int main(int argc, char** argv) {
     CannotExecute(program);
   }
   // A stop sent to the group is for the program; this process outlives it to record the end.
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);
+  const int stops[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+  for (int sig : stops) ::signal(sig, SIG_IGN);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) _exit(kLaunchFailedExitCode);

@@ -524,6 +524,53 @@ TEST(ProcessSupervisorTest, ExitRecordKeepsTheProgramsEnd) {
   }
 }
 
+// A supervised try's log and its directories are made by its supervisor once released, not by
+// the caller (the scheduler's loop) in Spawn; they are private.
+TEST(ProcessSupervisorTest, TheSupervisorMakesTheLogAfterItsGate) {
+  TempDir dir;
+  const std::string log = dir.File("logs/dag/run/task/1.log");
+  SpawnSpec spec = Shell("echo out; echo err >&2", log);
+  spec.gated = true;
+  spec.exit_record_path = log + ".exit";
+  ProcessSupervisor supervisor;
+  ExitRecorder recorder;
+  Result<ProcessHandle> h = supervisor.Spawn(spec, recorder.Callback());
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_FALSE(std::filesystem::exists(dir.File("logs")));
+  ASSERT_TRUE(supervisor.Release(h->pid).ok());
+  std::optional<ExitInfo> exit = recorder.Wait();
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->exit_code, 0);
+  EXPECT_EQ(ReadFile(log), "out\nerr\n");
+  struct stat st;
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(dir.File("logs/dag/run/task").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(ReadFile(log + ".exit"), "exit 0\n");
+}
+
+// A log that cannot be made (a file where its directory should be) runs nothing and says so
+// through the exit status and the record, the only channels left.
+TEST(ProcessSupervisorTest, ALogThatCannotBeMadeRunsNothing) {
+  TempDir dir;
+  ASSERT_TRUE(std::filesystem::create_directories(dir.File("d")));
+  const std::string marker = dir.File("d/ran");
+  {
+    FILE* f = std::fopen(dir.File("blocked").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
+  SpawnSpec spec = Shell("touch " + marker, dir.File("blocked/task/1.log"));
+  spec.gated = true;
+  spec.exit_record_path = dir.File("d/record");
+  ProcessSupervisor supervisor;
+  ExitInfo exit = RunToExit(supervisor, spec);
+  EXPECT_EQ(exit.exit_code, kOutputFailedExitCode);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_EQ(ReadFile(dir.File("d/record")), "exit " + std::to_string(kOutputFailedExitCode) + "\n");
+}
+
 // A stop (SIGTERM to the group) reaches the program, which gets its grace period to finish:
 // the supervisor does not die of it first (which used to SIGKILL the program at once) and
 // records the program's own exit.

@@ -183,6 +183,11 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
       supervisor_args.push_back("--record");
       supervisor_args.push_back(plan.exit_record);
     }
+    if (!plan.output.empty()) {
+      supervisor_args.push_back("--output");
+      supervisor_args.push_back(plan.output);
+    }
+    if (plan.announce_start) supervisor_args.push_back("--announce");
     if (!plan.cwd.empty()) {
       supervisor_args.push_back("--cwd");
       supervisor_args.push_back(plan.cwd);

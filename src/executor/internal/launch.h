@@ -28,6 +28,9 @@ struct LaunchPlan {
   // When set, the supervisor runs the program as its child and writes how it ended here (see
   // ReadExitRecord in executor/process.h). Absolute.
   std::string exit_record;
+  // When set, the supervisor opens this file (absolute) as the program's stdout and stderr.
+  std::string output;
+  bool announce_start = false;  // the supervisor's --announce
   std::vector<std::string> arg_storage;
   std::vector<std::string> env_storage;
   std::vector<char*> argv;  // points into arg_storage; null-terminated

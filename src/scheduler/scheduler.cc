@@ -183,26 +183,64 @@ Status Scheduler::ApplyDagChanges(const dag::FolderChanges& changes) {
   return s;
 }
 
+Result<RunView> Scheduler::ReadRunView(store::DagRun run, dag::DagPtr dag) {
+  RunView view;
+  view.dag = std::move(dag);
+  ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run.id));
+  for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
+  if (view.dag && run.type != store::RunType::kTest && !store::IsTerminal(run.state)) {
+    // Tasks removed from the DAG since the run was created are ignored (added ones join it
+    // through RecoverRuns).
+    for (auto it = view.tis.begin(); it != view.tis.end();) {
+      it = view.dag->FindTask(it->first) ? std::next(it) : view.tis.erase(it);
+    }
+  }
+  view.run = std::move(run);
+  IndexRun(&view);
+  return view;
+}
+
+void Scheduler::ReloadRuns(const std::set<int64_t>& runs) {
+  for (int64_t id : runs) {
+    dag::DagPtr dag;
+    if (auto it = snapshot_.runs.find(id); it != snapshot_.runs.end()) {
+      dag = it->second.dag;
+      snapshot_.runs.erase(it);
+    }
+    stale_runs_.insert(id);
+    Result<std::optional<store::DagRun>> run = services_->store->GetRun(id);
+    if (!run.ok()) continue;
+    if (!*run || store::IsTerminal((*run)->state)) {  // not active: not in the snapshot
+      stale_runs_.erase(id);
+      continue;
+    }
+    if (!dag) {
+      auto dit = snapshot_.dags.find((*run)->dag_id);
+      if (dit != snapshot_.dags.end()) dag = dit->second.dag;
+    }
+    Result<RunView> view = ReadRunView(std::move(**run), dag);
+    if (!view.ok()) continue;
+    snapshot_.runs.emplace(id, std::move(*view));
+    stale_runs_.erase(id);
+  }
+  snapshot_.active_tries = 0;
+  for (const auto& [key, view] : snapshot_.runs) {
+    for (const auto& [task_id, ti] : view.tis) {
+      if (store::IsActive(ti.state)) ++snapshot_.active_tries;
+    }
+  }
+}
+
 Status Scheduler::LoadActiveRuns() {
   store::RunFilter filter;
   filter.only_active = true;
   filter.limit = 1000000;
   ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, services_->store->ListRuns(filter));
   for (store::DagRun& run : runs) {
-    RunView view;
     auto dit = snapshot_.dags.find(run.dag_id);
-    if (dit != snapshot_.dags.end()) view.dag = dit->second.dag;
-    ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run.id));
-    for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
-    if (view.dag && run.type != store::RunType::kTest) {
-      // Tasks removed from the DAG since the run was created are ignored (added ones join it
-      // through RecoverRuns below).
-      for (auto it = view.tis.begin(); it != view.tis.end();) {
-        it = view.dag->FindTask(it->first) ? std::next(it) : view.tis.erase(it);
-      }
-    }
-    view.run = std::move(run);
-    IndexRun(&view);
+    ASSIGN_OR_RETURN(
+        RunView view,
+        ReadRunView(std::move(run), dit != snapshot_.dags.end() ? dit->second.dag : nullptr));
     int64_t key = view.run.id;
     snapshot_.runs.emplace(key, std::move(view));
   }
@@ -340,10 +378,25 @@ void Scheduler::RunLoop() {
         return;
       }
     }
-    for (Queued& q : batch) {
+    auto finished_try = [&batch](size_t k) {
+      return !batch[k].closure && batch[k].event &&
+             std::holds_alternative<TaskFinished>(*batch[k].event);
+    };
+    for (size_t k = 0; k < batch.size();) {
+      // Tries that ended together are committed together (group commit).
+      size_t end = k;
+      while (end < batch.size() && finished_try(end)) ++end;
       // A library exception here is a bug: it is logged and counted, and the server goes on
       // (the event's run is recovered by the next events or at restart).
       try {
+        if (end - k >= 2) {
+          std::vector<Event> group;
+          for (size_t j = k; j < end; ++j) group.push_back(std::move(*batch[j].event));
+          k = end;
+          ProcessFinishedGroup(std::move(group));
+          continue;
+        }
+        Queued& q = batch[k++];
         if (q.closure) {
           q.closure();
         } else if (q.event) {
@@ -363,6 +416,7 @@ void Scheduler::RunLoop() {
     }
     if (next_wakeup_ && now >= *next_wakeup_) {
       next_wakeup_.reset();
+      if (!stale_runs_.empty()) ReloadRuns(std::set<int64_t>(stale_runs_));
       std::vector<Event> retry;
       retry.swap(retry_events_);
       for (Event& e : retry) Process(e, nullptr).IgnoreError();
@@ -397,7 +451,36 @@ Event WithManualRunId(const Event& event, Time now) {
   return filled;
 }
 
+// The run an event is about, when it names one.
+std::optional<int64_t> EventRun(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::optional<int64_t> {
+        if constexpr (requires { e.run; }) {
+          return e.run;
+        } else {
+          return std::nullopt;
+        }
+      },
+      event);
+}
+
+bool MustNotBeLost(const Event& event) {
+  return std::holds_alternative<TaskFinished>(event) ||
+         std::holds_alternative<TaskStarted>(event) || std::holds_alternative<DagsChanged>(event);
+}
+
 }  // namespace
+
+Status Scheduler::DeferStale(const Event& event) {
+  const std::string run = std::to_string(EventRun(event).value_or(0));
+  if (MustNotBeLost(event)) {
+    retry_events_.push_back(event);
+    next_wakeup_ = services_->clock->Now() + Millis(1000);
+  }
+  return UnavailableError("run " + run +
+                          " is being read again from the store after a failed "
+                          "commit; try again in a moment");
+}
 
 Status Scheduler::Process(const Event& original_event, CommandResult* result) {
   struct PassTimer {
@@ -414,16 +497,17 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result) {
   int64_t run = 0;
   if (auto* c = std::get_if<ClearTasks>(&original_event)) run = c->run;
   if (auto* m = std::get_if<MarkTask>(&original_event)) run = m->run;
+  if (const std::optional<int64_t> about = EventRun(original_event);
+      about && stale_runs_.count(*about)) {
+    return DeferStale(original_event);
+  }
   if (run != 0 && !snapshot_.runs.count(run)) {
     ASSIGN_OR_RETURN(std::optional<store::DagRun> r, services_->store->GetRun(run));
     if (!r) return NotFoundError("no run with key " + std::to_string(run));
-    RunView view;
     auto dit = snapshot_.dags.find(r->dag_id);
-    if (dit != snapshot_.dags.end()) view.dag = dit->second.dag;
-    ASSIGN_OR_RETURN(std::vector<TaskInstance> tis, services_->store->ListTaskInstances(run));
-    for (TaskInstance& ti : tis) view.tis[ti.task_id] = std::move(ti);
-    view.run = std::move(*r);
-    IndexRun(&view);
+    ASSIGN_OR_RETURN(
+        RunView view,
+        ReadRunView(std::move(*r), dit != snapshot_.dags.end() ? dit->second.dag : nullptr));
     snapshot_.runs.emplace(run, std::move(view));
   }
   const Time now = services_->clock->Now();
@@ -453,8 +537,7 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result) {
     if (!resolved.ok() || !*resolved) break;
     services_->logger->Warn("scheduler", s.ToString() + "; deciding again");
   }
-  if (std::holds_alternative<TaskFinished>(event) || std::holds_alternative<TaskStarted>(event) ||
-      std::holds_alternative<DagsChanged>(event)) {
+  if (MustNotBeLost(event)) {
     retry_events_.push_back(event);  // must not be lost: retried on the next tick
     next_wakeup_ = services_->clock->Now() + Millis(1000);
   }
@@ -583,6 +666,16 @@ Status Scheduler::CommitWithRetry(const store::Mutation& m) {
   return s.With("committing scheduler state");
 }
 
+bool Scheduler::ChangesRuns(const Plan& plan) const {
+  // Plans carry the runs they touched, mostly unchanged (a task's end updates its run's view).
+  if (!plan.created_runs.empty() || !plan.deleted_runs.empty()) return true;
+  for (const store::DagRun& r : plan.runs) {
+    auto before = snapshot_.runs.find(r.id);
+    if (before == snapshot_.runs.end() || !(before->second.run == r)) return true;
+  }
+  return false;
+}
+
 Status Scheduler::Apply(const Plan& plan) {
   store::Mutation m;
   m.dags = plan.dags;
@@ -591,20 +684,29 @@ Status Scheduler::Apply(const Plan& plan) {
   m.task_instances = plan.task_instances;
   m.events = plan.events;
   for (const store::DagRun& r : plan.deleted_runs) m.delete_runs.push_back(r.id);
-  // Plans carry the runs they touched, mostly unchanged (a task's end updates its run's view).
-  bool runs_changed = !m.new_runs.empty() || !m.delete_runs.empty();
-  for (const store::DagRun& r : m.runs) {
-    auto before = snapshot_.runs.find(r.id);
-    runs_changed = runs_changed || before == snapshot_.runs.end() || !(before->second.run == r);
-  }
+  const bool runs_changed = ChangesRuns(plan);
   RETURN_IF_ERROR(CommitWithRetry(m));
   if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
-  UpdateSnapshot(plan);
+  AfterCommit(plan, FoldPlan(plan, &snapshot_));
+  return OkStatus();
+}
+
+void Scheduler::AfterCommit(const Plan& plan, const std::vector<store::DagRun>& finished) {
+  for (const TaskInstance& ti : plan.task_instances) {
+    if (!store::IsActive(ti.state)) live_.erase(TryKey{ti.run_id, ti.task_id, ti.try_number});
+  }
+  if (run_finished_) {
+    for (const store::DagRun& r : finished) run_finished_(r);
+  }
   // A try's start or end evaluates only the timers it can change, so an earlier wakeup stays
   // until it fires; a stale one costs a tick that finds nothing to do.
   if (plan.next_wakeup && (!next_wakeup_ || *plan.next_wakeup < *next_wakeup_)) {
     next_wakeup_ = plan.next_wakeup;
   }
+  RunEffects(plan);
+}
+
+void Scheduler::RunEffects(const Plan& plan) {
   // Effects run only now that the plan is durable.
   if (options_.before_effects && (!plan.stops.empty() || !plan.launches.empty())) {
     options_.before_effects();
@@ -612,16 +714,78 @@ Status Scheduler::Apply(const Plan& plan) {
   for (const store::DagRun& r : plan.deleted_runs) RemoveRunLogs(r);
   for (const StopTry& stop : plan.stops) StopTryEffect(stop);
   for (const LaunchTry& launch : plan.launches) Launch(launch);
-  return OkStatus();
 }
 
-void Scheduler::UpdateSnapshot(const Plan& plan) {
-  std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
-  for (const TaskInstance& ti : plan.task_instances) {
-    if (!store::IsActive(ti.state)) live_.erase(TryKey{ti.run_id, ti.task_id, ti.try_number});
+void Scheduler::ProcessFinishedGroup(std::vector<Event> events) {
+  const auto started = std::chrono::steady_clock::now();
+  const Time now = services_->clock->Now();
+  struct Decided {
+    Plan plan;
+    std::vector<store::DagRun> finished;
+    size_t event;
+  };
+  std::vector<Decided> group;
+  store::Mutation m;
+  bool runs_changed = false;
+  std::set<int64_t> touched;
+  size_t next = 0;
+  for (; next < events.size(); ++next) {
+    const Event& event = events[next];
+    if (const std::optional<int64_t> run = EventRun(event); run && stale_runs_.count(*run)) {
+      DeferStale(event).IgnoreError();
+      continue;
+    }
+    RunKeySource keys = keys_;  // a plan that creates runs is decided again by Process
+    Plan plan = Decide(snapshot_, event, now, keys);
+    if (!plan.refused.ok()) {
+      if (plan.refused.code() != StatusCode::kNotFound) {
+        services_->logger->Error("scheduler", plan.refused.ToString());
+      }
+      continue;
+    }
+    if (!plan.created_runs.empty() || !plan.deleted_runs.empty() || !plan.dags.empty() ||
+        !plan.definitions.empty()) {
+      break;
+    }
+    runs_changed = runs_changed || ChangesRuns(plan);
+    m.runs.insert(m.runs.end(), plan.runs.begin(), plan.runs.end());
+    m.task_instances.insert(m.task_instances.end(), plan.task_instances.begin(),
+                            plan.task_instances.end());
+    m.events.insert(m.events.end(), plan.events.begin(), plan.events.end());
+    for (const store::DagRun& r : plan.runs) touched.insert(r.id);
+    for (const TaskInstance& ti : plan.task_instances) touched.insert(ti.run_id);
+    // Folded now, before it is durable, so the next event is decided on top of it; undone by
+    // reading the touched runs again if the commit fails.
+    std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
+    group.push_back({std::move(plan), std::move(finished), next});
   }
-  if (run_finished_) {
-    for (const store::DagRun& r : finished) run_finished_(r);
+  if (!group.empty()) {
+    Status s = CommitWithRetry(m);
+    if (s.ok()) {
+      if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
+      for (const Decided& d : group) AfterCommit(d.plan, d.finished);
+    } else {
+      services_->logger->Error("scheduler", s.ToString() + "; " + std::to_string(group.size()) +
+                                                " finished tries are retried in a second");
+      for (const Decided& d : group) {
+        for (const StopTry& stop : d.plan.stops) {
+          snapshot_.cancelling.erase({stop.run, stop.task, stop.try_number});
+        }
+        retry_events_.push_back(events[d.event]);
+      }
+      ReloadRuns(touched);
+      next_wakeup_ = services_->clock->Now() + Millis(1000);
+    }
+  }
+  if (pass_observer_) {
+    pass_observer_(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started));
+  }
+  for (; next < events.size(); ++next) {
+    Status s = Process(events[next], nullptr);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) {
+      services_->logger->Error("scheduler", s.ToString());
+    }
   }
 }
 

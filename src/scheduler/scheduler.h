@@ -116,7 +116,27 @@ class Scheduler {
   };
 
   Status Process(const Event& event, CommandResult* result);
+  // Group commit: TaskFinished events that were waiting together are decided one after the
+  // other (each sees the ones before it folded into the snapshot) and committed in one
+  // transaction; their effects run once it is durable. A plan that creates, deletes or
+  // reschedules runs ends the group and goes through Process alone. If the commit fails, the
+  // runs the group touched are read again from the store and its events retried on the next
+  // tick, as Process does with one event.
+  void ProcessFinishedGroup(std::vector<Event> events);
   Status Apply(const Plan& plan);
+  // What follows a durable commit of `plan`, already folded into the snapshot (`finished`: the
+  // runs it ended): live tries forgotten, observers told, the next wakeup, then the effects.
+  void AfterCommit(const Plan& plan, const std::vector<store::DagRun>& finished);
+  void RunEffects(const Plan& plan);
+  // Whether committing `plan` changes a run (for runs_changes()), judged against the snapshot.
+  bool ChangesRuns(const Plan& plan) const;
+  // A run as the store holds it, with its task instances and index, on `dag`.
+  Result<RunView> ReadRunView(store::DagRun run, dag::DagPtr dag);
+  // Replaces the snapshot's view of these runs with the store's (after a failed group commit);
+  // a run the store cannot be read for stays in stale_runs_ until it can.
+  void ReloadRuns(const std::set<int64_t>& runs);
+  // An event about a stale run: kept for the next tick when it must not be lost; Unavailable.
+  Status DeferStale(const Event& event);
   Status NoteTakenRunIds(const Event& event, Time now);
   // Retention: decides and applies PruneRuns in batches read from the store.
   Status Prune(const PruneRuns& event, CommandResult* result);
@@ -125,7 +145,6 @@ class Scheduler {
   // in the snapshot (keys re-seeded, clashing run ids noted, or the DAG's scheduling blocked).
   Result<bool> ResolveRefusedRuns(const Plan& plan, const Status& refusal);
   Status CommitWithRetry(const store::Mutation& m);
-  void UpdateSnapshot(const Plan& plan);
   void Launch(const LaunchTry& launch);
   void StopTryEffect(const StopTry& stop);
   Status RescanDags();
@@ -158,6 +177,9 @@ class Scheduler {
   int64_t commits_ = 0;
   std::atomic<int64_t> runs_changes_{0};
   std::vector<Event> retry_events_;  // events whose commit failed; retried on the next tick
+  // Runs whose snapshot view is not the store's (a failed group commit whose re-read failed
+  // too): events for them wait in retry_events_ until ReloadRuns succeeds.
+  std::set<int64_t> stale_runs_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -385,22 +385,26 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
   nlohmann::json saved_handle = handle->ToJson();
   saved_handle["exit_record"] = spec.exit_record_path;
   saved_handle["log_offset"] = log_offset;
-  Status saved = ctx->SaveHandle(saved_handle);
-  if (!saved.ok()) {
-    // The child is still at its gate: it has run nothing. Kill it and fail the try here.
-    state->abandoned.store(true);
-    processes->Terminate(handle->pid, Millis(0));
-    std::string message =
-        "could not record the process handle, so the command was not started: " + saved.ToString();
-    ctx->AppendLog("[sparkplane] " + message);
-    ctx->Complete(Failed(message, /*retryable=*/true));
-    return;
-  }
-  Status released = processes->Release(handle->pid);
-  if (!released.ok()) {
-    // It died at the gate (killed from outside); its exit callback completes the try.
-    ctx->AppendLog("[sparkplane] " + released.message());
-  }
+  const pid_t pid = handle->pid;
+  ctx->SaveHandleThen(
+      saved_handle,
+      [ctx, processes, pid] {
+        Status released = processes->Release(pid);
+        if (!released.ok()) {
+          // It died at the gate (killed from outside); its exit callback completes the try.
+          ctx->AppendLog("[sparkplane] " + released.message());
+        }
+      },
+      [ctx, state, processes, pid](const Status& saved) {
+        // The child is still at its gate: it has run nothing. Kill it and fail the try here.
+        state->abandoned.store(true);
+        processes->Terminate(pid, Millis(0));
+        std::string message =
+            "could not record the process handle, so the command was not started: " +
+            saved.ToString();
+        ctx->AppendLog("[sparkplane] " + message);
+        ctx->Complete(Failed(message, /*retryable=*/true));
+      });
 }
 
 void BashTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle,

@@ -10,6 +10,16 @@
 
 namespace sp::operators {
 
+void TaskContext::SaveHandleThen(const nlohmann::json& handle, std::function<void()> start,
+                                 std::function<void(const Status&)> abandon) {
+  Status saved = SaveHandle(handle);
+  if (saved.ok()) {
+    start();
+  } else {
+    abandon(saved);
+  }
+}
+
 void TaskContext::AppendLog(const std::string& line) const {
   if (log_path_.empty()) return;
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;

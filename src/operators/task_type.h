@@ -16,6 +16,7 @@
 // Thread safety: a TaskType is shared by all tries and must be safe to call concurrently.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -115,6 +116,13 @@ class TaskContext {
 
   // Makes `handle` durable before returning (see the header comment).
   virtual Status SaveHandle(const nlohmann::json& handle) = 0;
+  // For a handle whose effect waits behind a gate (a gated process): `start` runs once `handle`
+  // is durable, `abandon` with the reason when it cannot be made durable (then nothing may
+  // start). A context may make the handles of several tries durable in one commit (the
+  // scheduler does for the tries one loop iteration launches), so either can run after this
+  // returns, on the calling thread. The default saves at once.
+  virtual void SaveHandleThen(const nlohmann::json& handle, std::function<void()> start,
+                              std::function<void(const Status&)> abandon);
   // Ends the try. Later calls are ignored.
   virtual void Complete(TaskResult result) = 0;
   // Appends a line to the try's log ("[sparkplane] ..." lines explain what the type did). A

@@ -61,6 +61,23 @@ class Scheduler::TryContext : public operators::TaskContext {
     return f.get();
   }
 
+  void SaveHandleThen(const nlohmann::json& handle, std::function<void()> start,
+                      std::function<void(const Status&)> abandon) override {
+    {
+      std::lock_guard<std::mutex> link_lock(link_->mu);
+      Scheduler* owner = link_->owner;
+      if (owner != nullptr && owner->OnLoopThread() && owner->launch_batch_ != nullptr) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          handle_ = handle;
+        }
+        owner->launch_batch_->push_back({key_, handle, std::move(start), std::move(abandon)});
+        return;
+      }
+    }
+    TaskContext::SaveHandleThen(handle, std::move(start), std::move(abandon));
+  }
+
   void Complete(operators::TaskResult result) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -687,8 +704,99 @@ Status Scheduler::Apply(const Plan& plan) {
   const bool runs_changed = ChangesRuns(plan);
   RETURN_IF_ERROR(CommitWithRetry(m));
   if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
-  AfterCommit(plan, FoldPlan(plan, &snapshot_));
+  const std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
+  WithLaunchBatch([&] { AfterCommit(plan, finished); });
   return OkStatus();
+}
+
+void Scheduler::WithLaunchBatch(const std::function<void()>& effects) {
+  if (launch_batch_ != nullptr) {
+    effects();
+    return;
+  }
+  std::vector<PendingStart> batch;
+  launch_batch_ = &batch;
+  effects();
+  launch_batch_ = nullptr;
+  if (!batch.empty()) CommitStarts(std::move(batch));
+}
+
+void Scheduler::CommitStarts(std::vector<PendingStart> starts) {
+  PlanGroup group;
+  std::vector<PendingStart*> accepted, alone;
+  const Time now = services_->clock->Now();
+  for (PendingStart& p : starts) {
+    if (stale_runs_.count(p.key.run)) {
+      p.abandon(UnavailableError("run " + std::to_string(p.key.run) +
+                                 " is being read again from the store"));
+      continue;
+    }
+    RunKeySource keys = keys_;
+    Plan plan = Decide(snapshot_, TaskStarted{p.key.run, p.key.task, p.key.try_number, p.handle},
+                       now, keys);
+    if (!plan.refused.ok()) {
+      p.abandon(plan.refused);
+    } else if (!Groupable(plan)) {
+      alone.push_back(&p);  // decided again and committed on its own below
+    } else {
+      AddToGroup(&group, std::move(plan));
+      accepted.push_back(&p);
+    }
+  }
+  if (!accepted.empty()) {
+    Status s = CommitGroup(&group);
+    if (s.ok()) {
+      for (PendingStart* p : accepted) p->start();
+      WithLaunchBatch([&] {
+        for (const auto& [plan, finished] : group.plans) AfterCommit(plan, finished);
+      });
+    } else {
+      for (PendingStart* p : accepted) p->abandon(s);
+    }
+  }
+  for (PendingStart* p : alone) {
+    Status s = SaveHandleOnLoop(p->key, p->handle);
+    if (s.ok()) {
+      p->start();
+    } else {
+      p->abandon(s);
+    }
+  }
+}
+
+bool Scheduler::Groupable(const Plan& plan) {
+  return plan.created_runs.empty() && plan.deleted_runs.empty() && plan.dags.empty() &&
+         plan.definitions.empty();
+}
+
+void Scheduler::AddToGroup(PlanGroup* group, Plan plan) {
+  group->runs_changed = group->runs_changed || ChangesRuns(plan);
+  store::Mutation& m = group->mutation;
+  m.runs.insert(m.runs.end(), plan.runs.begin(), plan.runs.end());
+  m.task_instances.insert(m.task_instances.end(), plan.task_instances.begin(),
+                          plan.task_instances.end());
+  m.events.insert(m.events.end(), plan.events.begin(), plan.events.end());
+  for (const store::DagRun& r : plan.runs) group->touched.insert(r.id);
+  for (const TaskInstance& ti : plan.task_instances) group->touched.insert(ti.run_id);
+  // Folded now, before it is durable, so the next plan is decided on top of it; undone by
+  // reading the touched runs again if the commit fails.
+  std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
+  group->plans.emplace_back(std::move(plan), std::move(finished));
+}
+
+Status Scheduler::CommitGroup(PlanGroup* group) {
+  Status s = CommitWithRetry(group->mutation);
+  if (s.ok()) {
+    if (group->runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
+    return s;
+  }
+  for (const auto& [plan, finished] : group->plans) {
+    for (const StopTry& stop : plan.stops) {
+      snapshot_.cancelling.erase({stop.run, stop.task, stop.try_number});
+    }
+  }
+  ReloadRuns(group->touched);
+  return s;
 }
 
 void Scheduler::AfterCommit(const Plan& plan, const std::vector<store::DagRun>& finished) {
@@ -719,15 +827,8 @@ void Scheduler::RunEffects(const Plan& plan) {
 void Scheduler::ProcessFinishedGroup(std::vector<Event> events) {
   const auto started = std::chrono::steady_clock::now();
   const Time now = services_->clock->Now();
-  struct Decided {
-    Plan plan;
-    std::vector<store::DagRun> finished;
-    size_t event;
-  };
-  std::vector<Decided> group;
-  store::Mutation m;
-  bool runs_changed = false;
-  std::set<int64_t> touched;
+  PlanGroup group;
+  std::vector<size_t> grouped;  // the events behind group.plans
   size_t next = 0;
   for (; next < events.size(); ++next) {
     const Event& event = events[next];
@@ -743,37 +844,20 @@ void Scheduler::ProcessFinishedGroup(std::vector<Event> events) {
       }
       continue;
     }
-    if (!plan.created_runs.empty() || !plan.deleted_runs.empty() || !plan.dags.empty() ||
-        !plan.definitions.empty()) {
-      break;
-    }
-    runs_changed = runs_changed || ChangesRuns(plan);
-    m.runs.insert(m.runs.end(), plan.runs.begin(), plan.runs.end());
-    m.task_instances.insert(m.task_instances.end(), plan.task_instances.begin(),
-                            plan.task_instances.end());
-    m.events.insert(m.events.end(), plan.events.begin(), plan.events.end());
-    for (const store::DagRun& r : plan.runs) touched.insert(r.id);
-    for (const TaskInstance& ti : plan.task_instances) touched.insert(ti.run_id);
-    // Folded now, before it is durable, so the next event is decided on top of it; undone by
-    // reading the touched runs again if the commit fails.
-    std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
-    group.push_back({std::move(plan), std::move(finished), next});
+    if (!Groupable(plan)) break;
+    AddToGroup(&group, std::move(plan));
+    grouped.push_back(next);
   }
-  if (!group.empty()) {
-    Status s = CommitWithRetry(m);
+  if (!grouped.empty()) {
+    Status s = CommitGroup(&group);
     if (s.ok()) {
-      if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
-      for (const Decided& d : group) AfterCommit(d.plan, d.finished);
+      WithLaunchBatch([&] {
+        for (const auto& [plan, finished] : group.plans) AfterCommit(plan, finished);
+      });
     } else {
-      services_->logger->Error("scheduler", s.ToString() + "; " + std::to_string(group.size()) +
+      services_->logger->Error("scheduler", s.ToString() + "; " + std::to_string(grouped.size()) +
                                                 " finished tries are retried in a second");
-      for (const Decided& d : group) {
-        for (const StopTry& stop : d.plan.stops) {
-          snapshot_.cancelling.erase({stop.run, stop.task, stop.try_number});
-        }
-        retry_events_.push_back(events[d.event]);
-      }
-      ReloadRuns(touched);
+      for (size_t k : grouped) retry_events_.push_back(events[k]);
       next_wakeup_ = services_->clock->Now() + Millis(1000);
     }
   }

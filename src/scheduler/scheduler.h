@@ -114,6 +114,21 @@ class Scheduler {
     std::optional<Event> event;
     std::function<void()> closure;
   };
+  // Plans decided one after another and committed in one transaction (group commit); each is
+  // folded into the snapshot as it is added, so the next is decided on top of it.
+  struct PlanGroup {
+    std::vector<std::pair<Plan, std::vector<store::DagRun>>> plans;  // with the runs it ended
+    store::Mutation mutation;
+    std::set<int64_t> touched;  // runs the plans change
+    bool runs_changed = false;
+  };
+  // A try whose gate opens once its handle is durable (TaskContext::SaveHandleThen).
+  struct PendingStart {
+    TryKey key;
+    nlohmann::json handle;
+    std::function<void()> start;
+    std::function<void(const Status&)> abandon;
+  };
 
   Status Process(const Event& event, CommandResult* result);
   // Group commit: TaskFinished events that were waiting together are decided one after the
@@ -128,6 +143,20 @@ class Scheduler {
   // runs it ended): live tries forgotten, observers told, the next wakeup, then the effects.
   void AfterCommit(const Plan& plan, const std::vector<store::DagRun>& finished);
   void RunEffects(const Plan& plan);
+  // Runs `effects` (which launch tries) so that the handles their gated tries save are committed
+  // together afterwards (CommitStarts) instead of one transaction each; nested calls join the
+  // outer batch.
+  void WithLaunchBatch(const std::function<void()>& effects);
+  // Decides the TaskStarted of each pending try, commits them in one transaction, then opens
+  // their gates; if the commit fails, the runs are read again and every try is abandoned.
+  void CommitStarts(std::vector<PendingStart> starts);
+  // Whether a plan can join a group: one that creates, deletes or reschedules runs cannot (a
+  // refused insert is resolved and decided again by Process).
+  static bool Groupable(const Plan& plan);
+  void AddToGroup(PlanGroup* group, Plan plan);
+  // Commits the group; when that fails, its runs are read again from the store (ReloadRuns) and
+  // its stops forgotten, so the snapshot is the store's again.
+  Status CommitGroup(PlanGroup* group);
   // Whether committing `plan` changes a run (for runs_changes()), judged against the snapshot.
   bool ChangesRuns(const Plan& plan) const;
   // A run as the store holds it, with its task instances and index, on `dag`.
@@ -180,6 +209,8 @@ class Scheduler {
   // Runs whose snapshot view is not the store's (a failed group commit whose re-read failed
   // too): events for them wait in retry_events_ until ReloadRuns succeeds.
   std::set<int64_t> stale_runs_;
+  // Set (loop thread) while a launch batch collects its tries' handles.
+  std::vector<PendingStart>* launch_batch_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -173,14 +173,23 @@ TEST_P(SchedulerTest, ATaskEndWhoseCommitFailsIsRetriedNotLost) {
   EXPECT_EQ(run.state, store::RunState::kSuccess);
 }
 
-// A root and eight leaves; each leaf appends its id to `ran` (so a second execution shows).
-void WriteFanDag(const fs::path& dags, const fs::path& ran) {
+// A root and eight leaves (`retries` each); each leaf appends its id to `ran` (so a second
+// execution shows).
+void WriteFanDag(const fs::path& dags, const fs::path& ran, int retries = 0) {
   std::ofstream out(dags / "fan.yaml");
   out << "id: fan\ntasks:\n  - id: root\n    type: bash\n    command: \"true\"\n";
   for (int i = 1; i <= 8; ++i) {
-    out << "  - id: l" << i << "\n    type: bash\n    depends_on: [root]\n    command: echo l" << i
-        << " >> " << ran.string() << "\n";
+    out << "  - id: l" << i << "\n    type: bash\n    depends_on: [root]\n    retries: " << retries
+        << "\n    retry_delay: 0s\n    command: echo l" << i << " >> " << ran.string() << "\n";
   }
+}
+
+std::vector<std::string> SortedLines(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  return lines;
 }
 
 int CountIn(const store::Mutation& m, store::TaskState state) {
@@ -189,12 +198,12 @@ int CountIn(const store::Mutation& m, store::TaskState state) {
       [&](const store::TaskInstance& ti) { return ti.task_id[0] == 'l' && ti.state == state; }));
 }
 
-// Issue 10, group commit. The commit of the last leaf's start holds the loop for 2 s, so the
+// Issue 10, group commit. The commit of the first leaf's end holds the loop for 2 s, so the
 // other leaves end meanwhile and their TaskFinished events wait together: they are committed in
 // one transaction (one per event before). `fail_group` fails that first group commit.
 void FanOutWithWaitingEnds(const std::function<store::DagRun(fakes::FailingStore::Rule)>& run,
                            bool fail_group, int* largest_group, int* failed_groups) {
-  int started = 0;
+  bool slept = false;
   store::DagRun r = run([&](const store::Mutation& m, int) {
     const int ended = CountIn(m, store::TaskState::kSuccess);
     if (ended >= 2 && fail_group && *failed_groups == 0) {
@@ -202,8 +211,8 @@ void FanOutWithWaitingEnds(const std::function<store::DagRun(fakes::FailingStore
       return InternalError("injected: disk I/O error");
     }
     *largest_group = std::max(*largest_group, ended);
-    started += CountIn(m, store::TaskState::kRunning);
-    if (started == 8 && CountIn(m, store::TaskState::kRunning) > 0) {
+    if (ended >= 1 && !slept) {
+      slept = true;
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
     return OkStatus();
@@ -232,11 +241,8 @@ TEST_P(SchedulerTest, AFailedGroupCommitIsRetriedNotLostNorRunTwice) {
       /*fail_group=*/true, &largest, &failed);
   EXPECT_EQ(failed, 1);
   EXPECT_EQ(failures, 1);
-  std::ifstream in(dir_ / "ran");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  std::sort(lines.begin(), lines.end());
-  EXPECT_THAT(lines, ::testing::ElementsAre("l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"));
+  EXPECT_THAT(SortedLines(dir_ / "ran"),
+              ::testing::ElementsAre("l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"));
   auto db = store::OpenStore(store_);
   ASSERT_TRUE(db.ok()) << db.status();
   std::vector<store::DagRun> runs = (*db)->ListRuns({.dag_id = "fan"}).value();
@@ -246,6 +252,51 @@ TEST_P(SchedulerTest, AFailedGroupCommitIsRetriedNotLostNorRunTwice) {
   for (const store::TaskInstance& ti : *tis) {
     EXPECT_EQ(ti.state, store::TaskState::kSuccess) << ti.task_id;
     EXPECT_EQ(ti.try_number, 1) << ti.task_id;
+  }
+}
+
+// The tries one plan launches save their handles in one commit, and only then leave their gates.
+TEST_P(SchedulerTest, TheTriesOnePlanLaunchesRecordTheirStartsInOneCommit) {
+  WriteFanDag(dir_ / "dags", dir_ / "ran");
+  int largest = 0, failures = 0;
+  store::DagRun run = RunChain(
+      [&](const store::Mutation& m, int) {
+        largest = std::max(largest, CountIn(m, store::TaskState::kRunning));
+        return OkStatus();
+      },
+      &failures, "fan");
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
+  EXPECT_EQ(largest, 8) << "the root's end launches all eight leaves; their starts share a commit";
+}
+
+// When that commit fails, no leaf's command runs in that try (each waits at its gate and is
+// stopped there); the tries fail as a failed SaveHandle does and are retried.
+TEST_P(SchedulerTest, AFailedStartCommitRunsNoCommandAndRetriesTheTries) {
+  WriteFanDag(dir_ / "dags", dir_ / "ran", /*retries=*/1);
+  bool failed = false;
+  int failures = 0;
+  store::DagRun run = RunChain(
+      [&](const store::Mutation& m, int) {
+        if (!failed && CountIn(m, store::TaskState::kRunning) >= 2) {
+          failed = true;
+          return InternalError("injected: disk I/O error");
+        }
+        return OkStatus();
+      },
+      &failures, "fan");
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
+  EXPECT_THAT(SortedLines(dir_ / "ran"),
+              ::testing::ElementsAre("l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"));
+  auto db = store::OpenStore(store_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::vector<store::DagRun> runs = (*db)->ListRuns({.dag_id = "fan"}).value();
+  ASSERT_EQ(runs.size(), 1u);
+  Result<std::vector<store::TaskInstance>> tis = (*db)->ListTaskInstances(runs[0].id);
+  ASSERT_TRUE(tis.ok()) << tis.status();
+  for (const store::TaskInstance& ti : *tis) {
+    EXPECT_EQ(ti.state, store::TaskState::kSuccess) << ti.task_id;
+    EXPECT_EQ(ti.try_number, ti.task_id == "root" ? 1 : 2) << ti.task_id;
   }
 }
 

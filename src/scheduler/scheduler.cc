@@ -715,9 +715,15 @@ void Scheduler::WithLaunchBatch(const std::function<void()>& effects) {
     return;
   }
   std::vector<PendingStart> batch;
-  launch_batch_ = &batch;
-  effects();
-  launch_batch_ = nullptr;
+  {
+    // Reset even if an effect throws (a bug the loop logs), or later saves would wait forever.
+    struct Collecting {
+      std::vector<PendingStart>*& slot;
+      ~Collecting() { slot = nullptr; }
+    } collecting{launch_batch_};
+    launch_batch_ = &batch;
+    effects();
+  }
   if (!batch.empty()) CommitStarts(std::move(batch));
 }
 

@@ -26,6 +26,7 @@
 #include "k8s/kube_config.h"
 #include "k8s/kubernetes_cluster_backend.h"
 #include "k8s/spark_cluster_objects.h"
+#include "k8s/spark_driver_pod.h"
 #include "operators/connections.h"
 #include "operators/internal/cluster_records.h"
 #include "operators/internal/fields.h"
@@ -432,16 +433,52 @@ void SetDefault(spark::SubmitSpec* spec, const std::string& key, const std::stri
   spec->conf.emplace(key, value);
 }
 
-// The labels Sparkplane puts on native-mode driver and executor pods.
+// The pods of one try (k8s::DriverPodKey: namespace, labels, annotations), so a restarted
+// server finds the try's driver pod again.
+k8s::DriverPodKey PodKey(const TaskContext& ctx, const std::string& namespace_name) {
+  return k8s::DriverPodKey::ForTry(namespace_name, ctx.dag_id(), ctx.run_key(), ctx.task_id(),
+                                   ctx.try_number());
+}
+
+// The labels Sparkplane puts on native-mode driver and executor pods, and the exact ids as
+// annotations of the driver.
 void AddPodLabels(const TaskContext& ctx, spark::SubmitSpec* spec) {
+  k8s::DriverPodKey key = PodKey(ctx, "");
   for (const char* role : {"driver", "executor"}) {
     std::string prefix = std::string("spark.kubernetes.") + role + ".label.";
-    SetDefault(spec, prefix + k8s::kManagedByLabel, k8s::kManagedByValue);
-    if (std::string dag = k8s::LabelValue(ctx.dag_id()); !dag.empty()) {
-      SetDefault(spec, prefix + k8s::kDagLabel, dag);
-    }
-    SetDefault(spec, prefix + k8s::kRunLabel, std::to_string(ctx.run_key()));
+    for (const auto& [label, value] : key.labels) SetDefault(spec, prefix + label, value);
   }
+  for (const auto& [annotation, value] : key.annotations) {
+    SetDefault(spec, "spark.kubernetes.driver.annotation." + annotation, value);
+  }
+}
+
+// The namespace Spark puts the driver in: its setting, else Spark's default.
+std::string DriverNamespace(const spark::SubmitSpec& spec) {
+  auto it = spec.conf.find("spark.kubernetes.namespace");
+  return it != spec.conf.end() && !it->second.empty() ? it->second : "default";
+}
+
+// A native cluster-mode try whose spark-submit waits for the driver: the try's outcome is the
+// driver pod's, so a restart that loses spark-submit can take it from the pod.
+bool WaitsForDriverPod(const spark::SubmitSpec& spec) {
+  if (!StartsWith(spec.master, "k8s://") || spec.deploy_mode != "cluster") return false;
+  auto it = spec.conf.find("spark.kubernetes.submission.waitAppCompletion");
+  return it == spec.conf.end() || it->second != "false";
+}
+
+std::optional<k8s::DriverPodKey> HandleDriverPod(const nlohmann::json& handle) {
+  if (!handle.is_object()) return std::nullopt;
+  auto it = handle.find("driver_pod");
+  if (it == handle.end()) return std::nullopt;
+  Result<k8s::DriverPodKey> key = k8s::DriverPodKey::FromJson(*it);
+  if (!key.ok()) return std::nullopt;
+  return *key;
+}
+
+// Grace of a cancel in whole seconds (at least 1) for a pod's termination.
+int64_t GraceSeconds(Millis grace) {
+  return std::max<int64_t>(1, (grace.count() + 999) / 1000);
 }
 
 // Native mode (a k8s:// master): Spark's own Kubernetes scheduler makes the driver (cluster
@@ -552,6 +589,11 @@ struct SparkSubmitTaskType::Try {
   std::string event_log_dir;  // where the driver's event log goes; "" when not on this machine
   std::string app_id_prefix = kDefaultAppIdPrefix;
   uint64_t log_offset = 0;
+  // Native cluster mode: the try's driver pod, which outlives spark-submit.
+  std::optional<k8s::DriverPodKey> driver_pod;
+  // Set while the try follows its driver pod because spark-submit is gone (Recover); Cancel
+  // deletes the pod, the type's destruction cancels the watch.
+  std::shared_ptr<k8s::WatchCancel> pod_watch;  // guarded by mu
 };
 
 DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
@@ -827,6 +869,7 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
     return fail(written.message(), true);
   }
   t->event_log_dir = spec.event_log_dir;
+  if (WaitsForDriverPod(spec)) t->driver_pod = PodKey(*ctx, DriverNamespace(spec));
 
   executor::SpawnSpec s;
   s.argv = argv;
@@ -867,6 +910,7 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   saved_handle["log_offset"] = t->log_offset;
   saved_handle["event_log_dir"] = t->event_log_dir;
   saved_handle["app_id_prefix"] = t->app_id_prefix;
+  if (t->driver_pod) saved_handle["driver_pod"] = t->driver_pod->ToJson();
   Status saved = ctx->SaveHandle(saved_handle);
   bool cancelled = false;
   {
@@ -946,14 +990,46 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   ProcessSupervisor* processes = services_->processes;
   if (t) {
     pid_t pid;
+    std::shared_ptr<k8s::WatchCancel> pod_watch;
     {
       std::lock_guard<std::mutex> lock(t->mu);
       t->cancelled = true;
       pid = t->pid;
+      pod_watch = t->pod_watch;
     }
     if (pid > 0) {
       Log(*ctx, "stopping spark-submit (pid " + std::to_string(pid) + ")");
       processes->Terminate(pid, grace);  // the exit completes the try
+    }
+    // In cluster mode the driver runs in its own pod, which spark-submit's end does not stop:
+    // the pod is deleted (Spark's own kill does the same). A try that follows its pod ends when
+    // the watch sees it go.
+    if (t->driver_pod && (pid > 0 || pod_watch)) {
+      k8s::DriverPodKey key = *t->driver_pod;
+      bool ran = threads_.Run([this, ctx, key, grace, pod_watch] {
+        Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
+        Result<std::vector<std::string>> deleted =
+            client.ok() ? k8s::DeleteDriverPods(**client, key, GraceSeconds(grace))
+                        : Result<std::vector<std::string>>(client.status());
+        if (deleted.ok()) {
+          for (const std::string& name : *deleted) Log(*ctx, "deleted driver pod " + name);
+          if (deleted->empty()) {
+            Log(*ctx, "no driver pod of this try in namespace " + key.namespace_name);
+          }
+          return;
+        }
+        std::string why = "could not delete the driver pod of this try in namespace " +
+                          key.namespace_name + ": " + deleted.status().message();
+        Log(*ctx, why);
+        if (pod_watch) {
+          pod_watch->Cancel();
+          internal::Fail(ctx, "cancelled, but " + why, /*retryable=*/true);
+        }
+      });
+      if (!ran && pod_watch) {
+        pod_watch->Cancel();
+        internal::Fail(ctx, "cancelled; the driver pod was not deleted (no thread)", true);
+      }
     }
     // Before the driver started, Launch sees the flag and completes the try.
     return;
@@ -965,14 +1041,149 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   }
   ProcessHandle foreign = *h;
   std::string local_dir = HandleLocalDir(handle);
-  bool ran = threads_.Run([ctx, foreign, grace, local_dir] {
+  std::optional<k8s::DriverPodKey> pod = HandleDriverPod(handle);
+  bool ran = threads_.Run([this, ctx, foreign, grace, local_dir, pod] {
     ProcessSupervisor::TerminateForeign(foreign, grace);
     RemoveDir(local_dir);
-    internal::Fail(ctx,
-                   "cancelled; spark-submit (pid " + std::to_string(foreign.pid) + ") was stopped",
-                   /*retryable=*/true);
+    std::string message =
+        "cancelled; spark-submit (pid " + std::to_string(foreign.pid) + ") was stopped";
+    if (pod) {
+      Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
+      Result<std::vector<std::string>> deleted =
+          client.ok() ? k8s::DeleteDriverPods(**client, *pod, GraceSeconds(grace))
+                      : Result<std::vector<std::string>>(client.status());
+      if (!deleted.ok()) {
+        message += ", but its driver pod could not be deleted: " + deleted.status().message();
+      }
+      for (const std::string& name : deleted.ok() ? *deleted : std::vector<std::string>{}) {
+        message += "; driver pod " + name + " was deleted";
+      }
+    }
+    internal::Fail(ctx, message, /*retryable=*/true);
   });
   if (!ran) ctx->Complete(internal::Failed("cancelled", /*retryable=*/true));
+}
+
+SparkSubmitTaskType::~SparkSubmitTaskType() {
+  stopping_->store(true);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [ctx, t] : tries_) {
+    std::lock_guard<std::mutex> try_lock(t->mu);
+    if (t->pod_watch) t->pod_watch->Cancel();  // the next server follows the pod again
+  }
+}
+
+Result<std::unique_ptr<k8s::KubeClient>> SparkSubmitTaskType::Kube() const {
+  if (services_->clock == nullptr) return FailedPreconditionError("the server has no clock");
+  const RuntimeConfig& config = services_->config;
+  return k8s::ConnectKube({config.kubeconfig, config.kube_context, config.kube_namespace},
+                          *services_->clock, services_->logger);
+}
+
+void SparkSubmitTaskType::StartFollowingDriverPod(const std::shared_ptr<TaskContext>& ctx,
+                                                  const std::shared_ptr<Try>& t) {
+  auto cancel = std::make_shared<k8s::WatchCancel>();
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    t->pod_watch = cancel;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tries_[ctx.get()] = t;  // so that a cancel deletes the pod
+  }
+  if (stopping_->load()) cancel->Cancel();  // the destructor may have looked before we came in
+  if (!threads_.Run([this, ctx, t] { FollowDriverPod(ctx, t); })) {
+    RemoveTry(ctx.get());
+    internal::Fail(ctx, "lost on restart: no thread to follow the driver pod", /*retryable=*/true);
+  }
+}
+
+void SparkSubmitTaskType::FollowDriverPod(const std::shared_ptr<TaskContext>& ctx,
+                                          const std::shared_ptr<Try>& t) {
+  const k8s::DriverPodKey& key = *t->driver_pod;
+  std::shared_ptr<k8s::WatchCancel> cancel;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    cancel = t->pod_watch;
+  }
+  auto end = [&](TaskResult result) {
+    RemoveTry(ctx.get());
+    RemoveDir(t->local_dir);
+    Log(*ctx, result.message);
+    ctx->Complete(std::move(result));
+  };
+  Log(*ctx,
+      "spark-submit was gone after the restart and recorded no end; looking for the "
+      "driver pod of this try in namespace " +
+          key.namespace_name + " (" + key.DriverSelector() + ")");
+  Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
+  if (!client.ok()) {
+    return end(
+        internal::Failed("lost on restart: spark-submit is gone and its driver pod cannot "
+                         "be looked up: " +
+                             client.status().message(),
+                         /*retryable=*/true));
+  }
+  Result<k8s::DriverPodWatchResult> watched =
+      k8s::WatchDriverPod(**client, key, cancel.get(), [&ctx](const k8s::DriverPodState& found) {
+        Log(*ctx, found.ended() ? "spark-submit was gone after the restart; driver pod " +
+                                      found.name + " had already ended"
+                                : "spark-submit was gone after the restart; watching driver pod " +
+                                      found.name + " (" + found.Describe() + ")");
+      });
+  if (stopping_->load()) return;  // the server stops: the next one follows the pod again
+  bool cancelled;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    cancelled = t->cancelled;
+  }
+  if (!watched.ok()) {
+    if (cancelled) return end(internal::Failed("cancelled", /*retryable=*/true));
+    return end(internal::Failed(
+        "lost on restart: could not follow the driver pod of this try in namespace " +
+            key.namespace_name + ": " + watched.status().message(),
+        internal::IsRetryable(watched.status())));
+  }
+  const k8s::DriverPodState& pod = watched->state;
+  TaskResult result;
+  result.outputs["master"] = t->master;
+  if (!pod.name.empty()) result.outputs["driver_pod"] = pod.name;
+  if (pod.app_id) result.outputs["app_id"] = *pod.app_id;
+  std::string app = pod.app_id ? "application " + *pod.app_id : "no application id found";
+  switch (watched->end) {
+    case k8s::DriverPodEnd::kNeverFound:
+      return end(internal::Failed(
+          "lost on restart: spark-submit is gone and no driver pod of "
+          "this try exists in namespace " +
+              key.namespace_name + " (it ended before making one, or the pod was deleted)",
+          /*retryable=*/true));
+    case k8s::DriverPodEnd::kDeleted:
+      result.message = cancelled ? "cancelled; driver pod " + pod.name + " was deleted"
+                                 : "lost on restart: driver pod " + pod.name +
+                                       " was deleted before it ended (" + app + ")";
+      return end(std::move(result));
+    case k8s::DriverPodEnd::kEnded:
+      break;
+  }
+  Log(*ctx, "driver pod " + pod.name + " ended: " + pod.Describe());
+  result.success = pod.phase == "Succeeded";
+  if (result.success) {
+    result.exit_code = 0;
+  } else if (pod.exit_code) {
+    result.exit_code = *pod.exit_code;
+  }
+  if (result.exit_code >= 0) result.outputs["exit_code"] = result.exit_code;
+  if (result.success) {
+    result.message =
+        (pod.app_id ? "application " + *pod.app_id : "driver pod " + pod.name) + " succeeded";
+  } else {
+    result.message = "driver pod " + pod.name + " failed" +
+                     (pod.exit_code ? " with exit code " + std::to_string(*pod.exit_code) : "") +
+                     (pod.reason.empty() ? "" : " (" + pod.reason + ")") + " (" + app + ")";
+    if (cancelled) result.message += " after a cancel";
+    if (!pod.message.empty()) result.message += ": " + Trimmed(pod.message);
+  }
+  end(std::move(result));
 }
 
 void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::json& handle) {
@@ -997,6 +1208,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     t->master = text("master");
     t->event_log_dir = text("event_log_dir");
     if (std::string prefix = text("app_id_prefix"); !prefix.empty()) t->app_id_prefix = prefix;
+    t->driver_pod = HandleDriverPod(handle);
     auto offset = handle.find("log_offset");
     t->log_offset = offset != handle.end() && offset->is_number_unsigned()
                         ? offset->get<uint64_t>()
@@ -1009,6 +1221,11 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
         Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
                       ") ended while the server was away; its recorded exit is used");
         Finish(ctx, t, *exit);
+        return;
+      }
+      if (t->driver_pod) {
+        // The scheduler's pod restarted: spark-submit died with it, the driver pod did not.
+        StartFollowingDriverPod(ctx, t);
         return;
       }
       RemoveDir(t->local_dir);

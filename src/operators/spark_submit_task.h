@@ -28,7 +28,9 @@
 // and these defaults: spark.kubernetes.submission.waitAppCompletion=true (the try lasts as long
 // as the application), spark.kubernetes.executor.deleteOnTermination=true,
 // spark.kubernetes.driver.service.deleteOnTermination=true, pod labels
-// app.kubernetes.io/managed-by=sparkplane, sparkplane.io/dag, sparkplane.io/run. Spark 4 has no
+// app.kubernetes.io/managed-by=sparkplane, sparkplane.io/dag, sparkplane.io/run,
+// sparkplane.io/task, sparkplane.io/try and the driver's annotations sparkplane.io/dag-id,
+// sparkplane.io/task-id (k8s::DriverPodKey: they name one try's driver pod). Spark 4 has no
 // setting that deletes the finished driver pod (it stays, Completed, with its log). In cluster
 // mode the driver's event logs go to the history volume (RuntimeConfig::spark_history_pvc,
 // mounted at k8s::kEventLogMountPath as in the clusters' pods); no local dir or python of this
@@ -74,8 +76,15 @@
 // (`<log>.exit`), so Recover after a restart adopts a driver that still runs (awaited through a
 // pidfd) or takes the recorded end of one that finished meanwhile, and the try ends as it would
 // have (app id, driver exit beside the event log); a driver killed with its supervisor fails the
-// try retryably. Handles from before exit records: the driver is stopped, the try fails
-// retryably.
+// try retryably, except in native cluster mode with waitAppCompletion (the handle's
+// "driver_pod"): there the driver runs in its own pod, which outlives spark-submit (the
+// scheduler's pod restarted), so Recover finds the try's driver pod by its labels and follows it
+// on a thread of its own: Succeeded completes the try (exit 0), Failed fails it with the driver
+// container's exit code and reason, and no pod (never made, or deleted) fails it retryably; the
+// app id is the pod's spark-app-selector label. Cancel of a native cluster-mode try deletes its
+// driver pod (the executors, Service and ConfigMap are owned by it), as Spark's own kill does,
+// besides stopping spark-submit. Handles from before exit records: the driver is stopped, the
+// try fails retryably.
 //
 // Thread safety: all methods may run concurrently. The destructor waits for the work threads.
 #pragma once
@@ -94,13 +103,17 @@
 #include "operators/internal/task_threads.h"
 #include "operators/task_type.h"
 
+namespace sp::k8s {
+class KubeClient;
+}
+
 namespace sp::operators {
 
 class SparkSubmitTaskType : public TaskType {
  public:
   // `services` (store, processes, config) must outlive the type and every try it starts.
   explicit SparkSubmitTaskType(const Services* services) : services_(services) {}
-  ~SparkSubmitTaskType() override { stopping_->store(true); }
+  ~SparkSubmitTaskType() override;
 
   std::string Name() const override { return "spark_submit"; }
   std::vector<std::string> FieldNames() const override;
@@ -118,6 +131,13 @@ class SparkSubmitTaskType : public TaskType {
   void Finish(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Try>& t,
               const executor::ExitInfo& exit);
   void RemoveTry(const TaskContext* ctx);
+  // Native cluster mode after a restart that lost spark-submit: finds the try's driver pod and
+  // completes the try as the pod ends (blocks on the API: runs on threads_).
+  void FollowDriverPod(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Try>& t);
+  void StartFollowingDriverPod(const std::shared_ptr<TaskContext>& ctx,
+                               const std::shared_ptr<Try>& t);
+  // A client for the configured Kubernetes API (RuntimeConfig's kubeconfig settings).
+  Result<std::unique_ptr<k8s::KubeClient>> Kube() const;
 
   const Services* services_;
   std::mutex mu_;

@@ -91,6 +91,7 @@ class SparkSubmitKubernetesTest : public ::testing::Test {
     type_.Start(ctx);
     std::optional<TaskResult> r = ctx->WaitForResult();
     EXPECT_TRUE(r.has_value()) << "the try never completed";
+    last_handle_ = ctx->last_handle().value_or(Json());
     return r.value_or(TaskResult{});
   }
 
@@ -115,6 +116,7 @@ class SparkSubmitKubernetesTest : public ::testing::Test {
   }
 
   ScratchDir dir_;
+  Json last_handle_;  // the last handle the last Run saved
   std::string log_ = dir_.File("logs/submit.log");
   executor::ProcessSupervisor processes_;
   RealClock clock_;
@@ -149,6 +151,13 @@ TEST_F(SparkSubmitKubernetesTest, NativeModeBuildsSparksKubernetesSettings) {
            std::string("spark.kubernetes.driver.label.app.kubernetes.io/managed-by=sparkplane"),
            std::string("spark.kubernetes.driver.label.sparkplane.io/dag=nightly-etl"),
            std::string("spark.kubernetes.executor.label.sparkplane.io/run=7"),
+           // The try's own labels, so a restarted server finds its driver pod (issue 10),
+           // and the exact ids that label values may not hold.
+           std::string("spark.kubernetes.driver.label.sparkplane.io/task=submit"),
+           std::string("spark.kubernetes.driver.label.sparkplane.io/try=1"),
+           std::string("spark.kubernetes.executor.label.sparkplane.io/try=1"),
+           std::string("spark.kubernetes.driver.annotation.sparkplane.io/dag-id=nightly etl"),
+           std::string("spark.kubernetes.driver.annotation.sparkplane.io/task-id=submit"),
            std::string("spark.kubernetes.driver.volumes.persistentVolumeClaim.spark-history."
                        "options.claimName=sparkplane-spark-history"),
            std::string("spark.kubernetes.driver.volumes.persistentVolumeClaim.spark-history."
@@ -160,6 +169,19 @@ TEST_F(SparkSubmitKubernetesTest, NativeModeBuildsSparksKubernetesSettings) {
   // Nothing of this machine's paths reaches the driver's pod.
   EXPECT_THAT(log, AllOf(Not(HasSubstr("spark.local.dir")), Not(HasSubstr("spark.pyspark.python")),
                          Not(HasSubstr("file:" + dir_.File("history")))));
+  // The handle names the driver pod's namespace and labels, for Recover after a pod restart.
+  EXPECT_EQ(
+      last_handle_["driver_pod"],
+      (Json{{"namespace", "jobs"},
+            {"labels",
+             {{"app.kubernetes.io/managed-by", "sparkplane"},
+              {"sparkplane.io/dag", "nightly-etl"},
+              {"sparkplane.io/run", "7"},
+              {"sparkplane.io/task", "submit"},
+              {"sparkplane.io/try", "1"}}},
+            {"annotations",
+             {{"sparkplane.io/dag-id", "nightly etl"}, {"sparkplane.io/task-id", "submit"}}}}))
+      << last_handle_.dump();
 }
 
 TEST_F(SparkSubmitKubernetesTest, NativeModeDefaultsComeFromTheConfigAndTheTaskConfWins) {
@@ -177,6 +199,8 @@ TEST_F(SparkSubmitKubernetesTest, NativeModeDefaultsComeFromTheConfigAndTheTaskC
   EXPECT_THAT(log, HasSubstr("PROP spark.kubernetes.submission.waitAppCompletion=false"));
   EXPECT_THAT(log, Not(HasSubstr("persistentVolumeClaim")));
   EXPECT_THAT(log, Not(HasSubstr("spark.eventLog.dir")));
+  // spark-submit does not wait for the driver: there is no driver pod to follow after a restart.
+  EXPECT_FALSE(last_handle_.contains("driver_pod")) << last_handle_.dump();
 }
 
 TEST_F(SparkSubmitKubernetesTest, NativeClusterModeRefusesFilesOfThisMachine) {

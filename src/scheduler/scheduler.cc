@@ -7,6 +7,7 @@
 #include <future>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "dag/ids.h"
 #include "dag/template.h"
@@ -693,6 +694,46 @@ bool Scheduler::ChangesRuns(const Plan& plan) const {
   return false;
 }
 
+std::optional<Scheduler::Probe> Scheduler::ProbeOf(const Plan& plan) const {
+  for (const TaskInstance& ti : plan.task_instances) {
+    auto rit = snapshot_.runs.find(ti.run_id);
+    const TaskInstance* before = nullptr;
+    if (rit != snapshot_.runs.end()) {
+      auto it = rit->second.tis.find(ti.task_id);
+      if (it != rit->second.tis.end()) before = &it->second;
+    }
+    if (before == nullptr || before->state != ti.state || before->try_number != ti.try_number) {
+      return Probe{ti.run_id, ti.task_id, ti.state, ti.try_number};
+    }
+  }
+  return std::nullopt;
+}
+
+Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe>& probe) {
+  Status s = CommitWithRetry(m);
+  if (s.ok() || s.code() != StatusCode::kUnavailable || !probe) return s;
+  // The store reconnects on its own; a few reads over about 6 s, the loop waiting (nothing
+  // can be committed meanwhile anyway).
+  for (int attempt = 0; attempt < 7; ++attempt) {
+    Result<std::vector<TaskInstance>> tis = services_->store->ListTaskInstances(probe->run);
+    if (tis.ok()) {
+      for (const TaskInstance& ti : *tis) {
+        if (ti.task_id == probe->task && ti.state == probe->state &&
+            ti.try_number == probe->try_number) {
+          services_->logger->Warn("scheduler", s.ToString() + "; the commit had landed");
+          return OkStatus();
+        }
+      }
+      return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+  }
+  services_->logger->Error("scheduler", s.ToString() +
+                                            "; whether the commit landed is unknown (the store "
+                                            "cannot be read); a restart recovers either way");
+  return s;
+}
+
 Status Scheduler::Apply(const Plan& plan) {
   store::Mutation m;
   m.dags = plan.dags;
@@ -702,7 +743,7 @@ Status Scheduler::Apply(const Plan& plan) {
   m.events = plan.events;
   for (const store::DagRun& r : plan.deleted_runs) m.delete_runs.push_back(r.id);
   const bool runs_changed = ChangesRuns(plan);
-  RETURN_IF_ERROR(CommitWithRetry(m));
+  RETURN_IF_ERROR(CommitOnce(m, ProbeOf(plan)));
   if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
   const std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
   WithLaunchBatch([&] { AfterCommit(plan, finished); });
@@ -777,6 +818,7 @@ bool Scheduler::Groupable(const Plan& plan) {
 
 void Scheduler::AddToGroup(PlanGroup* group, Plan plan) {
   group->runs_changed = group->runs_changed || ChangesRuns(plan);
+  if (!group->probe) group->probe = ProbeOf(plan);
   store::Mutation& m = group->mutation;
   m.runs.insert(m.runs.end(), plan.runs.begin(), plan.runs.end());
   m.task_instances.insert(m.task_instances.end(), plan.task_instances.begin(),
@@ -791,7 +833,7 @@ void Scheduler::AddToGroup(PlanGroup* group, Plan plan) {
 }
 
 Status Scheduler::CommitGroup(PlanGroup* group) {
-  Status s = CommitWithRetry(group->mutation);
+  Status s = CommitOnce(group->mutation, group->probe);
   if (s.ok()) {
     if (group->runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
     return s;

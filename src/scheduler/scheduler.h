@@ -114,6 +114,14 @@ class Scheduler {
     std::optional<Event> event;
     std::function<void()> closure;
   };
+  // One task instance a commit moves to a new state or try: reading it back tells whether a
+  // commit whose answer was lost (the session died after COMMIT was sent) landed.
+  struct Probe {
+    int64_t run = 0;
+    std::string task;
+    store::TaskState state{};
+    int try_number = 0;
+  };
   // Plans decided one after another and committed in one transaction (group commit); each is
   // folded into the snapshot as it is added, so the next is decided on top of it.
   struct PlanGroup {
@@ -121,6 +129,7 @@ class Scheduler {
     store::Mutation mutation;
     std::set<int64_t> touched;  // runs the plans change
     bool runs_changed = false;
+    std::optional<Probe> probe;
   };
   // A try whose gate opens once its handle is durable (TaskContext::SaveHandleThen).
   struct PendingStart {
@@ -174,6 +183,12 @@ class Scheduler {
   // in the snapshot (keys re-seeded, clashing run ids noted, or the DAG's scheduling blocked).
   Result<bool> ResolveRefusedRuns(const Plan& plan, const Status& refusal);
   Status CommitWithRetry(const store::Mutation& m);
+  // CommitWithRetry, and when the store lost its answer (Unavailable), whether it landed anyway,
+  // read back through `probe` for a few seconds: a landed commit is a success (retrying its
+  // events would record their transitions twice, and a re-read would drop its effects).
+  Status CommitOnce(const store::Mutation& m, const std::optional<Probe>& probe);
+  // The probe of `plan` against the snapshot it was decided on (before it is folded).
+  std::optional<Probe> ProbeOf(const Plan& plan) const;
   void Launch(const LaunchTry& launch);
   void StopTryEffect(const StopTry& stop);
   Status RescanDags();

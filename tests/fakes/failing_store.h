@@ -1,5 +1,7 @@
 // FailingStore: a Store that passes everything to a real store but fails the commits a test
 // chooses (fault injection: a disk error or a busy database cannot be produced on demand).
+// With AnswerLost, a failed commit is made first and its answer lost, as when a PostgreSQL
+// session dies after COMMIT reached the server (a fault that cannot be timed for real).
 #pragma once
 
 #include <functional>
@@ -16,8 +18,11 @@ class FailingStore : public store::Store {
   // instead of committing.
   using Rule = std::function<Status(const store::Mutation&, int commit_number)>;
 
-  FailingStore(std::unique_ptr<store::Store> inner, Rule rule)
-      : inner_(std::move(inner)), rule_(std::move(rule)) {}
+  enum class Failure { kNothingCommitted, kAnswerLost };
+
+  FailingStore(std::unique_ptr<store::Store> inner, Rule rule,
+               Failure failure = Failure::kNothingCommitted)
+      : inner_(std::move(inner)), rule_(std::move(rule)), failure_(failure) {}
 
   int failures() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -30,6 +35,7 @@ class FailingStore : public store::Store {
       Status s = rule_(m, ++commits_);
       if (!s.ok()) {
         ++failures_;
+        if (failure_ == Failure::kAnswerLost) inner_->Commit(m).IgnoreError();
         return s;
       }
     }
@@ -77,6 +83,7 @@ class FailingStore : public store::Store {
  private:
   std::unique_ptr<store::Store> inner_;
   Rule rule_;
+  Failure failure_;
   mutable std::mutex mu_;
   int commits_ = 0;
   int failures_ = 0;

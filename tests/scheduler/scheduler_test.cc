@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -51,11 +52,12 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs one triggered run of `dag` (default `chain`) to its end with the given commit rule.
-  store::DagRun RunChain(fakes::FailingStore::Rule rule, int* failures,
-                         const std::string& dag = "chain") {
+  store::DagRun RunChain(
+      fakes::FailingStore::Rule rule, int* failures, const std::string& dag = "chain",
+      fakes::FailingStore::Failure failure = fakes::FailingStore::Failure::kNothingCommitted) {
     auto inner = store::OpenStore(store_);
     EXPECT_TRUE(inner.ok()) << inner.status();
-    fakes::FailingStore faulty(std::move(*inner), std::move(rule));
+    fakes::FailingStore faulty(std::move(*inner), std::move(rule), failure);
     executor::ProcessSupervisor processes;
     Logger logger(clock_, LogLevel::kOff);
     operators::Services services;
@@ -75,8 +77,9 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
     Result<CommandResult> created = sched.Submit(TriggerRun{dag});
     EXPECT_TRUE(created.ok()) << created.status();
     std::future<store::DagRun> f = done.get_future();
-    EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-    store::DagRun run = f.get();
+    const bool ended = f.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    EXPECT_TRUE(ended) << "the run did not end in 30 s";
+    store::DagRun run = ended ? f.get() : store::DagRun{};
     sched.Stop();
     sched.Join();
     *failures = faulty.failures();
@@ -252,6 +255,61 @@ TEST_P(SchedulerTest, AFailedGroupCommitIsRetriedNotLostNorRunTwice) {
   for (const store::TaskInstance& ti : *tis) {
     EXPECT_EQ(ti.state, store::TaskState::kSuccess) << ti.task_id;
     EXPECT_EQ(ti.try_number, 1) << ti.task_id;
+  }
+}
+
+// A commit that landed although its answer was lost (Unavailable) is found by reading it back:
+// nothing is retried, so no transition is recorded twice, and its effects (the next launch, the
+// run's end) are not dropped. Once for a single event's commit, once for a group's.
+TEST_P(SchedulerTest, ACommitThatLandedWithoutAnAnswerIsNotRepeated) {
+  using Failure = fakes::FailingStore::Failure;
+  int failures = 0;
+  bool lost = false;
+  store::DagRun run = RunChain(
+      [&](const store::Mutation& m, int) {
+        for (const auto& ti : m.task_instances) {
+          if (ti.task_id == "a" && ti.state == store::TaskState::kSuccess && !lost) {
+            lost = true;
+            return UnavailableError("injected: server closed the connection unexpectedly");
+          }
+        }
+        return OkStatus();
+      },
+      &failures, "chain", Failure::kAnswerLost);
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
+
+  WriteFanDag(dir_ / "dags", dir_ / "ran");
+  int group_failures = 0;
+  bool slept = false, group_lost = false;
+  store::DagRun fan = RunChain(
+      [&](const store::Mutation& m, int) {
+        const int ended = CountIn(m, store::TaskState::kSuccess);
+        if (ended >= 2 && !group_lost) {
+          group_lost = true;
+          return UnavailableError("injected: server closed the connection unexpectedly");
+        }
+        if (ended >= 1 && !slept) {
+          slept = true;
+          std::this_thread::sleep_for(std::chrono::seconds(2));
+        }
+        return OkStatus();
+      },
+      &group_failures, "fan", Failure::kAnswerLost);
+  EXPECT_EQ(group_failures, 1);
+  EXPECT_EQ(fan.state, store::RunState::kSuccess);
+
+  auto db = store::OpenStore(store_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  for (const store::DagRun& r : {run, fan}) {
+    Result<std::vector<store::StateEvent>> events = (*db)->ListEvents(r.id);
+    ASSERT_TRUE(events.ok()) << events.status();
+    std::map<std::string, int> successes;
+    for (const store::StateEvent& e : *events) {
+      if (!e.task_id.empty() && e.to_state == "success") ++successes[e.task_id];
+    }
+    for (const auto& [task, n] : successes) EXPECT_EQ(n, 1) << r.dag_id << "." << task;
+    EXPECT_EQ(successes.size(), r.dag_id == "fan" ? 9u : 2u);
   }
 }
 

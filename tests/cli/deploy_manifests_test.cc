@@ -254,7 +254,7 @@ TEST(DeployManifestsTest, RoleGrantsExactlyWhatTheClusterBackendAndNotebooksUse)
       {"/services", {"create", "patch", "list", "get"}},
       {"apps/deployments", {"create", "patch", "list", "watch"}},
       {"networking.k8s.io/networkpolicies", {"create", "patch"}},
-      {"/pods", {"create", "get", "list", "watch"}},
+      {"/pods", {"create", "get", "list", "watch", "delete"}},
       {"/events", {"list"}},
       {"/persistentvolumeclaims", {"get"}}};
   std::set<std::string> expected;

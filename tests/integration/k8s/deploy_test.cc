@@ -372,7 +372,7 @@ TEST_F(DeployTest, SchedulerServiceAccountMayDoExactlyWhatTheBackendNeeds) {
            {"", "services", "", {"create", "patch", "list", "get"}},
            {"apps", "deployments", "", {"create", "patch", "list", "watch"}},
            {"networking.k8s.io", "networkpolicies", "", {"create", "patch"}},
-           {"", "pods", "", {"create", "get", "list", "watch"}},
+           {"", "pods", "", {"create", "get", "list", "watch", "delete"}},
            {"", "events", "", {"list"}},
            {"", "persistentvolumeclaims", "", {"get"}},
            {"apps", "replicasets", "", {}}}) {

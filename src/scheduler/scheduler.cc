@@ -712,21 +712,29 @@ std::optional<Scheduler::Probe> Scheduler::ProbeOf(const Plan& plan) const {
 Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe>& probe) {
   Status s = CommitWithRetry(m);
   if (s.ok() || s.code() != StatusCode::kUnavailable || !probe) return s;
-  // The store reconnects on its own; a few reads over about 6 s, the loop waiting (nothing
-  // can be committed meanwhile anyway).
-  for (int attempt = 0; attempt < 7; ++attempt) {
-    Result<std::vector<TaskInstance>> tis = services_->store->ListTaskInstances(probe->run);
-    if (tis.ok()) {
-      for (const TaskInstance& ti : *tis) {
-        if (ti.task_id == probe->task && ti.state == probe->state &&
-            ti.try_number == probe->try_number) {
-          services_->logger->Warn("scheduler", s.ToString() + "; the commit had landed");
-          return OkStatus();
-        }
-      }
-      return s;
+  // What the commit left in the probed row is its last write of it (a group may write a task
+  // instance twice: up_for_retry, then queued again).
+  Probe expected = *probe;
+  for (const TaskInstance& ti : m.task_instances) {
+    if (ti.run_id == expected.run && ti.task_id == expected.task) {
+      expected.state = ti.state;
+      expected.try_number = ti.try_number;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+  }
+  // The store reconnects on its own; six reads over about 6 s, the loop waiting (nothing can be
+  // committed meanwhile anyway).
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+    Result<std::vector<TaskInstance>> tis = services_->store->ListTaskInstances(expected.run);
+    if (!tis.ok()) continue;
+    for (const TaskInstance& ti : *tis) {
+      if (ti.task_id == expected.task && ti.state == expected.state &&
+          ti.try_number == expected.try_number) {
+        services_->logger->Warn("scheduler", s.ToString() + "; the commit had landed");
+        return OkStatus();
+      }
+    }
+    return s;
   }
   services_->logger->Error("scheduler", s.ToString() +
                                             "; whether the commit landed is unknown (the store "
@@ -756,15 +764,17 @@ void Scheduler::WithLaunchBatch(const std::function<void()>& effects) {
     return;
   }
   std::vector<PendingStart> batch;
-  {
-    // Reset even if an effect throws (a bug the loop logs), or later saves would wait forever.
-    struct Collecting {
-      std::vector<PendingStart>*& slot;
-      ~Collecting() { slot = nullptr; }
-    } collecting{launch_batch_};
-    launch_batch_ = &batch;
+  launch_batch_ = &batch;
+  try {
     effects();
+  } catch (...) {
+    // A bug the loop logs: the tries collected so far were decided by durable plans, so they
+    // are still started (or abandoned), never left waiting at their gates.
+    launch_batch_ = nullptr;
+    if (!batch.empty()) CommitStarts(std::move(batch));
+    throw;
   }
+  launch_batch_ = nullptr;
   if (!batch.empty()) CommitStarts(std::move(batch));
 }
 
@@ -772,27 +782,43 @@ void Scheduler::CommitStarts(std::vector<PendingStart> starts) {
   PlanGroup group;
   std::vector<PendingStart*> accepted, alone;
   const Time now = services_->clock->Now();
-  for (PendingStart& p : starts) {
-    if (stale_runs_.count(p.key.run)) {
-      p.abandon(UnavailableError("run " + std::to_string(p.key.run) +
-                                 " is being read again from the store"));
-      continue;
+  size_t next = 0;
+  try {
+    for (; next < starts.size(); ++next) {
+      PendingStart& p = starts[next];
+      if (stale_runs_.count(p.key.run)) {
+        p.abandon(UnavailableError("run " + std::to_string(p.key.run) +
+                                   " is being read again from the store"));
+        continue;
+      }
+      RunKeySource keys = keys_;
+      Plan plan = Decide(snapshot_, TaskStarted{p.key.run, p.key.task, p.key.try_number, p.handle},
+                         now, keys);
+      if (!plan.refused.ok()) {
+        p.abandon(plan.refused);
+      } else if (!Groupable(plan)) {
+        alone.push_back(&p);  // decided again and committed on its own below
+      } else {
+        AddToGroup(&group, std::move(plan));
+        accepted.push_back(&p);
+      }
     }
-    RunKeySource keys = keys_;
-    Plan plan = Decide(snapshot_, TaskStarted{p.key.run, p.key.task, p.key.try_number, p.handle},
-                       now, keys);
-    if (!plan.refused.ok()) {
-      p.abandon(plan.refused);
-    } else if (!Groupable(plan)) {
-      alone.push_back(&p);  // decided again and committed on its own below
-    } else {
-      AddToGroup(&group, std::move(plan));
-      accepted.push_back(&p);
-    }
+  } catch (...) {
+    // A bug the loop logs: nothing of the group is committed, so every try not yet resolved is
+    // abandoned at its gate and the snapshot is the store's again.
+    RollBack(&group);
+    const Status bug = InternalError("the scheduler failed while recording the try's start");
+    for (PendingStart* p : accepted) p->abandon(bug);
+    for (PendingStart* p : alone) p->abandon(bug);
+    for (size_t k = next; k < starts.size(); ++k) starts[k].abandon(bug);
+    throw;
   }
   if (!accepted.empty()) {
     Status s = CommitGroup(&group);
     if (s.ok()) {
+      // The gates open now, after the commit (and its read-back) that may have taken a while:
+      // the lease is checked again right before.
+      if (options_.before_effects) options_.before_effects();
       for (PendingStart* p : accepted) p->start();
       WithLaunchBatch([&] {
         for (const auto& [plan, finished] : group.plans) AfterCommit(plan, finished);
@@ -817,6 +843,7 @@ bool Scheduler::Groupable(const Plan& plan) {
 }
 
 void Scheduler::AddToGroup(PlanGroup* group, Plan plan) {
+  if (group->plans.empty()) group->cancelling_before = snapshot_.cancelling;
   group->runs_changed = group->runs_changed || ChangesRuns(plan);
   if (!group->probe) group->probe = ProbeOf(plan);
   store::Mutation& m = group->mutation;
@@ -838,13 +865,14 @@ Status Scheduler::CommitGroup(PlanGroup* group) {
     if (group->runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
     return s;
   }
-  for (const auto& [plan, finished] : group->plans) {
-    for (const StopTry& stop : plan.stops) {
-      snapshot_.cancelling.erase({stop.run, stop.task, stop.try_number});
-    }
-  }
-  ReloadRuns(group->touched);
+  RollBack(group);
   return s;
+}
+
+void Scheduler::RollBack(PlanGroup* group) {
+  if (group->plans.empty()) return;
+  snapshot_.cancelling = std::move(group->cancelling_before);
+  ReloadRuns(group->touched);
 }
 
 void Scheduler::AfterCommit(const Plan& plan, const std::vector<store::DagRun>& finished) {
@@ -878,23 +906,31 @@ void Scheduler::ProcessFinishedGroup(std::vector<Event> events) {
   PlanGroup group;
   std::vector<size_t> grouped;  // the events behind group.plans
   size_t next = 0;
-  for (; next < events.size(); ++next) {
-    const Event& event = events[next];
-    if (const std::optional<int64_t> run = EventRun(event); run && stale_runs_.count(*run)) {
-      DeferStale(event).IgnoreError();
-      continue;
-    }
-    RunKeySource keys = keys_;  // a plan that creates runs is decided again by Process
-    Plan plan = Decide(snapshot_, event, now, keys);
-    if (!plan.refused.ok()) {
-      if (plan.refused.code() != StatusCode::kNotFound) {
-        services_->logger->Error("scheduler", plan.refused.ToString());
+  try {
+    for (; next < events.size(); ++next) {
+      const Event& event = events[next];
+      if (const std::optional<int64_t> run = EventRun(event); run && stale_runs_.count(*run)) {
+        DeferStale(event).IgnoreError();
+        continue;
       }
-      continue;
+      RunKeySource keys = keys_;  // a plan that creates runs is decided again by Process
+      Plan plan = Decide(snapshot_, event, now, keys);
+      if (!plan.refused.ok()) {
+        if (plan.refused.code() != StatusCode::kNotFound) {
+          services_->logger->Error("scheduler", plan.refused.ToString());
+        }
+        continue;
+      }
+      if (!Groupable(plan)) break;
+      AddToGroup(&group, std::move(plan));
+      grouped.push_back(next);
     }
-    if (!Groupable(plan)) break;
-    AddToGroup(&group, std::move(plan));
-    grouped.push_back(next);
+  } catch (...) {
+    // A bug the loop logs: the folded plans are undone and every event of the group is retried.
+    RollBack(&group);
+    for (size_t k = 0; k < events.size(); ++k) retry_events_.push_back(events[k]);
+    next_wakeup_ = services_->clock->Now() + Millis(1000);
+    throw;
   }
   if (!grouped.empty()) {
     Status s = CommitGroup(&group);

@@ -130,6 +130,7 @@ class Scheduler {
     std::set<int64_t> touched;  // runs the plans change
     bool runs_changed = false;
     std::optional<Probe> probe;
+    std::set<TryKey> cancelling_before;  // the snapshot's, restored if the commit fails
   };
   // A try whose gate opens once its handle is durable (TaskContext::SaveHandleThen).
   struct PendingStart {
@@ -166,6 +167,8 @@ class Scheduler {
   // Commits the group; when that fails, its runs are read again from the store (ReloadRuns) and
   // its stops forgotten, so the snapshot is the store's again.
   Status CommitGroup(PlanGroup* group);
+  // Makes the snapshot the store's again after the group's plans were folded but not committed.
+  void RollBack(PlanGroup* group);
   // Whether committing `plan` changes a run (for runs_changes()), judged against the snapshot.
   bool ChangesRuns(const Plan& plan) const;
   // A run as the store holds it, with its task instances and index, on `dag`.
@@ -184,8 +187,9 @@ class Scheduler {
   Result<bool> ResolveRefusedRuns(const Plan& plan, const Status& refusal);
   Status CommitWithRetry(const store::Mutation& m);
   // CommitWithRetry, and when the store lost its answer (Unavailable), whether it landed anyway,
-  // read back through `probe` for a few seconds: a landed commit is a success (retrying its
-  // events would record their transitions twice, and a re-read would drop its effects).
+  // read back through `probe`'s row (expecting the mutation's last write of it) for about 6 s: a
+  // landed commit is a success (retrying its events would record their transitions twice, and a
+  // re-read would drop its effects).
   Status CommitOnce(const store::Mutation& m, const std::optional<Probe>& probe);
   // The probe of `plan` against the snapshot it was decided on (before it is folded).
   std::optional<Probe> ProbeOf(const Plan& plan) const;

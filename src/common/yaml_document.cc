@@ -7,6 +7,7 @@
 
 #include <libfyaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <unordered_map>
 #include <utility>
@@ -114,9 +115,10 @@ struct DiagDeleter {
 // One parse: events in, nodes out.
 class TreeBuilder {
  public:
-  explicit TreeBuilder(YamlNode::Data* data) : data_(data) {}
+  TreeBuilder(YamlNode::Data* data, std::string_view text) : data_(data), text_(text) {}
 
-  std::optional<YamlSyntaxError> Run(std::string_view text) {
+  std::optional<YamlSyntaxError> Run() {
+    std::string_view text = text_;
     fy_diag_cfg diag_cfg;
     fy_diag_cfg_default(&diag_cfg);
     diag_cfg.fp = nullptr;  // collected below, never printed
@@ -211,15 +213,55 @@ class TreeBuilder {
       const fy_mark* m = fy_token_start_mark(t);
       if (m == nullptr) continue;
       fy_mark start = *m;
-      // An anchor's or alias's token starts at its name; point at the '&' or '*' before it.
+      // An anchor's or alias's token starts at its name, a quoted scalar's after the quote;
+      // point at the '&', '*' or quote, as yaml-cpp did.
       const fy_token_type type = fy_token_get_type(t);
-      if ((type == FYTT_ANCHOR || type == FYTT_ALIAS) && start.column > 0) {
+      const bool quoted = type == FYTT_SCALAR && (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED ||
+                                                  fy_token_scalar_style(t) == FYSS_DOUBLE_QUOTED);
+      if ((type == FYTT_ANCHOR || type == FYTT_ALIAS || quoted) && start.column > 0) {
         --start.column;
         --start.input_pos;
+      } else if (type == FYTT_SCALAR && (fy_token_scalar_style(t) == FYSS_LITERAL ||
+                                         fy_token_scalar_style(t) == FYSS_FOLDED)) {
+        start = BlockIndicator(start);
       }
       if (!best || start.input_pos < best->input_pos) best = start;
     }
     return ToMark(best ? *best : last_end_);
+  }
+
+  // A block scalar's token starts at its first content line; yaml-cpp's mark, and what a
+  // reader looks for, is the '|' or '>' at the end of the line above (blank lines between
+  // belong to the content). `content` itself if the header cannot be found.
+  fy_mark BlockIndicator(const fy_mark& content) const {
+    size_t line_start = std::min(content.input_pos, text_.size());
+    while (line_start > 0 && text_[line_start - 1] != '\n') --line_start;
+    int line = content.line;
+    while (line_start > 0) {
+      const size_t end = line_start - 1;  // the '\n' ending the line above
+      size_t begin = end;
+      while (begin > 0 && text_[begin - 1] != '\n') --begin;
+      --line;
+      std::string_view header = text_.substr(begin, end - begin);
+      if (header.find_first_not_of(" \t\r") == std::string_view::npos) {
+        line_start = begin;  // a blank line of the content
+        continue;
+      }
+      for (size_t i = 1; i < header.size(); ++i) {  // a comment starts at " #"
+        if (header[i] == '#' && (header[i - 1] == ' ' || header[i - 1] == '\t')) {
+          header = header.substr(0, i);
+          break;
+        }
+      }
+      const size_t at = header.find_last_of("|>");
+      if (at == std::string_view::npos || line < 0) return content;
+      fy_mark mark{begin + at, line, 0};
+      for (size_t i = 0; i < at; ++i) {
+        if ((static_cast<unsigned char>(header[i]) & 0xC0) != 0x80) ++mark.column;
+      }
+      return mark;
+    }
+    return content;
   }
 
   uint32_t NewNode(YamlKind kind, YamlMark mark) {
@@ -308,6 +350,7 @@ class TreeBuilder {
   }
 
   YamlNode::Data* data_;
+  std::string_view text_;
   std::unordered_map<std::string, uint32_t> anchors_;
   std::vector<Open> open_;
   std::vector<uint32_t> pending_;
@@ -390,7 +433,7 @@ std::optional<YamlDocument> YamlDocument::Parse(std::string_view text, YamlSynta
     return std::nullopt;
   }
   YamlDocument doc;
-  if (std::optional<YamlSyntaxError> e = TreeBuilder(doc.data_.get()).Run(text)) {
+  if (std::optional<YamlSyntaxError> e = TreeBuilder(doc.data_.get(), text).Run()) {
     *error = std::move(*e);
     return std::nullopt;
   }

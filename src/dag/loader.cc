@@ -1,13 +1,11 @@
 // Loading DAG files: YAML text -> validated Dag, collecting every problem as a located DagError
-// instead of stopping at the first. The flow is parse (yaml-cpp) -> read top-level fields and
-// tasks -> resolve dependencies, order tasks, find cycles -> check template references against
-// params and upstream tasks -> let the task types validate their own fields.
+// instead of stopping at the first. The flow is parse (common/yaml_document, libfyaml) -> read
+// top-level fields and tasks -> resolve dependencies, order tasks, find cycles -> check template
+// references against params and upstream tasks -> let the task types validate their own fields.
 //
-// yaml-cpp throws; every exception is caught here and becomes an error of the file.
+// An exception from a library (nlohmann's, an allocation) is caught here and becomes an error
+// of the file.
 #include "dag/loader.h"
-
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
@@ -23,6 +21,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/yaml_document.h"
 #include "dag/cron.h"
 #include "dag/ids.h"
 #include "dag/internal/civil_time.h"
@@ -199,48 +198,8 @@ struct TaskDraft {
 struct Entry {
   std::string key;
   SourceLocation key_location;
-  YAML::Node value;
+  YamlNode value;
 };
-
-// yaml-cpp's LoadAll never returns on some malformed input (a lone ','): the parser reports
-// document after document without consuming anything. Documents are counted first, with an
-// event handler that builds nothing, up to a bound no real file reaches (a document takes at
-// least one byte). nullopt: the parser made no progress. Syntax errors throw YAML::Exception.
-std::optional<size_t> CountYamlDocuments(const std::string& text) {
-  struct IgnoreEvents : YAML::EventHandler {
-    void OnDocumentStart(const YAML::Mark&) override {}
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {}
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {}
-    void OnMapEnd() override {}
-  } events;
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  size_t documents = 0;
-  while (parser.HandleNextDocument(events)) {
-    if (++documents > text.size() + 1) return std::nullopt;
-  }
-  return documents;
-}
-
-// Whether a line starts with a document marker ("---" or "..."): without one the text holds
-// at most one YAML document, and counting them (a second pass of yaml-cpp) is not needed.
-bool HasDocumentMarker(const std::string& text) {
-  for (size_t pos = 0; pos < text.size();) {
-    if (text.compare(pos, 3, "---") == 0 || text.compare(pos, 3, "...") == 0) return true;
-    pos = text.find('\n', pos);
-    if (pos == std::string::npos) break;
-    ++pos;
-  }
-  return false;
-}
 
 class DagFileParser {
  public:
@@ -251,36 +210,20 @@ class DagFileParser {
     LoadedFile out;
     out.path = path_;
     try {
-      // The usual file (one document, no marker) is parsed once; anything else is counted
-      // first, which also catches input yaml-cpp would read as endless empty documents.
-      YAML::Node doc;
-      std::optional<size_t> documents;
-      if (!HasDocumentMarker(text)) {
-        doc = YAML::Load(text);
-        if (doc && !doc.IsNull()) documents = 1;
-      }
-      if (!documents) {
-        documents = CountYamlDocuments(text);
-        doc = documents && *documents > 0 ? YAML::Load(text) : YAML::Node();
-      }
-      if (!documents) {
-        Error(FileLocation(), "",
-              "YAML syntax error: the file does not parse as YAML (look for a stray ',', ']' or "
-              "'}' outside any list or mapping)");
-      } else if (!doc || doc.IsNull()) {
+      YamlSyntaxError syntax;
+      std::optional<YamlDocument> doc = YamlDocument::Parse(text, &syntax);
+      if (!doc) {
+        Error(internal::LocationOf(syntax.mark, path_), "", "YAML syntax error: " + syntax.message);
+      } else if (doc->size() == 0 || doc->root().IsNull()) {
         Error(FileLocation(), "", "the file is empty; expected a mapping with 'id' and 'tasks'");
       } else {
-        if (*documents > 1) {
+        if (doc->size() > 1) {
           Error(FileLocation(), "",
-                "the file has " + std::to_string(*documents) +
+                "the file has " + std::to_string(doc->size()) +
                     " YAML documents; expected one DAG per file");
         }
-        ParseDag(doc, text);
+        ParseDag(doc->root(), text);
       }
-    } catch (const YAML::Exception& e) {
-      // yaml-cpp's ParserException carries the position of the syntax error.
-      errors_.push_back(
-          DagError{internal::LocationOf(e.mark, path_), "", "YAML syntax error: " + e.msg});
     } catch (const std::exception& e) {
       errors_.push_back(DagError{FileLocation(), "", std::string("cannot load: ") + e.what()});
     }
@@ -292,10 +235,10 @@ class DagFileParser {
 
  private:
   SourceLocation FileLocation() const { return SourceLocation{path_, 0, 0}; }
-  SourceLocation Loc(const YAML::Node& n) const { return internal::LocationOf(n.Mark(), path_); }
+  SourceLocation Loc(const YamlNode& n) const { return internal::LocationOf(n, path_); }
   // Where a value is: its own mark, or its key's for an empty value (whose mark points past it).
   SourceLocation ValueLoc(const Entry& e) const {
-    return e.value.IsNull() || e.value.Mark().line < 0 ? e.key_location : Loc(e.value);
+    return e.value.IsNull() || e.value.mark().line == 0 ? e.key_location : Loc(e.value);
   }
 
   void Error(const SourceLocation& loc, std::string field, std::string message) {
@@ -318,20 +261,19 @@ class DagFileParser {
 
   // The entries of a mapping; reports non-scalar and repeated keys. False if `node` is not a
   // mapping (reported as "expected <what>").
-  bool Entries(const YAML::Node& node, const SourceLocation& loc, const std::string& field,
+  bool Entries(const YamlNode& node, const SourceLocation& loc, const std::string& field,
                const std::string& what, std::vector<Entry>* out) {
-    if (!node.IsMap()) {
+    if (!node.IsMapping()) {
       Error(loc, field, "expected " + what + "; got " + DescribeNode(node));
       return false;
     }
     std::unordered_map<std::string, int> first_line;
-    for (const auto& kv : node) {
-      const YAML::Node& key = kv.first;
+    for (const auto& [key, value] : node.entries()) {
       if (!key.IsScalar()) {
         Error(Loc(key), field, "keys must be strings; got " + DescribeNode(key));
         continue;
       }
-      Entry e{key.Scalar(), Loc(key), kv.second};
+      Entry e{key.scalar(), Loc(key), value};
       auto [pos, inserted] = first_line.emplace(e.key, e.key_location.line);
       if (!inserted) {
         Error(e.key_location, Sub(field, e.key),
@@ -354,12 +296,12 @@ class DagFileParser {
       Error(ValueLoc(e), field, "expected a string; got " + DescribeNode(e.value));
       return std::nullopt;
     }
-    return e.value.Scalar();
+    return e.value.scalar();
   }
 
   std::optional<bool> GetBool(const Entry& e, const std::string& field) {
     if (e.value.IsScalar()) {
-      std::string v = e.value.Scalar();
+      std::string v = e.value.scalar();
       std::transform(v.begin(), v.end(), v.begin(), Lower);
       if (v == "true" || v == "yes" || v == "on") return true;
       if (v == "false" || v == "no" || v == "off") return false;
@@ -370,7 +312,7 @@ class DagFileParser {
 
   std::optional<int> GetInt(const Entry& e, const std::string& field, int min) {
     if (e.value.IsScalar()) {
-      const std::string& s = e.value.Scalar();
+      const std::string& s = e.value.scalar();
       int v = 0;
       auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
       if (ec == std::errc() && ptr == s.data() + s.size() && !s.empty()) {
@@ -390,7 +332,7 @@ class DagFileParser {
             "expected a duration such as 30s, 5m, 1h; got " + DescribeNode(e.value));
       return std::nullopt;
     }
-    Result<Millis> d = ParseDuration(e.value.Scalar());
+    Result<Millis> d = ParseDuration(e.value.scalar());
     if (!d.ok()) {
       Error(ValueLoc(e), field, d.status().message());
       return std::nullopt;
@@ -404,7 +346,7 @@ class DagFileParser {
 
   std::optional<Time> GetTime(const Entry& e, const std::string& field) {
     if (e.value.IsScalar()) {
-      if (std::optional<Time> t = internal::ParseDateTime(e.value.Scalar())) return t;
+      if (std::optional<Time> t = internal::ParseDateTime(e.value.scalar())) return t;
     }
     Error(ValueLoc(e), field,
           "expected a date such as 2026-01-01 or an RFC 3339 time such as "
@@ -419,7 +361,7 @@ class DagFileParser {
     std::vector<std::pair<std::string, SourceLocation>> out;
     if (e.value.IsNull()) return out;
     if (e.value.IsScalar()) {
-      out.emplace_back(e.value.Scalar(), ValueLoc(e));
+      out.emplace_back(e.value.scalar(), ValueLoc(e));
       return out;
     }
     if (!e.value.IsSequence()) {
@@ -428,13 +370,13 @@ class DagFileParser {
       return out;
     }
     size_t i = 0;
-    for (const YAML::Node& item : e.value) {
+    for (YamlNode item : e.value.items()) {
       const std::string item_field = field + "[" + std::to_string(i++) + "]";
       if (!item.IsScalar()) {
         Error(Loc(item), item_field, "expected a string; got " + DescribeNode(item));
         continue;
       }
-      out.emplace_back(item.Scalar(), Loc(item));
+      out.emplace_back(item.scalar(), Loc(item));
     }
     return out;
   }
@@ -453,7 +395,7 @@ class DagFileParser {
   // Airflow's retry_exponential_backoff: true (a multiplier of 2), false (off) or a multiplier.
   std::optional<double> GetBackoff(const Entry& e, const std::string& field) {
     if (e.value.IsScalar()) {
-      std::string v = e.value.Scalar();
+      std::string v = e.value.scalar();
       std::transform(v.begin(), v.end(), v.begin(), Lower);
       if (v == "true" || v == "yes" || v == "on") return 2.0;
       if (v == "false" || v == "no" || v == "off") return 0.0;
@@ -461,7 +403,7 @@ class DagFileParser {
       auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), m);
       if (ec == std::errc() && ptr == v.data() + v.size() && !v.empty() && std::isfinite(m)) {
         if (m >= 0) return m;
-        Error(ValueLoc(e), field, "must not be negative; got " + e.value.Scalar());
+        Error(ValueLoc(e), field, "must not be negative; got " + e.value.scalar());
         return std::nullopt;
       }
     }
@@ -490,7 +432,7 @@ class DagFileParser {
               "expected a string, number or bool; got " + DescribeNode(var.value));
         continue;
       }
-      (*env)[var.key] = EnvValue{var.value.Scalar(), ValueLoc(var), var_field};
+      (*env)[var.key] = EnvValue{var.value.scalar(), ValueLoc(var), var_field};
     }
   }
 
@@ -520,7 +462,7 @@ class DagFileParser {
 
   // ---- the DAG ----
 
-  void ParseDag(const YAML::Node& root, const std::string& text) {
+  void ParseDag(const YamlNode& root, const std::string& text) {
     auto dag = std::make_shared<Dag>();
     dag->file = path_;
     dag->fingerprint = internal::Fingerprint(text);
@@ -621,7 +563,7 @@ class DagFileParser {
       Error(ValueLoc(*tasks_entry), "tasks", "a DAG needs at least one task");
     } else {
       int index = 0;
-      for (const YAML::Node& task : tasks_entry->value) ParseTask(task, index++);
+      for (YamlNode task : tasks_entry->value.items()) ParseTask(task, index++);
     }
     if (cluster_entry != nullptr && !cluster_entry->value.IsNull()) {
       ExpandClusterShorthand(*cluster_entry);
@@ -657,10 +599,10 @@ class DagFileParser {
       if (schedule.ok()) dag->schedule = std::move(schedule).value();
     }
     if (start != nullptr && dag->start_date && start->value.IsScalar()) {
-      dag->start_date = ParseDateTimeIn(start->value.Scalar(), *zone);
+      dag->start_date = ParseDateTimeIn(start->value.scalar(), *zone);
     }
     if (end != nullptr && dag->end_date && end->value.IsScalar()) {
-      dag->end_date = ParseDateTimeIn(end->value.Scalar(), *zone);
+      dag->end_date = ParseDateTimeIn(end->value.scalar(), *zone);
     }
   }
 
@@ -671,7 +613,7 @@ class DagFileParser {
     const Entry* type = &e;
     const Entry* interval = nullptr;
     std::vector<Entry> entries;
-    if (e.value.IsMap()) {
+    if (e.value.IsMapping()) {
       if (!Entries(e.value, ValueLoc(e), "timetable", "a mapping with 'type' and 'interval'",
                    &entries)) {
         return;
@@ -739,7 +681,7 @@ class DagFileParser {
       }
       Param param;
       // {default: x, description: y} declares a param; any other value is the default itself.
-      if (p.value.IsMap() && (p.value["default"] || p.value["description"])) {
+      if (p.value.Find("default").present() || p.value.Find("description").present()) {
         std::vector<Entry> spec;
         Entries(p.value, ValueLoc(p), field, "a mapping", &spec);
         for (const Entry& s : spec) {
@@ -797,7 +739,7 @@ class DagFileParser {
     return it->second;
   }
 
-  void ParseTask(const YAML::Node& node, int index) {
+  void ParseTask(const YamlNode& node, int index) {
     TaskDraft t;
     t.field = "tasks[" + std::to_string(index) + "]";
     t.spec.location = Loc(node);
@@ -906,7 +848,7 @@ class DagFileParser {
   void ExpandClusterShorthand(const Entry& e) {
     const SourceLocation loc = ValueLoc(e);
     nlohmann::json settings = nlohmann::json::object();
-    if (e.value.IsMap()) {
+    if (e.value.IsMapping()) {
       settings = internal::YamlToJson(e.value, path_, "cluster", &errors_, nullptr);
       for (const auto& [k, v] : settings.items()) {
         if (k == "action") Error(loc, "cluster.action", "'action' is set by the cluster shorthand");
@@ -1232,14 +1174,9 @@ class DagFileParser {
 }  // namespace
 
 Result<nlohmann::json> YamlTextToJson(const std::string& text, const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgumentError(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+  ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::Parse(text, path));
   std::vector<DagError> errors;
-  nlohmann::json out = internal::YamlToJson(root, path, "", &errors, nullptr);
+  nlohmann::json out = internal::YamlToJson(doc.root(), path, "", &errors, nullptr);
   if (!errors.empty()) return InvalidArgumentError(errors.front().ToString());
   return out;
 }

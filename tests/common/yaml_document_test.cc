@@ -83,6 +83,16 @@ TEST(YamlDocumentTest, MarksAreOneBasedAndStartAtProperties) {
   EXPECT_EQ(At(tasks), "3:3");
   EXPECT_EQ(At(tasks.item(0)), "3:5");
   EXPECT_EQ(At(tasks.item(0).Find("x")), "4:8") << "the anchor's place, not the text's";
+
+  YamlDocument styles = MustParse(
+      "q: \"x\"\ns: 'y'\nlit: |  # comment\n\n  text\nfold: >-\n  text\nlist:\n- |\n  a\n");
+  YamlNode r = styles.root();
+  EXPECT_EQ(At(r.Find("q")), "1:4") << "at the quote";
+  EXPECT_EQ(At(r.Find("s")), "2:4");
+  EXPECT_EQ(At(r.Find("lit")), "3:6") << "at the '|', not the content";
+  EXPECT_EQ(r.Find("lit").scalar(), "\ntext\n");
+  EXPECT_EQ(At(r.Find("fold")), "6:7");
+  EXPECT_EQ(At(r.Find("list").item(0)), "9:3");
 }
 
 TEST(YamlDocumentTest, MappingKeepsEntriesInOrderWithDuplicates) {

@@ -3,13 +3,13 @@
 // tests/fuzz/regressions/<target>/, which the fuzz runs replay as well.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "common/yaml_document.h"
 #include "dag/cron.h"
 #include "dag/fake_task_types.h"
 #include "dag/internal/civil_time.h"
@@ -87,8 +87,9 @@ TEST(FuzzRegressionsTest, AFireAtTheWalkLimitIsItsOwnPreviousFire) {
 // alias ("&a [*a]") recursed until the stack overflowed.
 TEST(FuzzRegressionsTest, YamlValueContainingItselfIsAnError) {
   std::vector<DagError> errors;
-  nlohmann::json v =
-      internal::YamlToJson(YAML::Load("&a [1, {k: *a}]"), "f.yaml", "conf", &errors, nullptr);
+  Result<YamlDocument> doc = YamlDocument::Parse("&a [1, {k: *a}]", "f.yaml");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  nlohmann::json v = internal::YamlToJson(doc->root(), "f.yaml", "conf", &errors, nullptr);
   EXPECT_TRUE(v.is_null());
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].field, "conf[1].k");

@@ -25,7 +25,8 @@ const nlohmann::json& DefaultContext() {
               "a-b": {"outputs": {"c.d": "flat"}}},
     "dag.id": "flat-dag-id"
   })"));
-  // A YAML param default may hold bytes that are not UTF-8 (yaml-cpp passes them through).
+  // A param value may hold bytes that are not UTF-8 (yaml-cpp passed them through from DAG
+  // files; the YAML tree refuses them now, other sources of values may not).
   (*kContext)["params"]["bytes"] = {{"k", "a\xff"}};
   return *kContext;
 }

@@ -79,20 +79,19 @@ std::optional<bool> AsBool(std::string_view s) {
 
 }  // namespace
 
-SourceLocation LocationOf(const YAML::Mark& mark, const std::string& file) {
-  SourceLocation loc;
-  loc.file = file;
-  if (mark.line >= 0) {
-    loc.line = mark.line + 1;
-    loc.column = mark.column + 1;
-  }
-  return loc;
+SourceLocation LocationOf(const YamlMark& mark, const std::string& file) {
+  return SourceLocation{file, mark.line, mark.column};
 }
 
-nlohmann::json ScalarToJson(const YAML::Node& scalar) {
-  const std::string& text = scalar.Scalar();
-  const std::string& tag = scalar.Tag();
-  if (tag == "?") {
+SourceLocation LocationOf(const YamlNode& node, const std::string& file) {
+  return LocationOf(node.mark(), file);
+}
+
+nlohmann::json ScalarToJson(const YamlNode& scalar) {
+  const std::string& text = scalar.scalar();
+  const std::string& tag = scalar.tag();
+  if (tag.empty()) {
+    if (!scalar.plain()) return text;  // quoted or a block scalar
     if (auto b = AsBool(text)) return *b;
     if (auto i = AsInt(text)) return *i;
     if (auto f = AsFloat(text)) return *f;
@@ -106,18 +105,18 @@ nlohmann::json ScalarToJson(const YAML::Node& scalar) {
   } else if (tag == kBoolTag) {
     if (auto b = AsBool(text)) return *b;
   }
-  // "!" (quoted), !!str and unknown tags: the text as is.
+  // "!", !!str and unknown tags: the text as is.
   return text;
 }
 
-std::string DescribeNode(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
+std::string DescribeNode(const YamlNode& node) {
+  switch (node.kind()) {
+    case YamlKind::kMapping:
       return "a mapping";
-    case YAML::NodeType::Sequence:
+    case YamlKind::kSequence:
       return "a list";
-    case YAML::NodeType::Scalar:
-      return "'" + node.Scalar() + "'";
+    case YamlKind::kScalar:
+      return "'" + node.scalar() + "'";
     default:
       return "nothing";
   }
@@ -129,7 +128,7 @@ namespace {
 // otherwise expand into billions of copies.
 constexpr size_t kMaxValues = 100'000;
 
-// One YamlToJson call. yaml-cpp resolves an alias to the anchored node itself, so a value can
+// One YamlToJson call. The tree resolves an alias to the anchored node itself, so a value can
 // contain itself ("&a [*a]") and every alias is converted again as a full copy: collections
 // being converted are tracked to refuse cycles, and the values produced are counted.
 class YamlJsonConverter {
@@ -138,27 +137,26 @@ class YamlJsonConverter {
                     std::vector<TemplateSite>* sites)
       : file_(file), errors_(errors), sites_(sites) {}
 
-  nlohmann::json Convert(const YAML::Node& node, const std::string& field) {
+  nlohmann::json Convert(const YamlNode& node, const std::string& field) {
     if (failed_) return nullptr;
     if (++values_ > kMaxValues) {
       return Fail(node, field,
                   "the value is too large: more than " + std::to_string(kMaxValues) +
                       " items once YAML aliases are expanded");
     }
-    switch (node.Type()) {
-      case YAML::NodeType::Scalar: {
+    switch (node.kind()) {
+      case YamlKind::kScalar: {
         nlohmann::json v = ScalarToJson(node);
         if (sites_ != nullptr && v.is_string() &&
             v.get_ref<const std::string&>().find("{{") != std::string::npos) {
-          sites_->push_back(
-              TemplateSite{v.get<std::string>(), LocationOf(node.Mark(), file_), field});
+          sites_->push_back(TemplateSite{v.get<std::string>(), LocationOf(node, file_), field});
         }
         return v;
       }
-      case YAML::NodeType::Sequence:
-      case YAML::NodeType::Map: {
-        for (const YAML::Node& open : open_) {
-          if (open.is(node)) {
+      case YamlKind::kSequence:
+      case YamlKind::kMapping: {
+        for (const YamlNode& open : open_) {
+          if (open.SameAs(node)) {
             return Fail(node, field, "the value contains itself through a YAML alias");
           }
         }
@@ -173,39 +171,37 @@ class YamlJsonConverter {
   }
 
  private:
-  nlohmann::json Fail(const YAML::Node& node, const std::string& field, std::string message) {
-    errors_->push_back(DagError{LocationOf(node.Mark(), file_), field, std::move(message)});
+  nlohmann::json Fail(const YamlNode& node, const std::string& field, std::string message) {
+    errors_->push_back(DagError{LocationOf(node, file_), field, std::move(message)});
     failed_ = true;
     return nullptr;
   }
 
-  nlohmann::json Sequence(const YAML::Node& node, const std::string& field) {
+  nlohmann::json Sequence(const YamlNode& node, const std::string& field) {
     nlohmann::json arr = nlohmann::json::array();
     size_t i = 0;
-    for (const YAML::Node& item : node) {
+    for (YamlNode item : node.items()) {
       arr.push_back(Convert(item, field + "[" + std::to_string(i++) + "]"));
       if (failed_) break;
     }
     return arr;
   }
 
-  nlohmann::json Map(const YAML::Node& node, const std::string& field) {
+  nlohmann::json Map(const YamlNode& node, const std::string& field) {
     nlohmann::json obj = nlohmann::json::object();
-    for (const auto& kv : node) {
-      const YAML::Node& key = kv.first;
+    for (const auto& [key, value] : node.entries()) {
       if (!key.IsScalar()) {
-        errors_->push_back(DagError{LocationOf(key.Mark(), file_), field,
+        errors_->push_back(DagError{LocationOf(key, file_), field,
                                     "mapping keys must be strings; got " + DescribeNode(key)});
         continue;
       }
-      const std::string& name = key.Scalar();
+      const std::string& name = key.scalar();
       const std::string sub = field.empty() ? name : field + "." + name;
       if (obj.contains(name)) {
-        errors_->push_back(
-            DagError{LocationOf(key.Mark(), file_), sub, "duplicate key '" + name + "'"});
+        errors_->push_back(DagError{LocationOf(key, file_), sub, "duplicate key '" + name + "'"});
         continue;
       }
-      obj[name] = Convert(kv.second, sub);
+      obj[name] = Convert(value, sub);
       if (failed_) break;
     }
     return obj;
@@ -214,14 +210,14 @@ class YamlJsonConverter {
   const std::string& file_;
   std::vector<DagError>* errors_;
   std::vector<TemplateSite>* sites_;
-  std::vector<YAML::Node> open_;  // the collections being converted, outermost first
+  std::vector<YamlNode> open_;  // the collections being converted, outermost first
   size_t values_ = 0;
   bool failed_ = false;
 };
 
 }  // namespace
 
-nlohmann::json YamlToJson(const YAML::Node& node, const std::string& file, const std::string& field,
+nlohmann::json YamlToJson(const YamlNode& node, const std::string& file, const std::string& field,
                           std::vector<DagError>* errors, std::vector<TemplateSite>* sites) {
   return YamlJsonConverter(file, errors, sites).Convert(node, field);
 }

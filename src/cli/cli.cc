@@ -339,7 +339,9 @@ int Main(int argc, char** argv) {
   deploy->add_option("COMPONENT", dopts.components, "storage | scheduler | history | all | help")
       ->required();
   add_deploy_flags(deploy);
-  deploy->add_option("--overlay", dopts.overlay, "single-node (hostPath), multi-node or ha");
+  deploy->add_option("--overlay", dopts.overlay,
+                     "single-node (hostPath), multi-node, ha, or ha-try (ha with its own "
+                     "PostgreSQL, for trying out)");
   deploy->add_flag("--dry-run", dopts.dry_run, "Server-side dry run: validate, persist nothing");
   deploy->add_flag("--force-conflicts", dopts.force_conflicts, "Take over fields others own");
   deploy->footer(

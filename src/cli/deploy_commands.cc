@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/secrets.h"
 #include "cli/table.h"
 #include "common/clock.h"
 #include "k8s/api_error.h"
@@ -196,6 +197,7 @@ constexpr KindInfo kKinds[] = {
     {"v1", "PersistentVolume", k8s::kPersistentVolumes},
     {"v1", "PersistentVolumeClaim", k8s::kPersistentVolumeClaims},
     {"apps/v1", "Deployment", k8s::kDeployments},
+    {"apps/v1", "StatefulSet", k8s::kStatefulSets},
     {"batch/v1", "CronJob", k8s::kCronJobs},
     {"policy/v1", "PodDisruptionBudget", k8s::kPodDisruptionBudgets},
     {"networking.k8s.io/v1", "NetworkPolicy", k8s::kNetworkPolicies},
@@ -513,6 +515,50 @@ Result<std::vector<std::string>> ExpandComponents(const std::vector<std::string>
   return out;
 }
 
+// The Secrets of overlays/OVERLAY/generated-secret.yaml (none when the file is missing), each
+// with the keys of its sparkplane.io/generate annotation, in namespace `ns`.
+Result<std::vector<std::pair<json, std::vector<std::string>>>> GeneratedSecrets(
+    const FileMap& files, const std::string& overlay, const std::string& ns) {
+  const std::string path = "overlays/" + overlay + "/" + std::string(kGeneratedSecretFile);
+  std::vector<std::pair<json, std::vector<std::string>>> out;
+  auto it = files.find(path);
+  if (it == files.end()) return out;
+  ASSIGN_OR_RETURN(std::vector<json> docs, ParseYamlDocuments(it->second, "deploy/" + path));
+  for (json& secret : docs) {
+    if (!secret.is_object() || secret.value("apiVersion", "") != "v1" ||
+        KindOf(secret) != "Secret" || NameOf(secret).empty()) {
+      return InvalidArgumentError("deploy/" + path +
+                                  ": every document must be a v1 Secret with metadata.name");
+    }
+    const json annotations = secret["metadata"].value("annotations", json::object());
+    const json value = annotations.value(std::string(kGenerateAnnotation), json());
+    const std::string annotation = value.is_string() ? value.get<std::string>() : "";
+    std::vector<std::string> keys;
+    std::stringstream in(annotation);
+    for (std::string key; std::getline(in, key, ',');) {
+      key.erase(0, key.find_first_not_of(' '));
+      key.erase(key.find_last_not_of(' ') + 1);
+      if (!key.empty()) keys.push_back(key);
+    }
+    if (keys.empty()) {
+      return InvalidArgumentError("deploy/" + path + ": Secret/" + NameOf(secret) +
+                                  " names no key to generate (annotation " +
+                                  std::string(kGenerateAnnotation) + ": KEY[,KEY...])");
+    }
+    for (const std::string& key : keys) {
+      if (secret.value("stringData", json::object()).contains(key) ||
+          secret.value("data", json::object()).contains(key)) {
+        return InvalidArgumentError("deploy/" + path + ": Secret/" + NameOf(secret) +
+                                    " has a value for \"" + key +
+                                    "\", which it also names to generate");
+      }
+    }
+    secret["metadata"]["namespace"] = ns;
+    out.emplace_back(std::move(secret), std::move(keys));
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +597,8 @@ std::vector<std::string> DeployOverlays() {
       if (name.find('/') == std::string::npos) overlays.push_back(name);
     }
   }
+  // By name ("ha" before "ha-try", which the paths' order would swap).
+  std::sort(overlays.begin(), overlays.end());
   return overlays;
 }
 
@@ -571,6 +619,7 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
       overlays.push_back(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
     }
   }
+  std::sort(overlays.begin(), overlays.end());
   if (std::find(overlays.begin(), overlays.end(), overlay) == overlays.end()) {
     std::vector<std::string> head(overlays.begin(), overlays.end() - 1);
     std::string expected =
@@ -587,6 +636,19 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
                                 "at most 63, starting and ending with a letter or digit)");
   }
   ASSIGN_OR_RETURN(std::vector<json> rendered, RenderKustomization(files, "overlays/" + overlay));
+  ASSIGN_OR_RETURN(auto generated, GeneratedSecrets(files, overlay, from));
+  std::map<std::string, std::vector<std::string>> generated_keys;  // by Secret name
+  for (auto& [secret, keys] : generated) {
+    for (const json& object : rendered) {
+      if (KindOf(object) == "Secret" && NameOf(object) == NameOf(secret)) {
+        return InvalidArgumentError("deploy/overlays/" + overlay + "/" +
+                                    std::string(kGeneratedSecretFile) + ": Secret/" +
+                                    NameOf(secret) + " is also a resource of the kustomization");
+      }
+    }
+    generated_keys[NameOf(secret)] = keys;
+    rendered.push_back(std::move(secret));
+  }
   std::vector<std::pair<int, DeployObject>> ordered;
   for (json& object : rendered) {
     const std::string what = KindOf(object) + "/" + NameOf(object) + " of overlay " + overlay;
@@ -607,6 +669,9 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
     const k8s::ResourceType& type = kKinds[kind].type;
     DeployObject d{k8s::Ref(type, type.namespaced() ? to : "", NameOf(object)), component,
                    std::move(object)};
+    if (KindOf(d.object) == "Secret" && generated_keys.count(d.ref.name) > 0) {
+      d.generated_keys = generated_keys[d.ref.name];
+    }
     ordered.emplace_back(kind, std::move(d));
   }
   std::stable_sort(ordered.begin(), ordered.end(),
@@ -655,9 +720,31 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
       ++failed;
       continue;
     }
+    json object = d.object;
+    std::string generated_note;
+    if (!d.generated_keys.empty()) {
+      if (before.ok()) {
+        // Generated once: what was initialised with the values (a database with its password)
+        // keeps them, so new ones would lock it out.
+        const std::string note = " (exists: its generated " + Join(d.generated_keys, ", ") +
+                                 " is kept; delete the Secret to generate another)";
+        if (!g.json) std::printf("%s unchanged%s%s\n", label.c_str(), suffix.c_str(), note.c_str());
+        report.push_back({{"object", label},
+                          {"namespace", ns},
+                          {"component", d.component},
+                          {"outcome", "unchanged"},
+                          {"dry_run", options.dry_run}});
+        continue;
+      }
+      // 24 random bytes, URL-safe base64: nothing a URL or libpq would have to escape.
+      for (const std::string& key : d.generated_keys) {
+        object["stringData"][key] = auth::RandomSecret(24);
+      }
+      generated_note = " with a random " + Join(d.generated_keys, ", ");
+    }
     // With --dry-run the API server authenticates, validates and admits the object and answers
     // with what it would store, storing nothing.
-    Result<json> after = client.ServerSideApply(d.ref, d.object, conflicts, options.dry_run);
+    Result<json> after = client.ServerSideApply(d.ref, object, conflicts, options.dry_run);
     if (!after.ok()) {
       Status s = after.status();
       if (s.code() == StatusCode::kAborted && !options.force_conflicts) {
@@ -678,7 +765,10 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
     } else {
       outcome = "configured";
     }
-    if (!g.json) std::printf("%s %s%s\n", label.c_str(), outcome.c_str(), suffix.c_str());
+    if (!g.json) {
+      std::printf("%s %s%s%s\n", label.c_str(), outcome.c_str(), suffix.c_str(),
+                  generated_note.c_str());
+    }
     report.push_back({{"object", label},
                       {"namespace", d.ref.type.namespaced() ? ns : ""},
                       {"component", d.component},
@@ -972,8 +1062,9 @@ int ServicesCommand(const GlobalOptions& g, const DeployOptions& options) {
 int DeployHelp(const GlobalOptions& g) {
   std::printf("%s", R"(Sparkplane on Kubernetes: deploy, undeploy and list what is exposed.
 
-  sparkplane deploy COMPONENT... [--overlay single-node|multi-node|ha] [--namespace NS]
-                    [--dry-run] [--force-conflicts] [--kubeconfig PATH] [--context NAME]
+  sparkplane deploy COMPONENT... [--overlay single-node|multi-node|ha|ha-try]
+                    [--namespace NS] [--dry-run] [--force-conflicts] [--kubeconfig PATH]
+                    [--context NAME]
   sparkplane undeploy COMPONENT... [--namespace NS] [--dry-run] [--timeout SECONDS]
                     [--kubeconfig PATH] [--context NAME]
   sparkplane services [--namespace NS] [--json] [--kubeconfig PATH] [--context NAME]
@@ -982,7 +1073,8 @@ int DeployHelp(const GlobalOptions& g) {
 COMPONENT is one or more of:
   storage    the three volumes and their claims: sparkplane-state (database, task logs,
              DAGs), sparkplane-spark-history (Spark event logs, ReadWriteMany: the scheduler,
-             every Spark node and the History Server mount it), sparkplane-apps (applications)
+             every Spark node and the History Server mount it), sparkplane-apps (applications);
+             with ha-try also its PostgreSQL (StatefulSet, Service, claim, Secret)
   scheduler  ServiceAccount, Role and RoleBinding (least privilege, this namespace only),
              settings, the scheduler Deployment (1 replica, Recreate) and its Services:
              sparkplane-ui (NodePort 8080: the web UI and HTTP API), sparkplane-driver (7078)
@@ -1001,10 +1093,13 @@ Overlays (the manifests in deploy/ of the source tree, built into this binary):
   ha           two schedulers on a PostgreSQL store (the Secret sparkplane-postgres: url and
                password), one active and one standby, sharing ReadWriteMany volumes, with a
                PodDisruptionBudget; otherwise as multi-node without its Ingresses
+  ha-try       FOR TRYING OUT, NOT FOR PRODUCTION: ha with a single-pod PostgreSQL
+               StatefulSet of its own (component storage); deploy creates the Secret
+               sparkplane-postgres once, with a random password, and keeps it afterwards
 
 Flags:
   --namespace NS     where to deploy (default sparkplane; created when missing, never deleted)
-  --overlay NAME     single-node, multi-node or ha
+  --overlay NAME     single-node, multi-node, ha or ha-try
   --dry-run          deploy: the API server checks every object (dryRun=All) and stores
                      nothing; undeploy: list what would be deleted
   --force-conflicts  deploy: take over fields that another field manager owns

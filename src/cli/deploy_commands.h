@@ -41,7 +41,7 @@ namespace sp::cli {
 // What the deploy commands take from the command line. Every field maps to one flag:
 //   COMPONENT...       components       storage | scheduler | history | all (deploy, undeploy)
 //   --namespace NS     namespace_name   default: the overlay's namespace (sparkplane)
-//   --overlay NAME     overlay          deploy: single-node (default) | multi-node
+//   --overlay NAME     overlay          deploy: single-node (default) | multi-node | ha | ha-try
 //   --kubeconfig PATH  kubeconfig       default: $KUBECONFIG, ~/.kube/config, in-cluster
 //   --context NAME     context          default: the kubeconfig's current-context
 //   --dry-run          dry_run          deploy: server-side dry run; undeploy: list only
@@ -66,7 +66,7 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options);
 // `sparkplane undeploy COMPONENT... [flags]`: deletes the objects that carry the components'
 // sparkplane.io/deploy label in the namespace (and the PersistentVolumes reserved for its
 // claims), in the reverse order of deploy, with foreground propagation, and waits until they
-// are gone. It needs no --overlay: it looks for the kinds of both overlays. Spark clusters that
+// are gone. It needs no --overlay: it looks for the kinds of every overlay. Spark clusters that
 // runs created are the scheduler's (it deletes them itself) and so are not touched; neither are the
 // namespace, the data in hostPath directories, or the optional sparkplane-dags/sparkplane-apps
 // ConfigMaps.
@@ -102,6 +102,10 @@ inline constexpr std::string_view kDeployLabel = "sparkplane.io/deploy";
 inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
 // The namespace the manifests are written for (the overlays' `namespace:`).
 inline constexpr std::string_view kDeployDefaultNamespace = "sparkplane";
+// The file of an overlay's directory with the Secrets `deploy` generates (DeployObjectsFor), and
+// the annotation naming the keys it fills with random values.
+inline constexpr std::string_view kGeneratedSecretFile = "generated-secret.yaml";
+inline constexpr std::string_view kGenerateAnnotation = "sparkplane.io/generate";
 
 // The documents of one YAML file as JSON, with Kubernetes' typing of plain scalars (true/false,
 // null, integers, floats; quoted scalars stay strings). Empty documents are dropped.
@@ -119,13 +123,23 @@ struct DeployObject {
   k8s::ResourceRef ref;
   std::string component;
   nlohmann::json object;
+  // A Secret of the overlay's generated-secret.yaml: the keys `deploy` fills with random values
+  // when it creates the Secret. An existing one is left as it is (what was initialised with its
+  // values, a database, keeps them). Empty for every other object.
+  std::vector<std::string> generated_keys;
 };
 
 // The objects of `overlay` for `components` (empty or "all": every component) in namespace
 // `namespace_name` (empty: the overlay's), sorted in apply order (ServiceAccount, Role,
-// RoleBinding, ConfigMap, Service, PersistentVolume, PersistentVolumeClaim, Deployment,
-// Ingress). InvalidArgument for an unknown overlay or component (with "did you mean"), an object
-// of a kind deploy does not know, or one without a valid sparkplane.io/deploy label.
+// RoleBinding, ConfigMap, Secret, Service, PersistentVolume, PersistentVolumeClaim, Deployment,
+// StatefulSet, CronJob, PodDisruptionBudget, Ingress). InvalidArgument for an unknown overlay or
+// component (with "did you mean"), an object of a kind deploy does not know, or one without a
+// valid sparkplane.io/deploy label.
+//
+// Besides the kustomization's objects: the Secrets of overlays/OVERLAY/generated-secret.yaml
+// (kGeneratedSecretFile), each with the keys its annotation sparkplane.io/generate names
+// (comma-separated) in `generated_keys`. They are not kustomize resources, so no generated value
+// is ever written in deploy/; `kubectl apply -k` users create them by hand.
 Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, std::string>& files,
                                                    const std::string& overlay,
                                                    const std::vector<std::string>& components,

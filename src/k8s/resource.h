@@ -49,6 +49,8 @@ inline constexpr ResourceType kDeployments{"apps/v1", "deployments", "Deployment
                                            Scope::kNamespaced};
 inline constexpr ResourceType kReplicaSets{"apps/v1", "replicasets", "ReplicaSet",
                                            Scope::kNamespaced};
+inline constexpr ResourceType kStatefulSets{"apps/v1", "statefulsets", "StatefulSet",
+                                            Scope::kNamespaced};
 inline constexpr ResourceType kCronJobs{"batch/v1", "cronjobs", "CronJob", Scope::kNamespaced};
 inline constexpr ResourceType kPodDisruptionBudgets{"policy/v1", "poddisruptionbudgets",
                                                     "PodDisruptionBudget", Scope::kNamespaced};

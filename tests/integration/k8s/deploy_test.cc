@@ -1,5 +1,5 @@
 // `sparkplane deploy|undeploy|services` against a real API server (k8s_testenv.h): every
-// manifest of both overlays is accepted, a server dry run stores nothing, deploying twice
+// manifest of every overlay is accepted, a server dry run stores nothing, deploying twice
 // changes nothing, fields another manager took are a conflict unless forced, the scheduler's
 // ServiceAccount may do exactly what the Kubernetes cluster backend needs and nothing else,
 // `services` gives node URLs for the NodePorts, and undeploy leaves nothing behind. The commands
@@ -44,11 +44,14 @@ const std::vector<Collection> kCollections = {
     {"Role", "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles"},
     {"RoleBinding", "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"},
     {"ConfigMap", "/api/v1/namespaces/{ns}/configmaps"},
+    {"Secret", "/api/v1/namespaces/{ns}/secrets"},
     {"Service", "/api/v1/namespaces/{ns}/services"},
     {"PersistentVolume", "/api/v1/persistentvolumes"},
     {"PersistentVolumeClaim", "/api/v1/namespaces/{ns}/persistentvolumeclaims"},
     {"Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"},
+    {"StatefulSet", "/apis/apps/v1/namespaces/{ns}/statefulsets"},
     {"CronJob", "/apis/batch/v1/namespaces/{ns}/cronjobs"},
+    {"PodDisruptionBudget", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"},
     {"Ingress", "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"},
 };
 
@@ -220,6 +223,54 @@ TEST_F(DeployTest, DryRunChecksEveryManifestOfEveryOverlayAndStoresNothing) {
     EXPECT_THAT(out, HasSubstr("checked storage, scheduler, history to namespace " + Ns()));
     EXPECT_TRUE(Snapshot(Ns()).empty()) << "a dry run stored objects";
   }
+}
+
+// The ha-try overlay's PostgreSQL (FOR TRYING OUT): deploy creates the Secret sparkplane-postgres
+// once, with a random password (a deleted one comes back with another), keeps it on later
+// deploys (the database was initialised with it), the StatefulSet's controller makes the
+// database's claim with the storage label, and undeploying storage removes all of it.
+TEST_F(DeployTest, TheTryOutDatabaseGetsARandomPasswordOnceAndGoesWithStorage) {
+  const std::string ns = Ns();
+  const std::string secret_path = "/api/v1/namespaces/" + ns + "/secrets/sparkplane-postgres";
+  auto password = [&] {
+    KubeResponse r = Kube(cluster(), "GET", secret_path);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.Json().value("data", json::object()).value("password", std::string());
+  };
+  std::string out;
+  ASSERT_EQ(Capture(DeployCommand, Options("ha-try", {"storage"}), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("secret/sparkplane-postgres created with a random password"));
+  EXPECT_THAT(out, HasSubstr("statefulset.apps/sparkplane-postgres created"));
+  const std::string first = password();
+  EXPECT_GE(first.size(), 32u);  // base64 of 32 characters (24 random bytes)
+
+  ASSERT_EQ(Capture(DeployCommand, Options("ha-try", {"storage"}), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("secret/sparkplane-postgres unchanged (exists: its generated "
+                             "password is kept"));
+  EXPECT_THAT(out, Not(HasSubstr(" created")));
+  EXPECT_EQ(password(), first);
+
+  ASSERT_EQ(Kube(cluster(), "DELETE", secret_path).status, 200);
+  ASSERT_EQ(Capture(DeployCommand, Options("ha-try", {"storage"}), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("secret/sparkplane-postgres created with a random password"));
+  const std::string second = password();
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(second, first);
+
+  // The claim of the StatefulSet's volumeClaimTemplates carries the storage label.
+  bool claimed = false;
+  for (int i = 0; i < 300 && !claimed; ++i) {
+    for (const json& pvc : Managed(ns, "PersistentVolumeClaim")) {
+      claimed |= pvc["metadata"]["name"] == "data-sparkplane-postgres-0";
+    }
+    if (!claimed) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(claimed) << "no claim data-sparkplane-postgres-0 with the storage label";
+
+  ASSERT_EQ(Capture(UndeployCommand, Options("ha-try", {"storage"}), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("secret/sparkplane-postgres deleted"));
+  EXPECT_THAT(out, HasSubstr("statefulset.apps/sparkplane-postgres deleted"));
+  EXPECT_TRUE(Snapshot(ns).empty());
 }
 
 // Without --kubeconfig and --namespace, deploy takes them from sparkplane.yaml as the cluster

@@ -1,12 +1,18 @@
 // SchedulerLease on a real PostgreSQL (label postgres): one holder at a time, the epoch moves on
 // every takeover, a fenced store refuses commits once another instance holds the lease, and a
-// holder whose session ended takes the lease back only if no one took it over.
+// holder whose session ended takes the lease back only if no one took it over, and LeaseKeeper
+// holds effects back while its heartbeat cannot reach the database.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "store/open.h"
 #include "store/pg_test_db.h"
@@ -125,6 +131,125 @@ TEST_F(PostgresLeaseTest, AHolderWhoseSessionEndedTakesItBackOnlyIfNoOneTookItOv
   ASSERT_TRUE(b && AcquireSoon(*b));
   (void)a->Heartbeat();
   EXPECT_EQ(a->Reclaim().code(), StatusCode::kFailedPrecondition);
+}
+
+// What happened, in order, across the test's threads; waits are bounded (generous: the machine
+// is shared), and the test asserts the order of events, never a duration.
+class EventLog {
+ public:
+  void Add(const std::string& event) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(event);
+    }
+    cv_.notify_all();
+  }
+  std::vector<std::string> Events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  // Waits up to 60 s until `done` holds for the events; whether it did.
+  bool WaitFor(const std::function<bool(const std::vector<std::string>&)>& done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return done(events_); });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> events_;
+};
+
+int Count(const std::vector<std::string>& events, const std::string& prefix) {
+  int n = 0;
+  for (const std::string& e : events) n += e.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+// LeaseKeeper::AwaitValid (the gate before a try starts or stops) holds while the holder's last
+// heartbeat is older than 3 s, and lets go once a heartbeat goes through again. The heartbeat
+// cannot reach the database for real: its session is terminated and the database refuses new
+// connections (ALLOW_CONNECTIONS false), so neither Heartbeat nor Reclaim get through until the
+// connections are allowed again.
+TEST_F(PostgresLeaseTest, AwaitValidHoldsWhileTheHeartbeatCannotReachTheDatabase) {
+  const std::string name = db_.url().substr(db_.url().rfind('/') + 1);
+  std::unique_ptr<SchedulerLease> a = Register("a");
+  ASSERT_TRUE(a && Acquire(*a));
+  EventLog log;
+  std::mutex failed_mu;
+  std::chrono::steady_clock::time_point first_failure{};  // failed_mu
+  {
+    auto keeper = std::make_unique<LeaseKeeper>(
+        a.get(), [&](const Status& s) { log.Add("lost: " + s.ToString()); },
+        [&](const std::string& warning) {
+          if (warning.rfind("cannot confirm", 0) == 0) {
+            std::lock_guard<std::mutex> lock(failed_mu);
+            if (first_failure == std::chrono::steady_clock::time_point{}) {
+              first_failure = std::chrono::steady_clock::now();
+            }
+          }
+          log.Add(warning);
+        });
+    keeper->AwaitValid();  // a fresh lease: at once
+
+    // Cut the holder off: no new session may start, and its own is ended.
+    ASSERT_TRUE(db_.Admin("ALTER DATABASE " + name + " WITH ALLOW_CONNECTIONS false"));
+    const std::string terminate =
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'";
+    ASSERT_TRUE(db_.Admin(terminate));
+    // The keeper found its heartbeat and its reclaim refused...
+    ASSERT_TRUE(log.WaitFor([](const std::vector<std::string>& events) {
+      return Count(events, "cannot confirm the scheduler lease") >= 1;
+    })) << ::testing::PrintToString(log.Events());
+    // ...and its last good heartbeat, which came before that first failure, is now more than
+    // 3 s old. (A lower bound to wait for, not a duration asserted.)
+    std::chrono::steady_clock::time_point stale_from;
+    {
+      std::lock_guard<std::mutex> lock(failed_mu);
+      stale_from = first_failure + std::chrono::milliseconds(3500);
+    }
+    std::this_thread::sleep_until(stale_from);
+
+    std::thread waiter([&] {
+      log.Add("await: called");
+      keeper->AwaitValid();
+      log.Add("await: returned");
+    });
+    // (EXPECT, not ASSERT: the waiter thread must be joined below whatever happens.)
+    EXPECT_TRUE(log.WaitFor([](const std::vector<std::string>& events) {
+      return Count(events, "await: called") == 1;
+    }));
+    // Time for a gate that does not hold to let the waiter through (it would within
+    // microseconds); a gate that holds keeps it there however long this takes.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    log.Add("connections allowed");
+    EXPECT_TRUE(db_.Admin("ALTER DATABASE " + name + " WITH ALLOW_CONNECTIONS true"));
+    bool returned = log.WaitFor([](const std::vector<std::string>& events) {
+      return Count(events, "await: returned") == 1;
+    });
+    EXPECT_TRUE(returned) << "AwaitValid did not return after the heartbeat got through again";
+    if (!returned) keeper.reset();  // a stopping keeper lets every waiter go
+    waiter.join();
+    keeper.reset();
+
+    std::vector<std::string> events = log.Events();
+    std::vector<std::string> order;
+    for (const std::string& e : events) {
+      if (e.rfind("await:", 0) == 0 || e == "connections allowed" ||
+          e.rfind("the scheduler lease's session ended", 0) == 0 || e.rfind("lost:", 0) == 0) {
+        order.push_back(e.substr(0, e.find(" (")));
+      }
+    }
+    // The gate held until the heartbeat went through again: on a new session, which took the
+    // lock back (no one else had the lease), and the lease was never lost.
+    EXPECT_THAT(order,
+                ::testing::ElementsAre("await: called", "connections allowed",
+                                       "the scheduler lease's session ended", "await: returned"))
+        << ::testing::PrintToString(events);
+  }
+  // The keeper has stopped: the lease is still this instance's, on its new session.
+  EXPECT_TRUE(a->Heartbeat().ok());
+  EXPECT_EQ(a->epoch(), 1);
 }
 
 // Instances (commands included) silent for a week are forgotten when another registers; the

@@ -64,6 +64,27 @@ TEST(YamlDocumentTest, KindsStylesAndTags) {
   EXPECT_EQ(list.entries().size(), 0u);
 }
 
+TEST(YamlDocumentTest, ScalarTextIsUnescapedAndFolded) {
+  // A run of escaped quotes: libfyaml 0.7.12 leaked on it (the ASan build of the fuzz target,
+  // tests/fuzz/regressions/dag_loader/quote-run-leak); its iterator even got the text wrong.
+  const std::string quotes = "'" + std::string(80, '\'') + "'";
+  YamlDocument doc =
+      MustParse("a: 'it''s'\nb: \"x\\ty\\u00e9\"\nc: plain  text\n  folded\nd: " + quotes +
+                "\ne: 'one  \n   two\n\n\n  three ''q'' '\nf: ''\ng: '\xc3\xa9''\xc3\xa9'\n");
+  YamlNode r = doc.root();
+  EXPECT_EQ(r.Find("a").scalar(), "it's");
+  EXPECT_EQ(r.Find("b").scalar(), "x\ty\xc3\xa9");
+  EXPECT_EQ(r.Find("c").scalar(), "plain  text folded");
+  EXPECT_EQ(r.Find("d").scalar(), std::string(40, '\''));
+  EXPECT_EQ(r.Find("e").scalar(), "one two\n\nthree 'q' ");
+  EXPECT_EQ(r.Find("f").scalar(), "");
+  EXPECT_EQ(r.Find("f").style(), YamlScalarStyle::kSingleQuoted);
+  EXPECT_EQ(r.Find("g").scalar(), "\xc3\xa9'\xc3\xa9");
+  // After a byte-order mark and with CRLF line ends too.
+  YamlDocument bom = MustParse("\xef\xbb\xbfk: 'a''b\r\n  c'\r\n");
+  EXPECT_EQ(bom.root().Find("k").scalar(), "a'b c");
+}
+
 TEST(YamlDocumentTest, NullIsAPlainUntaggedNullWordOrNothing) {
   YamlDocument doc =
       MustParse("a:\nb: ~\nc: null\nd: NULL\ne: \"null\"\nf: !!str null\ng: ''\nh: nil\n");
@@ -182,6 +203,21 @@ TEST(YamlDocumentTest, RefusesBytesTheParserWouldSilentlyDrop) {
       "name: caf\xc3\xa9\r\nn: 1\r\n");
   EXPECT_EQ(ok.root().Find("name").scalar(), "caf\xc3\xa9");
   EXPECT_EQ(ok.root().Find("n").scalar(), "1");
+}
+
+// libfyaml 0.7.12 refuses an empty item of a sequence at its key's indentation (valid YAML,
+// which yaml-cpp read as null). Pinned so that a libfyaml that reads it is noticed; the error
+// is located, nothing is lost silently.
+TEST(YamlDocumentTest, KnownLimitAnEmptyItemOfAnIndentlessSequence) {
+  YamlSyntaxError error;
+  EXPECT_FALSE(YamlDocument::Parse("l:\n- a\n-\nm: 1\n", &error).has_value());
+  EXPECT_GT(error.mark.line, 0);
+  EXPECT_THAT(error.message, HasSubstr("did not find expected node content"));
+  // Indented, or with an explicit null, it reads.
+  YamlDocument indented = MustParse("l:\n  - a\n  -\nm: 1\n");
+  EXPECT_TRUE(indented.root().Find("l").item(1).IsNull());
+  YamlDocument explicit_null = MustParse("l:\n- a\n- ~\nm: 1\n");
+  EXPECT_TRUE(explicit_null.root().Find("l").item(1).IsNull());
 }
 
 TEST(YamlDocumentTest, NestingIsBounded) {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev
+  nlohmann-json3-dev libsqlite3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev
   libsodium-dev libcurl4-openssl-dev libzstd-dev zstd libboost1.81-dev
   python3-venv procps curl clang-format

@@ -1,12 +1,15 @@
 #include "cli/config.h"
 
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
+#include "common/yaml_document.h"
 #include "dag/cron.h"
 #include "store/open.h"
 
@@ -122,10 +125,9 @@ Status ResolveKubernetes(Config* c, const ConfigFlags& flags, const std::string&
 }
 
 // `pools:` of sparkplane.yaml: a list of mappings (clusters::PoolSpec), each error located.
-Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
-                                                   const std::string& file) {
-  auto at = [&](const YAML::Node& n) {
-    return file + ":" + std::to_string(n.Mark().line + 1) + ": pools: ";
+Result<std::vector<clusters::PoolSpec>> ParsePools(const YamlNode& node, const std::string& file) {
+  auto at = [&](const YamlNode& n) {
+    return file + ":" + std::to_string(n.mark().line) + ": pools: ";
   };
   if (!node.IsSequence()) {
     return InvalidArgumentError(at(node) +
@@ -133,19 +135,20 @@ Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
                                 "worker_cores, worker_memory, max_age)");
   }
   std::vector<clusters::PoolSpec> pools;
-  for (const YAML::Node& item : node) {
-    if (!item.IsMap()) return InvalidArgumentError(at(item) + "expected a mapping");
+  for (YamlNode item : node.items()) {
+    if (!item.IsMapping()) return InvalidArgumentError(at(item) + "expected a mapping");
     clusters::PoolSpec p;
-    for (const auto& kv : item) {
-      std::string key = kv.first.as<std::string>();
-      if (!kv.second.IsScalar())
-        return InvalidArgumentError(at(kv.second) + key + ": expected a value");
-      std::string v = kv.second.as<std::string>();
+    for (const auto& kv : item.entries()) {
+      if (!kv.key.IsScalar()) return InvalidArgumentError(at(kv.key) + "keys must be names");
+      const std::string& key = kv.key.scalar();
+      if (!kv.value.IsScalar())
+        return InvalidArgumentError(at(kv.value) + key + ": expected a value");
+      const std::string& v = kv.value.scalar();
       auto number = [&](int* out) -> Status {
         char* end = nullptr;
         long n = std::strtol(v.c_str(), &end, 10);
         if (v.empty() || *end != '\0') {
-          return InvalidArgumentError(at(kv.second) + key + ": expected an integer; got '" + v +
+          return InvalidArgumentError(at(kv.value) + key + ": expected an integer; got '" + v +
                                       "'");
         }
         *out = static_cast<int>(n);
@@ -163,11 +166,10 @@ Result<std::vector<clusters::PoolSpec>> ParsePools(const YAML::Node& node,
         p.worker_memory = v;
       } else if (key == "max_age") {
         Result<Millis> d = dag::ParseDuration(v);
-        if (!d.ok())
-          return InvalidArgumentError(at(kv.second) + "max_age: " + d.status().message());
+        if (!d.ok()) return InvalidArgumentError(at(kv.value) + "max_age: " + d.status().message());
         p.max_age = *d;
       } else {
-        return InvalidArgumentError(at(kv.first) + "unknown field '" + key +
+        return InvalidArgumentError(at(kv.key) + "unknown field '" + key +
                                     "' (known: name, size, workers, worker_cores, "
                                     "worker_memory, max_age)");
       }
@@ -191,32 +193,36 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   std::string config_file = FirstNonEmpty({flags.config_file, Env("SPARKPLANE_CONFIG")});
   bool explicit_config = !config_file.empty();
 
-  YAML::Node file;
+  std::optional<YamlDocument> doc;
+  YamlNode file;  // the root mapping of the config file; absent without one
   std::string data_dir_for_file = c.data_dir.empty() ? home + "/sparkplane" : c.data_dir;
   if (config_file.empty()) config_file = data_dir_for_file + "/sparkplane.yaml";
   std::error_code ec;
   if (fs::exists(config_file, ec)) {
-    try {
-      file = YAML::LoadFile(config_file);
-    } catch (const YAML::Exception& e) {
-      return InvalidArgumentError(config_file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                  std::to_string(e.mark.column + 1) + ": " + e.msg);
+    std::ifstream in(config_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in.is_open() || in.bad()) {
+      return FailedPreconditionError("cannot read config file " + config_file);
     }
+    ASSIGN_OR_RETURN(YamlDocument parsed, YamlDocument::Parse(text.str(), config_file));
+    doc = std::move(parsed);
+    if (doc->root().IsMapping()) file = doc->root();
     c.config_file = config_file;
   } else if (explicit_config) {
     return NotFoundError("config file " + config_file + " does not exist");
   }
 
   auto get = [&](const char* key) -> Result<std::string> {
-    if (!file || !file.IsMap() || !file[key]) return std::string();
-    YAML::Node n = file[key];
+    YamlNode n = file.Find(key);
+    if (!n) return std::string();
     if (!n.IsScalar()) {
-      return InvalidArgumentError(config_file + ":" + std::to_string(n.Mark().line + 1) + ": " +
-                                  key + ": expected a single value");
+      return InvalidArgumentError(config_file + ":" + std::to_string(n.mark().line) + ": " + key +
+                                  ": expected a single value");
     }
-    return n.as<std::string>();
+    return n.scalar();
   };
-  if (file && file.IsMap()) {
+  if (file) {
     static const char* kKnown[] = {"data_dir",
                                    "dags_folder",
                                    "parallelism",
@@ -242,12 +248,12 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "history_server_url",
                                    "admin_password_file",
                                    "store"};
-    for (const auto& kv : file) {
-      std::string k = kv.first.as<std::string>();
+    for (const auto& kv : file.entries()) {
+      const std::string& k = kv.key.scalar();
       bool known = false;
-      for (const char* n : kKnown) known |= k == n;
+      for (const char* n : kKnown) known |= kv.key.IsScalar() && k == n;
       if (!known) {
-        return InvalidArgumentError(config_file + ":" + std::to_string(kv.first.Mark().line + 1) +
+        return InvalidArgumentError(config_file + ":" + std::to_string(kv.key.mark().line) +
                                     ": unknown setting '" + k + "'");
       }
     }
@@ -281,7 +287,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   c.host = host;
-  bool pvc_set = file && file.IsMap() && file["spark_history_pvc"];
+  bool pvc_set = file.Find("spark_history_pvc").present();
 
   if (c.data_dir.empty()) c.data_dir = Absolute(FirstNonEmpty({f_data, home + "/sparkplane"}));
   c.dags_folder = Absolute(FirstNonEmpty(
@@ -330,8 +336,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
     }
     c.cluster_owner_grace = *d;
   }
-  if (file && file.IsMap() && file["pools"]) {
-    ASSIGN_OR_RETURN(c.cluster_pools, ParsePools(file["pools"], config_file));
+  if (YamlNode pools = file.Find("pools")) {
+    ASSIGN_OR_RETURN(c.cluster_pools, ParsePools(pools, config_file));
   }
   std::string retention = FirstNonEmpty({Env("SPARKPLANE_RETENTION"), f_retention});
   if (!retention.empty() && retention != "forever") {

@@ -2,8 +2,6 @@
 // rendered like kustomize and applied, deleted or listed through the Kubernetes API.
 #include "cli/deploy_commands.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -17,6 +15,7 @@
 #include "auth/secrets.h"
 #include "cli/table.h"
 #include "common/clock.h"
+#include "common/yaml_document.h"
 #include "k8s/api_error.h"
 #include "k8s/client.h"
 #include "k8s/credentials.h"
@@ -144,12 +143,11 @@ bool IsFloat(const std::string& s, double* out) {
   return errno == 0 && end == s.c_str() + s.size();
 }
 
-json ScalarToJson(const YAML::Node& node) {
-  const std::string& s = node.Scalar();
-  if (node.Tag() != "?") return s;  // quoted, block or explicitly tagged: a string
+json ScalarToJson(const YamlNode& node) {
+  const std::string& s = node.scalar();
+  if (!node.plain() || !node.tag().empty()) return s;  // quoted, block or tagged: a string
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   int64_t i = 0;
   if (IsInteger(s, &i)) return i;
   double d = 0;
@@ -157,25 +155,34 @@ json ScalarToJson(const YAML::Node& node) {
   return s;
 }
 
-json NodeToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    case YAML::NodeType::Sequence: {
-      json array = json::array();
-      for (const YAML::Node& item : node) array.push_back(NodeToJson(item));
-      return array;
-    }
-    case YAML::NodeType::Map: {
-      json object = json::object();
-      for (const auto& entry : node) object[entry.first.Scalar()] = NodeToJson(entry.second);
-      return object;
-    }
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
+// `open`: the collections being converted, so that an alias inside its own anchor (`&a [*a]`)
+// is an error rather than endless recursion.
+Result<json> NodeToJson(const YamlNode& node, const std::string& file,
+                        std::vector<YamlNode>* open) {
+  if (!node.IsSequence() && !node.IsMapping()) {
+    return node.IsScalar() ? ScalarToJson(node) : json(nullptr);
   }
-  return nullptr;
+  for (const YamlNode& o : *open) {
+    if (o.SameAs(node)) {
+      return InvalidArgumentError(YamlLocation(file, node.mark()) +
+                                  ": the value contains itself through a YAML alias");
+    }
+  }
+  open->push_back(node);
+  json out = node.IsSequence() ? json::array() : json::object();
+  if (node.IsSequence()) {
+    for (YamlNode item : node.items()) {
+      ASSIGN_OR_RETURN(json v, NodeToJson(item, file, open));
+      out.push_back(std::move(v));
+    }
+  } else {
+    for (const auto& [key, value] : node.entries()) {
+      ASSIGN_OR_RETURN(json v, NodeToJson(value, file, open));
+      out[key.scalar()] = std::move(v);
+    }
+  }
+  open->pop_back();
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,16 +572,11 @@ Result<std::vector<std::pair<json, std::vector<std::string>>>> GeneratedSecrets(
 // Public building blocks
 
 Result<std::vector<json>> ParseYamlDocuments(std::string_view text, const std::string& file_name) {
-  std::vector<YAML::Node> nodes;
-  try {
-    nodes = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgumentError(file_name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  ASSIGN_OR_RETURN(YamlDocument stream, YamlDocument::Parse(text, file_name));
   std::vector<json> docs;
-  for (const YAML::Node& node : nodes) {
-    json doc = NodeToJson(node);
+  for (size_t i = 0; i < stream.size(); ++i) {
+    std::vector<YamlNode> open;
+    ASSIGN_OR_RETURN(json doc, NodeToJson(stream.root(i), file_name, &open));
     if (!doc.is_null()) docs.push_back(std::move(doc));
   }
   return docs;

@@ -1,15 +1,14 @@
 // Kubeconfig and in-cluster config loading; see kube_config.h.
-//
-// yaml-cpp throws; every call into it happens inside KubeconfigParser, whose entry point
-// catches YAML::Exception so nothing escapes.
 #include "k8s/kube_config.h"
 
-#include <yaml-cpp/yaml.h>
-
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 
+#include "common/yaml_document.h"
 #include "k8s/internal/text.h"
 
 namespace sp::k8s {
@@ -30,68 +29,66 @@ class KubeconfigParser {
   }
 
   Result<KubeConfig> Parse(std::string_view text) {
-    try {
-      return ParseUnchecked(text);
-    } catch (const YAML::Exception& e) {
-      // ParserException carries the position of the syntax error; others (bad conversions)
-      // usually carry the node's.
-      return FailedPreconditionError(Where(e.mark) + ": invalid YAML: " + e.msg);
-    }
+    YamlSyntaxError error;
+    std::optional<YamlDocument> doc = YamlDocument::Parse(text, &error);
+    if (!doc)
+      return FailedPreconditionError(Where(error.mark) + ": invalid YAML: " + error.message);
+    return ParseRoot(doc->root());
   }
 
  private:
   struct Entry {
     std::string name;
-    YAML::Node node;  // the whole list item
-    YAML::Node body;  // item[kind]: the cluster/user/context mapping
+    YamlNode node;  // the whole list item
+    YamlNode body;  // item[kind]: the cluster/user/context mapping
   };
 
-  std::string Where(const YAML::Mark& mark) const {
-    if (mark.is_null() || mark.line < 0) return path_;
-    return path_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-  }
-  std::string Where(const YAML::Node& node) const { return Where(node.Mark()); }
-  Status Error(const YAML::Node& node, const std::string& message) const {
+  std::string Where(const YamlMark& mark) const { return YamlLocation(path_, mark); }
+  std::string Where(const YamlNode& node) const { return Where(node.mark()); }
+  Status Error(const YamlNode& node, const std::string& message) const {
     return FailedPreconditionError(Where(node) + ": " + message);
   }
 
   // A string field of `map`; "" when absent or null; error when not a scalar.
-  Result<std::string> String(const YAML::Node& map, const char* key) const {
-    const YAML::Node n = map[key];
-    if (!n.IsDefined() || n.IsNull()) return std::string();
+  Result<std::string> String(const YamlNode& map, const char* key) const {
+    const YamlNode n = map.Find(key);
+    if (!n || n.IsNull()) return std::string();
     if (!n.IsScalar()) return Error(n, std::string("'") + key + "' must be a string");
-    return n.Scalar();
+    return n.scalar();
   }
 
-  Result<bool> Bool(const YAML::Node& map, const char* key) const {
-    const YAML::Node n = map[key];
-    if (!n.IsDefined() || n.IsNull()) return false;
-    bool value = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, value)) {
-      return Error(n, std::string("'") + key + "' must be true or false");
-    }
-    return value;
+  // The spellings yaml-cpp (and YAML 1.1) read as bools: true/false, yes/no, on/off, y/n.
+  Result<bool> Bool(const YamlNode& map, const char* key) const {
+    const YamlNode n = map.Find(key);
+    if (!n || n.IsNull()) return false;
+    std::string v = n.IsScalar() ? n.scalar() : "";
+    std::transform(v.begin(), v.end(), v.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (v == "true" || v == "yes" || v == "on" || v == "y") return true;
+    if (v == "false" || v == "no" || v == "off" || v == "n") return false;
+    return Error(n, std::string("'") + key + "' must be true or false");
   }
 
   // Base64 data fields (certificate-authority-data, client-key-data, ...).
-  Result<std::string> Data(const YAML::Node& map, const char* key) const {
+  Result<std::string> Data(const YamlNode& map, const char* key) const {
     ASSIGN_OR_RETURN(std::string text, String(map, key));
     if (text.empty()) return text;
     std::optional<std::string> decoded = internal::Base64Decode(text);
     if (!decoded || decoded->empty()) {
-      return Error(map[key], std::string("'") + key + "' is not valid base64");
+      return Error(map.Find(key), std::string("'") + key + "' is not valid base64");
     }
     return *decoded;
   }
 
   // A file path field, resolved against the kubeconfig's directory and checked to exist.
-  Result<std::string> File(const YAML::Node& map, const char* key) const {
+  Result<std::string> File(const YamlNode& map, const char* key) const {
     ASSIGN_OR_RETURN(std::string p, String(map, key));
     if (p.empty()) return p;
     std::string resolved = Resolve(p);
     std::error_code ec;
     if (!fs::is_regular_file(resolved, ec)) {
-      return Error(map[key], std::string("'") + key + "' file " + resolved + " does not exist");
+      return Error(map.Find(key),
+                   std::string("'") + key + "' file " + resolved + " does not exist");
     }
     return resolved;
   }
@@ -102,14 +99,14 @@ class KubeconfigParser {
   }
 
   // clusters / users / contexts: lists of {name: N, KIND: {...}}.
-  Result<std::vector<Entry>> Entries(const YAML::Node& root, const char* list_key,
+  Result<std::vector<Entry>> Entries(const YamlNode& root, const char* list_key,
                                      const char* kind) const {
     std::vector<Entry> entries;
-    const YAML::Node list = root[list_key];
-    if (!list.IsDefined() || list.IsNull()) return entries;
+    const YamlNode list = root.Find(list_key);
+    if (!list || list.IsNull()) return entries;
     if (!list.IsSequence()) return Error(list, std::string("'") + list_key + "' must be a list");
-    for (const YAML::Node& item : list) {
-      if (!item.IsMap()) {
+    for (YamlNode item : list.items()) {
+      if (!item.IsMapping()) {
         return Error(item, std::string("each entry of '") + list_key +
                                "' must be a mapping with 'name' and '" + kind + "'");
       }
@@ -117,8 +114,8 @@ class KubeconfigParser {
       if (name.empty()) {
         return Error(item, std::string("an entry of '") + list_key + "' has no 'name'");
       }
-      const YAML::Node body = item[kind];
-      if (body.IsDefined() && !body.IsNull() && !body.IsMap()) {
+      const YamlNode body = item.Find(kind);
+      if (body && !body.IsNull() && !body.IsMapping()) {
         return Error(body, std::string("'") + kind + "' of \"" + name + "\" must be a mapping");
       }
       entries.push_back(Entry{name, item, body});
@@ -139,12 +136,9 @@ class KubeconfigParser {
     return names;
   }
 
-  Result<KubeConfig> ParseUnchecked(std::string_view text) {
-    YAML::Node root = YAML::Load(std::string(text));
-    if (!root.IsDefined() || root.IsNull()) {
-      return FailedPreconditionError(path_ + ": the kubeconfig is empty");
-    }
-    if (!root.IsMap()) return Error(root, "a kubeconfig must be a YAML mapping");
+  Result<KubeConfig> ParseRoot(const YamlNode& root) {
+    if (!root || root.IsNull()) return FailedPreconditionError(path_ + ": the kubeconfig is empty");
+    if (!root.IsMapping()) return Error(root, "a kubeconfig must be a YAML mapping");
     ASSIGN_OR_RETURN(std::vector<Entry> clusters, Entries(root, "clusters", "cluster"));
     ASSIGN_OR_RETURN(std::vector<Entry> users, Entries(root, "users", "user"));
     ASSIGN_OR_RETURN(std::vector<Entry> contexts, Entries(root, "contexts", "context"));
@@ -163,14 +157,14 @@ class KubeconfigParser {
     }
     const Entry* context = Find(contexts, context_name);
     if (context == nullptr) {
-      std::string where = options_.context.empty() ? Where(root["current-context"]) : path_;
+      std::string where = options_.context.empty() ? Where(root.Find("current-context")) : path_;
       return NotFoundError(where + ": context \"" + context_name +
                            "\" is not defined (contexts: " + QuotedList(Names(contexts)) + ")" +
                            DidYouMean(context_name, Names(contexts)));
     }
     config.context = context_name;
-    const YAML::Node ctx = context->body;
-    if (!ctx.IsDefined() || ctx.IsNull()) {
+    const YamlNode ctx = context->body;
+    if (!ctx || ctx.IsNull()) {
       return Error(context->node, "context \"" + context_name + "\" has no 'context' mapping");
     }
     ASSIGN_OR_RETURN(config.cluster, String(ctx, "cluster"));
@@ -186,7 +180,7 @@ class KubeconfigParser {
     }
     const Entry* cluster = Find(clusters, config.cluster);
     if (cluster == nullptr) {
-      return Error(ctx["cluster"],
+      return Error(ctx.Find("cluster"),
                    "context \"" + context_name + "\" names cluster \"" + config.cluster +
                        "\", which is not defined (clusters: " + QuotedList(Names(clusters)) + ")" +
                        DidYouMean(config.cluster, Names(clusters)));
@@ -197,7 +191,7 @@ class KubeconfigParser {
     if (!config.user.empty()) {
       const Entry* user = Find(users, config.user);
       if (user == nullptr) {
-        return Error(ctx["user"],
+        return Error(ctx.Find("user"),
                      "context \"" + context_name + "\" names user \"" + config.user +
                          "\", which is not defined (users: " + QuotedList(Names(users)) + ")" +
                          DidYouMean(config.user, Names(users)));
@@ -208,15 +202,16 @@ class KubeconfigParser {
   }
 
   Status ReadCluster(const Entry& entry, KubeConfig* config) const {
-    const YAML::Node c = entry.body;
-    if (!c.IsDefined() || c.IsNull()) {
+    const YamlNode c = entry.body;
+    if (!c || c.IsNull()) {
       return Error(entry.node, "cluster \"" + entry.name + "\" has no 'cluster' mapping");
     }
-    ASSIGN_OR_RETURN(std::string server, String(c, "server"));
+    std::string server;  // declared first: GCC 12 warns (falsely) of the moved-into string
+    ASSIGN_OR_RETURN(server, String(c, "server"));
     if (server.empty()) return Error(c, "cluster \"" + entry.name + "\" has no 'server'");
     if (server.rfind("https://", 0) != 0 && server.rfind("http://", 0) != 0) {
-      return Error(c["server"], "server \"" + server + "\" of cluster \"" + entry.name +
-                                    "\" must start with https:// (or http://)");
+      return Error(c.Find("server"), "server \"" + server + "\" of cluster \"" + entry.name +
+                                         "\" must start with https:// (or http://)");
     }
     while (!server.empty() && server.back() == '/') server.pop_back();
     config->server = server;
@@ -227,7 +222,7 @@ class KubeconfigParser {
     ASSIGN_OR_RETURN(config->insecure_skip_tls_verify, Bool(c, "insecure-skip-tls-verify"));
     ASSIGN_OR_RETURN(std::string proxy, String(c, "proxy-url"));
     if (!proxy.empty()) {
-      return Error(c["proxy-url"],
+      return Error(c.Find("proxy-url"),
                    "'proxy-url' is not supported by Sparkplane; set HTTPS_PROXY "
                    "in the environment instead");
     }
@@ -235,13 +230,13 @@ class KubeconfigParser {
   }
 
   Status ReadUser(const Entry& entry, KubeConfig* config) const {
-    const YAML::Node u = entry.body;
-    if (!u.IsDefined() || u.IsNull()) return OkStatus();  // `user: {}` style anonymous user
+    const YamlNode u = entry.body;
+    if (!u || u.IsNull()) return OkStatus();  // `user: {}` style anonymous user
     for (const char* unsupported : {"auth-provider", "username", "password", "as", "as-groups"}) {
-      if (u[unsupported].IsDefined() && !u[unsupported].IsNull()) {
-        return Error(u[unsupported], std::string("user \"") + entry.name + "\": '" + unsupported +
-                                         "' is not supported by Sparkplane (use a token, a client "
-                                         "certificate or an exec plugin)");
+      if (const YamlNode n = u.Find(unsupported); n && !n.IsNull()) {
+        return Error(n, std::string("user \"") + entry.name + "\": '" + unsupported +
+                            "' is not supported by Sparkplane (use a token, a client "
+                            "certificate or an exec plugin)");
       }
     }
     ASSIGN_OR_RETURN(config->token, String(u, "token"));
@@ -262,16 +257,16 @@ class KubeconfigParser {
                  (has_cert ? "certificate but no client key" : "key but no client certificate") +
                  " (set both client-certificate[-data] and client-key[-data])");
     }
-    const YAML::Node exec = u["exec"];
-    if (exec.IsDefined() && !exec.IsNull()) {
+    const YamlNode exec = u.Find("exec");
+    if (exec && !exec.IsNull()) {
       ASSIGN_OR_RETURN(ExecPluginConfig plugin, ReadExec(entry.name, exec));
       config->exec = std::move(plugin);
     }
     return OkStatus();
   }
 
-  Result<ExecPluginConfig> ReadExec(const std::string& user, const YAML::Node& exec) const {
-    if (!exec.IsMap()) return Error(exec, "'exec' of user \"" + user + "\" must be a mapping");
+  Result<ExecPluginConfig> ReadExec(const std::string& user, const YamlNode& exec) const {
+    if (!exec.IsMapping()) return Error(exec, "'exec' of user \"" + user + "\" must be a mapping");
     ExecPluginConfig plugin;
     ASSIGN_OR_RETURN(plugin.command, String(exec, "command"));
     if (plugin.command.empty())
@@ -282,7 +277,7 @@ class KubeconfigParser {
     ASSIGN_OR_RETURN(plugin.api_version, String(exec, "apiVersion"));
     if (plugin.api_version != "client.authentication.k8s.io/v1" &&
         plugin.api_version != "client.authentication.k8s.io/v1beta1") {
-      const YAML::Node at = exec["apiVersion"].IsDefined() ? exec["apiVersion"] : exec;
+      const YamlNode at = exec.Find("apiVersion") ? exec.Find("apiVersion") : exec;
       return Error(at,
                    "exec plugin of user \"" + user +
                        "\": apiVersion must be "
@@ -290,19 +285,19 @@ class KubeconfigParser {
                        "not \"" +
                        plugin.api_version + "\"");
     }
-    const YAML::Node args = exec["args"];
-    if (args.IsDefined() && !args.IsNull()) {
+    const YamlNode args = exec.Find("args");
+    if (args && !args.IsNull()) {
       if (!args.IsSequence()) return Error(args, "exec 'args' must be a list of strings");
-      for (const YAML::Node& a : args) {
+      for (YamlNode a : args.items()) {
         if (!a.IsScalar()) return Error(a, "exec 'args' must be a list of strings");
-        plugin.args.push_back(a.Scalar());
+        plugin.args.push_back(a.scalar());
       }
     }
-    const YAML::Node env = exec["env"];
-    if (env.IsDefined() && !env.IsNull()) {
+    const YamlNode env = exec.Find("env");
+    if (env && !env.IsNull()) {
       if (!env.IsSequence()) return Error(env, "exec 'env' must be a list of {name, value}");
-      for (const YAML::Node& e : env) {
-        if (!e.IsMap()) return Error(e, "exec 'env' must be a list of {name, value}");
+      for (YamlNode e : env.items()) {
+        if (!e.IsMapping()) return Error(e, "exec 'env' must be a list of {name, value}");
         ASSIGN_OR_RETURN(std::string name, String(e, "name"));
         ASSIGN_OR_RETURN(std::string value, String(e, "value"));
         if (name.empty()) return Error(e, "exec 'env' entry has no name");
@@ -313,9 +308,10 @@ class KubeconfigParser {
     ASSIGN_OR_RETURN(plugin.provide_cluster_info, Bool(exec, "provideClusterInfo"));
     ASSIGN_OR_RETURN(std::string interactive, String(exec, "interactiveMode"));
     if (interactive == "Always") {
-      return Error(exec["interactiveMode"], "exec plugin of user \"" + user +
-                                                "\" needs a terminal (interactiveMode: Always), "
-                                                "which a server does not have");
+      return Error(exec.Find("interactiveMode"),
+                   "exec plugin of user \"" + user +
+                       "\" needs a terminal (interactiveMode: Always), "
+                       "which a server does not have");
     }
     return plugin;
   }

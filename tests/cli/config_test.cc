@@ -99,6 +99,13 @@ TEST_F(ConfigTest, BadSettingsAreLocated) {
               HasSubstr("parallelism: expected a positive integer; got 'many'"));
   EXPECT_EQ(ResolveConfig({"", "", (dir_ / "missing.yaml").string()}).status().code(),
             StatusCode::kNotFound);
+  file = Write("bad3.yaml", "parallelism: 4\nlog_level: [info\n");
+  EXPECT_THAT(ResolveConfig({"", "", file}).status().message(),
+              HasSubstr("bad3.yaml:3:1: YAML syntax error: flow sequence without a closing "
+                        "bracket"));
+  file = Write("bad4.yaml", "parallelism:\n  - 4\n");
+  EXPECT_THAT(ResolveConfig({"", "", file}).status().message(),
+              HasSubstr("bad4.yaml:2: parallelism: expected a single value"));
 }
 
 // `notebook start --backend kubernetes` without --notebook-image uses notebook_image.

@@ -404,6 +404,13 @@ TEST(DeployManifestsTest, YamlScalarsAreTypedAsKubernetesReadsThem) {
   EXPECT_EQ((*docs)[1]["x"], "text\n");
   EXPECT_THAT(ParseYamlDocuments("a: [1, 2\nb: c\n", "bad.yaml"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("bad.yaml:")));
+  // Aliases expand; one inside its own anchor is refused instead of recursing forever.
+  Result<std::vector<json>> aliased = ParseYamlDocuments("a: &x {k: 1}\nb: *x\n", "t.yaml");
+  ASSERT_TRUE(aliased.ok()) << aliased.status();
+  EXPECT_EQ((*aliased)[0]["b"], json({{"k", 1}}));
+  EXPECT_THAT(ParseYamlDocuments("a: &x [1, *x]\n", "loop.yaml"),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("loop.yaml:1:4: the value contains itself through a YAML alias")));
 }
 
 // The `ha` overlay (issue 13): two schedulers on the PostgreSQL store of the Secret

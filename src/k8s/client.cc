@@ -449,6 +449,9 @@ Result<bool> KubeClient::Delete(const ResourceRef& ref, const DeleteOptions& opt
                {"kind", "DeleteOptions"},
                {"propagationPolicy", PropagationName(options.propagation)}};
   if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
+  if (!options.precondition_uid.empty()) {
+    body["preconditions"] = {{"uid", options.precondition_uid}};
+  }
   Call call;
   call.verb = Verb::kDelete;
   call.ref = ref;

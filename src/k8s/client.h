@@ -104,6 +104,9 @@ enum class Propagation { kBackground, kForeground, kOrphan };
 struct DeleteOptions {
   Propagation propagation = Propagation::kBackground;
   std::optional<int64_t> grace_period_seconds;
+  // preconditions.uid: delete only the object of this UID, not one made since under the same
+  // name (a mismatch is a 409, Aborted).
+  std::string precondition_uid;
 };
 
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kRelisted };

@@ -1,7 +1,12 @@
 // Driver pods of native cluster-mode tries; see spark_driver_pod.h.
 #include "k8s/spark_driver_pod.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <system_error>
 #include <utility>
 
 #include "k8s/spark_cluster_objects.h"
@@ -62,17 +67,104 @@ Result<std::map<std::string, std::string>> StringMap(const json& j, const char* 
   return out;
 }
 
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct ApiServerParts {
+  std::string scheme, host, port;
+};
+
+// The parts of NormalizeApiServer's result (which it always has).
+ApiServerParts Split(const std::string& normalized) {
+  ApiServerParts parts;
+  size_t scheme_end = normalized.find("://");
+  if (scheme_end == std::string::npos) return parts;
+  parts.scheme = normalized.substr(0, scheme_end);
+  std::string rest = normalized.substr(scheme_end + 3);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || rest.find(']', colon) != std::string::npos) return parts;
+  parts.host = rest.substr(0, colon);
+  parts.port = rest.substr(colon + 1);
+  return parts;
+}
+
 }  // namespace
 
-DriverPodKey DriverPodKey::ForTry(std::string namespace_name, const std::string& dag_id,
-                                  int64_t run_key, const std::string& task_id, int try_number) {
+Result<std::string> NewSubmissionId() {
+  unsigned char bytes[16];
+  size_t done = 0;
+  while (done < sizeof(bytes)) {
+    ssize_t n = ::getrandom(bytes + done, sizeof(bytes) - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return UnavailableError("cannot read random bytes for the try's submission id: " +
+                              std::generic_category().message(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
+std::string NormalizeApiServer(const std::string& url) {
+  std::string rest = url;
+  if (rest.rfind("k8s://", 0) == 0) rest = rest.substr(6);
+  std::string scheme = "https";
+  if (size_t sep = rest.find("://"); sep != std::string::npos) {
+    scheme = Lower(rest.substr(0, sep));
+    rest = rest.substr(sep + 3);
+  }
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  std::string host = rest, port;
+  if (!rest.empty() && rest[0] == '[') {  // [IPv6]:port
+    size_t close = rest.find(']');
+    if (close == std::string::npos) return "";
+    host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  host = Lower(host);
+  if (host.empty() || (scheme != "https" && scheme != "http")) return "";
+  if (port.empty()) port = scheme == "https" ? "443" : "80";
+  return scheme + "://" + host + ":" + port;
+}
+
+bool SameApiServer(const std::string& saved, const std::string& server, bool in_cluster) {
+  std::string a = NormalizeApiServer(saved);
+  std::string b = NormalizeApiServer(server);
+  if (a.empty() || b.empty()) return false;
+  if (a == b) return true;
+  if (!in_cluster) return false;
+  ApiServerParts mine = Split(a);
+  ApiServerParts theirs = Split(b);
+  static const char* const kServiceNames[] = {"kubernetes", "kubernetes.default",
+                                              "kubernetes.default.svc",
+                                              "kubernetes.default.svc.cluster.local"};
+  bool service_name = std::find(std::begin(kServiceNames), std::end(kServiceNames), mine.host) !=
+                      std::end(kServiceNames);
+  return service_name && mine.scheme == theirs.scheme && mine.port == theirs.port;
+}
+
+DriverPodKey DriverPodKey::ForTry(const std::string& dag_id, int64_t run_key,
+                                  const std::string& task_id, int try_number,
+                                  const std::string& submission_id) {
   DriverPodKey key;
-  key.namespace_name = std::move(namespace_name);
   key.labels[kManagedByLabel] = kManagedByValue;
   if (std::string dag = LabelValue(dag_id); !dag.empty()) key.labels[kDagLabel] = dag;
   key.labels[kRunLabel] = std::to_string(run_key);
   if (std::string task = LabelValue(task_id); !task.empty()) key.labels[kTaskLabel] = task;
   key.labels[kTryLabel] = std::to_string(try_number);
+  key.labels[kSubmissionLabel] = submission_id;
   key.annotations[kDagIdAnnotation] = dag_id;
   key.annotations[kTaskIdAnnotation] = task_id;
   return key;
@@ -92,14 +184,18 @@ bool DriverPodKey::Matches(const json& pod) const {
   }
   const json* pod_annotations = Find(meta, "annotations");
   for (const auto& [k, v] : annotations) {
-    const json* found = pod_annotations != nullptr ? Find(*pod_annotations, k.c_str()) : nullptr;
-    if (found != nullptr && (!found->is_string() || found->get<std::string>() != v)) return false;
+    // A pod without the annotations was not made for this try (spark-submit sets them all).
+    if (pod_annotations == nullptr || Text(*pod_annotations, k.c_str()) != v) return false;
   }
   return true;
 }
 
 json DriverPodKey::ToJson() const {
-  return json{{"namespace", namespace_name}, {"labels", labels}, {"annotations", annotations}};
+  return json{{"namespace", namespace_name},
+              {"api_server", api_server},
+              {"driver_container", driver_container},
+              {"labels", labels},
+              {"annotations", annotations}};
 }
 
 Result<DriverPodKey> DriverPodKey::FromJson(const json& j) {
@@ -113,7 +209,21 @@ Result<DriverPodKey> DriverPodKey::FromJson(const json& j) {
   if (!annotations.ok()) return annotations.status();
   key.labels = *std::move(labels);
   key.annotations = *std::move(annotations);
-  if (key.labels.empty()) return InvalidArgumentError("driver_pod.labels is empty");
+  key.api_server = Text(j, "api_server");
+  if (key.api_server.empty()) return InvalidArgumentError("driver_pod.api_server is missing");
+  key.driver_container = Text(j, "driver_container");
+  if (key.driver_container.empty()) {
+    return InvalidArgumentError("driver_pod.driver_container is missing");
+  }
+  auto submission = key.labels.find(kSubmissionLabel);
+  if (submission == key.labels.end() || submission->second.empty()) {
+    return InvalidArgumentError(std::string("driver_pod.labels has no ") + kSubmissionLabel);
+  }
+  for (const char* annotation : {kDagIdAnnotation, kTaskIdAnnotation}) {
+    if (key.annotations.count(annotation) == 0) {
+      return InvalidArgumentError(std::string("driver_pod.annotations has no ") + annotation);
+    }
+  }
   return key;
 }
 
@@ -122,11 +232,14 @@ std::string DriverPodState::Describe() const {
   std::string detail;
   if (exit_code) detail = "exit code " + std::to_string(*exit_code);
   if (!reason.empty()) detail += (detail.empty() ? "" : ", ") + reason;
+  if (!pod_reason.empty() && pod_reason != reason) {
+    detail += (detail.empty() ? "" : ", ") + pod_reason;
+  }
   if (phase == "Failed" && !detail.empty()) out += " (" + detail + ")";
   return out;
 }
 
-DriverPodState ReadDriverPodState(const json& pod) {
+DriverPodState ReadDriverPodState(const json& pod, const std::string& driver_container) {
   DriverPodState state;
   const json& meta = Metadata(pod);
   state.name = Text(meta, "name");
@@ -136,28 +249,25 @@ DriverPodState ReadDriverPodState(const json& pod) {
   const json* status = Find(pod, "status");
   if (status == nullptr) return state;
   state.phase = Text(*status, "phase");
-  state.reason = Text(*status, "reason");
-  state.message = Text(*status, "message");
+  state.pod_reason = Text(*status, "reason");
+  state.pod_message = Text(*status, "message");
   const json* containers = Find(*status, "containerStatuses");
   const json* terminated = nullptr;
   if (containers != nullptr && containers->is_array()) {
     for (const json& c : *containers) {
       const json* state_of = Find(c, "state");
       const json* t = state_of != nullptr ? Find(*state_of, "terminated") : nullptr;
-      if (t == nullptr || !t->is_object()) continue;
-      if (Text(c, "name") == kSparkDriverContainer) {
-        terminated = t;
-        break;
-      }
-      if (terminated == nullptr) terminated = t;
+      if (t == nullptr || !t->is_object() || Text(c, "name") != driver_container) continue;
+      terminated = t;
+      break;
     }
   }
   if (terminated != nullptr) {
     if (const json* code = Find(*terminated, "exitCode");
         code != nullptr && code->is_number_integer())
       state.exit_code = code->get<int>();
-    if (std::string r = Text(*terminated, "reason"); !r.empty()) state.reason = r;
-    if (std::string m = Text(*terminated, "message"); !m.empty()) state.message = m;
+    state.reason = Text(*terminated, "reason");
+    state.message = Text(*terminated, "message");
   }
   return state;
 }
@@ -170,7 +280,7 @@ Result<DriverPodWatchResult> WatchDriverPod(
   bool done = false;
   // Takes the state of the followed pod; true when the watch can end.
   auto see = [&](const json& pod) {
-    result.state = ReadDriverPodState(pod);
+    result.state = ReadDriverPodState(pod, key.driver_container);
     if (result.state.ended()) {
       result.end = DriverPodEnd::kEnded;
       done = true;
@@ -228,6 +338,7 @@ Result<std::vector<std::string>> DeleteDriverPods(KubeClient& client, const Driv
   for (const json& pod : pods->items) {
     if (!key.Matches(pod)) continue;
     std::string name = PodName(pod);
+    options.precondition_uid = Text(Metadata(pod), "uid");
     Result<bool> gone = client.Delete(Ref(kPods, key.namespace_name, name), options);
     if (!gone.ok()) return gone.status();
     if (*gone) deleted.push_back(name);

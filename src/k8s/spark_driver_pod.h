@@ -3,11 +3,16 @@
 // spark-submit that waited for it is gone: the scheduler's pod restarted, the driver did not.
 //
 // Identity: spark-submit puts the labels of DriverPodKey on the pods it makes (Sparkplane passes
-// them as spark.kubernetes.{driver,executor}.label.*): managed-by, DAG, run key, task and try
-// number; Spark adds spark-role=driver to the driver. The selector of those labels names one
-// try's driver. Label values are cut to 63 characters, so the driver also carries the exact
-// DAG and task ids as annotations (spark.kubernetes.driver.annotation.*), and a candidate whose
-// annotations say otherwise is not the try's.
+// them as spark.kubernetes.{driver,executor}.label.*): managed-by, DAG, run key, task, try number
+// and a random submission id made when the try starts; Spark adds spark-role=driver to the
+// driver. DAG, run key, task and try alone are not unique: run keys restart at 1 with a new
+// database, Spark never deletes a finished driver pod, and two installations may share a
+// namespace; the submission id is, so a restarted try never adopts (or deletes) another
+// installation's or an earlier life's driver. Label values are cut to 63 characters, so the
+// driver also carries the exact DAG and task ids as annotations
+// (spark.kubernetes.driver.annotation.*), and a candidate without them, or whose annotations
+// say otherwise, is not the try's. The key also names the API server of the try's k8s:// master
+// (the pods are in that cluster) and the driver's container.
 //
 // Outcome: a pod in phase Succeeded or Failed has ended; the driver container's
 // state.terminated gives the exit code and reason. Spark's app id is the driver pod's
@@ -32,32 +37,53 @@ namespace sp::k8s {
 
 inline constexpr char kTaskLabel[] = "sparkplane.io/task";
 inline constexpr char kTryLabel[] = "sparkplane.io/try";
+inline constexpr char kSubmissionLabel[] = "sparkplane.io/submission";
 inline constexpr char kTaskIdAnnotation[] = "sparkplane.io/task-id";
 // Set by Spark on the pods it makes.
 inline constexpr char kSparkRoleLabel[] = "spark-role";
 inline constexpr char kSparkAppSelectorLabel[] = "spark-app-selector";
-// The driver's container in pods Spark makes (a pod template may name it otherwise).
+// The driver's container in pods Spark makes (a pod template may name it otherwise, with
+// spark.kubernetes.driver.podTemplateContainerName).
 inline constexpr char kSparkDriverContainer[] = "spark-kubernetes-driver";
+
+// 16 random bytes (getrandom) as 32 hex digits: a try's submission id. Unavailable when the
+// system has no randomness to give.
+Result<std::string> NewSubmissionId();
+
+// "https://host:port" of a Kubernetes API server given as a k8s:// master or a kubeconfig's
+// server: the k8s:// prefix and any path dropped, scheme (https when none) and host in lower
+// case, the scheme's port when none is given. "" when `url` names no host.
+std::string NormalizeApiServer(const std::string& url);
+
+// True when `saved` (a try's API server) is `server` (the kubeconfig's). With `in_cluster` (the
+// kubeconfig is the pod's service account, whose server is the kubernetes Service's IP), the
+// Service's names (kubernetes.default.svc and its longer and shorter forms) on the same port
+// are that server too.
+bool SameApiServer(const std::string& saved, const std::string& server, bool in_cluster);
 
 // Which pods belong to one try of a spark_submit task.
 struct DriverPodKey {
   std::string namespace_name;
+  std::string api_server;  // NormalizeApiServer of the try's k8s:// master
+  std::string driver_container = kSparkDriverContainer;
   // Put on driver and executor pods (values already valid label values).
   std::map<std::string, std::string> labels;
   // Put on the driver pod: the exact ids.
   std::map<std::string, std::string> annotations;
 
-  static DriverPodKey ForTry(std::string namespace_name, const std::string& dag_id, int64_t run_key,
-                             const std::string& task_id, int try_number);
+  // The labels and annotations of one try; namespace, API server and container are set by the
+  // caller once the try's settings are known.
+  static DriverPodKey ForTry(const std::string& dag_id, int64_t run_key, const std::string& task_id,
+                             int try_number, const std::string& submission_id);
 
   // "app.kubernetes.io/managed-by=sparkplane,...,spark-role=driver".
   std::string DriverSelector() const;
-  // True when `pod` carries every label of the key and no annotation of the key with another
-  // value.
+  // True when `pod` carries every label and every annotation of the key, with the key's values.
   bool Matches(const nlohmann::json& pod) const;
 
   nlohmann::json ToJson() const;
-  // InvalidArgument naming the field when `j` is not what ToJson makes.
+  // InvalidArgument naming the field when `j` is not what ToJson makes (a key without a
+  // submission id, API server or annotations names no single try and is refused).
   static Result<DriverPodKey> FromJson(const nlohmann::json& j);
 };
 
@@ -66,18 +92,24 @@ struct DriverPodState {
   std::string name;
   std::string phase;  // Pending, Running, Succeeded, Failed, Unknown ("" when not reported)
   std::optional<std::string> app_id;  // the spark-app-selector label
-  // From the driver container's state.terminated (the first terminated container when none is
-  // named spark-kubernetes-driver).
+  // From the driver container's state.terminated (only the container the key names: a sidecar's
+  // exit is not the application's).
   std::optional<int> exit_code;
-  std::string reason;   // the container's terminated reason, else the pod's status.reason
-  std::string message;  // the container's terminated message, else the pod's status.message
+  std::string reason;   // the driver container's terminated reason
+  std::string message;  // the driver container's terminated message
+  // The pod's own status.reason and message (Evicted, DeadlineExceeded): why a pod failed
+  // whose container may never have ended.
+  std::string pod_reason;
+  std::string pod_message;
 
   bool ended() const { return phase == "Succeeded" || phase == "Failed"; }
-  // "Succeeded", "Failed (exit code 3, Error)", "Running".
+  // "Succeeded", "Failed (exit code 3, Error)", "Failed (Evicted)", "Running".
   std::string Describe() const;
 };
 
-DriverPodState ReadDriverPodState(const nlohmann::json& pod);
+// `driver_container`: the container whose state is the application's.
+DriverPodState ReadDriverPodState(const nlohmann::json& pod,
+                                  const std::string& driver_container = kSparkDriverContainer);
 
 enum class DriverPodEnd {
   kEnded,       // the pod reached Succeeded or Failed: `state` says how
@@ -98,7 +130,9 @@ Result<DriverPodWatchResult> WatchDriverPod(
     const std::function<void(const DriverPodState&)>& on_found);
 
 // Deletes every driver pod of the key (its executors, Service and ConfigMap are owned by it and
-// go with it); `grace_seconds` as the pods' termination grace. Returns the names deleted.
+// go with it); `grace_seconds` as the pods' termination grace. Each delete carries the listed
+// pod's UID as a precondition, so a pod made since under the same name is left alone (Aborted).
+// Returns the names deleted.
 Result<std::vector<std::string>> DeleteDriverPods(KubeClient& client, const DriverPodKey& key,
                                                   std::optional<int64_t> grace_seconds);
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -433,17 +434,9 @@ void SetDefault(spark::SubmitSpec* spec, const std::string& key, const std::stri
   spec->conf.emplace(key, value);
 }
 
-// The pods of one try (k8s::DriverPodKey: namespace, labels, annotations), so a restarted
-// server finds the try's driver pod again.
-k8s::DriverPodKey PodKey(const TaskContext& ctx, const std::string& namespace_name) {
-  return k8s::DriverPodKey::ForTry(namespace_name, ctx.dag_id(), ctx.run_key(), ctx.task_id(),
-                                   ctx.try_number());
-}
-
-// The labels Sparkplane puts on native-mode driver and executor pods, and the exact ids as
-// annotations of the driver.
-void AddPodLabels(const TaskContext& ctx, spark::SubmitSpec* spec) {
-  k8s::DriverPodKey key = PodKey(ctx, "");
+// The labels Sparkplane puts on native-mode driver and executor pods (`key`'s: the try's, with
+// its submission id), and the exact ids as annotations of the driver.
+void AddPodLabels(const k8s::DriverPodKey& key, spark::SubmitSpec* spec) {
   for (const char* role : {"driver", "executor"}) {
     std::string prefix = std::string("spark.kubernetes.") + role + ".label.";
     for (const auto& [label, value] : key.labels) SetDefault(spec, prefix + label, value);
@@ -452,6 +445,17 @@ void AddPodLabels(const TaskContext& ctx, spark::SubmitSpec* spec) {
     SetDefault(spec, "spark.kubernetes.driver.annotation." + annotation, value);
   }
 }
+
+// The driver's container: the pod template's, when the settings name it, else Spark's.
+std::string DriverContainer(const spark::SubmitSpec& spec) {
+  auto it = spec.conf.find("spark.kubernetes.driver.podTemplateContainerName");
+  return it != spec.conf.end() && !it->second.empty() ? it->second : k8s::kSparkDriverContainer;
+}
+
+// Delete attempts of a cancel (or of a try that cannot follow its pod) before the try fails
+// for good, and the pause before the first retry (doubled after each).
+constexpr int kPodDeleteAttempts = 5;
+constexpr Millis kPodDeleteBackoff{200};
 
 // The namespace Spark puts the driver in: its setting, else Spark's default.
 std::string DriverNamespace(const spark::SubmitSpec& spec) {
@@ -483,8 +487,9 @@ int64_t GraceSeconds(Millis grace) {
 
 // Native mode (a k8s:// master): Spark's own Kubernetes scheduler makes the driver (cluster
 // mode) and executor pods. `apps` resolves relative pod template paths.
-Status ApplyNativeMode(const SubmitPlan& plan, const RuntimeConfig& config, const TaskContext& ctx,
-                       const std::string& apps, spark::SubmitSpec* spec) {
+Status ApplyNativeMode(const SubmitPlan& plan, const RuntimeConfig& config,
+                       const k8s::DriverPodKey& pod_key, const std::string& apps,
+                       spark::SubmitSpec* spec) {
   SetDefault(spec, "spark.kubernetes.container.image",
              plan.image.empty() ? config.spark_image : plan.image);
   std::string ns = plan.namespace_name.empty() ? config.kube_namespace : plan.namespace_name;
@@ -517,7 +522,7 @@ Status ApplyNativeMode(const SubmitPlan& plan, const RuntimeConfig& config, cons
   SetDefault(spec, "spark.kubernetes.submission.waitAppCompletion", "true");
   SetDefault(spec, "spark.kubernetes.executor.deleteOnTermination", "true");
   SetDefault(spec, "spark.kubernetes.driver.service.deleteOnTermination", "true");
-  AddPodLabels(ctx, spec);
+  AddPodLabels(pod_key, spec);
   if (spec->deploy_mode != "cluster") return OkStatus();
 
   // The driver runs in a pod: none of this machine's paths mean anything there. Event logs go
@@ -590,10 +595,19 @@ struct SparkSubmitTaskType::Try {
   std::string app_id_prefix = kDefaultAppIdPrefix;
   uint64_t log_offset = 0;
   // Native cluster mode: the try's driver pod, which outlives spark-submit.
-  std::optional<k8s::DriverPodKey> driver_pod;
+  std::optional<k8s::DriverPodKey> driver_pod;  // guarded by mu
   // Set while the try follows its driver pod because spark-submit is gone (Recover); Cancel
   // deletes the pod, the type's destruction cancels the watch.
   std::shared_ptr<k8s::WatchCancel> pod_watch;  // guarded by mu
+  // Recover adopted a spark-submit of the previous server (not our child): until its watcher
+  // claims the end, a cancel stops it as a foreign process and completes the try itself
+  // (foreign_cancel), and the watcher then leaves the try alone.
+  bool adopted = false;         // set before the try is registered
+  bool end_claimed = false;     // guarded by mu
+  bool foreign_cancel = false;  // guarded by mu
+  // A cancel could not delete the driver pod: why, naming it. The try then fails for good,
+  // so no retry starts a second driver beside it.
+  std::string pod_left;  // guarded by mu
 };
 
 DriverLogFacts ScanDriverLog(const std::string& path, uint64_t offset,
@@ -791,8 +805,13 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   spec.event_log_dir = fs::absolute(config.SparkHistoryDir(), ec).lexically_normal().string();
   spec.python = config.python;
   for (const auto& [key, value] : ctx->env()) spec.env.emplace(key, value);  // field env wins
+  std::optional<k8s::DriverPodKey> pod_key;
   if (native) {
-    if (Status st = ApplyNativeMode(plan, config, *ctx, apps, &spec); !st.ok()) {
+    Result<std::string> submission = k8s::NewSubmissionId();
+    if (!submission.ok()) return fail(submission.status().message(), true);
+    pod_key = k8s::DriverPodKey::ForTry(ctx->dag_id(), ctx->run_key(), ctx->task_id(),
+                                        ctx->try_number(), *submission);
+    if (Status st = ApplyNativeMode(plan, config, *pod_key, apps, &spec); !st.ok()) {
       return fail("invalid spark_submit task: " + st.message(), false);
     }
   }
@@ -869,7 +888,13 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
     return fail(written.message(), true);
   }
   t->event_log_dir = spec.event_log_dir;
-  if (WaitsForDriverPod(spec)) t->driver_pod = PodKey(*ctx, DriverNamespace(spec));
+  if (pod_key && WaitsForDriverPod(spec)) {
+    pod_key->namespace_name = DriverNamespace(spec);
+    pod_key->api_server = k8s::NormalizeApiServer(spec.master);
+    pod_key->driver_container = DriverContainer(spec);
+    std::lock_guard<std::mutex> lock(t->mu);
+    t->driver_pod = pod_key;
+  }
 
   executor::SpawnSpec s;
   s.argv = argv;
@@ -910,7 +935,7 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   saved_handle["log_offset"] = t->log_offset;
   saved_handle["event_log_dir"] = t->event_log_dir;
   saved_handle["app_id_prefix"] = t->app_id_prefix;
-  if (t->driver_pod) saved_handle["driver_pod"] = t->driver_pod->ToJson();
+  if (pod_key && WaitsForDriverPod(spec)) saved_handle["driver_pod"] = pod_key->ToJson();
   Status saved = ctx->SaveHandle(saved_handle);
   bool cancelled = false;
   {
@@ -939,13 +964,15 @@ void SparkSubmitTaskType::Finish(const std::shared_ptr<TaskContext>& ctx,
   DriverLogFacts facts = ScanDriverLog(ctx->log_path(), t->log_offset, t->app_id_prefix);
   RemoveDir(t->local_dir);
   bool cancelled;
+  std::string pod_left;
   {
     std::lock_guard<std::mutex> lock(t->mu);
     cancelled = t->cancelled;
+    pod_left = t->pod_left;
   }
   RemoveTry(ctx.get());
   TaskResult result;
-  result.success = exit.exit_code == 0;
+  result.success = exit.exit_code == 0 && pod_left.empty();
   result.exit_code = exit.exit_code;
   if (facts.app_id) result.outputs["app_id"] = *facts.app_id;
   result.outputs["master"] = t->master;
@@ -975,6 +1002,10 @@ void SparkSubmitTaskType::Finish(const std::shared_ptr<TaskContext>& ctx,
     if (cancelled) result.message += " after a cancel";
     if (!facts.error_line.empty()) result.message += ": " + facts.error_line;
   }
+  if (!pod_left.empty()) {
+    result.message += "; " + pod_left;
+    result.retryable = false;
+  }
   Log(*ctx, result.success ? ExitText(exit) + " (" + app + ")" : result.message);
   ctx->Complete(std::move(result));
 }
@@ -987,52 +1018,27 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
     auto it = tries_.find(ctx.get());
     if (it != tries_.end()) t = it->second;
   }
-  ProcessSupervisor* processes = services_->processes;
   if (t) {
     pid_t pid;
     std::shared_ptr<k8s::WatchCancel> pod_watch;
+    std::optional<k8s::DriverPodKey> driver_pod;
+    bool foreign = false;
     {
       std::lock_guard<std::mutex> lock(t->mu);
       t->cancelled = true;
       pid = t->pid;
       pod_watch = t->pod_watch;
+      driver_pod = t->driver_pod;
+      // An adopted spark-submit whose watcher has not taken its end: stopped as a foreign
+      // process below, and the watcher leaves the try to this cancel.
+      foreign = t->adopted && !t->end_claimed && !pod_watch;
+      if (foreign) t->foreign_cancel = true;
     }
-    if (pid > 0) {
-      Log(*ctx, "stopping spark-submit (pid " + std::to_string(pid) + ")");
-      processes->Terminate(pid, grace);  // the exit completes the try
+    if (!foreign) {
+      CancelOwnTry(ctx, t, pid, pod_watch, driver_pod, grace);
+      // Before the driver started, Launch sees the flag and completes the try.
+      return;
     }
-    // In cluster mode the driver runs in its own pod, which spark-submit's end does not stop:
-    // the pod is deleted (Spark's own kill does the same). A try that follows its pod ends when
-    // the watch sees it go.
-    if (t->driver_pod && (pid > 0 || pod_watch)) {
-      k8s::DriverPodKey key = *t->driver_pod;
-      bool ran = threads_.Run([this, ctx, key, grace, pod_watch] {
-        Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
-        Result<std::vector<std::string>> deleted =
-            client.ok() ? k8s::DeleteDriverPods(**client, key, GraceSeconds(grace))
-                        : Result<std::vector<std::string>>(client.status());
-        if (deleted.ok()) {
-          for (const std::string& name : *deleted) Log(*ctx, "deleted driver pod " + name);
-          if (deleted->empty()) {
-            Log(*ctx, "no driver pod of this try in namespace " + key.namespace_name);
-          }
-          return;
-        }
-        std::string why = "could not delete the driver pod of this try in namespace " +
-                          key.namespace_name + ": " + deleted.status().message();
-        Log(*ctx, why);
-        if (pod_watch) {
-          pod_watch->Cancel();
-          internal::Fail(ctx, "cancelled, but " + why, /*retryable=*/true);
-        }
-      });
-      if (!ran && pod_watch) {
-        pod_watch->Cancel();
-        internal::Fail(ctx, "cancelled; the driver pod was not deleted (no thread)", true);
-      }
-    }
-    // Before the driver started, Launch sees the flag and completes the try.
-    return;
   }
   Result<ProcessHandle> h = ProcessHandle::FromJson(handle);
   if (!h.ok()) {
@@ -1042,26 +1048,107 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   ProcessHandle foreign = *h;
   std::string local_dir = HandleLocalDir(handle);
   std::optional<k8s::DriverPodKey> pod = HandleDriverPod(handle);
-  bool ran = threads_.Run([this, ctx, foreign, grace, local_dir, pod] {
+  bool ran = threads_.Run([this, ctx, t, foreign, grace, local_dir, pod] {
     ProcessSupervisor::TerminateForeign(foreign, grace);
     RemoveDir(local_dir);
+    if (t) RemoveTry(ctx.get());
     std::string message =
         "cancelled; spark-submit (pid " + std::to_string(foreign.pid) + ") was stopped";
+    bool retryable = true;
     if (pod) {
-      Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
-      Result<std::vector<std::string>> deleted =
-          client.ok() ? k8s::DeleteDriverPods(**client, *pod, GraceSeconds(grace))
-                      : Result<std::vector<std::string>>(client.status());
-      if (!deleted.ok()) {
-        message += ", but its driver pod could not be deleted: " + deleted.status().message();
-      }
-      for (const std::string& name : deleted.ok() ? *deleted : std::vector<std::string>{}) {
+      PodDeletion deleted = DeleteDriverPod(*ctx, *pod, grace);
+      for (const std::string& name : deleted.names)
         message += "; driver pod " + name + " was deleted";
+      if (deleted.outcome == PodDeletion::kFailed) {
+        message += "; " + deleted.why;
+        retryable = false;
       }
     }
-    internal::Fail(ctx, message, /*retryable=*/true);
+    internal::Fail(ctx, message, retryable);
   });
   if (!ran) ctx->Complete(internal::Failed("cancelled", /*retryable=*/true));
+}
+
+void SparkSubmitTaskType::CancelOwnTry(const std::shared_ptr<TaskContext>& ctx,
+                                       const std::shared_ptr<Try>& t, pid_t pid,
+                                       const std::shared_ptr<k8s::WatchCancel>& pod_watch,
+                                       const std::optional<k8s::DriverPodKey>& driver_pod,
+                                       Millis grace) {
+  ProcessSupervisor* processes = services_->processes;
+  auto terminate = [ctx, processes, pid, grace] {
+    if (pid <= 0) return;
+    Log(*ctx, "stopping spark-submit (pid " + std::to_string(pid) + ")");
+    processes->Terminate(pid, grace);  // the exit completes the try
+  };
+  // In cluster mode the driver runs in its own pod, which spark-submit's end does not stop: the
+  // pod is deleted first (Spark's own kill does the same), and only then spark-submit stopped,
+  // so the try's end knows whether the pod is gone. A try that follows its pod ends when the
+  // watch sees it go.
+  if (!driver_pod || (pid <= 0 && !pod_watch)) return terminate();
+  k8s::DriverPodKey key = *driver_pod;
+  // A cancel that leaves the pod running fails the try for good: a retry would start a second
+  // driver beside it.
+  auto left = [t, pod_watch](const std::string& why) {
+    {
+      std::lock_guard<std::mutex> lock(t->mu);
+      t->pod_left = why;
+    }
+    if (pod_watch) pod_watch->Cancel();  // the follower completes the try with pod_left
+  };
+  bool ran = threads_.Run([this, ctx, key, grace, terminate, left] {
+    PodDeletion deleted = DeleteDriverPod(*ctx, key, grace);
+    if (deleted.outcome == PodDeletion::kFailed) left(deleted.why);
+    terminate();
+  });
+  if (!ran) {
+    left("the driver pod of this try (" + key.DriverSelector() + ") in namespace " +
+         key.namespace_name + " was not deleted (the server is stopping)");
+    terminate();
+  }
+}
+
+SparkSubmitTaskType::PodDeletion SparkSubmitTaskType::DeleteDriverPod(const TaskContext& ctx,
+                                                                      const k8s::DriverPodKey& key,
+                                                                      Millis grace) {
+  PodDeletion result;
+  std::string where = "the driver pod of this try (" + key.DriverSelector() + ") in namespace " +
+                      key.namespace_name;
+  Millis pause = kPodDeleteBackoff;
+  std::string error;
+  for (int attempt = 1; attempt <= kPodDeleteAttempts; ++attempt) {
+    if (attempt > 1) {
+      std::this_thread::sleep_for(pause);
+      pause *= 2;
+    }
+    bool other_cluster = false;
+    Result<std::unique_ptr<k8s::KubeClient>> client = KubeFor(key, &other_cluster);
+    if (other_cluster) {
+      // Not the cluster this server reaches: as before driver pods were followed, the pod is
+      // left to spark-submit's end.
+      Log(ctx, "not deleting " + where + ": " + client.status().message());
+      result.outcome = PodDeletion::kOtherCluster;
+      return result;
+    }
+    Result<std::vector<std::string>> deleted =
+        client.ok() ? k8s::DeleteDriverPods(**client, key, GraceSeconds(grace))
+                    : Result<std::vector<std::string>>(client.status());
+    if (deleted.ok()) {
+      for (const std::string& name : *deleted) Log(ctx, "deleted driver pod " + name);
+      if (deleted->empty())
+        Log(ctx, "no driver pod of this try in namespace " + key.namespace_name);
+      result.outcome = PodDeletion::kDeleted;
+      result.names = *std::move(deleted);
+      return result;
+    }
+    error = deleted.status().message();
+    Log(ctx, "could not delete " + where + " (attempt " + std::to_string(attempt) + " of " +
+                 std::to_string(kPodDeleteAttempts) + "): " + error);
+  }
+  result.outcome = PodDeletion::kFailed;
+  result.why = where + " could not be deleted and may still run (" + error +
+               "); it is not retried so no second driver starts beside it: delete the pod, then "
+               "run the task again";
+  return result;
 }
 
 SparkSubmitTaskType::~SparkSubmitTaskType() {
@@ -1080,16 +1167,66 @@ Result<std::unique_ptr<k8s::KubeClient>> SparkSubmitTaskType::Kube() const {
                           *services_->clock, services_->logger);
 }
 
+Result<std::unique_ptr<k8s::KubeClient>> SparkSubmitTaskType::KubeFor(const k8s::DriverPodKey& key,
+                                                                      bool* other_cluster) const {
+  *other_cluster = false;
+  Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
+  if (!client.ok()) return client;
+  const std::string& server = (*client)->config().server;
+  // The in-cluster config's server is the kubernetes Service's IP; a master written as
+  // k8s://https://kubernetes.default.svc names the same API.
+  const char* service_host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* service_port = std::getenv("KUBERNETES_SERVICE_PORT");
+  bool in_cluster =
+      services_->config.kubeconfig == k8s::kInClusterKubeconfig ||
+      (service_host != nullptr && *service_host != '\0' &&
+       k8s::NormalizeApiServer(server) ==
+           k8s::NormalizeApiServer(
+               std::string("https://") + service_host + ":" +
+               (service_port != nullptr && *service_port != '\0' ? service_port : "443")));
+  if (!k8s::SameApiServer(key.api_server, server, in_cluster)) {
+    *other_cluster = true;
+    return FailedPreconditionError("the try's driver runs in the cluster of " + key.api_server +
+                                   ", and this server's kubeconfig names " + server);
+  }
+  return client;
+}
+
 void SparkSubmitTaskType::StartFollowingDriverPod(const std::shared_ptr<TaskContext>& ctx,
                                                   const std::shared_ptr<Try>& t) {
   auto cancel = std::make_shared<k8s::WatchCancel>();
+  bool cancelled;
   {
     std::lock_guard<std::mutex> lock(t->mu);
-    t->pod_watch = cancel;
+    cancelled = t->cancelled;
+    if (!cancelled) t->pod_watch = cancel;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     tries_[ctx.get()] = t;  // so that a cancel deletes the pod
+  }
+  if (cancelled) {
+    // Cancelled while spark-submit's end was being taken: the cancel saw nothing to stop, so
+    // the pod is deleted here instead of followed.
+    std::optional<k8s::DriverPodKey> key;
+    {
+      std::lock_guard<std::mutex> lock(t->mu);
+      key = t->driver_pod;
+    }
+    bool ran = threads_.Run([this, ctx, t, key] {
+      PodDeletion deleted = DeleteDriverPod(*ctx, *key, kRecoveryGrace);
+      RemoveTry(ctx.get());
+      RemoveDir(t->local_dir);
+      internal::Fail(
+          ctx, deleted.outcome == PodDeletion::kFailed ? "cancelled; " + deleted.why : "cancelled",
+          deleted.outcome != PodDeletion::kFailed);
+    });
+    if (!ran) {
+      RemoveTry(ctx.get());
+      internal::Fail(ctx, "cancelled; the driver pod was not deleted (the server is stopping)",
+                     /*retryable=*/false);
+    }
+    return;
   }
   if (stopping_->load()) cancel->Cancel();  // the destructor may have looked before we came in
   if (!threads_.Run([this, ctx, t] { FollowDriverPod(ctx, t); })) {
@@ -1100,10 +1237,11 @@ void SparkSubmitTaskType::StartFollowingDriverPod(const std::shared_ptr<TaskCont
 
 void SparkSubmitTaskType::FollowDriverPod(const std::shared_ptr<TaskContext>& ctx,
                                           const std::shared_ptr<Try>& t) {
-  const k8s::DriverPodKey& key = *t->driver_pod;
+  k8s::DriverPodKey key;
   std::shared_ptr<k8s::WatchCancel> cancel;
   {
     std::lock_guard<std::mutex> lock(t->mu);
+    key = *t->driver_pod;
     cancel = t->pod_watch;
   }
   auto end = [&](TaskResult result) {
@@ -1112,17 +1250,44 @@ void SparkSubmitTaskType::FollowDriverPod(const std::shared_ptr<TaskContext>& ct
     Log(*ctx, result.message);
     ctx->Complete(std::move(result));
   };
+  // How a cancel went, read once the watch is over.
+  auto cancel_state = [&t](std::string* pod_left) {
+    std::lock_guard<std::mutex> lock(t->mu);
+    *pod_left = t->pod_left;
+    return t->cancelled;
+  };
+  // The pod cannot be followed: it is deleted, so a retry never runs beside it; when even that
+  // fails, the try fails for good, naming the pod.
+  auto give_up = [&](const std::string& why, bool retryable) {
+    PodDeletion deleted = DeleteDriverPod(*ctx, key, kRecoveryGrace);
+    if (deleted.outcome == PodDeletion::kFailed) {
+      return end(internal::Failed(why + "; " + deleted.why, /*retryable=*/false));
+    }
+    std::string message = why;
+    for (const std::string& name : deleted.names) {
+      message += "; driver pod " + name + " was deleted so that a retry does not run beside it";
+    }
+    end(internal::Failed(message, retryable));
+  };
   Log(*ctx,
       "spark-submit was gone after the restart and recorded no end; looking for the "
       "driver pod of this try in namespace " +
           key.namespace_name + " (" + key.DriverSelector() + ")");
-  Result<std::unique_ptr<k8s::KubeClient>> client = Kube();
+  bool other_cluster = false;
+  Result<std::unique_ptr<k8s::KubeClient>> client = KubeFor(key, &other_cluster);
+  if (other_cluster) {
+    Log(*ctx, "not following the driver pod: " + client.status().message());
+    return end(internal::Failed(
+        "lost on restart: spark-submit is gone and its driver pod is in a cluster this server "
+        "does not reach (" +
+            client.status().message() + ")",
+        /*retryable=*/true));
+  }
   if (!client.ok()) {
-    return end(
-        internal::Failed("lost on restart: spark-submit is gone and its driver pod cannot "
-                         "be looked up: " +
-                             client.status().message(),
-                         /*retryable=*/true));
+    return give_up(
+        "lost on restart: spark-submit is gone and its driver pod cannot be looked up: " +
+            client.status().message(),
+        /*retryable=*/true);
   }
   Result<k8s::DriverPodWatchResult> watched =
       k8s::WatchDriverPod(**client, key, cancel.get(), [&ctx](const k8s::DriverPodState& found) {
@@ -1132,17 +1297,16 @@ void SparkSubmitTaskType::FollowDriverPod(const std::shared_ptr<TaskContext>& ct
                                       found.name + " (" + found.Describe() + ")");
       });
   if (stopping_->load()) return;  // the server stops: the next one follows the pod again
-  bool cancelled;
-  {
-    std::lock_guard<std::mutex> lock(t->mu);
-    cancelled = t->cancelled;
+  std::string pod_left;
+  bool cancelled = cancel_state(&pod_left);
+  if (cancelled && !pod_left.empty()) {
+    return end(internal::Failed("cancelled; " + pod_left, /*retryable=*/false));
   }
   if (!watched.ok()) {
     if (cancelled) return end(internal::Failed("cancelled", /*retryable=*/true));
-    return end(internal::Failed(
-        "lost on restart: could not follow the driver pod of this try in namespace " +
-            key.namespace_name + ": " + watched.status().message(),
-        internal::IsRetryable(watched.status())));
+    return give_up("lost on restart: could not follow the driver pod of this try in namespace " +
+                       key.namespace_name + ": " + watched.status().message(),
+                   internal::IsRetryable(watched.status()));
   }
   const k8s::DriverPodState& pod = watched->state;
   TaskResult result;
@@ -1166,21 +1330,28 @@ void SparkSubmitTaskType::FollowDriverPod(const std::shared_ptr<TaskContext>& ct
       break;
   }
   Log(*ctx, "driver pod " + pod.name + " ended: " + pod.Describe());
-  result.success = pod.phase == "Succeeded";
-  if (result.success) {
-    result.exit_code = 0;
-  } else if (pod.exit_code) {
+  if (pod.exit_code) {
     result.exit_code = *pod.exit_code;
+  } else if (pod.phase == "Succeeded") {
+    result.exit_code = 0;
   }
   if (result.exit_code >= 0) result.outputs["exit_code"] = result.exit_code;
+  // A driver may exit 0 on the SIGTERM of a cancel's grace: the try was still cancelled.
+  result.success = pod.phase == "Succeeded" && !cancelled;
   if (result.success) {
     result.message =
         (pod.app_id ? "application " + *pod.app_id : "driver pod " + pod.name) + " succeeded";
+  } else if (cancelled) {
+    result.message = "cancelled; driver pod " + pod.name +
+                     " ended while it was being deleted: " + pod.Describe() + " (" + app + ")";
   } else {
     result.message = "driver pod " + pod.name + " failed" +
                      (pod.exit_code ? " with exit code " + std::to_string(*pod.exit_code) : "") +
                      (pod.reason.empty() ? "" : " (" + pod.reason + ")") + " (" + app + ")";
-    if (cancelled) result.message += " after a cancel";
+    if (!pod.pod_reason.empty() && pod.pod_reason != pod.reason) {
+      result.message += "; the pod: " + pod.pod_reason;
+      if (!pod.pod_message.empty()) result.message += ": " + Trimmed(pod.pod_message);
+    }
     if (!pod.message.empty()) result.message += ": " + Trimmed(pod.message);
   }
   end(std::move(result));
@@ -1209,6 +1380,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     t->event_log_dir = text("event_log_dir");
     if (std::string prefix = text("app_id_prefix"); !prefix.empty()) t->app_id_prefix = prefix;
     t->driver_pod = HandleDriverPod(handle);
+    t->adopted = true;
     auto offset = handle.find("log_offset");
     t->log_offset = offset != handle.end() && offset->is_number_unsigned()
                         ? offset->get<uint64_t>()
@@ -1217,6 +1389,16 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [this, ctx, t, running, record, stopping] {
       if (!executor::AwaitEnd(running, *stopping)) return;  // the next server adopts it again
+      {
+        std::lock_guard<std::mutex> lock(t->mu);
+        if (t->foreign_cancel) {
+          // The cancel stopped it and completes the try; its pod is not to be followed.
+          Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
+                        ") ended after a cancel; the cancel completes the try");
+          return;
+        }
+        t->end_claimed = true;
+      }
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
         Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
                       ") ended while the server was away; its recorded exit is used");
@@ -1228,12 +1410,17 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
         StartFollowingDriverPod(ctx, t);
         return;
       }
+      RemoveTry(ctx.get());
       RemoveDir(t->local_dir);
       internal::Fail(ctx,
                      "lost on restart: spark-submit (pid " + std::to_string(running.pid) +
                          ") ended without recording its exit (it was killed)",
                      /*retryable=*/true);
     };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tries_[ctx.get()] = t;  // so that a cancel finds the adopted try
+    }
     if (executor::CheckProcess(running) == ProcessLiveness::kRunning && threads_.Run(watch)) {
       Log(*ctx, "the server restarted while spark-submit (pid " + std::to_string(running.pid) +
                     ") ran; watching it");

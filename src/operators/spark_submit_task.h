@@ -29,7 +29,8 @@
 // as the application), spark.kubernetes.executor.deleteOnTermination=true,
 // spark.kubernetes.driver.service.deleteOnTermination=true, pod labels
 // app.kubernetes.io/managed-by=sparkplane, sparkplane.io/dag, sparkplane.io/run,
-// sparkplane.io/task, sparkplane.io/try and the driver's annotations sparkplane.io/dag-id,
+// sparkplane.io/task, sparkplane.io/try, sparkplane.io/submission (random per try) and the
+// driver's annotations sparkplane.io/dag-id,
 // sparkplane.io/task-id (k8s::DriverPodKey: they name one try's driver pod). Spark 4 has no
 // setting that deletes the finished driver pod (it stays, Completed, with its log). In cluster
 // mode the driver's event logs go to the history volume (RuntimeConfig::spark_history_pvc,
@@ -105,7 +106,9 @@
 
 namespace sp::k8s {
 class KubeClient;
-}
+struct DriverPodKey;
+class WatchCancel;
+}  // namespace sp::k8s
 
 namespace sp::operators {
 
@@ -138,6 +141,22 @@ class SparkSubmitTaskType : public TaskType {
                                const std::shared_ptr<Try>& t);
   // A client for the configured Kubernetes API (RuntimeConfig's kubeconfig settings).
   Result<std::unique_ptr<k8s::KubeClient>> Kube() const;
+  // Kube(), when it reaches the cluster of `key`'s API server; else FailedPrecondition saying
+  // which clusters differ, with *other_cluster set.
+  Result<std::unique_ptr<k8s::KubeClient>> KubeFor(const k8s::DriverPodKey& key,
+                                                   bool* other_cluster) const;
+  // Cancel of a try this type runs (launched, or following its driver pod).
+  void CancelOwnTry(const std::shared_ptr<TaskContext>& ctx, const std::shared_ptr<Try>& t,
+                    pid_t pid, const std::shared_ptr<k8s::WatchCancel>& pod_watch,
+                    const std::optional<k8s::DriverPodKey>& driver_pod, Millis grace);
+  struct PodDeletion {
+    enum Outcome { kDeleted, kOtherCluster, kFailed } outcome = kFailed;
+    std::vector<std::string> names;  // kDeleted: the pods deleted (none when there was none)
+    std::string why;                 // kFailed: what is left running and what to do
+  };
+  // Deletes `key`'s driver pod, retrying a failing API kPodDeleteAttempts times with a growing
+  // pause (blocks: call on threads_); logs to the try.
+  PodDeletion DeleteDriverPod(const TaskContext& ctx, const k8s::DriverPodKey& key, Millis grace);
 
   const Services* services_;
   std::mutex mu_;

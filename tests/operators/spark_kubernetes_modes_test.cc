@@ -169,19 +169,46 @@ TEST_F(SparkSubmitKubernetesTest, NativeModeBuildsSparksKubernetesSettings) {
   // Nothing of this machine's paths reaches the driver's pod.
   EXPECT_THAT(log, AllOf(Not(HasSubstr("spark.local.dir")), Not(HasSubstr("spark.pyspark.python")),
                          Not(HasSubstr("file:" + dir_.File("history")))));
-  // The handle names the driver pod's namespace and labels, for Recover after a pod restart.
+  // The handle names the driver pod's namespace, API server, container and labels, for Recover
+  // after a pod restart; the submission id is random per try and the same on the pods.
+  Json pod = last_handle_["driver_pod"];
+  ASSERT_TRUE(pod.is_object()) << last_handle_.dump();
+  std::string submission = pod["labels"].value("sparkplane.io/submission", "");
+  EXPECT_THAT(submission, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  for (const char* role : {"driver", "executor"}) {
+    EXPECT_THAT(log, HasSubstr(std::string("PROP spark.kubernetes.") + role +
+                               ".label.sparkplane.io/submission=" + submission));
+  }
+  pod["labels"].erase("sparkplane.io/submission");
   EXPECT_EQ(
-      last_handle_["driver_pod"],
-      (Json{{"namespace", "jobs"},
-            {"labels",
-             {{"app.kubernetes.io/managed-by", "sparkplane"},
-              {"sparkplane.io/dag", "nightly-etl"},
-              {"sparkplane.io/run", "7"},
-              {"sparkplane.io/task", "submit"},
-              {"sparkplane.io/try", "1"}}},
-            {"annotations",
-             {{"sparkplane.io/dag-id", "nightly etl"}, {"sparkplane.io/task-id", "submit"}}}}))
+      pod, (Json{{"namespace", "jobs"},
+                 {"api_server", "https://10.96.0.1:443"},
+                 {"driver_container", "spark-kubernetes-driver"},
+                 {"labels",
+                  {{"app.kubernetes.io/managed-by", "sparkplane"},
+                   {"sparkplane.io/dag", "nightly-etl"},
+                   {"sparkplane.io/run", "7"},
+                   {"sparkplane.io/task", "submit"},
+                   {"sparkplane.io/try", "1"}}},
+                 {"annotations",
+                  {{"sparkplane.io/dag-id", "nightly etl"}, {"sparkplane.io/task-id", "submit"}}}}))
       << last_handle_.dump();
+  // Another try of the same task has another submission id.
+  TaskResult again = Run({{"master", kK8sMaster},
+                          {"application", "local:///opt/spark/examples/src/main/python/pi.py"}});
+  ASSERT_TRUE(again.success) << again.message;
+  EXPECT_NE(last_handle_["driver_pod"]["labels"].value("sparkplane.io/submission", ""), submission);
+}
+
+TEST_F(SparkSubmitKubernetesTest, NativeModeSavesThePodTemplatesDriverContainer) {
+  TaskResult r = Run({{"master", "k8s://Kube.Example:6443/"},
+                      {"application", "local:///opt/app.jar"},
+                      {"java_class", "x.Main"},
+                      {"conf", {{"spark.kubernetes.driver.podTemplateContainerName", "driver"}}}});
+  ASSERT_TRUE(r.success) << r.message;
+  EXPECT_EQ(last_handle_["driver_pod"].value("driver_container", ""), "driver");
+  // Spark's default scheme, in lower case, without the path.
+  EXPECT_EQ(last_handle_["driver_pod"].value("api_server", ""), "https://kube.example:6443");
 }
 
 TEST_F(SparkSubmitKubernetesTest, NativeModeDefaultsComeFromTheConfigAndTheTaskConfWins) {

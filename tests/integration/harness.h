@@ -3,11 +3,13 @@
 // assertion fails.
 #pragma once
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -126,6 +128,23 @@ inline pid_t SpawnSparkplane(const std::string& data_dir, const std::vector<std:
   return pid;
 }
 
+// The control sockets of a data directory's server: sparkplane.sock, or sparkplane.HOST.sock on a
+// PostgreSQL store (cli/config.h).
+inline std::vector<fs::path> ServerSockets(const std::string& data_dir) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(data_dir + "/history/scheduler", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with("sparkplane") && name.ends_with(".sock")) found.push_back(e.path());
+  }
+  return found;
+}
+
+// Removes the socket files a killed server left, before another server starts in `data_dir`.
+inline void RemoveServerSockets(const std::string& data_dir) {
+  for (const fs::path& old : ServerSockets(data_dir)) ::unlink(old.c_str());
+}
+
 // A `sparkplane server` child in its own process group; killed (group) on destruction.
 // `extra_args` go after `server`; without them the HTTP server is off, so that tests running
 // in parallel do not compete for its default port.
@@ -138,24 +157,13 @@ class ServerProcess {
 
   void Start() {
     std::string log = data_dir_ + "/server.log";
-    // sparkplane.sock, or sparkplane.HOST.sock on a PostgreSQL store (cli/config.h).
-    auto sockets = [&] {
-      std::vector<fs::path> found;
-      std::error_code ec;
-      for (const auto& e : fs::directory_iterator(data_dir_ + "/history/scheduler", ec)) {
-        std::string name = e.path().filename().string();
-        if (name.starts_with("sparkplane") && name.ends_with(".sock")) found.push_back(e.path());
-      }
-      return found;
-    };
-    for (const fs::path& old : sockets()) {
-      ::unlink(old.c_str());  // a killed server's socket file is no sign of this one
-    }
+    RemoveServerSockets(data_dir_);  // a killed server's socket file is no sign of this one
 
     std::vector<std::string> args = {"server"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = SpawnSparkplane(data_dir_, args, log, log, /*append=*/true);
-    ASSERT_TRUE(WaitFor([&] { return !sockets().empty(); }, std::chrono::seconds(20)))
+    ASSERT_TRUE(
+        WaitFor([&] { return !ServerSockets(data_dir_).empty(); }, std::chrono::seconds(20)))
         << "server did not start; log:\n"
         << ReadFile(log);
   }
@@ -200,6 +208,35 @@ inline std::string TaskState(const nlohmann::json& run, const std::string& task)
     if (t.value("task_id", "") == task) return t.value("state", "");
   }
   return "";
+}
+
+// Every pid in a cluster handle (master and workers), wherever it sits in the JSON.
+inline void CollectPids(const nlohmann::json& j, std::vector<int>* out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (k == "pid" && v.is_number_integer()) out->push_back(v.get<int>());
+      CollectPids(v, out);
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) CollectPids(v, out);
+  }
+}
+
+// Pids of processes whose command line mentions `needle` (the test's temp dir), other than us.
+inline std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return found;
+  while (dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0 || pid == ::getpid()) continue;
+    std::string cmdline = ReadFile("/proc/" + std::string(e->d_name) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
 }
 
 }  // namespace sp::testing

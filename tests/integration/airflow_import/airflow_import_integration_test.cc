@@ -78,18 +78,6 @@ TEST_F(ImportAirflowCliTest, NeverRunsTheDagFile) {
   EXPECT_FALSE(fs::exists(marker)) << "the DAG file was executed";
 }
 
-// Every pid in a cluster handle (master and workers), wherever it sits in the JSON.
-void CollectPids(const nlohmann::json& j, std::vector<int>* out) {
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) {
-      if (k == "pid" && v.is_number_integer()) out->push_back(v.get<int>());
-      CollectPids(v, out);
-    }
-  } else if (j.is_array()) {
-    for (const auto& v : j) CollectPids(v, out);
-  }
-}
-
 class ImportAirflowSparkTest : public ImportAirflowCliTest {};
 
 TEST_F(ImportAirflowSparkTest, ReferenceDesignImportedRunsOnALocalCluster) {

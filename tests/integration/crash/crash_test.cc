@@ -4,7 +4,6 @@
 // never run again (each execution appends a line to a marker file), every execution belongs to
 // a recorded try (the gated start guarantees it), no process is left behind, and the server
 // keeps serving everything else throughout.
-#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -23,23 +22,6 @@ using ::testing::Not;
 int CountLines(const std::string& path) {
   std::string s = ReadFile(path);
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
-
-// Pids of processes whose command line mentions `needle` (the test's temp dir), other than us.
-std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
-  std::vector<pid_t> found;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return found;
-  while (dirent* e = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0 || pid == ::getpid()) continue;
-    std::string cmdline = ReadFile("/proc/" + std::string(e->d_name) + "/cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(proc);
-  return found;
 }
 
 // Starts `sparkplane ARGS` detached from our stdio; returns its pid.

@@ -15,18 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Every pid in a cluster handle (master and workers), wherever it sits in the JSON.
-void CollectPids(const nlohmann::json& j, std::vector<int>* out) {
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) {
-      if (k == "pid" && v.is_number_integer()) out->push_back(v.get<int>());
-      CollectPids(v, out);
-    }
-  } else if (j.is_array()) {
-    for (const auto& v : j) CollectPids(v, out);
-  }
-}
-
 class SparkPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {

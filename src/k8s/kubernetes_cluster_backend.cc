@@ -1,7 +1,6 @@
 // KubernetesClusterBackend; see kubernetes_cluster_backend.h.
 #include "k8s/kubernetes_cluster_backend.h"
 
-#include <sys/random.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -10,6 +9,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/random_hex.h"
 #include "k8s/cluster_readiness.h"
 #include "k8s/internal/text.h"
 #include "k8s/internal/watch_deadline.h"
@@ -510,24 +510,7 @@ Result<std::unique_ptr<KubeClient>> ConnectKube(const KubeConnection& connection
 }
 
 Result<std::string> NewSharedSecret() {
-  unsigned char bytes[32];
-  size_t done = 0;
-  while (done < sizeof(bytes)) {
-    ssize_t n = ::getrandom(bytes + done, sizeof(bytes) - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return UnavailableError("cannot read random bytes for the cluster's secret: " +
-                              std::generic_category().message(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
-  }
-  return out;
+  return RandomHex(32);
 }
 
 }  // namespace sp::k8s

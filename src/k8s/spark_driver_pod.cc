@@ -1,7 +1,6 @@
 // Driver pods of native cluster-mode tries; see spark_driver_pod.h.
 #include "k8s/spark_driver_pod.h"
 
-#include <sys/random.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/random_hex.h"
 #include "k8s/spark_cluster_objects.h"
 
 namespace sp::k8s {
@@ -93,24 +93,7 @@ ApiServerParts Split(const std::string& normalized) {
 }  // namespace
 
 Result<std::string> NewSubmissionId() {
-  unsigned char bytes[16];
-  size_t done = 0;
-  while (done < sizeof(bytes)) {
-    ssize_t n = ::getrandom(bytes + done, sizeof(bytes) - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return UnavailableError("cannot read random bytes for the try's submission id: " +
-                              std::generic_category().message(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
-  }
-  return out;
+  return RandomHex(16);
 }
 
 std::string NormalizeApiServer(const std::string& url) {

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/random_hex.h"
 #include "spark/master_client.h"
 
 namespace sp::notebook {
@@ -94,21 +94,7 @@ LaunchSpec JupyterSpec(const std::string& python, const NotebookState& s,
 }
 
 Result<std::string> RandomToken() {
-  unsigned char bytes[32];
-  size_t got = 0;
-  while (got < sizeof bytes) {
-    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return UnavailableError(std::string("getrandom: ") + std::strerror(errno));
-    got += static_cast<size_t>(n);
-  }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return RandomHex(32);
 }
 
 namespace {

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -124,6 +124,20 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
+  }
+
+  // The one `fan` run succeeded with every task: the root on try 1, the leaves on `leaf_try`.
+  void ExpectFanSucceeded(int leaf_try) {
+    auto db = store::OpenStore(store_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    std::vector<store::DagRun> runs = (*db)->ListRuns({.dag_id = "fan"}).value();
+    ASSERT_EQ(runs.size(), 1u);
+    Result<std::vector<store::TaskInstance>> tis = (*db)->ListTaskInstances(runs[0].id);
+    ASSERT_TRUE(tis.ok()) << tis.status();
+    for (const store::TaskInstance& ti : *tis) {
+      EXPECT_EQ(ti.state, store::TaskState::kSuccess) << ti.task_id;
+      EXPECT_EQ(ti.try_number, ti.task_id == "root" ? 1 : leaf_try) << ti.task_id;
+    }
   }
 
   void WriteDag(const std::string& name, const std::string& text) {
@@ -246,16 +260,7 @@ TEST_P(SchedulerTest, AFailedGroupCommitIsRetriedNotLostNorRunTwice) {
   EXPECT_EQ(failures, 1);
   EXPECT_THAT(SortedLines(dir_ / "ran"),
               ::testing::ElementsAre("l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"));
-  auto db = store::OpenStore(store_);
-  ASSERT_TRUE(db.ok()) << db.status();
-  std::vector<store::DagRun> runs = (*db)->ListRuns({.dag_id = "fan"}).value();
-  ASSERT_EQ(runs.size(), 1u);
-  Result<std::vector<store::TaskInstance>> tis = (*db)->ListTaskInstances(runs[0].id);
-  ASSERT_TRUE(tis.ok()) << tis.status();
-  for (const store::TaskInstance& ti : *tis) {
-    EXPECT_EQ(ti.state, store::TaskState::kSuccess) << ti.task_id;
-    EXPECT_EQ(ti.try_number, 1) << ti.task_id;
-  }
+  ExpectFanSucceeded(/*leaf_try=*/1);
 }
 
 // A commit that landed although its answer was lost (Unavailable) is found by reading it back:
@@ -346,16 +351,7 @@ TEST_P(SchedulerTest, AFailedStartCommitRunsNoCommandAndRetriesTheTries) {
   EXPECT_EQ(run.state, store::RunState::kSuccess);
   EXPECT_THAT(SortedLines(dir_ / "ran"),
               ::testing::ElementsAre("l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"));
-  auto db = store::OpenStore(store_);
-  ASSERT_TRUE(db.ok()) << db.status();
-  std::vector<store::DagRun> runs = (*db)->ListRuns({.dag_id = "fan"}).value();
-  ASSERT_EQ(runs.size(), 1u);
-  Result<std::vector<store::TaskInstance>> tis = (*db)->ListTaskInstances(runs[0].id);
-  ASSERT_TRUE(tis.ok()) << tis.status();
-  for (const store::TaskInstance& ti : *tis) {
-    EXPECT_EQ(ti.state, store::TaskState::kSuccess) << ti.task_id;
-    EXPECT_EQ(ti.try_number, ti.task_id == "root" ? 1 : 2) << ti.task_id;
-  }
+  ExpectFanSucceeded(/*leaf_try=*/2);
 }
 
 }  // namespace

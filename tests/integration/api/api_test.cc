@@ -10,6 +10,7 @@
 
 #include "executor/process.h"
 #include "integration/harness.h"
+#include "integration/http_client.h"
 #include "spark/local_cluster.h"
 #include "store/store.h"
 
@@ -19,63 +20,6 @@ namespace {
 using nlohmann::json;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-struct Reply {
-  long status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::vector<std::string> set_cookies;        // every Set-Cookie line
-  json Json() const { return json::parse(body, nullptr, false); }
-};
-
-size_t Append(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
-size_t Header(char* p, size_t size, size_t n, void* out) {
-  std::string line(p, size * n);
-  size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    auto* reply = static_cast<Reply*>(out);
-    reply->headers[name] = value;
-    if (name == "set-cookie") reply->set_cookies.push_back(value);
-  }
-  return size * n;
-}
-
-// One HTTP exchange. `timeout_ms` ends event streams (the status and headers are kept).
-Reply Http(const std::string& method, const std::string& url, const std::string& body = "",
-           std::vector<std::string> headers = {}, long timeout_ms = 10000) {
-  CURL* c = curl_easy_init();
-  Reply r;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  if (!body.empty() || method == "POST" || method == "PATCH") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    headers.push_back("Content-Type: application/json");
-  }
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(c);
-  return r;
-}
 
 std::string Encode(const std::string& s) {
   CURL* c = curl_easy_init();

@@ -4,7 +4,6 @@
 // with the password the script printed, finds hello's successful run through the HTTP API and
 // fetches the UI's page; then the server is stopped as a terminal's Ctrl-C would (SIGINT to the
 // process group) and must exit 0 with no process of the group left.
-#include <curl/curl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,64 +16,13 @@
 #include <string>
 
 #include "integration/harness.h"
+#include "integration/http_client.h"
 
 namespace sp::testing {
 namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
-
-struct Reply {
-  long status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names
-};
-
-size_t Append(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
-size_t Header(char* p, size_t size, size_t n, void* out) {
-  std::string line(p, size * n);
-  size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    static_cast<Reply*>(out)->headers[name] = value;
-  }
-  return size * n;
-}
-
-// One HTTP exchange over loopback, as a browser or script would make it.
-Reply Http(const std::string& method, const std::string& url, const std::string& body = "",
-           std::vector<std::string> headers = {}) {
-  CURL* c = curl_easy_init();
-  Reply r;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    headers.push_back("Content-Type: application/json");
-  }
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(c);
-  return r;
-}
 
 // scripts/demo.sh as the leader of a process group of its own (a terminal's foreground job),
 // stdout and stderr to `output`. The group is killed when the object goes, whatever happened.

@@ -1,7 +1,6 @@
 // KubernetesClusterBackend; see kubernetes_cluster_backend.h.
 #include "k8s/kubernetes_cluster_backend.h"
 
-
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>

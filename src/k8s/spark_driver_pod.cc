@@ -1,7 +1,6 @@
 // Driver pods of native cluster-mode tries; see spark_driver_pod.h.
 #include "k8s/spark_driver_pod.h"
 
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>

@@ -254,9 +254,8 @@ TEST_F(RbacTest, ShippedRoleRefusesWhatTheBackendNeverDoes) {
               StatusIs(StatusCode::kPermissionDenied, HasSubstr("secrets")));
   // Deleting children is the garbage collector's work, after the parent's foreground delete
   // (pods may be deleted: the driver pod of a cancelled native cluster-mode spark_submit try).
-  for (const ResourceRef& ref :
-       {Ref(kSecrets, ns, "someone-elses"), Ref(kDeployments, ns, "any"), Ref(kServices, ns, "any"),
-        Ref(kNetworkPolicies, ns, "any")}) {
+  for (const ResourceRef& ref : {Ref(kSecrets, ns, "someone-elses"), Ref(kDeployments, ns, "any"),
+                                 Ref(kServices, ns, "any"), Ref(kNetworkPolicies, ns, "any")}) {
     EXPECT_THAT(client->Delete(ref),
                 StatusIs(StatusCode::kPermissionDenied, HasSubstr(std::string(ref.type.plural))))
         << ref.Describe();

@@ -126,6 +126,12 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
     return false;
   }
 
+  // Runs `fan` (WriteFanDag) so that leaf ends wait together: the commit of the first leaf's end
+  // holds the loop for 2 s while the other leaves end. `inject`, if not OK, is what the first
+  // commit of two or more ends returns (with `failure` saying whether it was made).
+  store::DagRun RunFanWithWaitingEnds(Status inject, fakes::FailingStore::Failure failure,
+                                      int* largest_group, int* failures);
+
   // The one `fan` run succeeded with every task: the root on try 1, the leaves on `leaf_try`.
   void ExpectFanSucceeded(int leaf_try) {
     auto db = store::OpenStore(store_);
@@ -215,34 +221,34 @@ int CountIn(const store::Mutation& m, store::TaskState state) {
       [&](const store::TaskInstance& ti) { return ti.task_id[0] == 'l' && ti.state == state; }));
 }
 
-// Issue 10, group commit. The commit of the first leaf's end holds the loop for 2 s, so the
-// other leaves end meanwhile and their TaskFinished events wait together: they are committed in
-// one transaction (one per event before). `fail_group` fails that first group commit.
-void FanOutWithWaitingEnds(const std::function<store::DagRun(fakes::FailingStore::Rule)>& run,
-                           bool fail_group, int* largest_group, int* failed_groups) {
-  bool slept = false;
-  store::DagRun r = run([&](const store::Mutation& m, int) {
-    const int ended = CountIn(m, store::TaskState::kSuccess);
-    if (ended >= 2 && fail_group && *failed_groups == 0) {
-      ++*failed_groups;
-      return InternalError("injected: disk I/O error");
-    }
-    *largest_group = std::max(*largest_group, ended);
-    if (ended >= 1 && !slept) {
-      slept = true;
-      std::this_thread::sleep_for(std::chrono::seconds(2));
-    }
-    return OkStatus();
-  });
-  EXPECT_EQ(r.state, store::RunState::kSuccess);
+// Issue 10, group commit: ends that wait together are committed in one transaction.
+store::DagRun SchedulerTest::RunFanWithWaitingEnds(Status inject,
+                                                   fakes::FailingStore::Failure failure,
+                                                   int* largest_group, int* failures) {
+  bool slept = false, injected = inject.ok();
+  return RunChain(
+      [&](const store::Mutation& m, int) {
+        const int ended = CountIn(m, store::TaskState::kSuccess);
+        if (ended >= 2 && !injected) {
+          injected = true;
+          return inject;
+        }
+        *largest_group = std::max(*largest_group, ended);
+        if (ended >= 1 && !slept) {
+          slept = true;
+          std::this_thread::sleep_for(std::chrono::seconds(2));
+        }
+        return OkStatus();
+      },
+      failures, "fan", failure);
 }
 
 TEST_P(SchedulerTest, TriesThatEndTogetherAreCommittedTogether) {
   WriteFanDag(dir_ / "dags", dir_ / "ran");
-  int largest = 0, failed = 0, failures = 0;
-  FanOutWithWaitingEnds(
-      [&](fakes::FailingStore::Rule rule) { return RunChain(std::move(rule), &failures, "fan"); },
-      /*fail_group=*/false, &largest, &failed);
+  int largest = 0, failures = 0;
+  store::DagRun run = RunFanWithWaitingEnds(
+      OkStatus(), fakes::FailingStore::Failure::kNothingCommitted, &largest, &failures);
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
   EXPECT_GE(largest, 2)
       << "the leaves that ended while the loop was busy were committed one by one";
   EXPECT_EQ(failures, 0);
@@ -252,11 +258,11 @@ TEST_P(SchedulerTest, TriesThatEndTogetherAreCommittedTogether) {
 // read again from the store and the ends retried, so every leaf succeeds having run once.
 TEST_P(SchedulerTest, AFailedGroupCommitIsRetriedNotLostNorRunTwice) {
   WriteFanDag(dir_ / "dags", dir_ / "ran");
-  int largest = 0, failed = 0, failures = 0;
-  FanOutWithWaitingEnds(
-      [&](fakes::FailingStore::Rule rule) { return RunChain(std::move(rule), &failures, "fan"); },
-      /*fail_group=*/true, &largest, &failed);
-  EXPECT_EQ(failed, 1);
+  int largest = 0, failures = 0;
+  store::DagRun run =
+      RunFanWithWaitingEnds(InternalError("injected: disk I/O error"),
+                            fakes::FailingStore::Failure::kNothingCommitted, &largest, &failures);
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
   EXPECT_EQ(failures, 1);
   EXPECT_THAT(SortedLines(dir_ / "ran"),
               ::testing::ElementsAre("l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"));
@@ -285,22 +291,10 @@ TEST_P(SchedulerTest, ACommitThatLandedWithoutAnAnswerIsNotRepeated) {
   EXPECT_EQ(run.state, store::RunState::kSuccess);
 
   WriteFanDag(dir_ / "dags", dir_ / "ran");
-  int group_failures = 0;
-  bool slept = false, group_lost = false;
-  store::DagRun fan = RunChain(
-      [&](const store::Mutation& m, int) {
-        const int ended = CountIn(m, store::TaskState::kSuccess);
-        if (ended >= 2 && !group_lost) {
-          group_lost = true;
-          return UnavailableError("injected: server closed the connection unexpectedly");
-        }
-        if (ended >= 1 && !slept) {
-          slept = true;
-          std::this_thread::sleep_for(std::chrono::seconds(2));
-        }
-        return OkStatus();
-      },
-      &group_failures, "fan", Failure::kAnswerLost);
+  int group_failures = 0, largest = 0;
+  store::DagRun fan =
+      RunFanWithWaitingEnds(UnavailableError("injected: server closed the connection unexpectedly"),
+                            Failure::kAnswerLost, &largest, &group_failures);
   EXPECT_EQ(group_failures, 1);
   EXPECT_EQ(fan.state, store::RunState::kSuccess);
 

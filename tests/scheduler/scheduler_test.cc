@@ -69,6 +69,7 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
     auto registry = operators::BuildRegistry(&services);
     SchedulerOptions opts;
     opts.dags_folder = (dir_ / "dags").string();
+    opts.before_effects = before_effects_;
     Scheduler sched(&services, registry.get(), opts);
     EXPECT_TRUE(sched.Start().ok());
     std::promise<store::DagRun> done;
@@ -153,6 +154,7 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
   }
 
   fs::path dir_;
+  std::function<void()> before_effects_;  // RunChain's SchedulerOptions::before_effects
   std::unique_ptr<store::testing::PgTestDatabase> pg_;
   std::string store_;  // the store's location
   RealClock clock_;
@@ -324,6 +326,32 @@ TEST_P(SchedulerTest, TheTriesOnePlanLaunchesRecordTheirStartsInOneCommit) {
       &failures, "fan");
   EXPECT_EQ(run.state, store::RunState::kSuccess);
   EXPECT_EQ(largest, 8) << "the root's end launches all eight leaves; their starts share a commit";
+}
+
+// The lease check (before_effects) runs again after the start commit, right before the gates
+// open: that commit may have taken long enough for a takeover.
+TEST_P(SchedulerTest, TheLeaseIsCheckedAfterTheStartCommitBeforeTheGatesOpen) {
+  WriteFanDag(dir_ / "dags", dir_ / "ran");
+  std::mutex mu;
+  int commits = 0, start_commit = 0;
+  std::vector<int> checks;  // the number of commits made when each check ran
+  before_effects_ = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    checks.push_back(commits);
+  };
+  int failures = 0;
+  store::DagRun run = RunChain(
+      [&](const store::Mutation& m, int n) {
+        std::lock_guard<std::mutex> lock(mu);
+        commits = n;
+        if (start_commit == 0 && CountIn(m, store::TaskState::kRunning) == 8) start_commit = n;
+        return OkStatus();
+      },
+      &failures, "fan");
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
+  ASSERT_GT(start_commit, 0);
+  EXPECT_TRUE(std::any_of(checks.begin(), checks.end(), [&](int c) { return c >= start_commit; }))
+      << "no lease check after the leaves' start commit";
 }
 
 // When that commit fails, no leaf's command runs in that try (each waits at its gate and is

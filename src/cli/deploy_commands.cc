@@ -162,6 +162,11 @@ Result<json> NodeToJson(const YamlNode& node, const std::string& file,
   if (!node.IsSequence() && !node.IsMapping()) {
     return node.IsScalar() ? ScalarToJson(node) : json(nullptr);
   }
+  if (open->size() >= static_cast<size_t>(kMaxYamlDepth)) {
+    return InvalidArgumentError(YamlLocation(file, node.mark()) + ": the value nests more than " +
+                                std::to_string(kMaxYamlDepth) +
+                                " levels deep once YAML aliases are followed");
+  }
   for (const YamlNode& o : *open) {
     if (o.SameAs(node)) {
       return InvalidArgumentError(YamlLocation(file, node.mark()) +

@@ -14,7 +14,9 @@
 // An alias is the anchored node itself (no copy), so a node can be reached from several
 // places; an alias inside the node of its own anchor (`&a [*a]`) makes a cycle. Code that walks
 // values recursively must guard against both (see dag/internal/yaml_json.cc). Merge keys (`<<`)
-// are ordinary keys. Nesting is limited to kMaxYamlDepth levels, so walkers may recurse.
+// are ordinary keys. Nesting as written is limited to kMaxYamlDepth levels; a walk that follows
+// aliases can go deeper (an anchor nested 200 levels holding an alias to another such one), so
+// recursive walkers bound their own depth by kMaxYamlDepth too.
 //
 // Syntax errors come back located, with libfyaml's message. Text that is not UTF-8 or holds a
 // NUL byte is refused up front: libfyaml 0.7 stops reading there without an error.

@@ -408,6 +408,14 @@ TEST(DeployManifestsTest, YamlScalarsAreTypedAsKubernetesReadsThem) {
   Result<std::vector<json>> aliased = ParseYamlDocuments("a: &x {k: 1}\nb: *x\n", "t.yaml");
   ASSERT_TRUE(aliased.ok()) << aliased.status();
   EXPECT_EQ((*aliased)[0]["b"], json({{"k", 1}}));
+  std::string chained = "a:\n";  // anchors 200 deep, each holding an alias to the previous one
+  for (int a = 0; a < 50; ++a) {
+    chained += "  - &a" + std::to_string(a) + " " + std::string(200, '[') +
+               (a == 0 ? "x" : "*a" + std::to_string(a - 1)) + std::string(200, ']') + "\n";
+  }
+  EXPECT_THAT(ParseYamlDocuments(chained, "deep.yaml"),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("levels deep once YAML aliases are followed")));
   EXPECT_THAT(ParseYamlDocuments("a: &x [1, *x]\n", "loop.yaml"),
               StatusIs(StatusCode::kInvalidArgument,
                        HasSubstr("loop.yaml:1:4: the value contains itself through a YAML alias")));

@@ -103,6 +103,31 @@ TEST(FuzzRegressionsTest, YamlValueContainingItselfIsAnError) {
   EXPECT_THAT(loaded.errors[0].ToString(), HasSubstr("contains itself through a YAML alias"));
 }
 
+// Read-through of the libfyaml port: nesting as written is bounded, but aliases chain deeper (each
+// anchor 200 levels deep holds an alias to the previous one); converting that recursed ~10,000
+// levels. It is a located error at the bound.
+std::string ChainedDeepAnchors(int anchors, int depth) {
+  std::string text;
+  for (int a = 0; a < anchors; ++a) {
+    text += "      - &a" + std::to_string(a) + " " + std::string(depth, '[');
+    text += a == 0 ? "x" : "*a" + std::to_string(a - 1);
+    text += std::string(depth, ']') + "\n";
+  }
+  return text;
+}
+
+TEST(FuzzRegressionsTest, AliasesChainedDeeperThanTheNestingBoundAreAnError) {
+  LoadedFile loaded =
+      LoadDagText("id: d\nparams:\n  p:\n    default:\n" + ChainedDeepAnchors(50, 200) +
+                      "tasks:\n- {id: a, type: bash, command: x}\n",
+                  "d.yaml", fakes::FakeBashChecker());
+  EXPECT_EQ(loaded.dag, nullptr);
+  ASSERT_FALSE(loaded.errors.empty());
+  EXPECT_THAT(loaded.errors[0].ToString(),
+              AllOf(HasSubstr("d.yaml:"), HasSubstr("nests more than 256 levels deep once YAML "
+                                                    "aliases are followed")));
+}
+
 // dag_loader_fuzz, regressions/dag_loader/alias-bomb: nested aliases (a "billion laughs") were
 // expanded into copies without bound; a few hundred bytes took minutes and gigabytes.
 TEST(FuzzRegressionsTest, YamlAliasExpansionIsBounded) {

@@ -155,6 +155,11 @@ class YamlJsonConverter {
       }
       case YamlKind::kSequence:
       case YamlKind::kMapping: {
+        if (open_.size() >= static_cast<size_t>(kMaxYamlDepth)) {
+          return Fail(node, field,
+                      "the value nests more than " + std::to_string(kMaxYamlDepth) +
+                          " levels deep once YAML aliases are followed");
+        }
         for (const YamlNode& open : open_) {
           if (open.SameAs(node)) {
             return Fail(node, field, "the value contains itself through a YAML alias");

@@ -26,7 +26,12 @@ Status PostgresStore::Commit(const Mutation& m) {
   if (m.empty()) return OkStatus();
   std::lock_guard<std::mutex> lock(mu_);
   Status s = PipelinedCommit(m);
-  if (s.ok() || s.code() == StatusCode::kUnavailable) return s.ok() ? s : s.With("store commit");
+  if (s.ok()) return s;
+  // A lost session or a lost lease (the fence, FailedPrecondition) names no record: only other
+  // failures are run again statement by statement, for the error that names its record.
+  if (s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kFailedPrecondition) {
+    return s.With("store commit");
+  }
   return CommitLocked(m);
 }
 

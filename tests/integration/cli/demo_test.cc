@@ -135,6 +135,9 @@ TEST(DemoTest, ServesTheWebUiOnItsRunsUntilCtrlC) {
   errno = 0;
   EXPECT_EQ(::kill(-demo.pid(), 0), -1) << "a process of the demo's group is still running";
   EXPECT_EQ(errno, ESRCH);
+  // Nor elsewhere: tries and daemons run in groups of their own, named by their paths.
+  EXPECT_TRUE(WaitFor([&] { return ProcessesMentioning(dir.path()).empty(); }))
+      << "a process of the demo outlived it";
 }
 
 }  // namespace

@@ -12,12 +12,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "cli/deploy_commands.h"
 #include "integration/harness.h"
 #include "integration/k8s/k8s_testenv.h"
 #include "k8s/client.h"
+#include "k8s/internal/text.h"
 #include "k8s/kube_config.h"
 
 namespace sp::cli {
@@ -242,7 +244,14 @@ TEST_F(DeployTest, TheTryOutDatabaseGetsARandomPasswordOnceAndGoesWithStorage) {
   EXPECT_THAT(out, HasSubstr("secret/sparkplane-postgres created with a random password"));
   EXPECT_THAT(out, HasSubstr("statefulset.apps/sparkplane-postgres created"));
   const std::string first = password();
-  EXPECT_GE(first.size(), 32u);  // base64 of 32 characters (24 random bytes)
+  // The Secret holds base64 of the password: 24 random bytes as 32 URL-safe base64 characters.
+  std::optional<std::string> decoded = k8s::internal::Base64Decode(first);
+  ASSERT_TRUE(decoded.has_value()) << first;
+  EXPECT_EQ(decoded->size(), 32u) << *decoded;
+  EXPECT_EQ(decoded->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789-_"),
+            std::string::npos)
+      << *decoded;
 
   ASSERT_EQ(Capture(DeployCommand, Options("ha-try", {"storage"}), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("secret/sparkplane-postgres unchanged (exists: its generated "

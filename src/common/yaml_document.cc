@@ -8,6 +8,7 @@
 #include <libfyaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <unordered_map>
 #include <utility>
@@ -118,7 +119,6 @@ class TreeBuilder {
   TreeBuilder(YamlNode::Data* data, std::string_view text) : data_(data), text_(text) {}
 
   std::optional<YamlSyntaxError> Run() {
-    std::string_view text = text_;
     fy_diag_cfg diag_cfg;
     fy_diag_cfg_default(&diag_cfg);
     diag_cfg.fp = nullptr;  // collected below, never printed
@@ -132,7 +132,7 @@ class TreeBuilder {
     cfg.flags = static_cast<fy_parse_cfg_flags>(FYPCF_QUIET | FYPCF_DEFAULT_VERSION_AUTO);
     cfg.diag = diag.get();
     std::unique_ptr<fy_parser, ParserDeleter> parser(fy_parser_create(&cfg));
-    if (!parser || fy_parser_set_string(parser.get(), text.data(), text.size()) != 0) {
+    if (!parser || fy_parser_set_string(parser.get(), text_.data(), text_.size()) != 0) {
       return YamlSyntaxError{{}, "cannot start the YAML parser"};
     }
     fy_parser* p = parser.get();
@@ -496,6 +496,15 @@ Result<YamlDocument> YamlDocument::Parse(std::string_view text, const std::strin
                                 ": YAML syntax error: " + error.message);
   }
   return std::move(*doc);
+}
+
+std::optional<bool> YamlBool(std::string_view text, bool accept_y) {
+  std::string v(text);
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v == "true" || v == "yes" || v == "on" || (accept_y && v == "y")) return true;
+  if (v == "false" || v == "no" || v == "off" || (accept_y && v == "n")) return false;
+  return std::nullopt;
 }
 
 std::string YamlLocation(const std::string& file, YamlMark mark) {

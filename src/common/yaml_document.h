@@ -194,4 +194,8 @@ class YamlDocument {
 // "FILE:LINE:COLUMN" (parts that are unknown are left out).
 std::string YamlLocation(const std::string& file, YamlMark mark);
 
+// A YAML 1.1 boolean, as Airflow users and kubeconfigs write them: true/yes/on or false/no/off
+// in any case, and y/n too when `accept_y` (kubeconfigs); nullopt for anything else.
+std::optional<bool> YamlBool(std::string_view text, bool accept_y = false);
+
 }  // namespace sp

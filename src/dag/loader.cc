@@ -238,7 +238,7 @@ class DagFileParser {
   SourceLocation Loc(const YamlNode& n) const { return internal::LocationOf(n, path_); }
   // Where a value is: its own mark, or its key's for an empty value (whose mark points past it).
   SourceLocation ValueLoc(const Entry& e) const {
-    return e.value.IsNull() || e.value.mark().line == 0 ? e.key_location : Loc(e.value);
+    return e.value.IsNull() ? e.key_location : Loc(e.value);
   }
 
   void Error(const SourceLocation& loc, std::string field, std::string message) {
@@ -301,10 +301,7 @@ class DagFileParser {
 
   std::optional<bool> GetBool(const Entry& e, const std::string& field) {
     if (e.value.IsScalar()) {
-      std::string v = e.value.scalar();
-      std::transform(v.begin(), v.end(), v.begin(), Lower);
-      if (v == "true" || v == "yes" || v == "on") return true;
-      if (v == "false" || v == "no" || v == "off") return false;
+      if (std::optional<bool> b = YamlBool(e.value.scalar())) return b;
     }
     Error(ValueLoc(e), field, "expected true or false; got " + DescribeNode(e.value));
     return std::nullopt;
@@ -395,10 +392,8 @@ class DagFileParser {
   // Airflow's retry_exponential_backoff: true (a multiplier of 2), false (off) or a multiplier.
   std::optional<double> GetBackoff(const Entry& e, const std::string& field) {
     if (e.value.IsScalar()) {
-      std::string v = e.value.scalar();
-      std::transform(v.begin(), v.end(), v.begin(), Lower);
-      if (v == "true" || v == "yes" || v == "on") return 2.0;
-      if (v == "false" || v == "no" || v == "off") return 0.0;
+      if (std::optional<bool> b = YamlBool(e.value.scalar())) return *b ? 2.0 : 0.0;
+      const std::string& v = e.value.scalar();
       double m = 0;
       auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), m);
       if (ec == std::errc() && ptr == v.data() + v.size() && !v.empty() && std::isfinite(m)) {

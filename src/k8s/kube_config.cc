@@ -57,15 +57,14 @@ class KubeconfigParser {
     return n.scalar();
   }
 
-  // The spellings yaml-cpp (and YAML 1.1) read as bools: true/false, yes/no, on/off, y/n.
+  // YAML 1.1's bools, y/n included, as kubectl's YAML reader takes them.
   Result<bool> Bool(const YamlNode& map, const char* key) const {
     const YamlNode n = map.Find(key);
     if (!n || n.IsNull()) return false;
-    std::string v = n.IsScalar() ? n.scalar() : "";
-    std::transform(v.begin(), v.end(), v.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (v == "true" || v == "yes" || v == "on" || v == "y") return true;
-    if (v == "false" || v == "no" || v == "off" || v == "n") return false;
+    if (std::optional<bool> b =
+            n.IsScalar() ? YamlBool(n.scalar(), /*accept_y=*/true) : std::nullopt) {
+      return *b;
+    }
     return Error(n, std::string("'") + key + "' must be true or false");
   }
 
@@ -277,7 +276,8 @@ class KubeconfigParser {
     ASSIGN_OR_RETURN(plugin.api_version, String(exec, "apiVersion"));
     if (plugin.api_version != "client.authentication.k8s.io/v1" &&
         plugin.api_version != "client.authentication.k8s.io/v1beta1") {
-      const YamlNode at = exec.Find("apiVersion") ? exec.Find("apiVersion") : exec;
+      const YamlNode version = exec.Find("apiVersion");
+      const YamlNode at = version ? version : exec;
       return Error(at,
                    "exec plugin of user \"" + user +
                        "\": apiVersion must be "

@@ -197,6 +197,16 @@ TEST(YamlDocumentTest, RefusesBytesTheParserWouldSilentlyDrop) {
   EXPECT_EQ(error.mark.column, 5) << "columns count characters, not bytes";
   EXPECT_THAT(error.message, HasSubstr("control character 0x00"));
 
+  // Every control character but tab and line ends, and every malformed UTF-8 form.
+  for (const std::string& bad :
+       {std::string("a: x\x01\n"), std::string("a: x\x1b\n"), std::string("a: \xc0\xaf\n"),
+        std::string("a: \xed\xa0\x80\n"), std::string("a: \xf4\x90\x80\x80\n"),
+        std::string("a: \xe2\x82\n")}) {
+    EXPECT_FALSE(YamlDocument::Parse(bad, &error).has_value()) << ::testing::PrintToString(bad);
+    EXPECT_EQ(error.mark.line, 1) << ::testing::PrintToString(bad);
+  }
+  EXPECT_TRUE(YamlDocument::Parse(std::string("a: x\ty\n"), &error).has_value());
+
   // UTF-8 text, a byte-order mark and CRLF line ends are fine.
   YamlDocument ok = MustParse(
       "\xef\xbb\xbf"
@@ -238,6 +248,20 @@ TEST(YamlDocumentTest, HandlesStayValidWhenTheDocumentMoves) {
   YamlDocument moved = std::move(doc);
   EXPECT_EQ(k.scalar(), "v");
   EXPECT_TRUE(k.SameAs(moved.root().Find("k")));
+}
+
+TEST(YamlBoolTest, ReadsYaml11BooleansInAnyCaseAndYOnlyWhenAsked) {
+  EXPECT_EQ(YamlBool("true"), true);
+  EXPECT_EQ(YamlBool("Yes"), true);
+  EXPECT_EQ(YamlBool("ON"), true);
+  EXPECT_EQ(YamlBool("False"), false);
+  EXPECT_EQ(YamlBool("no"), false);
+  EXPECT_EQ(YamlBool("off"), false);
+  EXPECT_EQ(YamlBool("y"), std::nullopt);
+  EXPECT_EQ(YamlBool("Y", /*accept_y=*/true), true);
+  EXPECT_EQ(YamlBool("n", /*accept_y=*/true), false);
+  EXPECT_EQ(YamlBool("maybe", true), std::nullopt);
+  EXPECT_EQ(YamlBool(""), std::nullopt);
 }
 
 }  // namespace

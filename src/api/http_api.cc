@@ -309,6 +309,7 @@ void HttpApi::OnDagsLoaded(const std::vector<dag::LoadedFile>& files) {
     }
     catalog_ = std::move(c);
   }
+  catalog_generation_.fetch_add(1, std::memory_order_release);
   if (changed) hub_.Publish(http::HubEvent{0, "dags", "{}", ""});
 }
 
@@ -352,18 +353,44 @@ Response HttpApi::Handle(Request& request) {
   return m.route->handler(request);
 }
 
-void HttpApi::Add(const std::string& method, const std::string& pattern, Access access, Handler h) {
-  router_.Add(method, pattern, [this, access, h = std::move(h)](Request& req) -> Response {
+std::optional<Response> HttpApi::HandleQuick(Request& request) {
+  if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
+  http::RouteMatch m = router_.Find("GET", request.path);
+  if (!m.route || !m.route->quick) return std::nullopt;
+  request.params = std::move(m.params);
+  request.route = m.route->pattern;
+  return m.route->quick(request);
+}
+
+auth::Role HttpApi::Needed(Access access) {
+  return access == Access::kAdmin      ? auth::Role::kAdmin
+         : access == Access::kOperator ? auth::Role::kOperator
+                                       : auth::Role::kViewer;
+}
+
+namespace {
+// The credentials a request carries: ("token", the bearer token) or ("session", the cookie's
+// value, empty without one).
+std::pair<std::string, std::string> CredentialsOf(const Request& req) {
+  std::string authz = req.Header("authorization");
+  if (authz.rfind("Bearer ", 0) == 0) return {"token", authz.substr(7)};
+  std::string cookie = req.Cookie(kSessionCookie);
+  if (cookie.empty()) cookie = req.Cookie(kPlainSessionCookie);
+  return {"session", cookie};
+}
+}  // namespace
+
+void HttpApi::Add(const std::string& method, const std::string& pattern, Access access, Handler h,
+                  QuickHandler quick) {
+  auto full = [this, access, h = std::move(h)](Request& req) -> Response {
     Caller caller;
     if (access != Access::kPublic) {
       Result<auth::Principal> who = UnauthenticatedError("authentication required");
-      std::string authz = req.Header("authorization");
-      if (authz.rfind("Bearer ", 0) == 0) {
-        who = auth_->FromToken(authz.substr(7));
-      } else {
-        std::string cookie = req.Cookie(kSessionCookie);
-        if (cookie.empty()) cookie = req.Cookie(kPlainSessionCookie);
-        if (!cookie.empty()) who = auth_->FromSession(cookie);
+      auto [kind, secret] = CredentialsOf(req);
+      if (kind == "token") {
+        who = auth_->FromToken(secret);
+      } else if (!secret.empty()) {
+        who = auth_->FromSession(secret);
       }
       if (!who.ok()) {
         Response r = Problem(who.status());
@@ -379,9 +406,7 @@ void HttpApi::Add(const std::string& method, const std::string& pattern, Access 
           return Problem(403, "missing or wrong X-CSRF-Token header", "CSRF");
         }
       }
-      auth::Role need = access == Access::kAdmin      ? auth::Role::kAdmin
-                        : access == Access::kOperator ? auth::Role::kOperator
-                                                      : auth::Role::kViewer;
+      auth::Role need = Needed(access);
       if (!auth::AtLeast(who->role, need)) {
         return Problem(403,
                        std::string("this needs the ") + auth::RoleName(need) + " role; you are " +
@@ -391,7 +416,23 @@ void HttpApi::Add(const std::string& method, const std::string& pattern, Access 
       caller.principal = *who;
     }
     return h(req, caller);
-  });
+  };
+  http::QuickHandler quick_route;
+  if (quick) {
+    // Only what the full path would also allow, for GETs (no CSRF check to make): a remembered
+    // caller with the role. Any doubt (no credentials, unknown ones, too little role) goes to
+    // the full path, which reads the store and gives the error.
+    quick_route = [this, access,
+                   quick = std::move(quick)](Request& req) -> std::optional<Response> {
+      if (access != Access::kPublic) {
+        auto [kind, secret] = CredentialsOf(req);
+        std::optional<auth::Principal> who = auth_->Remembered(kind, secret);
+        if (!who || !auth::AtLeast(who->role, Needed(access))) return std::nullopt;
+      }
+      return quick(req);
+    };
+  }
+  router_.Add(method, pattern, std::move(full), std::move(quick_route));
 }
 
 Response HttpApi::Command(json request, int success_status,
@@ -452,8 +493,10 @@ void HttpApi::RegisterRoutes() {
                                     {"role", auth::RoleName(c.principal->role)},
                                     {"csrf_token", c.principal->csrf_token}});
   });
-  Add("GET", "/api/v1/dags", Access::kViewer,
-      [this](Request& req, const Caller&) { return ListDags(req); });
+  Add(
+      "GET", "/api/v1/dags", Access::kViewer,
+      [this](Request& req, const Caller&) { return ListDags(req); },
+      [this](Request& req) { return KeptPage(req, DagsPageVersion()); });
   Add("GET", "/api/v1/dags/{dag_id}", Access::kViewer,
       [this](Request& req, const Caller&) { return GetDag(req.params.at("dag_id")); });
   Add("GET", "/api/v1/dags/{dag_id}/source", Access::kViewer, [this](Request& req, const Caller&) {
@@ -467,10 +510,15 @@ void HttpApi::RegisterRoutes() {
   });
   Add("GET", "/api/v1/dags/{dag_id}/grid", Access::kViewer,
       [this](Request& req, const Caller&) { return Grid(req); });
-  Add("GET", "/api/v1/runs", Access::kViewer,
-      [this](Request& req, const Caller&) { return ListRuns(req, req.Query("dag_id")); });
-  Add("GET", "/api/v1/dags/{dag_id}/runs", Access::kViewer,
-      [this](Request& req, const Caller&) { return ListRuns(req, req.params.at("dag_id")); });
+  auto kept_runs = [this](Request& req) { return KeptPage(req, RunsPageVersion()); };
+  Add(
+      "GET", "/api/v1/runs", Access::kViewer,
+      [this](Request& req, const Caller&) { return ListRuns(req, req.Query("dag_id")); },
+      kept_runs);
+  Add(
+      "GET", "/api/v1/dags/{dag_id}/runs", Access::kViewer,
+      [this](Request& req, const Caller&) { return ListRuns(req, req.params.at("dag_id")); },
+      kept_runs);
   Add("GET", "/api/v1/dags/{dag_id}/runs/{run_id}", Access::kViewer,
       [this](Request& req, const Caller&) {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
@@ -823,7 +871,16 @@ Response HttpApi::Login(Request& req) {
   return r;
 }
 
-Response HttpApi::ListDags(Request&) {
+Response HttpApi::ListDags(Request& req) {
+  // Kept like the runs lists (ListRuns), and for the current second at most.
+  const std::optional<PageVersion> version = DagsPageVersion();
+  if (std::optional<Response> kept = KeptPage(req, version)) return std::move(*kept);
+  Response r = RenderDags();
+  KeepPage(req, version, r);
+  return r;
+}
+
+Response HttpApi::RenderDags() {
   auto c = catalog();
   std::map<std::string, store::DagRecord> records;
   if (auto all = reads_->ListDags(); all.ok()) {
@@ -939,28 +996,46 @@ Response HttpApi::ListRuns(Request& req, const std::optional<std::string>& dag_i
   // page, so no page is kept past a change it may have missed. While tasks run and no run
   // changes, a list costs no database read at all (a read per request under a busy writer
   // gave a 113 ms p99 during a 1,000-task fan-out, docs/BENCHMARKS.md).
-  const int64_t db_version = db_runs_version_.load(std::memory_order_acquire);
-  const std::optional<PageVersion> version =
-      db_version < 0 ? std::nullopt
-                     : std::optional<PageVersion>({scheduler_->runs_changes(), db_version});
-  if (version) {
-    std::lock_guard<std::mutex> lock(page_cache_mu_);
-    auto hit = page_cache_.find(req.target);
-    if (hit != page_cache_.end() && hit->second.first == *version) {
-      Response r;
-      r.status = 200;
-      r.SetHeader("Content-Type", "application/json");
-      r.body = hit->second.second;
-      return r;
-    }
-  }
+  const std::optional<PageVersion> version = RunsPageVersion();
+  if (std::optional<Response> kept = KeptPage(req, version)) return std::move(*kept);
   Response r = RenderRuns(req, dag_id);
-  if (version && r.status == 200) {
-    std::lock_guard<std::mutex> lock(page_cache_mu_);
-    if (page_cache_.size() >= kPageCacheEntries) page_cache_.clear();
-    page_cache_[req.target] = {*version, r.body};
-  }
+  KeepPage(req, version, r);
   return r;
+}
+
+std::optional<HttpApi::PageVersion> HttpApi::RunsPageVersion() const {
+  const int64_t db_version = db_runs_version_.load(std::memory_order_acquire);
+  if (db_version < 0) return std::nullopt;
+  return PageVersion{scheduler_->listing_changes(), db_version, 0, 0};
+}
+
+std::optional<HttpApi::PageVersion> HttpApi::DagsPageVersion() const {
+  std::optional<PageVersion> v = RunsPageVersion();
+  if (!v) return std::nullopt;
+  v->catalog = catalog_generation_.load(std::memory_order_acquire);
+  v->second = ToUnixMillis(clock_->Now()) / 1000;
+  return v;
+}
+
+std::optional<Response> HttpApi::KeptPage(const Request& req,
+                                          const std::optional<PageVersion>& version) {
+  if (!version) return std::nullopt;
+  std::lock_guard<std::mutex> lock(page_cache_mu_);
+  auto hit = page_cache_.find(req.target);
+  if (hit == page_cache_.end() || !(hit->second.first == *version)) return std::nullopt;
+  Response r;
+  r.status = 200;
+  r.SetHeader("Content-Type", "application/json");
+  r.body = hit->second.second;
+  return r;
+}
+
+void HttpApi::KeepPage(const Request& req, const std::optional<PageVersion>& version,
+                       const Response& page) {
+  if (!version || page.status != 200) return;
+  std::lock_guard<std::mutex> lock(page_cache_mu_);
+  if (page_cache_.size() >= kPageCacheEntries) page_cache_.clear();
+  page_cache_[req.target] = {*version, page.body};
 }
 
 Response HttpApi::RenderRuns(Request& req, const std::optional<std::string>& dag_id) {

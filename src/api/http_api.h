@@ -70,6 +70,9 @@ class HttpApi {
   HttpApi& operator=(const HttpApi&) = delete;
 
   http::Response Handle(http::Request& request);
+  // The server's quick handler (http::HttpServer): a GET of a cached page by a remembered
+  // caller, answered on the I/O thread; nullopt for anything else.
+  std::optional<http::Response> HandleQuick(http::Request& request);
   void ObserveRequest(const http::Request& request, int status, std::chrono::microseconds took);
 
   // Scheduler observers.
@@ -86,14 +89,20 @@ class HttpApi {
 
  private:
   enum class Access { kPublic, kViewer, kOperator, kAdmin };
+  static auth::Role Needed(Access access);  // the least role of a non-public route
   struct Caller;
   using Handler = std::function<http::Response(http::Request&, const Caller&)>;
+  // A GET route's answer from memory alone (a cached page), or nullopt.
+  using QuickHandler = std::function<std::optional<http::Response>(http::Request&)>;
   struct Catalog {
     std::vector<dag::LoadedFile> files;
     std::map<std::string, dag::DagPtr> dags;
   };
 
-  void Add(const std::string& method, const std::string& pattern, Access access, Handler h);
+  // With `quick`, a GET whose caller's credentials are remembered (auth::AuthService::Remembered)
+  // and whose role suffices is first offered to it on the I/O thread.
+  void Add(const std::string& method, const std::string& pattern, Access access, Handler h,
+           QuickHandler quick = nullptr);
   void RegisterRoutes();
   std::shared_ptr<const Catalog> catalog() const;
   // The loaded DAG with this id (null when its file is gone or broken).
@@ -108,9 +117,26 @@ class HttpApi {
   // Handlers.
   http::Response Login(http::Request& req);
   http::Response ListDags(http::Request& req);
+  http::Response RenderDags();
   http::Response GetDag(const std::string& dag_id);
   http::Response Grid(http::Request& req);
   http::Response ListRuns(http::Request& req, const std::optional<std::string>& dag_id);
+  // What a rendered list page depends on: Scheduler::listing_changes, the store's RunsVersion
+  // as the feed last read it (any writer), and for the DAG list the catalog's generation and
+  // the wall-clock second (its next-run times move with the clock; other processes' DAG record
+  // changes show within that second).
+  struct PageVersion {
+    int64_t listings = 0, db_runs = 0, catalog = 0, second = 0;
+    bool operator==(const PageVersion&) const = default;
+  };
+  // nullopt before the feed's first read of the store's version: nothing is kept until then.
+  std::optional<PageVersion> RunsPageVersion() const;
+  std::optional<PageVersion> DagsPageVersion() const;
+  // The page kept for this request target at `version`, if any.
+  std::optional<http::Response> KeptPage(const http::Request& req,
+                                         const std::optional<PageVersion>& version);
+  void KeepPage(const http::Request& req, const std::optional<PageVersion>& version,
+                const http::Response& page);
   http::Response RenderRuns(http::Request& req, const std::optional<std::string>& dag_id);
   http::Response TaskLog(http::Request& req);
   http::Response TaskLogStream(http::Request& req);
@@ -130,11 +156,10 @@ class HttpApi {
   std::atomic<bool> loading_{true};
   std::string openapi_json_;
 
-  // Rendered run pages by request target, with the versions they were rendered at
-  // (Scheduler::runs_changes, the store's RunsVersion as the feed last read it; -1: not yet).
-  using PageVersion = std::pair<int64_t, int64_t>;
+  // Rendered list pages by request target, with the versions they were rendered at.
   static constexpr size_t kPageCacheEntries = 256;
-  std::atomic<int64_t> db_runs_version_{-1};
+  std::atomic<int64_t> db_runs_version_{-1};  // -1: not read yet
+  std::atomic<int64_t> catalog_generation_{0};
   std::mutex page_cache_mu_;
   std::map<std::string, std::pair<PageVersion, std::string>> page_cache_;  // page_cache_mu_
 

@@ -132,24 +132,59 @@ Result<NewSession> AuthService::Login(const std::string& username, const std::st
 }
 
 Status AuthService::Logout(const std::string& cookie_value) {
-  return store_->DeleteSession(HashSecret(cookie_value));
+  const std::string hash = HashSecret(cookie_value);
+  {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    verified_.erase("session:" + hash);
+  }
+  return store_->DeleteSession(hash);
+}
+
+void AuthService::Remember(const std::string& key, const Principal& p, Time until) {
+  if (options_.remember.count() <= 0) return;
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  if (verified_.size() >= kMaxRemembered) verified_.clear();
+  verified_[key] = Verified{p, until};
+}
+
+void AuthService::ForgetAll() {
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  verified_.clear();
+}
+
+std::optional<Principal> AuthService::Remembered(const std::string& kind,
+                                                 const std::string& secret) {
+  if (secret.empty() || options_.remember.count() <= 0) return std::nullopt;
+  const std::string key = kind + ":" + HashSecret(secret);
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  auto it = verified_.find(key);
+  if (it == verified_.end()) return std::nullopt;
+  if (it->second.until <= clock_->Now()) {
+    verified_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.principal;
 }
 
 Result<Principal> AuthService::FromSession(const std::string& cookie_value) {
   if (cookie_value.empty()) return UnauthenticatedError("not logged in");
-  ASSIGN_OR_RETURN(std::optional<store::SessionRecord> s,
-                   store_->GetSession(HashSecret(cookie_value)));
-  if (!s || s->expires_at <= clock_->Now())
+  const std::string hash = HashSecret(cookie_value);
+  ASSIGN_OR_RETURN(std::optional<store::SessionRecord> s, store_->GetSession(hash));
+  const Time now = clock_->Now();
+  if (!s || s->expires_at <= now)
     return UnauthenticatedError("the session has ended; log in again");
   ASSIGN_OR_RETURN(std::optional<store::UserRecord> user, store_->GetUser(s->username));
   std::optional<Role> role = user ? ParseRole(user->role) : std::nullopt;
   if (!role) return UnauthenticatedError("the session's user no longer exists");
-  return Principal{s->username, *role, s->csrf_token, true};
+  Principal p{s->username, *role, s->csrf_token, true};
+  Remember("session:" + hash, p, std::min(s->expires_at, now + options_.remember));
+  return p;
 }
 
 Result<Principal> AuthService::FromToken(const std::string& token) {
   if (token.rfind(kTokenPrefix, 0) != 0) return UnauthenticatedError("not a sparkplane API token");
-  ASSIGN_OR_RETURN(std::optional<store::ApiTokenRecord> t, store_->FindApiToken(HashSecret(token)));
+  const std::string hash = HashSecret(token);
+  ASSIGN_OR_RETURN(std::optional<store::ApiTokenRecord> t, store_->FindApiToken(hash));
   if (!t || t->revoked_at) return UnauthenticatedError("unknown or revoked API token");
   ASSIGN_OR_RETURN(std::optional<store::UserRecord> user, store_->GetUser(t->username));
   if (!user) return UnauthenticatedError("the token's user no longer exists");
@@ -157,7 +192,9 @@ Result<Principal> AuthService::FromToken(const std::string& token) {
   Role token_role = ParseRole(t->role).value_or(Role::kViewer);
   // A user demoted after the token was made keeps only the lower role.
   Role role = AtLeast(user_role, token_role) ? token_role : user_role;
-  return Principal{t->username, role, "", false};
+  Principal p{t->username, role, "", false};
+  Remember("token:" + hash, p, clock_->Now() + options_.remember);
+  return p;
 }
 
 Status AuthService::CreateUser(const std::string& username, Role role,
@@ -182,7 +219,9 @@ Status AuthService::SetPassword(const std::string& username, const std::string& 
   user->password_hash = *hash;
   RETURN_IF_ERROR(store_->UpdateUser(*user));
   // Whoever knew the old password is logged out; API tokens stay (revoke them with tokens).
-  return store_->DeleteSessionsOf(username);
+  Status deleted = store_->DeleteSessionsOf(username);
+  ForgetAll();
+  return deleted;
 }
 
 Result<std::vector<store::UserRecord>> AuthService::ListUsers() {
@@ -191,6 +230,7 @@ Result<std::vector<store::UserRecord>> AuthService::ListUsers() {
 
 Status AuthService::DeleteUser(const std::string& username) {
   ASSIGN_OR_RETURN(bool deleted, store_->DeleteUser(username));
+  ForgetAll();
   if (!deleted) return NotFoundError("no user '" + username + "'");
   return OkStatus();
 }
@@ -227,6 +267,7 @@ Status AuthService::RevokeToken(const std::string& id, const std::optional<Princ
     if (!mine) return NotFoundError("no API token '" + id + "' of yours");
   }
   ASSIGN_OR_RETURN(bool revoked, store_->RevokeApiToken(id, clock_->Now()));
+  ForgetAll();
   if (!revoked) return NotFoundError("no unrevoked API token '" + id + "'");
   return OkStatus();
 }

@@ -10,6 +10,12 @@
 //   CSRF token and an expiry, so logging out or deleting the user revokes it.
 // - An API token ("spk_<id>_<secret>") is shown once; the store keeps its hash, its role (at most
 //   the user's) and whether it was revoked.
+// - FromSession/FromToken always read the store. What they verified is also remembered for
+//   `remember` (1 s; never past the session's expiry), keyed by its hash, for Remembered(): the
+//   HTTP server answers cached pages (runs lists) on its I/O thread for such a caller, with no
+//   store read. Logout, DeleteUser, SetPassword and RevokeToken through this service forget at
+//   once; a change made by another process (the `tokens revoke` CLI, a second server) reaches
+//   those cached pages within `remember`, and every other request at once.
 //
 // Thread safety: every method is safe to call from several threads.
 #pragma once
@@ -37,6 +43,7 @@ struct AuthOptions {
   int max_failures_per_user = 5;
   int max_failures_per_address = 20;
   Millis failure_window = Millis(15LL * 60 * 1000);
+  Millis remember = Millis(1000);  // 0: every check reads the store
 };
 
 // Who made a request.
@@ -70,6 +77,9 @@ class AuthService {
   // Unauthenticated when the session is unknown, expired or its user is gone.
   Result<Principal> FromSession(const std::string& cookie_value);
   Result<Principal> FromToken(const std::string& token);
+  // The principal of a session cookie ("session") or an API token ("token") that FromSession or
+  // FromToken verified less than `remember` ago; nullopt otherwise. Never reads the store.
+  std::optional<Principal> Remembered(const std::string& kind, const std::string& secret);
 
   // Usernames: 1–64 of [A-Za-z0-9._@-]; passwords: at least 8 characters.
   Status CreateUser(const std::string& username, Role role, const std::string& password);
@@ -99,8 +109,19 @@ class AuthService {
   AuthOptions options_;
   std::counting_semaphore<64> hashing_;
 
+  // Remembered verifications, by "session:"/"token:" + the secret's hash.
+  struct Verified {
+    Principal principal;
+    Time until{};
+  };
+  void Remember(const std::string& key, const Principal& p, Time until);
+  void ForgetAll();
+
   std::mutex mu_;
   std::map<std::string, std::deque<Time>> failures_;  // "user:NAME" / "addr:IP"; guarded by mu_
+  std::mutex verified_mu_;
+  std::map<std::string, Verified> verified_;  // verified_mu_; at most kMaxRemembered
+  static constexpr size_t kMaxRemembered = 10000;
 };
 
 }  // namespace sp::auth

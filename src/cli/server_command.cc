@@ -208,7 +208,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
         hopts, [&web](http::Request& r) { return web->Handle(r); },
         [&web](const http::Request& r, int status, std::chrono::microseconds took) {
           web->ObserveRequest(r, status, took);
-        });
+        },
+        [&web](http::Request& r) { return web->HandleQuick(r); });
   }
 
   // The sockets open first: pings and /api/v1/health are answered (with "loading") while the

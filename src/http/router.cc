@@ -17,8 +17,10 @@ std::vector<std::string> SplitPath(std::string_view path) {
   return out;
 }
 
-void Router::Add(const std::string& method, const std::string& pattern, Handler handler) {
-  routes_.push_back(Route{method, pattern, std::move(handler), SplitPath(pattern)});
+void Router::Add(const std::string& method, const std::string& pattern, Handler handler,
+                 QuickHandler quick) {
+  routes_.push_back(
+      Route{method, pattern, std::move(handler), SplitPath(pattern), std::move(quick)});
 }
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,16 @@
 namespace sp::http {
 
 using Handler = std::function<Response(Request&)>;
+// Answers on the server's I/O thread from memory alone, or declines (nullopt: run `handler` on
+// the pool). Must never block or read a store.
+using QuickHandler = std::function<std::optional<Response>(Request&)>;
 
 struct Route {
   std::string method;
   std::string pattern;
   Handler handler;
   std::vector<std::string> segments;  // of the pattern
+  QuickHandler quick;                 // may be empty
 };
 
 struct RouteMatch {
@@ -34,7 +39,8 @@ struct RouteMatch {
 
 class Router {
  public:
-  void Add(const std::string& method, const std::string& pattern, Handler handler);
+  void Add(const std::string& method, const std::string& pattern, Handler handler,
+           QuickHandler quick = nullptr);
   RouteMatch Find(const std::string& method, const std::string& path) const;
   const std::vector<Route>& routes() const { return routes_; }
 

@@ -1,10 +1,12 @@
 // HttpServer: HTTP/1.1 on one I/O thread (Boost.Beast + Asio, C++20 coroutines), handlers on a
 // small thread pool so that a store read or a password hash never stalls other connections or
-// event streams. Requests are bounded (headers 16 KiB, body `max_body`, `read_timeout` to
-// arrive); an oversized body is answered 413, a malformed request 400, both then closed. A
-// handler that throws is answered 500 and logged. Server-Sent Events responses are written on
-// the I/O thread with a heartbeat comment every `heartbeat` and a write timeout, so a client
-// that stops reading is dropped, never buffered for.
+// event streams. A request the optional quick handler can answer from memory (a cached page for
+// a remembered caller) is answered on the I/O thread instead: no hand-off to the pool and back,
+// which under load cost more than the answer itself (docs/BENCHMARKS.md). Requests are bounded
+// (headers 16 KiB, body `max_body`, `read_timeout` to arrive); an oversized body is answered 413, a
+// malformed request 400, both then closed. A handler that throws is answered 500 and logged.
+// Server-Sent Events responses are written on the I/O thread with a heartbeat comment every
+// `heartbeat` and a write timeout, so a client that stops reading is dropped, never buffered for.
 //
 // Thread safety: Start/Stop from one thread; the handler runs on pool threads concurrently.
 #pragma once
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -41,8 +44,11 @@ Status ParseListenAddress(const std::string& text, HttpServerOptions* options);
 
 class HttpServer {
  public:
+  // `quick` (may be null) runs first, on the I/O thread: it must answer from memory without
+  // blocking, or decline with nullopt, and then `handler` runs on the pool.
   HttpServer(HttpServerOptions options, std::function<Response(Request&)> handler,
-             RequestObserver observer = nullptr);
+             RequestObserver observer = nullptr,
+             std::function<std::optional<Response>(Request&)> quick = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -684,12 +684,16 @@ Status Scheduler::CommitWithRetry(const store::Mutation& m) {
   return s.With("committing scheduler state");
 }
 
-bool Scheduler::ChangesRuns(const Plan& plan) const {
+bool Scheduler::ChangesListings(const Plan& plan) const {
   // Plans carry the runs they touched, mostly unchanged (a task's end updates its run's view).
   if (!plan.created_runs.empty() || !plan.deleted_runs.empty()) return true;
   for (const store::DagRun& r : plan.runs) {
     auto before = snapshot_.runs.find(r.id);
     if (before == snapshot_.runs.end() || !(before->second.run == r)) return true;
+  }
+  for (const store::DagRecord& d : plan.dags) {
+    auto before = snapshot_.dags.find(d.dag_id);
+    if (before == snapshot_.dags.end() || !(before->second.record == d)) return true;
   }
   return false;
 }
@@ -750,9 +754,9 @@ Status Scheduler::Apply(const Plan& plan) {
   m.task_instances = plan.task_instances;
   m.events = plan.events;
   for (const store::DagRun& r : plan.deleted_runs) m.delete_runs.push_back(r.id);
-  const bool runs_changed = ChangesRuns(plan);
+  const bool listings_changed = ChangesListings(plan);
   RETURN_IF_ERROR(CommitOnce(m, ProbeOf(plan)));
-  if (runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
+  if (listings_changed) listing_changes_.fetch_add(1, std::memory_order_release);
   const std::vector<store::DagRun> finished = FoldPlan(plan, &snapshot_);
   WithLaunchBatch([&] { AfterCommit(plan, finished); });
   return OkStatus();
@@ -844,7 +848,7 @@ bool Scheduler::Groupable(const Plan& plan) {
 
 void Scheduler::AddToGroup(PlanGroup* group, Plan plan) {
   if (group->plans.empty()) group->cancelling_before = snapshot_.cancelling;
-  group->runs_changed = group->runs_changed || ChangesRuns(plan);
+  group->listings_changed = group->listings_changed || ChangesListings(plan);
   if (!group->probe) group->probe = ProbeOf(plan);
   store::Mutation& m = group->mutation;
   m.runs.insert(m.runs.end(), plan.runs.begin(), plan.runs.end());
@@ -862,7 +866,7 @@ void Scheduler::AddToGroup(PlanGroup* group, Plan plan) {
 Status Scheduler::CommitGroup(PlanGroup* group) {
   Status s = CommitOnce(group->mutation, group->probe);
   if (s.ok()) {
-    if (group->runs_changed) runs_changes_.fetch_add(1, std::memory_order_release);
+    if (group->listings_changed) listing_changes_.fetch_add(1, std::memory_order_release);
     return s;
   }
   RollBack(group);

@@ -97,9 +97,10 @@ class Scheduler {
   const dag::DagFolder& dag_folder() const { return folder_; }
   size_t live_tries() const { return live_.size(); }
   int64_t commits() const { return commits_; }
-  // How many of this scheduler's commits created, changed or deleted runs; readable from any
-  // thread (the HTTP API keeps rendered run pages until it moves).
-  int64_t runs_changes() const { return runs_changes_.load(std::memory_order_acquire); }
+  // How many of this scheduler's commits created, changed or deleted runs or changed a DAG's
+  // record (paused, last scheduled date); readable from any thread (the HTTP API keeps rendered
+  // run and DAG lists until it moves).
+  int64_t listing_changes() const { return listing_changes_.load(std::memory_order_acquire); }
 
  private:
   class TryContext;
@@ -128,7 +129,7 @@ class Scheduler {
     std::vector<std::pair<Plan, std::vector<store::DagRun>>> plans;  // with the runs it ended
     store::Mutation mutation;
     std::set<int64_t> touched;  // runs the plans change
-    bool runs_changed = false;
+    bool listings_changed = false;
     std::optional<Probe> probe;
     std::set<TryKey> cancelling_before;  // the snapshot's, restored if the commit fails
   };
@@ -169,8 +170,9 @@ class Scheduler {
   Status CommitGroup(PlanGroup* group);
   // Makes the snapshot the store's again after the group's plans were folded but not committed.
   void RollBack(PlanGroup* group);
-  // Whether committing `plan` changes a run (for runs_changes()), judged against the snapshot.
-  bool ChangesRuns(const Plan& plan) const;
+  // Whether committing `plan` changes a run or a DAG record (for listing_changes()), judged
+  // against the snapshot.
+  bool ChangesListings(const Plan& plan) const;
   // A run as the store holds it, with its task instances and index, on `dag`.
   Result<RunView> ReadRunView(store::DagRun run, dag::DagPtr dag);
   // Replaces the snapshot's view of these runs with the store's (after a failed group commit);
@@ -223,7 +225,7 @@ class Scheduler {
   std::function<void(const std::vector<dag::LoadedFile>&)> dags_loaded_;
   std::function<void(std::chrono::microseconds)> pass_observer_;
   int64_t commits_ = 0;
-  std::atomic<int64_t> runs_changes_{0};
+  std::atomic<int64_t> listing_changes_{0};
   std::vector<Event> retry_events_;  // events whose commit failed; retried on the next tick
   // Runs whose snapshot view is not the store's (a failed group commit whose re-read failed
   // too): events for them wait in retry_events_ until ReloadRuns succeeds.

@@ -46,6 +46,7 @@ struct DagRecord {
   std::string fingerprint;
   // Logical date of the last run created by the schedule (for catchup and next-run math).
   std::optional<Time> last_scheduled_logical_date;
+  bool operator==(const DagRecord&) const = default;
 };
 
 struct DagRun {

@@ -1,4 +1,5 @@
-// AuthService over a real SQLite auth store: logins, sessions, tokens and the rate limit.
+// AuthService over a real SQLite auth store: logins, sessions, tokens, the rate limit and the
+// remembered verifications.
 #include "auth/auth_service.h"
 
 #include <gtest/gtest.h>
@@ -62,6 +63,65 @@ TEST_F(AuthServiceTest, SessionsExpire) {
   ASSERT_TRUE(s.ok());
   clock_.Advance(Millis(13LL * 3600 * 1000));
   EXPECT_EQ(service_->FromSession(s->cookie_value).status().code(), StatusCode::kUnauthenticated);
+}
+
+TEST_F(AuthServiceTest, VerifiedCallersAreRememberedForASecondAndForgottenOnRevocation) {
+  ASSERT_TRUE(service_->CreateUser("cy", Role::kOperator, "long-enough").ok());
+  auto token = service_->CreateToken("cy", "ci", Role::kViewer);
+  ASSERT_TRUE(token.ok());
+  EXPECT_FALSE(service_->Remembered("token", token->token)) << "not verified yet";
+  ASSERT_TRUE(service_->FromToken(token->token).ok());
+  auto who = service_->Remembered("token", token->token);
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->username, "cy");
+  EXPECT_EQ(who->role, Role::kViewer);
+  EXPECT_FALSE(service_->Remembered("session", token->token)) << "a token is no session";
+  ASSERT_TRUE(service_->RevokeToken(token->id, std::nullopt).ok());
+  EXPECT_FALSE(service_->Remembered("token", token->token)) << "revoked here: forgotten at once";
+
+  // Revoked by another process (straight in the store): remembered for at most a second.
+  auto other = service_->CreateToken("cy", "other", std::nullopt);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(service_->FromToken(other->token).ok());
+  ASSERT_TRUE(store_->RevokeApiToken(other->id, clock_.Now()).ok());
+  EXPECT_TRUE(service_->Remembered("token", other->token));
+  EXPECT_FALSE(service_->FromToken(other->token).ok()) << "the full check reads the store";
+  clock_.Advance(Millis(1001));
+  EXPECT_FALSE(service_->Remembered("token", other->token));
+
+  auto s = service_->Login("cy", "long-enough", "a");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(service_->FromSession(s->cookie_value).ok());
+  EXPECT_TRUE(service_->Remembered("session", s->cookie_value));
+  ASSERT_TRUE(service_->Logout(s->cookie_value).ok());
+  EXPECT_FALSE(service_->Remembered("session", s->cookie_value));
+
+  s = service_->Login("cy", "long-enough", "a");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(service_->FromSession(s->cookie_value).ok());
+  ASSERT_TRUE(service_->DeleteUser("cy").ok());
+  EXPECT_FALSE(service_->Remembered("session", s->cookie_value));
+}
+
+TEST_F(AuthServiceTest, ARememberedSessionEndsWithItsSessionAndRememberZeroKeepsNothing) {
+  AuthOptions options;
+  options.session_lifetime = Millis(400);
+  AuthService short_lived(store_.get(), &clock_, options);
+  ASSERT_TRUE(short_lived.CreateUser("di", Role::kViewer, "long-enough").ok());
+  auto s = short_lived.Login("di", "long-enough", "a");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(short_lived.FromSession(s->cookie_value).ok());
+  clock_.Advance(Millis(300));
+  EXPECT_TRUE(short_lived.Remembered("session", s->cookie_value));
+  clock_.Advance(Millis(100));
+  EXPECT_FALSE(short_lived.Remembered("session", s->cookie_value)) << "the session has ended";
+
+  options.remember = Millis(0);
+  AuthService forgetful(store_.get(), &clock_, options);
+  auto again = forgetful.Login("di", "long-enough", "a");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(forgetful.FromSession(again->cookie_value).ok());
+  EXPECT_FALSE(forgetful.Remembered("session", again->cookie_value));
 }
 
 TEST_F(AuthServiceTest, FailuresAreLimitedPerUserAndPerAddressThenForgiven) {

@@ -1,5 +1,6 @@
 // HttpServer over real loopback sockets: the connection cap refuses what is over it at once and
-// leaves the connections it serves alone; a freed slot is served again.
+// leaves the connections it serves alone; a freed slot is served again. The quick handler
+// answers on the I/O thread; what it declines (or throws on) reaches the pool's handler.
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -10,7 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sp::http {
@@ -98,6 +104,43 @@ TEST(HttpServerTest, ConnectionsOverTheCapAreClosedAndTheOthersServed) {
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 200"));
   EXPECT_THAT(answer, HasSubstr("ok"));
   server.Stop();
+}
+
+TEST(HttpServerTest, TheQuickHandlerAnswersOnTheIoThreadAndDeclinesToThePool) {
+  HttpServerOptions options;
+  options.port = 0;
+  std::mutex mu;
+  std::set<std::thread::id> quick_threads, pool_threads;
+  HttpServer server(
+      options,
+      [&](Request& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        pool_threads.insert(std::this_thread::get_id());
+        return JsonResponse(200, "pool ok " + r.path);
+      },
+      nullptr,
+      [&](Request& r) -> std::optional<Response> {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          quick_threads.insert(std::this_thread::get_id());
+        }
+        if (r.path == "/throws") throw std::runtime_error("a bug");
+        if (r.path != "/quick") return std::nullopt;
+        return JsonResponse(200, "quick ok");
+      });
+  ASSERT_TRUE(server.Start().ok());
+  Client c(server.port());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(c.Get("/quick"), HasSubstr("quick ok"));
+    EXPECT_THAT(c.Get("/slow"), HasSubstr("pool ok /slow"));
+    EXPECT_THAT(c.Get("/throws"), HasSubstr("pool ok /throws"));
+  }
+  server.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(quick_threads.size(), 1u) << "always the one I/O thread";
+  ASSERT_FALSE(pool_threads.empty());
+  for (const auto& id : pool_threads) EXPECT_EQ(quick_threads.count(id), 0u) << "a pool thread";
 }
 
 }  // namespace

@@ -259,9 +259,35 @@ TEST_F(ApiTest, RevokedTokensAndDeletedUsersLoseAccess) {
   std::string id =
       Sparkplane(data(), {"--json", "tokens", "list", "--user", "viewer"}).Json()[0]["id"];
   ASSERT_EQ(Sparkplane(data(), {"tokens", "revoke", id}).exit_code, 0);
-  EXPECT_EQ(Get("/api/v1/dags", "viewer").status, 401);
+  EXPECT_EQ(Get("/api/v1/dags/hello", "viewer").status, 401);
+  // The list pages kept in memory follow within a second (CachedRunListsRefuseRevokedTokens).
+  EXPECT_TRUE(WaitFor([&] { return Get("/api/v1/dags", "viewer").status == 401; }));
+  EXPECT_EQ(Get("/api/v1/dags", "operator").status, 200);
   EXPECT_EQ(Http("DELETE", Url("/api/v1/users/operator"), "", As("admin")).status, 204);
-  EXPECT_EQ(Get("/api/v1/dags", "operator").status, 401);
+  EXPECT_EQ(Get("/api/v1/dags", "operator").status, 401) << "deleted here: at once";
+}
+
+// Runs lists are answered from memory (the server's I/O thread) for a caller verified less than
+// a second ago: a token revoked through the API loses them at once, one revoked by another
+// process within that second.
+TEST_F(ApiTest, CachedRunListsRefuseRevokedTokens) {
+  WaitRun("hello", Trigger("hello")["run_id"]);
+  // The event feed (every 250 ms) has read the store's runs version: pages are kept from now on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  for (const char* role : {"viewer", "operator"}) {
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(Get("/api/v1/dags/hello/runs", role).status, 200);
+  }
+  std::string viewer_id =
+      Sparkplane(data(), {"--json", "tokens", "list", "--user", "viewer"}).Json()[0]["id"];
+  ASSERT_EQ(Sparkplane(data(), {"tokens", "revoke", viewer_id}).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return Get("/api/v1/dags/hello/runs").status == 401; }))
+      << "a token revoked by the CLI still reads runs";
+  EXPECT_EQ(Get("/api/v1/runs").status, 401);
+
+  std::string operator_id =
+      Sparkplane(data(), {"--json", "tokens", "list", "--user", "operator"}).Json()[0]["id"];
+  ASSERT_EQ(Http("DELETE", Url("/api/v1/tokens/" + operator_id), "", As("operator")).status, 204);
+  EXPECT_EQ(Get("/api/v1/dags/hello/runs", "operator").status, 401) << "revoked here: at once";
 }
 
 TEST_F(ApiTest, ErrorsAreProblemDocumentsWithTheCliMessage) {
@@ -339,6 +365,30 @@ TEST_F(ApiTest, TheRunsListShowsEveryChangeAtOnce) {
   EXPECT_TRUE(now["cancel_requested"] == true || now["state"] == "cancelled") << now.dump();
   json ended = WaitRun("hold", id);
   EXPECT_EQ(listed(id)["state"], ended["state"]);
+}
+
+TEST_F(ApiTest, TheDagListShowsAPauseAndARunAtOnce) {
+  auto hello = [&]() -> json {
+    json page = Get("/api/v1/dags").Json();
+    for (const json& d : page["dags"]) {
+      if (d["dag_id"] == "hello") return d;
+    }
+    return nullptr;
+  };
+  // The event feed (every 250 ms) has read the store's runs version: pages are kept from now on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  for (bool paused : {true, false, true}) {
+    ASSERT_EQ(hello()["paused"], !paused);  // a page is now kept
+    Reply r =
+        Http("PATCH", Url("/api/v1/dags/hello"), json{{"paused", paused}}.dump(), As("operator"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(hello()["paused"], paused) << "a pause shows in the DAG list at once";
+  }
+  ASSERT_TRUE(hello()["recent_runs"].empty());
+  json run = Trigger("hello");
+  json recent = hello()["recent_runs"];
+  ASSERT_EQ(recent.size(), 1u) << "a triggered run shows in the DAG list at once";
+  EXPECT_EQ(recent[0]["run_id"], run["run_id"]);
 }
 
 TEST_F(ApiTest, MetricsCountRunsTasksAndRequestsByRoute) {

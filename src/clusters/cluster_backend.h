@@ -144,6 +144,13 @@ class ClusterBackend {
   // parent object exists). False after a guard or a sweep deleted the cluster behind the
   // scheduler's back.
   virtual Result<bool> Running(const nlohmann::json& handle) = 0;
+
+  // This server now answers for a live cluster of one of its active runs, which another server
+  // of the installation may have made before a takeover (issue 13): whatever enforces the
+  // cluster's lifetime without a scheduler must follow this server from now on (local: the
+  // guard watches this server's lock; kubernetes: nothing to do, the sweep follows no server).
+  // Idempotent; the cluster reaper calls it on every pass.
+  virtual Status Adopt(const nlohmann::json& handle) = 0;
 };
 
 // The current time is past the lifetime's deadline, or the cluster has had no application for

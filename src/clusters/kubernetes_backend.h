@@ -49,6 +49,7 @@ class KubeBackend : public ClusterBackend {
   // Every parent in the namespace, with its lifetime annotations.
   Result<std::vector<ManagedCluster>> List();
   Result<bool> Running(const nlohmann::json& handle) override;
+  Status Adopt(const nlohmann::json&) override { return OkStatus(); }
   // Running applications on the cluster's master; Unavailable when the master cannot be
   // asked from here (the sweep's idle check then changes nothing).
   Result<int> ActiveApplications(const nlohmann::json& handle);

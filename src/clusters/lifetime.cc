@@ -192,6 +192,10 @@ Result<std::string> RunGuard(const GuardOptions& o, const Clock& clock, std::sto
     // The handle's lifetime wins over the one the guard started with: a pooled cluster gets
     // the lifetime of the run that takes it.
     const Lifetime lifetime = Lifetime::HasLifetime(j) ? Lifetime::FromJson(j) : o.lifetime;
+    // Likewise the owner's lock: a server that took over the cluster's run wrote its own.
+    const std::string owner_lock = j.contains(kOwnerLockKey) && j[kOwnerLockKey].is_string()
+                                       ? j[kOwnerLockKey].get<std::string>()
+                                       : o.owner_lock;
 
     std::string reason;
     if (lifetime.deadline && now >= *lifetime.deadline) {
@@ -209,7 +213,7 @@ Result<std::string> RunGuard(const GuardOptions& o, const Clock& clock, std::sto
       }
     }
     if (reason.empty()) {
-      bool gone = !o.owner_lock.empty() ? LockFree(o.owner_lock)
+      bool gone = !owner_lock.empty() ? LockFree(owner_lock)
                   : o.owner
                       ? executor::CheckProcess(*o.owner) != executor::ProcessLiveness::kRunning
                       : false;
@@ -218,8 +222,8 @@ Result<std::string> RunGuard(const GuardOptions& o, const Clock& clock, std::sto
       if (gone) {
         if (now - owner_gone_since >= o.owner_grace) {
           reason = "its owner (" +
-                   (o.owner_lock.empty() ? "the process that created it"
-                                         : "the server holding " + o.owner_lock) +
+                   (owner_lock.empty() ? "the process that created it"
+                                       : "the server holding " + owner_lock) +
                    ") has been gone for " + std::to_string(o.owner_grace.count()) + " ms";
         }
       }

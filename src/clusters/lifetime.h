@@ -9,12 +9,13 @@
 //     server's lock file (a restarted server takes the lock again within the grace, and the
 //     guard goes on), or, for a cluster made by a CLI command, that process (pid + start time).
 // The lifetime in the handle file, when it holds one, wins over the flags (a pooled cluster
-// takes the lifetime of the run that takes it). It also cleans up after daemons that all died. It
-// reads what to stop from the cluster's handle file (<dir>/handle.json, the handle the backend last
-// made durable), so daemons added by a scale are stopped too; it ends by itself when that file is
-// gone (the cluster was deleted normally). A deletion by the guard stops the daemons (SIGTERM,
-// SIGKILL after the grace), keeps their logs, removes the handle file and writes <dir>/guard.log
-// with the reason; the server's reaper marks the record deleted later.
+// takes the lifetime of the run that takes it); so does its `owner_lock` (a server that took over
+// the cluster's run, with another lock file: LocalClusterBackend::Adopt). It also cleans up after
+// daemons that all died. It reads what to stop from the cluster's handle file (<dir>/handle.json,
+// the handle the backend last made durable), so daemons added by a scale are stopped too; it ends
+// by itself when that file is gone (the cluster was deleted normally). A deletion by the guard
+// stops the daemons (SIGTERM, SIGKILL after the grace), keeps their logs, removes the handle file
+// and writes <dir>/guard.log with the reason; the server's reaper marks the record deleted later.
 //
 // Started as `<guard_command...> -- --handle-file F [--deadline-ms T] [--idle-timeout-ms D]
 // [--lock L | --owner-pid P --owner-start S] --grace-ms G` (GuardArgs); the CLI parses those
@@ -68,6 +69,9 @@ Result<std::string> RunGuard(const GuardOptions& options, const Clock& clock,
 // True when the handle names at least one daemon and every one it names has exited (pid +
 // start time), as the guard and LocalClusterBackend::Running judge a cluster gone.
 bool DaemonsGone(const spark::LocalClusterHandle& handle);
+
+// The handle file's key for the lock file of the server that answers for the cluster now.
+inline constexpr char kOwnerLockKey[] = "owner_lock";
 
 // The handle file of a cluster dir, and writing it (0600, atomically).
 std::string HandleFile(const std::string& cluster_dir);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 #include "clusters/lifetime.h"
@@ -113,7 +114,7 @@ Result<nlohmann::json> LocalClusterBackend::Create(const ClusterRequest& request
     if (sink) RETURN_IF_ERROR(sink(handle));
     if (options_.guard_command.empty()) return OkStatus();
     guard.handle_file = HandleFile(h.dir);
-    RETURN_IF_ERROR(WriteHandleFile(guard.handle_file, handle));
+    RETURN_IF_ERROR(WriteGuardedHandle(guard.handle_file, handle));
     if (!*guard_started) {
       RETURN_IF_ERROR(
           StartGuard(options_.guard_command, guard, (fs::path(h.dir) / "guard.log").string())
@@ -235,6 +236,30 @@ nlohmann::json LocalClusterBackend::Outputs(const nlohmann::json& handle) const 
 Result<bool> LocalClusterBackend::Running(const nlohmann::json& handle) {
   ASSIGN_OR_RETURN(spark::LocalClusterHandle h, spark::LocalClusterHandle::FromJson(handle));
   return !DaemonsGone(h);  // none recorded yet counts as running: a create is under way
+}
+
+Status LocalClusterBackend::Adopt(const nlohmann::json& handle) {
+  if (options_.owner_lock.empty()) return OkStatus();  // a CLI command: it owns nothing for long
+  ASSIGN_OR_RETURN(spark::LocalClusterHandle h, spark::LocalClusterHandle::FromJson(handle));
+  const std::string path = HandleFile(h.dir);
+  std::ifstream in(path);
+  if (!in) return OkStatus();  // deleted meanwhile (normally, or by its guard)
+  nlohmann::json current = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!current.is_object()) return OkStatus();  // being replaced: the next pass sees it
+  const std::string before = current.value(kOwnerLockKey, std::string());
+  if (before == options_.owner_lock) return OkStatus();
+  RETURN_IF_ERROR(WriteGuardedHandle(path, current).With("adopting cluster '" + h.name + "'"));
+  if (logger_ != nullptr) {
+    logger_->Info("clusters", "cluster '" + h.name + "' is now guarded for this server (lock " +
+                                  options_.owner_lock + ", was " +
+                                  (before.empty() ? "its creator's" : before) + ")");
+  }
+  return OkStatus();
+}
+
+Status LocalClusterBackend::WriteGuardedHandle(const std::string& path, nlohmann::json handle) {
+  if (!options_.owner_lock.empty()) handle[kOwnerLockKey] = options_.owner_lock;
+  return WriteHandleFile(path, handle);
 }
 
 std::vector<std::string> LocalClusterBackend::LiveClusters() const {
@@ -406,7 +431,7 @@ std::optional<TakenCluster> LocalClusterBackend::Take(const ClusterRequest& requ
   taken.handle = live->cluster->handle().ToJson();
   taken.handle.update(request.lifetime.ToJson());
   if (!options_.guard_command.empty()) {
-    WriteHandleFile(HandleFile(live->cluster->dir()), taken.handle).IgnoreError();
+    WriteGuardedHandle(HandleFile(live->cluster->dir()), taken.handle).IgnoreError();
   }
   return taken;
 }

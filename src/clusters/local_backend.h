@@ -92,6 +92,9 @@ class LocalClusterBackend : public ClusterBackend {
   Result<bool> DeleteUnrecorded(const std::string& name) override { return false; }
   nlohmann::json Outputs(const nlohmann::json& handle) const override;
   Result<bool> Running(const nlohmann::json& handle) override;
+  // Writes this server's lock (LocalBackendOptions::owner_lock) into the cluster's handle file
+  // when another one is there; the guard reads it there (lifetime.h).
+  Status Adopt(const nlohmann::json& handle) override;
 
   // Names of the clusters this process started and has not deleted.
   std::vector<std::string> LiveClusters() const;
@@ -116,6 +119,8 @@ class LocalClusterBackend : public ClusterBackend {
   // One pass of the pool thread: replaces idle clusters past their max age, creates missing
   // ones (blocking). `stop` ends it early.
   void FillPools(std::stop_token stop);
+  // The handle file the guard reads, naming this server's lock as the owner's (when it has one).
+  Status WriteGuardedHandle(const std::string& path, nlohmann::json handle);
 
   const LocalBackendOptions options_;
   executor::ProcessSupervisor* processes_;

@@ -74,6 +74,12 @@ Status ReapOrphanClusters(const Services& services,
       vanished = running.ok() && !*running;
     }
     if (!expired && !vanished && (record.run_id == 0 ? !abandoned : run_is_active(record.run_id))) {
+      // Kept for its active run, which this server now schedules (perhaps after a takeover).
+      if (record.run_id != 0 && record.state == internal::kClusterReady) {
+        Result<clusters::ClusterBackend*> backend = backends.Get(record.backend);
+        Status adopted = backend.ok() ? (*backend)->Adopt(record.handle) : backend.status();
+        if (!adopted.ok()) Warn(services, adopted.message());
+      }
       continue;
     }
     Status torn = internal::TearDown(backends, record, /*keep_logs=*/true);

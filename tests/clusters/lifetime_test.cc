@@ -193,6 +193,33 @@ TEST_F(GuardTest, KeepsTheClusterWhileTheServerLockIsHeldAndAcrossARestart) {
   EXPECT_TRUE(WaitFor([&] { return !DaemonRuns(); }));
 }
 
+TEST_F(GuardTest, TheHandleFilesOwnerLockWinsOverItsFlag) {
+  // Started for a server whose lock is free (it died), the cluster was adopted by another
+  // server, which wrote its held lock into the handle file: the guard follows that one.
+  options_.owner_lock = dir.path() + "/dead-server.lock";
+  options_.owner_grace = Millis(100);
+  std::string adopter = dir.path() + "/adopter.lock";
+  int lock = ::open(adopter.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+  spark::LocalClusterHandle h;
+  h.name = "c1";
+  h.dir = dir_;
+  h.master = daemon_;
+  nlohmann::json handle = h.ToJson();
+  handle[kOwnerLockKey] = adopter;
+  ASSERT_TRUE(WriteHandleFile(HandleFile(dir_), handle).ok());
+  auto guard = std::async(std::launch::async, [&] { return RunGuard(options_, clock_); });
+  EXPECT_EQ(guard.wait_for(std::chrono::milliseconds(600)), std::future_status::timeout)
+      << "stopped although its adopter holds its lock";
+  EXPECT_TRUE(DaemonRuns());
+  ::close(lock);
+  Result<std::string> ended = guard.get();
+  ASSERT_TRUE(ended.ok()) << ended.status().message();
+  EXPECT_THAT(*ended, HasSubstr("the server holding " + adopter));
+  EXPECT_TRUE(WaitFor([&] { return !DaemonRuns(); }));
+}
+
 TEST_F(GuardTest, EndsQuietlyWhenTheClusterWasDeleted) {
   fs::remove(HandleFile(dir_));
   Result<std::string> ended = RunGuard(options_, clock_);

@@ -423,9 +423,11 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerMidThousandTaskFan
 }
 
 // A local Spark cluster created by the active server, which is killed (kill -9) while a task of
-// the run works: the standby takes over, and the run's teardown (or the orphan reaper) deletes
-// the cluster. The run succeeds, the cluster's record is deleted and no Spark daemon of it is
-// left. Needs pyspark in .venv and Java (label `spark`).
+// the run works: the standby (another data directory, so another server lock) takes over and
+// adopts the cluster, whose guard then watches the standby's lock: the cluster outlives the
+// killed server's owner grace (3 s here) while its run needs it, and the run's teardown deletes
+// it. The run succeeds, the cluster's record is deleted and no Spark daemon of it is left.
+// Needs pyspark in .venv and Java (label `spark`).
 TEST_F(PostgresFailoverTest, AClusterOfAKilledPostgresSchedulerIsDeletedNotLeaked) {
   const std::string dag =
       "id: clus\ntasks:\n"
@@ -439,6 +441,10 @@ TEST_F(PostgresFailoverTest, AClusterOfAKilledPostgresSchedulerIsDeletedNotLeake
       "    depends_on: [create_cluster, work]\n    action: delete\n"
       "    cluster_from: create_cluster\n";
   AddDag("clus", dag);
+  for (const std::string& d : {data(), standby_data()}) {
+    WriteFile(d + "/sparkplane.yaml",
+              "store: " + db_.url() + "\ncluster_owner_grace: 3s\ncluster_reap_interval: 1s\n");
+  }
   ServerProcess active(data());
   ASSERT_NO_FATAL_FAILURE(StartBothAndTrigger(active, "clus"));
   ASSERT_TRUE(WaitFor([&] { return Lines(marks() + "/work") == 1; }, std::chrono::seconds(240)))
@@ -475,6 +481,19 @@ TEST_F(PostgresFailoverTest, AClusterOfAKilledPostgresSchedulerIsDeletedNotLeake
   double took = TakeoverSeconds(killed);
   std::printf("takeover after kill -9 with a cluster up: %.2f s\n", took);
   std::fflush(stdout);
+  // Past the killed server's owner grace, while `work` still sleeps: the cluster still runs
+  // (before adoption its guard stopped it here, watching the dead server's lock).
+  ASSERT_TRUE(WaitFor(
+      [&] { return StandbyLog().find("is now guarded for this server") != std::string::npos; },
+      std::chrono::seconds(10)))
+      << StandbyLog();
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  ASSERT_EQ(ShowRun(standby_data(), "clus", "r").value("state", ""), "running");
+  ASSERT_EQ(TaskState(ShowRun(standby_data(), "clus", "r"), "work"), "running");
+  running = cluster_processes();
+  for (int pid : daemons) {
+    EXPECT_TRUE(running.contains(pid)) << "daemon " << pid << " was stopped during its run";
+  }
   nlohmann::json run = WaitForRun("clus", std::chrono::seconds(240));
   EXPECT_EQ(run.value("state", ""), "success") << run.dump(2) << "\n" << StandbyLog();
   EXPECT_EQ(Lines(marks() + "/work"), 1);

@@ -254,6 +254,26 @@ TEST_F(PostgresLeaseTest, AwaitValidHoldsWhileTheHeartbeatCannotReachTheDatabase
 
 // Instances (commands included) silent for a week are forgotten when another registers; the
 // holder is kept whatever its age.
+// A try that fails after taking the lock (here the lease table is briefly missing) keeps no hold
+// on it: before, the failed try kept one and a second try took another, so releasing the lease
+// left the lock held and no standby could ever take over while that session lived.
+TEST_F(PostgresLeaseTest, AFailedTryHoldsNoLockAndAReleasedLeaseCanBeTaken) {
+  std::unique_ptr<SchedulerLease> a = Register("a");
+  std::unique_ptr<SchedulerLease> b = Register("b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(db_.Exec("ALTER TABLE scheduler_lease RENAME TO scheduler_lease_away"));
+  Result<bool> failed = a->TryAcquire();
+  EXPECT_FALSE(failed.ok()) << "the lease table is missing";
+  EXPECT_EQ(a->epoch(), 0);
+  ASSERT_TRUE(db_.Exec("ALTER TABLE scheduler_lease_away RENAME TO scheduler_lease"));
+  EXPECT_TRUE(Acquire(*b)) << "the failed try left the lock held";
+  b->Release();
+  ASSERT_TRUE(Acquire(*a)) << "a retries";
+  EXPECT_TRUE(a->Heartbeat().ok());
+  a->Release();
+  EXPECT_TRUE(Acquire(*b)) << "a released lease is free, however often a tried";
+}
+
 TEST_F(PostgresLeaseTest, WeekOldInstancesAreForgottenButNeverTheHolder) {
   std::unique_ptr<SchedulerLease> a = Register("a");
   ASSERT_TRUE(a && Acquire(*a));

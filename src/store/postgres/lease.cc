@@ -45,10 +45,24 @@ Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(const std::stri
   return lease;
 }
 
+void SchedulerLease::DropLock() {
+  // The session's only advisory lock is the lease's, taken once per successful try: let go of
+  // every hold (a try repeated after an error would otherwise leave one behind, and with it a
+  // lease nobody can take while this session lives).
+  conn_->Exec("SELECT pg_advisory_unlock_all()").IgnoreError();
+  epoch_ = 0;
+}
+
 Result<bool> SchedulerLease::TryAcquire() {
   ASSIGN_OR_RETURN(int64_t got, conn_->QueryInt(std::string("SELECT pg_try_advisory_lock(") +
                                                 kLeaseLock + ")::int"));
   if (got != 1) return false;
+  Result<bool> taken = TakeOver();
+  if (!taken.ok() || !*taken) DropLock();
+  return taken;
+}
+
+Result<bool> SchedulerLease::TakeOver() {
   // A holder whose last heartbeat is older than PostgreSQL's own start lost its session to a
   // restart, not by dying: it gets kRestartGraceMs after the start to take its lease back
   // (Reclaim) before a standby may take over.
@@ -61,10 +75,7 @@ Result<bool> SchedulerLease::TryAcquire() {
                       std::to_string(instance_) + " AND s.stopped_at IS NULL AND " +
                       "s.heartbeat_at < p.ms AND " + kNowMs + " < p.ms + " +
                       std::to_string(kRestartGraceMs)));
-  if (wait_for_holder != 0) {
-    conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
-    return false;
-  }
+  if (wait_for_holder != 0) return false;
   RETURN_IF_ERROR(conn_->Begin());
   Result<Connection::Statement> bump = conn_->Prepare(
       "UPDATE scheduler_lease SET epoch = epoch + 1, holder = ?1 WHERE id = 1 "
@@ -90,8 +101,6 @@ Result<bool> SchedulerLease::TryAcquire() {
   if (s.ok()) s = conn_->CommitTransaction();
   if (!s.ok()) {
     conn_->RollBackIfOpen();
-    conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
-    epoch_ = 0;
     return s.With("take the scheduler lease");
   }
   return true;
@@ -145,14 +154,18 @@ Status SchedulerLease::Reclaim() {
   }
   // Nobody took over while the lock was free if the lease still names us at our epoch: anyone
   // else would have moved the epoch before writing.
-  ASSIGN_OR_RETURN(
-      int64_t ours,
-      conn_->QueryInt("SELECT count(*) FROM scheduler_lease WHERE id = 1 AND epoch = " +
-                      std::to_string(epoch_) + " AND holder = " + std::to_string(instance_)));
-  if (ours == 1) return OkStatus();
-  conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
+  Result<int64_t> ours = conn_->QueryInt(
+      "SELECT count(*) FROM scheduler_lease WHERE id = 1 AND epoch = " + std::to_string(epoch_) +
+      " AND holder = " + std::to_string(instance_));
+  if (ours.ok() && *ours == 1) return OkStatus();
+  const int64_t epoch = epoch_;
+  DropLock();  // unsure or not ours: hold nothing (the next Reclaim asks again)
+  if (!ours.ok()) {
+    epoch_ = epoch;
+    return UnavailableError(ours.status().message()).With("confirm the scheduler lease");
+  }
   return FailedPreconditionError("another scheduler took the lease over (ours was epoch " +
-                                 std::to_string(epoch_) + ")");
+                                 std::to_string(epoch) + ")");
 }
 
 void SchedulerLease::Release() {
@@ -160,10 +173,7 @@ void SchedulerLease::Release() {
       ->Exec(std::string("UPDATE schedulers SET stopped_at = ") + kNowMs +
              " WHERE id = " + std::to_string(instance_))
       .IgnoreError();
-  if (epoch_ != 0) {
-    conn_->Exec(std::string("SELECT pg_advisory_unlock(") + kLeaseLock + ")").IgnoreError();
-  }
-  epoch_ = 0;
+  if (epoch_ != 0) DropLock();
 }
 
 LeaseKeeper::LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&)> on_lost,

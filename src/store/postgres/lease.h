@@ -74,6 +74,10 @@ class SchedulerLease {
 
  private:
   explicit SchedulerLease(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  // TryAcquire once the lock is held: false (or an error) when it must not be kept.
+  Result<bool> TakeOver();
+  // Lets go of the lock, however many times this session took it; epoch() is 0 after.
+  void DropLock();
 
   std::unique_ptr<Connection> conn_;
   int64_t instance_ = 0;

@@ -4,8 +4,8 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <system_error>
 
+#include "common/private_dirs.h"
 #include "operators/task_type.h"
 
 namespace sp::operators {
@@ -24,9 +24,8 @@ void TaskContext::AppendLog(const std::string& line) const {
   if (log_path_.empty()) return;
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
   int fd = ::open(log_path_.c_str(), kFlags, 0600);
-  if (fd < 0 && errno == ENOENT) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(log_path_).parent_path(), ec);
+  if (fd < 0 && errno == ENOENT &&
+      MakePrivateDirs(std::filesystem::path(log_path_).parent_path().string()).ok()) {
     fd = ::open(log_path_.c_str(), kFlags, 0600);
   }
   if (fd < 0) return;  // best effort: a log line must never fail the try

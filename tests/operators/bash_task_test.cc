@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -478,13 +479,20 @@ TEST(OutputMarkerScannerTest, ReplacesInvalidUtf8) {
   EXPECT_NO_FATAL_FAILURE(scanner.outputs().dump());
 }
 
-TEST(TaskContextTest, AppendLogCreatesTheFileAndDirectories) {
+TEST(TaskContextTest, AppendLogCreatesTheFileAndDirectoriesPrivately) {
   TempDir dir;
   Services services;
   RecordingTaskContext ctx(&services, Json::object(), dir.File("a/b/c.log"));
   ctx.AppendLog("[sparkplane] one");
   ctx.AppendLog("two");
   EXPECT_EQ(ReadFile(dir.File("a/b/c.log")), "[sparkplane] one\ntwo\n");
+  struct stat st {};
+  for (const char* d : {"a", "a/b"}) {
+    ASSERT_EQ(::stat(dir.File(d).c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+  }
+  ASSERT_EQ(::stat(dir.File("a/b/c.log").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "api/control_socket.h"
 #include "api/views.h"
 #include "common/json_limits.h"
+#include "common/nearest_name.h"
 #include "scheduler/decide.h"
 #include "spark/history.h"
 
@@ -937,7 +938,7 @@ Response HttpApi::GetDag(const std::string& dag_id) {
   if (it == c->dags.end()) {
     std::vector<std::string> ids;
     for (const auto& [id, d] : c->dags) ids.push_back(id);
-    std::string near = dag::NearestName(dag_id, ids);
+    std::string near = NearestName(dag_id, ids);
     return Problem(
         404, "no DAG '" + dag_id + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"),
         "NOT_FOUND");

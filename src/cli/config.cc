@@ -5,10 +5,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "common/file_text.h"
 #include "common/yaml_document.h"
 #include "dag/cron.h"
 #include "store/open.h"
@@ -199,13 +198,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   if (config_file.empty()) config_file = data_dir_for_file + "/sparkplane.yaml";
   std::error_code ec;
   if (fs::exists(config_file, ec)) {
-    std::ifstream in(config_file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in.is_open() || in.bad()) {
-      return FailedPreconditionError("cannot read config file " + config_file);
-    }
-    ASSIGN_OR_RETURN(YamlDocument parsed, YamlDocument::Parse(text.str(), config_file));
+    ASSIGN_OR_RETURN(std::string text, ReadFileText(config_file, "config file"));
+    ASSIGN_OR_RETURN(YamlDocument parsed, YamlDocument::Parse(text, config_file));
     doc = std::move(parsed);
     if (doc->root().IsMapping()) file = doc->root();
     c.config_file = config_file;

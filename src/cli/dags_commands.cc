@@ -11,6 +11,7 @@
 #include "api/views.h"
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "common/nearest_name.h"
 #include "dag/dag_folder.h"
 #include "scheduler/decide.h"
 #include "scheduler/scheduler.h"
@@ -47,7 +48,7 @@ Result<dag::DagPtr> FindDag(const dag::DagFolder& folder, const std::string& dag
   }
   if (ids.empty())
     return NotFoundError("no DAG '" + dag_id + "': the dags folder has no valid DAG");
-  std::string near = dag::NearestName(dag_id, ids);
+  std::string near = NearestName(dag_id, ids);
   return NotFoundError("no DAG '" + dag_id + "'" +
                        (near.empty() ? "" : "; did you mean '" + near + "'?"));
 }

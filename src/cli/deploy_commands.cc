@@ -15,6 +15,7 @@
 #include "auth/secrets.h"
 #include "cli/table.h"
 #include "common/clock.h"
+#include "common/nearest_name.h"
 #include "common/yaml_document.h"
 #include "k8s/api_error.h"
 #include "k8s/client.h"
@@ -38,35 +39,6 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
     out += parts[i];
   }
   return out;
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// "; did you mean \"x\"?" when a known name is close to `name`, else "".
-std::string DidYouMean(std::string_view name, const std::vector<std::string>& known) {
-  std::string best;
-  size_t best_distance = std::max<size_t>(3, name.size() / 2) + 1;
-  for (const std::string& k : known) {
-    size_t d = EditDistance(name, k);
-    if (d < best_distance) {
-      best_distance = d;
-      best = k;
-    }
-  }
-  return best.empty() ? "" : "; did you mean \"" + best + "\"?";
 }
 
 // "a/b/../c/./d" -> "a/c/d". Paths that climb above the root keep no ".." (they cannot name an

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/nearest_name.h"
 #include "dag/internal/civil_time.h"
 #include "dag/loader.h"
 

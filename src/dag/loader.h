@@ -53,8 +53,4 @@ LoadedFile LoadDagText(const std::string& text, const std::string& path,
 // returned located in `path` (the embedded OpenAPI document is read this way).
 Result<nlohmann::json> YamlTextToJson(const std::string& text, const std::string& path);
 
-// "did you mean" helper: the candidate nearest to `name` by edit distance, or "" if none is
-// close enough.
-std::string NearestName(const std::string& name, const std::vector<std::string>& candidates);
-
 }  // namespace sp::dag

@@ -6,6 +6,7 @@
 #include <exception>
 #include <vector>
 
+#include "common/nearest_name.h"
 #include "dag/internal/civil_time.h"
 #include "dag/loader.h"
 

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/file_text.h"
 #include "k8s/internal/exec_plugin.h"
 #include "k8s/internal/text.h"
 
@@ -24,7 +25,7 @@ std::string ExecInfo(const KubeConfig& config) {
     json cluster = {{"server", config.server}};
     std::string ca = config.ca_data;
     if (ca.empty() && !config.ca_file.empty()) {
-      ca = internal::ReadFileText(config.ca_file, "CA").value_or("");
+      ca = ReadFileText(config.ca_file, "CA").value_or("");
     }
     if (!ca.empty()) cluster["certificate-authority-data"] = internal::Base64Encode(ca);
     if (config.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
@@ -131,7 +132,7 @@ Result<AuthMaterial> CredentialProvider::Get() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!config_.token_file.empty()) {
     if (!file_token_read_at_ || now - *file_token_read_at_ >= options_.token_file_refresh) {
-      ASSIGN_OR_RETURN(std::string text, internal::ReadFileText(config_.token_file, "token file"));
+      ASSIGN_OR_RETURN(std::string text, ReadFileText(config_.token_file, "token file"));
       std::string_view token = internal::Trim(text);
       if (token.empty()) {
         return FailedPreconditionError("token file " + config_.token_file + " is empty");

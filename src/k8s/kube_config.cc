@@ -8,13 +8,14 @@
 #include <map>
 #include <optional>
 
+#include "common/file_text.h"
+#include "common/nearest_name.h"
 #include "common/yaml_document.h"
 #include "k8s/internal/text.h"
 
 namespace sp::k8s {
 
 namespace fs = std::filesystem;
-using internal::DidYouMean;
 using internal::QuotedList;
 
 namespace {
@@ -357,7 +358,7 @@ Result<KubeConfig> LoadKubeConfig(const std::string& path, const KubeConfigOptio
   if (!fs::exists(path, ec)) {
     return FailedPreconditionError("kubeconfig " + path + " does not exist");
   }
-  ASSIGN_OR_RETURN(std::string text, internal::ReadFileText(path, "kubeconfig"));
+  ASSIGN_OR_RETURN(std::string text, ReadFileText(path, "kubeconfig"));
   return ParseKubeConfig(text, path, options);
 }
 
@@ -391,7 +392,7 @@ Result<KubeConfig> LoadInClusterConfig(const InClusterOptions& options) {
   config.ca_file = ca;
   std::string ns_file = options.root + "/namespace";
   if (fs::is_regular_file(ns_file, ec)) {
-    ASSIGN_OR_RETURN(std::string ns, internal::ReadFileText(ns_file, "namespace file"));
+    ASSIGN_OR_RETURN(std::string ns, ReadFileText(ns_file, "namespace file"));
     std::string_view trimmed = internal::Trim(ns);
     if (!trimmed.empty()) config.default_namespace = std::string(trimmed);
   }

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "common/nearest_name.h"
 #include "common/percent_encoding.h"
 #include "dag/loader.h"
 
@@ -357,7 +358,7 @@ std::string DescribeConnection(const Connection& c) {
 
 Status UnknownConnectionError(store::Store& store, const std::string& conn_id) {
   std::vector<std::string> ids = StoredIds(store);
-  std::string near = dag::NearestName(conn_id, ids);
+  std::string near = NearestName(conn_id, ids);
   std::string message = "unknown connection " + Quoted(conn_id);
   if (!near.empty()) {
     message += "; did you mean " + Quoted(near) + "?";

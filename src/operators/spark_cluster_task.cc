@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "clusters/kubernetes_backend.h"
+#include "common/nearest_name.h"
 #include "dag/ids.h"
 #include "executor/process.h"
 #include "k8s/client.h"
@@ -703,7 +704,7 @@ void SparkClusterTaskType::Scale(const std::shared_ptr<TaskContext>& ctx,
     return;
   }
   if (!*existing || (*existing)->state == internal::kClusterDeleted) {
-    std::string near = dag::NearestName(name, LiveClusters());
+    std::string near = NearestName(name, LiveClusters());
     internal::Fail(ctx,
                    "no running Spark cluster named '" + name + "' to scale" +
                        (near.empty() ? "" : "; did you mean '" + near + "'?"),

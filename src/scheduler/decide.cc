@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "common/nearest_name.h"
 #include "dag/ids.h"
 #include "dag/loader.h"
 #include "dag/template.h"
@@ -251,7 +252,7 @@ std::vector<std::string> Keys(const std::map<std::string, DagEntry>& m) {
 }
 
 std::string DidYouMean(const std::string& name, const std::vector<std::string>& candidates) {
-  std::string near = dag::NearestName(name, candidates);
+  std::string near = NearestName(name, candidates);
   return near.empty() ? "" : "; did you mean '" + near + "'?";
 }
 

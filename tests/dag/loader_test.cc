@@ -287,18 +287,6 @@ TEST(DagErrorTest, FormatsLocationFieldAndMessage) {
   EXPECT_EQ((DagError{{}, "", "bare"}).ToString(), "bare");
 }
 
-TEST(NearestNameTest, SuggestsCloseNamesOnly) {
-  const std::vector<std::string> fields = {"command", "shell", "cwd", "retries", "retry_delay"};
-  EXPECT_EQ(NearestName("comand", fields), "command");
-  EXPECT_EQ(NearestName("Command", fields), "command");
-  EXPECT_EQ(NearestName("retires", fields), "retries");  // transposition
-  EXPECT_EQ(NearestName("retry_dely", fields), "retry_delay");
-  EXPECT_EQ(NearestName("cdw", fields), "cwd");
-  EXPECT_EQ(NearestName("image", fields), "");
-  EXPECT_EQ(NearestName("x", fields), "");
-  EXPECT_EQ(NearestName("command", {}), "");
-}
-
 // 1,000 files of 10 tasks each must load in under a second (about 0.3 s of CPU here); the
 // bound is loose so a busy CI box does not flake, and the time is printed for comparison.
 TEST(LoaderTest, LoadsAThousandGeneratedFilesWithoutErrors) {

@@ -3,11 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 namespace sp::k8s::internal {
 
@@ -22,20 +18,6 @@ int Base64Value(char c) {
   if (c == '+') return 62;
   if (c == '/') return 63;
   return -1;
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
@@ -100,18 +82,6 @@ std::string Base64Encode(std::string_view in) {
   return out;
 }
 
-Result<std::string> ReadFileText(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return FailedPreconditionError("cannot read " + what + " " + path + ": " +
-                                   std::strerror(errno));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return FailedPreconditionError("cannot read " + what + " " + path);
-  return text.str();
-}
-
 std::optional<Time> ParseRfc3339(std::string_view s) {
   s = Trim(s);
   std::tm tm{};
@@ -162,19 +132,6 @@ std::optional<Time> ParseRfc3339(std::string_view s) {
   tm.tm_sec = second;
   int64_t seconds = static_cast<int64_t>(::timegm(&tm)) - offset_minutes * 60;
   return FromUnixMillis(seconds * 1000 + millis);
-}
-
-std::string DidYouMean(std::string_view name, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
-  for (const std::string& c : candidates) {
-    size_t d = EditDistance(name, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = c;
-    }
-  }
-  return best.empty() ? "" : "; did you mean \"" + best + "\"?";
 }
 
 std::string QuotedList(const std::vector<std::string>& names) {

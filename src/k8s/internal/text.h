@@ -18,15 +18,8 @@ namespace sp::k8s::internal {
 std::optional<std::string> Base64Decode(std::string_view in);
 std::string Base64Encode(std::string_view in);
 
-// The whole file; FailedPrecondition naming `what` and the path when it cannot be read.
-Result<std::string> ReadFileText(const std::string& path, const std::string& what);
-
 // "2026-11-26T06:56:52Z", "2026-11-26T06:56:52.5+01:00"; nullopt when malformed.
 std::optional<Time> ParseRfc3339(std::string_view text);
-
-// `; did you mean "x"?` for the candidate closest to `name` (edit distance <= max(2, len/3)),
-// or "".
-std::string DidYouMean(std::string_view name, const std::vector<std::string>& candidates);
 
 // `"a", "b", "c"` (or "none").
 std::string QuotedList(const std::vector<std::string>& names);

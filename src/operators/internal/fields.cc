@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/nearest_name.h"
 #include "dag/cron.h"
 
 namespace sp::operators::internal {
@@ -126,7 +127,7 @@ std::optional<std::string> FieldReader::Choice(const std::string& key,
   for (const std::string& a : allowed) {
     if (*s == a) return s;
   }
-  std::string near = dag::NearestName(*s, allowed);
+  std::string near = NearestName(*s, allowed);
   Problem(key, "expected " + Join(allowed) + "; got '" + *s + "'" +
                    (near.empty() ? "" : " (did you mean '" + near + "'?)"));
   return std::nullopt;

@@ -132,17 +132,22 @@ Result<NewSession> AuthService::Login(const std::string& username, const std::st
 }
 
 Status AuthService::Logout(const std::string& cookie_value) {
-  const std::string hash = HashSecret(cookie_value);
-  {
-    std::lock_guard<std::mutex> lock(verified_mu_);
-    verified_.erase("session:" + hash);
-  }
-  return store_->DeleteSession(hash);
+  Status deleted = store_->DeleteSession(HashSecret(cookie_value));
+  ForgetAll();
+  return deleted;
 }
 
-void AuthService::Remember(const std::string& key, const Principal& p, Time until) {
+uint64_t AuthService::Generation() {
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  return generation_;
+}
+
+void AuthService::Remember(const std::string& key, const Principal& p, Time until,
+                           uint64_t generation) {
   if (options_.remember.count() <= 0) return;
   std::lock_guard<std::mutex> lock(verified_mu_);
+  // A revocation since the store was read: what was read may be what it revoked.
+  if (generation != generation_) return;
   if (verified_.size() >= kMaxRemembered) verified_.clear();
   verified_[key] = Verified{p, until};
 }
@@ -150,6 +155,7 @@ void AuthService::Remember(const std::string& key, const Principal& p, Time unti
 void AuthService::ForgetAll() {
   std::lock_guard<std::mutex> lock(verified_mu_);
   verified_.clear();
+  ++generation_;
 }
 
 std::optional<Principal> AuthService::Remembered(const std::string& kind,
@@ -169,6 +175,7 @@ std::optional<Principal> AuthService::Remembered(const std::string& kind,
 Result<Principal> AuthService::FromSession(const std::string& cookie_value) {
   if (cookie_value.empty()) return UnauthenticatedError("not logged in");
   const std::string hash = HashSecret(cookie_value);
+  const uint64_t generation = Generation();
   ASSIGN_OR_RETURN(std::optional<store::SessionRecord> s, store_->GetSession(hash));
   const Time now = clock_->Now();
   if (!s || s->expires_at <= now)
@@ -177,13 +184,14 @@ Result<Principal> AuthService::FromSession(const std::string& cookie_value) {
   std::optional<Role> role = user ? ParseRole(user->role) : std::nullopt;
   if (!role) return UnauthenticatedError("the session's user no longer exists");
   Principal p{s->username, *role, s->csrf_token, true};
-  Remember("session:" + hash, p, std::min(s->expires_at, now + options_.remember));
+  Remember("session:" + hash, p, std::min(s->expires_at, now + options_.remember), generation);
   return p;
 }
 
 Result<Principal> AuthService::FromToken(const std::string& token) {
   if (token.rfind(kTokenPrefix, 0) != 0) return UnauthenticatedError("not a sparkplane API token");
   const std::string hash = HashSecret(token);
+  const uint64_t generation = Generation();
   ASSIGN_OR_RETURN(std::optional<store::ApiTokenRecord> t, store_->FindApiToken(hash));
   if (!t || t->revoked_at) return UnauthenticatedError("unknown or revoked API token");
   ASSIGN_OR_RETURN(std::optional<store::UserRecord> user, store_->GetUser(t->username));
@@ -193,7 +201,7 @@ Result<Principal> AuthService::FromToken(const std::string& token) {
   // A user demoted after the token was made keeps only the lower role.
   Role role = AtLeast(user_role, token_role) ? token_role : user_role;
   Principal p{t->username, role, "", false};
-  Remember("token:" + hash, p, clock_->Now() + options_.remember);
+  Remember("token:" + hash, p, clock_->Now() + options_.remember, generation);
   return p;
 }
 

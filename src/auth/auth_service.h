@@ -21,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -114,13 +115,17 @@ class AuthService {
     Principal principal;
     Time until{};
   };
-  void Remember(const std::string& key, const Principal& p, Time until);
+  // Remember() keeps nothing when ForgetAll() ran since Generation() was read (before the store
+  // was): a revocation racing a check never leaves the revoked credential remembered.
+  uint64_t Generation();
+  void Remember(const std::string& key, const Principal& p, Time until, uint64_t generation);
   void ForgetAll();
 
   std::mutex mu_;
   std::map<std::string, std::deque<Time>> failures_;  // "user:NAME" / "addr:IP"; guarded by mu_
   std::mutex verified_mu_;
   std::map<std::string, Verified> verified_;  // verified_mu_; at most kMaxRemembered
+  uint64_t generation_ = 0;                   // verified_mu_; ForgetAll() calls
   static constexpr size_t kMaxRemembered = 10000;
 };
 

@@ -220,6 +220,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
     static const char* kKnown[] = {"data_dir",
                                    "dags_folder",
                                    "parallelism",
+                                   "task_nice",
                                    "spark_home",
                                    "python",
                                    "secret_key_file",
@@ -255,6 +256,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_data, get("data_dir"));
   ASSIGN_OR_RETURN(std::string f_dags, get("dags_folder"));
   ASSIGN_OR_RETURN(std::string f_par, get("parallelism"));
+  ASSIGN_OR_RETURN(std::string f_nice, get("task_nice"));
   ASSIGN_OR_RETURN(std::string f_spark, get("spark_home"));
   ASSIGN_OR_RETURN(std::string f_python, get("python"));
   ASSIGN_OR_RETURN(std::string f_key, get("secret_key_file"));
@@ -294,6 +296,16 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
       return InvalidArgumentError("parallelism: expected a positive integer; got '" + par + "'");
     }
     c.parallelism = static_cast<int>(v);
+  }
+  std::string nice = FirstNonEmpty({Env("SPARKPLANE_TASK_NICE"), f_nice});
+  if (!nice.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(nice.c_str(), &end, 10);
+    if (*end != '\0' || v < 0 || v > 19) {
+      return InvalidArgumentError("task_nice: expected an integer from 0 to 19; got '" + nice +
+                                  "'");
+    }
+    c.task_nice = static_cast<int>(v);
   }
   c.spark_home = FirstNonEmpty({Env("SPARK_HOME"), f_spark});
   c.python = FirstNonEmpty({Env("PYSPARK_PYTHON"), f_python});

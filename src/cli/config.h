@@ -10,6 +10,10 @@
 //                                                        password from ~/.pgpass or PGPASSWORD,
 //                                                        never in a command line)
 //                  SPARKPLANE_PARALLELISM  parallelism   default 32
+//                  SPARKPLANE_TASK_NICE    task_nice     default 10 (0..19): task tries and local
+//                                                        Spark daemons run this much nicer than
+//                                                        the server (0: as the server), so a busy
+//                                                        machine still answers the API promptly
 //                  SPARK_HOME              spark_home    default <repo>/.venv pyspark if found
 //                  SPARKPLANE_SECRET_KEY_FILE secret_key_file default <data_dir>/secret.key
 //                                          default_cluster_backend  default local
@@ -83,6 +87,7 @@ struct Config {
   std::string store;  // a store location (store/open.h); "" : the SQLite file below
   std::string host;   // this machine's host name (a pod's name in Kubernetes)
   int parallelism = 32;
+  int task_nice = 10;
   std::string spark_home;
   std::string python;
   std::string secret_key_file;

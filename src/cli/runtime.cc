@@ -14,7 +14,8 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const ConfigFlags& flags, ClusterOw
   rt->logger = std::make_unique<Logger>(rt->clock, rt->config.log_level);
   ASSIGN_OR_RETURN(rt->store, store::OpenStore(rt->config.StoreLocation()));
   if (fence_epoch != 0) rt->store->FenceWrites(fence_epoch);
-  rt->processes = std::make_unique<executor::ProcessSupervisor>();
+  rt->processes = std::make_unique<executor::ProcessSupervisor>(executor::DefaultPassEnv(),
+                                                                rt->config.task_nice);
   rt->services.clock = &rt->clock;
   rt->services.logger = rt->logger.get();
   rt->services.processes = rt->processes.get();

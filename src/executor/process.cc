@@ -173,6 +173,7 @@ Status SignalGroup(pid_t pid, int sig) {
 struct ProcessSupervisor::State {
   std::vector<std::string> pass_env;  // immutable after construction
   std::string supervisor;             // sparkplane-supervisor's path; immutable
+  int nice = 0;                       // supervised children's --nice; immutable
   struct Child {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
@@ -312,9 +313,10 @@ const std::vector<std::string>& DefaultPassEnv() {
   return kNames;
 }
 
-ProcessSupervisor::ProcessSupervisor(std::vector<std::string> pass_env)
+ProcessSupervisor::ProcessSupervisor(std::vector<std::string> pass_env, int nice)
     : state_(std::make_unique<State>()) {
   state_->pass_env = std::move(pass_env);
+  state_->nice = nice;
   state_->supervisor = internal::FindSupervisor();
   state_->epoll.Reset(::epoll_create1(EPOLL_CLOEXEC));
   state_->wake.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -369,6 +371,7 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
     if (ec) return InvalidArgumentError("output path '" + spec.output_path + "': " + ec.message());
   }
   plan.announce_start = spec.announce_start && supervised;
+  if (supervised) plan.nice = state_->nice;
   ASSIGN_OR_RETURN(UniqueFd out,
                    internal::OpenOutputFile(plan.output.empty() ? spec.output_path : ""));
   UniqueFd err;

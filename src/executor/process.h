@@ -104,7 +104,10 @@ class ProcessSupervisor {
   using ExitCallback = std::function<void(const ExitInfo&)>;
 
   // `pass_env`: names (or "PREFIX*") of server environment variables children inherit.
-  explicit ProcessSupervisor(std::vector<std::string> pass_env = DefaultPassEnv());
+  // `nice` (0..19): how much lower than the server's the priority of supervised children (task
+  // tries, local Spark daemons) is, in their own session's autogroup too (see the supervisor's
+  // --nice), so that work never starves the server's threads; 0 keeps it equal.
+  explicit ProcessSupervisor(std::vector<std::string> pass_env = DefaultPassEnv(), int nice = 0);
   ~ProcessSupervisor();  // kills (SIGKILL, group) children still running, joins the reaper
   ProcessSupervisor(const ProcessSupervisor&) = delete;
   ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;

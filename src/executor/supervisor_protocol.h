@@ -1,12 +1,13 @@
 // How ProcessSupervisor starts `sparkplane-supervisor` (src/supervisor/main.cc), the small
 // process that runs one gated or recorded child so the server never fork()s itself:
 //
-//   sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] [--cwd DIR]
-//                         -- PROGRAM ARGV0 ...
+//   sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] [--nice N]
+//                         [--cwd DIR] -- PROGRAM ARGV0 ...
 //
 // It is started with posix_spawn in its own session, with the child's environment, stdin
-// (/dev/null) and stdout/stderr (the log, or /dev/null with --output). --gate: it first reads one
-// byte from fd 3 (the start gate); EOF exits kGateClosedExitCode without running anything.
+// (/dev/null) and stdout/stderr (the log, or /dev/null with --output). --nice N (1..19): before
+// anything else it lowers its priority by N, and its session's autogroup's. --gate: it first reads
+// one byte from fd 3 (the start gate); EOF exits kGateClosedExitCode without running anything.
 // --output: then it opens PATH for appending (0600, its missing directories made 0700) as stdout
 // and stderr, so the server's loop never creates a try's log; if it cannot, it exits
 // kOutputFailedExitCode (recorded as such with --record). --announce: it writes

@@ -111,6 +111,22 @@ bool OpenOutput(const char* path) {
   return ok;
 }
 
+// Lowers this try's priority by `nice` (1..19) before anything else runs: the process's nice
+// value goes up by that much (the program inherits it), and its session's autogroup gets that
+// nice value. The autogroup is what counts where the kernel groups the CPU time of each session
+// (this process leads a new one): without it every try's session weighs as much as the whole
+// server. Best effort: a kernel without autogroups has no such file.
+void LowerPriority(const char* nice) {
+  int value = atoi(nice);
+  if (value <= 0 || value > 19) return;
+  errno = 0;
+  (void)::nice(value);
+  int fd = ::open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  WriteAll(fd, nice, strlen(nice));
+  ::close(fd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,6 +135,7 @@ int main(int argc, char** argv) {
   const char* cwd = nullptr;
   const char* output = nullptr;
   bool announce = false;
+  const char* nice = nullptr;
   int i = 1;
   for (; i < argc; ++i) {
     if (strcmp(argv[i], "--gate") == 0) {
@@ -131,6 +148,8 @@ int main(int argc, char** argv) {
       output = argv[++i];
     } else if (strcmp(argv[i], "--announce") == 0) {
       announce = true;
+    } else if (strcmp(argv[i], "--nice") == 0 && i + 1 < argc) {
+      nice = argv[++i];
     } else if (strcmp(argv[i], "--") == 0) {
       ++i;
       break;
@@ -141,12 +160,14 @@ int main(int argc, char** argv) {
     }
   }
   if (i + 1 >= argc) {
-    Say("usage: sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] [--cwd "
-        "DIR] -- PROGRAM ARGV0 [ARGS...]\n");
+    Say("usage: sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] "
+        "[--nice N] "
+        "[--cwd DIR] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   const char* program = argv[i];
   char** program_argv = argv + i + 1;
+  if (nice != nullptr) LowerPriority(nice);
 
   if (gate) {
     char byte = 0;

@@ -87,6 +87,20 @@ TEST_F(ConfigTest, DefaultsFollowTheDataDir) {
   EXPECT_EQ(c->dags_folder, (dir_ / "d" / "dags").string());
   EXPECT_EQ(c->DatabasePath(), (dir_ / "d" / "history/scheduler/sparkplane.db").string());
   EXPECT_EQ(c->parallelism, 32);
+  EXPECT_EQ(c->task_nice, 10);
+}
+
+TEST_F(ConfigTest, TaskNiceIsZeroToNineteen) {
+  std::string file = Write("nice.yaml", "task_nice: 0\n");
+  Result<Config> c = ResolveConfig({"", "", file});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->task_nice, 0);
+  for (const char* bad : {"-1", "20", "low"}) {
+    file = Write("bad_nice.yaml", std::string("task_nice: ") + bad + "\n");
+    EXPECT_THAT(
+        ResolveConfig({"", "", file}).status().message(),
+        HasSubstr(std::string("task_nice: expected an integer from 0 to 19; got '") + bad + "'"));
+  }
 }
 
 TEST_F(ConfigTest, BadSettingsAreLocated) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -552,6 +553,31 @@ TEST(ProcessSupervisorTest, TheSupervisorMakesTheLogAfterItsGate) {
 
 // A log that cannot be made (a file where its directory should be) runs nothing and says so
 // through the exit status and the record, the only channels left.
+// Supervised children run nicer than the server, in their session's autogroup too (where the
+// kernel has autogroups); other children and a supervisor built with nice 0 keep the priority.
+TEST(ProcessSupervisorTest, SupervisedChildrenRunNicer) {
+  TempDir dir;
+  const int ours = ::getpriority(PRIO_PROCESS, 0);
+  const bool autogroups = std::filesystem::exists("/proc/self/autogroup");
+  const std::string script = "nice; cat /proc/self/autogroup 2>/dev/null | sed 's/.* nice //'";
+  auto run = [&](int nice, bool supervised) {
+    ProcessSupervisor supervisor(DefaultPassEnv(), nice);
+    SpawnSpec spec = Shell(script, dir.File("out"));
+    if (supervised) spec.exit_record_path = dir.File("record");
+    std::filesystem::remove(dir.File("out"));
+    EXPECT_EQ(RunToExit(supervisor, spec).exit_code, 0);
+    return ReadFile(dir.File("out"));
+  };
+  const std::string seven = std::to_string(std::min(19, ours + 7)) + "\n";
+  const std::string unchanged = std::to_string(ours) + "\n";
+  std::string out = run(7, /*supervised=*/true);
+  EXPECT_EQ(out, autogroups ? seven + "7\n" : seven);
+  out = run(7, /*supervised=*/false);
+  EXPECT_EQ(out.substr(0, out.find('\n') + 1), unchanged);
+  out = run(0, /*supervised=*/true);
+  EXPECT_EQ(out, autogroups ? unchanged + "0\n" : unchanged);
+}
+
 TEST(ProcessSupervisorTest, ALogThatCannotBeMadeRunsNothing) {
   TempDir dir;
   ASSERT_TRUE(std::filesystem::create_directories(dir.File("d")));

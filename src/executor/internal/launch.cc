@@ -188,6 +188,10 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
       supervisor_args.push_back(plan.output);
     }
     if (plan.announce_start) supervisor_args.push_back("--announce");
+    if (plan.nice > 0) {
+      supervisor_args.push_back("--nice");
+      supervisor_args.push_back(std::to_string(plan.nice));
+    }
     if (!plan.cwd.empty()) {
       supervisor_args.push_back("--cwd");
       supervisor_args.push_back(plan.cwd);

@@ -31,6 +31,7 @@ struct LaunchPlan {
   // When set, the supervisor opens this file (absolute) as the program's stdout and stderr.
   std::string output;
   bool announce_start = false;  // the supervisor's --announce
+  int nice = 0;                 // the supervisor's --nice when > 0
   std::vector<std::string> arg_storage;
   std::vector<std::string> env_storage;
   std::vector<char*> argv;  // points into arg_storage; null-terminated

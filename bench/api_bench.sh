@@ -70,9 +70,12 @@ last_state() {
     python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"][0]; print(r["state"], r["started_at"], r["ended_at"])'
 }
 under_fanout() {  # URL OUT: wrk for 10 s from a fan-out's trigger; then waits for the run's end
+  # A {run} in URL is the triggered run's id.
   curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' \
     "$URL/api/v1/dags/fan/runs" > "$WORK/run.json"
-  wrk -t2 -c200 -d10s --latency -H "Authorization: Bearer $TOKEN" "$1" > "$2"
+  local run
+  run=$(python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.load(open(sys.argv[1]))["run_id"], safe=""))' "$WORK/run.json")
+  wrk -t2 -c200 -d10s --latency -H "Authorization: Bearer $TOKEN" "${1//\{run\}/$run}" > "$2"
   for _ in $(seq 600); do
     case "$(last_state)" in success*|failed*|cancelled*) break ;; esac
     sleep 0.1
@@ -83,6 +86,8 @@ t0=$(date +%s.%N)
 under_fanout "$URL/api/v1/dags/fan/runs?limit=25" "$WORK/wrk_runs.txt"
 state_runs=$(last_state)
 under_fanout "$URL/api/v1/dags" "$WORK/wrk_dags.txt"
+under_fanout "$URL/api/v1/dags/fan/runs/{run}" "$WORK/wrk_run.txt"
+under_fanout "$URL/api/v1/dags/fan/runs/{run}/tasks/t500" "$WORK/wrk_task.txt"
 t1=$(date +%s.%N)
 cpu1=$(cpu_s "$PID")
 state=$(last_state)
@@ -92,6 +97,7 @@ rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v } else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 } else print v }'; }
 quiet_p99=$(ms "$(p99 "$WORK/wrk_quiet.txt")")
 runs_p99=$(ms "$(p99 "$WORK/wrk_runs.txt")"); dags_p99=$(ms "$(p99 "$WORK/wrk_dags.txt")")
+run_p99=$(ms "$(p99 "$WORK/wrk_run.txt")"); task_p99=$(ms "$(p99 "$WORK/wrk_task.txt")")
 errors=$(grep -h "Non-2xx\|Socket errors" "$WORK"/wrk_*.txt | tr '\n' ' ' || true)
 stop
 
@@ -101,6 +107,8 @@ echo "| idle RSS, HTTP server on | $idle_mb MB (off: $off_mb MB) | <= 30 MB | $(
 echo "| extra RSS, $open_ok of 500 event streams open | $extra_mb MB | <= 10 MB | $(verdict "$extra_mb" 10) |"
 echo "| GET /api/v1/dags/fan/runs?limit=25, 200 clients, during the fan-out | p99 $runs_p99 ms, $(rps "$WORK/wrk_runs.txt") req/s | p99 <= 20 ms | $(verdict "$runs_p99" 20) |"
 echo "| GET /api/v1/dags, 200 clients, during the fan-out | p99 $dags_p99 ms, $(rps "$WORK/wrk_dags.txt") req/s | p99 <= 20 ms | $(verdict "$dags_p99" 20) |"
+echo "| GET /api/v1/dags/fan/runs/RUN (the fan-out's run), 200 clients, during the fan-out | p99 $run_p99 ms, $(rps "$WORK/wrk_run.txt") req/s | p99 <= 20 ms | $(verdict "$run_p99" 20) |"
+echo "| GET /api/v1/dags/fan/runs/RUN/tasks/t500, 200 clients, during the fan-out | p99 $task_p99 ms, $(rps "$WORK/wrk_task.txt") req/s | p99 <= 20 ms | $(verdict "$task_p99" 20) |"
 echo "| GET /api/v1/dags/fan/runs?limit=25, 200 clients, no fan-out | p99 $quiet_p99 ms, $(rps "$WORK/wrk_quiet.txt") req/s | (for comparison) | |"
 echo
-echo "Server CPU from the first trigger to the second run's end: $(awk -v a="$cpu1" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }') s (wall $(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s). Fan-out runs (state, started, ended): $state_runs; $state. ${errors}"
+echo "Server CPU from the first trigger to the fourth run's end: $(awk -v a="$cpu1" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }') s (wall $(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s). Fan-out runs (state, started, ended): $state_runs; $state. ${errors}"

@@ -552,13 +552,10 @@ void HttpApi::RegisterRoutes() {
       [this](Request& req, const Caller&) {
         Result<store::DagRun> run = FindRunOr404(reads_, req);
         if (!run.ok()) return Problem(run.status());
-        Result<std::vector<store::TaskInstance>> tis = reads_->ListTaskInstances(run->id);
-        if (!tis.ok()) return Problem(tis.status());
-        for (const auto& ti : *tis) {
-          if (ti.task_id == req.params.at("task_id")) {
-            return http::JsonResponse(200, TaskJson(ti, DagOf(run->dag_id).get()));
-          }
-        }
+        Result<std::optional<store::TaskInstance>> ti =
+            reads_->GetTaskInstance(run->id, req.params.at("task_id"));
+        if (!ti.ok()) return Problem(ti.status());
+        if (*ti) return http::JsonResponse(200, TaskJson(**ti, DagOf(run->dag_id).get()));
         return Problem(404,
                        "run '" + run->run_id + "' has no task '" + req.params.at("task_id") + "'");
       });

@@ -84,6 +84,9 @@ class Store {
   virtual Result<std::optional<DagRun>> FindRun(const std::string& dag_id,
                                                 const std::string& run_id) = 0;
   virtual Result<std::vector<TaskInstance>> ListTaskInstances(int64_t run_id) = 0;
+  // One task instance of a run (nullopt when the run has no such task).
+  virtual Result<std::optional<TaskInstance>> GetTaskInstance(int64_t run_id,
+                                                              const std::string& task_id) = 0;
   // The task instances of several runs in one query, ordered by run key then task id.
   virtual Result<std::vector<TaskInstance>> ListTaskInstancesOfRuns(
       const std::vector<int64_t>& run_ids) = 0;

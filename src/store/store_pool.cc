@@ -54,6 +54,10 @@ Result<std::optional<DagRun>> StorePool::FindRun(const std::string& dag_id,
 Result<std::vector<TaskInstance>> StorePool::ListTaskInstances(int64_t run_id) {
   return With([&](Store& s) { return s.ListTaskInstances(run_id); });
 }
+Result<std::optional<TaskInstance>> StorePool::GetTaskInstance(int64_t run_id,
+                                                               const std::string& task_id) {
+  return With([&](Store& s) { return s.GetTaskInstance(run_id, task_id); });
+}
 Result<std::vector<TaskInstance>> StorePool::ListTaskInstancesOfRuns(
     const std::vector<int64_t>& run_ids) {
   return With([&](Store& s) { return s.ListTaskInstancesOfRuns(run_ids); });

@@ -28,6 +28,8 @@ class StorePool final : public Store {
   Result<std::optional<DagRun>> FindRun(const std::string& dag_id,
                                         const std::string& run_id) override;
   Result<std::vector<TaskInstance>> ListTaskInstances(int64_t run_id) override;
+  Result<std::optional<TaskInstance>> GetTaskInstance(int64_t run_id,
+                                                      const std::string& task_id) override;
   Result<std::vector<TaskInstance>> ListTaskInstancesOfRuns(
       const std::vector<int64_t>& run_ids) override;
   Result<StateCounts> CountStates() override;

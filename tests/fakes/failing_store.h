@@ -56,6 +56,10 @@ class FailingStore : public store::Store {
   Result<std::vector<store::TaskInstance>> ListTaskInstances(int64_t run) override {
     return inner_->ListTaskInstances(run);
   }
+  Result<std::optional<store::TaskInstance>> GetTaskInstance(int64_t run,
+                                                             const std::string& task) override {
+    return inner_->GetTaskInstance(run, task);
+  }
   Result<std::vector<store::TaskInstance>> ListTaskInstancesOfRuns(
       const std::vector<int64_t>& runs) override {
     return inner_->ListTaskInstancesOfRuns(runs);

@@ -178,6 +178,27 @@ TEST_P(SqlStoreTest, TaskInstanceRoundTripsWithOptionalFieldsSetAndUnset) {
   EXPECT_THAT(*other, IsEmpty());
 }
 
+TEST_P(SqlStoreTest, OneTaskInstanceIsReadByRunAndTask) {
+  AddRuns({FullRun(1, "etl", RunState::kRunning), FullRun(2, "etl", RunState::kRunning)});
+  Mutation m;
+  m.task_instances = {FullTaskInstance(1, "load"), FullTaskInstance(1, "extract"),
+                      FullTaskInstance(2, "load")};
+  m.task_instances[2].try_number = 7;
+  MustCommit(m);
+  Result<std::optional<TaskInstance>> got = store_->GetTaskInstance(1, "load");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(FullTaskInstance(1, "load")));
+  got = store_->GetTaskInstance(2, "load");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->try_number, 7);
+  for (auto [run, task] : {std::pair{int64_t{1}, "transform"}, std::pair{int64_t{3}, "load"}}) {
+    got = store_->GetTaskInstance(run, task);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_FALSE(got->has_value()) << run << "/" << task;
+  }
+}
+
 TEST_P(SqlStoreTest, EventsAreAppendedAndListedInOrder) {
   AddRuns({FullRun(1, "etl", RunState::kRunning), FullRun(2, "etl", RunState::kRunning)});
   Mutation m;

@@ -494,6 +494,15 @@ class SqlStore : public Store {
                                ReadTaskInstance<Row>, "list task instances",
                                [&](Row& s) { s.BindInt64(1, run_id); });
   }
+  Result<std::optional<TaskInstance>> GetTaskInstance(int64_t run_id,
+                                                      const std::string& task_id) override {
+    return QueryOne<TaskInstance>(std::string("SELECT ") + kTaskInstanceColumns +
+                                      " FROM task_instances WHERE run_id = ?1 AND task_id = ?2",
+                                  ReadTaskInstance<Row>, "get task instance", [&](Row& s) {
+                                    s.BindInt64(1, run_id);
+                                    s.BindText(2, task_id);
+                                  });
+  }
   Result<std::vector<TaskInstance>> ListTaskInstancesOfRuns(
       const std::vector<int64_t>& run_ids) override {
     if (run_ids.empty()) return std::vector<TaskInstance>();

@@ -503,6 +503,9 @@ TEST_F(ApiTest, ALogIsFollowedLiveUntilItsTryEnds) {
   EXPECT_TRUE(tail.Json()["complete"].get<bool>());
   EXPECT_LE(tail.Json()["content"].get<std::string>().size(), 20u);
   EXPECT_EQ(Get(base + "/logs/2").status, 404);
+  Reply unknown = Get("/api/v1/dags/slow/runs/" + Encode(run["run_id"]) + "/tasks/nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_THAT(unknown.body, HasSubstr("has no task 'nope'"));
 }
 
 TEST_F(ApiTest, RepairRerunsTheFailedTasksAndTheirDownstreamInTheSameRun) {

@@ -1,4 +1,4 @@
-// ProcessSupervisor: starts child processes, each in its own session/process group, and tells
+// ProcessSupervisor: starts child processes, each leading its own process group, and tells
 // the owner when they exit. Every child process of the server goes through it: task tries,
 // Spark daemons, spark-submit drivers.
 //
@@ -104,9 +104,9 @@ class ProcessSupervisor {
   using ExitCallback = std::function<void(const ExitInfo&)>;
 
   // `pass_env`: names (or "PREFIX*") of server environment variables children inherit.
-  // `nice` (0..19): how much lower than the server's the priority of supervised children (task
-  // tries, local Spark daemons) is, in their own session's autogroup too (see the supervisor's
-  // --nice), so that work never starves the server's threads; 0 keeps it equal.
+  // `nice` (0..19): how much nicer than the server supervised children (task tries, local Spark
+  // daemons) run (the supervisor's --nice), so that work never starves the server's threads;
+  // 0 keeps them equal.
   explicit ProcessSupervisor(std::vector<std::string> pass_env = DefaultPassEnv(), int nice = 0);
   ~ProcessSupervisor();  // kills (SIGKILL, group) children still running, joins the reaper
   ProcessSupervisor(const ProcessSupervisor&) = delete;

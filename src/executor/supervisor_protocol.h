@@ -4,17 +4,17 @@
 //   sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] [--nice N]
 //                         [--cwd DIR] -- PROGRAM ARGV0 ...
 //
-// It is started with posix_spawn in its own session, with the child's environment, stdin
-// (/dev/null) and stdout/stderr (the log, or /dev/null with --output). --nice N (1..19): before
-// anything else it lowers its priority by N, and its session's autogroup's. --gate: it first reads
-// one byte from fd 3 (the start gate); EOF exits kGateClosedExitCode without running anything.
-// --output: then it opens PATH for appending (0600, its missing directories made 0700) as stdout
-// and stderr, so the server's loop never creates a try's log; if it cannot, it exits
-// kOutputFailedExitCode (recorded as such with --record). --announce: it writes
-// "[sparkplane] started process PID" (its own pid, the one the handle names) to stdout. --cwd: then
-// it changes to DIR (a directory gone by then is reported on stderr, exit kLaunchFailedExitCode).
-// Without
-// --record it then execs PROGRAM in place (same pid and start time, so the handle stays valid).
+// It is started with posix_spawn as the leader of a new process group in the server's session
+// (it gives up the session's controlling terminal, if any), with the child's environment, stdin
+// (/dev/null) and stdout/stderr (the log, or /dev/null with --output). --nice N (1..19): it
+// raises its nice value (the program's too) by N. --gate: it first reads one byte from fd 3 (the
+// start gate); EOF exits kGateClosedExitCode without running anything. --output: then it opens
+// PATH for appending (0600, its missing directories made 0700) as stdout and stderr, so the
+// server's loop never creates a try's log; if it cannot, it exits kOutputFailedExitCode
+// (recorded as such with --record). --announce: it writes "[sparkplane] started process PID"
+// (its own pid, the one the handle names) to stdout. --cwd: then it changes to DIR (a directory
+// gone by then is reported on stderr, exit kLaunchFailedExitCode). Without --record it then
+// execs PROGRAM in place (same pid and start time, so the handle stays valid).
 // With --record it stays as the program's parent: it ignores SIGTERM/SIGINT/SIGHUP (a stop sent
 // to the process group reaches the program, and the supervisor lives to record how it ended),
 // writes "exit N" or "signal N" to PATH (through PATH.tmp and a rename) and ends the same

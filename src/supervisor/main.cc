@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -111,19 +112,25 @@ bool OpenOutput(const char* path) {
   return ok;
 }
 
-// Lowers this try's priority by `nice` (1..19) before anything else runs: the process's nice
-// value goes up by that much (the program inherits it), and its session's autogroup gets that
-// nice value. The autogroup is what counts where the kernel groups the CPU time of each session
-// (this process leads a new one): without it every try's session weighs as much as the whole
-// server. Best effort: a kernel without autogroups has no such file.
+// Lowers this try's priority by `nice` (1..19): the program inherits the nice value. This
+// process shares the server's session, hence its scheduling autogroup where the kernel makes
+// them, so the value weighs against the server's own threads.
 void LowerPriority(const char* nice) {
   int value = atoi(nice);
   if (value <= 0 || value > 19) return;
   errno = 0;
   (void)::nice(value);
-  int fd = ::open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+}
+
+// Gives up the controlling terminal of the server's session (a server started from a shell has
+// one): a program that opens /dev/tty to prompt (ssh, sudo) fails at once instead of stopping
+// for ever on SIGTTIN in a background process group. Never as a session leader, whose
+// TIOCNOTTY would hang up the terminal's foreground group.
+void DropTerminal() {
+  if (::getsid(0) == ::getpid()) return;
+  int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return;
-  WriteAll(fd, nice, strlen(nice));
+  ::ioctl(fd, TIOCNOTTY);
   ::close(fd);
 }
 
@@ -167,6 +174,7 @@ int main(int argc, char** argv) {
   }
   const char* program = argv[i];
   char** program_argv = argv + i + 1;
+  DropTerminal();
   if (nice != nullptr) LowerPriority(nice);
 
   if (gate) {

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "executor/internal/launch.h"
 #include "executor/internal/pidfd.h"
 #include "executor/internal/proc_stat.h"
 #include "executor/process.h"
@@ -553,13 +554,13 @@ TEST(ProcessSupervisorTest, TheSupervisorMakesTheLogAfterItsGate) {
 
 // A log that cannot be made (a file where its directory should be) runs nothing and says so
 // through the exit status and the record, the only channels left.
-// Supervised children run nicer than the server, in their session's autogroup too (where the
-// kernel has autogroups); other children and a supervisor built with nice 0 keep the priority.
-TEST(ProcessSupervisorTest, SupervisedChildrenRunNicer) {
+// Supervised children run nicer than the server and in its session, so in its scheduling
+// autogroup where the kernel has them (a session of their own would weigh as much as the whole
+// server whatever their nice value); other children keep the priority, in a session of their own.
+TEST(ProcessSupervisorTest, SupervisedChildrenRunNicerInTheServersSession) {
   TempDir dir;
   const int ours = ::getpriority(PRIO_PROCESS, 0);
-  const bool autogroups = std::filesystem::exists("/proc/self/autogroup");
-  const std::string script = "nice; cat /proc/self/autogroup 2>/dev/null | sed 's/.* nice //'";
+  const std::string script = "nice; cut -d' ' -f6 /proc/$$/stat";
   auto run = [&](int nice, bool supervised) {
     ProcessSupervisor supervisor(DefaultPassEnv(), nice);
     SpawnSpec spec = Shell(script, dir.File("out"));
@@ -568,14 +569,35 @@ TEST(ProcessSupervisorTest, SupervisedChildrenRunNicer) {
     EXPECT_EQ(RunToExit(supervisor, spec).exit_code, 0);
     return ReadFile(dir.File("out"));
   };
-  const std::string seven = std::to_string(std::min(19, ours + 7)) + "\n";
-  const std::string unchanged = std::to_string(ours) + "\n";
-  std::string out = run(7, /*supervised=*/true);
-  EXPECT_EQ(out, autogroups ? seven + "7\n" : seven);
-  out = run(7, /*supervised=*/false);
-  EXPECT_EQ(out.substr(0, out.find('\n') + 1), unchanged);
-  out = run(0, /*supervised=*/true);
-  EXPECT_EQ(out, autogroups ? unchanged + "0\n" : unchanged);
+  const std::string our_session = std::to_string(::getsid(0)) + "\n";
+  EXPECT_EQ(run(7, /*supervised=*/true),
+            std::to_string(std::min(19, ours + 7)) + "\n" + our_session);
+  std::string out = run(7, /*supervised=*/false);
+  EXPECT_EQ(out.substr(0, out.find('\n') + 1), std::to_string(ours) + "\n");
+  EXPECT_NE(out.substr(out.find('\n') + 1), our_session);
+  EXPECT_EQ(run(0, /*supervised=*/true), std::to_string(ours) + "\n" + our_session);
+}
+
+// Started from a terminal, a supervised program has no controlling terminal: one that opens
+// /dev/tty to prompt fails at once instead of stopping in the background for ever. The
+// supervisor runs under script(1), in the terminal's foreground group, as a child of the shell.
+TEST(ProcessSupervisorTest, TheSupervisorGivesUpTheControllingTerminal) {
+  const std::string supervisor = internal::FindSupervisor();
+  ASSERT_FALSE(supervisor.empty());
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) is not installed";
+  TempDir dir;
+  auto tty_of = [&](const std::string& prefix) {
+    const std::string out = dir.File("tty");
+    std::filesystem::remove(out);
+    const std::string inner =
+        prefix + "/bin/sh -c 'set -- \\$(cat /proc/self/stat); echo \\$7 > " + out + "'";
+    const std::string cmd =
+        "/usr/bin/script -qec \"" + inner + "; true\" /dev/null >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return ReadFile(out);
+  };
+  EXPECT_NE(tty_of(""), "0\n") << "script(1) gave no terminal: this test proves nothing";
+  EXPECT_EQ(tty_of(supervisor + " --record " + dir.File("record") + " -- /bin/sh "), "0\n");
 }
 
 TEST(ProcessSupervisorTest, ALogThatCannotBeMadeRunsNothing) {

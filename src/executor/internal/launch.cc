@@ -213,8 +213,18 @@ Result<pid_t> SpawnChild(const LaunchPlan& plan, const ChildFds& fds,
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  // A supervised child leads a process group in the server's session (a session of its own
+  // would also be a scheduling autogroup of its own, as heavy as the whole server, which its
+  // nice value could not lighten); its supervisor gives up the controlling terminal. Other
+  // children start a session of their own.
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (supervised) {
+    posix_spawnattr_setpgroup(&attr, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  } else {
+    flags |= POSIX_SPAWN_SETSID;
+  }
+  posix_spawnattr_setflags(&attr, flags);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds.stdout_fd, 1);
   posix_spawn_file_actions_adddup2(&actions, fds.stderr_fd, 2);

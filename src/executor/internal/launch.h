@@ -1,10 +1,11 @@
 // Launching one child process with posix_spawn (the server is never fork()ed: its size and its
 // threads do not matter). Everything that can fail for a user-visible reason (program not found,
-// output file not writable, bad cwd) is checked before. The child starts its own session (it
-// leads a new process group) with default signal dispositions and an empty signal mask, stdin on
-// /dev/null, stdout/stderr on the given fds and no other descriptor of the server. A gated or
-// recorded child is started as `sparkplane-supervisor` (executor/supervisor_protocol.h), which
-// waits at the gate and/or records the program's end; other children are the program itself.
+// output file not writable, bad cwd) is checked before. The child leads a new process group (a
+// supervised one in the server's session, others in a session of their own) with default signal
+// dispositions and an empty signal mask, stdin on /dev/null, stdout/stderr on the given fds and no
+// other descriptor of the server. A gated or recorded child is started as `sparkplane-supervisor`
+// (executor/supervisor_protocol.h), which waits at the gate and/or records the program's end; other
+// children are the program itself.
 //
 // Thread safety: stateless functions; safe to call from any thread.
 #pragma once
@@ -104,7 +105,7 @@ Status LaunchFailureStatus(const std::string& program, const std::string& cwd,
                            const LaunchFailure& failure);
 
 // Sends `sig` to the group led by our child `pid`; if the group does not exist yet (the child
-// has not reached setsid), to the child itself.
+// has not reached setpgid/setsid), to the child itself.
 void SignalChildGroup(pid_t pid, int sig);
 
 }  // namespace sp::executor::internal

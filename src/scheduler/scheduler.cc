@@ -725,25 +725,32 @@ Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe
       expected.try_number = ti.try_number;
     }
   }
-  // The store reconnects on its own; six reads over about 6 s, the loop waiting (nothing can be
-  // committed meanwhile anyway).
-  for (int attempt = 0; attempt < 6; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
-    Result<std::vector<TaskInstance>> tis = services_->store->ListTaskInstances(expected.run);
-    if (!tis.ok()) continue;
-    for (const TaskInstance& ti : *tis) {
-      if (ti.task_id == expected.task && ti.state == expected.state &&
-          ti.try_number == expected.try_number) {
+  // The store reconnects on its own. The loop waits until it can read the probed row (nothing
+  // can be committed meanwhile anyway): deciding the event again without knowing would record
+  // its transitions twice when the commit had landed. Only a stop ends the wait undecided, and
+  // the next start's recovery reads whatever landed.
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 << attempt, 1000)));
+    }
+    Result<std::optional<TaskInstance>> ti =
+        services_->store->GetTaskInstance(expected.run, expected.task);
+    if (ti.ok()) {
+      if (*ti && (*ti)->state == expected.state && (*ti)->try_number == expected.try_number) {
         services_->logger->Warn("scheduler", s.ToString() + "; the commit had landed");
         return OkStatus();
       }
+      return s;
     }
-    return s;
+    if (attempt == 5) {
+      services_->logger->Error("scheduler", s.ToString() +
+                                                "; whether the commit landed is unknown (the "
+                                                "store cannot be read: " +
+                                                ti.status().ToString() + "); waiting for it");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return s;
   }
-  services_->logger->Error("scheduler", s.ToString() +
-                                            "; whether the commit landed is unknown (the store "
-                                            "cannot be read); a restart recovers either way");
-  return s;
 }
 
 Status Scheduler::Apply(const Plan& plan) {

@@ -1,7 +1,9 @@
 // FailingStore: a Store that passes everything to a real store but fails the commits a test
 // chooses (fault injection: a disk error or a busy database cannot be produced on demand).
 // With AnswerLost, a failed commit is made first and its answer lost, as when a PostgreSQL
-// session dies after COMMIT reached the server (a fault that cannot be timed for real).
+// session dies after COMMIT reached the server (a fault that cannot be timed for real);
+// AnswerLostThenUnreadable adds an outage: the next kUnreadableReads reads of task instances
+// fail (Unavailable) too.
 #pragma once
 
 #include <functional>
@@ -18,7 +20,8 @@ class FailingStore : public store::Store {
   // instead of committing.
   using Rule = std::function<Status(const store::Mutation&, int commit_number)>;
 
-  enum class Failure { kNothingCommitted, kAnswerLost };
+  enum class Failure { kNothingCommitted, kAnswerLost, kAnswerLostThenUnreadable };
+  static constexpr int kUnreadableReads = 7;
 
   FailingStore(std::unique_ptr<store::Store> inner, Rule rule,
                Failure failure = Failure::kNothingCommitted)
@@ -35,7 +38,8 @@ class FailingStore : public store::Store {
       Status s = rule_(m, ++commits_);
       if (!s.ok()) {
         ++failures_;
-        if (failure_ == Failure::kAnswerLost) inner_->Commit(m).IgnoreError();
+        if (failure_ != Failure::kNothingCommitted) inner_->Commit(m).IgnoreError();
+        if (failure_ == Failure::kAnswerLostThenUnreadable) unreadable_ = kUnreadableReads;
         return s;
       }
     }
@@ -54,10 +58,12 @@ class FailingStore : public store::Store {
     return inner_->FindRun(d, r);
   }
   Result<std::vector<store::TaskInstance>> ListTaskInstances(int64_t run) override {
+    RETURN_IF_ERROR(Outage());
     return inner_->ListTaskInstances(run);
   }
   Result<std::optional<store::TaskInstance>> GetTaskInstance(int64_t run,
                                                              const std::string& task) override {
+    RETURN_IF_ERROR(Outage());
     return inner_->GetTaskInstance(run, task);
   }
   Result<std::vector<store::TaskInstance>> ListTaskInstancesOfRuns(
@@ -85,12 +91,20 @@ class FailingStore : public store::Store {
   }
 
  private:
+  Status Outage() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (unreadable_ == 0) return OkStatus();
+    --unreadable_;
+    return UnavailableError("injected: the store cannot be read");
+  }
+
   std::unique_ptr<store::Store> inner_;
   Rule rule_;
   Failure failure_;
   mutable std::mutex mu_;
   int commits_ = 0;
   int failures_ = 0;
+  int unreadable_ = 0;  // reads of task instances still to fail
 };
 
 }  // namespace sp::fakes

@@ -314,6 +314,34 @@ TEST_P(SchedulerTest, ACommitThatLandedWithoutAnAnswerIsNotRepeated) {
   }
 }
 
+// The same lost answer followed by an outage longer than the first reads wait for (about 6 s):
+// the loop waits until it can read whether the commit landed, so the task's end is still
+// recorded once.
+TEST_P(SchedulerTest, ALostAnswerIsResolvedEvenWhenTheStoreStaysUnreadable) {
+  int failures = 0;
+  bool lost = false;
+  store::DagRun run = RunChain(
+      [&](const store::Mutation& m, int) {
+        for (const auto& ti : m.task_instances) {
+          if (ti.task_id == "a" && ti.state == store::TaskState::kSuccess && !lost) {
+            lost = true;
+            return UnavailableError("injected: server closed the connection unexpectedly");
+          }
+        }
+        return OkStatus();
+      },
+      &failures, "chain", fakes::FailingStore::Failure::kAnswerLostThenUnreadable);
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(run.state, store::RunState::kSuccess);
+  auto db = store::OpenStore(store_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  Result<std::vector<store::StateEvent>> events = (*db)->ListEvents(run.id);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int a_ends = 0;
+  for (const store::StateEvent& e : *events) a_ends += e.task_id == "a" && e.to_state == "success";
+  EXPECT_EQ(a_ends, 1) << "task a's end was recorded twice";
+}
+
 // The tries one plan launches save their handles in one commit, and only then leave their gates.
 TEST_P(SchedulerTest, TheTriesOnePlanLaunchesRecordTheirStartsInOneCommit) {
   WriteFanDag(dir_ / "dags", dir_ / "ran");

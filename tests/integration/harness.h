@@ -222,8 +222,16 @@ inline void CollectPids(const nlohmann::json& j, std::vector<int>* out) {
   }
 }
 
-// Pids of processes whose command line mentions `needle` (the test's temp dir), other than us.
-inline std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+// A process's command line with spaces between the arguments ("" once it is gone).
+inline std::string CommandLineOf(pid_t pid) {
+  std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  return cmdline;
+}
+
+// Pids of processes whose command line mentions `needle` (the test's temp dir), other than us;
+// with `everywhere`, also those whose environment or working directory does.
+inline std::vector<pid_t> ProcessesMentioning(const std::string& needle, bool everywhere = false) {
   std::vector<pid_t> found;
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return found;
@@ -231,12 +239,25 @@ inline std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0 || pid == ::getpid()) continue;
-    std::string cmdline = ReadFile("/proc/" + std::string(e->d_name) + "/cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(pid));
+    const std::string dir = "/proc/" + std::string(e->d_name);
+    bool mentions = CommandLineOf(static_cast<pid_t>(pid)).find(needle) != std::string::npos;
+    if (!mentions && everywhere) {
+      std::error_code ec;
+      mentions = ReadFile(dir + "/environ").find(needle) != std::string::npos ||
+                 fs::read_symlink(dir + "/cwd", ec).string().find(needle) != std::string::npos;
+    }
+    if (mentions) found.push_back(static_cast<pid_t>(pid));
   }
   ::closedir(proc);
   return found;
+}
+
+// "PID: command line" of each process, for messages.
+inline std::vector<std::string> Describe(const std::vector<pid_t>& pids) {
+  std::vector<std::string> out;
+  for (pid_t pid : pids)
+    out.push_back(std::to_string(pid) + ": " + CommandLineOf(pid).substr(0, 200));
+  return out;
 }
 
 }  // namespace sp::testing

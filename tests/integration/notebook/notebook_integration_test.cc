@@ -34,25 +34,10 @@ bool PortAccepts(int port) {
   return ok;
 }
 
-// Pids of processes whose command line, environment or working dir mentions `needle` (the data dir,
-// a notebook's marker): what must be gone after a stop.
-std::vector<std::string> ProcessesMentioning(const std::string& needle) {
-  std::vector<std::string> found;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string pid = e.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (pid == std::to_string(::getpid())) continue;
-    std::string cmd = ReadFile(e.path() / "cmdline");
-    std::string env = ReadFile(e.path() / "environ");
-    std::error_code ec;
-    std::string cwd = fs::read_symlink(e.path() / "cwd", ec).string();
-    if (cmd.find(needle) != std::string::npos || env.find(needle) != std::string::npos ||
-        cwd.find(needle) != std::string::npos) {
-      for (char& c : cmd) c = c == '\0' ? ' ' : c;
-      found.push_back(pid + ": " + cmd.substr(0, 200));
-    }
-  }
-  return found;
+// Processes whose command line, environment or working dir mentions `needle` (the data dir, a
+// notebook's marker), described: what must be gone after a stop.
+std::vector<std::string> Leftovers(const std::string& needle) {
+  return Describe(ProcessesMentioning(needle, /*everywhere=*/true));
 }
 
 // Runs a shell command, returning its exit code and output.
@@ -132,9 +117,9 @@ nlohmann::json State(const std::string& data, const std::string& name) {
 // the ports are closed, the state file is removed and no cluster is left.
 void ExpectAllGone(const std::string& data, const nlohmann::json& state) {
   const std::string marker = state.value("marker", "?");
-  EXPECT_TRUE(WaitFor([&] { return ProcessesMentioning(data).empty(); }, std::chrono::seconds(20)))
-      << ::testing::PrintToString(ProcessesMentioning(data));
-  EXPECT_THAT(ProcessesMentioning("SPARKPLANE_NOTEBOOK=" + marker), ::testing::IsEmpty());
+  EXPECT_TRUE(WaitFor([&] { return Leftovers(data).empty(); }, std::chrono::seconds(20)))
+      << ::testing::PrintToString(Leftovers(data));
+  EXPECT_THAT(Leftovers("SPARKPLANE_NOTEBOOK=" + marker), ::testing::IsEmpty());
   EXPECT_FALSE(PortAccepts(state.value("jupyter_port", 0)));
   EXPECT_FALSE(PortAccepts(state.value("connect_port", 0)));
   EXPECT_FALSE(fs::exists(data + "/notebooks/" + state.value("name", "") + "/state.json"));
@@ -162,7 +147,7 @@ TEST_F(NotebookTest, RunsANotebookInItsKernelAndStopsCleanly) {
   EXPECT_THAT(nb.Out(),
               HasSubstr("http://127.0.0.1:" + std::to_string(jport) + "/lab?token=" + jtoken));
   // The token never shows in a command line.
-  for (const std::string& p : ProcessesMentioning(data)) {
+  for (const std::string& p : Leftovers(data)) {
     EXPECT_THAT(p, ::testing::Not(HasSubstr(ctoken)));
     EXPECT_THAT(p, ::testing::Not(HasSubstr(jtoken)));
   }
@@ -245,8 +230,8 @@ TEST_F(NotebookTest, KillNineOfTheOwnerLeavesNothingRunning) {
   nlohmann::json state = State(data, "orphan");
   nb.Kill9();
   // The notebook guard tears it down: Jupyter, Connect, then the cluster.
-  EXPECT_TRUE(WaitFor([&] { return ProcessesMentioning(data).empty(); }, std::chrono::seconds(40)))
-      << ::testing::PrintToString(ProcessesMentioning(data)) << "\nguard log:\n"
+  EXPECT_TRUE(WaitFor([&] { return Leftovers(data).empty(); }, std::chrono::seconds(40)))
+      << ::testing::PrintToString(Leftovers(data)) << "\nguard log:\n"
       << ReadFile(data + "/notebooks/orphan/logs/guard.log");
   ExpectAllGone(data, state);
   EXPECT_THAT(ReadFile(data + "/notebooks/orphan/logs/guard.log"),
@@ -310,9 +295,8 @@ TEST_F(NotebookTaskTest, ExecutesTheNotebookWithParametersOnTheRunsCluster) {
   nlohmann::json run = ShowRun(data_.path(), "nbtask", "latest");
   EXPECT_EQ(TaskState(run, "report"), "success");
   EXPECT_EQ(TaskState(run, "delete_cluster"), "success");
-  EXPECT_TRUE(
-      WaitFor([&] { return ProcessesMentioning(data_.path()).empty(); }, std::chrono::seconds(20)))
-      << ::testing::PrintToString(ProcessesMentioning(data_.path()));
+  EXPECT_TRUE(WaitFor([&] { return Leftovers(data_.path()).empty(); }, std::chrono::seconds(20)))
+      << ::testing::PrintToString(Leftovers(data_.path()));
 }
 
 TEST_F(NotebookTaskTest, AFailingCellFailsTheTaskWithItsError) {
@@ -328,9 +312,8 @@ TEST_F(NotebookTaskTest, AFailingCellFailsTheTaskWithItsError) {
   ASSERT_EQ(executed.size(), 1u);
   EXPECT_THAT(ReadFile(executed[0]), HasSubstr("ValueError"));
   EXPECT_THAT(ReadFile(executed[0]), ::testing::Not(HasSubstr("REPORT nightly")));
-  EXPECT_TRUE(
-      WaitFor([&] { return ProcessesMentioning(data_.path()).empty(); }, std::chrono::seconds(20)))
-      << ::testing::PrintToString(ProcessesMentioning(data_.path()));
+  EXPECT_TRUE(WaitFor([&] { return Leftovers(data_.path()).empty(); }, std::chrono::seconds(20)))
+      << ::testing::PrintToString(Leftovers(data_.path()));
 }
 
 }  // namespace

@@ -728,10 +728,11 @@ Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe
   // The store reconnects on its own. The loop waits until it can read the probed row (nothing
   // can be committed meanwhile anyway): deciding the event again without knowing would record
   // its transitions twice when the commit had landed. Only a stop ends the wait undecided, and
-  // the next start's recovery reads whatever landed.
+  // the next start's recovery reads whatever landed. A read that fails otherwise than
+  // Unavailable (the store answered, with an error) is not waited for.
   for (int attempt = 0;; ++attempt) {
     if (attempt > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 << attempt, 1000)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 4 ? 100 << attempt : 1000));
     }
     Result<std::optional<TaskInstance>> ti =
         services_->store->GetTaskInstance(expected.run, expected.task);
@@ -740,6 +741,13 @@ Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe
         services_->logger->Warn("scheduler", s.ToString() + "; the commit had landed");
         return OkStatus();
       }
+      return s;
+    }
+    if (ti.status().code() != StatusCode::kUnavailable) {
+      services_->logger->Error("scheduler", s.ToString() +
+                                                "; whether the commit landed is unknown (reading "
+                                                "it back failed: " +
+                                                ti.status().ToString() + ")");
       return s;
     }
     if (attempt == 5) {

@@ -82,7 +82,7 @@ std::string Join(const std::vector<double>& v, int decimals = 1) {
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err) {
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::setpgid(0, 0);  // its own group, so a kill reaches the tasks it started too
+    ::setpgid(0, 0);  // its own group; supervised tries lead groups of their own
     int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (o >= 0) ::dup2(o, 1);

@@ -19,7 +19,9 @@
 // to the process group reaches the program, and the supervisor lives to record how it ended),
 // writes "exit N" or "signal N" to PATH (through PATH.tmp and a rename) and ends the same
 // way. A program that cannot be executed is reported on stderr ("sparkplane: cannot execute
-// ...") with exit kLaunchFailedExitCode.
+// ...") with exit kLaunchFailedExitCode. When the server ends, a try's group becomes orphaned:
+// one with a stopped member gets SIGHUP then SIGCONT from the kernel, which the recording
+// supervisor ignores and the program handles as it would a hang-up.
 //
 // Thread safety: constants only.
 #pragma once

@@ -44,20 +44,27 @@ class Scheduler::TryContext : public operators::TaskContext {
       handle_ = handle;
     }
     std::future<Status> f;
+    Scheduler* on_loop = nullptr;
     {
       std::lock_guard<std::mutex> link_lock(link_->mu);
       Scheduler* owner = link_->owner;
       if (owner == nullptr) return UnavailableError("the scheduler is gone");
-      if (owner->OnLoopThread()) return owner->SaveHandleOnLoop(key_, handle);
-      auto done = std::make_shared<std::promise<Status>>();
-      f = done->get_future();
-      std::lock_guard<std::mutex> lock(owner->mu_);
-      if (owner->stopping_) return UnavailableError("the scheduler is stopping");
-      owner->queue_.push_back({std::nullopt, [owner, key = key_, done, handle] {
-                                 done->set_value(owner->SaveHandleOnLoop(key, handle));
-                               }});
-      owner->cv_.notify_one();
+      if (owner->OnLoopThread()) {
+        on_loop = owner;  // alive while its loop runs; saved below, outside the link's lock
+      } else {
+        auto done = std::make_shared<std::promise<Status>>();
+        f = done->get_future();
+        std::lock_guard<std::mutex> lock(owner->mu_);
+        if (owner->stopping_) return UnavailableError("the scheduler is stopping");
+        owner->queue_.push_back({std::nullopt, [owner, key = key_, done, handle] {
+                                   done->set_value(owner->SaveHandleOnLoop(key, handle));
+                                 }});
+        owner->cv_.notify_one();
+      }
     }
+    // The save may wait out a store outage (CommitOnce): other threads' Complete must not wait
+    // on the link meanwhile.
+    if (on_loop != nullptr) return on_loop->SaveHandleOnLoop(key_, handle);
     // The loop runs queued closures even while stopping, so this wait ends.
     return f.get();
   }

@@ -118,7 +118,6 @@ bool OpenOutput(const char* path) {
 void LowerPriority(const char* nice) {
   int value = atoi(nice);
   if (value <= 0 || value > 19) return;
-  errno = 0;
   (void)::nice(value);
 }
 
@@ -128,7 +127,7 @@ void LowerPriority(const char* nice) {
 // TIOCNOTTY would hang up the terminal's foreground group.
 void DropTerminal() {
   if (::getsid(0) == ::getpid()) return;
-  int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return;
   ::ioctl(fd, TIOCNOTTY);
   ::close(fd);
@@ -168,8 +167,7 @@ int main(int argc, char** argv) {
   }
   if (i + 1 >= argc) {
     Say("usage: sparkplane-supervisor [--gate] [--record PATH] [--output PATH] [--announce] "
-        "[--nice N] "
-        "[--cwd DIR] -- PROGRAM ARGV0 [ARGS...]\n");
+        "[--nice N] [--cwd DIR] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   const char* program = argv[i];

@@ -552,8 +552,6 @@ TEST(ProcessSupervisorTest, TheSupervisorMakesTheLogAfterItsGate) {
   EXPECT_EQ(ReadFile(log + ".exit"), "exit 0\n");
 }
 
-// A log that cannot be made (a file where its directory should be) runs nothing and says so
-// through the exit status and the record, the only channels left.
 // Supervised children run nicer than the server and in its session, so in its scheduling
 // autogroup where the kernel has them (a session of their own would weigh as much as the whole
 // server whatever their nice value); other children keep the priority, in a session of their own.
@@ -604,6 +602,8 @@ TEST(ProcessSupervisorTest, TheSupervisorGivesUpTheControllingTerminal) {
             "0\n");
 }
 
+// A log that cannot be made (a file where its directory should be) runs nothing and says so
+// through the exit status and the record, the only channels left.
 TEST(ProcessSupervisorTest, ALogThatCannotBeMadeRunsNothing) {
   TempDir dir;
   ASSERT_TRUE(std::filesystem::create_directories(dir.File("d")));

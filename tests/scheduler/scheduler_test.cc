@@ -271,24 +271,27 @@ TEST_P(SchedulerTest, AFailedGroupCommitIsRetriedNotLostNorRunTwice) {
   ExpectFanSucceeded(/*leaf_try=*/1);
 }
 
+// A rule that answers Unavailable to the first commit of task a's success.
+fakes::FailingStore::Rule LoseTheAnswerToTheEndOfA() {
+  return [lost = false](const store::Mutation& m, int) mutable {
+    for (const auto& ti : m.task_instances) {
+      if (ti.task_id == "a" && ti.state == store::TaskState::kSuccess && !lost) {
+        lost = true;
+        return UnavailableError("injected: server closed the connection unexpectedly");
+      }
+    }
+    return OkStatus();
+  };
+}
+
 // A commit that landed although its answer was lost (Unavailable) is found by reading it back:
 // nothing is retried, so no transition is recorded twice, and its effects (the next launch, the
 // run's end) are not dropped. Once for a single event's commit, once for a group's.
 TEST_P(SchedulerTest, ACommitThatLandedWithoutAnAnswerIsNotRepeated) {
   using Failure = fakes::FailingStore::Failure;
   int failures = 0;
-  bool lost = false;
-  store::DagRun run = RunChain(
-      [&](const store::Mutation& m, int) {
-        for (const auto& ti : m.task_instances) {
-          if (ti.task_id == "a" && ti.state == store::TaskState::kSuccess && !lost) {
-            lost = true;
-            return UnavailableError("injected: server closed the connection unexpectedly");
-          }
-        }
-        return OkStatus();
-      },
-      &failures, "chain", Failure::kAnswerLost);
+  store::DagRun run =
+      RunChain(LoseTheAnswerToTheEndOfA(), &failures, "chain", Failure::kAnswerLost);
   EXPECT_EQ(failures, 1);
   EXPECT_EQ(run.state, store::RunState::kSuccess);
 
@@ -319,18 +322,8 @@ TEST_P(SchedulerTest, ACommitThatLandedWithoutAnAnswerIsNotRepeated) {
 // recorded once.
 TEST_P(SchedulerTest, ALostAnswerIsResolvedEvenWhenTheStoreStaysUnreadable) {
   int failures = 0;
-  bool lost = false;
-  store::DagRun run = RunChain(
-      [&](const store::Mutation& m, int) {
-        for (const auto& ti : m.task_instances) {
-          if (ti.task_id == "a" && ti.state == store::TaskState::kSuccess && !lost) {
-            lost = true;
-            return UnavailableError("injected: server closed the connection unexpectedly");
-          }
-        }
-        return OkStatus();
-      },
-      &failures, "chain", fakes::FailingStore::Failure::kAnswerLostThenUnreadable);
+  store::DagRun run = RunChain(LoseTheAnswerToTheEndOfA(), &failures, "chain",
+                               fakes::FailingStore::Failure::kAnswerLostThenUnreadable);
   EXPECT_EQ(failures, 1);
   EXPECT_EQ(run.state, store::RunState::kSuccess);
   auto db = store::OpenStore(store_);

@@ -92,7 +92,9 @@ Millis TimerRemaining(int timer_fd) {
 }  // namespace
 
 nlohmann::json ProcessHandle::ToJson() const {
-  return nlohmann::json{{"pid", pid}, {"start_ticks", start_ticks}};
+  nlohmann::json j{{"pid", pid}, {"start_ticks", start_ticks}};
+  if (!space.empty()) j["space"] = space;
+  return j;
 }
 
 Result<ProcessHandle> ProcessHandle::FromJson(const nlohmann::json& j) {
@@ -110,20 +112,37 @@ Result<ProcessHandle> ProcessHandle::FromJson(const nlohmann::json& j) {
   }
   int64_t pid_value = pid->get<int64_t>();
   if (pid_value <= 0 || pid_value > INT32_MAX) return bad();
-  if (ticks->is_number_unsigned()) {
-    ProcessHandle h;
-    h.pid = static_cast<pid_t>(pid_value);
-    h.start_ticks = ticks->get<uint64_t>();
-    return h;
-  }
-  if (ticks->get<int64_t>() < 0) return bad();
+  if (!ticks->is_number_unsigned() && ticks->get<int64_t>() < 0) return bad();
+  auto space = j.find("space");
+  if (space != j.end() && !space->is_string()) return bad();
   ProcessHandle h;
   h.pid = static_cast<pid_t>(pid_value);
-  h.start_ticks = static_cast<uint64_t>(ticks->get<int64_t>());
+  h.start_ticks = ticks->is_number_unsigned() ? ticks->get<uint64_t>()
+                                              : static_cast<uint64_t>(ticks->get<int64_t>());
+  if (space != j.end()) h.space = space->get<std::string>();
   return h;
 }
 
+std::string ProcessSpace() {
+  std::string boot;
+  if (std::ifstream in("/proc/sys/kernel/random/boot_id"); in) std::getline(in, boot);
+  if (boot.empty()) return "";
+  // "pid:[4026531836]": the namespace's inode, unique among the boot's live namespaces.
+  char link[64];
+  ssize_t n = ::readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
+  if (n <= 0) return boot;
+  std::string ns(link, static_cast<size_t>(n));
+  size_t open = ns.find('['), close = ns.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return boot;
+  return boot + "/" + ns.substr(open + 1, close - open - 1);
+}
+
+bool IsHere(const ProcessHandle& h) {
+  return h.space.empty() || h.space == ProcessSpace();
+}
+
 ProcessLiveness CheckProcess(const ProcessHandle& h) {
+  if (!IsHere(h)) return ProcessLiveness::kElsewhere;
   std::optional<internal::ProcStat> stat = internal::ReadProcStat(h.pid);
   if (!stat) return ProcessLiveness::kGone;
   if (stat->start_ticks != h.start_ticks) return ProcessLiveness::kNotOurs;
@@ -136,6 +155,7 @@ ProcessLiveness CheckProcess(const ProcessHandle& h) {
 ProcessHandle CurrentProcess() {
   ProcessHandle h;
   h.pid = ::getpid();
+  h.space = ProcessSpace();
   if (std::optional<internal::ProcStat> stat = internal::ReadProcStat(h.pid)) {
     h.start_ticks = stat->start_ticks;
   }
@@ -171,9 +191,10 @@ Status SignalGroup(pid_t pid, int sig) {
 }
 
 struct ProcessSupervisor::State {
-  std::vector<std::string> pass_env;  // immutable after construction
-  std::string supervisor;             // sparkplane-supervisor's path; immutable
-  int nice = 0;                       // supervised children's --nice; immutable
+  std::vector<std::string> pass_env;   // immutable after construction
+  std::string supervisor;              // sparkplane-supervisor's path; immutable
+  std::string space = ProcessSpace();  // immutable
+  int nice = 0;                        // supervised children's --nice; immutable
   struct Child {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
@@ -418,6 +439,7 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
   handle.pid = pid;
   // Not yet reaped, so /proc/PID exists; the start time does not change at exec.
   if (auto stat = internal::ReadProcStat(pid)) handle.start_ticks = stat->start_ticks;
+  handle.space = state_->space;
 
   State::Child child;
   child.pid = pid;
@@ -516,6 +538,7 @@ size_t ProcessSupervisor::RunningCount() const {
 }
 
 bool ProcessSupervisor::IsChild(const ProcessHandle& h) const {
+  if (!h.space.empty() && h.space != state_->space) return false;  // its pid means nothing here
   std::lock_guard<std::mutex> lock(state_->mu);
   State::Child* child = state_->FindLocked(h.pid);
   return child != nullptr && (h.start_ticks == 0 || child->start_ticks == h.start_ticks);

@@ -65,6 +65,9 @@ struct SpawnSpec {
 struct ProcessHandle {
   pid_t pid = 0;
   uint64_t start_ticks = 0;  // field 22 of /proc/PID/stat
+  // Where the pid means something (ProcessSpace() of the process that made the handle); empty
+  // in handles saved before it existed, which count as here.
+  std::string space;
 
   nlohmann::json ToJson() const;
   static Result<ProcessHandle> FromJson(const nlohmann::json& j);
@@ -79,7 +82,17 @@ struct ExitInfo {
 // together with its supervisor (SIGKILL), or when the file is missing or unreadable.
 std::optional<ExitInfo> ReadExitRecord(const std::string& path);
 
-enum class ProcessLiveness { kRunning, kGone, kNotOurs };
+// The host's boot and this process's pid namespace ("<boot id>/<namespace inode>"): two
+// handles name the same process only in the same space. Another host, a restarted host and a
+// restarted pod (a new pid namespace) are other spaces. Empty when /proc does not tell.
+std::string ProcessSpace();
+
+// True when `h` was made in this process's space (or names none).
+bool IsHere(const ProcessHandle& h);
+
+// kElsewhere: the handle names a process of another space, which only its files can tell about
+// (executor/try_files.h).
+enum class ProcessLiveness { kRunning, kGone, kNotOurs, kElsewhere };
 
 // Checks whether the process a handle names still exists and is the same process (start time).
 ProcessLiveness CheckProcess(const ProcessHandle& h);
@@ -125,14 +138,15 @@ class ProcessSupervisor {
   void Terminate(pid_t pid, Millis grace);
 
   // Same for a process that is not our child (recovered from a handle after a restart).
-  // Does nothing unless CheckProcess(h) is kRunning. Blocks up to `grace` waiting for it to go,
+  // Does nothing unless CheckProcess(h) is kRunning (a process elsewhere: StopTry in
+  // executor/try_files.h). Blocks up to `grace` waiting for it to go,
   // then SIGKILLs the group (stragglers too) and waits up to 2 s more for the leader.
   static void TerminateForeign(const ProcessHandle& h, Millis grace);
 
   size_t RunningCount() const;
 
   // True while `h` names a child of ours that has not been reaped yet (pid and, when non-zero,
-  // start_ticks match). Lets a caller choose between Terminate and TerminateForeign.
+  // start_ticks match, in this process space). Lets a caller choose between Terminate and TerminateForeign.
   bool IsChild(const ProcessHandle& h) const;
 
  private:

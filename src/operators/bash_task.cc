@@ -17,6 +17,7 @@
 
 #include "executor/process.h"
 #include "executor/supervisor_protocol.h"
+#include "operators/internal/adopted_tries.h"
 #include "operators/internal/results.h"
 
 namespace sp::operators {
@@ -421,8 +422,12 @@ void BashTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json
     return;
   }
   ProcessHandle foreign = *h;
-  auto stop = [ctx, foreign, grace] {
-    ProcessSupervisor::TerminateForeign(foreign, grace);
+  const executor::TryFiles files{internal::ExitRecordOf(handle), ctx->log_path()};
+  const Millis silence = services_->config.try_silence;
+  auto stop = [ctx, foreign, files, grace, silence] {
+    if (Status s = internal::StopAdoptedTry(foreign, files, grace, silence); !s.ok()) {
+      ctx->AppendLog("[sparkplane] " + s.message());
+    }
     ctx->AppendLog("[sparkplane] stopped process " + std::to_string(foreign.pid));
     ctx->Complete(Failed("cancelled; process " + std::to_string(foreign.pid) + " was stopped",
                          /*retryable=*/true));
@@ -439,10 +444,7 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     ctx->Complete(Failed(message, /*retryable=*/true));
     return;
   }
-  const std::string record =
-      handle.is_object() && handle.contains("exit_record") && handle["exit_record"].is_string()
-          ? handle["exit_record"].get<std::string>()
-          : std::string();
+  const std::string record = internal::ExitRecordOf(handle);
   const uint64_t log_offset = handle.is_object() && handle.contains("log_offset") &&
                                       handle["log_offset"].is_number_unsigned()
                                   ? handle["log_offset"].get<uint64_t>()
@@ -451,26 +453,32 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     // Started with an exit record: the try's result stands whether it ended while the server
     // was down or ends later. A running command is adopted and watched, never restarted.
     ProcessHandle running = *h;
+    const executor::TryFiles files{record, ctx->log_path()};
+    const Millis silence = services_->config.try_silence;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
-    auto watch = [ctx, running, record, log_offset, stopping] {
+    auto watch = [ctx, running, files, silence, log_offset, stopping] {
+      const executor::TryEnd end = executor::AwaitTryEnd(running, files, silence, *stopping);
       // Stopping: the next server recovers it again from the same handle.
-      if (!executor::AwaitEnd(running, *stopping)) return;
-      if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
+      if (end == executor::TryEnd::kStopping) return;
+      if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
         ctx->AppendLog("[sparkplane] process " + std::to_string(running.pid) +
                        " ended while the server was away; its recorded exit is used");
         CompleteFromExit(ctx, log_offset, *exit);
         return;
       }
-      std::string message = "lost on restart: process " + std::to_string(running.pid) +
-                            " ended without recording its exit (it was killed)";
+      std::string message = "lost on restart: process " + std::to_string(running.pid) + " " +
+                            internal::DescribeLoss(running, silence);
       ctx->AppendLog("[sparkplane] " + message);
       ctx->Complete(Failed(message, /*retryable=*/true));
     };
-    if (executor::CheckProcess(running) != ProcessLiveness::kRunning || !threads_->Run(watch)) {
+    const ProcessLiveness live = executor::CheckProcess(running);
+    if ((live != ProcessLiveness::kRunning && live != ProcessLiveness::kElsewhere) ||
+        !threads_->Run(watch)) {
       watch();
     } else {
       ctx->AppendLog("[sparkplane] the server restarted while process " +
-                     std::to_string(running.pid) + " ran; watching it");
+                     std::to_string(running.pid) + " ran; watching it" +
+                     internal::DescribeWatch(running));
     }
     return;
   }

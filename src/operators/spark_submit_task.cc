@@ -29,6 +29,7 @@
 #include "k8s/spark_cluster_objects.h"
 #include "k8s/spark_driver_pod.h"
 #include "operators/connections.h"
+#include "operators/internal/adopted_tries.h"
 #include "operators/internal/cluster_records.h"
 #include "operators/internal/fields.h"
 #include "operators/internal/results.h"
@@ -1048,8 +1049,12 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   ProcessHandle foreign = *h;
   std::string local_dir = HandleLocalDir(handle);
   std::optional<k8s::DriverPodKey> pod = HandleDriverPod(handle);
-  bool ran = threads_.Run([this, ctx, t, foreign, grace, local_dir, pod] {
-    ProcessSupervisor::TerminateForeign(foreign, grace);
+  const executor::TryFiles files{internal::ExitRecordOf(handle), ctx->log_path()};
+  const Millis silence = services_->config.try_silence;
+  bool ran = threads_.Run([this, ctx, t, foreign, files, grace, silence, local_dir, pod] {
+    if (Status s = internal::StopAdoptedTry(foreign, files, grace, silence); !s.ok()) {
+      Log(*ctx, s.message());
+    }
     RemoveDir(local_dir);
     if (t) RemoveTry(ctx.get());
     std::string message =
@@ -1386,9 +1391,14 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
                         ? offset->get<uint64_t>()
                         : internal::LogSize(ctx->log_path());
     ProcessHandle running = *h;
+    const executor::TryFiles files{record, ctx->log_path()};
+    const Millis silence = services_->config.try_silence;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
-    auto watch = [this, ctx, t, running, record, stopping] {
-      if (!executor::AwaitEnd(running, *stopping)) return;  // the next server adopts it again
+    auto watch = [this, ctx, t, running, files, silence, stopping] {
+      if (executor::AwaitTryEnd(running, files, silence, *stopping) ==
+          executor::TryEnd::kStopping) {
+        return;  // the next server adopts it again
+      }
       {
         std::lock_guard<std::mutex> lock(t->mu);
         if (t->foreign_cancel) {
@@ -1399,7 +1409,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
         }
         t->end_claimed = true;
       }
-      if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(record)) {
+      if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
         Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
                       ") ended while the server was away; its recorded exit is used");
         Finish(ctx, t, *exit);
@@ -1413,17 +1423,19 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
       RemoveTry(ctx.get());
       RemoveDir(t->local_dir);
       internal::Fail(ctx,
-                     "lost on restart: spark-submit (pid " + std::to_string(running.pid) +
-                         ") ended without recording its exit (it was killed)",
+                     "lost on restart: spark-submit (pid " + std::to_string(running.pid) + ") " +
+                         internal::DescribeLoss(running, silence),
                      /*retryable=*/true);
     };
     {
       std::lock_guard<std::mutex> lock(mu_);
       tries_[ctx.get()] = t;  // so that a cancel finds the adopted try
     }
-    if (executor::CheckProcess(running) == ProcessLiveness::kRunning && threads_.Run(watch)) {
+    const ProcessLiveness live = executor::CheckProcess(running);
+    if ((live == ProcessLiveness::kRunning || live == ProcessLiveness::kElsewhere) &&
+        threads_.Run(watch)) {
       Log(*ctx, "the server restarted while spark-submit (pid " + std::to_string(running.pid) +
-                    ") ran; watching it");
+                    ") ran; watching it" + internal::DescribeWatch(running));
     } else {
       watch();
     }

@@ -64,6 +64,9 @@ struct RuntimeConfig {
   std::vector<std::string> cluster_guard_command;
   std::string cluster_owner_lock;
   Millis cluster_owner_grace{30000};
+  // How long a try adopted from another process space (another host or pod, over a shared log
+  // volume) may show no sign of life before it counts as lost (executor/try_files.h).
+  Millis try_silence{30000};
   // Warm pools of local clusters the server keeps ready (clusters::PoolSpec); empty for
   // commands.
   std::vector<clusters::PoolSpec> cluster_pools;

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "executor/supervisor_protocol.h"
@@ -133,6 +134,75 @@ void DropTerminal() {
   ::close(fd);
 }
 
+long long MonotonicMillis() {
+  timespec t;
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<long long>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+// "<record>.stop" (freed by the caller), or null.
+char* StopPath(const char* record) {
+  size_t len = strlen(record);
+  char* path = static_cast<char*>(malloc(len + 6));
+  if (path == nullptr) return nullptr;
+  memcpy(path, record, len);
+  memcpy(path + len, ".stop", 6);
+  return path;
+}
+
+// The stop file's grace in milliseconds, or -1 while there is none (see executor/try_files.h).
+long long StopGrace(const char* stop_path) {
+  if (stop_path == nullptr) return -1;
+  int fd = ::open(stop_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[32];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  long long grace = atoll(buf);
+  return grace < 0 ? 0 : grace;
+}
+
+// Waits for the program to end and returns its wait status. Once a second meanwhile: marks the
+// output's modification time (`heartbeat`: stdout is the try's log), so that a server on another
+// host sharing the log's volume sees the try alive, and looks for the stop file such a server
+// writes: SIGTERM to the group then, SIGKILL to the program after the file's grace (`*stopped`).
+int AwaitProgram(pid_t pid, bool heartbeat, const char* record, bool* stopped) {
+  sigset_t child_ended;
+  sigemptyset(&child_ended);
+  sigaddset(&child_ended, SIGCHLD);
+  char* stop_path = StopPath(record);
+  long long kill_at = -1;  // monotonic ms of the SIGKILL, once a stop came
+  bool killed = false;
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) _exit(kLaunchFailedExitCode);
+    if (heartbeat) ::futimens(1, nullptr);
+    if (kill_at < 0) {
+      long long grace = StopGrace(stop_path);
+      if (grace >= 0) {
+        ::kill(-::getpgrp(), SIGTERM);
+        kill_at = MonotonicMillis() + grace;
+      }
+    }
+    if (kill_at >= 0 && !killed && MonotonicMillis() >= kill_at) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    timespec wait = {1, 0};
+    if (kill_at >= 0 && !killed) {
+      long long left = kill_at - MonotonicMillis();
+      if (left < 1000) wait = {0, static_cast<long>(left < 1 ? 1 : left) * 1000000};
+    }
+    ::sigtimedwait(&child_ended, nullptr, &wait);
+  }
+  free(stop_path);
+  *stopped = kill_at >= 0;
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,20 +276,26 @@ int main(int argc, char** argv) {
     CannotExecute(program);
   }
 
+  // SIGCHLD stays blocked here so that the wait below can also wake every second; the program
+  // gets the mask it would have had.
+  sigset_t child_ended, unblocked;
+  sigemptyset(&child_ended);
+  sigaddset(&child_ended, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &child_ended, &unblocked);
   pid_t pid = ::fork();
   if (pid < 0) CannotExecute(program);
   if (pid == 0) {
+    ::sigprocmask(SIG_SETMASK, &unblocked, nullptr);
     ::execv(program, program_argv);
     CannotExecute(program);
   }
   // A stop sent to the group is for the program; this process outlives it to record the end.
   const int stops[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
   for (int sig : stops) ::signal(sig, SIG_IGN);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) _exit(kLaunchFailedExitCode);
-  }
+  bool stopped = false;
+  const int status = AwaitProgram(pid, output != nullptr, record, &stopped);
   WriteRecord(record, status);
+  if (stopped) ::kill(-::getpgrp(), SIGKILL);  // the stop's stragglers, and this process
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     struct rlimit no_core = {0, 0};

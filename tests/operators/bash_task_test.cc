@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "executor/process.h"
 
@@ -361,6 +362,70 @@ TEST_F(BashTaskTest, RecoverStopsAProcessStillRunning) {
   EXPECT_TRUE(r->retryable);
   EXPECT_EQ(r->message, "the server restarted while the try ran; it was stopped");
   EXPECT_NE(executor::CheckProcess(*h), ProcessLiveness::kRunning);
+}
+
+// A try adopted from another host or pod (a fake: the handle of a try started here, its space
+// rewritten) is followed through its log's heartbeat and its exit record on the shared volume,
+// never by a pid that means nothing here.
+class BashTaskElsewhereTest : public BashTaskTest {
+ protected:
+  BashTaskElsewhereTest() { services_.config.try_silence = Millis(1500); }
+
+  // Starts `command` as the other server did, and returns its handle as this one reads it.
+  Json StartElsewhere(const std::string& command) {
+    first_ = Context({{"command", command}});
+    bash_.Start(first_);
+    std::optional<Json> handle = first_->WaitForHandle();
+    EXPECT_TRUE(handle.has_value());
+    Json h = handle.value_or(Json::object());
+    h["space"] = "another-host-boot-id/4026531836";
+    return h;
+  }
+
+  std::shared_ptr<RecordingTaskContext> first_;
+  BashTaskType adopter_{&services_};
+};
+
+TEST_F(BashTaskElsewhereTest, RecoverTakesTheRecordedEndOfATryElsewhere) {
+  Json handle = StartElsewhere("sleep 3; exit 4");
+  auto ctx = Context({{"command", "sleep 3; exit 4"}});
+  adopter_.Recover(ctx, handle);
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 4) << r->message;
+  EXPECT_THAT(ReadFile(log_), HasSubstr("through its log and exit record"));
+}
+
+TEST_F(BashTaskElsewhereTest, RecoverFailsATryElsewhereThatFellSilent) {
+  Json handle = StartElsewhere("sleep 60");
+  ASSERT_TRUE(executor::SignalGroup(handle["pid"].get<pid_t>(), SIGKILL).ok());
+  ASSERT_TRUE(first_->WaitForResult().has_value());
+  auto ctx = Context({{"command", "sleep 60"}});
+  adopter_.Recover(ctx, handle);
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(r->retryable);
+  EXPECT_THAT(r->message, HasSubstr("showed no sign of life for 1 s"));
+}
+
+TEST_F(BashTaskElsewhereTest, CancelStopsATryElsewhereThroughItsStopFile) {
+  Json handle = StartElsewhere("trap 'exit 7' TERM; echo ready; sleep 60 & wait");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ReadFile(log_).find("ready\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto ctx = Context({{"command", "sleep 60"}});
+  adopter_.Cancel(ctx, handle, Millis(5000));
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(r->message, HasSubstr("cancelled"));
+  std::optional<executor::ExitInfo> record = executor::ReadExitRecord(log_ + ".exit");
+  ASSERT_TRUE(record.has_value()) << "the cancel returned before the try ended";
+  EXPECT_EQ(record->exit_code, 7);
+  // The supervisor ended with its group (SIGKILL) once the end was recorded.
+  ASSERT_TRUE(first_->WaitForResult().has_value());
 }
 
 TEST_F(BashTaskTest, RecoverWithAnUnreadableHandleFails) {

@@ -1,0 +1,51 @@
+// What the bash and spark_submit types share about tries they adopt from a saved handle: the
+// exit record it names, stopping such a try here or in another process space, and the words a
+// try's log gets about it. Private to operators/. Header-only, stateless.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "executor/process.h"
+#include "executor/try_files.h"
+
+namespace sp::operators::internal {
+
+// The saved handle's "exit_record" ("" for handles saved before exit records existed).
+inline std::string ExitRecordOf(const nlohmann::json& handle) {
+  auto it = handle.is_object() ? handle.find("exit_record") : handle.end();
+  return handle.is_object() && it != handle.end() && it->is_string() ? it->get<std::string>()
+                                                                     : std::string();
+}
+
+// Stops an adopted try (not our child): here by its process group, elsewhere through its stop
+// file. A try elsewhere without an exit record cannot be reached (FailedPrecondition).
+inline Status StopAdoptedTry(const executor::ProcessHandle& h, const executor::TryFiles& files,
+                             Millis grace, Millis silence) {
+  if (executor::IsHere(h) || !files.exit_record.empty()) {
+    return executor::StopTry(h, files, grace, silence);
+  }
+  return FailedPreconditionError("process " + std::to_string(h.pid) +
+                                 " runs in another host or pod and has no exit record to stop "
+                                 "it through; it was left running");
+}
+
+// ", through its log and exit record (it runs on another host or pod)" for a try elsewhere.
+inline std::string DescribeWatch(const executor::ProcessHandle& h) {
+  return executor::IsHere(h) ? ""
+                             : " through its log and exit record (it runs on another host or "
+                               "pod)";
+}
+
+// Why an adopted try that recorded no exit is lost.
+inline std::string DescribeLoss(const executor::ProcessHandle& h, Millis silence) {
+  if (executor::IsHere(h)) return "ended without recording its exit (it was killed)";
+  return "ran on another host or pod and showed no sign of life for " +
+         std::to_string(silence.count() / 1000) +
+         " s (no heartbeat on its log, no exit record: its host or supervisor is gone, or the "
+         "logs are not on a volume this server shares)";
+}
+
+}  // namespace sp::operators::internal

@@ -171,31 +171,36 @@ int AwaitProgram(pid_t pid, bool heartbeat, const char* record, bool* stopped) {
   sigset_t child_ended;
   sigemptyset(&child_ended);
   sigaddset(&child_ended, SIGCHLD);
-  char* stop_path = StopPath(record);
+  char* stop_path = nullptr;  // made at the first look
   long long kill_at = -1;  // monotonic ms of the SIGKILL, once a stop came
   bool killed = false;
+  // The first beat and look come after a second: most tries have ended by then, and a watcher
+  // counts its first look at the log as a sign of life anyway.
+  long long next_beat = MonotonicMillis() + 1000;
   int status = 0;
   for (;;) {
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) _exit(kLaunchFailedExitCode);
-    if (heartbeat) ::futimens(1, nullptr);
-    if (kill_at < 0) {
-      long long grace = StopGrace(stop_path);
+    const long long now = MonotonicMillis();
+    if (now >= next_beat) {
+      next_beat = now + 1000;
+      if (heartbeat) ::futimens(1, nullptr);
+      if (stop_path == nullptr) stop_path = StopPath(record);
+      long long grace = kill_at < 0 ? StopGrace(stop_path) : -1;
       if (grace >= 0) {
         ::kill(-::getpgrp(), SIGTERM);
-        kill_at = MonotonicMillis() + grace;
+        kill_at = now + grace;
       }
     }
-    if (kill_at >= 0 && !killed && MonotonicMillis() >= kill_at) {
+    if (kill_at >= 0 && !killed && now >= kill_at) {
       ::kill(pid, SIGKILL);
       killed = true;
     }
-    timespec wait = {1, 0};
-    if (kill_at >= 0 && !killed) {
-      long long left = kill_at - MonotonicMillis();
-      if (left < 1000) wait = {0, static_cast<long>(left < 1 ? 1 : left) * 1000000};
-    }
+    long long wake = next_beat;
+    if (kill_at >= 0 && !killed && kill_at < wake) wake = kill_at;
+    const long long left = wake > now ? wake - now : 1;
+    timespec wait = {static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000};
     ::sigtimedwait(&child_ended, nullptr, &wait);
   }
   free(stop_path);

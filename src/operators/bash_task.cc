@@ -385,6 +385,7 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
 
   nlohmann::json saved_handle = handle->ToJson();
   saved_handle["exit_record"] = spec.exit_record_path;
+  saved_handle["log"] = spec.output_path;
   saved_handle["log_offset"] = log_offset;
   const pid_t pid = handle->pid;
   ctx->SaveHandleThen(
@@ -422,7 +423,7 @@ void BashTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json
     return;
   }
   ProcessHandle foreign = *h;
-  const executor::TryFiles files{internal::ExitRecordOf(handle), ctx->log_path()};
+  const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
   const Millis silence = services_->config.try_silence;
   auto stop = [ctx, foreign, files, grace, silence] {
     if (Status s = internal::StopAdoptedTry(foreign, files, grace, silence); !s.ok()) {
@@ -453,7 +454,7 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     // Started with an exit record: the try's result stands whether it ended while the server
     // was down or ends later. A running command is adopted and watched, never restarted.
     ProcessHandle running = *h;
-    const executor::TryFiles files{record, ctx->log_path()};
+    const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
     const Millis silence = services_->config.try_silence;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [ctx, running, files, silence, log_offset, stopping] {

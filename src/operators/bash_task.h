@@ -23,7 +23,7 @@
 // a key wins. Only what this try wrote to the log is scanned.
 //
 // Flow of a try: Spawn gated with an exit record (`<log>.exit`) -> SaveHandle({"pid",
-// "start_ticks", "exit_record", "log_offset"}) -> Release -> the exit callback (supervisor's
+// "start_ticks", "space", "exit_record", "log", "log_offset"}) -> Release -> the exit callback (supervisor's
 // reaper thread) scans the log and Completes: success iff exit code 0 (skipped for a
 // skip_on_exit_code). After a server restart
 // the process is no longer our child: Recover takes its result from the exit record, watching a

@@ -933,6 +933,7 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
   saved_handle["local_dir"] = t->local_dir;
   saved_handle["master"] = spec.master;
   saved_handle["exit_record"] = s.exit_record_path;
+  saved_handle["log"] = s.output_path;
   saved_handle["log_offset"] = t->log_offset;
   saved_handle["event_log_dir"] = t->event_log_dir;
   saved_handle["app_id_prefix"] = t->app_id_prefix;
@@ -1049,7 +1050,7 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   ProcessHandle foreign = *h;
   std::string local_dir = HandleLocalDir(handle);
   std::optional<k8s::DriverPodKey> pod = HandleDriverPod(handle);
-  const executor::TryFiles files{internal::ExitRecordOf(handle), ctx->log_path()};
+  const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
   const Millis silence = services_->config.try_silence;
   bool ran = threads_.Run([this, ctx, t, foreign, files, grace, silence, local_dir, pod] {
     if (Status s = internal::StopAdoptedTry(foreign, files, grace, silence); !s.ok()) {
@@ -1391,7 +1392,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
                         ? offset->get<uint64_t>()
                         : internal::LogSize(ctx->log_path());
     ProcessHandle running = *h;
-    const executor::TryFiles files{record, ctx->log_path()};
+    const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
     const Millis silence = services_->config.try_silence;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [this, ctx, t, running, files, silence, stopping] {

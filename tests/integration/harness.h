@@ -104,9 +104,11 @@ inline bool WaitFor(const std::function<bool()>& cond,
 }
 
 // Forks and execs `sparkplane --data-dir DATA_DIR ARGS...` as the leader of a new process group,
-// stdout to `out` and stderr to `err` (appended, or truncated first); its pid.
+// stdout to `out` and stderr to `err` (appended, or truncated first); its pid. A `wrapper`
+// (a command and its options, found through PATH) runs it instead: WRAPPER... sparkplane ...
 inline pid_t SpawnSparkplane(const std::string& data_dir, const std::vector<std::string>& args,
-                             const std::string& out, const std::string& err, bool append) {
+                             const std::string& out, const std::string& err, bool append,
+                             const std::vector<std::string>& wrapper = {}) {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
@@ -116,12 +118,13 @@ inline pid_t SpawnSparkplane(const std::string& data_dir, const std::vector<std:
                               : std::freopen(err.c_str(), mode, stderr);
     (void)o;
     (void)e;
-    std::vector<std::string> argv = {SP_BINARY, "--data-dir", data_dir};
+    std::vector<std::string> argv = wrapper;
+    argv.insert(argv.end(), {SP_BINARY, "--data-dir", data_dir});
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
-    ::execv(SP_BINARY, cargv.data());
+    ::execvp(cargv[0], cargv.data());
     _exit(127);
   }
   ::setpgid(pid, pid);

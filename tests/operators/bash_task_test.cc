@@ -386,14 +386,19 @@ class BashTaskElsewhereTest : public BashTaskTest {
   BashTaskType adopter_{&services_};
 };
 
+// The adopting server has a data directory of its own: the heartbeat is read where the handle
+// says the try writes, not at this server's name for the log.
 TEST_F(BashTaskElsewhereTest, RecoverTakesTheRecordedEndOfATryElsewhere) {
   Json handle = StartElsewhere("sleep 3; exit 4");
-  auto ctx = Context({{"command", "sleep 3; exit 4"}});
+  EXPECT_EQ(handle.value("log", ""), log_);
+  const std::string adopter_log = dir_.File("adopter/logs/etl/run/extract/2.log");
+  auto ctx = std::make_shared<RecordingTaskContext>(
+      &services_, Json{{"command", "sleep 3; exit 4"}}, adopter_log);
   adopter_.Recover(ctx, handle);
   std::optional<TaskResult> r = ctx->WaitForResult();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 4) << r->message;
-  EXPECT_THAT(ReadFile(log_), HasSubstr("through its log and exit record"));
+  EXPECT_THAT(ReadFile(adopter_log), HasSubstr("through its log and exit record"));
 }
 
 TEST_F(BashTaskElsewhereTest, RecoverFailsATryElsewhereThatFellSilent) {

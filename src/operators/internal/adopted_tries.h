@@ -20,6 +20,17 @@ inline std::string ExitRecordOf(const nlohmann::json& handle) {
                                                                      : std::string();
 }
 
+// The files the try's supervisor writes, as the handle names them: its exit record, and its log
+// ("log"; `log_path`, the try's log as this server names it, for handles saved without one).
+// A server with a data directory of its own reads the other's files by their own paths.
+inline executor::TryFiles TryFilesOf(const nlohmann::json& handle, const std::string& log_path) {
+  executor::TryFiles files{ExitRecordOf(handle), log_path};
+  auto it = handle.is_object() ? handle.find("log") : handle.end();
+  if (handle.is_object() && it != handle.end() && it->is_string())
+    files.output = it->get<std::string>();
+  return files;
+}
+
 // Stops an adopted try (not our child): here by its process group, elsewhere through its stop
 // file. A try elsewhere without an exit record cannot be reached (FailedPrecondition).
 inline Status StopAdoptedTry(const executor::ProcessHandle& h, const executor::TryFiles& files,

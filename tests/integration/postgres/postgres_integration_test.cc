@@ -269,7 +269,7 @@ class PostgresFailoverTest : public PostgresServerTest {
     active.Start();
     pid_t pid = SpawnSparkplane(standby_data(), {"server", "--http-address", "off"},
                                 standby_data() + "/server.log", standby_data() + "/server.log",
-                                /*append=*/true);
+                                /*append=*/true, standby_wrapper_);
     standby_pid_ = pid;
     ASSERT_TRUE(WaitFor([&] { return StandbyLog().find("standby: instance") != std::string::npos; },
                         std::chrono::seconds(20)))
@@ -335,6 +335,7 @@ class PostgresFailoverTest : public PostgresServerTest {
 
   PgTestDatabase db_;
   pid_t standby_pid_ = 0;
+  std::vector<std::string> standby_wrapper_;  // what the standby runs under (unshare)
 };
 
 // kill -9 of the active server while a task runs: the standby takes over (the target is 3 s; the
@@ -359,6 +360,35 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerHandsOverWithoutRu
   ASSERT_TRUE(instances.is_array() && instances.size() == 1) << list.out;
   EXPECT_EQ(instances[0].value("role", ""), "active");
   EXPECT_EQ(instances[0].value("pid", 0), standby_pid_);
+}
+
+// The standby runs in a pid namespace of its own, as a replica in another pod does, so the
+// active's pids mean nothing to it. kill -9 of the active while its first task sleeps: the
+// standby follows that try through its log's heartbeat and its exit record (the two data
+// directories share a file system, as the `ha` overlay's replicas share their volume) and takes
+// its end; nothing runs twice. Before the handles named their process space, the standby found
+// no such pid and ran the task again.
+TEST_F(PostgresFailoverTest, ATakeoverFromAnotherPidNamespaceFollowsTheRunningTryThroughItsFiles) {
+  if (std::system("unshare --pid --fork --mount-proc true >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "unshare(1) cannot make a pid namespace here (it needs root)";
+  }
+  standby_wrapper_ = {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"};
+  ServerProcess active(data());
+  ASSERT_NO_FATAL_FAILURE(StartBothAndTrigger(active, "fan"));
+  ASSERT_TRUE(WaitFor([&] { return Lines(marks() + "/first") == 1; }));
+  active.Kill(SIGKILL);
+  TakeoverSeconds(std::chrono::steady_clock::now());
+  nlohmann::json run = WaitForRun();
+  EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << StandbyLog();
+  ExpectEveryTaskRanOnce();
+  std::string first_log;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(standby_data(), ec)) {
+    if (e.path().string().find("/fan/r/first/") != std::string::npos)
+      first_log += ReadFile(e.path());
+  }
+  EXPECT_THAT(first_log, HasSubstr("through its log and exit record")) << StandbyLog();
+  EXPECT_THAT(first_log, HasSubstr("its recorded exit is used"));
 }
 
 // The active server freezes (SIGSTOP) while a task runs: its session times out, the standby

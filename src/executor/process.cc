@@ -123,7 +123,9 @@ Result<ProcessHandle> ProcessHandle::FromJson(const nlohmann::json& j) {
   return h;
 }
 
-std::string ProcessSpace() {
+namespace {
+
+std::string ReadProcessSpace() {
   std::string boot;
   if (std::ifstream in("/proc/sys/kernel/random/boot_id"); in) std::getline(in, boot);
   if (boot.empty()) return "";
@@ -135,6 +137,13 @@ std::string ProcessSpace() {
   size_t open = ns.find('['), close = ns.find(']');
   if (open == std::string::npos || close == std::string::npos || close < open) return boot;
   return boot + "/" + ns.substr(open + 1, close - open - 1);
+}
+
+}  // namespace
+
+std::string ProcessSpace() {
+  static const std::string kSpace = ReadProcessSpace();  // a process never changes either
+  return kSpace;
 }
 
 bool IsHere(const ProcessHandle& h) {
@@ -381,6 +390,7 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
       return InvalidArgumentError("exit record path '" + spec.exit_record_path +
                                   "': " + ec.message());
     ::unlink(plan.exit_record.c_str());
+    ::unlink((plan.exit_record + kStopFileSuffix).c_str());  // nor a stop meant for it
   }
   // A supervised child opens its own log (after its gate), so a try's first file and directory
   // are not made here, on the caller's thread; others get theirs opened now.

@@ -39,6 +39,8 @@ inline constexpr int kGateClosedExitCode = 125;
 inline constexpr int kLaunchFailedExitCode = 127;
 // Exit status of a supervisor that could not open its --output file (nothing was run).
 inline constexpr int kOutputFailedExitCode = 122;
+// Appended to the record's path: the stop file a server on another host writes.
+inline constexpr const char* kStopFileSuffix = ".stop";
 // The descriptor the gate arrives on in the supervisor.
 inline constexpr int kSupervisorGateFd = 3;
 

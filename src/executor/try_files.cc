@@ -6,24 +6,33 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
+
+#include "executor/supervisor_protocol.h"
 
 namespace sp::executor {
 
 namespace {
 
 constexpr Millis kPoll{200};
-// The supervisor looks for the stop file once a second; then SIGKILL comes after the grace.
-constexpr Millis kStopReach{3'000};
-
 bool Exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;
 }
 
+// Whether `path`'s directory lists its name (read from the directory itself).
+bool ListedIn(const std::string& path) {
+  const std::filesystem::path p(path);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(p.parent_path(), ec)) {
+    if (entry.path().filename() == p.filename()) return true;
+  }
+  return Exists(path);
+}
+
 // Waits until the record exists (kRecorded), the output's mark stays still for `silence`
-// (kSilent), `deadline` passes (kSilent too: not seen to end), or `stop` is set.
-TryEnd AwaitFiles(const TryFiles& files, Millis silence,
-                  std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& stop) {
+// (kSilent), or `stop` is set.
+TryEnd AwaitFiles(const TryFiles& files, Millis silence, const std::atomic<bool>& stop) {
   using Steady = std::chrono::steady_clock;
   bool seen = false;
   timespec mark{};
@@ -40,9 +49,11 @@ TryEnd AwaitFiles(const TryFiles& files, Millis silence,
       moved = Steady::now();
     }
     const Steady::time_point now = Steady::now();
-    if (now - moved >= silence || now >= deadline) {
-      // The supervisor writes the record before it stops marking: look once more.
-      return Exists(files.exit_record) ? TryEnd::kRecorded : TryEnd::kSilent;
+    if (now - moved >= silence) {
+      // The supervisor writes the record before it stops marking: look once more, in a fresh
+      // listing of its directory (a network file system may keep "no such file" for a name it
+      // looked up before, but opening a directory revalidates it).
+      return ListedIn(files.exit_record) ? TryEnd::kRecorded : TryEnd::kSilent;
     }
     std::this_thread::sleep_for(kPoll);
   }
@@ -51,7 +62,7 @@ TryEnd AwaitFiles(const TryFiles& files, Millis silence,
 }  // namespace
 
 std::string StopFileOf(const std::string& exit_record) {
-  return exit_record + ".stop";
+  return exit_record + kStopFileSuffix;
 }
 
 TryEnd AwaitTryEnd(const ProcessHandle& h, const TryFiles& files, Millis silence,
@@ -60,7 +71,7 @@ TryEnd AwaitTryEnd(const ProcessHandle& h, const TryFiles& files, Millis silence
     if (!AwaitEnd(h, stop)) return TryEnd::kStopping;
     return Exists(files.exit_record) ? TryEnd::kRecorded : TryEnd::kSilent;
   }
-  return AwaitFiles(files, silence, std::chrono::steady_clock::time_point::max(), stop);
+  return AwaitFiles(files, silence, stop);
 }
 
 Status StopTry(const ProcessHandle& h, const TryFiles& files, Millis grace, Millis silence) {
@@ -69,16 +80,25 @@ Status StopTry(const ProcessHandle& h, const TryFiles& files, Millis grace, Mill
     return OkStatus();
   }
   if (Exists(files.exit_record)) return OkStatus();
+  // Whole or not at all: a supervisor never reads a stop file without its grace.
   const std::string path = StopFileOf(files.exit_record);
+  const std::string tmp = path + ".tmp";
   const std::string text = std::to_string(grace.count()) + "\n";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   bool written =
       fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   if (fd >= 0) written = ::close(fd) == 0 && written;
-  if (!written) return UnavailableError("cannot write the stop file " + path);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return FailedPreconditionError("process " + std::to_string(h.pid) +
+                                   " could not be asked to stop (writing " + path + " failed)");
+  }
   std::atomic<bool> never{false};
-  AwaitFiles(files, silence, std::chrono::steady_clock::now() + grace + kStopReach, never);
-  return OkStatus();
+  if (AwaitFiles(files, silence, never) == TryEnd::kRecorded) return OkStatus();
+  return UnavailableError("process " + std::to_string(h.pid) + " fell silent for " +
+                          std::to_string(silence.count() / 1000) +
+                          " s without recording its end (its host or supervisor is gone, or the "
+                          "logs are not on a volume this server shares)");
 }
 
 }  // namespace sp::executor

@@ -48,11 +48,11 @@ enum class TryEnd {
 TryEnd AwaitTryEnd(const ProcessHandle& h, const TryFiles& files, Millis silence,
                    const std::atomic<bool>& stop);
 
-// Stops the try `h` names and returns once it ended or could not be reached. Here:
-// ProcessSupervisor::TerminateForeign. Elsewhere: writes the stop file (its content is `grace`
-// in milliseconds: SIGTERM to the program's group, SIGKILL to the program after `grace`) and
-// waits for the record, at most `grace` plus a few heartbeats, or until it falls silent.
-// Errors: the stop file cannot be written (the try still runs).
+// Stops the try `h` names and returns once it ended. Here: ProcessSupervisor::TerminateForeign.
+// Elsewhere: writes the stop file (through a temporary name and a rename; its text is `grace` in
+// milliseconds: SIGTERM to the program's group, SIGKILL to the program after `grace`) and waits
+// for the record, or for `silence` without a heartbeat. Errors: FailedPrecondition when the stop
+// file cannot be written (the try still runs); Unavailable when it fell silent without a record.
 Status StopTry(const ProcessHandle& h, const TryFiles& files, Millis grace, Millis silence);
 
 }  // namespace sp::executor

@@ -150,20 +150,21 @@ std::string ExitMessage(const ExitInfo& exit, const std::string& log_path) {
   return message;
 }
 
-void CompleteFromExit(const std::shared_ptr<TaskContext>& ctx, uint64_t log_offset,
-                      const ExitInfo& exit) {
+// `log`: where the command wrote (the context's log, or an adopted try's as its handle names it).
+void CompleteFromExit(const std::shared_ptr<TaskContext>& ctx, const std::string& log,
+                      uint64_t log_offset, const ExitInfo& exit) {
   TaskResult result;
   result.exit_code = exit.exit_code;
   result.skipped =
       !exit.signal && exit.exit_code >= 0 && IsSkipExitCode(ctx->fields(), exit.exit_code);
   result.success = !result.skipped && exit.exit_code == 0;
-  Result<nlohmann::json> outputs = ReadOutputMarkers(ctx->log_path(), log_offset);
+  Result<nlohmann::json> outputs = ReadOutputMarkers(log, log_offset);
   if (outputs.ok()) result.outputs = std::move(*outputs);
   if (result.skipped) {
     result.message = "command exited with code " + std::to_string(exit.exit_code) +
                      ": skipped (skip_on_exit_code)";
   } else if (!result.success) {
-    result.message = ExitMessage(exit, ctx->log_path());
+    result.message = ExitMessage(exit, log);
   }
   ctx->AppendLog("[sparkplane] " +
                  (result.success ? std::string("command exited with code 0") : result.message));
@@ -367,10 +368,12 @@ void BashTaskType::Start(std::shared_ptr<TaskContext> ctx) {
         uint64_t size = internal::LogSize(ctx->log_path());
         // A big log would hold up every other exit on the reaper thread: scan it on a thread.
         if ((size > log_offset && size - log_offset > kInlineScanLimit) &&
-            threads->Run([ctx, log_offset, exit] { CompleteFromExit(ctx, log_offset, exit); })) {
+            threads->Run([ctx, log_offset, exit] {
+              CompleteFromExit(ctx, ctx->log_path(), log_offset, exit);
+            })) {
           return;
         }
-        CompleteFromExit(ctx, log_offset, exit);
+        CompleteFromExit(ctx, ctx->log_path(), log_offset, exit);
       });
   if (!handle.ok()) {
     const Status& s = handle.status();
@@ -426,8 +429,12 @@ void BashTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohmann::json
   const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
   const Millis silence = services_->config.try_silence;
   auto stop = [ctx, foreign, files, grace, silence] {
-    if (Status s = internal::StopAdoptedTry(foreign, files, grace, silence); !s.ok()) {
-      ctx->AppendLog("[sparkplane] " + s.message());
+    Status s = internal::StopAdoptedTry(foreign, files, grace, silence);
+    if (!s.ok()) ctx->AppendLog("[sparkplane] " + s.message());
+    if (s.code() == StatusCode::kFailedPrecondition) {
+      // It may still run: a retry would overlap it.
+      ctx->Complete(Failed("cancelled, but " + s.message() + "; not retried", /*retryable=*/false));
+      return;
     }
     ctx->AppendLog("[sparkplane] stopped process " + std::to_string(foreign.pid));
     ctx->Complete(Failed("cancelled; process " + std::to_string(foreign.pid) + " was stopped",
@@ -446,15 +453,15 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     return;
   }
   const std::string record = internal::ExitRecordOf(handle);
+  const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
   const uint64_t log_offset = handle.is_object() && handle.contains("log_offset") &&
                                       handle["log_offset"].is_number_unsigned()
                                   ? handle["log_offset"].get<uint64_t>()
-                                  : internal::LogSize(ctx->log_path());
+                                  : internal::LogSize(files.output);
   if (!record.empty()) {
     // Started with an exit record: the try's result stands whether it ended while the server
     // was down or ends later. A running command is adopted and watched, never restarted.
     ProcessHandle running = *h;
-    const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
     const Millis silence = services_->config.try_silence;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [ctx, running, files, silence, log_offset, stopping] {
@@ -464,7 +471,7 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
         ctx->AppendLog("[sparkplane] process " + std::to_string(running.pid) +
                        " ended while the server was away; its recorded exit is used");
-        CompleteFromExit(ctx, log_offset, *exit);
+        CompleteFromExit(ctx, files.output, log_offset, *exit);
         return;
       }
       std::string message = "lost on restart: process " + std::to_string(running.pid) + " " +

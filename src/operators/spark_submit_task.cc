@@ -595,6 +595,7 @@ struct SparkSubmitTaskType::Try {
   std::string event_log_dir;  // where the driver's event log goes; "" when not on this machine
   std::string app_id_prefix = kDefaultAppIdPrefix;
   uint64_t log_offset = 0;
+  std::string log;  // where the driver writes ("" : the context's log; another one when adopted)
   // Native cluster mode: the try's driver pod, which outlives spark-submit.
   std::optional<k8s::DriverPodKey> driver_pod;  // guarded by mu
   // Set while the try follows its driver pod because spark-submit is gone (Recover); Cancel
@@ -963,7 +964,8 @@ void SparkSubmitTaskType::Launch(const std::shared_ptr<TaskContext>& ctx,
 
 void SparkSubmitTaskType::Finish(const std::shared_ptr<TaskContext>& ctx,
                                  const std::shared_ptr<Try>& t, const ExitInfo& exit) {
-  DriverLogFacts facts = ScanDriverLog(ctx->log_path(), t->log_offset, t->app_id_prefix);
+  DriverLogFacts facts =
+      ScanDriverLog(t->log.empty() ? ctx->log_path() : t->log, t->log_offset, t->app_id_prefix);
   RemoveDir(t->local_dir);
   bool cancelled;
   std::string pod_left;
@@ -1053,8 +1055,13 @@ void SparkSubmitTaskType::Cancel(std::shared_ptr<TaskContext> ctx, const nlohman
   const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
   const Millis silence = services_->config.try_silence;
   bool ran = threads_.Run([this, ctx, t, foreign, files, grace, silence, local_dir, pod] {
-    if (Status s = internal::StopAdoptedTry(foreign, files, grace, silence); !s.ok()) {
-      Log(*ctx, s.message());
+    Status s = internal::StopAdoptedTry(foreign, files, grace, silence);
+    if (!s.ok()) Log(*ctx, s.message());
+    if (s.code() == StatusCode::kFailedPrecondition) {
+      // It may still run: its work dir stays, and a retry would overlap it.
+      if (t) RemoveTry(ctx.get());
+      internal::Fail(ctx, "cancelled, but " + s.message() + "; not retried", /*retryable=*/false);
+      return;
     }
     RemoveDir(local_dir);
     if (t) RemoveTry(ctx.get());
@@ -1387,12 +1394,13 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
     if (std::string prefix = text("app_id_prefix"); !prefix.empty()) t->app_id_prefix = prefix;
     t->driver_pod = HandleDriverPod(handle);
     t->adopted = true;
+    const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
+    t->log = files.output;
     auto offset = handle.find("log_offset");
     t->log_offset = offset != handle.end() && offset->is_number_unsigned()
                         ? offset->get<uint64_t>()
-                        : internal::LogSize(ctx->log_path());
+                        : internal::LogSize(files.output);
     ProcessHandle running = *h;
-    const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
     const Millis silence = services_->config.try_silence;
     std::shared_ptr<std::atomic<bool>> stopping = stopping_;
     auto watch = [this, ctx, t, running, files, silence, stopping] {

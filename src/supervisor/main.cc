@@ -23,6 +23,7 @@ namespace {
 using sp::executor::kGateClosedExitCode;
 using sp::executor::kLaunchFailedExitCode;
 using sp::executor::kOutputFailedExitCode;
+using sp::executor::kStopFileSuffix;
 using sp::executor::kSupervisorGateFd;
 
 void WriteAll(int fd, const char* s, size_t n) {
@@ -143,10 +144,11 @@ long long MonotonicMillis() {
 // "<record>.stop" (freed by the caller), or null.
 char* StopPath(const char* record) {
   size_t len = strlen(record);
-  char* path = static_cast<char*>(malloc(len + 6));
+  size_t suffix = strlen(kStopFileSuffix);
+  char* path = static_cast<char*>(malloc(len + suffix + 1));
   if (path == nullptr) return nullptr;
   memcpy(path, record, len);
-  memcpy(path + len, ".stop", 6);
+  memcpy(path + len, kStopFileSuffix, suffix + 1);
   return path;
 }
 
@@ -159,8 +161,8 @@ long long StopGrace(const char* stop_path) {
   ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
   ::close(fd);
   buf[n > 0 ? n : 0] = '\0';
-  long long grace = atoll(buf);
-  return grace < 0 ? 0 : grace;
+  if (buf[0] < '0' || buf[0] > '9') return -1;  // not written yet: looked at again in a second
+  return atoll(buf);
 }
 
 // Waits for the program to end and returns its wait status. Once a second meanwhile: marks the
@@ -172,7 +174,7 @@ int AwaitProgram(pid_t pid, bool heartbeat, const char* record, bool* stopped) {
   sigemptyset(&child_ended);
   sigaddset(&child_ended, SIGCHLD);
   char* stop_path = nullptr;  // made at the first look
-  long long kill_at = -1;  // monotonic ms of the SIGKILL, once a stop came
+  long long kill_at = -1;     // monotonic ms of the SIGKILL, once a stop came
   bool killed = false;
   // The first beat and look come after a second: most tries have ended by then, and a watcher
   // counts its first look at the log as a sign of life anyway.

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 
 #include "executor/process.h"
 #include "executor/test_util.h"
@@ -157,6 +158,35 @@ TEST(TryFilesTest, AStopFileKillsAfterTheGraceAndLeavesNothingOfTheGroup) {
   // sh ignored SIGTERM, and its `sleep` inherited that: only the group's SIGKILL ends it.
   EXPECT_TRUE(WaitFor([&] { return ::kill(sleeper, 0) != 0; }, std::chrono::seconds(5)))
       << "the try's sleep " << sleeper << " outlived the stop";
+}
+
+// A stop file still being written (empty) is no stop with a zero grace: it is read again a second
+// later.
+TEST(TryFilesTest, AStopFileWithoutItsGraceYetIsNotAStop) {
+  TempDir dir;
+  ProcessSupervisor supervisor;
+  ExitRecorder exited;
+  RecordedTry t = StartRecorded(supervisor, dir, "echo ready; sleep 60", &exited);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "ready\n"; }));
+  { std::ofstream(StopFileOf(t.files.exit_record)); }
+  EXPECT_FALSE(WaitFor([&] { return ::access(t.files.exit_record.c_str(), F_OK) == 0; },
+                       std::chrono::milliseconds(2500)))
+      << "an empty stop file stopped the try";
+  ASSERT_TRUE(StopTry(t.elsewhere, t.files, Millis(5'000), Millis(5'000)).ok());
+  ASSERT_TRUE(exited.Wait().has_value());
+}
+
+// A stop file left at a record's path from an earlier try is not one for the next try there.
+TEST(TryFilesTest, AStaleStopFileDoesNotStopTheNextTry) {
+  TempDir dir;
+  { std::ofstream(dir.File("try.log.exit") + ".stop") << "0\n"; }
+  ProcessSupervisor supervisor;
+  ExitRecorder exited;
+  RecordedTry t = StartRecorded(supervisor, dir, "sleep 1.5; exit 5", &exited);
+  ASSERT_TRUE(exited.Wait().has_value());
+  std::optional<ExitInfo> record = ReadExitRecord(t.files.exit_record);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->exit_code, 5);
 }
 
 TEST(TryFilesTest, AStopOfATryHereTerminatesItsGroup) {

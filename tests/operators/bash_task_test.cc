@@ -369,7 +369,7 @@ TEST_F(BashTaskTest, RecoverStopsAProcessStillRunning) {
 // never by a pid that means nothing here.
 class BashTaskElsewhereTest : public BashTaskTest {
  protected:
-  BashTaskElsewhereTest() { services_.config.try_silence = Millis(1500); }
+  BashTaskElsewhereTest() { services_.config.try_silence = Millis(5000); }
 
   // Starts `command` as the other server did, and returns its handle as this one reads it.
   Json StartElsewhere(const std::string& command) {
@@ -386,18 +386,21 @@ class BashTaskElsewhereTest : public BashTaskTest {
   BashTaskType adopter_{&services_};
 };
 
-// The adopting server has a data directory of its own: the heartbeat is read where the handle
+// The try outlives the silence allowed (only the heartbeat keeps it alive), and the adopting
+// server has a data directory of its own: the heartbeat and the outputs are read where the handle
 // says the try writes, not at this server's name for the log.
 TEST_F(BashTaskElsewhereTest, RecoverTakesTheRecordedEndOfATryElsewhere) {
-  Json handle = StartElsewhere("sleep 3; exit 4");
+  const std::string command = "echo '::sparkplane-output rows=5'; sleep 7; exit 4";
+  Json handle = StartElsewhere(command);
   EXPECT_EQ(handle.value("log", ""), log_);
   const std::string adopter_log = dir_.File("adopter/logs/etl/run/extract/2.log");
-  auto ctx = std::make_shared<RecordingTaskContext>(
-      &services_, Json{{"command", "sleep 3; exit 4"}}, adopter_log);
+  auto ctx =
+      std::make_shared<RecordingTaskContext>(&services_, Json{{"command", command}}, adopter_log);
   adopter_.Recover(ctx, handle);
   std::optional<TaskResult> r = ctx->WaitForResult();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 4) << r->message;
+  EXPECT_EQ(r->outputs, Json({{"rows", "5"}}));
   EXPECT_THAT(ReadFile(adopter_log), HasSubstr("through its log and exit record"));
 }
 
@@ -411,7 +414,7 @@ TEST_F(BashTaskElsewhereTest, RecoverFailsATryElsewhereThatFellSilent) {
   ASSERT_TRUE(r.has_value());
   EXPECT_FALSE(r->success);
   EXPECT_TRUE(r->retryable);
-  EXPECT_THAT(r->message, HasSubstr("showed no sign of life for 1 s"));
+  EXPECT_THAT(r->message, HasSubstr("showed no sign of life for 5 s"));
 }
 
 TEST_F(BashTaskElsewhereTest, CancelStopsATryElsewhereThroughItsStopFile) {

@@ -32,15 +32,17 @@ inline executor::TryFiles TryFilesOf(const nlohmann::json& handle, const std::st
 }
 
 // Stops an adopted try (not our child): here by its process group, elsewhere through its stop
-// file. A try elsewhere without an exit record cannot be reached (FailedPrecondition).
+// file (executor::StopTry). FailedPrecondition: it could not be reached and may still run (a
+// try elsewhere without an exit record, a stop file that cannot be written); Unavailable: it fell
+// silent without recording its end.
 inline Status StopAdoptedTry(const executor::ProcessHandle& h, const executor::TryFiles& files,
                              Millis grace, Millis silence) {
   if (executor::IsHere(h) || !files.exit_record.empty()) {
     return executor::StopTry(h, files, grace, silence);
   }
   return FailedPreconditionError("process " + std::to_string(h.pid) +
-                                 " runs in another host or pod and has no exit record to stop "
-                                 "it through; it was left running");
+                                 " runs on another host or pod and has no exit record to stop "
+                                 "it through");
 }
 
 // ", through its log and exit record (it runs on another host or pod)" for a try elsewhere.

@@ -1,5 +1,6 @@
 // `sparkplane schedulers list`: the scheduler instances registered on a PostgreSQL store, which
-// one is active (holds the lease), and their heartbeats (ages on the database's clock).
+// one is active (holds the lease), their heartbeats (ages on the database's clock), and what the
+// active one holds (runs in flight, their queued or running tries, clusters not deleted).
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -22,8 +23,11 @@ int SchedulersList(const GlobalOptions& g, bool all) {
   Result<std::vector<store::postgres::SchedulerInstance>> list =
       store::postgres::ListSchedulers(where->target);
   if (!list.ok()) return Fail(list.status());
+  Result<store::postgres::SchedulerHoldings> holdings =
+      store::postgres::CountHoldings(where->target);
+  if (!holdings.ok()) return Fail(holdings.status());
   nlohmann::json out = nlohmann::json::array();
-  Table table({"INSTANCE", "HOST", "PID", "ROLE", "STARTED", "HEARTBEAT"});
+  Table table({"INSTANCE", "HOST", "PID", "ROLE", "STARTED", "HEARTBEAT", "HOLDS"});
   for (const store::postgres::SchedulerInstance& s : *list) {
     if ((s.stopped_at_ms || !s.connected) && !all) continue;
     // Without an open session it was killed, frozen past the session timeout, or cut off.
@@ -32,14 +36,23 @@ int SchedulersList(const GlobalOptions& g, bool all) {
                        : !s.connected    ? "gone"
                                          : "standby";
     std::string started = FormatTime(FromUnixMillis(s.started_at_ms));
+    nlohmann::json holds = nullptr;
+    std::string holds_text = "-";
+    if (s.active) {
+      holds = {
+          {"runs", holdings->runs}, {"tries", holdings->tries}, {"clusters", holdings->clusters}};
+      holds_text = std::to_string(holdings->runs) + " runs, " + std::to_string(holdings->tries) +
+                   " tries, " + std::to_string(holdings->clusters) + " clusters";
+    }
     out.push_back({{"instance", s.id},
                    {"host", s.host},
                    {"pid", s.pid},
                    {"role", role},
                    {"started_at", started},
-                   {"heartbeat_age_ms", s.heartbeat_age_ms}});
+                   {"heartbeat_age_ms", s.heartbeat_age_ms},
+                   {"holds", holds}});
     table.Add({std::to_string(s.id), s.host, std::to_string(s.pid), role, started,
-               std::to_string(s.heartbeat_age_ms / 1000) + "s ago"});
+               std::to_string(s.heartbeat_age_ms / 1000) + "s ago", holds_text});
   }
   if (g.json) {
     std::printf("%s\n", out.dump(2).c_str());

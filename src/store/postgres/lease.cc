@@ -260,4 +260,25 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
       "list schedulers");
 }
 
+Result<SchedulerHoldings> CountHoldings(const std::string& url) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, OpenMigrated(url));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn->Prepare("SELECT (SELECT count(*) FROM dag_runs WHERE state IN ('queued', 'running')), "
+                    "(SELECT count(*) FROM task_instances t JOIN dag_runs r ON r.id = t.run_id "
+                    "WHERE r.state IN ('queued', 'running') AND t.state IN ('queued', "
+                    "'running')), (SELECT count(*) FROM clusters WHERE state <> 'deleted')"));
+  ASSIGN_OR_RETURN(std::vector<SchedulerHoldings> rows, internal::ReadAll<SchedulerHoldings>(
+                                                            stmt,
+                                                            [](const Connection::Statement& row) {
+                                                              SchedulerHoldings h;
+                                                              h.runs = row.ColumnInt64(0);
+                                                              h.tries = row.ColumnInt64(1);
+                                                              h.clusters = row.ColumnInt64(2);
+                                                              return h;
+                                                            },
+                                                            "count what the scheduler holds"));
+  return rows.empty() ? SchedulerHoldings{} : rows.front();
+}
+
 }  // namespace sp::store::postgres

@@ -42,6 +42,14 @@ struct SchedulerInstance {
   std::optional<int64_t> stopped_at_ms;
 };
 
+// What the active scheduler holds (one decides at a time, so it holds all of it): runs queued or
+// running, their task instances queued or running, and clusters not deleted.
+struct SchedulerHoldings {
+  int64_t runs = 0;
+  int64_t tries = 0;
+  int64_t clusters = 0;
+};
+
 class SchedulerLease {
  public:
   // Registers this process as a scheduler instance on the (migrated) database at `url`.
@@ -117,5 +125,9 @@ class LeaseKeeper {
 // Every registered instance, the active one first, then newest first (`sparkplane schedulers
 // list`).
 Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url);
+
+// What the active instance holds, counted in one statement (index scans: runs by state, then
+// their task instances by primary key).
+Result<SchedulerHoldings> CountHoldings(const std::string& url);
 
 }  // namespace sp::store::postgres

@@ -345,6 +345,15 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerHandsOverWithoutRu
   ServerProcess active(data());
   ASSERT_NO_FATAL_FAILURE(StartBothAndTrigger(active, "fan"));
   ASSERT_TRUE(WaitFor([&] { return Lines(marks() + "/first") == 1; }));
+  // What each holds: the active one the run and its running first task, the standby nothing.
+  CommandResult before = Sparkplane(data(), {"schedulers", "list", "--json"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  nlohmann::json both = before.Json();
+  ASSERT_TRUE(both.is_array() && both.size() == 2) << before.out;
+  EXPECT_EQ(both[0].value("role", ""), "active");
+  EXPECT_EQ(both[0]["holds"], nlohmann::json({{"runs", 1}, {"tries", 1}, {"clusters", 0}}))
+      << before.out;
+  EXPECT_TRUE(both[1]["holds"].is_null()) << before.out;
   auto killed = std::chrono::steady_clock::now();
   active.Kill(SIGKILL);
   double took = TakeoverSeconds(killed);
@@ -360,6 +369,7 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerHandsOverWithoutRu
   ASSERT_TRUE(instances.is_array() && instances.size() == 1) << list.out;
   EXPECT_EQ(instances[0].value("role", ""), "active");
   EXPECT_EQ(instances[0].value("pid", 0), standby_pid_);
+  EXPECT_EQ(instances[0]["holds"].value("runs", -1), 0) << list.out;
 }
 
 // The standby runs in a pid namespace of its own, as a replica in another pod does, so the

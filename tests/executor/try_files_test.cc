@@ -30,22 +30,28 @@ struct RecordedTry {
   TryFiles files;
 };
 
-// Starts `script` under a recording supervisor writing the try's log and exit record.
-RecordedTry StartRecorded(ProcessSupervisor& supervisor, const TempDir& dir,
-                          const std::string& script, ExitRecorder* exited) {
-  SpawnSpec spec;
-  spec.argv = {"/bin/sh", "-c", script};
-  spec.output_path = dir.File("try.log");
-  spec.exit_record_path = dir.File("try.log.exit");
-  Result<ProcessHandle> h = supervisor.Spawn(spec, exited->Callback());
-  EXPECT_TRUE(h.ok()) << h.status().ToString();
-  RecordedTry t;
-  t.here = h.value_or(ProcessHandle{});
-  t.elsewhere = t.here;
-  t.elsewhere.space = kOtherHost;
-  t.files = {spec.exit_record_path, spec.output_path};
-  return t;
-}
+// A try started here under a recording supervisor that writes its log and exit record.
+class TryFilesTest : public ::testing::Test {
+ protected:
+  RecordedTry Start(const std::string& script) {
+    SpawnSpec spec;
+    spec.argv = {"/bin/sh", "-c", script};
+    spec.output_path = dir_.File("try.log");
+    spec.exit_record_path = dir_.File("try.log.exit");
+    Result<ProcessHandle> h = supervisor_.Spawn(spec, exited_.Callback());
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    RecordedTry t;
+    t.here = h.value_or(ProcessHandle{});
+    t.elsewhere = t.here;
+    t.elsewhere.space = kOtherHost;
+    t.files = {spec.exit_record_path, spec.output_path};
+    return t;
+  }
+
+  TempDir dir_;
+  ProcessSupervisor supervisor_;
+  ExitRecorder exited_;
+};
 
 TEST(ProcessSpaceTest, HandlesSayWhereTheirPidMeansSomething) {
   ASSERT_FALSE(ProcessSpace().empty()) << "/proc tells neither the boot nor the pid namespace";
@@ -68,22 +74,16 @@ TEST(ProcessSpaceTest, HandlesSayWhereTheirPidMeansSomething) {
   EXPECT_FALSE(older.ToJson().contains("space"));
 }
 
-TEST(ProcessSpaceTest, ChildrenCarryTheSpace) {
-  TempDir dir;
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  RecordedTry t = StartRecorded(supervisor, dir, "exit 0", &exited);
+TEST_F(TryFilesTest, ChildrenCarryTheSpace) {
+  RecordedTry t = Start("exit 0");
   EXPECT_EQ(t.here.space, ProcessSpace());
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
 }
 
 // The try outlives the silence allowed: only the supervisor's heartbeat on its log keeps it
 // alive in the other host's eyes (the command writes nothing after its first line).
-TEST(TryFilesTest, AHeartbeatKeepsATryElsewhereAliveUntilItsRecordTellsTheEnd) {
-  TempDir dir;
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  RecordedTry t = StartRecorded(supervisor, dir, "echo started; sleep 4; exit 3", &exited);
+TEST_F(TryFilesTest, AHeartbeatKeepsATryElsewhereAliveUntilItsRecordTellsTheEnd) {
+  RecordedTry t = Start("echo started; sleep 4; exit 3");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "started\n"; }));
   std::atomic<bool> stop{false};
   const auto start = std::chrono::steady_clock::now();
@@ -92,40 +92,32 @@ TEST(TryFilesTest, AHeartbeatKeepsATryElsewhereAliveUntilItsRecordTellsTheEnd) {
   std::optional<ExitInfo> record = ReadExitRecord(t.files.exit_record);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->exit_code, 3);
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
 }
 
-TEST(TryFilesTest, ATryWhoseSupervisorDiedFallsSilent) {
-  TempDir dir;
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  RecordedTry t = StartRecorded(supervisor, dir, "sleep 60", &exited);
+TEST_F(TryFilesTest, ATryWhoseSupervisorDiedFallsSilent) {
+  RecordedTry t = Start("sleep 60");
   ASSERT_TRUE(WaitFor([&] { return ::access(t.files.output.c_str(), F_OK) == 0; }));
   ASSERT_TRUE(SignalGroup(t.here.pid, SIGKILL).ok());  // the host "goes": supervisor and program
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
   std::atomic<bool> stop{false};
   EXPECT_EQ(AwaitTryEnd(t.elsewhere, t.files, Millis(1500), stop), TryEnd::kSilent);
   // Here the same handle is followed through the process: it ended without a record.
   EXPECT_EQ(AwaitTryEnd(t.here, t.files, Millis(1500), stop), TryEnd::kSilent);
 }
 
-TEST(TryFilesTest, FilesThisHostCannotSeeAreSilentAndAStopReturnsTheWatch) {
-  TempDir dir;
+TEST_F(TryFilesTest, FilesThisHostCannotSeeAreSilentAndAStopReturnsTheWatch) {
   ProcessHandle there = CurrentProcess();
   there.space = kOtherHost;
-  const TryFiles unshared{dir.File("nowhere/try.log.exit"), dir.File("nowhere/try.log")};
+  const TryFiles unshared{dir_.File("nowhere/try.log.exit"), dir_.File("nowhere/try.log")};
   std::atomic<bool> stop{false};
   EXPECT_EQ(AwaitTryEnd(there, unshared, Millis(600), stop), TryEnd::kSilent);
   stop = true;
   EXPECT_EQ(AwaitTryEnd(there, unshared, Millis(60'000), stop), TryEnd::kStopping);
 }
 
-TEST(TryFilesTest, AStopFileEndsATryElsewhereAndItsEndIsRecorded) {
-  TempDir dir;
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  RecordedTry t =
-      StartRecorded(supervisor, dir, "trap 'exit 7' TERM; echo ready; sleep 60 & wait", &exited);
+TEST_F(TryFilesTest, AStopFileEndsATryElsewhereAndItsEndIsRecorded) {
+  RecordedTry t = Start("trap 'exit 7' TERM; echo ready; sleep 60 & wait");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "ready\n"; }));
   ASSERT_TRUE(StopTry(t.elsewhere, t.files, Millis(10'000), Millis(5'000)).ok());
   std::optional<ExitInfo> record = ReadExitRecord(t.files.exit_record);
@@ -135,26 +127,21 @@ TEST(TryFilesTest, AStopFileEndsATryElsewhereAndItsEndIsRecorded) {
   struct stat st;
   ASSERT_EQ(::stat(StopFileOf(t.files.exit_record).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
 }
 
 // A program that ignores SIGTERM is killed after the grace, and so is the rest of its group
 // (the `sleep` it started), once its end is recorded.
-TEST(TryFilesTest, AStopFileKillsAfterTheGraceAndLeavesNothingOfTheGroup) {
-  TempDir dir;
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  const std::string straggler = dir.File("straggler");
-  RecordedTry t = StartRecorded(
-      supervisor, dir, "trap '' TERM; sleep 60 & echo $! > " + straggler + "; echo ready; wait",
-      &exited);
+TEST_F(TryFilesTest, AStopFileKillsAfterTheGraceAndLeavesNothingOfTheGroup) {
+  const std::string straggler = dir_.File("straggler");
+  RecordedTry t = Start("trap '' TERM; sleep 60 & echo $! > " + straggler + "; echo ready; wait");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "ready\n"; }));
   const pid_t sleeper = std::stoi(ReadFile(straggler));
   ASSERT_TRUE(StopTry(t.elsewhere, t.files, Millis(300), Millis(5'000)).ok());
   std::optional<ExitInfo> record = ReadExitRecord(t.files.exit_record);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->signal, SIGKILL);
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
   // sh ignored SIGTERM, and its `sleep` inherited that: only the group's SIGKILL ends it.
   EXPECT_TRUE(WaitFor([&] { return ::kill(sleeper, 0) != 0; }, std::chrono::seconds(5)))
       << "the try's sleep " << sleeper << " outlived the stop";
@@ -162,44 +149,35 @@ TEST(TryFilesTest, AStopFileKillsAfterTheGraceAndLeavesNothingOfTheGroup) {
 
 // A stop file still being written (empty) is no stop with a zero grace: it is read again a second
 // later.
-TEST(TryFilesTest, AStopFileWithoutItsGraceYetIsNotAStop) {
-  TempDir dir;
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  RecordedTry t = StartRecorded(supervisor, dir, "echo ready; sleep 60", &exited);
+TEST_F(TryFilesTest, AStopFileWithoutItsGraceYetIsNotAStop) {
+  RecordedTry t = Start("echo ready; sleep 60");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "ready\n"; }));
   { std::ofstream(StopFileOf(t.files.exit_record)); }
   EXPECT_FALSE(WaitFor([&] { return ::access(t.files.exit_record.c_str(), F_OK) == 0; },
                        std::chrono::milliseconds(2500)))
       << "an empty stop file stopped the try";
   ASSERT_TRUE(StopTry(t.elsewhere, t.files, Millis(5'000), Millis(5'000)).ok());
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
 }
 
 // A stop file left at a record's path from an earlier try is not one for the next try there.
-TEST(TryFilesTest, AStaleStopFileDoesNotStopTheNextTry) {
-  TempDir dir;
-  { std::ofstream(dir.File("try.log.exit") + ".stop") << "0\n"; }
-  ProcessSupervisor supervisor;
-  ExitRecorder exited;
-  RecordedTry t = StartRecorded(supervisor, dir, "sleep 1.5; exit 5", &exited);
-  ASSERT_TRUE(exited.Wait().has_value());
+TEST_F(TryFilesTest, AStaleStopFileDoesNotStopTheNextTry) {
+  { std::ofstream(dir_.File("try.log.exit") + ".stop") << "0\n"; }
+  RecordedTry t = Start("sleep 1.5; exit 5");
+  ASSERT_TRUE(exited_.Wait().has_value());
   std::optional<ExitInfo> record = ReadExitRecord(t.files.exit_record);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->exit_code, 5);
 }
 
-TEST(TryFilesTest, AStopOfATryHereTerminatesItsGroup) {
-  TempDir dir;
-  ProcessSupervisor previous_server;
-  ExitRecorder exited;
-  RecordedTry t = StartRecorded(previous_server, dir, "echo ready; sleep 60", &exited);
+TEST_F(TryFilesTest, AStopOfATryHereTerminatesItsGroup) {
+  RecordedTry t = Start("echo ready; sleep 60");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "ready\n"; }));
   ASSERT_TRUE(StopTry(t.here, t.files, Millis(5'000), Millis(5'000)).ok());
   EXPECT_NE(CheckProcess(t.here), ProcessLiveness::kRunning);
   EXPECT_NE(::access(StopFileOf(t.files.exit_record).c_str(), F_OK), 0)
       << "a try here is stopped by signals, not through a file";
-  ASSERT_TRUE(exited.Wait().has_value());
+  ASSERT_TRUE(exited_.Wait().has_value());
 }
 
 }  // namespace

@@ -139,14 +139,15 @@ class ProcessSupervisor {
 
   // Same for a process that is not our child (recovered from a handle after a restart).
   // Does nothing unless CheckProcess(h) is kRunning (a process elsewhere: StopTry in
-  // executor/try_files.h). Blocks up to `grace` waiting for it to go,
-  // then SIGKILLs the group (stragglers too) and waits up to 2 s more for the leader.
+  // executor/try_files.h). Blocks up to `grace` waiting for it to go, then SIGKILLs the group
+  // (stragglers too) and waits up to 2 s more for the leader.
   static void TerminateForeign(const ProcessHandle& h, Millis grace);
 
   size_t RunningCount() const;
 
   // True while `h` names a child of ours that has not been reaped yet (pid and, when non-zero,
-  // start_ticks match, in this process space). Lets a caller choose between Terminate and TerminateForeign.
+  // start_ticks match, in this process space). Lets a caller choose between Terminate and
+  // TerminateForeign.
   bool IsChild(const ProcessHandle& h) const;
 
  private:

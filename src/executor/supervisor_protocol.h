@@ -22,8 +22,8 @@
 // try's heartbeat for servers on other hosts), and when PATH.stop appears (its text: a grace in
 // milliseconds) it sends SIGTERM to its group, SIGKILL to the program after the grace, and
 // SIGKILL to what is left of the group once the end is recorded (executor/try_files.h). A program
-// that cannot be executed is reported on stderr ("sparkplane: cannot execute
-// ...") with exit kLaunchFailedExitCode. When the server ends, a try's group becomes orphaned:
+// that cannot be executed is reported on stderr ("sparkplane: cannot execute ...") with exit
+// kLaunchFailedExitCode. When the server ends, a try's group becomes orphaned:
 // one with a stopped member gets SIGHUP then SIGCONT from the kernel, which the recording
 // supervisor ignores and the program handles as it would a hang-up.
 //

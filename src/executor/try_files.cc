@@ -16,6 +16,7 @@ namespace sp::executor {
 namespace {
 
 constexpr Millis kPoll{200};
+
 bool Exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;
 }

@@ -30,10 +30,6 @@ struct TryFiles {
   std::string output;       // its --output (the try's log)
 };
 
-// How long a try elsewhere may show no sign of life before it counts as lost: 30 heartbeats,
-// and more than a network file system's attribute cache keeps a file that changes every second.
-inline constexpr Millis kTrySilence{30'000};
-
 // The stop file's path for a record ("<record>.stop").
 std::string StopFileOf(const std::string& exit_record);
 

@@ -452,13 +452,12 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
     ctx->Complete(Failed(message, /*retryable=*/true));
     return;
   }
-  const std::string record = internal::ExitRecordOf(handle);
   const executor::TryFiles files = internal::TryFilesOf(handle, ctx->log_path());
   const uint64_t log_offset = handle.is_object() && handle.contains("log_offset") &&
                                       handle["log_offset"].is_number_unsigned()
                                   ? handle["log_offset"].get<uint64_t>()
                                   : internal::LogSize(files.output);
-  if (!record.empty()) {
+  if (!files.exit_record.empty()) {
     // Started with an exit record: the try's result stands whether it ended while the server
     // was down or ends later. A running command is adopted and watched, never restarted.
     ProcessHandle running = *h;

@@ -23,13 +23,14 @@
 // a key wins. Only what this try wrote to the log is scanned.
 //
 // Flow of a try: Spawn gated with an exit record (`<log>.exit`) -> SaveHandle({"pid",
-// "start_ticks", "space", "exit_record", "log", "log_offset"}) -> Release -> the exit callback (supervisor's
-// reaper thread) scans the log and Completes: success iff exit code 0 (skipped for a
-// skip_on_exit_code). After a server restart
-// the process is no longer our child: Recover takes its result from the exit record, watching a
-// command that still runs until it ends, so a restart never runs finished work again. A command
-// that ended without a record (killed with its supervisor) fails retryably. Handles saved without
-// an exit record: a still-running process is stopped and the try fails retryably.
+// "start_ticks", "space", "exit_record", "log", "log_offset"}) -> Release -> the exit callback
+// (supervisor's reaper thread) scans the log and Completes: success iff exit code 0 (skipped for
+// a skip_on_exit_code). After a server restart the process is no longer our child: Recover takes
+// its result from the exit record, watching a command that still runs until it ends (through its
+// files when it runs in another process space: executor/try_files.h), so a restart never runs
+// finished work again. A command that ended without a record (killed with its supervisor, or
+// silent for `try_silence` elsewhere) fails retryably. Handles saved without an exit record: a
+// still-running process is stopped and the try fails retryably.
 //
 // Thread safety: all methods may run concurrently; work that blocks runs on TaskThreads.
 #pragma once

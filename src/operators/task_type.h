@@ -65,7 +65,8 @@ struct RuntimeConfig {
   std::string cluster_owner_lock;
   Millis cluster_owner_grace{30000};
   // How long a try adopted from another process space (another host or pod, over a shared log
-  // volume) may show no sign of life before it counts as lost (executor/try_files.h).
+  // volume) may show no sign of life before it counts as lost (executor/try_files.h): 30
+  // heartbeats.
   Millis try_silence{30000};
   // Warm pools of local clusters the server keeps ready (clusters::PoolSpec); empty for
   // commands.

@@ -141,7 +141,7 @@ std::string ReadProcessSpace() {
 
 }  // namespace
 
-std::string ProcessSpace() {
+const std::string& ProcessSpace() {
   static const std::string kSpace = ReadProcessSpace();  // a process never changes either
   return kSpace;
 }
@@ -200,10 +200,9 @@ Status SignalGroup(pid_t pid, int sig) {
 }
 
 struct ProcessSupervisor::State {
-  std::vector<std::string> pass_env;   // immutable after construction
-  std::string supervisor;              // sparkplane-supervisor's path; immutable
-  std::string space = ProcessSpace();  // immutable
-  int nice = 0;                        // supervised children's --nice; immutable
+  std::vector<std::string> pass_env;  // immutable after construction
+  std::string supervisor;             // sparkplane-supervisor's path; immutable
+  int nice = 0;                       // supervised children's --nice; immutable
   struct Child {
     pid_t pid = 0;
     uint64_t start_ticks = 0;
@@ -449,7 +448,7 @@ Result<ProcessHandle> ProcessSupervisor::Spawn(const SpawnSpec& spec, ExitCallba
   handle.pid = pid;
   // Not yet reaped, so /proc/PID exists; the start time does not change at exec.
   if (auto stat = internal::ReadProcStat(pid)) handle.start_ticks = stat->start_ticks;
-  handle.space = state_->space;
+  handle.space = ProcessSpace();
 
   State::Child child;
   child.pid = pid;
@@ -548,7 +547,7 @@ size_t ProcessSupervisor::RunningCount() const {
 }
 
 bool ProcessSupervisor::IsChild(const ProcessHandle& h) const {
-  if (!h.space.empty() && h.space != state_->space) return false;  // its pid means nothing here
+  if (!IsHere(h)) return false;  // its pid means nothing here
   std::lock_guard<std::mutex> lock(state_->mu);
   State::Child* child = state_->FindLocked(h.pid);
   return child != nullptr && (h.start_ticks == 0 || child->start_ticks == h.start_ticks);

@@ -85,7 +85,7 @@ std::optional<ExitInfo> ReadExitRecord(const std::string& path);
 // The host's boot and this process's pid namespace ("<boot id>/<namespace inode>"): two
 // handles name the same process only in the same space. Another host, a restarted host and a
 // restarted pod (a new pid namespace) are other spaces. Empty when /proc does not tell.
-std::string ProcessSpace();
+const std::string& ProcessSpace();
 
 // True when `h` was made in this process's space (or names none).
 bool IsHere(const ProcessHandle& h);

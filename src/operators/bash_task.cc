@@ -478,9 +478,7 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
       ctx->AppendLog("[sparkplane] " + message);
       ctx->Complete(Failed(message, /*retryable=*/true));
     };
-    const ProcessLiveness live = executor::CheckProcess(running);
-    if ((live != ProcessLiveness::kRunning && live != ProcessLiveness::kElsewhere) ||
-        !threads_->Run(watch)) {
+    if (!internal::Watchable(running) || !threads_->Run(watch)) {
       watch();
     } else {
       ctx->AppendLog("[sparkplane] the server restarted while process " +

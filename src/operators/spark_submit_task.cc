@@ -1440,9 +1440,7 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
       std::lock_guard<std::mutex> lock(mu_);
       tries_[ctx.get()] = t;  // so that a cancel finds the adopted try
     }
-    const ProcessLiveness live = executor::CheckProcess(running);
-    if ((live == ProcessLiveness::kRunning || live == ProcessLiveness::kElsewhere) &&
-        threads_.Run(watch)) {
+    if (internal::Watchable(running) && threads_.Run(watch)) {
       Log(*ctx, "the server restarted while spark-submit (pid " + std::to_string(running.pid) +
                     ") ran; watching it" + internal::DescribeWatch(running));
     } else {

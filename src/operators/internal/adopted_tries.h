@@ -1,6 +1,6 @@
 // What the bash and spark_submit types share about tries they adopt from a saved handle: the
-// exit record it names, stopping such a try here or in another process space, and the words a
-// try's log gets about it. Private to operators/. Header-only, stateless.
+// files it names, whether to watch it, stopping such a try here or in another process space, and
+// the words a try's log gets about it. Private to operators/. Header-only, stateless.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,22 +13,25 @@
 
 namespace sp::operators::internal {
 
-// The saved handle's "exit_record" ("" for handles saved before exit records existed).
-inline std::string ExitRecordOf(const nlohmann::json& handle) {
-  auto it = handle.is_object() ? handle.find("exit_record") : handle.end();
-  return handle.is_object() && it != handle.end() && it->is_string() ? it->get<std::string>()
-                                                                     : std::string();
+// The files the try's supervisor writes, as the saved handle names them: its exit record
+// ("exit_record"; "" in handles saved before exit records existed) and its log ("log";
+// `log_path`, the try's log as this server names it, in handles saved without one). A server with
+// a data directory of its own reads the other's files by their own paths.
+inline executor::TryFiles TryFilesOf(const nlohmann::json& handle, const std::string& log_path) {
+  auto text = [&handle](const char* key, std::string fallback) {
+    auto it = handle.is_object() ? handle.find(key) : handle.end();
+    return handle.is_object() && it != handle.end() && it->is_string() ? it->get<std::string>()
+                                                                       : fallback;
+  };
+  return executor::TryFiles{text("exit_record", ""), text("log", log_path)};
 }
 
-// The files the try's supervisor writes, as the handle names them: its exit record, and its log
-// ("log"; `log_path`, the try's log as this server names it, for handles saved without one).
-// A server with a data directory of its own reads the other's files by their own paths.
-inline executor::TryFiles TryFilesOf(const nlohmann::json& handle, const std::string& log_path) {
-  executor::TryFiles files{ExitRecordOf(handle), log_path};
-  auto it = handle.is_object() ? handle.find("log") : handle.end();
-  if (handle.is_object() && it != handle.end() && it->is_string())
-    files.output = it->get<std::string>();
-  return files;
+// Whether an adopted try may still run and is worth watching: running here, or elsewhere (only
+// its files can tell).
+inline bool Watchable(const executor::ProcessHandle& h) {
+  const executor::ProcessLiveness live = executor::CheckProcess(h);
+  return live == executor::ProcessLiveness::kRunning ||
+         live == executor::ProcessLiveness::kElsewhere;
 }
 
 // Stops an adopted try (not our child): here by its process group, elsewhere through its stop

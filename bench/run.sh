@@ -170,6 +170,10 @@ if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   echo
   bench/postgres_bench.sh "$build" 2>/dev/null || { echo "bench/postgres_bench.sh failed" >&2; status=1; }
   echo
+  echo "## Commands relayed through PostgreSQL (bench/relay_bench.sh)"
+  echo
+  bench/relay_bench.sh "$build" 2>/dev/null || { echo "bench/relay_bench.sh failed" >&2; status=1; }
+  echo
 fi
 echo "Load average at end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

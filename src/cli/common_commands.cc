@@ -17,6 +17,7 @@
 #include "common/json_limits.h"
 #include "scheduler/scheduler.h"
 #include "store/open.h"
+#include "store/postgres/command_relay.h"
 
 namespace sp::cli {
 
@@ -29,16 +30,71 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+namespace {
+
+constexpr std::chrono::seconds kRelayWait{60};
+
+// On a PostgreSQL store: takes the scheduler lease (nullopt: no scheduler acts, the caller
+// applies the command itself under the lease), or relays `request` to the active scheduler
+// through the database (store/postgres/command_relay.h) and returns its answer. While the
+// command waits, the lease is tried once a second: if the active scheduler is gone with no one
+// to take over, the command is withdrawn and applied here instead. Unavailable when no answer
+// came within kRelayWait (the command is withdrawn: it was not applied).
+Result<std::optional<nlohmann::json>> RelayToActiveScheduler(store::postgres::SchedulerLease& lease,
+                                                             const std::string& url,
+                                                             const nlohmann::json& request,
+                                                             const std::string& host) {
+  ASSIGN_OR_RETURN(bool got, lease.TryAcquire());
+  if (got) return std::optional<nlohmann::json>();
+  ASSIGN_OR_RETURN(std::unique_ptr<store::postgres::CommandRelay> relay,
+                   store::postgres::CommandRelay::Open(url));
+  ASSIGN_OR_RETURN(int64_t id,
+                   relay->Send(request, host + " (pid " + std::to_string(::getpid()) + ")"));
+  const auto deadline = std::chrono::steady_clock::now() + kRelayWait;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<nlohmann::json> answer,
+                     relay->AwaitAnswer(id, std::chrono::milliseconds(1000)));
+    if (answer) return answer;
+    const bool late = std::chrono::steady_clock::now() >= deadline;
+    Result<bool> acquired = late ? Result<bool>(false) : lease.TryAcquire();
+    if (!late && (!acquired.ok() || !*acquired)) continue;
+    // Given up, or the lease is ours: take the command back unless it was answered meanwhile.
+    ASSIGN_OR_RETURN(bool withdrawn, relay->Withdraw(id));
+    if (!withdrawn) {
+      ASSIGN_OR_RETURN(answer, relay->AwaitAnswer(id, std::chrono::milliseconds(0)));
+      if (answer) return answer;
+      return InternalError("relayed command " + std::to_string(id) +
+                           " is neither pending nor answered");
+    }
+    if (!late) return std::optional<nlohmann::json>();
+    Result<std::string> holder = lease.DescribeHolder();
+    return UnavailableError(
+        "the active scheduler (" + (holder.ok() ? *holder : std::string("unknown")) +
+        ") did not take the command within " + std::to_string(kRelayWait.count()) +
+        " s; it was withdrawn and not applied");
+  }
+}
+
+}  // namespace
+
 Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   // The server, else the lock to apply the command here. Neither at once means a server is
   // starting (lock taken, socket not yet bound) or another command holds the lock for a moment:
   // both pass, so ask again for a while before calling the server unresponsive.
+  // On a PostgreSQL store the scheduler lease, not this file lock, keeps a command from deciding
+  // beside a scheduler (below), and the data directory may be shared with servers on other
+  // hosts (the `ha` overlay), whose lock is seen here but whose socket cannot be reached: the
+  // command goes to the lease at once.
+  ASSIGN_OR_RETURN(store::StoreLocation where,
+                   store::ParseStoreLocation(rt.config.StoreLocation()));
+  const bool by_lease = where.kind == store::StoreLocation::Kind::kPostgres;
   const auto deadline = std::chrono::steady_clock::now() + kLockWait;
   int lock = -1;
   for (;;) {
     Result<nlohmann::json> sent =
         api::SendControlRequest(rt.config.SocketPath(), request, Millis(60000));
     if (sent.ok() || sent.status().code() != StatusCode::kUnavailable) return sent;
+    if (by_lease) break;
     lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0) {
       return UnavailableError("cannot open " + rt.config.LockPath() + ": " + std::strerror(errno));
@@ -51,25 +107,24 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  // No server: apply the command here, holding the server lock so none starts meanwhile. On a
-  // PostgreSQL store a server elsewhere may be active: then only it may write.
+  // No server: apply the command here, holding the server lock (SQLite) or the scheduler lease
+  // (PostgreSQL) so none starts meanwhile. On a PostgreSQL store a server elsewhere may be
+  // active: then only it may write, and the command is relayed to it through the database.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
       store::RegisterScheduler(rt.config.StoreLocation(), std::string(host) + " (command)");
   Status leased = lease.status();
   if (leased.ok() && *lease) {
-    Result<bool> got = (*lease)->TryAcquire();
-    if (got.ok() && !*got) {
-      Result<std::string> holder = (*lease)->DescribeHolder();
-      leased = FailedPreconditionError("a scheduler is active on this PostgreSQL store (" +
-                                       (holder.ok() ? *holder : std::string("unknown")) +
-                                       "): run the command where it runs, or through its HTTP API");
+    Result<std::optional<nlohmann::json>> relayed =
+        RelayToActiveScheduler(**lease, where.target, request, host);
+    if (!relayed.ok() || *relayed) {
       (*lease)->Release();
-    } else {
-      leased = got.status();
-      if (leased.ok()) rt.store->FenceWrites((*lease)->epoch());
+      if (lock >= 0) ::close(lock);
+      if (!relayed.ok()) return relayed.status();
+      return std::move(**relayed);
     }
+    rt.store->FenceWrites((*lease)->epoch());  // no scheduler acts: this command holds the lease
   }
   // While the command runs, the lease's session must not look frozen to a standby.
   std::unique_ptr<store::postgres::LeaseKeeper> keeper;
@@ -78,7 +133,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
         lease->get(), [](const Status&) {}, [](const std::string&) {});
   }
   if (!leased.ok()) {
-    ::close(lock);
+    if (lock >= 0) ::close(lock);
     return leased;
   }
   scheduler::SchedulerOptions opts;
@@ -99,7 +154,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   }
   keeper.reset();
   if (*lease) (*lease)->Release();
-  ::close(lock);
+  if (lock >= 0) ::close(lock);
   return out;
 }
 

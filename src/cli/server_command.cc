@@ -14,6 +14,7 @@
 
 #include "api/control_socket.h"
 #include "api/http_api.h"
+#include "api/relayed_commands.h"
 #include "auth/auth_service.h"
 #include "cli/commands.h"
 #include "http/server.h"
@@ -228,6 +229,17 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   if (!s.ok()) return Fail(s);
   control.SetLoading(false);
   if (web) web->SetLoading(false);
+  // Commands given where no scheduler acts on this PostgreSQL store reach this one through it.
+  std::unique_ptr<api::RelayedCommandPump> relay;
+  if (*lease) {
+    Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
+    Result<std::unique_ptr<store::postgres::CommandInbox>> inbox =
+        where.ok() ? store::postgres::CommandInbox::Open(where->target)
+                   : Result<std::unique_ptr<store::postgres::CommandInbox>>(where.status());
+    if (!inbox.ok()) return Fail(inbox.status().With("open the relayed commands' inbox"));
+    relay = std::make_unique<api::RelayedCommandPump>(std::move(*inbox), &sched, rt.store.get(),
+                                                      rt.logger.get());
+  }
 
   // No cluster outlives its run: reap orphans at start and periodically, off the loop thread.
   std::mutex reaper_mu;
@@ -278,6 +290,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
                                 ", dags " + rt.config.dags_folder + ", control socket " +
                                 rt.config.SocketPath() + ui);
   sched.Run();
+  relay.reset();
   if (http_server) http_server->Stop();
   if (web) web->StopFeed();
   control.Stop();

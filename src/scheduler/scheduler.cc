@@ -328,14 +328,22 @@ void Scheduler::Post(Event event) {
 }
 
 Result<CommandResult> Scheduler::Submit(Event event) {
+  return SubmitRelayed(std::move(event), 0, nullptr);
+}
+
+Result<CommandResult> Scheduler::SubmitRelayed(Event event, int64_t relayed_id,
+                                               RelayAnswer answer) {
   auto done = std::make_shared<std::promise<Result<CommandResult>>>();
   std::future<Result<CommandResult>> f = done->get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return UnavailableError("the scheduler is stopping");
-    queue_.push_back({std::nullopt, [this, done, event = std::move(event)] {
+    queue_.push_back({std::nullopt, [this, done, event = std::move(event), relayed_id,
+                                     answer = std::move(answer)] {
                         CommandResult result;
+                        if (answer) relayed_ = Relayed{relayed_id, &answer};
                         Status s = Process(event, &result);
+                        relayed_.reset();
                         if (s.ok()) {
                           done->set_value(std::move(result));
                         } else {
@@ -549,7 +557,12 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result) {
         snapshot_.runs.erase(run);
       return plan.refused;
     }
-    s = Apply(plan);
+    std::optional<store::Mutation::CommandAnswer> answer;
+    if (relayed_) {
+      answer = store::Mutation::CommandAnswer{
+          relayed_->id, (*relayed_->answer)(CommandResult{plan.created_runs, {}})};
+    }
+    s = Apply(plan, std::move(answer));
     if (s.ok()) {
       if (result) result->created_runs = plan.created_runs;
       return OkStatus();
@@ -768,8 +781,9 @@ Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe
   }
 }
 
-Status Scheduler::Apply(const Plan& plan) {
+Status Scheduler::Apply(const Plan& plan, std::optional<store::Mutation::CommandAnswer> answer) {
   store::Mutation m;
+  m.command_answer = std::move(answer);
   m.dags = plan.dags;
   std::set<int64_t> created(plan.created_runs.begin(), plan.created_runs.end());
   for (const store::DagRun& r : plan.runs) (created.count(r.id) ? m.new_runs : m.runs).push_back(r);

@@ -81,6 +81,14 @@ class Scheduler {
   void Post(Event event);
   // Queues a command and waits until it has been decided and committed.
   Result<CommandResult> Submit(Event event);
+  // The answer a relayed command's commit records, made from its result.
+  using RelayAnswer = std::function<std::string(const CommandResult&)>;
+  // Submit() for command `relayed_id` relayed through the database
+  // (store/postgres/command_relay.h): the commit of its decision also marks it done with
+  // answer(result) (store::Mutation::command_answer), so it is applied once or not at all. A
+  // decision that is refused commits nothing and leaves the command pending for the caller to
+  // answer. Not for PruneRuns, which commits in batches.
+  Result<CommandResult> SubmitRelayed(Event event, int64_t relayed_id, RelayAnswer answer);
   // Decides and applies a command at once; loop thread only (or before the loop runs).
   Result<CommandResult> Execute(const Event& event);
 
@@ -149,7 +157,10 @@ class Scheduler {
   // runs the group touched are read again from the store and its events retried on the next
   // tick, as Process does with one event.
   void ProcessFinishedGroup(std::vector<Event> events);
-  Status Apply(const Plan& plan);
+  // Commits `plan` (with the answer of the relayed command being decided, if any), folds it
+  // into the snapshot and runs its effects.
+  Status Apply(const Plan& plan,
+               std::optional<store::Mutation::CommandAnswer> answer = std::nullopt);
   // What follows a durable commit of `plan`, already folded into the snapshot (`finished`: the
   // runs it ended): live tries forgotten, observers told, the next wakeup, then the effects.
   void AfterCommit(const Plan& plan, const std::vector<store::DagRun>& finished);
@@ -232,6 +243,12 @@ class Scheduler {
   std::set<int64_t> stale_runs_;
   // Set (loop thread) while a launch batch collects its tries' handles.
   std::vector<PendingStart>* launch_batch_ = nullptr;
+  // Set (loop thread) while a relayed command is decided (SubmitRelayed).
+  struct Relayed {
+    int64_t id = 0;
+    const RelayAnswer* answer = nullptr;
+  };
+  std::optional<Relayed> relayed_;
 
   std::mutex mu_;
   std::condition_variable cv_;

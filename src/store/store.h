@@ -41,11 +41,20 @@ struct Mutation {
   // Retention: each run with its task instances, state events and the records of its clusters
   // that are already deleted (a live cluster's record stays for the reaper). Applied last.
   std::vector<int64_t> delete_runs;
+  // A command relayed through the database (store/postgres/command_relay.h) that this commit's
+  // decision answers: marked done with `answer` in the same transaction, so a command is applied
+  // once or not at all. The whole Mutation fails with FailedPrecondition when the command is no
+  // longer pending (its sender withdrew it). PostgreSQL only. Applied last.
+  struct CommandAnswer {
+    int64_t id = 0;
+    std::string answer;  // JSON text
+  };
+  std::optional<CommandAnswer> command_answer;
 
   bool empty() const {
     return dags.empty() && delete_dags.empty() && new_runs.empty() && runs.empty() &&
            task_instances.empty() && events.empty() && clusters.empty() && connections.empty() &&
-           delete_connections.empty() && delete_runs.empty();
+           delete_connections.empty() && delete_runs.empty() && !command_answer;
   }
 };
 

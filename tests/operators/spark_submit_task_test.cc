@@ -399,6 +399,43 @@ TEST_F(SparkSubmitTaskTest, RecoverStopsASurvivingDriver) {
   EXPECT_FALSE(fs::exists(TryDir()));
 }
 
+// A spark-submit adopted from another host or pod (a fake: the handle of a try started here, its
+// process space rewritten) is followed through its files: the heartbeat keeps it alive, its
+// recorded exit ends the try, and the app id and error come from the log the handle names, not
+// from the adopter's own log path.
+TEST_F(SparkSubmitTaskTest, RecoverFollowsASparkSubmitElsewhereThroughItsFiles) {
+  services_.config.try_silence = Millis(2500);  // the 4 s driver outlives it by its heartbeat
+  FakeSubmit(
+      "echo 'INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID "
+      "app-20261205100000-0001' >&2\n"
+      "sleep 4\necho 'Traceback (most recent call last):'\necho 'RuntimeError: boom'\nexit 1\n");
+  auto first = Context({{"master", "local"}, {"application", "job.py"}});
+  type_.Start(first);
+  std::optional<Json> handle = first->WaitForHandle();
+  ASSERT_TRUE(handle.has_value());
+  Json elsewhere = *handle;
+  elsewhere["space"] = "another-host-boot-id/4026531836";
+  EXPECT_EQ(elsewhere.value("log", ""), log_);
+
+  SparkSubmitTaskType adopter(&services_);
+  const std::string adopter_log = dir_.File("adopter/logs/submit/2.log");
+  ContextIdentity id;
+  id.task_id = "submit";
+  id.type = "spark_submit";
+  id.try_number = 2;
+  auto ctx = std::make_shared<RecordingTaskContext>(
+      &services_, Json{{"master", "local"}, {"application", "job.py"}}, adopter_log, id);
+  adopter.Recover(ctx, elsewhere);
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->success);
+  EXPECT_EQ(r->exit_code, 1) << r->message;
+  EXPECT_EQ(r->outputs["app_id"], "app-20261205100000-0001");
+  EXPECT_THAT(r->message, HasSubstr("RuntimeError: boom"));
+  EXPECT_THAT(ReadFile(adopter_log), HasSubstr("its recorded exit is used"));
+  ASSERT_TRUE(first->WaitForResult().has_value());
+}
+
 TEST(ScanDriverLogTest, FindsTheAppIdAndTheLastException) {
   ScratchDir dir;
   std::string path = dir.File("driver.log");

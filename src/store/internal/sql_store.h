@@ -449,6 +449,14 @@ Status ApplyMutation(Conn& conn, const Mutation& m) {
   for (int64_t id : m.delete_runs) {
     if (Status s = DeleteRun(conn, id); !s.ok()) return s.With("delete run " + std::to_string(id));
   }
+  if (m.command_answer) {
+    ASSIGN_OR_RETURN(auto stmt, conn.Prepare("SELECT sparkplane_answer_command(?1, ?2)"));
+    stmt.BindInt64(1, m.command_answer->id);
+    stmt.BindText(2, m.command_answer->answer);
+    if (Status s = stmt.Run(); !s.ok()) {
+      return s.With("answer relayed command " + std::to_string(m.command_answer->id));
+    }
+  }
   return OkStatus();
 }
 

@@ -2,9 +2,11 @@
 #include "store/postgres/connection.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <utility>
 
 namespace sp::store::postgres {
@@ -58,6 +60,7 @@ Status FromSqlState(std::string_view sqlstate, const std::string& message) {
   }
   if (sqlstate == "23505") return AlreadyExistsError(described);
   if (sqlstate == "SP001") return FailedPreconditionError(message);  // sparkplane_fence()
+  if (sqlstate == "SP002") return FailedPreconditionError(message);  // a withdrawn command
   return InternalError(described);
 }
 
@@ -531,6 +534,42 @@ void Connection::RollBackIfOpen() {
   if (!in_transaction_) return;
   in_transaction_ = false;
   if (!lost_ && PQstatus(conn_) == CONNECTION_OK) Exec("ROLLBACK").IgnoreError();
+}
+
+Result<bool> Connection::AwaitNotification(std::chrono::milliseconds timeout) {
+  if (PQstatus(conn_) != CONNECTION_OK) lost_ = true;
+  if (lost_) RETURN_IF_ERROR(EnsureConnected());
+  auto take = [this] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (take()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    if (pfd.fd < 0) {
+      lost_ = true;
+      return UnavailableError("lost the PostgreSQL session to " + where_);
+    }
+    int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) {
+      return UnavailableError("waiting for a notification from " + where_ + " failed");
+    }
+    if (ready <= 0) continue;
+    if (PQconsumeInput(conn_) == 0) {
+      lost_ = true;
+      return UnavailableError("lost the PostgreSQL session to " + where_ + ": " +
+                              SessionError(conn_));
+    }
+    if (take()) return true;
+  }
 }
 
 }  // namespace sp::store::postgres

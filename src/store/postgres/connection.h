@@ -18,6 +18,7 @@
 //   40001, 40P01, 55P03, 57014              -> Aborted (retry the transaction)
 //   23505 (unique violation)                -> AlreadyExists (message names the constraint)
 //   SP001 (sparkplane_fence: a fenced writer) -> FailedPrecondition
+//   SP002 (sparkplane_answer_command: a withdrawn command) -> FailedPrecondition
 //   anything else                           -> Internal, with PostgreSQL's message
 //
 // Thread safety: none. A Connection is used by one thread at a time (the stores hold a mutex).
@@ -114,6 +115,12 @@ class Connection {
   Status Begin();
   Status CommitTransaction();
   void RollBackIfOpen();
+
+  // Waits up to `timeout` for a notification on a channel this session listens to (LISTEN, in
+  // Open's `settings` so that a reconnected session listens again); true when one or more came
+  // (all are taken). A notification is a hint: callers read the table it is about either way.
+  // Unavailable when the session is gone (the next call reconnects).
+  Result<bool> AwaitNotification(std::chrono::milliseconds timeout);
 
   // Pipelined writes (one round trip for a whole commit): after StartPipeline(), Begin, Prepare
   // (of a new statement) and Statement::Run only queue their command (a read, Step, is an

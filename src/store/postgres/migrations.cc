@@ -172,6 +172,32 @@ BEGIN
   END IF;
 END $$;
 )sql"},
+    {5, "commands relayed to the active scheduler", R"sql(
+-- Commands given where no scheduler acts (store/postgres/command_relay.h): the active one takes
+-- them (woken by NOTIFY) and answers each in the transaction of the decision it caused.
+CREATE TABLE relayed_commands (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'withdrawn')),
+  answer TEXT,
+  created_at BIGINT NOT NULL,
+  answered_at BIGINT
+);
+CREATE INDEX relayed_commands_pending ON relayed_commands (id) WHERE state = 'pending';
+CREATE FUNCTION sparkplane_answer_command(command BIGINT, answer_text TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE relayed_commands SET state = 'done', answer = answer_text,
+    answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+    WHERE id = command AND state = 'pending';
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'relayed command % was withdrawn by its sender or answered already', command
+      USING ERRCODE = 'SP002';
+  END IF;
+  PERFORM pg_notify('sparkplane_answers', command::text);
+END $$;
+)sql"},
 }};
 
 Status NewerThanCode(int version) {

@@ -19,7 +19,7 @@
 
 namespace sp::store::postgres {
 
-inline constexpr int kLatestSchemaVersion = 4;
+inline constexpr int kLatestSchemaVersion = 5;
 
 // The version of the database (0 for an empty one).
 Result<int> ReadSchemaVersion(Connection& conn);

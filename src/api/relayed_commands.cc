@@ -1,0 +1,80 @@
+// RelayedCommandPump (see relayed_commands.h).
+#include "api/relayed_commands.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/control_socket.h"
+#include "common/json_limits.h"
+
+namespace sp::api {
+
+RelayedCommandPump::RelayedCommandPump(std::unique_ptr<store::postgres::CommandInbox> inbox,
+                                       scheduler::Scheduler* scheduler, store::Store* store,
+                                       Logger* logger)
+    : inbox_(std::move(inbox)),
+      scheduler_(scheduler),
+      store_(store),
+      logger_(logger),
+      thread_([this] { Run(); }) {}
+
+RelayedCommandPump::~RelayedCommandPump() {
+  stopping_.store(true);
+  thread_.join();
+}
+
+void RelayedCommandPump::Run() {
+  while (!stopping_.load()) {
+    Result<std::vector<store::postgres::RelayedCommand>> pending = inbox_->Pending(100);
+    if (pending.ok()) {
+      for (const store::postgres::RelayedCommand& command : *pending) {
+        if (stopping_.load() || !Handle(command)) break;
+      }
+    }
+    // Woken by the next command's NOTIFY, else a second later (a lost session, a missed
+    // notification); an unreachable store is not polled faster than that.
+    Result<bool> woken = inbox_->AwaitCommand(std::chrono::milliseconds(1000));
+    if (!woken.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  }
+}
+
+bool RelayedCommandPump::Handle(const store::postgres::RelayedCommand& command) {
+  const std::string what =
+      "relayed command " + std::to_string(command.id) + " from " + command.sender;
+  Result<nlohmann::json> request = ParseJsonBounded(command.request);
+  Result<scheduler::Event> event =
+      request.ok() ? ParseControlRequest(*request) : Result<scheduler::Event>(request.status());
+  Result<scheduler::CommandResult> result = event.status();
+  if (event.ok()) {
+    if (std::holds_alternative<scheduler::PruneRuns>(*event)) {
+      // Retention commits in batches and is answered after them: pruning again is harmless.
+      result = scheduler_->Submit(std::move(*event));
+    } else {
+      result = scheduler_->SubmitRelayed(
+          std::move(*event), command.id,
+          [](const scheduler::CommandResult& r) { return ControlResponse(r).dump(); });
+      if (result.ok()) return true;  // answered by the commit
+    }
+  }
+  const StatusCode code = result.ok() ? StatusCode::kOk : result.status().code();
+  if (code == StatusCode::kUnavailable || code == StatusCode::kAborted) {
+    logger_->Warn("relay", what + " stays pending: " + result.status().ToString());
+    return false;
+  }
+  // A refusal (or a retention's result) commits nothing else: its answer is a commit of its
+  // own, fenced like the scheduler's, so a scheduler that lost its lease (whose decisions fail
+  // FailedPrecondition too) leaves the command to the one that took over.
+  store::Mutation answer;
+  answer.command_answer =
+      store::Mutation::CommandAnswer{command.id, ControlResponse(result).dump()};
+  Status answered = store_->Commit(answer);
+  if (!answered.ok()) {
+    logger_->Warn("relay", "cannot answer " + what + ": " + answered.ToString());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace sp::api

@@ -1,0 +1,101 @@
+// CommandRelay and CommandInbox (see command_relay.h).
+#include "store/postgres/command_relay.h"
+
+#include <utility>
+
+#include "common/json_limits.h"
+#include "store/internal/sql_store.h"
+#include "store/postgres/migrations.h"
+
+namespace sp::store::postgres {
+namespace {
+
+// Milliseconds since the epoch on the database's clock.
+constexpr char kNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+}  // namespace
+
+Result<std::unique_ptr<CommandRelay>> CommandRelay::Open(const std::string& url) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                   OpenMigrated(url, "LISTEN sparkplane_answers"));
+  return std::unique_ptr<CommandRelay>(new CommandRelay(std::move(conn)));
+}
+
+Result<int64_t> CommandRelay::Send(const nlohmann::json& request, const std::string& sender) {
+  RETURN_IF_ERROR(conn_->Exec(std::string("DELETE FROM relayed_commands WHERE state <> "
+                                          "'pending' AND created_at < ") +
+                              kNowMs + " - 86400000"));
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   conn_->Prepare(std::string("INSERT INTO relayed_commands (request, sender, "
+                                              "state, created_at) VALUES (?1, ?2, 'pending', ") +
+                                  kNowMs + ") RETURNING id"));
+  stmt.BindText(1, request.dump());
+  stmt.BindText(2, sender);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return InternalError("queueing the command returned no id");
+  const int64_t id = stmt.ColumnInt64(0);
+  // After the insert committed (autocommit), so the scheduler it wakes sees the row.
+  RETURN_IF_ERROR(conn_->Exec("SELECT pg_notify('sparkplane_commands', '')"));
+  return id;
+}
+
+Result<std::optional<nlohmann::json>> CommandRelay::AwaitAnswer(int64_t id,
+                                                                std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    ASSIGN_OR_RETURN(Connection::Statement stmt,
+                     conn_->Prepare("SELECT state, answer FROM relayed_commands WHERE id = ?1"));
+    stmt.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return NotFoundError("relayed command " + std::to_string(id) + " is gone");
+    const std::string state = stmt.ColumnText(0);
+    if (state == "done") {
+      Result<nlohmann::json> answer = ParseJsonBounded(stmt.ColumnText(1));
+      if (!answer.ok())
+        return answer.status().With("the answer of relayed command " + std::to_string(id));
+      return std::optional<nlohmann::json>(std::move(*answer));
+    }
+    if (state != "pending") {
+      return FailedPreconditionError("relayed command " + std::to_string(id) + " was withdrawn");
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::optional<nlohmann::json>();
+    // A notification (any command's answer) or a second, whichever comes first.
+    RETURN_IF_ERROR(
+        conn_->AwaitNotification(std::min(left, std::chrono::milliseconds(1000))).status());
+  }
+}
+
+Result<bool> CommandRelay::Withdraw(int64_t id) {
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   conn_->Prepare("UPDATE relayed_commands SET state = 'withdrawn' WHERE id = ?1 "
+                                  "AND state = 'pending' RETURNING id"));
+  stmt.BindInt64(1, id);
+  return stmt.Step();
+}
+
+Result<std::unique_ptr<CommandInbox>> CommandInbox::Open(const std::string& url) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                   OpenMigrated(url, "LISTEN sparkplane_commands"));
+  return std::unique_ptr<CommandInbox>(new CommandInbox(std::move(conn)));
+}
+
+Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit) {
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   conn_->Prepare("SELECT id, request, sender FROM relayed_commands WHERE state = "
+                                  "'pending' ORDER BY id LIMIT ?1"));
+  stmt.BindInt64(1, limit);
+  return internal::ReadAll<RelayedCommand>(
+      stmt,
+      [](const Connection::Statement& row) {
+        return RelayedCommand{row.ColumnInt64(0), row.ColumnText(1), row.ColumnText(2)};
+      },
+      "list relayed commands");
+}
+
+Result<bool> CommandInbox::AwaitCommand(std::chrono::milliseconds timeout) {
+  return conn_->AwaitNotification(timeout);
+}
+
+}  // namespace sp::store::postgres

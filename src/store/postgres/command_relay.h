@@ -1,0 +1,72 @@
+// Relayed commands: a command (trigger, pause, clear, ...) given on a PostgreSQL store where no
+// scheduler acts (the CLI on a standby's pod, another machine) reaches the active scheduler
+// through the database instead of being refused.
+//
+// The sender inserts the control request into `relayed_commands` and NOTIFYs
+// `sparkplane_commands`; the active scheduler's CommandInbox LISTENs there, reads the pending
+// commands and decides each on its loop. A decision's commit marks its command done with the
+// answer (Mutation::command_answer), so a command is applied once or not at all, whatever
+// crashes in between: a command the active scheduler died on stays pending for the next one.
+// The answer NOTIFYs `sparkplane_answers`. A sender that gives up withdraws its command
+// (pending -> withdrawn); a commit that would answer a withdrawn command fails whole, so a
+// withdrawn command was never applied. Notifications are hints: both sides also read the table
+// once a second.
+//
+// Thread safety: none; each object is used by one thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/postgres/connection.h"
+
+namespace sp::store::postgres {
+
+struct RelayedCommand {
+  int64_t id = 0;
+  std::string request;  // the control request, JSON text as sent
+  std::string sender;
+};
+
+// The sender's side, on a session of its own.
+class CommandRelay {
+ public:
+  static Result<std::unique_ptr<CommandRelay>> Open(const std::string& url);
+
+  // Queues `request` for the active scheduler and wakes it; returns the command's id. Answered
+  // commands older than a day are forgotten here.
+  Result<int64_t> Send(const nlohmann::json& request, const std::string& sender);
+  // Waits up to `timeout` for the answer of command `id`; nullopt while it is still pending.
+  Result<std::optional<nlohmann::json>> AwaitAnswer(int64_t id, std::chrono::milliseconds timeout);
+  // Takes command `id` back: true when it was still pending (it will never be applied), false
+  // when it was answered meanwhile (read the answer with AwaitAnswer).
+  Result<bool> Withdraw(int64_t id);
+
+ private:
+  explicit CommandRelay(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  std::unique_ptr<Connection> conn_;
+};
+
+// The active scheduler's side, on a session of its own.
+class CommandInbox {
+ public:
+  static Result<std::unique_ptr<CommandInbox>> Open(const std::string& url);
+
+  // The pending commands, oldest first (at most `limit`).
+  Result<std::vector<RelayedCommand>> Pending(int limit);
+  // Waits up to `timeout` for a new command's notification; true when one came. Answers go
+  // through the scheduler's fenced Store::Commit (Mutation::command_answer), never through here.
+  Result<bool> AwaitCommand(std::chrono::milliseconds timeout);
+
+ private:
+  explicit CommandInbox(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  std::unique_ptr<Connection> conn_;
+};
+
+}  // namespace sp::store::postgres

@@ -1,0 +1,152 @@
+// Relayed commands on a real PostgreSQL (label postgres): a sent command wakes the inbox
+// (NOTIFY), a commit that answers it wakes the sender and lands with it, a withdrawn command can
+// no longer be answered (the whole commit fails and nothing of it lands), and a fenced store
+// answers nothing.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "store/open.h"
+#include "store/pg_test_db.h"
+#include "store/postgres/command_relay.h"
+#include "store/postgres/lease.h"
+#include "store/store_test_util.h"
+
+namespace sp::store::postgres {
+namespace {
+
+using ::sp::store::testing::FullRun;
+using ::sp::store::testing::PgTestDatabase;
+using ::sp::store::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class PostgresCommandRelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<CommandRelay>> relay = CommandRelay::Open(db_.url());
+    ASSERT_TRUE(relay.ok()) << relay.status();
+    relay_ = std::move(*relay);
+    Result<std::unique_ptr<CommandInbox>> inbox = CommandInbox::Open(db_.url());
+    ASSERT_TRUE(inbox.ok()) << inbox.status();
+    inbox_ = std::move(*inbox);
+    Result<std::unique_ptr<Store>> store = OpenStore(db_.url());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  // A commit that creates run `key` and answers command `id`.
+  Status AnswerWithRun(int64_t id, int64_t key) {
+    Mutation m;
+    m.new_runs = {FullRun(key, "etl", RunState::kQueued)};
+    m.command_answer =
+        Mutation::CommandAnswer{id, R"({"ok":true,"created_runs":[)" + std::to_string(key) + "]}"};
+    return store_->Commit(m);
+  }
+  bool RunExists(int64_t key) {
+    Result<std::optional<DagRun>> r = store_->GetRun(key);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->has_value();
+  }
+
+  PgTestDatabase db_;
+  std::unique_ptr<CommandRelay> relay_;
+  std::unique_ptr<CommandInbox> inbox_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
+  Result<int64_t> id = relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop");
+  ASSERT_TRUE(id.ok()) << id.status();
+  // The inbox is woken by the send's NOTIFY, well before its one-second fallback.
+  auto t0 = std::chrono::steady_clock::now();
+  Result<bool> woken = inbox_->AwaitCommand(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(woken.ok()) << woken.status();
+  EXPECT_TRUE(*woken);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4000));
+  Result<std::vector<RelayedCommand>> pending = inbox_->Pending(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].id, *id);
+  EXPECT_EQ((*pending)[0].sender, "laptop");
+  EXPECT_EQ(nlohmann::json::parse((*pending)[0].request).value("op", ""), "trigger");
+
+  // Still pending: no answer yet.
+  Result<std::optional<nlohmann::json>> none =
+      relay_->AwaitAnswer(*id, std::chrono::milliseconds(0));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  std::thread decide([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_TRUE(AnswerWithRun(*id, 7).ok());
+  });
+  Result<std::optional<nlohmann::json>> answer =
+      relay_->AwaitAnswer(*id, std::chrono::milliseconds(10000));
+  decide.join();
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_TRUE(answer->has_value());
+  EXPECT_EQ((**answer)["created_runs"], nlohmann::json::array({7}));
+  EXPECT_TRUE(RunExists(7));
+  pending = inbox_->Pending(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_TRUE(pending->empty());
+  // Answered once: a second decision of the same command is refused whole.
+  EXPECT_THAT(AnswerWithRun(*id, 8), StatusIs(StatusCode::kFailedPrecondition,
+                                              HasSubstr("withdrawn by its sender or answered")));
+  EXPECT_FALSE(RunExists(8));
+  // A command answered before the withdrawal cannot be withdrawn.
+  Result<bool> withdrawn = relay_->Withdraw(*id);
+  ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
+  EXPECT_FALSE(*withdrawn);
+}
+
+TEST_F(PostgresCommandRelayTest, AWithdrawnCommandIsNeverApplied) {
+  Result<int64_t> id = relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop");
+  ASSERT_TRUE(id.ok()) << id.status();
+  Result<bool> withdrawn = relay_->Withdraw(*id);
+  ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
+  EXPECT_TRUE(*withdrawn);
+  EXPECT_THAT(AnswerWithRun(*id, 7),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("withdrawn")));
+  EXPECT_FALSE(RunExists(7));
+  Result<std::vector<RelayedCommand>> pending = inbox_->Pending(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_TRUE(pending->empty());
+  EXPECT_THAT(relay_->AwaitAnswer(*id, std::chrono::milliseconds(0)).status(),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("withdrawn")));
+}
+
+TEST_F(PostgresCommandRelayTest, AFencedStoreAnswersNothing) {
+  Result<std::unique_ptr<SchedulerLease>> a = SchedulerLease::Register(db_.url(), "a", 1);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Result<bool> got = (*a)->TryAcquire();
+  ASSERT_TRUE(got.ok() && *got);
+  store_->FenceWrites((*a)->epoch());
+  Result<int64_t> id = relay_->Send({{"op", "pause"}, {"dag_id", "etl"}}, "laptop");
+  ASSERT_TRUE(id.ok()) << id.status();
+  // Another instance takes the lease over: the old holder's answer is refused, and the command
+  // stays pending for the new one.
+  a->reset();
+  Result<std::unique_ptr<SchedulerLease>> b = SchedulerLease::Register(db_.url(), "b", 2);
+  ASSERT_TRUE(b.ok()) << b.status();
+  bool taken = false;
+  for (int i = 0; i < 250 && !taken; ++i) {
+    Result<bool> t = (*b)->TryAcquire();
+    taken = t.ok() && *t;
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(taken);
+  Mutation answer;
+  answer.command_answer = Mutation::CommandAnswer{*id, R"({"ok":true})"};
+  EXPECT_THAT(store_->Commit(answer),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("fenced")));
+  Result<std::vector<RelayedCommand>> pending = inbox_->Pending(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(pending->size(), 1u);
+}
+
+}  // namespace
+}  // namespace sp::store::postgres

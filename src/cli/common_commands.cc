@@ -52,16 +52,32 @@ Result<std::optional<nlohmann::json>> RelayToActiveScheduler(store::postgres::Sc
                    relay->Send(request, host + " (pid " + std::to_string(::getpid()) + ")"));
   const auto deadline = std::chrono::steady_clock::now() + kRelayWait;
   for (;;) {
-    ASSIGN_OR_RETURN(std::optional<nlohmann::json> answer,
-                     relay->AwaitAnswer(id, std::chrono::milliseconds(1000)));
-    if (answer) return answer;
+    Result<std::optional<nlohmann::json>> awaited =
+        relay->AwaitAnswer(id, std::chrono::milliseconds(1000));
+    if (awaited.ok() && *awaited) return awaited;
+    if (!awaited.ok() && awaited.status().code() != StatusCode::kUnavailable) {
+      return awaited.status();
+    }
     const bool late = std::chrono::steady_clock::now() >= deadline;
-    Result<bool> acquired = late ? Result<bool>(false) : lease.TryAcquire();
-    if (!late && (!acquired.ok() || !*acquired)) continue;
+    if (!late && !awaited.ok()) {
+      // The store is away for a moment (the relay's session reconnects on the next call); the
+      // command may be taken meanwhile, so keep waiting for its answer.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      continue;
+    }
+    if (!late) {
+      Result<bool> acquired = lease.TryAcquire();
+      if (!acquired.ok() || !*acquired) continue;
+    }
     // Given up, or the lease is ours: take the command back unless it was answered meanwhile.
-    ASSIGN_OR_RETURN(bool withdrawn, relay->Withdraw(id));
-    if (!withdrawn) {
-      ASSIGN_OR_RETURN(answer, relay->AwaitAnswer(id, std::chrono::milliseconds(0)));
+    Result<bool> taken_back = relay->Withdraw(id);
+    if (!taken_back.ok()) {
+      return taken_back.status().With("withdraw relayed command " + std::to_string(id) +
+                                      " (it may still be applied: see `sparkplane runs list`)");
+    }
+    if (!*taken_back) {
+      ASSIGN_OR_RETURN(std::optional<nlohmann::json> answer,
+                       relay->AwaitAnswer(id, std::chrono::milliseconds(0)));
       if (answer) return answer;
       return InternalError("relayed command " + std::to_string(id) +
                            " is neither pending nor answered");

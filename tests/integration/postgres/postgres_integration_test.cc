@@ -610,6 +610,27 @@ TEST_F(PostgresFailoverTest, ACommandRelayedToAFrozenPostgresSchedulerIsAppliedO
   EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'pending'"), 0);
 }
 
+// A command relayed to an active scheduler that freezes with no standby to take over: once the
+// frozen one's session ends, the command takes the lease itself, withdraws its relayed copy (so
+// the frozen scheduler, resumed, cannot apply it too) and applies it here: the run is created
+// once, and no task of it starts before a scheduler acts again.
+TEST_F(PostgresFailoverTest, ACommandWhosePostgresSchedulerFreezesWithNoStandbyAppliesItself) {
+  AddDag("fan", FanOutDag(marks(), 1, 0));
+  ServerProcess active(data());
+  active.Start();
+  ASSERT_EQ(::kill(active.pid(), SIGSTOP), 0);
+  CommandResult t = Sparkplane(standby_data(), {"dags", "trigger", "fan", "--run-id", "r"});
+  EXPECT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'withdrawn'"), 1);
+  ASSERT_EQ(::kill(active.pid(), SIGCONT), 0);
+  EXPECT_TRUE(WaitFor([&] { return Exited(active.pid()); }, std::chrono::seconds(20)))
+      << active.Log();
+  nlohmann::json run = ShowRun(standby_data(), "fan", "r");
+  EXPECT_TRUE(run.is_object() && !RunIsTerminal(run)) << run.dump();
+  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM dag_runs"), 1);
+  EXPECT_EQ(Lines(marks() + "/first"), 0);
+}
+
 // PostgreSQL restarts while a standby waits: the restart ends every session, but the active
 // server takes its lease back (a standby gives it PostgreSQL's restart grace first), so there is
 // no takeover, the run finishes, and nothing runs twice.

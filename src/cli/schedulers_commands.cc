@@ -1,6 +1,7 @@
 // `sparkplane schedulers list`: the scheduler instances registered on a PostgreSQL store, which
 // one is active (holds the lease), their heartbeats (ages on the database's clock), and what the
-// active one holds (runs in flight, their queued or running tries, clusters not deleted).
+// active one holds (runs in flight, their queued or running tries, clusters not deleted, and the
+// relayed commands waiting for it).
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -39,10 +40,15 @@ int SchedulersList(const GlobalOptions& g, bool all) {
     nlohmann::json holds = nullptr;
     std::string holds_text = "-";
     if (s.active) {
-      holds = {
-          {"runs", holdings->runs}, {"tries", holdings->tries}, {"clusters", holdings->clusters}};
+      holds = {{"runs", holdings->runs},
+               {"tries", holdings->tries},
+               {"clusters", holdings->clusters},
+               {"commands", holdings->commands}};
       holds_text = std::to_string(holdings->runs) + " runs, " + std::to_string(holdings->tries) +
                    " tries, " + std::to_string(holdings->clusters) + " clusters";
+      if (holdings->commands > 0) {
+        holds_text += ", " + std::to_string(holdings->commands) + " relayed commands waiting";
+      }
     }
     out.push_back({{"instance", s.id},
                    {"host", s.host},

@@ -9,12 +9,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <utility>
 
+#include "common/file_text.h"
 #include "dag/internal/fingerprint.h"
 #include "dag/internal/ordered_parallel_for.h"
 
@@ -49,16 +48,6 @@ bool ListDagFiles(const std::string& dir, std::vector<std::string>* out) {
   return !ec;
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in.is_open()) return false;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return false;
-  *out = std::move(buf).str();
-  return true;
-}
-
 // A file whose size or mtime moved since the last rescan (or a new one).
 struct ChangedFile {
   std::string path;
@@ -73,17 +62,18 @@ struct ChangedFile {
 // Reads, fingerprints and parses one changed file. Safe to run for different files at once:
 // it writes only `*f` and reads `checker`, whose callbacks must allow concurrent calls.
 void LoadChangedFile(const TaskTypeChecker& checker, ChangedFile* f) {
-  std::string text;
-  if (!ReadFile(f->path, &text)) {
+  Result<std::string> text = ReadFileText(f->path, "DAG file");
+  if (!text.ok()) {
     f->loaded.path = f->path;
-    f->loaded.errors.push_back(DagError{SourceLocation{f->path, 0, 0}, "", "cannot read the file"});
+    f->loaded.errors.push_back(
+        DagError{SourceLocation{f->path, 0, 0}, "", text.status().message()});
     return;
   }
-  if (f->previous_dag && f->previous_dag->fingerprint == internal::Fingerprint(text)) {
+  if (f->previous_dag && f->previous_dag->fingerprint == internal::Fingerprint(*text)) {
     f->same_bytes = true;
     return;
   }
-  f->loaded = LoadDagText(text, f->path, checker);
+  f->loaded = LoadDagText(*text, f->path, checker);
 }
 
 }  // namespace

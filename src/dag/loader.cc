@@ -9,18 +9,15 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
+#include "common/file_text.h"
 #include "common/nearest_name.h"
 #include "common/yaml_document.h"
 #include "dag/cron.h"
@@ -1134,17 +1131,14 @@ LoadedFile LoadDagText(const std::string& text, const std::string& path,
 }
 
 LoadedFile LoadDagFile(const std::string& path, const TaskTypeChecker& checker) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buf;
-  if (in.is_open()) buf << in.rdbuf();
-  if (!in.is_open() || in.bad()) {
+  Result<std::string> text = ReadFileText(path, "DAG file");
+  if (!text.ok()) {
     LoadedFile out;
     out.path = path;
-    out.errors.push_back(DagError{SourceLocation{path, 0, 0}, "",
-                                  "cannot read the file: " + std::string(std::strerror(errno))});
+    out.errors.push_back(DagError{SourceLocation{path, 0, 0}, "", text.status().message()});
     return out;
   }
-  return LoadDagText(buf.str(), path, checker);
+  return LoadDagText(*text, path, checker);
 }
 
 }  // namespace sp::dag

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
+#include "common/file_text.h"
 #include "notebook/internal/cluster_try.h"
 #include "notebook/notebook_processes.h"
 
@@ -23,8 +23,8 @@ constexpr Millis kConnectGrace{10000};
 
 // The last lines of a log, for an error that names why a server did not start.
 std::string Tail(const std::string& path, size_t max_chars = 1500) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<std::string> read = ReadFileText(path, "log");
+  std::string text = read.ok() ? std::move(*read) : std::string();
   if (text.size() > max_chars) text = "..." + text.substr(text.size() - max_chars);
   return text;
 }

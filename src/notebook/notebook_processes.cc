@@ -14,11 +14,10 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <thread>
 
+#include "common/file_text.h"
 #include "common/random_hex.h"
 #include "spark/master_client.h"
 
@@ -139,8 +138,8 @@ Result<json> GetJson(const std::string& url) {
 }
 
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  Result<std::string> text = ReadFileText(path, "process file");
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 }  // namespace

@@ -4,13 +4,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <system_error>
 
+#include "common/file_text.h"
 #include "spark/internal/json_fields.h"
 #include "spark/internal/private_file.h"
 #include "spark/internal/summary_index.h"
@@ -336,15 +335,13 @@ Status RecordDriverExit(const std::string& history_dir, const DriverExit& exit) 
 Result<std::optional<DriverExit>> ReadDriverExit(const std::string& history_dir,
                                                  const std::string& app_id) {
   ASSIGN_OR_RETURN(std::string path, DriverExitPath(history_dir, app_id));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  Result<std::string> text = ReadFileText(path, "driver exit record");
+  if (!text.ok()) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) return std::optional<DriverExit>();
-    return FailedPreconditionError("cannot read " + path);
+    return text.status();
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   Result<DriverExit> exit = DriverExit::FromJson(j);
   if (!exit.ok()) return FailedPreconditionError(path + ": " + exit.status().message());
   if (exit->app_id != app_id) {

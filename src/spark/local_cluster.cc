@@ -22,6 +22,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/file_text.h"
 #include "spark/internal/json_fields.h"
 #include "spark/submit.h"
 
@@ -117,10 +118,10 @@ std::string TailFile(const std::string& path, int lines) {
   return out;
 }
 
+// The daemon's log, or "" while it has none.
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<std::string> text = ReadFileText(path, "daemon log");
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // `count` distinct free loopback TCP ports: bound to port 0 together (so the kernel hands out

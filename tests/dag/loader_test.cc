@@ -277,7 +277,10 @@ TEST(LoaderTest, MissingFileIsAnErrorNotACrash) {
   LoadedFile f = LoadDagFile("/nonexistent/dir/x.yaml", fakes::FakeBashChecker());
   EXPECT_EQ(f.dag, nullptr);
   ASSERT_EQ(f.errors.size(), 1u);
-  EXPECT_THAT(f.errors[0].ToString(), HasSubstr("/nonexistent/dir/x.yaml: cannot read the file"));
+  EXPECT_THAT(
+      f.errors[0].ToString(),
+      HasSubstr(
+          "/nonexistent/dir/x.yaml: cannot read DAG file /nonexistent/dir/x.yaml: No such file"));
 }
 
 TEST(DagErrorTest, FormatsLocationFieldAndMessage) {

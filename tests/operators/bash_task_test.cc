@@ -15,10 +15,10 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "executor/process.h"
+#include "operators/recording_task_context.h"
 
 namespace sp::operators {
 namespace {
@@ -28,98 +28,21 @@ using executor::ProcessHandle;
 using executor::ProcessLiveness;
 using executor::ProcessSupervisor;
 using executor::SpawnSpec;
+using testing::ContextIdentity;
 using ::testing::HasSubstr;
+using testing::ReadFile;
+using testing::RecordingTaskContext;
+using testing::ScratchDir;
 using Json = nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sp-bash-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The identity of the tries these tests start: run manual__2026-01-01 of DAG etl, try 2.
+ContextIdentity ExtractTry() {
+  ContextIdentity id;
+  id.run_id = "manual__2026-01-01";
+  id.task_id = "extract";
+  id.try_number = 2;
+  return id;
 }
-
-// A TaskContext that records what the task type does: the handles it saves (optionally failing
-// them) and its Complete calls; WaitForResult blocks until the first Complete.
-class RecordingTaskContext : public TaskContext {
- public:
-  RecordingTaskContext(const Services* services, Json fields, std::string log_path,
-                       std::map<std::string, std::string> env = {}) {
-    dag_id_ = "etl";
-    run_id_ = "manual__2026-01-01";
-    task_id_ = "extract";
-    try_number_ = 2;
-    log_path_ = std::move(log_path);
-    fields_ = std::move(fields);
-    env_ = std::move(env);
-    services_ = services;
-    spec_storage_.id = task_id_;
-    spec_storage_.type = "bash";
-    spec_storage_.fields = fields_;
-    spec_ = &spec_storage_;
-  }
-
-  Status SaveHandle(const Json& handle) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    saved_handles_.push_back(handle);
-    cv_.notify_all();
-    return save_status_;
-  }
-
-  void Complete(TaskResult result) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++complete_calls_;
-    if (!result_) result_ = std::move(result);
-    cv_.notify_all();
-  }
-
-  void FailSaveHandle(Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    save_status_ = std::move(status);
-  }
-
-  std::optional<TaskResult> WaitForResult(std::chrono::seconds timeout = std::chrono::seconds(20)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return result_.has_value(); });
-    return result_;
-  }
-
-  std::optional<Json> WaitForHandle(std::chrono::seconds timeout = std::chrono::seconds(20)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return !saved_handles_.empty(); });
-    if (saved_handles_.empty()) return std::nullopt;
-    return saved_handles_.front();
-  }
-
-  int complete_calls() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return complete_calls_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Json> saved_handles_;
-  Status save_status_;
-  std::optional<TaskResult> result_;
-  int complete_calls_ = 0;
-  dag::TaskSpec spec_storage_;
-};
 
 class BashTaskTest : public ::testing::Test {
  protected:
@@ -127,7 +50,7 @@ class BashTaskTest : public ::testing::Test {
 
   std::shared_ptr<RecordingTaskContext> Context(Json fields,
                                                 std::map<std::string, std::string> env = {}) {
-    return std::make_shared<RecordingTaskContext>(&services_, std::move(fields), log_,
+    return std::make_shared<RecordingTaskContext>(&services_, std::move(fields), log_, ExtractTry(),
                                                   std::move(env));
   }
 
@@ -139,7 +62,7 @@ class BashTaskTest : public ::testing::Test {
     return result.value_or(TaskResult{});
   }
 
-  TempDir dir_;
+  ScratchDir dir_;
   std::string log_ = dir_.File("logs/etl/run/extract/2.log");
   ProcessSupervisor processes_;
   Services services_;
@@ -394,8 +317,8 @@ TEST_F(BashTaskElsewhereTest, RecoverTakesTheRecordedEndOfATryElsewhere) {
   Json handle = StartElsewhere(command);
   EXPECT_EQ(handle.value("log", ""), log_);
   const std::string adopter_log = dir_.File("adopter/logs/etl/run/extract/2.log");
-  auto ctx =
-      std::make_shared<RecordingTaskContext>(&services_, Json{{"command", command}}, adopter_log);
+  auto ctx = std::make_shared<RecordingTaskContext>(&services_, Json{{"command", command}},
+                                                    adopter_log, ExtractTry());
   adopter_.Recover(ctx, handle);
   std::optional<TaskResult> r = ctx->WaitForResult();
   ASSERT_TRUE(r.has_value());
@@ -553,7 +476,7 @@ TEST(OutputMarkerScannerTest, ReplacesInvalidUtf8) {
 }
 
 TEST(TaskContextTest, AppendLogCreatesTheFileAndDirectoriesPrivately) {
-  TempDir dir;
+  ScratchDir dir;
   Services services;
   RecordingTaskContext ctx(&services, Json::object(), dir.File("a/b/c.log"));
   ctx.AppendLog("[sparkplane] one");

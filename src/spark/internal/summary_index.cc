@@ -2,10 +2,9 @@
 #include "spark/internal/summary_index.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "common/file_text.h"
 #include "spark/internal/json_fields.h"
 #include "spark/internal/private_file.h"
 
@@ -125,11 +124,9 @@ std::optional<AppSummary> FromJson(const json& j) {
 SummaryIndex SummaryIndex::Load(const std::string& history_dir) {
   SummaryIndex index;
   index.path_ = history_dir + "/" + kIndexName;
-  std::ifstream in(index.path_, std::ios::binary);
-  if (!in) return index;
-  std::stringstream text;
-  text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  Result<std::string> text = ReadFileText(index.path_, "the summary index");
+  if (!text.ok()) return index;
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   const json* logs = Field(j, "logs");
   if (GetInt(j, "version") != kVersion || logs == nullptr || !logs->is_object()) {
     index.changed_ = true;  // rewrite it in today's format

@@ -267,7 +267,8 @@ Result<SchedulerHoldings> CountHoldings(const std::string& url) {
       conn->Prepare("SELECT (SELECT count(*) FROM dag_runs WHERE state IN ('queued', 'running')), "
                     "(SELECT count(*) FROM task_instances t JOIN dag_runs r ON r.id = t.run_id "
                     "WHERE r.state IN ('queued', 'running') AND t.state IN ('queued', "
-                    "'running')), (SELECT count(*) FROM clusters WHERE state <> 'deleted')"));
+                    "'running')), (SELECT count(*) FROM clusters WHERE state <> 'deleted'), "
+                    "(SELECT count(*) FROM relayed_commands WHERE state = 'pending')"));
   ASSIGN_OR_RETURN(std::vector<SchedulerHoldings> rows, internal::ReadAll<SchedulerHoldings>(
                                                             stmt,
                                                             [](const Connection::Statement& row) {
@@ -275,6 +276,7 @@ Result<SchedulerHoldings> CountHoldings(const std::string& url) {
                                                               h.runs = row.ColumnInt64(0);
                                                               h.tries = row.ColumnInt64(1);
                                                               h.clusters = row.ColumnInt64(2);
+                                                              h.commands = row.ColumnInt64(3);
                                                               return h;
                                                             },
                                                             "count what the scheduler holds"));

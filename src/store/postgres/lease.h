@@ -43,11 +43,13 @@ struct SchedulerInstance {
 };
 
 // What the active scheduler holds (one decides at a time, so it holds all of it): runs queued or
-// running, their task instances queued or running, and clusters not deleted.
+// running, their task instances queued or running, clusters not deleted, and the commands relayed
+// to it that it has not answered yet (store/postgres/command_relay.h).
 struct SchedulerHoldings {
   int64_t runs = 0;
   int64_t tries = 0;
   int64_t clusters = 0;
+  int64_t commands = 0;
 };
 
 class SchedulerLease {

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 
 #include <cctype>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -353,7 +354,8 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerHandsOverWithoutRu
   nlohmann::json both = before.Json();
   ASSERT_TRUE(both.is_array() && both.size() == 2) << before.out;
   EXPECT_EQ(both[0].value("role", ""), "active");
-  EXPECT_EQ(both[0]["holds"], nlohmann::json({{"runs", 1}, {"tries", 1}, {"clusters", 0}}))
+  EXPECT_EQ(both[0]["holds"],
+            nlohmann::json({{"runs", 1}, {"tries", 1}, {"clusters", 0}, {"commands", 0}}))
       << before.out;
   EXPECT_TRUE(both[1]["holds"].is_null()) << before.out;
   auto killed = std::chrono::steady_clock::now();
@@ -619,7 +621,20 @@ TEST_F(PostgresFailoverTest, ACommandWhosePostgresSchedulerFreezesWithNoStandbyA
   ServerProcess active(data());
   active.Start();
   ASSERT_EQ(::kill(active.pid(), SIGSTOP), 0);
-  CommandResult t = Sparkplane(standby_data(), {"dags", "trigger", "fan", "--run-id", "r"});
+  std::future<CommandResult> trigger = std::async(std::launch::async, [&] {
+    return Sparkplane(standby_data(), {"dags", "trigger", "fan", "--run-id", "r"});
+  });
+  // While it waits, the frozen scheduler (active until its session ends, 6 s) is shown holding it.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'pending'") == 1;
+      },
+      std::chrono::seconds(5)));
+  CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
+  nlohmann::json instances = list.Json();
+  ASSERT_TRUE(instances.is_array() && !instances.empty()) << list.out << list.err;
+  EXPECT_EQ(instances[0]["holds"].value("commands", -1), 1) << list.out;
+  CommandResult t = trigger.get();
   EXPECT_EQ(t.exit_code, 0) << t.err;
   EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'withdrawn'"), 1);
   ASSERT_EQ(::kill(active.pid(), SIGCONT), 0);

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "cli/deploy_commands.h"
+#include "deploy/manifests.h"
 #include "integration/harness.h"
 #include "integration/k8s/k8s_testenv.h"
 #include "k8s/client.h"
@@ -25,6 +26,12 @@
 namespace sp::cli {
 namespace {
 
+using deploy::DeployObject;
+using deploy::DeployObjectsFor;
+using deploy::DeployOverlays;
+using deploy::EmbeddedDeployFileMap;
+using deploy::ParseYamlDocuments;
+using deploy::RenderKustomization;
 using nlohmann::json;
 using sp::testing::Kube;
 using sp::testing::KubeResponse;

@@ -18,8 +18,8 @@
 #include <functional>
 #include <thread>
 
-#include "cli/deploy_commands.h"
 #include "common/log.h"
+#include "deploy/manifests.h"
 #include "integration/k8s/k8s_testenv.h"
 #include "k8s/client.h"
 #include "k8s/k8s_test_util.h"
@@ -85,7 +85,7 @@ class RbacTest : public sp::testing::K8sTest {
                                                const std::function<void(json&)>& edit_role = {}) {
     const std::string file = std::string(SP_SOURCE_DIR) + "/deploy/base/rbac.yaml";
     Result<std::vector<json>> docs =
-        cli::ParseYamlDocuments(sp::testing::k8s_internal::ReadText(file), file);
+        deploy::ParseYamlDocuments(sp::testing::k8s_internal::ReadText(file), file);
     EXPECT_TRUE(docs.ok()) << docs.status();
     if (!docs.ok()) return nullptr;
     EXPECT_EQ(docs->size(), 3u);

@@ -3,6 +3,8 @@
 // overlays render as `kubectl kustomize` renders them, the Role is exactly what the Kubernetes
 // cluster backend needs, --namespace moves everything, and what the renderer does not support
 // is an error rather than silently dropped.
+#include "deploy/manifests.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,11 +16,10 @@
 #include <sstream>
 #include <vector>
 
-#include "cli/deploy_commands.h"
 #include "k8s/k8s_test_util.h"
 #include "k8s/spark_cluster_objects.h"
 
-namespace sp::cli {
+namespace sp::deploy {
 namespace {
 
 namespace fs = std::filesystem;
@@ -110,7 +111,7 @@ TEST(DeployManifestsTest, EveryFileParsesAndEveryObjectIsLabelled) {
       ++objects;
       SCOPED_TRACE(doc.value("kind", "") + "/" + doc["metadata"].value("name", ""));
       const json labels = doc["metadata"].value("labels", json::object());
-      EXPECT_EQ(labels.value(std::string(kManagedByLabel), ""), "sparkplane");
+      EXPECT_EQ(labels.value(std::string(k8s::kManagedByLabel), ""), "sparkplane");
       EXPECT_THAT(labels.value(std::string(kDeployLabel), ""),
                   ::testing::AnyOf("storage", "scheduler", "history"));
       EXPECT_EQ(labels.value("app.kubernetes.io/part-of", ""), "sparkplane");
@@ -593,4 +594,4 @@ TEST(DeployManifestsTest, AGeneratedSecretMustNameWhatToGenerateAndNotHoldIt) {
 }
 
 }  // namespace
-}  // namespace sp::cli
+}  // namespace sp::deploy

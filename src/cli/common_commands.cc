@@ -97,20 +97,12 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   // The server, else the lock to apply the command here. Neither at once means a server is
   // starting (lock taken, socket not yet bound) or another command holds the lock for a moment:
   // both pass, so ask again for a while before calling the server unresponsive.
-  // On a PostgreSQL store the scheduler lease, not this file lock, keeps a command from deciding
-  // beside a scheduler (below), and the data directory may be shared with servers on other
-  // hosts (the `ha` overlay), whose lock is seen here but whose socket cannot be reached: the
-  // command goes to the lease at once.
-  ASSIGN_OR_RETURN(store::StoreLocation where,
-                   store::ParseStoreLocation(rt.config.StoreLocation()));
-  const bool by_lease = where.kind == store::StoreLocation::Kind::kPostgres;
   const auto deadline = std::chrono::steady_clock::now() + kLockWait;
   int lock = -1;
   for (;;) {
     Result<nlohmann::json> sent =
         api::SendControlRequest(rt.config.SocketPath(), request, Millis(60000));
     if (sent.ok() || sent.status().code() != StatusCode::kUnavailable) return sent;
-    if (by_lease) break;
     lock = ::open(rt.config.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0) {
       return UnavailableError("cannot open " + rt.config.LockPath() + ": " + std::strerror(errno));
@@ -123,20 +115,22 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  // No server: apply the command here, holding the server lock (SQLite) or the scheduler lease
-  // (PostgreSQL) so none starts meanwhile. On a PostgreSQL store a server elsewhere may be
-  // active: then only it may write, and the command is relayed to it through the database.
+  // No server: apply the command here, holding the server lock so none starts meanwhile. On a
+  // PostgreSQL store a server elsewhere may be active: then only it may write, and the command
+  // is relayed to it through the database.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
       store::RegisterScheduler(rt.config.StoreLocation(), std::string(host) + " (command)");
   Status leased = lease.status();
   if (leased.ok() && *lease) {
+    Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
     Result<std::optional<nlohmann::json>> relayed =
-        RelayToActiveScheduler(**lease, where.target, request, host);
+        where.ok() ? RelayToActiveScheduler(**lease, where->target, request, host)
+                   : Result<std::optional<nlohmann::json>>(where.status());
     if (!relayed.ok() || *relayed) {
       (*lease)->Release();
-      if (lock >= 0) ::close(lock);
+      ::close(lock);
       if (!relayed.ok()) return relayed.status();
       return std::move(**relayed);
     }
@@ -149,7 +143,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
         lease->get(), [](const Status&) {}, [](const std::string&) {});
   }
   if (!leased.ok()) {
-    if (lock >= 0) ::close(lock);
+    ::close(lock);
     return leased;
   }
   scheduler::SchedulerOptions opts;
@@ -170,7 +164,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   }
   keeper.reset();
   if (*lease) (*lease)->Release();
-  if (lock >= 0) ::close(lock);
+  ::close(lock);
   return out;
 }
 

@@ -319,6 +319,9 @@ std::optional<ExitInfo> ReadExitRecord(const std::string& path) {
   ExitInfo exit;
   if (word == "exit") {
     exit.exit_code = value;
+  } else if (word == "unstarted") {
+    exit.exit_code = kGateClosedExitCode;
+    exit.never_started = true;
   } else if (word == "signal" && value > 0) {
     exit.exit_code = 128 + value;
     exit.signal = value;

@@ -76,6 +76,10 @@ struct ProcessHandle {
 struct ExitInfo {
   int exit_code = 0;  // the process's exit status, or 128 + signal number (as shells report)
   std::optional<int> signal;
+  // The program never ran: its start gate closed unopened (the server that spawned it stopped
+  // between saving its handle and opening the gate). Recorded as "unstarted"; exit_code is then
+  // kGateClosedExitCode.
+  bool never_started = false;
 };
 
 // How a program spawned with an exit record ended; nullopt while it runs, when it was killed

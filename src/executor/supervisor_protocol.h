@@ -8,7 +8,9 @@
 // (it gives up the session's controlling terminal, if any), with the child's environment, stdin
 // (/dev/null) and stdout/stderr (the log, or /dev/null with --output). --nice N (1..19): it
 // raises its nice value (the program's too) by N. --gate: it first reads one byte from fd 3 (the
-// start gate); EOF exits kGateClosedExitCode without running anything. --output: then it opens
+// start gate); EOF exits kGateClosedExitCode without running anything (with --record it first
+// records "unstarted 0", its directories made 0700 if missing, so that a server adopting the try
+// knows it never ran and schedules it again without spending a try). --output: then it opens
 // PATH for appending (0600, its missing directories made 0700) as stdout and stderr, so the
 // server's loop never creates a try's log; if it cannot, it exits kOutputFailedExitCode
 // (recorded as such with --record). --announce: it writes "[sparkplane] started process PID"

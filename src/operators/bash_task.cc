@@ -468,6 +468,10 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
       // Stopping: the next server recovers it again from the same handle.
       if (end == executor::TryEnd::kStopping) return;
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
+        if (exit->never_started) {
+          ctx->Complete(internal::NeverStarted());
+          return;
+        }
         ctx->AppendLog("[sparkplane] process " + std::to_string(running.pid) +
                        " ended while the server was away; its recorded exit is used");
         CompleteFromExit(ctx, files.output, log_offset, *exit);

@@ -1419,6 +1419,12 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
         t->end_claimed = true;
       }
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
+        if (exit->never_started) {
+          RemoveTry(ctx.get());
+          RemoveDir(t->local_dir);
+          ctx->Complete(internal::NeverStarted());
+          return;
+        }
         Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
                       ") ended while the server was away; its recorded exit is used");
         Finish(ctx, t, *exit);

@@ -97,6 +97,10 @@ struct TaskResult {
   // The task skipped itself (bash: an exit code in skip_on_exit_code); not a success, not a
   // failure, never retried: the instance ends `skipped`, as an Airflow AirflowSkipException.
   bool skipped = false;
+  // The try's program never ran: the server that launched it stopped between saving its handle
+  // and opening its start gate (a recorded "unstarted" end). The instance is scheduled again
+  // with the same try number, as a try that never saved a handle is at a restart.
+  bool never_started = false;
 };
 
 // One try of one task. Created by the scheduler; implementations are thread-safe.

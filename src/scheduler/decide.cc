@@ -554,6 +554,15 @@ void OnFinished(Working& w, const TaskFinished& e) {
   if (ti.try_number != e.try_number || !store::IsActive(ti.state)) return;  // stale or marked
   const DagRun& run = w.Run(e.run);
   const operators::TaskResult& res = e.result;
+  if (res.never_started && !run.cancel_requested) {
+    // Its program never ran: scheduled again without spending a try (as at a restart).
+    w.Transition(e.run, e.task, TaskState::kScheduled, res.message);
+    TaskInstance& m = w.MutableTi(e.run, e.task);
+    m.try_number = std::max(0, m.try_number - 1);
+    m.handle = nullptr;
+    m.started_at.reset();
+    return;
+  }
   std::string reason = res.message;
   if (reason.empty()) {
     reason = res.success ? "succeeded" : "exit code " + std::to_string(res.exit_code);

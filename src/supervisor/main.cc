@@ -66,10 +66,7 @@ size_t FormatLine(char* buf, const char* word, unsigned long value) {
 // partial record). No fsync: the record must outlive the server process, which the page cache
 // does; after a power loss every try is gone anyway and a lost record means a retry — the
 // store's own commits (WAL, synchronous=NORMAL) make the same trade.
-void WriteRecord(const char* path, int status) {
-  char buf[64];
-  const size_t n = WIFSIGNALED(status) ? FormatLine(buf, "signal ", WTERMSIG(status))
-                                       : FormatLine(buf, "exit ", WEXITSTATUS(status));
+void WriteRecordLine(const char* path, const char* buf, size_t n) {
   size_t len = strlen(path);
   char* tmp = static_cast<char*>(malloc(len + 5));
   if (tmp == nullptr) return;
@@ -82,6 +79,13 @@ void WriteRecord(const char* path, int status) {
     if (ok) ::rename(tmp, path);
   }
   free(tmp);
+}
+
+void WriteRecord(const char* path, int status) {
+  char buf[64];
+  const size_t n = WIFSIGNALED(status) ? FormatLine(buf, "signal ", WTERMSIG(status))
+                                       : FormatLine(buf, "exit ", WEXITSTATUS(status));
+  WriteRecordLine(path, buf, n);
 }
 
 // Creates the missing directories above `path` (0700: logs are private), like `mkdir -p`.
@@ -258,7 +262,16 @@ int main(int argc, char** argv) {
     do {
       n = ::read(kSupervisorGateFd, &byte, 1);
     } while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(kGateClosedExitCode);
+    if (n != 1) {
+      // The server went away before opening the gate: nothing ran. Said in the record (the try's
+      // directory may not exist yet), so that whoever adopts the try starts it again.
+      if (record != nullptr) {
+        MakeParents(record);
+        static constexpr char kUnstarted[] = "unstarted 0\n";
+        WriteRecordLine(record, kUnstarted, sizeof kUnstarted - 1);
+      }
+      _exit(kGateClosedExitCode);
+    }
     ::close(kSupervisorGateFd);
   }
   if (output != nullptr && !OpenOutput(output)) {

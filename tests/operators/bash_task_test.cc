@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "executor/process.h"
+#include "executor/supervisor_protocol.h"
 #include "operators/recording_task_context.h"
 
 namespace sp::operators {
@@ -357,6 +359,65 @@ TEST_F(BashTaskElsewhereTest, CancelStopsATryElsewhereThroughItsStopFile) {
   EXPECT_EQ(record->exit_code, 7);
   // The supervisor ended with its group (SIGKILL) once the end was recorded.
   ASSERT_TRUE(first_->WaitForResult().has_value());
+}
+
+// The server dies after its try's handle is durable and before the try's start gate opens (a
+// kill -9 in that window; here a forked "server" that _exits inside SaveHandle). The command never
+// ran, and the supervisor says so in the exit record, so the adopting server's Recover reports a
+// try that never started (scheduled again without spending a try) instead of a lost one.
+TEST_F(BashTaskTest, RecoverOfATryWhoseGateNeverOpenedSaysItNeverStarted) {
+  const std::string marker = dir_.File("ran");
+  const Json fields = {{"command", Json::array({"touch", marker})}};
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t server = ::fork();
+  ASSERT_GE(server, 0);
+  if (server == 0) {
+    ::close(pipe_fds[0]);
+    // Dies the moment the handle is saved, before the bash type opens the gate.
+    class DiesAfterSavingTheHandle : public RecordingTaskContext {
+     public:
+      using RecordingTaskContext::RecordingTaskContext;
+      int fd = -1;
+      Status SaveHandle(const Json& handle) override {
+        const std::string text = handle.dump();
+        (void)!::write(fd, text.data(), text.size());
+        ::_exit(0);
+      }
+    };
+    ProcessSupervisor processes;
+    Services services;
+    services.processes = &processes;
+    BashTaskType bash(&services);
+    auto ctx = std::make_shared<DiesAfterSavingTheHandle>(&services, fields, log_, ExtractTry());
+    ctx->fd = pipe_fds[1];
+    bash.Start(ctx);
+    ::sleep(30);
+    ::_exit(1);
+  }
+  ::close(pipe_fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) text.append(buf, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(server, &status, 0), server);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the server did not die as planned";
+  Json handle = Json::parse(text, nullptr, false);
+  ASSERT_TRUE(handle.is_object()) << text;
+
+  auto ctx = Context(fields);
+  bash_.Recover(ctx, handle);
+  std::optional<TaskResult> r = ctx->WaitForResult();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->never_started) << r->message;
+  EXPECT_FALSE(r->success);
+  EXPECT_THAT(r->message, HasSubstr("never started"));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  std::optional<executor::ExitInfo> record = executor::ReadExitRecord(log_ + ".exit");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_TRUE(record->never_started);
+  EXPECT_EQ(record->exit_code, executor::kGateClosedExitCode);
 }
 
 TEST_F(BashTaskTest, RecoverWithAnUnreadableHandleFails) {

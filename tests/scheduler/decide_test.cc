@@ -156,6 +156,29 @@ TEST(DecideTest, RecoverAddsNewTasksAndRestartsTriesThatNeverStarted) {
   EXPECT_EQ(h.snap.active_tries, 2);
 }
 
+// A try adopted after its server died between saving its handle and opening its gate never ran
+// (TaskResult::never_started): it is launched again under the same try number, without spending
+// a try, even when it had no retries left.
+TEST(DecideTest, ATryThatNeverStartedIsLaunchedAgainWithoutSpendingATry) {
+  Harness h(At("2026-11-26T10:00:00"));
+  h.AddDag(Dag("d", {Task("a")}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  ASSERT_EQ(h.State(run, "a"), TaskState::kRunning);
+  ASSERT_EQ(h.Ti(run, "a").try_number, 1);
+  ASSERT_EQ(h.Ti(run, "a").max_tries, 1);
+  operators::TaskResult r;
+  r.never_started = true;
+  r.message = "the try never started";
+  Plan p = h.Step(TaskFinished{run, "a", 1, r});
+  ASSERT_TRUE(p.refused.ok()) << p.refused;
+  ASSERT_EQ(p.launches.size(), 1u);
+  EXPECT_EQ(p.launches[0].try_number, 1);
+  EXPECT_EQ(h.State(run, "a"), TaskState::kQueued);
+  EXPECT_TRUE(h.Ti(run, "a").handle.is_null());
+  EXPECT_EQ(h.runs[run].state, RunState::kRunning);
+}
+
 TEST(DecideTest, TriggerCreatesRunAndLaunchesRoots) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Dag("d", {Task("a"), Task("b", {"a"})}));

@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "executor/process.h"
 #include "executor/try_files.h"
+#include "operators/task_type.h"
 
 namespace sp::operators::internal {
 
@@ -62,6 +63,15 @@ inline std::string DescribeLoss(const executor::ProcessHandle& h, Millis silence
          std::to_string(silence.count() / 1000) +
          " s (no heartbeat on its log, no exit record: its host or supervisor is gone, or the "
          "logs are not on a volume this server shares)";
+}
+
+// The result of an adopted try whose exit record says it never started (ExitInfo::never_started).
+inline TaskResult NeverStarted() {
+  TaskResult r;
+  r.exit_code = -1;
+  r.never_started = true;
+  r.message = "the try never started: the server that launched it stopped before starting it";
+  return r;
 }
 
 }  // namespace sp::operators::internal

@@ -2,6 +2,7 @@
 #include "api/relayed_commands.h"
 
 #include <chrono>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,7 +31,15 @@ void RelayedCommandPump::Run() {
     Result<std::vector<store::postgres::RelayedCommand>> pending = inbox_->Pending(100);
     if (pending.ok()) {
       for (const store::postgres::RelayedCommand& command : *pending) {
-        if (stopping_.load() || !Handle(command)) break;
+        bool handled = false;
+        try {
+          handled = Handle(command);
+        } catch (const std::exception& e) {
+          // A bug; the command stays pending (and expires) rather than ending the server.
+          logger_->Error("relay",
+                         "relayed command " + std::to_string(command.id) + ": " + e.what());
+        }
+        if (stopping_.load() || !handled) break;
       }
     }
     // Woken by the next command's NOTIFY, else a second later (a lost session, a missed
@@ -47,16 +56,18 @@ bool RelayedCommandPump::Handle(const store::postgres::RelayedCommand& command) 
   Result<scheduler::Event> event =
       request.ok() ? ParseControlRequest(*request) : Result<scheduler::Event>(request.status());
   Result<scheduler::CommandResult> result = event.status();
-  if (event.ok()) {
-    if (std::holds_alternative<scheduler::PruneRuns>(*event)) {
-      // Retention commits in batches and is answered after them: pruning again is harmless.
-      result = scheduler_->Submit(std::move(*event));
-    } else {
-      result = scheduler_->SubmitRelayed(
-          std::move(*event), command.id,
-          [](const scheduler::CommandResult& r) { return ControlResponse(r).dump(); });
-      if (result.ok()) return true;  // answered by the commit
-    }
+  if (event.ok() && std::holds_alternative<scheduler::PruneRuns>(*event)) {
+    // Retention commits in batches, so its answer could not be its decision's: a sender that
+    // gave up would be told "not applied" of a prune under way. The active server applies its
+    // own `retention` setting.
+    result = FailedPreconditionError(
+        "retention is not relayed to the active scheduler: it applies its own `retention` "
+        "setting; run `sparkplane db clean` where it runs");
+  } else if (event.ok()) {
+    result = scheduler_->SubmitRelayed(
+        std::move(*event), command.id,
+        [](const scheduler::CommandResult& r) { return ControlResponse(r).dump(); });
+    if (result.ok()) return true;  // answered by the commit
   }
   const StatusCode code = result.ok() ? StatusCode::kOk : result.status().code();
   if (code == StatusCode::kUnavailable || code == StatusCode::kAborted) {

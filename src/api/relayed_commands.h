@@ -9,7 +9,9 @@
 // (Scheduler::SubmitRelayed); one that is refused commits nothing and is answered here, through
 // the scheduler's own fenced store (a scheduler that lost its lease answers nothing). A command
 // the scheduler could not decide now (the store unavailable, this scheduler fenced or stopping)
-// stays pending: the next pass, or the next active scheduler, takes it.
+// stays pending: the next pass, or the next active scheduler, takes it, until it expires.
+// Retention (`db clean`) is refused: it commits in batches, so it could not be answered by its
+// decision's commit, and the active server applies its own `retention` setting.
 //
 // Thread safety: the constructor starts the thread; the destructor stops and joins it (within
 // a second).

@@ -48,14 +48,19 @@ Result<std::optional<nlohmann::json>> RelayToActiveScheduler(store::postgres::Sc
   if (got) return std::optional<nlohmann::json>();
   ASSIGN_OR_RETURN(std::unique_ptr<store::postgres::CommandRelay> relay,
                    store::postgres::CommandRelay::Open(url));
-  ASSIGN_OR_RETURN(int64_t id,
-                   relay->Send(request, host + " (pid " + std::to_string(::getpid()) + ")"));
+  ASSIGN_OR_RETURN(
+      int64_t id,
+      relay->Send(request, host + " (pid " + std::to_string(::getpid()) + ")", kRelayWait));
   const auto deadline = std::chrono::steady_clock::now() + kRelayWait;
   for (;;) {
     Result<std::optional<nlohmann::json>> awaited =
         relay->AwaitAnswer(id, std::chrono::milliseconds(1000));
     if (awaited.ok() && *awaited) return awaited;
-    if (!awaited.ok() && awaited.status().code() != StatusCode::kUnavailable) {
+    const bool transient = !awaited.ok() && (awaited.status().code() == StatusCode::kUnavailable ||
+                                             awaited.status().code() == StatusCode::kAborted);
+    if (!awaited.ok() && !transient) {
+      // Not applied unless answered meanwhile; it expires anyway when kRelayWait is over.
+      (void)relay->Withdraw(id);
       return awaited.status();
     }
     const bool late = std::chrono::steady_clock::now() >= deadline;

@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "dag/ids.h"
 #include "dag/template.h"
@@ -341,9 +342,17 @@ Result<CommandResult> Scheduler::SubmitRelayed(Event event, int64_t relayed_id,
     queue_.push_back({std::nullopt, [this, done, event = std::move(event), relayed_id,
                                      answer = std::move(answer)] {
                         CommandResult result;
+                        // Process takes it at once, so nothing it calls in turn sees it.
                         if (answer) relayed_ = Relayed{relayed_id, &answer};
-                        Status s = Process(event, &result);
-                        relayed_.reset();
+                        Status s;
+                        try {
+                          s = Process(event, &result);
+                        } catch (...) {
+                          relayed_.reset();
+                          // The waiting caller gets an answer; the loop logs the bug.
+                          done->set_value(InternalError("the command failed unexpectedly"));
+                          throw;
+                        }
                         if (s.ok()) {
                           done->set_value(std::move(result));
                         } else {
@@ -526,6 +535,8 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result) {
       }
     }
   } timer{pass_observer_};
+  // The relayed command this event answers, if any: this pass's, never a nested Process's.
+  const std::optional<Relayed> relayed = std::exchange(relayed_, std::nullopt);
   // A command about a finished run needs that run in the snapshot first.
   int64_t run = 0;
   if (auto* c = std::get_if<ClearTasks>(&original_event)) run = c->run;
@@ -558,9 +569,9 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result) {
       return plan.refused;
     }
     std::optional<store::Mutation::CommandAnswer> answer;
-    if (relayed_) {
+    if (relayed) {
       answer = store::Mutation::CommandAnswer{
-          relayed_->id, (*relayed_->answer)(CommandResult{plan.created_runs, {}})};
+          relayed->id, (*relayed->answer)(CommandResult{plan.created_runs, {}})};
     }
     s = Apply(plan, std::move(answer));
     if (s.ok()) {

@@ -243,7 +243,8 @@ class Scheduler {
   std::set<int64_t> stale_runs_;
   // Set (loop thread) while a launch batch collects its tries' handles.
   std::vector<PendingStart>* launch_batch_ = nullptr;
-  // Set (loop thread) while a relayed command is decided (SubmitRelayed).
+  // Set (loop thread) by SubmitRelayed's closure for the Process call it makes, which takes it
+  // at once (std::exchange), so no nested Process sees it.
   struct Relayed {
     int64_t id = 0;
     const RelayAnswer* answer = nullptr;

@@ -1,7 +1,7 @@
 // Relayed commands on a real PostgreSQL (label postgres): a sent command wakes the inbox
-// (NOTIFY), a commit that answers it wakes the sender and lands with it, a withdrawn command can
-// no longer be answered (the whole commit fails and nothing of it lands), and a fenced store
-// answers nothing.
+// (NOTIFY), a commit that answers it notifies the senders and lands with it, a withdrawn or
+// expired command can no longer be answered (the whole commit fails and nothing of it lands), and
+// a fenced store answers nothing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +13,7 @@
 #include "store/open.h"
 #include "store/pg_test_db.h"
 #include "store/postgres/command_relay.h"
+#include "store/postgres/connection.h"
 #include "store/postgres/lease.h"
 #include "store/store_test_util.h"
 
@@ -23,6 +24,8 @@ using ::sp::store::testing::FullRun;
 using ::sp::store::testing::PgTestDatabase;
 using ::sp::store::testing::StatusIs;
 using ::testing::HasSubstr;
+
+constexpr std::chrono::milliseconds kTtl{60000};
 
 class PostgresCommandRelayTest : public ::testing::Test {
  protected:
@@ -58,7 +61,7 @@ class PostgresCommandRelayTest : public ::testing::Test {
 };
 
 TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
-  Result<int64_t> id = relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop");
+  Result<int64_t> id = relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop", kTtl);
   ASSERT_TRUE(id.ok()) << id.status();
   // The inbox is woken by the send's NOTIFY, well before its one-second fallback.
   auto t0 = std::chrono::steady_clock::now();
@@ -79,6 +82,10 @@ TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_FALSE(none->has_value());
 
+  // The answer's commit notifies the senders (seen here on a session of the test's own).
+  Result<std::unique_ptr<Connection>> listener =
+      Connection::Open(db_.url(), "LISTEN sparkplane_answers");
+  ASSERT_TRUE(listener.ok()) << listener.status();
   std::thread decide([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_TRUE(AnswerWithRun(*id, 7).ok());
@@ -89,13 +96,16 @@ TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
   ASSERT_TRUE(answer.ok()) << answer.status();
   ASSERT_TRUE(answer->has_value());
   EXPECT_EQ((**answer)["created_runs"], nlohmann::json::array({7}));
+  Result<bool> notified = (*listener)->AwaitNotification(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(notified.ok()) << notified.status();
+  EXPECT_TRUE(*notified);
   EXPECT_TRUE(RunExists(7));
   pending = inbox_->Pending(10);
   ASSERT_TRUE(pending.ok()) << pending.status();
   EXPECT_TRUE(pending->empty());
   // Answered once: a second decision of the same command is refused whole.
   EXPECT_THAT(AnswerWithRun(*id, 8), StatusIs(StatusCode::kFailedPrecondition,
-                                              HasSubstr("withdrawn by its sender or answered")));
+                                              HasSubstr("answered already")));
   EXPECT_FALSE(RunExists(8));
   // A command answered before the withdrawal cannot be withdrawn.
   Result<bool> withdrawn = relay_->Withdraw(*id);
@@ -104,7 +114,7 @@ TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
 }
 
 TEST_F(PostgresCommandRelayTest, AWithdrawnCommandIsNeverApplied) {
-  Result<int64_t> id = relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop");
+  Result<int64_t> id = relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop", kTtl);
   ASSERT_TRUE(id.ok()) << id.status();
   Result<bool> withdrawn = relay_->Withdraw(*id);
   ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
@@ -119,13 +129,28 @@ TEST_F(PostgresCommandRelayTest, AWithdrawnCommandIsNeverApplied) {
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("withdrawn")));
 }
 
+// A command whose sender's wait is over (it may have died without withdrawing it) is never
+// applied: it is no longer listed, and a commit that would answer it fails whole.
+TEST_F(PostgresCommandRelayTest, AnExpiredCommandIsNeverApplied) {
+  Result<int64_t> id =
+      relay_->Send({{"op", "trigger"}, {"dag_id", "etl"}}, "laptop", std::chrono::milliseconds(1));
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Result<std::vector<RelayedCommand>> pending = inbox_->Pending(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_TRUE(pending->empty());
+  EXPECT_THAT(AnswerWithRun(*id, 7),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expired")));
+  EXPECT_FALSE(RunExists(7));
+}
+
 TEST_F(PostgresCommandRelayTest, AFencedStoreAnswersNothing) {
   Result<std::unique_ptr<SchedulerLease>> a = SchedulerLease::Register(db_.url(), "a", 1);
   ASSERT_TRUE(a.ok()) << a.status();
   Result<bool> got = (*a)->TryAcquire();
   ASSERT_TRUE(got.ok() && *got);
   store_->FenceWrites((*a)->epoch());
-  Result<int64_t> id = relay_->Send({{"op", "pause"}, {"dag_id", "etl"}}, "laptop");
+  Result<int64_t> id = relay_->Send({{"op", "pause"}, {"dag_id", "etl"}}, "laptop", kTtl);
   ASSERT_TRUE(id.ok()) << id.status();
   // Another instance takes the lease over: the old holder's answer is refused, and the command
   // stays pending for the new one.

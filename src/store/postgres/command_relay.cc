@@ -21,16 +21,19 @@ Result<std::unique_ptr<CommandRelay>> CommandRelay::Open(const std::string& url)
   return std::unique_ptr<CommandRelay>(new CommandRelay(std::move(conn)));
 }
 
-Result<int64_t> CommandRelay::Send(const nlohmann::json& request, const std::string& sender) {
-  RETURN_IF_ERROR(conn_->Exec(std::string("DELETE FROM relayed_commands WHERE state <> "
-                                          "'pending' AND created_at < ") +
+Result<int64_t> CommandRelay::Send(const nlohmann::json& request, const std::string& sender,
+                                   std::chrono::milliseconds ttl) {
+  // Whatever its state, a command is history a day after it expired.
+  RETURN_IF_ERROR(conn_->Exec(std::string("DELETE FROM relayed_commands WHERE expires_at < ") +
                               kNowMs + " - 86400000"));
   ASSIGN_OR_RETURN(Connection::Statement stmt,
                    conn_->Prepare(std::string("INSERT INTO relayed_commands (request, sender, "
-                                              "state, created_at) VALUES (?1, ?2, 'pending', ") +
-                                  kNowMs + ") RETURNING id"));
+                                              "state, created_at, expires_at) VALUES (?1, ?2, "
+                                              "'pending', ") +
+                                  kNowMs + ", " + kNowMs + " + ?3) RETURNING id"));
   stmt.BindText(1, request.dump());
   stmt.BindText(2, sender);
+  stmt.BindInt64(3, ttl.count());
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return InternalError("queueing the command returned no id");
   const int64_t id = stmt.ColumnInt64(0);
@@ -84,8 +87,9 @@ Result<std::unique_ptr<CommandInbox>> CommandInbox::Open(const std::string& url)
 
 Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit) {
   ASSIGN_OR_RETURN(Connection::Statement stmt,
-                   conn_->Prepare("SELECT id, request, sender FROM relayed_commands WHERE state = "
-                                  "'pending' ORDER BY id LIMIT ?1"));
+                   conn_->Prepare(std::string("SELECT id, request, sender FROM relayed_commands "
+                                              "WHERE state = 'pending' AND expires_at > ") +
+                                  kNowMs + " ORDER BY id LIMIT ?1"));
   stmt.BindInt64(1, limit);
   return internal::ReadAll<RelayedCommand>(
       stmt,

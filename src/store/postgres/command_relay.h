@@ -8,9 +8,10 @@
 // answer (Mutation::command_answer), so a command is applied once or not at all, whatever
 // crashes in between: a command the active scheduler died on stays pending for the next one.
 // The answer NOTIFYs `sparkplane_answers`. A sender that gives up withdraws its command
-// (pending -> withdrawn); a commit that would answer a withdrawn command fails whole, so a
-// withdrawn command was never applied. Notifications are hints: both sides also read the table
-// once a second.
+// (pending -> withdrawn), and a command expires when its sender's wait is over (database clock),
+// even if the sender died meanwhile: a commit that would answer a withdrawn or expired command
+// fails whole, so such a command is never applied. Notifications are hints: both sides also read
+// the table once a second.
 //
 // Thread safety: none; each object is used by one thread.
 #pragma once
@@ -39,9 +40,11 @@ class CommandRelay {
  public:
   static Result<std::unique_ptr<CommandRelay>> Open(const std::string& url);
 
-  // Queues `request` for the active scheduler and wakes it; returns the command's id. Answered
-  // commands older than a day are forgotten here.
-  Result<int64_t> Send(const nlohmann::json& request, const std::string& sender);
+  // Queues `request` for the active scheduler and wakes it; returns the command's id. The
+  // command expires `ttl` after it was queued. Answered or expired commands older than a day are
+  // forgotten here.
+  Result<int64_t> Send(const nlohmann::json& request, const std::string& sender,
+                       std::chrono::milliseconds ttl);
   // Waits up to `timeout` for the answer of command `id`; nullopt while it is still pending.
   Result<std::optional<nlohmann::json>> AwaitAnswer(int64_t id, std::chrono::milliseconds timeout);
   // Takes command `id` back: true when it was still pending (it will never be applied), false
@@ -58,7 +61,7 @@ class CommandInbox {
  public:
   static Result<std::unique_ptr<CommandInbox>> Open(const std::string& url);
 
-  // The pending commands, oldest first (at most `limit`).
+  // The pending commands that have not expired, oldest first (at most `limit`).
   Result<std::vector<RelayedCommand>> Pending(int limit);
   // Waits up to `timeout` for a new command's notification; true when one came. Answers go
   // through the scheduler's fenced Store::Commit (Mutation::command_answer), never through here.

@@ -182,6 +182,8 @@ CREATE TABLE relayed_commands (
   state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'withdrawn')),
   answer TEXT,
   created_at BIGINT NOT NULL,
+  -- After this (database clock) the command is never applied: its sender has given up.
+  expires_at BIGINT NOT NULL,
   answered_at BIGINT
 );
 CREATE INDEX relayed_commands_pending ON relayed_commands (id) WHERE state = 'pending';
@@ -190,10 +192,11 @@ LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE relayed_commands SET state = 'done', answer = answer_text,
     answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
-    WHERE id = command AND state = 'pending';
+    WHERE id = command AND state = 'pending'
+      AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'relayed command % was withdrawn by its sender or answered already', command
-      USING ERRCODE = 'SP002';
+    RAISE EXCEPTION 'relayed command % was withdrawn by its sender, expired or answered already',
+      command USING ERRCODE = 'SP002';
   END IF;
   PERFORM pg_notify('sparkplane_answers', command::text);
 END $$;

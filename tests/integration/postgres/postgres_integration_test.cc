@@ -573,6 +573,8 @@ TEST_F(PostgresFailoverTest, ACommandBesideAnActivePostgresSchedulerIsRelayedToI
   CommandResult refused = Sparkplane(standby_data(), {"dags", "trigger", "nope"});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.err, HasSubstr("nope"));
+  // Refused by the active scheduler, through the relay: answered, nothing created.
+  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'done'"), 2);
   EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'pending'"), 0);
   EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM dag_runs"), 1);
 }

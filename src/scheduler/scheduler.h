@@ -200,9 +200,10 @@ class Scheduler {
   Result<bool> ResolveRefusedRuns(const Plan& plan, const Status& refusal);
   Status CommitWithRetry(const store::Mutation& m);
   // CommitWithRetry, and when the store lost its answer (Unavailable), whether it landed anyway,
-  // read back through `probe`'s row (expecting the mutation's last write of it) until the store
-  // answers or the scheduler stops: a landed commit is a success (retrying its events would record
-  // their transitions twice, and a re-read would drop its effects).
+  // read back through `probe`'s row (expecting the mutation's last write of it) or, without one,
+  // the relayed command the mutation answers, until the store answers or the scheduler stops: a
+  // landed commit is a success (retrying its events would record their transitions twice, and a
+  // re-read would drop its effects).
   Status CommitOnce(const store::Mutation& m, const std::optional<Probe>& probe);
   // The probe of `plan` against the snapshot it was decided on (before it is folded).
   std::optional<Probe> ProbeOf(const Plan& plan) const;

@@ -118,6 +118,10 @@ class Store {
   // this epoch, checked in the Commit's own transaction. A no-op where one server per database
   // is guaranteed by a file lock (SQLite).
   virtual void FenceWrites(int64_t lease_epoch) {}
+  // Whether relayed command `id` (Mutation::command_answer) has been answered: how a commit that
+  // answered it and lost its reply is known to have landed. Commands are relayed on PostgreSQL
+  // only; elsewhere none ever is (false).
+  virtual Result<bool> RelayedCommandAnswered(int64_t id) { return false; }
 
   virtual Result<std::vector<ClusterRecord>> ListClusters(bool include_deleted) = 0;
   virtual Result<std::vector<ConnectionRecord>> ListConnections() = 0;

@@ -78,6 +78,10 @@ class FailingStore : public store::Store {
     return inner_->ListEvents(run);
   }
   Result<int64_t> MaxRunId() override { return inner_->MaxRunId(); }
+  Result<bool> RelayedCommandAnswered(int64_t id) override {
+    RETURN_IF_ERROR(Outage());
+    return inner_->RelayedCommandAnswered(id);
+  }
   Result<int64_t> MaxEventId() override { return inner_->MaxEventId(); }
   Result<int64_t> RunsVersion() override { return inner_->RunsVersion(); }
   Result<std::vector<store::ClusterRecord>> ListClusters(bool deleted) override {

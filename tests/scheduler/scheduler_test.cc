@@ -20,6 +20,7 @@
 #include "fakes/failing_store.h"
 #include "store/open.h"
 #include "store/pg_test_db.h"
+#include "store/postgres/command_relay.h"
 
 namespace sp::scheduler {
 namespace {
@@ -89,13 +90,17 @@ class SchedulerTest : public ::testing::TestWithParam<StoreBackend> {
 
   // A scheduler over the test's store and the dags folder, on this thread until
   // RunInBackground().
+  // With `rule`, its store fails commits as a FailingStore does.
   struct Server {
-    Server(const SchedulerTest& t, SchedulerOptions opts) : logger(t.clock_, LogLevel::kOff) {
+    Server(const SchedulerTest& t, SchedulerOptions opts, fakes::FailingStore::Rule rule = nullptr,
+           fakes::FailingStore::Failure failure = fakes::FailingStore::Failure::kNothingCommitted)
+        : logger(t.clock_, LogLevel::kOff) {
       const fs::path& dir = t.dir_;
       const Clock& clock = t.clock_;
       auto opened = store::OpenStore(t.store_);
       EXPECT_TRUE(opened.ok()) << opened.status();
       db = std::move(*opened);
+      if (rule) db = std::make_unique<fakes::FailingStore>(std::move(db), std::move(rule), failure);
       services.clock = &clock;
       services.logger = &logger;
       services.processes = &processes;
@@ -333,6 +338,37 @@ TEST_P(SchedulerTest, ALostAnswerIsResolvedEvenWhenTheStoreStaysUnreadable) {
   int a_ends = 0;
   for (const store::StateEvent& e : *events) a_ends += e.task_id == "a" && e.to_state == "success";
   EXPECT_EQ(a_ends, 1) << "task a's end was recorded twice";
+}
+
+// A relayed command whose commit lost its answer (the session died after COMMIT) and changed no
+// task instance (a pause) is known to have landed by its answered command: the command succeeds,
+// as it did, instead of failing while its sender is told it was applied.
+TEST_P(SchedulerTest, ARelayedCommandWhoseCommitLostItsAnswerIsKnownToHaveLanded) {
+  if (GetParam() != StoreBackend::kPostgres) GTEST_SKIP() << "commands are relayed on PostgreSQL";
+  auto relay = store::postgres::CommandRelay::Open(store_);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  Result<int64_t> id = (*relay)->Send({{"op", "pause"}, {"dag_id", "chain"}}, "test",
+                                      std::chrono::milliseconds(60000));
+  ASSERT_TRUE(id.ok()) << id.status();
+  Server server(
+      *this, SchedulerOptions{},
+      [](const store::Mutation& m, int) {
+        return m.command_answer ? UnavailableError("injected: server closed the connection")
+                                : OkStatus();
+      },
+      fakes::FailingStore::Failure::kAnswerLost);
+  ASSERT_TRUE(server.sched->Start().ok());
+  server.sched->RunInBackground();
+  Result<CommandResult> paused = server.sched->SubmitRelayed(
+      SetPaused{"chain", true}, *id, [](const CommandResult&) { return R"({"ok":true})"; });
+  EXPECT_TRUE(paused.ok()) << paused.status();
+  Result<std::optional<store::DagRecord>> dag = server.db->GetDag("chain");
+  ASSERT_TRUE(dag.ok() && dag->has_value()) << dag.status();
+  EXPECT_TRUE((*dag)->paused);
+  Result<std::optional<nlohmann::json>> answer =
+      (*relay)->AwaitAnswer(*id, std::chrono::milliseconds(0));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_TRUE(answer->has_value());
 }
 
 // The tries one plan launches save their handles in one commit, and only then leave their gates.

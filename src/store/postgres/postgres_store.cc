@@ -46,6 +46,16 @@ Status PostgresStore::PipelinedCommit(const Mutation& m) {
   return s;
 }
 
+Result<bool> PostgresStore::RelayedCommandAnswered(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(postgres::Connection::Statement stmt,
+                   conn_->Prepare("SELECT count(*) FROM relayed_commands WHERE id = ?1 AND "
+                                  "state = 'done'"));
+  stmt.BindInt64(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row && stmt.ColumnInt64(0) == 1;
+}
+
 void PostgresStore::FenceWrites(int64_t lease_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   fence_epoch_ = lease_epoch;

@@ -34,6 +34,7 @@ class PostgresStore final : public internal::SqlStore<postgres::Connection> {
   // a lost session, the same writes run again one by one, which gives the error its record
   // ("task instance 't' of run 9 ...") or succeeds if the failure was transient.
   Status Commit(const Mutation& m) override;
+  Result<bool> RelayedCommandAnswered(int64_t id) override;
 
  private:
   explicit PostgresStore(std::unique_ptr<postgres::Connection> conn);

@@ -8,7 +8,6 @@
 #include <random>
 #include <set>
 #include <thread>
-#include <utility>
 
 #include "dag/ids.h"
 #include "dag/template.h"
@@ -342,13 +341,11 @@ Result<CommandResult> Scheduler::SubmitRelayed(Event event, int64_t relayed_id,
     queue_.push_back({std::nullopt, [this, done, event = std::move(event), relayed_id,
                                      answer = std::move(answer)] {
                         CommandResult result;
-                        // Process takes it at once, so nothing it calls in turn sees it.
-                        if (answer) relayed_ = Relayed{relayed_id, &answer};
+                        const Relayed relayed{relayed_id, &answer};
                         Status s;
                         try {
-                          s = Process(event, &result);
+                          s = Process(event, &result, answer ? &relayed : nullptr);
                         } catch (...) {
-                          relayed_.reset();
                           // The waiting caller gets an answer; the loop logs the bug.
                           done->set_value(InternalError("the command failed unexpectedly"));
                           throw;
@@ -524,7 +521,8 @@ Status Scheduler::DeferStale(const Event& event) {
                           "commit; try again in a moment");
 }
 
-Status Scheduler::Process(const Event& original_event, CommandResult* result) {
+Status Scheduler::Process(const Event& original_event, CommandResult* result,
+                          const Relayed* relayed) {
   struct PassTimer {
     const std::function<void(std::chrono::microseconds)>& observer;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -535,8 +533,6 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result) {
       }
     }
   } timer{pass_observer_};
-  // The relayed command this event answers, if any: this pass's, never a nested Process's.
-  const std::optional<Relayed> relayed = std::exchange(relayed_, std::nullopt);
   // A command about a finished run needs that run in the snapshot first.
   int64_t run = 0;
   if (auto* c = std::get_if<ClearTasks>(&original_event)) run = c->run;
@@ -773,26 +769,26 @@ Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe
     if (attempt > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 4 ? 100 << attempt : 1000));
     }
-    Result<bool> ti = landed();
-    if (ti.ok()) {
-      if (*ti) {
+    Result<bool> read = landed();
+    if (read.ok()) {
+      if (*read) {
         services_->logger->Warn("scheduler", s.ToString() + "; the commit had landed");
         return OkStatus();
       }
       return s;
     }
-    if (ti.status().code() != StatusCode::kUnavailable) {
+    if (read.status().code() != StatusCode::kUnavailable) {
       services_->logger->Error("scheduler", s.ToString() +
                                                 "; whether the commit landed is unknown (reading "
                                                 "it back failed: " +
-                                                ti.status().ToString() + ")");
+                                                read.status().ToString() + ")");
       return s;
     }
     if (attempt == 5) {
       services_->logger->Error("scheduler", s.ToString() +
                                                 "; whether the commit landed is unknown (the "
                                                 "store cannot be read: " +
-                                                ti.status().ToString() + "); waiting for it");
+                                                read.status().ToString() + "); waiting for it");
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return s;

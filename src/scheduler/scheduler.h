@@ -123,6 +123,11 @@ class Scheduler {
     std::optional<Event> event;
     std::function<void()> closure;
   };
+  // A relayed command being decided (SubmitRelayed) and how to answer it.
+  struct Relayed {
+    int64_t id = 0;
+    const RelayAnswer* answer = nullptr;
+  };
   // One task instance a commit moves to a new state or try: reading it back tells whether a
   // commit whose answer was lost (the session died after COMMIT was sent) landed.
   struct Probe {
@@ -149,7 +154,9 @@ class Scheduler {
     std::function<void(const Status&)> abandon;
   };
 
-  Status Process(const Event& event, CommandResult* result);
+  // Decides and applies `event`; `relayed`: the relayed command whose answer its commit records
+  // (SubmitRelayed).
+  Status Process(const Event& event, CommandResult* result, const Relayed* relayed = nullptr);
   // Group commit: TaskFinished events that were waiting together are decided one after the
   // other (each sees the ones before it folded into the snapshot) and committed in one
   // transaction; their effects run once it is durable. A plan that creates, deletes or
@@ -244,13 +251,6 @@ class Scheduler {
   std::set<int64_t> stale_runs_;
   // Set (loop thread) while a launch batch collects its tries' handles.
   std::vector<PendingStart>* launch_batch_ = nullptr;
-  // Set (loop thread) by SubmitRelayed's closure for the Process call it makes, which takes it
-  // at once (std::exchange), so no nested Process sees it.
-  struct Relayed {
-    int64_t id = 0;
-    const RelayAnswer* answer = nullptr;
-  };
-  std::optional<Relayed> relayed_;
 
   std::mutex mu_;
   std::condition_variable cv_;

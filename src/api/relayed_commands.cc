@@ -74,9 +74,9 @@ bool RelayedCommandPump::Handle(const store::postgres::RelayedCommand& command) 
     logger_->Warn("relay", what + " stays pending: " + result.status().ToString());
     return false;
   }
-  // A refusal (or a retention's result) commits nothing else: its answer is a commit of its
-  // own, fenced like the scheduler's, so a scheduler that lost its lease (whose decisions fail
-  // FailedPrecondition too) leaves the command to the one that took over.
+  // A refusal commits nothing: its answer is a commit of its own, fenced like the scheduler's,
+  // so a scheduler that lost its lease (whose decisions fail FailedPrecondition too) leaves the
+  // command to the one that took over.
   store::Mutation answer;
   answer.command_answer =
       store::Mutation::CommandAnswer{command.id, ControlResponse(result).dump()};

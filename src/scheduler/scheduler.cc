@@ -743,19 +743,19 @@ std::optional<Scheduler::Probe> Scheduler::ProbeOf(const Plan& plan) const {
 Status Scheduler::CommitOnce(const store::Mutation& m, const std::optional<Probe>& probe) {
   Status s = CommitWithRetry(m);
   if (s.ok() || s.code() != StatusCode::kUnavailable || (!probe && !m.command_answer)) return s;
-  // What the commit left in the probed row is its last write of it (a group may write a task
-  // instance twice: up_for_retry, then queued again). Without a task instance to read, a
+  // Whether it landed: the probed row holds the commit's last write of it (a group may write a
+  // task instance twice: up_for_retry, then queued again). Without a task instance to read, a
   // relayed command's answer tells: only this scheduler's commit can have answered it (another
   // one's would have fenced this one out first).
-  Probe expected = probe.value_or(Probe{});
-  for (const TaskInstance& ti : m.task_instances) {
-    if (ti.run_id == expected.run && ti.task_id == expected.task) {
-      expected.state = ti.state;
-      expected.try_number = ti.try_number;
-    }
-  }
   auto landed = [&]() -> Result<bool> {
     if (!probe) return services_->store->RelayedCommandAnswered(m.command_answer->id);
+    Probe expected = *probe;
+    for (const TaskInstance& ti : m.task_instances) {
+      if (ti.run_id == expected.run && ti.task_id == expected.task) {
+        expected.state = ti.state;
+        expected.try_number = ti.try_number;
+      }
+    }
     ASSIGN_OR_RETURN(std::optional<TaskInstance> ti,
                      services_->store->GetTaskInstance(expected.run, expected.task));
     return ti && ti->state == expected.state && ti->try_number == expected.try_number;

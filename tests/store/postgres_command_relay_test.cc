@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/open.h"
+#include "store/pg_lease_test_util.h"
 #include "store/pg_test_db.h"
 #include "store/postgres/command_relay.h"
 #include "store/postgres/connection.h"
@@ -20,6 +21,8 @@
 namespace sp::store::postgres {
 namespace {
 
+using ::sp::store::testing::Acquire;
+using ::sp::store::testing::AcquireSoon;
 using ::sp::store::testing::FullRun;
 using ::sp::store::testing::PgTestDatabase;
 using ::sp::store::testing::StatusIs;
@@ -104,8 +107,8 @@ TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
   ASSERT_TRUE(pending.ok()) << pending.status();
   EXPECT_TRUE(pending->empty());
   // Answered once: a second decision of the same command is refused whole.
-  EXPECT_THAT(AnswerWithRun(*id, 8), StatusIs(StatusCode::kFailedPrecondition,
-                                              HasSubstr("answered already")));
+  EXPECT_THAT(AnswerWithRun(*id, 8),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("answered already")));
   EXPECT_FALSE(RunExists(8));
   // A command answered before the withdrawal cannot be withdrawn.
   Result<bool> withdrawn = relay_->Withdraw(*id);
@@ -147,8 +150,7 @@ TEST_F(PostgresCommandRelayTest, AnExpiredCommandIsNeverApplied) {
 TEST_F(PostgresCommandRelayTest, AFencedStoreAnswersNothing) {
   Result<std::unique_ptr<SchedulerLease>> a = SchedulerLease::Register(db_.url(), "a", 1);
   ASSERT_TRUE(a.ok()) << a.status();
-  Result<bool> got = (*a)->TryAcquire();
-  ASSERT_TRUE(got.ok() && *got);
+  ASSERT_TRUE(Acquire(**a));
   store_->FenceWrites((*a)->epoch());
   Result<int64_t> id = relay_->Send({{"op", "pause"}, {"dag_id", "etl"}}, "laptop", kTtl);
   ASSERT_TRUE(id.ok()) << id.status();
@@ -157,13 +159,7 @@ TEST_F(PostgresCommandRelayTest, AFencedStoreAnswersNothing) {
   a->reset();
   Result<std::unique_ptr<SchedulerLease>> b = SchedulerLease::Register(db_.url(), "b", 2);
   ASSERT_TRUE(b.ok()) << b.status();
-  bool taken = false;
-  for (int i = 0; i < 250 && !taken; ++i) {
-    Result<bool> t = (*b)->TryAcquire();
-    taken = t.ok() && *t;
-    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(taken);
+  ASSERT_TRUE(AcquireSoon(**b));
   Mutation answer;
   answer.command_answer = Mutation::CommandAnswer{*id, R"({"ok":true})"};
   EXPECT_THAT(store_->Commit(answer),

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "store/open.h"
+#include "store/pg_lease_test_util.h"
 #include "store/pg_test_db.h"
 #include "store/postgres/lease.h"
 #include "store/store_test_util.h"
@@ -22,6 +23,8 @@
 namespace sp::store::postgres {
 namespace {
 
+using ::sp::store::testing::Acquire;
+using ::sp::store::testing::AcquireSoon;
 using ::sp::store::testing::FullRun;
 using ::sp::store::testing::PgTestDatabase;
 using ::sp::store::testing::StatusIs;
@@ -34,21 +37,6 @@ class PostgresLeaseTest : public ::testing::Test {
     EXPECT_TRUE(lease.ok()) << lease.status();
     return lease.ok() ? std::move(*lease) : nullptr;
   }
-  bool Acquire(SchedulerLease& lease) {
-    Result<bool> got = lease.TryAcquire();
-    EXPECT_TRUE(got.ok()) << got.status();
-    return got.ok() && *got;
-  }
-  // As a standby does: tries until it holds the lease (a closed session's backend lets go of its
-  // lock a moment after the client left), for up to 5 s.
-  bool AcquireSoon(SchedulerLease& lease) {
-    for (int i = 0; i < 250; ++i) {
-      if (Acquire(lease)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-
   PgTestDatabase db_;
 };
 

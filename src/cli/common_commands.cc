@@ -125,8 +125,8 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   // is relayed to it through the database.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
-      store::RegisterScheduler(rt.config.StoreLocation(), std::string(host) + " (command)");
+  Result<std::unique_ptr<store::postgres::SchedulerLease>> lease = store::RegisterScheduler(
+      rt.config.StoreLocation(), std::string(host) + " (command)", rt.config.failover_timeout);
   Status leased = lease.status();
   if (leased.ok() && *lease) {
     Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());

@@ -229,6 +229,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "cluster_reap_interval",
                                    "cluster_max_age",
                                    "cluster_owner_grace",
+                                   "failover_timeout",
                                    "pools",
                                    "retention",
                                    "kubeconfig",
@@ -266,6 +267,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_retention, get("retention"));
   ASSIGN_OR_RETURN(std::string f_max_age, get("cluster_max_age"));
   ASSIGN_OR_RETURN(std::string f_owner_grace, get("cluster_owner_grace"));
+  ASSIGN_OR_RETURN(std::string f_failover, get("failover_timeout"));
   ASSIGN_OR_RETURN(std::string f_kubeconfig, get("kubeconfig"));
   ASSIGN_OR_RETURN(std::string f_context, get("kube_context"));
   ASSIGN_OR_RETURN(std::string f_namespace, get("namespace"));
@@ -341,6 +343,17 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                   grace + "'");
     }
     c.cluster_owner_grace = *d;
+  }
+  std::string failover = FirstNonEmpty({Env("SPARKPLANE_FAILOVER_TIMEOUT"), f_failover});
+  if (!failover.empty()) {
+    Result<Millis> d = dag::ParseDuration(failover);
+    if (!d.ok() || *d < Millis(6000) || *d > Millis(3600 * 1000)) {
+      return InvalidArgumentError(
+          "failover_timeout: expected a duration from 6s to 1h (a standby takes over after the "
+          "active scheduler was silent that long); got '" +
+          failover + "'");
+    }
+    c.failover_timeout = *d;
   }
   if (YamlNode pools = file.Find("pools")) {
     ASSIGN_OR_RETURN(c.cluster_pools, ParsePools(pools, config_file));

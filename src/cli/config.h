@@ -29,6 +29,11 @@
 //                 SPARKPLANE_CLUSTER_OWNER_GRACE cluster_owner_grace default 30s: how long a
 //                                                        local cluster's guard waits for a
 //                                                        server that is gone before deleting it
+//              SPARKPLANE_FAILOVER_TIMEOUT failover_timeout default 6s (6s to 1h): on a
+//                                                        PostgreSQL store, how long the active
+//                                                        scheduler may be silent (frozen, a
+//                                                        paused VM, cut off) before a standby
+//                                                        takes over
 //                 SPARKPLANE_RETENTION     retention     default forever; a duration such as 30d:
 //                                                        the server deletes finished runs (with
 //                                                        their task logs) and Spark event logs
@@ -97,6 +102,9 @@ struct Config {
   Millis cluster_reap_interval = Millis(30000);
   Millis cluster_max_age = Millis(24 * 3600 * 1000);  // 0: none
   Millis cluster_owner_grace = Millis(30000);
+  // On a PostgreSQL store: how long the active scheduler may be silent before a standby takes
+  // over (store/postgres/lease.h).
+  Millis failover_timeout = Millis(6000);
   std::vector<clusters::PoolSpec> cluster_pools;  // pools: (the server keeps them filled)
   // How long finished runs, their task logs and Spark event logs are kept (0: forever).
   Millis retention = Millis(0);

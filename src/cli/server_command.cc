@@ -72,7 +72,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
-      store::RegisterScheduler(config->StoreLocation(), host);
+      store::RegisterScheduler(config->StoreLocation(), host, config->failover_timeout);
   if (!lease.ok()) return Fail(lease.status().With("register with the store"));
   RealClock lease_clock;
   Logger standby_log(lease_clock, config->log_level);

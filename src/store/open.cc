@@ -61,13 +61,15 @@ Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location) {
   return OpenSqliteAuthStore(where.target);
 }
 
-Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(const std::string& location,
-                                                                    const std::string& host) {
+Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(
+    const std::string& location, const std::string& host,
+    std::chrono::milliseconds failover_timeout) {
   ASSIGN_OR_RETURN(StoreLocation where, ParseStoreLocation(location));
   if (where.kind != StoreLocation::Kind::kPostgres) {
     return std::unique_ptr<postgres::SchedulerLease>();
   }
-  return postgres::SchedulerLease::Register(where.target, host, static_cast<int>(::getpid()));
+  return postgres::SchedulerLease::Register(where.target, host, static_cast<int>(::getpid()),
+                                            failover_timeout);
 }
 
 int LatestSchemaVersion() {

@@ -4,6 +4,7 @@
 // Every opener migrates the database forward and refuses one written by a newer sparkplane.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -32,9 +33,11 @@ Result<std::unique_ptr<Store>> OpenStorePool(const std::string& location, int co
 Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location);
 
 // The scheduler lease of a PostgreSQL store (store/postgres/lease.h) registered for this process
-// (`host`, its pid); nullptr for SQLite, where the data directory's lock file allows one server.
-Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(const std::string& location,
-                                                                    const std::string& host);
+// (`host`, its pid, SchedulerLease::Register's `failover_timeout`); nullptr for SQLite, where the
+// data directory's lock file allows one server.
+Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(
+    const std::string& location, const std::string& host,
+    std::chrono::milliseconds failover_timeout);
 
 // The schema version this sparkplane writes (the same number for both databases).
 int LatestSchemaVersion();

@@ -137,6 +137,24 @@ TEST_F(ConfigTest, NotebookImageComesFromTheFileElseTheDefault) {
               HasSubstr("nb-typo.yaml:2: unknown setting 'notebook_images'"));
 }
 
+// failover_timeout: 6 s by default, longer from the file or the environment, never below 6 s.
+TEST_F(ConfigTest, FailoverTimeoutDefaultsToSixSecondsAndIsBounded) {
+  Result<Config> c = ResolveConfig({(dir_ / "d").string(), "", ""});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->failover_timeout, Millis(6000));
+  c = ResolveConfig({"", "", Write("f.yaml", "failover_timeout: 2m\n")});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->failover_timeout, Millis(120000));
+  for (const char* bad : {"5s", "2h", "soon"}) {
+    Result<Config> refused =
+        ResolveConfig({"", "", Write("f.yaml", std::string("failover_timeout: ") + bad + "\n")});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_THAT(refused.status().message(),
+                HasSubstr("failover_timeout: expected a duration from 6s to 1h"))
+        << bad;
+  }
+}
+
 TEST_F(ConfigTest, LifetimesAndPools) {
   std::string file = Write("pools.yaml",
                            "cluster_max_age: 8h\ncluster_owner_grace: 5s\npools:\n"

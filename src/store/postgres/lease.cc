@@ -21,11 +21,13 @@ constexpr char kNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigin
 
 }  // namespace
 
-Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(const std::string& url,
-                                                                 const std::string& host, int pid) {
-  // A frozen holder's session ends after 6 s without a command, releasing the lock.
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
-                   OpenMigrated(url, "SET idle_session_timeout = '6s'"));
+Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(
+    const std::string& url, const std::string& host, int pid,
+    std::chrono::milliseconds failover_timeout) {
+  // A frozen holder's session ends after failover_timeout without a command, releasing the lock.
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> conn,
+      OpenMigrated(url, "SET idle_session_timeout = " + std::to_string(failover_timeout.count())));
   std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn)));
   // Instances (commands included) silent for a week are history: forget them.
   RETURN_IF_ERROR(lease->conn_->Exec(

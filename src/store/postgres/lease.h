@@ -4,7 +4,8 @@
 // Each `sparkplane server` on the database registers an instance row (`schedulers`) and keeps a
 // session of its own. The active one holds a session advisory lock on it: a kill -9 ends the
 // session at once, and `idle_session_timeout` (6 s; the holder heartbeats every second) ends the
-// session of a frozen one (SIGSTOP, a paused VM), which releases the lock. A standby polls
+// session of a frozen one (SIGSTOP, a paused VM), which releases the lock (`failover_timeout`
+// makes that longer). A standby polls
 // pg_try_advisory_lock; on success it increments the lease's epoch (the fencing token) in
 // `scheduler_lease`. The store refuses any Commit whose transaction does not find its own epoch
 // there (Store::FenceWrites), so a holder that wakes up after losing the lock cannot write; its
@@ -54,9 +55,16 @@ struct SchedulerHoldings {
 
 class SchedulerLease {
  public:
-  // Registers this process as a scheduler instance on the (migrated) database at `url`.
-  static Result<std::unique_ptr<SchedulerLease>> Register(const std::string& url,
-                                                          const std::string& host, int pid);
+  // How long the holder's session may stay silent (frozen, cut off) before PostgreSQL ends it
+  // and a standby may take over: `failover_timeout` in the configuration.
+  static constexpr std::chrono::milliseconds kDefaultFailoverTimeout{6000};
+  static constexpr std::chrono::milliseconds kMinFailoverTimeout{6000};
+
+  // Registers this process as a scheduler instance on the (migrated) database at `url`; while it
+  // holds the lease, its session ends after `failover_timeout` without a command.
+  static Result<std::unique_ptr<SchedulerLease>> Register(
+      const std::string& url, const std::string& host, int pid,
+      std::chrono::milliseconds failover_timeout = kDefaultFailoverTimeout);
 
   int64_t instance() const { return instance_; }
   // The epoch this instance holds the lease at (0 until TryAcquire succeeds).

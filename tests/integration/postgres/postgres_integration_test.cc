@@ -603,28 +603,40 @@ TEST_F(PostgresFailoverTest, ACommandRelayedToAFrozenPostgresSchedulerIsAppliedO
   EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'pending'"), 0);
 }
 
-// A command relayed to an active scheduler that freezes with no standby to take over: once the
-// frozen one's session ends, the command takes the lease itself, withdraws its relayed copy (so
-// the frozen scheduler, resumed, cannot apply it too) and applies it here: the run is created
-// once, and no task of it starts before a scheduler acts again.
+// A command relayed to an active scheduler that freezes with no standby to take over: while the
+// frozen one's session lives it waits, shown held by it; once that session ends, the command
+// takes the lease itself, withdraws its relayed copy (so the frozen scheduler, resumed, cannot
+// apply it too) and applies it here: the run is created once, and no task of it starts before a
+// scheduler acts again. The active server's failover_timeout is 2 min, so how long a loaded
+// machine takes to start the command does not matter (with 6 s, the command once came after
+// the session had ended, and found no one to relay to); the session is then ended by hand.
 TEST_F(PostgresFailoverTest, ACommandWhosePostgresSchedulerFreezesWithNoStandbyAppliesItself) {
   AddDag("fan", FanOutDag(marks(), 1, 0));
+  WriteFile(data() + "/sparkplane.yaml", "store: " + db_.url() + "\nfailover_timeout: 2m\n");
   ServerProcess active(data());
   active.Start();
   ASSERT_EQ(::kill(active.pid(), SIGSTOP), 0);
+  const auto frozen_at = std::chrono::steady_clock::now();
   std::future<CommandResult> trigger = std::async(std::launch::async, [&] {
     return Sparkplane(standby_data(), {"dags", "trigger", "fan", "--run-id", "r"});
   });
-  // While it waits, the frozen scheduler (active until its session ends, 6 s) is shown holding it.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'pending'") == 1;
-      },
-      std::chrono::seconds(5)));
+  const std::string pending = "SELECT 1 FROM relayed_commands WHERE state = 'pending'";
+  ASSERT_TRUE(WaitFor([&] { return CountRows(db_.url(), pending) == 1; }, std::chrono::seconds(60)))
+      << active.Log();
   CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
   nlohmann::json instances = list.Json();
   ASSERT_TRUE(instances.is_array() && !instances.empty()) << list.out << list.err;
   EXPECT_EQ(instances[0]["holds"].value("commands", -1), 1) << list.out;
+  // Past the default 6 s the frozen scheduler still holds the lease (failover_timeout): the
+  // command still waits for it.
+  std::this_thread::sleep_until(frozen_at + std::chrono::seconds(9));
+  EXPECT_EQ(CountRows(db_.url(), pending), 1);
+  EXPECT_EQ(trigger.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  // Its session ends, as failover_timeout would end it.
+  EXPECT_EQ(CountRows(db_.url(),
+                      "SELECT pg_terminate_backend(s.session_pid) FROM schedulers s "
+                      "JOIN scheduler_lease l ON l.holder = s.id WHERE l.id = 1"),
+            1);
   CommandResult t = trigger.get();
   EXPECT_EQ(t.exit_code, 0) << t.err;
   EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'withdrawn'"), 1);

@@ -32,69 +32,8 @@ int Fail(const std::string& message) {
 
 namespace {
 
+// How long a relayed command waits for the active scheduler.
 constexpr std::chrono::seconds kRelayWait{60};
-
-// On a PostgreSQL store: takes the scheduler lease (nullopt: no scheduler acts, the caller
-// applies the command itself under the lease), or relays `request` to the active scheduler
-// through the database (store/postgres/command_relay.h) and returns its answer. While the
-// command waits, the lease is tried once a second: if the active scheduler is gone with no one
-// to take over, the command is withdrawn and applied here instead. Unavailable when no answer
-// came within kRelayWait (the command is withdrawn: it was not applied).
-Result<std::optional<nlohmann::json>> RelayToActiveScheduler(store::postgres::SchedulerLease& lease,
-                                                             const std::string& url,
-                                                             const nlohmann::json& request,
-                                                             const std::string& host) {
-  ASSIGN_OR_RETURN(bool got, lease.TryAcquire());
-  if (got) return std::optional<nlohmann::json>();
-  ASSIGN_OR_RETURN(std::unique_ptr<store::postgres::CommandRelay> relay,
-                   store::postgres::CommandRelay::Open(url));
-  ASSIGN_OR_RETURN(
-      int64_t id,
-      relay->Send(request, host + " (pid " + std::to_string(::getpid()) + ")", kRelayWait));
-  const auto deadline = std::chrono::steady_clock::now() + kRelayWait;
-  for (;;) {
-    Result<std::optional<nlohmann::json>> awaited =
-        relay->AwaitAnswer(id, std::chrono::milliseconds(1000));
-    if (awaited.ok() && *awaited) return awaited;
-    const bool transient = !awaited.ok() && (awaited.status().code() == StatusCode::kUnavailable ||
-                                             awaited.status().code() == StatusCode::kAborted);
-    if (!awaited.ok() && !transient) {
-      // Not applied unless answered meanwhile; it expires anyway when kRelayWait is over.
-      (void)relay->Withdraw(id);
-      return awaited.status();
-    }
-    const bool late = std::chrono::steady_clock::now() >= deadline;
-    if (!late && !awaited.ok()) {
-      // The store is away for a moment (the relay's session reconnects on the next call); the
-      // command may be taken meanwhile, so keep waiting for its answer.
-      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-      continue;
-    }
-    if (!late) {
-      Result<bool> acquired = lease.TryAcquire();
-      if (!acquired.ok() || !*acquired) continue;
-    }
-    // Given up, or the lease is ours: take the command back unless it was answered meanwhile.
-    Result<bool> taken_back = relay->Withdraw(id);
-    if (!taken_back.ok()) {
-      return taken_back.status().With("withdraw relayed command " + std::to_string(id) +
-                                      " (it may still be applied: see `sparkplane runs list`)");
-    }
-    if (!*taken_back) {
-      ASSIGN_OR_RETURN(std::optional<nlohmann::json> answer,
-                       relay->AwaitAnswer(id, std::chrono::milliseconds(0)));
-      if (answer) return answer;
-      return InternalError("relayed command " + std::to_string(id) +
-                           " is neither pending nor answered");
-    }
-    if (!late) return std::optional<nlohmann::json>();
-    Result<std::string> holder = lease.DescribeHolder();
-    return UnavailableError(
-        "the active scheduler (" + (holder.ok() ? *holder : std::string("unknown")) +
-        ") did not take the command within " + std::to_string(kRelayWait.count()) +
-        " s; it was withdrawn and not applied");
-  }
-}
 
 }  // namespace
 
@@ -131,8 +70,11 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   if (leased.ok() && *lease) {
     Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
     Result<std::optional<nlohmann::json>> relayed =
-        where.ok() ? RelayToActiveScheduler(**lease, where->target, request, host)
-                   : Result<std::optional<nlohmann::json>>(where.status());
+        where.ok()
+            ? store::postgres::RelayOrTakeLease(
+                  **lease, where->target, request,
+                  std::string(host) + " (pid " + std::to_string(::getpid()) + ")", kRelayWait)
+            : Result<std::optional<nlohmann::json>>(where.status());
     if (!relayed.ok() || *relayed) {
       (*lease)->Release();
       ::close(lock);

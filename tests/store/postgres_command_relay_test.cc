@@ -1,7 +1,9 @@
 // Relayed commands on a real PostgreSQL (label postgres): a sent command wakes the inbox
 // (NOTIFY), a commit that answers it notifies the senders and lands with it, a withdrawn or
 // expired command can no longer be answered (the whole commit fails and nothing of it lands), and
-// a fenced store answers nothing.
+// a fenced store answers nothing. RelayOrTakeLease, the sending command's side: it applies the
+// command itself when no scheduler acts (or the active one left), returns the active scheduler's
+// answer, waits out a store that is away for a moment, and withdraws a command nobody took.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -50,6 +52,30 @@ class PostgresCommandRelayTest : public ::testing::Test {
     m.command_answer =
         Mutation::CommandAnswer{id, R"({"ok":true,"created_runs":[)" + std::to_string(key) + "]}"};
     return store_->Commit(m);
+  }
+  // Commands in `state` (pending, done, withdrawn).
+  int64_t CountCommands(const std::string& state) {
+    Result<std::unique_ptr<Connection>> conn = Connection::Open(db_.url(), "");
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (!conn.ok()) return -1;
+    Result<int64_t> n =
+        (*conn)->QueryInt("SELECT count(*) FROM relayed_commands WHERE state = '" + state + "'");
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? *n : -1;
+  }
+  // The id of the one pending command, once it is there (0 after 20 s without).
+  int64_t AwaitPendingCommand() {
+    for (int i = 0; i < 200; ++i) {
+      Result<std::vector<RelayedCommand>> pending = inbox_->Pending(10);
+      if (pending.ok() && pending->size() == 1) return (*pending)[0].id;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return 0;
+  }
+  std::unique_ptr<SchedulerLease> Register(const std::string& host, int pid) {
+    Result<std::unique_ptr<SchedulerLease>> lease = SchedulerLease::Register(db_.url(), host, pid);
+    EXPECT_TRUE(lease.ok()) << lease.status();
+    return lease.ok() ? std::move(*lease) : nullptr;
   }
   bool RunExists(int64_t key) {
     Result<std::optional<DagRun>> r = store_->GetRun(key);
@@ -167,6 +193,108 @@ TEST_F(PostgresCommandRelayTest, AFencedStoreAnswersNothing) {
   Result<std::vector<RelayedCommand>> pending = inbox_->Pending(10);
   ASSERT_TRUE(pending.ok()) << pending.status();
   EXPECT_EQ(pending->size(), 1u);
+}
+
+const nlohmann::json kTrigger = {{"op", "trigger"}, {"dag_id", "etl"}};
+
+TEST_F(PostgresCommandRelayTest, WithNoActiveSchedulerACommandTakesTheLeaseItself) {
+  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
+  ASSERT_NE(mine, nullptr);
+  Result<std::optional<nlohmann::json>> r =
+      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->has_value());
+  EXPECT_GT(mine->epoch(), 0);
+  EXPECT_EQ(CountCommands("pending") + CountCommands("withdrawn"), 0);
+}
+
+TEST_F(PostgresCommandRelayTest, ARelayedCommandReturnsTheActiveSchedulersAnswer) {
+  std::unique_ptr<SchedulerLease> active = Register("a", 1);
+  ASSERT_TRUE(active && Acquire(*active));
+  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
+  ASSERT_NE(mine, nullptr);
+  std::thread scheduler([&] {
+    int64_t id = AwaitPendingCommand();
+    EXPECT_NE(id, 0);
+    EXPECT_TRUE(AnswerWithRun(id, 7).ok());
+  });
+  Result<std::optional<nlohmann::json>> r =
+      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  scheduler.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((**r)["created_runs"], nlohmann::json::array({7}));
+  EXPECT_EQ(mine->epoch(), 0);  // relayed: the lease stayed with the active scheduler
+  EXPECT_EQ(CountCommands("done"), 1);
+}
+
+TEST_F(PostgresCommandRelayTest, ACommandNobodyTakesIsWithdrawnWhenItsWaitIsOver) {
+  std::unique_ptr<SchedulerLease> active = Register("a", 1);
+  ASSERT_TRUE(active && Acquire(*active));
+  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
+  ASSERT_NE(mine, nullptr);
+  Result<std::optional<nlohmann::json>> r =
+      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(2));
+  EXPECT_THAT(r.status(),
+              StatusIs(StatusCode::kUnavailable, HasSubstr("did not take the command within 2 s")));
+  EXPECT_THAT(r.status().message(), HasSubstr("host a (pid 1)"));
+  EXPECT_EQ(CountCommands("withdrawn"), 1);
+  EXPECT_EQ(CountCommands("pending"), 0);
+}
+
+// The active scheduler leaves with no one to take over while the command waits: the command
+// takes the lease, withdraws its relayed copy and is applied by its caller.
+TEST_F(PostgresCommandRelayTest, ACommandWhoseSchedulerLeftTakesTheLeaseAndWithdrawsItsCopy) {
+  std::unique_ptr<SchedulerLease> active = Register("a", 1);
+  ASSERT_TRUE(active && Acquire(*active));
+  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
+  ASSERT_NE(mine, nullptr);
+  std::thread leave([&] {
+    EXPECT_NE(AwaitPendingCommand(), 0);
+    active.reset();  // its session ends, and with it the lock
+  });
+  Result<std::optional<nlohmann::json>> r =
+      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  leave.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->has_value());
+  EXPECT_GT(mine->epoch(), 0);
+  EXPECT_EQ(CountCommands("withdrawn"), 1);
+  EXPECT_EQ(CountCommands("pending"), 0);
+}
+
+// Every session but the active scheduler's is terminated while the command waits (a store
+// failover, an operator's pg_terminate_backend): the sender reconnects and still gets the
+// answer, which the scheduler commits once its own store reconnected.
+TEST_F(PostgresCommandRelayTest, ACommandWaitsOutAStoreThatIsAwayForAMoment) {
+  std::unique_ptr<SchedulerLease> active = Register("a", 1);
+  ASSERT_TRUE(active && Acquire(*active));
+  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
+  ASSERT_NE(mine, nullptr);
+  std::thread scheduler([&] {
+    int64_t id = AwaitPendingCommand();
+    ASSERT_NE(id, 0);
+    Result<std::unique_ptr<Connection>> conn = Connection::Open(db_.url(), "");
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    Result<int64_t> kept = (*conn)->QueryInt("SELECT session_pid FROM schedulers WHERE host = 'a'");
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    const std::string name = db_.url().substr(db_.url().rfind('/') + 1);
+    EXPECT_TRUE(
+        db_.Admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                  name + "' AND pid <> pg_backend_pid() AND pid <> " + std::to_string(*kept)));
+    Status answered = UnavailableError("not yet");
+    for (int i = 0; i < 100 && !answered.ok(); ++i) {
+      answered = AnswerWithRun(id, 7);
+      if (!answered.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(answered.ok()) << answered;
+  });
+  Result<std::optional<nlohmann::json>> r =
+      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  scheduler.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((**r)["created_runs"], nlohmann::json::array({7}));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // CommandRelay and CommandInbox (see command_relay.h).
 #include "store/postgres/command_relay.h"
 
+#include <thread>
 #include <utility>
 
 #include "common/json_limits.h"
@@ -101,6 +102,61 @@ Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit) {
 
 Result<bool> CommandInbox::AwaitCommand(std::chrono::milliseconds timeout) {
   return conn_->AwaitNotification(timeout);
+}
+
+Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
+                                                       const std::string& url,
+                                                       const nlohmann::json& request,
+                                                       const std::string& sender,
+                                                       std::chrono::milliseconds wait) {
+  ASSIGN_OR_RETURN(bool got, lease.TryAcquire());
+  if (got) return std::optional<nlohmann::json>();
+  ASSIGN_OR_RETURN(std::unique_ptr<CommandRelay> relay, CommandRelay::Open(url));
+  ASSIGN_OR_RETURN(int64_t id, relay->Send(request, sender, wait));
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    Result<std::optional<nlohmann::json>> awaited =
+        relay->AwaitAnswer(id, std::chrono::milliseconds(1000));
+    if (awaited.ok() && *awaited) return awaited;
+    const bool transient = !awaited.ok() && (awaited.status().code() == StatusCode::kUnavailable ||
+                                             awaited.status().code() == StatusCode::kAborted);
+    if (!awaited.ok() && !transient) {
+      // Not applied unless answered meanwhile; it expires anyway when `wait` is over.
+      (void)relay->Withdraw(id);
+      return awaited.status();
+    }
+    const bool late = std::chrono::steady_clock::now() >= deadline;
+    if (!late && !awaited.ok()) {
+      // The store is away for a moment (the relay's session reconnects on the next call); the
+      // command may be taken meanwhile, so keep waiting for its answer.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      continue;
+    }
+    if (!late) {
+      Result<bool> acquired = lease.TryAcquire();
+      if (!acquired.ok() || !*acquired) continue;
+    }
+    // Given up, or the lease is ours: take the command back unless it was answered meanwhile.
+    Result<bool> taken_back = relay->Withdraw(id);
+    if (!taken_back.ok()) {
+      return taken_back.status().With("withdraw relayed command " + std::to_string(id) +
+                                      " (it may still be applied: see `sparkplane runs list`)");
+    }
+    if (!*taken_back) {
+      ASSIGN_OR_RETURN(std::optional<nlohmann::json> answer,
+                       relay->AwaitAnswer(id, std::chrono::milliseconds(0)));
+      if (answer) return answer;
+      return InternalError("relayed command " + std::to_string(id) +
+                           " is neither pending nor answered");
+    }
+    if (!late) return std::optional<nlohmann::json>();
+    Result<std::string> holder = lease.DescribeHolder();
+    return UnavailableError(
+        "the active scheduler (" + (holder.ok() ? *holder : std::string("unknown")) +
+        ") did not take the command within " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+        " s; it was withdrawn and not applied");
+  }
 }
 
 }  // namespace sp::store::postgres

@@ -26,6 +26,7 @@
 
 #include "common/status.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/lease.h"
 
 namespace sp::store::postgres {
 
@@ -55,6 +56,19 @@ class CommandRelay {
   explicit CommandRelay(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
   std::unique_ptr<Connection> conn_;
 };
+
+// On a PostgreSQL store with a scheduler lease registered for this command (`lease`, not held):
+// takes the lease (nullopt: no scheduler acts; the caller applies the command itself under the
+// lease), or relays `request` to the active scheduler and returns its answer. While the command
+// waits, the lease is tried once a second: if the active scheduler is gone with no one to take
+// over, the command is withdrawn and nullopt returned with the lease held. A store that is away
+// for a moment is waited for. Unavailable when no answer came within `wait` (the command is
+// withdrawn: it was not applied); an error that is not transient withdraws it too.
+Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
+                                                       const std::string& url,
+                                                       const nlohmann::json& request,
+                                                       const std::string& sender,
+                                                       std::chrono::milliseconds wait);
 
 // The active scheduler's side, on a session of its own.
 class CommandInbox {

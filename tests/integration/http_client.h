@@ -22,8 +22,16 @@ struct Reply {
 
 namespace http_client_internal {
 
+struct Sink {
+  std::string* body;
+  const std::string* until;
+};
+
+// Appends to the body; ends the exchange once the body holds `until` (when set).
 inline size_t Append(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
+  auto* sink = static_cast<Sink*>(out);
+  sink->body->append(p, size * n);
+  if (!sink->until->empty() && sink->body->find(*sink->until) != std::string::npos) return 0;
   return size * n;
 }
 
@@ -45,11 +53,14 @@ inline size_t Header(char* p, size_t size, size_t n, void* out) {
 
 }  // namespace http_client_internal
 
-// One HTTP exchange. `timeout_ms` ends event streams (the status and headers are kept).
+// One HTTP exchange. `timeout_ms` ends event streams (the status and headers are kept), and so
+// does the body's first `until` when one is given.
 inline Reply Http(const std::string& method, const std::string& url, const std::string& body = "",
-                  std::vector<std::string> headers = {}, long timeout_ms = 10000) {
+                  std::vector<std::string> headers = {}, long timeout_ms = 10000,
+                  const std::string& until = "") {
   CURL* c = curl_easy_init();
   Reply r;
+  http_client_internal::Sink sink{&r.body, &until};
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -62,7 +73,7 @@ inline Reply Http(const std::string& method, const std::string& url, const std::
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_client_internal::Append);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_client_internal::Header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);

@@ -72,8 +72,11 @@ class PostgresCommandRelayTest : public ::testing::Test {
     }
     return 0;
   }
+  // A lease that keeps its session however long a loaded machine makes a test take (it sends no
+  // heartbeats).
   std::unique_ptr<SchedulerLease> Register(const std::string& host, int pid) {
-    Result<std::unique_ptr<SchedulerLease>> lease = SchedulerLease::Register(db_.url(), host, pid);
+    Result<std::unique_ptr<SchedulerLease>> lease =
+        SchedulerLease::Register(db_.url(), host, pid, std::chrono::minutes(10));
     EXPECT_TRUE(lease.ok()) << lease.status();
     return lease.ok() ? std::move(*lease) : nullptr;
   }

@@ -576,12 +576,19 @@ class FakeClusterRecords {
 
 TEST_F(ApiTest, ClustersAreDeletedUnlessTheirRunIsActive) {
   FakeClusterRecords records(data());
-  // The event stream tells of the cluster's states (the feed looks at clusters every 2 s).
+  // The event stream tells of the cluster's states (the feed looks at clusters every 2 s): read
+  // until it told of the deletion (a loaded machine may take its time).
   Reply stream;
-  std::thread reader([&] { stream = Http("GET", Url("/api/v1/events"), "", As("viewer"), 7000); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::thread reader([&] {
+    stream = Http("GET", Url("/api/v1/events"), "", As("viewer"), 60000, R"("state":"deleted")");
+  });
+  EXPECT_TRUE(WaitFor([&] {
+    return Get("/metrics").body.find("sparkplane_event_streams 1") != std::string::npos;
+  }));
   executor::ProcessHandle adhoc = records.Add("adhoc", 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Deleted only once the feed told of it as ready (seen here on a stream of its own).
+  Reply ready = Http("GET", Url("/api/v1/events"), "", As("viewer"), 60000, R"("state":"ready")");
+  EXPECT_THAT(ready.body, HasSubstr(R"("state":"ready")"));
   Reply denied = Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("viewer"));
   EXPECT_EQ(denied.status, 403) << denied.body;
   Reply deleted = Http("DELETE", Url("/api/v1/clusters/adhoc"), "", As("operator"));

@@ -50,10 +50,16 @@ int CountRows(const std::string& url, const std::string& sql) {
 
 // A DAG of `width` tasks after one `first` task; each appends a line to <marks>/<task>. `first`
 // sleeps `first_sleep` seconds so that a fault can land while it runs.
-std::string FanOutDag(const std::string& marks, int width, int first_sleep) {
+std::string FanOutDag(const std::string& marks, int width, int first_sleep,
+                      const std::string& gate = "") {
+  // A gate is waited for up to 2 min (a failed test's task does not wait forever).
+  const std::string wait_for_gate =
+      gate.empty() ? ""
+                   : "; for i in $(seq 1200); do [ -e " + gate + " ] && break; sleep 0.1; done";
   std::string dag =
       "id: fan\ntasks:\n  - id: first\n    type: bash\n    command: sh -c 'echo x >> " + marks +
-      "/first; env > " + marks + "/env; sleep " + std::to_string(first_sleep) + "'\n";
+      "/first; env > " + marks + "/env; sleep " + std::to_string(first_sleep) + wait_for_gate +
+      "'\n";
   for (int i = 0; i < width; ++i) {
     std::string id = "t" + std::to_string(i);
     dag += "  - id: " + id +
@@ -343,6 +349,9 @@ class PostgresFailoverTest : public PostgresServerTest {
 // time is printed and recorded, not asserted), adopts the running try, and finishes the run with
 // every task run exactly once. `schedulers list` shows who is active.
 TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerHandsOverWithoutRunningTwice) {
+  // first runs until the takeover, however slow the machine.
+  const std::string gate = dir_.path() + "/gate";
+  AddDag("fan", FanOutDag(marks(), 10, 0, gate));
   ServerProcess active(data());
   ASSERT_NO_FATAL_FAILURE(StartBothAndTrigger(active, "fan"));
   ASSERT_TRUE(WaitFor([&] { return Lines(marks() + "/first") == 1; }));
@@ -362,6 +371,7 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerHandsOverWithoutRu
   std::printf("takeover after kill -9: %.2f s\n", took);
   std::fflush(stdout);  // before the next fork copies the buffer
   RecordProperty("takeover_after_kill_ms", static_cast<int>(took * 1000));
+  WriteFile(gate, "");
   nlohmann::json run = WaitForRun();
   EXPECT_EQ(run.value("state", ""), "success") << run.dump() << "\n" << StandbyLog();
   ExpectEveryTaskRanOnce();
@@ -467,25 +477,27 @@ TEST_F(PostgresFailoverTest, KillingTheActivePostgresSchedulerMidThousandTaskFan
 // A local Spark cluster created by the active server, which is killed (kill -9) while a task of
 // the run works: the standby (another data directory, so another server lock) takes over and
 // adopts the cluster, whose guard then watches the standby's lock: the cluster outlives the
-// killed server's owner grace (3 s here) while its run needs it, and the run's teardown deletes
-// it. The run succeeds, the cluster's record is deleted and no Spark daemon of it is left.
-// Needs pyspark in .venv and Java (label `spark`).
+// killed server's owner grace (10 s here: adoption must come first, even on a loaded machine)
+// while its run needs it (`work` waits for a gate), and the run's teardown deletes it. The run
+// succeeds, the cluster's record is deleted and no Spark daemon of it is left. Needs pyspark in
+// .venv and Java (label `spark`).
 TEST_F(PostgresFailoverTest, AClusterOfAKilledPostgresSchedulerIsDeletedNotLeaked) {
+  const std::string gate = dir_.path() + "/gate";
   const std::string dag =
       "id: clus\ntasks:\n"
       "  - id: create_cluster\n    type: spark_cluster\n    setup: true\n    action: create\n"
       "    workers: 1\n    worker_cores: 1\n    worker_memory: 1g\n"
       "  - id: work\n    type: bash\n    depends_on: [create_cluster]\n"
       "    command: echo x >> " +
-      marks() +
-      "/work; sleep 15\n"
+      marks() + "/work; for i in $(seq 1200); do [ -e " + gate +
+      " ] && break; sleep 0.1; done\n"
       "  - id: delete_cluster\n    type: spark_cluster\n    teardown: true\n"
       "    depends_on: [create_cluster, work]\n    action: delete\n"
       "    cluster_from: create_cluster\n";
   AddDag("clus", dag);
   for (const std::string& d : {data(), standby_data()}) {
     WriteFile(d + "/sparkplane.yaml",
-              "store: " + db_.url() + "\ncluster_owner_grace: 3s\ncluster_reap_interval: 1s\n");
+              "store: " + db_.url() + "\ncluster_owner_grace: 10s\ncluster_reap_interval: 1s\n");
   }
   ServerProcess active(data());
   ASSERT_NO_FATAL_FAILURE(StartBothAndTrigger(active, "clus"));
@@ -523,19 +535,20 @@ TEST_F(PostgresFailoverTest, AClusterOfAKilledPostgresSchedulerIsDeletedNotLeake
   double took = TakeoverSeconds(killed);
   std::printf("takeover after kill -9 with a cluster up: %.2f s\n", took);
   std::fflush(stdout);
-  // Past the killed server's owner grace, while `work` still sleeps: the cluster still runs
-  // (before adoption its guard stopped it here, watching the dead server's lock).
+  // Past the killed server's owner grace (and two reaps), while `work` still waits: the cluster
+  // still runs (before adoption its guard stopped it here, watching the dead server's lock).
   ASSERT_TRUE(WaitFor(
       [&] { return StandbyLog().find("is now guarded for this server") != std::string::npos; },
-      std::chrono::seconds(10)))
+      std::chrono::seconds(30)))
       << StandbyLog();
-  std::this_thread::sleep_for(std::chrono::seconds(5));
+  std::this_thread::sleep_until(killed + std::chrono::seconds(13));
   ASSERT_EQ(ShowRun(standby_data(), "clus", "r").value("state", ""), "running");
   ASSERT_EQ(TaskState(ShowRun(standby_data(), "clus", "r"), "work"), "running");
   running = cluster_processes();
   for (int pid : daemons) {
     EXPECT_TRUE(running.contains(pid)) << "daemon " << pid << " was stopped during its run";
   }
+  WriteFile(gate, "");
   nlohmann::json run = WaitForRun("clus", std::chrono::seconds(240));
   EXPECT_EQ(run.value("state", ""), "success") << run.dump(2) << "\n" << StandbyLog();
   EXPECT_EQ(Lines(marks() + "/work"), 1);
@@ -693,6 +706,7 @@ TEST_F(PostgresServerTest, APostgresRestartWithAStandbyKeepsTheActiveServer) {
 class PostgresFleetTest : public PostgresServerTest {
  protected:
   static constexpr int kMembers = 3;
+  static constexpr char kFailoverTimeout[] = "10s";
   struct Member {
     std::string dir;
     std::string log;
@@ -707,7 +721,9 @@ class PostgresFleetTest : public PostgresServerTest {
       Member m;
       m.dir = dir_.path() + "/member" + std::to_string(i);
       fs::create_directories(m.dir + "/dags");
-      WriteFile(m.dir + "/sparkplane.yaml", "store: " + db_.url() + "\n");
+      // A freeze of up to 3 s keeps the lease with room to spare on a loaded machine.
+      WriteFile(m.dir + "/sparkplane.yaml",
+                "store: " + db_.url() + "\nfailover_timeout: " + kFailoverTimeout + "\n");
       members_.push_back(m);
     }
   }
@@ -831,10 +847,10 @@ const char* FaultName(Fault f) {
 
 // 30 rounds over three servers: a run is triggered, and while it runs the active server is hit
 // by a fault picked at random: kill -9; a freeze shorter than the session timeout (it stays
-// active); a freeze past it (a standby takes over, the resumed one is fenced and exits); a
-// freeze whose lease session an operator terminates (the same, at once). Then the fleet is
-// brought back to three. Every round: exactly one active instance, every task of the run ran
-// exactly once and the run succeeded. SPARKPLANE_FAULT_SEED=N replays the printed seed.
+// active); a freeze until a standby took over (past the session timeout: the resumed one is
+// fenced and exits); a freeze whose lease session an operator terminates (the same, at once).
+// Then the fleet is brought back to three. Every round: exactly one active instance, every task of
+// the run ran exactly once and the run succeeded. SPARKPLANE_FAULT_SEED=N replays the printed seed.
 TEST_F(PostgresFleetTest, ThirtyRandomFaultRoundsOverThreePostgresSchedulersRunEachTaskOnce) {
   const char* seed_env = std::getenv("SPARKPLANE_FAULT_SEED");
   const unsigned seed = seed_env != nullptr
@@ -881,7 +897,14 @@ TEST_F(PostgresFleetTest, ThirtyRandomFaultRoundsOverThreePostgresSchedulersRunE
       if (fault == Fault::kShortStop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 2000));
       } else if (fault == Fault::kLongStop) {
-        std::this_thread::sleep_for(std::chrono::seconds(9));
+        // Frozen until its session ended (failover_timeout) and another member took over.
+        EXPECT_TRUE(WaitFor(
+            [&] {
+              int now = ActiveMember();
+              return now >= 0 && now != a;
+            },
+            std::chrono::seconds(60)))
+            << Logs();
       } else {
         EXPECT_EQ(CountRows(db_.url(),
                             "SELECT pg_terminate_backend(session_pid) FROM schedulers "
@@ -912,7 +935,8 @@ TEST_F(PostgresFleetTest, ThirtyRandomFaultRoundsOverThreePostgresSchedulersRunE
     // A freeze shorter than the session timeout keeps the lease; one past it, or a cut session,
     // hands it over.
     if (fault == Fault::kShortStop) {
-      EXPECT_EQ(now, a) << "a scheduler frozen for under 3 s lost the lease";
+      EXPECT_EQ(now, a) << "a scheduler frozen for under 3 s lost the lease (failover_timeout "
+                        << kFailoverTimeout << ")";
     } else if (fault == Fault::kLongStop || fault == Fault::kStopAndCut) {
       EXPECT_NE(now, a) << "a scheduler frozen past its session timeout kept the lease";
     }

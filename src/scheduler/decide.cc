@@ -555,10 +555,13 @@ void OnFinished(Working& w, const TaskFinished& e) {
   const DagRun& run = w.Run(e.run);
   const operators::TaskResult& res = e.result;
   if (res.never_started && !run.cancel_requested) {
-    // Its program never ran: scheduled again without spending a try (as at a restart).
+    // Its program never ran: scheduled again without spending a try, under the next try number
+    // (with one more allowed, as a clear does). Nothing of the try that never started is reused:
+    // not a stop asked for it (a timeout counted from its launch), nor its log and exit record,
+    // which its gated supervisor may still write.
     w.Transition(e.run, e.task, TaskState::kScheduled, res.message);
     TaskInstance& m = w.MutableTi(e.run, e.task);
-    m.try_number = std::max(0, m.try_number - 1);
+    m.max_tries += 1;
     m.handle = nullptr;
     m.started_at.reset();
     return;

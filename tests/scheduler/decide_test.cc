@@ -159,6 +159,14 @@ TEST(DecideTest, RecoverAddsNewTasksAndRestartsTriesThatNeverStarted) {
 // A try adopted after its server died between saving its handle and opening its gate never ran
 // (TaskResult::never_started): it is launched again under the same try number, without spending
 // a try, even when it had no retries left.
+operators::TaskResult NeverStarted() {
+  operators::TaskResult r;
+  r.never_started = true;
+  r.message = "the try never started";
+  return r;
+}
+
+// Launched again under the next try number, with one more try allowed: no retry is spent.
 TEST(DecideTest, ATryThatNeverStartedIsLaunchedAgainWithoutSpendingATry) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Dag("d", {Task("a")}));
@@ -167,16 +175,40 @@ TEST(DecideTest, ATryThatNeverStartedIsLaunchedAgainWithoutSpendingATry) {
   ASSERT_EQ(h.State(run, "a"), TaskState::kRunning);
   ASSERT_EQ(h.Ti(run, "a").try_number, 1);
   ASSERT_EQ(h.Ti(run, "a").max_tries, 1);
-  operators::TaskResult r;
-  r.never_started = true;
-  r.message = "the try never started";
-  Plan p = h.Step(TaskFinished{run, "a", 1, r});
+  Plan p = h.Step(TaskFinished{run, "a", 1, NeverStarted()});
   ASSERT_TRUE(p.refused.ok()) << p.refused;
   ASSERT_EQ(p.launches.size(), 1u);
-  EXPECT_EQ(p.launches[0].try_number, 1);
+  EXPECT_EQ(p.launches[0].try_number, 2);
   EXPECT_EQ(h.State(run, "a"), TaskState::kQueued);
+  EXPECT_EQ(h.Ti(run, "a").max_tries, 2);
   EXPECT_TRUE(h.Ti(run, "a").handle.is_null());
   EXPECT_EQ(h.runs[run].state, RunState::kRunning);
+}
+
+// A stop asked for the try that never started (its timeout, counted from its launch, passed
+// before a restarted server learned that it never started) does not hold for the new try: the
+// new try's own timeout still stops it. (With the try number reused, the old stop's key made
+// every later stop of the new try a no-op.)
+TEST(DecideTest, AStopOfATryThatNeverStartedDoesNotHoldForItsRelaunch) {
+  Harness h(At("2026-11-26T10:00:00"));
+  auto t = Task("a");
+  t.execution_timeout = Millis(5000);
+  h.AddDag(Dag("d", {t}));
+  int64_t run = h.Trigger("d");
+  h.StartQueued();
+  h.now += Millis(6000);
+  Plan p = h.Step(Tick{});
+  ASSERT_EQ(p.stops.size(), 1u);
+  EXPECT_EQ(p.stops[0].try_number, 1);
+  p = h.Step(TaskFinished{run, "a", 1, NeverStarted()});
+  ASSERT_EQ(p.launches.size(), 1u);
+  EXPECT_EQ(p.launches[0].try_number, 2);
+  h.StartQueued();
+  h.now += Millis(6000);
+  p = h.Step(Tick{});
+  ASSERT_EQ(p.stops.size(), 1u) << "the relaunched try's timeout stops it";
+  EXPECT_EQ(p.stops[0].try_number, 2);
+  EXPECT_THAT(p.stops[0].reason, HasSubstr("timed out after"));
 }
 
 TEST(DecideTest, TriggerCreatesRunAndLaunchesRoots) {

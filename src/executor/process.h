@@ -82,8 +82,9 @@ struct ExitInfo {
   bool never_started = false;
 };
 
-// How a program spawned with an exit record ended; nullopt while it runs, when it was killed
-// together with its supervisor (SIGKILL), or when the file is missing or unreadable.
+// How a program spawned with an exit record ended (or that it never started:
+// ExitInfo::never_started); nullopt while it runs, when it was killed together with its
+// supervisor (SIGKILL), or when the file is missing or unreadable.
 std::optional<ExitInfo> ReadExitRecord(const std::string& path);
 
 // The host's boot and this process's pid namespace ("<boot id>/<namespace inode>"): two

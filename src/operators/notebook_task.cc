@@ -200,7 +200,7 @@ class RunnerContext : public TaskContext {
   Status SaveHandle(const json& handle) override { return inner_->SaveHandle(handle); }
   void Complete(TaskResult r) override {
     if (!output_.empty() && fs::exists(output_)) r.outputs["output_notebook"] = output_;
-    if (!r.success && !r.skipped) {
+    if (!r.success && !r.skipped && !r.never_started) {
       r.message =
           "the notebook failed (the failing cell and its error are in the log; the "
           "executed notebook is " +

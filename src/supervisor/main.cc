@@ -62,9 +62,9 @@ size_t FormatLine(char* buf, const char* word, unsigned long value) {
   return n;
 }
 
-// "exit N\n" / "signal N\n" into `path` through `path`.tmp and a rename (readers never see a
-// partial record). No fsync: the record must outlive the server process, which the page cache
-// does; after a power loss every try is gone anyway and a lost record means a retry — the
+// "exit N\n" / "signal N\n" / "unstarted 0\n" into `path` through `path`.tmp and a rename (readers
+// never see a partial record). No fsync: the record must outlive the server process, which the page
+// cache does; after a power loss every try is gone anyway and a lost record means a retry — the
 // store's own commits (WAL, synchronous=NORMAL) make the same trade.
 void WriteRecordLine(const char* path, const char* buf, size_t n) {
   size_t len = strlen(path);

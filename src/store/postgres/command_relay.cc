@@ -121,9 +121,16 @@ Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
     const bool transient = !awaited.ok() && (awaited.status().code() == StatusCode::kUnavailable ||
                                              awaited.status().code() == StatusCode::kAborted);
     if (!awaited.ok() && !transient) {
-      // Not applied unless answered meanwhile; it expires anyway when `wait` is over.
-      (void)relay->Withdraw(id);
-      return awaited.status();
+      // Not applied unless answered meanwhile (then say so: a retry would apply it twice); it
+      // expires anyway when `wait` is over.
+      Result<bool> withdrawn = relay->Withdraw(id);
+      if (withdrawn.ok() && *withdrawn) return awaited.status();
+      return awaited.status().With(
+          withdrawn.ok() ? "relayed command " + std::to_string(id) +
+                               " was applied, but its answer could not be read"
+                         : "relayed command " + std::to_string(id) +
+                               " could not be withdrawn either (it may still be applied: see "
+                               "`sparkplane runs list`)");
     }
     const bool late = std::chrono::steady_clock::now() >= deadline;
     if (!late && !awaited.ok()) {

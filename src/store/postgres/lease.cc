@@ -28,7 +28,7 @@ Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(
   ASSIGN_OR_RETURN(
       std::unique_ptr<Connection> conn,
       OpenMigrated(url, "SET idle_session_timeout = " + std::to_string(failover_timeout.count())));
-  std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn)));
+  std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn), failover_timeout));
   // Instances (commands included) silent for a week are history: forget them.
   RETURN_IF_ERROR(lease->conn_->Exec(
       std::string("DELETE FROM schedulers WHERE heartbeat_at < ") + kNowMs +
@@ -66,7 +66,7 @@ Result<bool> SchedulerLease::TryAcquire() {
 
 Result<bool> SchedulerLease::TakeOver() {
   // A holder whose last heartbeat is older than PostgreSQL's own start lost its session to a
-  // restart, not by dying: it gets kRestartGraceMs after the start to take its lease back
+  // restart, not by dying: it gets failover_timeout after the start to take its lease back
   // (Reclaim) before a standby may take over.
   ASSIGN_OR_RETURN(
       int64_t wait_for_holder,
@@ -76,7 +76,7 @@ Result<bool> SchedulerLease::TakeOver() {
                                   "WHERE l.id = 1 AND l.holder <> ") +
                       std::to_string(instance_) + " AND s.stopped_at IS NULL AND " +
                       "s.heartbeat_at < p.ms AND " + kNowMs + " < p.ms + " +
-                      std::to_string(kRestartGraceMs)));
+                      std::to_string(failover_timeout_.count())));
   if (wait_for_holder != 0) return false;
   RETURN_IF_ERROR(conn_->Begin());
   Result<Connection::Statement> bump = conn_->Prepare(

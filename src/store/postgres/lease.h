@@ -61,7 +61,9 @@ class SchedulerLease {
   static constexpr std::chrono::milliseconds kMinFailoverTimeout{6000};
 
   // Registers this process as a scheduler instance on the (migrated) database at `url`; while it
-  // holds the lease, its session ends after `failover_timeout` without a command.
+  // holds the lease, its session ends after `failover_timeout` without a command. As a standby,
+  // it gives a holder whose session a PostgreSQL restart ended as long after the restart to take
+  // its lease back.
   static Result<std::unique_ptr<SchedulerLease>> Register(
       const std::string& url, const std::string& host, int pid,
       std::chrono::milliseconds failover_timeout = kDefaultFailoverTimeout);
@@ -86,18 +88,18 @@ class SchedulerLease {
   // A clean stop: marks the instance stopped and releases the lease.
   void Release();
 
-  // How long after PostgreSQL's own start a holder whose session the restart ended may take
-  // its lease back before a standby may take over.
-  static constexpr int64_t kRestartGraceMs = 5000;
-
  private:
-  explicit SchedulerLease(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  SchedulerLease(std::unique_ptr<Connection> conn, std::chrono::milliseconds failover_timeout)
+      : conn_(std::move(conn)), failover_timeout_(failover_timeout) {}
   // TryAcquire once the lock is held: false (or an error) when it must not be kept.
   Result<bool> TakeOver();
   // Lets go of the lock, however many times this session took it; epoch() is 0 after.
   void DropLock();
 
   std::unique_ptr<Connection> conn_;
+  // Also how long after PostgreSQL's own start a holder whose session the restart ended may take
+  // its lease back before this instance takes over.
+  std::chrono::milliseconds failover_timeout_;
   int64_t instance_ = 0;
   int64_t epoch_ = 0;
 };

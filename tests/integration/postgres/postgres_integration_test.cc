@@ -663,17 +663,21 @@ TEST_F(PostgresFailoverTest, ACommandWhosePostgresSchedulerFreezesWithNoStandbyA
 }
 
 // PostgreSQL restarts while a standby waits: the restart ends every session, but the active
-// server takes its lease back (a standby gives it PostgreSQL's restart grace first), so there is
+// server takes its lease back (a standby gives it failover_timeout after the restart), so there is
 // no takeover, the run finishes, and nothing runs twice.
 TEST_F(PostgresServerTest, APostgresRestartWithAStandbyKeepsTheActiveServer) {
   // A server of its own: restarting the shared one would cut the other tests' sessions.
   PrivatePostgres pg(dir_.path() + "/pg");
   ASSERT_FALSE(pg.url().empty());
   const std::string url = pg.url();
-  UseStore(url);
+  // The standby leaves the active server failover_timeout after PostgreSQL's start to reconnect:
+  // 30 s, so that a loaded machine's slow restart (crash recovery, the reconnect backoff) is no
+  // takeover.
+  const std::string config = "store: " + url + "\nfailover_timeout: 30s\n";
+  WriteFile(data() + "/sparkplane.yaml", config);
   const std::string standby = dir_.path() + "/standby";
   fs::create_directories(standby + "/dags");
-  WriteFile(standby + "/sparkplane.yaml", "store: " + url + "\n");
+  WriteFile(standby + "/sparkplane.yaml", config);
   std::string dag = FanOutDag(marks(), 10, 3);
   WriteFile(data() + "/dags/fan.yaml", dag);
   WriteFile(standby + "/dags/fan.yaml", dag);

@@ -99,7 +99,7 @@ struct TaskResult {
   bool skipped = false;
   // The try's program never ran: the server that launched it stopped between saving its handle
   // and opening its start gate (a recorded "unstarted" end). The instance is scheduled again
-  // with the same try number, as a try that never saved a handle is at a restart.
+  // without spending a try, as a try that never saved a handle is at a restart.
   bool never_started = false;
 };
 

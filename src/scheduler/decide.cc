@@ -546,6 +546,20 @@ void OnStarted(Working& w, const TaskStarted& e) {
   m.started_at = w.now();
 }
 
+// A try whose program never ran is scheduled again without spending a try, under the next try
+// number (with one more allowed, as a clear does): a try number is launched once. So nothing of
+// the try that never started applies to the new one: not a stop asked for it (a timeout counted
+// from its launch), nor its log and exit record, which a gated supervisor of it that outlived
+// its frozen server may still write.
+void ScheduleAgainUnspent(Working& w, int64_t run, const std::string& task,
+                          const std::string& reason) {
+  w.Transition(run, task, TaskState::kScheduled, reason);
+  TaskInstance& m = w.MutableTi(run, task);
+  m.max_tries += 1;
+  m.handle = nullptr;
+  m.started_at.reset();
+}
+
 void OnFinished(Working& w, const TaskFinished& e) {
   if (!w.HasRun(e.run)) return;
   const RunView& v = w.View(e.run);
@@ -555,15 +569,7 @@ void OnFinished(Working& w, const TaskFinished& e) {
   const DagRun& run = w.Run(e.run);
   const operators::TaskResult& res = e.result;
   if (res.never_started && !run.cancel_requested) {
-    // Its program never ran: scheduled again without spending a try, under the next try number
-    // (with one more allowed, as a clear does). Nothing of the try that never started is reused:
-    // not a stop asked for it (a timeout counted from its launch), nor its log and exit record,
-    // which its gated supervisor may still write.
-    w.Transition(e.run, e.task, TaskState::kScheduled, res.message);
-    TaskInstance& m = w.MutableTi(e.run, e.task);
-    m.max_tries += 1;
-    m.handle = nullptr;
-    m.started_at.reset();
+    ScheduleAgainUnspent(w, e.run, e.task, res.message);
     return;
   }
   std::string reason = res.message;
@@ -623,9 +629,7 @@ Status OnRecover(Working& w) {
     }
     for (const auto& [task_id, ti] : view.tis) {
       if (!store::IsActive(ti.state) || !ti.handle.is_null()) continue;
-      w.Transition(key, task_id, TaskState::kScheduled, "server restarted before the try started");
-      TaskInstance& m = w.MutableTi(key, task_id);
-      m.try_number = std::max(0, m.try_number - 1);
+      ScheduleAgainUnspent(w, key, task_id, "server restarted before the try started");
     }
   }
   return OkStatus();

@@ -123,7 +123,7 @@ TEST(DecideTest, PruneDeletesOnlyOldFinishedRunsTheSnapshotDoesNotHold) {
 }
 
 // Restart fixes are decided like everything else: a task added to the DAG joins the run, and a
-// try that never started is started again under the same try number.
+// try that never started is started again under the next try number, without spending a try.
 TEST(DecideTest, RecoverAddsNewTasksAndRestartsTriesThatNeverStarted) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Dag("d", {Task("a"), Task("b")}));
@@ -151,14 +151,12 @@ TEST(DecideTest, RecoverAddsNewTasksAndRestartsTriesThatNeverStarted) {
   }
   EXPECT_TRUE(restarted);
   ASSERT_EQ(p.launches.size(), 2u);  // a again and the new b
-  for (const LaunchTry& l : p.launches) EXPECT_EQ(l.try_number, 1) << l.task;
+  for (const LaunchTry& l : p.launches) EXPECT_EQ(l.try_number, l.task == "a" ? 2 : 1) << l.task;
+  EXPECT_EQ(h.Ti(7, "a").max_tries, 2);
   EXPECT_EQ(h.State(7, "b"), TaskState::kQueued);
   EXPECT_EQ(h.snap.active_tries, 2);
 }
 
-// A try adopted after its server died between saving its handle and opening its gate never ran
-// (TaskResult::never_started): it is launched again under the same try number, without spending
-// a try, even when it had no retries left.
 operators::TaskResult NeverStarted() {
   operators::TaskResult r;
   r.never_started = true;
@@ -166,7 +164,9 @@ operators::TaskResult NeverStarted() {
   return r;
 }
 
-// Launched again under the next try number, with one more try allowed: no retry is spent.
+// A try adopted after its server died between saving its handle and opening its gate never ran
+// (TaskResult::never_started): it is launched again under the next try number with one more try
+// allowed, so no retry is spent even when it had none left.
 TEST(DecideTest, ATryThatNeverStartedIsLaunchedAgainWithoutSpendingATry) {
   Harness h(At("2026-11-26T10:00:00"));
   h.AddDag(Dag("d", {Task("a")}));

@@ -31,6 +31,7 @@ using ::sp::store::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr std::chrono::milliseconds kTtl{60000};
+const nlohmann::json kTrigger = {{"op", "trigger"}, {"dag_id", "etl"}};
 
 class PostgresCommandRelayTest : public ::testing::Test {
  protected:
@@ -80,6 +81,17 @@ class PostgresCommandRelayTest : public ::testing::Test {
     EXPECT_TRUE(lease.ok()) << lease.status();
     return lease.ok() ? std::move(*lease) : nullptr;
   }
+  // An active scheduler's lease (held) and a command's (registered, not held), then
+  // RelayOrTakeLease of a trigger for up to `wait`.
+  void RegisterActiveAndCommand() {
+    active_ = Register("a", 1);
+    ASSERT_TRUE(active_ && Acquire(*active_));
+    mine_ = Register("laptop (command)", 9);
+    ASSERT_NE(mine_, nullptr);
+  }
+  Result<std::optional<nlohmann::json>> RelayTrigger(std::chrono::milliseconds wait) {
+    return RelayOrTakeLease(*mine_, db_.url(), kTrigger, "laptop", wait);
+  }
   bool RunExists(int64_t key) {
     Result<std::optional<DagRun>> r = store_->GetRun(key);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -90,6 +102,8 @@ class PostgresCommandRelayTest : public ::testing::Test {
   std::unique_ptr<CommandRelay> relay_;
   std::unique_ptr<CommandInbox> inbox_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<SchedulerLease> active_;
+  std::unique_ptr<SchedulerLease> mine_;
 };
 
 TEST_F(PostgresCommandRelayTest, ACommandIsAnsweredByTheCommitOfItsDecision) {
@@ -198,46 +212,35 @@ TEST_F(PostgresCommandRelayTest, AFencedStoreAnswersNothing) {
   EXPECT_EQ(pending->size(), 1u);
 }
 
-const nlohmann::json kTrigger = {{"op", "trigger"}, {"dag_id", "etl"}};
-
 TEST_F(PostgresCommandRelayTest, WithNoActiveSchedulerACommandTakesTheLeaseItself) {
-  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
-  ASSERT_NE(mine, nullptr);
-  Result<std::optional<nlohmann::json>> r =
-      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  mine_ = Register("laptop (command)", 9);
+  ASSERT_NE(mine_, nullptr);
+  Result<std::optional<nlohmann::json>> r = RelayTrigger(std::chrono::seconds(30));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->has_value());
-  EXPECT_GT(mine->epoch(), 0);
+  EXPECT_GT(mine_->epoch(), 0);
   EXPECT_EQ(CountCommands("pending") + CountCommands("withdrawn"), 0);
 }
 
 TEST_F(PostgresCommandRelayTest, ARelayedCommandReturnsTheActiveSchedulersAnswer) {
-  std::unique_ptr<SchedulerLease> active = Register("a", 1);
-  ASSERT_TRUE(active && Acquire(*active));
-  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
-  ASSERT_NE(mine, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RegisterActiveAndCommand());
   std::thread scheduler([&] {
     int64_t id = AwaitPendingCommand();
     EXPECT_NE(id, 0);
     EXPECT_TRUE(AnswerWithRun(id, 7).ok());
   });
-  Result<std::optional<nlohmann::json>> r =
-      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  Result<std::optional<nlohmann::json>> r = RelayTrigger(std::chrono::seconds(30));
   scheduler.join();
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->has_value());
   EXPECT_EQ((**r)["created_runs"], nlohmann::json::array({7}));
-  EXPECT_EQ(mine->epoch(), 0);  // relayed: the lease stayed with the active scheduler
+  EXPECT_EQ(mine_->epoch(), 0);  // relayed: the lease stayed with the active scheduler
   EXPECT_EQ(CountCommands("done"), 1);
 }
 
 TEST_F(PostgresCommandRelayTest, ACommandNobodyTakesIsWithdrawnWhenItsWaitIsOver) {
-  std::unique_ptr<SchedulerLease> active = Register("a", 1);
-  ASSERT_TRUE(active && Acquire(*active));
-  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
-  ASSERT_NE(mine, nullptr);
-  Result<std::optional<nlohmann::json>> r =
-      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(2));
+  ASSERT_NO_FATAL_FAILURE(RegisterActiveAndCommand());
+  Result<std::optional<nlohmann::json>> r = RelayTrigger(std::chrono::seconds(2));
   EXPECT_THAT(r.status(),
               StatusIs(StatusCode::kUnavailable, HasSubstr("did not take the command within 2 s")));
   EXPECT_THAT(r.status().message(), HasSubstr("host a (pid 1)"));
@@ -248,20 +251,16 @@ TEST_F(PostgresCommandRelayTest, ACommandNobodyTakesIsWithdrawnWhenItsWaitIsOver
 // The active scheduler leaves with no one to take over while the command waits: the command
 // takes the lease, withdraws its relayed copy and is applied by its caller.
 TEST_F(PostgresCommandRelayTest, ACommandWhoseSchedulerLeftTakesTheLeaseAndWithdrawsItsCopy) {
-  std::unique_ptr<SchedulerLease> active = Register("a", 1);
-  ASSERT_TRUE(active && Acquire(*active));
-  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
-  ASSERT_NE(mine, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RegisterActiveAndCommand());
   std::thread leave([&] {
     EXPECT_NE(AwaitPendingCommand(), 0);
-    active.reset();  // its session ends, and with it the lock
+    active_.reset();  // its session ends, and with it the lock
   });
-  Result<std::optional<nlohmann::json>> r =
-      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  Result<std::optional<nlohmann::json>> r = RelayTrigger(std::chrono::seconds(30));
   leave.join();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->has_value());
-  EXPECT_GT(mine->epoch(), 0);
+  EXPECT_GT(mine_->epoch(), 0);
   EXPECT_EQ(CountCommands("withdrawn"), 1);
   EXPECT_EQ(CountCommands("pending"), 0);
 }
@@ -270,10 +269,7 @@ TEST_F(PostgresCommandRelayTest, ACommandWhoseSchedulerLeftTakesTheLeaseAndWithd
 // failover, an operator's pg_terminate_backend): the sender reconnects and still gets the
 // answer, which the scheduler commits once its own store reconnected.
 TEST_F(PostgresCommandRelayTest, ACommandWaitsOutAStoreThatIsAwayForAMoment) {
-  std::unique_ptr<SchedulerLease> active = Register("a", 1);
-  ASSERT_TRUE(active && Acquire(*active));
-  std::unique_ptr<SchedulerLease> mine = Register("laptop (command)", 9);
-  ASSERT_NE(mine, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RegisterActiveAndCommand());
   std::thread scheduler([&] {
     int64_t id = AwaitPendingCommand();
     ASSERT_NE(id, 0);
@@ -292,8 +288,7 @@ TEST_F(PostgresCommandRelayTest, ACommandWaitsOutAStoreThatIsAwayForAMoment) {
     }
     EXPECT_TRUE(answered.ok()) << answered;
   });
-  Result<std::optional<nlohmann::json>> r =
-      RelayOrTakeLease(*mine, db_.url(), kTrigger, "laptop", std::chrono::seconds(30));
+  Result<std::optional<nlohmann::json>> r = RelayTrigger(std::chrono::seconds(30));
   scheduler.join();
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->has_value());

@@ -1,21 +1,19 @@
-// `sparkplane deploy|undeploy|services`: the manifests of deploy/ (embedded at build time),
-// rendered like kustomize and applied, deleted or listed through the Kubernetes API.
+// `sparkplane deploy|undeploy|services`: parses the flags, connects to the API server and prints
+// what the deploy module (deploy/manifests.h, deploy/apply.h) rendered, applied or deleted, and
+// how to reach the services.
 #include "cli/deploy_commands.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <map>
 #include <optional>
 #include <set>
-#include <sstream>
-#include <thread>
 
 #include "auth/secrets.h"
 #include "cli/table.h"
 #include "common/clock.h"
 #include "common/join.h"
+#include "deploy/apply.h"
 #include "deploy/manifests.h"
 #include "k8s/api_error.h"
 #include "k8s/client.h"
@@ -37,15 +35,6 @@ using deploy::NameOf;
 using deploy::StringAt;
 
 constexpr k8s::ResourceType kNodes{"v1", "nodes", "Node", k8s::Scope::kCluster};
-
-// "deployment.apps/sparkplane-scheduler", as kubectl prints objects.
-std::string ObjectLabel(const k8s::ResourceType& type, const std::string& name) {
-  std::string kind(type.kind);
-  std::transform(kind.begin(), kind.end(), kind.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::string group(type.Group());
-  return kind + (group.empty() ? "" : "." + group) + "/" + name;
-}
 
 using FileMap = std::map<std::string, std::string>;
 
@@ -77,47 +66,12 @@ Result<std::unique_ptr<KubeSession>> Connect(const GlobalOptions& g, const Deplo
   return session;
 }
 
-// The object without the fields every write changes, to tell "configured" from "unchanged"
-// in a dry run (whose answer keeps the stored resourceVersion).
-json WithoutVolatileFields(json object) {
-  if (object.contains("metadata") && object["metadata"].is_object()) {
-    object["metadata"].erase("managedFields");
-    object["metadata"].erase("resourceVersion");
-  }
-  return object;
-}
-
 // --namespace, then sparkplane.yaml's namespace (or $SPARKPLANE_NAMESPACE), then the overlay's.
 std::string ResolveNamespace(const FileMap& files, const DeployOptions& options,
                              const KubeSession& session) {
   if (!options.namespace_name.empty()) return options.namespace_name;
   if (!session.config_namespace.empty()) return session.config_namespace;
   return deploy::OverlayNamespace(files, options.overlay);
-}
-
-// Creates the namespace when it is missing (not in a dry run). Returns whether it exists now.
-// Progress goes to `out` (stderr when stdout carries JSON).
-Result<bool> EnsureNamespace(k8s::KubeClient& client, const std::string& ns, bool dry_run,
-                             std::FILE* out) {
-  Result<json> got = client.Get(k8s::ClusterRef(k8s::kNamespaces, ns));
-  if (got.ok()) return true;
-  // Someone who may not read namespaces may still deploy into one: let the applies tell.
-  if (got.status().code() == StatusCode::kPermissionDenied) return true;
-  if (got.status().code() != StatusCode::kNotFound) return got.status();
-  if (dry_run) {
-    std::fprintf(out,
-                 "namespace/%s would be created; the objects in it cannot be checked by the API "
-                 "server before it exists\n",
-                 ns.c_str());
-    return false;
-  }
-  Result<json> created =
-      client.Create(k8s::ClusterRef(k8s::kNamespaces), json{{"metadata", {{"name", ns}}}});
-  if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
-    return created.status();
-  }
-  std::fprintf(out, "namespace/%s created\n", ns.c_str());
-  return true;
 }
 
 }  // namespace
@@ -137,83 +91,50 @@ int DeployCommand(const GlobalOptions& g, const DeployOptions& options) {
       DeployObjectsFor(files, options.overlay, *components, ns);
   if (!objects.ok()) return Fail(objects.status());
 
-  Result<bool> namespace_exists =
-      EnsureNamespace(client, ns, options.dry_run, g.json ? stderr : stdout);
-  if (!namespace_exists.ok()) return Fail(namespace_exists.status().With("namespace " + ns));
-  const k8s::ApplyConflicts conflicts =
-      options.force_conflicts ? k8s::ApplyConflicts::kForce : k8s::ApplyConflicts::kFail;
+  std::FILE* progress = g.json ? stderr : stdout;  // stdout carries the JSON report
+  Result<deploy::NamespaceState> namespace_state =
+      deploy::EnsureNamespace(client, ns, options.dry_run);
+  if (!namespace_state.ok()) return Fail(namespace_state.status().With("namespace " + ns));
+  if (*namespace_state == deploy::NamespaceState::kCreated) {
+    std::fprintf(progress, "namespace/%s created\n", ns.c_str());
+  } else if (*namespace_state == deploy::NamespaceState::kMissing) {
+    std::fprintf(progress,
+                 "namespace/%s would be created; the objects in it cannot be checked by the API "
+                 "server before it exists\n",
+                 ns.c_str());
+  }
+  deploy::ApplyOptions apply;
+  apply.dry_run = options.dry_run;
+  apply.force_conflicts = options.force_conflicts;
+  // 24 random bytes, URL-safe base64: nothing a URL or libpq would have to escape.
+  apply.new_secret = [] { return auth::RandomSecret(24); };
   const std::string suffix = options.dry_run ? " (server dry run)" : "";
-
+  std::vector<deploy::ObjectOutcome> outcomes = deploy::ApplyObjects(
+      client, *objects, ns, *namespace_state != deploy::NamespaceState::kMissing, apply,
+      [&](const deploy::ObjectOutcome& o) {
+        if (!o.error.ok()) {
+          Fail(o.error);
+        } else if (!g.json) {
+          std::printf("%s %s%s%s\n", o.object.c_str(), o.outcome.c_str(),
+                      o.outcome == "skipped" ? "" : suffix.c_str(), o.note.c_str());
+        }
+      });
   json report = json::array();
   int failed = 0, skipped = 0;
-  for (const DeployObject& d : *objects) {
-    const std::string label = ObjectLabel(d.ref.type, d.ref.name);
-    if (!*namespace_exists && d.ref.type.namespaced()) {
+  for (const deploy::ObjectOutcome& o : outcomes) {
+    if (!o.error.ok()) {
+      ++failed;
+      continue;
+    }
+    if (o.outcome == "skipped") {
       ++skipped;
-      if (!g.json)
-        std::printf("%s skipped: namespace %s does not exist\n", label.c_str(), ns.c_str());
-      report.push_back({{"object", label}, {"outcome", "skipped"}});
+      report.push_back({{"object", o.object}, {"outcome", "skipped"}});
       continue;
     }
-    Result<json> before = client.Get(d.ref);
-    if (!before.ok() && before.status().code() != StatusCode::kNotFound) {
-      Fail(before.status());
-      ++failed;
-      continue;
-    }
-    json object = d.object;
-    std::string generated_note;
-    if (!d.generated_keys.empty()) {
-      if (before.ok()) {
-        // Generated once: what was initialised with the values (a database with its password)
-        // keeps them, so new ones would lock it out.
-        const std::string note = " (exists: its generated " + Join(d.generated_keys, ", ") +
-                                 " is kept; delete the Secret to generate another)";
-        if (!g.json) std::printf("%s unchanged%s%s\n", label.c_str(), suffix.c_str(), note.c_str());
-        report.push_back({{"object", label},
-                          {"namespace", ns},
-                          {"component", d.component},
-                          {"outcome", "unchanged"},
-                          {"dry_run", options.dry_run}});
-        continue;
-      }
-      // 24 random bytes, URL-safe base64: nothing a URL or libpq would have to escape.
-      for (const std::string& key : d.generated_keys) {
-        object["stringData"][key] = auth::RandomSecret(24);
-      }
-      generated_note = " with a random " + Join(d.generated_keys, ", ");
-    }
-    // With --dry-run the API server authenticates, validates and admits the object and answers
-    // with what it would store, storing nothing.
-    Result<json> after = client.ServerSideApply(d.ref, object, conflicts, options.dry_run);
-    if (!after.ok()) {
-      Status s = after.status();
-      if (s.code() == StatusCode::kAborted && !options.force_conflicts) {
-        s = Status(s.code(), s.message() + " (--force-conflicts takes the fields over)");
-      }
-      Fail(s);
-      ++failed;
-      continue;
-    }
-    std::string outcome;
-    if (!before.ok()) {
-      outcome = "created";
-    } else if (StringAt(*before, "/metadata/resourceVersion"_json_pointer) ==
-                   StringAt(*after, "/metadata/resourceVersion"_json_pointer) &&
-               (!options.dry_run ||
-                WithoutVolatileFields(*before) == WithoutVolatileFields(*after))) {
-      outcome = "unchanged";
-    } else {
-      outcome = "configured";
-    }
-    if (!g.json) {
-      std::printf("%s %s%s%s\n", label.c_str(), outcome.c_str(), suffix.c_str(),
-                  generated_note.c_str());
-    }
-    report.push_back({{"object", label},
-                      {"namespace", d.ref.type.namespaced() ? ns : ""},
-                      {"component", d.component},
-                      {"outcome", outcome},
+    report.push_back({{"object", o.object},
+                      {"namespace", o.namespace_name},
+                      {"component", o.component},
+                      {"outcome", o.outcome},
                       {"dry_run", options.dry_run}});
   }
   if (g.json) std::printf("%s\n", report.dump(2).c_str());
@@ -252,61 +173,22 @@ int UndeployCommand(const GlobalOptions& g, const DeployOptions& options) {
   k8s::KubeClient& client = *(*session)->client;
   const std::string ns = ResolveNamespace(files, options, **session);
 
-  k8s::ListOptions list;
-  list.label_selector = deploy::ComponentSelector(*components);
-  std::vector<k8s::ResourceRef> deleting;
-  json report = json::array();
-  for (const k8s::ResourceType& type : *kinds) {
-    Result<k8s::ObjectList> found =
-        client.ListAll(type.namespaced() ? k8s::Ref(type, ns) : k8s::ClusterRef(type), list);
-    if (!found.ok()) return Fail(found.status());
-    for (const json& item : found->items) {
-      // Cluster-scoped objects are shared: only those reserved for this namespace's claims.
-      if (!type.namespaced() && StringAt(item, "/spec/claimRef/namespace"_json_pointer) != ns)
-        continue;
-      k8s::ResourceRef ref = k8s::Ref(type, type.namespaced() ? ns : "", NameOf(item));
-      const std::string label = ObjectLabel(type, ref.name);
-      if (options.dry_run) {
-        if (!g.json) std::printf("%s would be deleted\n", label.c_str());
-        report.push_back({{"object", label}, {"outcome", "would be deleted"}});
-        continue;
-      }
-      k8s::DeleteOptions foreground;
-      foreground.propagation = k8s::Propagation::kForeground;
-      Result<bool> deleted = client.Delete(ref, foreground);
-      if (!deleted.ok()) return Fail(deleted.status());
-      const char* outcome = *deleted ? "deleted" : "already gone";
-      if (!g.json) std::printf("%s %s\n", label.c_str(), outcome);
-      report.push_back({{"object", label}, {"outcome", outcome}});
-      deleting.push_back(ref);
-    }
+  Result<std::vector<deploy::ObjectOutcome>> deleted =
+      deploy::DeleteObjects(client, *kinds, ns, deploy::ComponentSelector(*components),
+                            options.dry_run, std::chrono::seconds(options.timeout_seconds),
+                            (*session)->clock, [&](const deploy::ObjectOutcome& o) {
+                              if (!g.json)
+                                std::printf("%s %s\n", o.object.c_str(), o.outcome.c_str());
+                            });
+  if (!deleted.ok()) {
+    const Status& s = deleted.status();
+    return Fail(s.code() == StatusCode::kDeadlineExceeded
+                    ? Status(s.code(), s.message() + " (--timeout waits longer)")
+                    : s);
   }
-  // Wait until they are gone: finalizers hold claims until no pod uses them, volumes until no
-  // claim is bound to them, Deployments until their pods are gone (foreground).
-  const Time deadline = (*session)->clock.Now() + std::chrono::seconds(options.timeout_seconds);
-  while (!deleting.empty()) {
-    std::vector<k8s::ResourceRef> remaining;
-    std::vector<std::string> waiting_for;
-    for (const k8s::ResourceRef& ref : deleting) {
-      Result<json> got = client.Get(ref);
-      if (!got.ok() && got.status().code() == StatusCode::kNotFound) continue;
-      if (!got.ok()) return Fail(got.status());
-      remaining.push_back(ref);
-      std::string finalizers;
-      for (const json& f : got->value("/metadata/finalizers"_json_pointer, json::array())) {
-        if (f.is_string()) finalizers += (finalizers.empty() ? "" : ", ") + f.get<std::string>();
-      }
-      waiting_for.push_back(ObjectLabel(ref.type, ref.name) +
-                            (finalizers.empty() ? "" : " (finalizers: " + finalizers + ")"));
-    }
-    deleting = std::move(remaining);
-    if (deleting.empty()) break;
-    if ((*session)->clock.Now() > deadline) {
-      return Fail("after " + std::to_string(options.timeout_seconds) +
-                  " s these objects still exist: " + Join(waiting_for, "; ") +
-                  " (see `kubectl -n " + ns + " describe` for why; --timeout waits longer)");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  json report = json::array();
+  for (const deploy::ObjectOutcome& o : *deleted) {
+    report.push_back({{"object", o.object}, {"outcome", o.outcome}});
   }
   if (g.json) {
     std::printf("%s\n", report.dump(2).c_str());

@@ -3,6 +3,8 @@
 #include "deploy/manifests.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <iterator>
@@ -493,6 +495,7 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
                                                    const std::vector<std::string>& components,
                                                    const std::string& namespace_name) {
   const std::vector<std::string> overlays = OverlaysIn(files);
+  if (overlays.empty()) return NotFoundError("no overlays/*/kustomization.yaml in the manifests");
   if (std::find(overlays.begin(), overlays.end(), overlay) == overlays.end()) {
     std::vector<std::string> head(overlays.begin(), overlays.end() - 1);
     std::string expected =

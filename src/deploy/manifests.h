@@ -85,7 +85,8 @@ struct DeployObject {
 // The objects of `overlay` for `components` (empty or "all": every component) in namespace
 // `namespace_name` (empty: the overlay's), sorted in apply order (ServiceAccount, Role,
 // RoleBinding, ConfigMap, Secret, Service, PersistentVolume, PersistentVolumeClaim, Deployment,
-// StatefulSet, CronJob, PodDisruptionBudget, Ingress). InvalidArgument for an unknown overlay or
+// StatefulSet, CronJob, PodDisruptionBudget, NetworkPolicy, Ingress). InvalidArgument for an
+// unknown overlay or
 // component (with "did you mean"), an object of a kind deploy does not know, or one without a
 // valid sparkplane.io/deploy label.
 //

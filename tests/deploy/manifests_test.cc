@@ -336,6 +336,27 @@ TEST(DeployManifestsTest, ComponentsSelectObjectsInApplyOrder) {
                        HasSubstr("namespace \"Team_A\" is not a valid name")));
 }
 
+// The building blocks the commands use: the overlays of a file map (nested directories are not
+// overlays), a map without any, the selector of components and the kinds removed, in delete order.
+TEST(DeployManifestsTest, OverlaysSelectorsAndKindsToUndeploy) {
+  const std::map<std::string, std::string> files = {{"overlays/b/kustomization.yaml", ""},
+                                                    {"overlays/a/kustomization.yaml", ""},
+                                                    {"overlays/a/deeper/kustomization.yaml", ""},
+                                                    {"overlays/c/notes.md", ""}};
+  EXPECT_THAT(OverlaysIn(files), ElementsAre("a", "b"));
+  EXPECT_THAT(DeployObjectsFor({}, "single-node", {}, ""),
+              StatusIs(StatusCode::kNotFound, HasSubstr("no overlays")));
+  EXPECT_EQ(ComponentSelector({"storage", "history"}), "sparkplane.io/deploy in (storage,history)");
+  Result<std::vector<k8s::ResourceType>> kinds =
+      KindsToUndeploy(EmbeddedDeployFileMap(), {"storage"}, "");
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  std::vector<std::string> names;
+  for (const k8s::ResourceType& t : *kinds) names.emplace_back(t.kind);
+  // Storage includes ha-try's PostgreSQL (a StatefulSet, its Service and Secret).
+  EXPECT_THAT(names, ElementsAre("StatefulSet", "PersistentVolumeClaim", "PersistentVolume",
+                                 "Service", "Secret"));
+}
+
 TEST(DeployManifestsTest, AnotherNamespaceMovesEverythingAndKeepsVolumesApart) {
   Result<std::vector<DeployObject>> objects =
       DeployObjectsFor(EmbeddedDeployFileMap(), "single-node", {"all"}, "team-a");

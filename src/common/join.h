@@ -1,4 +1,5 @@
-// Join: strings with a separator between them ("a, b, c"), for messages that list names.
+// Join: strings with a separator between them ("a, b, c"), for messages that list names;
+// JoinAlternatives: "a, b or c".
 //
 // Thread safety: pure.
 #pragma once
@@ -13,6 +14,16 @@ inline std::string Join(const std::vector<std::string>& parts, std::string_view 
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
     if (i > 0) out += separator;
+    out += parts[i];
+  }
+  return out;
+}
+
+// "a, b or c" ("a" alone, "" for none): the choices a message offers.
+inline std::string JoinAlternatives(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += i + 1 == parts.size() ? " or " : ", ";
     out += parts[i];
   }
   return out;

@@ -497,11 +497,8 @@ Result<std::vector<DeployObject>> DeployObjectsFor(const std::map<std::string, s
   const std::vector<std::string> overlays = OverlaysIn(files);
   if (overlays.empty()) return NotFoundError("no overlays/*/kustomization.yaml in the manifests");
   if (std::find(overlays.begin(), overlays.end(), overlay) == overlays.end()) {
-    std::vector<std::string> head(overlays.begin(), overlays.end() - 1);
-    std::string expected =
-        head.empty() ? overlays.back() : Join(head, ", ") + " or " + overlays.back();
-    return InvalidArgumentError("unknown overlay \"" + overlay + "\" (expected " + expected + ")" +
-                                DidYouMean(overlay, overlays));
+    return InvalidArgumentError("unknown overlay \"" + overlay + "\" (expected " +
+                                JoinAlternatives(overlays) + ")" + DidYouMean(overlay, overlays));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> selected, ExpandComponents(components));
   const std::string from = OverlayNamespace(files, overlay);

@@ -5,21 +5,13 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/join.h"
 #include "common/nearest_name.h"
 #include "dag/cron.h"
 
 namespace sp::operators::internal {
 
 namespace {
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += i + 1 == items.size() ? " or " : ", ";
-    out += items[i];
-  }
-  return out;
-}
 
 std::optional<int64_t> ParseDigits(const std::string& s) {
   std::string t = s;
@@ -128,7 +120,7 @@ std::optional<std::string> FieldReader::Choice(const std::string& key,
     if (*s == a) return s;
   }
   std::string near = NearestName(*s, allowed);
-  Problem(key, "expected " + Join(allowed) + "; got '" + *s + "'" +
+  Problem(key, "expected " + JoinAlternatives(allowed) + "; got '" + *s + "'" +
                    (near.empty() ? "" : " (did you mean '" + near + "'?)"));
   return std::nullopt;
 }

@@ -83,12 +83,14 @@ TEST_F(TryFilesTest, ChildrenCarryTheSpace) {
 // The try outlives the silence allowed: only the supervisor's heartbeat on its log keeps it
 // alive in the other host's eyes (the command writes nothing after its first line).
 TEST_F(TryFilesTest, AHeartbeatKeepsATryElsewhereAliveUntilItsRecordTellsTheEnd) {
-  RecordedTry t = Start("echo started; sleep 4; exit 3");
+  // Half as long again as the silence allowed; the heartbeat (every second) has 5 s of room on a
+  // loaded machine.
+  RecordedTry t = Start("echo started; sleep 9; exit 3");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(t.files.output) == "started\n"; }));
   std::atomic<bool> stop{false};
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(AwaitTryEnd(t.elsewhere, t.files, Millis(2500), stop), TryEnd::kRecorded);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(AwaitTryEnd(t.elsewhere, t.files, Millis(6000), stop), TryEnd::kRecorded);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(7));
   std::optional<ExitInfo> record = ReadExitRecord(t.files.exit_record);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->exit_code, 3);

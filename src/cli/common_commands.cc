@@ -59,15 +59,20 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  // No server: apply the command here, holding the server lock so none starts meanwhile. On a
-  // PostgreSQL store a server elsewhere may be active: then only it may write, and the command
-  // is relayed to it through the database.
+  // No server: apply the command here, holding the server lock so none starts meanwhile (on
+  // SQLite). On a PostgreSQL store a server elsewhere may be active: then only it may write, and
+  // the command is relayed to it through the database.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   Result<std::unique_ptr<store::postgres::SchedulerLease>> lease = store::RegisterScheduler(
       rt.config.StoreLocation(), std::string(host) + " (command)", rt.config.failover_timeout);
   Status leased = lease.status();
   if (leased.ok() && *lease) {
+    // On PostgreSQL the scheduler lease, not this lock, keeps a server from deciding beside the
+    // command (one started meanwhile waits as a standby): let go of the lock, so that a command
+    // relayed for up to kRelayWait holds up neither other commands nor a server's start here.
+    ::close(lock);
+    lock = -1;
     Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
     Result<std::optional<nlohmann::json>> relayed =
         where.ok()
@@ -77,7 +82,6 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
             : Result<std::optional<nlohmann::json>>(where.status());
     if (!relayed.ok() || *relayed) {
       (*lease)->Release();
-      ::close(lock);
       if (!relayed.ok()) return relayed.status();
       return std::move(**relayed);
     }
@@ -90,7 +94,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
         lease->get(), [](const Status&) {}, [](const std::string&) {});
   }
   if (!leased.ok()) {
-    ::close(lock);
+    if (lock >= 0) ::close(lock);
     return leased;
   }
   scheduler::SchedulerOptions opts;
@@ -111,7 +115,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   }
   keeper.reset();
   if (*lease) (*lease)->Release();
-  ::close(lock);
+  if (lock >= 0) ::close(lock);
   return out;
 }
 

@@ -17,9 +17,6 @@ struct Step {
   const char* sql;
 };
 
-// Any constant: the advisory lock that serializes migrations of one database.
-constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7265816432015523)";
-
 constexpr std::array<Step, kLatestSchemaVersion> kSteps = {{
     {1, "create the initial tables", R"sql(
 CREATE TABLE dags (
@@ -211,7 +208,8 @@ Status NewerThanCode(int version) {
 }
 
 Status MigrateLocked(Connection& conn) {
-  RETURN_IF_ERROR(conn.Exec(kMigrationLock));
+  RETURN_IF_ERROR(
+      conn.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")"));
   RETURN_IF_ERROR(conn.Exec(
       "CREATE TABLE IF NOT EXISTS sparkplane_schema (id INTEGER PRIMARY KEY CHECK (id = 1), "
       "version INTEGER NOT NULL); "
@@ -245,6 +243,13 @@ Result<int> ReadSchemaVersion(Connection& conn) {
 }
 
 Status Migrate(Connection& conn) {
+  // A current schema is read without the migration lock: a process frozen inside the locked
+  // transaction below (SIGSTOP, a paused VM) would otherwise hold up every other sparkplane
+  // process's connection until PostgreSQL ends that transaction (a minute), a standby's takeover
+  // included.
+  ASSIGN_OR_RETURN(int current, ReadSchemaVersion(conn));
+  if (current == kLatestSchemaVersion) return OkStatus();
+  if (current > kLatestSchemaVersion) return NewerThanCode(current);
   RETURN_IF_ERROR(conn.Begin().With("start schema migration"));
   Status s = MigrateLocked(conn);
   if (s.ok()) s = conn.CommitTransaction();

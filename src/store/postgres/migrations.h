@@ -5,12 +5,14 @@
 // The version lives in the one-row table `sparkplane_schema`. Migrate() runs in one transaction
 // under a transaction-level advisory lock, so several schedulers starting at once on one database
 // apply each step exactly once, and a failure leaves the database at the version it had. A
-// database whose version is above kLatestSchemaVersion was written by a newer sparkplane and is
-// refused.
+// current database is only read (no lock, no transaction), so a process frozen while it opens a
+// connection holds up no other. A database whose version is above kLatestSchemaVersion was
+// written by a newer sparkplane and is refused.
 //
 // Thread safety: call with exclusive use of the Connection.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +22,8 @@
 namespace sp::store::postgres {
 
 inline constexpr int kLatestSchemaVersion = 5;
+// The transaction-level advisory lock that serializes migrations of one database (any constant).
+inline constexpr int64_t kMigrationLockKey = 7265816432015523;
 
 // The version of the database (0 for an empty one).
 Result<int> ReadSchemaVersion(Connection& conn);

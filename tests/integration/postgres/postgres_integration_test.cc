@@ -617,7 +617,8 @@ TEST_F(PostgresFailoverTest, ACommandRelayedToAFrozenPostgresSchedulerIsAppliedO
 }
 
 // A command relayed to an active scheduler that freezes with no standby to take over: while the
-// frozen one's session lives it waits, shown held by it; once that session ends, the command
+// frozen one's session lives it waits, shown held by it (and a second command from the same
+// directory is relayed beside it); once that session ends, the command
 // takes the lease itself, withdraws its relayed copy (so the frozen scheduler, resumed, cannot
 // apply it too) and applies it here: the run is created once, and no task of it starts before a
 // scheduler acts again. The active server's failover_timeout is 2 min, so how long a loaded
@@ -635,15 +636,25 @@ TEST_F(PostgresFailoverTest, ACommandWhosePostgresSchedulerFreezesWithNoStandbyA
   });
   const std::string pending = "SELECT 1 FROM relayed_commands WHERE state = 'pending'";
   ASSERT_TRUE(WaitFor([&] { return CountRows(db_.url(), pending) == 1; }, std::chrono::seconds(60)))
-      << active.Log();
+      << active.Log()
+      << (trigger.wait_for(std::chrono::seconds(0)) == std::future_status::ready
+              ? "the command ended: " + trigger.get().err
+              : std::string("the command still waits"));
   CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
   nlohmann::json instances = list.Json();
   ASSERT_TRUE(instances.is_array() && !instances.empty()) << list.out << list.err;
   EXPECT_EQ(instances[0]["holds"].value("commands", -1), 1) << list.out;
+  // A second command from the same directory is relayed too: a waiting one does not hold the
+  // data directory's lock (it used to, and the second failed after 10 s naming a server).
+  std::future<CommandResult> second = std::async(std::launch::async, [&] {
+    return Sparkplane(standby_data(), {"dags", "trigger", "fan", "--run-id", "r2"});
+  });
+  EXPECT_TRUE(
+      WaitFor([&] { return CountRows(db_.url(), pending) == 2; }, std::chrono::seconds(60)));
   // Past the default 6 s the frozen scheduler still holds the lease (failover_timeout): the
-  // command still waits for it.
+  // commands still wait for it.
   std::this_thread::sleep_until(frozen_at + std::chrono::seconds(9));
-  EXPECT_EQ(CountRows(db_.url(), pending), 1);
+  EXPECT_EQ(CountRows(db_.url(), pending), 2);
   EXPECT_EQ(trigger.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   // Its session ends, as failover_timeout would end it.
   EXPECT_EQ(CountRows(db_.url(),
@@ -652,13 +663,17 @@ TEST_F(PostgresFailoverTest, ACommandWhosePostgresSchedulerFreezesWithNoStandbyA
             1);
   CommandResult t = trigger.get();
   EXPECT_EQ(t.exit_code, 0) << t.err;
-  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'withdrawn'"), 1);
+  CommandResult t2 = second.get();
+  EXPECT_EQ(t2.exit_code, 0) << t2.err;
+  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM relayed_commands WHERE state = 'withdrawn'"), 2);
   ASSERT_EQ(::kill(active.pid(), SIGCONT), 0);
   EXPECT_TRUE(WaitFor([&] { return Exited(active.pid()); }, std::chrono::seconds(20)))
       << active.Log();
-  nlohmann::json run = ShowRun(standby_data(), "fan", "r");
-  EXPECT_TRUE(run.is_object() && !RunIsTerminal(run)) << run.dump();
-  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM dag_runs"), 1);
+  for (const char* id : {"r", "r2"}) {
+    nlohmann::json run = ShowRun(standby_data(), "fan", id);
+    EXPECT_TRUE(run.is_object() && !RunIsTerminal(run)) << run.dump();
+  }
+  EXPECT_EQ(CountRows(db_.url(), "SELECT 1 FROM dag_runs"), 2);
   EXPECT_EQ(Lines(marks() + "/first"), 0);
 }
 

@@ -11,6 +11,7 @@
 #include "common/yaml_document.h"
 #include "dag/cron.h"
 #include "store/open.h"
+#include "store/postgres/lease.h"
 
 namespace sp::cli {
 
@@ -347,7 +348,8 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   std::string failover = FirstNonEmpty({Env("SPARKPLANE_FAILOVER_TIMEOUT"), f_failover});
   if (!failover.empty()) {
     Result<Millis> d = dag::ParseDuration(failover);
-    if (!d.ok() || *d < Millis(6000) || *d > Millis(3600 * 1000)) {
+    if (!d.ok() || *d < store::postgres::SchedulerLease::kMinFailoverTimeout ||
+        *d > Millis(3600 * 1000)) {
       return InvalidArgumentError(
           "failover_timeout: expected a duration from 6s to 1h (a standby takes over after the "
           "active scheduler was silent that long); got '" +

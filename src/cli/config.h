@@ -103,7 +103,7 @@ struct Config {
   Millis cluster_max_age = Millis(24 * 3600 * 1000);  // 0: none
   Millis cluster_owner_grace = Millis(30000);
   // On a PostgreSQL store: how long the active scheduler may be silent before a standby takes
-  // over (store/postgres/lease.h).
+  // over (SchedulerLease::kDefaultFailoverTimeout, store/postgres/lease.h).
   Millis failover_timeout = Millis(6000);
   std::vector<clusters::PoolSpec> cluster_pools;  // pools: (the server keeps them filled)
   // How long finished runs, their task logs and Spark event logs are kept (0: forever).

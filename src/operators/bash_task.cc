@@ -469,6 +469,9 @@ void BashTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohmann::jso
       if (end == executor::TryEnd::kStopping) return;
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
         if (exit->never_started) {
+          ctx->AppendLog("[sparkplane] process " + std::to_string(running.pid) +
+                         " never started its command (the server stopped before opening its "
+                         "start gate); the task is scheduled again");
           ctx->Complete(internal::NeverStarted());
           return;
         }

@@ -1420,6 +1420,9 @@ void SparkSubmitTaskType::Recover(std::shared_ptr<TaskContext> ctx, const nlohma
       }
       if (std::optional<executor::ExitInfo> exit = executor::ReadExitRecord(files.exit_record)) {
         if (exit->never_started) {
+          Log(*ctx, "spark-submit (pid " + std::to_string(running.pid) +
+                        ") never started (the server stopped before opening its start gate); "
+                        "the task is scheduled again");
           RemoveTry(ctx.get());
           RemoveDir(t->local_dir);
           ctx->Complete(internal::NeverStarted());

@@ -414,6 +414,7 @@ TEST_F(BashTaskTest, RecoverOfATryWhoseGateNeverOpenedSaysItNeverStarted) {
   EXPECT_FALSE(r->success);
   EXPECT_THAT(r->message, HasSubstr("never started"));
   EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_THAT(ReadFile(log_), HasSubstr("never started its command"));
   std::optional<executor::ExitInfo> record = executor::ReadExitRecord(log_ + ".exit");
   ASSERT_TRUE(record.has_value());
   EXPECT_TRUE(record->never_started);

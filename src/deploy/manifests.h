@@ -86,9 +86,8 @@ struct DeployObject {
 // `namespace_name` (empty: the overlay's), sorted in apply order (ServiceAccount, Role,
 // RoleBinding, ConfigMap, Secret, Service, PersistentVolume, PersistentVolumeClaim, Deployment,
 // StatefulSet, CronJob, PodDisruptionBudget, NetworkPolicy, Ingress). InvalidArgument for an
-// unknown overlay or
-// component (with "did you mean"), an object of a kind deploy does not know, or one without a
-// valid sparkplane.io/deploy label.
+// unknown overlay or component (with "did you mean"), an object of a kind deploy does not know,
+// or one without a valid sparkplane.io/deploy label; NotFound when `files` has no overlay.
 //
 // Besides the kustomization's objects: the Secrets of overlays/OVERLAY/generated-secret.yaml
 // (kGeneratedSecretFile), each with the keys its annotation sparkplane.io/generate names

@@ -3,14 +3,13 @@
 //
 // Each `sparkplane server` on the database registers an instance row (`schedulers`) and keeps a
 // session of its own. The active one holds a session advisory lock on it: a kill -9 ends the
-// session at once, and `idle_session_timeout` (6 s; the holder heartbeats every second) ends the
-// session of a frozen one (SIGSTOP, a paused VM), which releases the lock (`failover_timeout`
-// makes that longer). A standby polls
-// pg_try_advisory_lock; on success it increments the lease's epoch (the fencing token) in
-// `scheduler_lease`. The store refuses any Commit whose transaction does not find its own epoch
-// there (Store::FenceWrites), so a holder that wakes up after losing the lock cannot write; its
-// heartbeat fails too and it exits, leaving its tries to the new holder to adopt.
-// Heartbeats and ages use the database's clock, never a scheduler host's.
+// session at once, and `idle_session_timeout` (`failover_timeout`, 6 s by default; the holder
+// heartbeats every second) ends the session of a frozen one (SIGSTOP, a paused VM), which
+// releases the lock. A standby polls pg_try_advisory_lock; on success it increments the lease's
+// epoch (the fencing token) in `scheduler_lease`. The store refuses any Commit whose transaction
+// does not find its own epoch there (Store::FenceWrites), so a holder that wakes up after losing
+// the lock cannot write; its heartbeat fails too and it exits, leaving its tries to the new holder
+// to adopt. Heartbeats and ages use the database's clock, never a scheduler host's.
 //
 // Thread safety: none; one thread (the server's lease thread) uses a SchedulerLease.
 #pragma once

@@ -30,9 +30,6 @@ using ::sp::store::testing::PgTestDatabase;
 using ::sp::store::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// Milliseconds since the epoch on the database's clock.
-constexpr char kDbNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
-
 class PostgresLeaseTest : public ::testing::Test {
  protected:
   std::unique_ptr<SchedulerLease> Register(const std::string& host) {
@@ -143,7 +140,7 @@ TEST_F(PostgresLeaseTest, AfterAPostgresRestartAStandbyWaitsItsFailoverTimeoutFo
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // Its heartbeat after the start: it died, and the standby takes over.
-  ASSERT_TRUE(db_.Exec("UPDATE schedulers SET heartbeat_at = " + std::string(kDbNowMs) +
+  ASSERT_TRUE(db_.Exec("UPDATE schedulers SET heartbeat_at = " + std::string(kDatabaseNowMs) +
                        " WHERE host = 'a'"));
   EXPECT_TRUE(AcquireSoon(**patient));
 }

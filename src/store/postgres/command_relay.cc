@@ -9,12 +9,6 @@
 #include "store/postgres/migrations.h"
 
 namespace sp::store::postgres {
-namespace {
-
-// Milliseconds since the epoch on the database's clock.
-constexpr char kNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
-
-}  // namespace
 
 Result<std::unique_ptr<CommandRelay>> CommandRelay::Open(const std::string& url) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
@@ -26,12 +20,12 @@ Result<int64_t> CommandRelay::Send(const nlohmann::json& request, const std::str
                                    std::chrono::milliseconds ttl) {
   // Whatever its state, a command is history a day after it expired.
   RETURN_IF_ERROR(conn_->Exec(std::string("DELETE FROM relayed_commands WHERE expires_at < ") +
-                              kNowMs + " - 86400000"));
+                              kDatabaseNowMs + " - 86400000"));
   ASSIGN_OR_RETURN(Connection::Statement stmt,
                    conn_->Prepare(std::string("INSERT INTO relayed_commands (request, sender, "
                                               "state, created_at, expires_at) VALUES (?1, ?2, "
                                               "'pending', ") +
-                                  kNowMs + ", " + kNowMs + " + ?3) RETURNING id"));
+                                  kDatabaseNowMs + ", " + kDatabaseNowMs + " + ?3) RETURNING id"));
   stmt.BindText(1, request.dump());
   stmt.BindText(2, sender);
   stmt.BindInt64(3, ttl.count());
@@ -90,7 +84,7 @@ Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit) {
   ASSIGN_OR_RETURN(Connection::Statement stmt,
                    conn_->Prepare(std::string("SELECT id, request, sender FROM relayed_commands "
                                               "WHERE state = 'pending' AND expires_at > ") +
-                                  kNowMs + " ORDER BY id LIMIT ?1"));
+                                  kDatabaseNowMs + " ORDER BY id LIMIT ?1"));
   stmt.BindInt64(1, limit);
   return internal::ReadAll<RelayedCommand>(
       stmt,

@@ -43,6 +43,10 @@ struct pg_result;
 
 namespace sp::store::postgres {
 
+// Milliseconds since the epoch on the database's clock, as an SQL expression: liveness and
+// expiry are measured with it, never with a host's clock.
+inline constexpr char kDatabaseNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
 class Connection;
 
 // A prepared statement's execution: bind, then Step() through the rows (or Run()).

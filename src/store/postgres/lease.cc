@@ -16,8 +16,6 @@ constexpr char kLockKey[] = "((k.classid::bigint << 32) | k.objid::bigint)";
 // Advisory locks are per database: only this one's count.
 constexpr char kThisDatabase[] =
     "k.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-// Milliseconds since the epoch on the database's clock.
-constexpr char kNowMs[] = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 }  // namespace
 
@@ -31,14 +29,14 @@ Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(
   std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn), failover_timeout));
   // Instances (commands included) silent for a week are history: forget them.
   RETURN_IF_ERROR(lease->conn_->Exec(
-      std::string("DELETE FROM schedulers WHERE heartbeat_at < ") + kNowMs +
+      std::string("DELETE FROM schedulers WHERE heartbeat_at < ") + kDatabaseNowMs +
       " - 7 * 86400000 AND id <> coalesce((SELECT holder FROM scheduler_lease WHERE id = 1), 0)"));
-  ASSIGN_OR_RETURN(
-      Connection::Statement stmt,
-      lease->conn_->Prepare(std::string("INSERT INTO schedulers (host, pid, "
-                                        "started_at, heartbeat_at, session_pid) "
-                                        "VALUES (?1, ?2, ") +
-                            kNowMs + ", " + kNowMs + ", pg_backend_pid()) RETURNING id"));
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   lease->conn_->Prepare(std::string("INSERT INTO schedulers (host, pid, "
+                                                     "started_at, heartbeat_at, session_pid) "
+                                                     "VALUES (?1, ?2, ") +
+                                         kDatabaseNowMs + ", " + kDatabaseNowMs +
+                                         ", pg_backend_pid()) RETURNING id"));
   stmt.BindText(1, host);
   stmt.BindInt64(2, pid);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -75,7 +73,7 @@ Result<bool> SchedulerLease::TakeOver() {
                                   "pg_postmaster_start_time()) * 1000)::bigint AS ms) p "
                                   "WHERE l.id = 1 AND l.holder <> ") +
                       std::to_string(instance_) + " AND s.stopped_at IS NULL AND " +
-                      "s.heartbeat_at < p.ms AND " + kNowMs + " < p.ms + " +
+                      "s.heartbeat_at < p.ms AND " + kDatabaseNowMs + " < p.ms + " +
                       std::to_string(failover_timeout_.count())));
   if (wait_for_holder != 0) return false;
   RETURN_IF_ERROR(conn_->Begin());
@@ -125,14 +123,15 @@ Result<std::string> SchedulerLease::DescribeHolder() {
 Status SchedulerLease::Heartbeat() {
   // Also whether this session still holds the lock: a session that died and was reconnected
   // (Connection reconnects by itself) no longer does, even before anyone took over.
-  ASSIGN_OR_RETURN(Connection::Statement stmt,
-                   conn_->Prepare(std::string("UPDATE schedulers SET heartbeat_at = ") + kNowMs +
-                                  ", session_pid = pg_backend_pid() WHERE id = ?1 RETURNING "
-                                  "(SELECT holder FROM scheduler_lease "
-                                  "WHERE id = 1 AND epoch = ?2), EXISTS (SELECT 1 FROM pg_locks k "
-                                  "WHERE k.locktype = 'advisory' AND k.granted AND k.pid = "
-                                  "pg_backend_pid() AND " +
-                                  kLockKey + " = " + kLeaseLock + ")::int"));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn_->Prepare(std::string("UPDATE schedulers SET heartbeat_at = ") + kDatabaseNowMs +
+                     ", session_pid = pg_backend_pid() WHERE id = ?1 RETURNING "
+                     "(SELECT holder FROM scheduler_lease "
+                     "WHERE id = 1 AND epoch = ?2), EXISTS (SELECT 1 FROM pg_locks k "
+                     "WHERE k.locktype = 'advisory' AND k.granted AND k.pid = "
+                     "pg_backend_pid() AND " +
+                     kLockKey + " = " + kLeaseLock + ")::int"));
   stmt.BindInt64(1, instance_);
   stmt.BindInt64(2, epoch_);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -172,7 +171,7 @@ Status SchedulerLease::Reclaim() {
 
 void SchedulerLease::Release() {
   conn_
-      ->Exec(std::string("UPDATE schedulers SET stopped_at = ") + kNowMs +
+      ->Exec(std::string("UPDATE schedulers SET stopped_at = ") + kDatabaseNowMs +
              " WHERE id = " + std::to_string(instance_))
       .IgnoreError();
   if (epoch_ != 0) DropLock();
@@ -235,7 +234,7 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, OpenMigrated(url));
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
-      conn->Prepare(std::string("SELECT s.id, s.host, s.pid, s.started_at, ") + kNowMs +
+      conn->Prepare(std::string("SELECT s.id, s.host, s.pid, s.started_at, ") + kDatabaseNowMs +
                     " - s.heartbeat_at, s.stopped_at, (l.holder = s.id AND EXISTS (SELECT 1 FROM "
                     "pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND " +
                     kThisDatabase + " AND k.pid = s.session_pid AND " + kLockKey + " = " +

@@ -19,6 +19,7 @@
 #include <system_error>
 #include <utility>
 
+#include "api/command_router.h"
 #include "dag/cron.h"
 
 namespace sp::api {
@@ -469,6 +470,7 @@ nlohmann::json ControlServer::Answer(const std::string& line) {
   }
   Result<scheduler::Event> ev = ParseControlRequest(*req);
   if (!ev.ok()) return ControlResponse(ev.status());
+  if (commands_ != nullptr) return ControlResponse(commands_->Submit(*req));
   return ControlResponse(scheduler_->Submit(std::move(*ev)));
 }
 

@@ -42,6 +42,8 @@
 
 namespace sp::api {
 
+class CommandRouter;
+
 // Parses a request into a scheduler event (shared by the server and offline command mode).
 // Every field is type-checked: InvalidArgument names the field and what it must be ("field
 // 'downstream' must be a boolean, got string"); required fields that are missing are named too.
@@ -75,6 +77,9 @@ class ControlServer {
   // While set, pings answer {"ok": true, "loading": true}: the server is parsing its DAG folder
   // and recovering runs, and commands wait for that.
   void SetLoading(bool loading) { loading_.store(loading); }
+  // Several active schedulers: commands go through `router` (api/command_router.h), which sends
+  // those of DAGs another scheduler holds there. Before the first request.
+  void SetRouter(CommandRouter* router) { commands_ = router; }
   // Stops accepting, wakes every connection (a command already handed to the scheduler is
   // waited for) and joins all threads; removes the socket file.
   void Stop();
@@ -92,6 +97,7 @@ class ControlServer {
 
   std::string path_;
   scheduler::Scheduler* scheduler_;
+  CommandRouter* commands_ = nullptr;
   ControlServerOptions options_;
   std::atomic<bool> loading_{false};
   int listen_fd_ = -1;

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "api/command_router.h"
 #include "api/control_socket.h"
 #include "api/views.h"
 #include "common/json_limits.h"
@@ -440,7 +441,8 @@ Response HttpApi::Command(json request, int success_status,
                           const std::function<Response(const scheduler::CommandResult&)>& ok) {
   Result<scheduler::Event> event = ParseControlRequest(request);
   if (!event.ok()) return Problem(event.status());
-  Result<scheduler::CommandResult> done = scheduler_->Submit(std::move(*event));
+  Result<scheduler::CommandResult> done =
+      commands_ != nullptr ? commands_->Submit(request) : scheduler_->Submit(std::move(*event));
   if (!done.ok()) return Problem(done.status());
   Response r = ok(*done);
   if (r.status == 200 && success_status != 200) r.status = success_status;

@@ -47,6 +47,8 @@
 
 namespace sp::api {
 
+class CommandRouter;
+
 struct HttpApiOptions {
   std::string scheduler_dir;       // <data>/history/scheduler (task logs under logs/)
   std::string spark_history_dir;   // Spark event logs, for application summaries
@@ -79,6 +81,9 @@ class HttpApi {
   void OnDagsLoaded(const std::vector<dag::LoadedFile>& files);
   void OnPass(std::chrono::microseconds took);
   void SetLoading(bool loading) { loading_.store(loading); }
+  // Several active schedulers: commands go through `router` (api/command_router.h), which sends
+  // those of DAGs another scheduler holds there. Before the first request.
+  void SetRouter(CommandRouter* router) { commands_ = router; }
 
   // Starts / stops the event feed thread.
   Status StartFeed();
@@ -145,6 +150,7 @@ class HttpApi {
   http::Response UiFileResponse(http::Request& req);
 
   scheduler::Scheduler* scheduler_;
+  CommandRouter* commands_ = nullptr;
   store::Store* reads_;
   auth::AuthService* auth_;
   const Clock* clock_;

@@ -15,6 +15,7 @@
 #include "api/control_socket.h"
 #include "cli/commands.h"
 #include "common/json_limits.h"
+#include "dag/ids.h"
 #include "scheduler/scheduler.h"
 #include "store/open.h"
 #include "store/postgres/command_relay.h"
@@ -73,19 +74,26 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     // relayed for up to kRelayWait holds up neither other commands nor a server's start here.
     ::close(lock);
     lock = -1;
+    // Several active schedulers: the command goes to the holder of its DAG's partition.
+    Result<scheduler::Event> event = api::ParseControlRequest(request);
+    if (!event.ok()) return api::ControlResponse(event.status());
+    Result<std::optional<std::string>> dag = scheduler::CommandDag(*event, *rt.store);
+    if (!dag.ok()) return dag.status();
+    const int partition = *dag ? dag::PartitionOf(**dag, (*lease)->partitions()) : 1;
     Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
     Result<std::optional<nlohmann::json>> relayed =
-        where.ok()
-            ? store::postgres::RelayOrTakeLease(
-                  **lease, where->target, request,
-                  std::string(host) + " (pid " + std::to_string(::getpid()) + ")", kRelayWait)
-            : Result<std::optional<nlohmann::json>>(where.status());
+        where.ok() ? store::postgres::RelayOrTakeLease(
+                         **lease, where->target, request,
+                         std::string(host) + " (pid " + std::to_string(::getpid()) + ")",
+                         kRelayWait, partition)
+                   : Result<std::optional<nlohmann::json>>(where.status());
     if (!relayed.ok() || *relayed) {
       (*lease)->Release();
       if (!relayed.ok()) return relayed.status();
       return std::move(**relayed);
     }
-    rt.store->FenceWrites((*lease)->epoch());  // no scheduler acts: this command holds the lease
+    // No scheduler acts on it: this command holds the lease (or its DAG's partition).
+    rt.store->FencePartitions((*lease)->held());
   }
   // While the command runs, the lease's session must not look frozen to a standby.
   std::unique_ptr<store::postgres::LeaseKeeper> keeper;
@@ -102,9 +110,12 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   opts.parallelism = 0;  // offline: decide and record, never launch
   opts.create_scheduled_runs = false;
   opts.recover_tries = false;
+  const bool partitioned = *lease && (*lease)->partitions() > 1;
+  if (partitioned) opts.partitions = (*lease)->partitions();
   rt.logger = std::make_unique<Logger>(rt.clock, LogLevel::kError);
   rt.services.logger = rt.logger.get();
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
+  if (partitioned) sched.SetPartitions((*lease)->held());
   Result<nlohmann::json> out = nlohmann::json();
   Status started = sched.Start();
   if (!started.ok()) {

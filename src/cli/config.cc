@@ -231,6 +231,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
                                    "cluster_max_age",
                                    "cluster_owner_grace",
                                    "failover_timeout",
+                                   "scheduler_partitions",
                                    "pools",
                                    "retention",
                                    "kubeconfig",
@@ -269,6 +270,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
   ASSIGN_OR_RETURN(std::string f_max_age, get("cluster_max_age"));
   ASSIGN_OR_RETURN(std::string f_owner_grace, get("cluster_owner_grace"));
   ASSIGN_OR_RETURN(std::string f_failover, get("failover_timeout"));
+  ASSIGN_OR_RETURN(std::string f_partitions, get("scheduler_partitions"));
   ASSIGN_OR_RETURN(std::string f_kubeconfig, get("kubeconfig"));
   ASSIGN_OR_RETURN(std::string f_context, get("kube_context"));
   ASSIGN_OR_RETURN(std::string f_namespace, get("namespace"));
@@ -356,6 +358,20 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
           failover + "'");
     }
     c.failover_timeout = *d;
+  }
+  std::string partitions =
+      FirstNonEmpty({Env("SPARKPLANE_SCHEDULER_PARTITIONS"), f_partitions});
+  if (!partitions.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(partitions.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > store::postgres::SchedulerLease::kMaxPartitions) {
+      return InvalidArgumentError(
+          "scheduler_partitions: expected a whole number from 1 to " +
+          std::to_string(store::postgres::SchedulerLease::kMaxPartitions) +
+          " (above 1, several schedulers act at once, each on its partitions' DAGs); got '" +
+          partitions + "'");
+    }
+    c.scheduler_partitions = static_cast<int>(v);
   }
   if (YamlNode pools = file.Find("pools")) {
     ASSIGN_OR_RETURN(c.cluster_pools, ParsePools(pools, config_file));

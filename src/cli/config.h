@@ -34,6 +34,12 @@
 //                                                        scheduler may be silent (frozen, a
 //                                                        paused VM, cut off) before a standby
 //                                                        takes over
+//         SPARKPLANE_SCHEDULER_PARTITIONS scheduler_partitions default 1 (1 to 64): on a
+//                                                        PostgreSQL store, into how many
+//                                                        partitions the DAGs are spread; above
+//                                                        1, every server acts at once on the
+//                                                        DAGs of the partitions it holds (the
+//                                                        same number on every server)
 //                 SPARKPLANE_RETENTION     retention     default forever; a duration such as 30d:
 //                                                        the server deletes finished runs (with
 //                                                        their task logs) and Spark event logs
@@ -105,6 +111,9 @@ struct Config {
   // On a PostgreSQL store: how long the active scheduler may be silent before a standby takes
   // over (SchedulerLease::kDefaultFailoverTimeout, store/postgres/lease.h).
   Millis failover_timeout = Millis(6000);
+  // On a PostgreSQL store: 1, one active scheduler and standbys; more, several active ones,
+  // each on the DAGs of its partitions (store/postgres/lease.h).
+  int scheduler_partitions = 1;
   std::vector<clusters::PoolSpec> cluster_pools;  // pools: (the server keeps them filled)
   // How long finished runs, their task logs and Spark event logs are kept (0: forever).
   Millis retention = Millis(0);

@@ -1,7 +1,7 @@
 // `sparkplane schedulers list`: the scheduler instances registered on a PostgreSQL store, which
 // one is active (holds the lease), their heartbeats (ages on the database's clock), and what the
 // active one holds (runs in flight, their queued or running tries, clusters not deleted, and the
-// relayed commands waiting for it).
+// relayed commands waiting for it); with several partitions, the partitions each one holds.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -35,11 +35,18 @@ int SchedulersList(const GlobalOptions& g, bool all) {
     std::string role = s.active          ? "active"
                        : s.stopped_at_ms ? "stopped"
                        : !s.connected    ? "gone"
+                       : !s.serves       ? "command"
                                          : "standby";
     std::string started = FormatTime(FromUnixMillis(s.started_at_ms));
     nlohmann::json holds = nullptr;
     std::string holds_text = "-";
-    if (s.active) {
+    if (s.active && s.partitions != std::vector<int>{1}) {
+      // Several schedulers: each holds the DAGs of its partitions.
+      std::string ids;
+      for (int p : s.partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
+      holds = {{"partitions", s.partitions}};
+      holds_text = "partitions " + ids;
+    } else if (s.active) {
       holds = {{"runs", holdings->runs},
                {"tries", holdings->tries},
                {"clusters", holdings->clusters},

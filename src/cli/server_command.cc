@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/command_router.h"
 #include "api/control_socket.h"
 #include "api/http_api.h"
 #include "api/relayed_commands.h"
@@ -28,6 +29,34 @@
 
 namespace sp::cli {
 namespace {
+
+// The server's scheduler as the owner of its partitions (store/postgres/lease.h): the lease
+// keeper's thread hands gains and drops to the loop once it runs; until then (and after it
+// stopped) nothing changes hands.
+class PartitionsOfScheduler : public store::postgres::PartitionOwner {
+ public:
+  void Attach(scheduler::Scheduler* scheduler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    scheduler_ = scheduler;
+  }
+  bool Ready() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return scheduler_ != nullptr;
+  }
+  void ChangePartitions(std::map<int, int64_t> gained, std::set<int> dropped,
+                        std::function<void()> done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (scheduler_ == nullptr) {
+      done();
+      return;
+    }
+    scheduler_->ChangePartitions(std::move(gained), std::move(dropped), std::move(done));
+  }
+
+ private:
+  mutable std::mutex mu_;
+  scheduler::Scheduler* scheduler_ = nullptr;
+};
 
 constexpr Millis kCleanInterval = Millis(3600 * 1000);
 
@@ -71,13 +100,27 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   if (!config.ok()) return Fail(config.status());
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  Result<std::unique_ptr<store::postgres::SchedulerLease>> lease =
-      store::RegisterScheduler(config->StoreLocation(), host, config->failover_timeout);
+  Result<std::unique_ptr<store::postgres::SchedulerLease>> lease = store::RegisterScheduler(
+      config->StoreLocation(), host, config->failover_timeout, config->scheduler_partitions);
   if (!lease.ok()) return Fail(lease.status().With("register with the store"));
   RealClock lease_clock;
   Logger standby_log(lease_clock, config->log_level);
   std::unique_ptr<store::postgres::LeaseKeeper> keeper;
-  if (*lease) {
+  // Several partitions: every server acts at once, each on its partitions' DAGs; it starts with
+  // the free ones up to its share (none, when the others hold them all: they give some up).
+  const bool partitioned = *lease && (*lease)->partitions() > 1;
+  std::map<int, int64_t> first_partitions;
+  PartitionsOfScheduler partition_owner;
+  if (partitioned) {
+    Result<std::map<int, int64_t>> taken = (*lease)->TakeShare();
+    if (!taken.ok()) return Fail(taken.status().With("take scheduler partitions"));
+    first_partitions = *taken;
+    standby_log.Info("server", "active: instance " + std::to_string((*lease)->instance()) +
+                                   " takes " + std::to_string(first_partitions.size()) +
+                                   " of " + std::to_string((*lease)->partitions()) +
+                                   " scheduler partitions");
+  }
+  if (*lease && !partitioned) {
     bool announced = false;
     for (;;) {
       Result<bool> acquired = (*lease)->TryAcquire();
@@ -114,6 +157,17 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
         },
         [&standby_log](const std::string& what) { standby_log.Warn("server", what); });
   }
+  if (partitioned) {
+    keeper = std::make_unique<store::postgres::LeaseKeeper>(
+        lease->get(),
+        [&standby_log](const Status& lost) {
+          standby_log.Error("server", "lost its scheduler partitions (" + lost.ToString() +
+                                          "); exiting so that only their holders act");
+          std::_Exit(75);
+        },
+        [&standby_log](const std::string& what) { standby_log.Warn("server", what); },
+        &partition_owner);
+  }
   Result<std::unique_ptr<Runtime>> opened =
       OpenRuntime(g.config, ClusterOwner::kServerLock, *lease ? (*lease)->epoch() : 0);
   if (!opened.ok()) return Fail(opened.status());
@@ -140,7 +194,23 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   opts.dags_folder = rt.config.dags_folder;
   opts.parallelism = rt.config.parallelism;
   if (keeper) opts.before_effects = [&keeper] { keeper->AwaitValid(); };
+  if (partitioned) opts.partitions = (*lease)->partitions();
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
+  if (partitioned) sched.SetPartitions(first_partitions);
+  // Commands given here for DAGs another scheduler holds go there (several partitions).
+  std::unique_ptr<store::Store> router_reads;
+  std::unique_ptr<api::CommandRouter> router;
+  if (partitioned) {
+    Result<std::unique_ptr<store::Store>> reads = store::OpenStore(rt.config.StoreLocation());
+    Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
+    if (!reads.ok()) return Fail(reads.status());
+    if (!where.ok()) return Fail(where.status());
+    router_reads = std::move(*reads);
+    router = std::make_unique<api::CommandRouter>(
+        &sched, router_reads.get(), where->target,
+        std::string(host) + " (pid " + std::to_string(::getpid()) + ", instance " +
+            std::to_string((*lease)->instance()) + ")");
+  }
 
   // The HTTP API and web UI: its own store connections (reads and auth), so neither waits on
   // the loop's writes.
@@ -202,6 +272,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     };
     web = std::make_unique<api::HttpApi>(&sched, api_reads.get(), auth.get(), &rt.clock, aopts,
                                          api::EmbeddedUi());
+    web->SetRouter(router.get());
     sched.SetDagsLoadedObserver(
         [&web](const std::vector<dag::LoadedFile>& files) { web->OnDagsLoaded(files); });
     sched.SetPassObserver([&web](std::chrono::microseconds took) { web->OnPass(took); });
@@ -217,6 +288,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   // DAG folder is parsed and active runs are recovered; commands wait in the loop's queue until
   // that is done.
   api::ControlServer control(rt.config.SocketPath(), &sched);
+  control.SetRouter(router.get());
   control.SetLoading(true);
   Status s = control.Start();
   if (!s.ok()) return Fail(s);
@@ -227,6 +299,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   }
   s = sched.Start();
   if (!s.ok()) return Fail(s);
+  // From now on partitions change hands with the loop (the keeper shares them out each second).
+  partition_owner.Attach(&sched);
   control.SetLoading(false);
   if (web) web->SetLoading(false);
   // Commands given where no scheduler acts on this PostgreSQL store reach this one through it.
@@ -255,7 +329,15 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     std::unique_lock<std::mutex> lock(reaper_mu);
     while (!stopping) {
       lock.unlock();
-      Status reaped = operators::ReapOrphanClusters(rt.services, run_is_active);
+      // Several partitions: only the clusters of this server's own runs are adopted.
+      std::function<bool(int64_t)> schedules_run;
+      if (partitioned) {
+        schedules_run = [&](int64_t key) {
+          Result<std::optional<store::DagRun>> r = rt.store->GetRun(key);
+          return r.ok() && *r && sched.PartitionElsewhere((*r)->dag_id) == 0;
+        };
+      }
+      Status reaped = operators::ReapOrphanClusters(rt.services, run_is_active, schedules_run);
       if (!reaped.ok()) rt.logger->Warn("clusters", reaped.ToString());
       if (rt.config.retention.count() > 0 && rt.clock.Now() >= next_clean) {
         next_clean = rt.clock.Now() + kCleanInterval;
@@ -291,6 +373,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
                                 rt.config.SocketPath() + ui);
   sched.Run();
   relay.reset();
+  partition_owner.Attach(nullptr);
   if (http_server) http_server->Stop();
   if (web) web->StopFeed();
   control.Stop();

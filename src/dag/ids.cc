@@ -2,6 +2,7 @@
 #include "dag/ids.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace sp::dag {
@@ -67,6 +68,16 @@ Status CheckRunId(std::string_view id) {
                                 "' is all digits, which name run keys; add a letter");
   }
   return OkStatus();
+}
+
+int PartitionOf(std::string_view dag_id, int partitions) {
+  if (partitions <= 1) return 1;
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : dag_id) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return 1 + static_cast<int>(hash % static_cast<uint64_t>(partitions));
 }
 
 }  // namespace sp::dag

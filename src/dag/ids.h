@@ -1,4 +1,5 @@
-// Ids that reach file paths and terminals: DAG ids, task ids and run ids.
+// Ids that reach file paths and terminals: DAG ids, task ids and run ids; and the scheduler
+// partition a DAG id belongs to.
 //
 // Task logs live under <data>/history/scheduler/logs/DAG/RUN/TASK/TRY.log, so every id is a
 // single safe path segment by construction: no '/', no leading '.', no control characters, at
@@ -20,5 +21,10 @@ Status CheckDagId(std::string_view id);
 Status CheckTaskId(std::string_view id);
 // Letters, digits and _ - . ~ : + (not '.' first); not "latest", not all digits.
 Status CheckRunId(std::string_view id);
+
+// Several active schedulers (store/postgres/lease.h): the partition, 1 to `partitions`, whose
+// holder schedules DAG `dag_id`. A stable hash (FNV-1a of the id), the same in every process and
+// version: changing it would move DAGs between running schedulers.
+int PartitionOf(std::string_view dag_id, int partitions);
 
 }  // namespace sp::dag

@@ -25,7 +25,8 @@ void Info(const Services& services, const std::string& message) {
 }  // namespace
 
 Status ReapOrphanClusters(const Services& services,
-                          std::function<bool(int64_t run_key)> run_is_active) {
+                          std::function<bool(int64_t run_key)> run_is_active,
+                          std::function<bool(int64_t run_key)> schedules_run) {
   if (services.store == nullptr || services.clock == nullptr) {
     return FailedPreconditionError("cluster reaper: no store or clock");
   }
@@ -75,7 +76,8 @@ Status ReapOrphanClusters(const Services& services,
     }
     if (!expired && !vanished && (record.run_id == 0 ? !abandoned : run_is_active(record.run_id))) {
       // Kept for its active run, which this server now schedules (perhaps after a takeover).
-      if (record.run_id != 0 && record.state == internal::kClusterReady) {
+      if (record.run_id != 0 && record.state == internal::kClusterReady &&
+          (!schedules_run || schedules_run(record.run_id))) {
         Result<clusters::ClusterBackend*> backend = backends.Get(record.backend);
         Status adopted = backend.ok() ? (*backend)->Adopt(record.handle) : backend.status();
         if (!adopted.ok()) Warn(services, adopted.message());

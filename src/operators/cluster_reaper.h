@@ -35,7 +35,10 @@
 
 namespace sp::operators {
 
+// `schedules_run`: whether this server schedules an active run (several active schedulers each
+// adopt the clusters of their own runs only); empty: every run.
 Status ReapOrphanClusters(const Services& services,
-                          std::function<bool(int64_t run_key)> run_is_active);
+                          std::function<bool(int64_t run_key)> run_is_active,
+                          std::function<bool(int64_t run_key)> schedules_run = nullptr);
 
 }  // namespace sp::operators

@@ -614,8 +614,9 @@ Status OnSetPaused(Working& w, const SetPaused& e) {
   return OkStatus();
 }
 
-Status OnRecover(Working& w) {
+Status OnRecover(Working& w, const RecoverRuns& e) {
   for (const auto& [key, view] : w.snapshot().runs) {
+    if (!e.only.empty() && !e.only.count(key)) continue;
     if (view.dag && view.run.type != store::RunType::kTest) {
       // Tasks added to the DAG since the run was created join it.
       for (const dag::TaskSpec& t : view.dag->tasks) {
@@ -966,7 +967,7 @@ Plan Decide(const Snapshot& snapshot, const Event& event, Time now, RunKeySource
         if constexpr (std::is_same_v<E, SetPaused>) return OnSetPaused(w, e);
         if constexpr (std::is_same_v<E, DagsChanged>) return OnDagsChanged(w, e);
         if constexpr (std::is_same_v<E, PruneRuns>) return OnPrune(w, e);
-        if constexpr (std::is_same_v<E, RecoverRuns>) return OnRecover(w);
+        if constexpr (std::is_same_v<E, RecoverRuns>) return OnRecover(w, e);
         return OkStatus();
       },
       event);

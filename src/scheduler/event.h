@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -85,7 +86,10 @@ struct DagsChanged {
 // The server (re)started and loaded the active runs as the store holds them: tasks added to a
 // run's DAG since it was created get instances, and tries that never started (no handle: the
 // server stopped between deciding and starting them) are scheduled again without spending a try.
-struct RecoverRuns {};
+struct RecoverRuns {
+  // Only these runs (a scheduler that took partitions over recovers their runs); empty: all.
+  std::set<int64_t> only;
+};
 
 // Retention (`db clean`, the server's `retention` setting): finished runs that ended before
 // `before` are deleted with their task instances, state events and task logs. Active runs are

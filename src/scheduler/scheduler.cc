@@ -13,6 +13,43 @@
 #include "dag/template.h"
 
 namespace sp::scheduler {
+namespace {
+
+// The run an event is about, when it names one.
+std::optional<int64_t> EventRun(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::optional<int64_t> {
+        if constexpr (requires { e.run; }) {
+          return e.run;
+        } else {
+          return std::nullopt;
+        }
+      },
+      event);
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> CommandDag(const Event& event, store::Store& store) {
+  int64_t run = 0;
+  std::optional<std::string> dag = std::visit(
+      [&run](const auto& e) -> std::optional<std::string> {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, TriggerRun> || std::is_same_v<E, Backfill> ||
+                      std::is_same_v<E, SetPaused>) {
+          return e.dag_id;
+        } else if constexpr (std::is_same_v<E, CancelRun> || std::is_same_v<E, ClearTasks> ||
+                             std::is_same_v<E, MarkTask>) {
+          run = e.run;
+        }
+        return std::nullopt;
+      },
+      event);
+  if (run == 0) return dag;
+  ASSIGN_OR_RETURN(std::optional<store::DagRun> r, store.GetRun(run));
+  if (!r) return std::optional<std::string>();
+  return std::optional<std::string>(r->dag_id);
+}
 
 using store::TaskInstance;
 using store::TaskState;
@@ -153,15 +190,17 @@ Status Scheduler::Start() {
   ASSIGN_OR_RETURN(int64_t max_key, services_->store->MaxRunId());
   keys_ = RunKeySource(max_key);
   ASSIGN_OR_RETURN(std::vector<store::DagRecord> records, services_->store->ListDags());
-  for (store::DagRecord& r : records) snapshot_.dags[r.dag_id].record = std::move(r);
+  for (store::DagRecord& r : records) {
+    if (Owns(r.dag_id)) snapshot_.dags[r.dag_id].record = std::move(r);
+  }
   // A large folder says how far it got (files parse on several threads; commands wait).
   dag::FolderChanges changes =
-      folder_.Rescan([this](const dag::LoadedFile&, int loaded, int to_load) {
+      Owned(folder_.Rescan([this](const dag::LoadedFile&, int loaded, int to_load) {
         if (to_load >= 1000 && (loaded % 500 == 0 || loaded == to_load)) {
           services_->logger->Info("dags", "parsed " + std::to_string(loaded) + " of " +
                                               std::to_string(to_load) + " DAG files");
         }
-      });
+      }));
   next_rescan_ = services_->clock->Now() + options_.dag_rescan_interval;
   // Active runs are recovered against the definitions on disk before the first scheduling
   // pass; the DAG records themselves are written by that pass's plan (DagsChanged).
@@ -170,15 +209,148 @@ Status Scheduler::Start() {
     previous[d->id] = snapshot_.dags[d->id].dag;
     snapshot_.dags[d->id].dag = d;
   }
-  if (options_.load_active_runs) RETURN_IF_ERROR(LoadActiveRuns());
+  if (options_.load_active_runs) {
+    RETURN_IF_ERROR(LoadActiveRuns([this](const std::string& dag_id) { return Owns(dag_id); }));
+  }
   for (const auto& [id, d] : previous) snapshot_.dags[id].dag = d;
   RETURN_IF_ERROR(ApplyDagChanges(changes));
   next_wakeup_ = services_->clock->Now();
   return OkStatus();
 }
 
+// ---- partitions (several active schedulers) -----------------------------------------------
+
+bool Scheduler::Owns(const std::string& dag_id) const {
+  return options_.partitions <= 0 || owned_.count(dag::PartitionOf(dag_id, options_.partitions));
+}
+
+dag::FolderChanges Scheduler::Owned(dag::FolderChanges changes) const {
+  if (options_.partitions <= 0) return changes;
+  std::erase_if(changes.added_or_changed, [this](const dag::DagPtr& d) { return !Owns(d->id); });
+  std::erase_if(changes.removed_dag_ids, [this](const std::string& id) { return !Owns(id); });
+  return changes;
+}
+
+void Scheduler::SetPartitions(std::map<int, int64_t> held) {
+  std::lock_guard<std::mutex> lock(owned_mu_);
+  owned_ = std::move(held);
+  services_->store->FencePartitions(owned_);
+}
+
+int Scheduler::PartitionElsewhere(const std::string& dag_id) const {
+  if (options_.partitions <= 0) return 0;
+  const int p = dag::PartitionOf(dag_id, options_.partitions);
+  std::lock_guard<std::mutex> lock(owned_mu_);
+  return owned_.count(p) ? 0 : p;
+}
+
+std::set<int> Scheduler::Partitions() const {
+  if (options_.partitions <= 0) return {1};
+  std::lock_guard<std::mutex> lock(owned_mu_);
+  std::set<int> out;
+  for (const auto& [p, epoch] : owned_) out.insert(p);
+  return out;
+}
+
+void Scheduler::ChangePartitions(std::map<int, int64_t> gained, std::set<int> dropped,
+                                 std::function<void()> done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back({std::nullopt, [this, gained = std::move(gained),
+                                       dropped = std::move(dropped), done = std::move(done)] {
+                          TakePartitions({}, dropped);
+                          done();
+                          if (!gained.empty()) TakePartitions(gained, {});
+                        }});
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done();  // a stopping scheduler acts on nothing any more
+  } else {
+    cv_.notify_one();
+  }
+}
+
+void Scheduler::TakePartitions(const std::map<int, int64_t>& gained,
+                               const std::set<int>& dropped) {
+  auto in = [this](const auto& partitions) {
+    return [this, &partitions](const std::string& dag_id) {
+      return partitions.count(dag::PartitionOf(dag_id, options_.partitions)) > 0;
+    };
+  };
+  if (!dropped.empty()) {
+    // Forgotten, not stopped: the next holder adopts the tries, as after a crash.
+    auto gone = in(dropped);
+    std::set<int64_t> runs;
+    for (auto it = snapshot_.runs.begin(); it != snapshot_.runs.end();) {
+      if (!gone(it->second.run.dag_id)) {
+        ++it;
+        continue;
+      }
+      runs.insert(it->first);
+      it = snapshot_.runs.erase(it);
+    }
+    std::erase_if(snapshot_.dags, [&](const auto& entry) { return gone(entry.first); });
+    std::erase_if(live_, [&](const auto& entry) { return runs.count(entry.first.run) > 0; });
+    std::erase_if(snapshot_.cancelling, [&](const TryKey& k) { return runs.count(k.run) > 0; });
+    std::erase_if(stale_runs_, [&](int64_t run) { return runs.count(run) > 0; });
+    std::erase_if(snapshot_.taken_run_ids, [&](const auto& ids) { return gone(ids.first); });
+    std::erase_if(retry_events_, [&](const Event& e) {
+      std::optional<int64_t> about = EventRun(e);
+      return about && runs.count(*about) > 0;
+    });
+    snapshot_.active_tries = 0;
+    for (const auto& [key, view] : snapshot_.runs) {
+      for (const auto& [task_id, ti] : view.tis) {
+        if (store::IsActive(ti.state)) ++snapshot_.active_tries;
+      }
+    }
+  }
+  std::map<int, int64_t> held;
+  {
+    std::lock_guard<std::mutex> lock(owned_mu_);
+    for (int p : dropped) owned_.erase(p);
+    for (const auto& [p, epoch] : gained) owned_[p] = epoch;
+    held = owned_;
+  }
+  services_->store->FencePartitions(held);
+  std::string ids;
+  for (const auto& [p, epoch] : held) ids += (ids.empty() ? "" : ",") + std::to_string(p);
+  if (ids.empty()) ids = "none";
+  if (!dropped.empty()) {
+    services_->logger->Info("scheduler", "gave up " + std::to_string(dropped.size()) +
+                                             " partitions to other schedulers; holds " + ids);
+  }
+  if (gained.empty()) return;
+  // Taken up as at a start: records, definitions, active runs and their tries.
+  auto taken = in(gained);
+  Status s = [&]() -> Status {
+    ASSIGN_OR_RETURN(std::vector<store::DagRecord> records, services_->store->ListDags());
+    for (store::DagRecord& r : records) {
+      if (taken(r.dag_id)) snapshot_.dags[r.dag_id].record = std::move(r);
+    }
+    dag::FolderChanges changes;
+    for (const auto& [id, d] : folder_.dags()) {
+      if (taken(id)) changes.added_or_changed.push_back(d);
+    }
+    for (const dag::DagPtr& d : changes.added_or_changed) snapshot_.dags[d->id].dag = d;
+    Status loaded = options_.load_active_runs ? LoadActiveRuns(taken) : OkStatus();
+    for (const dag::DagPtr& d : changes.added_or_changed) snapshot_.dags[d->id].dag = nullptr;
+    RETURN_IF_ERROR(loaded);
+    return ApplyDagChanges(changes);
+  }();
+  if (!s.ok()) {
+    services_->logger->Error("scheduler", "taking up partitions: " + s.ToString());
+  }
+  services_->logger->Info("scheduler", "took up " + std::to_string(gained.size()) +
+                                           " partitions; holds " + ids);
+  next_wakeup_ = services_->clock->Now();
+}
+
 Status Scheduler::RescanDags() {
-  dag::FolderChanges changes = folder_.Rescan();
+  dag::FolderChanges changes = Owned(folder_.Rescan());
   next_rescan_ = services_->clock->Now() + options_.dag_rescan_interval;
   return ApplyDagChanges(changes);
 }
@@ -256,27 +428,32 @@ void Scheduler::ReloadRuns(const std::set<int64_t>& runs) {
   }
 }
 
-Status Scheduler::LoadActiveRuns() {
+Status Scheduler::LoadActiveRuns(const std::function<bool(const std::string&)>& take) {
   store::RunFilter filter;
   filter.only_active = true;
   filter.limit = 1000000;
   ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, services_->store->ListRuns(filter));
+  std::set<int64_t> loaded;
+  int in_flight = 0;
   for (store::DagRun& run : runs) {
+    if (!take(run.dag_id) || snapshot_.runs.count(run.id)) continue;
     auto dit = snapshot_.dags.find(run.dag_id);
     ASSIGN_OR_RETURN(
         RunView view,
         ReadRunView(std::move(run), dit != snapshot_.dags.end() ? dit->second.dag : nullptr));
     int64_t key = view.run.id;
-    snapshot_.runs.emplace(key, std::move(view));
-  }
-  for (auto& [key, view] : snapshot_.runs) {
-    for (auto& [task_id, ti] : view.tis) {
-      if (store::IsActive(ti.state)) ++snapshot_.active_tries;
+    for (const auto& [task_id, ti] : view.tis) {
+      if (store::IsActive(ti.state)) ++in_flight;
     }
+    snapshot_.runs.emplace(key, std::move(view));
+    loaded.insert(key);
   }
+  if (loaded.empty()) return OkStatus();
+  snapshot_.active_tries += in_flight;
   // Tries that started (they saved a handle) are taken over before anything new is launched.
   if (options_.recover_tries) {
-    for (auto& [key, view] : snapshot_.runs) {
+    for (int64_t key : loaded) {
+      RunView& view = snapshot_.runs.at(key);
       for (auto& [task_id, ti] : view.tis) {
         if (store::IsActive(ti.state) && !ti.handle.is_null()) RecoverTry(view, ti);
       }
@@ -286,14 +463,12 @@ Status Scheduler::LoadActiveRuns() {
   // this pass: the first one comes with the DAG records (DagsChanged).
   const bool create = snapshot_.create_scheduled_runs;
   snapshot_.create_scheduled_runs = false;
-  Status fixed = Process(RecoverRuns{}, nullptr);
+  Status fixed = Process(RecoverRuns{loaded}, nullptr);
   snapshot_.create_scheduled_runs = create;
   RETURN_IF_ERROR(fixed);
-  if (!snapshot_.runs.empty()) {
-    services_->logger->Info(
-        "scheduler", "recovered " + std::to_string(snapshot_.runs.size()) + " active runs, " +
-                         std::to_string(snapshot_.active_tries) + " tries in flight");
-  }
+  services_->logger->Info("scheduler", "recovered " + std::to_string(loaded.size()) +
+                                           " active runs, " + std::to_string(in_flight) +
+                                           " tries in flight");
   return OkStatus();
 }
 
@@ -490,19 +665,6 @@ Event WithManualRunId(const Event& event, Time now) {
   return filled;
 }
 
-// The run an event is about, when it names one.
-std::optional<int64_t> EventRun(const Event& event) {
-  return std::visit(
-      [](const auto& e) -> std::optional<int64_t> {
-        if constexpr (requires { e.run; }) {
-          return e.run;
-        } else {
-          return std::nullopt;
-        }
-      },
-      event);
-}
-
 bool MustNotBeLost(const Event& event) {
   return std::holds_alternative<TaskFinished>(event) ||
          std::holds_alternative<TaskStarted>(event) || std::holds_alternative<DagsChanged>(event);
@@ -533,6 +695,17 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result,
       }
     }
   } timer{pass_observer_};
+  if (options_.partitions > 0) {
+    // Several active schedulers: a command for a DAG another one holds is not decided here (it
+    // gave the partition up a moment ago); Unavailable leaves a relayed one pending for it.
+    ASSIGN_OR_RETURN(std::optional<std::string> dag,
+                     CommandDag(original_event, *services_->store));
+    if (dag && !Owns(*dag)) {
+      return UnavailableError("DAG '" + *dag + "' is scheduled by the holder of partition " +
+                              std::to_string(dag::PartitionOf(*dag, options_.partitions)) +
+                              ", not by this scheduler");
+    }
+  }
   // A command about a finished run needs that run in the snapshot first.
   int64_t run = 0;
   if (auto* c = std::get_if<ClearTasks>(&original_event)) run = c->run;

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,10 @@ struct SchedulerOptions {
   // sharing a PostgreSQL store waits there until its lease is known to be still its own, so a
   // server that was frozen past a takeover starts nothing (store/postgres/lease.h).
   std::function<void()> before_effects;
+  // Several active schedulers on one PostgreSQL store (store/postgres/lease.h): how many
+  // partitions the DAGs are spread over; this scheduler loads, schedules and takes commands for
+  // the DAGs of the partitions it holds (SetPartitions, ChangePartitions) only. 0: every DAG.
+  int partitions = 0;
 };
 
 // The outcome of a command (trigger, cancel, ...) submitted to the loop.
@@ -57,6 +62,10 @@ struct CommandResult {
   std::vector<int64_t> created_runs;
   std::vector<store::DagRun> pruned_runs;  // PruneRuns: deleted (or, dry run, to be deleted)
 };
+
+// The DAG a command (trigger, backfill, pause, cancel, clear, mark) is about, its run's read from
+// `store` for the commands that name a run; nullopt for other events (and a run `store` lacks).
+Result<std::optional<std::string>> CommandDag(const Event& event, store::Store& store);
 
 class Scheduler {
  public:
@@ -91,6 +100,21 @@ class Scheduler {
   Result<CommandResult> SubmitRelayed(Event event, int64_t relayed_id, RelayAnswer answer);
   // Decides and applies a command at once; loop thread only (or before the loop runs).
   Result<CommandResult> Execute(const Event& event);
+
+  // Several active schedulers (SchedulerOptions::partitions): the partitions held at start,
+  // each with its epoch (the store is fenced on them). Before Start() only.
+  void SetPartitions(std::map<int, int64_t> held);
+  // Takes up the DAGs of `gained` (their active runs are loaded and their tries adopted, as at a
+  // start) and gives up those of `dropped` (forgotten here, their tries left running for the
+  // next holder to adopt); `done` is called once nothing of `dropped` is acted on any more.
+  // Thread-safe; returns at once.
+  void ChangePartitions(std::map<int, int64_t> gained, std::set<int> dropped,
+                        std::function<void()> done);
+  // Thread-safe: whether this scheduler takes commands for `dag_id` now, and if not, the
+  // partition whose holder does (0 when it does).
+  int PartitionElsewhere(const std::string& dag_id) const;
+  // Thread-safe: the partitions held now ({1} without partitions: the single lease's).
+  std::set<int> Partitions() const;
 
   // Called on the loop thread whenever a run reaches a terminal state.
   void SetRunFinishedObserver(std::function<void(const store::DagRun&)> fn);
@@ -218,7 +242,15 @@ class Scheduler {
   void StopTryEffect(const StopTry& stop);
   Status RescanDags();
   Status ApplyDagChanges(const dag::FolderChanges& changes);
-  Status LoadActiveRuns();
+  // Loads the active runs of the DAGs `take` says yes to, adopts their tries and recovers them
+  // (RecoverRuns for just those runs).
+  Status LoadActiveRuns(const std::function<bool(const std::string&)>& take);
+  // Whether `dag_id` is scheduled here (always, without partitions).
+  bool Owns(const std::string& dag_id) const;
+  // The folder's changes limited to the DAGs scheduled here.
+  dag::FolderChanges Owned(dag::FolderChanges changes) const;
+  // ChangePartitions on the loop thread.
+  void TakePartitions(const std::map<int, int64_t>& gained, const std::set<int>& dropped);
   Status SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle);
   void RecoverTry(RunView& view, store::TaskInstance& ti);
   nlohmann::json TemplateContext(const RunView& view, const std::string& task, int try_number);
@@ -259,6 +291,10 @@ class Scheduler {
   std::thread::id loop_thread_;
   std::thread thread_;
   std::shared_ptr<Link> link_ = std::make_shared<Link>(this);
+
+  // Several partitions: the ones held (loop thread writes; any thread reads under owned_mu_).
+  mutable std::mutex owned_mu_;
+  std::map<int, int64_t> owned_;
 };
 
 }  // namespace sp::scheduler

@@ -63,13 +63,13 @@ Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location) {
 
 Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(
     const std::string& location, const std::string& host,
-    std::chrono::milliseconds failover_timeout) {
+    std::chrono::milliseconds failover_timeout, int partitions) {
   ASSIGN_OR_RETURN(StoreLocation where, ParseStoreLocation(location));
   if (where.kind != StoreLocation::Kind::kPostgres) {
     return std::unique_ptr<postgres::SchedulerLease>();
   }
   return postgres::SchedulerLease::Register(where.target, host, static_cast<int>(::getpid()),
-                                            failover_timeout);
+                                            failover_timeout, partitions, partitions > 0);
 }
 
 int LatestSchemaVersion() {

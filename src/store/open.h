@@ -34,10 +34,11 @@ Result<std::unique_ptr<AuthStore>> OpenAuthStore(const std::string& location);
 
 // The scheduler lease of a PostgreSQL store (store/postgres/lease.h) registered for this process
 // (`host`, its pid, SchedulerLease::Register's `failover_timeout`); nullptr for SQLite, where the
-// data directory's lock file allows one server.
+// data directory's lock file allows one server. `partitions`: a server's `scheduler_partitions`;
+// 0 for a command (it takes the database's number and does not count as a server).
 Result<std::unique_ptr<postgres::SchedulerLease>> RegisterScheduler(
     const std::string& location, const std::string& host,
-    std::chrono::milliseconds failover_timeout);
+    std::chrono::milliseconds failover_timeout, int partitions = 0);
 
 // The schema version this sparkplane writes (the same number for both databases).
 int LatestSchemaVersion();

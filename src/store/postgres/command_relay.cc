@@ -17,18 +17,20 @@ Result<std::unique_ptr<CommandRelay>> CommandRelay::Open(const std::string& url)
 }
 
 Result<int64_t> CommandRelay::Send(const nlohmann::json& request, const std::string& sender,
-                                   std::chrono::milliseconds ttl) {
+                                   std::chrono::milliseconds ttl, int partition) {
   // Whatever its state, a command is history a day after it expired.
   RETURN_IF_ERROR(conn_->Exec(std::string("DELETE FROM relayed_commands WHERE expires_at < ") +
                               kDatabaseNowMs + " - 86400000"));
   ASSIGN_OR_RETURN(Connection::Statement stmt,
                    conn_->Prepare(std::string("INSERT INTO relayed_commands (request, sender, "
-                                              "state, created_at, expires_at) VALUES (?1, ?2, "
-                                              "'pending', ") +
-                                  kDatabaseNowMs + ", " + kDatabaseNowMs + " + ?3) RETURNING id"));
+                                              "state, created_at, expires_at, partition) VALUES "
+                                              "(?1, ?2, 'pending', ") +
+                                  kDatabaseNowMs + ", " + kDatabaseNowMs +
+                                  " + ?3, ?4) RETURNING id"));
   stmt.BindText(1, request.dump());
   stmt.BindText(2, sender);
   stmt.BindInt64(3, ttl.count());
+  stmt.BindInt64(4, partition);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return InternalError("queueing the command returned no id");
   const int64_t id = stmt.ColumnInt64(0);
@@ -80,12 +82,17 @@ Result<std::unique_ptr<CommandInbox>> CommandInbox::Open(const std::string& url)
   return std::unique_ptr<CommandInbox>(new CommandInbox(std::move(conn)));
 }
 
-Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit) {
+Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit,
+                                                        const std::set<int>& partitions) {
+  std::string ids;
+  for (int p : partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
   ASSIGN_OR_RETURN(Connection::Statement stmt,
                    conn_->Prepare(std::string("SELECT id, request, sender FROM relayed_commands "
                                               "WHERE state = 'pending' AND expires_at > ") +
-                                  kDatabaseNowMs + " ORDER BY id LIMIT ?1"));
+                                  kDatabaseNowMs +
+                                  " AND partition = ANY(?2::int[]) ORDER BY id LIMIT ?1"));
   stmt.BindInt64(1, limit);
+  stmt.BindText(2, "{" + ids + "}");
   return internal::ReadAll<RelayedCommand>(
       stmt,
       [](const Connection::Statement& row) {
@@ -102,11 +109,12 @@ Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
                                                        const std::string& url,
                                                        const nlohmann::json& request,
                                                        const std::string& sender,
-                                                       std::chrono::milliseconds wait) {
-  ASSIGN_OR_RETURN(bool got, lease.TryAcquire());
+                                                       std::chrono::milliseconds wait,
+                                                       int partition) {
+  ASSIGN_OR_RETURN(bool got, lease.TryAcquire(partition));
   if (got) return std::optional<nlohmann::json>();
   ASSIGN_OR_RETURN(std::unique_ptr<CommandRelay> relay, CommandRelay::Open(url));
-  ASSIGN_OR_RETURN(int64_t id, relay->Send(request, sender, wait));
+  ASSIGN_OR_RETURN(int64_t id, relay->Send(request, sender, wait, partition));
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     Result<std::optional<nlohmann::json>> awaited =
@@ -134,7 +142,7 @@ Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
       continue;
     }
     if (!late) {
-      Result<bool> acquired = lease.TryAcquire();
+      Result<bool> acquired = lease.TryAcquire(partition);
       if (!acquired.ok() || !*acquired) continue;
     }
     // Given up, or the lease is ours: take the command back unless it was answered meanwhile.
@@ -151,7 +159,7 @@ Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
                            " is neither pending nor answered");
     }
     if (!late) return std::optional<nlohmann::json>();
-    Result<std::string> holder = lease.DescribeHolder();
+    Result<std::string> holder = lease.DescribeHolder(partition);
     return UnavailableError(
         "the active scheduler (" + (holder.ok() ? *holder : std::string("unknown")) +
         ") did not take the command within " +

@@ -21,6 +21,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,11 +42,12 @@ class CommandRelay {
  public:
   static Result<std::unique_ptr<CommandRelay>> Open(const std::string& url);
 
-  // Queues `request` for the active scheduler and wakes it; returns the command's id. The
+  // Queues `request` for the holder of `partition` (the active scheduler, or with several
+  // partitions the one scheduling the command's DAG) and wakes it; returns the command's id. The
   // command expires `ttl` after it was queued. Answered or expired commands older than a day are
   // forgotten here.
   Result<int64_t> Send(const nlohmann::json& request, const std::string& sender,
-                       std::chrono::milliseconds ttl);
+                       std::chrono::milliseconds ttl, int partition = 1);
   // Waits up to `timeout` for the answer of command `id`; nullopt while it is still pending.
   Result<std::optional<nlohmann::json>> AwaitAnswer(int64_t id, std::chrono::milliseconds timeout);
   // Takes command `id` back: true when it was still pending (it will never be applied), false
@@ -63,20 +65,23 @@ class CommandRelay {
 // waits, the lease is tried once a second: if the active scheduler is gone with no one to take
 // over, the command is withdrawn and nullopt returned with the lease held. A store that is away
 // for a moment is waited for. Unavailable when no answer came within `wait` (the command is
-// withdrawn: it was not applied); an error that is not transient withdraws it too.
+// withdrawn: it was not applied); an error that is not transient withdraws it too. With several
+// partitions, `partition` is the command's DAG's: its holder, or the caller taking it, applies it.
 Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
                                                        const std::string& url,
                                                        const nlohmann::json& request,
                                                        const std::string& sender,
-                                                       std::chrono::milliseconds wait);
+                                                       std::chrono::milliseconds wait,
+                                                       int partition = 1);
 
 // The active scheduler's side, on a session of its own.
 class CommandInbox {
  public:
   static Result<std::unique_ptr<CommandInbox>> Open(const std::string& url);
 
-  // The pending commands that have not expired, oldest first (at most `limit`).
-  Result<std::vector<RelayedCommand>> Pending(int limit);
+  // The pending commands for these partitions that have not expired, oldest first (at most
+  // `limit`).
+  Result<std::vector<RelayedCommand>> Pending(int limit, const std::set<int>& partitions = {1});
   // Waits up to `timeout` for a new command's notification; true when one came. Answers go
   // through the scheduler's fenced Store::Commit (Mutation::command_answer), never through here.
   Result<bool> AwaitCommand(std::chrono::milliseconds timeout);

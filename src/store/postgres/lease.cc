@@ -9,60 +9,141 @@
 namespace sp::store::postgres {
 namespace {
 
-// Any constant: the session advisory lock of the active scheduler.
-constexpr char kLeaseLock[] = "7265816432015524";
+// Any constant: the session advisory lock of the active scheduler; partition p's is this + p - 1.
+constexpr int64_t kLeaseLock = 7265816432015524;
 // The 64-bit key of an advisory lock row of pg_locks.
 constexpr char kLockKey[] = "((k.classid::bigint << 32) | k.objid::bigint)";
 // Advisory locks are per database: only this one's count.
 constexpr char kThisDatabase[] =
     "k.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
+std::string LockOf(int partition) { return std::to_string(kLeaseLock + partition - 1); }
+// The SQL key of the lock of lease row `row` (a column holding a partition number).
+std::string LockOfRow(const std::string& row) {
+  return "(" + std::to_string(kLeaseLock - 1) + " + " + row + ")";
+}
+// Whether some session holds the lock of lease row `row`.
+std::string LockHeld(const std::string& row) {
+  return std::string("EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "
+                     "k.granted AND ") +
+         kThisDatabase + " AND " + kLockKey + " = " + LockOfRow(row) + ")";
+}
+
+std::string Ids(const std::map<int, int64_t>& held) {
+  std::string out;
+  for (const auto& [p, epoch] : held) out += (out.empty() ? "" : ",") + std::to_string(p);
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(
     const std::string& url, const std::string& host, int pid,
-    std::chrono::milliseconds failover_timeout) {
+    std::chrono::milliseconds failover_timeout, int partitions, bool serves) {
+  if (partitions < 0 || partitions > kMaxPartitions) {
+    return InvalidArgumentError("scheduler_partitions must be between 1 and " +
+                                std::to_string(kMaxPartitions) + ", got " +
+                                std::to_string(partitions));
+  }
   // A frozen holder's session ends after failover_timeout without a command, releasing the lock.
   ASSIGN_OR_RETURN(
       std::unique_ptr<Connection> conn,
       OpenMigrated(url, "SET idle_session_timeout = " + std::to_string(failover_timeout.count())));
   std::unique_ptr<SchedulerLease> lease(new SchedulerLease(std::move(conn), failover_timeout));
+  if (partitions > 0) RETURN_IF_ERROR(lease->SetUpPartitions(partitions));
+  ASSIGN_OR_RETURN(int64_t rows, lease->conn_->QueryInt("SELECT count(*) FROM scheduler_lease"));
+  lease->partitions_ = static_cast<int>(rows);
   // Instances (commands included) silent for a week are history: forget them.
   RETURN_IF_ERROR(lease->conn_->Exec(
       std::string("DELETE FROM schedulers WHERE heartbeat_at < ") + kDatabaseNowMs +
-      " - 7 * 86400000 AND id <> coalesce((SELECT holder FROM scheduler_lease WHERE id = 1), 0)"));
+      " - 7 * 86400000 AND id NOT IN (SELECT holder FROM scheduler_lease WHERE holder IS NOT "
+      "NULL)"));
   ASSIGN_OR_RETURN(Connection::Statement stmt,
                    lease->conn_->Prepare(std::string("INSERT INTO schedulers (host, pid, "
-                                                     "started_at, heartbeat_at, session_pid) "
-                                                     "VALUES (?1, ?2, ") +
+                                                     "started_at, heartbeat_at, session_pid, "
+                                                     "serves) VALUES (?1, ?2, ") +
                                          kDatabaseNowMs + ", " + kDatabaseNowMs +
-                                         ", pg_backend_pid()) RETURNING id"));
+                                         ", pg_backend_pid(), ?3) RETURNING id"));
   stmt.BindText(1, host);
   stmt.BindInt64(2, pid);
+  stmt.BindInt64(3, serves ? 1 : 0);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return InternalError("registering the scheduler instance returned no id");
   lease->instance_ = stmt.ColumnInt64(0);
   return lease;
 }
 
-void SchedulerLease::DropLock() {
-  // The session's only advisory lock is the lease's, taken once per successful try: let go of
-  // every hold (a try repeated after an error would otherwise leave one behind, and with it a
-  // lease nobody can take while this session lives).
-  conn_->Exec("SELECT pg_advisory_unlock_all()").IgnoreError();
-  epoch_ = 0;
+Status SchedulerLease::SetUpPartitions(int partitions) {
+  ASSIGN_OR_RETURN(int64_t rows, conn_->QueryInt("SELECT count(*) FROM scheduler_lease"));
+  if (rows == partitions) return OkStatus();
+  // Under the lock of every current row, so no scheduler holds one while they change (a new
+  // row's lock is free: nobody can have taken it).
+  std::vector<int> locked;
+  auto unlock = [&] {
+    for (int p : locked) DropLock(p);
+  };
+  for (int p = 1; p <= rows; ++p) {
+    Result<int64_t> got =
+        conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(p) + ")::int");
+    if (!got.ok()) {
+      unlock();
+      return got.status();
+    }
+    if (*got != 1) {
+      unlock();
+      return FailedPreconditionError(
+          "the database is set up for " + std::to_string(rows) +
+          " scheduler partitions and a scheduler is using them; this one is configured for " +
+          std::to_string(partitions) +
+          " (scheduler_partitions): give every server the same setting, or stop them all to "
+          "change it");
+    }
+    locked.push_back(p);
+  }
+  // The epochs only grow: a new row starts above every old one, so no fencing token repeats.
+  Status s = conn_->Exec(
+      "BEGIN; DELETE FROM scheduler_lease WHERE id > " + std::to_string(partitions) +
+      "; INSERT INTO scheduler_lease (id, epoch, holder) SELECT g, (SELECT coalesce(max(epoch), "
+      "0) FROM scheduler_lease), NULL FROM generate_series(1, " +
+      std::to_string(partitions) + ") g ON CONFLICT (id) DO NOTHING; COMMIT");
+  if (!s.ok()) conn_->RollBackIfOpen();
+  unlock();
+  return s.With("set the database up for " + std::to_string(partitions) +
+                " scheduler partitions");
 }
 
-Result<bool> SchedulerLease::TryAcquire() {
-  ASSIGN_OR_RETURN(int64_t got, conn_->QueryInt(std::string("SELECT pg_try_advisory_lock(") +
-                                                kLeaseLock + ")::int"));
+int64_t SchedulerLease::epoch() const {
+  auto it = held_.find(1);
+  return it == held_.end() ? 0 : it->second;
+}
+
+void SchedulerLease::DropLock(int partition) {
+  // Let go of every hold (a try repeated after an error would otherwise leave one behind, and
+  // with it a lease nobody can take while this session lives).
+  for (int i = 0; i < 16; ++i) {
+    Result<int64_t> released =
+        conn_->QueryInt("SELECT pg_advisory_unlock(" + LockOf(partition) + ")::int");
+    if (!released.ok() || *released != 1) break;
+  }
+  held_.erase(partition);
+}
+
+Result<bool> SchedulerLease::TryAcquire(int partition) {
+  if (partition < 1 || partition > partitions_) {
+    return InvalidArgumentError("no scheduler partition " + std::to_string(partition) +
+                                " (the database has " + std::to_string(partitions_) + ")");
+  }
+  if (held_.count(partition)) return true;
+  ASSIGN_OR_RETURN(int64_t got,
+                   conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(partition) + ")::int"));
   if (got != 1) return false;
-  Result<bool> taken = TakeOver();
-  if (!taken.ok() || !*taken) DropLock();
+  Result<bool> taken = TakeOver(partition);
+  if (!taken.ok() || !*taken) DropLock(partition);
   return taken;
 }
 
-Result<bool> SchedulerLease::TakeOver() {
+Result<bool> SchedulerLease::TakeOver(int partition) {
+  const std::string row = std::to_string(partition);
   // A holder whose last heartbeat is older than PostgreSQL's own start lost its session to a
   // restart, not by dying: it gets failover_timeout after the start to take its lease back
   // (Reclaim) before a standby may take over.
@@ -71,22 +152,24 @@ Result<bool> SchedulerLease::TakeOver() {
       conn_->QueryInt(std::string("SELECT count(*) FROM scheduler_lease l JOIN schedulers s ON "
                                   "s.id = l.holder, (SELECT (extract(epoch FROM "
                                   "pg_postmaster_start_time()) * 1000)::bigint AS ms) p "
-                                  "WHERE l.id = 1 AND l.holder <> ") +
-                      std::to_string(instance_) + " AND s.stopped_at IS NULL AND " +
-                      "s.heartbeat_at < p.ms AND " + kDatabaseNowMs + " < p.ms + " +
-                      std::to_string(failover_timeout_.count())));
+                                  "WHERE l.id = ") +
+                      row + " AND l.holder <> " + std::to_string(instance_) +
+                      " AND s.stopped_at IS NULL AND " + "s.heartbeat_at < p.ms AND " +
+                      kDatabaseNowMs + " < p.ms + " + std::to_string(failover_timeout_.count())));
   if (wait_for_holder != 0) return false;
   RETURN_IF_ERROR(conn_->Begin());
+  int64_t epoch = 0;
   Result<Connection::Statement> bump = conn_->Prepare(
-      "UPDATE scheduler_lease SET epoch = epoch + 1, holder = ?1 WHERE id = 1 "
+      "UPDATE scheduler_lease SET epoch = epoch + 1, holder = ?1 WHERE id = ?2 "
       "RETURNING epoch");
   Status s = bump.status();
   if (s.ok()) {
     bump->BindInt64(1, instance_);
-    Result<bool> row = bump->Step();
-    s = row.ok() ? (*row ? OkStatus() : InternalError("the scheduler lease row is missing"))
-                 : row.status();
-    if (s.ok()) epoch_ = bump->ColumnInt64(0);
+    bump->BindInt64(2, partition);
+    Result<bool> found = bump->Step();
+    s = found.ok() ? (*found ? OkStatus() : InternalError("the scheduler lease row is missing"))
+                   : found.status();
+    if (s.ok()) epoch = bump->ColumnInt64(0);
   }
   if (s.ok()) {
     Result<Connection::Statement> mark =
@@ -94,7 +177,7 @@ Result<bool> SchedulerLease::TakeOver() {
     s = mark.status();
     if (s.ok()) {
       mark->BindInt64(1, instance_);
-      mark->BindInt64(2, epoch_);
+      mark->BindInt64(2, epoch);
       s = mark->Run();
     }
   }
@@ -103,17 +186,15 @@ Result<bool> SchedulerLease::TakeOver() {
     conn_->RollBackIfOpen();
     return s.With("take the scheduler lease");
   }
+  held_[partition] = epoch;
   return true;
 }
 
-Result<std::string> SchedulerLease::DescribeHolder() {
-  ASSIGN_OR_RETURN(
-      Connection::Statement stmt,
-      conn_->Prepare(
-          std::string("SELECT s.id, s.host, s.pid FROM scheduler_lease l JOIN schedulers s ON "
-                      "s.id = l.holder JOIN pg_locks k ON k.locktype = 'advisory' AND k.granted "
-                      "AND ") +
-          kThisDatabase + " AND " + kLockKey + " = " + kLeaseLock + " WHERE l.id = 1"));
+Result<std::string> SchedulerLease::DescribeHolder(int partition) {
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   conn_->Prepare(std::string("SELECT s.id, s.host, s.pid FROM scheduler_lease l "
+                                              "JOIN schedulers s ON s.id = l.holder WHERE l.id = ") +
+                                  std::to_string(partition) + " AND " + LockHeld("l.id")));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::string("none");
   return "instance " + std::to_string(stmt.ColumnInt64(0)) + " on host " + stmt.ColumnText(1) +
@@ -121,52 +202,118 @@ Result<std::string> SchedulerLease::DescribeHolder() {
 }
 
 Status SchedulerLease::Heartbeat() {
-  // Also whether this session still holds the lock: a session that died and was reconnected
+  // Also whether this session still holds its locks: a session that died and was reconnected
   // (Connection reconnects by itself) no longer does, even before anyone took over.
+  const std::string ids = Ids(held_);
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
       conn_->Prepare(std::string("UPDATE schedulers SET heartbeat_at = ") + kDatabaseNowMs +
                      ", session_pid = pg_backend_pid() WHERE id = ?1 RETURNING "
-                     "(SELECT holder FROM scheduler_lease "
-                     "WHERE id = 1 AND epoch = ?2), EXISTS (SELECT 1 FROM pg_locks k "
+                     "(SELECT count(*) FROM scheduler_lease l WHERE l.id = ANY(?2::int[]) AND "
+                     "l.holder = ?1), (SELECT count(*) FROM pg_locks k "
                      "WHERE k.locktype = 'advisory' AND k.granted AND k.pid = "
                      "pg_backend_pid() AND " +
-                     kLockKey + " = " + kLeaseLock + ")::int"));
+                     kLockKey + " IN (SELECT " + LockOfRow("p") +
+                     " FROM unnest(?2::int[]) p))"));
   stmt.BindInt64(1, instance_);
-  stmt.BindInt64(2, epoch_);
+  stmt.BindText(2, "{" + ids + "}");
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (epoch_ == 0) return OkStatus();  // a standby: only the heartbeat
-  if (!row || stmt.IsNull(0) || stmt.ColumnInt64(0) != instance_) {
-    return FailedPreconditionError("another scheduler took the lease over (ours was epoch " +
-                                   std::to_string(epoch_) + ")");
+  if (held_.empty()) return OkStatus();  // a standby: only the heartbeat
+  const int64_t n = static_cast<int64_t>(held_.size());
+  if (!row || stmt.ColumnInt64(0) != n) {
+    return FailedPreconditionError("another scheduler took the lease over (ours was " +
+                                   (partitions_ == 1 ? "epoch " + std::to_string(epoch())
+                                                     : "partitions " + ids) +
+                                   ")");
   }
-  if (stmt.ColumnInt64(1) != 1) {
+  if (stmt.ColumnInt64(1) != n) {
     return UnavailableError("this scheduler's database session ended, and its lock with it");
   }
   return OkStatus();
 }
 
 Status SchedulerLease::Reclaim() {
-  ASSIGN_OR_RETURN(int64_t got, conn_->QueryInt(std::string("SELECT pg_try_advisory_lock(") +
-                                                kLeaseLock + ")::int"));
-  if (got != 1) {
-    return FailedPreconditionError("another scheduler holds the lease lock now (ours was epoch " +
-                                   std::to_string(epoch_) + ")");
+  const std::map<int, int64_t> held = held_;
+  for (const auto& [p, epoch] : held) {
+    ASSIGN_OR_RETURN(int64_t got,
+                     conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(p) + ")::int"));
+    if (got != 1) {
+      held_.clear();
+      return FailedPreconditionError("another scheduler holds the lease lock now (ours was epoch " +
+                                     std::to_string(epoch) + ")");
+    }
+    // Nobody took over while the lock was free if the lease still names us at our epoch:
+    // anyone else would have moved the epoch before writing.
+    Result<int64_t> ours = conn_->QueryInt(
+        "SELECT count(*) FROM scheduler_lease WHERE id = " + std::to_string(p) +
+        " AND epoch = " + std::to_string(epoch) + " AND holder = " + std::to_string(instance_));
+    if (ours.ok() && *ours == 1) continue;
+    // Unsure or not ours: hold nothing of it (the next Reclaim asks again).
+    for (const auto& [q, e] : held) DropLock(q);
+    if (!ours.ok()) {
+      held_ = held;
+      return UnavailableError(ours.status().message()).With("confirm the scheduler lease");
+    }
+    return FailedPreconditionError("another scheduler took the lease over (ours was epoch " +
+                                   std::to_string(epoch) + ")");
   }
-  // Nobody took over while the lock was free if the lease still names us at our epoch: anyone
-  // else would have moved the epoch before writing.
-  Result<int64_t> ours = conn_->QueryInt(
-      "SELECT count(*) FROM scheduler_lease WHERE id = 1 AND epoch = " + std::to_string(epoch_) +
-      " AND holder = " + std::to_string(instance_));
-  if (ours.ok() && *ours == 1) return OkStatus();
-  const int64_t epoch = epoch_;
-  DropLock();  // unsure or not ours: hold nothing (the next Reclaim asks again)
-  if (!ours.ok()) {
-    epoch_ = epoch;
-    return UnavailableError(ours.status().message()).With("confirm the scheduler lease");
+  return OkStatus();
+}
+
+Result<int> SchedulerLease::FairShare() {
+  // Live servers: registered, not stopped, with their session open (this one included).
+  ASSIGN_OR_RETURN(int64_t live,
+                   conn_->QueryInt("SELECT count(*) FROM schedulers s WHERE s.serves AND "
+                                   "s.stopped_at IS NULL AND EXISTS (SELECT 1 FROM "
+                                   "pg_stat_activity a WHERE a.pid = s.session_pid AND "
+                                   "a.datname = current_database())"));
+  if (live < 1) live = 1;
+  return static_cast<int>((partitions_ + live - 1) / live);
+}
+
+Result<std::map<int, int64_t>> SchedulerLease::TakeShare() {
+  std::map<int, int64_t> taken;
+  ASSIGN_OR_RETURN(int share, FairShare());
+  if (static_cast<int>(held_.size()) >= share) return taken;
+  // Partitions whose lock nobody holds, starting from one that depends on this instance so that
+  // servers starting together do not all try the same ones first.
+  ASSIGN_OR_RETURN(Connection::Statement stmt,
+                   conn_->Prepare("SELECT l.id FROM scheduler_lease l WHERE NOT " +
+                                  LockHeld("l.id") + " ORDER BY (l.id + ?1) % ?2"));
+  stmt.BindInt64(1, instance_);
+  stmt.BindInt64(2, partitions_);
+  std::vector<int> free;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    free.push_back(static_cast<int>(stmt.ColumnInt64(0)));
   }
-  return FailedPreconditionError("another scheduler took the lease over (ours was epoch " +
-                                 std::to_string(epoch) + ")");
+  for (int p : free) {
+    if (static_cast<int>(held_.size()) >= share) break;
+    ASSIGN_OR_RETURN(bool got, TryAcquire(p));
+    if (got) taken[p] = held_[p];
+  }
+  return taken;
+}
+
+Result<std::set<int>> SchedulerLease::Surplus() {
+  std::set<int> surplus;
+  ASSIGN_OR_RETURN(int share, FairShare());
+  // The highest-numbered first: the same choice on every round.
+  for (auto it = held_.rbegin();
+       it != held_.rend() && static_cast<int>(held_.size() - surplus.size()) > share; ++it) {
+    surplus.insert(it->first);
+  }
+  return surplus;
+}
+
+Status SchedulerLease::Give(const std::set<int>& partitions) {
+  std::string ids;
+  for (int p : partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
+  Status cleared = conn_->Exec("UPDATE scheduler_lease SET holder = NULL WHERE id IN (" + ids +
+                               ") AND holder = " + std::to_string(instance_));
+  for (int p : partitions) DropLock(p);
+  return cleared;
 }
 
 void SchedulerLease::Release() {
@@ -174,12 +321,15 @@ void SchedulerLease::Release() {
       ->Exec(std::string("UPDATE schedulers SET stopped_at = ") + kDatabaseNowMs +
              " WHERE id = " + std::to_string(instance_))
       .IgnoreError();
-  if (epoch_ != 0) DropLock();
+  const std::map<int, int64_t> held = held_;
+  for (const auto& [p, epoch] : held) DropLock(p);
 }
 
 LeaseKeeper::LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&)> on_lost,
-                         std::function<void(const std::string&)> warn)
+                         std::function<void(const std::string&)> warn, PartitionOwner* owner)
     : lease_(lease),
+      owner_(owner),
+      dropped_(std::make_shared<std::atomic<bool>>(false)),
       on_lost_(std::move(on_lost)),
       warn_(std::move(warn)),
       last_ok_(std::chrono::steady_clock::now()),
@@ -216,11 +366,34 @@ void LeaseKeeper::Run() {
       on_lost_(alive);
       return;
     }
+    if (alive.ok() && owner_ != nullptr && lease_->partitions() > 1) Rebalance();
     lock.lock();
     if (alive.ok()) last_ok_ = std::chrono::steady_clock::now();
     cv_.notify_all();
     cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
   }
+}
+
+void LeaseKeeper::Rebalance() {
+  if (!owner_->Ready()) return;
+  if (!dropping_.empty()) {
+    // The owner no longer acts on them: let go, for a server that has fewer than its share.
+    if (!dropped_->load()) return;
+    Status given = lease_->Give(dropping_);
+    if (!given.ok()) warn_("giving up scheduler partitions: " + given.ToString());
+    dropping_.clear();
+  }
+  Result<std::map<int, int64_t>> gained = lease_->TakeShare();
+  Result<std::set<int>> surplus = lease_->Surplus();
+  if (!gained.ok()) warn_("taking scheduler partitions: " + gained.status().ToString());
+  if (!surplus.ok()) warn_("sharing scheduler partitions out: " + surplus.status().ToString());
+  std::map<int, int64_t> gains = gained.ok() ? *gained : std::map<int, int64_t>();
+  std::set<int> drops = surplus.ok() ? *surplus : std::set<int>();
+  if (gains.empty() && drops.empty()) return;
+  dropping_ = drops;
+  dropped_ = std::make_shared<std::atomic<bool>>(false);
+  owner_->ChangePartitions(std::move(gains), std::move(drops),
+                           [dropped = dropped_] { dropped->store(true); });
 }
 
 void LeaseKeeper::AwaitValid() {
@@ -232,18 +405,21 @@ void LeaseKeeper::AwaitValid() {
 
 Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, OpenMigrated(url));
+  // The partitions an instance holds: the lease rows naming it whose lock its session holds.
+  const std::string held =
+      std::string("(SELECT string_agg(l.id::text, ',' ORDER BY l.id) FROM scheduler_lease l "
+                  "WHERE l.holder = s.id AND EXISTS (SELECT 1 FROM pg_locks k WHERE "
+                  "k.locktype = 'advisory' AND k.granted AND ") +
+      kThisDatabase + " AND k.pid = s.session_pid AND " + kLockKey + " = " + LockOfRow("l.id") +
+      "))";
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
       conn->Prepare(std::string("SELECT s.id, s.host, s.pid, s.started_at, ") + kDatabaseNowMs +
-                    " - s.heartbeat_at, s.stopped_at, (l.holder = s.id AND EXISTS (SELECT 1 FROM "
-                    "pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND " +
-                    kThisDatabase + " AND k.pid = s.session_pid AND " + kLockKey + " = " +
-                    kLeaseLock +
-                    "))::int, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
-                    "s.session_pid AND a.datname = current_database())::int FROM schedulers s "
-                    "CROSS JOIN scheduler_lease l WHERE "
-                    "l.id = 1 "
-                    "ORDER BY (l.holder = s.id) DESC, s.id DESC LIMIT 100"));
+                    " - s.heartbeat_at, s.stopped_at, coalesce(" + held +
+                    ", ''), EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
+                    "s.session_pid AND a.datname = current_database())::int, s.serves::int "
+                    "FROM schedulers s ORDER BY (" +
+                    held + " IS NOT NULL) DESC, s.id DESC LIMIT 100"));
   return internal::ReadAll<SchedulerInstance>(
       stmt,
       [](const Connection::Statement& row) {
@@ -254,8 +430,16 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
         s.started_at_ms = row.ColumnInt64(3);
         s.heartbeat_age_ms = row.ColumnInt64(4);
         if (!row.IsNull(5)) s.stopped_at_ms = row.ColumnInt64(5);
-        s.active = row.ColumnInt64(6) == 1;
+        std::string held = row.ColumnText(6);
+        for (size_t i = 0; i < held.size();) {
+          size_t comma = held.find(',', i);
+          if (comma == std::string::npos) comma = held.size();
+          s.partitions.push_back(std::stoi(held.substr(i, comma - i)));
+          i = comma + 1;
+        }
+        s.active = !s.partitions.empty();
         s.connected = row.ColumnInt64(7) == 1;
+        s.serves = row.ColumnInt64(8) == 1;
         return s;
       },
       "list schedulers");

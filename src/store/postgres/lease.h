@@ -11,16 +11,27 @@
 // the lock cannot write; its heartbeat fails too and it exits, leaving its tries to the new holder
 // to adopt. Heartbeats and ages use the database's clock, never a scheduler host's.
 //
+// Several active schedulers (`scheduler_partitions` above 1): every DAG belongs to one of that many
+// partitions (dag::PartitionOf) and each partition is a lease of its own (a row of
+// `scheduler_lease`, an advisory lock, an epoch). Servers share them out: each takes free ones up
+// to its fair share (the partitions over the live servers, rounded up) and gives up those above
+// it, so a server that joins gets some and a dead one's are taken within a second or two. One
+// session holds all of an instance's locks, so a freeze or a kill loses them all at once: the
+// instance then exits, as a single holder does. With one partition it is the single lease above.
+//
 // Thread safety: none; one thread (the server's lease thread) uses a SchedulerLease.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,11 +43,13 @@ namespace sp::store::postgres {
 
 struct SchedulerInstance {
   int64_t id = 0;
+  bool serves = true;  // a server (false: a command applied without one)
   std::string host;
   int pid = 0;
   int64_t started_at_ms = 0;  // unix milliseconds, database clock
   int64_t heartbeat_age_ms = 0;
-  bool active = false;     // holds the lease now
+  bool active = false;     // holds the lease (or a partition) now
+  std::vector<int> partitions;  // the partitions it holds (several schedulers)
   bool connected = false;  // its session is open (else it was killed, frozen past the timeout,
                            // or cut off)
   std::optional<int64_t> stopped_at_ms;
@@ -58,23 +71,42 @@ class SchedulerLease {
   // and a standby may take over: `failover_timeout` in the configuration.
   static constexpr std::chrono::milliseconds kDefaultFailoverTimeout{6000};
   static constexpr std::chrono::milliseconds kMinFailoverTimeout{6000};
+  static constexpr int kMaxPartitions = 64;
 
   // Registers this process as a scheduler instance on the (migrated) database at `url`; while it
   // holds the lease, its session ends after `failover_timeout` without a command. As a standby,
   // it gives a holder whose session a PostgreSQL restart ended as long after the restart to take
-  // its lease back.
+  // its lease back. `partitions`: a server's `scheduler_partitions` (1 to kMaxPartitions); the
+  // database is set up for that many when no scheduler holds any, else a different number is
+  // refused. 0 (a command): as many as the database has. `serves`: a server (commands do not
+  // count when the partitions are shared out).
   static Result<std::unique_ptr<SchedulerLease>> Register(
       const std::string& url, const std::string& host, int pid,
-      std::chrono::milliseconds failover_timeout = kDefaultFailoverTimeout);
+      std::chrono::milliseconds failover_timeout = kDefaultFailoverTimeout, int partitions = 1,
+      bool serves = true);
 
   int64_t instance() const { return instance_; }
-  // The epoch this instance holds the lease at (0 until TryAcquire succeeds).
-  int64_t epoch() const { return epoch_; }
+  // How many partitions the database has (1: a single scheduler lease).
+  int partitions() const { return partitions_; }
+  // The partitions this instance holds, each with its epoch (the fencing token).
+  const std::map<int, int64_t>& held() const { return held_; }
+  // The epoch this instance holds partition 1 (the single lease) at; 0 when it does not.
+  int64_t epoch() const;
 
-  // One attempt to become the active scheduler; true when it did (epoch() is then new).
-  Result<bool> TryAcquire();
-  // "instance 3 on host h (pid 42)", the active instance for messages; "none" when no one is.
-  Result<std::string> DescribeHolder();
+  // One attempt to take `partition` (1: the single lease, becoming the active scheduler); true
+  // when it did (its epoch is then new).
+  Result<bool> TryAcquire(int partition = 1);
+  // "instance 3 on host h (pid 42)", the holder of `partition` for messages; "none" when no one
+  // holds it.
+  Result<std::string> DescribeHolder(int partition = 1);
+  // Several partitions: takes free ones (their holder gone) up to this instance's fair share and
+  // returns those it took, with their epochs.
+  Result<std::map<int, int64_t>> TakeShare();
+  // Several partitions: those held above the fair share (a server joined), to give up with
+  // Give() once nothing of theirs is acted on any more.
+  Result<std::set<int>> Surplus();
+  // Lets go of these partitions (their holder is cleared; the next taker moves the epoch).
+  Status Give(const std::set<int>& partitions);
   // Refreshes this instance's heartbeat. For the holder: FailedPrecondition when another
   // instance holds the lease (stop acting at once); Unavailable when this session ended (a
   // PostgreSQL restart, a terminated session, a freeze past the timeout): try Reclaim().
@@ -90,17 +122,35 @@ class SchedulerLease {
  private:
   SchedulerLease(std::unique_ptr<Connection> conn, std::chrono::milliseconds failover_timeout)
       : conn_(std::move(conn)), failover_timeout_(failover_timeout) {}
+  // Makes the database hold `partitions` lease rows when no scheduler holds any.
+  Status SetUpPartitions(int partitions);
   // TryAcquire once the lock is held: false (or an error) when it must not be kept.
-  Result<bool> TakeOver();
-  // Lets go of the lock, however many times this session took it; epoch() is 0 after.
-  void DropLock();
+  Result<bool> TakeOver(int partition);
+  // Lets go of `partition`'s lock, however many times this session took it.
+  void DropLock(int partition);
+  // How many partitions this instance should hold: all of them over the live servers.
+  Result<int> FairShare();
 
   std::unique_ptr<Connection> conn_;
   // Also how long after PostgreSQL's own start a holder whose session the restart ended may take
   // its lease back before this instance takes over.
   std::chrono::milliseconds failover_timeout_;
   int64_t instance_ = 0;
-  int64_t epoch_ = 0;
+  int partitions_ = 1;
+  std::map<int, int64_t> held_;
+};
+
+// How a server's partitions change hands with its scheduler loop (several partitions): the
+// loop first stops acting on partitions it gives up, then the lease lets go of them.
+class PartitionOwner {
+ public:
+  virtual ~PartitionOwner() = default;
+  // Whether it takes changes now (partitions are shared out only then).
+  virtual bool Ready() const = 0;
+  // Take up these partitions (at these epochs) and give up `dropped`; `done` is called once the
+  // dropped ones are no longer acted on (from any thread).
+  virtual void ChangePartitions(std::map<int, int64_t> gained, std::set<int> dropped,
+                                std::function<void()> done) = 0;
 };
 
 // LeaseKeeper: the holder's heartbeat, on a thread of its own from the moment the lease is
@@ -110,10 +160,13 @@ class SchedulerLease {
 // process's acting at once: the server exits). Other failures (the database unreachable) are
 // retried. AwaitValid() returns at once while the last heartbeat is recent (3 s) and otherwise
 // waits for the next verdict: effects that must not follow a loss (starting a try) call it.
+// With several partitions and an `owner`, each heartbeat also shares the partitions out
+// (TakeShare, Surplus): gains and drops go to the owner, and a dropped partition's lock is let go
+// of only once the owner said it is done with it.
 class LeaseKeeper {
  public:
   LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&)> on_lost,
-              std::function<void(const std::string&)> warn);
+              std::function<void(const std::string&)> warn, PartitionOwner* owner = nullptr);
   ~LeaseKeeper();  // stops the heartbeat (then Release() the lease)
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -122,8 +175,13 @@ class LeaseKeeper {
 
  private:
   void Run();
+  // One round of sharing the partitions out (keeper thread).
+  void Rebalance();
 
   SchedulerLease* lease_;
+  PartitionOwner* owner_;
+  std::set<int> dropping_;                        // keeper thread: given to the owner to drop
+  std::shared_ptr<std::atomic<bool>> dropped_;    // set by the owner's `done`
   std::function<void(const Status&)> on_lost_;
   std::function<void(const std::string&)> warn_;
   std::mutex mu_;

@@ -198,6 +198,31 @@ BEGIN
   PERFORM pg_notify('sparkplane_answers', command::text);
 END $$;
 )sql"},
+    {6, "scheduler partitions: several active schedulers", R"sql(
+-- With `scheduler_partitions` above 1, every DAG belongs to one of that many partitions (a hash of
+-- its id) and each lease row is one partition's, taken by one scheduler at a time
+-- (store/postgres/lease.h): several schedulers act at once, each on the DAGs of its partitions.
+ALTER TABLE scheduler_lease DROP CONSTRAINT scheduler_lease_id_check;
+ALTER TABLE scheduler_lease ADD CONSTRAINT scheduler_lease_partition CHECK (id BETWEEN 1 AND 64);
+-- Servers share the partitions out; a command registers too but takes at most one, for a moment.
+ALTER TABLE schedulers ADD COLUMN serves BOOLEAN NOT NULL DEFAULT true;
+-- The partition whose holder applies the command (1 with a single scheduler lease).
+ALTER TABLE relayed_commands ADD COLUMN partition INTEGER NOT NULL DEFAULT 1;
+-- The fence of a holder of several partitions: every one must still be at its epoch.
+CREATE FUNCTION sparkplane_fence_partitions(ids INTEGER[], epochs BIGINT[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  kept INTEGER;
+BEGIN
+  SELECT count(*) INTO kept FROM (SELECT l.id FROM scheduler_lease l
+    JOIN unnest(ids, epochs) AS e(id, epoch) ON l.id = e.id AND l.epoch = e.epoch
+    FOR SHARE OF l) AS k;
+  IF kept <> cardinality(ids) THEN
+    RAISE EXCEPTION 'fenced: another scheduler took over a partition of this one (epochs %); '
+                    'this one must stop', epochs USING ERRCODE = 'SP001';
+  END IF;
+END $$;
+)sql"},
 }};
 
 Status NewerThanCode(int version) {

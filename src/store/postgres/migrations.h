@@ -21,7 +21,7 @@
 
 namespace sp::store::postgres {
 
-inline constexpr int kLatestSchemaVersion = 5;
+inline constexpr int kLatestSchemaVersion = 6;
 // The transaction-level advisory lock that serializes migrations of one database (any constant).
 inline constexpr int64_t kMigrationLockKey = 7265816432015523;
 

@@ -56,20 +56,28 @@ Result<bool> PostgresStore::RelayedCommandAnswered(int64_t id) {
   return row && stmt.ColumnInt64(0) == 1;
 }
 
-void PostgresStore::FenceWrites(int64_t lease_epoch) {
+void PostgresStore::FencePartitions(std::map<int, int64_t> epochs) {
   std::lock_guard<std::mutex> lock(mu_);
-  fence_epoch_ = lease_epoch;
+  fence_ = std::move(epochs);
 }
 
 Status PostgresStore::CheckFence() {
-  if (fence_epoch_ == 0) return OkStatus();
-  // sparkplane_fence (migrations.cc) reads the lease row FOR SHARE: a standby taking the lease
-  // over (an UPDATE of that row) waits for this commit, and this commit waits for a takeover in
-  // progress, so no write lands after the epoch moved. In a pipeline it is only queued: its
-  // failure (SQLSTATE SP001, FailedPrecondition) then aborts every write after it.
-  ASSIGN_OR_RETURN(postgres::Connection::Statement fence,
-                   conn_->Prepare("SELECT sparkplane_fence(?1)"));
-  fence.BindInt64(1, fence_epoch_);
+  if (fence_.empty()) return OkStatus();
+  // sparkplane_fence_partitions (migrations.cc) reads the lease rows FOR SHARE: a scheduler
+  // taking one over (an UPDATE of its row) waits for this commit, and this commit waits for a
+  // takeover in progress, so no write lands after an epoch moved. In a pipeline it is only
+  // queued: its failure (SQLSTATE SP001, FailedPrecondition) then aborts every write after it.
+  std::string ids;
+  std::string epochs;
+  for (const auto& [partition, epoch] : fence_) {
+    ids += (ids.empty() ? "" : ",") + std::to_string(partition);
+    epochs += (epochs.empty() ? "" : ",") + std::to_string(epoch);
+  }
+  ASSIGN_OR_RETURN(
+      postgres::Connection::Statement fence,
+      conn_->Prepare("SELECT sparkplane_fence_partitions(?1::int[], ?2::bigint[])"));
+  fence.BindText(1, "{" + ids + "}");
+  fence.BindText(2, "{" + epochs + "}");
   return fence.Run();
 }
 

@@ -149,6 +149,7 @@ BEGIN UPDATE runs_version SET version = version + 1; END;
     // of both databases the same.
     {4, "scheduler lease (PostgreSQL only)", "SELECT 1;"},
     {5, "commands relayed to the active scheduler (PostgreSQL only)", "SELECT 1;"},
+    {6, "scheduler partitions (PostgreSQL only)", "SELECT 1;"},
 }};
 
 // Ends the open transaction after a failure; the failure is what the caller reports.

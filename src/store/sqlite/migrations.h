@@ -27,7 +27,7 @@ struct Migration {
   const char* sql;      // one or more statements
 };
 
-inline constexpr int kLatestSchemaVersion = 5;
+inline constexpr int kLatestSchemaVersion = 6;
 
 // The steps in order; element i brings the database to version i + 1.
 std::span<const Migration> Migrations();

@@ -994,5 +994,145 @@ TEST_F(PostgresFleetTest, ThirtyRandomFaultRoundsOverThreePostgresSchedulersRunE
   EXPECT_EQ(all.Json().size(), static_cast<size_t>(kRounds)) << "runs appeared or vanished";
 }
 
+// Several active schedulers (`scheduler_partitions: 4`): two servers, each with its own data
+// directory, share the partitions out and each schedules the DAGs of its own; commands given to
+// one for the other's DAGs reach the other. kill -9 of one while its tries wait on a gate: the
+// survivor takes its partitions within seconds, adopts the tries, and every task runs once.
+class PostgresPartitionsTest : public PostgresServerTest {
+ protected:
+  static constexpr int kDags = 8;
+  void SetUp() override {
+    PostgresServerTest::SetUp();
+    ASSERT_FALSE(db_.url().empty());
+    UseStore(db_.url());
+    for (const std::string& d : {a(), b()}) {
+      fs::create_directories(d + "/dags");
+      WriteFile(d + "/sparkplane.yaml",
+                "store: " + db_.url() + "\nscheduler_partitions: 4\n");
+      for (int i = 0; i < kDags; ++i) {
+        const std::string id = "d" + std::to_string(i);
+        // A run waits for <gate>.<run id> (up to 2 min) once it marked that it ran.
+        WriteFile(d + "/dags/" + id + ".yaml",
+                  "id: " + id + "\ntasks:\n  - id: t\n    type: bash\n    command: sh -c 'echo x "
+                  ">> " + marks() + "/" + id + ".{{ run_id }}; for i in $(seq 1200); do [ -e " +
+                      gate() + ".{{ run_id }} ] && break; sleep 0.1; done'\n");
+      }
+    }
+  }
+  std::string a() const { return dir_.path() + "/a"; }
+  std::string b() const { return dir_.path() + "/b"; }
+  std::string gate() const { return dir_.path() + "/gate"; }
+
+  // The partitions each live server holds, by pid, once both hold two.
+  std::map<int, std::vector<int>> Shared() {
+    std::map<int, std::vector<int>> held;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          held.clear();
+          CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
+          for (const auto& i : list.Json()) {
+            if (i.value("role", "") != "active") continue;
+            held[i.value("pid", 0)] = i["holds"].value("partitions", std::vector<int>());
+          }
+          return held.size() == 2 && held.begin()->second.size() == 2 &&
+                 held.rbegin()->second.size() == 2;
+        },
+        std::chrono::seconds(30)))
+        << ReadFile(a() + "/server.log") << ReadFile(b() + "/server.log");
+    return held;
+  }
+  // Whether the server with data directory `dir` ran DAG `dag`'s run `run` (its log is there).
+  static bool RanHere(const std::string& dir, const std::string& dag, const std::string& run) {
+    return fs::exists(dir + "/history/scheduler/logs/" + dag + "/" + run + "/t/1.log");
+  }
+  // Triggers run `run` of every DAG through server `dir`'s CLI.
+  void TriggerAll(const std::string& dir, const std::string& run) {
+    for (int i = 0; i < kDags; ++i) {
+      CommandResult t = Sparkplane(dir, {"dags", "trigger", "d" + std::to_string(i), "--run-id",
+                                         run});
+      ASSERT_EQ(t.exit_code, 0) << t.err;
+    }
+  }
+  // Waits for run `run` of every DAG to succeed; each task ran once.
+  void ExpectAllRanOnce(const std::string& run) {
+    for (int i = 0; i < kDags; ++i) {
+      const std::string dag = "d" + std::to_string(i);
+      nlohmann::json shown;
+      EXPECT_TRUE(WaitFor(
+          [&] {
+            shown = ShowRun(data(), dag, run);
+            return RunIsTerminal(shown);
+          },
+          std::chrono::seconds(90)))
+          << dag << " " << shown.dump() << ReadFile(a() + "/server.log")
+          << ReadFile(b() + "/server.log");
+      EXPECT_EQ(shown.value("state", ""), "success") << dag << " " << shown.dump();
+      EXPECT_EQ(Lines(marks() + "/" + dag + "." + run), 1) << dag << " run " << run;
+    }
+  }
+
+  PgTestDatabase db_;
+};
+
+TEST_F(PostgresPartitionsTest, TwoPostgresSchedulersShareThePartitionsAndATakeoverRunsNothingTwice) {
+  ServerProcess server_a(a());
+  server_a.Start();
+  ServerProcess server_b(b());
+  server_b.Start();
+  std::map<int, std::vector<int>> held = Shared();
+  ASSERT_EQ(held.size(), 2u);
+  // Both act at once: every DAG is triggered through A, B's are relayed to B, and each runs
+  // where its partition is held.
+  WriteFile(gate() + ".r1", "");
+  ASSERT_NO_FATAL_FAILURE(TriggerAll(a(), "r1"));
+  ExpectAllRanOnce("r1");
+  int on_a = 0, on_b = 0;
+  for (int i = 0; i < kDags; ++i) {
+    const std::string dag = "d" + std::to_string(i);
+    const bool here_a = RanHere(a(), dag, "r1"), here_b = RanHere(b(), dag, "r1");
+    EXPECT_NE(here_a, here_b) << dag;
+    on_a += here_a;
+    on_b += here_b;
+  }
+  EXPECT_GT(on_a, 0);
+  EXPECT_GT(on_b, 0);
+  std::printf("partitions: a holds %d DAGs' runs, b %d\n", on_a, on_b);
+  std::fflush(stdout);  // before the next fork copies the buffer
+
+  // kill -9 of B while every run r2 waits on its gate: A takes B's partitions over and adopts
+  // B's tries (the same host: through their processes), and nothing runs twice.
+  ASSERT_NO_FATAL_FAILURE(TriggerAll(b(), "r2"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < kDags; ++i) {
+          if (Lines(marks() + "/d" + std::to_string(i) + ".r2") != 1) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60)));
+  auto killed = std::chrono::steady_clock::now();
+  server_b.Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
+        for (const auto& i : list.Json()) {
+          if (i.value("pid", 0) == server_a.pid() &&
+              i["holds"].value("partitions", std::vector<int>()).size() == 4) {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(30)))
+      << server_a.Log();
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  std::printf("partitions taken over after kill -9: %.2f s\n", took);
+  std::fflush(stdout);
+  WriteFile(gate() + ".r2", "");
+  ExpectAllRanOnce("r2");
+  EXPECT_THAT(server_a.Log(), HasSubstr("took up 2 partitions"));
+}
+
 }  // namespace
 }  // namespace sp::testing

@@ -9,7 +9,9 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -303,6 +305,85 @@ TEST_F(PostgresLeaseTest, WeekOldInstancesAreForgottenButNeverTheHolder) {
 
 // Sealed bytes read back whole whatever the database's bytea_output (a role or database set to
 // `escape` would otherwise read them as empty).
+// Several partitions: servers share them out (each its fair share, the rest left to the
+// others), one that joins gets some once the others give theirs up, a dead one's are taken over
+// at new epochs, and a store fenced on its partitions refuses commits once one moved.
+TEST_F(PostgresLeaseTest, ServersShareThePartitionsOutAndTakeADeadOnesOver) {
+  Result<std::unique_ptr<SchedulerLease>> first =
+      SchedulerLease::Register(db_.url(), "a", 1, SchedulerLease::kDefaultFailoverTimeout, 4);
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::unique_ptr<SchedulerLease> a = std::move(*first);
+  EXPECT_EQ(a->partitions(), 4);
+  Result<std::map<int, int64_t>> took = a->TakeShare();
+  ASSERT_TRUE(took.ok()) << took.status();
+  EXPECT_EQ(took->size(), 4u);  // alone: all of them
+
+  // A second server: nothing is free until the first gives its surplus up.
+  Result<std::unique_ptr<SchedulerLease>> second =
+      SchedulerLease::Register(db_.url(), "b", 2, SchedulerLease::kDefaultFailoverTimeout, 4);
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::unique_ptr<SchedulerLease> b = std::move(*second);
+  took = b->TakeShare();
+  ASSERT_TRUE(took.ok()) << took.status();
+  EXPECT_TRUE(took->empty());
+  Result<std::set<int>> surplus = a->Surplus();
+  ASSERT_TRUE(surplus.ok()) << surplus.status();
+  EXPECT_EQ(*surplus, (std::set<int>{3, 4}));
+  ASSERT_TRUE(a->Give(*surplus).ok());
+  took = b->TakeShare();
+  ASSERT_TRUE(took.ok()) << took.status();
+  EXPECT_EQ(took->size(), 2u);
+  EXPECT_EQ(a->held().size(), 2u);
+  EXPECT_TRUE(a->Heartbeat().ok());
+  EXPECT_TRUE(b->Heartbeat().ok());
+  // A command registers too, but takes no share.
+  Result<std::unique_ptr<SchedulerLease>> command =
+      SchedulerLease::Register(db_.url(), "c (command)", 3, SchedulerLease::kDefaultFailoverTimeout,
+                               0, /*serves=*/false);
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_EQ((*command)->partitions(), 4);
+  surplus = a->Surplus();
+  ASSERT_TRUE(surplus.ok() && surplus->empty());
+  // A server configured for another number is refused while the partitions are in use.
+  Result<std::unique_ptr<SchedulerLease>> other =
+      SchedulerLease::Register(db_.url(), "d", 4, SchedulerLease::kDefaultFailoverTimeout, 8);
+  EXPECT_THAT(other.status(), StatusIs(StatusCode::kFailedPrecondition,
+                                       HasSubstr("set up for 4 scheduler partitions")));
+
+  Result<std::unique_ptr<Store>> store = OpenStore(db_.url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  (*store)->FencePartitions(b->held());
+  Mutation first_write;
+  first_write.runs = {FullRun(1, "etl", RunState::kRunning)};
+  ASSERT_TRUE((*store)->Commit(first_write).ok());
+
+  // b dies: a takes its two partitions over at new epochs, and b's store writes nothing more.
+  const std::map<int, int64_t> b_held = b->held();
+  b.reset();
+  std::map<int, int64_t> taken;
+  for (int i = 0; i < 250 && taken.size() < 2; ++i) {
+    Result<std::map<int, int64_t>> more = a->TakeShare();
+    ASSERT_TRUE(more.ok()) << more.status();
+    taken.insert(more->begin(), more->end());
+    if (taken.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(taken.size(), 2u);
+  for (const auto& [p, epoch] : taken) {
+    ASSERT_TRUE(b_held.count(p)) << p;
+    EXPECT_GT(epoch, b_held.at(p));
+  }
+  EXPECT_EQ(a->held().size(), 4u);
+  Mutation late;
+  late.runs = {FullRun(2, "etl", RunState::kRunning)};
+  EXPECT_THAT((*store)->Commit(late),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("fenced")));
+  Result<std::vector<SchedulerInstance>> list = ListSchedulers(db_.url());
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_FALSE(list->empty());
+  EXPECT_EQ(list->front().host, "a");
+  EXPECT_EQ(list->front().partitions, (std::vector<int>{1, 2, 3, 4}));
+}
+
 TEST_F(PostgresLeaseTest, PostgresSealedBytesRoundTripWhateverTheByteaOutput) {
   const std::string name = db_.url().substr(db_.url().rfind('/') + 1);
   ASSERT_TRUE(db_.Admin("ALTER DATABASE " + name + " SET bytea_output = 'escape'"));

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "dag/ids.h"
 #include "dag/template.h"
 #include "executor/process.h"
 #include "fakes/failing_store.h"
@@ -172,6 +173,71 @@ TEST_P(SchedulerTest, ChainRunsToSuccess) {
   int failures = 0;
   store::DagRun run = RunChain([](const store::Mutation&, int) { return OkStatus(); }, &failures);
   EXPECT_EQ(run.state, store::RunState::kSuccess);
+}
+
+// Several active schedulers (SchedulerOptions::partitions): a scheduler decides for the DAGs of
+// its partitions only; a command for another's DAG is Unavailable (routed elsewhere); taking a
+// partition up loads and runs its DAG's active run; giving it up forgets it again. SQLite here
+// (the store is not fenced); tests/integration/postgres runs two servers for real.
+TEST_P(SchedulerTest, APartitionedSchedulerActsOnItsPartitionsDagsAndTakesOthersUp) {
+  if (GetParam() == StoreBackend::kPostgres) GTEST_SKIP() << "fencing needs the lease's rows";
+  constexpr int kPartitions = 4;
+  const int mine = dag::PartitionOf("chain", kPartitions);
+  std::string other;
+  for (int i = 0; other.empty(); ++i) {
+    std::string id = "other" + std::to_string(i);
+    if (dag::PartitionOf(id, kPartitions) != mine) other = id;
+  }
+  std::ofstream(dir_ / "dags" / (other + ".yaml"))
+      << "id: " << other << "\ntasks:\n  - id: a\n    type: bash\n    command: 'true'\n";
+  // A run of the other DAG, made by its scheduler, waits in the store.
+  {
+    auto db = store::OpenStore(store_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    store::DagRun r;
+    r.id = 100;
+    r.dag_id = other;
+    r.run_id = "manual__theirs";
+    r.type = store::RunType::kManual;
+    r.logical_date = clock_.Now();
+    r.created_at = clock_.Now();
+    r.state = store::RunState::kQueued;
+    store::Mutation m;
+    m.new_runs = {r};
+    ASSERT_TRUE((*db)->Commit(m).ok());
+  }
+  SchedulerOptions opts;
+  opts.partitions = kPartitions;
+  Server server(*this, opts);
+  Scheduler& sched = *server.sched;
+  sched.SetPartitions({{mine, 1}});
+  ASSERT_TRUE(sched.Start().ok());
+  sched.RunInBackground();
+  EXPECT_EQ(sched.PartitionElsewhere("chain"), 0);
+  EXPECT_EQ(sched.PartitionElsewhere(other), dag::PartitionOf(other, kPartitions));
+  EXPECT_TRUE(sched.Submit(TriggerRun{"chain"}).ok());
+  Result<CommandResult> refused = sched.Submit(TriggerRun{other});
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status();
+  auto state_of_theirs = [&] {
+    Result<std::optional<store::DagRun>> r = server.db->GetRun(100);
+    return r.ok() && *r ? (*r)->state : store::RunState::kFailed;
+  };
+  EXPECT_EQ(state_of_theirs(), store::RunState::kQueued);  // not this scheduler's
+
+  std::promise<void> took;
+  sched.ChangePartitions({{dag::PartitionOf(other, kPartitions), 1}}, {},
+                         [&] { took.set_value(); });
+  took.get_future().wait();
+  EXPECT_TRUE(WaitFor([&] { return state_of_theirs() == store::RunState::kSuccess; }));
+  EXPECT_TRUE(sched.Submit(TriggerRun{other}).ok());
+  EXPECT_EQ(sched.Partitions().size(), 2u);
+
+  std::promise<void> gave_up;
+  sched.ChangePartitions({}, {dag::PartitionOf(other, kPartitions)},
+                         [&] { gave_up.set_value(); });
+  gave_up.get_future().wait();
+  EXPECT_EQ(sched.Submit(TriggerRun{other}).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(sched.Partitions(), std::set<int>{mine});
 }
 
 TEST_P(SchedulerTest, BusyDatabaseIsRetriedTransparently) {

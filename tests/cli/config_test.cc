@@ -155,6 +155,24 @@ TEST_F(ConfigTest, FailoverTimeoutDefaultsToSixSecondsAndIsBounded) {
   }
 }
 
+// scheduler_partitions: 1 (one active scheduler) by default, 1 to 64 from the file.
+TEST_F(ConfigTest, SchedulerPartitionsDefaultToOneAndAreBounded) {
+  Result<Config> c = ResolveConfig({(dir_ / "d").string(), "", ""});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->scheduler_partitions, 1);
+  c = ResolveConfig({"", "", Write("f.yaml", "scheduler_partitions: 16\n")});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->scheduler_partitions, 16);
+  for (const char* bad : {"0", "65", "many"}) {
+    Result<Config> refused = ResolveConfig(
+        {"", "", Write("f.yaml", std::string("scheduler_partitions: ") + bad + "\n")});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_THAT(refused.status().message(),
+                HasSubstr("scheduler_partitions: expected a whole number from 1 to 64"))
+        << bad;
+  }
+}
+
 TEST_F(ConfigTest, LifetimesAndPools) {
   std::string file = Write("pools.yaml",
                            "cluster_max_age: 8h\ncluster_owner_grace: 5s\npools:\n"

@@ -52,8 +52,7 @@ Result<scheduler::CommandResult> CommandRouter::Relay(const nlohmann::json& requ
   }
   if (!answer.ok()) return answer.status().With("relayed command " + std::to_string(id));
   return UnavailableError("no scheduler holding partition " + std::to_string(partition) +
-                          " took the command within " +
-                          std::to_string(kRelayWait.count() / 1000) +
+                          " took the command within " + std::to_string(kRelayWait.count() / 1000) +
                           " s; it was withdrawn and not applied");
 }
 

@@ -28,7 +28,8 @@ RelayedCommandPump::~RelayedCommandPump() {
 
 void RelayedCommandPump::Run() {
   while (!stopping_.load()) {
-    Result<std::vector<store::postgres::RelayedCommand>> pending = inbox_->Pending(100, scheduler_->Partitions());
+    Result<std::vector<store::postgres::RelayedCommand>> pending =
+        inbox_->Pending(100, scheduler_->Partitions());
     if (pending.ok()) {
       for (const store::postgres::RelayedCommand& command : *pending) {
         bool handled = false;

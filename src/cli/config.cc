@@ -359,8 +359,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags) {
     }
     c.failover_timeout = *d;
   }
-  std::string partitions =
-      FirstNonEmpty({Env("SPARKPLANE_SCHEDULER_PARTITIONS"), f_partitions});
+  std::string partitions = FirstNonEmpty({Env("SPARKPLANE_SCHEDULER_PARTITIONS"), f_partitions});
   if (!partitions.empty()) {
     char* end = nullptr;
     long v = std::strtol(partitions.c_str(), &end, 10);

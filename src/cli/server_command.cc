@@ -116,8 +116,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     if (!taken.ok()) return Fail(taken.status().With("take scheduler partitions"));
     first_partitions = *taken;
     standby_log.Info("server", "active: instance " + std::to_string((*lease)->instance()) +
-                                   " takes " + std::to_string(first_partitions.size()) +
-                                   " of " + std::to_string((*lease)->partitions()) +
+                                   " takes " + std::to_string(first_partitions.size()) + " of " +
+                                   std::to_string((*lease)->partitions()) +
                                    " scheduler partitions");
   }
   if (*lease && !partitioned) {
@@ -206,10 +206,10 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     if (!reads.ok()) return Fail(reads.status());
     if (!where.ok()) return Fail(where.status());
     router_reads = std::move(*reads);
-    router = std::make_unique<api::CommandRouter>(
-        &sched, router_reads.get(), where->target,
-        std::string(host) + " (pid " + std::to_string(::getpid()) + ", instance " +
-            std::to_string((*lease)->instance()) + ")");
+    router = std::make_unique<api::CommandRouter>(&sched, router_reads.get(), where->target,
+                                                  std::string(host) + " (pid " +
+                                                      std::to_string(::getpid()) + ", instance " +
+                                                      std::to_string((*lease)->instance()) + ")");
   }
 
   // The HTTP API and web UI: its own store connections (reads and auth), so neither waits on

@@ -273,8 +273,7 @@ void Scheduler::ChangePartitions(std::map<int, int64_t> gained, std::set<int> dr
   }
 }
 
-void Scheduler::TakePartitions(const std::map<int, int64_t>& gained,
-                               const std::set<int>& dropped) {
+void Scheduler::TakePartitions(const std::map<int, int64_t>& gained, const std::set<int>& dropped) {
   auto in = [this](const auto& partitions) {
     return [this, &partitions](const std::string& dag_id) {
       return partitions.count(dag::PartitionOf(dag_id, options_.partitions)) > 0;
@@ -344,8 +343,8 @@ void Scheduler::TakePartitions(const std::map<int, int64_t>& gained,
   if (!s.ok()) {
     services_->logger->Error("scheduler", "taking up partitions: " + s.ToString());
   }
-  services_->logger->Info("scheduler", "took up " + std::to_string(gained.size()) +
-                                           " partitions; holds " + ids);
+  services_->logger->Info("scheduler",
+                          "took up " + std::to_string(gained.size()) + " partitions; holds " + ids);
   next_wakeup_ = services_->clock->Now();
 }
 
@@ -698,8 +697,7 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result,
   if (options_.partitions > 0) {
     // Several active schedulers: a command for a DAG another one holds is not decided here (it
     // gave the partition up a moment ago); Unavailable leaves a relayed one pending for it.
-    ASSIGN_OR_RETURN(std::optional<std::string> dag,
-                     CommandDag(original_event, *services_->store));
+    ASSIGN_OR_RETURN(std::optional<std::string> dag, CommandDag(original_event, *services_->store));
     if (dag && !Owns(*dag)) {
       return UnavailableError("DAG '" + *dag + "' is scheduled by the holder of partition " +
                               std::to_string(dag::PartitionOf(*dag, options_.partitions)) +

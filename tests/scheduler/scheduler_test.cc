@@ -233,8 +233,7 @@ TEST_P(SchedulerTest, APartitionedSchedulerActsOnItsPartitionsDagsAndTakesOthers
   EXPECT_EQ(sched.Partitions().size(), 2u);
 
   std::promise<void> gave_up;
-  sched.ChangePartitions({}, {dag::PartitionOf(other, kPartitions)},
-                         [&] { gave_up.set_value(); });
+  sched.ChangePartitions({}, {dag::PartitionOf(other, kPartitions)}, [&] { gave_up.set_value(); });
   gave_up.get_future().wait();
   EXPECT_EQ(sched.Submit(TriggerRun{other}).status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(sched.Partitions(), std::set<int>{mine});

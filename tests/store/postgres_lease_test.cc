@@ -8,8 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -337,9 +337,8 @@ TEST_F(PostgresLeaseTest, ServersShareThePartitionsOutAndTakeADeadOnesOver) {
   EXPECT_TRUE(a->Heartbeat().ok());
   EXPECT_TRUE(b->Heartbeat().ok());
   // A command registers too, but takes no share.
-  Result<std::unique_ptr<SchedulerLease>> command =
-      SchedulerLease::Register(db_.url(), "c (command)", 3, SchedulerLease::kDefaultFailoverTimeout,
-                               0, /*serves=*/false);
+  Result<std::unique_ptr<SchedulerLease>> command = SchedulerLease::Register(
+      db_.url(), "c (command)", 3, SchedulerLease::kDefaultFailoverTimeout, 0, /*serves=*/false);
   ASSERT_TRUE(command.ok()) << command.status();
   EXPECT_EQ((*command)->partitions(), 4);
   surplus = a->Surplus();

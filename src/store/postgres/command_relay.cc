@@ -21,12 +21,12 @@ Result<int64_t> CommandRelay::Send(const nlohmann::json& request, const std::str
   // Whatever its state, a command is history a day after it expired.
   RETURN_IF_ERROR(conn_->Exec(std::string("DELETE FROM relayed_commands WHERE expires_at < ") +
                               kDatabaseNowMs + " - 86400000"));
-  ASSIGN_OR_RETURN(Connection::Statement stmt,
-                   conn_->Prepare(std::string("INSERT INTO relayed_commands (request, sender, "
-                                              "state, created_at, expires_at, partition) VALUES "
-                                              "(?1, ?2, 'pending', ") +
-                                  kDatabaseNowMs + ", " + kDatabaseNowMs +
-                                  " + ?3, ?4) RETURNING id"));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn_->Prepare(std::string("INSERT INTO relayed_commands (request, sender, "
+                                 "state, created_at, expires_at, partition) VALUES "
+                                 "(?1, ?2, 'pending', ") +
+                     kDatabaseNowMs + ", " + kDatabaseNowMs + " + ?3, ?4) RETURNING id"));
   stmt.BindText(1, request.dump());
   stmt.BindText(2, sender);
   stmt.BindInt64(3, ttl.count());
@@ -83,14 +83,14 @@ Result<std::unique_ptr<CommandInbox>> CommandInbox::Open(const std::string& url)
 }
 
 Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit,
-                                                        const std::set<int>& partitions) {
+                                                          const std::set<int>& partitions) {
   std::string ids;
   for (int p : partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
-  ASSIGN_OR_RETURN(Connection::Statement stmt,
-                   conn_->Prepare(std::string("SELECT id, request, sender FROM relayed_commands "
-                                              "WHERE state = 'pending' AND expires_at > ") +
-                                  kDatabaseNowMs +
-                                  " AND partition = ANY(?2::int[]) ORDER BY id LIMIT ?1"));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn_->Prepare(std::string("SELECT id, request, sender FROM relayed_commands "
+                                 "WHERE state = 'pending' AND expires_at > ") +
+                     kDatabaseNowMs + " AND partition = ANY(?2::int[]) ORDER BY id LIMIT ?1"));
   stmt.BindInt64(1, limit);
   stmt.BindText(2, "{" + ids + "}");
   return internal::ReadAll<RelayedCommand>(
@@ -105,12 +105,9 @@ Result<bool> CommandInbox::AwaitCommand(std::chrono::milliseconds timeout) {
   return conn_->AwaitNotification(timeout);
 }
 
-Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
-                                                       const std::string& url,
-                                                       const nlohmann::json& request,
-                                                       const std::string& sender,
-                                                       std::chrono::milliseconds wait,
-                                                       int partition) {
+Result<std::optional<nlohmann::json>> RelayOrTakeLease(
+    SchedulerLease& lease, const std::string& url, const nlohmann::json& request,
+    const std::string& sender, std::chrono::milliseconds wait, int partition) {
   ASSIGN_OR_RETURN(bool got, lease.TryAcquire(partition));
   if (got) return std::optional<nlohmann::json>();
   ASSIGN_OR_RETURN(std::unique_ptr<CommandRelay> relay, CommandRelay::Open(url));

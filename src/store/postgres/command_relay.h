@@ -67,12 +67,9 @@ class CommandRelay {
 // for a moment is waited for. Unavailable when no answer came within `wait` (the command is
 // withdrawn: it was not applied); an error that is not transient withdraws it too. With several
 // partitions, `partition` is the command's DAG's: its holder, or the caller taking it, applies it.
-Result<std::optional<nlohmann::json>> RelayOrTakeLease(SchedulerLease& lease,
-                                                       const std::string& url,
-                                                       const nlohmann::json& request,
-                                                       const std::string& sender,
-                                                       std::chrono::milliseconds wait,
-                                                       int partition = 1);
+Result<std::optional<nlohmann::json>> RelayOrTakeLease(
+    SchedulerLease& lease, const std::string& url, const nlohmann::json& request,
+    const std::string& sender, std::chrono::milliseconds wait, int partition = 1);
 
 // The active scheduler's side, on a session of its own.
 class CommandInbox {

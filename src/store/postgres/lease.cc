@@ -17,15 +17,18 @@ constexpr char kLockKey[] = "((k.classid::bigint << 32) | k.objid::bigint)";
 constexpr char kThisDatabase[] =
     "k.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
-std::string LockOf(int partition) { return std::to_string(kLeaseLock + partition - 1); }
+std::string LockOf(int partition) {
+  return std::to_string(kLeaseLock + partition - 1);
+}
 // The SQL key of the lock of lease row `row` (a column holding a partition number).
 std::string LockOfRow(const std::string& row) {
   return "(" + std::to_string(kLeaseLock - 1) + " + " + row + ")";
 }
 // Whether some session holds the lock of lease row `row`.
 std::string LockHeld(const std::string& row) {
-  return std::string("EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "
-                     "k.granted AND ") +
+  return std::string(
+             "EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "
+             "k.granted AND ") +
          kThisDatabase + " AND " + kLockKey + " = " + LockOfRow(row) + ")";
 }
 
@@ -83,8 +86,7 @@ Status SchedulerLease::SetUpPartitions(int partitions) {
     for (int p : locked) DropLock(p);
   };
   for (int p = 1; p <= rows; ++p) {
-    Result<int64_t> got =
-        conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(p) + ")::int");
+    Result<int64_t> got = conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(p) + ")::int");
     if (!got.ok()) {
       unlock();
       return got.status();
@@ -108,8 +110,7 @@ Status SchedulerLease::SetUpPartitions(int partitions) {
       std::to_string(partitions) + ") g ON CONFLICT (id) DO NOTHING; COMMIT");
   if (!s.ok()) conn_->RollBackIfOpen();
   unlock();
-  return s.With("set the database up for " + std::to_string(partitions) +
-                " scheduler partitions");
+  return s.With("set the database up for " + std::to_string(partitions) + " scheduler partitions");
 }
 
 int64_t SchedulerLease::epoch() const {
@@ -191,10 +192,11 @@ Result<bool> SchedulerLease::TakeOver(int partition) {
 }
 
 Result<std::string> SchedulerLease::DescribeHolder(int partition) {
-  ASSIGN_OR_RETURN(Connection::Statement stmt,
-                   conn_->Prepare(std::string("SELECT s.id, s.host, s.pid FROM scheduler_lease l "
-                                              "JOIN schedulers s ON s.id = l.holder WHERE l.id = ") +
-                                  std::to_string(partition) + " AND " + LockHeld("l.id")));
+  ASSIGN_OR_RETURN(
+      Connection::Statement stmt,
+      conn_->Prepare(std::string("SELECT s.id, s.host, s.pid FROM scheduler_lease l "
+                                 "JOIN schedulers s ON s.id = l.holder WHERE l.id = ") +
+                     std::to_string(partition) + " AND " + LockHeld("l.id")));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::string("none");
   return "instance " + std::to_string(stmt.ColumnInt64(0)) + " on host " + stmt.ColumnText(1) +
@@ -213,18 +215,16 @@ Status SchedulerLease::Heartbeat() {
                      "l.holder = ?1), (SELECT count(*) FROM pg_locks k "
                      "WHERE k.locktype = 'advisory' AND k.granted AND k.pid = "
                      "pg_backend_pid() AND " +
-                     kLockKey + " IN (SELECT " + LockOfRow("p") +
-                     " FROM unnest(?2::int[]) p))"));
+                     kLockKey + " IN (SELECT " + LockOfRow("p") + " FROM unnest(?2::int[]) p))"));
   stmt.BindInt64(1, instance_);
   stmt.BindText(2, "{" + ids + "}");
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (held_.empty()) return OkStatus();  // a standby: only the heartbeat
   const int64_t n = static_cast<int64_t>(held_.size());
   if (!row || stmt.ColumnInt64(0) != n) {
-    return FailedPreconditionError("another scheduler took the lease over (ours was " +
-                                   (partitions_ == 1 ? "epoch " + std::to_string(epoch())
-                                                     : "partitions " + ids) +
-                                   ")");
+    return FailedPreconditionError(
+        "another scheduler took the lease over (ours was " +
+        (partitions_ == 1 ? "epoch " + std::to_string(epoch()) : "partitions " + ids) + ")");
   }
   if (stmt.ColumnInt64(1) != n) {
     return UnavailableError("this scheduler's database session ended, and its lock with it");
@@ -407,9 +407,10 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, OpenMigrated(url));
   // The partitions an instance holds: the lease rows naming it whose lock its session holds.
   const std::string held =
-      std::string("(SELECT string_agg(l.id::text, ',' ORDER BY l.id) FROM scheduler_lease l "
-                  "WHERE l.holder = s.id AND EXISTS (SELECT 1 FROM pg_locks k WHERE "
-                  "k.locktype = 'advisory' AND k.granted AND ") +
+      std::string(
+          "(SELECT string_agg(l.id::text, ',' ORDER BY l.id) FROM scheduler_lease l "
+          "WHERE l.holder = s.id AND EXISTS (SELECT 1 FROM pg_locks k WHERE "
+          "k.locktype = 'advisory' AND k.granted AND ") +
       kThisDatabase + " AND k.pid = s.session_pid AND " + kLockKey + " = " + LockOfRow("l.id") +
       "))";
   ASSIGN_OR_RETURN(

@@ -48,10 +48,10 @@ struct SchedulerInstance {
   int pid = 0;
   int64_t started_at_ms = 0;  // unix milliseconds, database clock
   int64_t heartbeat_age_ms = 0;
-  bool active = false;     // holds the lease (or a partition) now
+  bool active = false;          // holds the lease (or a partition) now
   std::vector<int> partitions;  // the partitions it holds (several schedulers)
-  bool connected = false;  // its session is open (else it was killed, frozen past the timeout,
-                           // or cut off)
+  bool connected = false;       // its session is open (else it was killed, frozen past the timeout,
+                                // or cut off)
   std::optional<int64_t> stopped_at_ms;
 };
 
@@ -180,8 +180,8 @@ class LeaseKeeper {
 
   SchedulerLease* lease_;
   PartitionOwner* owner_;
-  std::set<int> dropping_;                        // keeper thread: given to the owner to drop
-  std::shared_ptr<std::atomic<bool>> dropped_;    // set by the owner's `done`
+  std::set<int> dropping_;                      // keeper thread: given to the owner to drop
+  std::shared_ptr<std::atomic<bool>> dropped_;  // set by the owner's `done`
   std::function<void(const Status&)> on_lost_;
   std::function<void(const std::string&)> warn_;
   std::mutex mu_;

@@ -73,9 +73,8 @@ Status PostgresStore::CheckFence() {
     ids += (ids.empty() ? "" : ",") + std::to_string(partition);
     epochs += (epochs.empty() ? "" : ",") + std::to_string(epoch);
   }
-  ASSIGN_OR_RETURN(
-      postgres::Connection::Statement fence,
-      conn_->Prepare("SELECT sparkplane_fence_partitions(?1::int[], ?2::bigint[])"));
+  ASSIGN_OR_RETURN(postgres::Connection::Statement fence,
+                   conn_->Prepare("SELECT sparkplane_fence_partitions(?1::int[], ?2::bigint[])"));
   fence.BindText(1, "{" + ids + "}");
   fence.BindText(2, "{" + epochs + "}");
   return fence.Run();

@@ -1007,14 +1007,15 @@ class PostgresPartitionsTest : public PostgresServerTest {
     UseStore(db_.url());
     for (const std::string& d : {a(), b()}) {
       fs::create_directories(d + "/dags");
-      WriteFile(d + "/sparkplane.yaml",
-                "store: " + db_.url() + "\nscheduler_partitions: 4\n");
+      WriteFile(d + "/sparkplane.yaml", "store: " + db_.url() + "\nscheduler_partitions: 4\n");
       for (int i = 0; i < kDags; ++i) {
         const std::string id = "d" + std::to_string(i);
         // A run waits for <gate>.<run id> (up to 2 min) once it marked that it ran.
         WriteFile(d + "/dags/" + id + ".yaml",
-                  "id: " + id + "\ntasks:\n  - id: t\n    type: bash\n    command: sh -c 'echo x "
-                  ">> " + marks() + "/" + id + ".{{ run_id }}; for i in $(seq 1200); do [ -e " +
+                  "id: " + id +
+                      "\ntasks:\n  - id: t\n    type: bash\n    command: sh -c 'echo x "
+                      ">> " +
+                      marks() + "/" + id + ".{{ run_id }}; for i in $(seq 1200); do [ -e " +
                       gate() + ".{{ run_id }} ] && break; sleep 0.1; done'\n");
       }
     }
@@ -1048,8 +1049,8 @@ class PostgresPartitionsTest : public PostgresServerTest {
   // Triggers run `run` of every DAG through server `dir`'s CLI.
   void TriggerAll(const std::string& dir, const std::string& run) {
     for (int i = 0; i < kDags; ++i) {
-      CommandResult t = Sparkplane(dir, {"dags", "trigger", "d" + std::to_string(i), "--run-id",
-                                         run});
+      CommandResult t =
+          Sparkplane(dir, {"dags", "trigger", "d" + std::to_string(i), "--run-id", run});
       ASSERT_EQ(t.exit_code, 0) << t.err;
     }
   }
@@ -1074,7 +1075,8 @@ class PostgresPartitionsTest : public PostgresServerTest {
   PgTestDatabase db_;
 };
 
-TEST_F(PostgresPartitionsTest, TwoPostgresSchedulersShareThePartitionsAndATakeoverRunsNothingTwice) {
+TEST_F(PostgresPartitionsTest,
+       TwoPostgresSchedulersShareThePartitionsAndATakeoverRunsNothingTwice) {
   ServerProcess server_a(a());
   server_a.Start();
   ServerProcess server_b(b());

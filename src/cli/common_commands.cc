@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "api/control_socket.h"
@@ -68,6 +69,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   Result<std::unique_ptr<store::postgres::SchedulerLease>> lease = store::RegisterScheduler(
       rt.config.StoreLocation(), std::string(host) + " (command)", rt.config.failover_timeout);
   Status leased = lease.status();
+  std::map<int, int64_t> held;  // read before the keeper's thread may touch the lease
   if (leased.ok() && *lease) {
     // On PostgreSQL the scheduler lease, not this lock, keeps a server from deciding beside the
     // command (one started meanwhile waits as a standby): let go of the lock, so that a command
@@ -93,7 +95,8 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
       return std::move(**relayed);
     }
     // No scheduler acts on it: this command holds the lease (or its DAG's partition).
-    rt.store->FencePartitions((*lease)->held());
+    held = (*lease)->held();
+    rt.store->FencePartitions(held);
   }
   // While the command runs, the lease's session must not look frozen to a standby.
   std::unique_ptr<store::postgres::LeaseKeeper> keeper;
@@ -115,7 +118,7 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
   rt.logger = std::make_unique<Logger>(rt.clock, LogLevel::kError);
   rt.services.logger = rt.logger.get();
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
-  if (partitioned) sched.SetPartitions((*lease)->held());
+  if (partitioned) sched.SetPartitions(held);
   Result<nlohmann::json> out = nlohmann::json();
   Status started = sched.Start();
   if (!started.ok()) {

@@ -40,7 +40,7 @@ int SchedulersList(const GlobalOptions& g, bool all) {
     std::string started = FormatTime(FromUnixMillis(s.started_at_ms));
     nlohmann::json holds = nullptr;
     std::string holds_text = "-";
-    if (s.active && s.partitions != std::vector<int>{1}) {
+    if (s.active && s.of > 1) {
       // Several schedulers: each holds the DAGs of its partitions.
       std::string ids;
       for (int p : s.partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);

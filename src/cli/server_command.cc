@@ -120,6 +120,8 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
                                    std::to_string((*lease)->partitions()) +
                                    " scheduler partitions");
   }
+  // The epoch is read here, before the keeper's thread may touch the lease.
+  int64_t single_epoch = 0;
   if (*lease && !partitioned) {
     bool announced = false;
     for (;;) {
@@ -142,9 +144,10 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
         return 0;
       }
     }
+    single_epoch = (*lease)->epoch();
     standby_log.Info("server", "active: instance " + std::to_string((*lease)->instance()) +
                                    " holds the scheduler lease (epoch " +
-                                   std::to_string((*lease)->epoch()) + ")");
+                                   std::to_string(single_epoch) + ")");
     // Heartbeats from now on: the start-up below may outlast the session timeout. Losing the
     // lease (another instance took over) means exiting at once, leaving the running tries to
     // it (it adopts them): stopping them here would make it run them again.
@@ -169,7 +172,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
         &partition_owner);
   }
   Result<std::unique_ptr<Runtime>> opened =
-      OpenRuntime(g.config, ClusterOwner::kServerLock, *lease ? (*lease)->epoch() : 0);
+      OpenRuntime(g.config, ClusterOwner::kServerLock, single_epoch);
   if (!opened.ok()) return Fail(opened.status());
   Runtime& rt = **opened;
 
@@ -329,17 +332,21 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     std::unique_lock<std::mutex> lock(reaper_mu);
     while (!stopping) {
       lock.unlock();
-      // Several partitions: only the clusters of this server's own runs are adopted.
+      // Several partitions: only the clusters of this server's own runs are adopted; a server
+      // holding none writes nothing (its store is fenced shut) and leaves reaping to the others.
       std::function<bool(int64_t)> schedules_run;
+      const bool idle = partitioned && sched.Partitions().empty();
       if (partitioned) {
         schedules_run = [&](int64_t key) {
           Result<std::optional<store::DagRun>> r = rt.store->GetRun(key);
           return r.ok() && *r && sched.PartitionElsewhere((*r)->dag_id) == 0;
         };
       }
-      Status reaped = operators::ReapOrphanClusters(rt.services, run_is_active, schedules_run);
+      Status reaped =
+          idle ? OkStatus()
+               : operators::ReapOrphanClusters(rt.services, run_is_active, schedules_run);
       if (!reaped.ok()) rt.logger->Warn("clusters", reaped.ToString());
-      if (rt.config.retention.count() > 0 && rt.clock.Now() >= next_clean) {
+      if (!idle && rt.config.retention.count() > 0 && rt.clock.Now() >= next_clean) {
         next_clean = rt.clock.Now() + kCleanInterval;
         Clean(rt, sched);
       }

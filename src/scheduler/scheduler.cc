@@ -28,6 +28,20 @@ std::optional<int64_t> EventRun(const Event& event) {
       event);
 }
 
+// "1,3,4", or "none".
+template <typename Partitions>
+std::string JoinPartitions(const Partitions& partitions) {
+  std::string out;
+  for (const auto& p : partitions) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(p)>, int>) {
+      out += (out.empty() ? "" : ",") + std::to_string(p);
+    } else {
+      out += (out.empty() ? "" : ",") + std::to_string(p.first);
+    }
+  }
+  return out.empty() ? "none" : out;
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> CommandDag(const Event& event, store::Store& store) {
@@ -221,7 +235,9 @@ Status Scheduler::Start() {
 // ---- partitions (several active schedulers) -----------------------------------------------
 
 bool Scheduler::Owns(const std::string& dag_id) const {
-  return options_.partitions <= 0 || owned_.count(dag::PartitionOf(dag_id, options_.partitions));
+  if (options_.partitions <= 0) return true;
+  const int p = dag::PartitionOf(dag_id, options_.partitions);
+  return owned_.count(p) > 0 && pending_takeup_.count(p) == 0;
 }
 
 dag::FolderChanges Scheduler::Owned(dag::FolderChanges changes) const {
@@ -257,12 +273,9 @@ void Scheduler::ChangePartitions(std::map<int, int64_t> gained, std::set<int> dr
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      queue_.push_back({std::nullopt, [this, gained = std::move(gained),
-                                       dropped = std::move(dropped), done = std::move(done)] {
-                          TakePartitions({}, dropped);
-                          done();
-                          if (!gained.empty()) TakePartitions(gained, {});
-                        }});
+      queue_.push_back(
+          {std::nullopt, [this, gained = std::move(gained), dropped = std::move(dropped),
+                          done = std::move(done)] { TakePartitions(gained, dropped, done); }});
       done = nullptr;
     }
   }
@@ -273,40 +286,11 @@ void Scheduler::ChangePartitions(std::map<int, int64_t> gained, std::set<int> dr
   }
 }
 
-void Scheduler::TakePartitions(const std::map<int, int64_t>& gained, const std::set<int>& dropped) {
-  auto in = [this](const auto& partitions) {
-    return [this, &partitions](const std::string& dag_id) {
-      return partitions.count(dag::PartitionOf(dag_id, options_.partitions)) > 0;
-    };
-  };
-  if (!dropped.empty()) {
-    // Forgotten, not stopped: the next holder adopts the tries, as after a crash.
-    auto gone = in(dropped);
-    std::set<int64_t> runs;
-    for (auto it = snapshot_.runs.begin(); it != snapshot_.runs.end();) {
-      if (!gone(it->second.run.dag_id)) {
-        ++it;
-        continue;
-      }
-      runs.insert(it->first);
-      it = snapshot_.runs.erase(it);
-    }
-    std::erase_if(snapshot_.dags, [&](const auto& entry) { return gone(entry.first); });
-    std::erase_if(live_, [&](const auto& entry) { return runs.count(entry.first.run) > 0; });
-    std::erase_if(snapshot_.cancelling, [&](const TryKey& k) { return runs.count(k.run) > 0; });
-    std::erase_if(stale_runs_, [&](int64_t run) { return runs.count(run) > 0; });
-    std::erase_if(snapshot_.taken_run_ids, [&](const auto& ids) { return gone(ids.first); });
-    std::erase_if(retry_events_, [&](const Event& e) {
-      std::optional<int64_t> about = EventRun(e);
-      return about && runs.count(*about) > 0;
-    });
-    snapshot_.active_tries = 0;
-    for (const auto& [key, view] : snapshot_.runs) {
-      for (const auto& [task_id, ti] : view.tis) {
-        if (store::IsActive(ti.state)) ++snapshot_.active_tries;
-      }
-    }
-  }
+void Scheduler::TakePartitions(const std::map<int, int64_t>& gained, const std::set<int>& dropped,
+                               const std::function<void()>& done) {
+  // Given up first: forgotten, and out of the fence, before the lease lets go of them.
+  Forget(dropped);
+  for (int p : dropped) pending_takeup_.erase(p);
   std::map<int, int64_t> held;
   {
     std::lock_guard<std::mutex> lock(owned_mu_);
@@ -315,16 +299,62 @@ void Scheduler::TakePartitions(const std::map<int, int64_t>& gained, const std::
     held = owned_;
   }
   services_->store->FencePartitions(held);
-  std::string ids;
-  for (const auto& [p, epoch] : held) ids += (ids.empty() ? "" : ",") + std::to_string(p);
-  if (ids.empty()) ids = "none";
+  done();
   if (!dropped.empty()) {
-    services_->logger->Info("scheduler", "gave up " + std::to_string(dropped.size()) +
-                                             " partitions to other schedulers; holds " + ids);
+    services_->logger->Info("scheduler", "gave up partitions " + JoinPartitions(dropped) +
+                                             " to other schedulers; holds " + JoinPartitions(held));
   }
-  if (gained.empty()) return;
+  pending_takeup_.insert(gained.begin(), gained.end());
+  TakeUpPending();
+}
+
+void Scheduler::Forget(const std::set<int>& partitions) {
+  if (partitions.empty()) return;
+  // Not stopped: the next holder adopts the tries, as after a crash. A try of theirs that saves
+  // its handle from now on is refused (SaveHandleOnLoop), so it never starts here.
+  auto gone = [&](const std::string& dag_id) {
+    return partitions.count(dag::PartitionOf(dag_id, options_.partitions)) > 0;
+  };
+  std::set<int64_t> runs;
+  for (auto it = snapshot_.runs.begin(); it != snapshot_.runs.end();) {
+    if (!gone(it->second.run.dag_id)) {
+      ++it;
+      continue;
+    }
+    runs.insert(it->first);
+    it = snapshot_.runs.erase(it);
+  }
+  std::erase_if(snapshot_.dags, [&](const auto& entry) { return gone(entry.first); });
+  std::erase_if(live_, [&](const auto& entry) { return runs.count(entry.first.run) > 0; });
+  std::erase_if(snapshot_.cancelling, [&](const TryKey& k) { return runs.count(k.run) > 0; });
+  std::erase_if(stale_runs_, [&](int64_t run) { return runs.count(run) > 0; });
+  std::erase_if(snapshot_.taken_run_ids, [&](const auto& ids) { return gone(ids.first); });
+  std::erase_if(retry_events_, [&](Event& e) {
+    if (auto* changed = std::get_if<DagsChanged>(&e)) {
+      // A folder change waiting for its retry: only this scheduler's DAGs stay in it.
+      std::erase_if(changed->loaded, [&](const dag::DagPtr& d) { return gone(d->id); });
+      std::erase_if(changed->missing, [&](const std::string& id) { return gone(id); });
+      return changed->loaded.empty() && changed->missing.empty();
+    }
+    std::optional<int64_t> about = EventRun(e);
+    return about && runs.count(*about) > 0;
+  });
+  snapshot_.active_tries = 0;
+  for (const auto& [key, view] : snapshot_.runs) {
+    for (const auto& [task_id, ti] : view.tis) {
+      if (store::IsActive(ti.state)) ++snapshot_.active_tries;
+    }
+  }
+}
+
+void Scheduler::TakeUpPending() {
+  if (pending_takeup_.empty()) return;
+  std::map<int, int64_t> taking;
+  taking.swap(pending_takeup_);  // owned from here on (Owns)
+  auto taken = [&](const std::string& dag_id) {
+    return taking.count(dag::PartitionOf(dag_id, options_.partitions)) > 0;
+  };
   // Taken up as at a start: records, definitions, active runs and their tries.
-  auto taken = in(gained);
   Status s = [&]() -> Status {
     ASSIGN_OR_RETURN(std::vector<store::DagRecord> records, services_->store->ListDags());
     for (store::DagRecord& r : records) {
@@ -340,12 +370,21 @@ void Scheduler::TakePartitions(const std::map<int, int64_t>& gained, const std::
     RETURN_IF_ERROR(loaded);
     return ApplyDagChanges(changes);
   }();
-  if (!s.ok()) {
-    services_->logger->Error("scheduler", "taking up partitions: " + s.ToString());
+  const Time now = services_->clock->Now();
+  next_wakeup_ = now;
+  std::set<int> ids;
+  for (const auto& [p, epoch] : taking) ids.insert(p);
+  if (s.ok()) {
+    services_->logger->Info("scheduler", "took up partitions " + JoinPartitions(ids));
+    return;
   }
-  services_->logger->Info("scheduler",
-                          "took up " + std::to_string(gained.size()) + " partitions; holds " + ids);
-  next_wakeup_ = services_->clock->Now();
+  // Half loaded (the store away for a moment): forgotten again and taken up anew in a second;
+  // meanwhile their commands are turned away as not yet taken up.
+  Forget(ids);
+  pending_takeup_ = std::move(taking);
+  takeup_retry_at_ = now + Millis(1000);
+  services_->logger->Error("scheduler", "taking up partitions " + JoinPartitions(ids) + ": " +
+                                            s.ToString() + "; trying again in a second");
 }
 
 Status Scheduler::RescanDags() {
@@ -627,6 +666,7 @@ void Scheduler::RunLoop() {
       Status s = RescanDags();
       if (!s.ok()) services_->logger->Error("dags", s.ToString());
     }
+    if (!pending_takeup_.empty() && now >= takeup_retry_at_) TakeUpPending();
     if (next_wakeup_ && now >= *next_wakeup_) {
       next_wakeup_.reset();
       if (!stale_runs_.empty()) ReloadRuns(std::set<int64_t>(stale_runs_));
@@ -699,9 +739,13 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result,
     // gave the partition up a moment ago); Unavailable leaves a relayed one pending for it.
     ASSIGN_OR_RETURN(std::optional<std::string> dag, CommandDag(original_event, *services_->store));
     if (dag && !Owns(*dag)) {
+      const int p = dag::PartitionOf(*dag, options_.partitions);
+      if (pending_takeup_.count(p)) {
+        return UnavailableError("DAG '" + *dag + "' is in partition " + std::to_string(p) +
+                                ", which this scheduler is taking up; try again in a moment");
+      }
       return UnavailableError("DAG '" + *dag + "' is scheduled by the holder of partition " +
-                              std::to_string(dag::PartitionOf(*dag, options_.partitions)) +
-                              ", not by this scheduler");
+                              std::to_string(p) + ", not by this scheduler");
     }
   }
   // A command about a finished run needs that run in the snapshot first.
@@ -770,6 +814,10 @@ Status Scheduler::Prune(const PruneRuns& event, CommandResult* result) {
     filter.limit = batch;
     ASSIGN_OR_RETURN(snapshot_.prune_candidates, services_->store->ListRuns(filter));
     const size_t found = snapshot_.prune_candidates.size();
+    // Several active schedulers: each deletes its own DAGs' runs (another's may be cleared back
+    // to running meanwhile, which only its holder sees).
+    std::erase_if(snapshot_.prune_candidates,
+                  [this](const store::DagRun& r) { return !Owns(r.dag_id); });
     Plan plan = Decide(snapshot_, event, services_->clock->Now(), keys_);
     snapshot_.prune_candidates.clear();
     if (!plan.refused.ok()) return plan.refused;
@@ -1304,6 +1352,20 @@ void Scheduler::StopTryEffect(const StopTry& stop) {
 }
 
 Status Scheduler::SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle) {
+  // A try this scheduler no longer acts on (its run ended, it was cleared, or its partition was
+  // given up) must not start: its handle would be recorded by nobody, and a new holder would
+  // launch it again. A run being read again (stale) is decided once it is back.
+  if (!stale_runs_.count(key.run)) {
+    auto run = snapshot_.runs.find(key.run);
+    auto ti = run == snapshot_.runs.end() ? decltype(run->second.tis.end()){}
+                                          : run->second.tis.find(key.task);
+    if (run == snapshot_.runs.end() || ti == run->second.tis.end() ||
+        ti->second.try_number != key.try_number || !store::IsActive(ti->second.state)) {
+      return FailedPreconditionError("try " + std::to_string(key.try_number) + " of task '" +
+                                     key.task + "' of run " + std::to_string(key.run) +
+                                     " is no longer this scheduler's to start");
+    }
+  }
   return Process(TaskStarted{key.run, key.task, key.try_number, handle}, nullptr);
 }
 

@@ -250,7 +250,13 @@ class Scheduler {
   // The folder's changes limited to the DAGs scheduled here.
   dag::FolderChanges Owned(dag::FolderChanges changes) const;
   // ChangePartitions on the loop thread.
-  void TakePartitions(const std::map<int, int64_t>& gained, const std::set<int>& dropped);
+  void TakePartitions(const std::map<int, int64_t>& gained, const std::set<int>& dropped,
+                      const std::function<void()>& done);
+  // Forgets the DAGs, runs and live tries of these partitions (their tries keep running).
+  void Forget(const std::set<int>& partitions);
+  // Takes up the partitions of pending_takeup_ as a start would load them; on a failure they are
+  // forgotten again and tried anew a second later.
+  void TakeUpPending();
   Status SaveHandleOnLoop(const TryKey& key, const nlohmann::json& handle);
   void RecoverTry(RunView& view, store::TaskInstance& ti);
   nlohmann::json TemplateContext(const RunView& view, const std::string& task, int try_number);
@@ -295,6 +301,9 @@ class Scheduler {
   // Several partitions: the ones held (loop thread writes; any thread reads under owned_mu_).
   mutable std::mutex owned_mu_;
   std::map<int, int64_t> owned_;
+  // Loop thread: held (and fenced) but not loaded yet, taken up again at takeup_retry_at_.
+  std::map<int, int64_t> pending_takeup_;
+  Time takeup_retry_at_{};
 };
 
 }  // namespace sp::scheduler

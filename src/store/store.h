@@ -119,12 +119,13 @@ class Store {
   // this epoch, checked in the Commit's own transaction. A no-op where one server per database
   // is guaranteed by a file lock (SQLite).
   void FenceWrites(int64_t lease_epoch) {
-    FencePartitions(lease_epoch == 0 ? std::map<int, int64_t>{}
-                                     : std::map<int, int64_t>{{1, lease_epoch}});
+    FencePartitions(lease_epoch == 0 ? std::nullopt
+                                     : std::optional<std::map<int, int64_t>>({{1, lease_epoch}}));
   }
   // Several active schedulers (lease.h): every Commit is refused unless each of these partitions
-  // is still at its epoch; none: no check.
-  virtual void FencePartitions(std::map<int, int64_t> epochs) {}
+  // is still at its epoch; an empty map refuses every Commit (a scheduler that holds no
+  // partition writes nothing); nullopt: no check.
+  virtual void FencePartitions(std::optional<std::map<int, int64_t>> epochs) {}
   // Whether relayed command `id` (Mutation::command_answer) has been answered: how a commit that
   // answered it and lost its reply is known to have landed. Commands are relayed on PostgreSQL
   // only; elsewhere none ever is (false).

@@ -239,6 +239,58 @@ TEST_P(SchedulerTest, APartitionedSchedulerActsOnItsPartitionsDagsAndTakesOthers
   EXPECT_EQ(sched.Partitions(), std::set<int>{mine});
 }
 
+// A task type that saves its handle later, from the test (as spark_submit does from its own
+// thread): Start only hands its context over.
+class LateHandleType : public operators::TaskType {
+ public:
+  explicit LateHandleType(std::promise<std::shared_ptr<operators::TaskContext>>* started)
+      : started_(started) {}
+  std::string Name() const override { return "late_handle"; }
+  std::vector<std::string> FieldNames() const override { return {}; }
+  void Validate(const dag::TaskSpec&, std::vector<dag::DagError>*) const override {}
+  void Start(std::shared_ptr<operators::TaskContext> ctx) override { started_->set_value(ctx); }
+  void Cancel(std::shared_ptr<operators::TaskContext>, const nlohmann::json&, Millis) override {}
+  void Recover(std::shared_ptr<operators::TaskContext>, const nlohmann::json&) override {}
+
+ private:
+  std::promise<std::shared_ptr<operators::TaskContext>>* started_;
+};
+
+// A try of a partition given up before it saved its handle must not start here: its save is
+// refused (the new holder launches it, since it never started), instead of being accepted as
+// an empty commit and leaving the try running beside the new holder's launch.
+TEST_P(SchedulerTest, ATryOfAPartitionGivenUpCannotSaveItsHandle) {
+  if (GetParam() == StoreBackend::kPostgres) GTEST_SKIP() << "fencing needs the lease's rows";
+  constexpr int kPartitions = 4;
+  std::ofstream(dir_ / "dags" / "late.yaml")
+      << "id: late\ntasks:\n  - id: a\n    type: late_handle\n";
+  SchedulerOptions opts;
+  opts.partitions = kPartitions;
+  Server server(*this, opts);
+  std::promise<std::shared_ptr<operators::TaskContext>> started;
+  server.registry->Register(std::make_unique<LateHandleType>(&started));
+  opts.dags_folder = (dir_ / "dags").string();
+  Scheduler sched(&server.services, server.registry.get(), opts);
+  const int partition = dag::PartitionOf("late", kPartitions);
+  sched.SetPartitions({{partition, 1}});
+  ASSERT_TRUE(sched.Start().ok());
+  sched.RunInBackground();
+  Result<CommandResult> created = sched.Submit(TriggerRun{"late"});
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::shared_ptr<operators::TaskContext> ctx = started.get_future().get();
+  std::promise<void> gave_up;
+  sched.ChangePartitions({}, {partition}, [&] { gave_up.set_value(); });
+  gave_up.get_future().wait();
+  EXPECT_EQ(ctx->SaveHandle({{"pid", 1}}).code(), StatusCode::kFailedPrecondition);
+  Result<std::optional<store::TaskInstance>> ti =
+      server.db->GetTaskInstance(created->created_runs.at(0), "a");
+  ASSERT_TRUE(ti.ok() && *ti) << ti.status();
+  EXPECT_EQ((*ti)->state, store::TaskState::kQueued);
+  EXPECT_TRUE((*ti)->handle.is_null());
+  sched.Stop();
+  sched.Join();
+}
+
 TEST_P(SchedulerTest, BusyDatabaseIsRetriedTransparently) {
   int failures = 0;
   store::DagRun run = RunChain(

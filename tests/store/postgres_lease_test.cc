@@ -303,8 +303,6 @@ TEST_F(PostgresLeaseTest, WeekOldInstancesAreForgottenButNeverTheHolder) {
   EXPECT_THAT(hosts, ::testing::ElementsAre("a", "c"));  // the holder first, then the newest
 }
 
-// Sealed bytes read back whole whatever the database's bytea_output (a role or database set to
-// `escape` would otherwise read them as empty).
 // Several partitions: servers share them out (each its fair share, the rest left to the
 // others), one that joins gets some once the others give theirs up, a dead one's are taken over
 // at new epochs, and a store fenced on its partitions refuses commits once one moved.
@@ -383,6 +381,52 @@ TEST_F(PostgresLeaseTest, ServersShareThePartitionsOutAndTakeADeadOnesOver) {
   EXPECT_EQ(list->front().partitions, (std::vector<int>{1, 2, 3, 4}));
 }
 
+// A new number of partitions (a rolling update from one scheduler to several) moves every
+// partition to a new epoch: the old holder's fenced store writes nothing more, and a standby of
+// the old number cannot take a partition (it would schedule every DAG beside the new servers).
+TEST_F(PostgresLeaseTest, ANewNumberOfPartitionsFencesAndRefusesSchedulersOfTheOldOne) {
+  std::unique_ptr<SchedulerLease> old_active = Register("old-active");
+  std::unique_ptr<SchedulerLease> old_standby = Register("old-standby");
+  ASSERT_TRUE(old_active && old_standby && Acquire(*old_active));
+  Result<std::unique_ptr<Store>> store = OpenStore(db_.url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  (*store)->FenceWrites(old_active->epoch());
+  // While the old active holds its lease, a server of another number is refused (after waiting
+  // a few seconds for a setup under way).
+  Result<std::unique_ptr<SchedulerLease>> early =
+      SchedulerLease::Register(db_.url(), "new", 5, SchedulerLease::kDefaultFailoverTimeout, 4);
+  EXPECT_THAT(early.status(), StatusIs(StatusCode::kFailedPrecondition,
+                                       HasSubstr("set up for 1 scheduler partitions")));
+  // Its session ends (a PostgreSQL restart, say), and the new server sets the database up.
+  ASSERT_TRUE(db_.Admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                        db_.url().substr(db_.url().rfind('/') + 1) +
+                        "' AND pid <> pg_backend_pid()"));
+  Result<std::unique_ptr<SchedulerLease>> fresh =
+      SchedulerLease::Register(db_.url(), "new", 6, SchedulerLease::kDefaultFailoverTimeout, 4);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ((*fresh)->partitions(), 4);
+  Mutation late;
+  late.runs = {FullRun(1, "etl", RunState::kRunning)};
+  Status committed = (*store)->Commit(late);
+  for (int i = 0; i < 50 && committed.code() == StatusCode::kUnavailable; ++i) {
+    committed = (*store)->Commit(late);  // its session reconnects first
+  }
+  EXPECT_THAT(committed, StatusIs(StatusCode::kFailedPrecondition, HasSubstr("fenced")));
+  Status reclaimed = old_active->Reclaim();
+  for (int i = 0; i < 50 && reclaimed.code() == StatusCode::kUnavailable; ++i) {
+    reclaimed = old_active->Reclaim();  // its session reconnects first
+  }
+  EXPECT_EQ(reclaimed.code(), StatusCode::kFailedPrecondition) << reclaimed;
+  Result<bool> taken = old_standby->TryAcquire();
+  for (int i = 0; i < 50 && taken.status().code() == StatusCode::kUnavailable; ++i) {
+    taken = old_standby->TryAcquire();
+  }
+  EXPECT_THAT(taken.status(), StatusIs(StatusCode::kFailedPrecondition,
+                                       HasSubstr("now set up for 4 scheduler partitions")));
+}
+
+// Sealed bytes read back whole whatever the database's bytea_output (a role or database set to
+// `escape` would otherwise read them as empty).
 TEST_F(PostgresLeaseTest, PostgresSealedBytesRoundTripWhateverTheByteaOutput) {
   const std::string name = db_.url().substr(db_.url().rfind('/') + 1);
   ASSERT_TRUE(db_.Admin("ALTER DATABASE " + name + " SET bytea_output = 'escape'"));

@@ -393,11 +393,19 @@ Status RunWithKey(Conn& conn, const char* sql, const Key& key) {
 // A run and everything recorded under it; cluster records only once their cluster is deleted.
 template <typename Conn>
 Status DeleteRun(Conn& conn, int64_t id) {
-  for (const char* sql : {"DELETE FROM task_instances WHERE run_id = ?1",
-                          "DELETE FROM state_events WHERE run_id = ?1",
-                          "DELETE FROM clusters WHERE run_id = ?1 AND state = 'deleted'",
-                          "DELETE FROM dag_runs WHERE id = ?1"}) {
-    RETURN_IF_ERROR(RunWithKey(conn, sql, id));
+  // Only a finished run: one that another process cleared back to running since retention read
+  // it (a clear beside `db clean`, another scheduler's) is kept whole.
+  constexpr char kFinished[] =
+      " AND EXISTS (SELECT 1 FROM dag_runs WHERE id = ?1 AND state IN ('success', 'failed', "
+      "'cancelled'))";
+  for (std::string sql : {std::string("DELETE FROM task_instances WHERE run_id = ?1") + kFinished,
+                          std::string("DELETE FROM state_events WHERE run_id = ?1") + kFinished,
+                          std::string("DELETE FROM clusters WHERE run_id = ?1 AND state = "
+                                      "'deleted'") +
+                              kFinished,
+                          std::string("DELETE FROM dag_runs WHERE id = ?1 AND state IN "
+                                      "('success', 'failed', 'cancelled')")}) {
+    RETURN_IF_ERROR(RunWithKey(conn, sql.c_str(), id));
   }
   return OkStatus();
 }

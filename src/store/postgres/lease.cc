@@ -1,6 +1,7 @@
 // SchedulerLease (see lease.h).
 #include "store/postgres/lease.h"
 
+#include <thread>
 #include <utility>
 
 #include "store/internal/sql_store.h"
@@ -36,6 +37,12 @@ std::string Ids(const std::map<int, int64_t>& held) {
   std::string out;
   for (const auto& [p, epoch] : held) out += (out.empty() ? "" : ",") + std::to_string(p);
   return out;
+}
+
+std::set<int> KeysOf(const std::map<int, int64_t>& held) {
+  std::set<int> keys;
+  for (const auto& [p, epoch] : held) keys.insert(p);
+  return keys;
 }
 
 }  // namespace
@@ -77,22 +84,32 @@ Result<std::unique_ptr<SchedulerLease>> SchedulerLease::Register(
 }
 
 Status SchedulerLease::SetUpPartitions(int partitions) {
-  ASSIGN_OR_RETURN(int64_t rows, conn_->QueryInt("SELECT count(*) FROM scheduler_lease"));
-  if (rows == partitions) return OkStatus();
-  // Under the lock of every current row, so no scheduler holds one while they change (a new
-  // row's lock is free: nobody can have taken it).
-  std::vector<int> locked;
-  auto unlock = [&] {
-    for (int p : locked) DropLock(p);
-  };
-  for (int p = 1; p <= rows; ++p) {
-    Result<int64_t> got = conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(p) + ")::int");
-    if (!got.ok()) {
-      unlock();
-      return got.status();
+  // A server starting at the same moment may be setting it up already: give it a few seconds.
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(int64_t rows, conn_->QueryInt("SELECT count(*) FROM scheduler_lease"));
+    if (rows == partitions) return OkStatus();
+    // Under the lock of every current row, so no scheduler holds one while they change (a new
+    // row's lock is free: nobody can have taken it).
+    std::vector<int> locked;
+    auto unlock = [&] {
+      for (int p : locked) DropLock(p);
+    };
+    bool in_use = false;
+    for (int p = 1; p <= rows && !in_use; ++p) {
+      Result<int64_t> got = conn_->QueryInt("SELECT pg_try_advisory_lock(" + LockOf(p) + ")::int");
+      if (!got.ok()) {
+        unlock();
+        return got.status();
+      }
+      if (*got == 1) locked.push_back(p);
+      in_use = *got != 1;
     }
-    if (*got != 1) {
+    if (in_use) {
       unlock();
+      if (attempt < 25) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
       return FailedPreconditionError(
           "the database is set up for " + std::to_string(rows) +
           " scheduler partitions and a scheduler is using them; this one is configured for " +
@@ -100,17 +117,22 @@ Status SchedulerLease::SetUpPartitions(int partitions) {
           " (scheduler_partitions): give every server the same setting, or stop them all to "
           "change it");
     }
-    locked.push_back(p);
+    // Every row moves to a new epoch above all the old ones and loses its holder: a scheduler
+    // of the old number (a standby, a server whose session a PostgreSQL restart ended) can
+    // neither reclaim a partition nor write at an old epoch, and one that tries to take a
+    // partition is refused (TakeOver counts the rows).
+    Status s = conn_->Exec(
+        "BEGIN; DELETE FROM scheduler_lease WHERE id > " + std::to_string(partitions) +
+        "; INSERT INTO scheduler_lease (id, epoch, holder) SELECT g, 0, NULL FROM "
+        "generate_series(1, " +
+        std::to_string(partitions) +
+        ") g ON CONFLICT (id) DO NOTHING; UPDATE scheduler_lease SET holder = NULL, epoch = "
+        "(SELECT max(epoch) + 1 FROM scheduler_lease); COMMIT");
+    if (!s.ok()) conn_->RollBackIfOpen();
+    unlock();
+    return s.With("set the database up for " + std::to_string(partitions) +
+                  " scheduler partitions");
   }
-  // The epochs only grow: a new row starts above every old one, so no fencing token repeats.
-  Status s = conn_->Exec(
-      "BEGIN; DELETE FROM scheduler_lease WHERE id > " + std::to_string(partitions) +
-      "; INSERT INTO scheduler_lease (id, epoch, holder) SELECT g, (SELECT coalesce(max(epoch), "
-      "0) FROM scheduler_lease), NULL FROM generate_series(1, " +
-      std::to_string(partitions) + ") g ON CONFLICT (id) DO NOTHING; COMMIT");
-  if (!s.ok()) conn_->RollBackIfOpen();
-  unlock();
-  return s.With("set the database up for " + std::to_string(partitions) + " scheduler partitions");
 }
 
 int64_t SchedulerLease::epoch() const {
@@ -119,9 +141,10 @@ int64_t SchedulerLease::epoch() const {
 }
 
 void SchedulerLease::DropLock(int partition) {
-  // Let go of every hold (a try repeated after an error would otherwise leave one behind, and
-  // with it a lease nobody can take while this session lives).
-  for (int i = 0; i < 16; ++i) {
+  // Let go of every hold (a try repeated after an error, or a Reclaim on a session that was not
+  // lost, takes it once more; one left behind would keep the lease from everyone while this
+  // session lives).
+  for (int i = 0; i < 100000; ++i) {
     Result<int64_t> released =
         conn_->QueryInt("SELECT pg_advisory_unlock(" + LockOf(partition) + ")::int");
     if (!released.ok() || *released != 1) break;
@@ -160,10 +183,20 @@ Result<bool> SchedulerLease::TakeOver(int partition) {
   if (wait_for_holder != 0) return false;
   RETURN_IF_ERROR(conn_->Begin());
   int64_t epoch = 0;
+  // The partitions must still be as many as this instance counts: SetUpPartitions changes
+  // their number only while it holds every row's lock, so not during this transaction.
+  Result<int64_t> rows = conn_->QueryInt("SELECT count(*) FROM scheduler_lease");
+  Status s = rows.status();
+  if (s.ok() && *rows != partitions_) {
+    s = FailedPreconditionError("the database is now set up for " + std::to_string(*rows) +
+                                " scheduler partitions, this scheduler for " +
+                                std::to_string(partitions_) +
+                                ": restart it with scheduler_partitions: " + std::to_string(*rows));
+  }
   Result<Connection::Statement> bump = conn_->Prepare(
       "UPDATE scheduler_lease SET epoch = epoch + 1, holder = ?1 WHERE id = ?2 "
       "RETURNING epoch");
-  Status s = bump.status();
+  if (s.ok()) s = bump.status();
   if (s.ok()) {
     bump->BindInt64(1, instance_);
     bump->BindInt64(2, partition);
@@ -290,8 +323,9 @@ Result<std::map<int, int64_t>> SchedulerLease::TakeShare() {
   }
   for (int p : free) {
     if (static_cast<int>(held_.size()) >= share) break;
-    ASSIGN_OR_RETURN(bool got, TryAcquire(p));
-    if (got) taken[p] = held_[p];
+    Result<bool> got = TryAcquire(p);
+    if (!got.ok()) break;  // what was taken is kept and returned; the next round goes on
+    if (*got) taken[p] = held_[p];
   }
   return taken;
 }
@@ -330,6 +364,7 @@ LeaseKeeper::LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&
     : lease_(lease),
       owner_(owner),
       dropped_(std::make_shared<std::atomic<bool>>(false)),
+      told_(KeysOf(lease->held())),
       on_lost_(std::move(on_lost)),
       warn_(std::move(warn)),
       last_ok_(std::chrono::steady_clock::now()),
@@ -381,15 +416,31 @@ void LeaseKeeper::Rebalance() {
     if (!dropped_->load()) return;
     Status given = lease_->Give(dropping_);
     if (!given.ok()) warn_("giving up scheduler partitions: " + given.ToString());
+    for (int p : dropping_) told_.erase(p);
     dropping_.clear();
   }
-  Result<std::map<int, int64_t>> gained = lease_->TakeShare();
+  Result<std::map<int, int64_t>> taken = lease_->TakeShare();
+  if (!taken.ok()) warn_("taking scheduler partitions: " + taken.status().ToString());
   Result<std::set<int>> surplus = lease_->Surplus();
-  if (!gained.ok()) warn_("taking scheduler partitions: " + gained.status().ToString());
   if (!surplus.ok()) warn_("sharing scheduler partitions out: " + surplus.status().ToString());
-  std::map<int, int64_t> gains = gained.ok() ? *gained : std::map<int, int64_t>();
-  std::set<int> drops = surplus.ok() ? *surplus : std::set<int>();
+  // What the owner does not know of yet is a gain, however it was taken; a surplus it never
+  // knew of (a server joined between the two looks) is given back at once.
+  std::map<int, int64_t> gains;
+  for (const auto& [p, epoch] : lease_->held()) {
+    if (!told_.count(p)) gains[p] = epoch;
+  }
+  std::set<int> drops;
+  std::set<int> untold;
+  for (int p : surplus.ok() ? *surplus : std::set<int>()) {
+    (gains.count(p) ? untold : drops).insert(p);
+  }
+  if (!untold.empty()) {
+    Status given = lease_->Give(untold);
+    if (!given.ok()) warn_("giving up scheduler partitions: " + given.ToString());
+    for (int p : untold) gains.erase(p);
+  }
   if (gains.empty() && drops.empty()) return;
+  for (const auto& [p, epoch] : gains) told_.insert(p);
   dropping_ = drops;
   dropped_ = std::make_shared<std::atomic<bool>>(false);
   owner_->ChangePartitions(std::move(gains), std::move(drops),
@@ -418,7 +469,8 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
       conn->Prepare(std::string("SELECT s.id, s.host, s.pid, s.started_at, ") + kDatabaseNowMs +
                     " - s.heartbeat_at, s.stopped_at, coalesce(" + held +
                     ", ''), EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
-                    "s.session_pid AND a.datname = current_database())::int, s.serves::int "
+                    "s.session_pid AND a.datname = current_database())::int, s.serves::int, "
+                    "(SELECT count(*) FROM scheduler_lease) "
                     "FROM schedulers s ORDER BY (" +
                     held + " IS NOT NULL) DESC, s.id DESC LIMIT 100"));
   return internal::ReadAll<SchedulerInstance>(
@@ -441,6 +493,7 @@ Result<std::vector<SchedulerInstance>> ListSchedulers(const std::string& url) {
         s.active = !s.partitions.empty();
         s.connected = row.ColumnInt64(7) == 1;
         s.serves = row.ColumnInt64(8) == 1;
+        s.of = static_cast<int>(row.ColumnInt64(9));
         return s;
       },
       "list schedulers");

@@ -50,6 +50,7 @@ struct SchedulerInstance {
   int64_t heartbeat_age_ms = 0;
   bool active = false;          // holds the lease (or a partition) now
   std::vector<int> partitions;  // the partitions it holds (several schedulers)
+  int of = 1;                   // how many partitions the database has
   bool connected = false;       // its session is open (else it was killed, frozen past the timeout,
                                 // or cut off)
   std::optional<int64_t> stopped_at_ms;
@@ -161,8 +162,9 @@ class PartitionOwner {
 // retried. AwaitValid() returns at once while the last heartbeat is recent (3 s) and otherwise
 // waits for the next verdict: effects that must not follow a loss (starting a try) call it.
 // With several partitions and an `owner`, each heartbeat also shares the partitions out
-// (TakeShare, Surplus): gains and drops go to the owner, and a dropped partition's lock is let go
-// of only once the owner said it is done with it.
+// (TakeShare, Surplus) once the owner is Ready(): gains and drops go to the owner, and a dropped
+// partition's lock is let go of only once the owner said it is done with it. The owner is
+// taken to act already on the partitions held when the keeper is made.
 class LeaseKeeper {
  public:
   LeaseKeeper(SchedulerLease* lease, std::function<void(const Status&)> on_lost,
@@ -182,6 +184,7 @@ class LeaseKeeper {
   PartitionOwner* owner_;
   std::set<int> dropping_;                      // keeper thread: given to the owner to drop
   std::shared_ptr<std::atomic<bool>> dropped_;  // set by the owner's `done`
+  std::set<int> told_;  // keeper thread: the partitions the owner acts on (or is taking up)
   std::function<void(const Status&)> on_lost_;
   std::function<void(const std::string&)> warn_;
   std::mutex mu_;

@@ -56,20 +56,24 @@ Result<bool> PostgresStore::RelayedCommandAnswered(int64_t id) {
   return row && stmt.ColumnInt64(0) == 1;
 }
 
-void PostgresStore::FencePartitions(std::map<int, int64_t> epochs) {
+void PostgresStore::FencePartitions(std::optional<std::map<int, int64_t>> epochs) {
   std::lock_guard<std::mutex> lock(mu_);
   fence_ = std::move(epochs);
 }
 
 Status PostgresStore::CheckFence() {
-  if (fence_.empty()) return OkStatus();
+  if (!fence_) return OkStatus();
+  if (fence_->empty()) {
+    return FailedPreconditionError(
+        "fenced: this scheduler holds no partition of the database, so it writes nothing");
+  }
   // sparkplane_fence_partitions (migrations.cc) reads the lease rows FOR SHARE: a scheduler
   // taking one over (an UPDATE of its row) waits for this commit, and this commit waits for a
   // takeover in progress, so no write lands after an epoch moved. In a pipeline it is only
   // queued: its failure (SQLSTATE SP001, FailedPrecondition) then aborts every write after it.
   std::string ids;
   std::string epochs;
-  for (const auto& [partition, epoch] : fence_) {
+  for (const auto& [partition, epoch] : *fence_) {
     ids += (ids.empty() ? "" : ",") + std::to_string(partition);
     epochs += (epochs.empty() ? "" : ",") + std::to_string(epoch);
   }

@@ -29,7 +29,7 @@ class PostgresStore final : public internal::SqlStore<postgres::Connection> {
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url);
 
   Result<int> SchemaVersion();
-  void FencePartitions(std::map<int, int64_t> epochs) override;
+  void FencePartitions(std::optional<std::map<int, int64_t>> epochs) override;
   // One round trip for the whole transaction (libpq's pipeline mode); on a failure other than
   // a lost session, the same writes run again one by one, which gives the error its record
   // ("task instance 't' of run 9 ...") or succeeds if the failure was transient.
@@ -41,7 +41,8 @@ class PostgresStore final : public internal::SqlStore<postgres::Connection> {
   Status CheckFence() override;
   Status PipelinedCommit(const Mutation& m);
 
-  std::map<int, int64_t> fence_;  // mu_; partition -> epoch; empty: not fenced
+  // mu_; partition -> epoch (empty: every commit refused); nullopt: not fenced
+  std::optional<std::map<int, int64_t>> fence_;
 };
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);

@@ -1136,5 +1136,56 @@ TEST_F(PostgresPartitionsTest,
   EXPECT_THAT(server_a.Log(), HasSubstr("took up 2 partitions"));
 }
 
+// SIGSTOP of one of two partitioned servers while its tries wait on a gate: after its session's
+// timeout the other takes all the partitions and adopts the tries; the frozen one, resumed,
+// finds its partitions gone and exits (75) without a write, and every task runs once.
+TEST_F(PostgresPartitionsTest, AFrozenPartitionedPostgresSchedulerIsFencedAndItsPartitionsMove) {
+  ServerProcess server_a(a());
+  server_a.Start();
+  ServerProcess server_b(b());
+  server_b.Start();
+  ASSERT_EQ(Shared().size(), 2u);
+  ASSERT_NO_FATAL_FAILURE(TriggerAll(a(), "r1"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < kDags; ++i) {
+          if (Lines(marks() + "/d" + std::to_string(i) + ".r1") != 1) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60)));
+  const pid_t frozen = server_b.pid();
+  auto stopped = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
+        for (const auto& i : list.Json()) {
+          if (i.value("pid", 0) == server_a.pid() &&
+              i["holds"].value("partitions", std::vector<int>()).size() == 4) {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(40)))
+      << server_a.Log();
+  std::printf("partitions taken over after SIGSTOP: %.2f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count());
+  std::fflush(stdout);
+  WriteFile(gate() + ".r1", "");
+  ExpectAllRanOnce("r1");
+  ASSERT_EQ(::kill(frozen, SIGCONT), 0);
+  int status = 0;
+  ASSERT_TRUE(WaitFor([&] { return ::waitpid(frozen, &status, WNOHANG) == frozen; },
+                      std::chrono::seconds(30)))
+      << ReadFile(b() + "/server.log");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 75) << status;
+  EXPECT_THAT(ReadFile(b() + "/server.log"), HasSubstr("lost its scheduler partitions"));
+  for (int i = 0; i < kDags; ++i) {
+    EXPECT_EQ(Lines(marks() + "/d" + std::to_string(i) + ".r1"), 1) << "d" << i;
+  }
+}
+
 }  // namespace
 }  // namespace sp::testing

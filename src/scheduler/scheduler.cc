@@ -767,6 +767,13 @@ Status Scheduler::Process(const Event& original_event, CommandResult* result,
   }
   const Time now = services_->clock->Now();
   if (const auto* prune = std::get_if<PruneRuns>(&original_event)) return Prune(*prune, result);
+  if (options_.partitions > 0 && (std::holds_alternative<TriggerRun>(original_event) ||
+                                  std::holds_alternative<Backfill>(original_event))) {
+    // Several active schedulers make runs: start after the newest key, so that a command clashes
+    // with another's run only when both make one at the same moment (then it is decided again).
+    ASSIGN_OR_RETURN(int64_t max_key, services_->store->MaxRunId());
+    if (max_key > keys_.last()) keys_ = RunKeySource(max_key);
+  }
   const Event event = WithManualRunId(original_event, now);
   RETURN_IF_ERROR(NoteTakenRunIds(event, now));
   // A refused commit is resolved (run key or run id already used) and decided again, at most a

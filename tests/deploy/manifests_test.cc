@@ -444,9 +444,9 @@ TEST(DeployManifestsTest, YamlScalarsAreTypedAsKubernetesReadsThem) {
 }
 
 // The `ha` overlay (issue 13): two schedulers on the PostgreSQL store of the Secret
-// sparkplane-postgres (URL and password, neither in the manifests), on different nodes when
-// possible, sharing the data directory (ReadWriteMany), one taken at a time by a disruption;
-// only the readiness probe, which keeps the UI on the active replica (a standby opens no port).
+// sparkplane-postgres (URL and password, neither in the manifests), both active on their share of
+// 8 scheduler partitions, on different nodes when possible, sharing the data directory
+// (ReadWriteMany), one taken at a time by a disruption.
 TEST(DeployManifestsTest, TheHaOverlayRunsTwoSchedulersOnAPostgresStore) {
   std::vector<json> objects = Render("ha");
   const json& deployment = Find(objects, "Deployment", "sparkplane-scheduler");
@@ -462,10 +462,13 @@ TEST(DeployManifestsTest, TheHaOverlayRunsTwoSchedulersOnAPostgresStore) {
   ASSERT_TRUE(env.count("SPARKPLANE_STORE"));
   EXPECT_EQ(env["SPARKPLANE_STORE"]["valueFrom"]["secretKeyRef"]["name"], "sparkplane-postgres");
   EXPECT_FALSE(env["SPARKPLANE_STORE"].contains("value"));
+  ASSERT_TRUE(env.count("SPARKPLANE_SCHEDULER_PARTITIONS"));
+  EXPECT_EQ(env["SPARKPLANE_SCHEDULER_PARTITIONS"]["value"], "8");
   ASSERT_TRUE(env.count("PGPASSWORD"));
   EXPECT_EQ(env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["key"], "password");
-  EXPECT_FALSE(container.contains("startupProbe"));
-  EXPECT_FALSE(container.contains("livenessProbe"));
+  // Both replicas act and open their ports at once: the base's probes stay.
+  EXPECT_TRUE(container.contains("startupProbe"));
+  EXPECT_TRUE(container.contains("livenessProbe"));
   EXPECT_TRUE(container.contains("readinessProbe"));
   for (const char* claim : {"sparkplane-state", "sparkplane-apps", "sparkplane-spark-history"}) {
     EXPECT_EQ(Find(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"],

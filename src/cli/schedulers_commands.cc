@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "common/join.h"
 #include "store/open.h"
 #include "store/postgres/lease.h"
 
@@ -42,10 +43,8 @@ int SchedulersList(const GlobalOptions& g, bool all) {
     std::string holds_text = "-";
     if (s.active && s.of > 1) {
       // Several schedulers: each holds the DAGs of its partitions.
-      std::string ids;
-      for (int p : s.partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
       holds = {{"partitions", s.partitions}};
-      holds_text = "partitions " + ids;
+      holds_text = "partitions " + JoinNumbers(s.partitions);
     } else if (s.active) {
       holds = {{"runs", holdings->runs},
                {"tries", holdings->tries},

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "common/join.h"
 #include "dag/ids.h"
 #include "dag/template.h"
 
@@ -28,18 +29,10 @@ std::optional<int64_t> EventRun(const Event& event) {
       event);
 }
 
-// "1,3,4", or "none".
+// "1,3,4", or "none": partitions for the log.
 template <typename Partitions>
 std::string JoinPartitions(const Partitions& partitions) {
-  std::string out;
-  for (const auto& p : partitions) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(p)>, int>) {
-      out += (out.empty() ? "" : ",") + std::to_string(p);
-    } else {
-      out += (out.empty() ? "" : ",") + std::to_string(p.first);
-    }
-  }
-  return out.empty() ? "none" : out;
+  return partitions.empty() ? "none" : JoinNumbers(partitions);
 }
 
 }  // namespace

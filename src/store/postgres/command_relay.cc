@@ -4,6 +4,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/join.h"
 #include "common/json_limits.h"
 #include "store/internal/sql_store.h"
 #include "store/postgres/migrations.h"
@@ -84,15 +85,13 @@ Result<std::unique_ptr<CommandInbox>> CommandInbox::Open(const std::string& url)
 
 Result<std::vector<RelayedCommand>> CommandInbox::Pending(int limit,
                                                           const std::set<int>& partitions) {
-  std::string ids;
-  for (int p : partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
       conn_->Prepare(std::string("SELECT id, request, sender FROM relayed_commands "
                                  "WHERE state = 'pending' AND expires_at > ") +
                      kDatabaseNowMs + " AND partition = ANY(?2::int[]) ORDER BY id LIMIT ?1"));
   stmt.BindInt64(1, limit);
-  stmt.BindText(2, "{" + ids + "}");
+  stmt.BindText(2, "{" + JoinNumbers(partitions) + "}");
   return internal::ReadAll<RelayedCommand>(
       stmt,
       [](const Connection::Statement& row) {

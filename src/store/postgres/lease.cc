@@ -4,6 +4,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/join.h"
 #include "store/internal/sql_store.h"
 #include "store/postgres/migrations.h"
 
@@ -31,12 +32,6 @@ std::string LockHeld(const std::string& row) {
              "EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "
              "k.granted AND ") +
          kThisDatabase + " AND " + kLockKey + " = " + LockOfRow(row) + ")";
-}
-
-std::string Ids(const std::map<int, int64_t>& held) {
-  std::string out;
-  for (const auto& [p, epoch] : held) out += (out.empty() ? "" : ",") + std::to_string(p);
-  return out;
 }
 
 std::set<int> KeysOf(const std::map<int, int64_t>& held) {
@@ -239,7 +234,7 @@ Result<std::string> SchedulerLease::DescribeHolder(int partition) {
 Status SchedulerLease::Heartbeat() {
   // Also whether this session still holds its locks: a session that died and was reconnected
   // (Connection reconnects by itself) no longer does, even before anyone took over.
-  const std::string ids = Ids(held_);
+  const std::string ids = JoinNumbers(held_);
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
       conn_->Prepare(std::string("UPDATE schedulers SET heartbeat_at = ") + kDatabaseNowMs +
@@ -342,10 +337,9 @@ Result<std::set<int>> SchedulerLease::Surplus() {
 }
 
 Status SchedulerLease::Give(const std::set<int>& partitions) {
-  std::string ids;
-  for (int p : partitions) ids += (ids.empty() ? "" : ",") + std::to_string(p);
-  Status cleared = conn_->Exec("UPDATE scheduler_lease SET holder = NULL WHERE id IN (" + ids +
-                               ") AND holder = " + std::to_string(instance_));
+  Status cleared =
+      conn_->Exec("UPDATE scheduler_lease SET holder = NULL WHERE id IN (" +
+                  JoinNumbers(partitions) + ") AND holder = " + std::to_string(instance_));
   for (int p : partitions) DropLock(p);
   return cleared;
 }

@@ -2,7 +2,9 @@
 #include "store/postgres/postgres_store.h"
 
 #include <utility>
+#include <vector>
 
+#include "common/join.h"
 #include "store/internal/sql_auth_store.h"
 #include "store/postgres/migrations.h"
 
@@ -71,16 +73,12 @@ Status PostgresStore::CheckFence() {
   // taking one over (an UPDATE of its row) waits for this commit, and this commit waits for a
   // takeover in progress, so no write lands after an epoch moved. In a pipeline it is only
   // queued: its failure (SQLSTATE SP001, FailedPrecondition) then aborts every write after it.
-  std::string ids;
-  std::string epochs;
-  for (const auto& [partition, epoch] : *fence_) {
-    ids += (ids.empty() ? "" : ",") + std::to_string(partition);
-    epochs += (epochs.empty() ? "" : ",") + std::to_string(epoch);
-  }
+  std::vector<int64_t> epochs;
+  for (const auto& [partition, epoch] : *fence_) epochs.push_back(epoch);
   ASSIGN_OR_RETURN(postgres::Connection::Statement fence,
                    conn_->Prepare("SELECT sparkplane_fence_partitions(?1::int[], ?2::bigint[])"));
-  fence.BindText(1, "{" + ids + "}");
-  fence.BindText(2, "{" + epochs + "}");
+  fence.BindText(1, "{" + JoinNumbers(*fence_) + "}");
+  fence.BindText(2, "{" + JoinNumbers(epochs) + "}");
   return fence.Run();
 }
 

@@ -148,28 +148,22 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
     standby_log.Info("server", "active: instance " + std::to_string((*lease)->instance()) +
                                    " holds the scheduler lease (epoch " +
                                    std::to_string(single_epoch) + ")");
-    // Heartbeats from now on: the start-up below may outlast the session timeout. Losing the
-    // lease (another instance took over) means exiting at once, leaving the running tries to
-    // it (it adopts them): stopping them here would make it run them again.
-    keeper = std::make_unique<store::postgres::LeaseKeeper>(
-        lease->get(),
-        [&standby_log](const Status& lost) {
-          standby_log.Error("server", "lost the scheduler lease (" + lost.ToString() +
-                                          "); exiting so that only the active scheduler acts");
-          std::_Exit(75);
-        },
-        [&standby_log](const std::string& what) { standby_log.Warn("server", what); });
   }
-  if (partitioned) {
+  // Heartbeats from now on: the start-up below may outlast the session timeout. Losing the lease
+  // or a partition (another instance took over) means exiting at once, leaving the running tries
+  // to it (it adopts them): stopping them here would make it run them again.
+  if (*lease) {
     keeper = std::make_unique<store::postgres::LeaseKeeper>(
         lease->get(),
-        [&standby_log](const Status& lost) {
-          standby_log.Error("server", "lost its scheduler partitions (" + lost.ToString() +
-                                          "); exiting so that only their holders act");
+        [&standby_log, partitioned](const Status& lost) {
+          standby_log.Error("server", std::string(partitioned ? "lost its scheduler partitions ("
+                                                              : "lost the scheduler lease (") +
+                                          lost.ToString() +
+                                          "); exiting so that only the holders act");
           std::_Exit(75);
         },
         [&standby_log](const std::string& what) { standby_log.Warn("server", what); },
-        &partition_owner);
+        partitioned ? &partition_owner : nullptr);
   }
   Result<std::unique_ptr<Runtime>> opened =
       OpenRuntime(g.config, ClusterOwner::kServerLock, single_epoch);

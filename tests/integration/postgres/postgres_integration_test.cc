@@ -1054,6 +1054,32 @@ class PostgresPartitionsTest : public PostgresServerTest {
       ASSERT_EQ(t.exit_code, 0) << t.err;
     }
   }
+  // Whether every DAG's run `run` has started (marked that it ran), within a minute.
+  bool AllMarked(const std::string& run) {
+    return WaitFor(
+        [&] {
+          for (int i = 0; i < kDags; ++i) {
+            if (Lines(marks() + "/d" + std::to_string(i) + "." + run) != 1) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(60));
+  }
+  // Whether the server `pid` comes to hold all four partitions within `timeout`.
+  bool HoldsAll(pid_t pid, std::chrono::seconds timeout) {
+    return WaitFor(
+        [&] {
+          CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
+          for (const auto& i : list.Json()) {
+            if (i.value("pid", 0) == pid &&
+                i["holds"].value("partitions", std::vector<int>()).size() == 4) {
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+  }
   // Waits for run `run` of every DAG to succeed; each task ran once.
   void ExpectAllRanOnce(const std::string& run) {
     for (int i = 0; i < kDags; ++i) {
@@ -1104,29 +1130,10 @@ TEST_F(PostgresPartitionsTest,
   // kill -9 of B while every run r2 waits on its gate: A takes B's partitions over and adopts
   // B's tries (the same host: through their processes), and nothing runs twice.
   ASSERT_NO_FATAL_FAILURE(TriggerAll(b(), "r2"));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (int i = 0; i < kDags; ++i) {
-          if (Lines(marks() + "/d" + std::to_string(i) + ".r2") != 1) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(60)));
+  ASSERT_TRUE(AllMarked("r2"));
   auto killed = std::chrono::steady_clock::now();
   server_b.Kill(SIGKILL);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
-        for (const auto& i : list.Json()) {
-          if (i.value("pid", 0) == server_a.pid() &&
-              i["holds"].value("partitions", std::vector<int>()).size() == 4) {
-            return true;
-          }
-        }
-        return false;
-      },
-      std::chrono::seconds(30)))
-      << server_a.Log();
+  ASSERT_TRUE(HoldsAll(server_a.pid(), std::chrono::seconds(30))) << server_a.Log();
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   std::printf("partitions taken over after kill -9: %.2f s\n", took);
@@ -1146,30 +1153,11 @@ TEST_F(PostgresPartitionsTest, AFrozenPartitionedPostgresSchedulerIsFencedAndIts
   server_b.Start();
   ASSERT_EQ(Shared().size(), 2u);
   ASSERT_NO_FATAL_FAILURE(TriggerAll(a(), "r1"));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (int i = 0; i < kDags; ++i) {
-          if (Lines(marks() + "/d" + std::to_string(i) + ".r1") != 1) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(60)));
+  ASSERT_TRUE(AllMarked("r1"));
   const pid_t frozen = server_b.pid();
   auto stopped = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
-        for (const auto& i : list.Json()) {
-          if (i.value("pid", 0) == server_a.pid() &&
-              i["holds"].value("partitions", std::vector<int>()).size() == 4) {
-            return true;
-          }
-        }
-        return false;
-      },
-      std::chrono::seconds(40)))
-      << server_a.Log();
+  ASSERT_TRUE(HoldsAll(server_a.pid(), std::chrono::seconds(40))) << server_a.Log();
   std::printf("partitions taken over after SIGSTOP: %.2f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count());
   std::fflush(stdout);

@@ -185,6 +185,36 @@ int Count(const std::vector<std::string>& events, const std::string& prefix) {
 // cannot reach the database for real: its session is terminated and the database refuses new
 // connections (ALLOW_CONNECTIONS false), so neither Heartbeat nor Reclaim get through until the
 // connections are allowed again.
+// A holder whose session ended keeps its last heartbeat until it holds its lock again, so the
+// time a standby leaves it after a PostgreSQL restart (TakeOver) is not cut short by a heartbeat
+// sent on its new session before it reclaimed the lock.
+TEST_F(PostgresLeaseTest, AHeartbeatWithoutTheLockDoesNotMoveTheHeartbeat) {
+  std::unique_ptr<SchedulerLease> a = Register("a");
+  ASSERT_TRUE(a && Acquire(*a));
+  ASSERT_TRUE(db_.Exec("UPDATE schedulers SET heartbeat_at = 0 WHERE host = 'a'"));
+  ASSERT_TRUE(
+      db_.Exec("SELECT pg_terminate_backend(session_pid) FROM schedulers WHERE host = 'a'"));
+  Status hb;
+  for (int i = 0; i < 250 && hb.code() != StatusCode::kUnavailable; ++i) {
+    hb = a->Heartbeat();
+    if (hb.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(hb.code(), StatusCode::kUnavailable) << hb;
+  EXPECT_EQ(a->Heartbeat().code(), StatusCode::kUnavailable);  // a new session, no lock
+  auto age_of_a = [&] {
+    Result<std::vector<SchedulerInstance>> list = ListSchedulers(db_.url());
+    EXPECT_TRUE(list.ok()) << list.status();
+    for (const SchedulerInstance& s : list.ok() ? *list : std::vector<SchedulerInstance>()) {
+      if (s.host == "a") return s.heartbeat_age_ms;
+    }
+    return int64_t{-1};
+  };
+  EXPECT_GT(age_of_a(), int64_t{1'000'000'000});
+  ASSERT_TRUE(a->Reclaim().ok());
+  ASSERT_TRUE(a->Heartbeat().ok());
+  EXPECT_LT(age_of_a(), 60'000);
+}
+
 TEST_F(PostgresLeaseTest, AwaitValidHoldsWhileTheHeartbeatCannotReachTheDatabase) {
   const std::string name = db_.url().substr(db_.url().rfind('/') + 1);
   std::unique_ptr<SchedulerLease> a = Register("a");

@@ -233,17 +233,22 @@ Result<std::string> SchedulerLease::DescribeHolder(int partition) {
 
 Status SchedulerLease::Heartbeat() {
   // Also whether this session still holds its locks: a session that died and was reconnected
-  // (Connection reconnects by itself) no longer does, even before anyone took over.
+  // (Connection reconnects by itself) no longer does, even before anyone took over. Without them
+  // the heartbeat is not moved: a holder whose session a PostgreSQL restart ended keeps its
+  // pre-restart heartbeat until it has taken its locks back, so others leave it the time to.
   const std::string ids = JoinNumbers(held_);
   ASSIGN_OR_RETURN(
       Connection::Statement stmt,
-      conn_->Prepare(std::string("UPDATE schedulers SET heartbeat_at = ") + kDatabaseNowMs +
-                     ", session_pid = pg_backend_pid() WHERE id = ?1 RETURNING "
-                     "(SELECT count(*) FROM scheduler_lease l WHERE l.id = ANY(?2::int[]) AND "
-                     "l.holder = ?1), (SELECT count(*) FROM pg_locks k "
-                     "WHERE k.locktype = 'advisory' AND k.granted AND k.pid = "
-                     "pg_backend_pid() AND " +
-                     kLockKey + " IN (SELECT " + LockOfRow("p") + " FROM unnest(?2::int[]) p))"));
+      conn_->Prepare(std::string("WITH locks AS (SELECT count(*) AS n FROM pg_locks k WHERE "
+                                 "k.locktype = 'advisory' AND k.granted AND k.pid = "
+                                 "pg_backend_pid() AND ") +
+                     kLockKey + " IN (SELECT " + LockOfRow("p") +
+                     " FROM unnest(?2::int[]) p)) UPDATE schedulers SET heartbeat_at = CASE "
+                     "WHEN (SELECT n FROM locks) = cardinality(?2::int[]) THEN " +
+                     kDatabaseNowMs +
+                     " ELSE heartbeat_at END, session_pid = pg_backend_pid() WHERE id = ?1 "
+                     "RETURNING (SELECT count(*) FROM scheduler_lease l WHERE l.id = "
+                     "ANY(?2::int[]) AND l.holder = ?1), (SELECT n FROM locks)"));
   stmt.BindInt64(1, instance_);
   stmt.BindText(2, "{" + ids + "}");
   ASSIGN_OR_RETURN(bool row, stmt.Step());

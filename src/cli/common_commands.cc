@@ -94,7 +94,19 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
       if (!relayed.ok()) return relayed.status();
       return std::move(**relayed);
     }
-    // No scheduler acts on it: this command holds the lease (or its DAG's partition).
+    // No scheduler acts on it: this command holds the lease (or its DAG's partition). Retention
+    // (no DAG of its own) covers every DAG, so it needs every partition.
+    for (int p = 2; !*dag && p <= (*lease)->partitions(); ++p) {
+      Result<bool> taken = (*lease)->TryAcquire(p);
+      if (!taken.ok() || !*taken) {
+        (*lease)->Release();
+        if (!taken.ok()) return taken.status();
+        return FailedPreconditionError(
+            "scheduler partition " + std::to_string(p) +
+            " is held by a running server: the servers apply their own `retention` setting; "
+            "run this where none runs");
+      }
+    }
     held = (*lease)->held();
     rt.store->FencePartitions(held);
   }

@@ -96,7 +96,8 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     }
     // No scheduler acts on it: this command holds the lease (or its DAG's partition). Retention
     // (no DAG of its own) covers every DAG, so it needs every partition.
-    for (int p = 2; !*dag && p <= (*lease)->partitions(); ++p) {
+    const bool retention = std::holds_alternative<scheduler::PruneRuns>(*event);
+    for (int p = 2; retention && p <= (*lease)->partitions(); ++p) {
       Result<bool> taken = (*lease)->TryAcquire(p);
       if (!taken.ok() || !*taken) {
         (*lease)->Release();

@@ -105,12 +105,13 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   if (!lease.ok()) return Fail(lease.status().With("register with the store"));
   RealClock lease_clock;
   Logger standby_log(lease_clock, config->log_level);
+  // Declared before the keeper, whose thread may ask it until the keeper is gone.
+  PartitionsOfScheduler partition_owner;
   std::unique_ptr<store::postgres::LeaseKeeper> keeper;
   // Several partitions: every server acts at once, each on its partitions' DAGs; it starts with
   // the free ones up to its share (none, when the others hold them all: they give some up).
   const bool partitioned = *lease && (*lease)->partitions() > 1;
   std::map<int, int64_t> first_partitions;
-  PartitionsOfScheduler partition_owner;
   if (partitioned) {
     Result<std::map<int, int64_t>> taken = (*lease)->TakeShare();
     if (!taken.ok()) return Fail(taken.status().With("take scheduler partitions"));
@@ -194,6 +195,11 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
   if (partitioned) opts.partitions = (*lease)->partitions();
   scheduler::Scheduler sched(&rt.services, rt.registry.get(), opts);
   if (partitioned) sched.SetPartitions(first_partitions);
+  // Whatever way this function returns, the keeper stops handing partitions to `sched` first.
+  struct Detach {
+    PartitionsOfScheduler& owner;
+    ~Detach() { owner.Attach(nullptr); }
+  } detach{partition_owner};
   // Commands given here for DAGs another scheduler holds go there (several partitions).
   std::unique_ptr<store::Store> router_reads;
   std::unique_ptr<api::CommandRouter> router;
@@ -374,7 +380,7 @@ int ServerCommand(const GlobalOptions& g, const std::string& http_address) {
                                 rt.config.SocketPath() + ui);
   sched.Run();
   relay.reset();
-  partition_owner.Attach(nullptr);
+  partition_owner.Attach(nullptr);  // no more changes: the loop has ended
   if (http_server) http_server->Stop();
   if (web) web->StopFeed();
   control.Stop();

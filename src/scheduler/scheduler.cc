@@ -298,6 +298,11 @@ void Scheduler::TakePartitions(const std::map<int, int64_t>& gained, const std::
                                              " to other schedulers; holds " + JoinPartitions(held));
   }
   pending_takeup_.insert(gained.begin(), gained.end());
+  {
+    // A scheduler that is stopping (this ran in its last batch) launches nothing new.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+  }
   TakeUpPending();
 }
 
@@ -808,16 +813,26 @@ Status Scheduler::Prune(const PruneRuns& event, CommandResult* result) {
   // Batches, oldest first, each decided and committed on its own: a long history is deleted
   // in bounded transactions and memory; a dry run lists everything in one read.
   const int batch = event.dry_run ? 0 : 2000;
+  Time before = event.before;
   for (;;) {
     store::RunFilter filter;
-    filter.ended_before = event.before;
+    filter.ended_before = before;
     filter.limit = batch;
     ASSIGN_OR_RETURN(snapshot_.prune_candidates, services_->store->ListRuns(filter));
     const size_t found = snapshot_.prune_candidates.size();
     // Several active schedulers: each deletes its own DAGs' runs (another's may be cleared back
-    // to running meanwhile, which only its holder sees).
+    // to running meanwhile, which only its holder sees). A batch with none of its own pages on
+    // past them.
+    Time last_ended{};
+    const bool pageable = found == static_cast<size_t>(batch) && batch > 0 &&
+                          snapshot_.prune_candidates.back().ended_at.has_value();
+    if (pageable) last_ended = *snapshot_.prune_candidates.back().ended_at;
     std::erase_if(snapshot_.prune_candidates,
                   [this](const store::DagRun& r) { return !Owns(r.dag_id); });
+    if (pageable && snapshot_.prune_candidates.empty()) {
+      before = last_ended;
+      continue;
+    }
     Plan plan = Decide(snapshot_, event, services_->clock->Now(), keys_);
     snapshot_.prune_candidates.clear();
     if (!plan.refused.ok()) return plan.refused;

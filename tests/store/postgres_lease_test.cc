@@ -354,7 +354,12 @@ TEST_F(PostgresLeaseTest, ServersShareThePartitionsOutAndTakeADeadOnesOver) {
   took = b->TakeShare();
   ASSERT_TRUE(took.ok()) << took.status();
   EXPECT_TRUE(took->empty());
+  // Until b can take partitions up, a gives none up for it.
   Result<std::set<int>> surplus = a->Surplus();
+  ASSERT_TRUE(surplus.ok()) << surplus.status();
+  EXPECT_TRUE(surplus->empty());
+  ASSERT_TRUE(b->StartSharing().ok());
+  surplus = a->Surplus();
   ASSERT_TRUE(surplus.ok()) << surplus.status();
   EXPECT_EQ(*surplus, (std::set<int>{3, 4}));
   ASSERT_TRUE(a->Give(*surplus).ok());

@@ -294,14 +294,22 @@ Status SchedulerLease::Reclaim() {
 }
 
 Result<int> SchedulerLease::FairShare() {
-  // Live servers: registered, not stopped, with their session open (this one included).
-  ASSIGN_OR_RETURN(int64_t live,
+  // Live servers: this one, and the others that take partitions up (their loop runs: one still
+  // starting would leave what the others give up unscheduled), not stopped, session open.
+  ASSIGN_OR_RETURN(int64_t others,
                    conn_->QueryInt("SELECT count(*) FROM schedulers s WHERE s.serves AND "
-                                   "s.stopped_at IS NULL AND EXISTS (SELECT 1 FROM "
+                                   "s.sharing AND s.id <> " +
+                                   std::to_string(instance_) +
+                                   " AND s.stopped_at IS NULL AND EXISTS (SELECT 1 FROM "
                                    "pg_stat_activity a WHERE a.pid = s.session_pid AND "
                                    "a.datname = current_database())"));
-  if (live < 1) live = 1;
+  const int64_t live = others + 1;
   return static_cast<int>((partitions_ + live - 1) / live);
+}
+
+Status SchedulerLease::StartSharing() {
+  return conn_->Exec("UPDATE schedulers SET sharing = true WHERE id = " +
+                     std::to_string(instance_));
 }
 
 Result<std::map<int, int64_t>> SchedulerLease::TakeShare() {
@@ -410,6 +418,15 @@ void LeaseKeeper::Run() {
 
 void LeaseKeeper::Rebalance() {
   if (!owner_->Ready()) return;
+  if (!sharing_) {
+    // From now on the others count this server in their shares (and give some up for it).
+    Status shared = lease_->StartSharing();
+    if (!shared.ok()) {
+      warn_("joining the scheduler partitions' sharing: " + shared.ToString());
+      return;
+    }
+    sharing_ = true;
+  }
   if (!dropping_.empty()) {
     // The owner no longer acts on them: let go, for a server that has fewer than its share.
     if (!dropped_->load()) return;

@@ -108,6 +108,9 @@ class SchedulerLease {
   Result<std::set<int>> Surplus();
   // Lets go of these partitions (their holder is cleared; the next taker moves the epoch).
   Status Give(const std::set<int>& partitions);
+  // Several partitions: from now on the other servers count this one in their fair shares
+  // (called once this server can take partitions up, so none is given up for it before).
+  Status StartSharing();
   // Refreshes this instance's heartbeat. For the holder: FailedPrecondition when another
   // instance holds the lease (stop acting at once); Unavailable when this session ended (a
   // PostgreSQL restart, a terminated session, a freeze past the timeout): try Reclaim().
@@ -129,7 +132,8 @@ class SchedulerLease {
   Result<bool> TakeOver(int partition);
   // Lets go of `partition`'s lock, however many times this session took it.
   void DropLock(int partition);
-  // How many partitions this instance should hold: all of them over the live servers.
+  // How many partitions this instance should hold: all of them over the live servers (this one
+  // and the others that share, StartSharing), rounded up.
   Result<int> FairShare();
 
   std::unique_ptr<Connection> conn_;
@@ -184,7 +188,8 @@ class LeaseKeeper {
   PartitionOwner* owner_;
   std::set<int> dropping_;                      // keeper thread: given to the owner to drop
   std::shared_ptr<std::atomic<bool>> dropped_;  // set by the owner's `done`
-  std::set<int> told_;  // keeper thread: the partitions the owner acts on (or is taking up)
+  std::set<int> told_;    // keeper thread: the partitions the owner acts on (or is taking up)
+  bool sharing_ = false;  // keeper thread: StartSharing() done
   std::function<void(const Status&)> on_lost_;
   std::function<void(const std::string&)> warn_;
   std::mutex mu_;

@@ -206,6 +206,8 @@ ALTER TABLE scheduler_lease DROP CONSTRAINT scheduler_lease_id_check;
 ALTER TABLE scheduler_lease ADD CONSTRAINT scheduler_lease_partition CHECK (id BETWEEN 1 AND 64);
 -- Servers share the partitions out; a command registers too but takes at most one, for a moment.
 ALTER TABLE schedulers ADD COLUMN serves BOOLEAN NOT NULL DEFAULT true;
+-- A server counts in the others' shares once it can take partitions up (its loop runs).
+ALTER TABLE schedulers ADD COLUMN sharing BOOLEAN NOT NULL DEFAULT false;
 -- The partition whose holder applies the command (1 with a single scheduler lease).
 ALTER TABLE relayed_commands ADD COLUMN partition INTEGER NOT NULL DEFAULT 1;
 -- The fence of a holder of several partitions: every one must still be at its epoch.

@@ -1,12 +1,15 @@
 // `sparkplane schedulers list`: the scheduler instances registered on a PostgreSQL store, which
 // one is active (holds the lease), their heartbeats (ages on the database's clock), and what the
 // active one holds (runs in flight, their queued or running tries, clusters not deleted, and the
-// relayed commands waiting for it); with several partitions, the partitions each one holds.
+// relayed commands waiting for it); with several partitions, the partitions each one holds and
+// the runs, tries and clusters of their DAGs.
 #include <cstdio>
+#include <map>
 
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "common/join.h"
+#include "scheduler/scheduler.h"
 #include "store/open.h"
 #include "store/postgres/lease.h"
 
@@ -28,6 +31,16 @@ int SchedulersList(const GlobalOptions& g, bool all) {
   Result<store::postgres::SchedulerHoldings> holdings =
       store::postgres::CountHoldings(where->target);
   if (!holdings.ok()) return Fail(holdings.status());
+  // Several partitions: what each instance holds, counted by partition.
+  std::map<int, scheduler::PartitionHoldings> by_partition;
+  if (!list->empty() && list->front().of > 1) {
+    Result<std::unique_ptr<store::Store>> reads = store::OpenStore(config->StoreLocation());
+    if (!reads.ok()) return Fail(reads.status());
+    Result<std::map<int, scheduler::PartitionHoldings>> counted =
+        scheduler::HoldingsByPartition(**reads, list->front().of);
+    if (!counted.ok()) return Fail(counted.status());
+    by_partition = std::move(*counted);
+  }
   nlohmann::json out = nlohmann::json::array();
   Table table({"INSTANCE", "HOST", "PID", "ROLE", "STARTED", "HEARTBEAT", "HOLDS"});
   for (const store::postgres::SchedulerInstance& s : *list) {
@@ -43,8 +56,20 @@ int SchedulersList(const GlobalOptions& g, bool all) {
     std::string holds_text = "-";
     if (s.active && s.of > 1) {
       // Several schedulers: each holds the DAGs of its partitions.
-      holds = {{"partitions", s.partitions}};
-      holds_text = "partitions " + JoinNumbers(s.partitions);
+      scheduler::PartitionHoldings sum;
+      for (int p : s.partitions) {
+        const scheduler::PartitionHoldings& h = by_partition[p];
+        sum.runs += h.runs;
+        sum.tries += h.tries;
+        sum.clusters += h.clusters;
+      }
+      holds = {{"partitions", s.partitions},
+               {"runs", sum.runs},
+               {"tries", sum.tries},
+               {"clusters", sum.clusters}};
+      holds_text = "partitions " + JoinNumbers(s.partitions) + ": " + std::to_string(sum.runs) +
+                   " runs, " + std::to_string(sum.tries) + " tries, " +
+                   std::to_string(sum.clusters) + " clusters";
     } else if (s.active) {
       holds = {{"runs", holdings->runs},
                {"tries", holdings->tries},

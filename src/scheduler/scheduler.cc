@@ -58,6 +58,32 @@ Result<std::optional<std::string>> CommandDag(const Event& event, store::Store& 
   return std::optional<std::string>(r->dag_id);
 }
 
+Result<std::map<int, PartitionHoldings>> HoldingsByPartition(store::Store& store, int partitions) {
+  store::RunFilter filter;
+  filter.only_active = true;
+  filter.limit = 1000000;
+  ASSIGN_OR_RETURN(std::vector<store::DagRun> runs, store.ListRuns(filter));
+  std::map<int64_t, int> partition_of_run;
+  std::vector<int64_t> keys;
+  std::map<int, PartitionHoldings> out;
+  for (const store::DagRun& r : runs) {
+    const int p = dag::PartitionOf(r.dag_id, partitions);
+    partition_of_run[r.id] = p;
+    keys.push_back(r.id);
+    ++out[p].runs;
+  }
+  ASSIGN_OR_RETURN(std::vector<store::TaskInstance> tis, store.ListTaskInstancesOfRuns(keys));
+  for (const store::TaskInstance& ti : tis) {
+    if (store::IsActive(ti.state)) ++out[partition_of_run[ti.run_id]].tries;
+  }
+  ASSIGN_OR_RETURN(std::vector<store::ClusterRecord> clusters, store.ListClusters(false));
+  for (const store::ClusterRecord& c : clusters) {
+    auto it = partition_of_run.find(c.run_id);
+    if (it != partition_of_run.end()) ++out[it->second].clusters;
+  }
+  return out;
+}
+
 using store::TaskInstance;
 using store::TaskState;
 

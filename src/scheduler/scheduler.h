@@ -67,6 +67,16 @@ struct CommandResult {
 // `store` for the commands that name a run; nullopt for other events (and a run `store` lacks).
 Result<std::optional<std::string>> CommandDag(const Event& event, store::Store& store);
 
+// What the holder of each partition acts on (several active schedulers, `schedulers list`): the
+// active runs of its DAGs, their queued or running tries, and the clusters of those runs that
+// are not deleted; partitions with none are absent.
+struct PartitionHoldings {
+  int64_t runs = 0;
+  int64_t tries = 0;
+  int64_t clusters = 0;
+};
+Result<std::map<int, PartitionHoldings>> HoldingsByPartition(store::Store& store, int partitions);
+
 class Scheduler {
  public:
   Scheduler(operators::Services* services, const operators::TaskTypeRegistry* registry,

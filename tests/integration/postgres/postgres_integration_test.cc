@@ -1131,6 +1131,18 @@ TEST_F(PostgresPartitionsTest,
   // B's tries (the same host: through their processes), and nothing runs twice.
   ASSERT_NO_FATAL_FAILURE(TriggerAll(b(), "r2"));
   ASSERT_TRUE(AllMarked("r2"));
+  // `schedulers list` says what each holds: its partitions, and their runs and waiting tries.
+  CommandResult list = Sparkplane(data(), {"schedulers", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  int64_t runs = 0, tries = 0;
+  for (const auto& i : list.Json()) {
+    if (i.value("role", "") != "active") continue;
+    EXPECT_GT(i["holds"].value("runs", 0), 0) << list.out;
+    runs += i["holds"].value("runs", 0);
+    tries += i["holds"].value("tries", 0);
+  }
+  EXPECT_EQ(runs, kDags) << list.out;
+  EXPECT_EQ(tries, kDags) << list.out;
   auto killed = std::chrono::steady_clock::now();
   server_b.Kill(SIGKILL);
   ASSERT_TRUE(HoldsAll(server_a.pid(), std::chrono::seconds(30))) << server_a.Log();

@@ -78,9 +78,14 @@ Result<nlohmann::json> RunCommand(Runtime& rt, const nlohmann::json& request) {
     lock = -1;
     // Several active schedulers: the command goes to the holder of its DAG's partition.
     Result<scheduler::Event> event = api::ParseControlRequest(request);
-    if (!event.ok()) return api::ControlResponse(event.status());
-    Result<std::optional<std::string>> dag = scheduler::CommandDag(*event, *rt.store);
-    if (!dag.ok()) return dag.status();
+    Result<std::optional<std::string>> dag =
+        event.ok() ? scheduler::CommandDag(*event, *rt.store)
+                   : Result<std::optional<std::string>>(event.status());
+    if (!dag.ok()) {
+      (*lease)->Release();  // registered for nothing: marked stopped, not left looking gone
+      if (!event.ok()) return api::ControlResponse(event.status());
+      return dag.status();
+    }
     const int partition = *dag ? dag::PartitionOf(**dag, (*lease)->partitions()) : 1;
     Result<store::StoreLocation> where = store::ParseStoreLocation(rt.config.StoreLocation());
     Result<std::optional<nlohmann::json>> relayed =

@@ -414,6 +414,11 @@ TEST_F(PostgresLeaseTest, ServersShareThePartitionsOutAndTakeADeadOnesOver) {
   ASSERT_FALSE(list->empty());
   EXPECT_EQ(list->front().host, "a");
   EXPECT_EQ(list->front().partitions, (std::vector<int>{1, 2, 3, 4}));
+
+  // A server that holds no partition is fenced shut: it writes nothing.
+  (*store)->FencePartitions(std::map<int, int64_t>{});
+  EXPECT_THAT((*store)->Commit(late),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("holds no partition")));
 }
 
 // A new number of partitions (a rolling update from one scheduler to several) moves every

@@ -1153,6 +1153,19 @@ TEST_F(PostgresPartitionsTest,
   WriteFile(gate() + ".r2", "");
   ExpectAllRanOnce("r2");
   EXPECT_THAT(server_a.Log(), HasSubstr("took up partitions"));
+
+  // A command from a directory with no server goes to the holder of its DAG's partition.
+  WriteFile(gate() + ".r3", "");
+  ASSERT_NO_FATAL_FAILURE(TriggerAll(data(), "r3"));
+  ExpectAllRanOnce("r3");
+  // `db clean` with no server left takes every partition and deletes every DAG's finished runs.
+  server_a.Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CommandResult clean = Sparkplane(data(), {"db", "clean", "--older-than", "1s"});
+  ASSERT_EQ(clean.exit_code, 0) << clean.err << clean.out;
+  CommandResult left = Sparkplane(data(), {"runs", "list", "--json", "--limit", "1000"});
+  ASSERT_EQ(left.exit_code, 0) << left.err;
+  EXPECT_TRUE(left.Json().empty()) << left.out;
 }
 
 // SIGSTOP of one of two partitioned servers while its tries wait on a gate: after its session's
